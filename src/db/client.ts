@@ -1,0 +1,92 @@
+import { drizzle } from "drizzle-orm/d1";
+import { DependencyError } from "../errors";
+import * as schema from "./schema";
+
+/** The Drizzle handle every query module takes as its first argument. */
+export type Db = ReturnType<typeof createDb>;
+
+export function createDb(d1: D1Database) {
+  return drizzle(guardD1(d1), { schema });
+}
+
+/**
+ * SQLite's own complaints (constraint violations, SQL errors) are our bugs or expected conflicts
+ * and pass through untouched; anything else from the binding means D1 is unreachable or failing.
+ */
+const SQLITE_ERROR = /SQLITE_|constraint failed|no such (table|column)|syntax error/i;
+
+function toDependencyError(error: unknown): unknown {
+  const message = error instanceof Error ? `${error.message} ${String(error.cause ?? "")}` : String(error);
+  return SQLITE_ERROR.test(message) ? error : new DependencyError("d1", error);
+}
+
+const rethrowAsDependency = (error: unknown): never => {
+  throw toDependencyError(error);
+};
+
+/**
+ * Wraps a D1 binding so that a failure to reach it surfaces as {@link DependencyError}, which the
+ * app renders as 503 (fail closed). Statements keep their real identity for `batch()`, which
+ * needs the runtime's own objects: the proxies are unwrapped through `real`.
+ */
+function guardD1(d1: D1Database): D1Database {
+  const real = new WeakMap<object, D1PreparedStatement>();
+  const wrapStatement = (stmt: D1PreparedStatement): D1PreparedStatement => {
+    const proxy = new Proxy(stmt, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (typeof value !== "function") return value;
+        if (prop === "bind") return (...args: unknown[]) => wrapStatement(target.bind(...args));
+        return (...args: unknown[]) => {
+          try {
+            const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+            return result instanceof Promise ? result.catch(rethrowAsDependency) : result;
+          } catch (error) {
+            return rethrowAsDependency(error);
+          }
+        };
+      },
+    });
+    real.set(proxy, stmt);
+    return proxy;
+  };
+  return new Proxy(d1, {
+    get(target, prop) {
+      if (prop === "prepare") {
+        return (query: string) => {
+          try {
+            return wrapStatement(target.prepare(query));
+          } catch (error) {
+            return rethrowAsDependency(error);
+          }
+        };
+      }
+      if (prop === "batch") {
+        return (statements: D1PreparedStatement[]) =>
+          Promise.resolve()
+            .then(() => target.batch(statements.map((s) => real.get(s) ?? s)))
+            .catch(rethrowAsDependency);
+      }
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/**
+ * The same fail-closed treatment for KV: every rejected call becomes {@link DependencyError}.
+ */
+export function guardKv(kv: KVNamespace): KVNamespace {
+  return new Proxy(kv, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) =>
+        Promise.resolve()
+          .then(() => (value as (...a: unknown[]) => unknown).apply(target, args))
+          .catch((error: unknown) => {
+            throw new DependencyError("kv", error);
+          });
+    },
+  });
+}

@@ -1,0 +1,110 @@
+import { and, desc, eq, gt, isNull, ne, sql } from "drizzle-orm";
+import type { Db } from "./client";
+import { retiredRefreshTokens, sessions, users, type Session, type User } from "./schema";
+
+/** Queries on `sessions` and `retired_refresh_tokens`. */
+
+export function insertSession(db: Db, session: typeof sessions.$inferInsert): Promise<Session> {
+  return db.insert(sessions).values(session).returning().get();
+}
+
+export function findSessionByTokenHash(db: Db, tokenHash: string): Promise<Session | undefined> {
+  return db.select().from(sessions).where(eq(sessions.refreshTokenHash, tokenHash)).get();
+}
+
+/** The session a rotated-out token belonged to, and when it was rotated out. */
+export function findRetiredToken(db: Db, tokenHash: string) {
+  return db
+    .select({ retiredAt: retiredRefreshTokens.retiredAt, session: sessions })
+    .from(retiredRefreshTokens)
+    .innerJoin(sessions, eq(sessions.id, retiredRefreshTokens.sessionId))
+    .where(eq(retiredRefreshTokens.tokenHash, tokenHash))
+    .get();
+}
+
+/**
+ * Advances a session from `fromHash` to `toHash` atomically. The UPDATE only matches while
+ * `fromHash` is still the live token, so of any number of concurrent rotations exactly one
+ * succeeds; the retired hash is recorded in the same batch (one transaction) only if it did.
+ * Returns whether this call won.
+ */
+export async function rotateSessionToken(
+  db: Db,
+  args: { sessionId: string; fromHash: string; toHash: string; now: Date; ip: string | null; userAgent: string | null },
+): Promise<boolean> {
+  const [update] = await db.batch([
+    db
+      .update(sessions)
+      .set({
+        refreshTokenHash: args.toHash,
+        previousTokenHash: args.fromHash,
+        rotatedAt: args.now,
+        lastUsedAt: args.now,
+        ipAddress: args.ip,
+        userAgent: args.userAgent,
+      })
+      .where(and(eq(sessions.id, args.sessionId), eq(sessions.refreshTokenHash, args.fromHash), isNull(sessions.revokedAt))),
+    db.run(sql`
+      INSERT INTO retired_refresh_tokens (token_hash, session_id, retired_at)
+      SELECT ${args.fromHash}, id, ${args.now.getTime()} FROM sessions
+      WHERE id = ${args.sessionId} AND refresh_token_hash = ${args.toHash}
+      ON CONFLICT (token_hash) DO NOTHING`),
+  ]);
+  return update.meta.changes === 1;
+}
+
+export async function touchSession(db: Db, sessionId: string, now: Date): Promise<void> {
+  await db.update(sessions).set({ lastUsedAt: now }).where(eq(sessions.id, sessionId));
+}
+
+/** Marks one session revoked; returns false when it was already revoked or does not exist. */
+export async function markSessionRevoked(db: Db, sessionId: string, reason: string, now: Date, userId?: string): Promise<boolean> {
+  const conditions = [eq(sessions.id, sessionId), isNull(sessions.revokedAt)];
+  if (userId) conditions.push(eq(sessions.userId, userId));
+  const result = await db
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(...conditions))
+    .run();
+  return result.meta.changes === 1;
+}
+
+/** Revokes every live session of a user (optionally but one) and returns the ids it revoked. */
+export async function markUserSessionsRevoked(
+  db: Db,
+  userId: string,
+  reason: string,
+  now: Date,
+  exceptSessionId?: string,
+): Promise<string[]> {
+  const conditions = [eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)];
+  if (exceptSessionId) conditions.push(ne(sessions.id, exceptSessionId));
+  const rows = await db
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(...conditions))
+    .returning({ id: sessions.id });
+  return rows.map((r) => r.id);
+}
+
+/** A user's sessions that are neither revoked nor expired, newest first. */
+export function listLiveSessions(db: Db, userId: string, now: Date, idleCutoff: Date): Promise<Session[]> {
+  return db
+    .select()
+    .from(sessions)
+    .where(
+      and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.lastUsedAt, idleCutoff)),
+    )
+    .orderBy(desc(sessions.createdAt))
+    .all();
+}
+
+/** The user and the session an access token names, in one round trip. */
+export function findUserWithSession(db: Db, userId: string, sessionId: string): Promise<{ user: User; session: Session | null } | undefined> {
+  return db
+    .select({ user: users, session: sessions })
+    .from(users)
+    .leftJoin(sessions, and(eq(sessions.id, sessionId), eq(sessions.userId, users.id)))
+    .where(and(eq(users.id, userId), isNull(users.deletedAt)))
+    .get();
+}

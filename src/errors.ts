@@ -1,0 +1,137 @@
+/**
+ * The one error catalogue. Services throw {@link AppError} with a code from here; `app.onError`
+ * renders it as RFC 9457 problem+json. Codes are part of the public contract (API.md): add, never
+ * rename.
+ */
+export const ERROR_CATALOGUE = {
+  malformed_body: { status: 400, title: "Malformed request body", detail: "The request body is not valid JSON." },
+  invalid_current_password: { status: 400, title: "Invalid current password", detail: "The current password is incorrect." },
+  invalid_token: { status: 401, title: "Invalid token", detail: "The token is invalid or has expired." },
+  invalid_credentials: { status: 401, title: "Invalid credentials", detail: "Email or password is incorrect." },
+  token_expired: { status: 401, title: "Token expired", detail: "The token has expired." },
+  token_revoked: { status: 401, title: "Token revoked", detail: "The token has been revoked." },
+  refresh_token_reused: {
+    status: 401,
+    title: "Refresh token reused",
+    detail: "This refresh token was already used; the session has been revoked. Log in again.",
+  },
+  email_not_verified: { status: 403, title: "Email not verified", detail: "Verify your email address before logging in." },
+  insufficient_scope: {
+    status: 403,
+    title: "Insufficient scope",
+    detail: "This credential is not allowed to perform this action.",
+  },
+  forbidden: { status: 403, title: "Forbidden", detail: "This action is not allowed." },
+  not_found: { status: 404, title: "Not found", detail: "The requested resource does not exist." },
+  method_not_allowed: { status: 405, title: "Method not allowed", detail: "This method is not allowed on this resource." },
+  email_taken: { status: 409, title: "Email taken", detail: "An account with this email already exists." },
+  username_taken: { status: 409, title: "Username taken", detail: "This username is already taken." },
+  payload_too_large: { status: 413, title: "Payload too large", detail: "The request body is larger than allowed." },
+  unsupported_media_type: {
+    status: 415,
+    title: "Unsupported media type",
+    detail: "Send the body as JSON with Content-Type: application/json.",
+  },
+  validation_failed: { status: 422, title: "Validation failed", detail: "The request has invalid fields." },
+  weak_password: { status: 422, title: "Weak password", detail: "The password does not meet the password policy." },
+  account_locked: {
+    status: 423,
+    title: "Account locked",
+    detail: "Too many failed attempts. Try again later or reset your password.",
+  },
+  rate_limited: { status: 429, title: "Too many requests", detail: "Too many requests. Try again later." },
+  internal_error: { status: 500, title: "Internal error", detail: "Something went wrong on our side." },
+  service_unavailable: {
+    status: 503,
+    title: "Service unavailable",
+    detail: "A required service is temporarily unavailable. Try again shortly.",
+  },
+} as const satisfies Record<string, { status: number; title: string; detail: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export interface AppErrorOptions {
+  detail?: string;
+  errors?: FieldError[];
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+/** The project's only error type. `detail` must never contain secrets or internal text. */
+export class AppError extends Error {
+  override name = "AppError";
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: string;
+  readonly errors: FieldError[] | undefined;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, options: AppErrorOptions = {}) {
+    const entry = ERROR_CATALOGUE[code];
+    super(options.detail ?? entry.detail, { cause: options.cause });
+    this.code = code;
+    this.status = entry.status;
+    this.detail = options.detail ?? entry.detail;
+    this.errors = options.errors;
+    this.headers = options.headers ?? {};
+  }
+}
+
+/** A binding (D1, KV, Durable Object, mail API) could not be reached: rendered as 503, fail closed. */
+export class DependencyError extends Error {
+  override name = "DependencyError";
+  constructor(
+    readonly dependency: "d1" | "kv" | "durable_object",
+    cause: unknown,
+  ) {
+    super(`${dependency} unavailable`, { cause });
+  }
+}
+
+/** Walks an error's `cause` chain (Drizzle wraps driver errors) looking for a match. */
+export function findCause<T>(error: unknown, match: (e: unknown) => e is T): T | undefined {
+  for (let e = error, depth = 0; e !== undefined && e !== null && depth < 8; depth++) {
+    if (match(e)) return e;
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return undefined;
+}
+
+export const isDependencyError = (e: unknown): e is DependencyError => e instanceof DependencyError;
+
+/** True when a D1 write failed on the named UNIQUE index or column (e.g. `users.email`). */
+export function isUniqueViolation(error: unknown, target: string): boolean {
+  return (
+    findCause(error, (e): e is Error => e instanceof Error && /UNIQUE constraint failed/i.test(e.message) && e.message.includes(target)) !==
+    undefined
+  );
+}
+
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  request_id: string;
+  errors?: FieldError[];
+}
+
+/** Builds the RFC 9457 body for an error code. */
+export function problemBody(error: AppError, requestId: string): ProblemDetails {
+  const body: ProblemDetails = {
+    type: `urn:gatehouse:problem:${error.code}`,
+    title: ERROR_CATALOGUE[error.code].title,
+    status: error.status,
+    detail: error.detail,
+    code: error.code,
+    request_id: requestId,
+  };
+  if (error.errors) body.errors = error.errors;
+  return body;
+}

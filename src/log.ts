@@ -1,0 +1,26 @@
+/**
+ * Structured, single-line JSON logs. JSON.stringify escapes CR/LF, so user-controlled values
+ * (emails, user agents) cannot forge extra log lines. Never pass secrets (passwords, tokens, keys).
+ */
+type Level = "debug" | "info" | "warn" | "error";
+
+export function log(level: Level, event: string, fields: Record<string, unknown> = {}): void {
+  const line = JSON.stringify({ level, event, time: new Date().toISOString(), ...fields });
+  if (level === "error") console.error(line);
+  else if (level === "warn") console.warn(line);
+  else console.log(line);
+}
+
+/**
+ * A loggable description of an unexpected error. Drizzle puts bound parameters (hashes, emails)
+ * into its messages, so only the error names, the SQL text and the driver's message are kept.
+ */
+export function describeError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { error: typeof error };
+  const out: Record<string, unknown> = { error: error.name };
+  if ("query" in error && typeof error.query === "string") out.query = error.query;
+  else out.message = error.message.slice(0, 300);
+  if (error.cause instanceof Error) out.cause = `${error.cause.name}: ${error.cause.message.slice(0, 300)}`;
+  if (error.stack) out.stack = error.stack.split("\n").slice(0, 6).join("\n");
+  return out;
+}

@@ -1,0 +1,67 @@
+import { createMiddleware } from "hono/factory";
+import type { AppEnv, Principal } from "../context";
+import { findUserWithSession } from "../db/sessions";
+import { AppError } from "../errors";
+import { verifyAccessToken } from "../services/access-tokens";
+import type { Deps } from "../services/deps";
+import { assertNotRevoked } from "../services/revocation";
+
+/** RFC 6750 challenge sent with every 401 from this middleware. */
+const CHALLENGE = { "WWW-Authenticate": 'Bearer error="invalid_token"' };
+
+function unauthorized(code: "invalid_token" | "token_expired" | "token_revoked" = "invalid_token"): AppError {
+  return new AppError(code, { headers: CHALLENGE });
+}
+
+/** The bearer credential, from the Authorization header only (never the query string). */
+function bearer(header: string | undefined): string | null {
+  const match = /^Bearer[ ]+([^\s]+)\s*$/i.exec(header ?? "");
+  return match?.[1] ?? null;
+}
+
+/**
+ * Authenticates `Authorization: Bearer <access token>`: signature and claims, the KV blacklist
+ * (one bulk read), then the user and session rows (one D1 query), so a deleted or deactivated
+ * user, or a revoked or expired session, fails at once even before KV has propagated.
+ */
+async function authenticateAccessToken(deps: Deps, token: string): Promise<Principal> {
+  const now = deps.now();
+  let claims;
+  try {
+    claims = await verifyAccessToken(await deps.keys(), deps.config, token, now);
+    await assertNotRevoked(deps, claims);
+  } catch (error) {
+    if (error instanceof AppError && (error.code === "token_expired" || error.code === "token_revoked")) throw unauthorized(error.code);
+    if (error instanceof AppError) throw unauthorized();
+    throw error;
+  }
+  const found = await findUserWithSession(deps.db, claims.sub, claims.sid);
+  const session = found?.session;
+  if (!found || !found.user.isActive) throw unauthorized();
+  if (!session || session.revokedAt !== null) throw unauthorized("token_revoked");
+  if (session.expiresAt.getTime() <= now.getTime()) throw unauthorized("token_expired");
+  return { kind: "access_token", user: found.user, sessionId: session.id, token: { jti: claims.jti, exp: claims.exp }, apiKey: null };
+}
+
+/** Requires a valid credential and puts the caller in `c.var.principal`. */
+export function requireAuth() {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const token = bearer(c.req.header("authorization"));
+    if (!token) throw unauthorized();
+    c.set("principal", await authenticateAccessToken(c.var.deps, token));
+    await next();
+  });
+}
+
+/**
+ * For credential management (password, email, sessions, API keys, account deletion): an API key
+ * authenticates but may not do these, whatever its scopes.
+ */
+export function requireInteractiveSession() {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    if (c.var.principal.kind !== "access_token") {
+      throw new AppError("insufficient_scope", { detail: "API keys cannot manage credentials; use an access token." });
+    }
+    await next();
+  });
+}

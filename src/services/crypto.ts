@@ -1,0 +1,50 @@
+/**
+ * Small WebCrypto helpers shared by passwords, tokens, sessions and API keys.
+ * Everything is base64url so values travel in URLs and headers unchanged.
+ */
+const encoder = new TextEncoder();
+
+export function base64url(bytes: ArrayBuffer | Uint8Array): string {
+  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  let binary = "";
+  for (const b of view) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export function fromBase64url(value: string): Uint8Array {
+  const padded = value.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((value.length + 3) % 4);
+  const binary = atob(padded);
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+export function randomBytes(length: number): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(length));
+}
+
+/** An opaque token with `bytes * 8` bits of entropy (32 bytes = 256 bits by default). */
+export function randomToken(bytes = 32): string {
+  return base64url(randomBytes(bytes));
+}
+
+export async function sha256(value: string): Promise<string> {
+  return base64url(await crypto.subtle.digest("SHA-256", encoder.encode(value)));
+}
+
+export async function hmacSha256(key: string | Uint8Array, value: string | Uint8Array): Promise<Uint8Array> {
+  const raw = typeof key === "string" ? encoder.encode(key) : key;
+  const cryptoKey = await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const data = typeof value === "string" ? encoder.encode(value) : value;
+  return new Uint8Array(await crypto.subtle.sign("HMAC", cryptoKey, data));
+}
+
+/** Constant-time comparison of equal-length byte strings; different lengths are simply unequal. */
+export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  return crypto.subtle.timingSafeEqual(a, b);
+}
+
+export function utf8(value: string): Uint8Array {
+  return encoder.encode(value);
+}

@@ -1,0 +1,72 @@
+import type { MailKind, MailMessage } from "./mail";
+
+/**
+ * Small text + HTML templates. Links are built from the configured PUBLIC_URL only, never from a
+ * request's Host or X-Forwarded-Host, so a forged header cannot point a mailed link elsewhere.
+ * Every interpolated value is HTML-escaped.
+ */
+const escapeHtml = (value: string) =>
+  value.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c);
+
+function compose(to: string, kind: MailKind, subject: string, paragraphs: string[], link?: { url: string; label: string }, token?: string): MailMessage {
+  const text = [...paragraphs, ...(link ? [`${link.label}: ${link.url}`] : [])].join("\n\n");
+  const html = [
+    ...paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`),
+    ...(link ? [`<p><a href="${escapeHtml(link.url)}">${escapeHtml(link.label)}</a></p>`] : []),
+  ].join("\n");
+  return { to, kind, subject, text, html, ...(token ? { token } : {}) };
+}
+
+export function verificationMail(to: string, publicUrl: string, token: string): MailMessage {
+  const url = `${publicUrl}/api/v1/auth/verify-email?token=${encodeURIComponent(token)}`;
+  return compose(
+    to,
+    "email_verification",
+    "Verify your email address",
+    ["Confirm that this address belongs to your Gatehouse account. The link is valid for 24 hours.", "If you did not sign up, ignore this message."],
+    { url, label: "Verify email" },
+    token,
+  );
+}
+
+export function registrationAttemptMail(to: string, publicUrl: string): MailMessage {
+  return compose(to, "security_notice", "Someone tried to register with your address", [
+    "Someone tried to create a Gatehouse account with this email address, which already has an account.",
+    `If it was you, log in or reset your password at ${publicUrl}. Otherwise you can ignore this message.`,
+  ]);
+}
+
+export type SecurityEvent =
+  | "password_changed"
+  | "password_reset"
+  | "email_changed"
+  | "email_change_requested"
+  | "refresh_token_reused"
+  | "account_locked";
+
+const SECURITY_TEXT: Record<SecurityEvent, { subject: string; body: string }> = {
+  password_changed: { subject: "Your password was changed", body: "The password of your account was changed and your other sessions were signed out." },
+  password_reset: { subject: "Your password was reset", body: "The password of your account was reset and every session was signed out." },
+  email_changed: { subject: "Your email address was changed", body: "The email address of your account was changed." },
+  email_change_requested: {
+    subject: "A change of your email address was requested",
+    body: "Someone with your password asked to move your account to another email address. It changes only when the new address is confirmed.",
+  },
+  refresh_token_reused: {
+    subject: "A session was signed out for your safety",
+    body: "An old sign-in token of your account was used again, which can mean it was stolen. We signed that session out.",
+  },
+  account_locked: {
+    subject: "Your account was locked",
+    body: "Too many wrong passwords were tried for your account, so logins are paused. Reset your password to unlock it now.",
+  },
+};
+
+export function securityNoticeMail(to: string, event: SecurityEvent, details: { ip: string | null; time: Date }): MailMessage {
+  const { subject, body } = SECURITY_TEXT[event];
+  return compose(to, "security_notice", subject, [
+    body,
+    `When: ${details.time.toISOString()}${details.ip ? `, from IP address ${details.ip}` : ""}.`,
+    "If this was not you, reset your password right away.",
+  ]);
+}

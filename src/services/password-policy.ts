@@ -1,0 +1,84 @@
+import { AppError } from "../errors";
+import { COMMON_PASSWORDS } from "./common-passwords";
+
+/**
+ * The password policy (NIST SP 800-63B style): length, not common, not personal, not trivially
+ * patterned. No composition rules unless switched on. The password is judged exactly as sent:
+ * no trimming or normalisation, so what the user typed is what is hashed.
+ */
+export const PASSWORD_MIN_LENGTH = 8;
+export const PASSWORD_MAX_LENGTH = 128;
+
+export interface PasswordContext {
+  email?: string | undefined;
+  username?: string | null | undefined;
+  fullName?: string | undefined;
+}
+
+export interface PolicyOptions {
+  requireCharacterClasses: boolean;
+}
+
+const KEYBOARD_ROWS = ["`1234567890-=", "qwertyuiop[]\\", "asdfghjkl;'", "zxcvbnm,./", "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p"];
+
+/** Returns why the password is refused, or null when it is acceptable. */
+export function passwordWeakness(password: string, context: PasswordContext, options: PolicyOptions): string | null {
+  const length = [...password].length;
+  if (length < PASSWORD_MIN_LENGTH) return `Use at least ${PASSWORD_MIN_LENGTH} characters.`;
+  if (length > PASSWORD_MAX_LENGTH) return `Use at most ${PASSWORD_MAX_LENGTH} characters.`;
+
+  const lower = password.toLowerCase();
+  if (isTriviallyPatterned(lower)) return "This password is a simple pattern (repeated or sequential characters).";
+
+  const core = lower.replace(/^[\d\W_]+|[\d\W_]+$/g, "");
+  if (COMMON_PASSWORDS.has(lower) || (core.length >= 4 && COMMON_PASSWORDS.has(core))) {
+    return "This password is too common; it appears in lists of breached passwords.";
+  }
+
+  for (const part of personalParts(context)) {
+    if (lower.includes(part)) return "The password must not contain your email, username or name.";
+  }
+
+  if (options.requireCharacterClasses) {
+    const classes = [/[a-z]/, /[A-Z]/, /\d/, /[^A-Za-z0-9]/].filter((re) => re.test(password)).length;
+    if (classes < 3) return "Use at least three of: lower-case letters, upper-case letters, digits, symbols.";
+  }
+  return null;
+}
+
+/** Throws `weak_password` (422) with the reason in `errors`. */
+export function assertStrongPassword(
+  password: string,
+  context: PasswordContext,
+  options: PolicyOptions,
+  field = "password",
+): void {
+  const reason = passwordWeakness(password, context, options);
+  if (reason) throw new AppError("weak_password", { detail: reason, errors: [{ field, message: reason }] });
+}
+
+function personalParts(context: PasswordContext): string[] {
+  const parts: string[] = [];
+  const local = context.email?.split("@")[0]?.toLowerCase();
+  if (local) parts.push(local, ...local.split(/[._+-]+/));
+  if (context.username) parts.push(context.username.toLowerCase());
+  if (context.fullName) parts.push(...context.fullName.toLowerCase().split(/\s+/));
+  // Very short fragments ("al", "li") would refuse half of all passwords without adding safety.
+  return [...new Set(parts)].filter((p) => p.length >= 3);
+}
+
+function isTriviallyPatterned(lower: string): boolean {
+  const chars = [...lower];
+  if (new Set(chars).size <= 2) return true;
+  if (/^(.{1,4})\1+.{0,3}$/su.test(lower)) return true;
+  if (isSequential(chars)) return true;
+  return KEYBOARD_ROWS.some((row) => row.includes(lower) || [...row].reverse().join("").includes(lower));
+}
+
+/** "abcdefgh", "12345678", "98765432": every step is the same +1 or -1. */
+function isSequential(chars: string[]): boolean {
+  const codes = chars.map((c) => c.codePointAt(0) ?? 0);
+  const step = (codes[1] ?? 0) - (codes[0] ?? 0);
+  if (Math.abs(step) !== 1) return false;
+  return codes.every((code, i) => i === 0 || code - (codes[i - 1] ?? 0) === step);
+}
