@@ -44,11 +44,19 @@ export async function rotateSessionToken(
         userAgent: args.userAgent,
       })
       .where(and(eq(sessions.id, args.sessionId), eq(sessions.refreshTokenHash, args.fromHash), isNull(sessions.revokedAt))),
-    db.run(sql`
-      INSERT INTO retired_refresh_tokens (token_hash, session_id, retired_at)
-      SELECT ${args.fromHash}, id, ${args.now.getTime()} FROM sessions
-      WHERE id = ${args.sessionId} AND refresh_token_hash = ${args.toHash}
-      ON CONFLICT (token_hash) DO NOTHING`),
+    db
+      .insert(retiredRefreshTokens)
+      .select(
+        db
+          .select({
+            tokenHash: sql<string>`${args.fromHash}`.as("token_hash"),
+            sessionId: sessions.id,
+            retiredAt: sql<number>`${args.now.getTime()}`.as("retired_at"),
+          })
+          .from(sessions)
+          .where(and(eq(sessions.id, args.sessionId), eq(sessions.refreshTokenHash, args.toHash))),
+      )
+      .onConflictDoNothing(),
   ]);
   return update.meta.changes === 1;
 }

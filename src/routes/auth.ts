@@ -1,10 +1,13 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../context";
 import { AppError } from "../errors";
+import { requireAuth, requireInteractiveSession } from "../middleware/require-auth";
 import { validate } from "../middleware/validate";
 import { checkCredentials, completeLogin, registerUser } from "../services/accounts";
 import { recordAudit } from "../services/audit";
-import { loginBody, registerBody } from "./schemas";
+import { revokeAccessToken } from "../services/revocation";
+import { findOwnSessionByRefreshToken, refreshSession, revokeAllSessions, revokeSessions } from "../services/sessions";
+import { loginBody, logoutBody, logoutQuery, refreshBody, registerBody } from "./schemas";
 
 /** `/api/v1/auth`: registration, login, token refresh, logout, recovery and verification. */
 export const authRoutes = new Hono<AppEnv>();
@@ -33,3 +36,37 @@ authRoutes.post("/login", validate("json", loginBody), async (c) => {
   }
   return c.json(await completeLogin(deps, result.user, meta), 200);
 });
+
+authRoutes.post("/refresh", validate("json", refreshBody), async (c) => {
+  const tokens = await refreshSession(c.var.deps, c.req.valid("json").refresh_token, c.var.meta);
+  return c.json(tokens, 200);
+});
+
+/**
+ * Revokes the caller's session (and the session of a presented refresh token, if it is the
+ * caller's) and blacklists the presented access token; `?scope=all` revokes every session.
+ */
+authRoutes.post(
+  "/logout",
+  requireAuth(),
+  requireInteractiveSession(),
+  validate("query", logoutQuery),
+  validate("json", logoutBody),
+  async (c) => {
+    const { deps, meta, principal } = c.var;
+    const { user, sessionId, token } = principal;
+    if (token) await revokeAccessToken(deps, token);
+    if (c.req.valid("query").scope === "all") {
+      const revoked = await revokeAllSessions(deps, user.id, "logout_all");
+      await recordAudit(deps, meta, { action: "logout.all", userId: user.id, metadata: { sessions_revoked: revoked.length } });
+      return c.body(null, 204);
+    }
+    const ids = new Set(sessionId ? [sessionId] : []);
+    const { refresh_token } = c.req.valid("json");
+    const other = refresh_token ? await findOwnSessionByRefreshToken(deps, user.id, refresh_token) : undefined;
+    if (other) ids.add(other.id);
+    await revokeSessions(deps, user.id, [...ids], "logout");
+    await recordAudit(deps, meta, { action: "logout", userId: user.id, resource: `session:${sessionId}` });
+    return c.body(null, 204);
+  },
+);

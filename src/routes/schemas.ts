@@ -66,3 +66,11 @@ export const refreshBody = z.object({ refresh_token: z.string().min(1).max(256) 
 export const logoutBody = z.object({ refresh_token: z.string().min(1).max(256).optional() });
 
 export const tokenBody = z.object({ token: z.string().min(1).max(256) });
+
+export const logoutQuery = z.object({ scope: z.enum(["all", "session"]).optional() });
+
+export const changePasswordBody = z.object({ current_password: passwordField, new_password: passwordField });
+
+export const deleteAccountBody = z.object({ password: passwordField });
+
+export const sessionIdParam = z.object({ id: z.string().min(1).max(64) });

@@ -3,6 +3,7 @@ import {
   findRetiredToken,
   findSessionByTokenHash,
   insertSession,
+  listLiveSessions,
   markSessionRevoked,
   markUserSessionsRevoked,
   rotateSessionToken,
@@ -190,4 +191,38 @@ export async function revokeAllSessions(
   if (exceptSessionId) await revokeSessionAccess(deps, ids);
   else await revokeUserAccess(deps, userId);
   return ids;
+}
+
+export interface SessionView {
+  id: string;
+  created_at: string;
+  last_used_at: string;
+  expires_at: string;
+  ip_address: string | null;
+  user_agent: string | null;
+  device: string | null;
+  current: boolean;
+}
+
+/** The caller's live sessions, newest first. `expires_at` is the earlier of the absolute and idle expiry. */
+export async function listSessions(deps: Deps, userId: string, currentSessionId: string | null): Promise<SessionView[]> {
+  const now = deps.now();
+  const idleMs = deps.config.sessionIdleTtl * 1000;
+  const rows = await listLiveSessions(deps.db, userId, now, new Date(now.getTime() - idleMs));
+  return rows.map((s) => ({
+    id: s.id,
+    created_at: s.createdAt.toISOString(),
+    last_used_at: s.lastUsedAt.toISOString(),
+    expires_at: new Date(Math.min(s.expiresAt.getTime(), s.lastUsedAt.getTime() + idleMs)).toISOString(),
+    ip_address: s.ipAddress,
+    user_agent: s.userAgent,
+    device: s.deviceInfo,
+    current: s.id === currentSessionId,
+  }));
+}
+
+/** The session a refresh token belongs to, if it is one of `userId`'s (logout with a refresh token). */
+export async function findOwnSessionByRefreshToken(deps: Deps, userId: string, refreshToken: string): Promise<Session | undefined> {
+  const session = await findSessionByTokenHash(deps.db, await sha256(refreshToken));
+  return session?.userId === userId ? session : undefined;
 }
