@@ -4,7 +4,7 @@ import { AppError, isUniqueViolation } from "../errors";
 import { recordAudit } from "./audit";
 import type { Deps, RequestMeta } from "./deps";
 import { sendMail } from "./mail";
-import { registrationAttemptMail, verificationMail } from "./mail-templates";
+import { registrationAttemptMail, usernameUnavailableMail, verificationMail } from "./mail-templates";
 import { issueOneTimeToken } from "./one-time-tokens";
 import { burnPasswordCheck, hashPassword, verifyPassword, type PasswordParams } from "./passwords";
 import { assertStrongPassword } from "./password-policy";
@@ -40,11 +40,12 @@ export async function registerUser(deps: Deps, input: RegisterInput, meta: Reque
   const { requireEmailVerification } = deps.config;
   assertStrongPassword(input.password, { email: input.email, username: input.username, fullName: input.full_name }, deps.config);
 
-  if (input.username && (await findUserByUsername(deps.db, input.username))) throw new AppError("username_taken");
   const existing = await findUserByEmail(deps.db, input.email);
-  // Hash even when the address is taken, so both answers cost the same time.
+  const usernameHolder = input.username ? await findUserByUsername(deps.db, input.username) : undefined;
+  // Hash even when the address is taken, so every answer costs the same time.
   const passwordHash = await hashPassword(input.password, passwordParams(deps));
   if (existing) return emailTaken(deps, existing.email);
+  if (usernameHolder) return usernameTaken(deps, input.email);
 
   const now = deps.now();
   let user: User;
@@ -61,7 +62,7 @@ export async function registerUser(deps: Deps, input: RegisterInput, meta: Reque
   } catch (error) {
     // A concurrent registration won the race for the same address or username.
     if (isUniqueViolation(error, "users.email")) return emailTaken(deps, input.email);
-    if (isUniqueViolation(error, "username")) throw new AppError("username_taken");
+    if (isUniqueViolation(error, "username")) return usernameTaken(deps, input.email);
     throw error;
   }
   await recordAudit(deps, meta, { action: "user.registered", userId: user.id, resource: `user:${user.id}` });
@@ -70,9 +71,17 @@ export async function registerUser(deps: Deps, input: RegisterInput, meta: Reque
   return { kind: "created", tokens: await startSession(deps, user, meta) };
 }
 
+/** With verification required, the owner of the address learns of the attempt by mail; the client does not. */
 function emailTaken(deps: Deps, email: string): RegisterResult {
   if (!deps.config.requireEmailVerification) throw new AppError("email_taken");
   sendMail(deps, registrationAttemptMail(email, deps.config.publicUrl));
+  return { kind: "accepted" };
+}
+
+/** Likewise the username: answering 409 there would tell whether the address is new. */
+function usernameTaken(deps: Deps, email: string): RegisterResult {
+  if (!deps.config.requireEmailVerification) throw new AppError("username_taken");
+  sendMail(deps, usernameUnavailableMail(email, deps.config.publicUrl));
   return { kind: "accepted" };
 }
 

@@ -36,6 +36,13 @@ export function registrationAttemptMail(to: string, publicUrl: string): MailMess
   ]);
 }
 
+export function usernameUnavailableMail(to: string, publicUrl: string): MailMessage {
+  return compose(to, "security_notice", "Your registration was not completed", [
+    "You tried to create a Gatehouse account with a username that is already taken, so no account was created.",
+    `Register again at ${publicUrl} with another username, or without one.`,
+  ]);
+}
+
 export type SecurityEvent =
   | "password_changed"
   | "password_reset"
