@@ -6,5 +6,10 @@ declare global {
     interface Env extends Bindings {
       TEST_MIGRATIONS: D1Migration[];
     }
+    // Types `exports.default` from cloudflare:workers (the worker's own fetch) in the tests.
+    interface GlobalProps {
+      mainModule: typeof import("../src/index");
+      durableNamespaces: "RateLimiter";
+    }
   }
 }
