@@ -66,3 +66,10 @@ export const refreshBody = z.object({ refresh_token: z.string().min(1).max(256) 
 export const logoutBody = z.object({ refresh_token: z.string().min(1).max(256).optional() });
 
 export const tokenBody = z.object({ token: z.string().min(1).max(256) });
+
+/** forgot-password and resend-verification. */
+export const emailBody = z.object({ email: emailField });
+
+export const resetPasswordBody = z.object({ token: z.string().min(1).max(256), new_password: passwordField });
+
+export const changeEmailBody = z.object({ new_email: emailField, password: passwordField });
