@@ -110,5 +110,15 @@ describe("POST /users/me/email", () => {
     );
   });
 
+  it("a password reset voids a pending change (it may have been requested with a stolen password)", async () => {
+    const user = await register();
+    const pending = await changeToken(user, uniqueEmail("attacker"));
+    await call("/api/v1/auth/forgot-password", { body: { email: user.email }, ip: freshIp() });
+    const [resetMail] = await outbox(user.email, "password_reset");
+    const reset = await call("/api/v1/auth/reset-password", { body: { token: resetMail!.token, new_password: "another long passphrase 9" }, ip: freshIp() });
+    expect(reset.status).toBe(200);
+    await problem(await confirm(pending), 400, "invalid_token");
+  });
+
   it.todo("answers 403 insufficient_scope to an API key (API keys land with their own issue; the route uses requireInteractiveSession())");
 });

@@ -80,6 +80,20 @@ export async function issueOneTimeToken(deps: Deps, purpose: TokenPurpose, paylo
   return token;
 }
 
+/**
+ * Voids every outstanding token of a latest-wins purpose for the user, by writing an issuance
+ * marker that no token matches. A password reset uses it so that an email change requested by
+ * whoever knew the old password cannot be completed afterwards.
+ */
+export async function voidOneTimeTokens(deps: Deps, purpose: "reset" | "email_change", userId: string): Promise<void> {
+  const now = deps.now().getTime();
+  const marker: TokenPayload = { userId, email: "", issuedAt: now };
+  await deps.db.run(sql`
+    INSERT INTO consumed_tokens (token_hash, purpose, consumed_at, expires_at)
+    VALUES (${markerKey(purpose, marker, `void-${crypto.randomUUID()}`)}, ${`${purpose}_voided`}, ${now}, ${now + TOKEN_TTL_SECONDS[purpose] * 1000})
+    ON CONFLICT (token_hash) DO NOTHING`);
+}
+
 const wellFormed = (token: string) => token.length >= 16 && token.length <= 128;
 
 function isExpired(deps: Deps, purpose: TokenPurpose, payload: TokenPayload): boolean {

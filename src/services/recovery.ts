@@ -6,7 +6,7 @@ import type { Deps, RequestMeta } from "./deps";
 import { deliver } from "./mail";
 import { passwordResetMail } from "./mail-templates";
 import { sendSecurityNotice } from "./notices";
-import { consumeOneTimeToken, invalidLink, issueOneTimeToken, peekOneTimeToken } from "./one-time-tokens";
+import { consumeOneTimeToken, invalidLink, issueOneTimeToken, peekOneTimeToken, voidOneTimeTokens } from "./one-time-tokens";
 import { hashPassword } from "./passwords";
 import { assertStrongPassword } from "./password-policy";
 import { revokeAllSessions } from "./sessions";
@@ -56,6 +56,8 @@ export async function resetPassword(deps: Deps, input: ResetPasswordInput, meta:
   // Opening the link proved control of the address, so it counts as verified.
   await updateUser(deps.db, user.id, { passwordHash, emailVerified: true, updatedAt: deps.now() });
   await revokeAllSessions(deps, user.id, "password_reset");
+  // An email change requested with the old password (perhaps by whoever stole it) must not complete.
+  await voidOneTimeTokens(deps, "email_change", user.id);
   await recordAudit(deps, meta, { action: "password.reset", userId: user.id, resource: `user:${user.id}` });
   await sendSecurityNotice(deps, user.id, "password_reset", meta, user.email);
 }
