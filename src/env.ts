@@ -28,6 +28,8 @@ interface OptionalVars {
   CORS_ALLOW_CREDENTIALS?: string;
   REQUIRE_EMAIL_VERIFICATION?: string;
   PUBLIC_URL?: string;
+  /** The site users see (reset-password page); defaults to PUBLIC_URL. */
+  APP_URL?: string;
 
   MAIL_TRANSPORT?: string;
   MAIL_FROM?: string;
@@ -82,6 +84,7 @@ const configSchema = z.object({
   CORS_ALLOW_CREDENTIALS: flag,
   REQUIRE_EMAIL_VERIFICATION: flag,
   PUBLIC_URL: z.url().default("http://localhost:8787"),
+  APP_URL: z.url().optional(),
   MAIL_TRANSPORT: z.enum(["none", "http"]).default("none"),
   MAIL_FROM: z.string().min(3).default("Gatehouse <no-reply@localhost>"),
   MAIL_API_URL: z.url().default("https://api.resend.com/emails"),
@@ -110,6 +113,8 @@ export interface Config {
   corsAllowCredentials: boolean;
   requireEmailVerification: boolean;
   publicUrl: string;
+  /** Base URL of the site's pages (the reset-password form); mailed links never use the request's Host. */
+  appUrl: string;
   mail: {
     transport: "outbox" | "http" | "none";
     from: string;
@@ -164,6 +169,7 @@ export function readConfig(env: Bindings): Config {
     corsAllowCredentials: v.CORS_ALLOW_CREDENTIALS,
     requireEmailVerification: v.REQUIRE_EMAIL_VERIFICATION,
     publicUrl: v.PUBLIC_URL.replace(/\/+$/, ""),
+    appUrl: (v.APP_URL ?? v.PUBLIC_URL).replace(/\/+$/, ""),
     mail: {
       // The dev outbox wins when switched on, so `npm run dev` never sends real mail.
       transport: v.DEV_OUTBOX ? "outbox" : v.MAIL_TRANSPORT,

@@ -60,6 +60,11 @@ export interface AppErrorOptions {
   errors?: FieldError[];
   headers?: Record<string, string>;
   cause?: unknown;
+  /**
+   * Overrides the catalogue's status where API.md gives the same code another status: a bad
+   * mailed link (reset, verification) is `invalid_token` with 400, a bad bearer credential 401.
+   */
+  status?: 400 | 401;
 }
 
 /** The project's only error type. `detail` must never contain secrets or internal text. */
@@ -75,7 +80,7 @@ export class AppError extends Error {
     const entry = ERROR_CATALOGUE[code];
     super(options.detail ?? entry.detail, { cause: options.cause });
     this.code = code;
-    this.status = entry.status;
+    this.status = options.status ?? entry.status;
     this.detail = options.detail ?? entry.detail;
     this.errors = options.errors;
     this.headers = options.headers ?? {};

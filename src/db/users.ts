@@ -32,3 +32,30 @@ export function updateUser(db: Db, id: string, changes: Partial<typeof users.$in
     .returning()
     .get();
 }
+
+/**
+ * Marks the address verified only while it is still the user's address: a verification link for an
+ * address the account has since left must not verify the new one.
+ */
+export function markEmailVerified(db: Db, id: string, email: string, now: Date): Promise<User | undefined> {
+  return db
+    .update(users)
+    .set({ emailVerified: true, updatedAt: now })
+    .where(and(eq(users.id, id), eq(users.email, email), isNull(users.deletedAt)))
+    .returning()
+    .get();
+}
+
+/**
+ * Moves the account from `fromEmail` to `toEmail`, which is verified by the act of confirming.
+ * Conditional on the current address, so a change that raced another one does nothing. Throws the
+ * driver's UNIQUE error when `toEmail` was taken meanwhile (the partial unique index decides).
+ */
+export function changeUserEmail(db: Db, id: string, fromEmail: string, toEmail: string, now: Date): Promise<User | undefined> {
+  return db
+    .update(users)
+    .set({ email: toEmail, emailVerified: true, updatedAt: now })
+    .where(and(eq(users.id, id), eq(users.email, fromEmail), isNull(users.deletedAt)))
+    .returning()
+    .get();
+}

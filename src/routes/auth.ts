@@ -7,7 +7,9 @@ import { checkCredentials, completeLogin, registerUser } from "../services/accou
 import { recordAudit } from "../services/audit";
 import { revokeAccessToken } from "../services/revocation";
 import { findOwnSessionByRefreshToken, refreshSession, revokeAllSessions, revokeSessions } from "../services/sessions";
-import { loginBody, logoutBody, logoutQuery, refreshBody, registerBody } from "./schemas";
+import { confirmEmailToken, resendVerification } from "../services/email-verification";
+import { requestPasswordReset, resetPassword } from "../services/recovery";
+import { emailBody, loginBody, logoutBody, logoutQuery, refreshBody, registerBody, resetPasswordBody, tokenBody } from "./schemas";
 
 /** `/api/v1/auth`: registration, login, token refresh, logout, recovery and verification. */
 export const authRoutes = new Hono<AppEnv>();
@@ -70,3 +72,36 @@ authRoutes.post(
     return c.body(null, 204);
   },
 );
+/** Constant answers: identical bytes whether or not the address has an account. */
+const RESET_REQUESTED = { message: "If an account exists for this address, we sent it a link to reset the password." };
+const VERIFICATION_RESENT = { message: "If this address has an account waiting for verification, we sent it a new link." };
+
+authRoutes.post("/forgot-password", validate("json", emailBody), (c) => {
+  requestPasswordReset(c.var.deps, c.req.valid("json").email, c.var.meta);
+  return c.json(RESET_REQUESTED, 202);
+});
+
+authRoutes.post("/reset-password", validate("json", resetPasswordBody), async (c) => {
+  await resetPassword(c.var.deps, c.req.valid("json"), c.var.meta);
+  return c.json({ message: "Your password was reset and every session was signed out. Log in with the new password." }, 200);
+});
+
+const CONFIRMED = {
+  verified: { message: "Your email address is verified." },
+  changed: { message: "Your email address was changed." },
+} as const;
+
+authRoutes.get("/verify-email", validate("query", tokenBody), async (c) => {
+  const outcome = await confirmEmailToken(c.var.deps, c.req.valid("query").token, c.var.meta);
+  return c.json(CONFIRMED[outcome], 200);
+});
+
+authRoutes.post("/verify-email", validate("json", tokenBody), async (c) => {
+  const outcome = await confirmEmailToken(c.var.deps, c.req.valid("json").token, c.var.meta);
+  return c.json(CONFIRMED[outcome], 200);
+});
+
+authRoutes.post("/resend-verification", validate("json", emailBody), (c) => {
+  resendVerification(c.var.deps, c.req.valid("json").email, c.var.meta);
+  return c.json(VERIFICATION_RESENT, 202);
+});

@@ -74,3 +74,9 @@ export const changePasswordBody = z.object({ current_password: passwordField, ne
 export const deleteAccountBody = z.object({ password: passwordField });
 
 export const sessionIdParam = z.object({ id: z.string().min(1).max(64) });
+/** forgot-password and resend-verification. */
+export const emailBody = z.object({ email: emailField });
+
+export const resetPasswordBody = z.object({ token: z.string().min(1).max(256), new_password: passwordField });
+
+export const changeEmailBody = z.object({ new_email: emailField, password: passwordField });

@@ -6,9 +6,10 @@ import { validate } from "../middleware/validate";
 import { updateProfile } from "../services/accounts";
 import { recordAudit } from "../services/audit";
 import { changePassword, deleteAccount } from "../services/credentials";
+import { requestEmailChange } from "../services/email-change";
 import { listSessions, revokeSessions } from "../services/sessions";
 import { toUserResponse } from "../services/user-response";
-import { changePasswordBody, deleteAccountBody, sessionIdParam, updateProfileBody } from "./schemas";
+import { changeEmailBody, changePasswordBody, deleteAccountBody, sessionIdParam, updateProfileBody } from "./schemas";
 
 /** `/api/v1/users/me`: the caller's own account. */
 export const userRoutes = new Hono<AppEnv>();
@@ -47,4 +48,9 @@ userRoutes.delete("/sessions/:id", requireInteractiveSession(), validate("param"
   if (revoked.length === 0) throw new AppError("not_found", { detail: "No such session." });
   await recordAudit(deps, meta, { action: "session.revoked", userId: principal.user.id, resource: `session:${id}` });
   return c.body(null, 204);
+});
+
+userRoutes.post("/email", requireInteractiveSession(), validate("json", changeEmailBody), async (c) => {
+  await requestEmailChange(c.var.deps, c.var.principal.user, c.req.valid("json"), c.var.meta);
+  return c.json({ message: "We sent a link to the new address; the change takes effect when it is opened." }, 202);
 });

@@ -6,6 +6,7 @@ import { passwordParams } from "./accounts";
 import { recordAudit } from "./audit";
 import type { Deps, RequestMeta } from "./deps";
 import { sendSecurityNotice } from "./notices";
+import { voidOneTimeTokens } from "./one-time-tokens";
 import { hashPassword, verifyPassword } from "./passwords";
 import { assertStrongPassword } from "./password-policy";
 import { revokeAllSessions } from "./sessions";
@@ -37,6 +38,8 @@ export async function changePassword(
   const passwordHash = await hashPassword(input.new_password, passwordParams(deps));
   await updateUser(deps.db, user.id, { passwordHash, updatedAt: deps.now() });
   const revoked = await revokeAllSessions(deps, user.id, "password_changed", currentSessionId);
+  // An email change requested with the old password may be the attacker's: it must not complete.
+  await voidOneTimeTokens(deps, "email_change", user.id);
   await recordAudit(deps, meta, { action: "password.changed", userId: user.id, metadata: { sessions_revoked: revoked.length } });
   await sendSecurityNotice(deps, user.id, "password_changed", meta, user.email);
 }

@@ -1,7 +1,7 @@
 import type { MailKind, MailMessage } from "./mail";
 
 /**
- * Small text + HTML templates. Links are built from the configured PUBLIC_URL only, never from a
+ * Small text + HTML templates. Links are built from the configured PUBLIC_URL / APP_URL only, never from a
  * request's Host or X-Forwarded-Host, so a forged header cannot point a mailed link elsewhere.
  * Every interpolated value is HTML-escaped.
  */
@@ -25,6 +25,38 @@ export function verificationMail(to: string, publicUrl: string, token: string): 
     "Verify your email address",
     ["Confirm that this address belongs to your Gatehouse account. The link is valid for 24 hours.", "If you did not sign up, ignore this message."],
     { url, label: "Verify email" },
+    token,
+  );
+}
+
+/** The reset link opens the site's own page (APP_URL), which posts the token and new password to the API. */
+export function passwordResetMail(to: string, appUrl: string, token: string): MailMessage {
+  const url = `${appUrl}/reset-password?token=${encodeURIComponent(token)}`;
+  return compose(
+    to,
+    "password_reset",
+    "Reset your password",
+    [
+      "Someone asked to reset the password of the Gatehouse account for this address. The link is valid for 15 minutes and works once.",
+      "If it was not you, ignore this message: your password stays as it is.",
+    ],
+    { url, label: "Choose a new password" },
+    token,
+  );
+}
+
+/** Sent to the new address; the change happens only when this link is opened. */
+export function emailChangeMail(to: string, publicUrl: string, token: string): MailMessage {
+  const url = `${publicUrl}/api/v1/auth/verify-email?token=${encodeURIComponent(token)}`;
+  return compose(
+    to,
+    "email_change",
+    "Confirm your new email address",
+    [
+      "Confirm that your Gatehouse account should use this address from now on. The link is valid for 1 hour.",
+      "If you did not ask for this, ignore this message and nothing changes.",
+    ],
+    { url, label: "Confirm new address" },
     token,
   );
 }

@@ -1,0 +1,174 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { app } from "../src/app";
+import type { Bindings } from "../src/env";
+import { createDeps, type Deps } from "../src/services/deps";
+import { deliver, sendMail, type MailMessage } from "../src/services/mail";
+import { emailChangeMail, passwordResetMail } from "../src/services/mail-templates";
+import { BASE, env, freshIp, outbox, register, uniqueEmail } from "./helpers";
+
+/** The mail service: the Resend-compatible HTTP transport against a mocked fetch, and configuration. */
+
+const MAIL_API = "https://mail.example/v1/emails";
+
+/** `null` stands for "MAIL_API_KEY unset" (undefined would pick the default). */
+function httpDeps(apiKey: string | null = "re_test_key"): Deps {
+  const deps = createDeps(env, () => undefined);
+  return {
+    ...deps,
+    config: { ...deps.config, mail: { transport: "http", from: "Gatehouse <no-reply@auth.example.com>", apiUrl: MAIL_API, apiKey: apiKey ?? undefined } },
+  };
+}
+
+const MESSAGE: MailMessage = {
+  to: "someone@example.com",
+  kind: "password_reset",
+  subject: "Reset your password",
+  text: "Text body",
+  html: "<p>Text body</p>",
+  token: "secret-token-never-sent-as-a-field",
+};
+
+const ok = () => new Response('{"id":"1"}', { status: 200 });
+const status = (code: number) => new Response("{}", { status: code });
+
+function mockFetch(...answers: (Response | Error)[]) {
+  const spy = vi.spyOn(globalThis, "fetch");
+  for (const answer of answers) {
+    if (answer instanceof Error) spy.mockRejectedValueOnce(answer);
+    else spy.mockResolvedValueOnce(answer);
+  }
+  return spy;
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("HTTP transport", () => {
+  it("posts the Resend JSON shape to MAIL_API_URL with the key as a bearer token", async () => {
+    const fetchSpy = mockFetch(ok());
+    await deliver(httpDeps(), MESSAGE);
+    expect(fetchSpy).toHaveBeenCalledTimes(1);
+    const [url, init] = fetchSpy.mock.calls[0]!;
+    expect(url).toBe(MAIL_API);
+    expect(init?.method).toBe("POST");
+    const headers = new Headers(init?.headers);
+    expect(headers.get("authorization")).toBe("Bearer re_test_key");
+    expect(headers.get("content-type")).toBe("application/json");
+    expect(JSON.parse(init?.body as string)).toEqual({
+      from: "Gatehouse <no-reply@auth.example.com>",
+      to: ["someone@example.com"],
+      subject: "Reset your password",
+      text: "Text body",
+      html: "<p>Text body</p>",
+    });
+  });
+
+  it("retries once after a server error or a network failure", async () => {
+    const afterServerError = mockFetch(status(500), ok());
+    await deliver(httpDeps(), MESSAGE);
+    expect(afterServerError).toHaveBeenCalledTimes(2);
+    vi.restoreAllMocks();
+
+    const afterNetworkError = mockFetch(new TypeError("network down"), ok());
+    await deliver(httpDeps(), MESSAGE);
+    expect(afterNetworkError).toHaveBeenCalledTimes(2);
+  });
+
+  it("gives up after the second failure and logs it without throwing", async () => {
+    const fetchSpy = mockFetch(status(503), status(502));
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    await expect(deliver(httpDeps(), MESSAGE)).resolves.toBeUndefined();
+    expect(fetchSpy).toHaveBeenCalledTimes(2);
+    const logged = errors.mock.calls.map((args) => JSON.parse(String(args[0])) as Record<string, unknown>);
+    expect(logged).toContainEqual(expect.objectContaining({ event: "mail.failed", kind: "password_reset", transport: "http" }));
+    expect(JSON.stringify(logged)).not.toContain(MESSAGE.token);
+  });
+
+  it("does not retry a client error (bad address or key), but does retry 429", async () => {
+    const rejected = mockFetch(status(400));
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    await deliver(httpDeps(), MESSAGE);
+    expect(rejected).toHaveBeenCalledTimes(1);
+    vi.restoreAllMocks();
+
+    const throttled = mockFetch(status(429), ok());
+    await deliver(httpDeps(), MESSAGE);
+    expect(throttled).toHaveBeenCalledTimes(2);
+  });
+
+  it("sends nothing without MAIL_API_KEY and never throws", async () => {
+    const fetchSpy = vi.spyOn(globalThis, "fetch").mockResolvedValue(ok());
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    await expect(deliver(httpDeps(null), MESSAGE)).resolves.toBeUndefined();
+    expect(fetchSpy).not.toHaveBeenCalled();
+  });
+
+  it("sendMail hands delivery to waitUntil and never throws to the caller", async () => {
+    mockFetch(status(500), status(500));
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const pending: Promise<unknown>[] = [];
+    const deps = { ...httpDeps(), waitUntil: (p: Promise<unknown>) => void pending.push(p) };
+    expect(() => sendMail(deps, MESSAGE)).not.toThrow();
+    expect(pending).toHaveLength(1);
+    await expect(pending[0]).resolves.toBeUndefined();
+  });
+});
+
+/** Calls the app with a variant of the test configuration, waiting for its background work. */
+async function callWith(vars: Partial<Bindings>, path: string, body?: unknown): Promise<Response> {
+  const ctx = createExecutionContext();
+  const request = new Request(`${BASE}${path}`, {
+    method: body ? "POST" : "GET",
+    headers: { "Content-Type": "application/json", "CF-Connecting-IP": freshIp() },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const res = await app.fetch(request, { ...env, ...vars }, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+const HTTP_MAIL: Partial<Bindings> = { DEV_OUTBOX: "false", MAIL_TRANSPORT: "http", MAIL_API_URL: MAIL_API, MAIL_API_KEY: "re_test_key" };
+
+describe("mail configuration", () => {
+  it("a failing mail API does not change forgot-password's answer", async () => {
+    const user = await register();
+    const fetchSpy = mockFetch(status(500), status(500));
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const known = await callWith(HTTP_MAIL, "/api/v1/auth/forgot-password", { email: user.email });
+    expect(fetchSpy).toHaveBeenCalledTimes(2);
+    expect(fetchSpy.mock.calls.every(([url]) => url === MAIL_API)).toBe(true);
+    const unknown = await callWith(HTTP_MAIL, "/api/v1/auth/forgot-password", { email: uniqueEmail("absent") });
+    expect(known.status).toBe(202);
+    expect(unknown.status).toBe(202);
+    expect(await known.text()).toBe(await unknown.text());
+  });
+
+  it("the dev outbox endpoint does not exist unless DEV_OUTBOX is on", async () => {
+    const res = await callWith({ DEV_OUTBOX: "false" }, "/api/v1/dev/outbox?to=someone%40example.com");
+    expect(res.status).toBe(404);
+  });
+
+  it("reset links point at APP_URL when it is set", async () => {
+    const user = await register();
+    const res = await callWith({ APP_URL: "https://app.example.com/" }, "/api/v1/auth/forgot-password", { email: user.email });
+    expect(res.status).toBe(202);
+    const [mail] = await outbox(user.email, "password_reset");
+    expect(mail!.text).toContain(`https://app.example.com/reset-password?token=${mail!.token}`);
+  });
+});
+
+describe("templates", () => {
+  it("carry the link in text and HTML, escaped, built from the given base URL", () => {
+    const reset = passwordResetMail("a@example.com", "https://app.example.com", "tok/en+=");
+    expect(reset.text).toContain("https://app.example.com/reset-password?token=tok%2Fen%2B%3D");
+    expect(reset.html).toContain('<a href="https://app.example.com/reset-password?token=tok%2Fen%2B%3D">');
+    const change = emailChangeMail("b@example.com", "https://auth.example.com", "abc");
+    expect(change).toMatchObject({ to: "b@example.com", kind: "email_change", token: "abc" });
+    expect(change.text).toContain("https://auth.example.com/api/v1/auth/verify-email?token=abc");
+    const unsafe = passwordResetMail("a@example.com", 'https://x.example/"><script>', "t");
+    expect(unsafe.html).not.toContain("<script>");
+  });
+});
+
