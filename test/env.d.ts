@@ -6,5 +6,9 @@ declare global {
     interface Env extends Bindings {
       TEST_MIGRATIONS: D1Migration[];
     }
+    // Types `exports.default` from cloudflare:workers as the worker's own default export.
+    interface GlobalProps {
+      mainModule: typeof import("../src/index");
+    }
   }
 }
