@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { RateLimiter } from "./durable-objects/rate-limiter";
+import { parseRateLimits, type RateLimitSettings } from "./services/rate-limit-policy";
 
 /**
  * Bindings and raw variables as the runtime hands them over. Every variable is optional here:
@@ -42,7 +43,10 @@ export interface Bindings {
   API_KEY_HMAC_SECRET?: string;
   AUDIT_RETENTION_DAYS?: string;
 
-  /** Rate-limit overrides, `"<limit>/<window seconds>"` pairs separated by commas. */
+  /**
+   * Rate-limit and lockout overrides as JSON, e.g. `{"login_ip_minute":{"limit":10,"window":60}}`;
+   * names and defaults in src/services/rate-limit-policy.ts (docs/rate-limits.md).
+   */
   RATE_LIMITS?: string;
 }
 
@@ -121,7 +125,8 @@ export interface Config {
   apiKeyPrefix: string;
   apiKeyHmacSecret: string | undefined;
   auditRetentionDays: number;
-  rateLimitOverrides: string | undefined;
+  /** Every abuse limit with overrides applied (see src/services/rate-limit-policy.ts). */
+  rateLimits: RateLimitSettings;
 }
 
 export class ConfigError extends Error {
@@ -149,6 +154,12 @@ export function readConfig(env: Bindings): Config {
     throw new ConfigError(`invalid configuration: ${fields}`);
   }
   const v = parsed.data;
+  let rateLimits: RateLimitSettings;
+  try {
+    rateLimits = parseRateLimits(v.RATE_LIMITS);
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: ${(error as Error).message}`);
+  }
   const config: Config = {
     issuer: v.JWT_ISSUER,
     audience: v.JWT_AUDIENCE,
@@ -176,7 +187,7 @@ export function readConfig(env: Bindings): Config {
     apiKeyPrefix: v.API_KEY_PREFIX,
     apiKeyHmacSecret: v.API_KEY_HMAC_SECRET,
     auditRetentionDays: v.AUDIT_RETENTION_DAYS,
-    rateLimitOverrides: v.RATE_LIMITS,
+    rateLimits,
   };
   cache.set(env, config);
   return config;
