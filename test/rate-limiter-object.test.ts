@@ -138,6 +138,15 @@ describe("RateLimiter object: alarm clean-up", () => {
     expect((await rpc.hit("login", [perMinute], now + 60_000)).ok).toBe(true);
   });
 
+  it("cleans up an object that an unlock left empty", async () => {
+    const { stub, rpc } = freshObject();
+    const now = Date.now();
+    expect(await rpc.unlock(now)).toEqual({ wasLocked: false, failures: 0 });
+    // The alarm is due at once; the runtime may already have run it, else run it here.
+    await runDurableObjectAlarm(stub);
+    await runInDurableObject(stub, (_: RateLimiter, state) => expect(tables(state)).toBe(0));
+  });
+
   it("keeps a hard lock through clean-up, drops everything else", async () => {
     const { stub, rpc } = freshObject();
     const now = Date.now();

@@ -87,7 +87,7 @@ export class RateLimiter extends DurableObject<Bindings> {
     const blocked = this.check(action, policies, now);
     if (blocked) return blocked;
     this.record(action, policies, now);
-    this.scheduleCleanup();
+    this.scheduleCleanup(now);
     return { ok: true, limits: this.states(action, policies, now) };
   }
 
@@ -98,7 +98,7 @@ export class RateLimiter extends DurableObject<Bindings> {
    */
   admitGuess(action: string, policies: LimitPolicy[], lockout: LockoutPolicy, now: number): AdmitResult {
     this.prepare(now, lockout);
-    const row = this.lockoutRow(lockout);
+    const row = this.one<LockoutRow>("SELECT * FROM lockout");
     const lockEvent = this.takeLockEvent();
     if (row.hard_locked) return { ok: false, reason: "locked", tier: "hard", retryAfter: null, lockEvent };
     if (row.locked_until !== null && row.locked_until > now) {
@@ -114,7 +114,7 @@ export class RateLimiter extends DurableObject<Bindings> {
     this.record(action, policies, now);
     const ticket = crypto.randomUUID();
     this.sql.exec("INSERT INTO tickets (id, expires_at) VALUES (?, ?)", ticket, now + TICKET_TTL_MS);
-    this.scheduleCleanup();
+    this.scheduleCleanup(now);
     return { ok: true, ticket, lockEvent };
   }
 
@@ -128,7 +128,7 @@ export class RateLimiter extends DurableObject<Bindings> {
     } else if (known) {
       this.addFailures(1, now);
     }
-    this.scheduleCleanup();
+    this.scheduleCleanup(now);
     const row = this.sql.exec<LockoutRow>("SELECT * FROM lockout").toArray()[0];
     return { failures: row?.failures ?? 0, lockEvent: this.takeLockEvent() };
   }
@@ -137,10 +137,10 @@ export class RateLimiter extends DurableObject<Bindings> {
   unlock(now: number): { wasLocked: boolean; failures: number } {
     this.prepare(now);
     const row = this.sql.exec<LockoutRow>("SELECT * FROM lockout").toArray()[0];
+    this.sql.exec("UPDATE lockout SET failures = 0, forget_at = NULL, locked_until = NULL, hard_locked = 0, lock_event = NULL");
+    this.scheduleCleanup(now);
     if (!row) return { wasLocked: false, failures: 0 };
     const wasLocked = row.hard_locked === 1 || (row.locked_until !== null && row.locked_until > now);
-    this.sql.exec("UPDATE lockout SET failures = 0, forget_at = NULL, locked_until = NULL, hard_locked = 0, lock_event = NULL");
-    this.scheduleCleanup();
     return { wasLocked, failures: row.failures };
   }
 
@@ -148,6 +148,7 @@ export class RateLimiter extends DurableObject<Bindings> {
   inspect(now: number): LockoutSnapshot {
     this.prepare(now);
     const row = this.sql.exec<LockoutRow>("SELECT * FROM lockout").toArray()[0];
+    this.scheduleCleanup(now);
     return {
       failures: row?.failures ?? 0,
       pending: this.one<{ n: number }>("SELECT count(*) AS n FROM tickets").n,
@@ -172,7 +173,7 @@ export class RateLimiter extends DurableObject<Bindings> {
       await this.ctx.storage.deleteAll();
       return;
     }
-    this.scheduleCleanup();
+    this.scheduleCleanup(now);
   }
 
   private get sql(): SqlStorage {
@@ -299,10 +300,14 @@ export class RateLimiter extends DurableObject<Bindings> {
     return this.sql.exec("SELECT 1 FROM lockout WHERE hard_locked = 1").toArray().length > 0;
   }
 
-  /** One alarm per idle period: set when none is pending; the alarm re-arms itself while data remains. */
-  private scheduleCleanup(): void {
+  /**
+   * One alarm per idle period: set when none is pending; the alarm re-arms itself while data
+   * remains. With nothing that expires and nothing lasting (say, after an unlock) it is due now,
+   * so even an emptied object does not keep its tables.
+   */
+  private scheduleCleanup(now: number): void {
     if (this.sql.exec("SELECT 1 FROM meta WHERE key = 'alarm_at'").toArray().length > 0) return;
-    const at = this.cleanupAt();
+    const at = this.cleanupAt() ?? (this.hasLasting() ? null : now);
     if (at === null) return;
     this.sql.exec("INSERT INTO meta (key, value) VALUES ('alarm_at', ?)", at);
     void this.ctx.storage.setAlarm(at);
