@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseRateLimits, type RateLimitSettings } from "./services/rate-limit-policy";
 
 /**
  * Bindings and raw variables as the runtime hands them over: the bindings and `[vars]` of
@@ -43,7 +44,10 @@ interface OptionalVars {
   API_KEY_HMAC_SECRET?: string;
   AUDIT_RETENTION_DAYS?: string;
 
-  /** Rate-limit overrides, `"<limit>/<window seconds>"` pairs separated by commas. */
+  /**
+   * Rate-limit and lockout overrides as JSON, e.g. `{"login_ip_minute":{"limit":10,"window":60}}`;
+   * names and defaults in src/services/rate-limit-policy.ts (docs/rate-limits.md).
+   */
   RATE_LIMITS?: string;
 }
 
@@ -125,7 +129,8 @@ export interface Config {
   apiKeyPrefix: string;
   apiKeyHmacSecret: string | undefined;
   auditRetentionDays: number;
-  rateLimitOverrides: string | undefined;
+  /** Every abuse limit with overrides applied (see src/services/rate-limit-policy.ts). */
+  rateLimits: RateLimitSettings;
 }
 
 export class ConfigError extends Error {
@@ -153,6 +158,12 @@ export function readConfig(env: Bindings): Config {
     throw new ConfigError(`invalid configuration: ${fields}`);
   }
   const v = parsed.data;
+  let rateLimits: RateLimitSettings;
+  try {
+    rateLimits = parseRateLimits(v.RATE_LIMITS);
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: ${(error as Error).message}`);
+  }
   const config: Config = {
     issuer: v.JWT_ISSUER,
     audience: v.JWT_AUDIENCE,
@@ -181,7 +192,7 @@ export function readConfig(env: Bindings): Config {
     apiKeyPrefix: v.API_KEY_PREFIX,
     apiKeyHmacSecret: v.API_KEY_HMAC_SECRET,
     auditRetentionDays: v.AUDIT_RETENTION_DAYS,
-    rateLimitOverrides: v.RATE_LIMITS,
+    rateLimits,
   };
   cache.set(env, config);
   return config;

@@ -174,5 +174,19 @@ describe("POST /auth/reset-password", () => {
     expect(me.is_verified).toBe(true);
   });
 
-  it.todo("clears the account lockout (needs clearLockout from issue 4; wired by the lead)");
+  it("clears the account lockout, the hard tier included", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const user = await register();
+    const wrong = () => login({ email: user.email, password: "not the password 1" });
+    for (let i = 0; i < 5; i++) await wrong();
+    vi.setSystemTime(Date.now() + 31 * 60_000);
+    for (let i = 0; i < 5; i++) await wrong();
+    // Ten consecutive failures: locked until a reset, even with the right password and hours later.
+    vi.setSystemTime(Date.now() + 3 * 3600_000);
+    await problem(await login({ email: user.email, password: user.password }), 423, "account_locked");
+
+    await reset(await resetToken(user.email));
+    expect((await login({ email: user.email, password: NEW_PASSWORD })).status).toBe(200);
+    expect(await auditActions(user.userId)).toContain("account.unlocked");
+  });
 });

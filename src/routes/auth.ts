@@ -3,6 +3,7 @@ import type { AppEnv } from "../context";
 import { AppError } from "../errors";
 import { requireAuth, requireInteractiveSession } from "../middleware/require-auth";
 import { validate } from "../middleware/validate";
+import { enforceAccountLimit, enforceIpLimit, guardPasswordCheck } from "../services/abuse";
 import { checkCredentials, completeLogin, registerUser } from "../services/accounts";
 import { recordAudit } from "../services/audit";
 import { revokeAccessToken } from "../services/revocation";
@@ -19,15 +20,22 @@ const ACCEPTED_REGISTRATION = {
 };
 
 authRoutes.post("/register", validate("json", registerBody), async (c) => {
+  await enforceIpLimit(c.var.deps, c.var.meta, "register");
   const result = await registerUser(c.var.deps, c.req.valid("json"), c.var.meta);
   if (result.kind === "accepted") return c.json(ACCEPTED_REGISTRATION, 202);
   return c.json(result.tokens, 201);
 });
 
+// Precedence (API.md): per-IP limit (429), then the identifier's lockout (423), then credentials (401).
 authRoutes.post("/login", validate("json", loginBody), async (c) => {
   const { deps, meta } = c.var;
   const body = c.req.valid("json");
-  const result = await checkCredentials(deps, body);
+  await enforceIpLimit(deps, meta, "login");
+  const identifier = body.email !== undefined ? { email: body.email } : { username: body.username ?? "" };
+  const { result } = await guardPasswordCheck(deps, meta, identifier, async () => {
+    const result = await checkCredentials(deps, body);
+    return { success: !("failure" in result), userId: result.user?.id ?? null, result };
+  });
   if ("failure" in result) {
     await recordAudit(deps, meta, {
       action: "login.failed",
@@ -40,6 +48,7 @@ authRoutes.post("/login", validate("json", loginBody), async (c) => {
 });
 
 authRoutes.post("/refresh", validate("json", refreshBody), async (c) => {
+  await enforceIpLimit(c.var.deps, c.var.meta, "refresh");
   const tokens = await refreshSession(c.var.deps, c.req.valid("json").refresh_token, c.var.meta);
   return c.json(tokens, 200);
 });
@@ -76,12 +85,16 @@ authRoutes.post(
 const RESET_REQUESTED = { message: "If an account exists for this address, we sent it a link to reset the password." };
 const VERIFICATION_RESENT = { message: "If this address has an account waiting for verification, we sent it a new link." };
 
-authRoutes.post("/forgot-password", validate("json", emailBody), (c) => {
-  requestPasswordReset(c.var.deps, c.req.valid("json").email, c.var.meta);
+authRoutes.post("/forgot-password", validate("json", emailBody), async (c) => {
+  const { email } = c.req.valid("json");
+  await enforceIpLimit(c.var.deps, c.var.meta, "forgot_password");
+  await enforceAccountLimit(c.var.deps, c.var.meta, "forgot_password", { email });
+  requestPasswordReset(c.var.deps, email, c.var.meta);
   return c.json(RESET_REQUESTED, 202);
 });
 
 authRoutes.post("/reset-password", validate("json", resetPasswordBody), async (c) => {
+  await enforceIpLimit(c.var.deps, c.var.meta, "reset_password");
   await resetPassword(c.var.deps, c.req.valid("json"), c.var.meta);
   return c.json({ message: "Your password was reset and every session was signed out. Log in with the new password." }, 200);
 });
@@ -92,16 +105,21 @@ const CONFIRMED = {
 } as const;
 
 authRoutes.get("/verify-email", validate("query", tokenBody), async (c) => {
+  await enforceIpLimit(c.var.deps, c.var.meta, "verify_email");
   const outcome = await confirmEmailToken(c.var.deps, c.req.valid("query").token, c.var.meta);
   return c.json(CONFIRMED[outcome], 200);
 });
 
 authRoutes.post("/verify-email", validate("json", tokenBody), async (c) => {
+  await enforceIpLimit(c.var.deps, c.var.meta, "verify_email");
   const outcome = await confirmEmailToken(c.var.deps, c.req.valid("json").token, c.var.meta);
   return c.json(CONFIRMED[outcome], 200);
 });
 
-authRoutes.post("/resend-verification", validate("json", emailBody), (c) => {
-  resendVerification(c.var.deps, c.req.valid("json").email, c.var.meta);
+authRoutes.post("/resend-verification", validate("json", emailBody), async (c) => {
+  const { email } = c.req.valid("json");
+  await enforceIpLimit(c.var.deps, c.var.meta, "resend_verification");
+  await enforceAccountLimit(c.var.deps, c.var.meta, "resend_verification", { email });
+  resendVerification(c.var.deps, email, c.var.meta);
   return c.json(VERIFICATION_RESENT, 202);
 });

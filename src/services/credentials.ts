@@ -2,6 +2,7 @@ import { and, eq, isNull } from "drizzle-orm";
 import { apiKeys, type User } from "../db/schema";
 import { updateUser } from "../db/users";
 import { AppError } from "../errors";
+import { guardPasswordCheck } from "./abuse";
 import { passwordParams } from "./accounts";
 import { recordAudit } from "./audit";
 import type { Deps, RequestMeta } from "./deps";
@@ -16,10 +17,17 @@ import { revokeAllSessions } from "./sessions";
  * the current password, so a stolen access token alone cannot take over or destroy the account.
  */
 
-/** Throws `invalid_current_password` (400) unless `password` is the user's current password. */
-export async function assertCurrentPassword(deps: Deps, user: User, password: string): Promise<void> {
-  const { valid } = await verifyPassword(password, user.passwordHash, passwordParams(deps));
-  if (!valid) throw new AppError("invalid_current_password");
+/**
+ * Throws `invalid_current_password` (400) unless `password` is the user's current password. The
+ * check is a guess like a login: admitted by the account's limiter first (423 while locked), and
+ * a wrong password counts toward the lockout, so a stolen access token cannot brute-force it.
+ */
+export async function assertCurrentPassword(deps: Deps, meta: RequestMeta, user: User, password: string): Promise<void> {
+  const { success } = await guardPasswordCheck(deps, meta, { email: user.email }, async () => ({
+    success: (await verifyPassword(password, user.passwordHash, passwordParams(deps))).valid,
+    userId: user.id,
+  }));
+  if (!success) throw new AppError("invalid_current_password");
 }
 
 /**
@@ -33,7 +41,7 @@ export async function changePassword(
   input: { current_password: string; new_password: string },
   meta: RequestMeta,
 ): Promise<void> {
-  await assertCurrentPassword(deps, user, input.current_password);
+  await assertCurrentPassword(deps, meta, user, input.current_password);
   assertStrongPassword(input.new_password, { email: user.email, username: user.username, fullName: user.fullName }, deps.config, "new_password");
   const passwordHash = await hashPassword(input.new_password, passwordParams(deps));
   await updateUser(deps.db, user.id, { passwordHash, updatedAt: deps.now() });
@@ -49,7 +57,7 @@ export async function changePassword(
  * longer log in, every session, access token and API key dies, and the address is free again.
  */
 export async function deleteAccount(deps: Deps, user: User, password: string, meta: RequestMeta): Promise<void> {
-  await assertCurrentPassword(deps, user, password);
+  await assertCurrentPassword(deps, meta, user, password);
   const now = deps.now();
   await updateUser(deps.db, user.id, { deletedAt: now, isActive: false, updatedAt: now });
   await deps.db

@@ -1,14 +1,13 @@
 import type { User } from "../db/schema";
 import { changeUserEmail, findUserByEmail, findUserById } from "../db/users";
 import { AppError, isUniqueViolation } from "../errors";
-import { passwordParams } from "./accounts";
 import { recordAudit } from "./audit";
+import { assertCurrentPassword } from "./credentials";
 import type { Deps, RequestMeta } from "./deps";
 import { sendMail } from "./mail";
 import { emailChangeMail } from "./mail-templates";
 import { sendSecurityNotice } from "./notices";
 import { consumeOneTimeToken, invalidLink, issueOneTimeToken, type TokenPayload } from "./one-time-tokens";
-import { verifyPassword } from "./passwords";
 
 /**
  * Changing the account's address: `POST /users/me/email` mails a link to the new address and a
@@ -27,8 +26,7 @@ const TAKEN = "This address already belongs to another account.";
  * which addresses have accounts; a taken address is refused when its link is opened.
  */
 export async function requestEmailChange(deps: Deps, user: User, input: EmailChangeInput, meta: RequestMeta): Promise<void> {
-  const { valid } = await verifyPassword(input.password, user.passwordHash, passwordParams(deps));
-  if (!valid) throw new AppError("invalid_current_password", { detail: "The password is incorrect." });
+  await assertCurrentPassword(deps, meta, user, input.password);
   if (input.new_email === user.email) {
     throw new AppError("validation_failed", { errors: [{ field: "new_email", message: "This is already your email address." }] });
   }

@@ -1,3 +1,4 @@
+import { clearLockout } from "./abuse";
 import { findUserByEmail, findUserById, updateUser } from "../db/users";
 import { describeError, log } from "../log";
 import { passwordParams } from "./accounts";
@@ -56,6 +57,8 @@ export async function resetPassword(deps: Deps, input: ResetPasswordInput, meta:
   // Opening the link proved control of the address, so it counts as verified.
   await updateUser(deps.db, user.id, { passwordHash, emailVerified: true, updatedAt: deps.now() });
   await revokeAllSessions(deps, user.id, "password_reset");
+  // Whoever can read the mailbox is the owner: lift the lockout, including the hard tier.
+  await clearLockout(deps, meta, user, "password_reset");
   // An email change requested with the old password (perhaps by whoever stole it) must not complete.
   await voidOneTimeTokens(deps, "email_change", user.id);
   await recordAudit(deps, meta, { action: "password.reset", userId: user.id, resource: `user:${user.id}` });

@@ -1,0 +1,134 @@
+import { z } from "zod";
+
+/**
+ * Every abuse limit in one table: what is counted, per what key, and the defaults. The numbers can
+ * be overridden with the `RATE_LIMITS` variable (a JSON object, parsed by {@link parseRateLimits}
+ * from `readConfig`); which limit guards which endpoint is decided here and nowhere else.
+ */
+
+/** At most `limit` admitted requests in any sliding window of `window` seconds. */
+export interface LimitPolicy {
+  /** Policy identifier, also sent in the `RateLimit` / `RateLimit-Policy` headers. */
+  name: string;
+  limit: number;
+  window: number;
+}
+
+/** Consecutive-failure lockout of one login identifier (email or username). */
+export interface LockoutPolicy {
+  /** Failures after which the identifier is locked for `softLockSeconds`. */
+  softAfter: number;
+  softLockSeconds: number;
+  /** Failures after which it stays locked until a password reset or an administrator unlocks it. */
+  hardAfter: number;
+  /** A failure count with no new failure for this long (and no hard lock) is forgotten. */
+  forgetAfterSeconds: number;
+}
+
+const DEFAULT_LIMITS = {
+  login_ip_minute: { limit: 5, window: 60 },
+  login_ip_hour: { limit: 20, window: 3600 },
+  register_ip_hour: { limit: 10, window: 3600 },
+  refresh_ip_minute: { limit: 60, window: 60 },
+  forgot_password_ip_hour: { limit: 10, window: 3600 },
+  resend_verification_ip_hour: { limit: 10, window: 3600 },
+  reset_password_ip_minute: { limit: 10, window: 60 },
+  verify_email_ip_minute: { limit: 10, window: 60 },
+  login_account_hour: { limit: 10, window: 3600 },
+  forgot_password_account_hour: { limit: 3, window: 3600 },
+  resend_verification_account_hour: { limit: 3, window: 3600 },
+} as const satisfies Record<string, { limit: number; window: number }>;
+
+export type LimitName = keyof typeof DEFAULT_LIMITS;
+
+const DEFAULT_LOCKOUT: LockoutPolicy = { softAfter: 5, softLockSeconds: 1800, hardAfter: 10, forgetAfterSeconds: 86_400 };
+
+/** Actions counted per client IP (one Durable Object per IP), and the limits each must pass. */
+const IP_ACTIONS = {
+  login: ["login_ip_minute", "login_ip_hour"],
+  register: ["register_ip_hour"],
+  refresh: ["refresh_ip_minute"],
+  forgot_password: ["forgot_password_ip_hour"],
+  resend_verification: ["resend_verification_ip_hour"],
+  reset_password: ["reset_password_ip_minute"],
+  verify_email: ["verify_email_ip_minute"],
+} as const satisfies Record<string, readonly LimitName[]>;
+
+/** Actions counted per account identifier (one Durable Object per normalized email or username). */
+const ACCOUNT_ACTIONS = {
+  login: ["login_account_hour"],
+  forgot_password: ["forgot_password_account_hour"],
+  resend_verification: ["resend_verification_account_hour"],
+} as const satisfies Record<string, readonly LimitName[]>;
+
+export type IpAction = keyof typeof IP_ACTIONS;
+export type AccountAction = keyof typeof ACCOUNT_ACTIONS;
+
+/** The resolved limits: defaults with the `RATE_LIMITS` overrides applied. */
+export interface RateLimitSettings {
+  limits: Record<LimitName, { limit: number; window: number }>;
+  lockout: LockoutPolicy;
+}
+
+const count = z.number().int().min(1).max(1_000_000);
+const windowSeconds = z.number().int().min(1).max(30 * 86_400);
+const limitOverride = z.strictObject({ limit: count, window: windowSeconds });
+
+const overridesSchema = z
+  .strictObject({
+    ...(Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((name) => [name, limitOverride.optional()])) as Record<
+      LimitName,
+      z.ZodOptional<typeof limitOverride>
+    >),
+    lockout: z
+      .strictObject({
+        soft_after: count.optional(),
+        soft_lock_seconds: windowSeconds.optional(),
+        hard_after: count.optional(),
+        forget_after_seconds: windowSeconds.optional(),
+      })
+      .optional(),
+  });
+
+/**
+ * Parses `RATE_LIMITS`, e.g. `{"login_ip_minute":{"limit":10,"window":60},"lockout":{"soft_after":3}}`.
+ * Unknown names and bad numbers throw, so a typo fails the deploy loudly instead of silently
+ * keeping a default.
+ */
+export function parseRateLimits(raw: string | undefined): RateLimitSettings {
+  let json: unknown = {};
+  if (raw !== undefined && raw.trim() !== "") {
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      throw new Error("RATE_LIMITS is not valid JSON");
+    }
+  }
+  const parsed = overridesSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new Error(`RATE_LIMITS: ${parsed.error.issues.map((i) => i.path.join(".") || i.message).join(", ")}`);
+  }
+  const { lockout: lockoutOverride, ...limitOverrides } = parsed.data;
+  const limits = { ...DEFAULT_LIMITS } as RateLimitSettings["limits"];
+  for (const [name, value] of Object.entries(limitOverrides)) {
+    if (value) limits[name as LimitName] = value;
+  }
+  const lockout: LockoutPolicy = {
+    softAfter: lockoutOverride?.soft_after ?? DEFAULT_LOCKOUT.softAfter,
+    softLockSeconds: lockoutOverride?.soft_lock_seconds ?? DEFAULT_LOCKOUT.softLockSeconds,
+    hardAfter: lockoutOverride?.hard_after ?? DEFAULT_LOCKOUT.hardAfter,
+    forgetAfterSeconds: lockoutOverride?.forget_after_seconds ?? DEFAULT_LOCKOUT.forgetAfterSeconds,
+  };
+  if (lockout.hardAfter <= lockout.softAfter) throw new Error("RATE_LIMITS: lockout.hard_after must exceed lockout.soft_after");
+  return { limits, lockout };
+}
+
+/** The limits an IP-scoped action must pass. */
+export function ipPolicies(settings: RateLimitSettings, action: IpAction): LimitPolicy[] {
+  return IP_ACTIONS[action].map((name) => ({ name, ...settings.limits[name] }));
+}
+
+/** The limits an account-scoped action must pass. */
+export function accountPolicies(settings: RateLimitSettings, action: AccountAction): LimitPolicy[] {
+  return ACCOUNT_ACTIONS[action].map((name) => ({ name, ...settings.limits[name] }));
+}
