@@ -1,11 +1,19 @@
 /**
  * Structured, single-line JSON logs. JSON.stringify escapes CR/LF, so user-controlled values
- * (emails, user agents) cannot forge extra log lines. Never pass secrets (passwords, tokens, keys).
+ * (emails, user agents) cannot forge extra log lines; U+2028/U+2029, which JSON leaves raw but
+ * some log viewers treat as line breaks, are escaped too. Never pass secrets (passwords, tokens, keys).
  */
 type Level = "debug" | "info" | "warn" | "error";
 
+/** One log line: JSON with every line terminator escaped. Exported for tests. */
+export function formatLogLine(level: Level, event: string, fields: Record<string, unknown> = {}): string {
+  return JSON.stringify({ level, event, time: new Date().toISOString(), ...fields })
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
+}
+
 export function log(level: Level, event: string, fields: Record<string, unknown> = {}): void {
-  const line = JSON.stringify({ level, event, time: new Date().toISOString(), ...fields });
+  const line = formatLogLine(level, event, fields);
   if (level === "error") console.error(line);
   else if (level === "warn") console.warn(line);
   else console.log(line);

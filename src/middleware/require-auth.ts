@@ -3,7 +3,8 @@ import type { AppEnv, Principal } from "../context";
 import { findUserWithSession } from "../db/sessions";
 import { AppError } from "../errors";
 import { verifyAccessToken } from "../services/access-tokens";
-import type { Deps } from "../services/deps";
+import { authenticateApiKey, looksLikeApiKey } from "../services/api-keys";
+import type { Deps, RequestMeta } from "../services/deps";
 import { assertNotRevoked } from "../services/revocation";
 
 /** RFC 6750 challenge sent with every 401 from this middleware. */
@@ -43,12 +44,32 @@ async function authenticateAccessToken(deps: Deps, token: string): Promise<Princ
   return { kind: "access_token", user: found.user, sessionId: session.id, token: { jti: claims.jti, exp: claims.exp }, apiKey: null };
 }
 
-/** Requires a valid credential and puts the caller in `c.var.principal`. */
+/**
+ * Authenticates `Authorization: Bearer <api key>` (see services/api-keys.ts): one indexed read of
+ * the key and its owner, whose state is checked on every request.
+ */
+async function authenticateWithApiKey(deps: Deps, token: string, meta: RequestMeta): Promise<Principal> {
+  try {
+    const { key, user } = await authenticateApiKey(deps, token, meta);
+    return { kind: "api_key", user, sessionId: null, token: null, apiKey: { id: key.id, scopes: key.scopes } };
+  } catch (error) {
+    if (error instanceof AppError && (error.code === "token_expired" || error.code === "token_revoked")) throw unauthorized(error.code);
+    if (error instanceof AppError) throw unauthorized();
+    throw error;
+  }
+}
+
+/**
+ * Requires a valid credential and puts the caller in `c.var.principal`. A bearer that starts with
+ * the configured API key prefix is an API key; anything else must be an access token.
+ */
 export function requireAuth() {
   return createMiddleware<AppEnv>(async (c, next) => {
     const token = bearer(c.req.header("authorization"));
     if (!token) throw unauthorized();
-    c.set("principal", await authenticateAccessToken(c.var.deps, token));
+    const { deps, meta } = c.var;
+    const principal = looksLikeApiKey(deps, token) ? await authenticateWithApiKey(deps, token, meta) : await authenticateAccessToken(deps, token);
+    c.set("principal", principal);
     await next();
   });
 }

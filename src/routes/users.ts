@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../context";
 import { AppError } from "../errors";
 import { requireAuth, requireInteractiveSession } from "../middleware/require-auth";
+import { requireScope } from "../middleware/require-scope";
 import { validate } from "../middleware/validate";
 import { updateProfile } from "../services/accounts";
 import { recordAudit } from "../services/audit";
@@ -9,16 +10,18 @@ import { changePassword, deleteAccount } from "../services/credentials";
 import { requestEmailChange } from "../services/email-change";
 import { listSessions, revokeSessions } from "../services/sessions";
 import { toUserResponse } from "../services/user-response";
+import { apiKeyRoutes } from "./api-keys";
 import { changeEmailBody, changePasswordBody, deleteAccountBody, sessionIdParam, updateProfileBody } from "./schemas";
+import { securityEventRoutes } from "./security-events";
 
 /** `/api/v1/users/me`: the caller's own account. */
 export const userRoutes = new Hono<AppEnv>();
 
 userRoutes.use("*", requireAuth());
 
-userRoutes.get("/", (c) => c.json(toUserResponse(c.var.principal.user)));
+userRoutes.get("/", requireScope("profile:read"), (c) => c.json(toUserResponse(c.var.principal.user)));
 
-userRoutes.put("/", validate("json", updateProfileBody), async (c) => {
+userRoutes.put("/", requireScope("profile:write"), validate("json", updateProfileBody), async (c) => {
   const user = await updateProfile(c.var.deps, c.var.principal.user, c.req.valid("json"), c.var.meta);
   return c.json(toUserResponse(user));
 });
@@ -54,3 +57,6 @@ userRoutes.post("/email", requireInteractiveSession(), validate("json", changeEm
   await requestEmailChange(c.var.deps, c.var.principal.user, c.req.valid("json"), c.var.meta);
   return c.json({ message: "We sent a link to the new address; the change takes effect when it is opened." }, 202);
 });
+
+userRoutes.route("/api-keys", apiKeyRoutes);
+userRoutes.route("/security-events", securityEventRoutes);

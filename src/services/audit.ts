@@ -39,6 +39,27 @@ export interface AuditEntry {
   metadata?: Record<string, unknown>;
 }
 
+/**
+ * Metadata keys that name a secret. A caller should never pass one; if it does, the value is
+ * replaced before it reaches D1 or the log, as a last line of defence.
+ */
+const SECRET_KEY = /(^|_)(password|passwd|secret|token|api_key|apikey|hash|pepper|private_key|otp)$/i;
+/** Values shaped like a JWT or an API key body are redacted whatever their key. */
+const SECRET_VALUE = /^eyJ[\w-]+\.[\w-]+\.|[0-9a-f]{80}$/;
+
+/** Returns metadata with secret-looking entries replaced by "[redacted]", recursively. */
+export function redactSecrets(value: unknown, depth = 0): unknown {
+  if (depth > 4) return "[truncated]";
+  if (typeof value === "string") return SECRET_VALUE.test(value) ? "[redacted]" : value;
+  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1));
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? "[redacted]" : redactSecrets(v, depth + 1)]),
+    );
+  }
+  return value;
+}
+
 export async function recordAudit(deps: Deps, meta: RequestMeta, entry: AuditEntry): Promise<void> {
   const row = {
     id: crypto.randomUUID(),
@@ -47,7 +68,7 @@ export async function recordAudit(deps: Deps, meta: RequestMeta, entry: AuditEnt
     resource: entry.resource ?? null,
     ipAddress: meta.ip,
     userAgent: meta.userAgent?.slice(0, 512) ?? null,
-    metadata: entry.metadata ?? null,
+    metadata: entry.metadata ? (redactSecrets(entry.metadata) as Record<string, unknown>) : null,
     createdAt: deps.now(),
   };
   await deps.db.insert(auditLogs).values(row);

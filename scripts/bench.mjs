@@ -1,0 +1,218 @@
+#!/usr/bin/env node
+// `npm run bench [-- --port 8812 --requests 300 --bulk 100000]`
+//
+// Shows that API key verification does not grow with the number of users or keys. It serves the
+// worker locally with `wrangler dev` on a throw-away D1/KV directory (never your dev data),
+// measures `GET /api/v1/users/me` with one API key and with an access token, plus password login,
+// first with a handful of rows, then again after bulk-inserting many users and keys straight into
+// the local D1. It talks only to 127.0.0.1, sends a bounded number of requests, and stops the
+// server and removes the directory when done.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+
+const { values: opts } = parseArgs({
+  options: {
+    port: { type: "string", default: "8812" },
+    requests: { type: "string", default: "300" },
+    logins: { type: "string", default: "15" },
+    bulk: { type: "string", default: "100000" },
+  },
+});
+const PORT = Number(opts.port);
+const REQUESTS = Math.min(Number(opts.requests), 2000);
+const LOGINS = Math.min(Number(opts.logins), 50);
+const BULK = Math.min(Number(opts.bulk), 500_000);
+const BASE = `http://127.0.0.1:${PORT}`;
+const PASSWORD = "correct horse battery staple 42";
+
+const persistDir = mkdtempSync(join(tmpdir(), "gatehouse-bench-"));
+const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" };
+let server = null;
+
+function wranglerSync(args, label) {
+  const result = spawnSync("npx", ["wrangler", ...args], { env, input: "y\n", encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (result.status !== 0) throw new Error(`${label} failed:\n${result.stdout}\n${result.stderr}`);
+  return result.stdout;
+}
+
+function d1(sql, label) {
+  return wranglerSync(["d1", "execute", "DB", "--local", "--persist-to", persistDir, "--yes", "--command", sql], label);
+}
+
+async function startServer() {
+  const args = ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(PORT), "--inspector-port", String(PORT + 1000)];
+  args.push("--persist-to", persistDir, "--var", "DEV_OUTBOX:true", "--show-interactive-dev-session=false", "--log-level", "warn");
+  const child = spawn("npx", args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const tail = [];
+  const keep = (chunk) => {
+    tail.push(...String(chunk).split("\n"));
+    tail.splice(0, Math.max(0, tail.length - 40));
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  server = child;
+  for (let i = 0; i < 240; i++) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${tail.join("\n")}`);
+    try {
+      if ((await fetch(`${BASE}/health`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`wrangler dev did not come up:\n${tail.join("\n")}`);
+}
+
+async function stopServer() {
+  if (!server) return;
+  const child = server;
+  server = null;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  try {
+    process.kill(-child.pid, "SIGTERM"); // the process group: npx, wrangler and workerd
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {}
+  }, 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+let ipCounter = 0;
+const nextIp = () => `10.77.${(++ipCounter >> 8) & 255}.${ipCounter & 255}`;
+
+async function request(path, { method, token, body, ip = "10.0.0.1" } = {}) {
+  method ??= body ? "POST" : "GET";
+  const headers = { "CF-Connecting-IP": ip };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body) headers["Content-Type"] = "application/json";
+  const res = await fetch(`${BASE}${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  const json = await res.json().catch(() => null);
+  return { status: res.status, json };
+}
+
+async function expectStatus(promise, status, label) {
+  const res = await promise;
+  if (res.status !== status) throw new Error(`${label}: expected ${status}, got ${res.status} ${JSON.stringify(res.json)}`);
+  return res.json;
+}
+
+function summarize(samples) {
+  samples.sort((a, b) => a - b);
+  const at = (q) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))];
+  return { n: samples.length, median: at(0.5), p95: at(0.95) };
+}
+
+/**
+ * Sequential requests, the senders taking turns (A, B, A, B, …) so that load from anything else
+ * on the machine hits all of them alike. Returns median and p95 in milliseconds per sender.
+ */
+async function measure(count, senders) {
+  const names = Object.keys(senders);
+  for (let i = 0; i < Math.min(50, count); i++) for (const name of names) await senders[name](); // warm-up: JIT, caches, first D1 pages
+  const samples = Object.fromEntries(names.map((n) => [n, []]));
+  for (let i = 0; i < count; i++) {
+    for (const name of names) {
+      const start = performance.now();
+      await senders[name]();
+      samples[name].push(performance.now() - start);
+    }
+  }
+  return Object.fromEntries(names.map((n) => [n, summarize(samples[n])]));
+}
+
+async function runPhase(label, user, apiKey) {
+  // Counted while the server is stopped, so only one process has the local D1 open at a time.
+  const counts = parseCounts(d1("SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM api_keys) AS keys", "count"));
+  await startServer();
+  const loginBody = { email: user.email, password: PASSWORD };
+  const session = await expectStatus(request("/api/v1/auth/login", { body: loginBody, ip: nextIp() }), 200, "login");
+  const check = async (res) => {
+    const r = await res;
+    if (r.status !== 200) throw new Error(`${label}: status ${r.status} ${JSON.stringify(r.json)}`);
+  };
+  const auth = await measure(REQUESTS, {
+    key: () => check(request("/api/v1/users/me", { token: apiKey })),
+    token: () => check(request("/api/v1/users/me", { token: session.access_token })),
+  });
+  const logins = await measure(LOGINS, { login: () => check(request("/api/v1/auth/login", { body: loginBody, ip: nextIp() })) });
+  const rows = [
+    ["GET /users/me, API key", auth.key],
+    ["GET /users/me, access token", auth.token],
+    ["POST /auth/login", logins.login],
+  ];
+  await stopServer();
+  return { label, counts, rows };
+}
+
+function parseCounts(output) {
+  const match = output.match(/"users":\s*(\d+)[\s\S]*?"keys":\s*(\d+)/);
+  return match ? { users: Number(match[1]), keys: Number(match[2]) } : { users: "?", keys: "?" };
+}
+
+async function main() {
+  console.log(`bench: throw-away state in ${persistDir}; ${REQUESTS} requests per API-key/access-token row, ${LOGINS} logins`);
+  wranglerSync(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], "migrations");
+
+  // Phase 1: one real user with ten keys.
+  await startServer();
+  const email = `bench.${Date.now()}@example.com`;
+  await expectStatus(request("/api/v1/auth/register", { body: { email, password: PASSWORD, full_name: "Bench User" }, ip: nextIp() }), 201, "register");
+  const { access_token } = await expectStatus(request("/api/v1/auth/login", { body: { email, password: PASSWORD }, ip: nextIp() }), 200, "login");
+  let apiKey = null;
+  for (let i = 0; i < 10; i++) {
+    const created = await expectStatus(request("/api/v1/users/me/api-keys", { token: access_token, body: { name: `bench ${i}` } }), 201, "create key");
+    apiKey ??= created.api_key;
+  }
+  await stopServer();
+
+  const results = [];
+  results.push(await runPhase("small", { email }, apiKey));
+
+  // Phase 2: the same key among many users and keys, inserted directly (HTTP would be far too slow).
+  const now = Date.now();
+  d1(
+    `INSERT INTO users (id, email, password_hash, full_name, created_at, updated_at)
+     WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n LIMIT ${BULK})
+     SELECT lower(hex(randomblob(16))), 'filler' || x || '@example.com', 'x', 'Filler', ${now}, ${now} FROM n`,
+    "seed users",
+  );
+  d1(
+    `INSERT INTO api_keys (id, user_id, name, key_id, secret_hash, scopes, created_at)
+     SELECT lower(hex(randomblob(16))), id, 'filler', lower(hex(randomblob(8))), 'sha256:x', '["profile:read"]', ${now}
+     FROM users WHERE email LIKE 'filler%'`,
+    "seed keys",
+  );
+  const plan = d1(
+    "EXPLAIN QUERY PLAN SELECT * FROM api_keys INNER JOIN users ON users.id = api_keys.user_id WHERE api_keys.key_id = 'x' AND users.deleted_at IS NULL",
+    "plan",
+  );
+  results.push(await runPhase("large", { email }, apiKey));
+
+  console.log("\nQuery plan of the API key lookup:");
+  for (const detail of plan.match(/"detail":\s*"[^"]*"/g) ?? []) console.log(`  ${detail.replace(/"detail":\s*/, "")}`);
+  console.log("\n| data set | users | api keys | request | n | median ms | p95 ms |");
+  console.log("|---|---:|---:|---|---:|---:|---:|");
+  for (const phase of results) {
+    for (const [name, r] of phase.rows) {
+      console.log(`| ${phase.label} | ${phase.counts.users} | ${phase.counts.keys} | ${name} | ${r.n} | ${r.median.toFixed(2)} | ${r.p95.toFixed(2)} |`);
+    }
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(String(error?.stack ?? error));
+  process.exitCode = 1;
+} finally {
+  await stopServer();
+  rmSync(persistDir, { recursive: true, force: true });
+}

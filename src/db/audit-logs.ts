@@ -1,0 +1,42 @@
+import { and, desc, eq, lt, or, sql } from "drizzle-orm";
+import type { Db } from "./client";
+import { auditLogs, type AuditLog } from "./schema";
+
+/** Queries on `audit_logs`. */
+
+/** Position in a user's trail: the last row of the previous page. */
+export interface AuditPosition {
+  createdAt: Date;
+  id: string;
+}
+
+/**
+ * One page of a user's events, newest first, strictly after `before` in that order. Keyset
+ * pagination over `(created_at, id)` walks the `audit_logs_user_idx` index, so a page costs the
+ * same however deep it is, and rows inserted meanwhile never shift or repeat entries.
+ */
+export function listUserAuditLogs(db: Db, userId: string, before: AuditPosition | null, limit: number): Promise<AuditLog[]> {
+  const conditions = [eq(auditLogs.userId, userId)];
+  if (before) {
+    const after = or(lt(auditLogs.createdAt, before.createdAt), and(eq(auditLogs.createdAt, before.createdAt), lt(auditLogs.id, before.id)));
+    if (after) conditions.push(after);
+  }
+  return db
+    .select()
+    .from(auditLogs)
+    .where(and(...conditions))
+    .orderBy(desc(auditLogs.createdAt), desc(auditLogs.id))
+    .limit(limit)
+    .all();
+}
+
+/**
+ * Deletes rows older than `cutoff`, at most `batchSize` per statement so one run never holds D1
+ * for long; returns how many were deleted by this statement.
+ */
+export async function pruneAuditLogs(db: Db, cutoff: Date, batchSize: number): Promise<number> {
+  const result = await db.run(sql`
+    DELETE FROM audit_logs WHERE id IN (
+      SELECT id FROM audit_logs WHERE created_at < ${cutoff.getTime()} LIMIT ${batchSize})`);
+  return result.meta.changes;
+}
