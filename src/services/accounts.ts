@@ -47,10 +47,15 @@ export async function registerUser(deps: Deps, input: RegisterInput, meta: Reque
   if (existing) return emailTaken(deps, existing.email);
 
   const now = deps.now();
+  const userId = crypto.randomUUID();
+  // The verification token is stored before the account: when KV is down the request fails (503)
+  // with nothing written, instead of leaving an account whose owner never got the link and whose
+  // retry now answers email_taken. A token orphaned by a lost insert race names no user and expires.
+  const verificationToken = await issueOneTimeToken(deps, "verify", { userId, email: input.email });
   let user: User;
   try {
     user = await insertUser(deps.db, {
-      id: crypto.randomUUID(),
+      id: userId,
       email: input.email,
       passwordHash,
       fullName: input.full_name,
@@ -65,7 +70,7 @@ export async function registerUser(deps: Deps, input: RegisterInput, meta: Reque
     throw error;
   }
   await recordAudit(deps, meta, { action: "user.registered", userId: user.id, resource: `user:${user.id}` });
-  await sendVerificationMail(deps, user);
+  sendMail(deps, verificationMail(user.email, deps.config.publicUrl, verificationToken));
   if (requireEmailVerification) return { kind: "accepted" };
   return { kind: "created", tokens: await startSession(deps, user, meta) };
 }
