@@ -22,6 +22,8 @@ export default defineConfig(async () => {
     test: {
       setupFiles: ["./test/setup.ts"],
       testTimeout: 30_000,
+      // Keep warnings and errors visible; the audit/info lines of every request would drown them.
+      onConsoleLog: (log: string) => !log.includes('"level":"info"'),
     },
   };
 });

@@ -1,9 +1,9 @@
 import type { D1Migration } from "@cloudflare/vitest-plugin";
-import type { Bindings } from "../src/env";
 
 declare global {
   namespace Cloudflare {
-    interface Env extends Bindings {
+    interface Env {
+      /** Test-only binding from vitest.config.ts: the D1 migrations applied by test/setup.ts. */
       TEST_MIGRATIONS: D1Migration[];
     }
   }
