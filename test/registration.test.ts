@@ -223,6 +223,12 @@ describe("registration with email verification required", () => {
       .bind(email)
       .first<{ n: number }>();
     expect(sessions?.n).toBe(0);
+    const { results } = await env.DB.prepare(
+      "SELECT a.metadata FROM audit_logs a JOIN users u ON u.id = a.user_id WHERE u.email = ? AND a.action = 'login.failed' ORDER BY a.created_at",
+    )
+      .bind(email)
+      .all<{ metadata: string }>();
+    expect(results.map((r) => JSON.parse(r.metadata).reason)).toEqual(["bad_password", "email_not_verified"]);
   });
 });
 

@@ -112,7 +112,11 @@ export async function checkCredentials(deps: Deps, input: LoginInput): Promise<{
 
 /** Completes a successful login: verification gate, last-login time, session and tokens. */
 export async function completeLogin(deps: Deps, user: User, meta: RequestMeta): Promise<TokenResponse> {
-  if (deps.config.requireEmailVerification && !user.emailVerified) throw new AppError("email_not_verified");
+  if (deps.config.requireEmailVerification && !user.emailVerified) {
+    // A refused login is a failed login: it gets its audit row like a wrong password does.
+    await recordAudit(deps, meta, { action: "login.failed", userId: user.id, metadata: { reason: "email_not_verified" } });
+    throw new AppError("email_not_verified");
+  }
   const updated = (await updateUser(deps.db, user.id, { lastLoginAt: deps.now() })) ?? user;
   const tokens = await startSession(deps, updated, meta);
   await recordAudit(deps, meta, { action: "login.succeeded", userId: user.id, resource: `user:${user.id}` });
