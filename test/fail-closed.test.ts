@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { brokenD1, brokenKv, callWithEnv, userRow } from "./direct-app";
 import { freshIp, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
 
@@ -15,6 +15,10 @@ async function expectUnavailable(res: Response) {
   expect(res.headers.get("x-content-type-options")).toBe("nosniff");
   expect(text).not.toMatch(/access_token|refresh_token|Network connection|stack/i);
 }
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 /** Words that would betray SQL, the driver or the code layout. */
 const LEAKS = /select|insert|from\s|users|sqlite|d1_|drizzle|params|\.ts\b|\bat\s|stack|failed query/i;
@@ -111,5 +115,53 @@ describe("internal errors are bland", () => {
     await problem(res, 500, "internal_error");
     expect(text).not.toMatch(/JWT_ALG|config/i);
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+  });
+});
+
+describe("logs of failures carry no secrets", () => {
+  /** Every line the worker logs while `run` executes. */
+  async function logsDuring(run: () => Promise<unknown>): Promise<string> {
+    const lines: string[] = [];
+    for (const level of ["log", "warn", "error"] as const) {
+      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(" ")));
+    }
+    await run();
+    vi.restoreAllMocks();
+    return lines.join("\n");
+  }
+
+  it("a failed query is logged without its bound parameters (emails, hashes)", async () => {
+    // Reads succeed, the INSERT of the new user fails: its parameters hold the email and the hash.
+    const failingInsert = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "prepare") {
+          return (query: string) => (/^\s*insert\s+into\s+"users"/i.test(query) ? brokenD1().prepare(query) : target.prepare(query));
+        }
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const email = uniqueEmail("logged");
+    const logs = await logsDuring(async () => {
+      const res = await callWithEnv({ DB: failingInsert }, "/api/v1/auth/register", {
+        body: { email, password: STRONG_PASSWORD, full_name: "Log Check" },
+        ip: freshIp(),
+      });
+      expect(res.status).toBe(503);
+    });
+    expect(logs).toContain("dependency.unavailable");
+    expect(logs).not.toContain(email);
+    expect(logs).not.toContain("$pbkdf2");
+    expect(logs).not.toContain(STRONG_PASSWORD);
+    expect(logs).not.toMatch(/params:/);
+  });
+
+  it("an internal error is logged without bound parameters either", async () => {
+    const DB = brokenD1(() => new Error("D1_ERROR: no such table: users: SQLITE_ERROR"));
+    const email = uniqueEmail("logged");
+    const logs = await logsDuring(() => callWithEnv({ DB }, "/api/v1/auth/login", { body: { email, password: STRONG_PASSWORD }, ip: freshIp() }));
+    expect(logs).toContain("request.failed");
+    expect(logs).not.toContain(email);
+    expect(logs).not.toMatch(/params:/);
   });
 });
