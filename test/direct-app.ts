@@ -49,6 +49,17 @@ export function brokenD1(error: () => Error = () => new Error("Network connectio
   } as unknown as D1Database;
 }
 
+/** The test D1, except that statements whose SQL matches `pattern` fail as if D1 were unreachable. */
+export function d1FailingOn(pattern: RegExp): D1Database {
+  return new Proxy(env.DB, {
+    get(target, prop) {
+      if (prop === "prepare") return (query: string) => (pattern.test(query) ? brokenD1().prepare(query) : target.prepare(query));
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 /** A KV binding whose every call rejects, as when KV is unreachable. */
 export function brokenKv(): KVNamespace {
   const fail = () => Promise.reject(new Error("Network connection lost."));

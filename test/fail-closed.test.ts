@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { brokenD1, brokenKv, callWithEnv, userRow } from "./direct-app";
+import { brokenD1, brokenKv, callWithEnv, d1FailingOn, userRow } from "./direct-app";
 import { freshIp, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
 
 /**
@@ -37,24 +37,10 @@ describe("D1 unreachable", () => {
   });
 
   it("also when the failure surfaces in a later statement of the request", async () => {
-    // Reads work, writes fail: the login finds the user but cannot create the session.
-    let calls = 0;
-    const flaky = new Proxy(env.DB, {
-      get(target, prop) {
-        if (prop === "prepare") {
-          return (query: string) => {
-            calls += 1;
-            if (/^\s*(insert|update)/i.test(query)) return brokenD1().prepare(query);
-            return target.prepare(query);
-          };
-        }
-        const value = Reflect.get(target, prop, target) as unknown;
-        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+    // Reads work, writes fail: the login finds the user but cannot record the login or create the session.
+    const writesFail = d1FailingOn(/^\s*(insert|update)/i);
     const user = await register();
-    await expectUnavailable(await callWithEnv({ DB: flaky }, "/api/v1/auth/login", { body: { email: user.email, password: user.password }, ip: freshIp() }));
-    expect(calls).toBeGreaterThan(1);
+    await expectUnavailable(await callWithEnv({ DB: writesFail }, "/api/v1/auth/login", { body: { email: user.email, password: user.password }, ip: freshIp() }));
   });
 });
 
@@ -132,15 +118,7 @@ describe("logs of failures carry no secrets", () => {
 
   it("a failed query is logged without its bound parameters (emails, hashes)", async () => {
     // Reads succeed, the INSERT of the new user fails: its parameters hold the email and the hash.
-    const failingInsert = new Proxy(env.DB, {
-      get(target, prop) {
-        if (prop === "prepare") {
-          return (query: string) => (/^\s*insert\s+into\s+"users"/i.test(query) ? brokenD1().prepare(query) : target.prepare(query));
-        }
-        const value = Reflect.get(target, prop, target) as unknown;
-        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+    const failingInsert = d1FailingOn(/^\s*insert\s+into\s+"users"/i);
     const email = uniqueEmail("logged");
     const logs = await logsDuring(async () => {
       const res = await callWithEnv({ DB: failingInsert }, "/api/v1/auth/register", {
