@@ -29,6 +29,8 @@ export function describeError(error: unknown): Record<string, unknown> {
   if ("query" in error && typeof error.query === "string") out.query = error.query;
   else out.message = error.message.slice(0, 300);
   if (error.cause instanceof Error) out.cause = `${error.cause.name}: ${error.cause.message.slice(0, 300)}`;
-  if (error.stack) out.stack = error.stack.split("\n").slice(0, 6).join("\n");
+  // Only the frames: a stack starts with the message, which for Drizzle holds the parameters.
+  const frames = error.stack?.split("\n").filter((line) => /^\s+at\s/.test(line));
+  if (frames?.length) out.stack = frames.slice(0, 5).join("\n");
   return out;
 }

@@ -48,10 +48,15 @@ export async function registerUser(deps: Deps, input: RegisterInput, meta: Reque
   if (usernameHolder) return usernameTaken(deps, input.email);
 
   const now = deps.now();
+  const userId = crypto.randomUUID();
+  // The verification token is stored before the account: when KV is down the request fails (503)
+  // with nothing written, instead of leaving an account whose owner never got the link and whose
+  // retry now answers email_taken. A token orphaned by a lost insert race names no user and expires.
+  const verificationToken = await issueOneTimeToken(deps, "verify", { userId, email: input.email });
   let user: User;
   try {
     user = await insertUser(deps.db, {
-      id: crypto.randomUUID(),
+      id: userId,
       email: input.email,
       passwordHash,
       fullName: input.full_name,
@@ -66,7 +71,7 @@ export async function registerUser(deps: Deps, input: RegisterInput, meta: Reque
     throw error;
   }
   await recordAudit(deps, meta, { action: "user.registered", userId: user.id, resource: `user:${user.id}` });
-  await sendVerificationMail(deps, user);
+  sendMail(deps, verificationMail(user.email, deps.config.publicUrl, verificationToken));
   if (requireEmailVerification) return { kind: "accepted" };
   return { kind: "created", tokens: await startSession(deps, user, meta) };
 }
@@ -116,7 +121,11 @@ export async function checkCredentials(deps: Deps, input: LoginInput): Promise<{
 
 /** Completes a successful login: verification gate, last-login time, session and tokens. */
 export async function completeLogin(deps: Deps, user: User, meta: RequestMeta): Promise<TokenResponse> {
-  if (deps.config.requireEmailVerification && !user.emailVerified) throw new AppError("email_not_verified");
+  if (deps.config.requireEmailVerification && !user.emailVerified) {
+    // A refused login is a failed login: it gets its audit row like a wrong password does.
+    await recordAudit(deps, meta, { action: "login.failed", userId: user.id, metadata: { reason: "email_not_verified" } });
+    throw new AppError("email_not_verified");
+  }
   const updated = (await updateUser(deps.db, user.id, { lastLoginAt: deps.now() })) ?? user;
   const tokens = await startSession(deps, updated, meta);
   await recordAudit(deps, meta, { action: "login.succeeded", userId: user.id, resource: `user:${user.id}` });

@@ -31,7 +31,9 @@ const CACHE_MS = 60_000;
 let cached: { source: string; loadedAt: number; keys: Promise<KeySet> } | undefined;
 
 export function loadKeySet(db: Db, config: Config, now: number): Promise<KeySet> {
-  const source = config.privateJwks ? `secret:${config.privateJwks.length}:${config.jwtAlg}` : `d1:${config.jwtAlg}`;
+  // The whole secret is the cache key: two key sets of the same length (typical for EC keys) must
+  // not be mistaken for one another, or a replaced key would keep signing for up to a minute.
+  const source = config.privateJwks ? `secret:${config.jwtAlg}:${config.privateJwks}` : `d1:${config.jwtAlg}`;
   if (cached && cached.source === source && now - cached.loadedAt < CACHE_MS) return cached.keys;
   const keys = config.privateJwks ? keysFromSecret(config.privateJwks, config.jwtAlg) : keysFromD1(db, config.jwtAlg, now);
   cached = { source, loadedAt: now, keys };

@@ -1,0 +1,177 @@
+import { env } from "cloudflare:workers";
+import bcrypt from "bcryptjs";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { hashPassword } from "../src/services/passwords";
+import { userRow } from "./direct-app";
+import { call, freshIp, login, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
+
+/** Login: identifiers, hashing upgrades, the iteration cap, the unknown-user code path, audit rows. */
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** Inserts a user row directly, as an import from another system would. */
+async function insertUser(email: string, passwordHash: string): Promise<string> {
+  const id = crypto.randomUUID();
+  const now = Date.now();
+  await env.DB.prepare(
+    "INSERT INTO users (id, email, password_hash, full_name, created_at, updated_at) VALUES (?, ?, ?, 'Imported User', ?, ?)",
+  )
+    .bind(id, email, passwordHash, now, now)
+    .run();
+  return id;
+}
+
+async function storedHash(email: string): Promise<string> {
+  return (await userRow(email))?.password_hash as string;
+}
+
+async function auditRows(userId: string, action: string) {
+  const { results } = await env.DB.prepare("SELECT * FROM audit_logs WHERE user_id = ? AND action = ? ORDER BY created_at")
+    .bind(userId, action)
+    .all<Record<string, unknown>>();
+  return results;
+}
+
+describe("login", () => {
+  it("answers a TokenResponse and works with any casing of the email", async () => {
+    const user = await register();
+    const res = await login({ email: `  ${user.email.toUpperCase()} `, password: user.password });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const body = (await res.json()) as Record<string, any>;
+    expect(Object.keys(body).sort()).toEqual(["access_token", "expires_in", "refresh_expires_in", "refresh_token", "token_type", "user"]);
+    expect(body.user.email).toBe(user.email);
+    expect(body.user.last_login_at).not.toBeNull();
+  });
+
+  it("works by username, case-insensitively", async () => {
+    const username = `Login_${Date.now()}`;
+    const user = await register({ username });
+    expect((await login({ username: username.toLowerCase(), password: user.password })).status).toBe(200);
+  });
+
+  it("answers the same 401 for a wrong password and an unknown account", async () => {
+    const user = await register();
+    const wrong = await problem(await login({ email: user.email, password: "not my password 1" }), 401, "invalid_credentials");
+    const unknown = await problem(await login({ email: uniqueEmail("ghost"), password: "not my password 1" }), 401, "invalid_credentials");
+    expect(wrong.detail).toBe(unknown.detail);
+    expect(wrong.title).toBe(unknown.title);
+  });
+
+  it("refuses a body with both or neither identifier (422)", async () => {
+    await problem(await login({ password: STRONG_PASSWORD }), 422, "validation_failed");
+    await problem(await login({ email: uniqueEmail(), username: "someone", password: STRONG_PASSWORD }), 422, "validation_failed");
+  });
+
+  it("refuses an inactive account with the same 401", async () => {
+    const user = await register();
+    await env.DB.prepare("UPDATE users SET is_active = 0 WHERE id = ?").bind(user.userId).run();
+    await problem(await login({ email: user.email, password: user.password }), 401, "invalid_credentials");
+  });
+
+  it("writes an audit row for success and for failure, without the password", async () => {
+    const user = await register();
+    const ip = freshIp();
+    expect((await login({ email: user.email, password: user.password }, ip)).status).toBe(200);
+    const badPassword = "wrong-but-recorded? 12";
+    expect((await login({ email: user.email, password: badPassword }, ip)).status).toBe(401);
+    const succeeded = await auditRows(user.userId, "login.succeeded");
+    const failed = await auditRows(user.userId, "login.failed");
+    expect(succeeded).toHaveLength(1);
+    expect(succeeded[0]?.ip_address).toBe(ip);
+    expect(failed).toHaveLength(1);
+    expect(JSON.parse(failed[0]?.metadata as string)).toMatchObject({ reason: "bad_password" });
+    const all = JSON.stringify([...succeeded, ...failed]);
+    expect(all).not.toContain(badPassword);
+    expect(all).not.toContain(user.password);
+  });
+
+  it("audits a failure for an unknown account without a user id", async () => {
+    const ip = freshIp();
+    await login({ email: uniqueEmail("nobody"), password: "whatever it is 12" }, ip);
+    const row = await env.DB.prepare("SELECT * FROM audit_logs WHERE action = 'login.failed' AND ip_address = ?")
+      .bind(ip)
+      .first<Record<string, unknown>>();
+    expect(row?.user_id).toBeNull();
+    expect(JSON.parse(row?.metadata as string)).toMatchObject({ reason: "unknown_account" });
+  });
+});
+
+describe("rehash on login", () => {
+  it("upgrades a PBKDF2 hash with outdated iterations to 100000", async () => {
+    const email = uniqueEmail("old");
+    const password = "old iteration count 9";
+    await insertUser(email, await hashPassword(password, { iterations: 50_000, pepper: undefined }));
+    expect(await storedHash(email)).toContain("i=50000");
+    expect((await login({ email, password })).status).toBe(200);
+    const upgraded = await storedHash(email);
+    expect(upgraded).toMatch(/^\$pbkdf2-sha256\$v=1\$i=100000,p=0\$/);
+    expect((await login({ email, password })).status).toBe(200);
+  });
+
+  it("does not touch the hash after a wrong password", async () => {
+    const email = uniqueEmail("old");
+    const hash = await hashPassword("old iteration count 9", { iterations: 50_000, pepper: undefined });
+    await insertUser(email, hash);
+    expect((await login({ email, password: "not it at all 4" })).status).toBe(401);
+    expect(await storedHash(email)).toBe(hash);
+  });
+
+  for (const prefix of ["$2a$", "$2b$", "$2y$"]) {
+    it(`imports a bcrypt ${prefix} hash and upgrades it to PBKDF2 on login`, async () => {
+      const email = uniqueEmail("bcrypt");
+      const password = "migrated from rails 42";
+      const hash = prefix + bcrypt.hashSync(password, 4).slice(4);
+      const userId = await insertUser(email, hash);
+      await problem(await login({ email, password: "migrated from django 42" }), 401, "invalid_credentials");
+      expect(await storedHash(email)).toBe(hash);
+      const res = await login({ email: email.toUpperCase(), password });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { user: { id: string } }).user.id).toBe(userId);
+      expect(await storedHash(email)).toMatch(/^\$pbkdf2-sha256\$v=1\$i=100000,p=0\$/);
+      expect((await login({ email, password })).status).toBe(200);
+    });
+  }
+
+  it("never accepts a stored hash above the 100k iteration cap", async () => {
+    const email = uniqueEmail("capped");
+    const password = "too many iterations 3";
+    const hash = (await hashPassword(password, { iterations: 50_000, pepper: undefined })).replace("i=50000", "i=200000");
+    await insertUser(email, hash);
+    // Decided: such a hash is a data error for the operator (logged), never a login: a bland 500.
+    const body = await problem(await login({ email, password }), 500, "internal_error");
+    expect(body.access_token).toBeUndefined();
+    expect(JSON.stringify(body)).not.toMatch(/iteration|pbkdf2|stack/i);
+    expect(await storedHash(email)).toBe(hash);
+  });
+});
+
+describe("timing: an unknown account costs one PBKDF2 like a known one", () => {
+  async function derivations(credentials: Record<string, unknown>): Promise<{ status: number; count: number }> {
+    const spy = vi.spyOn(crypto.subtle, "deriveBits");
+    const res = await login(credentials);
+    const count = spy.mock.calls.filter(([algorithm]) => (algorithm as { name?: string }).name === "PBKDF2").length;
+    spy.mockRestore();
+    return { status: res.status, count };
+  }
+
+  it("derives exactly once for an unknown email and for a wrong password", async () => {
+    const user = await register();
+    const unknown = await derivations({ email: uniqueEmail("ghost"), password: "some password 123" });
+    const wrong = await derivations({ email: user.email, password: "some password 123" });
+    const unknownUsername = await derivations({ username: `ghost_${Date.now()}`, password: "some password 123" });
+    expect(unknown).toEqual({ status: 401, count: 1 });
+    expect(wrong).toEqual({ status: 401, count: 1 });
+    expect(unknownUsername).toEqual({ status: 401, count: 1 });
+  });
+
+  it("registering a taken address still costs one PBKDF2, like a new one", async () => {
+    const user = await register();
+    const spy = vi.spyOn(crypto.subtle, "deriveBits");
+    const res = await call("/api/v1/auth/register", { body: { email: user.email, password: STRONG_PASSWORD, full_name: "Dup" }, ip: freshIp() });
+    expect(res.status).toBe(409);
+    expect(spy.mock.calls.filter(([a]) => (a as { name?: string }).name === "PBKDF2")).toHaveLength(1);
+  });
+});
