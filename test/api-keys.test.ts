@@ -207,6 +207,25 @@ describe("authenticating with a key", () => {
     expect(await listKeys(user)).toHaveLength(1);
   });
 
+  it("cannot change the password or email, manage sessions, log out or delete the account", async () => {
+    const user = await register();
+    const key = await createKey(user);
+    const attempts: [string, string, unknown?][] = [
+      ["PATCH", "/api/v1/users/me/password", { current_password: user.password, new_password: "a brand new passphrase 9" }],
+      ["POST", "/api/v1/users/me/email", { new_email: "elsewhere@example.com", password: user.password }],
+      ["GET", "/api/v1/users/me/sessions"],
+      ["DELETE", `/api/v1/users/me/sessions/${crypto.randomUUID()}`],
+      ["POST", "/api/v1/auth/logout"],
+      ["DELETE", "/api/v1/users/me", { password: user.password }],
+    ];
+    for (const [method, path, body] of attempts) {
+      await problem(await call(path, { method, token: key.api_key, body }), 403, "insufficient_scope");
+    }
+    // Nothing changed: the password still logs in and the access token still works.
+    expect((await call("/api/v1/users/me", { token: user.accessToken })).status).toBe(200);
+    expect((await call("/api/v1/auth/login", { body: { email: user.email, password: user.password }, ip: freshIp() })).status).toBe(200);
+  });
+
   it.each([
     ["a made-up key", `gh_${"0".repeat(16)}${"1".repeat(64)}`],
     ["a truncated key", `gh_${"a".repeat(40)}`],

@@ -119,6 +119,4 @@ describe("POST /users/me/email", () => {
     expect(reset.status).toBe(200);
     await problem(await confirm(pending), 400, "invalid_token");
   });
-
-  it.todo("answers 403 insufficient_scope to an API key (API keys land with their own issue; the route uses requireInteractiveSession())");
 });

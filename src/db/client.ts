@@ -14,10 +14,12 @@ export function createDb(d1: D1Database) {
  * and pass through untouched; anything else from the binding means D1 is unreachable or failing.
  */
 const SQLITE_ERROR = /SQLITE_|constraint failed|no such (table|column)|syntax error/i;
+/** …except a busy or overloaded database, which is D1 being unavailable for the moment. */
+const SQLITE_UNAVAILABLE = /SQLITE_(BUSY|LOCKED|FULL|IOERR)|database is locked|overloaded/i;
 
 function toDependencyError(error: unknown): unknown {
   const message = error instanceof Error ? `${error.message} ${String(error.cause ?? "")}` : String(error);
-  return SQLITE_ERROR.test(message) ? error : new DependencyError("d1", error);
+  return SQLITE_ERROR.test(message) && !SQLITE_UNAVAILABLE.test(message) ? error : new DependencyError("d1", error);
 }
 
 const rethrowAsDependency = (error: unknown): never => {

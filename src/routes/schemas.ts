@@ -5,7 +5,8 @@ import { z } from "zod";
  * once: emails trimmed, NFC-normalised and lower-cased; names trimmed. Passwords are never
  * trimmed or normalised, only bounded so oversized input is refused before any hashing.
  */
-const CONTROL_OR_MARKUP = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069<>]/;
+/** Control characters, zero-width and bidi-override characters, line/paragraph separators, markup. */
+const CONTROL_OR_MARKUP = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff<>]/;
 
 export const RESERVED_USERNAMES: ReadonlySet<string> = new Set(
   `admin administrator root system sysadmin superuser su api support help security gatehouse me self

@@ -1,6 +1,7 @@
 import type { User } from "../db/schema";
 import { findUserByEmail, findUserByUsername, insertUser, updateUser } from "../db/users";
 import { AppError, isUniqueViolation } from "../errors";
+import { describeError, log } from "../log";
 import { recordAudit } from "./audit";
 import type { Deps, RequestMeta } from "./deps";
 import { sendMail } from "./mail";
@@ -113,8 +114,11 @@ export async function checkCredentials(deps: Deps, input: LoginInput): Promise<{
   if (!user.isActive) return { failure: "inactive", user };
   if (needsRehash) {
     // Upgrade imported bcrypt hashes and outdated PBKDF2 parameters while the password is at hand.
+    // Best effort: a failed write must not turn a correct password into a distinguishable error.
     const passwordHash = await hashPassword(input.password, passwordParams(deps));
-    await updateUser(deps.db, user.id, { passwordHash });
+    await updateUser(deps.db, user.id, { passwordHash }).catch((error: unknown) => {
+      log("warn", "password.rehash_failed", { user_id: user.id, ...describeError(error) });
+    });
   }
   return { user };
 }
