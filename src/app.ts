@@ -10,6 +10,7 @@ import { describeError, log } from "./log";
 import { createRequestContext } from "./middleware/request-context";
 import { createNoStore, createSecurityHeaders } from "./middleware/security-headers";
 import { createJsonBodyGuard } from "./middleware/validate";
+import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import { devRoutes } from "./routes/dev";
 import { userRoutes } from "./routes/users";
@@ -85,6 +86,7 @@ export function createApp() {
   app.route("/", wellKnownRoutes);
   app.route("/api/v1/auth", authRoutes);
   app.route("/api/v1/users/me", userRoutes);
+  app.route("/api/v1/admin", adminRoutes);
   app.route("/api/v1/dev", devRoutes);
 
   app.notFound((c) => renderError(new AppError("not_found"), c));

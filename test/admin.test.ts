@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { call, env, freshIp, login, problem, register } from "./helpers";
+
+/** Operator actions: a superuser lifts a lockout (the "administrator unlocks it" of the lockout tiers). */
+
+const WRONG = "definitely not it 42";
+
+async function superuser() {
+  const admin = await register();
+  await env.DB.prepare("UPDATE users SET is_superuser = 1 WHERE id = ?").bind(admin.userId).run();
+  return admin;
+}
+
+describe("POST /api/v1/admin/unlock", () => {
+  it("lifts a lock so the owner can log in again, and audits it", async () => {
+    const admin = await superuser();
+    const user = await register();
+    for (let i = 0; i < 5; i++) await login({ email: user.email, password: WRONG });
+    await problem(await login({ email: user.email, password: user.password }), 423, "account_locked");
+
+    const res = await call("/api/v1/admin/unlock", { body: { email: user.email.toUpperCase() }, token: admin.accessToken, ip: freshIp() });
+    expect(res.status).toBe(204);
+    expect((await login({ email: user.email, password: user.password })).status).toBe(200);
+    const row = await env.DB.prepare("SELECT metadata FROM audit_logs WHERE user_id = ? AND action = 'account.unlocked'").bind(user.userId).first<{ metadata: string }>();
+    expect(JSON.parse(row?.metadata ?? "{}")).toEqual({ reason: "admin" });
+  });
+
+  it("is for superusers only, and 404 for an unknown account", async () => {
+    const user = await register();
+    await problem(await call("/api/v1/admin/unlock", { body: { email: user.email }, token: user.accessToken }), 403, "forbidden");
+    await problem(await call("/api/v1/admin/unlock", { body: { email: user.email } }), 401, "invalid_token");
+    const admin = await superuser();
+    await problem(await call("/api/v1/admin/unlock", { body: { email: "nobody-here@example.com" }, token: admin.accessToken }), 404, "not_found");
+    await problem(await call("/api/v1/admin/unlock", { body: {}, token: admin.accessToken }), 422, "validation_failed");
+  });
+});
