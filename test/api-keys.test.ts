@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import type { CreatedApiKey } from "../src/services/api-keys";
 import { call, env, freshIp, problem, register, type Registered } from "./helpers";
 
 /** API keys through HTTP: creation, one-time display, listing, authentication, scopes, revocation, expiry. */
@@ -6,15 +7,7 @@ import { call, env, freshIp, problem, register, type Registered } from "./helper
 const KEYS = "/api/v1/users/me/api-keys";
 const KEY_FORMAT = /^gh_([0-9a-f]{16})([0-9a-f]{64})$/;
 
-interface Created {
-  id: string;
-  name: string;
-  api_key: string;
-  prefix: string;
-  scopes: string[];
-  created_at: string;
-  expires_at: string | null;
-}
+type Created = CreatedApiKey;
 
 async function createKey(user: Registered, body: Record<string, unknown> = { name: "ci" }): Promise<Created> {
   const res = await call(KEYS, { token: user.accessToken, body });

@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { app } from "../src/app";
 import type { Bindings } from "../src/env";
-import { BASE, type CallOptions } from "./helpers";
+import { buildRequest, type CallOptions } from "./helpers";
 
 /**
  * Calls the Hono app directly with a modified environment (configuration overrides, broken
@@ -10,14 +10,7 @@ import { BASE, type CallOptions } from "./helpers";
  * therefore a fresh configuration.
  */
 export async function callWithEnv(overrides: Partial<Bindings>, path: string, options: CallOptions = {}): Promise<Response> {
-  const headers: Record<string, string> = { "CF-Connecting-IP": options.ip ?? "203.0.113.1", ...options.headers };
-  if (options.token) headers.Authorization = `Bearer ${options.token}`;
-  let body: string | undefined;
-  if (options.body !== undefined) {
-    body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
-    headers["Content-Type"] ??= "application/json";
-  }
-  const request = new Request(`${BASE}${path}`, { method: options.method ?? (body ? "POST" : "GET"), headers, body });
+  const request = buildRequest(path, options);
   const ctx = createExecutionContext();
   const response = await app.fetch(request, { ...env, ...overrides }, ctx);
   // Mail and other after-response work finish before the test looks at storage.

@@ -20,7 +20,8 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-export function call(path: string, options: CallOptions = {}): Promise<Response> {
+/** The request a client would send: JSON body, bearer credential, a client IP as Cloudflare sets it. */
+export function buildRequest(path: string, options: CallOptions = {}): Request {
   const headers: Record<string, string> = { "CF-Connecting-IP": options.ip ?? "203.0.113.1", ...options.headers };
   if (options.token) headers.Authorization = `Bearer ${options.token}`;
   let body: string | undefined;
@@ -28,7 +29,11 @@ export function call(path: string, options: CallOptions = {}): Promise<Response>
     body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
     headers["Content-Type"] ??= "application/json";
   }
-  return exports.default.fetch(new Request(`${BASE}${path}`, { method: options.method ?? (body ? "POST" : "GET"), headers, body }));
+  return new Request(`${BASE}${path}`, { method: options.method ?? (body ? "POST" : "GET"), headers, body });
+}
+
+export function call(path: string, options: CallOptions = {}): Promise<Response> {
+  return exports.default.fetch(buildRequest(path, options));
 }
 
 let userCounter = 0;

@@ -4,19 +4,12 @@ import worker from "../src/index";
 import { formatLogLine, log } from "../src/log";
 import { redactSecrets } from "../src/services/audit";
 import { call, env, freshIp, login, problem, register } from "./helpers";
+import type { SecurityEvent } from "../src/services/security-events";
 
 /** The security log: what a scripted sequence of events leaves in the caller's trail, paging, retention. */
 
 const EVENTS = "/api/v1/users/me/security-events";
 
-interface SecurityEvent {
-  id: string;
-  action: string;
-  ip_address: string | null;
-  user_agent: string | null;
-  created_at: string;
-  metadata: Record<string, unknown> | null;
-}
 
 interface Page {
   events: SecurityEvent[];
