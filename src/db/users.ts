@@ -16,6 +16,18 @@ export function findUserByUsername(db: Db, username: string): Promise<User | und
     .get();
 }
 
+/** How a person names their account: the normalised email, or the username (any casing). */
+export type AccountIdentifier = { email: string } | { username: string };
+
+export function findUserByIdentifier(db: Db, identifier: AccountIdentifier): Promise<User | undefined> {
+  return "email" in identifier ? findUserByEmail(db, identifier.email) : findUserByUsername(db, identifier.username);
+}
+
+/** The identifier a login body names: `email` when present, else `username`. */
+export function identifierOf(body: { email?: string | undefined; username?: string | undefined }): AccountIdentifier {
+  return body.email !== undefined ? { email: body.email } : { username: body.username ?? "" };
+}
+
 export function findUserById(db: Db, id: string): Promise<User | undefined> {
   return db.select().from(users).where(and(eq(users.id, id), isNull(users.deletedAt))).get();
 }

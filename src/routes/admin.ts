@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import type { AppEnv } from "../context";
-import { findUserByEmail, findUserByUsername } from "../db/users";
+import { findUserByIdentifier, identifierOf } from "../db/users";
 import { AppError } from "../errors";
 import { requireAuth, requireInteractiveSession } from "../middleware/require-auth";
 import { validate } from "../middleware/validate";
@@ -28,8 +28,7 @@ const unlockBody = z
 
 adminRoutes.post("/unlock", validate("json", unlockBody), async (c) => {
   const { deps, meta } = c.var;
-  const { email, username } = c.req.valid("json");
-  const user = email ? await findUserByEmail(deps.db, email) : await findUserByUsername(deps.db, username ?? "");
+  const user = await findUserByIdentifier(deps.db, identifierOf(c.req.valid("json")));
   if (!user) throw new AppError("not_found", { detail: "No such account." });
   await clearLockout(deps, meta, user, "admin");
   return c.body(null, 204);

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../context";
+import { identifierOf } from "../db/users";
 import { AppError } from "../errors";
 import { requireAuth, requireInteractiveSession } from "../middleware/require-auth";
 import { validate } from "../middleware/validate";
@@ -31,7 +32,7 @@ authRoutes.post("/login", validate("json", loginBody), async (c) => {
   const { deps, meta } = c.var;
   const body = c.req.valid("json");
   await enforceIpLimit(deps, meta, "login");
-  const identifier = body.email !== undefined ? { email: body.email } : { username: body.username ?? "" };
+  const identifier = identifierOf(body);
   const { result } = await guardPasswordCheck(deps, meta, identifier, async () => {
     const result = await checkCredentials(deps, body);
     return { success: !("failure" in result), userId: result.user?.id ?? null, result };

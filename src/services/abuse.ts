@@ -1,5 +1,5 @@
 import type { User } from "../db/schema";
-import { findUserByEmail, findUserByUsername } from "../db/users";
+import { findUserByIdentifier, type AccountIdentifier } from "../db/users";
 import type { LimitState, LockEvent, RateLimiter } from "../durable-objects/rate-limiter";
 import { AppError, DependencyError } from "../errors";
 import { recordAudit } from "./audit";
@@ -19,7 +19,6 @@ import { accountPolicies, ipPolicies, type AccountAction, type IpAction } from "
  */
 
 /** The login identifier a guess is counted against. */
-export type AccountIdentifier = { email: string } | { username: string };
 
 /** An identifier for every way `user` can log in (email, and username when set). */
 export function identifiersOf(user: Pick<User, "email" | "username">): AccountIdentifier[] {
@@ -170,7 +169,7 @@ async function announceLock(deps: Deps, meta: RequestMeta, identifier: AccountId
 }
 
 async function accountUserId(deps: Deps, identifier: AccountIdentifier): Promise<string | null> {
-  const user = "email" in identifier ? await findUserByEmail(deps.db, identifier.email) : await findUserByUsername(deps.db, identifier.username);
+  const user = await findUserByIdentifier(deps.db, identifier);
   return user?.id ?? null;
 }
 

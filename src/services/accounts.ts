@@ -1,5 +1,5 @@
 import type { User } from "../db/schema";
-import { findUserByEmail, findUserByUsername, insertUser, updateUser } from "../db/users";
+import { findUserByEmail, findUserByIdentifier, findUserByUsername, identifierOf, insertUser, updateUser } from "../db/users";
 import { AppError, isUniqueViolation } from "../errors";
 import { describeError, log } from "../log";
 import { recordAudit } from "./audit";
@@ -104,7 +104,7 @@ export type LoginFailure = "unknown_account" | "bad_password" | "inactive";
  * client always sees the same `invalid_credentials`). An unknown account still costs one hash.
  */
 export async function checkCredentials(deps: Deps, input: LoginInput): Promise<{ user: User } | { failure: LoginFailure; user?: User }> {
-  const user = input.email ? await findUserByEmail(deps.db, input.email) : await findUserByUsername(deps.db, input.username ?? "");
+  const user = await findUserByIdentifier(deps.db, identifierOf(input));
   if (!user) {
     await burnPasswordCheck(input.password, passwordParams(deps));
     return { failure: "unknown_account" };
