@@ -5,7 +5,7 @@ import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import type { AppEnv } from "./context";
 import { readConfig, type Config } from "./env";
-import { AppError, findCause, isDependencyError, problemBody } from "./errors";
+import { AppError, findCause, isDependencyError, problemBody, type DependencyError } from "./errors";
 import { describeError, log } from "./log";
 import { createRequestContext } from "./middleware/request-context";
 import { createNoStore, createSecurityHeaders } from "./middleware/security-headers";
@@ -23,11 +23,11 @@ const RETRY_AFTER_UNAVAILABLE = "5";
 export function renderError(error: unknown, c: Context<AppEnv>): Response {
   const requestIdValue = c.get("requestId") ?? crypto.randomUUID();
   let appError: AppError;
+  let dependencyError: DependencyError | undefined;
   if (error instanceof AppError) {
     appError = error;
-  } else if (findCause(error, isDependencyError)) {
-    const dependency = findCause(error, isDependencyError)?.dependency;
-    log("error", "dependency.unavailable", { request_id: requestIdValue, dependency, ...describeError(error) });
+  } else if ((dependencyError = findCause(error, isDependencyError))) {
+    log("error", "dependency.unavailable", { request_id: requestIdValue, dependency: dependencyError.dependency, ...describeError(error) });
     appError = new AppError("service_unavailable", { headers: { "Retry-After": RETRY_AFTER_UNAVAILABLE } });
   } else if (error instanceof HTTPException && error.status === 400) {
     appError = new AppError("malformed_body");

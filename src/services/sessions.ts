@@ -113,16 +113,17 @@ export async function refreshSession(deps: Deps, presented: string, meta: Reques
     if (!isLive(deps, current, now)) throw new AppError("invalid_token");
     const user = await requireActiveUser(deps, current);
     const next = await successor(current.rotationKey, presented);
+    const nextHash = await sha256(next);
     const won = await rotateSessionToken(deps.db, {
       sessionId: current.id,
       fromHash: hash,
-      toHash: await sha256(next),
+      toHash: nextHash,
       now,
       ip: meta.ip,
       userAgent: meta.userAgent?.slice(0, 512) ?? null,
     });
     if (won) {
-      const rotated = { ...current, refreshTokenHash: await sha256(next), lastUsedAt: now };
+      const rotated = { ...current, refreshTokenHash: nextHash, lastUsedAt: now };
       return issueTokens(deps, user, rotated, next);
     }
     // Lost the race to a concurrent refresh of the same token: it is now retired, fall through.
