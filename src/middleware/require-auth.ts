@@ -14,6 +14,12 @@ function unauthorized(code: "invalid_token" | "token_expired" | "token_revoked" 
   return new AppError(code, { headers: CHALLENGE });
 }
 
+/** A credential check's AppError becomes the 401 with the challenge; anything else (503, 500) passes through. */
+function asUnauthorized(error: unknown): unknown {
+  if (!(error instanceof AppError)) return error;
+  return error.code === "token_expired" || error.code === "token_revoked" ? unauthorized(error.code) : unauthorized();
+}
+
 /** The bearer credential, from the Authorization header only (never the query string). */
 function bearer(header: string | undefined): string | null {
   const match = /^Bearer[ ]+([^\s]+)\s*$/i.exec(header ?? "");
@@ -32,9 +38,7 @@ async function authenticateAccessToken(deps: Deps, token: string): Promise<Princ
     claims = await verifyAccessToken(await deps.keys(), deps.config, token, now);
     await assertNotRevoked(deps, claims);
   } catch (error) {
-    if (error instanceof AppError && (error.code === "token_expired" || error.code === "token_revoked")) throw unauthorized(error.code);
-    if (error instanceof AppError) throw unauthorized();
-    throw error;
+    throw asUnauthorized(error);
   }
   const found = await findUserWithSession(deps.db, claims.sub, claims.sid);
   const session = found?.session;
@@ -53,9 +57,7 @@ async function authenticateWithApiKey(deps: Deps, token: string, meta: RequestMe
     const { key, user } = await authenticateApiKey(deps, token, meta);
     return { kind: "api_key", user, sessionId: null, token: null, apiKey: { id: key.id, scopes: key.scopes } };
   } catch (error) {
-    if (error instanceof AppError && (error.code === "token_expired" || error.code === "token_revoked")) throw unauthorized(error.code);
-    if (error instanceof AppError) throw unauthorized();
-    throw error;
+    throw asUnauthorized(error);
   }
 }
 
