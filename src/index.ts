@@ -1,8 +1,8 @@
-import { app } from "./app";
-import type { Bindings } from "./env";
-import { runScheduledMaintenance } from "./scheduled";
+import { app } from "./http/app";
+import type { Bindings } from "./config";
+import { runScheduledMaintenance } from "./maintenance/scheduled";
 
-export { RateLimiter } from "./durable-objects/rate-limiter";
+export { RateLimiter } from "./abuse/rate-limiter";
 
 export default {
   fetch: app.fetch,

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { CreatedApiKey } from "../src/services/api-keys";
+import type { CreatedApiKey } from "../src/api-keys/api-keys";
 import { call, env, freshIp, problem, register, type Registered } from "./helpers";
 
 /** API keys through HTTP: creation, one-time display, listing, authentication, scopes, revocation, expiry. */

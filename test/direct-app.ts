@@ -1,7 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { app } from "../src/app";
-import type { Bindings } from "../src/env";
+import { app } from "../src/http/app";
+import type { Bindings } from "../src/config";
 import { buildRequest, type CallOptions } from "./helpers";
 
 /**

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import bcrypt from "bcryptjs";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { hashPassword } from "../src/services/passwords";
+import { hashPassword } from "../src/accounts/passwords";
 import { userRow } from "./direct-app";
 import { call, freshIp, login, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
 

@@ -1,10 +1,10 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { app } from "../src/app";
-import type { Bindings } from "../src/env";
-import { createDeps, type Deps } from "../src/services/deps";
-import { deliver, sendMail, type MailMessage } from "../src/services/mail";
-import { emailChangeMail, passwordResetMail } from "../src/services/mail-templates";
+import { app } from "../src/http/app";
+import type { Bindings } from "../src/config";
+import { createDeps, type Deps } from "../src/deps";
+import { deliver, sendMail, type MailMessage } from "../src/mail/mail";
+import { emailChangeMail, passwordResetMail } from "../src/mail/templates";
 import { BASE, env, freshIp, outbox, register, uniqueEmail } from "./helpers";
 
 /** The mail service: the Resend-compatible HTTP transport against a mocked fetch, and configuration. */

@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ConfigError, PBKDF2_MAX_ITERATIONS, readConfig } from "../src/env";
-import { passwordWeakness } from "../src/services/password-policy";
-import { hashPassword, verifyPassword } from "../src/services/passwords";
+import { ConfigError, PBKDF2_MAX_ITERATIONS, readConfig } from "../src/config";
+import { passwordWeakness } from "../src/accounts/password-policy";
+import { hashPassword, verifyPassword } from "../src/accounts/passwords";
 import { userRow } from "./direct-app";
 import { register } from "./helpers";
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { readConfig, type Bindings } from "../src/env";
-import { accountObjectName, ipObjectName } from "../src/services/abuse";
-import { clientKey } from "../src/services/client-key";
-import { ipPolicies, parseRateLimits } from "../src/services/rate-limit-policy";
+import { readConfig, type Bindings } from "../src/config";
+import { accountObjectName, ipObjectName } from "../src/abuse/limits";
+import { clientKey } from "../src/abuse/client-key";
+import { ipPolicies, parseRateLimits } from "../src/abuse/policy";
 
 /** Pure parts of the abuse policy: the RATE_LIMITS parser and the object naming. */
 

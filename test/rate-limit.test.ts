@@ -1,9 +1,9 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { app } from "../src/app";
-import { clearLockout } from "../src/services/abuse";
-import { createDeps } from "../src/services/deps";
+import { app } from "../src/http/app";
+import { clearLockout } from "../src/abuse/limits";
+import { createDeps } from "../src/deps";
 import { BASE, call, freshIp, login, outbox, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
 
 /** Abuse protection through HTTP: exact bursts, lockout tiers, headers, audit rows, fail-closed. */

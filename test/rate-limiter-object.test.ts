@@ -1,9 +1,9 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { RateLimiter, TICKET_TTL_MS } from "../src/durable-objects/rate-limiter";
-import { limiterStub } from "../src/services/abuse";
-import type { LimitPolicy, LockoutPolicy } from "../src/services/rate-limit-policy";
+import { RateLimiter, TICKET_TTL_MS } from "../src/abuse/rate-limiter";
+import { limiterStub } from "../src/abuse/limits";
+import type { LimitPolicy, LockoutPolicy } from "../src/abuse/policy";
 
 /** Unit tests of the object itself: time is passed in, so nothing sleeps. */
 

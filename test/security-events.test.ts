@@ -2,9 +2,9 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
 import { formatLogLine, log } from "../src/log";
-import { redactSecrets } from "../src/services/audit";
+import { redactSecrets } from "../src/audit/audit";
 import { call, env, freshIp, login, problem, register } from "./helpers";
-import type { SecurityEvent } from "../src/services/security-events";
+import type { SecurityEvent } from "../src/audit/security-events";
 
 /** The security log: what a scripted sequence of events leaves in the caller's trail, paging, retention. */
 

@@ -15,9 +15,9 @@ import {
 } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createDb } from "../src/db/client";
-import { readConfig } from "../src/env";
-import { signAccessToken, verifyAccessToken } from "../src/services/access-tokens";
-import { loadKeySet } from "../src/services/signing-keys";
+import { readConfig } from "../src/config";
+import { signAccessToken, verifyAccessToken } from "../src/sessions/access-tokens";
+import { loadKeySet } from "../src/sessions/signing-keys";
 import { call, problem, register } from "./helpers";
 
 /** Access tokens, the JWKS, forged tokens and the signing-key sources. */

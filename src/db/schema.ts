@@ -34,7 +34,7 @@ export const users = sqliteTable(
 /**
  * One row per login (a device). The row holds the hash of the live refresh token and of the one
  * it replaced; rotation is a conditional UPDATE on `refresh_token_hash`, so exactly one request
- * can advance a token. `rotation_key` derives the successor token (see services/sessions.ts).
+ * can advance a token. `rotation_key` derives the successor token (see sessions/sessions.ts).
  */
 export const sessions = sqliteTable(
   "sessions",

@@ -1,0 +1,199 @@
+import type { User } from "../db/schema";
+import { findUserByIdentifier, type AccountIdentifier } from "../db/users";
+import type { LimitState, LockEvent, RateLimiter } from "./rate-limiter";
+import { AppError, DependencyError } from "../errors";
+import { recordAudit } from "../audit/audit";
+import type { Deps, RequestMeta } from "../deps";
+import { clientKey } from "./client-key";
+import { sendSecurityNotice } from "../mail/notices";
+import { accountPolicies, ipPolicies, type AccountAction, type IpAction } from "./policy";
+
+/**
+ * Abuse protection as the routes see it: per-IP limits, per-account limits and the login lockout,
+ * all counted exactly in the `RateLimiter` Durable Object. The numbers live in
+ * rate-limit-policy.ts. Every call fails closed: an unreachable object is a 503, never a pass.
+ *
+ * Object names: `ip:<client key>` (see client-key.ts) and `account:<identifier>`, where the
+ * identifier is the normalized email or the lower-cased username, whether or not such an account
+ * exists, so answers never reveal which accounts exist.
+ */
+
+/** The login identifier a guess is counted against. */
+
+/** An identifier for every way `user` can log in (email, and username when set). */
+export function identifiersOf(user: Pick<User, "email" | "username">): AccountIdentifier[] {
+  return user.username ? [{ email: user.email }, { username: user.username }] : [{ email: user.email }];
+}
+
+/** Durable Object name for a client IP. */
+export function ipObjectName(ip: string | null): string {
+  return `ip:${clientKey(ip)}`;
+}
+
+/** Durable Object name for a login identifier (emails always contain "@", usernames never do). */
+export function accountObjectName(identifier: AccountIdentifier): string {
+  const value = "email" in identifier ? identifier.email.trim().normalize("NFC").toLowerCase() : identifier.username.trim().toLowerCase();
+  return `account:${value}`;
+}
+
+type RpcMethod = "hit" | "admitGuess" | "settleGuess" | "unlock" | "inspect";
+
+/**
+ * The object's RPC surface as plain promises. The generated stub types turn union results into
+ * unions of promises that TypeScript cannot await as one type; the values are plain data either way.
+ */
+export type LimiterStub = { [K in RpcMethod]: (...args: Parameters<RateLimiter[K]>) => Promise<ReturnType<RateLimiter[K]>> };
+
+/** The stub for one named object. */
+export function limiterStub(env: { RATE_LIMITER: DurableObjectNamespace<RateLimiter> }, name: string): LimiterStub {
+  return env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(name)) as unknown as LimiterStub;
+}
+
+/** Runs one call on the named object; any failure to reach it becomes a 503 (fail closed). */
+async function withLimiter<T>(deps: Deps, name: string, call: (stub: LimiterStub) => Promise<T>): Promise<T> {
+  try {
+    return await call(limiterStub(deps.env, name));
+  } catch (error) {
+    throw new DependencyError("durable_object", error);
+  }
+}
+
+/**
+ * Counts one request of `action` from the caller's IP, or throws 429 `rate_limited` (and writes
+ * a `rate_limited` audit row) when a limit is spent.
+ */
+export async function enforceIpLimit(deps: Deps, meta: RequestMeta, action: IpAction): Promise<void> {
+  const policies = ipPolicies(deps.config.rateLimits, action);
+  const now = deps.now().getTime();
+  const result = await withLimiter(deps, ipObjectName(meta.ip), (stub) => stub.hit(action, policies, now));
+  if (result.ok) return;
+  await recordAudit(deps, meta, { action: "rate_limited", metadata: { scope: "ip", action, policy: result.blockedBy } });
+  throw rateLimited(result.retryAfter, result.limits);
+}
+
+/**
+ * Counts one request of `action` against an account identifier (forgot-password, resend
+ * verification), or throws 429. Keyed by the identifier, so unknown addresses are limited alike.
+ */
+export async function enforceAccountLimit(deps: Deps, meta: RequestMeta, action: AccountAction, identifier: AccountIdentifier): Promise<void> {
+  const policies = accountPolicies(deps.config.rateLimits, action);
+  const now = deps.now().getTime();
+  const result = await withLimiter(deps, accountObjectName(identifier), (stub) => stub.hit(action, policies, now));
+  if (result.ok) return;
+  await recordAudit(deps, meta, {
+    action: "rate_limited",
+    userId: await accountUserId(deps, identifier),
+    metadata: { scope: "account", action, policy: result.blockedBy, identifier: identifierKind(identifier) },
+  });
+  throw rateLimited(result.retryAfter, result.limits);
+}
+
+/** What a password check reports back: whether it passed, and whose account it was (if any). */
+export interface PasswordCheckOutcome {
+  success: boolean;
+  userId: string | null;
+}
+
+/**
+ * Runs `check` (a password verification) as one guess against `identifier`. The object admits the
+ * guess before the check and records its outcome after, so a parallel burst never gets more
+ * guesses evaluated than the lockout allows. Throws 429 (per-account attempts per hour) or 423
+ * `account_locked` before `check` runs; a success clears the failure count. Used by login, and by
+ * any endpoint that asks for the current password (a wrong one counts as a failed attempt).
+ */
+export async function guardPasswordCheck<T extends PasswordCheckOutcome>(
+  deps: Deps,
+  meta: RequestMeta,
+  identifier: AccountIdentifier,
+  check: () => Promise<T>,
+): Promise<T> {
+  const name = accountObjectName(identifier);
+  const { lockout } = deps.config.rateLimits;
+  const policies = accountPolicies(deps.config.rateLimits, "login");
+  const admitted = await withLimiter(deps, name, (stub) => stub.admitGuess("login", policies, lockout, deps.now().getTime()));
+  if (admitted.lockEvent) await announceLock(deps, meta, identifier, admitted.lockEvent, null);
+  if (!admitted.ok) {
+    const userId = await accountUserId(deps, identifier);
+    const kind = identifierKind(identifier);
+    if (admitted.reason === "rate_limited") {
+      await recordAudit(deps, meta, { action: "login.throttled", userId, metadata: { reason: "rate_limited", policy: admitted.blockedBy, identifier: kind } });
+      throw rateLimited(admitted.retryAfter, admitted.limits);
+    }
+    await recordAudit(deps, meta, { action: "login.throttled", userId, metadata: { reason: "locked", tier: admitted.tier, identifier: kind } });
+    throw accountLocked(admitted.tier, admitted.retryAfter);
+  }
+
+  let outcome: T;
+  try {
+    outcome = await check();
+  } catch (error) {
+    // The guess may have been evaluated: count it as a failure (the object would, once the ticket expired).
+    await withLimiter(deps, name, (stub) => stub.settleGuess(admitted.ticket, false, deps.now().getTime())).catch(() => undefined);
+    throw error;
+  }
+  const settled = await withLimiter(deps, name, (stub) => stub.settleGuess(admitted.ticket, outcome.success, deps.now().getTime()));
+  if (settled.lockEvent) await announceLock(deps, meta, identifier, settled.lockEvent, outcome.userId);
+  return outcome;
+}
+
+/**
+ * Clears the failure count and any lock (30-minute or hard) on every identifier of `user`. Call it
+ * after a successful password reset (`reason: "password_reset"`) or from an administrator's
+ * unlock. Writes `account.unlocked` when something was actually locked.
+ */
+export async function clearLockout(
+  deps: Deps,
+  meta: RequestMeta,
+  user: Pick<User, "id" | "email" | "username">,
+  reason: "password_reset" | "admin",
+): Promise<void> {
+  const now = deps.now().getTime();
+  const results = await Promise.all(
+    identifiersOf(user).map((identifier) => withLimiter(deps, accountObjectName(identifier), (stub) => stub.unlock(now))),
+  );
+  if (results.some((r) => r.wasLocked)) {
+    await recordAudit(deps, meta, { action: "account.unlocked", userId: user.id, resource: `user:${user.id}`, metadata: { reason } });
+  }
+}
+
+/** A lock just began: one audit row and, when the account exists, one notice to its owner. */
+async function announceLock(deps: Deps, meta: RequestMeta, identifier: AccountIdentifier, tier: NonNullable<LockEvent>, knownUserId: string | null) {
+  const userId = knownUserId ?? (await accountUserId(deps, identifier));
+  await recordAudit(deps, meta, {
+    action: "account.locked",
+    userId,
+    resource: userId ? `user:${userId}` : null,
+    metadata: { tier, identifier: identifierKind(identifier) },
+  });
+  if (userId) await sendSecurityNotice(deps, userId, "account_locked", meta);
+}
+
+async function accountUserId(deps: Deps, identifier: AccountIdentifier): Promise<string | null> {
+  const user = await findUserByIdentifier(deps.db, identifier);
+  return user?.id ?? null;
+}
+
+/** Audit rows name the kind of identifier only: a mistyped "email" may be a password. */
+function identifierKind(identifier: AccountIdentifier): "email" | "username" {
+  return "email" in identifier ? "email" : "username";
+}
+
+/** 429 with `Retry-After` and the IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers-10). */
+function rateLimited(retryAfter: number, limits: LimitState[]): AppError {
+  return new AppError("rate_limited", { headers: { "Retry-After": String(retryAfter), ...rateLimitHeaders(limits) } });
+}
+
+/** `RateLimit-Policy: "name";q=5;w=60` and `RateLimit: "name";r=0;t=42`, one list member per limit. */
+export function rateLimitHeaders(limits: LimitState[]): Record<string, string> {
+  return {
+    "RateLimit-Policy": limits.map((l) => `"${l.name}";q=${l.limit};w=${l.window}`).join(", "),
+    RateLimit: limits.map((l) => `"${l.name}";r=${l.remaining};t=${l.reset}`).join(", "),
+  };
+}
+
+function accountLocked(tier: "soft" | "hard" | "pending", retryAfter: number | null): AppError {
+  if (tier === "hard") {
+    return new AppError("account_locked", { detail: "Too many failed attempts. Reset your password to unlock this account." });
+  }
+  return new AppError("account_locked", { headers: { "Retry-After": String(retryAfter ?? 1) } });
+}

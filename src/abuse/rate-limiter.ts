@@ -1,0 +1,319 @@
+import { DurableObject } from "cloudflare:workers";
+import type { Bindings } from "../config";
+import type { LimitPolicy, LockoutPolicy } from "./policy";
+
+/** How a limit stands after a call: the numbers for the `RateLimit` header. */
+export interface LimitState {
+  name: string;
+  limit: number;
+  window: number;
+  remaining: number;
+  /** Seconds until at least one unit of quota is free again. */
+  reset: number;
+}
+
+export type HitResult = { ok: true; limits: LimitState[] } | { ok: false; retryAfter: number; blockedBy: string; limits: LimitState[] };
+
+export type LockTier = "soft" | "hard";
+
+/** A lock that has just begun and not been announced yet (audit row, notice to the owner). */
+export type LockEvent = LockTier | null;
+
+export type AdmitResult =
+  | { ok: true; ticket: string; lockEvent: LockEvent }
+  | { ok: false; reason: "rate_limited"; retryAfter: number; blockedBy: string; limits: LimitState[]; lockEvent: LockEvent }
+  | { ok: false; reason: "locked"; tier: LockTier | "pending"; retryAfter: number | null; lockEvent: LockEvent };
+
+export interface SettleResult {
+  failures: number;
+  lockEvent: LockEvent;
+}
+
+export interface LockoutSnapshot {
+  failures: number;
+  pending: number;
+  lockedUntil: number | null;
+  hardLocked: boolean;
+}
+
+/** An admitted guess that is never reported (the worker died) counts as a failure after this. */
+export const TICKET_TTL_MS = 30_000;
+/** Retry-After for a guess refused because earlier admitted guesses may still lock the account. */
+const PENDING_RETRY_AFTER = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS hits (action TEXT NOT NULL, at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS hits_by_action ON hits (action, at);
+CREATE TABLE IF NOT EXISTS tickets (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS lockout (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  failures INTEGER NOT NULL DEFAULT 0,
+  forget_at INTEGER,
+  locked_until INTEGER,
+  hard_locked INTEGER NOT NULL DEFAULT 0,
+  lock_event TEXT,
+  policy TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+`;
+
+interface LockoutRow extends Record<string, SqlStorageValue> {
+  failures: number;
+  /** When the failure count is forgotten if nothing else happens (unless hard locked). */
+  forget_at: number | null;
+  locked_until: number | null;
+  hard_locked: number;
+  lock_event: string | null;
+  policy: string;
+}
+
+/**
+ * Exact rate limits and login lockout for one key: one object per client IP (`ip:<addr>`) and one
+ * per login identifier (`account:<email or username>`), named by src/abuse/limits.ts.
+ *
+ * Every method is synchronous over `ctx.storage.sql`, so the object's input gate runs each one to
+ * completion before the next: a check-and-increment cannot interleave with another, and parallel
+ * bursts are admitted exactly. Windows are sliding logs (one row per admitted request), which is
+ * exact at window edges where a fixed window would let twice the limit through; the limits are
+ * small, so the log stays a few dozen rows. Callers pass `now` (ms) so one clock, the worker's
+ * `deps.now()`, drives both the policy and the tests; only the alarm reads the object's own clock.
+ */
+export class RateLimiter extends DurableObject<Bindings> {
+  private schemaReady = false;
+
+  /** Counts one request of `action` if every policy has room; refuses without counting otherwise. */
+  hit(action: string, policies: LimitPolicy[], now: number): HitResult {
+    this.prepare(now);
+    const blocked = this.check(action, policies, now);
+    if (blocked) return blocked;
+    this.record(action, policies, now);
+    this.scheduleCleanup(now);
+    return { ok: true, limits: this.states(action, policies, now) };
+  }
+
+  /**
+   * Admits one password guess for this identifier before the password is checked. Admitted guesses
+   * whose outcome is not known yet ("pending") count toward the lockout threshold, so a parallel
+   * burst can never get more guesses evaluated than the next lock allows.
+   */
+  admitGuess(action: string, policies: LimitPolicy[], lockout: LockoutPolicy, now: number): AdmitResult {
+    this.prepare(now, lockout);
+    const row = this.one<LockoutRow>("SELECT * FROM lockout");
+    const lockEvent = this.takeLockEvent();
+    if (row.hard_locked) return { ok: false, reason: "locked", tier: "hard", retryAfter: null, lockEvent };
+    if (row.locked_until !== null && row.locked_until > now) {
+      return { ok: false, reason: "locked", tier: "soft", retryAfter: ceilSeconds(row.locked_until - now), lockEvent };
+    }
+    const blocked = this.check(action, policies, now);
+    if (blocked) return { ...blocked, reason: "rate_limited", lockEvent };
+    const pending = this.one<{ n: number }>("SELECT count(*) AS n FROM tickets").n;
+    const threshold = row.failures < lockout.softAfter ? lockout.softAfter : lockout.hardAfter;
+    if (row.failures + pending >= threshold) {
+      return { ok: false, reason: "locked", tier: "pending", retryAfter: PENDING_RETRY_AFTER, lockEvent };
+    }
+    this.record(action, policies, now);
+    const ticket = crypto.randomUUID();
+    this.sql.exec("INSERT INTO tickets (id, expires_at) VALUES (?, ?)", ticket, now + TICKET_TTL_MS);
+    this.scheduleCleanup(now);
+    return { ok: true, ticket, lockEvent };
+  }
+
+  /** Records the outcome of an admitted guess: success clears the failure count, failure adds one. */
+  settleGuess(ticket: string, success: boolean, now: number): SettleResult {
+    this.prepare(now);
+    const known = this.sql.exec("DELETE FROM tickets WHERE id = ? RETURNING id", ticket).toArray().length > 0;
+    // An unknown ticket expired and was already counted as a failure: never count it twice.
+    if (known && success) {
+      this.sql.exec("UPDATE lockout SET failures = 0, forget_at = NULL WHERE hard_locked = 0");
+    } else if (known) {
+      this.addFailures(1, now);
+    }
+    this.scheduleCleanup(now);
+    const row = this.sql.exec<LockoutRow>("SELECT * FROM lockout").toArray()[0];
+    return { failures: row?.failures ?? 0, lockEvent: this.takeLockEvent() };
+  }
+
+  /** Clears the failure count and any lock (password reset, administrator). */
+  unlock(now: number): { wasLocked: boolean; failures: number } {
+    this.prepare(now);
+    const row = this.sql.exec<LockoutRow>("SELECT * FROM lockout").toArray()[0];
+    this.sql.exec("UPDATE lockout SET failures = 0, forget_at = NULL, locked_until = NULL, hard_locked = 0, lock_event = NULL");
+    this.scheduleCleanup(now);
+    if (!row) return { wasLocked: false, failures: 0 };
+    const wasLocked = row.hard_locked === 1 || (row.locked_until !== null && row.locked_until > now);
+    return { wasLocked, failures: row.failures };
+  }
+
+  /** The lockout state, for tests and operators. */
+  inspect(now: number): LockoutSnapshot {
+    this.prepare(now);
+    const row = this.sql.exec<LockoutRow>("SELECT * FROM lockout").toArray()[0];
+    this.scheduleCleanup(now);
+    return {
+      failures: row?.failures ?? 0,
+      pending: this.one<{ n: number }>("SELECT count(*) AS n FROM tickets").n,
+      lockedUntil: row?.locked_until ?? null,
+      hardLocked: row?.hard_locked === 1,
+    };
+  }
+
+  /**
+   * Drops what no longer matters; an object left with nothing deletes its storage entirely. A hard
+   * lock is kept (it ends only by `unlock`). The scheduled time is a floor for "now": the alarm
+   * never runs before it in production, and tests that trigger it early see the same result.
+   */
+  override async alarm(): Promise<void> {
+    this.ensureSchema();
+    const scheduled = this.sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = 'alarm_at'").toArray()[0]?.value ?? 0;
+    this.sql.exec("DELETE FROM meta WHERE key = 'alarm_at'");
+    const now = Math.max(Date.now(), scheduled);
+    this.prune(now);
+    if (this.cleanupAt() === null && !this.hasLasting()) {
+      this.schemaReady = false;
+      await this.ctx.storage.deleteAll();
+      return;
+    }
+    this.scheduleCleanup(now);
+  }
+
+  private get sql(): SqlStorage {
+    return this.ctx.storage.sql;
+  }
+
+  private one<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): T {
+    return this.sql.exec<T>(query, ...bindings).one();
+  }
+
+  /** Storage may have been wiped by a previous alarm, so the schema is (re)created lazily. */
+  private ensureSchema(): void {
+    if (this.schemaReady) return;
+    this.sql.exec(SCHEMA);
+    this.schemaReady = true;
+  }
+
+  private prepare(now: number, lockout?: LockoutPolicy): void {
+    this.ensureSchema();
+    if (lockout) this.lockoutRow(lockout);
+    this.prune(now);
+  }
+
+  /** The lockout row, created on first use; it remembers the policy so the alarm can apply it. */
+  private lockoutRow(lockout: LockoutPolicy): LockoutRow {
+    const policy = JSON.stringify(lockout);
+    this.sql.exec(
+      "INSERT INTO lockout (id, policy) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET policy = excluded.policy",
+      policy,
+    );
+    return this.one<LockoutRow>("SELECT * FROM lockout");
+  }
+
+  private storedPolicy(): { row: LockoutRow; policy: LockoutPolicy } | null {
+    const row = this.sql.exec<LockoutRow>("SELECT * FROM lockout").toArray()[0];
+    return row ? { row, policy: JSON.parse(row.policy) as LockoutPolicy } : null;
+  }
+
+  /** Expired hits go; expired tickets become failures; a finished soft lock and stale failures end. */
+  private prune(now: number): void {
+    this.sql.exec("DELETE FROM hits WHERE expires_at <= ?", now);
+    const expired = this.sql.exec("DELETE FROM tickets WHERE expires_at <= ? RETURNING id", now).toArray().length;
+    if (expired > 0) this.addFailures(expired, now);
+    this.sql.exec("UPDATE lockout SET locked_until = NULL WHERE locked_until <= ?", now);
+    this.sql.exec("UPDATE lockout SET failures = 0, forget_at = NULL WHERE hard_locked = 0 AND forget_at <= ? AND locked_until IS NULL", now);
+  }
+
+  private addFailures(count: number, now: number): void {
+    const state = this.storedPolicy();
+    if (!state) return;
+    const { row, policy } = state;
+    const before = row.failures;
+    const after = before + count;
+    this.sql.exec("UPDATE lockout SET failures = ?, forget_at = ?", after, now + policy.forgetAfterSeconds * 1000);
+    if (row.hard_locked) return;
+    if (after >= policy.hardAfter) {
+      this.sql.exec("UPDATE lockout SET hard_locked = 1, locked_until = NULL, lock_event = 'hard'");
+    } else if (before < policy.softAfter && after >= policy.softAfter) {
+      this.sql.exec("UPDATE lockout SET locked_until = ?, lock_event = 'soft'", now + policy.softLockSeconds * 1000);
+    }
+  }
+
+  /** Returns a lock that began and was not yet announced, and marks it announced (exactly once). */
+  private takeLockEvent(): LockEvent {
+    const event = this.sql.exec<{ lock_event: string | null }>("SELECT lock_event FROM lockout").toArray()[0]?.lock_event;
+    if (!event) return null;
+    this.sql.exec("UPDATE lockout SET lock_event = NULL");
+    return event === "hard" ? "hard" : "soft";
+  }
+
+  private check(action: string, policies: LimitPolicy[], now: number): Extract<HitResult, { ok: false }> | null {
+    let retryAfter = 0;
+    let blockedBy = "";
+    for (const policy of policies) {
+      const { n } = this.one<{ n: number }>("SELECT count(*) AS n FROM hits WHERE action = ? AND at > ?", action, now - policy.window * 1000);
+      if (n < policy.limit) continue;
+      // The hit whose expiry frees one unit: the (n - limit + 1)-th oldest in the window.
+      const { at } = this.one<{ at: number }>(
+        "SELECT at FROM hits WHERE action = ? AND at > ? ORDER BY at ASC LIMIT 1 OFFSET ?",
+        action,
+        now - policy.window * 1000,
+        n - policy.limit,
+      );
+      const wait = ceilSeconds(at + policy.window * 1000 - now);
+      if (wait > retryAfter) [retryAfter, blockedBy] = [wait, policy.name];
+    }
+    return blockedBy ? { ok: false, retryAfter, blockedBy, limits: this.states(action, policies, now) } : null;
+  }
+
+  private record(action: string, policies: LimitPolicy[], now: number): void {
+    if (policies.length === 0) return;
+    const longest = Math.max(...policies.map((p) => p.window));
+    this.sql.exec("INSERT INTO hits (action, at, expires_at) VALUES (?, ?, ?)", action, now, now + longest * 1000);
+  }
+
+  private states(action: string, policies: LimitPolicy[], now: number): LimitState[] {
+    return policies.map((policy) => {
+      const since = now - policy.window * 1000;
+      const { n, oldest } = this.one<{ n: number; oldest: number | null }>(
+        "SELECT count(*) AS n, min(at) AS oldest FROM hits WHERE action = ? AND at > ?",
+        action,
+        since,
+      );
+      const reset = oldest === null ? policy.window : ceilSeconds(oldest + policy.window * 1000 - now);
+      return { ...policy, remaining: Math.max(0, policy.limit - n), reset };
+    });
+  }
+
+  /** When everything stored (other than a hard lock) has expired, or null when nothing expires. */
+  private cleanupAt(): number | null {
+    const { t } = this.one<{ t: number | null }>(
+      `SELECT max(t) AS t FROM (
+         SELECT max(expires_at) AS t FROM hits
+         UNION ALL SELECT max(expires_at) FROM tickets
+         UNION ALL SELECT locked_until FROM lockout
+         UNION ALL SELECT forget_at FROM lockout WHERE hard_locked = 0
+       )`,
+    );
+    return t;
+  }
+
+  /** State that never expires by itself: a hard lock. */
+  private hasLasting(): boolean {
+    return this.sql.exec("SELECT 1 FROM lockout WHERE hard_locked = 1").toArray().length > 0;
+  }
+
+  /**
+   * One alarm per idle period: set when none is pending; the alarm re-arms itself while data
+   * remains. With nothing that expires and nothing lasting (say, after an unlock) it is due now,
+   * so even an emptied object does not keep its tables.
+   */
+  private scheduleCleanup(now: number): void {
+    if (this.sql.exec("SELECT 1 FROM meta WHERE key = 'alarm_at'").toArray().length > 0) return;
+    const at = this.cleanupAt() ?? (this.hasLasting() ? null : now);
+    if (at === null) return;
+    this.sql.exec("INSERT INTO meta (key, value) VALUES ('alarm_at', ?)", at);
+    void this.ctx.storage.setAlarm(at);
+  }
+}
+
+function ceilSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
+}

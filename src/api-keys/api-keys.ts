@@ -1,0 +1,184 @@
+import { findApiKeyWithUser, insertApiKeyWithinCap, listUserApiKeys, markApiKeyRevoked, touchApiKey } from "../db/api-keys";
+import type { ApiKey, User } from "../db/schema";
+import { AppError } from "../errors";
+import { displayPrefix, generateApiKey, hashApiKeySecret, parseApiKey, verifyApiKeySecret } from "./format";
+import { recordAudit } from "../audit/audit";
+import type { Deps, RequestMeta } from "../deps";
+import { describeError, log } from "../log";
+
+/**
+ * API keys: long-lived credentials for scripts. A key authenticates as its user on ordinary
+ * endpoints, limited by its scopes, and can never manage credentials (see requireInteractiveSession).
+ */
+
+/** Every scope a key can hold. Credential management is deliberately not among them. */
+export const API_KEY_SCOPES = ["profile:read", "profile:write", "security_events:read"] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
+/** Live (unrevoked, unexpired) keys a user may hold at once. */
+export const MAX_API_KEYS_PER_USER = 25;
+
+/** `last_used_at` is written at most this often per key, so authentication is normally read-only. */
+export const LAST_USED_WRITE_INTERVAL_MS = 5 * 60_000;
+
+/** How long an IP stays "known" for a key: a use from an unknown one is audited. */
+const SEEN_IP_TTL_SECONDS = 30 * 86_400;
+const seenIpKey = (apiKeyId: string, ip: string) => `apikey_ip:${apiKeyId}:${ip}`;
+
+/** The listing shape (API.md): everything but the key itself. */
+export interface ApiKeyResponse {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  last_used_ip: string | null;
+}
+
+export function toApiKeyResponse(key: ApiKey, prefix: string): ApiKeyResponse {
+  return {
+    id: key.id,
+    name: key.name,
+    prefix: displayPrefix(prefix, key.keyId),
+    scopes: key.scopes,
+    created_at: key.createdAt.toISOString(),
+    expires_at: key.expiresAt?.toISOString() ?? null,
+    last_used_at: key.lastUsedAt?.toISOString() ?? null,
+    last_used_ip: key.lastUsedIp,
+  };
+}
+
+export interface CreateApiKeyInput {
+  name: string;
+  expires_in_days?: number | null | undefined;
+  scopes?: ApiKeyScope[] | undefined;
+}
+
+/** The creation answer: the only time `api_key` is ever shown. */
+export interface CreatedApiKey {
+  id: string;
+  name: string;
+  api_key: string;
+  prefix: string;
+  scopes: string[];
+  created_at: string;
+  expires_at: string | null;
+}
+
+/** `POST /users/me/api-keys`. Refuses (422) when the user already holds the maximum of live keys. */
+export async function createApiKey(deps: Deps, user: User, input: CreateApiKeyInput, meta: RequestMeta): Promise<CreatedApiKey> {
+  const { apiKeyPrefix, apiKeyHmacSecret } = deps.config;
+  const now = deps.now();
+  const scopes = input.scopes ? API_KEY_SCOPES.filter((s) => input.scopes!.includes(s)) : [...API_KEY_SCOPES];
+  const expiresAt = input.expires_in_days ? new Date(now.getTime() + input.expires_in_days * 86_400_000) : null;
+  const generated = generateApiKey(apiKeyPrefix);
+  const id = crypto.randomUUID();
+  const inserted = await insertApiKeyWithinCap(
+    deps.db,
+    {
+      id,
+      userId: user.id,
+      name: input.name,
+      keyId: generated.keyId,
+      secretHash: await hashApiKeySecret(apiKeyHmacSecret, generated.keyId, generated.secret),
+      scopes,
+      createdAt: now,
+      expiresAt,
+    },
+    MAX_API_KEYS_PER_USER,
+  );
+  if (!inserted) {
+    const message = `You can hold at most ${MAX_API_KEYS_PER_USER} active API keys; revoke one first.`;
+    throw new AppError("validation_failed", { detail: message, errors: [{ field: "body", message }] });
+  }
+  const prefix = displayPrefix(apiKeyPrefix, generated.keyId);
+  await recordAudit(deps, meta, {
+    action: "api_key.created",
+    userId: user.id,
+    resource: `api_key:${id}`,
+    metadata: { api_key_id: id, name: input.name, prefix, scopes, expires_at: expiresAt?.toISOString() ?? null },
+  });
+  return {
+    id,
+    name: input.name,
+    api_key: generated.apiKey,
+    prefix,
+    scopes,
+    created_at: now.toISOString(),
+    expires_at: expiresAt?.toISOString() ?? null,
+  };
+}
+
+export async function listApiKeys(deps: Deps, user: User): Promise<ApiKeyResponse[]> {
+  const keys = await listUserApiKeys(deps.db, user.id);
+  return keys.map((k) => toApiKeyResponse(k, deps.config.apiKeyPrefix));
+}
+
+/** `DELETE /users/me/api-keys/{id}`: 404 unless it is one of the caller's live keys. Effective at once. */
+export async function revokeApiKey(deps: Deps, user: User, id: string, meta: RequestMeta): Promise<void> {
+  const revoked = await markApiKeyRevoked(deps.db, id, user.id, deps.now());
+  if (!revoked) throw new AppError("not_found", { detail: "No such API key." });
+  await recordAudit(deps, meta, {
+    action: "api_key.revoked",
+    userId: user.id,
+    resource: `api_key:${id}`,
+    metadata: { api_key_id: id, name: revoked.name, prefix: displayPrefix(deps.config.apiKeyPrefix, revoked.keyId) },
+  });
+}
+
+/** True when a bearer credential is meant as an API key (JWTs start with "eyJ", prefixes are lower-case). */
+export function looksLikeApiKey(deps: Deps, bearer: string): boolean {
+  return bearer.startsWith(deps.config.apiKeyPrefix);
+}
+
+/**
+ * Authenticates a presented key: parse, one indexed read of key + owner, constant-time hash
+ * comparison, then revocation, expiry and the owner's state (read in the same query, so a
+ * deactivated or deleted user's keys stop at once). Throws 401-class AppErrors: `invalid_token`
+ * for anything unknown; `token_revoked`/`token_expired` only once the secret has matched.
+ */
+export async function authenticateApiKey(deps: Deps, presented: string, meta: RequestMeta): Promise<{ key: ApiKey; user: User }> {
+  const parsed = parseApiKey(deps.config.apiKeyPrefix, presented);
+  if (!parsed) throw new AppError("invalid_token");
+  const found = await findApiKeyWithUser(deps.db, parsed.keyId);
+  // Unknown key ids still cost one hash, so timing does not tell known ids from made-up ones.
+  const stored = found?.key.secretHash ?? "sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+  const valid = await verifyApiKeySecret(deps.config.apiKeyHmacSecret, parsed.keyId, parsed.secret, stored);
+  if (!found || !valid) throw new AppError("invalid_token");
+  const { key, user } = found;
+  const now = deps.now();
+  if (key.revokedAt !== null) throw new AppError("token_revoked");
+  if (key.expiresAt !== null && key.expiresAt.getTime() <= now.getTime()) throw new AppError("token_expired");
+  if (!user.isActive) throw new AppError("invalid_token");
+  noteUse(deps, key, user, meta, now);
+  return { key, user };
+}
+
+/**
+ * Bookkeeping after a successful authentication, off the response path. Nothing is written unless
+ * `last_used_at` is older than the write interval or the request comes from another IP than the
+ * stored one; an IP this key has not used within {@link SEEN_IP_TTL_SECONDS} is audited once.
+ */
+function noteUse(deps: Deps, key: ApiKey, user: User, meta: RequestMeta, now: Date): void {
+  const due = key.lastUsedAt === null || now.getTime() - key.lastUsedAt.getTime() >= LAST_USED_WRITE_INTERVAL_MS;
+  const ip = meta.ip;
+  const otherIp = ip !== null && ip !== key.lastUsedIp ? ip : null;
+  if (!due && otherIp === null) return;
+  deps.waitUntil(
+    (async () => {
+      const unknownIp = otherIp !== null && (await deps.kv.get(seenIpKey(key.id, otherIp))) === null;
+      if (!due && !unknownIp) return;
+      const wrote = await touchApiKey(deps.db, key.id, { at: key.lastUsedAt, ip: key.lastUsedIp }, { at: now, ip: ip ?? key.lastUsedIp });
+      if (!unknownIp || !wrote || otherIp === null) return;
+      await deps.kv.put(seenIpKey(key.id, otherIp), "1", { expirationTtl: SEEN_IP_TTL_SECONDS });
+      await recordAudit(deps, meta, {
+        action: "api_key.used_new_ip",
+        userId: user.id,
+        resource: `api_key:${key.id}`,
+        metadata: { api_key_id: key.id, name: key.name, previous_ip: key.lastUsedIp },
+      });
+    })().catch((error: unknown) => log("warn", "api_key.touch_failed", { api_key_id: key.id, ...describeError(error) })),
+  );
+}

@@ -1,0 +1,82 @@
+import { auditLogs } from "../db/schema";
+import { log } from "../log";
+import type { Deps, RequestMeta } from "../deps";
+
+/**
+ * Security log: one `audit_logs` row per security-relevant event, plus a structured log line.
+ * `metadata` must never carry secrets (passwords, tokens, keys); reasons for failures are kept
+ * here, server-side, and never returned to the client that failed.
+ */
+export type AuditAction =
+  | "user.registered"
+  | "login.succeeded"
+  | "login.failed"
+  | "login.throttled"
+  | "account.locked"
+  | "account.unlocked"
+  | "logout"
+  | "logout.all"
+  | "token.refreshed"
+  | "refresh_token.reused"
+  | "session.revoked"
+  | "password.changed"
+  | "password.reset_requested"
+  | "password.reset"
+  | "email.change_requested"
+  | "email.changed"
+  | "email.verified"
+  | "api_key.created"
+  | "api_key.revoked"
+  | "api_key.used_new_ip"
+  | "user.updated"
+  | "user.deleted"
+  | "rate_limited";
+
+export interface AuditEntry {
+  action: AuditAction;
+  userId?: string | null;
+  resource?: string | null;
+  metadata?: Record<string, unknown>;
+}
+
+/**
+ * Metadata keys that name a secret. A caller should never pass one; if it does, the value is
+ * replaced before it reaches D1 or the log, as a last line of defence.
+ */
+const SECRET_KEY = /(^|_)(password|passwd|secret|token|api_key|apikey|hash|pepper|private_key|otp)$/i;
+/** Values shaped like a JWT or an API key body are redacted whatever their key. */
+const SECRET_VALUE = /^eyJ[\w-]+\.[\w-]+\.|[0-9a-f]{80}$/;
+
+/** Returns metadata with secret-looking entries replaced by "[redacted]", recursively. */
+export function redactSecrets(value: unknown, depth = 0): unknown {
+  if (depth > 4) return "[truncated]";
+  if (typeof value === "string") return SECRET_VALUE.test(value) ? "[redacted]" : value;
+  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1));
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? "[redacted]" : redactSecrets(v, depth + 1)]),
+    );
+  }
+  return value;
+}
+
+export async function recordAudit(deps: Deps, meta: RequestMeta, entry: AuditEntry): Promise<void> {
+  const row = {
+    id: crypto.randomUUID(),
+    userId: entry.userId ?? null,
+    action: entry.action,
+    resource: entry.resource ?? null,
+    ipAddress: meta.ip,
+    userAgent: meta.userAgent?.slice(0, 512) ?? null,
+    metadata: entry.metadata ? (redactSecrets(entry.metadata) as Record<string, unknown>) : null,
+    createdAt: deps.now(),
+  };
+  await deps.db.insert(auditLogs).values(row);
+  log("info", `audit.${entry.action}`, {
+    request_id: meta.requestId,
+    user_id: row.userId,
+    resource: row.resource,
+    ip: row.ipAddress,
+    metadata: row.metadata,
+  });
+}

@@ -1,0 +1,97 @@
+import { Hono, type Context } from "hono";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { requestId } from "hono/request-id";
+import type { AppEnv } from "./context";
+import { readConfig, type Config } from "../config";
+import { AppError, findCause, isDependencyError, problemBody, type DependencyError } from "../errors";
+import { describeError, log } from "../log";
+import { createRequestContext } from "./middleware/request-context";
+import { createNoStore, createSecurityHeaders } from "./middleware/security-headers";
+import { createJsonBodyGuard } from "./middleware/validate";
+import { adminRoutes } from "./routes/admin";
+import { authRoutes } from "./routes/auth";
+import { devRoutes } from "./routes/dev";
+import { userRoutes } from "./routes/users";
+import { wellKnownRoutes } from "./routes/well-known";
+
+/** Seconds a client should wait before retrying when a dependency is down. */
+const RETRY_AFTER_UNAVAILABLE = "5";
+
+/** Renders any error as problem+json. Unknown errors are logged and become a bland 500. */
+export function renderError(error: unknown, c: Context<AppEnv>): Response {
+  const requestIdValue = c.get("requestId") ?? crypto.randomUUID();
+  let appError: AppError;
+  let dependencyError: DependencyError | undefined;
+  if (error instanceof AppError) {
+    appError = error;
+  } else if ((dependencyError = findCause(error, isDependencyError))) {
+    log("error", "dependency.unavailable", { request_id: requestIdValue, dependency: dependencyError.dependency, ...describeError(error) });
+    appError = new AppError("service_unavailable", { headers: { "Retry-After": RETRY_AFTER_UNAVAILABLE } });
+  } else if (error instanceof HTTPException && error.status === 400) {
+    appError = new AppError("malformed_body");
+  } else if (error instanceof HTTPException && error.status === 413) {
+    appError = new AppError("payload_too_large");
+  } else {
+    log("error", "request.failed", { request_id: requestIdValue, path: c.req.path, ...describeError(error) });
+    appError = new AppError("internal_error");
+  }
+  return c.body(JSON.stringify(problemBody(appError, requestIdValue)), appError.status as 400, {
+    ...appError.headers,
+    "Content-Type": "application/problem+json; charset=utf-8",
+  });
+}
+
+const corsByConfig = new WeakMap<Config, ReturnType<typeof cors>>();
+
+/** CORS from the configured allowlist: a listed origin is echoed, any other gets no CORS headers. */
+function corsFromConfig(c: Context<AppEnv>) {
+  const config = readConfig(c.env);
+  let handler = corsByConfig.get(config);
+  if (!handler) {
+    const allowed = new Set(config.corsOrigins);
+    handler = cors({
+      origin: (origin) => (allowed.has(origin) ? origin : null),
+      credentials: config.corsAllowCredentials,
+      allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+      allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
+      exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit", "RateLimit-Policy", "WWW-Authenticate"],
+      maxAge: 600,
+    });
+    corsByConfig.set(config, handler);
+  }
+  return handler;
+}
+
+export function createApp() {
+  const app = new Hono<AppEnv>();
+
+  app.use(requestId());
+  app.use(createSecurityHeaders());
+  app.use((c, next) => corsFromConfig(c)(c, next));
+  app.use(createNoStore());
+  app.use(createRequestContext());
+  app.use(
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) => {
+        const error = new AppError("method_not_allowed", { headers: { Allow: methods.join(", ") } });
+        return renderError(error, c as Context<AppEnv>);
+      },
+    }),
+  );
+  app.use("/api/*", createJsonBodyGuard());
+
+  app.route("/", wellKnownRoutes);
+  app.route("/api/v1/auth", authRoutes);
+  app.route("/api/v1/users/me", userRoutes);
+  app.route("/api/v1/admin", adminRoutes);
+  app.route("/api/v1/dev", devRoutes);
+
+  app.notFound((c) => renderError(new AppError("not_found"), c));
+  app.onError((error, c) => renderError(error, c));
+  return app;
+}
+
+export const app = createApp();

@@ -1,0 +1,107 @@
+import { log } from "../log";
+import type { Deps } from "../deps";
+
+/**
+ * One mail interface, three transports chosen by configuration:
+ * - `outbox`: the dev outbox in KV, read at `GET /api/v1/dev/outbox` (only with DEV_OUTBOX=true);
+ * - `http`: a Resend-compatible JSON API (`MAIL_API_URL`, `MAIL_API_KEY`);
+ * - `none`: nothing is sent; a warning without the mail's content is logged.
+ * Delivery happens after the response (`waitUntil`) so it never changes what a client sees, and a
+ * failed HTTP delivery is retried once.
+ */
+export type MailKind = "email_verification" | "password_reset" | "email_change" | "security_notice";
+
+export interface MailMessage {
+  to: string;
+  kind: MailKind;
+  subject: string;
+  text: string;
+  html: string;
+  /** The one-time token the mail carries, kept only in the dev outbox for tests and local use. */
+  token?: string;
+}
+
+export interface OutboxEntry {
+  to: string;
+  kind: MailKind;
+  subject: string;
+  text: string;
+  token: string | null;
+  created_at: string;
+}
+
+/** Dev outbox entries live for a day; keys sort newest first. */
+const OUTBOX_TTL_SECONDS = 86_400;
+const OUTBOX_PREFIX = "outbox:";
+const MAX_TIME = 9_999_999_999_999;
+
+export function outboxPrefix(to: string): string {
+  return `${OUTBOX_PREFIX}${to.toLowerCase()}:`;
+}
+
+/** Queues a mail for delivery after the response. */
+export function sendMail(deps: Deps, message: MailMessage): void {
+  deps.waitUntil(deliver(deps, message));
+}
+
+/** Delivers now; used by `sendMail` and by tests of the transports. */
+export async function deliver(deps: Deps, message: MailMessage): Promise<void> {
+  const { mail } = deps.config;
+  try {
+    if (mail.transport === "outbox") return await writeOutbox(deps, message);
+    if (mail.transport === "http") return await postWithRetry(deps, message);
+    log("warn", "mail.not_sent", { kind: message.kind, reason: "MAIL_TRANSPORT is none" });
+  } catch (error) {
+    log("error", "mail.failed", { kind: message.kind, transport: mail.transport, reason: String(error).slice(0, 200) });
+  }
+}
+
+async function writeOutbox(deps: Deps, message: MailMessage): Promise<void> {
+  const now = deps.now();
+  const entry: OutboxEntry = {
+    to: message.to,
+    kind: message.kind,
+    subject: message.subject,
+    text: message.text,
+    token: message.token ?? null,
+    created_at: now.toISOString(),
+  };
+  const order = String(MAX_TIME - now.getTime()).padStart(13, "0");
+  const key = `${outboxPrefix(message.to)}${order}:${crypto.randomUUID()}`;
+  await deps.kv.put(key, JSON.stringify(entry), { expirationTtl: OUTBOX_TTL_SECONDS });
+}
+
+/** Newest first. */
+export async function readOutbox(deps: Deps, to: string, limit = 50): Promise<OutboxEntry[]> {
+  const listed = await deps.kv.list({ prefix: outboxPrefix(to), limit });
+  if (listed.keys.length === 0) return [];
+  const values = await deps.kv.get(
+    listed.keys.map((k) => k.name),
+    "json",
+  );
+  return listed.keys.map((k) => values.get(k.name) as OutboxEntry | null).filter((v): v is OutboxEntry => v !== null);
+}
+
+async function postWithRetry(deps: Deps, message: MailMessage): Promise<void> {
+  const { mail } = deps.config;
+  if (!mail.apiKey) throw new Error("MAIL_API_KEY is not set");
+  const body = JSON.stringify({ from: mail.from, to: [message.to], subject: message.subject, text: message.text, html: message.html });
+  for (let attempt = 1; ; attempt++) {
+    let status = 0;
+    try {
+      const response = await fetch(mail.apiUrl, {
+        method: "POST",
+        headers: { authorization: `Bearer ${mail.apiKey}`, "content-type": "application/json" },
+        body,
+      });
+      status = response.status;
+      if (response.ok) return;
+    } catch {
+      status = 0;
+    }
+    // Client errors (bad address, bad key) will not get better by retrying.
+    if (attempt >= 2 || (status >= 400 && status < 500 && status !== 429)) {
+      throw new Error(`mail API answered ${status || "network error"} after ${attempt} attempt(s)`);
+    }
+  }
+}

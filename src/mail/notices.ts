@@ -1,0 +1,11 @@
+import { findUserById } from "../db/users";
+import type { Deps, RequestMeta } from "../deps";
+import { sendMail } from "./mail";
+import { securityNoticeMail, type SecurityEvent } from "./templates";
+
+/** Mails the account owner a security notice (after the response; never changes the answer). */
+export async function sendSecurityNotice(deps: Deps, userId: string, event: SecurityEvent, meta: RequestMeta, to?: string): Promise<void> {
+  const address = to ?? (await findUserById(deps.db, userId))?.email;
+  if (!address) return;
+  sendMail(deps, securityNoticeMail(address, event, { ip: meta.ip, time: deps.now() }));
+}

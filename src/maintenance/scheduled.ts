@@ -1,0 +1,49 @@
+import { and, inArray, isNotNull, lt, or } from "drizzle-orm";
+import { pruneAuditLogs } from "../db/audit-logs";
+import { createDb, type Db } from "../db/client";
+import { consumedTokens, retiredRefreshTokens, sessions } from "../db/schema";
+import { readConfig, type Bindings } from "../config";
+import { log } from "../log";
+
+/** Audit rows deleted per statement, and statements per run: bounded work for one cron invocation. */
+const AUDIT_PRUNE_BATCH = 5_000;
+const AUDIT_PRUNE_MAX_BATCHES = 40;
+
+/**
+ * Drops audit rows older than `AUDIT_RETENTION_DAYS`, in batches; whatever a run leaves over
+ * (more than 200,000 rows) goes the next day.
+ */
+export async function pruneExpiredAuditLogs(db: Db, retentionDays: number, now: Date): Promise<number> {
+  const cutoff = new Date(now.getTime() - retentionDays * 86_400_000);
+  let total = 0;
+  for (let i = 0; i < AUDIT_PRUNE_MAX_BATCHES; i++) {
+    const deleted = await pruneAuditLogs(db, cutoff, AUDIT_PRUNE_BATCH);
+    total += deleted;
+    if (deleted < AUDIT_PRUNE_BATCH) break;
+  }
+  return total;
+}
+
+/**
+ * The daily cron: drops what can no longer matter. Single-use markers outlive their token's TTL
+ * by a day; dead sessions (expired, or revoked more than a day ago) go with their retired tokens;
+ * audit rows go after the configured retention.
+ */
+export async function runScheduledMaintenance(env: Bindings, now: Date): Promise<void> {
+  const db = createDb(env.DB);
+  const dayAgo = new Date(now.getTime() - 86_400_000);
+  const consumed = await db.delete(consumedTokens).where(lt(consumedTokens.expiresAt, dayAgo)).run();
+  const deadSessions = or(lt(sessions.expiresAt, dayAgo), and(isNotNull(sessions.revokedAt), lt(sessions.revokedAt, dayAgo)));
+  const [retired, dead] = await db.batch([
+    // A query builder, not db.run(sql``): Drizzle's D1 batch cannot bind parameters of raw statements.
+    db.delete(retiredRefreshTokens).where(inArray(retiredRefreshTokens.sessionId, db.select({ id: sessions.id }).from(sessions).where(deadSessions))),
+    db.delete(sessions).where(deadSessions),
+  ]);
+  const auditLogs = await pruneExpiredAuditLogs(db, readConfig(env).auditRetentionDays, now);
+  log("info", "maintenance.done", {
+    audit_logs: auditLogs,
+    consumed_tokens: consumed.meta.changes,
+    retired_refresh_tokens: retired.meta.changes,
+    sessions: dead.meta.changes,
+  });
+}

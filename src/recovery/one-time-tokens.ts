@@ -1,0 +1,154 @@
+import { sql, type SQL } from "drizzle-orm";
+import { AppError } from "../errors";
+import { randomToken, sha256 } from "../crypto";
+import type { Deps } from "../deps";
+
+/**
+ * Mailed one-time tokens (email verification, password reset, email change).
+ *
+ *   KV   <purpose>:<sha256(token)>  → JSON payload    TTL: the purpose's lifetime
+ *   D1   consumed_tokens(token_hash = sha256(token))  the single-use arbiter
+ *   D1   consumed_tokens(token_hash = issued:<purpose>:<userId>:<issuedAt>:<sha256(token)>)
+ *        an issuance marker, for purposes where the latest token wins (reset, email change)
+ *
+ * KV holds only the token's hash. KV alone cannot make a token single-use under concurrency (a
+ * read-then-delete races), so consumption is decided by one conditional INSERT in D1: of any number
+ * of parallel submissions exactly one inserts the row and wins.
+ *
+ * "A fresh request invalidates older tokens" is decided in D1 too, not with a KV pointer (KV is
+ * eventually consistent, so a pointer read in another location could miss the newer token). Each
+ * reset or email-change token writes an issuance marker whose key sorts by issue time within the
+ * user's range; consuming a token requires that no marker of the same purpose and user sorts after
+ * its own, in the same INSERT that claims it. The markers are rows of `consumed_tokens` because the
+ * schema is fixed; they expire with the token and the daily clean-up removes them.
+ */
+export type TokenPurpose = "verify" | "reset" | "email_change";
+
+export const TOKEN_TTL_SECONDS: Record<TokenPurpose, number> = {
+  verify: 24 * 3600,
+  reset: 15 * 60,
+  email_change: 3600,
+};
+
+/** Purposes for which issuing a token makes every older one of the same user unusable. */
+const LATEST_WINS: ReadonlySet<TokenPurpose> = new Set(["reset", "email_change"]);
+
+export interface TokenPayload {
+  userId: string;
+  /** The address the token was mailed to; every purpose is bound to it. */
+  email: string;
+  /** Milliseconds since the epoch; lets expiry be judged by the injectable clock as well as KV's TTL. */
+  issuedAt: number;
+}
+
+/** A bad mailed link: 400 `invalid_token` (API.md), without saying which check failed. */
+export function invalidLink(): AppError {
+  return new AppError("invalid_token", { status: 400, detail: "The link is invalid, expired or already used." });
+}
+
+const kvKey = (purpose: TokenPurpose, hash: string) => `${purpose}:${hash}`;
+
+/** Marker keys of one user and purpose sort by issue time: 13-digit milliseconds, then the hash. */
+const markerRange = (purpose: TokenPurpose, userId: string) => `issued:${purpose}:${userId}:`;
+const markerKey = (purpose: TokenPurpose, payload: TokenPayload, hash: string) =>
+  `${markerRange(purpose, payload.userId)}${String(payload.issuedAt).padStart(13, "0")}:${hash}`;
+/** ';' is the character after ':', so `< end` bounds the user's range. */
+const markerEnd = (purpose: TokenPurpose, userId: string) => `issued:${purpose}:${userId};`;
+
+/** SQL true when a newer token of the same purpose and user was issued (LATEST_WINS purposes only). */
+function supersededSql(purpose: TokenPurpose, payload: TokenPayload, hash: string): SQL {
+  if (!LATEST_WINS.has(purpose)) return sql`0`;
+  return sql`EXISTS (SELECT 1 FROM consumed_tokens
+    WHERE token_hash > ${markerKey(purpose, payload, hash)} AND token_hash < ${markerEnd(purpose, payload.userId)})`;
+}
+
+/** Issues a token (256 random bits) and returns it; only its hash is stored. */
+export async function issueOneTimeToken(deps: Deps, purpose: TokenPurpose, payload: Omit<TokenPayload, "issuedAt">): Promise<string> {
+  const token = randomToken(32);
+  const hash = await sha256(token);
+  const value: TokenPayload = { userId: payload.userId, email: payload.email, issuedAt: deps.now().getTime() };
+  const expiresAt = value.issuedAt + TOKEN_TTL_SECONDS[purpose] * 1000;
+  if (LATEST_WINS.has(purpose)) {
+    // Written before the token exists: if this fails nothing was mailed, and if the KV write below
+    // fails the older tokens are already dead (fail closed).
+    await deps.db.run(sql`
+      INSERT INTO consumed_tokens (token_hash, purpose, consumed_at, expires_at)
+      VALUES (${markerKey(purpose, value, hash)}, ${`${purpose}_issued`}, ${value.issuedAt}, ${expiresAt})
+      ON CONFLICT (token_hash) DO NOTHING`);
+  }
+  await deps.kv.put(kvKey(purpose, hash), JSON.stringify(value), { expirationTtl: TOKEN_TTL_SECONDS[purpose] });
+  return token;
+}
+
+/**
+ * Voids every outstanding token of a latest-wins purpose for the user, by writing an issuance
+ * marker that no token matches. A password reset uses it so that an email change requested by
+ * whoever knew the old password cannot be completed afterwards.
+ */
+export async function voidOneTimeTokens(deps: Deps, purpose: "reset" | "email_change", userId: string): Promise<void> {
+  const now = deps.now().getTime();
+  const marker: TokenPayload = { userId, email: "", issuedAt: now };
+  await deps.db.run(sql`
+    INSERT INTO consumed_tokens (token_hash, purpose, consumed_at, expires_at)
+    VALUES (${markerKey(purpose, marker, `void-${crypto.randomUUID()}`)}, ${`${purpose}_voided`}, ${now}, ${now + TOKEN_TTL_SECONDS[purpose] * 1000})
+    ON CONFLICT (token_hash) DO NOTHING`);
+}
+
+const wellFormed = (token: string) => token.length >= 16 && token.length <= 128;
+
+function isExpired(deps: Deps, purpose: TokenPurpose, payload: TokenPayload): boolean {
+  return deps.now().getTime() - payload.issuedAt > TOKEN_TTL_SECONDS[purpose] * 1000;
+}
+
+/** D1 check that the token is neither used nor superseded (KV may lag behind in other locations). */
+async function assertStillUsable(deps: Deps, purpose: TokenPurpose, payload: TokenPayload, hash: string): Promise<void> {
+  const row = await deps.db.get<{ used: number }>(sql`
+    SELECT (EXISTS (SELECT 1 FROM consumed_tokens WHERE token_hash = ${hash}) OR ${supersededSql(purpose, payload, hash)}) AS used`);
+  if (row?.used) throw invalidLink();
+}
+
+/** Reads a token without using it up (e.g. to check the password policy before consuming). */
+export async function peekOneTimeToken(deps: Deps, purpose: TokenPurpose, token: string): Promise<TokenPayload> {
+  return (await findOneTimeToken(deps, [purpose], token)).payload;
+}
+
+/**
+ * Finds which of `purposes` a token belongs to (one bulk KV read), without using it up. Lets one
+ * endpoint (`/auth/verify-email`) accept verification and email-change tokens alike.
+ */
+export async function findOneTimeToken(
+  deps: Deps,
+  purposes: readonly TokenPurpose[],
+  token: string,
+): Promise<{ purpose: TokenPurpose; payload: TokenPayload }> {
+  if (!wellFormed(token)) throw invalidLink();
+  const hash = await sha256(token);
+  const keys = purposes.map((p) => kvKey(p, hash));
+  const values = await deps.kv.get<TokenPayload>(keys, "json");
+  const index = keys.findIndex((k) => values.get(k));
+  const purpose = purposes[index];
+  const payload = values.get(keys[index] ?? "");
+  if (!purpose || !payload || isExpired(deps, purpose, payload)) throw invalidLink();
+  await assertStillUsable(deps, purpose, payload, hash);
+  return { purpose, payload };
+}
+
+/**
+ * Uses a token up: succeeds exactly once per token however many requests race, and never for a
+ * token superseded by a newer one of the same purpose and user.
+ */
+export async function consumeOneTimeToken(deps: Deps, purpose: TokenPurpose, token: string): Promise<TokenPayload> {
+  const payload = await peekOneTimeToken(deps, purpose, token);
+  const hash = await sha256(token);
+  const now = deps.now().getTime();
+  const expiresAt = payload.issuedAt + TOKEN_TTL_SECONDS[purpose] * 1000;
+  // The WHERE makes SQLite parse ON CONFLICT as the upsert clause, not as a join constraint.
+  const result = await deps.db.run(sql`
+    INSERT INTO consumed_tokens (token_hash, purpose, consumed_at, expires_at)
+    SELECT ${hash}, ${purpose}, ${now}, ${expiresAt}
+    WHERE NOT ${supersededSql(purpose, payload, hash)}
+    ON CONFLICT (token_hash) DO NOTHING`);
+  if (result.meta.changes !== 1) throw invalidLink();
+  await deps.kv.delete(kvKey(purpose, hash));
+  return payload;
+}

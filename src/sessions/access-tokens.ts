@@ -1,0 +1,80 @@
+import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters } from "jose";
+import type { Config } from "../config";
+import { AppError } from "../errors";
+import type { KeySet } from "./signing-keys";
+
+/** The access token's type header (RFC 9068); refresh tokens and ID tokens never carry it. */
+export const ACCESS_TOKEN_TYPE = "at+jwt";
+
+export interface AccessTokenClaims {
+  sub: string;
+  sid: string;
+  jti: string;
+  iat: number;
+  exp: number;
+}
+
+export interface IssuedAccessToken {
+  token: string;
+  claims: AccessTokenClaims;
+}
+
+/** Signs a short-lived access token for one user and session. */
+export async function signAccessToken(
+  keys: KeySet,
+  config: Config,
+  subject: { userId: string; sessionId: string },
+  now: Date,
+): Promise<IssuedAccessToken> {
+  const iat = Math.floor(now.getTime() / 1000);
+  const claims: AccessTokenClaims = {
+    sub: subject.userId,
+    sid: subject.sessionId,
+    jti: crypto.randomUUID(),
+    iat,
+    exp: iat + config.accessTokenTtl,
+  };
+  const token = await new SignJWT({ sid: claims.sid })
+    .setProtectedHeader({ alg: keys.signing.alg, kid: keys.signing.kid, typ: ACCESS_TOKEN_TYPE })
+    .setIssuer(config.issuer)
+    .setAudience(config.audience)
+    .setSubject(claims.sub)
+    .setJti(claims.jti)
+    .setIssuedAt(iat)
+    .setExpirationTime(claims.exp)
+    .sign(keys.signing.key);
+  return { token, claims };
+}
+
+/**
+ * Verifies signature, algorithm, issuer, audience, `typ` and expiry against local keys only.
+ * Every failure is a 401: `token_expired` for an expired but otherwise valid token, else
+ * `invalid_token` (no detail on which check failed).
+ */
+export async function verifyAccessToken(keys: KeySet, config: Config, token: string, now: Date): Promise<AccessTokenClaims> {
+  const algorithms = [...new Set([...keys.byKid.values()].map((k) => k.alg))];
+  try {
+    const { payload } = await jwtVerify(
+      token,
+      (header: JWTHeaderParameters) => {
+        const key = header.kid ? keys.byKid.get(header.kid) : undefined;
+        if (!key || key.alg !== header.alg) throw new AppError("invalid_token");
+        return key.key;
+      },
+      {
+        algorithms,
+        issuer: config.issuer,
+        audience: config.audience,
+        typ: ACCESS_TOKEN_TYPE,
+        currentDate: now,
+        requiredClaims: ["sub", "sid", "jti", "iat", "exp"],
+      },
+    );
+    const { sub, sid, jti, iat, exp } = payload as Partial<Record<keyof AccessTokenClaims, unknown>>;
+    if (typeof sub !== "string" || typeof sid !== "string" || typeof jti !== "string") throw new AppError("invalid_token");
+    return { sub, sid, jti, iat: Number(iat), exp: Number(exp) };
+  } catch (error) {
+    if (error instanceof joseErrors.JWTExpired) throw new AppError("token_expired");
+    throw new AppError("invalid_token");
+  }
+}

@@ -1,0 +1,229 @@
+import type { Session, User } from "../db/schema";
+import {
+  findRetiredToken,
+  findSessionByTokenHash,
+  insertSession,
+  listLiveSessions,
+  markSessionRevoked,
+  markUserSessionsRevoked,
+  rotateSessionToken,
+  touchSession,
+} from "../db/sessions";
+import { findUserById } from "../db/users";
+import { AppError } from "../errors";
+import { signAccessToken } from "./access-tokens";
+import { recordAudit } from "../audit/audit";
+import { base64url, fromBase64url, hmacSha256, randomToken, sha256 } from "../crypto";
+import type { Deps, RequestMeta } from "../deps";
+import { sendSecurityNotice } from "../mail/notices";
+import { revokeSessionAccess, revokeUserAccess } from "./revocation";
+import { toUserResponse, type UserResponse } from "../accounts/user-response";
+
+/**
+ * Sessions and refresh tokens.
+ *
+ * A refresh token is 256 random bits for a new session. Each rotation replaces it with its
+ * successor `HMAC-SHA256(session.rotation_key, token)`: unpredictable without both the presented
+ * token and the per-session key, and the same for every request that presents the same token.
+ * That makes concurrent refreshes from several tabs converge on one token instead of forking the
+ * session, and lets a retired token presented within the grace window be answered with the live
+ * one although only hashes are stored.
+ */
+export interface TokenResponse {
+  access_token: string;
+  refresh_token: string;
+  token_type: "bearer";
+  expires_in: number;
+  refresh_expires_in: number;
+  user: UserResponse;
+}
+
+/** How far forward a token within the grace window may be behind the live one. */
+const MAX_GRACE_STEPS = 4;
+
+async function successor(rotationKey: string, token: string): Promise<string> {
+  return base64url(await hmacSha256(fromBase64url(rotationKey), `gatehouse-refresh:${token}`));
+}
+
+/** Human-readable device label from the User-Agent, shown in the session list. */
+export function describeDevice(userAgent: string | null): string | null {
+  if (!userAgent) return null;
+  const browser = /(Edg|Firefox|Chrome|Safari|curl|okhttp|Dart)\/?/i.exec(userAgent)?.[1] ?? "Unknown client";
+  const os = /(Windows|Android|iPhone|iPad|Mac OS X|Linux|CrOS)/i.exec(userAgent)?.[1];
+  return os ? `${browser} on ${os}` : browser;
+}
+
+export async function createSession(deps: Deps, userId: string, meta: RequestMeta): Promise<{ session: Session; refreshToken: string }> {
+  const now = deps.now();
+  const refreshToken = randomToken(32);
+  const session = await insertSession(deps.db, {
+    id: crypto.randomUUID(),
+    userId,
+    refreshTokenHash: await sha256(refreshToken),
+    rotationKey: randomToken(32),
+    ipAddress: meta.ip,
+    userAgent: meta.userAgent?.slice(0, 512) ?? null,
+    deviceInfo: describeDevice(meta.userAgent),
+    createdAt: now,
+    lastUsedAt: now,
+    expiresAt: new Date(now.getTime() + deps.config.refreshTokenTtl * 1000),
+  });
+  return { session, refreshToken };
+}
+
+/** Signs an access token for the session and shapes the TokenResponse. */
+export async function issueTokens(deps: Deps, user: User, session: Session, refreshToken: string): Promise<TokenResponse> {
+  const now = deps.now();
+  const { token } = await signAccessToken(await deps.keys(), deps.config, { userId: user.id, sessionId: session.id }, now);
+  const untilAbsolute = Math.floor((session.expiresAt.getTime() - now.getTime()) / 1000);
+  return {
+    access_token: token,
+    refresh_token: refreshToken,
+    token_type: "bearer",
+    expires_in: deps.config.accessTokenTtl,
+    refresh_expires_in: Math.max(0, Math.min(untilAbsolute, deps.config.sessionIdleTtl)),
+    user: toUserResponse(user),
+  };
+}
+
+/** Starts a session for a user who just proved who they are, and returns the token pair. */
+export async function startSession(deps: Deps, user: User, meta: RequestMeta): Promise<TokenResponse> {
+  const { session, refreshToken } = await createSession(deps, user.id, meta);
+  return issueTokens(deps, user, session, refreshToken);
+}
+
+function isLive(deps: Deps, session: Session, now: Date): boolean {
+  return (
+    session.revokedAt === null &&
+    session.expiresAt.getTime() > now.getTime() &&
+    session.lastUsedAt.getTime() + deps.config.sessionIdleTtl * 1000 > now.getTime()
+  );
+}
+
+/**
+ * `POST /auth/refresh`. Rotation is one conditional UPDATE (see db/sessions.ts); a request that
+ * loses a race, or a tab presenting a token rotated out less than the grace window ago, gets the
+ * live successor. A retired token presented later is treated as stolen: the session dies.
+ */
+export async function refreshSession(deps: Deps, presented: string, meta: RequestMeta): Promise<TokenResponse> {
+  const now = deps.now();
+  const hash = await sha256(presented);
+  const current = await findSessionByTokenHash(deps.db, hash);
+  if (current) {
+    if (!isLive(deps, current, now)) throw new AppError("invalid_token");
+    const user = await requireActiveUser(deps, current);
+    const next = await successor(current.rotationKey, presented);
+    const nextHash = await sha256(next);
+    const won = await rotateSessionToken(deps.db, {
+      sessionId: current.id,
+      fromHash: hash,
+      toHash: nextHash,
+      now,
+      ip: meta.ip,
+      userAgent: meta.userAgent?.slice(0, 512) ?? null,
+    });
+    if (won) {
+      const rotated = { ...current, refreshTokenHash: nextHash, lastUsedAt: now };
+      return issueTokens(deps, user, rotated, next);
+    }
+    // Lost the race to a concurrent refresh of the same token: it is now retired, fall through.
+  }
+
+  const retired = await findRetiredToken(deps.db, hash);
+  if (!retired) throw new AppError("invalid_token");
+  const { session } = retired;
+  if (!isLive(deps, session, now)) throw new AppError("invalid_token");
+
+  if (now.getTime() - retired.retiredAt.getTime() <= deps.config.refreshReuseGrace * 1000) {
+    let candidate = presented;
+    for (let step = 0; step < MAX_GRACE_STEPS; step++) {
+      candidate = await successor(session.rotationKey, candidate);
+      if ((await sha256(candidate)) === session.refreshTokenHash) {
+        const user = await requireActiveUser(deps, session);
+        await touchSession(deps.db, session.id, now);
+        return issueTokens(deps, user, { ...session, lastUsedAt: now }, candidate);
+      }
+    }
+  }
+
+  await revokeSessions(deps, session.userId, [session.id], "refresh_token_reused");
+  await recordAudit(deps, meta, {
+    action: "refresh_token.reused",
+    userId: session.userId,
+    resource: `session:${session.id}`,
+    metadata: { retired_at: retired.retiredAt.toISOString() },
+  });
+  await sendSecurityNotice(deps, session.userId, "refresh_token_reused", meta);
+  throw new AppError("refresh_token_reused");
+}
+
+async function requireActiveUser(deps: Deps, session: Session): Promise<User> {
+  const user = await findUserById(deps.db, session.userId);
+  if (!user || !user.isActive) {
+    await revokeSessions(deps, session.userId, [session.id], "user_inactive");
+    throw new AppError("invalid_token");
+  }
+  return user;
+}
+
+/** Revokes the given sessions in D1 and blacklists their access tokens in KV. */
+export async function revokeSessions(deps: Deps, userId: string, sessionIds: string[], reason: string): Promise<string[]> {
+  const now = deps.now();
+  const revoked: string[] = [];
+  for (const id of sessionIds) {
+    if (await markSessionRevoked(deps.db, id, reason, now, userId)) revoked.push(id);
+  }
+  await revokeSessionAccess(deps, revoked);
+  return revoked;
+}
+
+/**
+ * Revokes every session of a user. With `exceptSessionId` (password change) the caller's own
+ * session survives and the others are blacklisted one by one; without it a per-user "not before"
+ * kills every access token in one KV write.
+ */
+export async function revokeAllSessions(
+  deps: Deps,
+  userId: string,
+  reason: string,
+  exceptSessionId?: string,
+): Promise<string[]> {
+  const ids = await markUserSessionsRevoked(deps.db, userId, reason, deps.now(), exceptSessionId);
+  if (exceptSessionId) await revokeSessionAccess(deps, ids);
+  else await revokeUserAccess(deps, userId);
+  return ids;
+}
+
+export interface SessionView {
+  id: string;
+  created_at: string;
+  last_used_at: string;
+  expires_at: string;
+  ip_address: string | null;
+  user_agent: string | null;
+  device: string | null;
+  current: boolean;
+}
+
+/** The caller's live sessions, newest first. `expires_at` is the earlier of the absolute and idle expiry. */
+export async function listSessions(deps: Deps, userId: string, currentSessionId: string | null): Promise<SessionView[]> {
+  const now = deps.now();
+  const idleMs = deps.config.sessionIdleTtl * 1000;
+  const rows = await listLiveSessions(deps.db, userId, now, new Date(now.getTime() - idleMs));
+  return rows.map((s) => ({
+    id: s.id,
+    created_at: s.createdAt.toISOString(),
+    last_used_at: s.lastUsedAt.toISOString(),
+    expires_at: new Date(Math.min(s.expiresAt.getTime(), s.lastUsedAt.getTime() + idleMs)).toISOString(),
+    ip_address: s.ipAddress,
+    user_agent: s.userAgent,
+    device: s.deviceInfo,
+    current: s.id === currentSessionId,
+  }));
+}
+
+/** The session a refresh token belongs to, if it is one of `userId`'s (logout with a refresh token). */
+export async function findOwnSessionByRefreshToken(deps: Deps, userId: string, refreshToken: string): Promise<Session | undefined> {
+  const session = await findSessionByTokenHash(deps.db, await sha256(refreshToken));
+  return session?.userId === userId ? session : undefined;
+}
