@@ -48,3 +48,9 @@ export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
 export function utf8(value: string): Uint8Array {
   return encoder.encode(value);
 }
+
+/** Standard base64 SHA-256, the form CSP hash sources (`'sha256-…'`) take. */
+export async function sha256Base64(value: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(value)));
+  return `sha256-${btoa(String.fromCharCode(...digest))}`;
+}

@@ -1,6 +1,9 @@
-import { createDb, guardKv, type Db } from "./db/client";
+import type { RateLimiter } from "./abuse/rate-limiter";
 import { readConfig, type Bindings, type Config } from "./config";
+import { createDb, guardKv, type Db } from "./db/client";
+import { DependencyError } from "./errors";
 import { loadKeySet, type KeySet } from "./sessions/signing-keys";
+import { StorageMeter } from "./storage-meter";
 
 /** Who is asking: recorded on sessions and audit rows. */
 export interface RequestMeta {
@@ -9,32 +12,66 @@ export interface RequestMeta {
   requestId: string;
 }
 
+type LimiterRpc = "hit" | "admitGuess" | "settleGuess" | "unlock" | "inspect";
+
 /**
- * Everything a service function needs, built once per request from the bindings. Services take
- * this (or a part of it) as an argument and never touch `env` or Hono themselves.
+ * The RateLimiter's RPC surface as plain promises. The generated stub types turn union results into
+ * unions of promises that TypeScript cannot await as one type; the values are plain data either way.
+ */
+export type LimiterStub = { [K in LimiterRpc]: (...args: Parameters<RateLimiter[K]>) => Promise<ReturnType<RateLimiter[K]>> };
+
+/**
+ * Everything a service needs, built once per request: storage (already fail-closed and metered),
+ * configuration, the clock, the signing keys, who is asking, the limiter objects and the outbound
+ * `fetch`. Services take this as their first argument and never touch `env` or Hono.
  */
 export interface Deps {
   db: Db;
   kv: KVNamespace;
-  env: Bindings;
   config: Config;
   now: () => Date;
   keys: () => Promise<KeySet>;
+  meta: RequestMeta;
+  /** Runs one call on the named RateLimiter object; unreachable → DependencyError (503). */
+  limiter: <T>(name: string, call: (stub: LimiterStub) => Promise<T>) => Promise<T>;
+  /** Every outbound HTTP call goes through this, so tests can inject a fake. */
+  fetch: typeof fetch;
   /** Work that may finish after the response (mail, best-effort bookkeeping). */
   waitUntil: (promise: Promise<unknown>) => void;
+  /** The request's storage calls, for its log line. */
+  meter: StorageMeter;
 }
 
-export function createDeps(env: Bindings, waitUntil: (promise: Promise<unknown>) => void): Deps {
+export interface DepsOptions {
+  meta: RequestMeta;
+  waitUntil: (promise: Promise<unknown>) => void;
+  now?: () => Date;
+  fetch?: typeof fetch;
+}
+
+export function createDeps(env: Bindings, options: DepsOptions): Deps {
   const config = readConfig(env);
-  const db = createDb(env.DB);
-  const now = () => new Date();
+  const meter = new StorageMeter();
+  const db = createDb(env.DB, meter);
+  const now = options.now ?? (() => new Date());
+  const namespace = env.RATE_LIMITER;
   return {
     db,
-    kv: guardKv(env.AUTH_KV),
-    env,
+    kv: guardKv(env.AUTH_KV, meter),
     config,
     now,
     keys: () => loadKeySet(db, config, now().getTime()),
-    waitUntil,
+    meta: options.meta,
+    limiter: (name, call) =>
+      meter.track("durable_object", async () => {
+        try {
+          return await call(namespace.get(namespace.idFromName(name)) as unknown as LimiterStub);
+        } catch (error) {
+          throw new DependencyError("durable_object", error);
+        }
+      }),
+    fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    waitUntil: options.waitUntil,
+    meter,
   };
 }

@@ -1,11 +1,9 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { app } from "../src/http/app";
 import type { Bindings } from "../src/config";
 import { createDeps, type Deps } from "../src/deps";
 import { deliver, sendMail, type MailMessage } from "../src/mail/mail";
 import { emailChangeMail, passwordResetMail } from "../src/mail/templates";
-import { BASE, env, freshIp, outbox, register, uniqueEmail } from "./helpers";
+import { call, captureLogs, env, freshIp, outbox, register, uniqueEmail } from "./helpers";
 
 /** The mail service: the Resend-compatible HTTP transport against a mocked fetch, and configuration. */
 
@@ -13,7 +11,7 @@ const MAIL_API = "https://mail.example/v1/emails";
 
 /** `null` stands for "MAIL_API_KEY unset" (undefined would pick the default). */
 function httpDeps(apiKey: string | null = "re_test_key"): Deps {
-  const deps = createDeps(env, () => undefined);
+  const deps = createDeps(env, { meta: { ip: null, userAgent: null, requestId: "test" }, waitUntil: () => undefined });
   return {
     ...deps,
     config: { ...deps.config, mail: { transport: "http", from: "Gatehouse <no-reply@auth.example.com>", apiUrl: MAIL_API, apiKey: apiKey ?? undefined } },
@@ -88,9 +86,10 @@ describe("HTTP transport", () => {
 
   it("does not retry a client error (bad address or key), but does retry 429", async () => {
     const rejected = mockFetch(status(400));
-    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const logs = captureLogs();
     await deliver(httpDeps(), MESSAGE);
     expect(rejected).toHaveBeenCalledTimes(1);
+    expect(logs.problems()).toEqual([expect.objectContaining({ level: "error", event: "mail.failed", reason: expect.stringContaining("400") })]);
     vi.restoreAllMocks();
 
     const throttled = mockFetch(status(429), ok());
@@ -100,33 +99,27 @@ describe("HTTP transport", () => {
 
   it("sends nothing without MAIL_API_KEY and never throws", async () => {
     const fetchSpy = vi.spyOn(globalThis, "fetch").mockResolvedValue(ok());
-    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const logs = captureLogs();
     await expect(deliver(httpDeps(null), MESSAGE)).resolves.toBeUndefined();
     expect(fetchSpy).not.toHaveBeenCalled();
+    expect(logs.problems()).toEqual([expect.objectContaining({ level: "error", event: "mail.failed", reason: expect.stringContaining("MAIL_API_KEY") })]);
   });
 
   it("sendMail hands delivery to waitUntil and never throws to the caller", async () => {
     mockFetch(status(500), status(500));
-    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const logs = captureLogs();
     const pending: Promise<unknown>[] = [];
     const deps = { ...httpDeps(), waitUntil: (p: Promise<unknown>) => void pending.push(p) };
     expect(() => sendMail(deps, MESSAGE)).not.toThrow();
     expect(pending).toHaveLength(1);
     await expect(pending[0]).resolves.toBeUndefined();
+    expect(logs.problems()).toEqual([expect.objectContaining({ level: "error", event: "mail.failed", kind: "password_reset" })]);
   });
 });
 
-/** Calls the app with a variant of the test configuration, waiting for its background work. */
-async function callWith(vars: Partial<Bindings>, path: string, body?: unknown): Promise<Response> {
-  const ctx = createExecutionContext();
-  const request = new Request(`${BASE}${path}`, {
-    method: body ? "POST" : "GET",
-    headers: { "Content-Type": "application/json", "CF-Connecting-IP": freshIp() },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const res = await app.fetch(request, { ...env, ...vars }, ctx);
-  await waitOnExecutionContext(ctx);
-  return res;
+/** Calls the app with a variant of the test configuration (and waits for its mail). */
+function callWith(vars: Partial<Bindings>, path: string, body?: unknown): Promise<Response> {
+  return call(path, { env: vars, body, ip: freshIp() });
 }
 
 const HTTP_MAIL: Partial<Bindings> = { DEV_OUTBOX: "false", MAIL_TRANSPORT: "http", MAIL_API_URL: MAIL_API, MAIL_API_KEY: "re_test_key" };
@@ -135,9 +128,10 @@ describe("mail configuration", () => {
   it("a failing mail API does not change forgot-password's answer", async () => {
     const user = await register();
     const fetchSpy = mockFetch(status(500), status(500));
-    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const logs = captureLogs();
     const known = await callWith(HTTP_MAIL, "/api/v1/auth/forgot-password", { email: user.email });
     expect(fetchSpy).toHaveBeenCalledTimes(2);
+    expect(logs.problems()).toEqual([expect.objectContaining({ level: "error", event: "mail.failed", kind: "password_reset", transport: "http" })]);
     expect(fetchSpy.mock.calls.every(([url]) => url === MAIL_API)).toBe(true);
     const unknown = await callWith(HTTP_MAIL, "/api/v1/auth/forgot-password", { email: uniqueEmail("absent") });
     expect(known.status).toBe(202);

@@ -2,7 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { RateLimiter, TICKET_TTL_MS } from "../src/abuse/rate-limiter";
-import { limiterStub } from "../src/abuse/limits";
+import type { LimiterStub } from "../src/deps";
 import type { LimitPolicy, LockoutPolicy } from "../src/abuse/policy";
 
 /** Unit tests of the object itself: time is passed in, so nothing sleeps. */
@@ -11,7 +11,7 @@ let counter = 0;
 function freshObject() {
   counter += 1;
   const name = `unit:${counter}:${crypto.randomUUID()}`;
-  return { stub: env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(name)), rpc: limiterStub(env, name) };
+  return { stub: env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(name)), rpc: env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(name)) as unknown as LimiterStub };
 }
 
 const T0 = Date.UTC(2030, 0, 1);

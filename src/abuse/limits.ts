@@ -1,7 +1,7 @@
 import type { User } from "../db/schema";
 import { findUserByIdentifier, type AccountIdentifier } from "../db/users";
-import type { LimitState, LockEvent, RateLimiter } from "./rate-limiter";
-import { AppError, DependencyError } from "../errors";
+import type { LimitState, LockEvent } from "./rate-limiter";
+import { AppError } from "../errors";
 import { recordAudit } from "../audit/audit";
 import type { Deps, RequestMeta } from "../deps";
 import { clientKey } from "./client-key";
@@ -36,38 +36,16 @@ export function accountObjectName(identifier: AccountIdentifier): string {
   return `account:${value}`;
 }
 
-type RpcMethod = "hit" | "admitGuess" | "settleGuess" | "unlock" | "inspect";
-
-/**
- * The object's RPC surface as plain promises. The generated stub types turn union results into
- * unions of promises that TypeScript cannot await as one type; the values are plain data either way.
- */
-export type LimiterStub = { [K in RpcMethod]: (...args: Parameters<RateLimiter[K]>) => Promise<ReturnType<RateLimiter[K]>> };
-
-/** The stub for one named object. */
-export function limiterStub(env: { RATE_LIMITER: DurableObjectNamespace<RateLimiter> }, name: string): LimiterStub {
-  return env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(name)) as unknown as LimiterStub;
-}
-
-/** Runs one call on the named object; any failure to reach it becomes a 503 (fail closed). */
-async function withLimiter<T>(deps: Deps, name: string, call: (stub: LimiterStub) => Promise<T>): Promise<T> {
-  try {
-    return await call(limiterStub(deps.env, name));
-  } catch (error) {
-    throw new DependencyError("durable_object", error);
-  }
-}
-
 /**
  * Counts one request of `action` from the caller's IP, or throws 429 `rate_limited` (and writes
  * a `rate_limited` audit row) when a limit is spent.
  */
-export async function enforceIpLimit(deps: Deps, meta: RequestMeta, action: IpAction): Promise<void> {
+export async function enforceIpLimit(deps: Deps, action: IpAction): Promise<void> {
   const policies = ipPolicies(deps.config.rateLimits, action);
   const now = deps.now().getTime();
-  const result = await withLimiter(deps, ipObjectName(meta.ip), (stub) => stub.hit(action, policies, now));
+  const result = await deps.limiter(ipObjectName(deps.meta.ip), (stub) => stub.hit(action, policies, now));
   if (result.ok) return;
-  await recordAudit(deps, meta, { action: "rate_limited", metadata: { scope: "ip", action, policy: result.blockedBy } });
+  await recordAudit(deps, { action: "rate_limited", metadata: { scope: "ip", action, policy: result.blockedBy } });
   throw rateLimited(result.retryAfter, result.limits);
 }
 
@@ -75,12 +53,12 @@ export async function enforceIpLimit(deps: Deps, meta: RequestMeta, action: IpAc
  * Counts one request of `action` against an account identifier (forgot-password, resend
  * verification), or throws 429. Keyed by the identifier, so unknown addresses are limited alike.
  */
-export async function enforceAccountLimit(deps: Deps, meta: RequestMeta, action: AccountAction, identifier: AccountIdentifier): Promise<void> {
+export async function enforceAccountLimit(deps: Deps, action: AccountAction, identifier: AccountIdentifier): Promise<void> {
   const policies = accountPolicies(deps.config.rateLimits, action);
   const now = deps.now().getTime();
-  const result = await withLimiter(deps, accountObjectName(identifier), (stub) => stub.hit(action, policies, now));
+  const result = await deps.limiter(accountObjectName(identifier), (stub) => stub.hit(action, policies, now));
   if (result.ok) return;
-  await recordAudit(deps, meta, {
+  await recordAudit(deps, {
     action: "rate_limited",
     userId: await accountUserId(deps, identifier),
     metadata: { scope: "account", action, policy: result.blockedBy, identifier: identifierKind(identifier) },
@@ -103,23 +81,22 @@ export interface PasswordCheckOutcome {
  */
 export async function guardPasswordCheck<T extends PasswordCheckOutcome>(
   deps: Deps,
-  meta: RequestMeta,
   identifier: AccountIdentifier,
   check: () => Promise<T>,
 ): Promise<T> {
   const name = accountObjectName(identifier);
   const { lockout } = deps.config.rateLimits;
   const policies = accountPolicies(deps.config.rateLimits, "login");
-  const admitted = await withLimiter(deps, name, (stub) => stub.admitGuess("login", policies, lockout, deps.now().getTime()));
-  if (admitted.lockEvent) await announceLock(deps, meta, identifier, admitted.lockEvent, null);
+  const admitted = await deps.limiter(name, (stub) => stub.admitGuess("login", policies, lockout, deps.now().getTime()));
+  if (admitted.lockEvent) await announceLock(deps, identifier, admitted.lockEvent, null);
   if (!admitted.ok) {
     const userId = await accountUserId(deps, identifier);
     const kind = identifierKind(identifier);
     if (admitted.reason === "rate_limited") {
-      await recordAudit(deps, meta, { action: "login.throttled", userId, metadata: { reason: "rate_limited", policy: admitted.blockedBy, identifier: kind } });
+      await recordAudit(deps, { action: "login.throttled", userId, metadata: { reason: "rate_limited", policy: admitted.blockedBy, identifier: kind } });
       throw rateLimited(admitted.retryAfter, admitted.limits);
     }
-    await recordAudit(deps, meta, { action: "login.throttled", userId, metadata: { reason: "locked", tier: admitted.tier, identifier: kind } });
+    await recordAudit(deps, { action: "login.throttled", userId, metadata: { reason: "locked", tier: admitted.tier, identifier: kind } });
     throw accountLocked(admitted.tier, admitted.retryAfter);
   }
 
@@ -128,11 +105,11 @@ export async function guardPasswordCheck<T extends PasswordCheckOutcome>(
     outcome = await check();
   } catch (error) {
     // The guess may have been evaluated: count it as a failure (the object would, once the ticket expired).
-    await withLimiter(deps, name, (stub) => stub.settleGuess(admitted.ticket, false, deps.now().getTime())).catch(() => undefined);
+    await deps.limiter(name, (stub) => stub.settleGuess(admitted.ticket, false, deps.now().getTime())).catch(() => undefined);
     throw error;
   }
-  const settled = await withLimiter(deps, name, (stub) => stub.settleGuess(admitted.ticket, outcome.success, deps.now().getTime()));
-  if (settled.lockEvent) await announceLock(deps, meta, identifier, settled.lockEvent, outcome.userId);
+  const settled = await deps.limiter(name, (stub) => stub.settleGuess(admitted.ticket, outcome.success, deps.now().getTime()));
+  if (settled.lockEvent) await announceLock(deps, identifier, settled.lockEvent, outcome.userId);
   return outcome;
 }
 
@@ -143,29 +120,28 @@ export async function guardPasswordCheck<T extends PasswordCheckOutcome>(
  */
 export async function clearLockout(
   deps: Deps,
-  meta: RequestMeta,
   user: Pick<User, "id" | "email" | "username">,
   reason: "password_reset" | "admin",
 ): Promise<void> {
   const now = deps.now().getTime();
   const results = await Promise.all(
-    identifiersOf(user).map((identifier) => withLimiter(deps, accountObjectName(identifier), (stub) => stub.unlock(now))),
+    identifiersOf(user).map((identifier) => deps.limiter(accountObjectName(identifier), (stub) => stub.unlock(now))),
   );
   if (results.some((r) => r.wasLocked)) {
-    await recordAudit(deps, meta, { action: "account.unlocked", userId: user.id, resource: `user:${user.id}`, metadata: { reason } });
+    await recordAudit(deps, { action: "account.unlocked", userId: user.id, resource: `user:${user.id}`, metadata: { reason } });
   }
 }
 
 /** A lock just began: one audit row and, when the account exists, one notice to its owner. */
-async function announceLock(deps: Deps, meta: RequestMeta, identifier: AccountIdentifier, tier: NonNullable<LockEvent>, knownUserId: string | null) {
+async function announceLock(deps: Deps, identifier: AccountIdentifier, tier: NonNullable<LockEvent>, knownUserId: string | null) {
   const userId = knownUserId ?? (await accountUserId(deps, identifier));
-  await recordAudit(deps, meta, {
+  await recordAudit(deps, {
     action: "account.locked",
     userId,
     resource: userId ? `user:${userId}` : null,
     metadata: { tier, identifier: identifierKind(identifier) },
   });
-  if (userId) await sendSecurityNotice(deps, userId, "account_locked", meta);
+  if (userId) await sendSecurityNotice(deps, userId, "account_locked");
 }
 
 async function accountUserId(deps: Deps, identifier: AccountIdentifier): Promise<string | null> {

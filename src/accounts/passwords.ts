@@ -1,6 +1,7 @@
 import { compareSync as bcryptCompare } from "bcryptjs";
 import { PBKDF2_MAX_ITERATIONS } from "../config";
 import { base64url, fromBase64url, hmacSha256, randomBytes, timingSafeEqual, utf8 } from "../crypto";
+import type { Deps } from "../deps";
 
 /**
  * Password hashing: PBKDF2-HMAC-SHA256 through WebCrypto, stored as a self-describing string
@@ -12,6 +13,11 @@ import { base64url, fromBase64url, hmacSha256, randomBytes, timingSafeEqual, utf
  * alone cannot be brute-forced. Imported bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) verify too and are
  * always flagged for rehashing.
  */
+/** The configured hashing parameters. */
+export function passwordParams(deps: Pick<Deps, "config">): PasswordParams {
+  return { iterations: deps.config.pbkdf2Iterations, pepper: deps.config.pepper };
+}
+
 export interface PasswordParams {
   iterations: number;
   pepper: string | undefined;

@@ -68,7 +68,7 @@ export interface CreatedApiKey {
 }
 
 /** `POST /users/me/api-keys`. Refuses (422) when the user already holds the maximum of live keys. */
-export async function createApiKey(deps: Deps, user: User, input: CreateApiKeyInput, meta: RequestMeta): Promise<CreatedApiKey> {
+export async function createApiKey(deps: Deps, user: User, input: CreateApiKeyInput): Promise<CreatedApiKey> {
   const { apiKeyPrefix, apiKeyHmacSecret } = deps.config;
   const now = deps.now();
   const scopes = input.scopes ? API_KEY_SCOPES.filter((s) => input.scopes!.includes(s)) : [...API_KEY_SCOPES];
@@ -94,7 +94,7 @@ export async function createApiKey(deps: Deps, user: User, input: CreateApiKeyIn
     throw new AppError("validation_failed", { detail: message, errors: [{ field: "body", message }] });
   }
   const prefix = displayPrefix(apiKeyPrefix, generated.keyId);
-  await recordAudit(deps, meta, {
+  await recordAudit(deps, {
     action: "api_key.created",
     userId: user.id,
     resource: `api_key:${id}`,
@@ -117,10 +117,10 @@ export async function listApiKeys(deps: Deps, user: User): Promise<ApiKeyRespons
 }
 
 /** `DELETE /users/me/api-keys/{id}`: 404 unless it is one of the caller's live keys. Effective at once. */
-export async function revokeApiKey(deps: Deps, user: User, id: string, meta: RequestMeta): Promise<void> {
+export async function revokeApiKey(deps: Deps, user: User, id: string): Promise<void> {
   const revoked = await markApiKeyRevoked(deps.db, id, user.id, deps.now());
   if (!revoked) throw new AppError("not_found", { detail: "No such API key." });
-  await recordAudit(deps, meta, {
+  await recordAudit(deps, {
     action: "api_key.revoked",
     userId: user.id,
     resource: `api_key:${id}`,
@@ -139,7 +139,7 @@ export function looksLikeApiKey(deps: Deps, bearer: string): boolean {
  * deactivated or deleted user's keys stop at once). Throws 401-class AppErrors: `invalid_token`
  * for anything unknown; `token_revoked`/`token_expired` only once the secret has matched.
  */
-export async function authenticateApiKey(deps: Deps, presented: string, meta: RequestMeta): Promise<{ key: ApiKey; user: User }> {
+export async function authenticateApiKey(deps: Deps, presented: string): Promise<{ key: ApiKey; user: User }> {
   const parsed = parseApiKey(deps.config.apiKeyPrefix, presented);
   if (!parsed) throw new AppError("invalid_token");
   const found = await findApiKeyWithUser(deps.db, parsed.keyId);
@@ -152,7 +152,7 @@ export async function authenticateApiKey(deps: Deps, presented: string, meta: Re
   if (key.revokedAt !== null) throw new AppError("token_revoked");
   if (key.expiresAt !== null && key.expiresAt.getTime() <= now.getTime()) throw new AppError("token_expired");
   if (!user.isActive) throw new AppError("invalid_token");
-  noteUse(deps, key, user, meta, now);
+  noteUse(deps, key, user, now);
   return { key, user };
 }
 
@@ -161,9 +161,9 @@ export async function authenticateApiKey(deps: Deps, presented: string, meta: Re
  * `last_used_at` is older than the write interval or the request comes from another IP than the
  * stored one; an IP this key has not used within {@link SEEN_IP_TTL_SECONDS} is audited once.
  */
-function noteUse(deps: Deps, key: ApiKey, user: User, meta: RequestMeta, now: Date): void {
+function noteUse(deps: Deps, key: ApiKey, user: User, now: Date): void {
   const due = key.lastUsedAt === null || now.getTime() - key.lastUsedAt.getTime() >= LAST_USED_WRITE_INTERVAL_MS;
-  const ip = meta.ip;
+  const ip = deps.meta.ip;
   const otherIp = ip !== null && ip !== key.lastUsedIp ? ip : null;
   if (!due && otherIp === null) return;
   deps.waitUntil(
@@ -173,7 +173,7 @@ function noteUse(deps: Deps, key: ApiKey, user: User, meta: RequestMeta, now: Da
       const wrote = await touchApiKey(deps.db, key.id, { at: key.lastUsedAt, ip: key.lastUsedIp }, { at: now, ip: ip ?? key.lastUsedIp });
       if (!unknownIp || !wrote || otherIp === null) return;
       await deps.kv.put(seenIpKey(key.id, otherIp), "1", { expirationTtl: SEEN_IP_TTL_SECONDS });
-      await recordAudit(deps, meta, {
+      await recordAudit(deps, {
         action: "api_key.used_new_ip",
         userId: user.id,
         resource: `api_key:${key.id}`,

@@ -60,20 +60,20 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
   return value;
 }
 
-export async function recordAudit(deps: Deps, meta: RequestMeta, entry: AuditEntry): Promise<void> {
+export async function recordAudit(deps: Deps, entry: AuditEntry): Promise<void> {
   const row = {
     id: crypto.randomUUID(),
     userId: entry.userId ?? null,
     action: entry.action,
     resource: entry.resource ?? null,
-    ipAddress: meta.ip,
-    userAgent: meta.userAgent?.slice(0, 512) ?? null,
+    ipAddress: deps.meta.ip,
+    userAgent: deps.meta.userAgent?.slice(0, 512) ?? null,
     metadata: entry.metadata ? (redactSecrets(entry.metadata) as Record<string, unknown>) : null,
     createdAt: deps.now(),
   };
   await deps.db.insert(auditLogs).values(row);
   log("info", `audit.${entry.action}`, {
-    request_id: meta.requestId,
+    request_id: deps.meta.requestId,
     user_id: row.userId,
     resource: row.resource,
     ip: row.ipAddress,

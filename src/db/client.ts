@@ -1,12 +1,14 @@
 import { drizzle } from "drizzle-orm/d1";
 import { DependencyError } from "../errors";
+import type { StorageMeter } from "../storage-meter";
 import * as schema from "./schema";
 
 /** The Drizzle handle every query module takes as its first argument. */
 export type Db = ReturnType<typeof createDb>;
 
-export function createDb(d1: D1Database) {
-  return drizzle(guardD1(d1), { schema });
+/** Drizzle over a fail-closed D1 binding; with a meter, every statement and batch is counted. */
+export function createDb(d1: D1Database, meter?: StorageMeter) {
+  return drizzle(guardD1(d1, meter), { schema });
 }
 
 /**
@@ -31,7 +33,8 @@ const rethrowAsDependency = (error: unknown): never => {
  * app renders as 503 (fail closed). Statements keep their real identity for `batch()`, which
  * needs the runtime's own objects: the proxies are unwrapped through `real`.
  */
-function guardD1(d1: D1Database): D1Database {
+function guardD1(d1: D1Database, meter: StorageMeter | undefined): D1Database {
+  const track = <T>(call: () => Promise<T>): Promise<T> => (meter ? meter.track("d1", call) : call());
   const real = new WeakMap<object, D1PreparedStatement>();
   const wrapStatement = (stmt: D1PreparedStatement): D1PreparedStatement => {
     const proxy = new Proxy(stmt, {
@@ -40,12 +43,15 @@ function guardD1(d1: D1Database): D1Database {
         if (typeof value !== "function") return value;
         if (prop === "bind") return (...args: unknown[]) => wrapStatement(target.bind(...args));
         return (...args: unknown[]) => {
+          let result: unknown;
           try {
-            const result = (value as (...a: unknown[]) => unknown).apply(target, args);
-            return result instanceof Promise ? result.catch(rethrowAsDependency) : result;
+            result = (value as (...a: unknown[]) => unknown).apply(target, args);
           } catch (error) {
             return rethrowAsDependency(error);
           }
+          if (!(result instanceof Promise)) return result;
+          const pending = result;
+          return track(() => pending.catch(rethrowAsDependency));
         };
       },
     });
@@ -65,9 +71,11 @@ function guardD1(d1: D1Database): D1Database {
       }
       if (prop === "batch") {
         return (statements: D1PreparedStatement[]) =>
-          Promise.resolve()
-            .then(() => target.batch(statements.map((s) => real.get(s) ?? s)))
-            .catch(rethrowAsDependency);
+          track(() =>
+            Promise.resolve()
+              .then(() => target.batch(statements.map((s) => real.get(s) ?? s)))
+              .catch(rethrowAsDependency),
+          );
       }
       const value = Reflect.get(target, prop, target) as unknown;
       return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
@@ -78,17 +86,18 @@ function guardD1(d1: D1Database): D1Database {
 /**
  * The same fail-closed treatment for KV: every rejected call becomes {@link DependencyError}.
  */
-export function guardKv(kv: KVNamespace): KVNamespace {
+export function guardKv(kv: KVNamespace, meter?: StorageMeter): KVNamespace {
   return new Proxy(kv, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target) as unknown;
       if (typeof value !== "function") return value;
-      return (...args: unknown[]) =>
+      const call = (args: unknown[]) =>
         Promise.resolve()
           .then(() => (value as (...a: unknown[]) => unknown).apply(target, args))
           .catch((error: unknown) => {
             throw new DependencyError("kv", error);
           });
+      return (...args: unknown[]) => (meter ? meter.track("kv", () => call(args)) : call(args));
     },
   });
 }

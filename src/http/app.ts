@@ -1,4 +1,5 @@
-import { Hono, type Context } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
@@ -9,11 +10,12 @@ import { AppError, findCause, isDependencyError, problemBody, type DependencyErr
 import { describeError, log } from "../log";
 import { createRequestContext } from "./middleware/request-context";
 import { createNoStore, createSecurityHeaders } from "./middleware/security-headers";
-import { createJsonBodyGuard } from "./middleware/validate";
+import { createJsonBodyGuard } from "./middleware/json-body";
 import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import { devRoutes } from "./routes/dev";
 import { userRoutes } from "./routes/users";
+import { mountReference } from "./routes/reference";
 import { wellKnownRoutes } from "./routes/well-known";
 
 /** Seconds a client should wait before retrying when a dependency is down. */
@@ -33,6 +35,8 @@ export function renderError(error: unknown, c: Context<AppEnv>): Response {
     appError = new AppError("malformed_body");
   } else if (error instanceof HTTPException && error.status === 413) {
     appError = new AppError("payload_too_large");
+  } else if (error instanceof HTTPException && error.status === 415) {
+    appError = new AppError("unsupported_media_type");
   } else {
     log("error", "request.failed", { request_id: requestIdValue, path: c.req.path, ...describeError(error) });
     appError = new AppError("internal_error");
@@ -65,7 +69,7 @@ function corsFromConfig(c: Context<AppEnv>) {
 }
 
 export function createApp() {
-  const app = new Hono<AppEnv>();
+  const app = new OpenAPIHono<AppEnv>();
 
   app.use(requestId());
   app.use(createSecurityHeaders());
@@ -88,6 +92,7 @@ export function createApp() {
   app.route("/api/v1/users/me", userRoutes);
   app.route("/api/v1/admin", adminRoutes);
   app.route("/api/v1/dev", devRoutes);
+  mountReference(app);
 
   app.notFound((c) => renderError(new AppError("not_found"), c));
   app.onError((error, c) => renderError(error, c));

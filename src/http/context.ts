@@ -1,25 +1,36 @@
-import type { User } from "../db/schema";
 import type { Bindings } from "../config";
-import type { Deps, RequestMeta } from "../deps";
+import type { User } from "../db/schema";
+import type { Deps } from "../deps";
 
-/** How a request authenticated: an access token (full rights) or an API key (scoped, no credential management). */
-export interface Principal {
-  kind: "access_token" | "api_key";
+/** A caller authenticated with an access token: full rights, bound to one session. */
+export interface SessionPrincipal {
+  kind: "access_token";
   user: User;
-  /** The session of an access token. */
-  sessionId: string | null;
+  sessionId: string;
   /** The access token's id and expiry, for logout's blacklist entry. */
-  token: { jti: string; exp: number } | null;
-  /** An API key's id and scopes. */
-  apiKey: { id: string; scopes: string[] } | null;
+  token: { jti: string; exp: number };
 }
+
+/** A caller authenticated with an API key: limited to its scopes, never manages credentials. */
+export interface ApiKeyPrincipal {
+  kind: "api_key";
+  user: User;
+  apiKey: { id: string; scopes: string[] };
+}
+
+/** How a request authenticated. */
+export type Principal = SessionPrincipal | ApiKeyPrincipal;
 
 export interface AppEnv {
   Bindings: Bindings;
   Variables: {
     requestId: string;
     deps: Deps;
-    meta: RequestMeta;
     principal: Principal;
   };
+}
+
+/** What `requireSession()` adds: the caller is known to hold an access token. */
+export interface SessionEnv {
+  Variables: { session: SessionPrincipal };
 }

@@ -89,7 +89,7 @@ async function postWithRetry(deps: Deps, message: MailMessage): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     let status = 0;
     try {
-      const response = await fetch(mail.apiUrl, {
+      const response = await deps.fetch(mail.apiUrl, {
         method: "POST",
         headers: { authorization: `Bearer ${mail.apiKey}`, "content-type": "application/json" },
         body,

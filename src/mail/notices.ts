@@ -4,8 +4,8 @@ import { sendMail } from "./mail";
 import { securityNoticeMail, type SecurityEvent } from "./templates";
 
 /** Mails the account owner a security notice (after the response; never changes the answer). */
-export async function sendSecurityNotice(deps: Deps, userId: string, event: SecurityEvent, meta: RequestMeta, to?: string): Promise<void> {
+export async function sendSecurityNotice(deps: Deps, userId: string, event: SecurityEvent, to?: string): Promise<void> {
   const address = to ?? (await findUserById(deps.db, userId))?.email;
   if (!address) return;
-  sendMail(deps, securityNoticeMail(address, event, { ip: meta.ip, time: deps.now() }));
+  sendMail(deps, securityNoticeMail(address, event, { ip: deps.meta.ip, time: deps.now() }));
 }

@@ -25,16 +25,16 @@ const TAKEN = "This address already belongs to another account.";
  * Answers the same 202 whether or not `new_email` is taken, so a signed-in caller cannot probe
  * which addresses have accounts; a taken address is refused when its link is opened.
  */
-export async function requestEmailChange(deps: Deps, user: User, input: EmailChangeInput, meta: RequestMeta): Promise<void> {
-  await assertCurrentPassword(deps, meta, user, input.password);
+export async function requestEmailChange(deps: Deps, user: User, input: EmailChangeInput): Promise<void> {
+  await assertCurrentPassword(deps, user, input.password);
   if (input.new_email === user.email) {
     throw new AppError("validation_failed", { errors: [{ field: "new_email", message: "This is already your email address." }] });
   }
   // A newer request supersedes older links (see one-time-tokens.ts): only the latest address can win.
   const token = await issueOneTimeToken(deps, "email_change", { userId: user.id, email: input.new_email });
   sendMail(deps, emailChangeMail(input.new_email, deps.config.publicUrl, token));
-  await recordAudit(deps, meta, { action: "email.change_requested", userId: user.id, resource: `user:${user.id}` });
-  await sendSecurityNotice(deps, user.id, "email_change_requested", meta, user.email);
+  await recordAudit(deps, { action: "email.change_requested", userId: user.id, resource: `user:${user.id}` });
+  await sendSecurityNotice(deps, user.id, "email_change_requested", user.email);
 }
 
 /**
@@ -43,7 +43,7 @@ export async function requestEmailChange(deps: Deps, user: User, input: EmailCha
  * confirmations race for one address, the partial unique index on `users.email` decides and the
  * loser gets the same 409.
  */
-export async function confirmEmailChange(deps: Deps, token: string, payload: TokenPayload, meta: RequestMeta): Promise<void> {
+export async function confirmEmailChange(deps: Deps, token: string, payload: TokenPayload): Promise<void> {
   const user = await findUserById(deps.db, payload.userId);
   if (!user || !user.isActive) throw invalidLink();
   const holder = await findUserByEmail(deps.db, payload.email);
@@ -59,6 +59,6 @@ export async function confirmEmailChange(deps: Deps, token: string, payload: Tok
   }
   // The account's address moved under us (another change finished first): nothing was changed.
   if (!updated) throw invalidLink();
-  await recordAudit(deps, meta, { action: "email.changed", userId: user.id, resource: `user:${user.id}` });
-  await sendSecurityNotice(deps, user.id, "email_changed", meta, user.email);
+  await recordAudit(deps, { action: "email.changed", userId: user.id, resource: `user:${user.id}` });
+  await sendSecurityNotice(deps, user.id, "email_changed", user.email);
 }

@@ -1,3 +1,4 @@
+import { enforceAccountLimit } from "../abuse/limits";
 import { findUserByEmail, findUserById, markEmailVerified } from "../db/users";
 import { describeError, log } from "../log";
 import { sendVerificationMail } from "../accounts/registration";
@@ -11,10 +12,10 @@ import { consumeOneTimeToken, findOneTimeToken, invalidLink } from "./one-time-t
  * purpose is found by looking it up under both prefixes in one bulk KV read, so tokens carry no
  * visible type and a reset token is never accepted here.
  */
-export async function confirmEmailToken(deps: Deps, token: string, meta: RequestMeta): Promise<"verified" | "changed"> {
+export async function confirmEmailToken(deps: Deps, token: string): Promise<"verified" | "changed"> {
   const { purpose, payload } = await findOneTimeToken(deps, ["verify", "email_change"], token);
   if (purpose === "email_change") {
-    await confirmEmailChange(deps, token, payload, meta);
+    await confirmEmailChange(deps, token, payload);
     return "changed";
   }
   const user = await findUserById(deps.db, payload.userId);
@@ -23,7 +24,7 @@ export async function confirmEmailToken(deps: Deps, token: string, meta: Request
   await consumeOneTimeToken(deps, "verify", token);
   const updated = await markEmailVerified(deps.db, user.id, payload.email, deps.now());
   if (!updated) throw invalidLink();
-  if (!user.emailVerified) await recordAudit(deps, meta, { action: "email.verified", userId: user.id, resource: `user:${user.id}` });
+  if (!user.emailVerified) await recordAudit(deps, { action: "email.verified", userId: user.id, resource: `user:${user.id}` });
   return "verified";
 }
 
@@ -31,7 +32,8 @@ export async function confirmEmailToken(deps: Deps, token: string, meta: Request
  * `POST /auth/resend-verification`: the same answer for every address; only an existing, active,
  * unverified account gets a new link, after the response.
  */
-export function resendVerification(deps: Deps, email: string, meta: RequestMeta): void {
+export async function resendVerification(deps: Deps, email: string): Promise<void> {
+  await enforceAccountLimit(deps, "resend_verification", { email });
   deps.waitUntil(
     (async () => {
       try {
@@ -39,7 +41,7 @@ export function resendVerification(deps: Deps, email: string, meta: RequestMeta)
         if (!user || !user.isActive || user.emailVerified) return;
         await sendVerificationMail(deps, user);
       } catch (error) {
-        log("error", "verification.resend_failed", { request_id: meta.requestId, ...describeError(error) });
+        log("error", "verification.resend_failed", { request_id: deps.meta.requestId, ...describeError(error) });
       }
     })(),
   );

@@ -1,7 +1,7 @@
-import { clearLockout } from "../abuse/limits";
+import { clearLockout, enforceAccountLimit } from "../abuse/limits";
 import { findUserByEmail, findUserById, updateUser } from "../db/users";
 import { describeError, log } from "../log";
-import { passwordParams } from "../accounts/registration";
+import { passwordParams } from "../accounts/passwords";
 import { recordAudit } from "../audit/audit";
 import type { Deps, RequestMeta } from "../deps";
 import { deliver } from "../mail/mail";
@@ -13,25 +13,27 @@ import { assertStrongPassword } from "../accounts/password-policy";
 import { revokeAllSessions } from "../sessions/sessions";
 
 /**
- * Password recovery. `POST /auth/forgot-password` answers before it looks anything up: the lookup,
+ * Password recovery. `POST /auth/forgot-password` counts the request against the address's own
+ * limit (kept for unknown addresses alike), then answers before it looks anything up: the lookup,
  * the token and the mail happen after the response (`waitUntil`), so the answer is the same bytes
  * and takes the same time whether or not the address has an account, and a mail failure cannot
  * show through.
  */
-export function requestPasswordReset(deps: Deps, email: string, meta: RequestMeta): void {
-  deps.waitUntil(mailResetLink(deps, email, meta));
+export async function requestPasswordReset(deps: Deps, email: string): Promise<void> {
+  await enforceAccountLimit(deps, "forgot_password", { email });
+  deps.waitUntil(mailResetLink(deps, email));
 }
 
-async function mailResetLink(deps: Deps, email: string, meta: RequestMeta): Promise<void> {
+async function mailResetLink(deps: Deps, email: string): Promise<void> {
   try {
     const user = await findUserByEmail(deps.db, email);
     if (!user || !user.isActive) return;
     // Issuing supersedes every older reset token of the user (see one-time-tokens.ts).
     const token = await issueOneTimeToken(deps, "reset", { userId: user.id, email: user.email });
-    await recordAudit(deps, meta, { action: "password.reset_requested", userId: user.id, resource: `user:${user.id}` });
+    await recordAudit(deps, { action: "password.reset_requested", userId: user.id, resource: `user:${user.id}` });
     await deliver(deps, passwordResetMail(user.email, deps.config.appUrl, token));
   } catch (error) {
-    log("error", "password_reset.request_failed", { request_id: meta.requestId, ...describeError(error) });
+    log("error", "password_reset.request_failed", { request_id: deps.meta.requestId, ...describeError(error) });
   }
 }
 
@@ -45,7 +47,7 @@ export interface ResetPasswordInput {
  * password leaves the link usable. Afterwards every session and access token of the account is
  * dead and nobody is logged in: the user logs in afresh with the new password.
  */
-export async function resetPassword(deps: Deps, input: ResetPasswordInput, meta: RequestMeta): Promise<void> {
+export async function resetPassword(deps: Deps, input: ResetPasswordInput): Promise<void> {
   const payload = await peekOneTimeToken(deps, "reset", input.token);
   const user = await findUserById(deps.db, payload.userId);
   // The link was mailed to one address: once the account has moved to another, it is void.
@@ -58,9 +60,9 @@ export async function resetPassword(deps: Deps, input: ResetPasswordInput, meta:
   await updateUser(deps.db, user.id, { passwordHash, emailVerified: true, updatedAt: deps.now() });
   await revokeAllSessions(deps, user.id, "password_reset");
   // Whoever can read the mailbox is the owner: lift the lockout, including the hard tier.
-  await clearLockout(deps, meta, user, "password_reset");
+  await clearLockout(deps, user, "password_reset");
   // An email change requested with the old password (perhaps by whoever stole it) must not complete.
   await voidOneTimeTokens(deps, "email_change", user.id);
-  await recordAudit(deps, meta, { action: "password.reset", userId: user.id, resource: `user:${user.id}` });
-  await sendSecurityNotice(deps, user.id, "password_reset", meta, user.email);
+  await recordAudit(deps, { action: "password.reset", userId: user.id, resource: `user:${user.id}` });
+  await sendSecurityNotice(deps, user.id, "password_reset", user.email);
 }

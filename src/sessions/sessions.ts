@@ -14,9 +14,9 @@ import { AppError } from "../errors";
 import { signAccessToken } from "./access-tokens";
 import { recordAudit } from "../audit/audit";
 import { base64url, fromBase64url, hmacSha256, randomToken, sha256 } from "../crypto";
-import type { Deps, RequestMeta } from "../deps";
+import type { Deps } from "../deps";
 import { sendSecurityNotice } from "../mail/notices";
-import { revokeSessionAccess, revokeUserAccess } from "./revocation";
+import { revokeAccessToken, revokeSessionAccess, revokeUserAccess } from "./revocation";
 import { toUserResponse, type UserResponse } from "../accounts/user-response";
 
 /**
@@ -53,7 +53,7 @@ export function describeDevice(userAgent: string | null): string | null {
   return os ? `${browser} on ${os}` : browser;
 }
 
-export async function createSession(deps: Deps, userId: string, meta: RequestMeta): Promise<{ session: Session; refreshToken: string }> {
+export async function createSession(deps: Deps, userId: string): Promise<{ session: Session; refreshToken: string }> {
   const now = deps.now();
   const refreshToken = randomToken(32);
   const session = await insertSession(deps.db, {
@@ -61,9 +61,9 @@ export async function createSession(deps: Deps, userId: string, meta: RequestMet
     userId,
     refreshTokenHash: await sha256(refreshToken),
     rotationKey: randomToken(32),
-    ipAddress: meta.ip,
-    userAgent: meta.userAgent?.slice(0, 512) ?? null,
-    deviceInfo: describeDevice(meta.userAgent),
+    ipAddress: deps.meta.ip,
+    userAgent: deps.meta.userAgent?.slice(0, 512) ?? null,
+    deviceInfo: describeDevice(deps.meta.userAgent),
     createdAt: now,
     lastUsedAt: now,
     expiresAt: new Date(now.getTime() + deps.config.refreshTokenTtl * 1000),
@@ -87,8 +87,8 @@ export async function issueTokens(deps: Deps, user: User, session: Session, refr
 }
 
 /** Starts a session for a user who just proved who they are, and returns the token pair. */
-export async function startSession(deps: Deps, user: User, meta: RequestMeta): Promise<TokenResponse> {
-  const { session, refreshToken } = await createSession(deps, user.id, meta);
+export async function startSession(deps: Deps, user: User): Promise<TokenResponse> {
+  const { session, refreshToken } = await createSession(deps, user.id);
   return issueTokens(deps, user, session, refreshToken);
 }
 
@@ -105,7 +105,7 @@ function isLive(deps: Deps, session: Session, now: Date): boolean {
  * loses a race, or a tab presenting a token rotated out less than the grace window ago, gets the
  * live successor. A retired token presented later is treated as stolen: the session dies.
  */
-export async function refreshSession(deps: Deps, presented: string, meta: RequestMeta): Promise<TokenResponse> {
+export async function refreshSession(deps: Deps, presented: string): Promise<TokenResponse> {
   const now = deps.now();
   const hash = await sha256(presented);
   const current = await findSessionByTokenHash(deps.db, hash);
@@ -119,8 +119,8 @@ export async function refreshSession(deps: Deps, presented: string, meta: Reques
       fromHash: hash,
       toHash: nextHash,
       now,
-      ip: meta.ip,
-      userAgent: meta.userAgent?.slice(0, 512) ?? null,
+      ip: deps.meta.ip,
+      userAgent: deps.meta.userAgent?.slice(0, 512) ?? null,
     });
     if (won) {
       const rotated = { ...current, refreshTokenHash: nextHash, lastUsedAt: now };
@@ -147,13 +147,13 @@ export async function refreshSession(deps: Deps, presented: string, meta: Reques
   }
 
   await revokeSessions(deps, session.userId, [session.id], "refresh_token_reused");
-  await recordAudit(deps, meta, {
+  await recordAudit(deps, {
     action: "refresh_token.reused",
     userId: session.userId,
     resource: `session:${session.id}`,
     metadata: { retired_at: retired.retiredAt.toISOString() },
   });
-  await sendSecurityNotice(deps, session.userId, "refresh_token_reused", meta);
+  await sendSecurityNotice(deps, session.userId, "refresh_token_reused");
   throw new AppError("refresh_token_reused");
 }
 
@@ -222,8 +222,33 @@ export async function listSessions(deps: Deps, userId: string, currentSessionId:
   }));
 }
 
-/** The session a refresh token belongs to, if it is one of `userId`'s (logout with a refresh token). */
-export async function findOwnSessionByRefreshToken(deps: Deps, userId: string, refreshToken: string): Promise<Session | undefined> {
-  const session = await findSessionByTokenHash(deps.db, await sha256(refreshToken));
-  return session?.userId === userId ? session : undefined;
+/**
+ * `POST /auth/logout`: blacklists the presented access token and revokes its session, plus the
+ * session of a presented refresh token when it is the caller's own; with `everywhere`, every
+ * session of the user.
+ */
+export async function logOut(
+  deps: Deps,
+  caller: { userId: string; sessionId: string; token: { jti: string; exp: number } },
+  options: { refreshToken?: string | undefined; everywhere: boolean },
+): Promise<void> {
+  const { userId, sessionId } = caller;
+  await revokeAccessToken(deps, caller.token);
+  if (options.everywhere) {
+    const revoked = await revokeAllSessions(deps, userId, "logout_all");
+    await recordAudit(deps, { action: "logout.all", userId, metadata: { sessions_revoked: revoked.length } });
+    return;
+  }
+  const ids = new Set([sessionId]);
+  const other = options.refreshToken ? await findSessionByTokenHash(deps.db, await sha256(options.refreshToken)) : undefined;
+  if (other?.userId === userId) ids.add(other.id);
+  await revokeSessions(deps, userId, [...ids], "logout");
+  await recordAudit(deps, { action: "logout", userId, resource: `session:${sessionId}` });
+}
+
+/** `DELETE /users/me/sessions/{id}`: 404 unless it is one of the caller's live sessions. */
+export async function revokeOwnSession(deps: Deps, userId: string, sessionId: string): Promise<void> {
+  const revoked = await revokeSessions(deps, userId, [sessionId], "revoked_by_user");
+  if (revoked.length === 0) throw new AppError("not_found", { detail: "No such session." });
+  await recordAudit(deps, { action: "session.revoked", userId, resource: `session:${sessionId}` });
 }

@@ -1,14 +1,19 @@
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../context";
+import { matchedRoutes } from "hono/route";
 import { createDeps } from "../../deps";
+import { log } from "../../log";
+import type { AppEnv } from "../context";
 
 /**
- * Builds the per-request service dependencies and the caller's metadata. The client IP comes only
- * from `CF-Connecting-IP` (set by Cloudflare); X-Forwarded-For and friends are client-controlled
- * and ignored.
+ * Builds the per-request service dependencies (with the caller's metadata) and, once the response
+ * is ready, writes the request's one log line. The client IP comes only from `CF-Connecting-IP`
+ * (set by Cloudflare); X-Forwarded-For and friends are client-controlled and ignored.
+ *
+ * The line names the route pattern, never the URL: mailed tokens travel in query strings.
  */
 export function createRequestContext() {
   return createMiddleware<AppEnv>(async (c, next) => {
+    const started = Date.now();
     let waitUntil: (p: Promise<unknown>) => void;
     try {
       const ctx = c.executionCtx;
@@ -17,12 +22,28 @@ export function createRequestContext() {
       // No execution context (a direct app.fetch in a unit test): keep the promise alive ourselves.
       waitUntil = (p) => void p.catch(() => undefined);
     }
-    c.set("deps", createDeps(c.env, waitUntil));
-    c.set("meta", {
-      ip: c.req.header("cf-connecting-ip")?.trim().slice(0, 64) || null,
-      userAgent: c.req.header("user-agent")?.slice(0, 512) ?? null,
-      requestId: c.get("requestId"),
+    const deps = createDeps(c.env, {
+      waitUntil,
+      meta: {
+        ip: c.req.header("cf-connecting-ip")?.trim().slice(0, 64) || null,
+        userAgent: c.req.header("user-agent")?.slice(0, 512) ?? null,
+        requestId: c.get("requestId"),
+      },
     });
-    await next();
+    c.set("deps", deps);
+    try {
+      await next();
+    } finally {
+      const { calls, roundTrips } = deps.meter;
+      log("info", "request", {
+        method: c.req.method,
+        route: matchedRoutes(c).findLast((r) => r.method !== "ALL")?.path ?? null,
+        status: c.res.status,
+        duration_ms: Date.now() - started,
+        request_id: deps.meta.requestId,
+        user_id: c.get("principal")?.user.id ?? null,
+        storage: { ...calls, round_trips: roundTrips },
+      });
+    }
   });
 }

@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import type { AppEnv, Principal } from "../context";
+import type { AppEnv, Principal, SessionEnv } from "../context";
 import { findUserWithSession } from "../../db/sessions";
 import { AppError } from "../../errors";
 import { verifyAccessToken } from "../../sessions/access-tokens";
@@ -45,17 +45,17 @@ async function authenticateAccessToken(deps: Deps, token: string): Promise<Princ
   if (!found || !found.user.isActive) throw unauthorized();
   if (!session || session.revokedAt !== null) throw unauthorized("token_revoked");
   if (session.expiresAt.getTime() <= now.getTime()) throw unauthorized("token_expired");
-  return { kind: "access_token", user: found.user, sessionId: session.id, token: { jti: claims.jti, exp: claims.exp }, apiKey: null };
+  return { kind: "access_token", user: found.user, sessionId: session.id, token: { jti: claims.jti, exp: claims.exp } };
 }
 
 /**
  * Authenticates `Authorization: Bearer <api key>` (see api-keys/api-keys.ts): one indexed read of
  * the key and its owner, whose state is checked on every request.
  */
-async function authenticateWithApiKey(deps: Deps, token: string, meta: RequestMeta): Promise<Principal> {
+async function authenticateWithApiKey(deps: Deps, token: string): Promise<Principal> {
   try {
-    const { key, user } = await authenticateApiKey(deps, token, meta);
-    return { kind: "api_key", user, sessionId: null, token: null, apiKey: { id: key.id, scopes: key.scopes } };
+    const { key, user } = await authenticateApiKey(deps, token);
+    return { kind: "api_key", user, apiKey: { id: key.id, scopes: key.scopes } };
   } catch (error) {
     throw asUnauthorized(error);
   }
@@ -69,8 +69,8 @@ export function requireAuth() {
   return createMiddleware<AppEnv>(async (c, next) => {
     const token = bearer(c.req.header("authorization"));
     if (!token) throw unauthorized();
-    const { deps, meta } = c.var;
-    const principal = looksLikeApiKey(deps, token) ? await authenticateWithApiKey(deps, token, meta) : await authenticateAccessToken(deps, token);
+    const { deps } = c.var;
+    const principal = looksLikeApiKey(deps, token) ? await authenticateWithApiKey(deps, token) : await authenticateAccessToken(deps, token);
     c.set("principal", principal);
     await next();
   });
@@ -81,10 +81,12 @@ export function requireAuth() {
  * authenticates but may not do these, whatever its scopes.
  */
 export function requireInteractiveSession() {
-  return createMiddleware<AppEnv>(async (c, next) => {
-    if (c.var.principal.kind !== "access_token") {
+  return createMiddleware<AppEnv & SessionEnv>(async (c, next) => {
+    const { principal } = c.var;
+    if (principal.kind !== "access_token") {
       throw new AppError("insufficient_scope", { detail: "API keys cannot manage credentials; use an access token." });
     }
+    c.set("session", principal);
     await next();
   });
 }

@@ -10,8 +10,8 @@ import type { ApiKeyScope } from "../../api-keys/api-keys";
  */
 export function requireScope(scope: ApiKeyScope) {
   return createMiddleware<AppEnv>(async (c, next) => {
-    const { apiKey } = c.var.principal;
-    if (apiKey && !apiKey.scopes.includes(scope)) {
+    const { principal } = c.var;
+    if (principal.kind === "api_key" && !principal.apiKey.scopes.includes(scope)) {
       throw new AppError("insufficient_scope", {
         detail: `This API key lacks the "${scope}" scope.`,
         headers: { "WWW-Authenticate": `Bearer error="insufficient_scope", scope="${scope}"` },

@@ -20,6 +20,8 @@ export function createSecurityHeaders() {
     xPermittedCrossDomainPolicies: true,
     xXssProtection: false,
     removePoweredBy: true,
+    // A page that needs more than "nothing" (the /docs reference) sets its own, stricter-than-usual CSP.
+    overwrite: false,
   });
 }
 

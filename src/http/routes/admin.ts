@@ -1,19 +1,19 @@
-import { Hono } from "hono";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
-import { z } from "zod";
-import type { AppEnv } from "../context";
-import { findUserByIdentifier, identifierOf } from "../../db/users";
+import { unlockAccount } from "../../admin/unlock";
+import { identifierOf } from "../../db/users";
 import { AppError } from "../../errors";
+import type { AppEnv } from "../context";
 import { requireAuth, requireInteractiveSession } from "../middleware/require-auth";
-import { validate } from "../middleware/validate";
-import { clearLockout } from "../../abuse/limits";
-import { emailField } from "./schemas";
+import { AUTH_ERRORS, BODY_ERRORS, jsonBody, noContent, problems, security } from "../openapi";
+import { unlockBody } from "../schemas";
+import { validationHook } from "../validation";
 
 /**
  * `/api/v1/admin`: operator actions for superusers (`users.is_superuser`, set in D1 by hand —
  * no endpoint grants it). Today: lifting an account's lockout, the hard tier included.
  */
-export const adminRoutes = new Hono<AppEnv>();
+export const adminRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 const requireSuperuser = createMiddleware<AppEnv>(async (c, next) => {
   if (!c.var.principal.user.isSuperuser) throw new AppError("forbidden", { detail: "Administrators only." });
@@ -22,14 +22,17 @@ const requireSuperuser = createMiddleware<AppEnv>(async (c, next) => {
 
 adminRoutes.use("*", requireAuth(), requireInteractiveSession(), requireSuperuser);
 
-const unlockBody = z
-  .object({ email: emailField.optional(), username: z.string().trim().min(1).max(50).optional() })
-  .refine((b) => (b.email === undefined) !== (b.username === undefined), { message: "Send either email or username.", path: ["email"] });
+const unlock = createRoute({
+  method: "post",
+  path: "/unlock",
+  tags: ["Administration"],
+  summary: "Lift an account's lockout",
+  security: security.accessToken,
+  request: { body: jsonBody(unlockBody) },
+  responses: { 204: noContent, ...problems([...BODY_ERRORS, ...AUTH_ERRORS, "insufficient_scope", "forbidden", "not_found"]) },
+});
 
-adminRoutes.post("/unlock", validate("json", unlockBody), async (c) => {
-  const { deps, meta } = c.var;
-  const user = await findUserByIdentifier(deps.db, identifierOf(c.req.valid("json")));
-  if (!user) throw new AppError("not_found", { detail: "No such account." });
-  await clearLockout(deps, meta, user, "admin");
+adminRoutes.openapi(unlock, async (c) => {
+  await unlockAccount(c.var.deps, identifierOf(c.req.valid("json")));
   return c.body(null, 204);
 });

@@ -1,44 +1,59 @@
-import { Hono } from "hono";
-import { z } from "zod";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { createApiKey, listApiKeys, revokeApiKey } from "../../api-keys/api-keys";
 import type { AppEnv } from "../context";
 import { requireInteractiveSession } from "../middleware/require-auth";
-import { validate } from "../middleware/validate";
-import { API_KEY_SCOPES, createApiKey, listApiKeys, revokeApiKey } from "../../api-keys/api-keys";
+import { AUTH_ERRORS, BODY_ERRORS, jsonBody, jsonResponse, noContent, problems, security } from "../openapi";
+import { ApiKeyListSchema, apiKeyIdParam, createApiKeyBody, CreatedApiKeySchema } from "../schemas";
+import { validationHook } from "../validation";
 
 /**
  * `/api/v1/users/me/api-keys`, mounted from users.ts behind `requireAuth()`. Managing keys is
  * credential management, so an API key itself gets 403 `insufficient_scope` here.
  */
-export const apiKeyRoutes = new Hono<AppEnv>();
+export const apiKeyRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-/** Control characters and bidi overrides would let a key name disguise itself in a listing. */
-const CONTROL_OR_BIDI = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+const tags = ["API keys"];
+const SESSION_ONLY = [...AUTH_ERRORS, "insufficient_scope"] as const;
 
-export const createApiKeyBody = z.object({
-  name: z
-    .string()
-    .trim()
-    .min(1, "Name the key.")
-    .max(100, "Use at most 100 characters.")
-    .refine((v) => !CONTROL_OR_BIDI.test(v), "Control characters are not allowed."),
-  expires_in_days: z.number().int("Use a whole number of days.").min(1).max(3650).nullable().optional(),
-  scopes: z
-    .array(z.enum(API_KEY_SCOPES))
-    .min(1, "Give the key at least one scope, or leave scopes out for all of them.")
-    .max(API_KEY_SCOPES.length * 2)
-    .optional(),
+const create = createRoute({
+  method: "post",
+  path: "/",
+  tags,
+  summary: "Create an API key",
+  description: "The key itself (`api_key`) is in this answer only. At most 25 live keys per user.",
+  security: security.accessToken,
+  middleware: [requireInteractiveSession()] as const,
+  request: { body: jsonBody(createApiKeyBody) },
+  responses: { 201: jsonResponse(CreatedApiKeySchema, "The new key."), ...problems([...BODY_ERRORS, ...SESSION_ONLY]) },
 });
 
-apiKeyRoutes.use("*", requireInteractiveSession());
+apiKeyRoutes.openapi(create, async (c) => c.json(await createApiKey(c.var.deps, c.var.session.user, c.req.valid("json")), 201));
 
-apiKeyRoutes.post("/", validate("json", createApiKeyBody), async (c) => {
-  const created = await createApiKey(c.var.deps, c.var.principal.user, c.req.valid("json"), c.var.meta);
-  return c.json(created, 201);
+const list = createRoute({
+  method: "get",
+  path: "/",
+  tags,
+  summary: "The caller's API keys",
+  security: security.accessToken,
+  middleware: [requireInteractiveSession()] as const,
+  responses: { 200: jsonResponse(ApiKeyListSchema, "Unrevoked keys, newest first, without the keys themselves."), ...problems([...SESSION_ONLY]) },
 });
 
-apiKeyRoutes.get("/", async (c) => c.json({ api_keys: await listApiKeys(c.var.deps, c.var.principal.user) }));
+apiKeyRoutes.openapi(list, async (c) => c.json({ api_keys: await listApiKeys(c.var.deps, c.var.session.user) }, 200));
 
-apiKeyRoutes.delete("/:id", async (c) => {
-  await revokeApiKey(c.var.deps, c.var.principal.user, c.req.param("id").slice(0, 64), c.var.meta);
+const revoke = createRoute({
+  method: "delete",
+  path: "/{id}",
+  tags,
+  summary: "Revoke an API key",
+  description: "Effective at once.",
+  security: security.accessToken,
+  middleware: [requireInteractiveSession()] as const,
+  request: { params: apiKeyIdParam },
+  responses: { 204: noContent, ...problems([...SESSION_ONLY, "not_found"]) },
+});
+
+apiKeyRoutes.openapi(revoke, async (c) => {
+  await revokeApiKey(c.var.deps, c.var.session.user, c.req.valid("param").id);
   return c.body(null, 204);
 });

@@ -1,126 +1,207 @@
-import { Hono } from "hono";
-import type { AppEnv } from "../context";
-import { identifierOf } from "../../db/users";
-import { AppError } from "../../errors";
-import { requireAuth, requireInteractiveSession } from "../middleware/require-auth";
-import { validate } from "../middleware/validate";
-import { enforceAccountLimit, enforceIpLimit, guardPasswordCheck } from "../../abuse/limits";
-import { checkCredentials, completeLogin, registerUser } from "../../accounts/registration";
-import { recordAudit } from "../../audit/audit";
-import { revokeAccessToken } from "../../sessions/revocation";
-import { findOwnSessionByRefreshToken, refreshSession, revokeAllSessions, revokeSessions } from "../../sessions/sessions";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { logIn } from "../../accounts/login";
+import { registerUser } from "../../accounts/registration";
 import { confirmEmailToken, resendVerification } from "../../recovery/email-verification";
 import { requestPasswordReset, resetPassword } from "../../recovery/password-reset";
-import { emailBody, loginBody, logoutBody, logoutQuery, refreshBody, registerBody, resetPasswordBody, tokenBody } from "./schemas";
+import { logOut, refreshSession } from "../../sessions/sessions";
+import type { AppEnv } from "../context";
+import { limitPerIp } from "../middleware/rate-limit";
+import { requireAuth, requireInteractiveSession } from "../middleware/require-auth";
+import { AUTH_ERRORS, BODY_ERRORS, jsonBody, jsonResponse, noContent, problems, security } from "../openapi";
+import { validationHook } from "../validation";
+import {
+  emailBody,
+  loginBody,
+  logoutBody,
+  logoutQuery,
+  MessageSchema,
+  refreshBody,
+  registerBody,
+  resetPasswordBody,
+  tokenBody,
+  TokenResponseSchema,
+} from "../schemas";
 
 /** `/api/v1/auth`: registration, login, token refresh, logout, recovery and verification. */
-export const authRoutes = new Hono<AppEnv>();
+export const authRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-const ACCEPTED_REGISTRATION = {
-  message: "Check your inbox: we sent a link to confirm your email address.",
-};
+const tags = ["Authentication"];
 
-authRoutes.post("/register", validate("json", registerBody), async (c) => {
-  await enforceIpLimit(c.var.deps, c.var.meta, "register");
-  const result = await registerUser(c.var.deps, c.req.valid("json"), c.var.meta);
-  if (result.kind === "accepted") return c.json(ACCEPTED_REGISTRATION, 202);
-  return c.json(result.tokens, 201);
-});
-
-// Precedence (API.md): per-IP limit (429), then the identifier's lockout (423), then credentials (401).
-authRoutes.post("/login", validate("json", loginBody), async (c) => {
-  const { deps, meta } = c.var;
-  const body = c.req.valid("json");
-  await enforceIpLimit(deps, meta, "login");
-  const identifier = identifierOf(body);
-  const { result } = await guardPasswordCheck(deps, meta, identifier, async () => {
-    const result = await checkCredentials(deps, body);
-    return { success: !("failure" in result), userId: result.user?.id ?? null, result };
-  });
-  if ("failure" in result) {
-    await recordAudit(deps, meta, {
-      action: "login.failed",
-      userId: result.user?.id ?? null,
-      metadata: { reason: result.failure, identifier: body.email ? "email" : "username" },
-    });
-    throw new AppError("invalid_credentials");
-  }
-  return c.json(await completeLogin(deps, result.user, meta), 200);
-});
-
-authRoutes.post("/refresh", validate("json", refreshBody), async (c) => {
-  await enforceIpLimit(c.var.deps, c.var.meta, "refresh");
-  const tokens = await refreshSession(c.var.deps, c.req.valid("json").refresh_token, c.var.meta);
-  return c.json(tokens, 200);
-});
-
-/**
- * Revokes the caller's session (and the session of a presented refresh token, if it is the
- * caller's) and blacklists the presented access token; `?scope=all` revokes every session.
- */
-authRoutes.post(
-  "/logout",
-  requireAuth(),
-  requireInteractiveSession(),
-  validate("query", logoutQuery),
-  validate("json", logoutBody),
-  async (c) => {
-    const { deps, meta, principal } = c.var;
-    const { user, sessionId, token } = principal;
-    if (token) await revokeAccessToken(deps, token);
-    if (c.req.valid("query").scope === "all") {
-      const revoked = await revokeAllSessions(deps, user.id, "logout_all");
-      await recordAudit(deps, meta, { action: "logout.all", userId: user.id, metadata: { sessions_revoked: revoked.length } });
-      return c.body(null, 204);
-    }
-    const ids = new Set(sessionId ? [sessionId] : []);
-    const { refresh_token } = c.req.valid("json");
-    const other = refresh_token ? await findOwnSessionByRefreshToken(deps, user.id, refresh_token) : undefined;
-    if (other) ids.add(other.id);
-    await revokeSessions(deps, user.id, [...ids], "logout");
-    await recordAudit(deps, meta, { action: "logout", userId: user.id, resource: `session:${sessionId}` });
-    return c.body(null, 204);
-  },
-);
 /** Constant answers: identical bytes whether or not the address has an account. */
+const ACCEPTED_REGISTRATION = { message: "Check your inbox: we sent a link to confirm your email address." };
 const RESET_REQUESTED = { message: "If an account exists for this address, we sent it a link to reset the password." };
 const VERIFICATION_RESENT = { message: "If this address has an account waiting for verification, we sent it a new link." };
-
-authRoutes.post("/forgot-password", validate("json", emailBody), async (c) => {
-  const { email } = c.req.valid("json");
-  await enforceIpLimit(c.var.deps, c.var.meta, "forgot_password");
-  await enforceAccountLimit(c.var.deps, c.var.meta, "forgot_password", { email });
-  requestPasswordReset(c.var.deps, email, c.var.meta);
-  return c.json(RESET_REQUESTED, 202);
-});
-
-authRoutes.post("/reset-password", validate("json", resetPasswordBody), async (c) => {
-  await enforceIpLimit(c.var.deps, c.var.meta, "reset_password");
-  await resetPassword(c.var.deps, c.req.valid("json"), c.var.meta);
-  return c.json({ message: "Your password was reset and every session was signed out. Log in with the new password." }, 200);
-});
-
+const PASSWORD_RESET = { message: "Your password was reset and every session was signed out. Log in with the new password." };
 const CONFIRMED = {
   verified: { message: "Your email address is verified." },
   changed: { message: "Your email address was changed." },
 } as const;
 
-authRoutes.get("/verify-email", validate("query", tokenBody), async (c) => {
-  await enforceIpLimit(c.var.deps, c.var.meta, "verify_email");
-  const outcome = await confirmEmailToken(c.var.deps, c.req.valid("query").token, c.var.meta);
-  return c.json(CONFIRMED[outcome], 200);
+const register = createRoute({
+  method: "post",
+  path: "/register",
+  tags,
+  summary: "Create an account",
+  description:
+    "Creates the account and signs it in (201). With `REQUIRE_EMAIL_VERIFICATION` the answer is 202 for new and taken addresses alike, and the owner of a taken one is told by mail.",
+  request: { body: jsonBody(registerBody) },
+  responses: {
+    201: jsonResponse(TokenResponseSchema, "Account created and signed in."),
+    202: jsonResponse(MessageSchema, "Accepted: a verification link was mailed (email verification required)."),
+    ...problems([...BODY_ERRORS, "weak_password", "email_taken", "username_taken", "rate_limited"]),
+  },
 });
 
-authRoutes.post("/verify-email", validate("json", tokenBody), async (c) => {
-  await enforceIpLimit(c.var.deps, c.var.meta, "verify_email");
-  const outcome = await confirmEmailToken(c.var.deps, c.req.valid("json").token, c.var.meta);
-  return c.json(CONFIRMED[outcome], 200);
+authRoutes.openapi(
+  register,
+  limitPerIp("register", register, async (c) => {
+    const result = await registerUser(c.var.deps, c.req.valid("json"));
+    return result.kind === "accepted" ? c.json(ACCEPTED_REGISTRATION, 202) : c.json(result.tokens, 201);
+  }),
+);
+
+const login = createRoute({
+  method: "post",
+  path: "/login",
+  tags,
+  summary: "Log in with a password",
+  description: "Precedence: the per-IP limit (429), then the identifier's lockout (423), then credentials (401).",
+  request: { body: jsonBody(loginBody) },
+  responses: {
+    200: jsonResponse(TokenResponseSchema, "Signed in."),
+    ...problems([...BODY_ERRORS, "invalid_credentials", "email_not_verified", "account_locked", "rate_limited"]),
+  },
 });
 
-authRoutes.post("/resend-verification", validate("json", emailBody), async (c) => {
-  const { email } = c.req.valid("json");
-  await enforceIpLimit(c.var.deps, c.var.meta, "resend_verification");
-  await enforceAccountLimit(c.var.deps, c.var.meta, "resend_verification", { email });
-  resendVerification(c.var.deps, email, c.var.meta);
-  return c.json(VERIFICATION_RESENT, 202);
+authRoutes.openapi(
+  login,
+  limitPerIp("login", login, async (c) => c.json(await logIn(c.var.deps, c.req.valid("json")), 200)),
+);
+
+const refresh = createRoute({
+  method: "post",
+  path: "/refresh",
+  tags,
+  summary: "Rotate a refresh token",
+  description: "Answers a new token pair; the presented refresh token is retired. Presenting a retired one revokes the session.",
+  request: { body: jsonBody(refreshBody) },
+  responses: {
+    200: jsonResponse(TokenResponseSchema, "A new token pair."),
+    ...problems([...BODY_ERRORS, "invalid_token", "refresh_token_reused", "rate_limited"]),
+  },
 });
+
+authRoutes.openapi(
+  refresh,
+  limitPerIp("refresh", refresh, async (c) => c.json(await refreshSession(c.var.deps, c.req.valid("json").refresh_token), 200)),
+);
+
+const logout = createRoute({
+  method: "post",
+  path: "/logout",
+  tags,
+  summary: "Log out",
+  description:
+    "Revokes the caller's session and access token, and the session of a presented refresh token if it is the caller's. `?scope=all` revokes every session.",
+  security: security.accessToken,
+  middleware: [requireAuth(), requireInteractiveSession()] as const,
+  request: { query: logoutQuery, body: { required: false, content: { "application/json": { schema: logoutBody } } } },
+  responses: { 204: noContent, ...problems([...BODY_ERRORS, ...AUTH_ERRORS, "insufficient_scope"]) },
+});
+
+authRoutes.openapi(logout, async (c) => {
+  const { user, sessionId, token } = c.var.session;
+  await logOut(c.var.deps, { userId: user.id, sessionId, token }, {
+    refreshToken: c.req.valid("json").refresh_token,
+    everywhere: c.req.valid("query").scope === "all",
+  });
+  return c.body(null, 204);
+});
+
+const forgotPassword = createRoute({
+  method: "post",
+  path: "/forgot-password",
+  tags,
+  summary: "Mail a password-reset link",
+  description: "Answers the same bytes whether or not the address has an account.",
+  request: { body: jsonBody(emailBody) },
+  responses: { 202: jsonResponse(MessageSchema, "Accepted."), ...problems([...BODY_ERRORS, "rate_limited"]) },
+});
+
+authRoutes.openapi(
+  forgotPassword,
+  limitPerIp("forgot_password", forgotPassword, async (c) => {
+    await requestPasswordReset(c.var.deps, c.req.valid("json").email);
+    return c.json(RESET_REQUESTED, 202);
+  }),
+);
+
+const resetPasswordRoute = createRoute({
+  method: "post",
+  path: "/reset-password",
+  tags,
+  summary: "Set a new password with a mailed token",
+  description: "Signs every session out; no tokens are returned, the user logs in afresh.",
+  request: { body: jsonBody(resetPasswordBody) },
+  responses: {
+    200: jsonResponse(MessageSchema, "Password reset."),
+    ...problems([...BODY_ERRORS, "invalid_token", "weak_password", "rate_limited"], { invalid_token: 400 }),
+  },
+});
+
+authRoutes.openapi(
+  resetPasswordRoute,
+  limitPerIp("reset_password", resetPasswordRoute, async (c) => {
+    await resetPassword(c.var.deps, c.req.valid("json"));
+    return c.json(PASSWORD_RESET, 200);
+  }),
+);
+
+const verified = jsonResponse(MessageSchema, "The address is verified, or the email change is done.");
+const verifyEmailErrors = ["invalid_token", "email_taken", "rate_limited"] as const;
+
+const verifyEmailGet = createRoute({
+  method: "get",
+  path: "/verify-email",
+  tags,
+  summary: "Confirm a mailed address link",
+  request: { query: tokenBody },
+  responses: { 200: verified, ...problems(["validation_failed", ...verifyEmailErrors], { invalid_token: 400 }) },
+});
+
+authRoutes.openapi(
+  verifyEmailGet,
+  limitPerIp("verify_email", verifyEmailGet, async (c) => c.json(CONFIRMED[await confirmEmailToken(c.var.deps, c.req.valid("query").token)], 200)),
+);
+
+const verifyEmailPost = createRoute({
+  method: "post",
+  path: "/verify-email",
+  tags,
+  summary: "Confirm a mailed address link",
+  request: { body: jsonBody(tokenBody) },
+  responses: { 200: verified, ...problems([...BODY_ERRORS, ...verifyEmailErrors], { invalid_token: 400 }) },
+});
+
+authRoutes.openapi(
+  verifyEmailPost,
+  limitPerIp("verify_email", verifyEmailPost, async (c) => c.json(CONFIRMED[await confirmEmailToken(c.var.deps, c.req.valid("json").token)], 200)),
+);
+
+const resend = createRoute({
+  method: "post",
+  path: "/resend-verification",
+  tags,
+  summary: "Mail a new verification link",
+  description: "Answers the same bytes for every address.",
+  request: { body: jsonBody(emailBody) },
+  responses: { 202: jsonResponse(MessageSchema, "Accepted."), ...problems([...BODY_ERRORS, "rate_limited"]) },
+});
+
+authRoutes.openapi(
+  resend,
+  limitPerIp("resend_verification", resend, async (c) => {
+    await resendVerification(c.var.deps, c.req.valid("json").email);
+    return c.json(VERIFICATION_RESENT, 202);
+  }),
+);

@@ -1,62 +1,179 @@
-import { Hono } from "hono";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { changePassword, deleteAccount } from "../../accounts/credentials";
+import { updateProfile } from "../../accounts/profile";
+import { toUserResponse } from "../../accounts/user-response";
+import { listSecurityEvents } from "../../audit/security-events";
+import { requestEmailChange } from "../../recovery/email-change";
+import { listSessions, revokeOwnSession } from "../../sessions/sessions";
 import type { AppEnv } from "../context";
-import { AppError } from "../../errors";
 import { requireAuth, requireInteractiveSession } from "../middleware/require-auth";
 import { requireScope } from "../middleware/require-scope";
-import { validate } from "../middleware/validate";
-import { updateProfile } from "../../accounts/registration";
-import { recordAudit } from "../../audit/audit";
-import { changePassword, deleteAccount } from "../../accounts/credentials";
-import { requestEmailChange } from "../../recovery/email-change";
-import { listSessions, revokeSessions } from "../../sessions/sessions";
-import { toUserResponse } from "../../accounts/user-response";
+import { AUTH_ERRORS, BODY_ERRORS, jsonBody, jsonResponse, noContent, problems, security } from "../openapi";
+import {
+  changeEmailBody,
+  changePasswordBody,
+  deleteAccountBody,
+  MessageSchema,
+  SecurityEventPageSchema,
+  securityEventsQuery,
+  sessionIdParam,
+  SessionListSchema,
+  updateProfileBody,
+  UserSchema,
+} from "../schemas";
+import { validationHook } from "../validation";
 import { apiKeyRoutes } from "./api-keys";
-import { changeEmailBody, changePasswordBody, deleteAccountBody, sessionIdParam, updateProfileBody } from "./schemas";
-import { securityEventRoutes } from "./security-events";
 
-/** `/api/v1/users/me`: the caller's own account. */
-export const userRoutes = new Hono<AppEnv>();
+/**
+ * `/api/v1/users/me`: the caller's own account. Profile and security log accept API keys with the
+ * right scope; credential management (password, email, sessions, keys, deletion) needs an access
+ * token, so an API key gets 403 `insufficient_scope` there.
+ */
+export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 userRoutes.use("*", requireAuth());
 
-userRoutes.get("/", requireScope("profile:read"), (c) => c.json(toUserResponse(c.var.principal.user)));
+const tags = ["Account"];
+/** What every credential-management route may answer besides its own errors. */
+const SESSION_ONLY = [...AUTH_ERRORS, "insufficient_scope"] as const;
 
-userRoutes.put("/", requireScope("profile:write"), validate("json", updateProfileBody), async (c) => {
-  const user = await updateProfile(c.var.deps, c.var.principal.user, c.req.valid("json"), c.var.meta);
-  return c.json(toUserResponse(user));
+const getMe = createRoute({
+  method: "get",
+  path: "/",
+  tags,
+  summary: "The caller's profile",
+  security: security.anyCredential,
+  middleware: [requireScope("profile:read")] as const,
+  responses: { 200: jsonResponse(UserSchema, "The profile."), ...problems([...AUTH_ERRORS, "insufficient_scope"]) },
 });
 
-// Credential management below: access tokens only, never API keys.
+userRoutes.openapi(getMe, (c) => c.json(toUserResponse(c.var.principal.user), 200));
 
-userRoutes.delete("/", requireInteractiveSession(), validate("json", deleteAccountBody), async (c) => {
-  await deleteAccount(c.var.deps, c.var.principal.user, c.req.valid("json").password, c.var.meta);
+const putMe = createRoute({
+  method: "put",
+  path: "/",
+  tags,
+  summary: "Change name or username",
+  description: "Other fields (`email`, `is_superuser`, …) are ignored here.",
+  security: security.anyCredential,
+  middleware: [requireScope("profile:write")] as const,
+  request: { body: jsonBody(updateProfileBody) },
+  responses: {
+    200: jsonResponse(UserSchema, "The updated profile."),
+    ...problems([...BODY_ERRORS, ...AUTH_ERRORS, "insufficient_scope", "username_taken"]),
+  },
+});
+
+userRoutes.openapi(putMe, async (c) => c.json(toUserResponse(await updateProfile(c.var.deps, c.var.principal.user, c.req.valid("json"))), 200));
+
+const deleteMe = createRoute({
+  method: "delete",
+  path: "/",
+  tags,
+  summary: "Delete the account",
+  description: "Needs the password. Every session, access token and API key dies; the address is free again.",
+  security: security.accessToken,
+  middleware: [requireInteractiveSession()] as const,
+  request: { body: jsonBody(deleteAccountBody) },
+  responses: {
+    204: noContent,
+    ...problems([...BODY_ERRORS, ...SESSION_ONLY, "invalid_current_password", "account_locked", "rate_limited"]),
+  },
+});
+
+userRoutes.openapi(deleteMe, async (c) => {
+  await deleteAccount(c.var.deps, c.var.session.user, c.req.valid("json").password);
   return c.body(null, 204);
 });
 
-userRoutes.patch("/password", requireInteractiveSession(), validate("json", changePasswordBody), async (c) => {
-  const { deps, meta, principal } = c.var;
-  await changePassword(deps, principal.user, principal.sessionId ?? "", c.req.valid("json"), meta);
+const changePasswordRoute = createRoute({
+  method: "patch",
+  path: "/password",
+  tags,
+  summary: "Change the password",
+  description: "The caller's session survives; every other session is revoked.",
+  security: security.accessToken,
+  middleware: [requireInteractiveSession()] as const,
+  request: { body: jsonBody(changePasswordBody) },
+  responses: {
+    204: noContent,
+    ...problems([...BODY_ERRORS, ...SESSION_ONLY, "invalid_current_password", "weak_password", "account_locked", "rate_limited"]),
+  },
+});
+
+userRoutes.openapi(changePasswordRoute, async (c) => {
+  const { user, sessionId } = c.var.session;
+  await changePassword(c.var.deps, user, sessionId, c.req.valid("json"));
   return c.body(null, 204);
 });
 
-userRoutes.get("/sessions", requireInteractiveSession(), async (c) => {
-  const { deps, principal } = c.var;
-  return c.json({ sessions: await listSessions(deps, principal.user.id, principal.sessionId) });
+const listSessionsRoute = createRoute({
+  method: "get",
+  path: "/sessions",
+  tags,
+  summary: "The caller's live sessions",
+  security: security.accessToken,
+  middleware: [requireInteractiveSession()] as const,
+  responses: { 200: jsonResponse(SessionListSchema, "Newest first; no token values."), ...problems([...SESSION_ONLY]) },
 });
 
-userRoutes.delete("/sessions/:id", requireInteractiveSession(), validate("param", sessionIdParam), async (c) => {
-  const { deps, meta, principal } = c.var;
-  const { id } = c.req.valid("param");
-  const revoked = await revokeSessions(deps, principal.user.id, [id], "revoked_by_user");
-  if (revoked.length === 0) throw new AppError("not_found", { detail: "No such session." });
-  await recordAudit(deps, meta, { action: "session.revoked", userId: principal.user.id, resource: `session:${id}` });
+userRoutes.openapi(listSessionsRoute, async (c) => {
+  const { user, sessionId } = c.var.session;
+  return c.json({ sessions: await listSessions(c.var.deps, user.id, sessionId) }, 200);
+});
+
+const revokeSessionRoute = createRoute({
+  method: "delete",
+  path: "/sessions/{id}",
+  tags,
+  summary: "Sign one session out",
+  security: security.accessToken,
+  middleware: [requireInteractiveSession()] as const,
+  request: { params: sessionIdParam },
+  responses: { 204: noContent, ...problems([...SESSION_ONLY, "validation_failed", "not_found"]) },
+});
+
+userRoutes.openapi(revokeSessionRoute, async (c) => {
+  await revokeOwnSession(c.var.deps, c.var.session.user.id, c.req.valid("param").id);
   return c.body(null, 204);
 });
 
-userRoutes.post("/email", requireInteractiveSession(), validate("json", changeEmailBody), async (c) => {
-  await requestEmailChange(c.var.deps, c.var.principal.user, c.req.valid("json"), c.var.meta);
+const changeEmailRoute = createRoute({
+  method: "post",
+  path: "/email",
+  tags,
+  summary: "Change the email address",
+  description:
+    "Needs the password. Mails a link to the new address and a notice to the old one; the address changes when the link is opened (`/auth/verify-email`).",
+  security: security.accessToken,
+  middleware: [requireInteractiveSession()] as const,
+  request: { body: jsonBody(changeEmailBody) },
+  responses: {
+    202: jsonResponse(MessageSchema, "Accepted: a link was mailed to the new address."),
+    ...problems([...BODY_ERRORS, ...SESSION_ONLY, "invalid_current_password", "account_locked", "rate_limited"]),
+  },
+});
+
+userRoutes.openapi(changeEmailRoute, async (c) => {
+  await requestEmailChange(c.var.deps, c.var.session.user, c.req.valid("json"));
   return c.json({ message: "We sent a link to the new address; the change takes effect when it is opened." }, 202);
 });
 
+const securityEventsRoute = createRoute({
+  method: "get",
+  path: "/security-events",
+  tags,
+  summary: "The caller's security log",
+  description: "Newest first, paged with `next_cursor`.",
+  security: security.anyCredential,
+  middleware: [requireScope("security_events:read")] as const,
+  request: { query: securityEventsQuery },
+  responses: {
+    200: jsonResponse(SecurityEventPageSchema, "One page of events."),
+    ...problems([...AUTH_ERRORS, "insufficient_scope", "validation_failed"]),
+  },
+});
+
+userRoutes.openapi(securityEventsRoute, async (c) => c.json(await listSecurityEvents(c.var.deps, c.var.principal.user.id, c.req.valid("query")), 200));
+
 userRoutes.route("/api-keys", apiKeyRoutes);
-userRoutes.route("/security-events", securityEventRoutes);

@@ -1,9 +1,7 @@
-import { zValidator } from "@hono/zod-validator";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
-import type { ZodType } from "zod";
 import type { AppEnv } from "../context";
-import { AppError, type FieldError } from "../../errors";
+import { AppError } from "../../errors";
 
 /** JSON bodies larger than this are refused with 413 before they are parsed. */
 export const JSON_BODY_LIMIT = 16 * 1024;
@@ -40,19 +38,4 @@ export function createJsonBodyGuard() {
       await parse(c, next);
     }),
   );
-}
-
-/** zod issues → the problem's `errors` list; never the raw zod result. */
-function fieldErrors(issues: readonly { path: readonly PropertyKey[]; message: string }[]): FieldError[] {
-  return issues.map((issue) => ({
-    field: issue.path.map(String).join(".") || "body",
-    message: issue.message,
-  }));
-}
-
-/** Validates a part of the request; failures become 422 `validation_failed`. */
-export function validate<T extends ZodType, Target extends "json" | "query" | "param">(target: Target, schema: T) {
-  return zValidator(target, schema, (result) => {
-    if (!result.success) throw new AppError("validation_failed", { errors: fieldErrors(result.error.issues) });
-  });
 }

@@ -1,0 +1,76 @@
+import { guardPasswordCheck } from "../abuse/limits";
+import { recordAudit } from "../audit/audit";
+import type { User } from "../db/schema";
+import { findUserByIdentifier, identifierOf, updateUser } from "../db/users";
+import type { Deps } from "../deps";
+import { AppError } from "../errors";
+import { describeError, log } from "../log";
+import { startSession, type TokenResponse } from "../sessions/sessions";
+import { burnPasswordCheck, hashPassword, passwordParams, verifyPassword } from "./passwords";
+
+/** Password login. */
+
+export interface LoginInput {
+  email?: string | undefined;
+  username?: string | undefined;
+  password: string;
+}
+
+type LoginFailure = "unknown_account" | "bad_password" | "inactive";
+
+/**
+ * `POST /auth/login`, after the per-IP limit. The password check is one guess against the named
+ * identifier (lockout 423 and per-account 429 before it runs; see abuse/limits.ts), so precedence is
+ * API.md's: per-IP 429, then lockout 423, then credentials 401. Every failure answers the same
+ * `invalid_credentials`; its reason is kept in the audit row.
+ */
+export async function logIn(deps: Deps, input: LoginInput): Promise<TokenResponse> {
+  const identifier = identifierOf(input);
+  const { result } = await guardPasswordCheck(deps, identifier, async () => {
+    const result = await checkCredentials(deps, input);
+    return { success: !("failure" in result), userId: result.user?.id ?? null, result };
+  });
+  if ("failure" in result) {
+    await recordAudit(deps, {
+      action: "login.failed",
+      userId: result.user?.id ?? null,
+      metadata: { reason: result.failure, identifier: "email" in identifier ? "email" : "username" },
+    });
+    throw new AppError("invalid_credentials");
+  }
+  return completeLogin(deps, result.user);
+}
+
+/** Checks the password. An unknown account still costs one hash, so timing tells nothing. */
+async function checkCredentials(deps: Deps, input: LoginInput): Promise<{ user: User } | { failure: LoginFailure; user?: User }> {
+  const user = await findUserByIdentifier(deps.db, identifierOf(input));
+  if (!user) {
+    await burnPasswordCheck(input.password, passwordParams(deps));
+    return { failure: "unknown_account" };
+  }
+  const { valid, needsRehash } = await verifyPassword(input.password, user.passwordHash, passwordParams(deps));
+  if (!valid) return { failure: "bad_password", user };
+  if (!user.isActive) return { failure: "inactive", user };
+  if (needsRehash) {
+    // Upgrade imported bcrypt hashes and outdated PBKDF2 parameters while the password is at hand.
+    // Best effort: a failed write must not turn a correct password into a distinguishable error.
+    const passwordHash = await hashPassword(input.password, passwordParams(deps));
+    await updateUser(deps.db, user.id, { passwordHash }).catch((error: unknown) => {
+      log("warn", "password.rehash_failed", { user_id: user.id, ...describeError(error) });
+    });
+  }
+  return { user };
+}
+
+/** A correct password: verification gate, last-login time, session and tokens. */
+async function completeLogin(deps: Deps, user: User): Promise<TokenResponse> {
+  if (deps.config.requireEmailVerification && !user.emailVerified) {
+    // A refused login is a failed login: it gets its audit row like a wrong password does.
+    await recordAudit(deps, { action: "login.failed", userId: user.id, metadata: { reason: "email_not_verified" } });
+    throw new AppError("email_not_verified");
+  }
+  const updated = (await updateUser(deps.db, user.id, { lastLoginAt: deps.now() })) ?? user;
+  const tokens = await startSession(deps, updated);
+  await recordAudit(deps, { action: "login.succeeded", userId: user.id, resource: `user:${user.id}` });
+  return tokens;
+}

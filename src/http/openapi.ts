@@ -1,0 +1,90 @@
+import { z } from "@hono/zod-openapi";
+import { ERROR_CATALOGUE, type ErrorCode } from "../errors";
+
+/**
+ * Building blocks for route declarations. A route is declared once with `createRoute`: its request
+ * schemas validate the request and its response schemas, including the problem+json errors it can
+ * answer with their `code`s from the one catalogue, become its entry in `GET /openapi.json`.
+ */
+
+const FieldErrorSchema = z.object({ field: z.string(), message: z.string() });
+
+/** RFC 9457 problem details, as every 4xx/5xx answers them. */
+export const ProblemSchema = z
+  .object({
+    type: z.string().openapi({ example: "urn:gatehouse:problem:invalid_credentials" }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.enum(Object.keys(ERROR_CATALOGUE) as [ErrorCode, ...ErrorCode[]]),
+    request_id: z.string(),
+    errors: z.array(FieldErrorSchema).optional(),
+  })
+  .openapi("Problem");
+
+/** Errors any route can answer: an unexpected failure, or a dependency (D1, KV, Durable Object) down. */
+const ALWAYS: ErrorCode[] = ["internal_error", "service_unavailable"];
+/** Errors any route with a JSON body can answer, before its own validation runs. */
+export const BODY_ERRORS: ErrorCode[] = ["malformed_body", "payload_too_large", "unsupported_media_type", "validation_failed"];
+/** Errors of a route behind `requireAuth()`. */
+export const AUTH_ERRORS: ErrorCode[] = ["invalid_token", "token_expired", "token_revoked"];
+
+const PROBLEM_MEDIA_TYPE = "application/problem+json";
+
+/**
+ * The problem responses of a route, one per status, each with its `code` narrowed to the codes this
+ * route can answer with that status (the contract test checks them against the catalogue).
+ * `status` overrides the catalogue's status where a code is answered with another (a bad mailed
+ * link is `invalid_token` with 400).
+ */
+export function problems(codes: ErrorCode[], status: Partial<Record<ErrorCode, number>> = {}) {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of new Set([...codes, ...ALWAYS])) {
+    const httpStatus = status[code] ?? ERROR_CATALOGUE[code].status;
+    byStatus.set(httpStatus, [...(byStatus.get(httpStatus) ?? []), code]);
+  }
+  const responses: Record<number, { description: string; content: Record<string, { schema: z.ZodType }> }> = {};
+  for (const [httpStatus, list] of [...byStatus].sort(([a], [b]) => a - b)) {
+    responses[httpStatus] = {
+      description: list.map((code) => `\`${code}\`: ${ERROR_CATALOGUE[code].title}`).join("; "),
+      content: { [PROBLEM_MEDIA_TYPE]: { schema: ProblemSchema.extend({ code: z.enum(list as [ErrorCode, ...ErrorCode[]]) }) } },
+    };
+  }
+  return responses;
+}
+
+/** A JSON success response. */
+export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}
+
+/** A success without a body (204). */
+export const noContent = { description: "Done; no body." };
+
+/** A required JSON request body. */
+export function jsonBody<T extends z.ZodType>(schema: T) {
+  return { required: true, content: { "application/json": { schema } } };
+}
+
+/** Security requirements: who may call a route. */
+export const security: Record<"anyCredential" | "accessToken", Record<string, string[]>[]> = {
+  /** An access token or an API key (limited by its scopes). */
+  anyCredential: [{ accessToken: [] }, { apiKey: [] }],
+  /** Access tokens only: credential management never accepts an API key. */
+  accessToken: [{ accessToken: [] }],
+};
+
+export const securitySchemes = {
+  accessToken: {
+    type: "http" as const,
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "An access token from login, register or refresh (ES256 JWT, `typ: at+jwt`).",
+  },
+  apiKey: {
+    type: "http" as const,
+    scheme: "bearer",
+    bearerFormat: "API key",
+    description: "An API key (`gh_…`) sent as a bearer credential; limited to its scopes, never manages credentials.",
+  },
+};

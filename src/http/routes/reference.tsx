@@ -1,0 +1,44 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Config } from "../../config";
+import { sha256Base64 } from "../../crypto";
+import type { AppEnv } from "../context";
+import { DOCS_STYLE, DocsPage, type OpenApiDocument } from "../docs-page";
+import { securitySchemes } from "../openapi";
+
+/**
+ * `GET /openapi.json` (the detailed contract, generated from the route declarations) and
+ * `GET /docs` (the same document rendered as a page). Both are built once per configuration.
+ */
+export function mountReference(app: OpenAPIHono<AppEnv>): void {
+  for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
+
+  const documents = new WeakMap<Config, OpenApiDocument>();
+  const documentFor = (config: Config): OpenApiDocument => {
+    let doc = documents.get(config);
+    if (!doc) {
+      doc = app.getOpenAPI31Document({
+        openapi: "3.1.0",
+        info: {
+          title: "Gatehouse",
+          version: "1.1",
+          description:
+            "Authentication at the edge: registration, login with JWT access tokens and rotating refresh tokens, recovery by email, sessions and API keys.",
+        },
+        servers: [{ url: config.publicUrl }],
+      }) as OpenApiDocument;
+      documents.set(config, doc);
+    }
+    return doc;
+  };
+
+  app.get("/openapi.json", (c) => c.json(documentFor(c.var.deps.config), 200, { "Cache-Control": "public, max-age=300" }));
+
+  let styleHash: Promise<string> | undefined;
+  app.get("/docs", async (c) => {
+    styleHash ??= sha256Base64(DOCS_STYLE);
+    // Only the page's own stylesheet may apply; nothing else loads, nothing frames it.
+    c.header("Content-Security-Policy", `default-src 'none'; style-src '${await styleHash}'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`);
+    c.header("Cache-Control", "public, max-age=300");
+    return c.html(<DocsPage doc={documentFor(c.var.deps.config)} />);
+  });
+}

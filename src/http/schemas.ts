@@ -1,0 +1,220 @@
+import { z } from "@hono/zod-openapi";
+import { API_KEY_SCOPES } from "../api-keys/api-keys";
+import { SECURITY_EVENTS_MAX_LIMIT } from "../audit/security-events";
+
+/**
+ * Request and response schemas of the HTTP API. Request field rules (the seed design's input rules). Values are normalised here,
+ * once: emails trimmed, NFC-normalised and lower-cased; names trimmed. Passwords are never
+ * trimmed or normalised, only bounded so oversized input is refused before any hashing.
+ */
+/** Control characters, zero-width and bidi-override characters, line/paragraph separators, markup. */
+const CONTROL_OR_MARKUP = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff<>]/;
+
+export const RESERVED_USERNAMES: ReadonlySet<string> = new Set(
+  `admin administrator root system sysadmin superuser su api support help security gatehouse me self
+  null undefined staff moderator mod owner webmaster postmaster hostmaster info mail email noreply
+  no-reply abuse billing www auth oauth login logout register signup signin settings account accounts
+  user users official team dev developer test`.split(/\s+/),
+);
+
+export const emailField = z
+  .string()
+  .trim()
+  .max(254, "Use at most 254 characters.")
+  .normalize("NFC")
+  .toLowerCase()
+  .pipe(z.email("Enter a valid email address."));
+
+export const usernameField = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9_-]{3,50}$/, "Use 3 to 50 letters, digits, '_' or '-'.")
+  .refine((v) => !RESERVED_USERNAMES.has(v.toLowerCase()), "This username is reserved.");
+
+export const fullNameField = z
+  .string()
+  .trim()
+  .min(1, "Enter your name.")
+  .max(255, "Use at most 255 characters.")
+  .refine((v) => !CONTROL_OR_MARKUP.test(v), "Control characters and '<' or '>' are not allowed.");
+
+/** Long enough for any policy-conforming password; anything longer is refused unhashed. */
+export const passwordField = z.string().min(1, "Enter a password.").max(512, "The password is too long.");
+
+export const registerBody = z.object({
+  email: emailField,
+  password: passwordField,
+  full_name: fullNameField,
+  username: usernameField.optional().nullable(),
+});
+
+export const loginBody = z
+  .object({
+    email: emailField.optional(),
+    username: z.string().trim().min(1).max(50).optional(),
+    password: passwordField,
+  })
+  .refine((b) => (b.email === undefined) !== (b.username === undefined), {
+    message: "Send either email or username.",
+    path: ["email"],
+  });
+
+export const updateProfileBody = z.object({
+  full_name: fullNameField.optional(),
+  username: usernameField.nullable().optional(),
+});
+
+export const refreshBody = z.object({ refresh_token: z.string().min(1).max(256) });
+
+export const logoutBody = z.object({ refresh_token: z.string().min(1).max(256).optional() });
+
+export const tokenBody = z.object({ token: z.string().min(1).max(256) });
+
+export const logoutQuery = z.object({ scope: z.enum(["all", "session"]).optional() });
+
+export const changePasswordBody = z.object({ current_password: passwordField, new_password: passwordField });
+
+export const deleteAccountBody = z.object({ password: passwordField });
+
+/** forgot-password and resend-verification. */
+export const emailBody = z.object({ email: emailField });
+
+export const resetPasswordBody = z.object({ token: z.string().min(1).max(256), new_password: passwordField });
+
+export const changeEmailBody = z.object({ new_email: emailField, password: passwordField });
+
+/** Control characters and bidi overrides would let a key name disguise itself in a listing. */
+const CONTROL_OR_BIDI = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+export const createApiKeyBody = z.object({
+  name: z
+    .string()
+    .trim()
+    .min(1, "Name the key.")
+    .max(100, "Use at most 100 characters.")
+    .refine((v) => !CONTROL_OR_BIDI.test(v), "Control characters are not allowed."),
+  expires_in_days: z.number().int("Use a whole number of days.").min(1).max(3650).nullable().optional(),
+  scopes: z
+    .array(z.enum(API_KEY_SCOPES))
+    .min(1, "Give the key at least one scope, or leave scopes out for all of them.")
+    .max(API_KEY_SCOPES.length * 2)
+    .optional(),
+});
+
+export const sessionIdParam = z.object({ id: z.string().min(1).max(64) });
+
+/** Any text: an over-long or unknown id is simply not one of the caller's keys (404). */
+export const apiKeyIdParam = z.object({ id: z.string().transform((v) => v.slice(0, 64)) });
+
+export const securityEventsQuery = z.object({
+  limit: z.coerce.number().int("Use a whole number.").min(1).max(SECURITY_EVENTS_MAX_LIMIT).optional(),
+  cursor: z.string().min(1).max(200).optional(),
+});
+
+export const unlockBody = z
+  .object({ email: emailField.optional(), username: z.string().trim().min(1).max(50).optional() })
+  .refine((b) => (b.email === undefined) !== (b.username === undefined), { message: "Send either email or username.", path: ["email"] });
+
+export const outboxQuery = z.object({ to: z.string().trim().min(3).max(254) });
+
+// Responses.
+
+const isoTime = z.string().openapi({ format: "date-time", example: "2026-11-22T10:00:00.000Z" });
+
+export const UserSchema = z
+  .object({
+    id: z.string(),
+    email: z.string(),
+    username: z.string().nullable(),
+    full_name: z.string(),
+    is_active: z.boolean(),
+    is_verified: z.boolean(),
+    created_at: isoTime,
+    updated_at: isoTime,
+    last_login_at: isoTime.nullable(),
+  })
+  .openapi("User");
+
+export const TokenResponseSchema = z
+  .object({
+    access_token: z.string(),
+    refresh_token: z.string(),
+    token_type: z.literal("bearer"),
+    expires_in: z.number().int().openapi({ description: "Seconds until the access token expires." }),
+    refresh_expires_in: z.number().int().openapi({ description: "Seconds until the refresh token expires if unused." }),
+    user: UserSchema,
+  })
+  .openapi("TokenResponse");
+
+export const MessageSchema = z.object({ message: z.string() }).openapi("Message");
+
+export const SessionListSchema = z
+  .object({
+    sessions: z.array(
+      z.object({
+        id: z.string(),
+        created_at: isoTime,
+        last_used_at: isoTime,
+        expires_at: isoTime,
+        ip_address: z.string().nullable(),
+        user_agent: z.string().nullable(),
+        device: z.string().nullable(),
+        current: z.boolean(),
+      }),
+    ),
+  })
+  .openapi("SessionList");
+
+export const SecurityEventPageSchema = z
+  .object({
+    events: z.array(
+      z.object({
+        id: z.string(),
+        action: z.string(),
+        ip_address: z.string().nullable(),
+        user_agent: z.string().nullable(),
+        created_at: isoTime,
+        metadata: z.record(z.string(), z.unknown()).nullable(),
+      }),
+    ),
+    next_cursor: z.string().nullable(),
+  })
+  .openapi("SecurityEventPage");
+
+const apiKeyFields = {
+  id: z.string(),
+  name: z.string(),
+  prefix: z.string().openapi({ description: "The key's public beginning, to recognise it in listings." }),
+  scopes: z.array(z.string()),
+  created_at: isoTime,
+  expires_at: isoTime.nullable(),
+};
+
+export const ApiKeySchema = z
+  .object({ ...apiKeyFields, last_used_at: isoTime.nullable(), last_used_ip: z.string().nullable() })
+  .openapi("ApiKey");
+
+export const ApiKeyListSchema = z.object({ api_keys: z.array(ApiKeySchema) }).openapi("ApiKeyList");
+
+export const CreatedApiKeySchema = z
+  .object({ ...apiKeyFields, api_key: z.string().openapi({ description: "The key itself; shown only in this response." }) })
+  .openapi("CreatedApiKey");
+
+export const JwksSchema = z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).openapi("Jwks");
+
+export const OpenIdConfigurationSchema = z.object({ issuer: z.string(), jwks_uri: z.string() }).openapi("OpenIdConfiguration");
+
+export const HealthSchema = z.object({ status: z.literal("ok") });
+
+export const OutboxSchema = z.object({
+  messages: z.array(
+    z.object({
+      to: z.string(),
+      kind: z.enum(["email_verification", "password_reset", "email_change", "security_notice"]),
+      subject: z.string(),
+      text: z.string(),
+      token: z.string().nullable(),
+      created_at: isoTime,
+    }),
+  ),
+});
