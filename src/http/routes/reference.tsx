@@ -1,9 +1,9 @@
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Config } from "../../config";
 import { sha256Base64 } from "../../crypto";
 import type { AppEnv } from "../context";
 import { DOCS_STYLE, DocsPage, type OpenApiDocument } from "../docs-page";
-import { securitySchemes } from "../openapi";
+import { jsonResponse, problems, securitySchemes } from "../openapi";
 
 /**
  * `GET /openapi.json` (the detailed contract, generated from the route declarations) and
@@ -31,10 +31,26 @@ export function mountReference(app: OpenAPIHono<AppEnv>): void {
     return doc;
   };
 
-  app.get("/openapi.json", (c) => c.json(documentFor(c.var.deps.config), 200, { "Cache-Control": "public, max-age=300" }));
+  const tags = ["Reference"];
+  const openapiJson = createRoute({
+    method: "get",
+    path: "/openapi.json",
+    tags,
+    summary: "This document (OpenAPI 3.1)",
+    responses: { 200: jsonResponse(z.record(z.string(), z.unknown()), "The OpenAPI document."), ...problems([]) },
+  });
+  app.openapi(openapiJson, (c) => c.json(documentFor(c.var.deps.config), 200, { "Cache-Control": "public, max-age=300" }));
+
+  const docs = createRoute({
+    method: "get",
+    path: "/docs",
+    tags,
+    summary: "This reference as a page",
+    responses: { 200: { description: "HTML.", content: { "text/html": { schema: z.string() } } }, ...problems([]) },
+  });
 
   let styleHash: Promise<string> | undefined;
-  app.get("/docs", async (c) => {
+  app.openapi(docs, async (c) => {
     styleHash ??= sha256Base64(DOCS_STYLE);
     // Only the page's own stylesheet may apply; nothing else loads, nothing frames it.
     c.header("Content-Security-Policy", `default-src 'none'; style-src '${await styleHash}'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`);
