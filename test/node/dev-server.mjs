@@ -1,0 +1,81 @@
+// Node-side plumbing for the end-to-end test of `npm run dev`. It lives in .mjs because the
+// project's type check runs with the Workers types only (no @types/node); dev-server.d.mts types it.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const root = resolve(import.meta.dirname, "../..");
+
+/** A port nothing listens on right now: the OS picks one, we release it. */
+export function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** @param {string} prefix */
+export function makeTempDir(prefix) {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** @param {string} dir */
+export function removeDir(dir) {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** @param {string} dir every file under `dir`, relative to it */
+export function listFiles(dir) {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name).slice(dir.length + 1));
+}
+
+/**
+ * Runs `node scripts/dev.mjs <args>` in its own process group, so that stopping it also stops
+ * npx, wrangler and workerd beneath it.
+ * @param {string[]} args
+ */
+export function startDev(args) {
+  const child = spawn(process.execPath, ["scripts/dev.mjs", ...args], {
+    cwd: root,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  let output = "";
+  const keep = (/** @type {Buffer} */ chunk) => {
+    output = (output + chunk).slice(-20_000);
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  const group = /** @type {number} */ (child.pid);
+
+  return {
+    output: () => output,
+    /** SIGTERM to the group, SIGKILL after 10 s; resolves once no process of the group is left. */
+    async stop() {
+      const alive = () => {
+        try {
+          process.kill(-group, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      const signal = (/** @type {NodeJS.Signals} */ name) => alive() && process.kill(-group, name);
+      signal("SIGTERM");
+      for (let waited = 0; alive(); waited += 100) {
+        if (waited === 10_000) signal("SIGKILL");
+        if (waited > 20_000) throw new Error(`process group ${group} survived SIGKILL`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+  };
+}
