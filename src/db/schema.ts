@@ -32,9 +32,10 @@ export const users = sqliteTable(
 );
 
 /**
- * One row per login (a device). The row holds the hash of the live refresh token and of the one
- * it replaced; rotation is a conditional UPDATE on `refresh_token_hash`, so exactly one request
- * can advance a token. `rotation_key` derives the successor token (see sessions/sessions.ts).
+ * One row per login (a device). The row holds the hash of the live refresh token (the ones it
+ * replaced are in `retired_refresh_tokens`); rotation is a conditional UPDATE on
+ * `refresh_token_hash`, so exactly one request can advance a token. `rotation_key` derives the
+ * successor token (see sessions/sessions.ts).
  */
 export const sessions = sqliteTable(
   "sessions",
@@ -44,9 +45,7 @@ export const sessions = sqliteTable(
       .notNull()
       .references(() => users.id),
     refreshTokenHash: text("refresh_token_hash").notNull(),
-    previousTokenHash: text("previous_token_hash"),
     rotationKey: text("rotation_key").notNull(),
-    rotatedAt: timestamp("rotated_at"),
     ipAddress: text("ip_address"),
     userAgent: text("user_agent"),
     deviceInfo: text("device_info"),
@@ -58,7 +57,6 @@ export const sessions = sqliteTable(
   },
   (t) => [
     uniqueIndex("sessions_refresh_token_hash_uq").on(t.refreshTokenHash),
-    index("sessions_previous_token_hash_idx").on(t.previousTokenHash),
     index("sessions_user_idx").on(t.userId, t.createdAt),
     index("sessions_expires_idx").on(t.expiresAt),
   ],

@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, isNull, ne, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, or, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import { retiredRefreshTokens, sessions, users, type Session, type User } from "./schema";
 
@@ -37,8 +37,6 @@ export async function rotateSessionToken(
       .update(sessions)
       .set({
         refreshTokenHash: args.toHash,
-        previousTokenHash: args.fromHash,
-        rotatedAt: args.now,
         lastUsedAt: args.now,
         ipAddress: args.ip,
         userAgent: args.userAgent,
@@ -115,4 +113,15 @@ export function findUserWithSession(db: Db, userId: string, sessionId: string): 
     .leftJoin(sessions, and(eq(sessions.id, sessionId), eq(sessions.userId, users.id)))
     .where(and(eq(users.id, userId), isNull(users.deletedAt)))
     .get();
+}
+
+/** Sessions expired, or revoked, before `cutoff`, with their retired tokens (the daily clean-up). */
+export async function deleteDeadSessions(db: Db, cutoff: Date): Promise<{ sessions: number; retiredTokens: number }> {
+  const dead = or(lt(sessions.expiresAt, cutoff), and(isNotNull(sessions.revokedAt), lt(sessions.revokedAt, cutoff)));
+  const [retired, deleted] = await db.batch([
+    // Query builders, not db.run(sql``): Drizzle's D1 batch cannot bind parameters of raw statements.
+    db.delete(retiredRefreshTokens).where(inArray(retiredRefreshTokens.sessionId, db.select({ id: sessions.id }).from(sessions).where(dead))),
+    db.delete(sessions).where(dead),
+  ]);
+  return { sessions: deleted.meta.changes, retiredTokens: retired.meta.changes };
 }

@@ -1,7 +1,7 @@
-import { and, inArray, isNotNull, lt, or } from "drizzle-orm";
 import { pruneAuditLogs } from "../db/audit-logs";
 import { createDb, type Db } from "../db/client";
-import { consumedTokens, retiredRefreshTokens, sessions } from "../db/schema";
+import { deleteExpiredConsumedTokens } from "../db/consumed-tokens";
+import { deleteDeadSessions } from "../db/sessions";
 import { readConfig, type Bindings } from "../config";
 import { log } from "../log";
 
@@ -32,18 +32,13 @@ export async function pruneExpiredAuditLogs(db: Db, retentionDays: number, now: 
 export async function runScheduledMaintenance(env: Bindings, now: Date): Promise<void> {
   const db = createDb(env.DB);
   const dayAgo = new Date(now.getTime() - 86_400_000);
-  const consumed = await db.delete(consumedTokens).where(lt(consumedTokens.expiresAt, dayAgo)).run();
-  const deadSessions = or(lt(sessions.expiresAt, dayAgo), and(isNotNull(sessions.revokedAt), lt(sessions.revokedAt, dayAgo)));
-  const [retired, dead] = await db.batch([
-    // A query builder, not db.run(sql``): Drizzle's D1 batch cannot bind parameters of raw statements.
-    db.delete(retiredRefreshTokens).where(inArray(retiredRefreshTokens.sessionId, db.select({ id: sessions.id }).from(sessions).where(deadSessions))),
-    db.delete(sessions).where(deadSessions),
-  ]);
+  const consumed = await deleteExpiredConsumedTokens(db, dayAgo);
+  const dead = await deleteDeadSessions(db, dayAgo);
   const auditLogs = await pruneExpiredAuditLogs(db, readConfig(env).auditRetentionDays, now);
   log("info", "maintenance.done", {
     audit_logs: auditLogs,
-    consumed_tokens: consumed.meta.changes,
-    retired_refresh_tokens: retired.meta.changes,
-    sessions: dead.meta.changes,
+    consumed_tokens: consumed,
+    retired_refresh_tokens: dead.retiredTokens,
+    sessions: dead.sessions,
   });
 }

@@ -1,4 +1,4 @@
-import { sql, type SQL } from "drizzle-orm";
+import { claimToken, insertMarker, isUsedOrSuperseded, type MarkerRange } from "../db/consumed-tokens";
 import { AppError } from "../errors";
 import { randomToken, sha256 } from "../crypto";
 import type { Deps } from "../deps";
@@ -55,11 +55,10 @@ const markerKey = (purpose: TokenPurpose, payload: TokenPayload, hash: string) =
 /** ';' is the character after ':', so `< end` bounds the user's range. */
 const markerEnd = (purpose: TokenPurpose, userId: string) => `issued:${purpose}:${userId};`;
 
-/** SQL true when a newer token of the same purpose and user was issued (LATEST_WINS purposes only). */
-function supersededSql(purpose: TokenPurpose, payload: TokenPayload, hash: string): SQL {
-  if (!LATEST_WINS.has(purpose)) return sql`0`;
-  return sql`EXISTS (SELECT 1 FROM consumed_tokens
-    WHERE token_hash > ${markerKey(purpose, payload, hash)} AND token_hash < ${markerEnd(purpose, payload.userId)})`;
+/** Where a newer token of the same purpose and user would have left its marker (LATEST_WINS purposes only). */
+function newerMarkers(purpose: TokenPurpose, payload: TokenPayload, hash: string): MarkerRange | null {
+  if (!LATEST_WINS.has(purpose)) return null;
+  return { after: markerKey(purpose, payload, hash), before: markerEnd(purpose, payload.userId) };
 }
 
 /** Issues a token (256 random bits) and returns it; only its hash is stored. */
@@ -71,10 +70,7 @@ export async function issueOneTimeToken(deps: Deps, purpose: TokenPurpose, paylo
   if (LATEST_WINS.has(purpose)) {
     // Written before the token exists: if this fails nothing was mailed, and if the KV write below
     // fails the older tokens are already dead (fail closed).
-    await deps.db.run(sql`
-      INSERT INTO consumed_tokens (token_hash, purpose, consumed_at, expires_at)
-      VALUES (${markerKey(purpose, value, hash)}, ${`${purpose}_issued`}, ${value.issuedAt}, ${expiresAt})
-      ON CONFLICT (token_hash) DO NOTHING`);
+    await insertMarker(deps.db, { key: markerKey(purpose, value, hash), purpose: `${purpose}_issued`, at: value.issuedAt, expiresAt });
   }
   await deps.kv.put(kvKey(purpose, hash), JSON.stringify(value), { expirationTtl: TOKEN_TTL_SECONDS[purpose] });
   return token;
@@ -88,10 +84,12 @@ export async function issueOneTimeToken(deps: Deps, purpose: TokenPurpose, paylo
 export async function voidOneTimeTokens(deps: Deps, purpose: "reset" | "email_change", userId: string): Promise<void> {
   const now = deps.now().getTime();
   const marker: TokenPayload = { userId, email: "", issuedAt: now };
-  await deps.db.run(sql`
-    INSERT INTO consumed_tokens (token_hash, purpose, consumed_at, expires_at)
-    VALUES (${markerKey(purpose, marker, `void-${crypto.randomUUID()}`)}, ${`${purpose}_voided`}, ${now}, ${now + TOKEN_TTL_SECONDS[purpose] * 1000})
-    ON CONFLICT (token_hash) DO NOTHING`);
+  await insertMarker(deps.db, {
+    key: markerKey(purpose, marker, `void-${crypto.randomUUID()}`),
+    purpose: `${purpose}_voided`,
+    at: now,
+    expiresAt: now + TOKEN_TTL_SECONDS[purpose] * 1000,
+  });
 }
 
 const wellFormed = (token: string) => token.length >= 16 && token.length <= 128;
@@ -102,9 +100,7 @@ function isExpired(deps: Deps, purpose: TokenPurpose, payload: TokenPayload): bo
 
 /** D1 check that the token is neither used nor superseded (KV may lag behind in other locations). */
 async function assertStillUsable(deps: Deps, purpose: TokenPurpose, payload: TokenPayload, hash: string): Promise<void> {
-  const row = await deps.db.get<{ used: number }>(sql`
-    SELECT (EXISTS (SELECT 1 FROM consumed_tokens WHERE token_hash = ${hash}) OR ${supersededSql(purpose, payload, hash)}) AS used`);
-  if (row?.used) throw invalidLink();
+  if (await isUsedOrSuperseded(deps.db, hash, newerMarkers(purpose, payload, hash))) throw invalidLink();
 }
 
 /** Reads a token without using it up (e.g. to check the password policy before consuming). */
@@ -142,13 +138,8 @@ export async function consumeOneTimeToken(deps: Deps, purpose: TokenPurpose, tok
   const hash = await sha256(token);
   const now = deps.now().getTime();
   const expiresAt = payload.issuedAt + TOKEN_TTL_SECONDS[purpose] * 1000;
-  // The WHERE makes SQLite parse ON CONFLICT as the upsert clause, not as a join constraint.
-  const result = await deps.db.run(sql`
-    INSERT INTO consumed_tokens (token_hash, purpose, consumed_at, expires_at)
-    SELECT ${hash}, ${purpose}, ${now}, ${expiresAt}
-    WHERE NOT ${supersededSql(purpose, payload, hash)}
-    ON CONFLICT (token_hash) DO NOTHING`);
-  if (result.meta.changes !== 1) throw invalidLink();
+  const claimed = await claimToken(deps.db, { key: hash, purpose, at: now, expiresAt }, newerMarkers(purpose, payload, hash));
+  if (!claimed) throw invalidLink();
   await deps.kv.delete(kvKey(purpose, hash));
   return payload;
 }

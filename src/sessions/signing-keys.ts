@@ -1,7 +1,6 @@
-import { sql } from "drizzle-orm";
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from "jose";
 import type { Db } from "../db/client";
-import { signingKeys } from "../db/schema";
+import { insertKeyIfNoneActive, listSigningKeys } from "../db/signing-keys";
 import type { Config } from "../config";
 
 /**
@@ -87,31 +86,25 @@ async function keysFromSecret(secret: string, defaultAlg: string): Promise<KeySe
 }
 
 async function keysFromD1(db: Db, alg: string, now: number): Promise<KeySet> {
-  let rows = await selectKeys(db, alg);
+  let rows = await listSigningKeys(db, alg);
   if (!rows.some((r) => r.status === "active")) {
-    await insertKeyIfNoneActive(db, alg, now);
-    rows = await selectKeys(db, alg);
+    await generateKey(db, alg, now);
+    rows = await listSigningKeys(db, alg);
   }
   // Active keys first (oldest active signs, so concurrent first starts agree), then retired ones.
   rows.sort((a, b) => (a.status === b.status ? a.createdAt.getTime() - b.createdAt.getTime() : a.status === "active" ? -1 : 1));
   return buildKeySet(rows.map((r) => ({ kid: r.kid, alg: r.alg, privateJwk: r.privateJwk as JWK, publicJwk: r.publicJwk as JWK })));
 }
 
-function selectKeys(db: Db, alg: string) {
-  return db.select().from(signingKeys).where(sql`${signingKeys.alg} = ${alg}`).all();
-}
-
-/**
- * Generates a key pair and stores it only if no active key exists, in one statement: two isolates
- * starting at once cannot both add a key.
- */
-async function insertKeyIfNoneActive(db: Db, alg: string, now: number): Promise<void> {
+/** Generates a key pair; stored only if no other isolate stored one first. */
+async function generateKey(db: Db, alg: string, now: number): Promise<void> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
-  const privateJwk = await exportJWK(privateKey);
   const publicJwk = await exportJWK(publicKey);
-  const kid = await calculateJwkThumbprint(publicJwk);
-  await db.run(sql`
-    INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, status, created_at)
-    SELECT ${kid}, ${alg}, ${JSON.stringify(privateJwk)}, ${JSON.stringify(publicJwk)}, 'active', ${now}
-    WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE status = 'active' AND alg = ${alg})`);
+  await insertKeyIfNoneActive(db, {
+    kid: await calculateJwkThumbprint(publicJwk),
+    alg,
+    privateJwk: await exportJWK(privateKey),
+    publicJwk,
+    createdAt: new Date(now),
+  });
 }

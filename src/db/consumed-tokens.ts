@@ -1,0 +1,64 @@
+import { and, eq, gt, lt, sql, type SQL } from "drizzle-orm";
+import type { Db } from "./client";
+import { consumedTokens } from "./schema";
+
+/**
+ * Queries on `consumed_tokens`, the single-use arbiter of mailed tokens (see
+ * recovery/one-time-tokens.ts for the key scheme). A row is either a consumed token's hash or an
+ * issuance marker; `superseded` names the key range of markers newer than a token, or null where
+ * the newest token does not win.
+ */
+export interface MarkerRange {
+  /** Exclusive lower bound: the token's own marker key. */
+  after: string;
+  /** Exclusive upper bound: the end of the user's range for the purpose. */
+  before: string;
+}
+
+export interface ConsumedRow {
+  key: string;
+  purpose: string;
+  at: number;
+  expiresAt: number;
+}
+
+function newerMarkerExists(range: MarkerRange | null): SQL {
+  if (!range) return sql`0`;
+  return sql`EXISTS (SELECT 1 FROM ${consumedTokens} WHERE ${and(gt(consumedTokens.tokenHash, range.after), lt(consumedTokens.tokenHash, range.before))})`;
+}
+
+/** Writes a row unless one with the same key exists (issuance and void markers). */
+export async function insertMarker(db: Db, row: ConsumedRow): Promise<void> {
+  await db
+    .insert(consumedTokens)
+    .values({ tokenHash: row.key, purpose: row.purpose, consumedAt: new Date(row.at), expiresAt: new Date(row.expiresAt) })
+    .onConflictDoNothing();
+}
+
+/** True when the token was consumed, or a newer marker supersedes it. */
+export async function isUsedOrSuperseded(db: Db, hash: string, superseded: MarkerRange | null): Promise<boolean> {
+  const row = await db.get<{ used: number }>(
+    sql`SELECT (EXISTS (SELECT 1 FROM ${consumedTokens} WHERE ${eq(consumedTokens.tokenHash, hash)}) OR ${newerMarkerExists(superseded)}) AS used`,
+  );
+  return Boolean(row?.used);
+}
+
+/**
+ * Claims a token in one conditional INSERT: succeeds for exactly one of any number of concurrent
+ * callers, and for none once a newer marker supersedes the token.
+ */
+export async function claimToken(db: Db, row: ConsumedRow, superseded: MarkerRange | null): Promise<boolean> {
+  // The WHERE makes SQLite parse ON CONFLICT as the upsert clause, not as a join constraint.
+  const result = await db.run(sql`
+    INSERT INTO ${consumedTokens} (token_hash, purpose, consumed_at, expires_at)
+    SELECT ${row.key}, ${row.purpose}, ${row.at}, ${row.expiresAt}
+    WHERE NOT ${newerMarkerExists(superseded)}
+    ON CONFLICT (token_hash) DO NOTHING`);
+  return result.meta.changes === 1;
+}
+
+/** Rows that outlived their token by more than a day (the daily clean-up). */
+export async function deleteExpiredConsumedTokens(db: Db, before: Date): Promise<number> {
+  const result = await db.delete(consumedTokens).where(lt(consumedTokens.expiresAt, before)).run();
+  return result.meta.changes;
+}
