@@ -21,7 +21,7 @@ import { accountPolicies, ipPolicies, type AccountAction, type IpAction } from "
 /** The login identifier a guess is counted against. */
 
 /** An identifier for every way `user` can log in (email, and username when set). */
-export function identifiersOf(user: Pick<User, "email" | "username">): AccountIdentifier[] {
+function identifiersOf(user: Pick<User, "email" | "username">): AccountIdentifier[] {
   return user.username ? [{ email: user.email }, { username: user.username }] : [{ email: user.email }];
 }
 
@@ -160,7 +160,7 @@ function rateLimited(retryAfter: number, limits: LimitState[]): AppError {
 }
 
 /** `RateLimit-Policy: "name";q=5;w=60` and `RateLimit: "name";r=0;t=42`, one list member per limit. */
-export function rateLimitHeaders(limits: LimitState[]): Record<string, string> {
+function rateLimitHeaders(limits: LimitState[]): Record<string, string> {
   return {
     "RateLimit-Policy": limits.map((l) => `"${l.name}";q=${l.limit};w=${l.window}`).join(", "),
     RateLimit: limits.map((l) => `"${l.name}";r=${l.remaining};t=${l.reset}`).join(", "),

@@ -39,7 +39,7 @@ const DEFAULT_LIMITS = {
   resend_verification_account_hour: { limit: 3, window: 3600 },
 } as const satisfies Record<string, { limit: number; window: number }>;
 
-export type LimitName = keyof typeof DEFAULT_LIMITS;
+type LimitName = keyof typeof DEFAULT_LIMITS;
 
 const DEFAULT_LOCKOUT: LockoutPolicy = { softAfter: 5, softLockSeconds: 1800, hardAfter: 10, forgetAfterSeconds: 86_400 };
 

@@ -14,7 +14,7 @@ export interface LimitState {
 
 export type HitResult = { ok: true; limits: LimitState[] } | { ok: false; retryAfter: number; blockedBy: string; limits: LimitState[] };
 
-export type LockTier = "soft" | "hard";
+type LockTier = "soft" | "hard";
 
 /** A lock that has just begun and not been announced yet (audit row, notice to the owner). */
 export type LockEvent = LockTier | null;

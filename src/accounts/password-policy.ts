@@ -6,8 +6,8 @@ import { COMMON_PASSWORDS } from "./common-passwords";
  * patterned. No composition rules unless switched on. The password is judged exactly as sent:
  * no trimming or normalisation, so what the user typed is what is hashed.
  */
-export const PASSWORD_MIN_LENGTH = 8;
-export const PASSWORD_MAX_LENGTH = 128;
+const PASSWORD_MIN_LENGTH = 8;
+const PASSWORD_MAX_LENGTH = 128;
 
 export interface PasswordContext {
   email?: string | undefined;

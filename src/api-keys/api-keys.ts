@@ -16,10 +16,10 @@ export const API_KEY_SCOPES = ["profile:read", "profile:write", "security_events
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 /** Live (unrevoked, unexpired) keys a user may hold at once. */
-export const MAX_API_KEYS_PER_USER = 25;
+const MAX_API_KEYS_PER_USER = 25;
 
 /** `last_used_at` is written at most this often per key, so authentication is normally read-only. */
-export const LAST_USED_WRITE_INTERVAL_MS = 5 * 60_000;
+const LAST_USED_WRITE_INTERVAL_MS = 5 * 60_000;
 
 /** How long an IP stays "known" for a key: a use from an unknown one is audited. */
 const SEEN_IP_TTL_SECONDS = 30 * 86_400;
@@ -37,7 +37,7 @@ export interface ApiKeyResponse {
   last_used_ip: string | null;
 }
 
-export function toApiKeyResponse(key: ApiKey, prefix: string): ApiKeyResponse {
+function toApiKeyResponse(key: ApiKey, prefix: string): ApiKeyResponse {
   return {
     id: key.id,
     name: key.name,

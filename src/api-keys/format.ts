@@ -12,8 +12,8 @@ import { base64url, fromBase64url, hmacSha256, randomBytes, sha256, timingSafeEq
  *
  * Both parts have fixed lengths and one alphabet, so parsing is unambiguous whatever the prefix.
  */
-export const KEY_ID_HEX_LENGTH = 16;
-export const SECRET_HEX_LENGTH = 64;
+const KEY_ID_HEX_LENGTH = 16;
+const SECRET_HEX_LENGTH = 64;
 
 const BODY = new RegExp(`^([0-9a-f]{${KEY_ID_HEX_LENGTH}})([0-9a-f]{${SECRET_HEX_LENGTH}})$`);
 

@@ -7,7 +7,7 @@ import type { Deps, RequestMeta } from "../deps";
  * `metadata` must never carry secrets (passwords, tokens, keys); reasons for failures are kept
  * here, server-side, and never returned to the client that failed.
  */
-export type AuditAction =
+type AuditAction =
   | "user.registered"
   | "login.succeeded"
   | "login.failed"

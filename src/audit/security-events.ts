@@ -6,7 +6,7 @@ import type { Deps } from "../deps";
 
 /** `GET /users/me/security-events`: the caller's own audit trail, newest first. */
 
-export const SECURITY_EVENTS_DEFAULT_LIMIT = 20;
+const SECURITY_EVENTS_DEFAULT_LIMIT = 20;
 export const SECURITY_EVENTS_MAX_LIMIT = 100;
 
 export interface SecurityEvent {
@@ -44,12 +44,12 @@ function toSecurityEvent(row: AuditLog): SecurityEvent {
 }
 
 /** Opaque to clients: base64url of `<created_at ms>.<id>`. */
-export function encodeCursor(position: AuditPosition): string {
+function encodeCursor(position: AuditPosition): string {
   return base64url(new TextEncoder().encode(`${position.createdAt.getTime()}.${position.id}`));
 }
 
 /** Throws 422 `validation_failed` for anything this server did not hand out. */
-export function decodeCursor(cursor: string): AuditPosition {
+function decodeCursor(cursor: string): AuditPosition {
   const invalid = () => new AppError("validation_failed", { errors: [{ field: "cursor", message: "Invalid cursor." }] });
   if (!/^[A-Za-z0-9_-]{1,200}$/.test(cursor)) throw invalid();
   let text: string;

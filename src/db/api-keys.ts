@@ -20,10 +20,6 @@ export async function insertApiKeyWithinCap(db: Db, key: typeof apiKeys.$inferIn
   return result.meta.changes === 1;
 }
 
-export function findApiKeyById(db: Db, id: string): Promise<ApiKey | undefined> {
-  return db.select().from(apiKeys).where(eq(apiKeys.id, id)).get();
-}
-
 /** A user's keys that have not been revoked (expired ones included, so the owner sees them), newest first. */
 export function listUserApiKeys(db: Db, userId: string): Promise<ApiKey[]> {
   return db

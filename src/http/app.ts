@@ -22,7 +22,7 @@ import { wellKnownRoutes } from "./routes/well-known";
 const RETRY_AFTER_UNAVAILABLE = "5";
 
 /** Renders any error as problem+json. Unknown errors are logged and become a bland 500. */
-export function renderError(error: unknown, c: Context<AppEnv>): Response {
+function renderError(error: unknown, c: Context<AppEnv>): Response {
   const requestIdValue = c.get("requestId") ?? crypto.randomUUID();
   let appError: AppError;
   let dependencyError: DependencyError | undefined;
@@ -68,7 +68,7 @@ function corsFromConfig(c: Context<AppEnv>) {
   return handler;
 }
 
-export function createApp() {
+function createApp() {
   const app = new OpenAPIHono<AppEnv>();
 
   app.use(requestId());

@@ -3,7 +3,7 @@ import type { User } from "../db/schema";
 import type { Deps } from "../deps";
 
 /** A caller authenticated with an access token: full rights, bound to one session. */
-export interface SessionPrincipal {
+interface SessionPrincipal {
   kind: "access_token";
   user: User;
   sessionId: string;
@@ -12,7 +12,7 @@ export interface SessionPrincipal {
 }
 
 /** A caller authenticated with an API key: limited to its scopes, never manages credentials. */
-export interface ApiKeyPrincipal {
+interface ApiKeyPrincipal {
   kind: "api_key";
   user: User;
   apiKey: { id: string; scopes: string[] };

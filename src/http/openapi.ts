@@ -10,7 +10,7 @@ import { ERROR_CATALOGUE, type ErrorCode } from "../errors";
 const FieldErrorSchema = z.object({ field: z.string(), message: z.string() });
 
 /** RFC 9457 problem details, as every 4xx/5xx answers them. */
-export const ProblemSchema = z
+const ProblemSchema = z
   .object({
     type: z.string().openapi({ example: "urn:gatehouse:problem:invalid_credentials" }),
     title: z.string(),

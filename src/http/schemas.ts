@@ -10,14 +10,14 @@ import { SECURITY_EVENTS_MAX_LIMIT } from "../audit/security-events";
 /** Control characters, zero-width and bidi-override characters, line/paragraph separators, markup. */
 const CONTROL_OR_MARKUP = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff<>]/;
 
-export const RESERVED_USERNAMES: ReadonlySet<string> = new Set(
+const RESERVED_USERNAMES: ReadonlySet<string> = new Set(
   `admin administrator root system sysadmin superuser su api support help security gatehouse me self
   null undefined staff moderator mod owner webmaster postmaster hostmaster info mail email noreply
   no-reply abuse billing www auth oauth login logout register signup signin settings account accounts
   user users official team dev developer test`.split(/\s+/),
 );
 
-export const emailField = z
+const emailField = z
   .string()
   .trim()
   .max(254, "Use at most 254 characters.")
@@ -25,13 +25,13 @@ export const emailField = z
   .toLowerCase()
   .pipe(z.email("Enter a valid email address."));
 
-export const usernameField = z
+const usernameField = z
   .string()
   .trim()
   .regex(/^[A-Za-z0-9_-]{3,50}$/, "Use 3 to 50 letters, digits, '_' or '-'.")
   .refine((v) => !RESERVED_USERNAMES.has(v.toLowerCase()), "This username is reserved.");
 
-export const fullNameField = z
+const fullNameField = z
   .string()
   .trim()
   .min(1, "Enter your name.")
@@ -39,7 +39,7 @@ export const fullNameField = z
   .refine((v) => !CONTROL_OR_MARKUP.test(v), "Control characters and '<' or '>' are not allowed.");
 
 /** Long enough for any policy-conforming password; anything longer is refused unhashed. */
-export const passwordField = z.string().min(1, "Enter a password.").max(512, "The password is too long.");
+const passwordField = z.string().min(1, "Enter a password.").max(512, "The password is too long.");
 
 export const registerBody = z.object({
   email: emailField,
@@ -190,7 +190,7 @@ const apiKeyFields = {
   expires_at: isoTime.nullable(),
 };
 
-export const ApiKeySchema = z
+const ApiKeySchema = z
   .object({ ...apiKeyFields, last_used_at: isoTime.nullable(), last_used_ip: z.string().nullable() })
   .openapi("ApiKey");
 

@@ -35,7 +35,7 @@ const OUTBOX_TTL_SECONDS = 86_400;
 const OUTBOX_PREFIX = "outbox:";
 const MAX_TIME = 9_999_999_999_999;
 
-export function outboxPrefix(to: string): string {
+function outboxPrefix(to: string): string {
   return `${OUTBOX_PREFIX}${to.toLowerCase()}:`;
 }
 

@@ -13,7 +13,7 @@ const AUDIT_PRUNE_MAX_BATCHES = 40;
  * Drops audit rows older than `AUDIT_RETENTION_DAYS`, in batches; whatever a run leaves over
  * (more than 200,000 rows) goes the next day.
  */
-export async function pruneExpiredAuditLogs(db: Db, retentionDays: number, now: Date): Promise<number> {
+async function pruneExpiredAuditLogs(db: Db, retentionDays: number, now: Date): Promise<number> {
   const cutoff = new Date(now.getTime() - retentionDays * 86_400_000);
   let total = 0;
   for (let i = 0; i < AUDIT_PRUNE_MAX_BATCHES; i++) {

@@ -24,7 +24,7 @@ import type { Deps } from "../deps";
  */
 export type TokenPurpose = "verify" | "reset" | "email_change";
 
-export const TOKEN_TTL_SECONDS: Record<TokenPurpose, number> = {
+const TOKEN_TTL_SECONDS: Record<TokenPurpose, number> = {
   verify: 24 * 3600,
   reset: 15 * 60,
   email_change: 3600,

@@ -4,7 +4,7 @@ import { AppError } from "../errors";
 import type { KeySet } from "./signing-keys";
 
 /** The access token's type header (RFC 9068); refresh tokens and ID tokens never carry it. */
-export const ACCESS_TOKEN_TYPE = "at+jwt";
+const ACCESS_TOKEN_TYPE = "at+jwt";
 
 export interface AccessTokenClaims {
   sub: string;

@@ -46,14 +46,14 @@ async function successor(rotationKey: string, token: string): Promise<string> {
 }
 
 /** Human-readable device label from the User-Agent, shown in the session list. */
-export function describeDevice(userAgent: string | null): string | null {
+function describeDevice(userAgent: string | null): string | null {
   if (!userAgent) return null;
   const browser = /(Edg|Firefox|Chrome|Safari|curl|okhttp|Dart)\/?/i.exec(userAgent)?.[1] ?? "Unknown client";
   const os = /(Windows|Android|iPhone|iPad|Mac OS X|Linux|CrOS)/i.exec(userAgent)?.[1];
   return os ? `${browser} on ${os}` : browser;
 }
 
-export async function createSession(deps: Deps, userId: string): Promise<{ session: Session; refreshToken: string }> {
+async function createSession(deps: Deps, userId: string): Promise<{ session: Session; refreshToken: string }> {
   const now = deps.now();
   const refreshToken = randomToken(32);
   const session = await insertSession(deps.db, {
@@ -72,7 +72,7 @@ export async function createSession(deps: Deps, userId: string): Promise<{ sessi
 }
 
 /** Signs an access token for the session and shapes the TokenResponse. */
-export async function issueTokens(deps: Deps, user: User, session: Session, refreshToken: string): Promise<TokenResponse> {
+async function issueTokens(deps: Deps, user: User, session: Session, refreshToken: string): Promise<TokenResponse> {
   const now = deps.now();
   const { token } = await signAccessToken(await deps.keys(), deps.config, { userId: user.id, sessionId: session.id }, now);
   const untilAbsolute = Math.floor((session.expiresAt.getTime() - now.getTime()) / 1000);
@@ -167,7 +167,7 @@ async function requireActiveUser(deps: Deps, session: Session): Promise<User> {
 }
 
 /** Revokes the given sessions in D1 and blacklists their access tokens in KV. */
-export async function revokeSessions(deps: Deps, userId: string, sessionIds: string[], reason: string): Promise<string[]> {
+async function revokeSessions(deps: Deps, userId: string, sessionIds: string[], reason: string): Promise<string[]> {
   const now = deps.now();
   const revoked: string[] = [];
   for (const id of sessionIds) {

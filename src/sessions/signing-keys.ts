@@ -12,7 +12,7 @@ import type { Config } from "../config";
  * Verification only ever uses these local keys: a token's `kid`/`jku`/`jwk` headers never make the
  * worker fetch or trust a key.
  */
-export interface VerificationKey {
+interface VerificationKey {
   kid: string;
   alg: string;
   key: CryptoKey;

@@ -4,7 +4,7 @@ import type { AppEnv } from "../context";
 import { AppError } from "../../errors";
 
 /** JSON bodies larger than this are refused with 413 before they are parsed. */
-export const JSON_BODY_LIMIT = 16 * 1024;
+const JSON_BODY_LIMIT = 16 * 1024;
 
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
