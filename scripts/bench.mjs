@@ -85,7 +85,9 @@ async function stopServer() {
   const timer = setTimeout(() => {
     try {
       process.kill(-child.pid, "SIGKILL");
-    } catch {}
+    } catch {
+      // The group is already gone.
+    }
   }, 5000);
   await exited;
   clearTimeout(timer);
@@ -170,11 +172,23 @@ async function main() {
   // Phase 1: one real user with ten keys.
   await startServer();
   const email = `bench.${Date.now()}@example.com`;
-  await expectStatus(request("/api/v1/auth/register", { body: { email, password: PASSWORD, full_name: "Bench User" }, ip: nextIp() }), 201, "register");
-  const { access_token } = await expectStatus(request("/api/v1/auth/login", { body: { email, password: PASSWORD }, ip: nextIp() }), 200, "login");
+  await expectStatus(
+    request("/api/v1/auth/register", { body: { email, password: PASSWORD, full_name: "Bench User" }, ip: nextIp() }),
+    201,
+    "register",
+  );
+  const { access_token } = await expectStatus(
+    request("/api/v1/auth/login", { body: { email, password: PASSWORD }, ip: nextIp() }),
+    200,
+    "login",
+  );
   let apiKey = null;
   for (let i = 0; i < 10; i++) {
-    const created = await expectStatus(request("/api/v1/users/me/api-keys", { token: access_token, body: { name: `bench ${i}` } }), 201, "create key");
+    const created = await expectStatus(
+      request("/api/v1/users/me/api-keys", { token: access_token, body: { name: `bench ${i}` } }),
+      201,
+      "create key",
+    );
     apiKey ??= created.api_key;
   }
   await stopServer();
@@ -208,7 +222,9 @@ async function main() {
   console.log("|---|---:|---:|---|---:|---:|---:|");
   for (const phase of results) {
     for (const [name, r] of phase.rows) {
-      console.log(`| ${phase.label} | ${phase.counts.users} | ${phase.counts.keys} | ${name} | ${r.n} | ${r.median.toFixed(2)} | ${r.p95.toFixed(2)} |`);
+      console.log(
+        `| ${phase.label} | ${phase.counts.users} | ${phase.counts.keys} | ${name} | ${r.n} | ${r.median.toFixed(2)} | ${r.p95.toFixed(2)} |`,
+      );
     }
   }
 }

@@ -56,8 +56,7 @@ const flag = z
   .optional()
   .transform((v) => v === "true" || v === "1");
 
-const seconds = (fallback: number, min = 1) =>
-  z.coerce.number().int().min(min).default(fallback);
+const seconds = (fallback: number, min = 1) => z.coerce.number().int().min(min).default(fallback);
 
 const list = z
   .string()
@@ -94,7 +93,10 @@ const configSchema = z.object({
   MAIL_API_URL: z.url().default("https://api.resend.com/emails"),
   MAIL_API_KEY: z.string().optional(),
   DEV_OUTBOX: flag,
-  API_KEY_PREFIX: z.string().regex(/^[a-z][a-z0-9_]{1,15}$/).default("gh_"),
+  API_KEY_PREFIX: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{1,15}$/)
+    .default("gh_"),
   API_KEY_HMAC_SECRET: z.string().optional(),
   AUDIT_RETENTION_DAYS: seconds(90),
   RATE_LIMITS: z.string().optional(),

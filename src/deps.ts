@@ -65,7 +65,7 @@ export function createDeps(env: Bindings, options: DepsOptions): Deps {
     limiter: (name, call) =>
       meter.track("durable_object", async () => {
         try {
-          return await call(namespace.get(namespace.idFromName(name)) as unknown as LimiterStub);
+          return await call(namespace.get(namespace.idFromName(name)));
         } catch (error) {
           throw new DependencyError("durable_object", error);
         }

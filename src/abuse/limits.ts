@@ -3,7 +3,7 @@ import { findUserByIdentifier, type AccountIdentifier } from "../db/users";
 import type { LimitState, LockEvent } from "./rate-limiter";
 import { AppError } from "../errors";
 import { recordAudit } from "../audit/audit";
-import type { Deps, RequestMeta } from "../deps";
+import type { Deps } from "../deps";
 import { clientKey } from "./client-key";
 import { sendSecurityNotice } from "../mail/notices";
 import { accountPolicies, ipPolicies, type AccountAction, type IpAction } from "./policy";
@@ -93,7 +93,11 @@ export async function guardPasswordCheck<T extends PasswordCheckOutcome>(
     const userId = await accountUserId(deps, identifier);
     const kind = identifierKind(identifier);
     if (admitted.reason === "rate_limited") {
-      await recordAudit(deps, { action: "login.throttled", userId, metadata: { reason: "rate_limited", policy: admitted.blockedBy, identifier: kind } });
+      await recordAudit(deps, {
+        action: "login.throttled",
+        userId,
+        metadata: { reason: "rate_limited", policy: admitted.blockedBy, identifier: kind },
+      });
       throw rateLimited(admitted.retryAfter, admitted.limits);
     }
     await recordAudit(deps, { action: "login.throttled", userId, metadata: { reason: "locked", tier: admitted.tier, identifier: kind } });

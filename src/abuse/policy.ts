@@ -71,24 +71,27 @@ export interface RateLimitSettings {
 }
 
 const count = z.number().int().min(1).max(1_000_000);
-const windowSeconds = z.number().int().min(1).max(30 * 86_400);
+const windowSeconds = z
+  .number()
+  .int()
+  .min(1)
+  .max(30 * 86_400);
 const limitOverride = z.strictObject({ limit: count, window: windowSeconds });
 
-const overridesSchema = z
-  .strictObject({
-    ...(Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((name) => [name, limitOverride.optional()])) as Record<
-      LimitName,
-      z.ZodOptional<typeof limitOverride>
-    >),
-    lockout: z
-      .strictObject({
-        soft_after: count.optional(),
-        soft_lock_seconds: windowSeconds.optional(),
-        hard_after: count.optional(),
-        forget_after_seconds: windowSeconds.optional(),
-      })
-      .optional(),
-  });
+const overridesSchema = z.strictObject({
+  ...(Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((name) => [name, limitOverride.optional()])) as Record<
+    LimitName,
+    z.ZodOptional<typeof limitOverride>
+  >),
+  lockout: z
+    .strictObject({
+      soft_after: count.optional(),
+      soft_lock_seconds: windowSeconds.optional(),
+      hard_after: count.optional(),
+      forget_after_seconds: windowSeconds.optional(),
+    })
+    .optional(),
+});
 
 /**
  * Parses `RATE_LIMITS`, e.g. `{"login_ip_minute":{"limit":10,"window":60},"lockout":{"soft_after":3}}`.

@@ -200,10 +200,7 @@ export class RateLimiter extends DurableObject<Bindings> {
   /** The lockout row, created on first use; it remembers the policy so the alarm can apply it. */
   private lockoutRow(lockout: LockoutPolicy): LockoutRow {
     const policy = JSON.stringify(lockout);
-    this.sql.exec(
-      "INSERT INTO lockout (id, policy) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET policy = excluded.policy",
-      policy,
-    );
+    this.sql.exec("INSERT INTO lockout (id, policy) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET policy = excluded.policy", policy);
     return this.one<LockoutRow>("SELECT * FROM lockout");
   }
 
@@ -218,7 +215,10 @@ export class RateLimiter extends DurableObject<Bindings> {
     const expired = this.sql.exec("DELETE FROM tickets WHERE expires_at <= ? RETURNING id", now).toArray().length;
     if (expired > 0) this.addFailures(expired, now);
     this.sql.exec("UPDATE lockout SET locked_until = NULL WHERE locked_until <= ?", now);
-    this.sql.exec("UPDATE lockout SET failures = 0, forget_at = NULL WHERE hard_locked = 0 AND forget_at <= ? AND locked_until IS NULL", now);
+    this.sql.exec(
+      "UPDATE lockout SET failures = 0, forget_at = NULL WHERE hard_locked = 0 AND forget_at <= ? AND locked_until IS NULL",
+      now,
+    );
   }
 
   private addFailures(count: number, now: number): void {
@@ -248,7 +248,11 @@ export class RateLimiter extends DurableObject<Bindings> {
     let retryAfter = 0;
     let blockedBy = "";
     for (const policy of policies) {
-      const { n } = this.one<{ n: number }>("SELECT count(*) AS n FROM hits WHERE action = ? AND at > ?", action, now - policy.window * 1000);
+      const { n } = this.one<{ n: number }>(
+        "SELECT count(*) AS n FROM hits WHERE action = ? AND at > ?",
+        action,
+        now - policy.window * 1000,
+      );
       if (n < policy.limit) continue;
       // The hit whose expiry frees one unit: the (n - limit + 1)-th oldest in the window.
       const { at } = this.one<{ at: number }>(

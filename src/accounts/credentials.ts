@@ -5,7 +5,7 @@ import { AppError } from "../errors";
 import { guardPasswordCheck } from "../abuse/limits";
 import { passwordParams } from "./passwords";
 import { recordAudit } from "../audit/audit";
-import type { Deps, RequestMeta } from "../deps";
+import type { Deps } from "../deps";
 import { sendSecurityNotice } from "../mail/notices";
 import { voidOneTimeTokens } from "../recovery/one-time-tokens";
 import { hashPassword, verifyPassword } from "./passwords";
@@ -41,7 +41,12 @@ export async function changePassword(
   input: { current_password: string; new_password: string },
 ): Promise<void> {
   await assertCurrentPassword(deps, user, input.current_password);
-  assertStrongPassword(input.new_password, { email: user.email, username: user.username, fullName: user.fullName }, deps.config, "new_password");
+  assertStrongPassword(
+    input.new_password,
+    { email: user.email, username: user.username, fullName: user.fullName },
+    deps.config,
+    "new_password",
+  );
   const passwordHash = await hashPassword(input.new_password, passwordParams(deps));
   await updateUser(deps.db, user.id, { passwordHash, updatedAt: deps.now() });
   const revoked = await revokeAllSessions(deps, user.id, "password_changed", currentSessionId);

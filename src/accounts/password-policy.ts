@@ -47,12 +47,7 @@ export function passwordWeakness(password: string, context: PasswordContext, opt
 }
 
 /** Throws `weak_password` (422) with the reason in `errors`. */
-export function assertStrongPassword(
-  password: string,
-  context: PasswordContext,
-  options: PolicyOptions,
-  field = "password",
-): void {
+export function assertStrongPassword(password: string, context: PasswordContext, options: PolicyOptions, field = "password"): void {
   const reason = passwordWeakness(password, context, options);
   if (reason) throw new AppError("weak_password", { detail: reason, errors: [{ field, message: reason }] });
 }

@@ -24,7 +24,11 @@ export async function updateProfile(deps: Deps, user: User, changes: ProfileChan
   try {
     const updated = await updateUser(deps.db, user.id, set);
     if (!updated) throw new AppError("not_found");
-    await recordAudit(deps, { action: "user.updated", userId: user.id, metadata: { fields: Object.keys(set).filter((k) => k !== "updatedAt") } });
+    await recordAudit(deps, {
+      action: "user.updated",
+      userId: user.id,
+      metadata: { fields: Object.keys(set).filter((k) => k !== "updatedAt") },
+    });
     return updated;
   } catch (error) {
     if (isUniqueViolation(error, "username")) throw new AppError("username_taken");

@@ -3,7 +3,7 @@ import type { ApiKey, User } from "../db/schema";
 import { AppError } from "../errors";
 import { displayPrefix, generateApiKey, hashApiKeySecret, parseApiKey, verifyApiKeySecret } from "./format";
 import { recordAudit } from "../audit/audit";
-import type { Deps, RequestMeta } from "../deps";
+import type { Deps } from "../deps";
 import { describeError, log } from "../log";
 
 /**

@@ -1,6 +1,6 @@
 import { auditLogs } from "../db/schema";
 import { log } from "../log";
-import type { Deps, RequestMeta } from "../deps";
+import type { Deps } from "../deps";
 
 /**
  * Security log: one `audit_logs` row per security-relevant event, plus a structured log line.
@@ -53,9 +53,7 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
   if (typeof value === "string") return SECRET_VALUE.test(value) ? "[redacted]" : value;
   if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1));
   if (value && typeof value === "object") {
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? "[redacted]" : redactSecrets(v, depth + 1)]),
-    );
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? "[redacted]" : redactSecrets(v, depth + 1)]));
   }
   return value;
 }

@@ -66,13 +66,7 @@ export async function touchApiKey(
   const result = await db
     .update(apiKeys)
     .set({ lastUsedAt: next.at, lastUsedIp: next.ip })
-    .where(
-      and(
-        eq(apiKeys.id, id),
-        sql`${apiKeys.lastUsedAt} IS ${seen.at?.getTime() ?? null}`,
-        sql`${apiKeys.lastUsedIp} IS ${seen.ip}`,
-      ),
-    )
+    .where(and(eq(apiKeys.id, id), sql`${apiKeys.lastUsedAt} IS ${seen.at?.getTime() ?? null}`, sql`${apiKeys.lastUsedIp} IS ${seen.ip}`))
     .run();
   return result.meta.changes === 1;
 }

@@ -18,7 +18,10 @@ export interface AuditPosition {
 export function listUserAuditLogs(db: Db, userId: string, before: AuditPosition | null, limit: number): Promise<AuditLog[]> {
   const conditions = [eq(auditLogs.userId, userId)];
   if (before) {
-    const after = or(lt(auditLogs.createdAt, before.createdAt), and(eq(auditLogs.createdAt, before.createdAt), lt(auditLogs.id, before.id)));
+    const after = or(
+      lt(auditLogs.createdAt, before.createdAt),
+      and(eq(auditLogs.createdAt, before.createdAt), lt(auditLogs.id, before.id)),
+    );
     if (after) conditions.push(after);
   }
   return db

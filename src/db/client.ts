@@ -20,7 +20,8 @@ const SQLITE_ERROR = /SQLITE_|constraint failed|no such (table|column)|syntax er
 const SQLITE_UNAVAILABLE = /SQLITE_(BUSY|LOCKED|FULL|IOERR)|database is locked|overloaded/i;
 
 function toDependencyError(error: unknown): unknown {
-  const message = error instanceof Error ? `${error.message} ${String(error.cause ?? "")}` : String(error);
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : "";
+  const message = error instanceof Error ? `${error.message} ${cause}` : String(error);
   return SQLITE_ERROR.test(message) && !SQLITE_UNAVAILABLE.test(message) ? error : new DependencyError("d1", error);
 }
 

@@ -26,8 +26,12 @@ export const users = sqliteTable(
     deletedAt: timestamp("deleted_at"),
   },
   (t) => [
-    uniqueIndex("users_email_live_uq").on(t.email).where(sql`deleted_at IS NULL`),
-    uniqueIndex("users_username_live_uq").on(sql`lower(${t.username})`).where(sql`deleted_at IS NULL`),
+    uniqueIndex("users_email_live_uq")
+      .on(t.email)
+      .where(sql`deleted_at IS NULL`),
+    uniqueIndex("users_username_live_uq")
+      .on(sql`lower(${t.username})`)
+      .where(sql`deleted_at IS NULL`),
   ],
 );
 

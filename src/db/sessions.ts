@@ -98,15 +98,17 @@ export function listLiveSessions(db: Db, userId: string, now: Date, idleCutoff: 
   return db
     .select()
     .from(sessions)
-    .where(
-      and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.lastUsedAt, idleCutoff)),
-    )
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.lastUsedAt, idleCutoff)))
     .orderBy(desc(sessions.createdAt))
     .all();
 }
 
 /** The user and the session an access token names, in one round trip. */
-export function findUserWithSession(db: Db, userId: string, sessionId: string): Promise<{ user: User; session: Session | null } | undefined> {
+export function findUserWithSession(
+  db: Db,
+  userId: string,
+  sessionId: string,
+): Promise<{ user: User; session: Session | null } | undefined> {
   return db
     .select({ user: users, session: sessions })
     .from(users)
@@ -120,7 +122,9 @@ export async function deleteDeadSessions(db: Db, cutoff: Date): Promise<{ sessio
   const dead = or(lt(sessions.expiresAt, cutoff), and(isNotNull(sessions.revokedAt), lt(sessions.revokedAt, cutoff)));
   const [retired, deleted] = await db.batch([
     // Query builders, not db.run(sql``): Drizzle's D1 batch cannot bind parameters of raw statements.
-    db.delete(retiredRefreshTokens).where(inArray(retiredRefreshTokens.sessionId, db.select({ id: sessions.id }).from(sessions).where(dead))),
+    db
+      .delete(retiredRefreshTokens)
+      .where(inArray(retiredRefreshTokens.sessionId, db.select({ id: sessions.id }).from(sessions).where(dead))),
     db.delete(sessions).where(dead),
   ]);
   return { sessions: deleted.meta.changes, retiredTokens: retired.meta.changes };

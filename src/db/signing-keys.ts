@@ -14,7 +14,10 @@ export function listSigningKeys(db: Db, alg: string): Promise<SigningKeyRow[]> {
  * Stores a generated key pair only if no active key of `alg` exists, in one statement: two isolates
  * starting at once cannot both add a key.
  */
-export async function insertKeyIfNoneActive(db: Db, key: { kid: string; alg: string; privateJwk: object; publicJwk: object; createdAt: Date }): Promise<void> {
+export async function insertKeyIfNoneActive(
+  db: Db,
+  key: { kid: string; alg: string; privateJwk: object; publicJwk: object; createdAt: Date },
+): Promise<void> {
   await db.run(sql`
     INSERT INTO ${signingKeys} (kid, alg, private_jwk, public_jwk, status, created_at)
     SELECT ${key.kid}, ${key.alg}, ${JSON.stringify(key.privateJwk)}, ${JSON.stringify(key.publicJwk)}, 'active', ${key.createdAt.getTime()}

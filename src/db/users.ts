@@ -5,7 +5,11 @@ import { users, type User } from "./schema";
 /** Queries on `users`. Every lookup ignores soft-deleted rows and is served by an index. */
 
 export function findUserByEmail(db: Db, email: string): Promise<User | undefined> {
-  return db.select().from(users).where(and(eq(users.email, email), isNull(users.deletedAt))).get();
+  return db
+    .select()
+    .from(users)
+    .where(and(eq(users.email, email), isNull(users.deletedAt)))
+    .get();
 }
 
 export function findUserByUsername(db: Db, username: string): Promise<User | undefined> {
@@ -29,7 +33,11 @@ export function identifierOf(body: { email?: string | undefined; username?: stri
 }
 
 export function findUserById(db: Db, id: string): Promise<User | undefined> {
-  return db.select().from(users).where(and(eq(users.id, id), isNull(users.deletedAt))).get();
+  return db
+    .select()
+    .from(users)
+    .where(and(eq(users.id, id), isNull(users.deletedAt)))
+    .get();
 }
 
 export function insertUser(db: Db, user: typeof users.$inferInsert): Promise<User> {

@@ -81,7 +81,7 @@ function createApp() {
       app,
       onMethodNotAllowed: (c, methods) => {
         const error = new AppError("method_not_allowed", { headers: { Allow: methods.join(", ") } });
-        return renderError(error, c as Context<AppEnv>);
+        return renderError(error, c);
       },
     }),
   );

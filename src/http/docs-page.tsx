@@ -177,8 +177,8 @@ export const DocsPage: FC<{ doc: OpenApiDocument }> = ({ doc }) => {
           </h1>
           <p>{doc.info.description}</p>
           <p>
-            Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1). Errors are{" "}
-            <code>application/problem+json</code> with a stable <code>code</code>.
+            Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1). Errors are <code>application/problem+json</code> with
+            a stable <code>code</code>.
           </p>
         </header>
         <nav aria-label="Sections">

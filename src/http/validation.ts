@@ -9,6 +9,9 @@ function fieldErrors(issues: readonly { path: readonly PropertyKey[]; message: s
 }
 
 /** Every route's validation failure: 422 `validation_failed` with one entry per field. */
-export function validationHook(result: { success: boolean; error?: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } }): void {
+export function validationHook(result: {
+  success: boolean;
+  error?: { issues: readonly { path: readonly PropertyKey[]; message: string }[] };
+}): void {
   if (!result.success) throw new AppError("validation_failed", { errors: fieldErrors(result.error?.issues ?? []) });
 }

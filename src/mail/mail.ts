@@ -87,7 +87,7 @@ async function postWithRetry(deps: Deps, message: MailMessage): Promise<void> {
   if (!mail.apiKey) throw new Error("MAIL_API_KEY is not set");
   const body = JSON.stringify({ from: mail.from, to: [message.to], subject: message.subject, text: message.text, html: message.html });
   for (let attempt = 1; ; attempt++) {
-    let status = 0;
+    let status: number;
     try {
       const response = await deps.fetch(mail.apiUrl, {
         method: "POST",

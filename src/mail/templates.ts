@@ -8,7 +8,14 @@ import type { MailKind, MailMessage } from "./mail";
 const escapeHtml = (value: string) =>
   value.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c);
 
-function compose(to: string, kind: MailKind, subject: string, paragraphs: string[], link?: { url: string; label: string }, token?: string): MailMessage {
+function compose(
+  to: string,
+  kind: MailKind,
+  subject: string,
+  paragraphs: string[],
+  link?: { url: string; label: string },
+  token?: string,
+): MailMessage {
   const text = [...paragraphs, ...(link ? [`${link.label}: ${link.url}`] : [])].join("\n\n");
   const html = [
     ...paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`),
@@ -23,7 +30,10 @@ export function verificationMail(to: string, publicUrl: string, token: string): 
     to,
     "email_verification",
     "Verify your email address",
-    ["Confirm that this address belongs to your Gatehouse account. The link is valid for 24 hours.", "If you did not sign up, ignore this message."],
+    [
+      "Confirm that this address belongs to your Gatehouse account. The link is valid for 24 hours.",
+      "If you did not sign up, ignore this message.",
+    ],
     { url, label: "Verify email" },
     token,
   );
@@ -76,15 +86,13 @@ export function usernameUnavailableMail(to: string, publicUrl: string): MailMess
 }
 
 export type SecurityEvent =
-  | "password_changed"
-  | "password_reset"
-  | "email_changed"
-  | "email_change_requested"
-  | "refresh_token_reused"
-  | "account_locked";
+  "password_changed" | "password_reset" | "email_changed" | "email_change_requested" | "refresh_token_reused" | "account_locked";
 
 const SECURITY_TEXT: Record<SecurityEvent, { subject: string; body: string }> = {
-  password_changed: { subject: "Your password was changed", body: "The password of your account was changed and your other sessions were signed out." },
+  password_changed: {
+    subject: "Your password was changed",
+    body: "The password of your account was changed and your other sessions were signed out.",
+  },
   password_reset: { subject: "Your password was reset", body: "The password of your account was reset and every session was signed out." },
   email_changed: { subject: "Your email address was changed", body: "The email address of your account was changed." },
   email_change_requested: {

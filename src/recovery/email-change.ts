@@ -3,7 +3,7 @@ import { changeUserEmail, findUserByEmail, findUserById } from "../db/users";
 import { AppError, isUniqueViolation } from "../errors";
 import { recordAudit } from "../audit/audit";
 import { assertCurrentPassword } from "../accounts/credentials";
-import type { Deps, RequestMeta } from "../deps";
+import type { Deps } from "../deps";
 import { sendMail } from "../mail/mail";
 import { emailChangeMail } from "../mail/templates";
 import { sendSecurityNotice } from "../mail/notices";

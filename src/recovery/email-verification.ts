@@ -3,7 +3,7 @@ import { findUserByEmail, findUserById, markEmailVerified } from "../db/users";
 import { describeError, log } from "../log";
 import { sendVerificationMail } from "../accounts/registration";
 import { recordAudit } from "../audit/audit";
-import type { Deps, RequestMeta } from "../deps";
+import type { Deps } from "../deps";
 import { confirmEmailChange } from "./email-change";
 import { consumeOneTimeToken, findOneTimeToken, invalidLink } from "./one-time-tokens";
 

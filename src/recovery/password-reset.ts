@@ -3,7 +3,7 @@ import { findUserByEmail, findUserById, updateUser } from "../db/users";
 import { describeError, log } from "../log";
 import { passwordParams } from "../accounts/passwords";
 import { recordAudit } from "../audit/audit";
-import type { Deps, RequestMeta } from "../deps";
+import type { Deps } from "../deps";
 import { deliver } from "../mail/mail";
 import { passwordResetMail } from "../mail/templates";
 import { sendSecurityNotice } from "../mail/notices";
@@ -52,7 +52,12 @@ export async function resetPassword(deps: Deps, input: ResetPasswordInput): Prom
   const user = await findUserById(deps.db, payload.userId);
   // The link was mailed to one address: once the account has moved to another, it is void.
   if (!user || !user.isActive || user.email !== payload.email) throw invalidLink();
-  assertStrongPassword(input.new_password, { email: user.email, username: user.username, fullName: user.fullName }, deps.config, "new_password");
+  assertStrongPassword(
+    input.new_password,
+    { email: user.email, username: user.username, fullName: user.fullName },
+    deps.config,
+    "new_password",
+  );
 
   await consumeOneTimeToken(deps, "reset", input.token);
   const passwordHash = await hashPassword(input.new_password, passwordParams(deps));

@@ -182,12 +182,7 @@ async function revokeSessions(deps: Deps, userId: string, sessionIds: string[], 
  * session survives and the others are blacklisted one by one; without it a per-user "not before"
  * kills every access token in one KV write.
  */
-export async function revokeAllSessions(
-  deps: Deps,
-  userId: string,
-  reason: string,
-  exceptSessionId?: string,
-): Promise<string[]> {
+export async function revokeAllSessions(deps: Deps, userId: string, reason: string, exceptSessionId?: string): Promise<string[]> {
   const ids = await markUserSessionsRevoked(deps.db, userId, reason, deps.now(), exceptSessionId);
   if (exceptSessionId) await revokeSessionAccess(deps, ids);
   else await revokeUserAccess(deps, userId);

@@ -93,7 +93,7 @@ async function keysFromD1(db: Db, alg: string, now: number): Promise<KeySet> {
   }
   // Active keys first (oldest active signs, so concurrent first starts agree), then retired ones.
   rows.sort((a, b) => (a.status === b.status ? a.createdAt.getTime() - b.createdAt.getTime() : a.status === "active" ? -1 : 1));
-  return buildKeySet(rows.map((r) => ({ kid: r.kid, alg: r.alg, privateJwk: r.privateJwk as JWK, publicJwk: r.publicJwk as JWK })));
+  return buildKeySet(rows.map((r) => ({ kid: r.kid, alg: r.alg, privateJwk: r.privateJwk, publicJwk: r.publicJwk })));
 }
 
 /** Generates a key pair; stored only if no other isolate stored one first. */

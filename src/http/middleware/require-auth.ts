@@ -4,7 +4,7 @@ import { findUserWithSession } from "../../db/sessions";
 import { AppError } from "../../errors";
 import { verifyAccessToken } from "../../sessions/access-tokens";
 import { authenticateApiKey, looksLikeApiKey } from "../../api-keys/api-keys";
-import type { Deps, RequestMeta } from "../../deps";
+import type { Deps } from "../../deps";
 import { assertNotRevoked } from "../../sessions/revocation";
 
 /** RFC 6750 challenge sent with every 401 from this middleware. */

@@ -36,7 +36,10 @@ const list = createRoute({
   summary: "The caller's API keys",
   security: security.accessToken,
   middleware: [requireInteractiveSession()] as const,
-  responses: { 200: jsonResponse(ApiKeyListSchema, "Unrevoked keys, newest first, without the keys themselves."), ...problems([...SESSION_ONLY]) },
+  responses: {
+    200: jsonResponse(ApiKeyListSchema, "Unrevoked keys, newest first, without the keys themselves."),
+    ...problems([...SESSION_ONLY]),
+  },
 });
 
 apiKeyRoutes.openapi(list, async (c) => c.json({ api_keys: await listApiKeys(c.var.deps, c.var.session.user) }, 200));

@@ -111,10 +111,14 @@ const logout = createRoute({
 
 authRoutes.openapi(logout, async (c) => {
   const { user, sessionId, token } = c.var.session;
-  await logOut(c.var.deps, { userId: user.id, sessionId, token }, {
-    refreshToken: c.req.valid("json").refresh_token,
-    everywhere: c.req.valid("query").scope === "all",
-  });
+  await logOut(
+    c.var.deps,
+    { userId: user.id, sessionId, token },
+    {
+      refreshToken: c.req.valid("json").refresh_token,
+      everywhere: c.req.valid("query").scope === "all",
+    },
+  );
   return c.body(null, 204);
 });
 
@@ -171,7 +175,9 @@ const verifyEmailGet = createRoute({
 
 authRoutes.openapi(
   verifyEmailGet,
-  limitPerIp("verify_email", verifyEmailGet, async (c) => c.json(CONFIRMED[await confirmEmailToken(c.var.deps, c.req.valid("query").token)], 200)),
+  limitPerIp("verify_email", verifyEmailGet, async (c) =>
+    c.json(CONFIRMED[await confirmEmailToken(c.var.deps, c.req.valid("query").token)], 200),
+  ),
 );
 
 const verifyEmailPost = createRoute({
@@ -185,7 +191,9 @@ const verifyEmailPost = createRoute({
 
 authRoutes.openapi(
   verifyEmailPost,
-  limitPerIp("verify_email", verifyEmailPost, async (c) => c.json(CONFIRMED[await confirmEmailToken(c.var.deps, c.req.valid("json").token)], 200)),
+  limitPerIp("verify_email", verifyEmailPost, async (c) =>
+    c.json(CONFIRMED[await confirmEmailToken(c.var.deps, c.req.valid("json").token)], 200),
+  ),
 );
 
 const resend = createRoute({

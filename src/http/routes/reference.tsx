@@ -53,7 +53,10 @@ export function mountReference(app: OpenAPIHono<AppEnv>): void {
   app.openapi(docs, async (c) => {
     styleHash ??= sha256Base64(DOCS_STYLE);
     // Only the page's own stylesheet may apply; nothing else loads, nothing frames it.
-    c.header("Content-Security-Policy", `default-src 'none'; style-src '${await styleHash}'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`);
+    c.header(
+      "Content-Security-Policy",
+      `default-src 'none'; style-src '${await styleHash}'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`,
+    );
     c.header("Cache-Control", "public, max-age=300");
     return c.html(<DocsPage doc={documentFor(c.var.deps.config)} />);
   });

@@ -64,7 +64,9 @@ const putMe = createRoute({
   },
 });
 
-userRoutes.openapi(putMe, async (c) => c.json(toUserResponse(await updateProfile(c.var.deps, c.var.principal.user, c.req.valid("json"))), 200));
+userRoutes.openapi(putMe, async (c) =>
+  c.json(toUserResponse(await updateProfile(c.var.deps, c.var.principal.user, c.req.valid("json"))), 200),
+);
 
 const deleteMe = createRoute({
   method: "delete",
@@ -174,6 +176,8 @@ const securityEventsRoute = createRoute({
   },
 });
 
-userRoutes.openapi(securityEventsRoute, async (c) => c.json(await listSecurityEvents(c.var.deps, c.var.principal.user.id, c.req.valid("query")), 200));
+userRoutes.openapi(securityEventsRoute, async (c) =>
+  c.json(await listSecurityEvents(c.var.deps, c.var.principal.user.id, c.req.valid("query")), 200),
+);
 
 userRoutes.route("/api-keys", apiKeyRoutes);
