@@ -12,7 +12,10 @@ import { call } from "./helpers";
 interface Document {
   openapi: string;
   servers: { url: string }[];
-  paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }>; security?: unknown }>>;
+  paths: Record<
+    string,
+    Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }>; security?: unknown }>
+  >;
   components: { securitySchemes: Record<string, { type: string; scheme: string }> };
 }
 
@@ -54,11 +57,7 @@ describe("GET /openapi.json", () => {
       .flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`))
       .sort();
     const served = [
-      ...new Set(
-        app.routes
-          .filter((r) => r.method !== "ALL")
-          .map((r) => `${r.method} ${r.path.replace(/:([^/]+)/g, "{$1}")}`),
-      ),
+      ...new Set(app.routes.filter((r) => r.method !== "ALL").map((r) => `${r.method} ${r.path.replace(/:([^/]+)/g, "{$1}")}`)),
     ].sort();
     expect(documented).toEqual(served);
     expect(declaredRoutes.length).toBe(documented.length);

@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { call, freshIp, register } from "./helpers";
+
+/** The one structured log line every request writes (what operators and the latency work read). */
+
+interface RequestLine {
+  level: string;
+  event: string;
+  method: string;
+  route: string | null;
+  status: number;
+  duration_ms: number;
+  request_id: string;
+  user_id: string | null;
+  storage: { d1: number; kv: number; durable_object: number; queue: number; round_trips: number };
+}
+
+function captureRequestLines(): { lines: () => RequestLine[] } {
+  const spy = vi.spyOn(console, "log").mockImplementation(() => undefined);
+  return {
+    lines: () =>
+      spy.mock.calls
+        .map(([line]) => (typeof line === "string" && line.startsWith("{") ? (JSON.parse(line) as RequestLine) : null))
+        .filter((line): line is RequestLine => line?.event === "request"),
+  };
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("request log line", () => {
+  it("names the route pattern, status, duration, request id, user and storage calls", async () => {
+    const user = await register();
+    const log = captureRequestLines();
+    const res = await call("/api/v1/users/me/sessions", { token: user.accessToken });
+    expect(res.status).toBe(200);
+    const [line] = log.lines();
+    expect(line).toMatchObject({
+      level: "info",
+      method: "GET",
+      route: "/api/v1/users/me/sessions",
+      status: 200,
+      request_id: res.headers.get("x-request-id"),
+      user_id: user.userId,
+    });
+    expect(line!.duration_ms).toBeGreaterThanOrEqual(0);
+    // Token check: one bulk KV read and one D1 read; the list is one more D1 read after them (plus
+    // one to load the signing keys when this isolate's key cache is cold).
+    expect(line!.storage).toMatchObject({ kv: 1, durable_object: 0, queue: 0 });
+    expect(line!.storage.d1).toBeGreaterThanOrEqual(2);
+    expect(line!.storage.round_trips).toBeGreaterThanOrEqual(2);
+    expect(line!.storage.round_trips).toBeLessThanOrEqual(4);
+  });
+
+  it("logs the pattern, never the URL: mailed tokens travel in query strings", async () => {
+    const log = captureRequestLines();
+    const secret = "a-mailed-token-that-must-not-be-logged";
+    await call(`/api/v1/auth/verify-email?token=${secret}`, { ip: freshIp() });
+    await call(`/api/v1/users/me/sessions/${crypto.randomUUID()}`, { method: "DELETE" });
+    const lines = log.lines();
+    expect(lines.map((l) => [l.route, l.status])).toEqual([
+      ["/api/v1/auth/verify-email", 400],
+      ["/api/v1/users/me/sessions/:id", 401],
+    ]);
+    expect(JSON.stringify(lines)).not.toContain(secret);
+  });
+
+  it("counts a Durable Object call for a rate-limited route, and has no route for an unknown path", async () => {
+    const log = captureRequestLines();
+    await call("/api/v1/auth/login", { body: { email: "nobody@example.com", password: "x" }, ip: freshIp() });
+    await call("/no/such/path");
+    const [login, unknown] = log.lines();
+    expect(login!.storage.durable_object).toBeGreaterThanOrEqual(2);
+    expect(login!.user_id).toBeNull();
+    expect(unknown).toMatchObject({ route: null, status: 404 });
+  });
+});
