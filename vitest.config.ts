@@ -9,6 +9,9 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations("migrations");
   return {
     test: {
+      // Keep warnings and errors visible; the info lines (one per request, audit rows) would drown
+      // them. A root-only option: vitest ignores it inside a project.
+      onConsoleLog: (log: string) => !log.includes('"level":"info"'),
       projects: [
         {
           plugins: [
@@ -22,6 +25,9 @@ export default defineConfig(async () => {
                   CORS_ALLOW_CREDENTIALS: "true",
                   PUBLIC_URL: "https://auth.example.com",
                   JWT_ISSUER: "https://auth.example.com",
+                  // The configuration's minimum, so the suite hashes fast; test/passwords.test.ts
+                  // pins the production default (100,000, the Workers cap) with the variable unset.
+                  PBKDF2_ITERATIONS: "10000",
                 },
               },
             }),

@@ -1,22 +1,10 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { app } from "../src/http/app";
 import type { Bindings } from "../src/config";
-import { buildRequest, type CallOptions } from "./helpers";
 
 /**
- * Calls the Hono app directly with a modified environment (configuration overrides, broken
- * bindings). `readConfig` caches per env object, so every call builds a fresh spread object and
- * therefore a fresh configuration.
+ * Bindings that fail the way D1, KV and Durable Objects fail in production, for
+ * `call(path, { env: { DB: brokenD1() } })`.
  */
-export async function callWithEnv(overrides: Partial<Bindings>, path: string, options: CallOptions = {}): Promise<Response> {
-  const request = buildRequest(path, options);
-  const ctx = createExecutionContext();
-  const response = await app.fetch(request, { ...env, ...overrides }, ctx);
-  // Mail and other after-response work finish before the test looks at storage.
-  await waitOnExecutionContext(ctx);
-  return response;
-}
 
 /** Statement methods that would reach the database. */
 const STATEMENT_METHODS = new Set(["all", "run", "first", "raw"]);
@@ -59,7 +47,19 @@ export function brokenKv(): KVNamespace {
   return { get: fail, put: fail, list: fail, delete: fail, getWithMetadata: fail } as unknown as KVNamespace;
 }
 
-/** Reads one user row straight from D1 (snake_case columns, as stored). */
-export async function userRow(email: string): Promise<Record<string, unknown> | null> {
-  return env.DB.prepare("SELECT * FROM users WHERE email = ?").bind(email.toLowerCase()).first();
+/** A RateLimiter namespace whose objects cannot be reached: every RPC call rejects. */
+export function unreachableLimiter(): Bindings["RATE_LIMITER"] {
+  return {
+    idFromName: (name: string) => ({ name }),
+    get: () => new Proxy({}, { get: () => () => Promise.reject(new Error("Durable Object unreachable")) }),
+  } as unknown as Bindings["RATE_LIMITER"];
+}
+
+/** A RateLimiter namespace that throws synchronously, as a missing binding would. */
+export function throwingLimiter(): Bindings["RATE_LIMITER"] {
+  return {
+    idFromName: () => {
+      throw new Error("binding missing");
+    },
+  } as unknown as Bindings["RATE_LIMITER"];
 }

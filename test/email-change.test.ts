@@ -15,11 +15,11 @@ async function me(user: Registered): Promise<{ email: string; is_verified: boole
   return (await (await call("/api/v1/users/me", { token: user.accessToken })).json()) as { email: string; is_verified: boolean };
 }
 
-/** Requests a change and returns the token mailed to the new address. */
-async function changeToken(user: Registered, newEmail: string, count = 1): Promise<string> {
+/** Requests a change and returns the token mailed to the new address (the only mail there). */
+async function changeToken(user: Registered, newEmail: string): Promise<string> {
   expect((await requestChange(user, newEmail)).status).toBe(202);
-  const mails = await outbox(newEmail, "email_change", count);
-  expect(mails.length).toBeGreaterThanOrEqual(count);
+  const mails = await outbox(newEmail, "email_change");
+  expect(mails).toHaveLength(1);
   return mails[0]!.token!;
 }
 
@@ -40,7 +40,8 @@ describe("POST /users/me/email", () => {
     const done = await confirm(mail!.token!);
     expect(done.status).toBe(200);
     expect(await me(user)).toMatchObject({ email: newEmail, is_verified: true });
-    const notices = await outbox(user.email, "security_notice", 2);
+    const notices = await outbox(user.email, "security_notice");
+    expect(notices).toHaveLength(2);
     expect(notices.map((n) => n.subject)).toContain("Your email address was changed");
 
     expect((await login({ email: newEmail, password: user.password })).status).toBe(200);
@@ -60,7 +61,7 @@ describe("POST /users/me/email", () => {
     await problem(await requestChange(user, user.email), 422, "validation_failed");
     await problem(await requestChange(user, "not-an-address"), 422, "validation_failed");
     await problem(await call("/api/v1/users/me/email", { body: { new_email: target, password: user.password }, ip: freshIp() }), 401, "invalid_token");
-    expect(await outbox(target, undefined, 1)).toEqual([]);
+    expect(await outbox(target)).toEqual([]);
     expect((await me(user)).email).toBe(user.email);
   });
 
@@ -78,7 +79,8 @@ describe("POST /users/me/email", () => {
     const target = uniqueEmail("contested");
     expect((await requestChange(a, target)).status).toBe(202);
     expect((await requestChange(b, target)).status).toBe(202);
-    const mails = await outbox(target, "email_change", 2);
+    const mails = await outbox(target, "email_change");
+    expect(mails).toHaveLength(2);
     const answers = await Promise.all(mails.map((m) => confirm(m.token!)));
     expect(answers.map((r) => r.status).sort()).toEqual([200, 409]);
     const emails = [(await me(a)).email, (await me(b)).email];

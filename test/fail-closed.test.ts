@@ -1,11 +1,12 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
-import { brokenD1, brokenKv, callWithEnv, d1FailingOn, userRow } from "./direct-app";
-import { freshIp, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { brokenD1, brokenKv, d1FailingOn } from "./broken-bindings";
+import { call, captureLogs, freshIp, problem, register, STRONG_PASSWORD, uniqueEmail, userRow, type CapturedLogs } from "./helpers";
 
 /**
  * Fail closed: when D1 or KV cannot be reached the answer is 503 service_unavailable with
  * Retry-After and never a token; an internal error is a bland 500 with no SQL, driver text or stack.
+ * Each failure is logged for the operator: the tests capture those lines and check them.
  */
 
 async function expectUnavailable(res: Response) {
@@ -16,12 +17,26 @@ async function expectUnavailable(res: Response) {
   expect(text).not.toMatch(/access_token|refresh_token|Network connection|stack/i);
 }
 
+let logs: CapturedLogs;
+
+beforeEach(() => {
+  logs = captureLogs();
+});
+
 afterEach(() => {
   vi.restoreAllMocks();
 });
 
+/** The warn and error lines logged so far, as `event` plus the fields named in `keep`. */
+function logged(...keep: string[]): Record<string, unknown>[] {
+  return logs.problems().map((line) => Object.fromEntries([["level", line.level], ["event", line.event], ...keep.map((k) => [k, line[k]])]));
+}
+
 /** Words that would betray SQL, the driver or the code layout. */
 const LEAKS = /select|insert|from\s|users|sqlite|d1_|drizzle|params|\.ts\b|\bat\s|stack|failed query/i;
+
+const d1Down = { level: "error", event: "dependency.unavailable", dependency: "d1" };
+const kvDown = { level: "error", event: "dependency.unavailable", dependency: "kv" };
 
 describe("D1 unreachable", () => {
   const DB = brokenD1();
@@ -29,18 +44,22 @@ describe("D1 unreachable", () => {
   it("register, login and /users/me answer 503 with Retry-After and no tokens", async () => {
     const user = await register();
     await expectUnavailable(
-      await callWithEnv({ DB }, "/api/v1/auth/register", { body: { email: uniqueEmail(), password: STRONG_PASSWORD, full_name: "Down" }, ip: freshIp() }),
+      await call("/api/v1/auth/register", { env: { DB }, body: { email: uniqueEmail(), password: STRONG_PASSWORD, full_name: "Down" }, ip: freshIp() }),
     );
-    await expectUnavailable(await callWithEnv({ DB }, "/api/v1/auth/login", { body: { email: user.email, password: user.password }, ip: freshIp() }));
-    await expectUnavailable(await callWithEnv({ DB }, "/api/v1/auth/login", { body: { username: "someone", password: user.password }, ip: freshIp() }));
-    await expectUnavailable(await callWithEnv({ DB }, "/api/v1/users/me", { token: user.accessToken }));
+    await expectUnavailable(await call("/api/v1/auth/login", { env: { DB }, body: { email: user.email, password: user.password }, ip: freshIp() }));
+    await expectUnavailable(await call("/api/v1/auth/login", { env: { DB }, body: { username: "someone", password: user.password }, ip: freshIp() }));
+    await expectUnavailable(await call("/api/v1/users/me", { env: { DB }, token: user.accessToken }));
+    expect(logged("dependency")).toEqual([d1Down, d1Down, d1Down, d1Down]);
+    expect(logs.text()).not.toContain(user.password);
   });
 
   it("also when the failure surfaces in a later statement of the request", async () => {
     // Reads work, writes fail: the login finds the user but cannot record the login or create the session.
     const writesFail = d1FailingOn(/^\s*(insert|update)/i);
     const user = await register();
-    await expectUnavailable(await callWithEnv({ DB: writesFail }, "/api/v1/auth/login", { body: { email: user.email, password: user.password }, ip: freshIp() }));
+    await expectUnavailable(await call("/api/v1/auth/login", { env: { DB: writesFail }, body: { email: user.email, password: user.password }, ip: freshIp() }));
+    expect(logged("dependency")).toEqual([d1Down]);
+    expect(logs.problems()[0]?.query).toMatch(/^(insert|update)/i);
   });
 });
 
@@ -49,22 +68,25 @@ describe("KV unreachable", () => {
 
   it("an authenticated request cannot check revocation: 503, not a pass", async () => {
     const user = await register();
-    await expectUnavailable(await callWithEnv({ AUTH_KV }, "/api/v1/users/me", { token: user.accessToken }));
-    await expectUnavailable(await callWithEnv({ AUTH_KV }, "/api/v1/users/me", { method: "PUT", token: user.accessToken, body: { full_name: "Changed" } }));
+    await expectUnavailable(await call("/api/v1/users/me", { env: { AUTH_KV }, token: user.accessToken }));
+    await expectUnavailable(await call("/api/v1/users/me", { env: { AUTH_KV }, method: "PUT", token: user.accessToken, body: { full_name: "Changed" } }));
     const row = await env.DB.prepare("SELECT full_name FROM users WHERE id = ?").bind(user.userId).first<{ full_name: string }>();
     expect(row?.full_name).toBe("Test User");
+    expect(logged("dependency")).toEqual([kvDown, kvDown]);
   });
 
   it("registration cannot store the verification token: 503 and no half-made account", async () => {
     const email = uniqueEmail("kvdown");
     await expectUnavailable(
-      await callWithEnv({ AUTH_KV }, "/api/v1/auth/register", { body: { email, password: STRONG_PASSWORD, full_name: "KV Down" }, ip: freshIp() }),
+      await call("/api/v1/auth/register", { env: { AUTH_KV }, body: { email, password: STRONG_PASSWORD, full_name: "KV Down" }, ip: freshIp() }),
     );
     expect(await userRow(email)).toBeNull();
+    expect(logged("dependency")).toEqual([kvDown]);
   });
 
   it("the dev outbox answers 503 rather than an empty list", async () => {
-    await expectUnavailable(await callWithEnv({ AUTH_KV }, "/api/v1/dev/outbox?to=someone%40example.com"));
+    await expectUnavailable(await call("/api/v1/dev/outbox?to=someone%40example.com", { env: { AUTH_KV } }));
+    expect(logged("dependency")).toEqual([kvDown]);
   });
 });
 
@@ -73,8 +95,8 @@ describe("internal errors are bland", () => {
     const DB = brokenD1(() => new Error("D1_ERROR: no such table: users: SQLITE_ERROR"));
     const user = await register();
     for (const res of [
-      await callWithEnv({ DB }, "/api/v1/auth/login", { body: { email: user.email, password: user.password }, ip: freshIp() }),
-      await callWithEnv({ DB }, "/api/v1/users/me", { token: user.accessToken }),
+      await call("/api/v1/auth/login", { env: { DB }, body: { email: user.email, password: user.password }, ip: freshIp() }),
+      await call("/api/v1/users/me", { env: { DB }, token: user.accessToken }),
     ]) {
       const text = await res.clone().text();
       const body = await problem(res, 500, "internal_error");
@@ -82,64 +104,67 @@ describe("internal errors are bland", () => {
       expect(text).not.toMatch(LEAKS);
       expect(text).not.toContain(user.email);
     }
+    // The operator gets what the client does not: which route failed and the driver's message.
+    expect(logged("path", "cause")).toEqual([
+      { level: "error", event: "request.failed", path: "/api/v1/auth/login", cause: "Error: D1_ERROR: no such table: users: SQLITE_ERROR" },
+      { level: "error", event: "request.failed", path: "/api/v1/users/me", cause: "Error: D1_ERROR: no such table: users: SQLITE_ERROR" },
+    ]);
   });
 
   it("a constraint error on an unexpected column is a bland 500 too", async () => {
     const DB = brokenD1(() => new Error("D1_ERROR: NOT NULL constraint failed: sessions.rotation_key: SQLITE_CONSTRAINT"));
-    const res = await callWithEnv({ DB }, "/api/v1/auth/register", {
+    const res = await call("/api/v1/auth/register", {
+      env: { DB },
       body: { email: uniqueEmail(), password: STRONG_PASSWORD, full_name: "Bland" },
       ip: freshIp(),
     });
     const text = await res.clone().text();
     await problem(res, 500, "internal_error");
     expect(text).not.toMatch(LEAKS);
+    expect(logged("path")).toEqual([{ level: "error", event: "request.failed", path: "/api/v1/auth/register" }]);
   });
 
   it("a broken configuration is a bland 500 naming no variable", async () => {
-    const res = await callWithEnv({ JWT_ALG: "none" }, "/health");
+    const res = await call("/health", { env: { JWT_ALG: "none" } });
     const text = await res.clone().text();
     await problem(res, 500, "internal_error");
     expect(text).not.toMatch(/JWT_ALG|config/i);
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    // The log names the variable, so the operator can fix it.
+    expect(logged("error", "message")).toEqual([
+      { level: "error", event: "request.failed", error: "ConfigError", message: "invalid configuration: JWT_ALG" },
+    ]);
   });
 });
 
 describe("logs of failures carry no secrets", () => {
-  /** Every line the worker logs while `run` executes. */
-  async function logsDuring(run: () => Promise<unknown>): Promise<string> {
-    const lines: string[] = [];
-    for (const level of ["log", "warn", "error"] as const) {
-      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(" ")));
-    }
-    await run();
-    vi.restoreAllMocks();
-    return lines.join("\n");
-  }
-
   it("a failed query is logged without its bound parameters (emails, hashes)", async () => {
     // Reads succeed, the INSERT of the new user fails: its parameters hold the email and the hash.
     const failingInsert = d1FailingOn(/^\s*insert\s+into\s+"users"/i);
     const email = uniqueEmail("logged");
-    const logs = await logsDuring(async () => {
-      const res = await callWithEnv({ DB: failingInsert }, "/api/v1/auth/register", {
-        body: { email, password: STRONG_PASSWORD, full_name: "Log Check" },
-        ip: freshIp(),
-      });
-      expect(res.status).toBe(503);
+    const res = await call("/api/v1/auth/register", {
+      env: { DB: failingInsert },
+      body: { email, password: STRONG_PASSWORD, full_name: "Log Check" },
+      ip: freshIp(),
     });
-    expect(logs).toContain("dependency.unavailable");
-    expect(logs).not.toContain(email);
-    expect(logs).not.toContain("$pbkdf2");
-    expect(logs).not.toContain(STRONG_PASSWORD);
-    expect(logs).not.toMatch(/params:/);
+    expect(res.status).toBe(503);
+    expect(logged("dependency")).toEqual([d1Down]);
+    const text = logs.text();
+    expect(text).toContain("dependency.unavailable");
+    expect(text).not.toContain(email);
+    expect(text).not.toContain("$pbkdf2");
+    expect(text).not.toContain(STRONG_PASSWORD);
+    expect(text).not.toMatch(/params:/);
   });
 
   it("an internal error is logged without bound parameters either", async () => {
     const DB = brokenD1(() => new Error("D1_ERROR: no such table: users: SQLITE_ERROR"));
     const email = uniqueEmail("logged");
-    const logs = await logsDuring(() => callWithEnv({ DB }, "/api/v1/auth/login", { body: { email, password: STRONG_PASSWORD }, ip: freshIp() }));
-    expect(logs).toContain("request.failed");
-    expect(logs).not.toContain(email);
-    expect(logs).not.toMatch(/params:/);
+    await call("/api/v1/auth/login", { env: { DB }, body: { email, password: STRONG_PASSWORD }, ip: freshIp() });
+    expect(logged()).toEqual([{ level: "error", event: "request.failed" }]);
+    const text = logs.text();
+    expect(text).toContain("request.failed");
+    expect(text).not.toContain(email);
+    expect(text).not.toMatch(/params:/);
   });
 });

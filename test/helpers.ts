@@ -1,5 +1,8 @@
-import { env, exports } from "cloudflare:workers";
-import { expect } from "vitest";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { expect, vi } from "vitest";
+import type { Bindings } from "../src/config";
+import { app } from "../src/http/app";
 
 /** Test helpers: talk to the worker over HTTP exactly as a client would. */
 
@@ -14,26 +17,52 @@ export function freshIp(): string {
 
 export interface CallOptions {
   method?: string;
+  /** Sent as JSON unless it is a string; a ReadableStream is streamed as is (no Content-Length). */
   body?: unknown;
   token?: string;
-  ip?: string;
+  /** The client IP as Cloudflare sets it in CF-Connecting-IP; `null` sends no such header. */
+  ip?: string | null;
   headers?: Record<string, string>;
+  /**
+   * Bindings replaced for this one request: a configuration variant or a broken binding. A value
+   * of `undefined` unsets a variable (its production default applies).
+   */
+  env?: Partial<Bindings>;
 }
 
-/** The request a client would send: JSON body, bearer credential, a client IP as Cloudflare sets it. */
+/**
+ * The request a client would send: JSON body, bearer credential, a client IP as Cloudflare sets
+ * it. `path` is resolved against {@link BASE}, so a full URL (another host) works too.
+ */
 export function buildRequest(path: string, options: CallOptions = {}): Request {
-  const headers: Record<string, string> = { "CF-Connecting-IP": options.ip ?? "203.0.113.1", ...options.headers };
+  const ip = options.ip === undefined ? "203.0.113.1" : options.ip;
+  const headers: Record<string, string> = { ...(ip === null ? {} : { "CF-Connecting-IP": ip }), ...options.headers };
   if (options.token) headers.Authorization = `Bearer ${options.token}`;
-  let body: string | undefined;
-  if (options.body !== undefined) {
-    body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
-    headers["Content-Type"] ??= "application/json";
+  const init: RequestInit & { duplex?: "half" } = { method: options.method, headers };
+  if (options.body instanceof ReadableStream) {
+    init.body = options.body;
+    init.duplex = "half";
+  } else if (options.body !== undefined) {
+    init.body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
   }
-  return new Request(`${BASE}${path}`, { method: options.method ?? (body ? "POST" : "GET"), headers, body });
+  if (init.body !== undefined) headers["Content-Type"] ??= "application/json";
+  init.method ??= init.body !== undefined ? "POST" : "GET";
+  return new Request(new URL(path, BASE), init);
 }
 
-export function call(path: string, options: CallOptions = {}): Promise<Response> {
-  return exports.default.fetch(buildRequest(path, options));
+/**
+ * The one way tests talk to the worker over HTTP. It calls the app with its own execution context
+ * and waits for that context, so when the promise resolves the request's after-response work
+ * (mail, bookkeeping in `waitUntil`) has finished too and a test can read storage at once.
+ */
+export async function call(path: string, options: CallOptions = {}): Promise<Response> {
+  const request = buildRequest(path, options);
+  // A fresh env object per variant: the configuration is parsed (and cached) per env object.
+  const bindings: Bindings = options.env ? { ...env, ...options.env } : env;
+  const ctx = createExecutionContext();
+  const response = await app.fetch(request, bindings, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
 }
 
 let userCounter = 0;
@@ -86,18 +115,14 @@ export interface OutboxMessage {
 }
 
 /**
- * Mail is delivered after the response (waitUntil), so the outbox is polled briefly until
- * `count` messages of `kind` have arrived.
+ * The dev outbox for `to` (newest first), optionally only mail of `kind`. Mail is delivered in
+ * `waitUntil`, which {@link call} has already waited for, so one read sees every message sent.
  */
-export async function outbox(to: string, kind?: string, count = 1): Promise<OutboxMessage[]> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const res = await call(`/api/v1/dev/outbox?to=${encodeURIComponent(to)}`);
-    const { messages } = (await res.json()) as { messages: OutboxMessage[] };
-    const matching = kind ? messages.filter((m) => m.kind === kind) : messages;
-    if (matching.length >= count) return matching;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return [];
+export async function outbox(to: string, kind?: string): Promise<OutboxMessage[]> {
+  const res = await call(`/api/v1/dev/outbox?to=${encodeURIComponent(to)}`);
+  expect(res.status).toBe(200);
+  const { messages } = (await res.json()) as { messages: OutboxMessage[] };
+  return kind ? messages.filter((m) => m.kind === kind) : messages;
 }
 
 export async function problem(res: Response, status: number, code: string): Promise<Record<string, unknown>> {
@@ -109,6 +134,49 @@ export async function problem(res: Response, status: number, code: string): Prom
   expect(body.type).toBe(`urn:gatehouse:problem:${code}`);
   expect(typeof body.request_id).toBe("string");
   return body;
+}
+
+/** Reads one user row straight from D1 (snake_case columns, as stored). */
+export async function userRow(email: string): Promise<Record<string, unknown> | null> {
+  return env.DB.prepare("SELECT * FROM users WHERE email = ?").bind(email.toLowerCase()).first();
+}
+
+/** One structured log line of the worker (src/log.ts). */
+export interface LogLine {
+  level: "debug" | "info" | "warn" | "error";
+  event: string;
+  [field: string]: unknown;
+}
+
+/** What the worker logged while captured: {@link captureLogs}. */
+export interface CapturedLogs {
+  /** Every captured line as it would have been printed, for "contains no secret" checks. */
+  readonly text: () => string;
+  /** The lines written with console.warn and console.error, parsed, in order. */
+  readonly problems: () => LogLine[];
+}
+
+/**
+ * Captures the worker's console output from now until `vi.restoreAllMocks()`, so a test that
+ * provokes a failure asserts on the error lines it expects instead of printing them.
+ */
+export function captureLogs(): CapturedLogs {
+  const lines: { method: "log" | "warn" | "error"; text: string }[] = [];
+  for (const method of ["log", "warn", "error"] as const) {
+    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => void lines.push({ method, text: args.map(String).join(" ") }));
+  }
+  const parse = (method: "warn" | "error", text: string): LogLine => {
+    try {
+      return JSON.parse(text) as LogLine;
+    } catch {
+      // Not one of the worker's structured lines: keep it visible to the assertion.
+      return { level: method, event: "unstructured", text };
+    }
+  };
+  return {
+    text: () => lines.map((l) => l.text).join("\n"),
+    problems: () => lines.flatMap(({ method, text }) => (method === "log" ? [] : [parse(method, text)])),
+  };
 }
 
 export { env };

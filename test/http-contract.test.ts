@@ -1,6 +1,6 @@
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { BASE, call, freshIp, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
+import { buildRequest, call, freshIp, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
 
 /** The HTTP contract every route shares: problem+json, 404/405/400/413/415/422, headers, CORS. */
 
@@ -49,15 +49,9 @@ describe("problem+json errors", () => {
     const big = JSON.stringify({ email: uniqueEmail(), password: STRONG_PASSWORD, full_name: "x".repeat(17 * 1024) });
     await problem(await call("/api/v1/auth/register", { body: big, ip: freshIp() }), 413, "payload_too_large");
     // A streamed body announces no length: the limit still holds.
-    const stream = new Blob([big]).stream();
-    const res = await exports.default.fetch(
-      new Request(`${BASE}/api/v1/auth/register`, {
-        method: "POST",
-        body: stream,
-        headers: { "Content-Type": "application/json", "CF-Connecting-IP": freshIp() },
-        duplex: "half",
-      } as RequestInit),
-    );
+    const streamed = buildRequest("/api/v1/auth/register", { body: new Blob([big]).stream() });
+    expect(streamed.headers.get("content-length")).toBeNull();
+    const res = await call("/api/v1/auth/register", { body: new Blob([big]).stream(), ip: freshIp() });
     await problem(res, 413, "payload_too_large");
   });
 

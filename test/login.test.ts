@@ -2,8 +2,8 @@ import { env } from "cloudflare:workers";
 import bcrypt from "bcryptjs";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { hashPassword } from "../src/accounts/passwords";
-import { userRow } from "./direct-app";
-import { call, freshIp, login, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
+import { readConfig } from "../src/config";
+import { call, captureLogs, freshIp, login, problem, register, STRONG_PASSWORD, uniqueEmail, userRow } from "./helpers";
 
 /** Login: identifiers, hashing upgrades, the iteration cap, the unknown-user code path, audit rows. */
 
@@ -103,12 +103,15 @@ describe("rehash on login", () => {
   it("upgrades a PBKDF2 hash with outdated iterations to 100000", async () => {
     const email = uniqueEmail("old");
     const password = "old iteration count 9";
+    // The production default (PBKDF2_ITERATIONS unset), not the suite's cheaper setting.
+    const loginAtDefault = () => call("/api/v1/auth/login", { env: { PBKDF2_ITERATIONS: undefined }, body: { email, password }, ip: freshIp() });
     await insertUser(email, await hashPassword(password, { iterations: 50_000, pepper: undefined }));
     expect(await storedHash(email)).toContain("i=50000");
-    expect((await login({ email, password })).status).toBe(200);
+    expect((await loginAtDefault()).status).toBe(200);
     const upgraded = await storedHash(email);
     expect(upgraded).toMatch(/^\$pbkdf2-sha256\$v=1\$i=100000,p=0\$/);
-    expect((await login({ email, password })).status).toBe(200);
+    expect((await loginAtDefault()).status).toBe(200);
+    expect(await storedHash(email)).toBe(upgraded);
   });
 
   it("does not touch the hash after a wrong password", async () => {
@@ -130,7 +133,8 @@ describe("rehash on login", () => {
       const res = await login({ email: email.toUpperCase(), password });
       expect(res.status).toBe(200);
       expect(((await res.json()) as { user: { id: string } }).user.id).toBe(userId);
-      expect(await storedHash(email)).toMatch(/^\$pbkdf2-sha256\$v=1\$i=100000,p=0\$/);
+      // Rehashed at the configured count (the suite's PBKDF2_ITERATIONS).
+      expect(await storedHash(email)).toMatch(new RegExp(`^\\$pbkdf2-sha256\\$v=1\\$i=${readConfig(env).pbkdf2Iterations},p=0\\$`));
       expect((await login({ email, password })).status).toBe(200);
     });
   }
@@ -141,7 +145,12 @@ describe("rehash on login", () => {
     const hash = (await hashPassword(password, { iterations: 50_000, pepper: undefined })).replace("i=50000", "i=200000");
     await insertUser(email, hash);
     // Decided: such a hash is a data error for the operator (logged), never a login: a bland 500.
+    const logs = captureLogs();
     const body = await problem(await login({ email, password }), 500, "internal_error");
+    expect(logs.problems()).toEqual([
+      expect.objectContaining({ level: "error", event: "request.failed", path: "/api/v1/auth/login", message: expect.stringMatching(/iterations above 100000/) }),
+    ]);
+    expect(logs.text()).not.toContain(password);
     expect(body.access_token).toBeUndefined();
     expect(JSON.stringify(body)).not.toMatch(/iteration|pbkdf2|stack/i);
     expect(await storedHash(email)).toBe(hash);

@@ -3,8 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, PBKDF2_MAX_ITERATIONS, readConfig } from "../src/config";
 import { passwordWeakness } from "../src/accounts/password-policy";
 import { hashPassword, verifyPassword } from "../src/accounts/passwords";
-import { userRow } from "./direct-app";
-import { register } from "./helpers";
+import { call, freshIp, register, STRONG_PASSWORD, uniqueEmail, userRow } from "./helpers";
 
 /** Unit tests of the password hashing and policy modules, plus the stored format through HTTP. */
 
@@ -17,13 +16,25 @@ function saltBytes(hash: string): number {
 }
 
 describe("password hashes", () => {
-  it("registration stores PBKDF2-SHA256 at 100k iterations with a 16+ byte salt", async () => {
-    const user = await register();
-    const row = await userRow(user.email);
-    const stored = row?.password_hash as string;
+  it("registration stores PBKDF2-SHA256 at 100k iterations (the production default) with a 16+ byte salt", async () => {
+    // The suite runs with PBKDF2_ITERATIONS=10000 (vitest.config.ts); unset, the production default applies.
+    const email = uniqueEmail("default-cost");
+    const production = { PBKDF2_ITERATIONS: undefined };
+    const res = await call("/api/v1/auth/register", { env: production, body: { email, password: STRONG_PASSWORD, full_name: "Default Cost" }, ip: freshIp() });
+    expect(res.status).toBe(201);
+    const stored = (await userRow(email))?.password_hash as string;
     expect(stored).toMatch(FORMAT);
-    expect(stored).not.toContain(user.password);
+    expect(stored).not.toContain(STRONG_PASSWORD);
     expect(saltBytes(stored)).toBeGreaterThanOrEqual(16);
+    const login = await call("/api/v1/auth/login", { env: production, body: { email, password: STRONG_PASSWORD }, ip: freshIp() });
+    expect(login.status).toBe(200);
+    expect((await userRow(email))?.password_hash).toBe(stored);
+  });
+
+  it("the test suite hashes at the configured 10,000 iterations", async () => {
+    expect(readConfig(env).pbkdf2Iterations).toBe(10_000);
+    const user = await register();
+    expect((await userRow(user.email))?.password_hash).toMatch(/^\$pbkdf2-sha256\$v=1\$i=10000,p=0\$/);
   });
 
   it("salts every hash: the same password hashes differently and both verify", async () => {

@@ -1,4 +1,3 @@
-import { exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { call, env, freshIp, login, outbox, problem, register, uniqueEmail } from "./helpers";
 
@@ -14,11 +13,11 @@ function reset(token: string, newPassword = NEW_PASSWORD) {
   return call("/api/v1/auth/reset-password", { body: { token, new_password: newPassword }, ip: freshIp() });
 }
 
-/** Requests a reset for `email` and returns the mailed token (the `count`-th reset mail). */
+/** Requests a reset for `email` and returns the mailed token (the `count`-th reset mail, the newest). */
 async function resetToken(email: string, count = 1): Promise<string> {
   expect((await forgot(email)).status).toBe(202);
-  const mails = await outbox(email, "password_reset", count);
-  expect(mails.length).toBeGreaterThanOrEqual(count);
+  const mails = await outbox(email, "password_reset");
+  expect(mails).toHaveLength(count);
   return mails[0]!.token!;
 }
 
@@ -48,7 +47,7 @@ describe("POST /auth/forgot-password", () => {
     expect(mails).toHaveLength(1);
     expect(mails[0]!.token).toMatch(/^[A-Za-z0-9_-]{43,}$/);
     expect(mails[0]!.text).toContain(`https://auth.example.com/reset-password?token=${mails[0]!.token}`);
-    expect(await outbox(unknown, undefined, 1)).toEqual([]);
+    expect(await outbox(unknown)).toEqual([]);
   });
 
   it("changes nothing on the account", async () => {
@@ -65,19 +64,11 @@ describe("POST /auth/forgot-password", () => {
 
   it("ignores Host and X-Forwarded-Host: the mailed link uses the configured URL", async () => {
     const user = await register();
-    const res = await exports.default.fetch(
-      new Request("https://evil.example/api/v1/auth/forgot-password", {
-        method: "POST",
-        headers: {
-          Host: "evil.example",
-          "X-Forwarded-Host": "evil.example",
-          "X-Forwarded-Proto": "http",
-          "Content-Type": "application/json",
-          "CF-Connecting-IP": freshIp(),
-        },
-        body: JSON.stringify({ email: user.email }),
-      }),
-    );
+    const res = await call("https://evil.example/api/v1/auth/forgot-password", {
+      body: { email: user.email },
+      ip: freshIp(),
+      headers: { Host: "evil.example", "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http" },
+    });
     expect(res.status).toBe(202);
     const [mail] = await outbox(user.email, "password_reset");
     expect(mail!.text).toContain("https://auth.example.com/reset-password?token=");

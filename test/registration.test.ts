@@ -1,7 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { callWithEnv, userRow } from "./direct-app";
-import { call, freshIp, login, outbox, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
+import { call, freshIp, login, outbox, problem, register, STRONG_PASSWORD, uniqueEmail, userRow } from "./helpers";
 
 /** Registration: the data rules, the password policy over HTTP, verification mode, the dev outbox. */
 
@@ -194,11 +193,13 @@ describe("registration with email verification required", () => {
 
   it("answers 202 {message} with the same body for new and existing emails", async () => {
     const email = uniqueEmail("verify");
-    const first = await callWithEnv(VERIFY, "/api/v1/auth/register", {
+    const first = await call("/api/v1/auth/register", {
+      env: VERIFY,
       body: { email, password: STRONG_PASSWORD, full_name: "New Person" },
       ip: freshIp(),
     });
-    const second = await callWithEnv(VERIFY, "/api/v1/auth/register", {
+    const second = await call("/api/v1/auth/register", {
+      env: VERIFY,
       body: { email: email.toUpperCase(), password: "another good passphrase 9", full_name: "Someone Else" },
       ip: freshIp(),
     });
@@ -213,10 +214,10 @@ describe("registration with email verification required", () => {
 
   it("login before verifying: 401 for a wrong password, 403 email_not_verified only for the right one", async () => {
     const email = uniqueEmail("unverified");
-    await callWithEnv(VERIFY, "/api/v1/auth/register", { body: { email, password: STRONG_PASSWORD, full_name: "Not Yet" }, ip: freshIp() });
-    const wrong = await callWithEnv(VERIFY, "/api/v1/auth/login", { body: { email, password: "not the password 1" }, ip: freshIp() });
+    await call("/api/v1/auth/register", { env: VERIFY, body: { email, password: STRONG_PASSWORD, full_name: "Not Yet" }, ip: freshIp() });
+    const wrong = await call("/api/v1/auth/login", { env: VERIFY, body: { email, password: "not the password 1" }, ip: freshIp() });
     await problem(wrong, 401, "invalid_credentials");
-    const right = await callWithEnv(VERIFY, "/api/v1/auth/login", { body: { email, password: STRONG_PASSWORD }, ip: freshIp() });
+    const right = await call("/api/v1/auth/login", { env: VERIFY, body: { email, password: STRONG_PASSWORD }, ip: freshIp() });
     const body = await problem(right, 403, "email_not_verified");
     expect(JSON.stringify(body)).not.toContain("access_token");
     const sessions = await env.DB.prepare("SELECT count(*) AS n FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = ?")
@@ -237,11 +238,12 @@ describe("dev outbox", () => {
     const email = uniqueEmail("outbox");
     await register({ email });
     // A second registration attempt under verification mode mails the owner again.
-    await callWithEnv({ REQUIRE_EMAIL_VERIFICATION: "true" }, "/api/v1/auth/register", {
+    await call("/api/v1/auth/register", {
+      env: { REQUIRE_EMAIL_VERIFICATION: "true" },
       body: { email, password: STRONG_PASSWORD, full_name: "Again" },
       ip: freshIp(),
     });
-    const messages = await outbox(email, undefined, 2);
+    const messages = await outbox(email);
     expect(messages).toHaveLength(2);
     expect(messages[0]!.created_at >= messages[1]!.created_at).toBe(true);
     expect(messages[1]!.kind).toBe("email_verification");
@@ -250,7 +252,7 @@ describe("dev outbox", () => {
 
   it("is an ordinary 404 when DEV_OUTBOX is off", async () => {
     const email = uniqueEmail();
-    const res = await callWithEnv({ DEV_OUTBOX: "false" }, `/api/v1/dev/outbox?to=${encodeURIComponent(email)}`);
+    const res = await call(`/api/v1/dev/outbox?to=${encodeURIComponent(email)}`, { env: { DEV_OUTBOX: "false" } });
     await problem(res, 404, "not_found");
   });
 });

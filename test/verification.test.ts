@@ -1,4 +1,3 @@
-import { exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { call, env, freshIp, outbox, problem, register, uniqueEmail } from "./helpers";
 
@@ -89,27 +88,27 @@ describe("POST /auth/resend-verification", () => {
     expect(answers.map((r) => r.status)).toEqual([202, 202, 202]);
     expect(new Set(bodies).size).toBe(1);
 
-    const resent = await outbox(unverified.email, "email_verification", 2);
+    const resent = await outbox(unverified.email, "email_verification");
     expect(resent).toHaveLength(2);
     // Both links work until used (resending does not void the first); the new one verifies.
     expect((await verifyPost(resent[0]!.token!)).status).toBe(200);
     expect(await isVerified(unverified.accessToken)).toBe(true);
 
-    expect(await outbox(verified.email, "email_verification", 2)).toHaveLength(0);
-    expect(await outbox(unknown, undefined, 1)).toEqual([]);
+    // The verified address got only its registration mail; the unknown one nothing.
+    expect(await outbox(verified.email, "email_verification")).toHaveLength(1);
+    expect(await outbox(unknown)).toEqual([]);
   });
 
   it("builds the link from PUBLIC_URL whatever the Host header says", async () => {
     const user = await register();
-    const res = await exports.default.fetch(
-      new Request("https://evil.example/api/v1/auth/resend-verification", {
-        method: "POST",
-        headers: { Host: "evil.example", "X-Forwarded-Host": "evil.example", "Content-Type": "application/json", "CF-Connecting-IP": freshIp() },
-        body: JSON.stringify({ email: user.email }),
-      }),
-    );
+    const res = await call("https://evil.example/api/v1/auth/resend-verification", {
+      body: { email: user.email },
+      ip: freshIp(),
+      headers: { Host: "evil.example", "X-Forwarded-Host": "evil.example" },
+    });
     expect(res.status).toBe(202);
-    const mails = await outbox(user.email, "email_verification", 2);
+    const mails = await outbox(user.email, "email_verification");
+    expect(mails).toHaveLength(2);
     for (const mail of mails) {
       expect(mail.text).toContain("https://auth.example.com/api/v1/auth/verify-email?token=");
       expect(mail.text).not.toContain("evil.example");
