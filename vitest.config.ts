@@ -40,9 +40,9 @@ export default defineConfig(async () => {
             testTimeout: 30_000,
             // One worker (one workerd, one set of D1/KV/Durable Object storage) for every file instead
             // of one per file: about 10 s of a 25 s run was start-up. Safe because tests never assume
-            // empty storage: emails and client IPs come from module-level counters in test/helpers.ts
-            // (unique across files, the module is evaluated once per worker), assertions are scoped
-            // to the test's own user/IP, and test/setup.ts restores spies and clocks after each test.
+            // empty storage: emails and client IPs come from counters in test/helpers.ts that stay
+            // unique across files (and reruns), assertions are scoped to the test's own user or IP,
+            // and test/setup.ts restores spies and clocks after each test.
             isolate: false,
           },
         },

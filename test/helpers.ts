@@ -8,11 +8,17 @@ import { app } from "../src/http/app";
 
 export const BASE = "https://auth.example.com";
 
-let ipCounter = 0;
-/** A fresh client IP per call, so per-IP limits of one test never leak into another. */
+/**
+ * Counters behind {@link freshIp} and {@link uniqueEmail}. Every test file shares one worker and its
+ * storage (`isolate: false`), so they live on globalThis: they keep counting even if this module is
+ * evaluated again (a watch-mode rerun) while the storage from earlier runs is still there.
+ */
+const counters = ((globalThis as { __gatehouseTestCounters?: { ip: number; user: number } }).__gatehouseTestCounters ??= { ip: 0, user: 0 });
+
+/** A fresh client IP per call, so per-IP limits of one test never leak into another (2^24 of them). */
 export function freshIp(): string {
-  ipCounter += 1;
-  return `198.51.${(ipCounter >> 8) & 255}.${ipCounter & 255}`;
+  const n = (counters.ip += 1);
+  return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
 }
 
 export interface CallOptions {
@@ -65,10 +71,10 @@ export async function call(path: string, options: CallOptions = {}): Promise<Res
   return response;
 }
 
-let userCounter = 0;
+/** An address no other test (or earlier run against the same storage) has used. */
 export function uniqueEmail(prefix = "user"): string {
-  userCounter += 1;
-  return `${prefix}.${Date.now().toString(36)}.${userCounter}@example.com`;
+  const n = (counters.user += 1);
+  return `${prefix}.${Date.now().toString(36)}.${n}@example.com`;
 }
 
 export const STRONG_PASSWORD = "correct horse battery staple 42";
