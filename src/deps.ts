@@ -6,7 +6,7 @@ import { loadKeySet, type KeySet } from "./sessions/signing-keys";
 import { StorageMeter } from "./storage-meter";
 
 /** Who is asking: recorded on sessions and audit rows. */
-export interface RequestMeta {
+interface RequestMeta {
   ip: string | null;
   userAgent: string | null;
   requestId: string;

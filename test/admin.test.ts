@@ -21,7 +21,9 @@ describe("POST /api/v1/admin/unlock", () => {
     const res = await call("/api/v1/admin/unlock", { body: { email: user.email.toUpperCase() }, token: admin.accessToken, ip: freshIp() });
     expect(res.status).toBe(204);
     expect((await login({ email: user.email, password: user.password })).status).toBe(200);
-    const row = await env.DB.prepare("SELECT metadata FROM audit_logs WHERE user_id = ? AND action = 'account.unlocked'").bind(user.userId).first<{ metadata: string }>();
+    const row = await env.DB.prepare("SELECT metadata FROM audit_logs WHERE user_id = ? AND action = 'account.unlocked'")
+      .bind(user.userId)
+      .first<{ metadata: string }>();
     expect(JSON.parse(row?.metadata ?? "{}")).toEqual({ reason: "admin" });
   });
 
@@ -30,7 +32,11 @@ describe("POST /api/v1/admin/unlock", () => {
     await problem(await call("/api/v1/admin/unlock", { body: { email: user.email }, token: user.accessToken }), 403, "forbidden");
     await problem(await call("/api/v1/admin/unlock", { body: { email: user.email } }), 401, "invalid_token");
     const admin = await superuser();
-    await problem(await call("/api/v1/admin/unlock", { body: { email: "nobody-here@example.com" }, token: admin.accessToken }), 404, "not_found");
+    await problem(
+      await call("/api/v1/admin/unlock", { body: { email: "nobody-here@example.com" }, token: admin.accessToken }),
+      404,
+      "not_found",
+    );
     await problem(await call("/api/v1/admin/unlock", { body: {}, token: admin.accessToken }), 422, "validation_failed");
   });
 });

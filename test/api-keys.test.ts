@@ -58,7 +58,9 @@ describe("creating and listing keys", () => {
     expect(api_keys[0]).toMatchObject({ id: created.id, name: "deploy bot", prefix: created.prefix, last_used_at: null });
 
     // Storage holds a hash of the secret, never the secret.
-    const row = await env.DB.prepare("SELECT key_id, secret_hash FROM api_keys WHERE id = ?").bind(created.id).first<Record<string, string>>();
+    const row = await env.DB.prepare("SELECT key_id, secret_hash FROM api_keys WHERE id = ?")
+      .bind(created.id)
+      .first<Record<string, string>>();
     expect(row?.key_id).toBe(keyId);
     expect(row?.secret_hash).toMatch(/^(sha256|hmac):[A-Za-z0-9_-]{43}$/);
     expect(row?.secret_hash).not.toContain(secret!);
@@ -96,7 +98,9 @@ describe("creating and listing keys", () => {
 
   it("caps live keys per user exactly, even under concurrent creation", async () => {
     const user = await register();
-    const results = await Promise.all(Array.from({ length: 28 }, (_, i) => call(KEYS, { token: user.accessToken, body: { name: `k${i}` } })));
+    const results = await Promise.all(
+      Array.from({ length: 28 }, (_, i) => call(KEYS, { token: user.accessToken, body: { name: `k${i}` } })),
+    );
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 201)).toHaveLength(25);
     expect(statuses.filter((s) => s === 422)).toHaveLength(3);

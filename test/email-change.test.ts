@@ -48,7 +48,9 @@ describe("POST /users/me/email", () => {
     await problem(await login({ email: user.email, password: user.password }), 401, "invalid_credentials");
     await problem(await confirm(mail!.token!), 400, "invalid_token");
 
-    const { results } = await env.DB.prepare("SELECT action FROM audit_logs WHERE user_id = ? AND action LIKE 'email.%' ORDER BY created_at")
+    const { results } = await env.DB.prepare(
+      "SELECT action FROM audit_logs WHERE user_id = ? AND action LIKE 'email.%' ORDER BY created_at",
+    )
       .bind(user.userId)
       .all<{ action: string }>();
     expect(results.map((r) => r.action)).toEqual(["email.change_requested", "email.changed"]);
@@ -60,7 +62,11 @@ describe("POST /users/me/email", () => {
     await problem(await requestChange(user, target, "wrong password entirely"), 400, "invalid_current_password");
     await problem(await requestChange(user, user.email), 422, "validation_failed");
     await problem(await requestChange(user, "not-an-address"), 422, "validation_failed");
-    await problem(await call("/api/v1/users/me/email", { body: { new_email: target, password: user.password }, ip: freshIp() }), 401, "invalid_token");
+    await problem(
+      await call("/api/v1/users/me/email", { body: { new_email: target, password: user.password }, ip: freshIp() }),
+      401,
+      "invalid_token",
+    );
     expect(await outbox(target)).toEqual([]);
     expect((await me(user)).email).toBe(user.email);
   });
@@ -106,7 +112,10 @@ describe("POST /users/me/email", () => {
 
     await problem(await confirm(verification!.token!), 400, "invalid_token");
     await problem(
-      await call("/api/v1/auth/reset-password", { body: { token: resetMail!.token, new_password: "another long passphrase 9" }, ip: freshIp() }),
+      await call("/api/v1/auth/reset-password", {
+        body: { token: resetMail!.token, new_password: "another long passphrase 9" },
+        ip: freshIp(),
+      }),
       400,
       "invalid_token",
     );
@@ -117,7 +126,10 @@ describe("POST /users/me/email", () => {
     const pending = await changeToken(user, uniqueEmail("attacker"));
     await call("/api/v1/auth/forgot-password", { body: { email: user.email }, ip: freshIp() });
     const [resetMail] = await outbox(user.email, "password_reset");
-    const reset = await call("/api/v1/auth/reset-password", { body: { token: resetMail!.token, new_password: "another long passphrase 9" }, ip: freshIp() });
+    const reset = await call("/api/v1/auth/reset-password", {
+      body: { token: resetMail!.token, new_password: "another long passphrase 9" },
+      ip: freshIp(),
+    });
     expect(reset.status).toBe(200);
     await problem(await confirm(pending), 400, "invalid_token");
   });

@@ -29,7 +29,9 @@ afterEach(() => {
 
 /** The warn and error lines logged so far, as `event` plus the fields named in `keep`. */
 function logged(...keep: string[]): Record<string, unknown>[] {
-  return logs.problems().map((line) => Object.fromEntries([["level", line.level], ["event", line.event], ...keep.map((k) => [k, line[k]])]));
+  return logs
+    .problems()
+    .map((line) => Object.fromEntries([["level", line.level], ["event", line.event], ...keep.map((k) => [k, line[k]])]));
 }
 
 /** Words that would betray SQL, the driver or the code layout. */
@@ -44,10 +46,18 @@ describe("D1 unreachable", () => {
   it("register, login and /users/me answer 503 with Retry-After and no tokens", async () => {
     const user = await register();
     await expectUnavailable(
-      await call("/api/v1/auth/register", { env: { DB }, body: { email: uniqueEmail(), password: STRONG_PASSWORD, full_name: "Down" }, ip: freshIp() }),
+      await call("/api/v1/auth/register", {
+        env: { DB },
+        body: { email: uniqueEmail(), password: STRONG_PASSWORD, full_name: "Down" },
+        ip: freshIp(),
+      }),
     );
-    await expectUnavailable(await call("/api/v1/auth/login", { env: { DB }, body: { email: user.email, password: user.password }, ip: freshIp() }));
-    await expectUnavailable(await call("/api/v1/auth/login", { env: { DB }, body: { username: "someone", password: user.password }, ip: freshIp() }));
+    await expectUnavailable(
+      await call("/api/v1/auth/login", { env: { DB }, body: { email: user.email, password: user.password }, ip: freshIp() }),
+    );
+    await expectUnavailable(
+      await call("/api/v1/auth/login", { env: { DB }, body: { username: "someone", password: user.password }, ip: freshIp() }),
+    );
     await expectUnavailable(await call("/api/v1/users/me", { env: { DB }, token: user.accessToken }));
     expect(logged("dependency")).toEqual([d1Down, d1Down, d1Down, d1Down]);
     expect(logs.text()).not.toContain(user.password);
@@ -57,7 +67,9 @@ describe("D1 unreachable", () => {
     // Reads work, writes fail: the login finds the user but cannot record the login or create the session.
     const writesFail = d1FailingOn(/^\s*(insert|update)/i);
     const user = await register();
-    await expectUnavailable(await call("/api/v1/auth/login", { env: { DB: writesFail }, body: { email: user.email, password: user.password }, ip: freshIp() }));
+    await expectUnavailable(
+      await call("/api/v1/auth/login", { env: { DB: writesFail }, body: { email: user.email, password: user.password }, ip: freshIp() }),
+    );
     expect(logged("dependency")).toEqual([d1Down]);
     expect(logs.problems()[0]?.query).toMatch(/^(insert|update)/i);
   });
@@ -69,7 +81,9 @@ describe("KV unreachable", () => {
   it("an authenticated request cannot check revocation: 503, not a pass", async () => {
     const user = await register();
     await expectUnavailable(await call("/api/v1/users/me", { env: { AUTH_KV }, token: user.accessToken }));
-    await expectUnavailable(await call("/api/v1/users/me", { env: { AUTH_KV }, method: "PUT", token: user.accessToken, body: { full_name: "Changed" } }));
+    await expectUnavailable(
+      await call("/api/v1/users/me", { env: { AUTH_KV }, method: "PUT", token: user.accessToken, body: { full_name: "Changed" } }),
+    );
     const row = await env.DB.prepare("SELECT full_name FROM users WHERE id = ?").bind(user.userId).first<{ full_name: string }>();
     expect(row?.full_name).toBe("Test User");
     expect(logged("dependency")).toEqual([kvDown, kvDown]);
@@ -78,7 +92,11 @@ describe("KV unreachable", () => {
   it("registration cannot store the verification token: 503 and no half-made account", async () => {
     const email = uniqueEmail("kvdown");
     await expectUnavailable(
-      await call("/api/v1/auth/register", { env: { AUTH_KV }, body: { email, password: STRONG_PASSWORD, full_name: "KV Down" }, ip: freshIp() }),
+      await call("/api/v1/auth/register", {
+        env: { AUTH_KV },
+        body: { email, password: STRONG_PASSWORD, full_name: "KV Down" },
+        ip: freshIp(),
+      }),
     );
     expect(await userRow(email)).toBeNull();
     expect(logged("dependency")).toEqual([kvDown]);

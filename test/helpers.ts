@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { expect, vi } from "vitest";
 import type { Bindings } from "../src/config";
 import { app } from "../src/http/app";
+import { assertMatchesContract } from "./contract";
 
 /** Test helpers: talk to the worker over HTTP exactly as a client would. */
 
@@ -13,7 +14,10 @@ export const BASE = "https://auth.example.com";
  * storage (`isolate: false`), so they live on globalThis: they keep counting even if this module is
  * evaluated again (a watch-mode rerun) while the storage from earlier runs is still there.
  */
-const counters = ((globalThis as { __gatehouseTestCounters?: { ip: number; user: number } }).__gatehouseTestCounters ??= { ip: 0, user: 0 });
+const counters = ((globalThis as { __gatehouseTestCounters?: { ip: number; user: number } }).__gatehouseTestCounters ??= {
+  ip: 0,
+  user: 0,
+});
 
 /** A fresh client IP per call, so per-IP limits of one test never leak into another (2^24 of them). */
 export function freshIp(): string {
@@ -68,6 +72,8 @@ export async function call(path: string, options: CallOptions = {}): Promise<Res
   const ctx = createExecutionContext();
   const response = await app.fetch(request, bindings, ctx);
   await waitOnExecutionContext(ctx);
+  // Every response of every test must be one its route declares (see contract.ts).
+  await assertMatchesContract(request, response);
   return response;
 }
 

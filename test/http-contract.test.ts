@@ -68,9 +68,15 @@ describe("problem+json errors", () => {
   it("non-JSON content type: 415", async () => {
     const body = JSON.stringify({ email: uniqueEmail(), password: STRONG_PASSWORD });
     for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
-      await problem(await call("/api/v1/auth/login", { body, headers: { "Content-Type": type }, ip: freshIp() }), 415, "unsupported_media_type");
+      await problem(
+        await call("/api/v1/auth/login", { body, headers: { "Content-Type": type }, ip: freshIp() }),
+        415,
+        "unsupported_media_type",
+      );
     }
-    expect((await call("/api/v1/auth/login", { body, headers: { "Content-Type": "application/json; charset=utf-8" }, ip: freshIp() })).status).toBe(401);
+    expect(
+      (await call("/api/v1/auth/login", { body, headers: { "Content-Type": "application/json; charset=utf-8" }, ip: freshIp() })).status,
+    ).toBe(401);
   });
 });
 
@@ -80,7 +86,10 @@ describe("headers on every response", () => {
     expect(health.status).toBe(200);
     expectSecurityHeaders(health);
 
-    const reg = await call("/api/v1/auth/register", { body: { email: uniqueEmail(), password: STRONG_PASSWORD, full_name: "H" }, ip: freshIp() });
+    const reg = await call("/api/v1/auth/register", {
+      body: { email: uniqueEmail(), password: STRONG_PASSWORD, full_name: "H" },
+      ip: freshIp(),
+    });
     expect(reg.status).toBe(201);
     expectSecurityHeaders(reg);
     expect(reg.headers.get("cache-control")).toBe("no-store");
@@ -125,7 +134,11 @@ describe("CORS", () => {
   it("answers a preflight with 204 and the allowed methods and headers", async () => {
     const res = await call("/api/v1/auth/login", {
       method: "OPTIONS",
-      headers: { Origin: ALLOWED, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type, authorization" },
+      headers: {
+        Origin: ALLOWED,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type, authorization",
+      },
     });
     expect(res.status).toBe(204);
     expect(res.headers.get("access-control-allow-origin")).toBe(ALLOWED);
@@ -162,11 +175,26 @@ describe("/users/me", () => {
     const res = await call("/api/v1/users/me", {
       method: "PUT",
       token: user.accessToken,
-      body: { full_name: "New Name", username, is_superuser: true, is_verified: true, email: "attacker@example.com", is_active: false, id: "x" },
+      body: {
+        full_name: "New Name",
+        username,
+        is_superuser: true,
+        is_verified: true,
+        email: "attacker@example.com",
+        is_active: false,
+        id: "x",
+      },
     });
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ full_name: "New Name", username, email: user.email, is_verified: false, is_active: true, id: user.userId });
+    expect(body).toMatchObject({
+      full_name: "New Name",
+      username,
+      email: user.email,
+      is_verified: false,
+      is_active: true,
+      id: user.userId,
+    });
     const row = await env.DB.prepare("SELECT * FROM users WHERE id = ?").bind(user.userId).first<Record<string, unknown>>();
     expect(row).toMatchObject({ email: user.email, is_superuser: 0, email_verified: 0, is_active: 1, full_name: "New Name", username });
   });
@@ -176,7 +204,11 @@ describe("/users/me", () => {
     await register({ username: taken });
     const user = await register({ full_name: "Original Name" });
     const before = await me(user.accessToken);
-    await problem(await call("/api/v1/users/me", { method: "PUT", token: user.accessToken, body: { username: taken.toUpperCase() } }), 409, "username_taken");
+    await problem(
+      await call("/api/v1/users/me", { method: "PUT", token: user.accessToken, body: { username: taken.toUpperCase() } }),
+      409,
+      "username_taken",
+    );
     for (const body of [
       { full_name: "<b>bold</b>" },
       { full_name: "" },

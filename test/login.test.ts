@@ -104,7 +104,8 @@ describe("rehash on login", () => {
     const email = uniqueEmail("old");
     const password = "old iteration count 9";
     // The production default (PBKDF2_ITERATIONS unset), not the suite's cheaper setting.
-    const loginAtDefault = () => call("/api/v1/auth/login", { env: { PBKDF2_ITERATIONS: undefined }, body: { email, password }, ip: freshIp() });
+    const loginAtDefault = () =>
+      call("/api/v1/auth/login", { env: { PBKDF2_ITERATIONS: undefined }, body: { email, password }, ip: freshIp() });
     await insertUser(email, await hashPassword(password, { iterations: 50_000, pepper: undefined }));
     expect(await storedHash(email)).toContain("i=50000");
     expect((await loginAtDefault()).status).toBe(200);
@@ -148,7 +149,12 @@ describe("rehash on login", () => {
     const logs = captureLogs();
     const body = await problem(await login({ email, password }), 500, "internal_error");
     expect(logs.problems()).toEqual([
-      expect.objectContaining({ level: "error", event: "request.failed", path: "/api/v1/auth/login", message: expect.stringMatching(/iterations above 100000/) }),
+      expect.objectContaining({
+        level: "error",
+        event: "request.failed",
+        path: "/api/v1/auth/login",
+        message: expect.stringMatching(/iterations above 100000/),
+      }),
     ]);
     expect(logs.text()).not.toContain(password);
     expect(body.access_token).toBeUndefined();
@@ -179,7 +185,10 @@ describe("timing: an unknown account costs one PBKDF2 like a known one", () => {
   it("registering a taken address still costs one PBKDF2, like a new one", async () => {
     const user = await register();
     const spy = vi.spyOn(crypto.subtle, "deriveBits");
-    const res = await call("/api/v1/auth/register", { body: { email: user.email, password: STRONG_PASSWORD, full_name: "Dup" }, ip: freshIp() });
+    const res = await call("/api/v1/auth/register", {
+      body: { email: user.email, password: STRONG_PASSWORD, full_name: "Dup" },
+      ip: freshIp(),
+    });
     expect(res.status).toBe(409);
     expect(spy.mock.calls.filter(([a]) => (a as { name?: string }).name === "PBKDF2")).toHaveLength(1);
   });

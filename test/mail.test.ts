@@ -14,7 +14,10 @@ function httpDeps(apiKey: string | null = "re_test_key"): Deps {
   const deps = createDeps(env, { meta: { ip: null, userAgent: null, requestId: "test" }, waitUntil: () => undefined });
   return {
     ...deps,
-    config: { ...deps.config, mail: { transport: "http", from: "Gatehouse <no-reply@auth.example.com>", apiUrl: MAIL_API, apiKey: apiKey ?? undefined } },
+    config: {
+      ...deps.config,
+      mail: { transport: "http", from: "Gatehouse <no-reply@auth.example.com>", apiUrl: MAIL_API, apiKey: apiKey ?? undefined },
+    },
   };
 }
 
@@ -89,7 +92,9 @@ describe("HTTP transport", () => {
     const logs = captureLogs();
     await deliver(httpDeps(), MESSAGE);
     expect(rejected).toHaveBeenCalledTimes(1);
-    expect(logs.problems()).toEqual([expect.objectContaining({ level: "error", event: "mail.failed", reason: expect.stringContaining("400") })]);
+    expect(logs.problems()).toEqual([
+      expect.objectContaining({ level: "error", event: "mail.failed", reason: expect.stringContaining("400") }),
+    ]);
     vi.restoreAllMocks();
 
     const throttled = mockFetch(status(429), ok());
@@ -102,7 +107,9 @@ describe("HTTP transport", () => {
     const logs = captureLogs();
     await expect(deliver(httpDeps(null), MESSAGE)).resolves.toBeUndefined();
     expect(fetchSpy).not.toHaveBeenCalled();
-    expect(logs.problems()).toEqual([expect.objectContaining({ level: "error", event: "mail.failed", reason: expect.stringContaining("MAIL_API_KEY") })]);
+    expect(logs.problems()).toEqual([
+      expect.objectContaining({ level: "error", event: "mail.failed", reason: expect.stringContaining("MAIL_API_KEY") }),
+    ]);
   });
 
   it("sendMail hands delivery to waitUntil and never throws to the caller", async () => {
@@ -131,7 +138,9 @@ describe("mail configuration", () => {
     const logs = captureLogs();
     const known = await callWith(HTTP_MAIL, "/api/v1/auth/forgot-password", { email: user.email });
     expect(fetchSpy).toHaveBeenCalledTimes(2);
-    expect(logs.problems()).toEqual([expect.objectContaining({ level: "error", event: "mail.failed", kind: "password_reset", transport: "http" })]);
+    expect(logs.problems()).toEqual([
+      expect.objectContaining({ level: "error", event: "mail.failed", kind: "password_reset", transport: "http" }),
+    ]);
     expect(fetchSpy.mock.calls.every(([url]) => url === MAIL_API)).toBe(true);
     const unknown = await callWith(HTTP_MAIL, "/api/v1/auth/forgot-password", { email: uniqueEmail("absent") });
     expect(known.status).toBe(202);
@@ -165,4 +174,3 @@ describe("templates", () => {
     expect(unsafe.html).not.toContain("<script>");
   });
 });
-

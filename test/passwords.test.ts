@@ -20,7 +20,11 @@ describe("password hashes", () => {
     // The suite runs with PBKDF2_ITERATIONS=10000 (vitest.config.ts); unset, the production default applies.
     const email = uniqueEmail("default-cost");
     const production = { PBKDF2_ITERATIONS: undefined };
-    const res = await call("/api/v1/auth/register", { env: production, body: { email, password: STRONG_PASSWORD, full_name: "Default Cost" }, ip: freshIp() });
+    const res = await call("/api/v1/auth/register", {
+      env: production,
+      body: { email, password: STRONG_PASSWORD, full_name: "Default Cost" },
+      ip: freshIp(),
+    });
     expect(res.status).toBe(201);
     const stored = (await userRow(email))?.password_hash as string;
     expect(stored).toMatch(FORMAT);
@@ -118,7 +122,8 @@ describe("passwordWeakness", () => {
 
   it("refuses common, personal and patterned passwords", () => {
     for (const p of ["password123", "Password123!", "iloveyou2", "Sunshine1"]) expect(passwordWeakness(p, {}, none), p).toMatch(/common/);
-    for (const p of ["aaaaaaaa", "abcdefgh", "12345678", "abcabcabc", "zyxwvuts", "asdfghjkl", "qwertyuiop", "PoiuYtrewq"]) expect(passwordWeakness(p, {}, none), p).not.toBeNull();
+    for (const p of ["aaaaaaaa", "abcdefgh", "12345678", "abcabcabc", "zyxwvuts", "asdfghjkl", "qwertyuiop", "PoiuYtrewq"])
+      expect(passwordWeakness(p, {}, none), p).not.toBeNull();
     expect(passwordWeakness("i am jane.doe really", { email: "jane.doe@example.com" }, none)).toMatch(/email/);
     expect(passwordWeakness("Stardust_Pilot 9", { username: "stardust_pilot" }, none)).toMatch(/username/);
     expect(passwordWeakness("hello Lovelace 1815", { fullName: "Ada Lovelace" }, none)).toMatch(/name/);

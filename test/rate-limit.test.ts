@@ -94,10 +94,18 @@ describe("per-IP limits", () => {
   it("takes the client IP from CF-Connecting-IP only: X-Forwarded-For and X-Real-IP are ignored", async () => {
     const ip = freshIp();
     for (let i = 0; i < 5; i++) {
-      const res = await loginFrom(ip, { email: uniqueEmail(), password: WRONG }, { "X-Forwarded-For": `10.0.0.${i}`, "X-Real-IP": `10.1.0.${i}` });
+      const res = await loginFrom(
+        ip,
+        { email: uniqueEmail(), password: WRONG },
+        { "X-Forwarded-For": `10.0.0.${i}`, "X-Real-IP": `10.1.0.${i}` },
+      );
       expect(res.status).toBe(401);
     }
-    const spoofed = await loginFrom(ip, { email: uniqueEmail(), password: WRONG }, { "X-Forwarded-For": "192.0.2.99", "True-Client-IP": "192.0.2.98" });
+    const spoofed = await loginFrom(
+      ip,
+      { email: uniqueEmail(), password: WRONG },
+      { "X-Forwarded-For": "192.0.2.99", "True-Client-IP": "192.0.2.98" },
+    );
     await problem(spoofed, 429, "rate_limited");
     // The same forwarded header from another connecting IP is a different client.
     expect((await loginFrom(freshIp(), { email: uniqueEmail(), password: WRONG }, { "X-Forwarded-For": "192.0.2.99" })).status).toBe(401);
@@ -189,7 +197,9 @@ describe("per-account lockout", () => {
     const hard = await login({ email: user.email, password: user.password });
     await problem(hard, 423, "account_locked");
     expect(hard.headers.get("Retry-After")).toBeNull();
-    const tiers = (await auditRows("user_id = ? AND action = 'account.locked'", user.userId)).map((r) => JSON.parse(r.metadata ?? "{}").tier);
+    const tiers = (await auditRows("user_id = ? AND action = 'account.locked'", user.userId)).map(
+      (r) => JSON.parse(r.metadata ?? "{}").tier,
+    );
     expect(tiers.sort()).toEqual(["hard", "soft"]);
     expect(await outbox(user.email, "security_notice")).toHaveLength(2);
 
@@ -232,7 +242,11 @@ describe("fail closed", () => {
 
   it("treats a namespace that throws synchronously the same way", async () => {
     const logs = captureLogs();
-    const res = await call(LOGIN, { env: { RATE_LIMITER: throwingLimiter() }, body: { email: uniqueEmail(), password: WRONG }, ip: freshIp() });
+    const res = await call(LOGIN, {
+      env: { RATE_LIMITER: throwingLimiter() },
+      body: { email: uniqueEmail(), password: WRONG },
+      ip: freshIp(),
+    });
     await problem(res, 503, "service_unavailable");
     expect(logs.problems()).toEqual([expect.objectContaining({ ...limiterDown, cause: "Error: binding missing" })]);
   });

@@ -11,7 +11,10 @@ let counter = 0;
 function freshObject() {
   counter += 1;
   const name = `unit:${counter}:${crypto.randomUUID()}`;
-  return { stub: env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(name)), rpc: env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(name)) as unknown as LimiterStub };
+  return {
+    stub: env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(name)),
+    rpc: env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(name)) as unknown as LimiterStub,
+  };
 }
 
 const T0 = Date.UTC(2030, 0, 1);
@@ -98,7 +101,11 @@ describe("RateLimiter object: guesses and lockout", () => {
     expect(await rpc.admitGuess("login", [], lockout, T0 + 29 * MINUTE)).toMatchObject({ ok: false, tier: "soft", retryAfter: 60 });
     for (let i = 0; i < 4; i++) expect(await fail(T0 + 30 * MINUTE)).toMatchObject({ lockEvent: null });
     expect(await fail(T0 + 30 * MINUTE)).toEqual({ failures: 10, lockEvent: "hard" });
-    expect(await rpc.admitGuess("login", [], lockout, T0 + 365 * 24 * 60 * MINUTE)).toMatchObject({ ok: false, tier: "hard", retryAfter: null });
+    expect(await rpc.admitGuess("login", [], lockout, T0 + 365 * 24 * 60 * MINUTE)).toMatchObject({
+      ok: false,
+      tier: "hard",
+      retryAfter: null,
+    });
     expect(await rpc.unlock(T0 + 40 * MINUTE)).toEqual({ wasLocked: true, failures: 10 });
     expect((await rpc.admitGuess("login", [], lockout, T0 + 40 * MINUTE)).ok).toBe(true);
   });

@@ -22,7 +22,9 @@ async function resetToken(email: string, count = 1): Promise<string> {
 }
 
 async function auditActions(userId: string): Promise<string[]> {
-  const { results } = await env.DB.prepare("SELECT action FROM audit_logs WHERE user_id = ? ORDER BY created_at").bind(userId).all<{ action: string }>();
+  const { results } = await env.DB.prepare("SELECT action FROM audit_logs WHERE user_id = ? ORDER BY created_at")
+    .bind(userId)
+    .all<{ action: string }>();
   return results.map((r) => r.action);
 }
 
@@ -91,7 +93,9 @@ describe("POST /auth/reset-password", () => {
       const me = await call("/api/v1/users/me", { token: accessToken });
       expect(me.status).toBe(401);
     }
-    const { results } = await env.DB.prepare("SELECT revoked_reason FROM sessions WHERE user_id = ?").bind(user.userId).all<{ revoked_reason: string | null }>();
+    const { results } = await env.DB.prepare("SELECT revoked_reason FROM sessions WHERE user_id = ?")
+      .bind(user.userId)
+      .all<{ revoked_reason: string | null }>();
     expect(results.map((r) => r.revoked_reason)).toEqual(["password_reset", "password_reset"]);
     for (const refreshToken of [user.refreshToken, second.refresh_token!]) {
       const refreshed = await call("/api/v1/auth/refresh", { body: { refresh_token: refreshToken }, ip: freshIp() });

@@ -83,7 +83,19 @@ describe("registration", () => {
   it("accepts a valid username and refuses bad or reserved ones with 422", async () => {
     const ok = `ok_name-${Date.now()}`;
     expect((await registerRaw({ email: uniqueEmail(), username: ok })).status).toBe(201);
-    for (const username of ["ab", "x".repeat(51), "has space", "dot.name", "at@sign", "émile", "admin", "Root", "SYSTEM", "api", "support"]) {
+    for (const username of [
+      "ab",
+      "x".repeat(51),
+      "has space",
+      "dot.name",
+      "at@sign",
+      "émile",
+      "admin",
+      "Root",
+      "SYSTEM",
+      "api",
+      "support",
+    ]) {
       const body = await problem(await registerRaw({ email: uniqueEmail(), username }), 422, "validation_failed");
       expect(body.errors, username).toEqual([expect.objectContaining({ field: "username" })]);
     }

@@ -10,7 +10,6 @@ import type { SecurityEvent } from "../src/audit/security-events";
 
 const EVENTS = "/api/v1/users/me/security-events";
 
-
 interface Page {
   events: SecurityEvent[];
   next_cursor: string | null;
@@ -100,7 +99,14 @@ describe("the caller's security events", () => {
     // Nothing secret anywhere: not in the response, not in the stored rows.
     const rows = await env.DB.prepare("SELECT * FROM audit_logs WHERE user_id = ?").bind(user.userId).all();
     const stored = JSON.stringify(rows.results);
-    for (const secret of [user.password, "not the password at all", tokens.access_token, tokens.refresh_token, key.api_key, key.api_key.slice(-64)]) {
+    for (const secret of [
+      user.password,
+      "not the password at all",
+      tokens.access_token,
+      tokens.refresh_token,
+      key.api_key,
+      key.api_key.slice(-64),
+    ]) {
       expect(text).not.toContain(secret);
       expect(stored).not.toContain(secret);
     }

@@ -7,7 +7,9 @@ function refresh(refreshToken: string, ip = freshIp()) {
   return call("/api/v1/auth/refresh", { body: { refresh_token: refreshToken }, ip });
 }
 
-async function tokens(res: Response): Promise<{ access_token: string; refresh_token: string; expires_in: number; refresh_expires_in: number }> {
+async function tokens(
+  res: Response,
+): Promise<{ access_token: string; refresh_token: string; expires_in: number; refresh_expires_in: number }> {
   const body = (await res.json()) as { access_token: string; refresh_token: string; expires_in: number; refresh_expires_in: number };
   expect(res.status, JSON.stringify(body)).toBe(200);
   return body;
@@ -157,7 +159,11 @@ describe("POST /auth/logout", () => {
     const res = await call("/api/v1/auth/logout", { method: "POST" });
     await problem(res, 401, "invalid_token");
     expect(res.headers.get("www-authenticate")).toBe('Bearer error="invalid_token"');
-    await problem(await call("/api/v1/auth/logout?scope=everything", { method: "POST", token: (await register()).accessToken }), 422, "validation_failed");
+    await problem(
+      await call("/api/v1/auth/logout?scope=everything", { method: "POST", token: (await register()).accessToken }),
+      422,
+      "validation_failed",
+    );
   });
 });
 
@@ -165,7 +171,10 @@ describe("sessions", () => {
   it("lists the caller's sessions with the current one marked and no token values", async () => {
     const user = await register();
     const other = await loginAgain(user);
-    const res = await call("/api/v1/users/me/sessions", { token: user.accessToken, headers: { "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0" } });
+    const res = await call("/api/v1/users/me/sessions", {
+      token: user.accessToken,
+      headers: { "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0" },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
     const text = await res.text();
@@ -184,13 +193,25 @@ describe("sessions", () => {
     const user = await register();
     const other = await loginAgain(user);
     const stranger = await register();
-    const list = (await (await call("/api/v1/users/me/sessions", { token: user.accessToken })).json()) as { sessions: { id: string; current: boolean }[] };
+    const list = (await (await call("/api/v1/users/me/sessions", { token: user.accessToken })).json()) as {
+      sessions: { id: string; current: boolean }[];
+    };
     const otherId = list.sessions.find((s) => !s.current)!.id;
-    const strangerList = (await (await call("/api/v1/users/me/sessions", { token: stranger.accessToken })).json()) as { sessions: { id: string }[] };
+    const strangerList = (await (await call("/api/v1/users/me/sessions", { token: stranger.accessToken })).json()) as {
+      sessions: { id: string }[];
+    };
 
-    await problem(await call(`/api/v1/users/me/sessions/${strangerList.sessions[0]!.id}`, { method: "DELETE", token: user.accessToken }), 404, "not_found");
+    await problem(
+      await call(`/api/v1/users/me/sessions/${strangerList.sessions[0]!.id}`, { method: "DELETE", token: user.accessToken }),
+      404,
+      "not_found",
+    );
     expect((await me(stranger.accessToken)).status).toBe(200);
-    await problem(await call(`/api/v1/users/me/sessions/${crypto.randomUUID()}`, { method: "DELETE", token: user.accessToken }), 404, "not_found");
+    await problem(
+      await call(`/api/v1/users/me/sessions/${crypto.randomUUID()}`, { method: "DELETE", token: user.accessToken }),
+      404,
+      "not_found",
+    );
 
     expect((await call(`/api/v1/users/me/sessions/${otherId}`, { method: "DELETE", token: user.accessToken })).status).toBe(204);
     expect((await me(other.access_token)).status).toBe(401);
@@ -234,7 +255,9 @@ describe("PATCH /users/me/password", () => {
     await problem(await refresh(other.refresh_token), 401, "invalid_token");
     await problem(await login({ email: user.email, password: user.password }), 401, "invalid_credentials");
     expect((await login({ email: user.email, password: "a brand new passphrase 9" })).status).toBe(200);
-    const audit = await env.DB.prepare("SELECT metadata FROM audit_logs WHERE user_id = ? AND action = 'password.changed'").bind(user.userId).all();
+    const audit = await env.DB.prepare("SELECT metadata FROM audit_logs WHERE user_id = ? AND action = 'password.changed'")
+      .bind(user.userId)
+      .all();
     expect(audit.results).toHaveLength(1);
     expect(JSON.stringify(audit.results)).not.toContain("passphrase");
     const notices = await outbox(user.email, "security_notice");
@@ -246,7 +269,11 @@ describe("DELETE /users/me", () => {
   it("needs the password, then kills every session and token and frees the address", async () => {
     const user = await register();
     const other = await loginAgain(user);
-    await problem(await call("/api/v1/users/me", { method: "DELETE", token: user.accessToken, body: { password: "wrong password here" } }), 400, "invalid_current_password");
+    await problem(
+      await call("/api/v1/users/me", { method: "DELETE", token: user.accessToken, body: { password: "wrong password here" } }),
+      400,
+      "invalid_current_password",
+    );
     expect((await me(user.accessToken)).status).toBe(200);
 
     const res = await call("/api/v1/users/me", { method: "DELETE", token: user.accessToken, body: { password: user.password } });
@@ -254,7 +281,9 @@ describe("DELETE /users/me", () => {
     for (const access of [user.accessToken, other.access_token]) expect((await me(access)).status).toBe(401);
     for (const rt of [user.refreshToken, other.refresh_token]) await problem(await refresh(rt), 401, "invalid_token");
     await problem(await login({ email: user.email, password: user.password }), 401, "invalid_credentials");
-    const row = await env.DB.prepare("SELECT deleted_at, is_active FROM users WHERE id = ?").bind(user.userId).first<{ deleted_at: number; is_active: number }>();
+    const row = await env.DB.prepare("SELECT deleted_at, is_active FROM users WHERE id = ?")
+      .bind(user.userId)
+      .first<{ deleted_at: number; is_active: number }>();
     expect(row?.deleted_at).toBeGreaterThan(0);
     expect(row?.is_active).toBe(0);
     // Soft-deleted: the address can be registered again as a new account.

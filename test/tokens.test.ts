@@ -38,7 +38,9 @@ async function jwks(): Promise<{ keys: JWK[] }> {
 
 /** The worker's own active private key, read from D1, to forge tokens that differ in one claim only. */
 async function realSigningKey() {
-  const row = await env.DB.prepare("SELECT kid, alg, private_jwk FROM signing_keys WHERE status = 'active' AND alg = 'ES256' ORDER BY created_at LIMIT 1").first<{
+  const row = await env.DB.prepare(
+    "SELECT kid, alg, private_jwk FROM signing_keys WHERE status = 'active' AND alg = 'ES256' ORDER BY created_at LIMIT 1",
+  ).first<{
     kid: string;
     alg: string;
     private_jwk: string;
@@ -119,7 +121,9 @@ describe("JWKS", () => {
     const kids = first.keys.map((k) => k.kid);
     expect(second.keys.map((k) => k.kid)).toEqual(kids);
     expect(third.keys.map((k) => k.kid)).toEqual(kids);
-    const { results } = await env.DB.prepare("SELECT kid FROM signing_keys WHERE status = 'active' AND alg = 'ES256'").all<{ kid: string }>();
+    const { results } = await env.DB.prepare("SELECT kid FROM signing_keys WHERE status = 'active' AND alg = 'ES256'").all<{
+      kid: string;
+    }>();
     expect(results).toHaveLength(1);
     expect(kids).toContain(results[0]?.kid);
     const user = await register();
@@ -187,7 +191,9 @@ describe("forged and tampered tokens are 401 invalid_token", () => {
     );
     await expectInvalid(await forge(user.accessToken, { header: { kid: "attacker", jwk: attackerJwk }, key: privateKey }));
     // The real kid with an embedded attacker key: the embedded key must not be used.
-    await expectInvalid(await forge(user.accessToken, { header: { jwk: attackerJwk, jku: "https://evil.example.com/k" }, key: privateKey }));
+    await expectInvalid(
+      await forge(user.accessToken, { header: { jwk: attackerJwk, jku: "https://evil.example.com/k" }, key: privateKey }),
+    );
     expect(fetchSpy).not.toHaveBeenCalled();
   });
 
@@ -243,7 +249,10 @@ describe("keys from JWT_PRIVATE_JWKS", () => {
     const now = new Date();
     const { token } = await signAccessToken(keys, config, { userId: "u1", sessionId: "s1" }, now);
     expect(decodeProtectedHeader(token).kid).toBe("2026-01");
-    const verified = await jwtVerify(token, createLocalJWKSet({ keys: keys.publicJwks }), { issuer: config.issuer, audience: config.audience });
+    const verified = await jwtVerify(token, createLocalJWKSet({ keys: keys.publicJwks }), {
+      issuer: config.issuer,
+      audience: config.audience,
+    });
     expect(verified.payload.sub).toBe("u1");
     // A token signed by the second (older) key still verifies: rotation without downtime.
     const older = await new SignJWT({ sid: "s1" })

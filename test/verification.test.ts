@@ -38,7 +38,9 @@ describe("GET and POST /auth/verify-email", () => {
     await problem(await verifyGet(mail!.token!), 400, "invalid_token");
     await problem(await verifyPost(mail!.token!), 400, "invalid_token");
 
-    const { results } = await env.DB.prepare("SELECT action FROM audit_logs WHERE user_id = ? AND action = 'email.verified'").bind(user.userId).all();
+    const { results } = await env.DB.prepare("SELECT action FROM audit_logs WHERE user_id = ? AND action = 'email.verified'")
+      .bind(user.userId)
+      .all();
     expect(results).toHaveLength(1);
   });
 

@@ -7,11 +7,11 @@ import { ERROR_CATALOGUE, type ErrorCode } from "../errors";
  * answer with their `code`s from the one catalogue, become its entry in `GET /openapi.json`.
  */
 
-const FieldErrorSchema = z.object({ field: z.string(), message: z.string() });
+const FieldErrorSchema = z.strictObject({ field: z.string(), message: z.string() });
 
 /** RFC 9457 problem details, as every 4xx/5xx answers them. */
 const ProblemSchema = z
-  .object({
+  .strictObject({
     type: z.string().openapi({ example: "urn:gatehouse:problem:invalid_credentials" }),
     title: z.string(),
     status: z.number().int(),

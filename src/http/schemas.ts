@@ -148,12 +148,12 @@ export const TokenResponseSchema = z
   })
   .openapi("TokenResponse");
 
-export const MessageSchema = z.object({ message: z.string() }).openapi("Message");
+export const MessageSchema = z.strictObject({ message: z.string() }).openapi("Message");
 
 export const SessionListSchema = z
   .object({
     sessions: z.array(
-      z.object({
+      z.strictObject({
         id: z.string(),
         created_at: isoTime,
         last_used_at: isoTime,
@@ -170,7 +170,7 @@ export const SessionListSchema = z
 export const SecurityEventPageSchema = z
   .object({
     events: z.array(
-      z.object({
+      z.strictObject({
         id: z.string(),
         action: z.string(),
         ip_address: z.string().nullable(),
@@ -192,23 +192,25 @@ const apiKeyFields = {
   expires_at: isoTime.nullable(),
 };
 
-const ApiKeySchema = z.object({ ...apiKeyFields, last_used_at: isoTime.nullable(), last_used_ip: z.string().nullable() }).openapi("ApiKey");
+const ApiKeySchema = z
+  .strictObject({ ...apiKeyFields, last_used_at: isoTime.nullable(), last_used_ip: z.string().nullable() })
+  .openapi("ApiKey");
 
-export const ApiKeyListSchema = z.object({ api_keys: z.array(ApiKeySchema) }).openapi("ApiKeyList");
+export const ApiKeyListSchema = z.strictObject({ api_keys: z.array(ApiKeySchema) }).openapi("ApiKeyList");
 
 export const CreatedApiKeySchema = z
   .object({ ...apiKeyFields, api_key: z.string().openapi({ description: "The key itself; shown only in this response." }) })
   .openapi("CreatedApiKey");
 
-export const JwksSchema = z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).openapi("Jwks");
+export const JwksSchema = z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())) }).openapi("Jwks");
 
-export const OpenIdConfigurationSchema = z.object({ issuer: z.string(), jwks_uri: z.string() }).openapi("OpenIdConfiguration");
+export const OpenIdConfigurationSchema = z.strictObject({ issuer: z.string(), jwks_uri: z.string() }).openapi("OpenIdConfiguration");
 
-export const HealthSchema = z.object({ status: z.literal("ok") });
+export const HealthSchema = z.strictObject({ status: z.literal("ok") });
 
-export const OutboxSchema = z.object({
+export const OutboxSchema = z.strictObject({
   messages: z.array(
-    z.object({
+    z.strictObject({
       to: z.string(),
       kind: z.enum(["email_verification", "password_reset", "email_change", "security_notice"]),
       subject: z.string(),
