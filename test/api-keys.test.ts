@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { CreatedApiKey } from "../src/api-keys/api-keys";
+import type { ApiKeyResponse, CreatedApiKey } from "../src/api-keys/api-keys";
 import { call, env, freshIp, problem, register, type Registered } from "./helpers";
 
 /** API keys through HTTP: creation, one-time display, listing, authentication, scopes, revocation, expiry. */
@@ -11,15 +11,15 @@ type Created = CreatedApiKey;
 
 async function createKey(user: Registered, body: Record<string, unknown> = { name: "ci" }): Promise<Created> {
   const res = await call(KEYS, { token: user.accessToken, body });
-  const json = (await res.json()) as Created;
+  const json = await res.json<Created>();
   expect(res.status, JSON.stringify(json)).toBe(201);
   return json;
 }
 
-async function listKeys(user: Registered): Promise<Record<string, unknown>[]> {
+async function listKeys(user: Registered): Promise<ApiKeyResponse[]> {
   const res = await call(KEYS, { token: user.accessToken });
   expect(res.status).toBe(200);
-  return ((await res.json()) as { api_keys: Record<string, unknown>[] }).api_keys;
+  return (await res.json<{ api_keys: ApiKeyResponse[] }>()).api_keys;
 }
 
 async function auditCount(userId: string, action: string, ip?: string): Promise<number> {
@@ -41,7 +41,7 @@ describe("creating and listing keys", () => {
     const res = await call(KEYS, { token: user.accessToken, body: { name: "  deploy bot  " } });
     expect(res.status).toBe(201);
     expect(res.headers.get("cache-control")).toBe("no-store");
-    const created = (await res.json()) as Created;
+    const created = await res.json<Created>();
     const [, keyId, secret] = KEY_FORMAT.exec(created.api_key) ?? [];
     expect(keyId).toBeDefined();
     expect(created).toMatchObject({ name: "deploy bot", prefix: `gh_${keyId}`, expires_at: null });
@@ -75,7 +75,7 @@ describe("creating and listing keys", () => {
     expect(keys.map((k) => k.id).sort()).toEqual([first.id, second.id].sort());
     const two = keys.find((k) => k.id === second.id)!;
     expect(two.scopes).toEqual(["profile:read"]);
-    expect(Date.parse(two.expires_at as string) - Date.parse(two.created_at as string)).toBe(30 * 86_400_000);
+    expect(Date.parse(two.expires_at as string) - Date.parse(two.created_at)).toBe(30 * 86_400_000);
   });
 
   it.each([
@@ -119,11 +119,11 @@ describe("authenticating with a key", () => {
     const ip = freshIp();
     const me = await call("/api/v1/users/me", { token: key.api_key, ip });
     expect(me.status).toBe(200);
-    expect(((await me.json()) as { id: string }).id).toBe(user.userId);
+    expect((await me.json<{ id: string }>()).id).toBe(user.userId);
 
     const put = await call("/api/v1/users/me", { method: "PUT", token: key.api_key, ip, body: { full_name: "Renamed By Key" } });
     expect(put.status).toBe(200);
-    expect(((await put.json()) as { full_name: string }).full_name).toBe("Renamed By Key");
+    expect((await put.json<{ full_name: string }>()).full_name).toBe("Renamed By Key");
 
     // The bookkeeping runs after the response; call() has waited for it.
     const [listed] = await listKeys(user);

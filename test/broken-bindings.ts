@@ -27,7 +27,7 @@ export function brokenD1(error: () => Error = () => new Error("Network connectio
     withSession: () => {
       throw error();
     },
-  } as unknown as D1Database;
+  };
 }
 
 /** The test D1, except that statements whose SQL matches `pattern` fail as if D1 were unreachable. */
@@ -44,7 +44,7 @@ export function d1FailingOn(pattern: RegExp): D1Database {
 /** A KV binding whose every call rejects, as when KV is unreachable. */
 export function brokenKv(): KVNamespace {
   const fail = () => Promise.reject(new Error("Network connection lost."));
-  return { get: fail, put: fail, list: fail, delete: fail, getWithMetadata: fail } as unknown as KVNamespace;
+  return { get: fail, put: fail, list: fail, delete: fail, getWithMetadata: fail };
 }
 
 /** A RateLimiter namespace whose objects cannot be reached: every RPC call rejects. */

@@ -23,7 +23,7 @@ async function document(): Promise<Document> {
   const res = await call("/openapi.json");
   expect(res.status).toBe(200);
   expect(res.headers.get("content-type")).toContain("application/json");
-  return (await res.json()) as Document;
+  return res.json<Document>();
 }
 
 /** Every `code` enum value anywhere in the document. */
@@ -140,6 +140,6 @@ describe("GET /.well-known/openid-configuration", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ issuer: "https://auth.example.com", jwks_uri: "https://auth.example.com/.well-known/jwks.json" });
     const jwks = await call("/.well-known/jwks.json");
-    expect(((await jwks.json()) as { keys: unknown[] }).keys.length).toBeGreaterThan(0);
+    expect((await jwks.json<{ keys: unknown[] }>()).keys.length).toBeGreaterThan(0);
   });
 });

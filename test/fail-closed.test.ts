@@ -31,7 +31,9 @@ afterEach(() => {
 function logged(...keep: string[]): Record<string, unknown>[] {
   return logs
     .problems()
-    .map((line) => Object.fromEntries([["level", line.level], ["event", line.event], ...keep.map((k) => [k, line[k]])]));
+    .map((line) =>
+      Object.fromEntries<unknown>([["level", line.level], ["event", line.event], ...keep.map((k): [string, unknown] => [k, line[k]])]),
+    );
 }
 
 /** Words that would betray SQL, the driver or the code layout. */

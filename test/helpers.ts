@@ -7,7 +7,7 @@ import { assertMatchesContract } from "./contract";
 
 /** Test helpers: talk to the worker over HTTP exactly as a client would. */
 
-export const BASE = "https://auth.example.com";
+const BASE = "https://auth.example.com";
 
 /**
  * Counters behind {@link freshIp} and {@link uniqueEmail}. Every test file shares one worker and its
@@ -101,7 +101,7 @@ export async function register(overrides: Record<string, unknown> = {}): Promise
     body: { email, password, full_name: "Test User", ...overrides },
     ip: freshIp(),
   });
-  const body = (await res.json()) as Record<string, unknown>;
+  const body = await res.json<Record<string, unknown>>();
   expect(res.status, JSON.stringify(body)).toBe(201);
   return {
     email,
@@ -133,12 +133,12 @@ export interface OutboxMessage {
 export async function outbox(to: string, kind?: string): Promise<OutboxMessage[]> {
   const res = await call(`/api/v1/dev/outbox?to=${encodeURIComponent(to)}`);
   expect(res.status).toBe(200);
-  const { messages } = (await res.json()) as { messages: OutboxMessage[] };
+  const { messages } = await res.json<{ messages: OutboxMessage[] }>();
   return kind ? messages.filter((m) => m.kind === kind) : messages;
 }
 
 export async function problem(res: Response, status: number, code: string): Promise<Record<string, unknown>> {
-  const body = (await res.json()) as Record<string, unknown>;
+  const body = await res.json<Record<string, unknown>>();
   expect(res.status, JSON.stringify(body)).toBe(status);
   expect(res.headers.get("content-type")).toContain("application/problem+json");
   expect(body.code).toBe(code);
@@ -154,7 +154,7 @@ export async function userRow(email: string): Promise<Record<string, unknown> | 
 }
 
 /** One structured log line of the worker (src/log.ts). */
-export interface LogLine {
+interface LogLine {
   level: "debug" | "info" | "warn" | "error";
   event: string;
   [field: string]: unknown;

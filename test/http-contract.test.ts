@@ -21,7 +21,11 @@ describe("problem+json errors", () => {
   it("unknown route: 404 not_found with every problem member", async () => {
     const res = await call("/api/v1/nothing-here");
     const body = await problem(res, 404, "not_found");
-    expect(body).toMatchObject({ type: "urn:gatehouse:problem:not_found", title: expect.any(String), detail: expect.any(String) });
+    expect(body).toMatchObject({
+      type: "urn:gatehouse:problem:not_found",
+      title: expect.any(String) as unknown,
+      detail: expect.any(String) as unknown,
+    });
     expect(body.request_id).toBe(res.headers.get("x-request-id"));
     expect(body).not.toHaveProperty("errors");
     expectSecurityHeaders(res);
@@ -94,7 +98,7 @@ describe("headers on every response", () => {
     expectSecurityHeaders(reg);
     expect(reg.headers.get("cache-control")).toBe("no-store");
     expect(reg.headers.get("content-type")).toMatch(/^application\/json/);
-    const { access_token } = (await reg.json()) as { access_token: string };
+    const { access_token } = await reg.json<{ access_token: string }>();
 
     const me = await call("/api/v1/users/me", { token: access_token });
     expect(me.status).toBe(200);
@@ -157,7 +161,7 @@ describe("/users/me", () => {
   async function me(token: string) {
     const res = await call("/api/v1/users/me", { token });
     expect(res.status).toBe(200);
-    return (await res.json()) as Record<string, unknown>;
+    return res.json<Record<string, unknown>>();
   }
 
   it("GET shows the UserResponse and never a hash", async () => {
@@ -186,7 +190,7 @@ describe("/users/me", () => {
       },
     });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as Record<string, unknown>;
+    const body = await res.json<Record<string, unknown>>();
     expect(body).toMatchObject({
       full_name: "New Name",
       username,
@@ -226,7 +230,7 @@ describe("/users/me", () => {
     const user = await register({ username });
     const res = await call("/api/v1/users/me", { method: "PUT", token: user.accessToken, body: { username: username.toUpperCase() } });
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { username: string }).username).toBe(username.toUpperCase());
+    expect((await res.json<{ username: string }>()).username).toBe(username.toUpperCase());
   });
 
   it("PUT needs a token", async () => {

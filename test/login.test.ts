@@ -3,6 +3,7 @@ import bcrypt from "bcryptjs";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { hashPassword } from "../src/accounts/passwords";
 import { readConfig } from "../src/config";
+import type { TokenResponse } from "../src/sessions/sessions";
 import { call, captureLogs, freshIp, login, problem, register, STRONG_PASSWORD, uniqueEmail, userRow } from "./helpers";
 
 /** Login: identifiers, hashing upgrades, the iteration cap, the unknown-user code path, audit rows. */
@@ -40,7 +41,7 @@ describe("login", () => {
     const res = await login({ email: `  ${user.email.toUpperCase()} `, password: user.password });
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
-    const body = (await res.json()) as Record<string, any>;
+    const body = await res.json<TokenResponse>();
     expect(Object.keys(body).sort()).toEqual(["access_token", "expires_in", "refresh_expires_in", "refresh_token", "token_type", "user"]);
     expect(body.user.email).toBe(user.email);
     expect(body.user.last_login_at).not.toBeNull();
@@ -133,7 +134,7 @@ describe("rehash on login", () => {
       expect(await storedHash(email)).toBe(hash);
       const res = await login({ email: email.toUpperCase(), password });
       expect(res.status).toBe(200);
-      expect(((await res.json()) as { user: { id: string } }).user.id).toBe(userId);
+      expect((await res.json<{ user: { id: string } }>()).user.id).toBe(userId);
       // Rehashed at the configured count (the suite's PBKDF2_ITERATIONS).
       expect(await storedHash(email)).toMatch(new RegExp(`^\\$pbkdf2-sha256\\$v=1\\$i=${readConfig(env).pbkdf2Iterations},p=0\\$`));
       expect((await login({ email, password })).status).toBe(200);
@@ -153,7 +154,7 @@ describe("rehash on login", () => {
         level: "error",
         event: "request.failed",
         path: "/api/v1/auth/login",
-        message: expect.stringMatching(/iterations above 100000/),
+        message: expect.stringMatching(/iterations above 100000/) as unknown,
       }),
     ]);
     expect(logs.text()).not.toContain(password);

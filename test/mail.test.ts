@@ -93,7 +93,7 @@ describe("HTTP transport", () => {
     await deliver(httpDeps(), MESSAGE);
     expect(rejected).toHaveBeenCalledTimes(1);
     expect(logs.problems()).toEqual([
-      expect.objectContaining({ level: "error", event: "mail.failed", reason: expect.stringContaining("400") }),
+      expect.objectContaining({ level: "error", event: "mail.failed", reason: expect.stringContaining("400") as unknown }),
     ]);
     vi.restoreAllMocks();
 
@@ -108,7 +108,7 @@ describe("HTTP transport", () => {
     await expect(deliver(httpDeps(null), MESSAGE)).resolves.toBeUndefined();
     expect(fetchSpy).not.toHaveBeenCalled();
     expect(logs.problems()).toEqual([
-      expect.objectContaining({ level: "error", event: "mail.failed", reason: expect.stringContaining("MAIL_API_KEY") }),
+      expect.objectContaining({ level: "error", event: "mail.failed", reason: expect.stringContaining("MAIL_API_KEY") as unknown }),
     ]);
   });
 

@@ -198,7 +198,7 @@ describe("per-account lockout", () => {
     await problem(hard, 423, "account_locked");
     expect(hard.headers.get("Retry-After")).toBeNull();
     const tiers = (await auditRows("user_id = ? AND action = 'account.locked'", user.userId)).map(
-      (r) => JSON.parse(r.metadata ?? "{}").tier,
+      (r) => (JSON.parse(r.metadata ?? "{}") as { tier?: string }).tier,
     );
     expect(tiers.sort()).toEqual(["hard", "soft"]);
     expect(await outbox(user.email, "security_notice")).toHaveLength(2);

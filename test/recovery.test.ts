@@ -42,7 +42,7 @@ describe("POST /auth/forgot-password", () => {
     expect(missing.status).toBe(202);
     const [knownBody, missingBody] = [await known.text(), await missing.text()];
     expect(knownBody).toBe(missingBody);
-    expect(JSON.parse(knownBody)).toEqual({ message: expect.any(String) });
+    expect(JSON.parse(knownBody)).toEqual({ message: expect.any(String) as unknown });
     expect(known.headers.get("content-type")).toBe(missing.headers.get("content-type"));
 
     const mails = await outbox(user.email, "password_reset");
@@ -81,12 +81,12 @@ describe("POST /auth/forgot-password", () => {
 describe("POST /auth/reset-password", () => {
   it("resets the password, revokes every session and access token, logs nobody in and sends a notice", async () => {
     const user = await register();
-    const second = (await (await login({ email: user.email, password: user.password })).json()) as Record<string, string>;
+    const second = await (await login({ email: user.email, password: user.password })).json<Record<string, string>>();
     const token = await resetToken(user.email);
 
     const res = await reset(token);
     expect(res.status).toBe(200);
-    const body = (await res.json()) as Record<string, unknown>;
+    const body = await res.json<Record<string, unknown>>();
     expect(Object.keys(body)).toEqual(["message"]);
 
     for (const accessToken of [user.accessToken, second.access_token!]) {
@@ -113,7 +113,7 @@ describe("POST /auth/reset-password", () => {
     const user = await register({ full_name: "Ada Lovelace" });
     const token = await resetToken(user.email);
     const weak = await problem(await reset(token, "password"), 422, "weak_password");
-    expect(weak.errors).toEqual([{ field: "new_password", message: expect.any(String) }]);
+    expect(weak.errors).toEqual([{ field: "new_password", message: expect.any(String) as unknown }]);
     await problem(await reset(token, "lovelace rules 2024"), 422, "weak_password");
     expect((await reset(token)).status).toBe(200);
   });
@@ -164,8 +164,8 @@ describe("POST /auth/reset-password", () => {
   it("verifies the address, since opening the mailed link proves control of it", async () => {
     const user = await register();
     await reset(await resetToken(user.email));
-    const tokens = (await (await login({ email: user.email, password: NEW_PASSWORD })).json()) as Record<string, string>;
-    const me = (await (await call("/api/v1/users/me", { token: tokens.access_token })).json()) as Record<string, unknown>;
+    const tokens = await (await login({ email: user.email, password: NEW_PASSWORD })).json<Record<string, string>>();
+    const me = await (await call("/api/v1/users/me", { token: tokens.access_token })).json<Record<string, unknown>>();
     expect(me.is_verified).toBe(true);
   });
 

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import type { TokenResponse } from "../src/sessions/sessions";
 import { call, freshIp, login, outbox, problem, register, STRONG_PASSWORD, uniqueEmail, userRow } from "./helpers";
 
 /** Registration: the data rules, the password policy over HTTP, verification mode, the dev outbox. */
@@ -19,7 +20,7 @@ describe("registration", () => {
     const res = await registerRaw({ email, username: `u${Date.now()}` });
     expect(res.status).toBe(201);
     expect(res.headers.get("cache-control")).toBe("no-store");
-    const body = (await res.json()) as Record<string, any>;
+    const body = await res.json<TokenResponse>();
     expect(body.token_type).toBe("bearer");
     expect(body.expires_in).toBe(900);
     expect(typeof body.access_token).toBe("string");
@@ -36,7 +37,7 @@ describe("registration", () => {
     const email = uniqueEmail("Mixed.Case");
     const res = await registerRaw({ email: `  ${email.toUpperCase()}  ` });
     expect(res.status).toBe(201);
-    const body = (await res.json()) as { user: { email: string } };
+    const body = await res.json<{ user: { email: string } }>();
     expect(body.user.email).toBe(email.toLowerCase());
     await problem(await registerRaw({ email: email.toLowerCase() }), 409, "email_taken");
     await problem(await registerRaw({ email }), 409, "email_taken");
@@ -155,7 +156,7 @@ describe("password policy over HTTP", () => {
   async function weak(password: string, extra: Record<string, unknown> = {}) {
     const email = (extra.email as string | undefined) ?? uniqueEmail();
     const body = await problem(await registerRaw({ email, password, ...extra }), 422, "weak_password");
-    expect(body.errors, password).toEqual([{ field: "password", message: expect.any(String) }]);
+    expect(body.errors, password).toEqual([{ field: "password", message: expect.any(String) as unknown }]);
     expect(await userRow(email)).toBeNull();
     return body;
   }
@@ -219,7 +220,7 @@ describe("registration with email verification required", () => {
     expect(second.status).toBe(202);
     const a = await first.text();
     expect(a).toBe(await second.text());
-    expect(Object.keys(JSON.parse(a))).toEqual(["message"]);
+    expect(Object.keys(JSON.parse(a) as object)).toEqual(["message"]);
     expect(a).not.toContain("token");
     expect(await countUsers("email = ?", email)).toBe(1);
   });
@@ -241,7 +242,7 @@ describe("registration with email verification required", () => {
     )
       .bind(email)
       .all<{ metadata: string }>();
-    expect(results.map((r) => JSON.parse(r.metadata).reason)).toEqual(["bad_password", "email_not_verified"]);
+    expect(results.map((r) => (JSON.parse(r.metadata) as { reason: string }).reason)).toEqual(["bad_password", "email_not_verified"]);
   });
 });
 

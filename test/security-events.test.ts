@@ -17,7 +17,7 @@ interface Page {
 
 async function page(token: string, query = ""): Promise<Page> {
   const res = await call(`${EVENTS}${query}`, { token });
-  const body = (await res.json()) as Page;
+  const body = await res.json<Page>();
   expect(res.status, JSON.stringify(body)).toBe(200);
   return body;
 }
@@ -59,10 +59,10 @@ describe("the caller's security events", () => {
       headers: { "User-Agent": "ScriptedClient/1.0" },
     });
     expect(ok.status).toBe(200);
-    const tokens = (await ok.json()) as { access_token: string; refresh_token: string };
+    const tokens = await ok.json<{ access_token: string; refresh_token: string }>();
     tick();
     const created = await call("/api/v1/users/me/api-keys", { token: tokens.access_token, body: { name: "script" } });
-    const key = (await created.json()) as { id: string; api_key: string };
+    const key = await created.json<{ id: string; api_key: string }>();
     expect(created.status).toBe(201);
     tick();
     const keyIp = freshIp();

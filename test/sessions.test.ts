@@ -10,7 +10,7 @@ function refresh(refreshToken: string, ip = freshIp()) {
 async function tokens(
   res: Response,
 ): Promise<{ access_token: string; refresh_token: string; expires_in: number; refresh_expires_in: number }> {
-  const body = (await res.json()) as { access_token: string; refresh_token: string; expires_in: number; refresh_expires_in: number };
+  const body = await res.json<{ access_token: string; refresh_token: string; expires_in: number; refresh_expires_in: number }>();
   expect(res.status, JSON.stringify(body)).toBe(200);
   return body;
 }
@@ -193,13 +193,11 @@ describe("sessions", () => {
     const user = await register();
     const other = await loginAgain(user);
     const stranger = await register();
-    const list = (await (await call("/api/v1/users/me/sessions", { token: user.accessToken })).json()) as {
-      sessions: { id: string; current: boolean }[];
-    };
+    const listRes = await call("/api/v1/users/me/sessions", { token: user.accessToken });
+    const list = await listRes.json<{ sessions: { id: string; current: boolean }[] }>();
     const otherId = list.sessions.find((s) => !s.current)!.id;
-    const strangerList = (await (await call("/api/v1/users/me/sessions", { token: stranger.accessToken })).json()) as {
-      sessions: { id: string }[];
-    };
+    const strangerListRes = await call("/api/v1/users/me/sessions", { token: stranger.accessToken });
+    const strangerList = await strangerListRes.json<{ sessions: { id: string }[] }>();
 
     await problem(
       await call(`/api/v1/users/me/sessions/${strangerList.sessions[0]!.id}`, { method: "DELETE", token: user.accessToken }),

@@ -33,7 +33,7 @@ afterEach(() => {
 async function jwks(): Promise<{ keys: JWK[] }> {
   const res = await call("/.well-known/jwks.json");
   expect(res.status).toBe(200);
-  return (await res.json()) as { keys: JWK[] };
+  return res.json<{ keys: JWK[] }>();
 }
 
 /** The worker's own active private key, read from D1, to forge tokens that differ in one claim only. */
@@ -60,7 +60,7 @@ async function forge(base: string, options: ForgeOptions = {}): Promise<string> 
   const real = await realSigningKey();
   const claims = { ...decodeJwt(base), ...options.claims };
   const header = { alg: "ES256", kid: real.kid, typ: "at+jwt", ...options.header } as JWTHeaderParameters;
-  return new SignJWT(claims).setProtectedHeader(header).sign(options.key ?? (real.key as CryptoKey));
+  return new SignJWT(claims).setProtectedHeader(header).sign(options.key ?? real.key);
 }
 
 async function expectInvalid(token: string, code = "invalid_token") {
@@ -73,7 +73,7 @@ describe("access token", () => {
   it("has an ES256 header with kid and typ at+jwt, and the contract's claims with 15 minutes of life", async () => {
     const user = await register();
     const header = decodeProtectedHeader(user.accessToken);
-    expect(header).toEqual({ alg: "ES256", kid: expect.any(String), typ: "at+jwt" });
+    expect(header).toEqual({ alg: "ES256", kid: expect.any(String) as unknown, typ: "at+jwt" });
     const claims = decodeJwt(user.accessToken);
     expect(Object.keys(claims).sort()).toEqual(["aud", "exp", "iat", "iss", "jti", "sid", "sub"]);
     expect(claims.iss).toBe(ISSUER);
@@ -107,11 +107,11 @@ describe("JWKS", () => {
     const res = await call("/.well-known/jwks.json");
     expect(res.headers.get("cache-control")).toMatch(/public.*max-age=\d+/);
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
-    const { keys } = (await res.json()) as { keys: JWK[] };
+    const { keys } = await res.json<{ keys: JWK[] }>();
     expect(keys.length).toBeGreaterThanOrEqual(1);
     for (const key of keys) {
       for (const member of ["d", "p", "q", "dp", "dq", "qi", "k"]) expect(key, member).not.toHaveProperty(member);
-      expect(key).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256", use: "sig", kid: expect.any(String) });
+      expect(key).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256", use: "sig", kid: expect.any(String) as unknown });
     }
   });
 
