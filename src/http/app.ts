@@ -3,12 +3,12 @@ import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
-import { requestId } from "hono/request-id";
 import type { AppEnv } from "./context";
 import { readConfig, type Config } from "../config";
 import { AppError, findCause, isDependencyError, problemBody, type DependencyError } from "../errors";
 import { describeError, log } from "../log";
 import { createRequestContext } from "./middleware/request-context";
+import { createRequestId } from "./middleware/request-id";
 import { createNoStore, createSecurityHeaders } from "./middleware/security-headers";
 import { createJsonBodyGuard } from "./middleware/json-body";
 import { adminRoutes } from "./routes/admin";
@@ -71,7 +71,7 @@ function corsFromConfig(c: Context<AppEnv>) {
 function createApp() {
   const app = new OpenAPIHono<AppEnv>();
 
-  app.use(requestId());
+  app.use(createRequestId());
   app.use(createSecurityHeaders());
   app.use((c, next) => corsFromConfig(c)(c, next));
   app.use(createNoStore());

@@ -25,6 +25,8 @@ export interface AppEnv {
   Bindings: Bindings;
   Variables: {
     requestId: string;
+    /** The client's own `X-Request-Id`, trimmed and bounded: for the log line only. */
+    clientRequestId?: string;
     deps: Deps;
     principal: Principal;
   };

@@ -41,6 +41,7 @@ export function createRequestContext() {
         status: c.res.status,
         duration_ms: Date.now() - started,
         request_id: deps.meta.requestId,
+        client_request_id: c.get("clientRequestId") ?? null,
         user_id: c.get("principal")?.user.id ?? null,
         storage: { ...calls, round_trips: roundTrips },
       });
