@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { call, freshIp, problem } from "./helpers";
+import { call, freshIp, login, problem, register } from "./helpers";
 
 /**
  * Issue #10, plumbing: Gatehouse's own request ids, any non-refresh-token refused as 401,
@@ -7,6 +7,12 @@ import { call, freshIp, problem } from "./helpers";
  */
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const SESSIONS = "/api/v1/users/me/sessions";
+
+interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+}
 
 /** The `"event":"request"` lines written while captured (console.log is silenced meanwhile). */
 function captureRequestLines(): () => Record<string, unknown>[] {
@@ -15,6 +21,16 @@ function captureRequestLines(): () => Record<string, unknown>[] {
     spy.mock.calls
       .map(([line]) => (typeof line === "string" && line.startsWith("{") ? (JSON.parse(line) as Record<string, unknown>) : null))
       .filter((line): line is Record<string, unknown> => line?.event === "request");
+}
+
+async function tokenPair(res: Response): Promise<TokenPair> {
+  const body = await res.json<TokenPair>();
+  expect(res.status, JSON.stringify(body)).toBe(200);
+  return body;
+}
+
+function refresh(refreshToken: unknown, options: { env?: Record<string, string> } = {}): Promise<Response> {
+  return call("/api/v1/auth/refresh", { body: { refresh_token: refreshToken }, ip: freshIp(), ...options });
 }
 
 afterEach(() => {
@@ -46,5 +62,37 @@ describe("request ids", () => {
     expect(second!.client_request_id).toBe("x".repeat(200));
     expect(third!.client_request_id).toBeNull();
     expect(third!.request_id).toMatch(UUID);
+  });
+});
+
+describe("POST /auth/refresh with anything but a live refresh token", () => {
+  it("is 401 invalid_token whatever its shape: access token, API key, long random text, empty", async () => {
+    const user = await register();
+    const keyRes = await call("/api/v1/users/me/api-keys", { token: user.accessToken, body: { name: "not a refresh token" } });
+    const { api_key: apiKey } = await keyRes.json<{ api_key: string }>();
+    expect(keyRes.status).toBe(201);
+    const random = Array.from(crypto.getRandomValues(new Uint8Array(5000)), (b) => String.fromCharCode(33 + (b % 94))).join("");
+
+    expect(user.accessToken.length).toBeGreaterThan(256);
+    for (const token of [user.accessToken, apiKey, random, ""]) {
+      await problem(await refresh(token), 401, "invalid_token");
+    }
+    // The session itself is untouched: its own refresh token still works.
+    await tokenPair(await refresh(user.refreshToken));
+  });
+
+  it("is still 422 when the field is missing or not a string", async () => {
+    await problem(await call("/api/v1/auth/refresh", { body: {}, ip: freshIp() }), 422, "validation_failed");
+    for (const value of [42, null, ["a"], { token: "a" }]) {
+      await problem(await refresh(value), 422, "validation_failed");
+    }
+  });
+
+  it("logout accepts any refresh_token string too, and ends only the caller's session", async () => {
+    const user = await register();
+    const other = await tokenPair(await login({ email: user.email, password: user.password }));
+    const res = await call("/api/v1/auth/logout", { token: user.accessToken, body: { refresh_token: other.access_token } });
+    expect(res.status).toBe(204);
+    expect((await call(SESSIONS, { token: other.access_token })).status).toBe(200);
   });
 });
