@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { call, freshIp, login, problem, register } from "./helpers";
+import { call, captureLogs, freshIp, login, problem, register, uniqueEmail } from "./helpers";
 
 /**
  * Issue #10, plumbing: Gatehouse's own request ids, any non-refresh-token refused as 401,
@@ -94,5 +94,45 @@ describe("POST /auth/refresh with anything but a live refresh token", () => {
     const res = await call("/api/v1/auth/logout", { token: user.accessToken, body: { refresh_token: other.access_token } });
     expect(res.status).toBe(204);
     expect((await call(SESSIONS, { token: other.access_token })).status).toBe(200);
+  });
+});
+
+describe("PASSWORD_MIN_LENGTH", () => {
+  const registerWith = (password: string, minLength: string) =>
+    call("/api/v1/auth/register", {
+      body: { email: uniqueEmail("minlen"), password, full_name: "Test User" },
+      ip: freshIp(),
+      env: { PASSWORD_MIN_LENGTH: minLength },
+    });
+
+  it("raises the minimum: 12 characters are refused at 15, 15 pass", async () => {
+    const twelve = "amber quill7";
+    const fifteen = "amber quill ok7";
+    expect([twelve.length, fifteen.length]).toEqual([12, 15]);
+    const body = await problem(await registerWith(twelve, "15"), 422, "weak_password");
+    expect(body.errors).toEqual([{ field: "password", message: "Use at least 15 characters." }]);
+    expect((await registerWith(fifteen, "15")).status).toBe(201);
+    // The default stays 8.
+    expect((await registerWith(twelve, "")).status).toBe(201);
+  });
+
+  it("applies to a password change as well", async () => {
+    const user = await register();
+    const res = await call("/api/v1/users/me/password", {
+      method: "PATCH",
+      token: user.accessToken,
+      body: { current_password: user.password, new_password: "amber quill7" },
+      env: { PASSWORD_MIN_LENGTH: "15" },
+    });
+    await problem(res, 422, "weak_password");
+  });
+
+  it.each(["4", "7", "65", "12.5", "twelve"])("refuses %s as a bland 500 naming no variable", async (value) => {
+    const logs = captureLogs();
+    const res = await call("/health", { env: { PASSWORD_MIN_LENGTH: value } });
+    const text = await res.clone().text();
+    await problem(res, 500, "internal_error");
+    expect(text).not.toMatch(/PASSWORD|config/i);
+    expect(logs.problems()).toMatchObject([{ event: "request.failed", message: "invalid configuration: PASSWORD_MIN_LENGTH" }]);
   });
 });

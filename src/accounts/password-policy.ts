@@ -6,7 +6,8 @@ import { COMMON_PASSWORDS } from "./common-passwords";
  * patterned. No composition rules unless switched on. The password is judged exactly as sent:
  * no trimming or normalisation, so what the user typed is what is hashed.
  */
-const PASSWORD_MIN_LENGTH = 8;
+/** The fewest characters unless `PASSWORD_MIN_LENGTH` says otherwise (config.ts). */
+export const PASSWORD_MIN_LENGTH_DEFAULT = 8;
 const PASSWORD_MAX_LENGTH = 128;
 
 export interface PasswordContext {
@@ -17,6 +18,8 @@ export interface PasswordContext {
 
 export interface PolicyOptions {
   requireCharacterClasses: boolean;
+  /** Fewest characters (code points); {@link PASSWORD_MIN_LENGTH_DEFAULT} when absent. */
+  passwordMinLength?: number;
 }
 
 const KEYBOARD_ROWS = ["`1234567890-=", "qwertyuiop[]\\", "asdfghjkl;'", "zxcvbnm,./", "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p"];
@@ -24,7 +27,8 @@ const KEYBOARD_ROWS = ["`1234567890-=", "qwertyuiop[]\\", "asdfghjkl;'", "zxcvbn
 /** Returns why the password is refused, or null when it is acceptable. */
 export function passwordWeakness(password: string, context: PasswordContext, options: PolicyOptions): string | null {
   const length = [...password].length;
-  if (length < PASSWORD_MIN_LENGTH) return `Use at least ${PASSWORD_MIN_LENGTH} characters.`;
+  const minLength = options.passwordMinLength ?? PASSWORD_MIN_LENGTH_DEFAULT;
+  if (length < minLength) return `Use at least ${minLength} characters.`;
   if (length > PASSWORD_MAX_LENGTH) return `Use at most ${PASSWORD_MAX_LENGTH} characters.`;
 
   const lower = password.toLowerCase();
