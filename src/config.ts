@@ -26,6 +26,7 @@ interface OptionalVars {
   PASSWORD_PEPPER?: string;
   PASSWORD_REQUIRE_CHARACTER_CLASSES?: string;
   PASSWORD_MIN_LENGTH?: string;
+  MAX_SESSIONS_PER_USER?: string;
 
   CORS_ORIGINS?: string;
   CORS_ALLOW_CREDENTIALS?: string;
@@ -87,6 +88,7 @@ const configSchema = z.object({
   PASSWORD_REQUIRE_CHARACTER_CLASSES: flag,
   // NIST SP 800-63B-4 asks for 15 where the password is the only factor; 64 keeps room below the 128 maximum.
   PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(64).default(PASSWORD_MIN_LENGTH_DEFAULT),
+  MAX_SESSIONS_PER_USER: z.coerce.number().int().min(1).max(1000).default(50),
   CORS_ORIGINS: list,
   CORS_ALLOW_CREDENTIALS: flag,
   REQUIRE_EMAIL_VERIFICATION: flag,
@@ -121,6 +123,8 @@ export interface Config {
   requireCharacterClasses: boolean;
   /** Fewest characters (code points) a new password may have; the most stays 128. */
   passwordMinLength: number;
+  /** Live sessions a user may hold; a new one ends the least recently used beyond it. */
+  maxSessionsPerUser: number;
   corsOrigins: string[];
   corsAllowCredentials: boolean;
   requireEmailVerification: boolean;
@@ -185,6 +189,7 @@ export function readConfig(env: Bindings): Config {
     pepper: v.PASSWORD_PEPPER,
     requireCharacterClasses: v.PASSWORD_REQUIRE_CHARACTER_CLASSES,
     passwordMinLength: v.PASSWORD_MIN_LENGTH,
+    maxSessionsPerUser: v.MAX_SESSIONS_PER_USER,
     corsOrigins: v.CORS_ORIGINS,
     corsAllowCredentials: v.CORS_ALLOW_CREDENTIALS,
     requireEmailVerification: v.REQUIRE_EMAIL_VERIFICATION,

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { call, captureLogs, freshIp, login, problem, register, uniqueEmail } from "./helpers";
+import type { SessionPage } from "../src/sessions/sessions";
+import { call, captureLogs, env, freshIp, login, problem, register, uniqueEmail, type Registered } from "./helpers";
 
 /**
  * Issue #10, plumbing: Gatehouse's own request ids, any non-refresh-token refused as 401,
@@ -135,4 +136,111 @@ describe("PASSWORD_MIN_LENGTH", () => {
     expect(text).not.toMatch(/PASSWORD|config/i);
     expect(logs.problems()).toMatchObject([{ event: "request.failed", message: "invalid configuration: PASSWORD_MIN_LENGTH" }]);
   });
+});
+
+describe("MAX_SESSIONS_PER_USER", () => {
+  const CAP = { MAX_SESSIONS_PER_USER: "3" };
+
+  async function loginCapped(user: Registered): Promise<TokenPair> {
+    return tokenPair(await call("/api/v1/auth/login", { body: { email: user.email, password: user.password }, ip: freshIp(), env: CAP }));
+  }
+
+  async function liveSessionIds(accessToken: string): Promise<string[]> {
+    const res = await call(SESSIONS, { token: accessToken });
+    expect(res.status).toBe(200);
+    return (await res.json<{ sessions: { id: string }[] }>()).sessions.map((s) => s.id);
+  }
+
+  it("five logins leave the cap's 3 live; the least recently used ones end, their tokens with them", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    let now = Date.now();
+    const tick = () => vi.setSystemTime((now += 1000));
+    tick();
+    const user = await register();
+    await call("/api/v1/auth/logout", { method: "POST", token: user.accessToken });
+
+    const logins: TokenPair[] = [];
+    for (let i = 0; i < 5; i++) {
+      tick();
+      logins.push(await loginCapped(user));
+      if (i === 2) {
+        // The oldest login is used again: now the second and third are the least recently used.
+        tick();
+        logins[0] = await tokenPair(await refresh(logins[0]!.refresh_token, { env: CAP }));
+      }
+    }
+    const [first, second, third, fourth, fifth] = logins as [TokenPair, TokenPair, TokenPair, TokenPair, TokenPair];
+
+    const live = await liveSessionIds(fifth.access_token);
+    expect(live).toHaveLength(3);
+    for (const ended of [second, third]) {
+      await problem(await call(SESSIONS, { token: ended.access_token }), 401, "token_revoked");
+      await problem(await refresh(ended.refresh_token), 401, "invalid_token");
+    }
+    for (const alive of [first, fourth, fifth]) expect((await call(SESSIONS, { token: alive.access_token })).status).toBe(200);
+
+    const { results } = await env.DB.prepare(
+      "SELECT revoked_reason AS reason, count(*) AS n FROM sessions WHERE user_id = ? GROUP BY 1 ORDER BY 1",
+    )
+      .bind(user.userId)
+      .all<{ reason: string | null; n: number }>();
+    expect(results).toEqual([
+      { reason: null, n: 3 },
+      { reason: "logout", n: 1 },
+      { reason: "session_limit", n: 2 },
+    ]);
+  });
+
+  it("holds under concurrent logins", async () => {
+    const user = await register();
+    // Four at once: more parallel guesses than the lockout allows would be refused (423), rightly.
+    await Promise.all(Array.from({ length: 4 }, () => loginCapped(user)));
+    const row = await env.DB.prepare("SELECT count(*) AS n FROM sessions WHERE user_id = ? AND revoked_at IS NULL")
+      .bind(user.userId)
+      .first<{ n: number }>();
+    expect(row?.n).toBe(3);
+  });
+
+  it.each(["0", "1001", "many"])("refuses %s as a bland 500", async (value) => {
+    captureLogs();
+    await problem(await call("/health", { env: { MAX_SESSIONS_PER_USER: value } }), 500, "internal_error");
+  });
+});
+
+describe("GET /users/me/sessions pages", () => {
+  it("walks every session newest first with limit=2, without duplicates", async () => {
+    const user = await register();
+    for (let i = 0; i < 4; i++) await tokenPair(await login({ email: user.email, password: user.password }));
+
+    const all = await (await call(SESSIONS, { token: user.accessToken })).json<SessionPage>();
+    expect(all.sessions).toHaveLength(5);
+    expect(all.next_cursor).toBeNull();
+
+    const walked: string[] = [];
+    const sizes: number[] = [];
+    let cursor: string | null = null;
+    do {
+      const query: string = cursor ? `?limit=2&cursor=${cursor}` : "?limit=2";
+      const res = await call(`${SESSIONS}${query}`, { token: user.accessToken });
+      const page = await res.json<SessionPage>();
+      expect(res.status).toBe(200);
+      sizes.push(page.sessions.length);
+      walked.push(...page.sessions.map((s) => s.id));
+      cursor = page.next_cursor;
+    } while (cursor);
+
+    expect(sizes).toEqual([2, 2, 1]);
+    expect(new Set(walked).size).toBe(5);
+    expect(walked).toEqual(all.sessions.map((s) => s.id));
+    const created = all.sessions.map((s) => s.created_at);
+    expect(created).toEqual([...created].sort().reverse());
+  });
+
+  it.each(["?limit=0", "?limit=101", "?limit=abc", "?cursor=%%%", "?cursor=bm90LWEtY3Vyc29y", `?cursor=${"A".repeat(300)}`])(
+    "refuses %s with 422 validation_failed",
+    async (query) => {
+      const user = await register();
+      await problem(await call(`${SESSIONS}${query}`, { token: user.accessToken }), 422, "validation_failed");
+    },
+  );
 });

@@ -1,11 +1,46 @@
-import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, or, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, notInArray, or, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import { retiredRefreshTokens, sessions, users, type Session, type User } from "./schema";
 
 /** Queries on `sessions` and `retired_refresh_tokens`. */
 
-export function insertSession(db: Db, session: typeof sessions.$inferInsert): Promise<Session> {
-  return db.insert(sessions).values(session).returning().get();
+/** A user's sessions that are neither revoked nor expired, absolutely or for idleness. */
+function liveSessionsOf(userId: string, now: Date, idleCutoff: Date) {
+  return and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.lastUsedAt, idleCutoff));
+}
+
+/**
+ * Inserts a new session and, in the same D1 batch (one transaction), revokes the user's live
+ * sessions beyond `max`, least recently used first; the new session is never one of them.
+ * Returns the new row and the ids revoked (the caller blacklists their access tokens).
+ *
+ * Concurrent logins: each batch runs alone on the primary and keeps its own session plus the
+ * `max - 1` most recently used others, so however logins interleave no more than `max` sessions
+ * are live once a batch commits. What stays racy is the access-token blacklist written after the
+ * commit: until it lands (and KV propagates, about 60 s), an ended session's access token works,
+ * as with every revocation; its refresh token is dead at once.
+ */
+export async function insertSessionWithinLimit(
+  db: Db,
+  session: typeof sessions.$inferInsert & { id: string },
+  limit: { max: number; now: Date; idleCutoff: Date; reason: string },
+): Promise<{ session: Session; revokedIds: string[] }> {
+  const others = and(liveSessionsOf(session.userId, limit.now, limit.idleCutoff), ne(sessions.id, session.id));
+  const kept = db
+    .select({ id: sessions.id })
+    .from(sessions)
+    .where(others)
+    .orderBy(desc(sessions.lastUsedAt), desc(sessions.createdAt), desc(sessions.id))
+    .limit(limit.max - 1);
+  const [[inserted], revoked] = await db.batch([
+    db.insert(sessions).values(session).returning(),
+    db
+      .update(sessions)
+      .set({ revokedAt: limit.now, revokedReason: limit.reason })
+      .where(and(others, notInArray(sessions.id, kept)))
+      .returning({ id: sessions.id }),
+  ]);
+  return { session: inserted!, revokedIds: revoked.map((r) => r.id) };
 }
 
 export function findSessionByTokenHash(db: Db, tokenHash: string): Promise<Session | undefined> {
@@ -93,13 +128,29 @@ export async function markUserSessionsRevoked(
   return rows.map((r) => r.id);
 }
 
-/** A user's sessions that are neither revoked nor expired, newest first. */
-export function listLiveSessions(db: Db, userId: string, now: Date, idleCutoff: Date): Promise<Session[]> {
+/**
+ * One page of a user's live sessions, newest first (`created_at`, then `id`), strictly after
+ * `before` in that order: keyset pagination along `sessions_user_idx`.
+ */
+export function listLiveSessions(
+  db: Db,
+  userId: string,
+  window: { now: Date; idleCutoff: Date },
+  page: { before: { createdAt: Date; id: string } | null; limit: number },
+): Promise<Session[]> {
+  const conditions = [liveSessionsOf(userId, window.now, window.idleCutoff)];
+  const { before } = page;
+  if (before) {
+    conditions.push(
+      or(lt(sessions.createdAt, before.createdAt), and(eq(sessions.createdAt, before.createdAt), lt(sessions.id, before.id))),
+    );
+  }
   return db
     .select()
     .from(sessions)
-    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.lastUsedAt, idleCutoff)))
-    .orderBy(desc(sessions.createdAt))
+    .where(and(...conditions))
+    .orderBy(desc(sessions.createdAt), desc(sessions.id))
+    .limit(page.limit)
     .all();
 }
 

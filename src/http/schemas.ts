@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { API_KEY_SCOPES } from "../api-keys/api-keys";
 import { SECURITY_EVENTS_MAX_LIMIT } from "../audit/security-events";
+import { SESSIONS_MAX_LIMIT } from "../sessions/sessions";
 
 /**
  * Request and response schemas of the HTTP API. Request field rules (the seed design's input rules). Values are normalised here,
@@ -120,6 +121,11 @@ export const securityEventsQuery = z.object({
   cursor: z.string().min(1).max(200).optional(),
 });
 
+export const sessionsQuery = z.object({
+  limit: z.coerce.number().int("Use a whole number.").min(1).max(SESSIONS_MAX_LIMIT).optional(),
+  cursor: z.string().min(1).max(200).optional(),
+});
+
 export const unlockBody = z
   .object({ email: emailField.optional(), username: z.string().trim().min(1).max(50).optional() })
   .refine((b) => (b.email === undefined) !== (b.username === undefined), { message: "Send either email or username.", path: ["email"] });
@@ -171,6 +177,7 @@ export const SessionListSchema = z
         current: z.boolean(),
       }),
     ),
+    next_cursor: z.string().nullable(),
   })
   .openapi("SessionList");
 

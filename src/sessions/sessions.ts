@@ -2,7 +2,7 @@ import type { Session, User } from "../db/schema";
 import {
   findRetiredToken,
   findSessionByTokenHash,
-  insertSession,
+  insertSessionWithinLimit,
   listLiveSessions,
   markSessionRevoked,
   markUserSessionsRevoked,
@@ -18,6 +18,7 @@ import type { Deps } from "../deps";
 import { sendSecurityNotice } from "../mail/notices";
 import { revokeAccessToken, revokeSessionAccess, revokeUserAccess } from "./revocation";
 import { toUserResponse, type UserResponse } from "../accounts/user-response";
+import { decodeCursor, toPage } from "../pagination";
 
 /**
  * Sessions and refresh tokens.
@@ -56,18 +57,36 @@ function describeDevice(userAgent: string | null): string | null {
 async function createSession(deps: Deps, userId: string): Promise<{ session: Session; refreshToken: string }> {
   const now = deps.now();
   const refreshToken = randomToken(32);
-  const session = await insertSession(deps.db, {
-    id: crypto.randomUUID(),
-    userId,
-    refreshTokenHash: await sha256(refreshToken),
-    rotationKey: randomToken(32),
-    ipAddress: deps.meta.ip,
-    userAgent: deps.meta.userAgent?.slice(0, 512) ?? null,
-    deviceInfo: describeDevice(deps.meta.userAgent),
-    createdAt: now,
-    lastUsedAt: now,
-    expiresAt: new Date(now.getTime() + deps.config.refreshTokenTtl * 1000),
-  });
+  // MAX_SESSIONS_PER_USER: the new session ends the least recently used ones beyond the cap.
+  const { session, revokedIds } = await insertSessionWithinLimit(
+    deps.db,
+    {
+      id: crypto.randomUUID(),
+      userId,
+      refreshTokenHash: await sha256(refreshToken),
+      rotationKey: randomToken(32),
+      ipAddress: deps.meta.ip,
+      userAgent: deps.meta.userAgent?.slice(0, 512) ?? null,
+      deviceInfo: describeDevice(deps.meta.userAgent),
+      createdAt: now,
+      lastUsedAt: now,
+      expiresAt: new Date(now.getTime() + deps.config.refreshTokenTtl * 1000),
+    },
+    {
+      max: deps.config.maxSessionsPerUser,
+      now,
+      idleCutoff: new Date(now.getTime() - deps.config.sessionIdleTtl * 1000),
+      reason: "session_limit",
+    },
+  );
+  if (revokedIds.length > 0) {
+    await revokeSessionAccess(deps, revokedIds);
+    await recordAudit(deps, {
+      action: "session.revoked",
+      userId,
+      metadata: { reason: "session_limit", sessions_revoked: revokedIds.length },
+    });
+  }
   return { session, refreshToken };
 }
 
@@ -189,7 +208,7 @@ export async function revokeAllSessions(deps: Deps, userId: string, reason: stri
   return ids;
 }
 
-export interface SessionView {
+interface SessionView {
   id: string;
   created_at: string;
   last_used_at: string;
@@ -200,12 +219,31 @@ export interface SessionView {
   current: boolean;
 }
 
-/** The caller's live sessions, newest first. `expires_at` is the earlier of the absolute and idle expiry. */
-export async function listSessions(deps: Deps, userId: string, currentSessionId: string | null): Promise<SessionView[]> {
+export interface SessionPage {
+  sessions: SessionView[];
+  next_cursor: string | null;
+}
+
+const SESSIONS_DEFAULT_LIMIT = 50;
+export const SESSIONS_MAX_LIMIT = 100;
+
+/**
+ * One page of the caller's live sessions, newest first, paged with an opaque cursor.
+ * `expires_at` is the earlier of the absolute and idle expiry.
+ */
+export async function listSessions(
+  deps: Deps,
+  userId: string,
+  currentSessionId: string | null,
+  options: { limit?: number | undefined; cursor?: string | undefined } = {},
+): Promise<SessionPage> {
   const now = deps.now();
   const idleMs = deps.config.sessionIdleTtl * 1000;
-  const rows = await listLiveSessions(deps.db, userId, now, new Date(now.getTime() - idleMs));
-  return rows.map((s) => ({
+  const limit = options.limit ?? SESSIONS_DEFAULT_LIMIT;
+  const before = options.cursor ? decodeCursor(options.cursor) : null;
+  const rows = await listLiveSessions(deps.db, userId, { now, idleCutoff: new Date(now.getTime() - idleMs) }, { before, limit: limit + 1 });
+  const { page, nextCursor } = toPage(rows, limit);
+  const sessions = page.map((s) => ({
     id: s.id,
     created_at: s.createdAt.toISOString(),
     last_used_at: s.lastUsedAt.toISOString(),
@@ -215,6 +253,7 @@ export async function listSessions(deps: Deps, userId: string, currentSessionId:
     device: s.deviceInfo,
     current: s.id === currentSessionId,
   }));
+  return { sessions, next_cursor: nextCursor };
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   securityEventsQuery,
   sessionIdParam,
   SessionListSchema,
+  sessionsQuery,
   updateProfileBody,
   UserSchema,
 } from "../schemas";
@@ -114,14 +115,19 @@ const listSessionsRoute = createRoute({
   path: "/sessions",
   tags,
   summary: "The caller's live sessions",
+  description: "Newest first, paged with `next_cursor`.",
   security: security.accessToken,
   middleware: [requireInteractiveSession()] as const,
-  responses: { 200: jsonResponse(SessionListSchema, "Newest first; no token values."), ...problems([...SESSION_ONLY]) },
+  request: { query: sessionsQuery },
+  responses: {
+    200: jsonResponse(SessionListSchema, "One page of sessions; no token values."),
+    ...problems([...SESSION_ONLY, "validation_failed"]),
+  },
 });
 
 userRoutes.openapi(listSessionsRoute, async (c) => {
   const { user, sessionId } = c.var.session;
-  return c.json({ sessions: await listSessions(c.var.deps, user.id, sessionId) }, 200);
+  return c.json(await listSessions(c.var.deps, user.id, sessionId, c.req.valid("query")), 200);
 });
 
 const revokeSessionRoute = createRoute({
