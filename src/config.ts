@@ -46,6 +46,11 @@ interface OptionalVars {
   /** Secret: HMAC key for API key hashes; without it keys are stored as SHA-256. */
   API_KEY_HMAC_SECRET?: string;
   AUDIT_RETENTION_DAYS?: string;
+  API_KEY_DEFAULT_LIFETIME_DAYS?: string;
+  API_KEY_MAX_LIFETIME_DAYS?: string;
+  API_KEY_ALLOW_NO_EXPIRY?: string;
+  UNVERIFIED_ACCOUNT_TTL_DAYS?: string;
+  ACCOUNT_ERASURE_GRACE_DAYS?: string;
 
   /**
    * Rate-limit and lockout overrides as JSON, e.g. `{"login_ip_minute":{"limit":10,"window":60}}`;
@@ -105,6 +110,11 @@ const configSchema = z.object({
     .default("gh_"),
   API_KEY_HMAC_SECRET: z.string().optional(),
   AUDIT_RETENTION_DAYS: seconds(90),
+  API_KEY_DEFAULT_LIFETIME_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  API_KEY_MAX_LIFETIME_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
+  API_KEY_ALLOW_NO_EXPIRY: flag,
+  UNVERIFIED_ACCOUNT_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(7),
+  ACCOUNT_ERASURE_GRACE_DAYS: z.coerce.number().int().min(0).max(365).default(0),
   RATE_LIMITS: z.string().optional(),
 });
 
@@ -141,6 +151,17 @@ export interface Config {
   apiKeyPrefix: string;
   apiKeyHmacSecret: string | undefined;
   auditRetentionDays: number;
+  apiKeyLifetime: {
+    /** Days a key lives when the request names no lifetime. */
+    defaultDays: number;
+    maxDays: number;
+    /** Whether `expires_in_days: null` (a key that never expires) is allowed. */
+    allowNoExpiry: boolean;
+  };
+  /** With verification required, an account unverified this long is erased and its address freed. */
+  unverifiedAccountTtlDays: number;
+  /** Days a deleted account keeps its hash and personal fields before they are overwritten (0: at once). */
+  erasureGraceDays: number;
   /** Every abuse limit with overrides applied (see src/abuse/policy.ts). */
   rateLimits: RateLimitSettings;
 }
@@ -206,6 +227,13 @@ export function readConfig(env: Bindings): Config {
     apiKeyPrefix: v.API_KEY_PREFIX,
     apiKeyHmacSecret: v.API_KEY_HMAC_SECRET,
     auditRetentionDays: v.AUDIT_RETENTION_DAYS,
+    apiKeyLifetime: {
+      defaultDays: Math.min(v.API_KEY_DEFAULT_LIFETIME_DAYS, v.API_KEY_MAX_LIFETIME_DAYS),
+      maxDays: v.API_KEY_MAX_LIFETIME_DAYS,
+      allowNoExpiry: v.API_KEY_ALLOW_NO_EXPIRY,
+    },
+    unverifiedAccountTtlDays: v.UNVERIFIED_ACCOUNT_TTL_DAYS,
+    erasureGraceDays: v.ACCOUNT_ERASURE_GRACE_DAYS,
     rateLimits,
   };
   cache.set(env, config);

@@ -5,6 +5,11 @@
  */
 export const ERROR_CATALOGUE = {
   malformed_body: { status: 400, title: "Malformed request body", detail: "The request body is not valid JSON." },
+  password_required: {
+    status: 400,
+    title: "Password required",
+    detail: "Confirming this registration also needs the account's password, a session of the account, or a new password.",
+  },
   invalid_current_password: { status: 400, title: "Invalid current password", detail: "The current password is incorrect." },
   invalid_token: { status: 401, title: "Invalid token", detail: "The token is invalid or has expired." },
   invalid_credentials: { status: 401, title: "Invalid credentials", detail: "Email or password is incorrect." },
@@ -22,6 +27,11 @@ export const ERROR_CATALOGUE = {
     detail: "This credential is not allowed to perform this action.",
   },
   forbidden: { status: 403, title: "Forbidden", detail: "This action is not allowed." },
+  reauthentication_required: {
+    status: 403,
+    title: "Reauthentication required",
+    detail: "Confirm your current password (current_password) to do this.",
+  },
   not_found: { status: 404, title: "Not found", detail: "The requested resource does not exist." },
   method_not_allowed: { status: 405, title: "Method not allowed", detail: "This method is not allowed on this resource." },
   email_taken: { status: 409, title: "Email taken", detail: "An account with this email already exists." },

@@ -21,10 +21,29 @@ describe("POST /api/v1/admin/unlock", () => {
     const res = await call("/api/v1/admin/unlock", { body: { email: user.email.toUpperCase() }, token: admin.accessToken, ip: freshIp() });
     expect(res.status).toBe(204);
     expect((await login({ email: user.email, password: user.password })).status).toBe(200);
-    const row = await env.DB.prepare("SELECT metadata FROM audit_logs WHERE user_id = ? AND action = 'account.unlocked'")
+    const row = await env.DB.prepare("SELECT metadata, actor_user_id FROM audit_logs WHERE user_id = ? AND action = 'account.unlocked'")
       .bind(user.userId)
-      .first<{ metadata: string }>();
-    expect(JSON.parse(row?.metadata ?? "{}")).toEqual({ reason: "admin" });
+      .first<{ metadata: string; actor_user_id: string }>();
+    expect(JSON.parse(row?.metadata ?? "{}")).toEqual({ reason: "admin", was_locked: true });
+    expect(row?.actor_user_id).toBe(admin.userId);
+  });
+
+  it("records a no-op unlock too, and the owner's log says 'an administrator' without the operator's IP", async () => {
+    const admin = await superuser();
+    const user = await register();
+    const adminIp = freshIp();
+    const res = await call("/api/v1/admin/unlock", { body: { email: user.email }, token: admin.accessToken, ip: adminIp });
+    expect(res.status).toBe(204);
+    const page = await (
+      await call("/api/v1/users/me/security-events", { token: user.accessToken })
+    ).json<{
+      events: { action: string; ip_address: string | null; user_agent: string | null; metadata: Record<string, unknown> }[];
+    }>();
+    const unlock = page.events.find((e) => e.action === "account.unlocked");
+    expect(unlock).toEqual(expect.objectContaining({ ip_address: null, user_agent: null }));
+    expect(unlock?.metadata).toEqual({ reason: "admin", was_locked: false, actor: "administrator" });
+    expect(JSON.stringify(page)).not.toContain(adminIp);
+    expect(JSON.stringify(page)).not.toContain(admin.userId);
   });
 
   it("is for superusers only, and 404 for an unknown account", async () => {

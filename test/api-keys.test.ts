@@ -44,7 +44,9 @@ describe("creating and listing keys", () => {
     const created = await res.json<Created>();
     const [, keyId, secret] = KEY_FORMAT.exec(created.api_key) ?? [];
     expect(keyId).toBeDefined();
-    expect(created).toMatchObject({ name: "deploy bot", prefix: `gh_${keyId}`, expires_at: null });
+    expect(created).toMatchObject({ name: "deploy bot", prefix: `gh_${keyId}` });
+    // No lifetime given: the default 90 days.
+    expect(Date.parse(created.expires_at!) - Date.parse(created.created_at)).toBe(90 * 86_400_000);
     expect(created.scopes).toEqual(["profile:read", "profile:write", "security_events:read"]);
     expect(created.id).toMatch(/^[0-9a-f-]{36}$/);
 

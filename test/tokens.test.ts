@@ -75,7 +75,9 @@ describe("access token", () => {
     const header = decodeProtectedHeader(user.accessToken);
     expect(header).toEqual({ alg: "ES256", kid: expect.any(String) as unknown, typ: "at+jwt" });
     const claims = decodeJwt(user.accessToken);
-    expect(Object.keys(claims).sort()).toEqual(["aud", "exp", "iat", "iss", "jti", "sid", "sub"]);
+    expect(Object.keys(claims).sort()).toEqual(["aud", "auth_time", "exp", "iat", "iss", "jti", "sid", "sub"]);
+    // Registration proved the password: auth_time is the moment the token was issued.
+    expect(claims.auth_time).toBe(claims.iat);
     expect(claims.iss).toBe(ISSUER);
     expect(claims.aud).toBe(AUDIENCE);
     expect(claims.sub).toBe(user.userId);
@@ -247,7 +249,7 @@ describe("keys from JWT_PRIVATE_JWKS", () => {
     for (const jwk of keys.publicJwks) expect(jwk).not.toHaveProperty("d");
 
     const now = new Date();
-    const { token } = await signAccessToken(keys, config, { userId: "u1", sessionId: "s1" }, now);
+    const { token } = await signAccessToken(keys, config, { userId: "u1", sessionId: "s1", authTime: now }, now);
     expect(decodeProtectedHeader(token).kid).toBe("2026-01");
     const verified = await jwtVerify(token, createLocalJWKSet({ keys: keys.publicJwks }), {
       issuer: config.issuer,

@@ -7,8 +7,8 @@ function verifyGet(token: string) {
   return call(`/api/v1/auth/verify-email?token=${encodeURIComponent(token)}`, { ip: freshIp() });
 }
 
-function verifyPost(token: string) {
-  return call("/api/v1/auth/verify-email", { body: { token }, ip: freshIp() });
+function verifyPost(token: string, proof: { password?: string; new_password?: string } = {}) {
+  return call("/api/v1/auth/verify-email", { body: { token, ...proof }, ip: freshIp() });
 }
 
 function resend(email: string) {
@@ -31,12 +31,18 @@ describe("GET and POST /auth/verify-email", () => {
     expect(mail!.text).toContain(`https://auth.example.com/api/v1/auth/verify-email?token=${mail!.token}`);
     expect(await isVerified(user.accessToken)).toBe(false);
 
-    const res = await verifyGet(mail!.token!);
+    // A registration link proves the mailbox, not the password: a GET (a mail scanner, a click)
+    // never verifies, and leaves the link usable.
+    await problem(await verifyGet(mail!.token!), 400, "password_required");
+    await problem(await verifyPost(mail!.token!), 400, "password_required");
+    expect(await isVerified(user.accessToken)).toBe(false);
+
+    const res = await verifyPost(mail!.token!, { password: user.password });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ message: expect.any(String) as unknown });
     expect(await isVerified(user.accessToken)).toBe(true);
     await problem(await verifyGet(mail!.token!), 400, "invalid_token");
-    await problem(await verifyPost(mail!.token!), 400, "invalid_token");
+    await problem(await verifyPost(mail!.token!, { password: user.password }), 400, "invalid_token");
 
     const { results } = await env.DB.prepare("SELECT action FROM audit_logs WHERE user_id = ? AND action = 'email.verified'")
       .bind(user.userId)
@@ -47,7 +53,12 @@ describe("GET and POST /auth/verify-email", () => {
   it("accepts the token in a JSON body, exactly once under a parallel burst", async () => {
     const user = await register();
     const [mail] = await outbox(user.email, "email_verification");
-    const answers = await Promise.all(Array.from({ length: 10 }, () => verifyPost(mail!.token!)));
+    // The account's own session proves the password (parallel password proofs would trip the lockout's in-flight cap).
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        call("/api/v1/auth/verify-email", { body: { token: mail!.token! }, token: user.accessToken, ip: freshIp() }),
+      ),
+    );
     expect(answers.filter((r) => r.status === 200)).toHaveLength(1);
     for (const r of answers.filter((a) => a.status !== 200)) await problem(r, 400, "invalid_token");
     expect(await isVerified(user.accessToken)).toBe(true);
@@ -82,7 +93,7 @@ describe("POST /auth/resend-verification", () => {
     const unverified = await register();
     const verified = await register();
     const [first] = await outbox(verified.email, "email_verification");
-    expect((await verifyGet(first!.token!)).status).toBe(200);
+    expect((await verifyPost(first!.token!, { password: verified.password })).status).toBe(200);
     const unknown = uniqueEmail("ghost");
 
     const answers = await Promise.all([resend(unverified.email), resend(verified.email), resend(unknown)]);
@@ -92,8 +103,9 @@ describe("POST /auth/resend-verification", () => {
 
     const resent = await outbox(unverified.email, "email_verification");
     expect(resent).toHaveLength(2);
-    // Both links work until used (resending does not void the first); the new one verifies.
-    expect((await verifyPost(resent[0]!.token!)).status).toBe(200);
+    // The newest link wins: resending voids the first; the new one verifies.
+    await problem(await verifyPost(resent[1]!.token!, { password: unverified.password }), 400, "invalid_token");
+    expect((await verifyPost(resent[0]!.token!, { password: unverified.password })).status).toBe(200);
     expect(await isVerified(unverified.accessToken)).toBe(true);
 
     // The verified address got only its registration mail; the unknown one nothing.

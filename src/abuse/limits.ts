@@ -120,19 +120,29 @@ export async function guardPasswordCheck<T extends PasswordCheckOutcome>(
 /**
  * Clears the failure count and any lock (30-minute or hard) on every identifier of `user`. Call it
  * after a successful password reset (`reason: "password_reset"`) or from an administrator's
- * unlock. Writes `account.unlocked` when something was actually locked.
+ * unlock. Writes `account.unlocked` when something was actually locked, and always for an
+ * administrator (`actorUserId`).
  */
 export async function clearLockout(
   deps: Deps,
   user: Pick<User, "id" | "email" | "username">,
   reason: "password_reset" | "admin",
+  actorUserId: string | null = null,
 ): Promise<void> {
   const now = deps.now().getTime();
   const results = await Promise.all(
     identifiersOf(user).map((identifier) => deps.limiter(accountObjectName(identifier), (stub) => stub.unlock(now))),
   );
-  if (results.some((r) => r.wasLocked)) {
-    await recordAudit(deps, { action: "account.unlocked", userId: user.id, resource: `user:${user.id}`, metadata: { reason } });
+  const wasLocked = results.some((r) => r.wasLocked);
+  // An administrator's unlock is recorded even when there was nothing to lift: the act is the event.
+  if (wasLocked || actorUserId !== null) {
+    await recordAudit(deps, {
+      action: "account.unlocked",
+      userId: user.id,
+      actorUserId,
+      resource: `user:${user.id}`,
+      metadata: { reason, was_locked: wasLocked },
+    });
   }
 }
 

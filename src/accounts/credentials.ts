@@ -1,16 +1,15 @@
-import { and, eq, isNull } from "drizzle-orm";
-import { apiKeys, type User } from "../db/schema";
-import { updateUser } from "../db/users";
+import type { User } from "../db/schema";
+import { tombstone } from "../db/users";
 import { AppError } from "../errors";
 import { guardPasswordCheck } from "../abuse/limits";
 import { passwordParams } from "./passwords";
 import { recordAudit } from "../audit/audit";
 import type { Deps } from "../deps";
 import { sendSecurityNotice } from "../mail/notices";
-import { voidOneTimeTokens } from "../recovery/one-time-tokens";
+import { voidMarkers } from "../recovery/one-time-tokens";
 import { hashPassword, verifyPassword } from "./passwords";
 import { assertStrongPassword } from "./password-policy";
-import { revokeAllSessions } from "../sessions/sessions";
+import { changeCredentials, keyNames } from "../sessions/credential-change";
 
 /**
  * Credential changes made by a signed-in user: password change and account deletion. Both need
@@ -31,15 +30,17 @@ export async function assertCurrentPassword(deps: Deps, user: User, password: st
 }
 
 /**
- * `PATCH /users/me/password`: new password under the policy, the caller's session survives and
- * every other session (and its access tokens) is revoked.
+ * `PATCH /users/me/password`: new password under the policy. In one D1 batch: the hash, the
+ * credentials epoch (every other session dies; the caller's moves along and counts as freshly
+ * authenticated), API keys not created by the caller's session, and outstanding reset links. The
+ * notice names the keys that died.
  */
 export async function changePassword(
   deps: Deps,
-  user: User,
-  currentSessionId: string,
+  caller: { user: User; sessionId: string },
   input: { current_password: string; new_password: string },
 ): Promise<void> {
+  const { user } = caller;
   await assertCurrentPassword(deps, user, input.current_password);
   assertStrongPassword(
     input.new_password,
@@ -48,26 +49,42 @@ export async function changePassword(
     "new_password",
   );
   const passwordHash = await hashPassword(input.new_password, passwordParams(deps));
-  await updateUser(deps.db, user.id, { passwordHash, updatedAt: deps.now() });
-  const revoked = await revokeAllSessions(deps, user.id, "password_changed", currentSessionId);
-  // An email change requested with the old password may be the attacker's: it must not complete.
-  await voidOneTimeTokens(deps, "email_change", user.id);
-  await recordAudit(deps, { action: "password.changed", userId: user.id, metadata: { sessions_revoked: revoked.length } });
-  await sendSecurityNotice(deps, user.id, "password_changed", user.email);
+  const { revokedSessionIds, revokedApiKeys } = await changeCredentials(deps, {
+    userId: user.id,
+    set: { passwordHash },
+    bumpEpoch: true,
+    keepSessionId: caller.sessionId,
+    reauthenticated: true,
+    revokeSessionsReason: "password_changed",
+    revokeApiKeys: "not_kept_session",
+    // A reset link requested before the change (perhaps by whoever knew the old password) is void.
+    markers: voidMarkers(user.id, ["reset", "email_change"], deps.now().getTime()),
+  });
+  await recordAudit(deps, {
+    action: "password.changed",
+    userId: user.id,
+    metadata: { sessions_revoked: revokedSessionIds.length, api_keys_revoked: revokedApiKeys.map((k) => k.id) },
+  });
+  await sendSecurityNotice(deps, user.id, "password_changed", user.email, keyNames(revokedApiKeys));
 }
 
 /**
- * `DELETE /users/me`: soft delete. The row stays for the audit trail, but the account can no
- * longer log in, every session, access token and API key dies, and the address is free again.
+ * `DELETE /users/me`: the account can no longer log in, every session, access token and API key
+ * dies and the address is free again. The row stays as a tombstone for the audit trail; its hash
+ * and personal fields are overwritten at once, or after ACCOUNT_ERASURE_GRACE_DAYS by the daily
+ * clean-up.
  */
 export async function deleteAccount(deps: Deps, user: User, password: string): Promise<void> {
   await assertCurrentPassword(deps, user, password);
   const now = deps.now();
-  await updateUser(deps.db, user.id, { deletedAt: now, isActive: false, updatedAt: now });
-  await deps.db
-    .update(apiKeys)
-    .set({ revokedAt: now })
-    .where(and(eq(apiKeys.userId, user.id), isNull(apiKeys.revokedAt)));
-  const revoked = await revokeAllSessions(deps, user.id, "account_deleted");
-  await recordAudit(deps, { action: "user.deleted", userId: user.id, metadata: { sessions_revoked: revoked.length } });
+  const erase = deps.config.erasureGraceDays === 0 ? tombstone(user.id, now) : {};
+  const { revokedSessionIds } = await changeCredentials(deps, {
+    userId: user.id,
+    set: { deletedAt: now, isActive: false, ...erase },
+    bumpEpoch: true,
+    revokeSessionsReason: "account_deleted",
+    revokeApiKeys: "all",
+    markers: voidMarkers(user.id, ["verify", "reset", "email_change", "email_revert"], now.getTime()),
+  });
+  await recordAudit(deps, { action: "user.deleted", userId: user.id, metadata: { sessions_revoked: revokedSessionIds.length } });
 }

@@ -13,6 +13,12 @@ import type { Deps } from "../deps";
  * alone cannot be brute-forced. Imported bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) verify too and are
  * always flagged for rehashing.
  */
+/**
+ * A stored "hash" that no password matches (verification burns the usual time and fails): an
+ * account whose password was disabled by an email-change revert until its owner resets it.
+ */
+export const DISABLED_PASSWORD = "!disabled";
+
 /** The configured hashing parameters. */
 export function passwordParams(deps: Pick<Deps, "config">): PasswordParams {
   return { iterations: deps.config.pbkdf2Iterations, pepper: deps.config.pepper };

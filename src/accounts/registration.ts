@@ -1,5 +1,5 @@
 import type { User } from "../db/schema";
-import { findUserByEmail, findUserByUsername, insertUser } from "../db/users";
+import { expireUnverifiedAccounts, findUserByEmail, findUserByUsername, insertUser } from "../db/users";
 import { AppError, isUniqueViolation } from "../errors";
 import { recordAudit } from "../audit/audit";
 import type { Deps } from "../deps";
@@ -36,7 +36,7 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
   const { requireEmailVerification } = deps.config;
   assertStrongPassword(input.password, { email: input.email, username: input.username, fullName: input.full_name }, deps.config);
 
-  const existing = await findUserByEmail(deps.db, input.email);
+  const existing = await reclaimIfExpired(deps, await findUserByEmail(deps.db, input.email));
   const usernameHolder = input.username ? await findUserByUsername(deps.db, input.username) : undefined;
   // Hash even when the address is taken, so every answer costs the same time.
   const passwordHash = await hashPassword(input.password, passwordParams(deps));
@@ -84,4 +84,19 @@ function usernameTaken(deps: Deps, email: string): RegisterResult {
   if (!deps.config.requireEmailVerification) throw new AppError("username_taken");
   sendMail(deps, usernameUnavailableMail(email, deps.config.publicUrl));
   return { kind: "accepted" };
+}
+
+/**
+ * With verification required, an address registered but never verified within
+ * UNVERIFIED_ACCOUNT_TTL_DAYS is free again: that account is deleted and erased, so squatting on an
+ * address (or planting a password for its owner to verify) does not last.
+ */
+async function reclaimIfExpired(deps: Deps, existing: User | undefined): Promise<User | undefined> {
+  const { requireEmailVerification, unverifiedAccountTtlDays } = deps.config;
+  if (!existing || !requireEmailVerification || existing.emailVerified) return existing;
+  const now = deps.now();
+  const cutoff = new Date(now.getTime() - unverifiedAccountTtlDays * 86_400_000);
+  if (existing.createdAt.getTime() >= cutoff.getTime()) return existing;
+  await expireUnverifiedAccounts(deps.db, cutoff, now, existing.id);
+  return undefined;
 }

@@ -1,6 +1,8 @@
 import { findApiKeyWithUser, insertApiKeyWithinCap, listUserApiKeys, markApiKeyRevoked, touchApiKey } from "../db/api-keys";
 import type { ApiKey, User } from "../db/schema";
 import { AppError } from "../errors";
+import { assertFreshAuthentication } from "../accounts/fresh-auth";
+import { sendSecurityNotice } from "../mail/notices";
 import { displayPrefix, generateApiKey, hashApiKeySecret, parseApiKey, verifyApiKeySecret } from "./format";
 import { recordAudit } from "../audit/audit";
 import type { Deps } from "../deps";
@@ -52,8 +54,11 @@ function toApiKeyResponse(key: ApiKey, prefix: string): ApiKeyResponse {
 
 export interface CreateApiKeyInput {
   name: string;
+  /** Days until the key expires; absent: the configured default (90); null: never, only where allowed. */
   expires_in_days?: number | null | undefined;
   scopes?: ApiKeyScope[] | undefined;
+  /** Needed unless the session proved the password within the last 5 minutes. */
+  current_password?: string | undefined;
 }
 
 /** The creation answer: the only time `api_key` is ever shown. */
@@ -67,12 +72,33 @@ export interface CreatedApiKey {
   expires_at: string | null;
 }
 
-/** `POST /users/me/api-keys`. Refuses (422) when the user already holds the maximum of live keys. */
-export async function createApiKey(deps: Deps, user: User, input: CreateApiKeyInput): Promise<CreatedApiKey> {
-  const { apiKeyPrefix, apiKeyHmacSecret } = deps.config;
+/**
+ * `POST /users/me/api-keys`: a lasting credential, so it needs fresh authentication (see
+ * accounts/fresh-auth.ts) and, where verification is required, a verified address; the owner is
+ * told by mail. Refuses (422) a lifetime beyond the configured maximum, a key that never expires
+ * unless allowed, and a user who already holds the maximum of live keys.
+ */
+export async function createApiKey(
+  deps: Deps,
+  caller: { user: User; sessionId: string; authTime: Date },
+  input: CreateApiKeyInput,
+): Promise<CreatedApiKey> {
+  const { user } = caller;
+  const { apiKeyPrefix, apiKeyHmacSecret, apiKeyLifetime } = deps.config;
+  if (deps.config.requireEmailVerification && !user.emailVerified) {
+    throw new AppError("email_not_verified", { detail: "Verify your email address before creating API keys." });
+  }
+  const lifetimeDays = input.expires_in_days === undefined ? apiKeyLifetime.defaultDays : input.expires_in_days;
+  if (lifetimeDays === null && !apiKeyLifetime.allowNoExpiry) {
+    throw invalidLifetime("API keys must expire here: give expires_in_days.");
+  }
+  if (lifetimeDays !== null && lifetimeDays > apiKeyLifetime.maxDays) {
+    throw invalidLifetime(`Use at most ${apiKeyLifetime.maxDays} days.`);
+  }
+  await assertFreshAuthentication(deps, caller, input.current_password);
   const now = deps.now();
   const scopes = input.scopes ? API_KEY_SCOPES.filter((s) => input.scopes!.includes(s)) : [...API_KEY_SCOPES];
-  const expiresAt = input.expires_in_days ? new Date(now.getTime() + input.expires_in_days * 86_400_000) : null;
+  const expiresAt = lifetimeDays === null ? null : new Date(now.getTime() + lifetimeDays * 86_400_000);
   const generated = generateApiKey(apiKeyPrefix);
   const id = crypto.randomUUID();
   const inserted = await insertApiKeyWithinCap(
@@ -86,6 +112,7 @@ export async function createApiKey(deps: Deps, user: User, input: CreateApiKeyIn
       scopes,
       createdAt: now,
       expiresAt,
+      createdBySessionId: caller.sessionId,
     },
     MAX_API_KEYS_PER_USER,
   );
@@ -100,6 +127,7 @@ export async function createApiKey(deps: Deps, user: User, input: CreateApiKeyIn
     resource: `api_key:${id}`,
     metadata: { api_key_id: id, name: input.name, prefix, scopes, expires_at: expiresAt?.toISOString() ?? null },
   });
+  await sendSecurityNotice(deps, user.id, "api_key_created", user.email, [`"${input.name}" (${prefix}…)`]);
   return {
     id,
     name: input.name,
@@ -181,4 +209,8 @@ function noteUse(deps: Deps, key: ApiKey, user: User, now: Date): void {
       });
     })().catch((error: unknown) => log("warn", "api_key.touch_failed", { api_key_id: key.id, ...describeError(error) })),
   );
+}
+
+function invalidLifetime(message: string): AppError {
+  return new AppError("validation_failed", { errors: [{ field: "expires_in_days", message }] });
 }

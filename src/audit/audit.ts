@@ -24,6 +24,7 @@ type AuditAction =
   | "password.reset"
   | "email.change_requested"
   | "email.changed"
+  | "email.change_reverted"
   | "email.verified"
   | "api_key.created"
   | "api_key.revoked"
@@ -35,6 +36,8 @@ type AuditAction =
 export interface AuditEntry {
   action: AuditAction;
   userId?: string | null;
+  /** The administrator who acted on `userId`'s account; null when the owner (or nobody) acted. */
+  actorUserId?: string | null;
   resource?: string | null;
   metadata?: Record<string, unknown>;
 }
@@ -62,6 +65,7 @@ export async function recordAudit(deps: Deps, entry: AuditEntry): Promise<void> 
   const row = {
     id: crypto.randomUUID(),
     userId: entry.userId ?? null,
+    actorUserId: entry.actorUserId ?? null,
     action: entry.action,
     resource: entry.resource ?? null,
     ipAddress: deps.meta.ip,
@@ -73,6 +77,7 @@ export async function recordAudit(deps: Deps, entry: AuditEntry): Promise<void> 
   log("info", `audit.${entry.action}`, {
     request_id: deps.meta.requestId,
     user_id: row.userId,
+    actor_user_id: row.actorUserId,
     resource: row.resource,
     ip: row.ipAddress,
     metadata: row.metadata,

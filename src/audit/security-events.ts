@@ -32,11 +32,14 @@ function toSecurityEvent(row: AuditLog): SecurityEvent {
   let metadata = row.metadata ?? null;
   const hidden = SERVER_ONLY_METADATA[row.action];
   if (metadata && hidden) metadata = Object.fromEntries(Object.entries(metadata).filter(([k]) => !hidden.includes(k)));
+  // An administrator's action: the owner learns that one happened, not who or from where.
+  const byAdministrator = row.actorUserId !== null && row.actorUserId !== row.userId;
+  if (byAdministrator) metadata = { ...metadata, actor: "administrator" };
   return {
     id: row.id,
     action: row.action,
-    ip_address: row.ipAddress,
-    user_agent: row.userAgent,
+    ip_address: byAdministrator ? null : row.ipAddress,
+    user_agent: byAdministrator ? null : row.userAgent,
     created_at: row.createdAt.toISOString(),
     metadata,
   };

@@ -12,9 +12,9 @@ import { apiKeys, users, type ApiKey, type User } from "./schema";
 export async function insertApiKeyWithinCap(db: Db, key: typeof apiKeys.$inferInsert & { createdAt: Date }, cap: number): Promise<boolean> {
   const now = key.createdAt.getTime();
   const result = await db.run(sql`
-    INSERT INTO api_keys (id, user_id, name, key_id, secret_hash, scopes, created_at, expires_at)
+    INSERT INTO api_keys (id, user_id, name, key_id, secret_hash, scopes, created_at, expires_at, created_by_session_id)
     SELECT ${key.id}, ${key.userId}, ${key.name}, ${key.keyId}, ${key.secretHash}, ${JSON.stringify(key.scopes)},
-           ${now}, ${key.expiresAt?.getTime() ?? null}
+           ${now}, ${key.expiresAt?.getTime() ?? null}, ${key.createdBySessionId ?? null}
     WHERE (SELECT count(*) FROM api_keys
            WHERE user_id = ${key.userId} AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${now})) < ${cap}`);
   return result.meta.changes === 1;

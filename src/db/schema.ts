@@ -21,9 +21,17 @@ export const users = sqliteTable(
     isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
     isSuperuser: integer("is_superuser", { mode: "boolean" }).notNull().default(false),
     lastLoginAt: timestamp("last_login_at"),
+    /**
+     * The credentials epoch: a session whose own `credentials_epoch` is older is dead. Bumped (to
+     * the time, in ms) by password change and reset, email revert and logout-all, in the same D1
+     * batch as the change itself.
+     */
+    credentialsEpoch: integer("credentials_epoch").notNull().default(0),
     createdAt: timestamp("created_at").notNull(),
     updatedAt: timestamp("updated_at").notNull(),
     deletedAt: timestamp("deleted_at"),
+    /** When a deleted account's password hash and personal fields were overwritten (tombstone). */
+    erasedAt: timestamp("erased_at"),
   },
   (t) => [
     uniqueIndex("users_email_live_uq")
@@ -53,6 +61,10 @@ export const sessions = sqliteTable(
     ipAddress: text("ip_address"),
     userAgent: text("user_agent"),
     deviceInfo: text("device_info"),
+    /** The user's credentials epoch when this session proved the password (see users). */
+    credentialsEpoch: integer("credentials_epoch").notNull().default(0),
+    /** When the user last proved a password in this session: the access token's `auth_time`. */
+    authTime: timestamp("auth_time"),
     createdAt: timestamp("created_at").notNull(),
     lastUsedAt: timestamp("last_used_at").notNull(),
     expiresAt: timestamp("expires_at").notNull(),
@@ -98,6 +110,8 @@ export const apiKeys = sqliteTable(
     expiresAt: timestamp("expires_at"),
     lastUsedAt: timestamp("last_used_at"),
     lastUsedIp: text("last_used_ip"),
+    /** The session that created the key: a password change there keeps the keys it made. */
+    createdBySessionId: text("created_by_session_id"),
     revokedAt: timestamp("revoked_at"),
   },
   (t) => [uniqueIndex("api_keys_key_id_uq").on(t.keyId), index("api_keys_user_idx").on(t.userId, t.createdAt)],
@@ -109,6 +123,8 @@ export const auditLogs = sqliteTable(
   {
     id: text("id").primaryKey(),
     userId: text("user_id"),
+    /** Who acted, when not the account's owner (an administrator). */
+    actorUserId: text("actor_user_id"),
     action: text("action").notNull(),
     resource: text("resource"),
     ipAddress: text("ip_address"),

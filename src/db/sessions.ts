@@ -110,24 +110,6 @@ export async function markSessionRevoked(db: Db, sessionId: string, reason: stri
   return result.meta.changes === 1;
 }
 
-/** Revokes every live session of a user (optionally but one) and returns the ids it revoked. */
-export async function markUserSessionsRevoked(
-  db: Db,
-  userId: string,
-  reason: string,
-  now: Date,
-  exceptSessionId?: string,
-): Promise<string[]> {
-  const conditions = [eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)];
-  if (exceptSessionId) conditions.push(ne(sessions.id, exceptSessionId));
-  const rows = await db
-    .update(sessions)
-    .set({ revokedAt: now, revokedReason: reason })
-    .where(and(...conditions))
-    .returning({ id: sessions.id });
-  return rows.map((r) => r.id);
-}
-
 /**
  * One page of a user's live sessions, newest first (`created_at`, then `id`), strictly after
  * `before` in that order: keyset pagination along `sessions_user_idx`.

@@ -1,4 +1,4 @@
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import { users, type User } from "./schema";
 
@@ -67,15 +67,38 @@ export function markEmailVerified(db: Db, id: string, email: string, now: Date):
 }
 
 /**
- * Moves the account from `fromEmail` to `toEmail`, which is verified by the act of confirming.
- * Conditional on the current address, so a change that raced another one does nothing. Throws the
- * driver's UNIQUE error when `toEmail` was taken meanwhile (the partial unique index decides).
+ * The fields that overwrite a deleted account's personal data: the id stays (audit rows name it),
+ * nothing that identified the person or could log in does.
  */
-export function changeUserEmail(db: Db, id: string, fromEmail: string, toEmail: string, now: Date): Promise<User | undefined> {
-  return db
+const ERASED = { username: null, fullName: "", passwordHash: "!erased", emailVerified: false } as const;
+
+export function tombstone(id: string, now: Date): Partial<typeof users.$inferInsert> {
+  return { ...ERASED, email: `deleted+${id}@invalid`, erasedAt: now };
+}
+
+/** The same, for statements over many rows. */
+const tombstoneSql = (now: Date) => ({ ...ERASED, email: sql`'deleted+' || ${users.id} || '@invalid'`, erasedAt: now });
+
+/** Overwrites the personal fields of accounts deleted before `cutoff` and not yet erased. */
+export async function eraseDeletedAccounts(db: Db, cutoff: Date, now: Date): Promise<number> {
+  const result = await db
     .update(users)
-    .set({ email: toEmail, emailVerified: true, updatedAt: now })
-    .where(and(eq(users.id, id), eq(users.email, fromEmail), isNull(users.deletedAt)))
-    .returning()
-    .get();
+    .set(tombstoneSql(now))
+    .where(and(isNotNull(users.deletedAt), lt(users.deletedAt, cutoff), isNull(users.erasedAt)))
+    .run();
+  return result.meta.changes;
+}
+
+/**
+ * Deletes and erases accounts still unverified since before `cutoff` (only while verification is
+ * required), freeing their addresses. Erases one account when `id` is given (a new registration
+ * reclaiming the address).
+ */
+export async function expireUnverifiedAccounts(db: Db, cutoff: Date, now: Date, id?: string): Promise<number> {
+  const result = await db
+    .update(users)
+    .set({ ...tombstoneSql(now), deletedAt: now, isActive: false, updatedAt: now })
+    .where(and(eq(users.emailVerified, false), isNull(users.deletedAt), lt(users.createdAt, cutoff), id ? eq(users.id, id) : undefined))
+    .run();
+  return result.meta.changes;
 }

@@ -7,6 +7,8 @@ interface SessionPrincipal {
   kind: "access_token";
   user: User;
   sessionId: string;
+  /** When the user last proved a password in this session. */
+  authTime: Date;
   /** The access token's id and expiry, for logout's blacklist entry. */
   token: { jti: string; exp: number };
 }

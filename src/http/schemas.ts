@@ -79,6 +79,20 @@ export const logoutBody = z.object({ refresh_token: refreshTokenField.optional()
 
 export const tokenBody = z.object({ token: z.string().min(1).max(256) });
 
+/** A registration token also needs the password (or a session of the account), or a new password. */
+export const verifyEmailBody = z
+  .object({
+    token: z.string().min(1).max(256),
+    password: passwordField.optional().openapi({ description: "The password chosen at registration (registration links only)." }),
+    new_password: passwordField
+      .optional()
+      .openapi({ description: "Replaces the password instead; every session and API key of the account dies (registration links only)." }),
+  })
+  .refine((b) => b.password === undefined || b.new_password === undefined, {
+    message: "Send either password or new_password.",
+    path: ["new_password"],
+  });
+
 export const logoutQuery = z.object({ scope: z.enum(["all", "session"]).optional() });
 
 export const changePasswordBody = z.object({ current_password: passwordField, new_password: passwordField });
@@ -109,6 +123,7 @@ export const createApiKeyBody = z.object({
     .min(1, "Give the key at least one scope, or leave scopes out for all of them.")
     .max(API_KEY_SCOPES.length * 2)
     .optional(),
+  current_password: passwordField.optional(),
 });
 
 export const sessionIdParam = z.object({ id: z.string().min(1).max(64) });

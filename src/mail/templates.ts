@@ -71,6 +71,21 @@ export function emailChangeMail(to: string, publicUrl: string, token: string): M
   );
 }
 
+export function emailRevertMail(to: string, publicUrl: string, token: string, newEmail: string): MailMessage {
+  const url = `${publicUrl}/revert-email-change?token=${encodeURIComponent(token)}`;
+  return compose(
+    to,
+    "security_notice",
+    "Your email address was changed",
+    [
+      `The email address of your Gatehouse account was changed to ${newEmail}.`,
+      "If this was not you, open the link below within 7 days: it restores this address, signs every session out, revokes every API key and sends you a link to set a new password.",
+    ],
+    { url, label: "This wasn't me: restore my address" },
+    token,
+  );
+}
+
 export function registrationAttemptMail(to: string, publicUrl: string): MailMessage {
   return compose(to, "security_notice", "Someone tried to register with your address", [
     "Someone tried to create a Gatehouse account with this email address, which already has an account.",
@@ -86,7 +101,15 @@ export function usernameUnavailableMail(to: string, publicUrl: string): MailMess
 }
 
 export type SecurityEvent =
-  "password_changed" | "password_reset" | "email_changed" | "email_change_requested" | "refresh_token_reused" | "account_locked";
+  | "password_changed"
+  | "password_reset"
+  | "email_changed"
+  | "email_change_requested"
+  | "email_change_reverted"
+  | "refresh_token_reused"
+  | "account_locked"
+  | "api_key_created"
+  | "password_set_at_verification";
 
 const SECURITY_TEXT: Record<SecurityEvent, { subject: string; body: string }> = {
   password_changed: {
@@ -103,16 +126,34 @@ const SECURITY_TEXT: Record<SecurityEvent, { subject: string; body: string }> = 
     subject: "A session was signed out for your safety",
     body: "An old sign-in token of your account was used again, which can mean it was stolen. We signed that session out.",
   },
+  email_change_reverted: {
+    subject: "Your email address was restored",
+    body: "The change of your account's email address was undone from the link sent to this address. Every session and API key was revoked and the password was disabled: use the reset link we are sending you to choose a new one.",
+  },
+  api_key_created: {
+    subject: "An API key was created",
+    body: "A new API key was created for your account. If this was not you, revoke it in your account and change your password.",
+  },
+  password_set_at_verification: {
+    subject: "Your password was set",
+    body: "A new password was set while confirming this address, and every earlier session and API key was revoked.",
+  },
   account_locked: {
     subject: "Your account was locked",
     body: "Too many wrong passwords were tried for your account, so logins are paused. Reset your password to unlock it now.",
   },
 };
 
-export function securityNoticeMail(to: string, event: SecurityEvent, details: { ip: string | null; time: Date }): MailMessage {
+export function securityNoticeMail(
+  to: string,
+  event: SecurityEvent,
+  details: { ip: string | null; time: Date; items?: string[] },
+): MailMessage {
   const { subject, body } = SECURITY_TEXT[event];
+  const items = details.items?.length ? [`Revoked or affected: ${details.items.join(", ")}.`] : [];
   return compose(to, "security_notice", subject, [
     body,
+    ...items,
     `When: ${details.time.toISOString()}${details.ip ? `, from IP address ${details.ip}` : ""}.`,
     "If this was not you, reset your password right away.",
   ]);

@@ -2,6 +2,7 @@ import { pruneAuditLogs } from "../db/audit-logs";
 import { createDb, type Db } from "../db/client";
 import { deleteExpiredConsumedTokens } from "../db/consumed-tokens";
 import { deleteDeadSessions } from "../db/sessions";
+import { eraseDeletedAccounts, expireUnverifiedAccounts } from "../db/users";
 import { readConfig, type Bindings } from "../config";
 import { log } from "../log";
 
@@ -27,15 +28,24 @@ async function pruneExpiredAuditLogs(db: Db, retentionDays: number, now: Date): 
 /**
  * The daily cron: drops what can no longer matter. Single-use markers outlive their token's TTL
  * by a day; dead sessions (expired, or revoked more than a day ago) go with their retired tokens;
- * audit rows go after the configured retention.
+ * audit rows go after the configured retention; deleted accounts are erased after their grace
+ * period; with verification required, accounts unverified for UNVERIFIED_ACCOUNT_TTL_DAYS are
+ * deleted and erased, freeing their addresses.
  */
 export async function runScheduledMaintenance(env: Bindings, now: Date): Promise<void> {
   const db = createDb(env.DB);
   const dayAgo = new Date(now.getTime() - 86_400_000);
   const consumed = await deleteExpiredConsumedTokens(db, dayAgo);
   const dead = await deleteDeadSessions(db, dayAgo);
-  const auditLogs = await pruneExpiredAuditLogs(db, readConfig(env).auditRetentionDays, now);
+  const config = readConfig(env);
+  const auditLogs = await pruneExpiredAuditLogs(db, config.auditRetentionDays, now);
+  const erased = await eraseDeletedAccounts(db, new Date(now.getTime() - config.erasureGraceDays * 86_400_000), now);
+  const expired = config.requireEmailVerification
+    ? await expireUnverifiedAccounts(db, new Date(now.getTime() - config.unverifiedAccountTtlDays * 86_400_000), now)
+    : 0;
   log("info", "maintenance.done", {
+    erased_accounts: erased,
+    expired_unverified_accounts: expired,
     audit_logs: auditLogs,
     consumed_tokens: consumed,
     retired_refresh_tokens: dead.retiredTokens,

@@ -1,13 +1,15 @@
 import type { User } from "../db/schema";
-import { changeUserEmail, findUserByEmail, findUserById } from "../db/users";
+import { findUserByEmail, findUserById } from "../db/users";
 import { AppError, isUniqueViolation } from "../errors";
 import { recordAudit } from "../audit/audit";
 import { assertCurrentPassword } from "../accounts/credentials";
 import type { Deps } from "../deps";
 import { sendMail } from "../mail/mail";
-import { emailChangeMail } from "../mail/templates";
+import { emailChangeMail, emailRevertMail, passwordResetMail } from "../mail/templates";
 import { sendSecurityNotice } from "../mail/notices";
-import { consumeOneTimeToken, invalidLink, issueOneTimeToken, type TokenPayload } from "./one-time-tokens";
+import { DISABLED_PASSWORD } from "../accounts/passwords";
+import { changeCredentials } from "../sessions/credential-change";
+import { consumeOneTimeToken, invalidLink, issueOneTimeToken, peekOneTimeToken, voidMarkers, type TokenPayload } from "./one-time-tokens";
 
 /**
  * Changing the account's address: `POST /users/me/email` mails a link to the new address and a
@@ -25,13 +27,14 @@ const TAKEN = "This address already belongs to another account.";
  * Answers the same 202 whether or not `new_email` is taken, so a signed-in caller cannot probe
  * which addresses have accounts; a taken address is refused when its link is opened.
  */
-export async function requestEmailChange(deps: Deps, user: User, input: EmailChangeInput): Promise<void> {
+export async function requestEmailChange(deps: Deps, caller: { user: User; sessionId: string }, input: EmailChangeInput): Promise<void> {
+  const { user } = caller;
   await assertCurrentPassword(deps, user, input.password);
   if (input.new_email === user.email) {
     throw new AppError("validation_failed", { errors: [{ field: "new_email", message: "This is already your email address." }] });
   }
   // A newer request supersedes older links (see one-time-tokens.ts): only the latest address can win.
-  const token = await issueOneTimeToken(deps, "email_change", { userId: user.id, email: input.new_email });
+  const token = await issueOneTimeToken(deps, "email_change", { userId: user.id, email: input.new_email, sessionId: caller.sessionId });
   sendMail(deps, emailChangeMail(input.new_email, deps.config.publicUrl, token));
   await recordAudit(deps, { action: "email.change_requested", userId: user.id, resource: `user:${user.id}` });
   await sendSecurityNotice(deps, user.id, "email_change_requested", user.email);
@@ -41,7 +44,8 @@ export async function requestEmailChange(deps: Deps, user: User, input: EmailCha
  * Completes a change with a token already found for purpose `email_change`. A taken address answers
  * 409 `email_taken` before the token is consumed (the link stays usable until it expires); when two
  * confirmations race for one address, the partial unique index on `users.email` decides and the
- * loser gets the same 409.
+ * loser gets the same 409. The session that asked for the change survives; every other one ends.
+ * The old address gets a link that undoes the change for 7 days.
  */
 export async function confirmEmailChange(deps: Deps, token: string, payload: TokenPayload): Promise<void> {
   const user = await findUserById(deps.db, payload.userId);
@@ -50,15 +54,63 @@ export async function confirmEmailChange(deps: Deps, token: string, payload: Tok
   if (holder && holder.id !== user.id) throw new AppError("email_taken", { detail: TAKEN });
 
   await consumeOneTimeToken(deps, "email_change", token);
-  let updated: User | undefined;
+  let changed: User | undefined;
   try {
-    updated = await changeUserEmail(deps.db, user.id, user.email, payload.email, deps.now());
+    ({ user: changed } = await changeCredentials(deps, {
+      userId: user.id,
+      set: { email: payload.email, emailVerified: true },
+      whileEmail: user.email,
+      bumpEpoch: true,
+      keepSessionId: payload.sessionId ?? null,
+      revokeSessionsReason: "email_changed",
+      revokeApiKeys: "none",
+    }));
   } catch (error) {
     if (isUniqueViolation(error, "users.email")) throw new AppError("email_taken", { detail: TAKEN });
     throw error;
   }
   // The account's address moved under us (another change finished first): nothing was changed.
-  if (!updated) throw invalidLink();
+  if (!changed) throw invalidLink();
+  const revertToken = await issueOneTimeToken(deps, "email_revert", { userId: user.id, email: user.email, newEmail: payload.email });
+  sendMail(deps, emailRevertMail(user.email, deps.config.publicUrl, revertToken, payload.email));
   await recordAudit(deps, { action: "email.changed", userId: user.id, resource: `user:${user.id}` });
-  await sendSecurityNotice(deps, user.id, "email_changed", user.email);
+}
+
+/**
+ * `POST /auth/revert-email-change`: the old address's "this wasn't me". Restores it, and treats the
+ * account as taken over: every session and API key dies, every mailed link is void, the current
+ * password is disabled (login answers 401 like any wrong password) and a reset link goes to the
+ * restored address. 409 `email_taken` if another account took the old address meanwhile.
+ */
+export async function revertEmailChange(deps: Deps, token: string): Promise<void> {
+  const payload = await peekOneTimeToken(deps, "email_revert", token);
+  const user = await findUserById(deps.db, payload.userId);
+  if (!user) throw invalidLink();
+  const holder = await findUserByEmail(deps.db, payload.email);
+  if (holder && holder.id !== user.id) throw new AppError("email_taken", { detail: TAKEN });
+
+  await consumeOneTimeToken(deps, "email_revert", token);
+  try {
+    await changeCredentials(deps, {
+      userId: user.id,
+      set: { email: payload.email, emailVerified: true, passwordHash: DISABLED_PASSWORD },
+      bumpEpoch: true,
+      revokeSessionsReason: "email_change_reverted",
+      revokeApiKeys: "all",
+      markers: voidMarkers(user.id, ["verify", "reset", "email_change", "email_revert"], deps.now().getTime()),
+    });
+  } catch (error) {
+    if (isUniqueViolation(error, "users.email")) throw new AppError("email_taken", { detail: TAKEN });
+    throw error;
+  }
+  await recordAudit(deps, {
+    action: "email.change_reverted",
+    userId: user.id,
+    resource: `user:${user.id}`,
+    metadata: { api_keys_revoked: true },
+  });
+  await sendSecurityNotice(deps, user.id, "email_change_reverted", payload.email);
+  // Issued after the batch voided older links, so this one is the newest and stays usable.
+  const resetToken = await issueOneTimeToken(deps, "reset", { userId: user.id, email: payload.email });
+  sendMail(deps, passwordResetMail(payload.email, deps.config.appUrl, resetToken));
 }

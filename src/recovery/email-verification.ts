@@ -1,18 +1,41 @@
-import { enforceAccountLimit } from "../abuse/limits";
+import { clearLockout, enforceAccountLimit, guardPasswordCheck } from "../abuse/limits";
+import { hashPassword, passwordParams, verifyPassword } from "../accounts/passwords";
+import { assertStrongPassword } from "../accounts/password-policy";
+import type { User } from "../db/schema";
+import { AppError } from "../errors";
+import { sendSecurityNotice } from "../mail/notices";
+import { changeCredentials, keyNames } from "../sessions/credential-change";
 import { findUserByEmail, findUserById, markEmailVerified } from "../db/users";
 import { describeError, log } from "../log";
 import { sendVerificationMail } from "../accounts/registration";
 import { recordAudit } from "../audit/audit";
 import type { Deps } from "../deps";
 import { confirmEmailChange } from "./email-change";
-import { consumeOneTimeToken, findOneTimeToken, invalidLink } from "./one-time-tokens";
+import { consumeOneTimeToken, findOneTimeToken, invalidLink, voidMarkers } from "./one-time-tokens";
+
+/** How a registration token's confirmer proves the account's password (API.md v1.1). */
+export interface VerificationProof {
+  /** The password chosen at registration. */
+  password?: string | undefined;
+  /** A new password that replaces it: a reset through the mailbox, so everything earlier dies. */
+  newPassword?: string | undefined;
+  /** The account's own signed-in session (a bearer access token of the same user). */
+  callerUserId?: string | undefined;
+}
+
+export type ConfirmOutcome = "verified" | "verified_new_password" | "changed";
 
 /**
  * `GET|POST /auth/verify-email`: one endpoint for both kinds of mailed address links. The token's
  * purpose is found by looking it up under both prefixes in one bulk KV read, so tokens carry no
  * visible type and a reset token is never accepted here.
+ *
+ * A registration token proves the mailbox only. Someone else may have registered the address with a
+ * password of their choosing, so the account becomes verified only when the confirmer also proves
+ * the password (or a session of the account), or replaces it with `newPassword`; otherwise 400
+ * `password_required` and the link stays usable.
  */
-export async function confirmEmailToken(deps: Deps, token: string): Promise<"verified" | "changed"> {
+export async function confirmEmailToken(deps: Deps, token: string, proof: VerificationProof): Promise<ConfirmOutcome> {
   const { purpose, payload } = await findOneTimeToken(deps, ["verify", "email_change"], token);
   if (purpose === "email_change") {
     await confirmEmailChange(deps, token, payload);
@@ -20,12 +43,51 @@ export async function confirmEmailToken(deps: Deps, token: string): Promise<"ver
   }
   const user = await findUserById(deps.db, payload.userId);
   // Bound to the address it was mailed to: after an email change an old link verifies nothing.
-  if (!user || user.email !== payload.email) throw invalidLink();
+  if (!user || !user.isActive || user.email !== payload.email) throw invalidLink();
+  if (proof.newPassword !== undefined) {
+    await verifyWithNewPassword(deps, token, user, proof.newPassword);
+    return "verified_new_password";
+  }
+  if (proof.callerUserId !== user.id) {
+    if (proof.password === undefined) throw new AppError("password_required");
+    const password = proof.password;
+    const { success } = await guardPasswordCheck(deps, { email: user.email }, async () => ({
+      success: (await verifyPassword(password, user.passwordHash, passwordParams(deps))).valid,
+      userId: user.id,
+    }));
+    if (!success) {
+      throw new AppError("invalid_credentials", {
+        detail: "This is not the account's password. Enter the password chosen at registration, or set a new one.",
+      });
+    }
+  }
   await consumeOneTimeToken(deps, "verify", token);
   const updated = await markEmailVerified(deps.db, user.id, payload.email, deps.now());
   if (!updated) throw invalidLink();
   if (!user.emailVerified) await recordAudit(deps, { action: "email.verified", userId: user.id, resource: `user:${user.id}` });
   return "verified";
+}
+
+/**
+ * The mailbox owner sets the password while confirming: like a reset, every session, API key and
+ * mailed link of the account dies, and nobody is signed in.
+ */
+async function verifyWithNewPassword(deps: Deps, token: string, user: User, newPassword: string): Promise<void> {
+  assertStrongPassword(newPassword, { email: user.email, username: user.username, fullName: user.fullName }, deps.config, "new_password");
+  const passwordHash = await hashPassword(newPassword, passwordParams(deps));
+  await consumeOneTimeToken(deps, "verify", token);
+  const { revokedApiKeys } = await changeCredentials(deps, {
+    userId: user.id,
+    set: { passwordHash, emailVerified: true },
+    whileEmail: user.email,
+    bumpEpoch: true,
+    revokeSessionsReason: "password_set_at_verification",
+    revokeApiKeys: "all",
+    markers: voidMarkers(user.id, ["verify", "reset", "email_change", "email_revert"], deps.now().getTime()),
+  });
+  await clearLockout(deps, user, "password_reset");
+  await recordAudit(deps, { action: "email.verified", userId: user.id, resource: `user:${user.id}`, metadata: { password_set: true } });
+  await sendSecurityNotice(deps, user.id, "password_set_at_verification", user.email, keyNames(revokedApiKeys));
 }
 
 /**

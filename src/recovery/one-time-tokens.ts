@@ -1,15 +1,15 @@
-import { claimToken, insertMarker, isUsedOrSuperseded, type MarkerRange } from "../db/consumed-tokens";
+import { claimToken, insertMarker, isUsedOrSuperseded, type ConsumedRow, type MarkerRange } from "../db/consumed-tokens";
 import { AppError } from "../errors";
 import { randomToken, sha256 } from "../crypto";
 import type { Deps } from "../deps";
 
 /**
- * Mailed one-time tokens (email verification, password reset, email change).
+ * Mailed one-time tokens (email verification, password reset, email change and its revert link).
  *
  *   KV   <purpose>:<sha256(token)>  → JSON payload    TTL: the purpose's lifetime
  *   D1   consumed_tokens(token_hash = sha256(token))  the single-use arbiter
  *   D1   consumed_tokens(token_hash = issued:<purpose>:<userId>:<issuedAt>:<sha256(token)>)
- *        an issuance marker, for purposes where the latest token wins (reset, email change)
+ *        an issuance marker: for every purpose the latest token wins
  *
  * KV holds only the token's hash. KV alone cannot make a token single-use under concurrency (a
  * read-then-delete races), so consumption is decided by one conditional INSERT in D1: of any number
@@ -17,21 +17,20 @@ import type { Deps } from "../deps";
  *
  * "A fresh request invalidates older tokens" is decided in D1 too, not with a KV pointer (KV is
  * eventually consistent, so a pointer read in another location could miss the newer token). Each
- * reset or email-change token writes an issuance marker whose key sorts by issue time within the
+ * token writes an issuance marker whose key sorts by issue time within the
  * user's range; consuming a token requires that no marker of the same purpose and user sorts after
  * its own, in the same INSERT that claims it. The markers are rows of `consumed_tokens` because the
  * schema is fixed; they expire with the token and the daily clean-up removes them.
  */
-export type TokenPurpose = "verify" | "reset" | "email_change";
+export type TokenPurpose = "verify" | "reset" | "email_change" | "email_revert";
 
 const TOKEN_TTL_SECONDS: Record<TokenPurpose, number> = {
   verify: 24 * 3600,
   reset: 15 * 60,
   email_change: 3600,
+  /** The old address's "this wasn't me" link after an email change. */
+  email_revert: 7 * 86_400,
 };
-
-/** Purposes for which issuing a token makes every older one of the same user unusable. */
-const LATEST_WINS: ReadonlySet<TokenPurpose> = new Set(["reset", "email_change"]);
 
 export interface TokenPayload {
   userId: string;
@@ -39,6 +38,9 @@ export interface TokenPayload {
   email: string;
   /** Milliseconds since the epoch; lets expiry be judged by the injectable clock as well as KV's TTL. */
   issuedAt: number;
+  /** email_change: the session that asked (it survives the change); email_revert: the address it moved to. */
+  sessionId?: string | undefined;
+  newEmail?: string | undefined;
 }
 
 /** A bad mailed link: 400 `invalid_token` (API.md), without saying which check failed. */
@@ -55,9 +57,8 @@ const markerKey = (purpose: TokenPurpose, payload: TokenPayload, hash: string) =
 /** ';' is the character after ':', so `< end` bounds the user's range. */
 const markerEnd = (purpose: TokenPurpose, userId: string) => `issued:${purpose}:${userId};`;
 
-/** Where a newer token of the same purpose and user would have left its marker (LATEST_WINS purposes only). */
-function newerMarkers(purpose: TokenPurpose, payload: TokenPayload, hash: string): MarkerRange | null {
-  if (!LATEST_WINS.has(purpose)) return null;
+/** Where a newer token (or a void marker) of the same purpose and user would have left its marker. */
+function newerMarkers(purpose: TokenPurpose, payload: TokenPayload, hash: string): MarkerRange {
   return { after: markerKey(purpose, payload, hash), before: markerEnd(purpose, payload.userId) };
 }
 
@@ -65,31 +66,28 @@ function newerMarkers(purpose: TokenPurpose, payload: TokenPayload, hash: string
 export async function issueOneTimeToken(deps: Deps, purpose: TokenPurpose, payload: Omit<TokenPayload, "issuedAt">): Promise<string> {
   const token = randomToken(32);
   const hash = await sha256(token);
-  const value: TokenPayload = { userId: payload.userId, email: payload.email, issuedAt: deps.now().getTime() };
+  const value: TokenPayload = { ...payload, issuedAt: deps.now().getTime() };
   const expiresAt = value.issuedAt + TOKEN_TTL_SECONDS[purpose] * 1000;
-  if (LATEST_WINS.has(purpose)) {
-    // Written before the token exists: if this fails nothing was mailed, and if the KV write below
-    // fails the older tokens are already dead (fail closed).
-    await insertMarker(deps.db, { key: markerKey(purpose, value, hash), purpose: `${purpose}_issued`, at: value.issuedAt, expiresAt });
-  }
+  // Issuing a token makes every older one of the same purpose and user unusable. Written before the
+  // token exists: if this fails nothing was mailed, and if the KV write below fails the older tokens
+  // are already dead (fail closed).
+  await insertMarker(deps.db, { key: markerKey(purpose, value, hash), purpose: `${purpose}_issued`, at: value.issuedAt, expiresAt });
   await deps.kv.put(kvKey(purpose, hash), JSON.stringify(value), { expirationTtl: TOKEN_TTL_SECONDS[purpose] });
   return token;
 }
 
 /**
- * Voids every outstanding token of a latest-wins purpose for the user, by writing an issuance
- * marker that no token matches. A password reset uses it so that an email change requested by
- * whoever knew the old password cannot be completed afterwards.
+ * Markers that void every outstanding token of these purposes for the user (a marker no token
+ * matches sorts after them all). Credential changes write them in their D1 batch: a password change
+ * voids reset links, a reset voids every other mailed token.
  */
-export async function voidOneTimeTokens(deps: Deps, purpose: "reset" | "email_change", userId: string): Promise<void> {
-  const now = deps.now().getTime();
-  const marker: TokenPayload = { userId, email: "", issuedAt: now };
-  await insertMarker(deps.db, {
-    key: markerKey(purpose, marker, `void-${crypto.randomUUID()}`),
+export function voidMarkers(userId: string, purposes: readonly TokenPurpose[], now: number): ConsumedRow[] {
+  return purposes.map((purpose) => ({
+    key: markerKey(purpose, { userId, email: "", issuedAt: now }, `void-${crypto.randomUUID()}`),
     purpose: `${purpose}_voided`,
     at: now,
     expiresAt: now + TOKEN_TTL_SECONDS[purpose] * 1000,
-  });
+  }));
 }
 
 const wellFormed = (token: string) => token.length >= 16 && token.length <= 128;

@@ -1,5 +1,5 @@
 import { clearLockout, enforceAccountLimit } from "../abuse/limits";
-import { findUserByEmail, findUserById, updateUser } from "../db/users";
+import { findUserByEmail, findUserById } from "../db/users";
 import { describeError, log } from "../log";
 import { passwordParams } from "../accounts/passwords";
 import { recordAudit } from "../audit/audit";
@@ -7,10 +7,10 @@ import type { Deps } from "../deps";
 import { deliver } from "../mail/mail";
 import { passwordResetMail } from "../mail/templates";
 import { sendSecurityNotice } from "../mail/notices";
-import { consumeOneTimeToken, invalidLink, issueOneTimeToken, peekOneTimeToken, voidOneTimeTokens } from "./one-time-tokens";
+import { consumeOneTimeToken, invalidLink, issueOneTimeToken, peekOneTimeToken, voidMarkers } from "./one-time-tokens";
 import { hashPassword } from "../accounts/passwords";
 import { assertStrongPassword } from "../accounts/password-policy";
-import { revokeAllSessions } from "../sessions/sessions";
+import { changeCredentials, keyNames } from "../sessions/credential-change";
 
 /**
  * Password recovery. `POST /auth/forgot-password` counts the request against the address's own
@@ -59,15 +59,25 @@ export async function resetPassword(deps: Deps, input: ResetPasswordInput): Prom
     "new_password",
   );
 
-  await consumeOneTimeToken(deps, "reset", input.token);
   const passwordHash = await hashPassword(input.new_password, passwordParams(deps));
-  // Opening the link proved control of the address, so it counts as verified.
-  await updateUser(deps.db, user.id, { passwordHash, emailVerified: true, updatedAt: deps.now() });
-  await revokeAllSessions(deps, user.id, "password_reset");
+  await consumeOneTimeToken(deps, "reset", input.token);
+  // Opening the link proved control of the address, so it counts as verified. Everything minted
+  // before it dies: sessions (by the epoch), API keys, and every other mailed link.
+  const { revokedApiKeys } = await changeCredentials(deps, {
+    userId: user.id,
+    set: { passwordHash, emailVerified: true },
+    bumpEpoch: true,
+    revokeSessionsReason: "password_reset",
+    revokeApiKeys: "all",
+    markers: voidMarkers(user.id, ["verify", "reset", "email_change", "email_revert"], deps.now().getTime()),
+  });
   // Whoever can read the mailbox is the owner: lift the lockout, including the hard tier.
   await clearLockout(deps, user, "password_reset");
-  // An email change requested with the old password (perhaps by whoever stole it) must not complete.
-  await voidOneTimeTokens(deps, "email_change", user.id);
-  await recordAudit(deps, { action: "password.reset", userId: user.id, resource: `user:${user.id}` });
-  await sendSecurityNotice(deps, user.id, "password_reset", user.email);
+  await recordAudit(deps, {
+    action: "password.reset",
+    userId: user.id,
+    resource: `user:${user.id}`,
+    metadata: { api_keys_revoked: revokedApiKeys.map((k) => k.id) },
+  });
+  await sendSecurityNotice(deps, user.id, "password_reset", user.email, keyNames(revokedApiKeys));
 }

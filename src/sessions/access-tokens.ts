@@ -12,6 +12,8 @@ export interface AccessTokenClaims {
   jti: string;
   iat: number;
   exp: number;
+  /** When the user last proved a password in this session (seconds; RFC 9068), kept across refreshes. */
+  auth_time: number;
 }
 
 export interface IssuedAccessToken {
@@ -23,7 +25,7 @@ export interface IssuedAccessToken {
 export async function signAccessToken(
   keys: KeySet,
   config: Config,
-  subject: { userId: string; sessionId: string },
+  subject: { userId: string; sessionId: string; authTime: Date },
   now: Date,
 ): Promise<IssuedAccessToken> {
   const iat = Math.floor(now.getTime() / 1000);
@@ -33,8 +35,9 @@ export async function signAccessToken(
     jti: crypto.randomUUID(),
     iat,
     exp: iat + config.accessTokenTtl,
+    auth_time: Math.floor(subject.authTime.getTime() / 1000),
   };
-  const token = await new SignJWT({ sid: claims.sid })
+  const token = await new SignJWT({ sid: claims.sid, auth_time: claims.auth_time })
     .setProtectedHeader({ alg: keys.signing.alg, kid: keys.signing.kid, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(config.issuer)
     .setAudience(config.audience)
@@ -70,9 +73,10 @@ export async function verifyAccessToken(keys: KeySet, config: Config, token: str
         requiredClaims: ["sub", "sid", "jti", "iat", "exp"],
       },
     );
-    const { sub, sid, jti, iat, exp } = payload as Partial<Record<keyof AccessTokenClaims, unknown>>;
+    const { sub, sid, jti, iat, exp, auth_time } = payload as Partial<Record<keyof AccessTokenClaims, unknown>>;
     if (typeof sub !== "string" || typeof sid !== "string" || typeof jti !== "string") throw new AppError("invalid_token");
-    return { sub, sid, jti, iat: Number(iat), exp: Number(exp) };
+    // Tokens signed before auth_time existed lack it; the session row is what freshness checks read.
+    return { sub, sid, jti, iat: Number(iat), exp: Number(exp), auth_time: Number(auth_time ?? 0) };
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) throw new AppError("token_expired");
     throw new AppError("invalid_token");

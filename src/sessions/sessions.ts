@@ -5,7 +5,6 @@ import {
   insertSessionWithinLimit,
   listLiveSessions,
   markSessionRevoked,
-  markUserSessionsRevoked,
   rotateSessionToken,
   touchSession,
 } from "../db/sessions";
@@ -16,7 +15,8 @@ import { recordAudit } from "../audit/audit";
 import { base64url, fromBase64url, hmacSha256, randomToken, sha256 } from "../crypto";
 import type { Deps } from "../deps";
 import { sendSecurityNotice } from "../mail/notices";
-import { revokeAccessToken, revokeSessionAccess, revokeUserAccess } from "./revocation";
+import { changeCredentials } from "./credential-change";
+import { revokeAccessToken, revokeSessionAccess } from "./revocation";
 import { toUserResponse, type UserResponse } from "../accounts/user-response";
 import { decodeCursor, toPage } from "../pagination";
 
@@ -54,7 +54,12 @@ function describeDevice(userAgent: string | null): string | null {
   return os ? `${browser} on ${os}` : browser;
 }
 
-async function createSession(deps: Deps, userId: string): Promise<{ session: Session; refreshToken: string }> {
+/**
+ * The session copies the credentials epoch of the user row whose password was just verified, so a
+ * login that raced a password change or reset (and so checked the old hash) starts a session that
+ * is already dead: the change moved the epoch past it.
+ */
+async function createSession(deps: Deps, user: User): Promise<{ session: Session; refreshToken: string }> {
   const now = deps.now();
   const refreshToken = randomToken(32);
   // MAX_SESSIONS_PER_USER: the new session ends the least recently used ones beyond the cap.
@@ -62,7 +67,9 @@ async function createSession(deps: Deps, userId: string): Promise<{ session: Ses
     deps.db,
     {
       id: crypto.randomUUID(),
-      userId,
+      userId: user.id,
+      credentialsEpoch: user.credentialsEpoch,
+      authTime: now,
       refreshTokenHash: await sha256(refreshToken),
       rotationKey: randomToken(32),
       ipAddress: deps.meta.ip,
@@ -83,7 +90,7 @@ async function createSession(deps: Deps, userId: string): Promise<{ session: Ses
     await revokeSessionAccess(deps, revokedIds);
     await recordAudit(deps, {
       action: "session.revoked",
-      userId,
+      userId: user.id,
       metadata: { reason: "session_limit", sessions_revoked: revokedIds.length },
     });
   }
@@ -93,7 +100,12 @@ async function createSession(deps: Deps, userId: string): Promise<{ session: Ses
 /** Signs an access token for the session and shapes the TokenResponse. */
 async function issueTokens(deps: Deps, user: User, session: Session, refreshToken: string): Promise<TokenResponse> {
   const now = deps.now();
-  const { token } = await signAccessToken(await deps.keys(), deps.config, { userId: user.id, sessionId: session.id }, now);
+  const { token } = await signAccessToken(
+    await deps.keys(),
+    deps.config,
+    { userId: user.id, sessionId: session.id, authTime: session.authTime ?? session.createdAt },
+    now,
+  );
   const untilAbsolute = Math.floor((session.expiresAt.getTime() - now.getTime()) / 1000);
   return {
     access_token: token,
@@ -107,7 +119,7 @@ async function issueTokens(deps: Deps, user: User, session: Session, refreshToke
 
 /** Starts a session for a user who just proved who they are, and returns the token pair. */
 export async function startSession(deps: Deps, user: User): Promise<TokenResponse> {
-  const { session, refreshToken } = await createSession(deps, user.id);
+  const { session, refreshToken } = await createSession(deps, user);
   return issueTokens(deps, user, session, refreshToken);
 }
 
@@ -182,6 +194,8 @@ async function requireActiveUser(deps: Deps, session: Session): Promise<User> {
     await revokeSessions(deps, session.userId, [session.id], "user_inactive");
     throw new AppError("invalid_token");
   }
+  // Credentials changed since this session proved them (password change or reset, email revert, logout-all).
+  if (session.credentialsEpoch < user.credentialsEpoch) throw new AppError("invalid_token");
   return user;
 }
 
@@ -194,18 +208,6 @@ async function revokeSessions(deps: Deps, userId: string, sessionIds: string[], 
   }
   await revokeSessionAccess(deps, revoked);
   return revoked;
-}
-
-/**
- * Revokes every session of a user. With `exceptSessionId` (password change) the caller's own
- * session survives and the others are blacklisted one by one; without it a per-user "not before"
- * kills every access token in one KV write.
- */
-export async function revokeAllSessions(deps: Deps, userId: string, reason: string, exceptSessionId?: string): Promise<string[]> {
-  const ids = await markUserSessionsRevoked(deps.db, userId, reason, deps.now(), exceptSessionId);
-  if (exceptSessionId) await revokeSessionAccess(deps, ids);
-  else await revokeUserAccess(deps, userId);
-  return ids;
 }
 
 interface SessionView {
@@ -267,16 +269,24 @@ export async function logOut(
   options: { refreshToken?: string | undefined; everywhere: boolean },
 ): Promise<void> {
   const { userId, sessionId } = caller;
-  await revokeAccessToken(deps, caller.token);
+  // D1 first: once it says revoked, the token is dead wherever a request reaches D1; KV follows.
   if (options.everywhere) {
-    const revoked = await revokeAllSessions(deps, userId, "logout_all");
-    await recordAudit(deps, { action: "logout.all", userId, metadata: { sessions_revoked: revoked.length } });
+    const { revokedSessionIds } = await changeCredentials(deps, {
+      userId,
+      set: {},
+      bumpEpoch: true,
+      revokeSessionsReason: "logout_all",
+      revokeApiKeys: "none",
+    });
+    await revokeAccessToken(deps, caller.token);
+    await recordAudit(deps, { action: "logout.all", userId, metadata: { sessions_revoked: revokedSessionIds.length } });
     return;
   }
   const ids = new Set([sessionId]);
   const other = options.refreshToken ? await findSessionByTokenHash(deps.db, await sha256(options.refreshToken)) : undefined;
   if (other?.userId === userId) ids.add(other.id);
   await revokeSessions(deps, userId, [...ids], "logout");
+  await revokeAccessToken(deps, caller.token);
   await recordAudit(deps, { action: "logout", userId, resource: `session:${sessionId}` });
 }
 

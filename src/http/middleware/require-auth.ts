@@ -43,9 +43,17 @@ async function authenticateAccessToken(deps: Deps, token: string): Promise<Princ
   const found = await findUserWithSession(deps.db, claims.sub, claims.sid);
   const session = found?.session;
   if (!found || !found.user.isActive) throw unauthorized();
-  if (!session || session.revokedAt !== null) throw unauthorized("token_revoked");
+  // A session from before the user's credentials epoch (password change or reset, email revert,
+  // logout-all) is dead even where KV has not caught up.
+  if (!session || session.revokedAt !== null || session.credentialsEpoch < found.user.credentialsEpoch) throw unauthorized("token_revoked");
   if (session.expiresAt.getTime() <= now.getTime()) throw unauthorized("token_expired");
-  return { kind: "access_token", user: found.user, sessionId: session.id, token: { jti: claims.jti, exp: claims.exp } };
+  return {
+    kind: "access_token",
+    user: found.user,
+    sessionId: session.id,
+    authTime: session.authTime ?? session.createdAt,
+    token: { jti: claims.jti, exp: claims.exp },
+  };
 }
 
 /**
@@ -72,6 +80,29 @@ export function requireAuth() {
     const { deps } = c.var;
     const principal = looksLikeApiKey(deps, token) ? await authenticateWithApiKey(deps, token) : await authenticateAccessToken(deps, token);
     c.set("principal", principal);
+    await next();
+  });
+}
+
+/**
+ * Puts the caller in `c.var.principal` when the request carries a valid credential, and passes
+ * without one otherwise (a bad credential counts as none): for endpoints where being signed in is
+ * one way among others to prove something, like confirming a registration.
+ */
+export function optionalAuth() {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const token = bearer(c.req.header("authorization"));
+    if (token) {
+      const { deps } = c.var;
+      try {
+        c.set(
+          "principal",
+          looksLikeApiKey(deps, token) ? await authenticateWithApiKey(deps, token) : await authenticateAccessToken(deps, token),
+        );
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+      }
+    }
     await next();
   });
 }

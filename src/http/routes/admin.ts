@@ -33,6 +33,6 @@ const unlock = createRoute({
 });
 
 adminRoutes.openapi(unlock, async (c) => {
-  await unlockAccount(c.var.deps, identifierOf(c.req.valid("json")));
+  await unlockAccount(c.var.deps, c.var.principal.user.id, identifierOf(c.req.valid("json")));
   return c.body(null, 204);
 });

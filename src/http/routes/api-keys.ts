@@ -20,14 +20,26 @@ const create = createRoute({
   path: "/",
   tags,
   summary: "Create an API key",
-  description: "The key itself (`api_key`) is in this answer only. At most 25 live keys per user.",
+  description:
+    "The key itself (`api_key`) is in this answer only. Needs `current_password` unless the access token's session proved the password within the last 5 minutes (`auth_time`). Keys expire after `expires_in_days` (default 90, at most the configured maximum; `null` = never, only where configured). At most 25 live keys per user; the owner is told by mail.",
   security: security.accessToken,
   middleware: [requireInteractiveSession()] as const,
   request: { body: jsonBody(createApiKeyBody) },
-  responses: { 201: jsonResponse(CreatedApiKeySchema, "The new key."), ...problems([...BODY_ERRORS, ...SESSION_ONLY]) },
+  responses: {
+    201: jsonResponse(CreatedApiKeySchema, "The new key."),
+    ...problems([
+      ...BODY_ERRORS,
+      ...SESSION_ONLY,
+      "reauthentication_required",
+      "invalid_current_password",
+      "email_not_verified",
+      "account_locked",
+      "rate_limited",
+    ]),
+  },
 });
 
-apiKeyRoutes.openapi(create, async (c) => c.json(await createApiKey(c.var.deps, c.var.session.user, c.req.valid("json")), 201));
+apiKeyRoutes.openapi(create, async (c) => c.json(await createApiKey(c.var.deps, c.var.session, c.req.valid("json")), 201));
 
 const list = createRoute({
   method: "get",

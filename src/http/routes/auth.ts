@@ -2,11 +2,12 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { logIn } from "../../accounts/login";
 import { registerUser } from "../../accounts/registration";
 import { confirmEmailToken, resendVerification } from "../../recovery/email-verification";
+import { revertEmailChange } from "../../recovery/email-change";
 import { requestPasswordReset, resetPassword } from "../../recovery/password-reset";
 import { logOut, refreshSession } from "../../sessions/sessions";
-import type { AppEnv } from "../context";
+import type { AppEnv, Principal } from "../context";
 import { limitPerIp } from "../middleware/rate-limit";
-import { requireAuth, requireInteractiveSession } from "../middleware/require-auth";
+import { optionalAuth, requireAuth, requireInteractiveSession } from "../middleware/require-auth";
 import { AUTH_ERRORS, BODY_ERRORS, jsonBody, jsonResponse, noContent, problems, security } from "../openapi";
 import { validationHook } from "../validation";
 import {
@@ -20,6 +21,7 @@ import {
   resetPasswordBody,
   tokenBody,
   TokenResponseSchema,
+  verifyEmailBody,
 } from "../schemas";
 
 /** `/api/v1/auth`: registration, login, token refresh, logout, recovery and verification. */
@@ -34,8 +36,12 @@ const VERIFICATION_RESENT = { message: "If this address has an account waiting f
 const PASSWORD_RESET = { message: "Your password was reset and every session was signed out. Log in with the new password." };
 const CONFIRMED = {
   verified: { message: "Your email address is verified." },
+  verified_new_password: { message: "Your email address is verified and your new password is set. Log in with it." },
   changed: { message: "Your email address was changed." },
 } as const;
+const REVERTED = {
+  message: "Your email address was restored and every session was signed out. We sent a link to set a new password.",
+};
 
 const register = createRoute({
   method: "post",
@@ -162,13 +168,16 @@ authRoutes.openapi(
 );
 
 const verified = jsonResponse(MessageSchema, "The address is verified, or the email change is done.");
-const verifyEmailErrors = ["invalid_token", "email_taken", "rate_limited"] as const;
+const verifyEmailErrors = ["invalid_token", "password_required", "email_taken", "rate_limited"] as const;
+const verifyDescription =
+  "Registration links also need proof of the account's password: `password`, a bearer access token of the same account, or `new_password` (which replaces it and ends every session and API key). Without one: 400 `password_required`, and the link stays usable. Email-change links need only the token.";
 
 const verifyEmailGet = createRoute({
   method: "get",
   path: "/verify-email",
   tags,
   summary: "Confirm a mailed address link",
+  description: `As the POST without a password: registration links answer 400 \`password_required\`. ${verifyDescription}`,
   request: { query: tokenBody },
   responses: { 200: verified, ...problems(["validation_failed", ...verifyEmailErrors], { invalid_token: 400 }) },
 });
@@ -176,7 +185,7 @@ const verifyEmailGet = createRoute({
 authRoutes.openapi(
   verifyEmailGet,
   limitPerIp("verify_email", verifyEmailGet, async (c) =>
-    c.json(CONFIRMED[await confirmEmailToken(c.var.deps, c.req.valid("query").token)], 200),
+    c.json(CONFIRMED[await confirmEmailToken(c.var.deps, c.req.valid("query").token, {})], 200),
   ),
 );
 
@@ -185,14 +194,22 @@ const verifyEmailPost = createRoute({
   path: "/verify-email",
   tags,
   summary: "Confirm a mailed address link",
-  request: { body: jsonBody(tokenBody) },
-  responses: { 200: verified, ...problems([...BODY_ERRORS, ...verifyEmailErrors], { invalid_token: 400 }) },
+  description: verifyDescription,
+  security: [{}, ...security.accessToken],
+  middleware: [optionalAuth()] as const,
+  request: { body: jsonBody(verifyEmailBody) },
+  responses: {
+    200: verified,
+    ...problems([...BODY_ERRORS, ...verifyEmailErrors, "invalid_credentials", "weak_password", "account_locked"], {
+      invalid_token: 400,
+    }),
+  },
 });
 
 authRoutes.openapi(
   verifyEmailPost,
   limitPerIp("verify_email", verifyEmailPost, async (c) =>
-    c.json(CONFIRMED[await confirmEmailToken(c.var.deps, c.req.valid("json").token)], 200),
+    c.json(CONFIRMED[await confirmEmailToken(c.var.deps, c.req.valid("json").token, proofOf(c.var.principal, c.req.valid("json")))], 200),
   ),
 );
 
@@ -211,5 +228,36 @@ authRoutes.openapi(
   limitPerIp("resend_verification", resend, async (c) => {
     await resendVerification(c.var.deps, c.req.valid("json").email);
     return c.json(VERIFICATION_RESENT, 202);
+  }),
+);
+
+/** What the confirmer of a registration link offers as proof of the password. */
+function proofOf(principal: Principal | undefined, body: { password?: string | undefined; new_password?: string | undefined }) {
+  return {
+    password: body.password,
+    newPassword: body.new_password,
+    callerUserId: principal?.kind === "access_token" ? principal.user.id : undefined,
+  };
+}
+
+const revertEmailChangeRoute = createRoute({
+  method: "post",
+  path: "/revert-email-change",
+  tags,
+  summary: "Undo an email change (link mailed to the old address)",
+  description:
+    "Restores the old address, revokes every session and API key, voids every mailed link, disables the current password and mails a reset link to the restored address.",
+  request: { body: jsonBody(tokenBody) },
+  responses: {
+    200: jsonResponse(MessageSchema, "Restored."),
+    ...problems([...BODY_ERRORS, "invalid_token", "email_taken", "rate_limited"], { invalid_token: 400 }),
+  },
+});
+
+authRoutes.openapi(
+  revertEmailChangeRoute,
+  limitPerIp("verify_email", revertEmailChangeRoute, async (c) => {
+    await revertEmailChange(c.var.deps, c.req.valid("json").token);
+    return c.json(REVERTED, 200);
   }),
 );

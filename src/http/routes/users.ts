@@ -105,8 +105,7 @@ const changePasswordRoute = createRoute({
 });
 
 userRoutes.openapi(changePasswordRoute, async (c) => {
-  const { user, sessionId } = c.var.session;
-  await changePassword(c.var.deps, user, sessionId, c.req.valid("json"));
+  await changePassword(c.var.deps, c.var.session, c.req.valid("json"));
   return c.body(null, 204);
 });
 
@@ -163,7 +162,7 @@ const changeEmailRoute = createRoute({
 });
 
 userRoutes.openapi(changeEmailRoute, async (c) => {
-  await requestEmailChange(c.var.deps, c.var.session.user, c.req.valid("json"));
+  await requestEmailChange(c.var.deps, c.var.session, c.req.valid("json"));
   return c.json({ message: "We sent a link to the new address; the change takes effect when it is opened." }, 202);
 });
 
