@@ -42,7 +42,15 @@ describe("login", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
     const body = await res.json<TokenResponse>();
-    expect(Object.keys(body).sort()).toEqual(["access_token", "expires_in", "refresh_expires_in", "refresh_token", "token_type", "user"]);
+    expect(Object.keys(body).sort()).toEqual([
+      "access_token",
+      "device_token",
+      "expires_in",
+      "refresh_expires_in",
+      "refresh_token",
+      "token_type",
+      "user",
+    ]);
     expect(body.user.email).toBe(user.email);
     expect(body.user.last_login_at).not.toBeNull();
   });

@@ -6,7 +6,7 @@ import { recordAudit } from "../audit/audit";
 import type { Deps } from "../deps";
 import { clientKey } from "./client-key";
 import { sendSecurityNotice } from "../mail/notices";
-import { accountPolicies, ipPolicies, type AccountAction, type IpAction } from "./policy";
+import { accountPolicies, devicePolicies, ipPolicies, TRUSTED_LOCKOUT, type AccountAction, type IpAction } from "./policy";
 
 /**
  * Abuse protection as the routes see it: per-IP limits, per-account limits and the login lockout,
@@ -66,6 +66,17 @@ export async function enforceAccountLimit(deps: Deps, action: AccountAction, ide
   throw rateLimited(result.retryAfter, result.limits);
 }
 
+/**
+ * The same for a known device (forgot-password, resend-verification): it spends its own budget,
+ * not the address's, so strangers exhausting the address's budget never silence its owner.
+ */
+export async function enforceDeviceLimit(deps: Deps, deviceId: string, action: "forgot_password" | "resend_verification"): Promise<void> {
+  const policies = devicePolicies(deps.config.rateLimits, action);
+  const now = deps.now().getTime();
+  const result = await deps.limiter(`device:${deviceId}`, (stub) => stub.hit(action, policies, now));
+  if (!result.ok) throw rateLimited(result.retryAfter, result.limits);
+}
+
 /** What a password check reports back: whether it passed, and whose account it was (if any). */
 export interface PasswordCheckOutcome {
   success: boolean;
@@ -73,23 +84,41 @@ export interface PasswordCheckOutcome {
 }
 
 /**
- * Runs `check` (a password verification) as one guess against `identifier`. The object admits the
- * guess before the check and records its outcome after, so a parallel burst never gets more
- * guesses evaluated than the lockout allows. Throws 429 (per-account attempts per hour) or 423
- * `account_locked` before `check` runs; a success clears the failure count. Used by login, and by
- * any endpoint that asks for the current password (a wrong one counts as a failed attempt).
+ * Who is guessing. A stranger's guesses count against the named identifier (lockout tiers and the
+ * per-address hourly limit). A client the account trusts counts only against itself: a known
+ * device (`device:<id>`), or the owner's signed-in session re-entering the current password
+ * (`session:<id>`), each with the small TRUSTED_LOCKOUT budget, so a lock strangers caused never
+ * stops the owner, and the owner's own wrong guesses still count.
+ */
+export type Guesser = { kind: "stranger" } | { kind: "device"; id: string } | { kind: "session"; id: string };
+
+/** A known device spent its failure budget: the caller voids its token and retries as a stranger. */
+export class DeviceBudgetSpent extends Error {
+  override name = "DeviceBudgetSpent";
+}
+
+/**
+ * Runs `check` (a password verification) as one guess. The guesser's object admits the guess
+ * before the check and records its outcome after, so a parallel burst never gets more guesses
+ * evaluated than the lockout allows. Throws 429 (per-address attempts per hour) or 423
+ * `account_locked` before `check` runs (for a known device: DeviceBudgetSpent); a success clears
+ * the failure count. Used by login and by every endpoint that asks for a password.
  */
 export async function guardPasswordCheck<T extends PasswordCheckOutcome>(
   deps: Deps,
   identifier: AccountIdentifier,
   check: () => Promise<T>,
+  guesser: Guesser = { kind: "stranger" },
 ): Promise<T> {
-  const name = accountObjectName(identifier);
-  const { lockout } = deps.config.rateLimits;
-  const policies = accountPolicies(deps.config.rateLimits, "login");
+  const trusted = guesser.kind !== "stranger";
+  const name = trusted ? `${guesser.kind}:${guesser.id}` : accountObjectName(identifier);
+  const lockout = trusted ? TRUSTED_LOCKOUT : deps.config.rateLimits.lockout;
+  const policies = trusted ? [] : accountPolicies(deps.config.rateLimits, "login");
   const admitted = await deps.limiter(name, (stub) => stub.admitGuess("login", policies, lockout, deps.now().getTime()));
-  if (admitted.lockEvent) await announceLock(deps, identifier, admitted.lockEvent, null);
+  // Locks of trusted clients are their own business: no account-wide announcement.
+  if (admitted.lockEvent && !trusted) await announceLock(deps, identifier, admitted.lockEvent, null);
   if (!admitted.ok) {
+    if (guesser.kind === "device") throw new DeviceBudgetSpent();
     const userId = await accountUserId(deps, identifier);
     const kind = identifierKind(identifier);
     if (admitted.reason === "rate_limited") {
@@ -113,7 +142,7 @@ export async function guardPasswordCheck<T extends PasswordCheckOutcome>(
     throw error;
   }
   const settled = await deps.limiter(name, (stub) => stub.settleGuess(admitted.ticket, outcome.success, deps.now().getTime()));
-  if (settled.lockEvent) await announceLock(deps, identifier, settled.lockEvent, outcome.userId);
+  if (settled.lockEvent && !trusted) await announceLock(deps, identifier, settled.lockEvent, outcome.userId);
   return outcome;
 }
 

@@ -37,6 +37,8 @@ const DEFAULT_LIMITS = {
   login_account_hour: { limit: 10, window: 3600 },
   forgot_password_account_hour: { limit: 3, window: 3600 },
   resend_verification_account_hour: { limit: 3, window: 3600 },
+  forgot_password_device_hour: { limit: 3, window: 3600 },
+  resend_verification_device_hour: { limit: 3, window: 3600 },
 } as const satisfies Record<string, { limit: number; window: number }>;
 
 type LimitName = keyof typeof DEFAULT_LIMITS;
@@ -52,6 +54,20 @@ const IP_ACTIONS = {
   resend_verification: ["resend_verification_ip_hour"],
   reset_password: ["reset_password_ip_minute"],
   verify_email: ["verify_email_ip_minute"],
+} as const satisfies Record<string, readonly LimitName[]>;
+
+/**
+ * The budget of a client the account already trusts: a known device (device token), or the
+ * owner's signed-in session re-entering the current password. Its failures count only against
+ * itself; after `softAfter` it is refused for `softLockSeconds` (a device token is then void and
+ * the client is a stranger again). There is no hard tier: that is for strangers only.
+ */
+export const TRUSTED_LOCKOUT: LockoutPolicy = { softAfter: 5, softLockSeconds: 1800, hardAfter: 1_000_000, forgetAfterSeconds: 1800 };
+
+/** Actions a known device does with its own budget instead of the address's (see ACCOUNT_ACTIONS). */
+const DEVICE_ACTIONS = {
+  forgot_password: ["forgot_password_device_hour"],
+  resend_verification: ["resend_verification_device_hour"],
 } as const satisfies Record<string, readonly LimitName[]>;
 
 /** Actions counted per account identifier (one Durable Object per normalized email or username). */
@@ -134,4 +150,9 @@ export function ipPolicies(settings: RateLimitSettings, action: IpAction): Limit
 /** The limits an account-scoped action must pass. */
 export function accountPolicies(settings: RateLimitSettings, action: AccountAction): LimitPolicy[] {
   return ACCOUNT_ACTIONS[action].map((name) => ({ name, ...settings.limits[name] }));
+}
+
+/** The limits a known device's own budget applies to an account-scoped action. */
+export function devicePolicies(settings: RateLimitSettings, action: keyof typeof DEVICE_ACTIONS): LimitPolicy[] {
+  return DEVICE_ACTIONS[action].map((name) => ({ name, ...settings.limits[name] }));
 }

@@ -18,14 +18,18 @@ import { changeCredentials, keyNames } from "../sessions/credential-change";
 
 /**
  * Throws `invalid_current_password` (400) unless `password` is the user's current password. The
- * check is a guess like a login: admitted by the account's limiter first (423 while locked), and
- * a wrong password counts toward the lockout, so a stolen access token cannot brute-force it.
+ * check is a guarded guess of the caller's own session (see abuse/limits.ts): a lock that strangers
+ * caused on the address never blocks the signed-in owner, while a stolen access token still cannot
+ * brute-force the password (5 wrong tries lock that session's re-entry for 30 minutes: 423).
  */
-export async function assertCurrentPassword(deps: Deps, user: User, password: string): Promise<void> {
-  const { success } = await guardPasswordCheck(deps, { email: user.email }, async () => ({
-    success: (await verifyPassword(password, user.passwordHash, passwordParams(deps))).valid,
-    userId: user.id,
-  }));
+export async function assertCurrentPassword(deps: Deps, caller: { user: User; sessionId: string }, password: string): Promise<void> {
+  const { user } = caller;
+  const { success } = await guardPasswordCheck(
+    deps,
+    { email: user.email },
+    async () => ({ success: (await verifyPassword(password, user.passwordHash, passwordParams(deps))).valid, userId: user.id }),
+    { kind: "session", id: caller.sessionId },
+  );
   if (!success) throw new AppError("invalid_current_password");
 }
 
@@ -41,7 +45,7 @@ export async function changePassword(
   input: { current_password: string; new_password: string },
 ): Promise<void> {
   const { user } = caller;
-  await assertCurrentPassword(deps, user, input.current_password);
+  await assertCurrentPassword(deps, caller, input.current_password);
   assertStrongPassword(
     input.new_password,
     { email: user.email, username: user.username, fullName: user.fullName },
@@ -74,8 +78,9 @@ export async function changePassword(
  * and personal fields are overwritten at once, or after ACCOUNT_ERASURE_GRACE_DAYS by the daily
  * clean-up.
  */
-export async function deleteAccount(deps: Deps, user: User, password: string): Promise<void> {
-  await assertCurrentPassword(deps, user, password);
+export async function deleteAccount(deps: Deps, caller: { user: User; sessionId: string }, password: string): Promise<void> {
+  const { user } = caller;
+  await assertCurrentPassword(deps, caller, password);
   const now = deps.now();
   const erase = deps.config.erasureGraceDays === 0 ? tombstone(user.id, now) : {};
   const { revokedSessionIds } = await changeCredentials(deps, {

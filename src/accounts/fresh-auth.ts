@@ -15,10 +15,10 @@ const FRESH_AUTHENTICATION_MS = 5 * 60_000;
  */
 export async function assertFreshAuthentication(
   deps: Deps,
-  caller: { user: User; authTime: Date },
+  caller: { user: User; sessionId: string; authTime: Date },
   currentPassword: string | undefined,
 ): Promise<void> {
-  if (currentPassword !== undefined) return assertCurrentPassword(deps, caller.user, currentPassword);
+  if (currentPassword !== undefined) return assertCurrentPassword(deps, caller, currentPassword);
   if (deps.now().getTime() - caller.authTime.getTime() <= FRESH_AUTHENTICATION_MS) return;
   throw new AppError("reauthentication_required");
 }

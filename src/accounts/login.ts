@@ -1,4 +1,5 @@
-import { guardPasswordCheck } from "../abuse/limits";
+import { DeviceBudgetSpent, guardPasswordCheck, type Guesser } from "../abuse/limits";
+import { deviceTokenFor, recognizeDevice, voidDevice } from "../devices/devices";
 import { recordAudit } from "../audit/audit";
 import type { User } from "../db/schema";
 import { findUserByIdentifier, identifierOf, updateUser } from "../db/users";
@@ -14,47 +15,76 @@ export interface LoginInput {
   email?: string | undefined;
   username?: string | undefined;
   password: string;
+  /** The device token this client got at an earlier sign-in, if any. */
+  device_token?: string | undefined;
 }
+
+/** A successful login: the token pair and this client's device token. */
+export type LoginResult = TokenResponse & { device_token: string };
 
 type LoginFailure = "unknown_account" | "bad_password" | "inactive";
 
 /**
- * `POST /auth/login`, after the per-IP limit. The password check is one guess against the named
- * identifier (lockout 423 and per-account 429 before it runs; see abuse/limits.ts), so precedence is
- * API.md's: per-IP 429, then lockout 423, then credentials 401. Every failure answers the same
- * `invalid_credentials`; its reason is kept in the audit row.
+ * `POST /auth/login`, after the per-IP limit. The password check is one guess (see
+ * abuse/limits.ts): a stranger's counts against the named identifier (lockout 423 and per-address
+ * 429 before it runs), a known device's only against that device, so precedence is API.md's:
+ * per-IP 429, then lockout 423, then credentials 401. A device that spent its budget is void and
+ * the client continues as a stranger. Every failure answers the same `invalid_credentials`; its
+ * reason is kept in the audit row.
  */
-export async function logIn(deps: Deps, input: LoginInput): Promise<TokenResponse> {
+export async function logIn(deps: Deps, input: LoginInput): Promise<LoginResult> {
   const identifier = identifierOf(input);
-  const { result } = await guardPasswordCheck(deps, identifier, async () => {
-    const result = await checkCredentials(deps, input);
-    return { success: !("failure" in result), userId: result.user?.id ?? null, result };
-  });
+  const user = await findUserByIdentifier(deps.db, identifier);
+  let device = await recognizeDevice(deps, user, input.device_token);
+  const attempt = (guesser: Guesser) =>
+    guardPasswordCheck(
+      deps,
+      identifier,
+      async () => {
+        const result = await checkCredentials(deps, user, input.password);
+        return { success: !("failure" in result), userId: user?.id ?? null, result };
+      },
+      guesser,
+    );
+  let outcome;
+  try {
+    outcome = await attempt(device ? { kind: "device", id: device.id } : { kind: "stranger" });
+  } catch (error) {
+    if (!(error instanceof DeviceBudgetSpent) || !device) throw error;
+    await voidDevice(deps, device);
+    device = null;
+    outcome = await attempt({ kind: "stranger" });
+  }
+  const { result } = outcome;
   if ("failure" in result) {
     await recordAudit(deps, {
       action: "login.failed",
-      userId: result.user?.id ?? null,
-      metadata: { reason: result.failure, identifier: "email" in identifier ? "email" : "username" },
+      userId: user?.id ?? null,
+      metadata: { reason: result.failure, identifier: "email" in identifier ? "email" : "username", known_device: device !== null },
     });
     throw new AppError("invalid_credentials");
   }
-  return completeLogin(deps, result.user);
+  const tokens = await completeLogin(deps, result.user);
+  return { ...tokens, device_token: await deviceTokenFor(deps, result.user, device) };
 }
 
 /** Checks the password. An unknown account still costs one hash, so timing tells nothing. */
-async function checkCredentials(deps: Deps, input: LoginInput): Promise<{ user: User } | { failure: LoginFailure; user?: User }> {
-  const user = await findUserByIdentifier(deps.db, identifierOf(input));
+async function checkCredentials(
+  deps: Deps,
+  user: User | undefined,
+  password: string,
+): Promise<{ user: User } | { failure: LoginFailure; user?: User }> {
   if (!user) {
-    await burnPasswordCheck(input.password, passwordParams(deps));
+    await burnPasswordCheck(password, passwordParams(deps));
     return { failure: "unknown_account" };
   }
-  const { valid, needsRehash } = await verifyPassword(input.password, user.passwordHash, passwordParams(deps));
+  const { valid, needsRehash } = await verifyPassword(password, user.passwordHash, passwordParams(deps));
   if (!valid) return { failure: "bad_password", user };
   if (!user.isActive) return { failure: "inactive", user };
   if (needsRehash) {
     // Upgrade imported bcrypt hashes and outdated PBKDF2 parameters while the password is at hand.
     // Best effort: a failed write must not turn a correct password into a distinguishable error.
-    const passwordHash = await hashPassword(input.password, passwordParams(deps));
+    const passwordHash = await hashPassword(password, passwordParams(deps));
     await updateUser(deps.db, user.id, { passwordHash }).catch((error: unknown) => {
       log("warn", "password.rehash_failed", { user_id: user.id, ...describeError(error) });
     });

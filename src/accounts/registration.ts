@@ -8,6 +8,7 @@ import { registrationAttemptMail, usernameUnavailableMail, verificationMail } fr
 import { issueOneTimeToken } from "../recovery/one-time-tokens";
 import { hashPassword, passwordParams } from "./passwords";
 import { assertStrongPassword } from "./password-policy";
+import { deviceTokenFor } from "../devices/devices";
 import { startSession, type TokenResponse } from "../sessions/sessions";
 
 /** Registration. */
@@ -19,7 +20,7 @@ export interface RegisterInput {
   username?: string | null | undefined;
 }
 
-export type RegisterResult = { kind: "created"; tokens: TokenResponse } | { kind: "accepted" };
+export type RegisterResult = { kind: "created"; tokens: TokenResponse & { device_token: string } } | { kind: "accepted" };
 
 /** Mails a fresh verification link for `email` to the user. */
 export async function sendVerificationMail(deps: Deps, user: Pick<User, "id" | "email">): Promise<void> {
@@ -69,7 +70,8 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
   await recordAudit(deps, { action: "user.registered", userId: user.id, resource: `user:${user.id}` });
   sendMail(deps, verificationMail(user.email, deps.config.publicUrl, verificationToken));
   if (requireEmailVerification) return { kind: "accepted" };
-  return { kind: "created", tokens: await startSession(deps, user) };
+  const tokens = await startSession(deps, user);
+  return { kind: "created", tokens: { ...tokens, device_token: await deviceTokenFor(deps, user, null) } };
 }
 
 /** With verification required, the owner of the address learns of the attempt by mail; the client does not. */

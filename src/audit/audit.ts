@@ -25,6 +25,7 @@ type AuditAction =
   | "email.change_requested"
   | "email.changed"
   | "email.change_reverted"
+  | "device.revoked"
   | "email.verified"
   | "api_key.created"
   | "api_key.revoked"

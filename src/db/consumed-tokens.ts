@@ -1,4 +1,4 @@
-import { and, eq, gt, lt, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gt, lt, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./client";
 import { consumedTokens } from "./schema";
 
@@ -61,4 +61,23 @@ export async function claimToken(db: Db, row: ConsumedRow, superseded: MarkerRan
 export async function deleteExpiredConsumedTokens(db: Db, before: Date): Promise<number> {
   const result = await db.delete(consumedTokens).where(lt(consumedTokens.expiresAt, before)).run();
   return result.meta.changes;
+}
+
+/** The newest key in (from, to), or undefined: the latest issuance marker of a user and purpose. */
+export async function newestKeyBetween(db: Db, from: string, to: string): Promise<string | undefined> {
+  const row = await db
+    .select({ key: consumedTokens.tokenHash })
+    .from(consumedTokens)
+    .where(and(gt(consumedTokens.tokenHash, from), lt(consumedTokens.tokenHash, to)))
+    .orderBy(desc(consumedTokens.tokenHash))
+    .limit(1)
+    .get();
+  return row?.key;
+}
+
+/** Whether a token hash was consumed. */
+export async function isConsumed(db: Db, hash: string): Promise<boolean> {
+  return (
+    (await db.select({ key: consumedTokens.tokenHash }).from(consumedTokens).where(eq(consumedTokens.tokenHash, hash)).get()) !== undefined
+  );
 }

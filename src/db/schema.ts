@@ -117,6 +117,29 @@ export const apiKeys = sqliteTable(
   (t) => [uniqueIndex("api_keys_key_id_uq").on(t.keyId), index("api_keys_user_idx").on(t.userId, t.createdAt)],
 );
 
+/**
+ * Devices a user signed in from with a device token (the OWASP device-cookie idea). A known device
+ * keeps its own small failure budget instead of the account's lockout, so a stranger's guesses
+ * never lock its owner out. The token itself is signed (see devices/device-tokens.ts); the row
+ * makes it listable and revocable. Tokens issued before the user's credentials epoch are dead.
+ */
+export const devices = sqliteTable(
+  "devices",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    createdAt: timestamp("created_at").notNull(),
+    lastSeenAt: timestamp("last_seen_at").notNull(),
+    ipAddress: text("ip_address"),
+    userAgent: text("user_agent"),
+    revokedAt: timestamp("revoked_at"),
+    revokedReason: text("revoked_reason"),
+  },
+  (t) => [index("devices_user_idx").on(t.userId, t.createdAt)],
+);
+
 /** The security log. `metadata` is JSON and never holds secrets. */
 export const auditLogs = sqliteTable(
   "audit_logs",
@@ -172,3 +195,4 @@ export type User = typeof users.$inferSelect;
 export type Session = typeof sessions.$inferSelect;
 export type ApiKey = typeof apiKeys.$inferSelect;
 export type AuditLog = typeof auditLogs.$inferSelect;
+export type Device = typeof devices.$inferSelect;

@@ -50,11 +50,17 @@ export const registerBody = z.object({
   username: usernameField.optional().nullable(),
 });
 
+/** A device token this client got at an earlier sign-in (anything else simply counts as none). */
+const deviceTokenField = z.string().max(256).optional().openapi({
+  description: "The `device_token` from an earlier sign-in: this client then has its own failure budget, apart from strangers'.",
+});
+
 export const loginBody = z
   .object({
     email: emailField.optional(),
     username: z.string().trim().min(1).max(50).optional(),
     password: passwordField,
+    device_token: deviceTokenField,
   })
   .refine((b) => (b.email === undefined) !== (b.username === undefined), {
     message: "Send either email or username.",
@@ -100,7 +106,7 @@ export const changePasswordBody = z.object({ current_password: passwordField, ne
 export const deleteAccountBody = z.object({ password: passwordField });
 
 /** forgot-password and resend-verification. */
-export const emailBody = z.object({ email: emailField });
+export const emailBody = z.object({ email: emailField, device_token: deviceTokenField });
 
 export const resetPasswordBody = z.object({ token: z.string().min(1).max(256), new_password: passwordField });
 
@@ -175,6 +181,25 @@ export const TokenResponseSchema = z
     user: UserSchema,
   })
   .openapi("TokenResponse");
+
+/** Login and registration also hand out the client's device token. */
+export const SignInResponseSchema = TokenResponseSchema.extend({
+  device_token: z.string().openapi({ description: "Send it back in later login and forgot-password bodies (bearer clients)." }),
+}).openapi("SignInResponse");
+
+export const DeviceListSchema = z
+  .strictObject({
+    devices: z.array(
+      z.strictObject({
+        id: z.string(),
+        created_at: isoTime,
+        last_seen_at: isoTime,
+        ip_address: z.string().nullable(),
+        user_agent: z.string().nullable(),
+      }),
+    ),
+  })
+  .openapi("DeviceList");
 
 export const MessageSchema = z.strictObject({ message: z.string() }).openapi("Message");
 

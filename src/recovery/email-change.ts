@@ -29,7 +29,7 @@ const TAKEN = "This address already belongs to another account.";
  */
 export async function requestEmailChange(deps: Deps, caller: { user: User; sessionId: string }, input: EmailChangeInput): Promise<void> {
   const { user } = caller;
-  await assertCurrentPassword(deps, user, input.password);
+  await assertCurrentPassword(deps, caller, input.password);
   if (input.new_email === user.email) {
     throw new AppError("validation_failed", { errors: [{ field: "new_email", message: "This is already your email address." }] });
   }

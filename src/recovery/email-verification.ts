@@ -1,4 +1,5 @@
-import { clearLockout, enforceAccountLimit, guardPasswordCheck } from "../abuse/limits";
+import { clearLockout, enforceAccountLimit, enforceDeviceLimit, guardPasswordCheck } from "../abuse/limits";
+import { recognizeDevice } from "../devices/devices";
 import { hashPassword, passwordParams, verifyPassword } from "../accounts/passwords";
 import { assertStrongPassword } from "../accounts/password-policy";
 import type { User } from "../db/schema";
@@ -94,8 +95,10 @@ async function verifyWithNewPassword(deps: Deps, token: string, user: User, newP
  * `POST /auth/resend-verification`: the same answer for every address; only an existing, active,
  * unverified account gets a new link, after the response.
  */
-export async function resendVerification(deps: Deps, email: string): Promise<void> {
-  await enforceAccountLimit(deps, "resend_verification", { email });
+export async function resendVerification(deps: Deps, email: string, deviceToken: string | undefined): Promise<void> {
+  const device = deviceToken ? await recognizeDevice(deps, await findUserByEmail(deps.db, email), deviceToken) : null;
+  if (device) await enforceDeviceLimit(deps, device.id, "resend_verification");
+  else await enforceAccountLimit(deps, "resend_verification", { email });
   deps.waitUntil(
     (async () => {
       try {

@@ -1,4 +1,12 @@
-import { claimToken, insertMarker, isUsedOrSuperseded, type ConsumedRow, type MarkerRange } from "../db/consumed-tokens";
+import {
+  claimToken,
+  insertMarker,
+  isConsumed,
+  isUsedOrSuperseded,
+  newestKeyBetween,
+  type ConsumedRow,
+  type MarkerRange,
+} from "../db/consumed-tokens";
 import { AppError } from "../errors";
 import { randomToken, sha256 } from "../crypto";
 import type { Deps } from "../deps";
@@ -140,4 +148,17 @@ export async function consumeOneTimeToken(deps: Deps, purpose: TokenPurpose, tok
   if (!claimed) throw invalidLink();
   await deps.kv.delete(kvKey(purpose, hash));
   return payload;
+}
+
+/**
+ * Whether the user's newest token of `purpose` is still usable (issued within its lifetime, not
+ * voided, not used): an anonymous forgot-password then leaves it alone instead of replacing it.
+ */
+export async function hasLiveToken(deps: Deps, purpose: TokenPurpose, userId: string): Promise<boolean> {
+  const newest = await newestKeyBetween(deps.db, markerRange(purpose, userId), markerEnd(purpose, userId));
+  const match = newest ? /:(\d{13}):([^:]+)$/.exec(newest) : null;
+  if (!match) return false;
+  const [, issuedAt, hash] = match as unknown as [string, string, string];
+  if (hash.startsWith("void-") || Number(issuedAt) + TOKEN_TTL_SECONDS[purpose] * 1000 <= deps.now().getTime()) return false;
+  return !(await isConsumed(deps.db, hash));
 }

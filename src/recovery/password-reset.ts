@@ -1,4 +1,5 @@
-import { clearLockout, enforceAccountLimit } from "../abuse/limits";
+import { clearLockout, enforceAccountLimit, enforceDeviceLimit } from "../abuse/limits";
+import { recognizeDevice } from "../devices/devices";
 import { findUserByEmail, findUserById } from "../db/users";
 import { describeError, log } from "../log";
 import { passwordParams } from "../accounts/passwords";
@@ -7,7 +8,7 @@ import type { Deps } from "../deps";
 import { deliver } from "../mail/mail";
 import { passwordResetMail } from "../mail/templates";
 import { sendSecurityNotice } from "../mail/notices";
-import { consumeOneTimeToken, invalidLink, issueOneTimeToken, peekOneTimeToken, voidMarkers } from "./one-time-tokens";
+import { consumeOneTimeToken, hasLiveToken, invalidLink, issueOneTimeToken, peekOneTimeToken, voidMarkers } from "./one-time-tokens";
 import { hashPassword } from "../accounts/passwords";
 import { assertStrongPassword } from "../accounts/password-policy";
 import { changeCredentials, keyNames } from "../sessions/credential-change";
@@ -19,15 +20,23 @@ import { changeCredentials, keyNames } from "../sessions/credential-change";
  * and takes the same time whether or not the address has an account, and a mail failure cannot
  * show through.
  */
-export async function requestPasswordReset(deps: Deps, email: string): Promise<void> {
-  await enforceAccountLimit(deps, "forgot_password", { email });
-  deps.waitUntil(mailResetLink(deps, email));
+export async function requestPasswordReset(deps: Deps, email: string, deviceToken: string | undefined): Promise<void> {
+  // Only a request that carries a device token looks the address up before answering; for it,
+  // known and unknown addresses cost the same single read.
+  const device = deviceToken ? await recognizeDevice(deps, await findUserByEmail(deps.db, email), deviceToken) : null;
+  if (device) await enforceDeviceLimit(deps, device.id, "forgot_password");
+  else await enforceAccountLimit(deps, "forgot_password", { email });
+  deps.waitUntil(mailResetLink(deps, email, device !== null));
 }
-
-async function mailResetLink(deps: Deps, email: string): Promise<void> {
+/**
+ * A stranger's request never replaces a live link (a newer one would void the owner's): while one
+ * is live it sends nothing. The owner's known device gets a fresh link, which voids older ones.
+ */
+async function mailResetLink(deps: Deps, email: string, fromKnownDevice: boolean): Promise<void> {
   try {
     const user = await findUserByEmail(deps.db, email);
     if (!user || !user.isActive) return;
+    if (!fromKnownDevice && (await hasLiveToken(deps, "reset", user.id))) return;
     // Issuing supersedes every older reset token of the user (see one-time-tokens.ts).
     const token = await issueOneTimeToken(deps, "reset", { userId: user.id, email: user.email });
     await recordAudit(deps, { action: "password.reset_requested", userId: user.id, resource: `user:${user.id}` });
@@ -36,7 +45,6 @@ async function mailResetLink(deps: Deps, email: string): Promise<void> {
     log("error", "password_reset.request_failed", { request_id: deps.meta.requestId, ...describeError(error) });
   }
 }
-
 export interface ResetPasswordInput {
   token: string;
   new_password: string;

@@ -2,6 +2,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type Cry
 import type { Db } from "../db/client";
 import { insertKeyIfNoneActive, listSigningKeys } from "../db/signing-keys";
 import type { Config } from "../config";
+import { utf8 } from "../crypto";
 
 /**
  * Where access-token keys come from:
@@ -23,6 +24,11 @@ export interface KeySet {
   byKid: Map<string, VerificationKey>;
   /** Public JWKs only, ready for `/.well-known/jwks.json`. */
   publicJwks: JWK[];
+  /**
+   * HMAC key for device tokens, derived (HKDF) from the signing key's private part, so a
+   * deployment needs no extra secret; it changes when the signing key does (see devices/).
+   */
+  deviceKey: CryptoKey;
 }
 
 /** Keys are re-read from their source at most this often per isolate. */
@@ -65,6 +71,7 @@ async function buildKeySet(entries: { kid: string; alg: string; privateJwk: JWK;
     signing: { kid: first.kid, alg: first.alg, key: signingKey },
     byKid,
     publicJwks: entries.map((e) => ({ ...e.publicJwk, kid: e.kid, alg: e.alg, use: "sig" })),
+    deviceKey: await deriveHmacKey(first.privateJwk.d ?? "", "gatehouse device tokens v1"),
   };
 }
 
@@ -107,4 +114,16 @@ async function generateKey(db: Db, alg: string, now: number): Promise<void> {
     publicJwk,
     createdAt: new Date(now),
   });
+}
+
+/** An HMAC-SHA256 key derived from secret material with HKDF (a fixed label, no salt: the input is already random). */
+async function deriveHmacKey(material: string, label: string): Promise<CryptoKey> {
+  const base = await crypto.subtle.importKey("raw", utf8(material), "HKDF", false, ["deriveKey"]);
+  return crypto.subtle.deriveKey(
+    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: utf8(label) },
+    base,
+    { name: "HMAC", hash: "SHA-256", length: 256 },
+    false,
+    ["sign", "verify"],
+  );
 }

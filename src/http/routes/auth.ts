@@ -19,6 +19,7 @@ import {
   refreshBody,
   registerBody,
   resetPasswordBody,
+  SignInResponseSchema,
   tokenBody,
   TokenResponseSchema,
   verifyEmailBody,
@@ -52,7 +53,7 @@ const register = createRoute({
     "Creates the account and signs it in (201). With `REQUIRE_EMAIL_VERIFICATION` the answer is 202 for new and taken addresses alike, and the owner of a taken one is told by mail.",
   request: { body: jsonBody(registerBody) },
   responses: {
-    201: jsonResponse(TokenResponseSchema, "Account created and signed in."),
+    201: jsonResponse(SignInResponseSchema, "Account created and signed in."),
     202: jsonResponse(MessageSchema, "Accepted: a verification link was mailed (email verification required)."),
     ...problems([...BODY_ERRORS, "weak_password", "email_taken", "username_taken", "rate_limited"]),
   },
@@ -74,7 +75,7 @@ const login = createRoute({
   description: "Precedence: the per-IP limit (429), then the identifier's lockout (423), then credentials (401).",
   request: { body: jsonBody(loginBody) },
   responses: {
-    200: jsonResponse(TokenResponseSchema, "Signed in."),
+    200: jsonResponse(SignInResponseSchema, "Signed in."),
     ...problems([...BODY_ERRORS, "invalid_credentials", "email_not_verified", "account_locked", "rate_limited"]),
   },
 });
@@ -141,7 +142,8 @@ const forgotPassword = createRoute({
 authRoutes.openapi(
   forgotPassword,
   limitPerIp("forgot_password", forgotPassword, async (c) => {
-    await requestPasswordReset(c.var.deps, c.req.valid("json").email);
+    const { email, device_token } = c.req.valid("json");
+    await requestPasswordReset(c.var.deps, email, device_token);
     return c.json(RESET_REQUESTED, 202);
   }),
 );
@@ -226,7 +228,8 @@ const resend = createRoute({
 authRoutes.openapi(
   resend,
   limitPerIp("resend_verification", resend, async (c) => {
-    await resendVerification(c.var.deps, c.req.valid("json").email);
+    const { email, device_token } = c.req.valid("json");
+    await resendVerification(c.var.deps, email, device_token);
     return c.json(VERIFICATION_RESENT, 202);
   }),
 );

@@ -3,6 +3,7 @@ import { changePassword, deleteAccount } from "../../accounts/credentials";
 import { updateProfile } from "../../accounts/profile";
 import { toUserResponse } from "../../accounts/user-response";
 import { listSecurityEvents } from "../../audit/security-events";
+import { listDevices, revokeOwnDevice } from "../../devices/devices";
 import { requestEmailChange } from "../../recovery/email-change";
 import { listSessions, revokeOwnSession } from "../../sessions/sessions";
 import type { AppEnv } from "../context";
@@ -13,6 +14,7 @@ import {
   changeEmailBody,
   changePasswordBody,
   deleteAccountBody,
+  DeviceListSchema,
   MessageSchema,
   SecurityEventPageSchema,
   securityEventsQuery,
@@ -85,7 +87,7 @@ const deleteMe = createRoute({
 });
 
 userRoutes.openapi(deleteMe, async (c) => {
-  await deleteAccount(c.var.deps, c.var.session.user, c.req.valid("json").password);
+  await deleteAccount(c.var.deps, c.var.session, c.req.valid("json").password);
   return c.body(null, 204);
 });
 
@@ -184,5 +186,36 @@ const securityEventsRoute = createRoute({
 userRoutes.openapi(securityEventsRoute, async (c) =>
   c.json(await listSecurityEvents(c.var.deps, c.var.principal.user.id, c.req.valid("query")), 200),
 );
+
+const listDevicesRoute = createRoute({
+  method: "get",
+  path: "/devices",
+  tags,
+  summary: "The caller's known devices",
+  description:
+    "Devices holding a live device token (from registration or a login). A known device has its own failure budget, so strangers guessing at the address never lock it out. A password change or reset, an email revert and logout-all end them all.",
+  security: security.accessToken,
+  middleware: [requireInteractiveSession()] as const,
+  responses: { 200: jsonResponse(DeviceListSchema, "Newest first; no token values."), ...problems([...SESSION_ONLY]) },
+});
+
+userRoutes.openapi(listDevicesRoute, async (c) => c.json({ devices: await listDevices(c.var.deps, c.var.session.user) }, 200));
+
+const revokeDeviceRoute = createRoute({
+  method: "delete",
+  path: "/devices/{id}",
+  tags,
+  summary: "Forget one device",
+  description: "Its device token stops counting as known; the device's sessions are not signed out (see sessions).",
+  security: security.accessToken,
+  middleware: [requireInteractiveSession()] as const,
+  request: { params: sessionIdParam },
+  responses: { 204: noContent, ...problems([...SESSION_ONLY, "validation_failed", "not_found"]) },
+});
+
+userRoutes.openapi(revokeDeviceRoute, async (c) => {
+  await revokeOwnDevice(c.var.deps, c.var.session.user.id, c.req.valid("param").id);
+  return c.body(null, 204);
+});
 
 userRoutes.route("/api-keys", apiKeyRoutes);
