@@ -30,6 +30,8 @@ interface OptionalVars {
 
   CORS_ORIGINS?: string;
   CORS_ALLOW_CREDENTIALS?: string;
+  /** A parent domain of PUBLIC_URL's host: cookie mode also sets `__Secure-gh_at` there for the site's own server. */
+  COOKIE_DOMAIN?: string;
   REQUIRE_EMAIL_VERIFICATION?: string;
   PUBLIC_URL?: string;
   /** The site users see (reset-password page); defaults to PUBLIC_URL. */
@@ -95,7 +97,16 @@ const configSchema = z.object({
   PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(64).default(PASSWORD_MIN_LENGTH_DEFAULT),
   MAX_SESSIONS_PER_USER: z.coerce.number().int().min(1).max(1000).default(50),
   CORS_ORIGINS: list,
-  CORS_ALLOW_CREDENTIALS: flag,
+  // On by default: cookie mode needs it, and only listed origins ever get CORS headers.
+  CORS_ALLOW_CREDENTIALS: z
+    .enum(["true", "false", "1", "0", ""])
+    .optional()
+    .transform((v) => v === undefined || v === "true" || v === "1"),
+  COOKIE_DOMAIN: z
+    .string()
+    .transform((v) => v.trim().toLowerCase().replace(/^\./, ""))
+    .pipe(z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*$/))
+    .optional(),
   REQUIRE_EMAIL_VERIFICATION: flag,
   PUBLIC_URL: z.url().default("http://localhost:8787"),
   APP_URL: z.url().optional(),
@@ -137,6 +148,8 @@ export interface Config {
   maxSessionsPerUser: number;
   corsOrigins: string[];
   corsAllowCredentials: boolean;
+  /** Where cookie mode also puts the access token (`__Secure-gh_at`); undefined: nowhere. */
+  cookieDomain: string | undefined;
   requireEmailVerification: boolean;
   publicUrl: string;
   /** Base URL of the site's pages (the reset-password form); mailed links never use the request's Host. */
@@ -197,6 +210,10 @@ export function readConfig(env: Bindings): Config {
   } catch (error) {
     throw new ConfigError(`invalid configuration: ${(error as Error).message}`);
   }
+  const publicHost = new URL(v.PUBLIC_URL).hostname;
+  if (v.COOKIE_DOMAIN !== undefined && publicHost !== v.COOKIE_DOMAIN && !publicHost.endsWith(`.${v.COOKIE_DOMAIN}`)) {
+    throw new ConfigError("invalid configuration: COOKIE_DOMAIN must be PUBLIC_URL's host or a parent domain of it");
+  }
   const config: Config = {
     issuer: v.JWT_ISSUER,
     audience: v.JWT_AUDIENCE,
@@ -213,6 +230,7 @@ export function readConfig(env: Bindings): Config {
     maxSessionsPerUser: v.MAX_SESSIONS_PER_USER,
     corsOrigins: v.CORS_ORIGINS,
     corsAllowCredentials: v.CORS_ALLOW_CREDENTIALS,
+    cookieDomain: v.COOKIE_DOMAIN,
     requireEmailVerification: v.REQUIRE_EMAIL_VERIFICATION,
     publicUrl: v.PUBLIC_URL.replace(/\/+$/, ""),
     appUrl: (v.APP_URL ?? v.PUBLIC_URL).replace(/\/+$/, ""),

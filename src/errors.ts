@@ -27,6 +27,11 @@ export const ERROR_CATALOGUE = {
     detail: "This credential is not allowed to perform this action.",
   },
   forbidden: { status: 403, title: "Forbidden", detail: "This action is not allowed." },
+  csrf_rejected: {
+    status: 403,
+    title: "Cross-site request refused",
+    detail: "This request could be a cross-site request forgery and was refused.",
+  },
   reauthentication_required: {
     status: 403,
     title: "Reauthentication required",

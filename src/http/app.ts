@@ -1,15 +1,15 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import type { AppEnv } from "./context";
-import { readConfig, type Config } from "../config";
 import { AppError, findCause, isDependencyError, problemBody, type DependencyError } from "../errors";
 import { describeError, log } from "../log";
 import { createRequestContext } from "./middleware/request-context";
 import { createRequestId } from "./middleware/request-id";
 import { createNoStore, createSecurityHeaders } from "./middleware/security-headers";
+import { createCookieCsrfGuard } from "./middleware/cookie-csrf";
+import { createCors } from "./middleware/cors";
 import { createJsonBodyGuard } from "./middleware/json-body";
 import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
@@ -47,33 +47,12 @@ function renderError(error: unknown, c: Context<AppEnv>): Response {
   });
 }
 
-const corsByConfig = new WeakMap<Config, ReturnType<typeof cors>>();
-
-/** CORS from the configured allowlist: a listed origin is echoed, any other gets no CORS headers. */
-function corsFromConfig(c: Context<AppEnv>) {
-  const config = readConfig(c.env);
-  let handler = corsByConfig.get(config);
-  if (!handler) {
-    const allowed = new Set(config.corsOrigins);
-    handler = cors({
-      origin: (origin) => (allowed.has(origin) ? origin : null),
-      credentials: config.corsAllowCredentials,
-      allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-      allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
-      exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit", "RateLimit-Policy", "WWW-Authenticate"],
-      maxAge: 600,
-    });
-    corsByConfig.set(config, handler);
-  }
-  return handler;
-}
-
 function createApp() {
   const app = new OpenAPIHono<AppEnv>();
 
   app.use(createRequestId());
   app.use(createSecurityHeaders());
-  app.use((c, next) => corsFromConfig(c)(c, next));
+  app.use(createCors());
   app.use(createNoStore());
   app.use(createRequestContext());
   app.use(
@@ -85,6 +64,8 @@ function createApp() {
       },
     }),
   );
+  // Before the body guard: a cross-site form post is refused as CSRF, not as a media type.
+  app.use("/api/v1/auth/*", createCookieCsrfGuard());
   app.use("/api/*", createJsonBodyGuard());
 
   app.route("/", wellKnownRoutes);

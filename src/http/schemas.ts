@@ -79,7 +79,8 @@ export const updateProfileBody = z.object({
  */
 const refreshTokenField = z.string();
 
-export const refreshBody = z.object({ refresh_token: refreshTokenField });
+/** Optional in cookie mode, where the `__Host-gh_rt` cookie carries it. */
+export const refreshBody = z.object({ refresh_token: refreshTokenField.optional() });
 
 export const logoutBody = z.object({ refresh_token: refreshTokenField.optional() });
 
@@ -158,7 +159,7 @@ export const outboxQuery = z.object({ to: z.string().trim().min(3).max(254) });
 const isoTime = z.string().openapi({ format: "date-time", example: "2026-11-22T10:00:00.000Z" });
 
 export const UserSchema = z
-  .object({
+  .strictObject({
     id: z.string(),
     email: z.string(),
     username: z.string().nullable(),
@@ -172,9 +173,9 @@ export const UserSchema = z
   .openapi("User");
 
 export const TokenResponseSchema = z
-  .object({
+  .strictObject({
     access_token: z.string(),
-    refresh_token: z.string(),
+    refresh_token: z.string().optional().openapi({ description: "Absent in cookie mode: the `__Host-gh_rt` cookie carries it." }),
     token_type: z.literal("bearer"),
     expires_in: z.number().int().openapi({ description: "Seconds until the access token expires." }),
     refresh_expires_in: z.number().int().openapi({ description: "Seconds until the refresh token expires if unused." }),
@@ -184,7 +185,12 @@ export const TokenResponseSchema = z
 
 /** Login and registration also hand out the client's device token. */
 export const SignInResponseSchema = TokenResponseSchema.extend({
-  device_token: z.string().openapi({ description: "Send it back in later login and forgot-password bodies (bearer clients)." }),
+  device_token: z
+    .string()
+    .optional()
+    .openapi({
+      description: "Send it back in later login and forgot-password bodies (bearer clients); absent in cookie mode (`__Host-gh_dev`).",
+    }),
 }).openapi("SignInResponse");
 
 export const DeviceListSchema = z
@@ -204,7 +210,7 @@ export const DeviceListSchema = z
 export const MessageSchema = z.strictObject({ message: z.string() }).openapi("Message");
 
 export const SessionListSchema = z
-  .object({
+  .strictObject({
     sessions: z.array(
       z.strictObject({
         id: z.string(),
@@ -222,7 +228,7 @@ export const SessionListSchema = z
   .openapi("SessionList");
 
 export const SecurityEventPageSchema = z
-  .object({
+  .strictObject({
     events: z.array(
       z.strictObject({
         id: z.string(),
@@ -253,7 +259,7 @@ const ApiKeySchema = z
 export const ApiKeyListSchema = z.strictObject({ api_keys: z.array(ApiKeySchema) }).openapi("ApiKeyList");
 
 export const CreatedApiKeySchema = z
-  .object({ ...apiKeyFields, api_key: z.string().openapi({ description: "The key itself; shown only in this response." }) })
+  .strictObject({ ...apiKeyFields, api_key: z.string().openapi({ description: "The key itself; shown only in this response." }) })
   .openapi("CreatedApiKey");
 
 export const JwksSchema = z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())) }).openapi("Jwks");

@@ -5,7 +5,11 @@ import { confirmEmailToken, resendVerification } from "../../recovery/email-veri
 import { revertEmailChange } from "../../recovery/email-change";
 import { requestPasswordReset, resetPassword } from "../../recovery/password-reset";
 import { logOut, refreshSession } from "../../sessions/sessions";
+import type { Context } from "hono";
+import { AppError } from "../../errors";
+import type { TokenResponse } from "../../sessions/sessions";
 import type { AppEnv, Principal } from "../context";
+import { clearSessionCookies, deviceCookie, refreshCookie, setSessionCookies, wantsCookies } from "../cookies";
 import { limitPerIp } from "../middleware/rate-limit";
 import { optionalAuth, requireAuth, requireInteractiveSession } from "../middleware/require-auth";
 import { AUTH_ERRORS, BODY_ERRORS, jsonBody, jsonResponse, noContent, problems, security } from "../openapi";
@@ -30,6 +34,10 @@ export const authRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
 
 const tags = ["Authentication"];
 
+/** Appended to the routes that speak cookie mode. */
+const COOKIE_MODE =
+  " Browsers: send `Gatehouse-Token-Delivery: cookie` to get the refresh token (and device token) in HttpOnly `__Host-` cookies instead of the body; such requests need an `Origin` that is the worker's own or in `CORS_ORIGINS` (else 403 `csrf_rejected`).";
+
 /** Constant answers: identical bytes whether or not the address has an account. */
 const ACCEPTED_REGISTRATION = { message: "Check your inbox: we sent a link to confirm your email address." };
 const RESET_REQUESTED = { message: "If an account exists for this address, we sent it a link to reset the password." };
@@ -50,12 +58,13 @@ const register = createRoute({
   tags,
   summary: "Create an account",
   description:
-    "Creates the account and signs it in (201). With `REQUIRE_EMAIL_VERIFICATION` the answer is 202 for new and taken addresses alike, and the owner of a taken one is told by mail.",
+    "Creates the account and signs it in (201). With `REQUIRE_EMAIL_VERIFICATION` the answer is 202 for new and taken addresses alike, and the owner of a taken one is told by mail." +
+    COOKIE_MODE,
   request: { body: jsonBody(registerBody) },
   responses: {
     201: jsonResponse(SignInResponseSchema, "Account created and signed in."),
     202: jsonResponse(MessageSchema, "Accepted: a verification link was mailed (email verification required)."),
-    ...problems([...BODY_ERRORS, "weak_password", "email_taken", "username_taken", "rate_limited"]),
+    ...problems([...BODY_ERRORS, "weak_password", "email_taken", "username_taken", "rate_limited", "csrf_rejected"]),
   },
 });
 
@@ -63,7 +72,7 @@ authRoutes.openapi(
   register,
   limitPerIp("register", register, async (c) => {
     const result = await registerUser(c.var.deps, c.req.valid("json"));
-    return result.kind === "accepted" ? c.json(ACCEPTED_REGISTRATION, 202) : c.json(result.tokens, 201);
+    return result.kind === "accepted" ? c.json(ACCEPTED_REGISTRATION, 202) : c.json(deliver(c, result.tokens), 201);
   }),
 );
 
@@ -72,17 +81,21 @@ const login = createRoute({
   path: "/login",
   tags,
   summary: "Log in with a password",
-  description: "Precedence: the per-IP limit (429), then the identifier's lockout (423), then credentials (401).",
+  description: "Precedence: the per-IP limit (429), then the identifier's lockout (423), then credentials (401)." + COOKIE_MODE,
   request: { body: jsonBody(loginBody) },
   responses: {
     200: jsonResponse(SignInResponseSchema, "Signed in."),
-    ...problems([...BODY_ERRORS, "invalid_credentials", "email_not_verified", "account_locked", "rate_limited"]),
+    ...problems([...BODY_ERRORS, "invalid_credentials", "email_not_verified", "account_locked", "rate_limited", "csrf_rejected"]),
   },
 });
 
 authRoutes.openapi(
   login,
-  limitPerIp("login", login, async (c) => c.json(await logIn(c.var.deps, c.req.valid("json")), 200)),
+  limitPerIp("login", login, async (c) => {
+    const body = c.req.valid("json");
+    const signedIn = await logIn(c.var.deps, { ...body, device_token: body.device_token ?? deviceCookie(c) });
+    return c.json(deliver(c, signedIn), 200);
+  }),
 );
 
 const refresh = createRoute({
@@ -90,17 +103,33 @@ const refresh = createRoute({
   path: "/refresh",
   tags,
   summary: "Rotate a refresh token",
-  description: "Answers a new token pair; the presented refresh token is retired. Presenting a retired one revokes the session.",
+  description:
+    "Answers a new token pair; the presented refresh token is retired. Presenting a retired one revokes the session. In cookie mode the body may be empty: the cookie is used, and cleared when the session is dead." +
+    COOKIE_MODE,
   request: { body: jsonBody(refreshBody) },
   responses: {
     200: jsonResponse(TokenResponseSchema, "A new token pair."),
-    ...problems([...BODY_ERRORS, "invalid_token", "refresh_token_reused", "rate_limited"]),
+    ...problems([...BODY_ERRORS, "invalid_token", "refresh_token_reused", "rate_limited", "csrf_rejected"]),
   },
 });
 
 authRoutes.openapi(
   refresh,
-  limitPerIp("refresh", refresh, async (c) => c.json(await refreshSession(c.var.deps, c.req.valid("json").refresh_token), 200)),
+  limitPerIp("refresh", refresh, async (c) => {
+    const cookieMode = wantsCookies(c);
+    const presented = c.req.valid("json").refresh_token ?? (cookieMode ? refreshCookie(c) : undefined);
+    if (presented === undefined) {
+      if (cookieMode) throw new AppError("invalid_token", { detail: "No session cookie: log in again." });
+      throw new AppError("validation_failed", { errors: [{ field: "refresh_token", message: "Send the refresh token." }] });
+    }
+    try {
+      return c.json(deliver(c, await refreshSession(c.var.deps, presented)), 200);
+    } catch (error) {
+      // A dead or stolen session: the browser should not keep presenting its cookie.
+      if (cookieMode && error instanceof AppError && error.status === 401) clearSessionCookies(c);
+      throw error;
+    }
+  }),
 );
 
 const logout = createRoute({
@@ -109,11 +138,12 @@ const logout = createRoute({
   tags,
   summary: "Log out",
   description:
-    "Revokes the caller's session and access token, and the session of a presented refresh token if it is the caller's. `?scope=all` revokes every session.",
+    "Revokes the caller's session and access token, and the session of a presented refresh token if it is the caller's. `?scope=all` revokes every session. In cookie mode the refresh cookie counts as presented, and the cookies are cleared." +
+    COOKIE_MODE,
   security: security.accessToken,
   middleware: [requireAuth(), requireInteractiveSession()] as const,
   request: { query: logoutQuery, body: { required: false, content: { "application/json": { schema: logoutBody } } } },
-  responses: { 204: noContent, ...problems([...BODY_ERRORS, ...AUTH_ERRORS, "insufficient_scope"]) },
+  responses: { 204: noContent, ...problems([...BODY_ERRORS, ...AUTH_ERRORS, "insufficient_scope", "csrf_rejected"]) },
 });
 
 authRoutes.openapi(logout, async (c) => {
@@ -122,10 +152,11 @@ authRoutes.openapi(logout, async (c) => {
     c.var.deps,
     { userId: user.id, sessionId, token },
     {
-      refreshToken: c.req.valid("json").refresh_token,
+      refreshToken: c.req.valid("json").refresh_token ?? (wantsCookies(c) ? refreshCookie(c) : undefined),
       everywhere: c.req.valid("query").scope === "all",
     },
   );
+  if (wantsCookies(c)) clearSessionCookies(c);
   return c.body(null, 204);
 });
 
@@ -143,7 +174,7 @@ authRoutes.openapi(
   forgotPassword,
   limitPerIp("forgot_password", forgotPassword, async (c) => {
     const { email, device_token } = c.req.valid("json");
-    await requestPasswordReset(c.var.deps, email, device_token);
+    await requestPasswordReset(c.var.deps, email, device_token ?? deviceCookie(c));
     return c.json(RESET_REQUESTED, 202);
   }),
 );
@@ -229,7 +260,7 @@ authRoutes.openapi(
   resend,
   limitPerIp("resend_verification", resend, async (c) => {
     const { email, device_token } = c.req.valid("json");
-    await resendVerification(c.var.deps, email, device_token);
+    await resendVerification(c.var.deps, email, device_token ?? deviceCookie(c));
     return c.json(VERIFICATION_RESENT, 202);
   }),
 );
@@ -264,3 +295,14 @@ authRoutes.openapi(
     return c.json(REVERTED, 200);
   }),
 );
+
+/**
+ * The tokens of a sign-in or refresh as the client asked for them: in the body (bearer clients), or
+ * with the refresh and device tokens in HttpOnly cookies and out of the body (cookie mode).
+ */
+function deliver<E extends AppEnv, T extends TokenResponse & { device_token?: string }>(c: Context<E>, tokens: T) {
+  if (!wantsCookies(c)) return tokens;
+  setSessionCookies(c, tokens);
+  const { refresh_token: _refresh, device_token: _device, ...body } = tokens;
+  return body;
+}

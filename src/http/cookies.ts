@@ -1,0 +1,57 @@
+import type { Context } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import type { AppEnv } from "./context";
+
+/**
+ * Cookie mode (API.md v1.1 "Browser sessions"): a client that sends `Gatehouse-Token-Delivery:
+ * cookie` gets its refresh and device tokens in HttpOnly cookies JavaScript cannot read, instead of
+ * the JSON body. `__Host-` cookies are bound to this exact host (Secure, Path=/, no Domain);
+ * browsers treat http://localhost and *.localhost as secure, so `npm run dev` works as is.
+ */
+export const REFRESH_COOKIE = "__Host-gh_rt";
+export const DEVICE_COOKIE = "__Host-gh_dev";
+/** The access token for the site's own server, on COOKIE_DOMAIN; Gatehouse's API never reads it. */
+export const ACCESS_COOKIE = "__Secure-gh_at";
+export const DELIVERY_HEADER = "Gatehouse-Token-Delivery";
+
+const DEVICE_COOKIE_MAX_AGE = 90 * 86_400;
+
+const hostCookie = { httpOnly: true, secure: true, sameSite: "Lax", path: "/" } as const;
+
+export function wantsCookies<E extends AppEnv>(c: Context<E>): boolean {
+  return c.req.header(DELIVERY_HEADER)?.trim().toLowerCase() === "cookie";
+}
+
+export function refreshCookie<E extends AppEnv>(c: Context<E>): string | undefined {
+  return getCookie(c, REFRESH_COOKIE);
+}
+
+export function deviceCookie<E extends AppEnv>(c: Context<E>): string | undefined {
+  return getCookie(c, DEVICE_COOKIE);
+}
+
+/** Puts a sign-in's tokens in cookies; the caller leaves `refresh_token` and `device_token` out of the body. */
+export function setSessionCookies<E extends AppEnv>(
+  c: Context<E>,
+  tokens: {
+    refresh_token: string;
+    refresh_expires_in: number;
+    access_token: string;
+    expires_in: number;
+    device_token?: string | undefined;
+  },
+): void {
+  setCookie(c, REFRESH_COOKIE, tokens.refresh_token, { ...hostCookie, maxAge: tokens.refresh_expires_in });
+  if (tokens.device_token) setCookie(c, DEVICE_COOKIE, tokens.device_token, { ...hostCookie, maxAge: DEVICE_COOKIE_MAX_AGE });
+  const domain = c.var.deps.config.cookieDomain;
+  if (domain) {
+    setCookie(c, ACCESS_COOKIE, tokens.access_token, { ...hostCookie, domain, maxAge: tokens.expires_in });
+  }
+}
+
+/** Ends the browser session: the refresh and access cookies go; the device cookie stays (the device is still known). */
+export function clearSessionCookies<E extends AppEnv>(c: Context<E>): void {
+  deleteCookie(c, REFRESH_COOKIE, { ...hostCookie });
+  const domain = c.var.deps.config.cookieDomain;
+  if (domain) deleteCookie(c, ACCESS_COOKIE, { ...hostCookie, domain });
+}

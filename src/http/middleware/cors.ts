@@ -1,0 +1,41 @@
+import { createMiddleware } from "hono/factory";
+import { readConfig } from "../../config";
+import type { AppEnv } from "../context";
+
+const ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
+const ALLOW_HEADERS = "Authorization, Content-Type, Gatehouse-Token-Delivery, X-Request-Id";
+const EXPOSE_HEADERS = "X-Request-Id, Retry-After, RateLimit, RateLimit-Policy, WWW-Authenticate";
+const MAX_AGE = "600";
+
+/**
+ * CORS from the one allowlist, `CORS_ORIGINS` (also the cookie-CSRF allowlist and the `return_to`
+ * allowlist). A listed origin is echoed (never `*`), with credentials when allowed; any other origin
+ * gets no `Access-Control-*` header at all, preflight included, so a browser refuses it. Hono's
+ * `cors()` answers every preflight with the allowed methods and headers, whatever the origin, so
+ * this is Gatehouse's own.
+ */
+export function createCors() {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const config = readConfig(c.env);
+    const origin = c.req.header("origin");
+    const listed = origin !== undefined && config.corsOrigins.includes(origin);
+    const preflight = c.req.method === "OPTIONS" && c.req.header("access-control-request-method") !== undefined;
+    if (preflight) {
+      if (listed) {
+        c.header("Access-Control-Allow-Origin", origin);
+        if (config.corsAllowCredentials) c.header("Access-Control-Allow-Credentials", "true");
+        c.header("Access-Control-Allow-Methods", ALLOW_METHODS);
+        c.header("Access-Control-Allow-Headers", ALLOW_HEADERS);
+        c.header("Access-Control-Max-Age", MAX_AGE);
+      }
+      if (config.corsOrigins.length > 0) c.header("Vary", "Origin");
+      return c.body(null, 204);
+    }
+    await next();
+    if (config.corsOrigins.length > 0) c.res.headers.append("Vary", "Origin");
+    if (!listed) return;
+    c.res.headers.set("Access-Control-Allow-Origin", origin);
+    if (config.corsAllowCredentials) c.res.headers.set("Access-Control-Allow-Credentials", "true");
+    c.res.headers.set("Access-Control-Expose-Headers", EXPOSE_HEADERS);
+  });
+}
