@@ -40,18 +40,17 @@ export function setSessionCookies<E extends AppEnv>(
     expires_in: number;
     device_token?: string | undefined;
   },
+  cookieDomain: string | undefined,
 ): void {
   setCookie(c, REFRESH_COOKIE, tokens.refresh_token, { ...hostCookie, maxAge: tokens.refresh_expires_in });
   if (tokens.device_token) setCookie(c, DEVICE_COOKIE, tokens.device_token, { ...hostCookie, maxAge: DEVICE_COOKIE_MAX_AGE });
-  const domain = c.var.deps.config.cookieDomain;
-  if (domain) {
-    setCookie(c, ACCESS_COOKIE, tokens.access_token, { ...hostCookie, domain, maxAge: tokens.expires_in });
+  if (cookieDomain) {
+    setCookie(c, ACCESS_COOKIE, tokens.access_token, { ...hostCookie, domain: cookieDomain, maxAge: tokens.expires_in });
   }
 }
 
 /** Ends the browser session: the refresh and access cookies go; the device cookie stays (the device is still known). */
-export function clearSessionCookies<E extends AppEnv>(c: Context<E>): void {
+export function clearSessionCookies<E extends AppEnv>(c: Context<E>, cookieDomain: string | undefined): void {
   deleteCookie(c, REFRESH_COOKIE, { ...hostCookie });
-  const domain = c.var.deps.config.cookieDomain;
-  if (domain) deleteCookie(c, ACCESS_COOKIE, { ...hostCookie, domain });
+  if (cookieDomain) deleteCookie(c, ACCESS_COOKIE, { ...hostCookie, domain: cookieDomain });
 }

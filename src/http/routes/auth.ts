@@ -72,7 +72,9 @@ authRoutes.openapi(
   register,
   limitPerIp("register", register, async (c) => {
     const result = await registerUser(c.var.deps, c.req.valid("json"));
-    return result.kind === "accepted" ? c.json(ACCEPTED_REGISTRATION, 202) : c.json(deliver(c, result.tokens), 201);
+    return result.kind === "accepted"
+      ? c.json(ACCEPTED_REGISTRATION, 202)
+      : c.json(deliver(c, result.tokens, c.var.deps.config.cookieDomain), 201);
   }),
 );
 
@@ -94,7 +96,7 @@ authRoutes.openapi(
   limitPerIp("login", login, async (c) => {
     const body = c.req.valid("json");
     const signedIn = await logIn(c.var.deps, { ...body, device_token: body.device_token ?? deviceCookie(c) });
-    return c.json(deliver(c, signedIn), 200);
+    return c.json(deliver(c, signedIn, c.var.deps.config.cookieDomain), 200);
   }),
 );
 
@@ -123,10 +125,10 @@ authRoutes.openapi(
       throw new AppError("validation_failed", { errors: [{ field: "refresh_token", message: "Send the refresh token." }] });
     }
     try {
-      return c.json(deliver(c, await refreshSession(c.var.deps, presented)), 200);
+      return c.json(deliver(c, await refreshSession(c.var.deps, presented), c.var.deps.config.cookieDomain), 200);
     } catch (error) {
       // A dead or stolen session: the browser should not keep presenting its cookie.
-      if (cookieMode && error instanceof AppError && error.status === 401) clearSessionCookies(c);
+      if (cookieMode && error instanceof AppError && error.status === 401) clearSessionCookies(c, c.var.deps.config.cookieDomain);
       throw error;
     }
   }),
@@ -156,7 +158,7 @@ authRoutes.openapi(logout, async (c) => {
       everywhere: c.req.valid("query").scope === "all",
     },
   );
-  if (wantsCookies(c)) clearSessionCookies(c);
+  if (wantsCookies(c)) clearSessionCookies(c, c.var.deps.config.cookieDomain);
   return c.body(null, 204);
 });
 
@@ -300,9 +302,15 @@ authRoutes.openapi(
  * The tokens of a sign-in or refresh as the client asked for them: in the body (bearer clients), or
  * with the refresh and device tokens in HttpOnly cookies and out of the body (cookie mode).
  */
-function deliver<E extends AppEnv, T extends TokenResponse & { device_token?: string }>(c: Context<E>, tokens: T) {
+function deliver<E extends AppEnv, T extends TokenResponse & { device_token?: string }>(
+  c: Context<E>,
+  tokens: T,
+  cookieDomain: string | undefined,
+) {
   if (!wantsCookies(c)) return tokens;
-  setSessionCookies(c, tokens);
-  const { refresh_token: _refresh, device_token: _device, ...body } = tokens;
+  setSessionCookies(c, tokens, cookieDomain);
+  const body: Omit<T, "refresh_token" | "device_token"> & Partial<Pick<T, "refresh_token" | "device_token">> = { ...tokens };
+  delete body.refresh_token;
+  delete body.device_token;
   return body;
 }
