@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, freshIp, problem, STRONG_PASSWORD, uniqueEmail } from "./helpers";
+import { call, env, freshIp, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
 
 /** Issue #12: cookie mode, its CSRF guard and CORS, as API.md v1.1 "Browser sessions" pins them. */
 
@@ -215,5 +215,37 @@ describe("CORS", () => {
   it("sends nothing CORS-related when no origin is configured", async () => {
     const res = await call("/health", { headers: { Origin: APP }, env: { CORS_ORIGINS: "" } });
     expect([...res.headers.keys()].filter((k) => k.startsWith("access-control-") || k === "vary")).toEqual([]);
+  });
+});
+
+describe("cookie doctor", () => {
+  it("explains which cookies a request carries and why a cross-site page cannot use them", async () => {
+    const { jar } = await signUp();
+    const ok = await call("/api/v1/dev/cookie-doctor", {
+      headers: { ...COOKIE, Origin: APP, "Sec-Fetch-Site": "same-site", Cookie: cookieHeader(jar) },
+    });
+    expect(ok.status).toBe(200);
+    const good = await ok.json<{ cookies_received: string[]; csrf: { cookie_requests_pass: boolean }; cors: { origin_listed: boolean } }>();
+    expect(good.cookies_received.sort()).toEqual(["__Host-gh_dev", "__Host-gh_rt"]);
+    expect(good.csrf.cookie_requests_pass).toBe(true);
+    expect(good.cors.origin_listed).toBe(true);
+    expect(JSON.stringify(good)).not.toContain(jar.rt!);
+
+    const bad = await (
+      await call("/api/v1/dev/cookie-doctor", { headers: { Origin: EVIL, "Sec-Fetch-Site": "cross-site" } })
+    ).json<{ csrf: { cookie_requests_pass: boolean; why: string[] }; advice: string[]; cookies: { why: string[] }[] }>();
+    expect(bad.csrf.cookie_requests_pass).toBe(false);
+    expect(bad.csrf.why.join(" ")).toMatch(/Gatehouse-Token-Delivery.*not this worker's.*cross-site/s);
+    expect(bad.cookies[0]!.why.join(" ")).toContain("SameSite=Lax");
+    expect(bad.advice.join(" ")).toContain(`Add ${EVIL} to CORS_ORIGINS`);
+  });
+
+  it("does not exist in a deploy, except for superusers", async () => {
+    await problem(await call("/api/v1/dev/cookie-doctor", { env: { DEV_OUTBOX: "false" } }), 404, "not_found");
+    const admin = await register();
+    await problem(await call("/api/v1/dev/cookie-doctor", { token: admin.accessToken, env: { DEV_OUTBOX: "false" } }), 404, "not_found");
+    await env.DB.prepare("UPDATE users SET is_superuser = 1 WHERE id = ?").bind(admin.userId).run();
+    expect((await call("/api/v1/dev/cookie-doctor", { token: admin.accessToken, env: { DEV_OUTBOX: "false" } })).status).toBe(200);
+    await problem(await call("/api/v1/dev/outbox?to=a@b.c", { token: admin.accessToken, env: { DEV_OUTBOX: "false" } }), 404, "not_found");
   });
 });

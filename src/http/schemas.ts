@@ -185,12 +185,9 @@ export const TokenResponseSchema = z
 
 /** Login and registration also hand out the client's device token. */
 export const SignInResponseSchema = TokenResponseSchema.extend({
-  device_token: z
-    .string()
-    .optional()
-    .openapi({
-      description: "Send it back in later login and forgot-password bodies (bearer clients); absent in cookie mode (`__Host-gh_dev`).",
-    }),
+  device_token: z.string().optional().openapi({
+    description: "Send it back in later login and forgot-password bodies (bearer clients); absent in cookie mode (`__Host-gh_dev`).",
+  }),
 }).openapi("SignInResponse");
 
 export const DeviceListSchema = z
@@ -280,3 +277,28 @@ export const OutboxSchema = z.strictObject({
     }),
   ),
 });
+
+export const CookieDiagnosisSchema = z
+  .strictObject({
+    request: z.strictObject({
+      origin: z.string().nullable(),
+      host: z.string(),
+      secure_context: z.boolean(),
+      sec_fetch_site: z.string().nullable(),
+      cookie_mode: z.boolean(),
+    }),
+    cookies_received: z.array(z.string()),
+    cookies: z.array(
+      z.strictObject({
+        name: z.string(),
+        attributes: z.string(),
+        stored: z.boolean(),
+        sent_with_this_request: z.boolean(),
+        why: z.array(z.string()),
+      }),
+    ),
+    cors: z.strictObject({ origin_listed: z.boolean(), credentials: z.boolean() }),
+    csrf: z.strictObject({ cookie_requests_pass: z.boolean(), why: z.array(z.string()) }),
+    advice: z.array(z.string()),
+  })
+  .openapi("CookieDiagnosis");
