@@ -58,9 +58,16 @@ describe("per-IP limits", () => {
     expect(limited.headers.get("RateLimit")).toMatch(/^"login_ip_minute";r=0;t=\d+, "login_ip_hour";r=15;t=\d+$/);
     await problem(limited, 429, "rate_limited");
 
+    // One row per IP and window, not one per refusal; test/abuse-costs.test.ts follows its count.
     const rows = await auditRows("ip_address = ? AND action = 'rate_limited'", ip);
-    expect(rows).toHaveLength(7);
-    expect(JSON.parse(rows[0]?.metadata ?? "{}")).toEqual({ scope: "ip", action: "login", policy: "login_ip_minute" });
+    expect(rows).toHaveLength(1);
+    expect(JSON.parse(rows[0]?.metadata ?? "{}")).toEqual({
+      scope: "ip",
+      action: "login",
+      policy: "login_ip_minute",
+      count: 1,
+      window_seconds: 3600,
+    });
   });
 
   it("allows 20 logins per hour per IP: the minute window slides, the hour does not", async () => {
@@ -141,7 +148,8 @@ describe("per-account lockout", () => {
     const lockRows = await auditRows("user_id = ? AND action = 'account.locked'", user.userId);
     expect(lockRows).toHaveLength(1);
     expect(JSON.parse(lockRows[0]?.metadata ?? "{}")).toEqual({ tier: "soft", identifier: "email" });
-    expect((await auditRows("user_id = ? AND action = 'login.throttled'", user.userId)).length).toBe(16);
+    // The 16 refusals are one row (one per window, with a count; see test/abuse-costs.test.ts).
+    expect((await auditRows("user_id = ? AND action = 'login.throttled'", user.userId)).length).toBe(1);
     // The owner hears about it once, however many attempts were refused.
     expect(await outbox(user.email, "security_notice")).toHaveLength(1);
   });

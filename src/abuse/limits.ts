@@ -3,6 +3,7 @@ import { findUserByIdentifier, type AccountIdentifier } from "../db/users";
 import type { LimitState, LockEvent } from "./rate-limiter";
 import { AppError } from "../errors";
 import { recordAudit } from "../audit/audit";
+import { recordRefusal } from "./refusals";
 import type { Deps } from "../deps";
 import { clientKey } from "./client-key";
 import { sendSecurityNotice } from "../mail/notices";
@@ -37,15 +38,15 @@ export function accountObjectName(identifier: AccountIdentifier): string {
 }
 
 /**
- * Counts one request of `action` from the caller's IP, or throws 429 `rate_limited` (and writes
- * a `rate_limited` audit row) when a limit is spent.
+ * Counts one request of `action` from the caller's IP, or throws 429 `rate_limited` when a limit is
+ * spent (audited as one `rate_limited` row per window with its count, see refusals.ts).
  */
 export async function enforceIpLimit(deps: Deps, action: IpAction): Promise<void> {
   const policies = ipPolicies(deps.config.rateLimits, action);
   const now = deps.now().getTime();
-  const result = await deps.limiter(ipObjectName(deps.meta.ip), (stub) => stub.hit(action, policies, now));
+  const result = await deps.limiter(ipObjectName(deps.meta.ip), (stub) => stub.hit(action, policies, now, true));
   if (result.ok) return;
-  await recordAudit(deps, { action: "rate_limited", metadata: { scope: "ip", action, policy: result.blockedBy } });
+  await recordRefusal(deps, result.report, () => ({ action: "rate_limited", metadata: { scope: "ip", action, policy: result.blockedBy } }));
   throw rateLimited(result.retryAfter, result.limits);
 }
 
@@ -56,13 +57,13 @@ export async function enforceIpLimit(deps: Deps, action: IpAction): Promise<void
 export async function enforceAccountLimit(deps: Deps, action: AccountAction, identifier: AccountIdentifier): Promise<void> {
   const policies = accountPolicies(deps.config.rateLimits, action);
   const now = deps.now().getTime();
-  const result = await deps.limiter(accountObjectName(identifier), (stub) => stub.hit(action, policies, now));
+  const result = await deps.limiter(accountObjectName(identifier), (stub) => stub.hit(action, policies, now, true));
   if (result.ok) return;
-  await recordAudit(deps, {
+  await recordRefusal(deps, result.report, async () => ({
     action: "rate_limited",
     userId: await accountUserId(deps, identifier),
     metadata: { scope: "account", action, policy: result.blockedBy, identifier: identifierKind(identifier) },
-  });
+  }));
   throw rateLimited(result.retryAfter, result.limits);
 }
 
@@ -119,17 +120,22 @@ export async function guardPasswordCheck<T extends PasswordCheckOutcome>(
   if (admitted.lockEvent && !trusted) await announceLock(deps, identifier, admitted.lockEvent, null);
   if (!admitted.ok) {
     if (guesser.kind === "device") throw new DeviceBudgetSpent();
-    const userId = await accountUserId(deps, identifier);
+    // One row per window of refusals (see refusals.ts); only its first refusal looks the account up.
+    const userId = () => accountUserId(deps, identifier);
     const kind = identifierKind(identifier);
     if (admitted.reason === "rate_limited") {
-      await recordAudit(deps, {
+      await recordRefusal(deps, admitted.report, async () => ({
         action: "login.throttled",
-        userId,
+        userId: await userId(),
         metadata: { reason: "rate_limited", policy: admitted.blockedBy, identifier: kind },
-      });
+      }));
       throw rateLimited(admitted.retryAfter, admitted.limits);
     }
-    await recordAudit(deps, { action: "login.throttled", userId, metadata: { reason: "locked", tier: admitted.tier, identifier: kind } });
+    await recordRefusal(deps, admitted.report, async () => ({
+      action: "login.throttled",
+      userId: await userId(),
+      metadata: { reason: "locked", tier: admitted.tier, identifier: kind },
+    }));
     throw accountLocked(admitted.tier, admitted.retryAfter);
   }
 
@@ -198,7 +204,7 @@ function identifierKind(identifier: AccountIdentifier): "email" | "username" {
 }
 
 /** 429 with `Retry-After` and the IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers-10). */
-function rateLimited(retryAfter: number, limits: LimitState[]): AppError {
+export function rateLimited(retryAfter: number, limits: LimitState[]): AppError {
   return new AppError("rate_limited", { headers: { "Retry-After": String(retryAfter), ...rateLimitHeaders(limits) } });
 }
 

@@ -1,5 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Bindings } from "../config";
+import { setAuditCounts } from "../db/audit-logs";
+import { createDb } from "../db/client";
+import { describeError, log } from "../log";
 import type { LimitPolicy, LockoutPolicy } from "./policy";
 
 /** How a limit stands after a call: the numbers for the `RateLimit` header. */
@@ -12,7 +15,21 @@ export interface LimitState {
   reset: number;
 }
 
-export type HitResult = { ok: true; limits: LimitState[] } | { ok: false; retryAfter: number; blockedBy: string; limits: LimitState[] };
+/**
+ * A refusal as the audit trail sees it: refusals of one kind are counted per window (see
+ * {@link REFUSAL_WINDOW_MS}), and only the first of a window writes an audit row, with this `id`; the
+ * object writes the window's final count into that row when the window ends.
+ */
+export interface RefusalReport {
+  /** The audit row of this window: the first refusal inserts it, the alarm updates its count. */
+  id: string;
+  /** Whether this refusal opened the window (and so is the one that writes the row). */
+  first: boolean;
+  windowSeconds: number;
+}
+
+export type HitResult =
+  { ok: true; limits: LimitState[] } | { ok: false; retryAfter: number; blockedBy: string; limits: LimitState[]; report?: RefusalReport };
 
 type LockTier = "soft" | "hard";
 
@@ -21,8 +38,16 @@ export type LockEvent = LockTier | null;
 
 export type AdmitResult =
   | { ok: true; ticket: string; lockEvent: LockEvent }
-  | { ok: false; reason: "rate_limited"; retryAfter: number; blockedBy: string; limits: LimitState[]; lockEvent: LockEvent }
-  | { ok: false; reason: "locked"; tier: LockTier | "pending"; retryAfter: number | null; lockEvent: LockEvent };
+  | {
+      ok: false;
+      reason: "rate_limited";
+      retryAfter: number;
+      blockedBy: string;
+      limits: LimitState[];
+      lockEvent: LockEvent;
+      report: RefusalReport;
+    }
+  | { ok: false; reason: "locked"; tier: LockTier | "pending"; retryAfter: number | null; lockEvent: LockEvent; report: RefusalReport };
 
 export interface SettleResult {
   failures: number;
@@ -40,6 +65,11 @@ export interface LockoutSnapshot {
 export const TICKET_TTL_MS = 30_000;
 /** Retry-After for a guess refused because earlier admitted guesses may still lock the account. */
 const PENDING_RETRY_AFTER = 1;
+/**
+ * Refusals of one kind are audited as one row per this window, opened by the first refusal: an
+ * attacker's request rate changes the row's count, never the number of D1 writes.
+ */
+const REFUSAL_WINDOW_MS = 3_600_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hits (action TEXT NOT NULL, at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
@@ -55,6 +85,14 @@ CREATE TABLE IF NOT EXISTS lockout (
   policy TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS refusals (
+  kind TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  ends_at INTEGER NOT NULL,
+  audit_id TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (kind, started_at)
+);
 `;
 
 interface LockoutRow extends Record<string, SqlStorageValue> {
@@ -81,11 +119,19 @@ interface LockoutRow extends Record<string, SqlStorageValue> {
 export class RateLimiter extends DurableObject<Bindings> {
   private schemaReady = false;
 
-  /** Counts one request of `action` if every policy has room; refuses without counting otherwise. */
-  hit(action: string, policies: LimitPolicy[], now: number): HitResult {
+  /**
+   * Counts one request of `action` if every policy has room; refuses without counting otherwise.
+   * With `report`, a refusal is also counted for the audit trail (see {@link RefusalReport}).
+   */
+  hit(action: string, policies: LimitPolicy[], now: number, report = false): HitResult {
     this.prepare(now);
     const blocked = this.check(action, policies, now);
-    if (blocked) return blocked;
+    if (blocked) {
+      if (!report) return blocked;
+      const counted = { ...blocked, report: this.countRefusal(`rate_limited:${action}`, now) };
+      this.scheduleCleanup(now);
+      return counted;
+    }
     this.record(action, policies, now);
     this.scheduleCleanup(now);
     return { ok: true, limits: this.states(action, policies, now) };
@@ -100,16 +146,21 @@ export class RateLimiter extends DurableObject<Bindings> {
     this.prepare(now, lockout);
     const row = this.one<LockoutRow>("SELECT * FROM lockout");
     const lockEvent = this.takeLockEvent();
-    if (row.hard_locked) return { ok: false, reason: "locked", tier: "hard", retryAfter: null, lockEvent };
+    const refuse = <R extends "locked" | "rate_limited">(reason: R) => {
+      const report = this.countRefusal(`login.throttled:${reason}`, now);
+      this.scheduleCleanup(now);
+      return { ok: false as const, reason, lockEvent, report };
+    };
+    if (row.hard_locked) return { ...refuse("locked"), tier: "hard", retryAfter: null };
     if (row.locked_until !== null && row.locked_until > now) {
-      return { ok: false, reason: "locked", tier: "soft", retryAfter: ceilSeconds(row.locked_until - now), lockEvent };
+      return { ...refuse("locked"), tier: "soft", retryAfter: ceilSeconds(row.locked_until - now) };
     }
     const blocked = this.check(action, policies, now);
-    if (blocked) return { ...blocked, reason: "rate_limited", lockEvent };
+    if (blocked) return { ...blocked, ...refuse("rate_limited") };
     const pending = this.one<{ n: number }>("SELECT count(*) AS n FROM tickets").n;
     const threshold = row.failures < lockout.softAfter ? lockout.softAfter : lockout.hardAfter;
     if (row.failures + pending >= threshold) {
-      return { ok: false, reason: "locked", tier: "pending", retryAfter: PENDING_RETRY_AFTER, lockEvent };
+      return { ...refuse("locked"), tier: "pending", retryAfter: PENDING_RETRY_AFTER };
     }
     this.record(action, policies, now);
     const ticket = crypto.randomUUID();
@@ -158,9 +209,10 @@ export class RateLimiter extends DurableObject<Bindings> {
   }
 
   /**
-   * Drops what no longer matters; an object left with nothing deletes its storage entirely. A hard
-   * lock is kept (it ends only by `unlock`). The scheduled time is a floor for "now": the alarm
-   * never runs before it in production, and tests that trigger it early see the same result.
+   * Writes the final count of every refusal window that has ended into its audit row, and drops
+   * what no longer matters; an object left with nothing deletes its storage entirely. A hard lock
+   * is kept (it ends only by `unlock`). The scheduled time is a floor for "now": the alarm never
+   * runs before it in production, and tests that trigger it early see the same result.
    */
   override async alarm(): Promise<void> {
     this.ensureSchema();
@@ -168,6 +220,13 @@ export class RateLimiter extends DurableObject<Bindings> {
     this.sql.exec("DELETE FROM meta WHERE key = 'alarm_at'");
     const now = Math.max(Date.now(), scheduled);
     this.prune(now);
+    // Taken out before the D1 write: requests may run while it is under way, and a refusal arriving
+    // then opens a new window instead of counting into one whose total is being written.
+    const ended = this.sql
+      .exec<{ audit_id: string; count: number }>("DELETE FROM refusals WHERE ends_at <= ? RETURNING audit_id, count", now)
+      .toArray()
+      .filter((r) => r.count > 1);
+    if (ended.length > 0) await this.writeRefusalCounts(ended);
     if (this.cleanupAt() === null && !this.hasLasting()) {
       this.schemaReady = false;
       await this.ctx.storage.deleteAll();
@@ -178,6 +237,44 @@ export class RateLimiter extends DurableObject<Bindings> {
 
   private get sql(): SqlStorage {
     return this.ctx.storage.sql;
+  }
+
+  /**
+   * Counts one refusal of `kind` in its open window, opening one if none is (the first refusal of
+   * a window is the one whose caller writes the audit row).
+   */
+  private countRefusal(kind: string, now: number): RefusalReport {
+    const windowSeconds = REFUSAL_WINDOW_MS / 1000;
+    const open = this.sql
+      .exec<{ audit_id: string }>(
+        "UPDATE refusals SET count = count + 1 WHERE kind = ? AND started_at <= ? AND ends_at > ? RETURNING audit_id",
+        kind,
+        now,
+        now,
+      )
+      .toArray()[0];
+    if (open) return { id: open.audit_id, first: false, windowSeconds };
+    const id = crypto.randomUUID();
+    this.sql.exec(
+      "INSERT INTO refusals (kind, started_at, ends_at, audit_id, count) VALUES (?, ?, ?, ?, 1)",
+      kind,
+      now,
+      now + REFUSAL_WINDOW_MS,
+      id,
+    );
+    return { id, first: true, windowSeconds };
+  }
+
+  /** One D1 batch per alarm: at most one statement per ended window. Best effort: a failure is logged. */
+  private async writeRefusalCounts(windows: { audit_id: string; count: number }[]): Promise<void> {
+    try {
+      await setAuditCounts(
+        createDb(this.env.DB),
+        windows.map((w) => ({ id: w.audit_id, count: w.count })),
+      );
+    } catch (error) {
+      log("warn", "rate_limiter.refusal_count_failed", { windows: windows.length, ...describeError(error) });
+    }
   }
 
   private one<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): T {
@@ -294,6 +391,7 @@ export class RateLimiter extends DurableObject<Bindings> {
          UNION ALL SELECT max(expires_at) FROM tickets
          UNION ALL SELECT locked_until FROM lockout
          UNION ALL SELECT forget_at FROM lockout WHERE hard_locked = 0
+         UNION ALL SELECT max(ends_at) FROM refusals
        )`,
     );
     return t;
@@ -307,13 +405,22 @@ export class RateLimiter extends DurableObject<Bindings> {
   /**
    * One alarm per idle period: set when none is pending; the alarm re-arms itself while data
    * remains. With nothing that expires and nothing lasting (say, after an unlock) it is due now,
-   * so even an emptied object does not keep its tables.
+   * so even an emptied object does not keep its tables. A refusal window that ends before the
+   * pending alarm brings it forward, so the window's count is written when the window ends.
    */
   private scheduleCleanup(now: number): void {
-    if (this.sql.exec("SELECT 1 FROM meta WHERE key = 'alarm_at'").toArray().length > 0) return;
-    const at = this.cleanupAt() ?? (this.hasLasting() ? null : now);
+    const pending = this.sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = 'alarm_at'").toArray()[0]?.value ?? null;
+    const countDue = this.one<{ t: number | null }>("SELECT min(ends_at) AS t FROM refusals").t;
+    let at: number | null;
+    if (pending !== null) {
+      if (countDue === null || countDue >= pending) return;
+      at = countDue;
+    } else {
+      at = this.cleanupAt() ?? (this.hasLasting() ? null : now);
+      if (at !== null && countDue !== null) at = Math.min(at, countDue);
+    }
     if (at === null) return;
-    this.sql.exec("INSERT INTO meta (key, value) VALUES ('alarm_at', ?)", at);
+    this.sql.exec("INSERT INTO meta (key, value) VALUES ('alarm_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", at);
     void this.ctx.storage.setAlarm(at);
   }
 }

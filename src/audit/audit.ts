@@ -41,7 +41,18 @@ export interface AuditEntry {
   actorUserId?: string | null;
   resource?: string | null;
   metadata?: Record<string, unknown>;
+  /** A row id chosen by the caller (an aggregated row the rate limiter updates later); inserted at most once. */
+  id?: string;
 }
+
+/**
+ * Longest user agent kept on a row, and on a row of nobody's (refusals, unknown accounts): those
+ * are written for anyone who asks, so they keep only what identifies a client, not what it sends.
+ */
+const USER_AGENT_MAX = 512;
+const ANONYMOUS_USER_AGENT_MAX = 128;
+/** The longest textual IPv6 address with a zone id fits; anything longer is not an address. */
+const IP_MAX = 64;
 
 /**
  * Metadata keys that name a secret. A caller should never pass one; if it does, the value is
@@ -63,18 +74,20 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
 }
 
 export async function recordAudit(deps: Deps, entry: AuditEntry): Promise<void> {
+  const userId = entry.userId ?? null;
   const row = {
-    id: crypto.randomUUID(),
-    userId: entry.userId ?? null,
+    id: entry.id ?? crypto.randomUUID(),
+    userId,
     actorUserId: entry.actorUserId ?? null,
     action: entry.action,
     resource: entry.resource ?? null,
-    ipAddress: deps.meta.ip,
-    userAgent: deps.meta.userAgent?.slice(0, 512) ?? null,
+    ipAddress: deps.meta.ip?.slice(0, IP_MAX) ?? null,
+    userAgent: deps.meta.userAgent?.slice(0, userId ? USER_AGENT_MAX : ANONYMOUS_USER_AGENT_MAX) ?? null,
     metadata: entry.metadata ? (redactSecrets(entry.metadata) as Record<string, unknown>) : null,
     createdAt: deps.now(),
   };
-  await deps.db.insert(auditLogs).values(row);
+  if (entry.id) await deps.db.insert(auditLogs).values(row).onConflictDoNothing();
+  else await deps.db.insert(auditLogs).values(row);
   log("info", `audit.${entry.action}`, {
     request_id: deps.meta.requestId,
     user_id: row.userId,

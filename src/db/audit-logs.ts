@@ -43,3 +43,17 @@ export async function pruneAuditLogs(db: Db, cutoff: Date, batchSize: number): P
       SELECT id FROM audit_logs WHERE created_at < ${cutoff.getTime()} LIMIT ${batchSize})`);
   return result.meta.changes;
 }
+
+/**
+ * Writes the final count of aggregated rows (one row per window of refusals, see
+ * abuse/rate-limiter.ts) into their metadata: one statement per row, all in one batch.
+ */
+export async function setAuditCounts(db: Db, counts: { id: string; count: number }[]): Promise<void> {
+  const [first, ...rest] = counts.map(({ id, count }) =>
+    db
+      .update(auditLogs)
+      .set({ metadata: sql`json_set(coalesce(${auditLogs.metadata}, '{}'), '$.count', ${count})` })
+      .where(eq(auditLogs.id, id)),
+  );
+  if (first) await db.batch([first, ...rest]);
+}
