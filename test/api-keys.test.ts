@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ApiKeyResponse, CreatedApiKey } from "../src/api-keys/api-keys";
-import { call, env, freshIp, problem, register, type Registered } from "./helpers";
+import { call, captureLogs, env, freshIp, problem, register, type Registered } from "./helpers";
 
 /** API keys through HTTP: creation, one-time display, listing, authentication, scopes, revocation, expiry. */
 
@@ -100,8 +100,11 @@ describe("creating and listing keys", () => {
 
   it("caps live keys per user exactly, even under concurrent creation", async () => {
     const user = await register();
+    // Above the hourly creation limit (test/abuse-limits.test.ts), so the cap is what answers here.
+    const moreCreations = { RATE_LIMITS: JSON.stringify({ api_key_create_user_hour: { limit: 100, window: 3600 } }) };
+    const logs = captureLogs();
     const results = await Promise.all(
-      Array.from({ length: 28 }, (_, i) => call(KEYS, { token: user.accessToken, body: { name: `k${i}` } })),
+      Array.from({ length: 28 }, (_, i) => call(KEYS, { env: moreCreations, token: user.accessToken, body: { name: `k${i}` } })),
     );
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 201)).toHaveLength(25);
@@ -110,7 +113,9 @@ describe("creating and listing keys", () => {
     // Revoking one frees a slot.
     const [one] = await listKeys(user);
     expect((await call(`${KEYS}/${one!.id}`, { method: "DELETE", token: user.accessToken })).status).toBe(204);
-    await createKey(user, { name: "replacement" });
+    expect((await call(KEYS, { env: moreCreations, token: user.accessToken, body: { name: "replacement" } })).status).toBe(201);
+    // 26 notices in an hour: the mailbox's budget (10 an hour) drops the ones beyond it.
+    expect(new Set(logs.problems().map((l) => l.event))).toEqual(new Set(["mail.dropped"]));
   });
 });
 

@@ -39,6 +39,12 @@ const DEFAULT_LIMITS = {
   resend_verification_account_hour: { limit: 3, window: 3600 },
   forgot_password_device_hour: { limit: 3, window: 3600 },
   resend_verification_device_hour: { limit: 3, window: 3600 },
+  username_change_user_day: { limit: 5, window: 86_400 },
+  username_change_ip_day: { limit: 20, window: 86_400 },
+  api_key_create_user_hour: { limit: 10, window: 3600 },
+  api_key_new_ip_day: { limit: 20, window: 86_400 },
+  mailbox_hour: { limit: 10, window: 3600 },
+  registration_attempt_mailbox_day: { limit: 1, window: 86_400 },
 } as const satisfies Record<string, { limit: number; window: number }>;
 
 type LimitName = keyof typeof DEFAULT_LIMITS;
@@ -54,6 +60,24 @@ const IP_ACTIONS = {
   resend_verification: ["resend_verification_ip_hour"],
   reset_password: ["reset_password_ip_minute"],
   verify_email: ["verify_email_ip_minute"],
+  username_change: ["username_change_ip_day"],
+} as const satisfies Record<string, readonly LimitName[]>;
+
+/** Actions counted per signed-in user (one Durable Object per user id, `user:<id>`). */
+const USER_ACTIONS = {
+  username_change: ["username_change_user_day"],
+  api_key_create: ["api_key_create_user_hour"],
+} as const satisfies Record<string, readonly LimitName[]>;
+
+/**
+ * Budgets of what Gatehouse does by itself after a request, never refused to a client: mail to one
+ * mailbox (`mailbox:<address>`; a registration-attempt mail spends its daily budget first, then the
+ * hourly one every mail shares) and new-IP records of one API key (`api_key:<id>`).
+ */
+const BUDGETS = {
+  mail: ["mailbox_hour"],
+  registration_attempt_mail: ["registration_attempt_mailbox_day"],
+  api_key_new_ip: ["api_key_new_ip_day"],
 } as const satisfies Record<string, readonly LimitName[]>;
 
 /**
@@ -79,6 +103,8 @@ const ACCOUNT_ACTIONS = {
 
 export type IpAction = keyof typeof IP_ACTIONS;
 export type AccountAction = keyof typeof ACCOUNT_ACTIONS;
+export type UserAction = keyof typeof USER_ACTIONS;
+export type Budget = keyof typeof BUDGETS;
 
 /** The resolved limits: defaults with the `RATE_LIMITS` overrides applied. */
 export interface RateLimitSettings {
@@ -155,4 +181,14 @@ export function accountPolicies(settings: RateLimitSettings, action: AccountActi
 /** The limits a known device's own budget applies to an account-scoped action. */
 export function devicePolicies(settings: RateLimitSettings, action: keyof typeof DEVICE_ACTIONS): LimitPolicy[] {
   return DEVICE_ACTIONS[action].map((name) => ({ name, ...settings.limits[name] }));
+}
+
+/** The limits a user-scoped action must pass. */
+export function userPolicies(settings: RateLimitSettings, action: UserAction): LimitPolicy[] {
+  return USER_ACTIONS[action].map((name) => ({ name, ...settings.limits[name] }));
+}
+
+/** The limits of one of Gatehouse's own budgets. */
+export function budgetPolicies(settings: RateLimitSettings, budget: Budget): LimitPolicy[] {
+  return BUDGETS[budget].map((name) => ({ name, ...settings.limits[name] }));
 }

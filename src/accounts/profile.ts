@@ -1,3 +1,5 @@
+import { enforceIpLimit } from "../abuse/limits";
+import { enforceUserLimit } from "../abuse/user-limits";
 import { recordAudit } from "../audit/audit";
 import type { User } from "../db/schema";
 import { findUserByUsername, updateUser } from "../db/users";
@@ -10,11 +12,17 @@ export interface ProfileChanges {
   username?: string | null | undefined;
 }
 
-/** `PUT /users/me`: only the name and username; everything else is not changeable here. */
+/**
+ * `PUT /users/me`: only the name and username; everything else is not changeable here. A username
+ * that differs from the current one (taken or not: a probe for taken names counts too) spends the
+ * user's daily budget, then the IP's, before anything is looked up (429 when either is spent).
+ */
 export async function updateProfile(deps: Deps, user: User, changes: ProfileChanges): Promise<User> {
   const set: Partial<User> = {};
   if (changes.full_name !== undefined) set.fullName = changes.full_name;
   if (changes.username !== undefined && changes.username !== user.username) {
+    await enforceUserLimit(deps, "username_change", user.id);
+    await enforceIpLimit(deps, "username_change");
     const holder = changes.username ? await findUserByUsername(deps.db, changes.username) : undefined;
     if (holder && holder.id !== user.id) throw new AppError("username_taken");
     set.username = changes.username;

@@ -2,6 +2,10 @@ import { findApiKeyWithUser, insertApiKeyWithinCap, listUserApiKeys, markApiKeyR
 import type { ApiKey, User } from "../db/schema";
 import { AppError } from "../errors";
 import { assertFreshAuthentication } from "../accounts/fresh-auth";
+import { clientKey } from "../abuse/client-key";
+import { spendBudgets } from "../abuse/budgets";
+import { enforceUserLimit } from "../abuse/user-limits";
+import { recordRefusal } from "../abuse/refusals";
 import { sendSecurityNotice } from "../mail/notices";
 import { displayPrefix, generateApiKey, hashApiKeySecret, parseApiKey, verifyApiKeySecret } from "./format";
 import { recordAudit } from "../audit/audit";
@@ -23,9 +27,13 @@ const MAX_API_KEYS_PER_USER = 25;
 /** `last_used_at` is written at most this often per key, so authentication is normally read-only. */
 const LAST_USED_WRITE_INTERVAL_MS = 5 * 60_000;
 
-/** How long an IP stays "known" for a key: a use from an unknown one is audited. */
+/**
+ * How long a client stays "known" for a key: a use from an unknown one is audited. Clients are
+ * keyed like the per-IP limits (client-key.ts): an IPv4 address or an IPv6 /64, so a host cycling
+ * through its /64 is one client, not 2^64 new ones.
+ */
 const SEEN_IP_TTL_SECONDS = 30 * 86_400;
-const seenIpKey = (apiKeyId: string, ip: string) => `apikey_ip:${apiKeyId}:${ip}`;
+const seenIpKey = (apiKeyId: string, ip: string) => `apikey_ip:${apiKeyId}:${clientKey(ip)}`;
 
 /** The listing shape (API.md): everything but the key itself. */
 export interface ApiKeyResponse {
@@ -76,7 +84,8 @@ export interface CreatedApiKey {
  * `POST /users/me/api-keys`: a lasting credential, so it needs fresh authentication (see
  * accounts/fresh-auth.ts) and, where verification is required, a verified address; the owner is
  * told by mail. Refuses (422) a lifetime beyond the configured maximum, a key that never expires
- * unless allowed, and a user who already holds the maximum of live keys.
+ * unless allowed, and a user who already holds the maximum of live keys; 429 beyond
+ * `api_key_create_user_hour` creations (each one also mails the owner).
  */
 export async function createApiKey(
   deps: Deps,
@@ -96,6 +105,7 @@ export async function createApiKey(
     throw invalidLifetime(`Use at most ${apiKeyLifetime.maxDays} days.`);
   }
   await assertFreshAuthentication(deps, caller, input.current_password);
+  await enforceUserLimit(deps, "api_key_create", user.id);
   const now = deps.now();
   const scopes = input.scopes ? API_KEY_SCOPES.filter((s) => input.scopes!.includes(s)) : [...API_KEY_SCOPES];
   const expiresAt = lifetimeDays === null ? null : new Date(now.getTime() + lifetimeDays * 86_400_000);
@@ -186,17 +196,33 @@ export async function authenticateApiKey(deps: Deps, presented: string): Promise
 
 /**
  * Bookkeeping after a successful authentication, off the response path. Nothing is written unless
- * `last_used_at` is older than the write interval or the request comes from another IP than the
- * stored one; an IP this key has not used within {@link SEEN_IP_TTL_SECONDS} is audited once.
+ * `last_used_at` is older than the write interval or the request comes from another client (IPv4
+ * address or IPv6 /64) than the stored IP's; a client this key has not used within
+ * {@link SEEN_IP_TTL_SECONDS} is remembered and audited once, at most `api_key_new_ip_day` times
+ * per key and day (counted in the key's RateLimiter object, `api_key:<id>`). Beyond that, a
+ * leaked key used from ever more addresses costs no KV write and one audit row per hour, whose
+ * `count` says how many uses from unrecorded addresses there were.
  */
 function noteUse(deps: Deps, key: ApiKey, user: User, now: Date): void {
   const due = key.lastUsedAt === null || now.getTime() - key.lastUsedAt.getTime() >= LAST_USED_WRITE_INTERVAL_MS;
   const ip = deps.meta.ip;
-  const otherIp = ip !== null && ip !== key.lastUsedIp ? ip : null;
+  const otherIp = ip !== null && (key.lastUsedIp === null || clientKey(ip) !== clientKey(key.lastUsedIp)) ? ip : null;
   if (!due && otherIp === null) return;
   deps.waitUntil(
     (async () => {
-      const unknownIp = otherIp !== null && (await deps.kv.get(seenIpKey(key.id, otherIp))) === null;
+      let unknownIp = otherIp !== null && (await deps.kv.get(seenIpKey(key.id, otherIp))) === null;
+      if (unknownIp) {
+        const budget = await spendBudgets(deps, `api_key:${key.id}`, ["api_key_new_ip"], true);
+        if (!budget.ok) {
+          unknownIp = false;
+          await recordRefusal(deps, budget.report, () => ({
+            action: "api_key.used_new_ip",
+            userId: user.id,
+            resource: `api_key:${key.id}`,
+            metadata: { api_key_id: key.id, name: key.name, unrecorded: true, policy: budget.blockedBy },
+          }));
+        }
+      }
       if (!due && !unknownIp) return;
       const wrote = await touchApiKey(deps.db, key.id, { at: key.lastUsedAt, ip: key.lastUsedIp }, { at: now, ip: ip ?? key.lastUsedIp });
       if (!unknownIp || !wrote || otherIp === null) return;

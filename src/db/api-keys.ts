@@ -70,3 +70,15 @@ export async function touchApiKey(
     .run();
   return result.meta.changes === 1;
 }
+
+/**
+ * Deletes keys revoked or expired before `cutoff`, at most `batchSize` per statement; returns how
+ * many this statement deleted. Nothing references a key row, and its audit rows name it by id.
+ */
+export async function pruneDeadApiKeys(db: Db, cutoff: Date, batchSize: number): Promise<number> {
+  const before = cutoff.getTime();
+  const result = await db.run(sql`
+    DELETE FROM api_keys WHERE id IN (
+      SELECT id FROM api_keys WHERE revoked_at < ${before} OR expires_at < ${before} LIMIT ${batchSize})`);
+  return result.meta.changes;
+}

@@ -86,18 +86,22 @@ export function emailRevertMail(to: string, publicUrl: string, token: string, ne
   );
 }
 
+/** Anyone can cause this one by registering a taken address: it spends the mailbox's daily budget of such mails. */
 export function registrationAttemptMail(to: string, publicUrl: string): MailMessage {
-  return compose(to, "security_notice", "Someone tried to register with your address", [
+  const mail = compose(to, "security_notice", "Someone tried to register with your address", [
     "Someone tried to create a Gatehouse account with this email address, which already has an account.",
     `If it was you, log in or reset your password at ${publicUrl}. Otherwise you can ignore this message.`,
   ]);
+  return { ...mail, budget: "registration_attempt" };
 }
 
+/** Likewise: whoever registers this address with a taken username causes it, so it shares that daily budget. */
 export function usernameUnavailableMail(to: string, publicUrl: string): MailMessage {
-  return compose(to, "security_notice", "Your registration was not completed", [
+  const mail = compose(to, "security_notice", "Your registration was not completed", [
     "You tried to create a Gatehouse account with a username that is already taken, so no account was created.",
     `Register again at ${publicUrl} with another username, or without one.`,
   ]);
+  return { ...mail, budget: "registration_attempt" };
 }
 
 export type SecurityEvent =

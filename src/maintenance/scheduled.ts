@@ -1,3 +1,4 @@
+import { pruneDeadApiKeys } from "../db/api-keys";
 import { pruneAuditLogs } from "../db/audit-logs";
 import { createDb, type Db } from "../db/client";
 import { deleteExpiredConsumedTokens } from "../db/consumed-tokens";
@@ -6,21 +7,20 @@ import { eraseDeletedAccounts, expireUnverifiedAccounts } from "../db/users";
 import { readConfig, type Bindings } from "../config";
 import { log } from "../log";
 
-/** Audit rows deleted per statement, and statements per run: bounded work for one cron invocation. */
-const AUDIT_PRUNE_BATCH = 5_000;
-const AUDIT_PRUNE_MAX_BATCHES = 40;
+/** Rows deleted per statement, and statements per run: bounded work for one cron invocation. */
+const PRUNE_BATCH = 5_000;
+const PRUNE_MAX_BATCHES = 40;
 
 /**
- * Drops audit rows older than `AUDIT_RETENTION_DAYS`, in batches; whatever a run leaves over
- * (more than 200,000 rows) goes the next day.
+ * Runs a batched delete of rows older than `cutoff` until a batch comes back short; whatever a run
+ * leaves over (more than 200,000 rows) goes the next day.
  */
-async function pruneExpiredAuditLogs(db: Db, retentionDays: number, now: Date): Promise<number> {
-  const cutoff = new Date(now.getTime() - retentionDays * 86_400_000);
+async function pruneInBatches(prune: (db: Db, cutoff: Date, batchSize: number) => Promise<number>, db: Db, cutoff: Date): Promise<number> {
   let total = 0;
-  for (let i = 0; i < AUDIT_PRUNE_MAX_BATCHES; i++) {
-    const deleted = await pruneAuditLogs(db, cutoff, AUDIT_PRUNE_BATCH);
+  for (let i = 0; i < PRUNE_MAX_BATCHES; i++) {
+    const deleted = await prune(db, cutoff, PRUNE_BATCH);
     total += deleted;
-    if (deleted < AUDIT_PRUNE_BATCH) break;
+    if (deleted < PRUNE_BATCH) break;
   }
   return total;
 }
@@ -28,7 +28,8 @@ async function pruneExpiredAuditLogs(db: Db, retentionDays: number, now: Date): 
 /**
  * The daily cron: drops what can no longer matter. Single-use markers outlive their token's TTL
  * by a day; dead sessions (expired, or revoked more than a day ago) go with their retired tokens;
- * audit rows go after the configured retention; deleted accounts are erased after their grace
+ * audit rows go after the configured retention (AUDIT_RETENTION_DAYS), and so do API keys that
+ * were revoked or expired that long ago; deleted accounts are erased after their grace
  * period; with verification required, accounts unverified for UNVERIFIED_ACCOUNT_TTL_DAYS are
  * deleted and erased, freeing their addresses.
  */
@@ -38,7 +39,9 @@ export async function runScheduledMaintenance(env: Bindings, now: Date): Promise
   const consumed = await deleteExpiredConsumedTokens(db, dayAgo);
   const dead = await deleteDeadSessions(db, dayAgo);
   const config = readConfig(env);
-  const auditLogs = await pruneExpiredAuditLogs(db, config.auditRetentionDays, now);
+  const retentionCutoff = new Date(now.getTime() - config.auditRetentionDays * 86_400_000);
+  const auditLogs = await pruneInBatches(pruneAuditLogs, db, retentionCutoff);
+  const apiKeys = await pruneInBatches(pruneDeadApiKeys, db, retentionCutoff);
   const erased = await eraseDeletedAccounts(db, new Date(now.getTime() - config.erasureGraceDays * 86_400_000), now);
   const expired = config.requireEmailVerification
     ? await expireUnverifiedAccounts(db, new Date(now.getTime() - config.unverifiedAccountTtlDays * 86_400_000), now)
@@ -47,6 +50,7 @@ export async function runScheduledMaintenance(env: Bindings, now: Date): Promise
     erased_accounts: erased,
     expired_unverified_accounts: expired,
     audit_logs: auditLogs,
+    api_keys: apiKeys,
     consumed_tokens: consumed,
     retired_refresh_tokens: dead.retiredTokens,
     sessions: dead.sessions,

@@ -57,13 +57,14 @@ const putMe = createRoute({
   path: "/",
   tags,
   summary: "Change name or username",
-  description: "Other fields (`email`, `is_superuser`, …) are ignored here.",
+  description:
+    "Other fields (`email`, `is_superuser`, …) are ignored here. Changing the username is limited per user and per client IP (`username_change_user_day`, `username_change_ip_day`): 429 when spent.",
   security: security.anyCredential,
   middleware: [requireScope("profile:write")] as const,
   request: { body: jsonBody(updateProfileBody) },
   responses: {
     200: jsonResponse(UserSchema, "The updated profile."),
-    ...problems([...BODY_ERRORS, ...AUTH_ERRORS, "insufficient_scope", "username_taken"]),
+    ...problems([...BODY_ERRORS, ...AUTH_ERRORS, "insufficient_scope", "username_taken", "rate_limited"]),
   },
 });
 
