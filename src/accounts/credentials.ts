@@ -2,13 +2,13 @@ import type { User } from "../db/schema";
 import { tombstone } from "../db/users";
 import { AppError } from "../errors";
 import { guardPasswordCheck } from "../abuse/limits";
+import { hashNewPassword } from "./new-password";
 import { passwordParams } from "./passwords";
 import { recordAudit } from "../audit/audit";
 import type { Deps } from "../deps";
 import { sendSecurityNotice } from "../mail/notices";
 import { voidMarkers } from "../recovery/one-time-tokens";
-import { hashPassword, verifyPassword } from "./passwords";
-import { assertStrongPassword } from "./password-policy";
+import { verifyPassword } from "./passwords";
 import { changeCredentials, keyNames } from "../sessions/credential-change";
 
 /**
@@ -46,13 +46,7 @@ export async function changePassword(
 ): Promise<void> {
   const { user } = caller;
   await assertCurrentPassword(deps, caller, input.current_password);
-  assertStrongPassword(
-    input.new_password,
-    { email: user.email, username: user.username, fullName: user.fullName },
-    deps.config,
-    "new_password",
-  );
-  const passwordHash = await hashPassword(input.new_password, passwordParams(deps));
+  const passwordHash = await hashNewPassword(deps, user, input.new_password);
   const { revokedSessionIds, revokedApiKeys } = await changeCredentials(deps, {
     userId: user.id,
     set: { passwordHash },

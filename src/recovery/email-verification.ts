@@ -1,7 +1,7 @@
 import { clearLockout, enforceAccountLimit, enforceDeviceLimit, guardPasswordCheck } from "../abuse/limits";
 import { recognizeDevice } from "../devices/devices";
-import { hashPassword, passwordParams, verifyPassword } from "../accounts/passwords";
-import { assertStrongPassword } from "../accounts/password-policy";
+import { hashNewPassword } from "../accounts/new-password";
+import { passwordParams, verifyPassword } from "../accounts/passwords";
 import type { User } from "../db/schema";
 import { AppError } from "../errors";
 import { sendSecurityNotice } from "../mail/notices";
@@ -74,8 +74,7 @@ export async function confirmEmailToken(deps: Deps, token: string, proof: Verifi
  * mailed link of the account dies, and nobody is signed in.
  */
 async function verifyWithNewPassword(deps: Deps, token: string, user: User, newPassword: string): Promise<void> {
-  assertStrongPassword(newPassword, { email: user.email, username: user.username, fullName: user.fullName }, deps.config, "new_password");
-  const passwordHash = await hashPassword(newPassword, passwordParams(deps));
+  const passwordHash = await hashNewPassword(deps, user, newPassword);
   await consumeOneTimeToken(deps, "verify", token);
   const { revokedApiKeys } = await changeCredentials(deps, {
     userId: user.id,

@@ -2,15 +2,13 @@ import { clearLockout, enforceAccountLimit, enforceDeviceLimit } from "../abuse/
 import { recognizeDevice } from "../devices/devices";
 import { findUserByEmail, findUserById } from "../db/users";
 import { describeError, log } from "../log";
-import { passwordParams } from "../accounts/passwords";
 import { recordAudit } from "../audit/audit";
 import type { Deps } from "../deps";
 import { deliver } from "../mail/mail";
 import { passwordResetMail } from "../mail/templates";
 import { sendSecurityNotice } from "../mail/notices";
 import { consumeOneTimeToken, hasLiveToken, invalidLink, issueOneTimeToken, peekOneTimeToken, voidMarkers } from "./one-time-tokens";
-import { hashPassword } from "../accounts/passwords";
-import { assertStrongPassword } from "../accounts/password-policy";
+import { hashNewPassword } from "../accounts/new-password";
 import { changeCredentials, keyNames } from "../sessions/credential-change";
 
 /**
@@ -60,14 +58,7 @@ export async function resetPassword(deps: Deps, input: ResetPasswordInput): Prom
   const user = await findUserById(deps.db, payload.userId);
   // The link was mailed to one address: once the account has moved to another, it is void.
   if (!user || !user.isActive || user.email !== payload.email) throw invalidLink();
-  assertStrongPassword(
-    input.new_password,
-    { email: user.email, username: user.username, fullName: user.fullName },
-    deps.config,
-    "new_password",
-  );
-
-  const passwordHash = await hashPassword(input.new_password, passwordParams(deps));
+  const passwordHash = await hashNewPassword(deps, user, input.new_password);
   await consumeOneTimeToken(deps, "reset", input.token);
   // Opening the link proved control of the address, so it counts as verified. Everything minted
   // before it dies: sessions (by the epoch), API keys, and every other mailed link.
