@@ -10,7 +10,7 @@ import { findUserByEmail, findUserById, markEmailVerified } from "../db/users";
 import { describeError, log } from "../log";
 import { sendVerificationMail } from "../accounts/registration";
 import { recordAudit } from "../audit/audit";
-import type { Deps } from "../deps";
+import { afterResponse, type Deps } from "../deps";
 import { confirmEmailChange } from "./email-change";
 import { consumeOneTimeToken, findOneTimeToken, invalidLink, voidMarkers } from "./one-time-tokens";
 
@@ -98,15 +98,14 @@ export async function resendVerification(deps: Deps, email: string, deviceToken:
   const device = deviceToken ? await recognizeDevice(deps, await findUserByEmail(deps.db, email), deviceToken) : null;
   if (device) await enforceDeviceLimit(deps, device.id, "resend_verification");
   else await enforceAccountLimit(deps, "resend_verification", { email });
-  deps.waitUntil(
-    (async () => {
-      try {
-        const user = await findUserByEmail(deps.db, email);
-        if (!user || !user.isActive || user.emailVerified) return;
-        await sendVerificationMail(deps, user);
-      } catch (error) {
-        log("error", "verification.resend_failed", { request_id: deps.meta.requestId, ...describeError(error) });
-      }
-    })(),
-  );
+  // Started once the answer has gone out, so an address with an account is not slower to answer.
+  afterResponse(deps, async () => {
+    try {
+      const user = await findUserByEmail(deps.db, email);
+      if (!user || !user.isActive || user.emailVerified) return;
+      await sendVerificationMail(deps, user);
+    } catch (error) {
+      log("error", "verification.resend_failed", { request_id: deps.meta.requestId, ...describeError(error) });
+    }
+  });
 }

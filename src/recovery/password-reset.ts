@@ -3,7 +3,7 @@ import { recognizeDevice } from "../devices/devices";
 import { findUserByEmail, findUserById } from "../db/users";
 import { describeError, log } from "../log";
 import { recordAudit } from "../audit/audit";
-import type { Deps } from "../deps";
+import { afterResponse, type Deps } from "../deps";
 import { deliver } from "../mail/mail";
 import { passwordResetMail } from "../mail/templates";
 import { sendSecurityNotice } from "../mail/notices";
@@ -14,9 +14,9 @@ import { changeCredentials, keyNames } from "../sessions/credential-change";
 /**
  * Password recovery. `POST /auth/forgot-password` counts the request against the address's own
  * limit (kept for unknown addresses alike), then answers before it looks anything up: the lookup,
- * the token and the mail happen after the response (`waitUntil`), so the answer is the same bytes
- * and takes the same time whether or not the address has an account, and a mail failure cannot
- * show through.
+ * the token and the mail start after the response has gone out (`afterResponse`), so the answer is
+ * the same bytes and takes the same time whether or not the address has an account, and a mail
+ * failure cannot show through.
  */
 export async function requestPasswordReset(deps: Deps, email: string, deviceToken: string | undefined): Promise<void> {
   // Only a request that carries a device token looks the address up before answering; for it,
@@ -24,7 +24,7 @@ export async function requestPasswordReset(deps: Deps, email: string, deviceToke
   const device = deviceToken ? await recognizeDevice(deps, await findUserByEmail(deps.db, email), deviceToken) : null;
   if (device) await enforceDeviceLimit(deps, device.id, "forgot_password");
   else await enforceAccountLimit(deps, "forgot_password", { email });
-  deps.waitUntil(mailResetLink(deps, email, device !== null));
+  afterResponse(deps, () => mailResetLink(deps, email, device !== null));
 }
 /**
  * A stranger's request never replaces a live link (a newer one would void the owner's): while one
