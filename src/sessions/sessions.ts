@@ -123,6 +123,20 @@ export async function startSession(deps: Deps, user: User): Promise<TokenRespons
   return issueTokens(deps, user, session, refreshToken);
 }
 
+/**
+ * The live session a refresh token belongs to, for the hosted pages, which know their browser by the
+ * `__Host-gh_rt` cookie: read only (the token is neither rotated nor touched), with the liveness
+ * checks of a refresh: not revoked, not expired or idle, the user active, and the session not older
+ * than the user's credentials epoch. Anything else, a retired token included, is `null`.
+ */
+export async function sessionFromRefreshToken(deps: Deps, token: string): Promise<{ user: User; session: Session } | null> {
+  const session = await findSessionByTokenHash(deps.db, await sha256(token));
+  if (!session || !isLive(deps, session, deps.now())) return null;
+  const user = await findUserById(deps.db, session.userId);
+  if (!user || !user.isActive || session.credentialsEpoch < user.credentialsEpoch) return null;
+  return { user, session };
+}
+
 function isLive(deps: Deps, session: Session, now: Date): boolean {
   return (
     session.revokedAt === null &&
@@ -265,7 +279,8 @@ export async function listSessions(
  */
 export async function logOut(
   deps: Deps,
-  caller: { userId: string; sessionId: string; token: { jti: string; exp: number } },
+  // No access token when a hosted page signs its cookie session out: the session's revocation covers its tokens.
+  caller: { userId: string; sessionId: string; token?: { jti: string; exp: number } | undefined },
   options: { refreshToken?: string | undefined; everywhere: boolean },
 ): Promise<void> {
   const { userId, sessionId } = caller;
@@ -278,7 +293,7 @@ export async function logOut(
       revokeSessionsReason: "logout_all",
       revokeApiKeys: "none",
     });
-    await revokeAccessToken(deps, caller.token);
+    if (caller.token) await revokeAccessToken(deps, caller.token);
     await recordAudit(deps, { action: "logout.all", userId, metadata: { sessions_revoked: revokedSessionIds.length } });
     return;
   }
@@ -286,7 +301,7 @@ export async function logOut(
   const other = options.refreshToken ? await findSessionByTokenHash(deps.db, await sha256(options.refreshToken)) : undefined;
   if (other?.userId === userId) ids.add(other.id);
   await revokeSessions(deps, userId, [...ids], "logout");
-  await revokeAccessToken(deps, caller.token);
+  if (caller.token) await revokeAccessToken(deps, caller.token);
   await recordAudit(deps, { action: "logout", userId, resource: `session:${sessionId}` });
 }
 
