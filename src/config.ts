@@ -34,8 +34,14 @@ interface OptionalVars {
   COOKIE_DOMAIN?: string;
   REQUIRE_EMAIL_VERIFICATION?: string;
   PUBLIC_URL?: string;
-  /** The site users see (reset-password page); defaults to PUBLIC_URL. */
+  /** The site whose pages mailed links open; defaults to PUBLIC_URL (Gatehouse's own hosted pages). */
   APP_URL?: string;
+
+  /** Branding of the hosted pages. */
+  BRAND_NAME?: string;
+  BRAND_ACCENT_COLOR?: string;
+  BRAND_LOGO_URL?: string;
+  SUPPORT_EMAIL?: string;
 
   MAIL_TRANSPORT?: string;
   MAIL_FROM?: string;
@@ -127,6 +133,25 @@ const configSchema = z.object({
   UNVERIFIED_ACCOUNT_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(7),
   ACCOUNT_ERASURE_GRACE_DAYS: z.coerce.number().int().min(0).max(365).default(0),
   RATE_LIMITS: z.string().optional(),
+  BRAND_NAME: z
+    .string()
+    .trim()
+    .min(1)
+    .max(60)
+    // eslint-disable-next-line no-control-regex -- a product name with control characters or markup is a mistake
+    .refine((v) => !/[\u0000-\u001f\u007f<>]/.test(v))
+    .default("Gatehouse"),
+  BRAND_ACCENT_COLOR: z
+    .string()
+    .regex(/^#[0-9a-fA-F]{6}$/)
+    .default("#1f5fbf"),
+  // The pages load nothing from another host: a data: image, or a path or URL on PUBLIC_URL's origin.
+  BRAND_LOGO_URL: z
+    .string()
+    .max(16_384)
+    .regex(/^(data:image\/(png|gif|jpeg|webp|svg\+xml);base64,[A-Za-z0-9+/=]+|\/[^/\\].*|https?:\/\/.+)$/)
+    .optional(),
+  SUPPORT_EMAIL: z.email().optional(),
 });
 
 /** Parsed, validated configuration: the only shape the rest of the code reads. */
@@ -152,8 +177,16 @@ export interface Config {
   cookieDomain: string | undefined;
   requireEmailVerification: boolean;
   publicUrl: string;
-  /** Base URL of the site's pages (the reset-password form); mailed links never use the request's Host. */
+  /** Base URL of the pages mailed links open (the hosted pages unless APP_URL says otherwise); never the request's Host. */
   appUrl: string;
+  /** How the hosted pages present themselves. */
+  branding: {
+    productName: string;
+    /** `#rrggbb`; the pages derive readable text and link colours from it for light and dark mode. */
+    accentColor: string;
+    logoUrl: string | undefined;
+    supportEmail: string | undefined;
+  };
   mail: {
     transport: "outbox" | "http" | "none";
     from: string;
@@ -214,6 +247,10 @@ export function readConfig(env: Bindings): Config {
   if (v.COOKIE_DOMAIN !== undefined && publicHost !== v.COOKIE_DOMAIN && !publicHost.endsWith(`.${v.COOKIE_DOMAIN}`)) {
     throw new ConfigError("invalid configuration: COOKIE_DOMAIN must be PUBLIC_URL's host or a parent domain of it");
   }
+  const logo = v.BRAND_LOGO_URL;
+  if (logo?.startsWith("http") && (!URL.canParse(logo) || new URL(logo).origin !== new URL(v.PUBLIC_URL).origin)) {
+    throw new ConfigError("invalid configuration: BRAND_LOGO_URL must be a data: image or on PUBLIC_URL's origin");
+  }
   const config: Config = {
     issuer: v.JWT_ISSUER,
     audience: v.JWT_AUDIENCE,
@@ -234,6 +271,12 @@ export function readConfig(env: Bindings): Config {
     requireEmailVerification: v.REQUIRE_EMAIL_VERIFICATION,
     publicUrl: v.PUBLIC_URL.replace(/\/+$/, ""),
     appUrl: (v.APP_URL ?? v.PUBLIC_URL).replace(/\/+$/, ""),
+    branding: {
+      productName: v.BRAND_NAME,
+      accentColor: v.BRAND_ACCENT_COLOR.toLowerCase(),
+      logoUrl: v.BRAND_LOGO_URL,
+      supportEmail: v.SUPPORT_EMAIL,
+    },
     mail: {
       // The dev outbox wins when switched on, so `npm run dev` never sends real mail.
       transport: v.DEV_OUTBOX ? "outbox" : v.MAIL_TRANSPORT,

@@ -16,6 +16,7 @@ import { authRoutes } from "./routes/auth";
 import { devRoutes } from "./routes/dev";
 import { userRoutes } from "./routes/users";
 import { mountReference } from "./routes/reference";
+import { pageRoutes } from "./routes/pages";
 import { wellKnownRoutes } from "./routes/well-known";
 
 /** Seconds a client should wait before retrying when a dependency is down. */
@@ -74,6 +75,7 @@ function createApp() {
   app.route("/api/v1/admin", adminRoutes);
   app.route("/api/v1/dev", devRoutes);
   mountReference(app);
+  app.route("/", pageRoutes);
 
   app.notFound((c) => renderError(new AppError("not_found"), c));
   app.onError((error, c) => renderError(error, c));

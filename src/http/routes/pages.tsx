@@ -1,0 +1,47 @@
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { accountPages } from "../../pages/account";
+import { recoveryPages } from "../../pages/recovery";
+import { messagePage, pageError } from "../../pages/respond";
+import { signInPages } from "../../pages/sign-in";
+import { strings } from "../../pages/strings";
+import { verifyPages } from "../../pages/verify";
+import type { AppEnv } from "../context";
+
+/**
+ * The hosted pages (API.md v1.1 "Hosted pages"), server-rendered HTML at the worker's root:
+ * /login, /register, /logout, /forgot-password, /reset-password, /verify-email,
+ * /revert-email-change, /resend-verification and /account. They are not part of the JSON API's
+ * OpenAPI document; their errors are pages too (see pages/respond.tsx).
+ */
+export const pageRoutes = new Hono<AppEnv>();
+
+/** Forms are small; a bigger body is refused before it is read (the API's limit too). */
+const FORM_BODY_LIMIT = 16 * 1024;
+
+// Scoped to the page paths: middleware on "*" here would run for the whole app once mounted at "/".
+for (const path of [
+  "/login",
+  "/register",
+  "/logout",
+  "/forgot-password",
+  "/reset-password",
+  "/verify-email",
+  "/revert-email-change",
+  "/resend-verification",
+  "/account/*",
+]) {
+  pageRoutes.post(
+    path,
+    bodyLimit({
+      maxSize: FORM_BODY_LIMIT,
+      onError: (c: Context<AppEnv>) => messagePage(c, 413, strings.errors.serverTitle, strings.errors.tooLarge),
+    }),
+  );
+}
+
+pageRoutes.route("/", signInPages);
+pageRoutes.route("/", recoveryPages);
+pageRoutes.route("/", verifyPages);
+pageRoutes.route("/", accountPages);
+pageRoutes.onError(pageError);

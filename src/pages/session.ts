@@ -1,0 +1,37 @@
+import type { Context } from "hono";
+import type { User } from "../db/schema";
+import type { AppEnv } from "../http/context";
+import { clearSessionCookies, refreshCookie, setSessionCookies } from "../http/cookies";
+import { sessionFromRefreshToken, type TokenResponse } from "../sessions/sessions";
+
+/**
+ * The page session is the API's cookie session (API.md v1.1 "Browser sessions"): the same
+ * `__Host-gh_rt` refresh cookie and `__Host-gh_dev` device cookie, so the browser client and the
+ * pages share one sign-in. A page finds its user by looking the refresh token up without rotating
+ * it (rotation is the API's refresh); the session therefore idles out SESSION_IDLE_TTL_SECONDS
+ * after sign-in or the client's last refresh, like the cookie's own Max-Age.
+ */
+export interface PageSession {
+  user: User;
+  sessionId: string;
+  /** When the session last proved the password (fresh authentication for API keys). */
+  authTime: Date;
+}
+
+/** The signed-in user of this browser, or null. */
+export async function pageSession(c: Context<AppEnv>): Promise<PageSession | null> {
+  const token = refreshCookie(c);
+  if (!token || token.length > 256) return null;
+  const found = await sessionFromRefreshToken(c.var.deps, token);
+  if (!found) return null;
+  return { user: found.user, sessionId: found.session.id, authTime: found.session.authTime ?? found.session.createdAt };
+}
+
+/** A page sign-in (login, registration): the cookies of cookie mode, nothing in a body. */
+export function signInBrowser(c: Context<AppEnv>, tokens: TokenResponse & { device_token?: string }): void {
+  setSessionCookies(c, tokens, c.var.deps.config.cookieDomain);
+}
+
+export function signOutBrowser(c: Context<AppEnv>): void {
+  clearSessionCookies(c, c.var.deps.config.cookieDomain);
+}

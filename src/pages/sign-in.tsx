@@ -1,0 +1,231 @@
+import { Hono, type Context } from "hono";
+import { enforceIpLimit } from "../abuse/limits";
+import { logIn } from "../accounts/login";
+import { registerUser } from "../accounts/registration";
+import { AppError } from "../errors";
+import type { AppEnv } from "../http/context";
+import { deviceCookie } from "../http/cookies";
+import { loginBody, registerBody } from "../http/schemas";
+import { logOut } from "../sessions/sessions";
+import { failureFrom, text, validate, type FormData } from "./forms";
+import { ErrorSummary, Field, Form, frameFor, Hidden, Layout, Notice, renderPage, type FormState } from "./kit";
+import { afterSignIn, formPost, noticeOf, redirectWithNotice, returnToOf } from "./respond";
+import { pageSession, signInBrowser, signOutBrowser, type PageSession } from "./session";
+import { strings as s, type NoticeKey } from "./strings";
+
+/** `/login`, `/register` and `/logout`. */
+export const signInPages = new Hono<AppEnv>();
+
+interface LoginView {
+  returnTo?: string | undefined;
+  notice?: NoticeKey | null;
+  state?: FormState;
+  /** Offer a new verification link (the address is not confirmed yet). */
+  offerResend?: boolean;
+}
+
+async function loginPage(c: Context<AppEnv>, view: LoginView, status = 200, headers: Record<string, string> = {}) {
+  const frame = await frameFor(c, null);
+  const { state } = view;
+  const values = state?.values ?? {};
+  const returnTo = returnToOf(c, view.returnTo);
+  const withReturn = (path: string) => (returnTo ? `${path}?return_to=${encodeURIComponent(returnTo)}` : path);
+  return renderPage(
+    c,
+    frame,
+    <Layout frame={frame} title={s.login.title} failed={state !== undefined}>
+      <Notice notice={view.notice} />
+      <ErrorSummary state={state} form="login" />
+      <Form frame={frame} name="login" action="/login">
+        <Hidden name="return_to" value={returnTo} />
+        <Field
+          form="login"
+          name="identifier"
+          label={s.fields.identifier.label}
+          value={values.identifier}
+          error={state?.fields?.identifier}
+          autocomplete="username"
+          required
+          maxlength={254}
+        />
+        <Field
+          form="login"
+          name="password"
+          type="password"
+          label={s.fields.password.label}
+          error={state?.fields?.password}
+          autocomplete="current-password"
+          required
+        />
+        <button type="submit">{s.login.submit}</button>
+      </Form>
+      {view.offerResend ? (
+        <Form frame={frame} name="resend" action="/resend-verification" label={s.verify.resendHeading}>
+          <Hidden name="email" value={values.identifier} />
+          <button type="submit" class="secondary">
+            {s.verify.resendSubmit}
+          </button>
+        </Form>
+      ) : null}
+      <p class="links">
+        <a href="/forgot-password">{s.login.forgot}</a>
+        <a href={withReturn("/register")}>{s.login.register}</a>
+      </p>
+    </Layout>,
+    status,
+    headers,
+  );
+}
+
+signInPages.get("/login", async (c) => {
+  const returnTo = c.req.query("return_to");
+  if (await pageSession(c)) return afterSignIn(c, returnTo);
+  return loginPage(c, { returnTo, notice: noticeOf(c) });
+});
+
+signInPages.post(
+  "/login",
+  formPost("login", async (c, data) => {
+    const identifier = text(data, "identifier")?.trim() ?? "";
+    const password = text(data, "password");
+    const returnTo = text(data, "return_to");
+    const values = { identifier };
+    const input = identifier.includes("@") ? { email: identifier, password } : { username: identifier || undefined, password };
+    const checked = validate(loginBody, input, { email: "identifier", username: "identifier" });
+    if (!checked.ok || !identifier) {
+      // zod skips the either-or rule while another field is bad: the empty identifier is named here.
+      const fields = { ...(checked.ok ? {} : checked.fields), ...(identifier ? {} : { identifier: s.fields.identifier.invalid }) };
+      return loginPage(c, { returnTo, state: { fields, values } }, 422);
+    }
+    const { deps } = c.var;
+    try {
+      await enforceIpLimit(deps, "login");
+      const signedIn = await logIn(deps, { ...checked.data, device_token: deviceCookie(c) });
+      signInBrowser(c, signedIn);
+      return afterSignIn(c, returnTo);
+    } catch (error) {
+      const failure = failureFrom(error);
+      const code = (error as AppError).code;
+      if (code === "invalid_credentials") failure.state = { message: s.login.invalid };
+      if (code === "account_locked") {
+        const wait = Number(failure.headers["Retry-After"]);
+        failure.state = { message: wait > 0 ? s.login.locked(wait) : s.login.lockedHard };
+      }
+      const offerResend = code === "email_not_verified" && identifier.includes("@");
+      return loginPage(c, { returnTo, state: { ...failure.state, values }, offerResend }, failure.status, failure.headers);
+    }
+  }),
+);
+
+async function registerPage(c: Context<AppEnv>, returnTo: string | undefined, state?: FormState, status = 200) {
+  const frame = await frameFor(c, null);
+  const values = state?.values ?? {};
+  const checkedReturn = returnToOf(c, returnTo);
+  const field = (name: string) => ({ form: "register", name, value: values[name], error: state?.fields?.[name] });
+  return renderPage(
+    c,
+    frame,
+    <Layout frame={frame} title={s.register.title} failed={state !== undefined}>
+      <ErrorSummary state={state} form="register" />
+      <Form frame={frame} name="register" action="/register">
+        <Hidden name="return_to" value={checkedReturn} />
+        <Field {...field("full_name")} label={s.fields.full_name.label} autocomplete="name" required maxlength={255} />
+        <Field {...field("email")} type="email" label={s.fields.email.label} autocomplete="email" required maxlength={254} />
+        <Field
+          {...field("username")}
+          label={s.fields.username.label}
+          hint={s.fields.username.hint}
+          autocomplete="username"
+          maxlength={50}
+        />
+        <Field
+          {...field("password")}
+          type="password"
+          label={s.fields.password.label}
+          hint={s.passwordHint(frame.passwordMinLength)}
+          autocomplete="new-password"
+          required
+        />
+        <button type="submit">{s.register.submit}</button>
+      </Form>
+      <p class="links">
+        <a href={checkedReturn ? `/login?return_to=${encodeURIComponent(checkedReturn)}` : "/login"}>{s.register.haveAccount}</a>
+      </p>
+    </Layout>,
+    status,
+  );
+}
+
+signInPages.get("/register", async (c) => {
+  const returnTo = c.req.query("return_to");
+  if (await pageSession(c)) return afterSignIn(c, returnTo);
+  return registerPage(c, returnTo);
+});
+
+signInPages.post(
+  "/register",
+  formPost("register", async (c, data) => {
+    const values = { full_name: text(data, "full_name"), email: text(data, "email"), username: text(data, "username") };
+    const returnTo = text(data, "return_to");
+    const input = { ...values, full_name: values.full_name ?? "", email: values.email ?? "", password: text(data, "password") };
+    const checked = validate(registerBody, input);
+    if (!checked.ok) return registerPage(c, returnTo, { fields: checked.fields, values }, 422);
+    const { deps } = c.var;
+    try {
+      await enforceIpLimit(deps, "register");
+      const result = await registerUser(deps, checked.data);
+      if (result.kind === "accepted") return redirectWithNotice(c, "/login", "check_inbox");
+      signInBrowser(c, result.tokens);
+      return afterSignIn(c, returnTo, "welcome");
+    } catch (error) {
+      const failure = failureFrom(error, { email_taken: "email", username_taken: "username" });
+      const code = (error as AppError).code;
+      if (code === "email_taken") failure.state.fields = { email: s.register.emailTaken };
+      if (code === "username_taken") failure.state.fields = { username: s.register.usernameTaken };
+      return registerPage(c, returnTo, { ...failure.state, values }, failure.status);
+    }
+  }),
+);
+
+signInPages.get("/logout", async (c) => {
+  const session = await pageSession(c);
+  const frame = await frameFor(c, session);
+  return renderPage(
+    c,
+    frame,
+    <Layout frame={frame} title={s.logout.title}>
+      <Notice notice={noticeOf(c)} />
+      {session ? (
+        <>
+          <p>{s.logout.intro}</p>
+          <Form frame={frame} name="logout" action="/logout" class="inline">
+            <button type="submit">{s.logout.submit}</button>
+          </Form>{" "}
+          <Form frame={frame} name="logout" action="/logout" class="inline">
+            <input type="hidden" name="scope" value="all" />
+            <button type="submit" class="secondary">
+              {s.logout.everywhere}
+            </button>
+          </Form>
+        </>
+      ) : (
+        <p>
+          {s.logout.signedOut} <a href="/login">{s.nav.signIn}</a>
+        </p>
+      )}
+    </Layout>,
+  );
+});
+
+/** POST /logout: ends this browser's session (`scope=all`: every session of the account), then the sign-in page. */
+async function signOut(c: Context<AppEnv>, data: FormData, session: PageSession | null) {
+  const everywhere = text(data, "scope") === "all";
+  if (session) await logOut(c.var.deps, { userId: session.user.id, sessionId: session.sessionId }, { everywhere });
+  signOutBrowser(c);
+  return redirectWithNotice(c, "/login", everywhere && session ? "signed_out_everywhere" : "signed_out");
+}
+
+signInPages.post(
+  "/logout",
+  formPost("logout", (c, data, session) => signOut(c, data, session)),
+);

@@ -1,0 +1,118 @@
+/**
+ * The hosted pages' one stylesheet, light and dark (`prefers-color-scheme`), coloured from the
+ * configured accent. The accent is the operator's choice, so the colours drawn from it are adjusted
+ * until they meet WCAG AA contrast (4.5:1) on the background they sit on.
+ */
+
+type Rgb = [number, number, number];
+
+const WHITE: Rgb = [255, 255, 255];
+const BLACK: Rgb = [0, 0, 0];
+/** The lighter-than-text backgrounds below it sits on that contrast least with links: light page, dark card. */
+const LIGHT_CARD: Rgb = [243, 244, 246];
+const DARK_CARD: Rgb = [24, 28, 34];
+const AA = 4.6;
+
+function parseHex(hex: string): Rgb {
+  const n = Number.parseInt(hex.slice(1), 16);
+  return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
+}
+
+function toHex([r, g, b]: Rgb): string {
+  return `#${[r, g, b].map((v) => Math.round(v).toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** WCAG 2 relative luminance. */
+function luminance(rgb: Rgb): number {
+  const [r, g, b] = rgb.map((v) => {
+    const c = v / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  }) as Rgb;
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+/** WCAG 2 contrast ratio, 1 to 21. */
+export function contrast(a: Rgb, b: Rgb): number {
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number];
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+const mix = (a: Rgb, b: Rgb, t: number): Rgb => [0, 1, 2].map((i) => a[i]! + (b[i]! - a[i]!) * t) as Rgb;
+
+/** `color` moved towards `toward` just far enough to reach AA contrast on `background`. */
+function readableOn(color: Rgb, background: Rgb, toward: Rgb): Rgb {
+  for (let t = 0; t <= 1; t += 0.05) {
+    const candidate = mix(color, toward, t);
+    if (contrast(candidate, background) >= AA) return candidate;
+  }
+  return toward;
+}
+
+export interface Palette {
+  /** The button colour: the accent, darkened or lightened if its text would not be readable. */
+  accent: string;
+  /** Text on an accent-coloured button: white or near-black, whichever contrasts more. */
+  onAccent: string;
+  linkLight: string;
+  linkDark: string;
+}
+
+export function palette(accentHex: string): Palette {
+  const accent = parseHex(accentHex);
+  const onAccent = contrast(accent, WHITE) >= contrast(accent, BLACK) ? WHITE : ([17, 17, 17] as Rgb);
+  return {
+    accent: toHex(readableOn(accent, onAccent, onAccent === WHITE ? BLACK : WHITE)),
+    onAccent: toHex(onAccent),
+    linkLight: toHex(readableOn(accent, LIGHT_CARD, BLACK)),
+    linkDark: toHex(readableOn(accent, DARK_CARD, WHITE)),
+  };
+}
+
+const cache = new Map<string, string>();
+
+/** The stylesheet for one accent colour (cached: the accent changes only with the configuration). */
+export function stylesheet(accentHex: string): string {
+  const hit = cache.get(accentHex);
+  if (hit) return hit;
+  const p = palette(accentHex);
+  const css = `:root{color-scheme:light dark;--bg:#f3f4f6;--card:#fff;--fg:#16191d;--muted:#4f5863;--line:#8c959f;--soft:#d8dde3;--accent:${p.accent};--on-accent:${p.onAccent};--link:${p.linkLight};--err:#b3261e;--ok:#1a6b34}
+@media (prefers-color-scheme:dark){:root{--bg:#0e1115;--card:#181c22;--fg:#e8ebef;--muted:#a7b0ba;--line:#6e7781;--soft:#333a43;--link:${p.linkDark};--err:#ff9b91;--ok:#7fd99b}}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--fg);font:1rem/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+a{color:var(--link)}
+:focus-visible{outline:3px solid var(--link);outline-offset:2px}
+.skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:var(--card);padding:.5rem}
+header,main,footer{width:100%;max-width:30rem;margin:0 auto;padding:1rem}
+body.wide header,body.wide main,body.wide footer{max-width:52rem}
+body:not(.wide) main{background:var(--card);border:1px solid var(--soft);border-radius:.75rem;padding:1.5rem}
+header a{display:inline-flex;gap:.5rem;align-items:center;color:var(--fg);font-weight:700;font-size:1.15rem;text-decoration:none}
+header img{height:2rem;width:auto}
+footer{color:var(--muted);font-size:.9rem}
+h1{font-size:1.6rem;margin:.5rem 0 1rem}
+h2{font-size:1.2rem;margin:0 0 .75rem}
+section,.card{background:var(--card);border:1px solid var(--soft);border-radius:.6rem;padding:1.25rem;margin:0 0 1.25rem}
+label{display:block;font-weight:600;margin:.9rem 0 .25rem}
+.hint{display:block;color:var(--muted);font-size:.9rem;margin:.1rem 0 .3rem}
+input[type=text],input[type=email],input[type=password],input[type=number],select{width:100%;font:inherit;color:var(--fg);background:var(--card);border:1px solid var(--line);border-radius:.4rem;padding:.55rem .65rem;min-height:2.75rem}
+input[aria-invalid=true]{border:2px solid var(--err)}
+fieldset{border:0;padding:0;margin:.9rem 0 0}legend{font-weight:600}
+.check{display:flex;gap:.5rem;align-items:center;font-weight:400;margin:.35rem 0}
+button{font:inherit;font-weight:600;border-radius:.4rem;padding:.6rem 1.1rem;min-height:2.75rem;cursor:pointer;margin-top:1rem;border:2px solid var(--accent);background:var(--accent);color:var(--on-accent)}
+button.secondary{background:transparent;color:var(--link);border-color:var(--line)}
+button.danger{background:transparent;color:var(--err);border-color:var(--err)}
+.inline{display:inline}.inline button{margin:0}
+.field-error{display:block;color:var(--err);font-weight:600;margin:.25rem 0 0}
+.alert{border:2px solid var(--err);border-radius:.5rem;padding:.75rem 1rem;margin:0 0 1rem;color:var(--fg);background:var(--card)}
+.alert p,.notice p{margin:.25rem 0}
+.notice{border:2px solid var(--ok);border-radius:.5rem;padding:.75rem 1rem;margin:0 0 1rem;background:var(--card)}
+.secret{font-family:ui-monospace,monospace;word-break:break-all;background:var(--bg);padding:.6rem;border-radius:.4rem;border:1px solid var(--line)}
+.links{display:flex;flex-wrap:wrap;gap:.5rem 1.25rem;margin:1rem 0 0}
+ul.items{list-style:none;padding:0;margin:0}
+ul.items li{border-top:1px solid var(--soft);padding:.75rem 0;display:flex;flex-wrap:wrap;justify-content:space-between;gap:.5rem;align-items:center}
+.muted{color:var(--muted);font-size:.9rem}
+.badge{font-size:.8rem;border:1px solid var(--line);border-radius:1rem;padding:0 .5rem;margin-left:.35rem}
+nav.toc{display:flex;flex-wrap:wrap;gap:.25rem 1rem;margin:0 0 1rem}
+@media (max-width:30rem){header,main,footer{padding:.75rem}body:not(.wide) main{border-width:1px 0;border-radius:0;padding:1rem .75rem}section,.card{padding:1rem}button{width:100%}.inline button{width:auto}}`;
+  cache.set(accentHex, css);
+  return css;
+}

@@ -1,0 +1,152 @@
+import { Hono, type Context } from "hono";
+import { enforceIpLimit } from "../abuse/limits";
+import { AppError } from "../errors";
+import type { AppEnv } from "../http/context";
+import { verifyEmailBody } from "../http/schemas";
+import { confirmEmailToken } from "../recovery/email-verification";
+import { findOneTimeToken, type TokenPayload, type TokenPurpose } from "../recovery/one-time-tokens";
+import { failureFrom, text, validate } from "./forms";
+import { ErrorSummary, Field, Form, frameFor, Hidden, Layout, renderPage, type FormState } from "./kit";
+import { DeadLink, ResendForm } from "./recovery";
+import { formPost, redirectWithNotice } from "./respond";
+import { pageSession, signOutBrowser, type PageSession } from "./session";
+import { strings as s } from "./strings";
+
+/**
+ * `/verify-email?token=`: the page of both address links, registration and email change (API.md
+ * v1.1). The GET reads the token to know which kind it is and never uses it up. A registration is
+ * confirmed only with the password chosen at registration, or by this browser's session of that
+ * same account, or by setting a new password (which ends every session and key of the account):
+ * whoever registered someone else's address gains nothing from its owner's click.
+ */
+export const verifyPages = new Hono<AppEnv>();
+
+type Intent = "password" | "new_password";
+
+async function lookUp(c: Context<AppEnv>, token: string | undefined): Promise<{ purpose: TokenPurpose; payload: TokenPayload } | null> {
+  if (!token) return null;
+  try {
+    return await findOneTimeToken(c.var.deps, ["verify", "email_change"], token);
+  } catch (error) {
+    if (error instanceof AppError) return null;
+    throw error;
+  }
+}
+
+async function verifyPage(
+  c: Context<AppEnv>,
+  token: string | undefined,
+  session: PageSession | null,
+  failed?: { intent: Intent; state: FormState; status: number; headers: Record<string, string> },
+) {
+  const frame = await frameFor(c, session);
+  const found = await lookUp(c, token);
+  const isChange = found?.purpose === "email_change";
+  const ownSession = found !== null && session?.user.id === found.payload.userId;
+  const stateOf = (intent: Intent) => (failed?.intent === intent ? failed.state : undefined);
+  const page =
+    found && token ? (
+      <>
+        <ErrorSummary state={failed?.state} form={failed?.intent === "new_password" ? "verify_new_password" : "verify"} />
+        <p>{s.verify.address(found.payload.email)}</p>
+        <p>{isChange ? s.verify.changeIntro : ownSession ? s.verify.signedIn : s.verify.intro}</p>
+        <Form frame={frame} name="verify" action="/verify-email">
+          <Hidden name="token" value={token} />
+          <input type="hidden" name="intent" value="password" />
+          {isChange || ownSession ? null : (
+            <Field
+              form="verify"
+              name="password"
+              type="password"
+              label={s.fields.registration_password.label}
+              error={stateOf("password")?.fields?.password}
+              autocomplete="current-password"
+              required
+            />
+          )}
+          <button type="submit">{s.verify.submit}</button>
+        </Form>
+        {isChange ? null : (
+          <section aria-labelledby="new-password-heading">
+            <h2 id="new-password-heading">{s.verify.newPasswordHeading}</h2>
+            <p>{s.verify.newPasswordIntro}</p>
+            <Form frame={frame} name="verify_new_password" action="/verify-email">
+              <Hidden name="token" value={token} />
+              <input type="hidden" name="intent" value="new_password" />
+              <Field
+                form="verify_new_password"
+                name="new_password"
+                type="password"
+                label={s.fields.new_password.label}
+                hint={s.passwordHint(frame.passwordMinLength)}
+                error={stateOf("new_password")?.fields?.new_password}
+                autocomplete="new-password"
+                required
+              />
+              <button type="submit" class="secondary">
+                {s.verify.newPasswordSubmit}
+              </button>
+            </Form>
+          </section>
+        )}
+      </>
+    ) : (
+      <>
+        <DeadLink message={token ? s.errors.invalidLink : s.verify.missing} next={{ href: "/login", label: s.nav.signIn }} />
+        <section>
+          <h2>{s.verify.resendHeading}</h2>
+          <ResendForm frame={frame} email={session?.user.email} />
+        </section>
+      </>
+    );
+  return renderPage(
+    c,
+    frame,
+    <Layout frame={frame} title={isChange ? s.verify.changeTitle : s.verify.title} failed={failed !== undefined || !found}>
+      {page}
+    </Layout>,
+    found ? (failed?.status ?? 200) : 400,
+    failed?.headers,
+  );
+}
+
+verifyPages.get("/verify-email", async (c) => verifyPage(c, c.req.query("token"), await pageSession(c)));
+
+const intentOf = (value: string | undefined): Intent => (value === "new_password" ? "new_password" : "password");
+
+verifyPages.post(
+  "/verify-email",
+  formPost(
+    (data) => (intentOf(text(data, "intent")) === "new_password" ? "verify_new_password" : "verify"),
+    async (c, data, session) => {
+      const token = text(data, "token");
+      const intent = intentOf(text(data, "intent"));
+      const password = intent === "password" ? text(data, "password") : undefined;
+      const newPassword = intent === "new_password" ? (text(data, "new_password") ?? "") : undefined;
+      const checked = validate(verifyEmailBody, { token: token ?? "", password, new_password: newPassword });
+      if (!checked.ok) return verifyPage(c, token, session, { intent, state: { fields: checked.fields }, status: 422, headers: {} });
+      const { deps } = c.var;
+      try {
+        await enforceIpLimit(deps, "verify_email");
+        const outcome = await confirmEmailToken(deps, checked.data.token, {
+          password: checked.data.password,
+          newPassword: checked.data.new_password,
+          callerUserId: session?.user.id,
+        });
+        if (outcome === "verified_new_password") {
+          // Every session of the account ended; this browser's cookie, if it had one, is dead.
+          signOutBrowser(c);
+          return redirectWithNotice(c, "/login", "verified_new_password");
+        }
+        const notice = outcome === "changed" ? "email_changed" : "email_verified";
+        return redirectWithNotice(c, session ? "/account" : "/login", notice);
+      } catch (error) {
+        const failure = failureFrom(error, { password_required: "password", invalid_credentials: "password" });
+        const code = (error as AppError).code;
+        if (code === "password_required") failure.state = { fields: { password: s.verify.passwordRequired } };
+        if (code === "invalid_credentials") failure.state = { fields: { password: s.verify.wrongPassword } };
+        return verifyPage(c, token, session, { intent, ...failure });
+      }
+    },
+  ),
+);
