@@ -39,6 +39,11 @@ export const ERROR_CATALOGUE = {
   },
   not_found: { status: 404, title: "Not found", detail: "The requested resource does not exist." },
   method_not_allowed: { status: 405, title: "Method not allowed", detail: "This method is not allowed on this resource." },
+  last_superuser: {
+    status: 409,
+    title: "Last superuser",
+    detail: "This is the last active superuser; grant another one first.",
+  },
   email_taken: { status: 409, title: "Email taken", detail: "An account with this email already exists." },
   username_taken: { status: 409, title: "Username taken", detail: "This username is already taken." },
   payload_too_large: { status: 413, title: "Payload too large", detail: "The request body is larger than allowed." },

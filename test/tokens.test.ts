@@ -75,7 +75,7 @@ describe("access token", () => {
     const header = decodeProtectedHeader(user.accessToken);
     expect(header).toEqual({ alg: "ES256", kid: expect.any(String) as unknown, typ: "at+jwt" });
     const claims = decodeJwt(user.accessToken);
-    expect(Object.keys(claims).sort()).toEqual(["aud", "auth_time", "exp", "iat", "iss", "jti", "sid", "sub"]);
+    expect(Object.keys(claims).sort()).toEqual(["aud", "auth_time", "exp", "iat", "iss", "jti", "roles", "sid", "sub"]);
     // Registration proved the password: auth_time is the moment the token was issued.
     expect(claims.auth_time).toBe(claims.iat);
     expect(claims.iss).toBe(ISSUER);

@@ -152,6 +152,29 @@ export async function guardPasswordCheck<T extends PasswordCheckOutcome>(
   return outcome;
 }
 
+/** What administrators see of an account's lockout: the worst state over its identifiers. */
+export interface LockView {
+  locked: boolean;
+  hard: boolean;
+  locked_until: string | null;
+  failures: number;
+}
+
+export async function inspectLockout(deps: Deps, user: Pick<User, "email" | "username">): Promise<LockView> {
+  const now = deps.now().getTime();
+  const states = await Promise.all(
+    identifiersOf(user).map((identifier) => deps.limiter(accountObjectName(identifier), (stub) => stub.inspect(now))),
+  );
+  const hard = states.some((s) => s.hardLocked);
+  const until = Math.max(0, ...states.map((s) => (s.lockedUntil !== null && s.lockedUntil > now ? s.lockedUntil : 0)));
+  return {
+    locked: hard || until > 0,
+    hard,
+    locked_until: until > 0 ? new Date(until).toISOString() : null,
+    failures: Math.max(0, ...states.map((s) => s.failures)),
+  };
+}
+
 /**
  * Clears the failure count and any lock (30-minute or hard) on every identifier of `user`. Call it
  * after a successful password reset (`reason: "password_reset"`) or from an administrator's

@@ -7,7 +7,7 @@ import type { Deps } from "../deps";
  * `metadata` must never carry secrets (passwords, tokens, keys); reasons for failures are kept
  * here, server-side, and never returned to the client that failed.
  */
-type AuditAction =
+export type AuditAction =
   | "user.registered"
   | "login.succeeded"
   | "login.failed"
@@ -26,6 +26,14 @@ type AuditAction =
   | "email.changed"
   | "email.change_reverted"
   | "device.revoked"
+  | "user.deactivated"
+  | "user.reactivated"
+  | "user.roles_changed"
+  | "admin.password_reset"
+  | "admin.superuser_granted"
+  | "admin.superuser_revoked"
+  | "admin.users_imported"
+  | "admin.audit_exported"
   | "email.verified"
   | "api_key.created"
   | "api_key.revoked"

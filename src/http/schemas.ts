@@ -19,7 +19,7 @@ const RESERVED_USERNAMES: ReadonlySet<string> = new Set(
   user users official team dev developer test`.split(/\s+/),
 );
 
-const emailField = z
+export const emailField = z
   .string()
   .trim()
   .max(254, "Use at most 254 characters.")
@@ -27,13 +27,13 @@ const emailField = z
   .toLowerCase()
   .pipe(z.email("Enter a valid email address."));
 
-const usernameField = z
+export const usernameField = z
   .string()
   .trim()
   .regex(/^[A-Za-z0-9_-]{3,50}$/, "Use 3 to 50 letters, digits, '_' or '-'.")
   .refine((v) => !RESERVED_USERNAMES.has(v.toLowerCase()), "This username is reserved.");
 
-const fullNameField = z
+export const fullNameField = z
   .string()
   .trim()
   .min(1, "Enter your name.")
@@ -133,7 +133,28 @@ export const createApiKeyBody = z.object({
   current_password: passwordField.optional(),
 });
 
-export const sessionIdParam = z.object({ id: z.string().min(1).max(64) });
+export const idParam = z.object({ id: z.string().min(1).max(64) });
+export const sessionIdParam = idParam;
+
+export const userSessionParams = z.object({ id: z.string().min(1).max(64), sid: z.string().min(1).max(64) });
+
+export const adminUsersQuery = z.object({
+  query: z.string().trim().min(1).max(254).optional(),
+  status: z.enum(["active", "deactivated", "unverified", "locked"]).optional(),
+  created_after: z.iso.datetime({ offset: true }).optional(),
+  created_before: z.iso.datetime({ offset: true }).optional(),
+  cursor: z.string().min(1).max(200).optional(),
+  limit: z.coerce.number().int("Use a whole number.").min(1).max(100).optional(),
+});
+
+/** Role names a site defines: short, lower-case, no spaces (they travel in every access token). */
+export const rolesBody = z.object({
+  roles: z
+    .array(
+      z.string().regex(/^[a-z0-9][a-z0-9_.:-]{0,63}$/, "Use 1 to 64 of a-z, 0-9, '_', '.', ':' or '-', starting with a letter or digit."),
+    )
+    .max(32, "At most 32 roles."),
+});
 
 /** Any text: an over-long or unknown id is simply not one of the caller's keys (404). */
 export const apiKeyIdParam = z.object({ id: z.string().transform((v) => v.slice(0, 64)) });
@@ -302,3 +323,24 @@ export const CookieDiagnosisSchema = z
     advice: z.array(z.string()),
   })
   .openapi("CookieDiagnosis");
+
+export const AdminUserSchema = UserSchema.extend({
+  is_superuser: z.boolean(),
+  roles: z.array(z.string()),
+  deactivated_at: isoTime.nullable(),
+}).openapi("AdminUser");
+
+export const AdminUserListSchema = z
+  .strictObject({ users: z.array(AdminUserSchema), next_cursor: z.string().nullable() })
+  .openapi("AdminUserList");
+
+export const AdminUserDetailsSchema = z
+  .strictObject({
+    user: AdminUserSchema,
+    sessions: SessionListSchema.shape.sessions,
+    api_keys: ApiKeyListSchema.shape.api_keys,
+    devices: DeviceListSchema.shape.devices,
+    lock: z.strictObject({ locked: z.boolean(), hard: z.boolean(), locked_until: isoTime.nullable(), failures: z.number().int() }),
+    recent_events: SecurityEventPageSchema.shape.events,
+  })
+  .openapi("AdminUserDetails");

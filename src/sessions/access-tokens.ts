@@ -14,6 +14,8 @@ export interface AccessTokenClaims {
   exp: number;
   /** When the user last proved a password in this session (seconds; RFC 9068), kept across refreshes. */
   auth_time: number;
+  /** The user's roles when the token was signed (administrators set them; a change shows at the next refresh). */
+  roles: string[];
 }
 
 export interface IssuedAccessToken {
@@ -25,7 +27,7 @@ export interface IssuedAccessToken {
 export async function signAccessToken(
   keys: KeySet,
   config: Config,
-  subject: { userId: string; sessionId: string; authTime: Date },
+  subject: { userId: string; sessionId: string; authTime: Date; roles?: string[] },
   now: Date,
 ): Promise<IssuedAccessToken> {
   const iat = Math.floor(now.getTime() / 1000);
@@ -36,8 +38,9 @@ export async function signAccessToken(
     iat,
     exp: iat + config.accessTokenTtl,
     auth_time: Math.floor(subject.authTime.getTime() / 1000),
+    roles: subject.roles ?? [],
   };
-  const token = await new SignJWT({ sid: claims.sid, auth_time: claims.auth_time })
+  const token = await new SignJWT({ sid: claims.sid, auth_time: claims.auth_time, roles: claims.roles })
     .setProtectedHeader({ alg: keys.signing.alg, kid: keys.signing.kid, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(config.issuer)
     .setAudience(config.audience)
@@ -73,10 +76,11 @@ export async function verifyAccessToken(keys: KeySet, config: Config, token: str
         requiredClaims: ["sub", "sid", "jti", "iat", "exp"],
       },
     );
-    const { sub, sid, jti, iat, exp, auth_time } = payload as Partial<Record<keyof AccessTokenClaims, unknown>>;
+    const { sub, sid, jti, iat, exp, auth_time, roles } = payload as Partial<Record<keyof AccessTokenClaims, unknown>>;
     if (typeof sub !== "string" || typeof sid !== "string" || typeof jti !== "string") throw new AppError("invalid_token");
     // Tokens signed before auth_time existed lack it; the session row is what freshness checks read.
-    return { sub, sid, jti, iat: Number(iat), exp: Number(exp), auth_time: Number(auth_time ?? 0) };
+    const roleList = Array.isArray(roles) ? roles.filter((r): r is string => typeof r === "string") : [];
+    return { sub, sid, jti, iat: Number(iat), exp: Number(exp), auth_time: Number(auth_time ?? 0), roles: roleList };
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) throw new AppError("token_expired");
     throw new AppError("invalid_token");

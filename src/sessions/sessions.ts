@@ -103,7 +103,7 @@ async function issueTokens(deps: Deps, user: User, session: Session, refreshToke
   const { token } = await signAccessToken(
     await deps.keys(),
     deps.config,
-    { userId: user.id, sessionId: session.id, authTime: session.authTime ?? session.createdAt },
+    { userId: user.id, sessionId: session.id, authTime: session.authTime ?? session.createdAt, roles: user.roles },
     now,
   );
   const untilAbsolute = Math.floor((session.expiresAt.getTime() - now.getTime()) / 1000);
@@ -214,7 +214,7 @@ async function requireActiveUser(deps: Deps, session: Session): Promise<User> {
 }
 
 /** Revokes the given sessions in D1 and blacklists their access tokens in KV. */
-async function revokeSessions(deps: Deps, userId: string, sessionIds: string[], reason: string): Promise<string[]> {
+export async function revokeSessions(deps: Deps, userId: string, sessionIds: string[], reason: string): Promise<string[]> {
   const now = deps.now();
   const revoked: string[] = [];
   for (const id of sessionIds) {
@@ -224,7 +224,7 @@ async function revokeSessions(deps: Deps, userId: string, sessionIds: string[], 
   return revoked;
 }
 
-interface SessionView {
+export interface SessionView {
   id: string;
   created_at: string;
   last_used_at: string;

@@ -1,0 +1,195 @@
+import { inspectLockout, type LockView } from "../abuse/limits";
+import { toUserResponse, type UserResponse } from "../accounts/user-response";
+import { listApiKeys, type ApiKeyResponse } from "../api-keys/api-keys";
+import { recordAudit, type AuditAction } from "../audit/audit";
+import { listSecurityEvents, type SecurityEvent } from "../audit/security-events";
+import { countOtherActiveSuperusers, listUsersPage, setSuperuser, type UserStatus } from "../db/admin-users";
+import type { User } from "../db/schema";
+import { findUserById, updateUser } from "../db/users";
+import type { Deps } from "../deps";
+import { listDevices, type DeviceView } from "../devices/devices";
+import { AppError } from "../errors";
+import { sendMail } from "../mail/mail";
+import { passwordResetMail } from "../mail/templates";
+import { decodeCursor, toPage } from "../pagination";
+import { issueOneTimeToken, voidMarkers } from "../recovery/one-time-tokens";
+import { changeCredentials } from "../sessions/credential-change";
+import { listSessions, revokeSessions, type SessionView } from "../sessions/sessions";
+
+/**
+ * Administration of users (superusers only; the routes check that). Every action writes an audit
+ * row naming the acting administrator; the user's own security log shows "administrator" without
+ * the operator's IP (audit/security-events.ts).
+ */
+
+export type AdminUserView = UserResponse & { is_superuser: boolean; roles: string[]; deactivated_at: string | null };
+
+export function toAdminUserView(user: User): AdminUserView {
+  return {
+    ...toUserResponse(user),
+    is_superuser: user.isSuperuser,
+    roles: user.roles,
+    deactivated_at: user.deactivatedAt?.toISOString() ?? null,
+  };
+}
+
+export interface UserListQuery {
+  query?: string | undefined;
+  status?: UserStatus | "locked" | undefined;
+  created_after?: string | undefined;
+  created_before?: string | undefined;
+  cursor?: string | undefined;
+  limit?: number | undefined;
+}
+
+/** Candidates inspected per request when filtering on `locked` (each costs a Durable Object call). */
+const LOCKED_SCAN_LIMIT = 200;
+
+/**
+ * `GET /admin/users`: newest first, keyset-paged. `status=locked` asks each candidate's lockout
+ * object, so one request scans at most LOCKED_SCAN_LIMIT accounts and the cursor continues the scan.
+ */
+export async function listUsers(deps: Deps, q: UserListQuery): Promise<{ users: AdminUserView[]; next_cursor: string | null }> {
+  const limit = q.limit ?? 50;
+  const base = {
+    query: q.query,
+    status: q.status === "locked" ? undefined : q.status,
+    createdAfter: q.created_after ? new Date(q.created_after) : undefined,
+    createdBefore: q.created_before ? new Date(q.created_before) : undefined,
+    after: q.cursor ? decodeCursor(q.cursor) : null,
+  };
+  if (q.status !== "locked") {
+    const { page, nextCursor } = toPage(await listUsersPage(deps.db, base, limit + 1), limit);
+    return { users: page.map(toAdminUserView), next_cursor: nextCursor };
+  }
+  const candidates = await listUsersPage(deps.db, base, LOCKED_SCAN_LIMIT);
+  const locks = await Promise.all(candidates.map((user) => inspectLockout(deps, user)));
+  const locked = candidates.filter((_, i) => locks[i]!.locked);
+  const page = locked.slice(0, limit);
+  // Continue after the last row returned, or after the last row scanned when the scan ran dry.
+  const last = locked.length > limit ? page.at(-1) : candidates.length === LOCKED_SCAN_LIMIT ? candidates.at(-1) : undefined;
+  return { users: page.map(toAdminUserView), next_cursor: last ? toPage([last, last], 1).nextCursor : null };
+}
+
+export interface AdminUserDetails {
+  user: AdminUserView;
+  sessions: SessionView[];
+  api_keys: ApiKeyResponse[];
+  devices: DeviceView[];
+  lock: LockView;
+  recent_events: SecurityEvent[];
+}
+
+/** `GET /admin/users/{id}`: profile, live sessions, keys (no secrets), devices, lock state, recent events. */
+export async function userDetails(deps: Deps, id: string): Promise<AdminUserDetails> {
+  const user = await requireUser(deps, id);
+  const [sessions, apiKeys, devices, lock, events] = await Promise.all([
+    listSessions(deps, user.id, null, { limit: 100 }),
+    listApiKeys(deps, user),
+    listDevices(deps, user),
+    inspectLockout(deps, user),
+    listSecurityEvents(deps, user.id, { limit: 20 }),
+  ]);
+  return { user: toAdminUserView(user), sessions: sessions.sessions, api_keys: apiKeys, devices, lock, recent_events: events.events };
+}
+
+/**
+ * Deactivation: reversible, but every session, access token, API key and mailed link dies at once
+ * (one D1 batch through the credentials epoch), as for deletion. The last active superuser cannot
+ * be deactivated.
+ */
+export async function deactivateUser(deps: Deps, actorUserId: string, id: string): Promise<void> {
+  const user = await requireUser(deps, id);
+  if (user.isSuperuser && user.isActive && (await countOtherActiveSuperusers(deps.db, user.id)) === 0) {
+    throw new AppError("last_superuser", { detail: "The last active superuser cannot be deactivated." });
+  }
+  const now = deps.now();
+  const { revokedSessionIds, revokedApiKeys } = await changeCredentials(deps, {
+    userId: user.id,
+    set: { isActive: false, deactivatedAt: now },
+    bumpEpoch: true,
+    revokeSessionsReason: "deactivated",
+    revokeApiKeys: "all",
+    markers: voidMarkers(user.id, ["verify", "reset", "email_change", "email_revert"], now.getTime()),
+  });
+  await audit(deps, "user.deactivated", actorUserId, user, {
+    sessions_revoked: revokedSessionIds.length,
+    api_keys_revoked: revokedApiKeys.length,
+  });
+}
+
+export async function reactivateUser(deps: Deps, actorUserId: string, id: string): Promise<void> {
+  const user = await requireUser(deps, id);
+  await updateUser(deps.db, user.id, { isActive: true, deactivatedAt: null, updatedAt: deps.now() });
+  await audit(deps, "user.reactivated", actorUserId, user);
+}
+
+/** Signs the user out everywhere and mails a reset link; the current password keeps working until it is reset. */
+export async function forcePasswordReset(deps: Deps, actorUserId: string, id: string): Promise<void> {
+  const user = await requireActiveUser(deps, id);
+  await changeCredentials(deps, {
+    userId: user.id,
+    set: {},
+    bumpEpoch: true,
+    revokeSessionsReason: "admin_password_reset",
+    revokeApiKeys: "none",
+  });
+  const token = await issueOneTimeToken(deps, "reset", { userId: user.id, email: user.email });
+  sendMail(deps, passwordResetMail(user.email, deps.config.appUrl, token));
+  await audit(deps, "admin.password_reset", actorUserId, user);
+}
+
+/** Roles reach access tokens at the user's next refresh or login. */
+export async function setRoles(deps: Deps, actorUserId: string, id: string, roles: string[]): Promise<AdminUserView> {
+  const user = await requireUser(deps, id);
+  const unique = [...new Set(roles)].sort();
+  const updated = (await updateUser(deps.db, user.id, { roles: unique, updatedAt: deps.now() })) ?? user;
+  await audit(deps, "user.roles_changed", actorUserId, user, { roles: unique, previous: user.roles });
+  return toAdminUserView(updated);
+}
+
+/** Every session (through the epoch, like logout-all), or one: 404 when it is not a live session of this user. */
+export async function revokeUserSessions(deps: Deps, actorUserId: string, id: string, sessionId?: string): Promise<void> {
+  const user = await requireUser(deps, id);
+  if (sessionId === undefined) {
+    const { revokedSessionIds } = await changeCredentials(deps, {
+      userId: user.id,
+      set: {},
+      bumpEpoch: true,
+      revokeSessionsReason: "revoked_by_admin",
+      revokeApiKeys: "none",
+    });
+    await audit(deps, "session.revoked", actorUserId, user, { sessions_revoked: revokedSessionIds.length });
+    return;
+  }
+  const revoked = await revokeSessions(deps, user.id, [sessionId], "revoked_by_admin");
+  if (revoked.length === 0) throw new AppError("not_found", { detail: "No such session." });
+  await audit(deps, "session.revoked", actorUserId, user, { session_id: sessionId });
+}
+
+/** Grants or revokes superuser; never the last active one (409 `last_superuser`). */
+export async function setSuperuserFlag(deps: Deps, actorUserId: string, id: string, value: boolean): Promise<void> {
+  const user = await requireUser(deps, id);
+  const result = await setSuperuser(deps.db, user.id, value, deps.now());
+  if (result === "not_found") throw notFound();
+  if (result === "last_superuser") throw new AppError("last_superuser");
+  await audit(deps, value ? "admin.superuser_granted" : "admin.superuser_revoked", actorUserId, user);
+}
+
+async function requireUser(deps: Deps, id: string): Promise<User> {
+  const user = await findUserById(deps.db, id);
+  if (!user) throw notFound();
+  return user;
+}
+
+async function requireActiveUser(deps: Deps, id: string): Promise<User> {
+  const user = await requireUser(deps, id);
+  if (!user.isActive) throw new AppError("validation_failed", { errors: [{ field: "id", message: "The account is deactivated." }] });
+  return user;
+}
+
+const notFound = () => new AppError("not_found", { detail: "No such user." });
+
+function audit(deps: Deps, action: AuditAction, actorUserId: string, user: User, metadata: Record<string, unknown> = {}): Promise<void> {
+  return recordAudit(deps, { action, userId: user.id, actorUserId, resource: `user:${user.id}`, metadata });
+}
