@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 
 /**
  * Two projects: `workers` runs the worker's tests inside workerd against local D1, KV and Durable
- * Objects; `node` runs the tests of the Node scripts (scripts/) on the host.
+ * Objects; `node` runs the tests of the Node scripts (scripts/) and of the browser client on the host.
  */
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("migrations");
@@ -35,7 +35,8 @@ export default defineConfig(async () => {
           test: {
             name: "workers",
             include: ["test/**/*.test.ts"],
-            exclude: ["test/node/**"],
+            // Host-side tests; the Chromium journeys (test/e2e) have their own config, vitest.e2e.config.ts.
+            exclude: ["test/node/**", "test/client/**", "test/e2e/**"],
             setupFiles: ["./test/setup.ts"],
             testTimeout: 30_000,
             // One worker (one workerd, one set of D1/KV/Durable Object storage) for every file instead
@@ -47,7 +48,8 @@ export default defineConfig(async () => {
           },
         },
         {
-          test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node" },
+          // The Node scripts, and the browser client (src/client) against Node's Web Locks and BroadcastChannel.
+          test: { name: "node", include: ["test/node/**/*.test.ts", "test/client/**/*.test.ts"], environment: "node" },
         },
       ],
     },

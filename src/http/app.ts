@@ -13,6 +13,7 @@ import { createCors } from "./middleware/cors";
 import { createJsonBodyGuard } from "./middleware/json-body";
 import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
+import { clientRoutes } from "./routes/client";
 import { devRoutes } from "./routes/dev";
 import { userRoutes } from "./routes/users";
 import { mountReference } from "./routes/reference";
@@ -70,6 +71,7 @@ function createApp() {
   app.use("/api/*", createJsonBodyGuard());
 
   app.route("/", wellKnownRoutes);
+  app.route("/", clientRoutes);
   app.route("/api/v1/auth", authRoutes);
   app.route("/api/v1/users/me", userRoutes);
   app.route("/api/v1/admin", adminRoutes);

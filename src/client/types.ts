@@ -1,0 +1,59 @@
+/**
+ * Bodies the browser client sends and receives, written to match the OpenAPI schemas in
+ * src/http/schemas.ts (test/browser-client.test.ts holds the two together at compile time). Plain
+ * types with no runtime and no DOM, so the worker's type check can read them too.
+ */
+
+/** `UserResponse`: the signed-in user. */
+export interface User {
+  id: string;
+  email: string;
+  username: string | null;
+  full_name: string;
+  is_active: boolean;
+  is_verified: boolean;
+  created_at: string;
+  updated_at: string;
+  last_login_at: string | null;
+}
+
+/** `POST /api/v1/auth/register`. */
+export interface RegisterBody {
+  email: string;
+  password: string;
+  full_name: string;
+  username?: string | null;
+}
+
+/** `POST /api/v1/auth/login`: `email` or `username`, and the password. */
+export type LoginBody = { email: string; username?: never; password: string } | { username: string; email?: never; password: string };
+
+/**
+ * A sign-in in cookie mode: the TokenResponse without `refresh_token` and `device_token`, which
+ * travel only in HttpOnly cookies the page cannot read.
+ */
+export interface Session {
+  access_token: string;
+  token_type: "bearer";
+  /** Seconds until the access token expires. */
+  expires_in: number;
+  /** Seconds until the session's refresh token expires if unused. */
+  refresh_expires_in: number;
+  user: User;
+}
+
+/** `{message}`: registration accepted, a verification link was mailed (no session yet). */
+export interface Message {
+  message: string;
+}
+
+/** RFC 9457 problem details, as every Gatehouse error answers. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  request_id: string;
+  errors?: { field: string; message: string }[];
+}

@@ -1,0 +1,46 @@
+import type { z } from "@hono/zod-openapi";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import { GATEHOUSE_CLIENT_JS } from "../src/client/bundle";
+import type { LoginBody, Message, RegisterBody, Session, User } from "../src/client/types";
+import type { loginBody, MessageSchema, registerBody, TokenResponseSchema, UserSchema } from "../src/http/schemas";
+import { call } from "./helpers";
+
+/** Issue #12: the worker serves the browser client; the client's types follow the API's schemas. */
+
+const PATH = "/client/v1/gatehouse.js";
+const APP = "https://app.example.com"; // in CORS_ORIGINS (vitest.config.ts)
+
+describe("GET /client/v1/gatehouse.js", () => {
+  it("serves the built client as a cacheable JavaScript module that other sites may load", async () => {
+    const res = await call(PATH);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    expect(res.headers.get("cache-control")).toBe("public, max-age=300");
+    // The app-wide default is same-origin, which would block the sites the client is for.
+    expect(res.headers.get("cross-origin-resource-policy")).toBe("cross-origin");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    const text = await res.text();
+    expect(text).toBe(GATEHOUSE_CLIENT_JS);
+    expect(text).toContain("export function createGatehouse(");
+  });
+
+  it("answers CORS (which module scripts need) to listed origins only", async () => {
+    const listed = await call(PATH, { headers: { Origin: APP } });
+    expect(listed.headers.get("access-control-allow-origin")).toBe(APP);
+    expect(listed.headers.get("vary")).toContain("Origin");
+    const other = await call(PATH, { headers: { Origin: "https://evil.example.net" } });
+    expect(other.status).toBe(200);
+    expect(other.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
+
+describe("the client's types", () => {
+  it("match the OpenAPI schemas (checked by the type check)", () => {
+    expectTypeOf<User>().toEqualTypeOf<z.output<typeof UserSchema>>();
+    // Cookie mode: the TokenResponse without the refresh token, which only the cookie carries.
+    expectTypeOf<Session>().toEqualTypeOf<Required<Omit<z.output<typeof TokenResponseSchema>, "refresh_token">>>();
+    expectTypeOf<Message>().toEqualTypeOf<z.output<typeof MessageSchema>>();
+    expectTypeOf<RegisterBody>().toExtend<z.input<typeof registerBody>>();
+    expectTypeOf<LoginBody>().toExtend<z.input<typeof loginBody>>();
+  });
+});

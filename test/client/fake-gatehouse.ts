@@ -1,0 +1,167 @@
+/**
+ * A stand-in for Gatehouse's cookie mode, small enough to reason about: one browser's cookie jar
+ * (shared by every tab), sessions with rotating refresh tokens and the grace window, and access
+ * tokens that are unsigned JWT-shaped strings carrying `sub`, `sid` and `exp`. The real worker is
+ * exercised by the Chromium journeys in test/e2e.
+ */
+
+interface FakeSession {
+  sub: string;
+  live: string;
+  /** Retired refresh token → when it was retired (ms). */
+  retired: Map<string, number>;
+  revoked: boolean;
+}
+
+interface IssuedToken {
+  sid: string;
+  sub: string;
+  expiresAt: number;
+  revoked: boolean;
+}
+
+const GRACE_MS = 10_000;
+
+export class FakeGatehouse {
+  readonly base: string;
+  /** The browser's `__Host-gh_rt` cookie. */
+  cookie: string | null = null;
+  /** Gatehouse's clock (ms). */
+  serverNow = Date.now();
+  ttlSeconds = 60;
+  /** Delay of every refresh answer, so concurrent callers really overlap. */
+  refreshDelayMs = 20;
+  /** Status to answer refreshes with instead of doing them (e.g. 503). */
+  failRefreshWith: number | null = null;
+  refreshCount = 0;
+  readonly requests: Request[] = [];
+  private readonly sessions = new Map<string, FakeSession>();
+  private readonly tokens = new Map<string, IssuedToken>();
+  private counter = 0;
+
+  constructor(base: string) {
+    this.base = base;
+  }
+
+  /** The `fetch` a client under test uses. */
+  readonly fetch: typeof fetch = async (input, init) => {
+    const request = new Request(input, init);
+    this.requests.push(request.clone());
+    const url = new URL(request.url);
+    if (url.origin !== this.base) return new Response("wrong origin", { status: 599 });
+    const cookieMode = request.headers.get("gatehouse-token-delivery") === "cookie";
+    switch (`${request.method} ${url.pathname}`) {
+      case "POST /api/v1/auth/register": {
+        const body = (await request.json()) as { email: string };
+        if (body.email.startsWith("verify")) return Response.json({ message: "Check your inbox." }, { status: 202 });
+        return this.signIn(cookieMode, 201);
+      }
+      case "POST /api/v1/auth/login":
+        return this.signIn(cookieMode, 200);
+      case "POST /api/v1/auth/refresh":
+        return this.refresh(cookieMode);
+      case "POST /api/v1/auth/logout": {
+        const token = this.check(request);
+        if (token instanceof Response) return token;
+        for (const [sid, session] of this.sessions) {
+          if (sid === token.sid || (url.searchParams.get("scope") === "all" && session.sub === token.sub)) this.revoke(sid);
+        }
+        if (cookieMode) this.cookie = null;
+        return new Response(null, { status: 204 });
+      }
+      case "GET /api/v1/users/me":
+      case "POST /api/v1/echo": {
+        const token = this.check(request);
+        if (token instanceof Response) return token;
+        return Response.json({ sub: token.sub, body: await request.text() });
+      }
+      default:
+        return new Response("not found", { status: 404 });
+    }
+  };
+
+  /** Makes every access token issued so far count as expired to Gatehouse (not to the client's clock). */
+  expireAccessTokens(): void {
+    for (const token of this.tokens.values()) token.expiresAt = this.serverNow - 1;
+  }
+
+  revokeAccessTokens(): void {
+    for (const token of this.tokens.values()) token.revoked = true;
+  }
+
+  private signIn(cookieMode: boolean, status: number): Response {
+    const sid = `s${++this.counter}`;
+    const rt = `rt${++this.counter}`;
+    this.sessions.set(sid, { sub: `u${this.counter}`, live: rt, retired: new Map(), revoked: false });
+    if (!cookieMode) return new Response("bearer mode is not faked", { status: 400 });
+    this.cookie = rt;
+    return Response.json(this.tokenResponse(sid), { status });
+  }
+
+  private async refresh(cookieMode: boolean): Promise<Response> {
+    this.refreshCount += 1;
+    const presented = this.cookie;
+    await new Promise((resolve) => setTimeout(resolve, this.refreshDelayMs));
+    if (this.failRefreshWith !== null) return problem(this.failRefreshWith, "service_unavailable");
+    if (!cookieMode) return problem(422, "validation_failed");
+    for (const [sid, session] of this.sessions) {
+      if (session.revoked || presented === null) continue;
+      if (session.live === presented) {
+        const next = `rt${++this.counter}`;
+        session.retired.set(presented, this.serverNow);
+        session.live = next;
+        this.cookie = next;
+        return Response.json(this.tokenResponse(sid));
+      }
+      const retiredAt = session.retired.get(presented);
+      if (retiredAt !== undefined) {
+        if (this.serverNow - retiredAt <= GRACE_MS) {
+          this.cookie = session.live;
+          return Response.json(this.tokenResponse(sid));
+        }
+        this.revoke(sid);
+        this.cookie = null;
+        return problem(401, "refresh_token_reused");
+      }
+    }
+    this.cookie = null;
+    return problem(401, "invalid_token");
+  }
+
+  private revoke(sid: string): void {
+    this.sessions.get(sid)!.revoked = true;
+    for (const token of this.tokens.values()) if (token.sid === sid) token.revoked = true;
+  }
+
+  private tokenResponse(sid: string) {
+    const session = this.sessions.get(sid)!;
+    const jti = `t${++this.counter}`;
+    const exp = this.serverNow + this.ttlSeconds * 1000;
+    this.tokens.set(jti, { sid, sub: session.sub, expiresAt: exp, revoked: false });
+    const payload = btoa(JSON.stringify({ sub: session.sub, sid, jti, exp: Math.floor(exp / 1000) })).replace(/=+$/, "");
+    return {
+      access_token: `eyJhbGciOiJub25lIn0.${payload}.${jti}`,
+      token_type: "bearer",
+      expires_in: this.ttlSeconds,
+      refresh_expires_in: 86_400,
+      user: { id: session.sub },
+    };
+  }
+
+  /** The bearer token of a request, or the 401 Gatehouse would answer. */
+  private check(request: Request): IssuedToken | Response {
+    const jti = /^Bearer [^.]+\.[^.]+\.(.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
+    const token = jti === undefined ? undefined : this.tokens.get(jti);
+    if (!token) return problem(401, "invalid_token");
+    if (token.revoked) return problem(401, "token_revoked");
+    if (token.expiresAt <= this.serverNow) return problem(401, "token_expired");
+    return token;
+  }
+}
+
+function problem(status: number, code: string): Response {
+  return Response.json(
+    { type: `urn:gatehouse:problem:${code}`, title: code, status, detail: code, code, request_id: "r" },
+    { status, headers: { "content-type": "application/problem+json" } },
+  );
+}

@@ -1,0 +1,244 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createGatehouse, GatehouseError, type Gatehouse, type SignOutEvent } from "../../src/client/gatehouse";
+import { FakeGatehouse } from "./fake-gatehouse";
+
+/**
+ * The browser client, in Node: Node has the browser's Web Locks (`navigator.locks`), BroadcastChannel
+ * and fetch classes, so several clients in one process behave like several tabs of one site. The
+ * "server" is a fake with one shared cookie jar (see fake-gatehouse.ts); the Chromium journeys in
+ * test/e2e run the same client against the real worker.
+ */
+
+const PASSWORD = "correct horse battery staple";
+let sites = 0;
+const open: Gatehouse[] = [];
+
+afterEach(() => {
+  for (const tab of open.splice(0)) tab.close();
+  vi.unstubAllGlobals();
+});
+
+/** One browser at a fresh Gatehouse origin (so locks and channels never cross tests), and a shared clock. */
+function browser() {
+  const server = new FakeGatehouse(`https://auth${++sites}.example.test`);
+  const clock = { offset: 0 };
+  const tab = (options: { skewSeconds?: number } = {}) => {
+    const client = createGatehouse({ baseUrl: server.base, fetch: server.fetch, now: () => Date.now() + clock.offset, ...options });
+    open.push(client);
+    const signOuts: SignOutEvent["reason"][] = [];
+    client.onSignOut((event) => signOuts.push(event.reason));
+    return Object.assign(client, { signOuts });
+  };
+  return { server, clock, tab };
+}
+
+/** Lets channel messages between tabs arrive. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 30));
+
+describe("sign-in and the access token", () => {
+  it("keeps the access token in memory and sends no refresh while it is valid", async () => {
+    const { server, tab } = browser();
+    const gh = tab();
+    const session = await gh.login({ email: "ada@example.com", password: PASSWORD });
+    expect(session).not.toHaveProperty("refresh_token");
+    expect(await gh.getAccessToken()).toBe(session.access_token);
+    expect(await gh.getAccessToken()).toBe(session.access_token);
+    expect(server.refreshCount).toBe(0);
+    const login = server.requests[0]!;
+    expect(login.headers.get("gatehouse-token-delivery")).toBe("cookie");
+    expect(login.credentials).toBe("include");
+  });
+
+  it("refreshes a token that counts as expired once, however many callers ask at the same time", async () => {
+    const { server, clock, tab } = browser();
+    const gh = tab();
+    const { access_token: old } = await gh.login({ email: "ada@example.com", password: PASSWORD });
+    clock.offset = 45_000; // 60 s tokens with 30 s of skew: expired by this clock
+    const tokens = await Promise.all(Array.from({ length: 5 }, () => gh.getAccessToken()));
+    expect(server.refreshCount).toBe(1);
+    expect(new Set(tokens).size).toBe(1);
+    expect(tokens[0]).not.toBe(old);
+    const refresh = server.requests.find((r) => r.url.endsWith("/auth/refresh"))!;
+    expect(refresh.headers.get("gatehouse-token-delivery")).toBe("cookie");
+    expect(refresh.credentials).toBe("include");
+  });
+
+  it("a skew longer than the token's life still leaves it usable for half of it", async () => {
+    const { server, clock, tab } = browser();
+    const gh = tab({ skewSeconds: 3600 });
+    const { access_token } = await gh.login({ email: "ada@example.com", password: PASSWORD });
+    clock.offset = 29_000;
+    expect(await gh.getAccessToken()).toBe(access_token);
+    clock.offset = 31_000;
+    expect(await gh.getAccessToken()).not.toBe(access_token);
+    expect(server.refreshCount).toBe(1);
+  });
+
+  it("a page opened while signed out gets null, and nobody is told of a sign-out", async () => {
+    const { server, tab } = browser();
+    const gh = tab();
+    expect(await gh.getAccessToken()).toBeNull();
+    expect(server.refreshCount).toBe(1);
+    expect(gh.signOuts).toEqual([]);
+  });
+
+  it("registration signs in (201) or hands back the verification message (202)", async () => {
+    const { tab } = browser();
+    const gh = tab();
+    expect(await gh.register({ email: "verify@example.com", password: PASSWORD, full_name: "V" })).toEqual({
+      message: "Check your inbox.",
+    });
+    const signedIn = await gh.register({ email: "ada@example.com", password: PASSWORD, full_name: "Ada" });
+    expect(await gh.getAccessToken()).toBe("access_token" in signedIn ? signedIn.access_token : "missing");
+  });
+
+  it("a refresh Gatehouse cannot serve (503) throws and signs nobody out", async () => {
+    const { server, clock, tab } = browser();
+    const gh = tab();
+    await gh.login({ email: "ada@example.com", password: PASSWORD });
+    server.failRefreshWith = 503;
+    clock.offset = 45_000;
+    const error = await gh.getAccessToken().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GatehouseError);
+    expect(error).toMatchObject({ status: 503, code: "service_unavailable" });
+    expect(gh.signOuts).toEqual([]);
+    server.failRefreshWith = null;
+    expect(await gh.getAccessToken()).toEqual(expect.any(String));
+  });
+});
+
+describe("fetch", () => {
+  it("adds the bearer token", async () => {
+    const { server, tab } = browser();
+    const gh = tab();
+    const { access_token } = await gh.login({ email: "ada@example.com", password: PASSWORD });
+    const res = await gh.fetch(`${server.base}/api/v1/users/me`);
+    expect(res.status).toBe(200);
+    expect(server.requests.at(-1)!.headers.get("authorization")).toBe(`Bearer ${access_token}`);
+  });
+
+  it("on 401 token_expired refreshes once and retries with the same body", async () => {
+    const { server, tab } = browser();
+    const gh = tab();
+    await gh.login({ email: "ada@example.com", password: PASSWORD });
+    server.expireAccessTokens(); // Gatehouse says expired although the client's clock does not
+    const res = await gh.fetch(`${server.base}/api/v1/echo`, { method: "POST", body: "payload" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ body: "payload" });
+    expect(server.refreshCount).toBe(1);
+  });
+
+  it("does not retry other 401s", async () => {
+    const { server, tab } = browser();
+    const gh = tab();
+    await gh.login({ email: "ada@example.com", password: PASSWORD });
+    server.revokeAccessTokens();
+    const res = await gh.fetch(`${server.base}/api/v1/users/me`);
+    expect(res.status).toBe(401);
+    expect(server.refreshCount).toBe(0);
+  });
+});
+
+describe("tabs", () => {
+  it("a sign-in in one tab reaches the others", async () => {
+    const { server, tab } = browser();
+    const [a, b] = [tab(), tab()];
+    const { access_token } = await a.login({ email: "ada@example.com", password: PASSWORD });
+    await settle();
+    expect(await b.getAccessToken()).toBe(access_token);
+    expect(server.refreshCount).toBe(0);
+  });
+
+  it("four tabs whose tokens expire together send exactly one refresh, and all get its token", async () => {
+    expect(globalThis.navigator?.locks, "Web Locks need Node 22+: run it through npm test (the pinned Node 24)").toBeDefined();
+    const { server, clock, tab } = browser();
+    const tabs = [tab(), tab(), tab(), tab()];
+    await tabs[0]!.login({ email: "ada@example.com", password: PASSWORD });
+    await settle();
+    for (let round = 1; round <= 5; round++) {
+      clock.offset += 45_000;
+      server.serverNow += 45_000;
+      const tokens = await Promise.all(tabs.map((t) => t.getAccessToken()));
+      expect(server.refreshCount, `round ${round}`).toBe(round);
+      expect(new Set(tokens).size).toBe(1);
+      const res = await tabs[3]!.fetch(`${server.base}/api/v1/users/me`);
+      expect(res.status).toBe(200);
+    }
+  });
+
+  it("a logout in one tab signs the others out, and only that session's", async () => {
+    const { server, tab } = browser();
+    const [a, b, c] = [tab(), tab(), tab()];
+    await a.login({ email: "ada@example.com", password: PASSWORD });
+    await settle();
+    expect(await c.getAccessToken()).toEqual(expect.any(String));
+    await b.logout();
+    await settle();
+    expect([a.signOuts, b.signOuts, c.signOuts]).toEqual([["other_tab"], ["logout"], ["other_tab"]]);
+    expect(server.cookie).toBeNull();
+    expect(await a.getAccessToken()).toBeNull();
+  });
+
+  it("a refresh Gatehouse refuses (the session was revoked) signs every tab of that session out", async () => {
+    const { server, clock, tab } = browser();
+    const [a, b] = [tab(), tab()];
+    await a.login({ email: "ada@example.com", password: PASSWORD });
+    await settle();
+    server.cookie = "stolen-and-revoked";
+    clock.offset = 45_000;
+    expect(await a.getAccessToken()).toBeNull();
+    await settle();
+    expect([a.signOuts, b.signOuts]).toEqual([["session_ended"], ["other_tab"]]);
+  });
+
+  it("a tab that never had a token and finds no session tells no one", async () => {
+    const { server, tab } = browser();
+    const a = tab();
+    await a.login({ email: "ada@example.com", password: PASSWORD });
+    // A second client that reaches Gatehouse without this browser's cookie: its refresh is refused.
+    const stranger = createGatehouse({ baseUrl: server.base, fetch: (input, init) => fetchWithoutCookie(server, input, init) });
+    open.push(stranger);
+    expect(await stranger.getAccessToken()).toBeNull();
+    await settle();
+    expect(a.signOuts).toEqual([]);
+    expect(await a.getAccessToken()).toEqual(expect.any(String));
+  });
+
+  it("without Web Locks, a tab waits for the refresh another tab announced", async () => {
+    vi.stubGlobal("navigator", {});
+    const { server, clock, tab } = browser();
+    const [a, b] = [tab(), tab()];
+    await a.login({ email: "ada@example.com", password: PASSWORD });
+    await settle();
+    clock.offset = 45_000;
+    const first = a.getAccessToken();
+    await new Promise((resolve) => setTimeout(resolve, 5)); // b hears "refreshing" first
+    const [tokenA, tokenB] = await Promise.all([first, b.getAccessToken()]);
+    expect(server.refreshCount).toBe(1);
+    expect(tokenB).toBe(tokenA);
+  });
+
+  it("without Web Locks, two tabs that refresh at the same instant both stay signed in (the grace window)", async () => {
+    vi.stubGlobal("navigator", {});
+    const { server, clock, tab } = browser();
+    const [a, b] = [tab(), tab()];
+    await a.login({ email: "ada@example.com", password: PASSWORD });
+    await settle();
+    clock.offset = 45_000;
+    const tokens = await Promise.all([a.getAccessToken(), b.getAccessToken()]);
+    expect(server.refreshCount).toBe(2);
+    expect(tokens).toEqual([expect.any(String), expect.any(String)]);
+    expect([a.signOuts, b.signOuts]).toEqual([[], []]);
+  });
+});
+
+/** Gatehouse as seen by a client without this browser's cookie jar. */
+async function fetchWithoutCookie(server: FakeGatehouse, input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  const jar = server.cookie;
+  server.cookie = null;
+  try {
+    return await server.fetch(input, init);
+  } finally {
+    server.cookie = jar;
+  }
+}
