@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { planDev } from "../../scripts/dev-args.mjs";
-import { type DevServer, freePort, listFiles, makeTempDir, removeDir, startDev } from "./dev-server.mjs";
+import { type DevServer, freePort, listFiles, makeTempDir, removeDir, startDev, waitUntilHealthy } from "./dev-server.mjs";
 
 const MIGRATE = ["d1", "migrations", "apply", "DB", "--local"];
 
@@ -211,17 +211,7 @@ describe("npm run dev, end to end", () => {
     const base = `http://127.0.0.1:${port}`;
     server = startDev(["--port", String(port), "--persist-to", persistDir]);
 
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      // wrangler holds requests while it (re)builds; a bounded wait keeps the deadline meaningful.
-      const status = await fetch(`${base}/health`, { signal: AbortSignal.timeout(5_000) }).then(
-        (r) => r.status,
-        () => 0,
-      );
-      if (status === 200) break;
-      if (Date.now() > deadline) throw new Error(`no 200 from /health within 60 s; output:\n${server.output()}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await waitUntilHealthy(base, server);
     // The dev server itself applies no migrations: a working registration below means they went here.
     expect(listFiles(persistDir).filter((file) => file.startsWith("v3/d1/"))).not.toEqual([]);
 

@@ -11,4 +11,7 @@ export interface DevServer {
   /** Stops the whole process group; resolves once none of it is left. */
   stop(): Promise<void>;
 }
-export function startDev(args: string[]): DevServer;
+/** `onOutput` sees all of stdout and stderr as it arrives (the worker's log lines are on stdout). */
+export function startDev(args: string[], options?: { onOutput?: (text: string) => void }): DevServer;
+/** Resolves once `${base}/health` answers 200; throws with the server's output after `timeoutMs` (default 60 s). */
+export function waitUntilHealthy(base: string, server: Pick<DevServer, "output">, timeoutMs?: number): Promise<void>;

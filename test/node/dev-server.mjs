@@ -39,10 +39,12 @@ export function listFiles(dir) {
 
 /**
  * Runs `node scripts/dev.mjs <args>` in its own process group, so that stopping it also stops
- * npx, wrangler and workerd beneath it.
+ * npx, wrangler and workerd beneath it. `onOutput` sees all of stdout and stderr as it arrives
+ * (the worker's log lines are on stdout).
  * @param {string[]} args
+ * @param {{ onOutput?: (text: string) => void }} [options]
  */
-export function startDev(args) {
+export function startDev(args, options = {}) {
   const child = spawn(process.execPath, ["scripts/dev.mjs", ...args], {
     cwd: root,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
@@ -52,6 +54,7 @@ export function startDev(args) {
   let output = "";
   const keep = (/** @type {Buffer} */ chunk) => {
     output = (output + chunk).slice(-20_000);
+    options.onOutput?.(chunk.toString());
   };
   child.stdout.on("data", keep);
   child.stderr.on("data", keep);
@@ -78,4 +81,23 @@ export function startDev(args) {
       }
     },
   };
+}
+
+/**
+ * Resolves once `${base}/health` answers 200; throws with the server's output after `timeoutMs`.
+ * @param {string} base
+ * @param {{ output(): string }} server
+ */
+export async function waitUntilHealthy(base, server, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    // wrangler holds requests while it (re)builds; a bounded wait keeps the deadline meaningful.
+    const status = await fetch(`${base}/health`, { signal: AbortSignal.timeout(5_000) }).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`no 200 from ${base}/health within ${timeoutMs / 1000} s; output:\n${server.output()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }

@@ -1,0 +1,27 @@
+// Types for harness.mjs.
+import type { Browser } from "playwright-core";
+
+/** One `{"level":"info","event":"request",…}` line of the worker's log. */
+export interface RequestLine {
+  method: string;
+  route: string | null;
+  status: number;
+  [field: string]: unknown;
+}
+
+export function launchChromium(): Promise<Browser>;
+
+export interface Gatehouse {
+  port: number;
+  requests(): RequestLine[];
+  output(): string;
+  stop(): Promise<void>;
+}
+export function startGatehouse(options: { appOrigin: string }): Promise<Gatehouse>;
+
+export interface Site {
+  port: number;
+  close(): Promise<void>;
+}
+/** Serves `html()` at `/`, rendered per request. */
+export function startSite(html: () => string): Promise<Site>;

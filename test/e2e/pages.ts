@@ -1,0 +1,67 @@
+/**
+ * The two sites of the journeys. The app (app.example.localhost) is same-site with Gatehouse
+ * (auth.example.localhost) and loads the client straight from the worker; the attacker
+ * (evil.localhost) is cross-site. The test drives both through `window`.
+ */
+
+/** A small app that signs in with the Gatehouse client and shows who is signed in. */
+export function appPage(authBase: string): string {
+  const clientUrl = `${authBase}/client/v1/gatehouse.js`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Example app</title>
+<style>
+  body { font: 16px/1.5 system-ui, sans-serif; margin: 3rem auto; max-width: 40rem; color: #1d2433; }
+  .card { border: 1px solid #d0d7e2; border-radius: 8px; padding: 1rem 1.5rem; }
+  #state { font-weight: 600; }
+  code { background: #f1f4f9; padding: 0 0.25rem; border-radius: 4px; }
+</style>
+</head>
+<body>
+<h1>Example app</h1>
+<div class="card">
+  <p>Signs in with Gatehouse at <code>${authBase}</code></p>
+  <p>Session: <span id="state">loading the client…</span></p>
+  <p>User: <span id="user">—</span></p>
+</div>
+<script type="module">
+  import { createGatehouse } from ${JSON.stringify(clientUrl)};
+  const authBase = ${JSON.stringify(authBase)};
+  // The test moves this clock to make access tokens count as expired without waiting.
+  const clock = { offset: 0 };
+  const gh = createGatehouse({ baseUrl: authBase, now: () => Date.now() + clock.offset });
+  const signOuts = [];
+  const show = (state, user) => {
+    document.getElementById("state").textContent = state;
+    document.getElementById("user").textContent = user ?? "—";
+  };
+  gh.onSignOut((event) => {
+    signOuts.push(event.reason);
+    show("signed out (" + event.reason + ")");
+  });
+  async function me() {
+    const res = await gh.fetch(authBase + "/api/v1/users/me");
+    const body = await res.json();
+    if (res.ok) show("signed in", body.full_name + " <" + body.email + ">");
+    return { status: res.status, body };
+  }
+  window.app = { gh, clock, signOuts, me };
+  // On load, as a real app would: is there a session behind the cookie?
+  if (await gh.getAccessToken()) await me();
+  else show("signed out");
+  window.appReady = true;
+</script>
+</body>
+</html>`;
+}
+
+/** The attacker's page: nothing of its own; the test runs the forgeries from it. */
+export function evilPage(): string {
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Win a prize</title></head>
+<body><h1>Click here to win</h1></body>
+</html>`;
+}
