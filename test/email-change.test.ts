@@ -32,7 +32,7 @@ describe("POST /users/me/email", () => {
     expect(await res.json()).toEqual({ message: expect.any(String) as unknown });
 
     const [mail] = await outbox(newEmail, "email_change");
-    expect(mail!.text).toContain(`https://auth.example.com/api/v1/auth/verify-email?token=${mail!.token}`);
+    expect(mail!.text).toContain(`https://auth.example.com/verify-email?token=${mail!.token}`);
     const requested = await outbox(user.email, "security_notice");
     expect(requested.map((n) => n.subject)).toContain("A change of your email address was requested");
     expect((await me(user)).email).toBe(user.email);

@@ -169,7 +169,7 @@ describe("templates", () => {
     expect(reset.html).toContain('<a href="https://app.example.com/reset-password?token=tok%2Fen%2B%3D">');
     const change = emailChangeMail("b@example.com", "https://auth.example.com", "abc");
     expect(change).toMatchObject({ to: "b@example.com", kind: "email_change", token: "abc" });
-    expect(change.text).toContain("https://auth.example.com/api/v1/auth/verify-email?token=abc");
+    expect(change.text).toContain("https://auth.example.com/verify-email?token=abc");
     const unsafe = passwordResetMail("a@example.com", 'https://x.example/"><script>', "t");
     expect(unsafe.html).not.toContain("<script>");
   });

@@ -1,8 +1,10 @@
 import type { MailKind, MailMessage } from "./mail";
 
 /**
- * Small text + HTML templates. Links are built from the configured PUBLIC_URL / APP_URL only, never from a
- * request's Host or X-Forwarded-Host, so a forged header cannot point a mailed link elsewhere.
+ * Small text + HTML templates. Links are built from the configured APP_URL only (PUBLIC_URL unless set), never
+ * from a request's Host or X-Forwarded-Host, so a forged header cannot point a mailed link elsewhere. Every
+ * link opens a hosted page (src/pages/): /verify-email, /reset-password, /revert-email-change, /login,
+ * /forgot-password, /register; a site that sets APP_URL to its own pages serves those paths itself.
  * Every interpolated value is HTML-escaped.
  */
 const escapeHtml = (value: string) =>
@@ -24,8 +26,9 @@ function compose(
   return { to, kind, subject, text, html, ...(token ? { token } : {}) };
 }
 
-export function verificationMail(to: string, publicUrl: string, token: string): MailMessage {
-  const url = `${publicUrl}/api/v1/auth/verify-email?token=${encodeURIComponent(token)}`;
+/** The page asks for the password chosen at registration (or a new one) before it confirms anything. */
+export function verificationMail(to: string, appUrl: string, token: string): MailMessage {
+  const url = `${appUrl}/verify-email?token=${encodeURIComponent(token)}`;
   return compose(
     to,
     "email_verification",
@@ -39,7 +42,7 @@ export function verificationMail(to: string, publicUrl: string, token: string): 
   );
 }
 
-/** The reset link opens the site's own page (APP_URL), which posts the token and new password to the API. */
+/** The reset link opens the reset page, which posts the token and the new password. */
 export function passwordResetMail(to: string, appUrl: string, token: string): MailMessage {
   const url = `${appUrl}/reset-password?token=${encodeURIComponent(token)}`;
   return compose(
@@ -56,8 +59,8 @@ export function passwordResetMail(to: string, appUrl: string, token: string): Ma
 }
 
 /** Sent to the new address; the change happens only when this link is opened. */
-export function emailChangeMail(to: string, publicUrl: string, token: string): MailMessage {
-  const url = `${publicUrl}/api/v1/auth/verify-email?token=${encodeURIComponent(token)}`;
+export function emailChangeMail(to: string, appUrl: string, token: string): MailMessage {
+  const url = `${appUrl}/verify-email?token=${encodeURIComponent(token)}`;
   return compose(
     to,
     "email_change",
@@ -71,8 +74,8 @@ export function emailChangeMail(to: string, publicUrl: string, token: string): M
   );
 }
 
-export function emailRevertMail(to: string, publicUrl: string, token: string, newEmail: string): MailMessage {
-  const url = `${publicUrl}/revert-email-change?token=${encodeURIComponent(token)}`;
+export function emailRevertMail(to: string, appUrl: string, token: string, newEmail: string): MailMessage {
+  const url = `${appUrl}/revert-email-change?token=${encodeURIComponent(token)}`;
   return compose(
     to,
     "security_notice",
@@ -87,19 +90,19 @@ export function emailRevertMail(to: string, publicUrl: string, token: string, ne
 }
 
 /** Anyone can cause this one by registering a taken address: it spends the mailbox's daily budget of such mails. */
-export function registrationAttemptMail(to: string, publicUrl: string): MailMessage {
+export function registrationAttemptMail(to: string, appUrl: string): MailMessage {
   const mail = compose(to, "security_notice", "Someone tried to register with your address", [
     "Someone tried to create a Gatehouse account with this email address, which already has an account.",
-    `If it was you, log in or reset your password at ${publicUrl}. Otherwise you can ignore this message.`,
+    `If it was you, log in at ${appUrl}/login or reset your password at ${appUrl}/forgot-password. Otherwise you can ignore this message.`,
   ]);
   return { ...mail, budget: "registration_attempt" };
 }
 
 /** Likewise: whoever registers this address with a taken username causes it, so it shares that daily budget. */
-export function usernameUnavailableMail(to: string, publicUrl: string): MailMessage {
+export function usernameUnavailableMail(to: string, appUrl: string): MailMessage {
   const mail = compose(to, "security_notice", "Your registration was not completed", [
     "You tried to create a Gatehouse account with a username that is already taken, so no account was created.",
-    `Register again at ${publicUrl} with another username, or without one.`,
+    `Register again at ${appUrl}/register with another username, or without one.`,
   ]);
   return { ...mail, budget: "registration_attempt" };
 }

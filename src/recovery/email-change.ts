@@ -35,7 +35,7 @@ export async function requestEmailChange(deps: Deps, caller: { user: User; sessi
   }
   // A newer request supersedes older links (see one-time-tokens.ts): only the latest address can win.
   const token = await issueOneTimeToken(deps, "email_change", { userId: user.id, email: input.new_email, sessionId: caller.sessionId });
-  sendMail(deps, emailChangeMail(input.new_email, deps.config.publicUrl, token));
+  sendMail(deps, emailChangeMail(input.new_email, deps.config.appUrl, token));
   await recordAudit(deps, { action: "email.change_requested", userId: user.id, resource: `user:${user.id}` });
   await sendSecurityNotice(deps, user.id, "email_change_requested", user.email);
 }
@@ -72,7 +72,7 @@ export async function confirmEmailChange(deps: Deps, token: string, payload: Tok
   // The account's address moved under us (another change finished first): nothing was changed.
   if (!changed) throw invalidLink();
   const revertToken = await issueOneTimeToken(deps, "email_revert", { userId: user.id, email: user.email, newEmail: payload.email });
-  sendMail(deps, emailRevertMail(user.email, deps.config.publicUrl, revertToken, payload.email));
+  sendMail(deps, emailRevertMail(user.email, deps.config.appUrl, revertToken, payload.email));
   await recordAudit(deps, { action: "email.changed", userId: user.id, resource: `user:${user.id}` });
 }
 
