@@ -21,7 +21,10 @@ export const users = sqliteTable(
     isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
     isSuperuser: integer("is_superuser", { mode: "boolean" }).notNull().default(false),
     /** Site-defined role names, carried in access tokens (`roles`) so the site's servers authorize offline. */
-    roles: text("roles", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    roles: text("roles", { mode: "json" })
+      .$type<string[]>()
+      .notNull()
+      .default(sql`'[]'`),
     /** Set while an administrator has deactivated the account (reversible, unlike deletion). */
     deactivatedAt: timestamp("deactivated_at"),
     lastLoginAt: timestamp("last_login_at"),
