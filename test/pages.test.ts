@@ -305,6 +305,23 @@ describe("/logout", () => {
   });
 });
 
+describe("form posts", () => {
+  it("refuses a body over 16 KiB with a page (413) before reading it", async () => {
+    const browser = new Browser();
+    const page = await browser.open("/login");
+    const res = await browser.submit(page, "/login", { identifier: "x".repeat(20_000), password: "y" });
+    expect(res.status).toBe(413);
+    expect(res.headers.get("content-type")).toContain("text/html");
+    expect(textOf(await res.text())).toContain("The form was too large.");
+  });
+
+  it("answers a GET of /logout while signed out with a way to sign in", async () => {
+    const page = await new Browser().open("/logout");
+    expect(textOf(page)).toContain("You are not signed in.");
+    expect(page).not.toContain('action="/logout"');
+  });
+});
+
 describe("/register", () => {
   it("creates the account, signs the browser in and shows errors beside the fields", async () => {
     const browser = new Browser();

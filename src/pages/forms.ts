@@ -51,9 +51,12 @@ export function validate<T>(
 ): { ok: true; data: T } | { ok: false; fields: FieldErrors } {
   const result = schema.safeParse(input);
   if (result.success) return { ok: true, data: result.data };
+  // In the order the form asks (the input's key order), so the error summary reads top to bottom.
+  const order = input && typeof input === "object" ? Object.keys(input) : [];
+  const bad = [...new Set(result.error.issues.map((issue) => String(issue.path[0] ?? "")))];
+  bad.sort((a, b) => (order.indexOf(a) + 1 || Infinity) - (order.indexOf(b) + 1 || Infinity));
   const fields: FieldErrors = {};
-  for (const issue of result.error.issues) {
-    const schemaField = String(issue.path[0] ?? "");
+  for (const schemaField of bad) {
     const name = rename[schemaField] ?? schemaField;
     fields[name] ??= fieldStrings[name]?.invalid ?? s.errors.generic;
   }

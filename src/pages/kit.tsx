@@ -88,7 +88,7 @@ export const Layout: FC<PropsWithChildren<{ frame: Frame; title: string; wide?: 
           {s.skipToContent}
         </a>
         <header>
-          <a href={signedIn ? "/account" : "/login"}>
+          <a class="brand" href={signedIn ? "/account" : "/login"}>
             {branding.logoUrl ? <img src={branding.logoUrl} alt="" /> : null}
             <span>{branding.productName}</span>
           </a>

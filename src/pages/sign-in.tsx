@@ -94,7 +94,7 @@ signInPages.post(
     const checked = validate(loginBody, input, { email: "identifier", username: "identifier" });
     if (!checked.ok || !identifier) {
       // zod skips the either-or rule while another field is bad: the empty identifier is named here.
-      const fields = { ...(checked.ok ? {} : checked.fields), ...(identifier ? {} : { identifier: s.fields.identifier.invalid }) };
+      const fields = { ...(identifier ? {} : { identifier: s.fields.identifier.invalid }), ...(checked.ok ? {} : checked.fields) };
       return loginPage(c, { returnTo, state: { fields, values } }, 422);
     }
     const { deps } = c.var;

@@ -85,7 +85,8 @@ a{color:var(--link)}
 header,main,footer{width:100%;max-width:30rem;margin:0 auto;padding:1rem}
 body.wide header,body.wide main,body.wide footer{max-width:52rem}
 body:not(.wide) main{background:var(--card);border:1px solid var(--soft);border-radius:.75rem;padding:1.5rem}
-header a{display:inline-flex;gap:.5rem;align-items:center;color:var(--fg);font-weight:700;font-size:1.15rem;text-decoration:none}
+body:not(.wide) section{border:0;border-top:1px solid var(--soft);border-radius:0;padding:1.25rem 0 0;margin:1.5rem 0 0}
+header .brand{display:inline-flex;gap:.5rem;align-items:center;color:var(--fg);font-weight:700;font-size:1.15rem;text-decoration:none}
 header img{height:2rem;width:auto}
 footer{color:var(--muted);font-size:.9rem}
 h1{font-size:1.6rem;margin:.5rem 0 1rem}
@@ -110,7 +111,7 @@ button.danger{background:transparent;color:var(--err);border-color:var(--err)}
 ul.items{list-style:none;padding:0;margin:0}
 ul.items li{border-top:1px solid var(--soft);padding:.75rem 0;display:flex;flex-wrap:wrap;justify-content:space-between;gap:.5rem;align-items:center}
 .muted{color:var(--muted);font-size:.9rem}
-.badge{font-size:.8rem;border:1px solid var(--line);border-radius:1rem;padding:0 .5rem;margin-left:.35rem}
+.badge{font-size:.8rem;border:1px solid var(--line);border-radius:1rem;padding:0 .5rem;margin-left:.35rem;white-space:nowrap}
 nav.toc{display:flex;flex-wrap:wrap;gap:.25rem 1rem;margin:0 0 1rem}
 @media (max-width:30rem){header,main,footer{padding:.75rem}body:not(.wide) main{border-width:1px 0;border-radius:0;padding:1rem .75rem}section,.card{padding:1rem}button{width:100%}.inline button{width:auto}}`;
   cache.set(accentHex, css);
