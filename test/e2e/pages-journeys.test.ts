@@ -1,0 +1,296 @@
+import axe from "axe-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium, type Gatehouse, startGatehouse } from "./harness.mjs";
+
+/**
+ * Issue #13 in a real browser: the hosted pages of `npm run dev`, with and without JavaScript
+ * (they have none of their own), the mailed links from the dev outbox, axe-core on every page, and
+ * the screenshots of the README's tour (written to GATEHOUSE_SCREENSHOTS, e.g. docs/screenshots, or
+ * a temporary folder).
+ */
+
+declare const process: { env: Record<string, string | undefined> };
+
+const SCREENSHOTS = process.env.GATEHOUSE_SCREENSHOTS || "/tmp/gatehouse-e2e-screenshots";
+const PASSWORD = "correct horse battery staple 42";
+const NEW_PASSWORD = "a brand new passphrase for 2027";
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1280, height: 800 };
+
+let browser: Browser;
+let gatehouse: Gatehouse;
+/** The worker's PUBLIC_URL in `npm run dev`: mailed links point here, so the pages are used here. */
+let base = "";
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  gatehouse = await startGatehouse({ appOrigin: "http://app.example.localhost:9" });
+  base = `http://localhost:${gatehouse.port}`;
+}, 180_000);
+
+afterAll(async () => {
+  for (const context of contexts) await context.close();
+  await browser?.close();
+  await gatehouse?.stop();
+}, 60_000);
+
+let accounts = 0;
+function newEmail(name = "e2e"): string {
+  return `${name}.${Date.now().toString(36)}.${++accounts}@example.com`;
+}
+
+async function newPage(
+  options: { javaScript?: boolean; viewport?: { width: number; height: number }; dark?: boolean } = {},
+): Promise<Page> {
+  const context = await browser.newContext({
+    javaScriptEnabled: options.javaScript ?? true,
+    viewport: options.viewport ?? DESKTOP,
+    colorScheme: options.dark ? "dark" : "light",
+  });
+  contexts.push(context);
+  const page = await context.newPage();
+  // The pages load nothing but themselves: a CSP refusal (or any other error) is a bug. A 4xx
+  // answer to the page itself is logged too, and is what some pages mean to answer.
+  page.on("console", (message) => {
+    if (message.type() === "error" && !message.text().startsWith("Failed to load resource"))
+      consoleErrors.push(`${page.url()}: ${message.text()}`);
+  });
+  return page;
+}
+
+const consoleErrors: string[] = [];
+afterEach(() => {
+  expect(consoleErrors.splice(0)).toEqual([]);
+});
+
+/**
+ * The newest mail of `kind` to `to` from the dev outbox, and the page link it carries. Mail goes out
+ * after the answer (waitUntil), so it may take a moment to arrive.
+ */
+async function mailedLink(to: string, kind: string, subject?: string): Promise<string> {
+  let messages: { kind: string; subject: string; text: string }[] = [];
+  let link: string | undefined;
+  for (const deadline = Date.now() + 5_000; !link && Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    const res = await fetch(`${base}/api/v1/dev/outbox?to=${encodeURIComponent(to)}`);
+    ({ messages } = (await res.json()) as { messages: typeof messages });
+    const mail = messages.find((m) => m.kind === kind && (subject === undefined || m.subject === subject));
+    link = /https?:\/\/\S+/.exec(mail?.text ?? "")?.[0];
+  }
+  if (!link) throw new Error(`no ${kind} link for ${to}: ${JSON.stringify(messages)}`);
+  expect(link.startsWith(`${base}/`)).toBe(true);
+  return link;
+}
+
+async function fill(page: Page, fields: Record<string, string>, form = "form") {
+  for (const [label, value] of Object.entries(fields)) await page.locator(form).getByLabel(label, { exact: true }).fill(value);
+}
+
+async function register(page: Page, email: string, name = "Ada Lovelace") {
+  await page.goto(`${base}/register`);
+  await fill(page, { "Full name": name, "Email address": email, Password: PASSWORD });
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.waitForURL(`${base}/account?notice=welcome`);
+}
+
+async function signIn(page: Page, email: string, password: string) {
+  await page.goto(`${base}/login`);
+  await fill(page, { "Email or username": email, Password: password });
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/** axe-core, injected as a DevTools evaluation (the CSP stays on), on the page as it is. */
+async function expectAccessible(page: Page) {
+  await page.evaluate(axe.source);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  const serious = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  expect(
+    serious.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`),
+    page.url(),
+  ).toEqual([]);
+}
+
+async function shoot(page: Page, name: string) {
+  await page.setViewportSize(PHONE);
+  await page.screenshot({ path: `${SCREENSHOTS}/${name}-phone.png`, fullPage: name === "account" });
+  await page.setViewportSize(DESKTOP);
+  await page.screenshot({ path: `${SCREENSHOTS}/${name}-desktop.png`, fullPage: name === "account" });
+}
+
+declare global {
+  interface Window {
+    axe: typeof axe;
+  }
+}
+
+describe("the hosted pages in Chromium", () => {
+  it("without JavaScript: register, confirm from the mailed link elsewhere, sign in, change the password, the other session is gone, sign out", async () => {
+    const email = newEmail("ada");
+    const page = await newPage({ javaScript: false });
+    await register(page, email);
+    expect(await page.getByText(`Current address: ${email}`).isVisible()).toBe(true);
+
+    // The link opened in another browser (a phone's mail app): it asks for the registration password.
+    const elsewhere = await newPage({ javaScript: false });
+    await elsewhere.goto(await mailedLink(email, "email_verification"));
+    await elsewhere.getByRole("button", { name: "Confirm email address" }).click();
+    expect(await elsewhere.getByRole("alert").textContent()).toContain("Enter the password chosen at registration");
+    await fill(elsewhere, { "The password you chose when you registered": PASSWORD }, "form[action='/verify-email'] >> nth=0");
+    await elsewhere.getByRole("button", { name: "Confirm email address" }).click();
+    await elsewhere.waitForURL(`${base}/login?notice=email_verified`);
+    expect(await elsewhere.getByRole("status").textContent()).toContain("Your email address is confirmed.");
+    await signIn(elsewhere, email, PASSWORD);
+    await elsewhere.waitForURL(`${base}/account`);
+    expect(await elsewhere.locator("#email .badge").textContent()).toBe("verified");
+
+    // The first browser changes the password: it stays signed in, the other one is out.
+    await page.goto(`${base}/account`);
+    await fill(page, { "Current password": PASSWORD, "New password": NEW_PASSWORD }, "form[action='/account/password']");
+    await page.getByRole("button", { name: "Change password" }).click();
+    await page.waitForURL(`${base}/account?notice=password_changed#password`);
+    expect(await page.getByRole("status").first().textContent()).toContain("Your password was changed");
+    await elsewhere.goto(`${base}/account`);
+    await elsewhere.waitForURL(`${base}/login?return_to=%2Faccount`);
+
+    await page.goto(`${base}/account`);
+    await page.getByRole("button", { name: "Sign out this device" }).click();
+    await page.waitForURL(`${base}/login?notice=signed_out`);
+    expect((await page.context().cookies(base)).map((c) => c.name)).not.toContain("__Host-gh_rt");
+    await page.goto(`${base}/account`);
+    await page.waitForURL(`${base}/login?return_to=%2Faccount`);
+  });
+
+  it("forgot password: the mailed link, a new password, sign in with it", async () => {
+    const email = newEmail("grace");
+    const first = await newPage();
+    await register(first, email, "Grace Hopper");
+    const page = await newPage();
+    await page.goto(`${base}/forgot-password`);
+    await fill(page, { "Email address": email });
+    await page.getByRole("button", { name: "Send reset link" }).click();
+    await page.waitForURL(`${base}/forgot-password?notice=reset_sent`);
+    await page.goto(await mailedLink(email, "password_reset"));
+    await fill(page, { "New password": "password" });
+    await page.getByRole("button", { name: "Set new password" }).click();
+    expect(await page.locator("#reset-new_password-error").isVisible()).toBe(true);
+    expect(await page.locator("#reset-new_password").getAttribute("aria-invalid")).toBe("true");
+    await fill(page, { "New password": NEW_PASSWORD });
+    await page.getByRole("button", { name: "Set new password" }).click();
+    await page.waitForURL(`${base}/login?notice=password_reset`);
+    await signIn(page, email, NEW_PASSWORD);
+    await page.waitForURL(`${base}/account`);
+    // The registering browser's session ended with the reset.
+    await first.goto(`${base}/account`);
+    await first.waitForURL(`${base}/login?return_to=%2Faccount`);
+  });
+
+  it("a mail scanner's GET of the verification link verifies nothing", async () => {
+    const email = newEmail("scanned");
+    const page = await newPage();
+    await register(page, email, "Scanned Person");
+    const link = await mailedLink(email, "email_verification");
+    for (let i = 0; i < 3; i++) expect((await page.request.get(link)).status()).toBe(200);
+    await page.goto(`${base}/account`);
+    expect(await page.locator("#email .badge").textContent()).toBe("not verified");
+  });
+
+  it("says a locked account is locked, in words, with the wait", async () => {
+    const email = newEmail("locked");
+    await register(await newPage(), email, "Locked Out");
+    const page = await newPage();
+    for (let i = 0; i < 5; i++) await signIn(page, email, `wrong guess number ${i}`);
+    await signIn(page, email, PASSWORD);
+    const alert = page.getByRole("alert");
+    expect(await alert.textContent()).toMatch(/signing in to this account is paused\. Try again in \d+ minutes, or reset your password\./);
+    await expectAccessible(page);
+    await shoot(page, "login-locked");
+  });
+
+  it("works from the keyboard alone", async () => {
+    const email = newEmail("keys");
+    await register(await newPage(), email, "Key Board");
+    const page = await newPage({ javaScript: false });
+    await page.goto(`${base}/login`);
+    // Skip link first, then the brand, then the form.
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("login-identifier");
+    await page.keyboard.type(email);
+    await page.keyboard.press("Tab");
+    await page.keyboard.type(PASSWORD);
+    await page.keyboard.press("Enter");
+    await page.waitForURL(`${base}/account`);
+  });
+
+  it("every page passes axe (no serious or critical violations) in light and dark, and is photographed at phone and desktop width", async () => {
+    const email = newEmail("ada.lovelace");
+    const page = await newPage();
+    await register(page, email);
+    const verify = await mailedLink(email, "email_verification");
+    const visitor = await newPage();
+    await visitor.goto(`${base}/forgot-password`);
+    await fill(visitor, { "Email address": email });
+    await visitor.getByRole("button", { name: "Send reset link" }).click();
+    await visitor.waitForURL(`${base}/forgot-password?notice=reset_sent`);
+    const reset = await mailedLink(email, "password_reset");
+
+    const signedOut: [string, string][] = [
+      ["login", "/login"],
+      ["register", "/register"],
+      ["forgot-password", "/forgot-password"],
+      ["reset-password", reset.slice(base.length)],
+      ["verify-email", verify.slice(base.length)],
+      ["resend-verification", "/resend-verification"],
+    ];
+    for (const [name, path] of signedOut) {
+      for (const dark of [false, true]) {
+        const tab = await newPage({ dark });
+        await tab.goto(`${base}${path}`);
+        await expectAccessible(tab);
+        if (!dark) await shoot(tab, name);
+      }
+    }
+    // A form with its errors beside the fields.
+    const errors = await newPage();
+    await errors.goto(`${base}/register`);
+    await errors.getByRole("button", { name: "Create account" }).click();
+    await expectAccessible(errors);
+    await shoot(errors, "register-errors");
+
+    for (const [name, path] of [
+      ["account", "/account"],
+      ["logout", "/logout"],
+    ] as const) {
+      for (const dark of [false, true]) {
+        await page.emulateMedia({ colorScheme: dark ? "dark" : "light" });
+        await page.goto(`${base}${path}`);
+        await expectAccessible(page);
+        if (!dark) await shoot(page, name);
+      }
+    }
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.goto(`${base}/account`);
+    await page.setViewportSize(PHONE);
+    await page.screenshot({ path: `${SCREENSHOTS}/account-dark-phone.png` });
+    await page.setViewportSize(DESKTOP);
+    await page.emulateMedia({ colorScheme: "light" });
+
+    // The email change: its confirmation page, then the old address's revert page.
+    const moved = newEmail("ada.byron");
+    await fill(page, { "New email address": moved, "Current password": PASSWORD }, "form[action='/account/email']");
+    await page.getByRole("button", { name: "Change email address" }).click();
+    await page.waitForURL(`${base}/account?notice=email_change_sent#email`);
+    await page.goto(await mailedLink(moved, "email_change"));
+    await expectAccessible(page);
+    await shoot(page, "verify-email-change");
+    await page.getByRole("button", { name: "Confirm email address" }).click();
+    await page.waitForURL(`${base}/account?notice=email_changed`);
+    const revert = await newPage();
+    await revert.goto(await mailedLink(email, "security_notice", "Your email address was changed"));
+    await expectAccessible(revert);
+    await shoot(revert, "revert-email-change");
+  });
+});
