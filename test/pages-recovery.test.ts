@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, freshIp, login, outbox, register, STRONG_PASSWORD, uniqueEmail, userRow, type OutboxMessage } from "./helpers";
+import { call, captureLogs, freshIp, login, outbox, register, STRONG_PASSWORD, uniqueEmail, userRow, type OutboxMessage } from "./helpers";
 import { Browser, fieldError, OWN, textOf } from "./pages-browser";
 
 /** Issue #13: every mailed link opens a page that works; a GET of a link never uses its token up. */
@@ -85,6 +85,23 @@ describe("mailed links", () => {
     expect(linkIn((await outbox(email, "email_verification"))[0], "https://app.example.com")).toMatch(/^\/verify-email\?token=/);
     await call("/api/v1/auth/forgot-password", { body: { email }, ip: freshIp(), env });
     expect(linkIn((await outbox(email, "password_reset"))[0], "https://app.example.com")).toMatch(/^\/reset-password\?token=/);
+  });
+});
+
+describe("logs", () => {
+  it("name a link page by its route, never with the token of its URL or form", async () => {
+    const user = await register();
+    await call("/api/v1/auth/forgot-password", { body: { email: user.email }, ip: freshIp() });
+    const link = linkIn((await outbox(user.email, "password_reset"))[0]);
+    const token = decodeURIComponent(link.split("token=")[1]!);
+    const logs = captureLogs();
+    const browser = new Browser();
+    const page = await browser.open(link);
+    await browser.submit(page, "/reset-password", { new_password: "a brand new passphrase 9" });
+    const text = logs.text();
+    expect(text).toContain('"route":"/reset-password"');
+    expect(text).not.toContain(token);
+    expect(text).not.toContain(encodeURIComponent(token));
   });
 });
 
