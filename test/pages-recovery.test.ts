@@ -186,6 +186,20 @@ describe("/verify-email", () => {
     expect((await login({ email: squatter.email, password: NEW_PASSWORD })).status).toBe(200);
   });
 
+  it("after an email change, sends a browser whose session the change ended to sign in", async () => {
+    const user = await register();
+    const browser = new Browser();
+    await signIn(browser, user.email, user.password);
+    const newEmail = uniqueEmail("moved");
+    // The API session asks; the page session of the same account is one of the "others".
+    await call("/api/v1/users/me/email", { token: user.accessToken, body: { new_email: newEmail, password: user.password } });
+    const page = await browser.open(linkIn((await outbox(newEmail, "email_change"))[0]));
+    expect(textOf(page)).toContain("Confirm your new email address");
+    const res = await browser.submit(page, "/verify-email");
+    expect(res.headers.get("location")).toBe("/login?notice=email_changed");
+    expect((await userRow(newEmail))?.id).toBe(user.userId);
+  });
+
   it("without a token, or with a made-up one, says so (400)", async () => {
     expect(textOf(await new Browser().open("/verify-email", 400))).toContain("This link is incomplete");
     expect(textOf(await new Browser().open("/verify-email?token=made-up-token-1234567", 400))).toContain("This link is invalid");

@@ -38,7 +38,7 @@ export function list(data: FormData, name: string): string[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
 
-const fieldStrings = s.fields as Record<string, { invalid: string } | undefined>;
+const fieldStrings = s.fields as Record<string, { invalid?: string } | undefined>;
 
 /**
  * Validates with the API's own schema (the same rules as the JSON endpoints), reporting each bad

@@ -138,8 +138,12 @@ verifyPages.post(
           signOutBrowser(c);
           return redirectWithNotice(c, "/login", "verified_new_password");
         }
-        const notice = outcome === "changed" ? "email_changed" : "email_verified";
-        return redirectWithNotice(c, session ? "/account" : "/login", notice);
+        if (outcome === "changed") {
+          // Only the session that asked for the change survives it; any other one of the account ended.
+          const alive = session ? await pageSession(c) : null;
+          return redirectWithNotice(c, alive ? "/account" : "/login", "email_changed");
+        }
+        return redirectWithNotice(c, session ? "/account" : "/login", "email_verified");
       } catch (error) {
         const failure = failureFrom(error, { password_required: "password", invalid_credentials: "password" });
         const code = (error as AppError).code;
