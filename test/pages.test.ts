@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { safeReturnTo } from "../src/pages/return-to";
 import { contrast, palette } from "../src/pages/theme";
-import { call, captureLogs, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
+import { call, captureLogs, freshIp, outbox, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
 import { Browser, fieldError, formOf, gzippedSize, OWN, textOf } from "./pages-browser";
 
 /** Issue #13: the hosted pages, their headers, sign-in, sign-out, CSRF and `return_to`. */
@@ -159,6 +159,26 @@ describe("/login", () => {
     expect(textOf(await res.text())).toMatch(
       /Too many failed attempts: signing in to this account is paused\. Try again in (30|29) minutes, or reset your password\./,
     );
+  });
+
+  it("asks an unverified address to confirm first, and offers a new link (verification required)", async () => {
+    const env = { REQUIRE_EMAIL_VERIFICATION: "true" };
+    const email = uniqueEmail();
+    const created = await call("/api/v1/auth/register", {
+      body: { email, password: STRONG_PASSWORD, full_name: "Not Yet" },
+      env,
+      ip: freshIp(),
+    });
+    expect(created.status).toBe(202);
+    const browser = new Browser(env);
+    const res = await browser.submit(await browser.open("/login"), "/login", { identifier: email, password: STRONG_PASSWORD });
+    expect(res.status).toBe(403);
+    const page = await res.text();
+    expect(textOf(page)).toContain("Confirm your email address before signing in");
+    expect(res.headers.getSetCookie().join()).not.toContain("__Host-gh_rt=");
+    const resent = await browser.submit(page, "/resend-verification");
+    expect(resent.headers.get("location")).toBe("/login?notice=verification_sent");
+    expect(await outbox(email, "email_verification")).toHaveLength(2);
   });
 
   it("says a rate limit is one, with the wait", async () => {
