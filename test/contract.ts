@@ -54,10 +54,20 @@ export async function assertMatchesContract(request: Request, response: Response
   const content = declared.content[mediaType];
   if (!content) throw new Error(`${where}: media type ${mediaType} not declared`);
   if (!mediaType.endsWith("json")) return;
-  const body: unknown = await response.clone().json();
-  const result = content.schema.safeParse(body);
-  if (!result.success) {
-    const issues = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new Error(`${where}: body does not match its schema (${issues}): ${JSON.stringify(body).slice(0, 300)}`);
+  // NDJSON (an export): every line is one document of the declared schema.
+  const bodies: unknown[] =
+    mediaType === "application/x-ndjson"
+      ? new TextDecoder()
+          .decode(await response.clone().arrayBuffer())
+          .split("\n")
+          .filter((line) => line !== "")
+          .map((line) => JSON.parse(line) as unknown)
+      : [await response.clone().json()];
+  for (const body of bodies) {
+    const result = content.schema.safeParse(body);
+    if (!result.success) {
+      const issues = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+      throw new Error(`${where}: body does not match its schema (${issues}): ${JSON.stringify(body).slice(0, 300)}`);
+    }
   }
 }

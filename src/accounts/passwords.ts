@@ -82,6 +82,29 @@ export async function verifyPassword(password: string, stored: string, params: P
   return { valid: false, needsRehash: false };
 }
 
+/**
+ * Why a password hash brought from another system could never verify here, or null when it can:
+ * bcrypt (`$2a$`/`$2b$`/`$2y$`, cost 4–31, what bcryptjs accepts) or this module's PBKDF2 form with
+ * at most PBKDF2_MAX_ITERATIONS, a 32-byte hash, and, when peppered (`p=1`), a pepper configured
+ * here. The message names the rule, never the hash.
+ */
+export function importedHashProblem(stored: string, params: PasswordParams): string | null {
+  const bcryptCost = /^\$2[aby]\$(\d\d)\$/.exec(stored);
+  if (bcryptCost && BCRYPT_FORMAT.test(stored)) {
+    const cost = Number(bcryptCost[1]);
+    return cost >= 4 && cost <= 31 ? null : "The bcrypt cost must be 4 to 31.";
+  }
+  const pbkdf2 = PBKDF2_FORMAT.exec(stored);
+  if (!pbkdf2) return "password_hash must be a bcrypt hash ($2a$, $2b$, $2y$) or Gatehouse's $pbkdf2-sha256$v=1$ form.";
+  const [, iterations, peppered, , hash] = pbkdf2 as unknown as [string, string, string, string, string];
+  if (Number(iterations) < 1 || Number(iterations) > PBKDF2_MAX_ITERATIONS) {
+    return `PBKDF2 iterations must be 1 to ${PBKDF2_MAX_ITERATIONS} (Workers refuse more).`;
+  }
+  if (hash.length !== 43 || fromBase64url(hash).length !== HASH_BYTES) return `The PBKDF2 hash must be ${HASH_BYTES} bytes.`;
+  if (peppered === "1" && !params.pepper) return "The hash is peppered (p=1) but PASSWORD_PEPPER is not set.";
+  return null;
+}
+
 const DUMMY_SALT = new Uint8Array(SALT_BYTES);
 
 /**

@@ -9,6 +9,13 @@ const JSON_BODY_LIMIT = 16 * 1024;
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
 /**
+ * The one route whose body is not a JSON document: the user import streams NDJSON (up to 5 MiB,
+ * read line by line, never buffered whole) and enforces its own media type and size limits
+ * (src/admin/import.ts). Parsing it here would refuse it (415, 413) and buffer it.
+ */
+const STREAMED_BODY_ROUTES = new Set(["POST /api/v1/admin/users/import"]);
+
+/**
  * Guards every request that carries a body: size limit (413), JSON media type (415) and
  * well-formed JSON (400 `malformed_body`). The parsed body is cached by Hono, so the zod
  * validator below reads it without parsing again.
@@ -34,8 +41,10 @@ export function createJsonBodyGuard() {
     return next();
   });
   return createMiddleware<AppEnv>((c, next) =>
-    limit(c, async () => {
-      await parse(c, next);
-    }),
+    STREAMED_BODY_ROUTES.has(`${c.req.method} ${c.req.path}`)
+      ? next()
+      : limit(c, async () => {
+          await parse(c, next);
+        }),
   );
 }
