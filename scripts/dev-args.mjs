@@ -67,18 +67,26 @@ export function planDev(argv, { cwd, readFile, env = {} }) {
 }
 
 /**
- * Values of the flags in FLAGS, by canonical name, in the order given.
+ * Values of the flags in FLAGS, by canonical name, in the order given, and under "_" (as yargs
+ * names them) the words that are neither a flag nor a flag's value. Flags not in FLAGS take no value
+ * here. Also used by scripts/admin-args.mjs, whose wrangler command takes the same config flags.
  * @param {string[]} argv
  * @returns {Map<string, string[]>}
  */
-function readFlags(argv) {
+export function readFlags(argv) {
   /** @type {Map<string, string[]>} */
   const flags = new Map();
+  /** @type {string[]} */
+  const positionals = [];
+  flags.set("_", positionals);
   const isFlag = (/** @type {string | undefined} */ word) => word !== undefined && /^-/.test(word) && !/^-\d/.test(word);
   for (let i = 0; i < argv.length; i++) {
     const word = /** @type {string} */ (argv[i]);
     if (word === "--") break; // what follows is positional for wrangler
-    if (!isFlag(word)) continue;
+    if (!isFlag(word)) {
+      positionals.push(word);
+      continue;
+    }
     const match = /^--?([^=]+)(?:=(.*))?$/s.exec(word);
     if (!match) continue;
     // yargs also accepts the camelCase spelling (`--persistTo`).
