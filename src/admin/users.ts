@@ -24,7 +24,7 @@ import { listSessions, revokeSessions, type SessionView } from "../sessions/sess
 
 export type AdminUserView = UserResponse & { is_superuser: boolean; roles: string[]; deactivated_at: string | null };
 
-export function toAdminUserView(user: User): AdminUserView {
+function toAdminUserView(user: User): AdminUserView {
   return {
     ...toUserResponse(user),
     is_superuser: user.isSuperuser,

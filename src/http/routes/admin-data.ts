@@ -3,18 +3,15 @@ import { AUDIT_LOGS_MAX_LIMIT, exportAuditEvents, listAuditEvents } from "../../
 import { IMPORT_MAX_BYTES, IMPORT_MAX_LINES, importUsers } from "../../admin/import";
 import { AppError } from "../../errors";
 import type { AppEnv } from "../context";
-import { requireSuperuser } from "../middleware/require-superuser";
 import { AUTH_ERRORS, jsonResponse, problems, security } from "../openapi";
 import { emailField, fullNameField, usernameField } from "../schemas";
 import { validationHook } from "../validation";
 
 /**
  * `/api/v1/admin`, bulk data: the user import (an NDJSON upload) and the audit log (pages, or an
- * NDJSON export). Same gate as the rest of the administration API: a superuser's access token.
+ * NDJSON export). Mounted inside the administration routes (admin.ts), behind their gate.
  */
 export const adminDataRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-
-adminDataRoutes.use("*", ...requireSuperuser());
 
 const tags = ["Administration"];
 const ADMIN_ERRORS = [...AUTH_ERRORS, "insufficient_scope", "forbidden"] as const;

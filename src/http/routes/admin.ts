@@ -3,6 +3,7 @@ import { unlockAccount } from "../../admin/unlock";
 import { identifierOf } from "../../db/users";
 import type { AppEnv } from "../context";
 import { requireSuperuser } from "../middleware/require-superuser";
+import { adminDataRoutes } from "./admin-data";
 import { AUTH_ERRORS, BODY_ERRORS, jsonBody, jsonResponse, noContent, problems, security } from "../openapi";
 import {
   AdminUserDetailsSchema,
@@ -36,6 +37,8 @@ import { validationHook } from "../validation";
 export const adminRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 adminRoutes.use("*", ...requireSuperuser());
+// Import and audit log: behind the same gate, authenticated once.
+adminRoutes.route("/", adminDataRoutes);
 
 const tags = ["Administration"];
 const ADMIN_ERRORS = [...AUTH_ERRORS, "insufficient_scope", "forbidden"] as const;
