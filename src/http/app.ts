@@ -12,7 +12,6 @@ import { createCookieCsrfGuard } from "./middleware/cookie-csrf";
 import { createCors } from "./middleware/cors";
 import { createJsonBodyGuard } from "./middleware/json-body";
 import { adminRoutes } from "./routes/admin";
-import { adminDataRoutes } from "./routes/admin-data";
 import { authRoutes } from "./routes/auth";
 import { clientRoutes } from "./routes/client";
 import { devRoutes } from "./routes/dev";
@@ -76,7 +75,6 @@ function createApp() {
   app.route("/api/v1/auth", authRoutes);
   app.route("/api/v1/users/me", userRoutes);
   app.route("/api/v1/admin", adminRoutes);
-  app.route("/api/v1/admin", adminDataRoutes);
   app.route("/api/v1/dev", devRoutes);
   mountReference(app);
   app.route("/", pageRoutes);
