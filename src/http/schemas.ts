@@ -134,7 +134,6 @@ export const createApiKeyBody = z.object({
 });
 
 export const idParam = z.object({ id: z.string().min(1).max(64) });
-export const sessionIdParam = idParam;
 
 export const userSessionParams = z.object({ id: z.string().min(1).max(64), sid: z.string().min(1).max(64) });
 

@@ -12,7 +12,7 @@ import {
   changePasswordBody,
   createApiKeyBody,
   deleteAccountBody,
-  sessionIdParam,
+  idParam,
   updateProfileBody,
 } from "../http/schemas";
 import { requestEmailChange } from "../recovery/email-change";
@@ -166,7 +166,7 @@ accountPages.post(
 accountPages.post(
   "/account/sessions/revoke",
   accountForm("session_revoke", {
-    schema: sessionIdParam,
+    schema: idParam,
     input: (data) => ({ id: text(data, "id") ?? "" }),
     run: async (c, session, { id }) => {
       await revokeOwnSession(c.var.deps, session.user.id, id);
@@ -178,7 +178,7 @@ accountPages.post(
 accountPages.post(
   "/account/devices/revoke",
   accountForm("device_revoke", {
-    schema: sessionIdParam,
+    schema: idParam,
     input: (data) => ({ id: text(data, "id") ?? "" }),
     run: async (c, session, { id }) => {
       await revokeOwnDevice(c.var.deps, session.user.id, id);

@@ -18,7 +18,7 @@ import {
   MessageSchema,
   SecurityEventPageSchema,
   securityEventsQuery,
-  sessionIdParam,
+  idParam,
   SessionListSchema,
   sessionsQuery,
   updateProfileBody,
@@ -139,7 +139,7 @@ const revokeSessionRoute = createRoute({
   summary: "Sign one session out",
   security: security.accessToken,
   middleware: [requireInteractiveSession()] as const,
-  request: { params: sessionIdParam },
+  request: { params: idParam },
   responses: { 204: noContent, ...problems([...SESSION_ONLY, "validation_failed", "not_found"]) },
 });
 
@@ -210,7 +210,7 @@ const revokeDeviceRoute = createRoute({
   description: "Its device token stops counting as known; the device's sessions are not signed out (see sessions).",
   security: security.accessToken,
   middleware: [requireInteractiveSession()] as const,
-  request: { params: sessionIdParam },
+  request: { params: idParam },
   responses: { 204: noContent, ...problems([...SESSION_ONLY, "validation_failed", "not_found"]) },
 });
 
