@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseRateLimits, type RateLimitSettings } from "./abuse/policy";
 import { PASSWORD_MIN_LENGTH_DEFAULT } from "./accounts/password-policy";
+import { isEventType, type EventType } from "./events/types";
 
 /**
  * Bindings and raw variables as the runtime hands them over: the bindings and `[vars]` of
@@ -65,6 +66,17 @@ interface OptionalVars {
    * names and defaults in src/abuse/policy.ts (docs/rate-limits.md).
    */
   RATE_LIMITS?: string;
+
+  /** Where events are POSTed (Standard Webhooks); with WEBHOOK_SECRET, the default endpoint. */
+  WEBHOOK_URL?: string;
+  /** Secret: `whsec_<base64>`, the key the signatures are made with. */
+  WEBHOOK_SECRET?: string;
+  /** Secret: the secret being rotated out; while set, every delivery carries a signature with each. */
+  WEBHOOK_SECRET_PREVIOUS?: string;
+  /** Comma-separated event types the default endpoint gets; unset: all. */
+  WEBHOOK_EVENTS?: string;
+  /** Secret: more endpoints as JSON, `[{"url":…,"secret":"whsec_…","events":["user.created",…]}]`. */
+  WEBHOOK_ENDPOINTS?: string;
 }
 
 const flag = z
@@ -83,6 +95,35 @@ const list = z
       .map((s) => s.trim())
       .filter(Boolean),
   );
+
+/** An http(s) URL with no credentials in it (they would be stored with every event row). */
+const webhookUrl = z
+  .url()
+  .refine((v) => /^https?:/.test(v) && new URL(v).username === "" && new URL(v).password === "", "an http(s) URL without credentials");
+
+/** `whsec_<base64>` of at least 24 bytes, decoded to the HMAC key. */
+const webhookSecret = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/)
+  .transform((v, ctx) => {
+    let key: Uint8Array;
+    try {
+      key = Uint8Array.from(atob(v.slice("whsec_".length)), (c) => c.charCodeAt(0));
+    } catch {
+      ctx.addIssue({ code: "custom", message: "not base64" });
+      return z.NEVER;
+    }
+    if (key.length < 24 || key.length > 64) ctx.addIssue({ code: "custom", message: "24 to 64 bytes" });
+    return key;
+  });
+
+const eventList = z.array(z.string().refine(isEventType, "unknown event type")).min(1);
+
+const webhookEndpoints = z
+  .array(
+    z.object({ url: webhookUrl, secret: webhookSecret, previous_secret: webhookSecret.optional(), events: eventList.optional() }).strict(),
+  )
+  .max(10);
 
 /** Production workerd refuses PBKDF2 above 100,000 iterations, so the cap is enforced here. */
 export const PBKDF2_MAX_ITERATIONS = 100_000;
@@ -133,6 +174,22 @@ const configSchema = z.object({
   UNVERIFIED_ACCOUNT_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(7),
   ACCOUNT_ERASURE_GRACE_DAYS: z.coerce.number().int().min(0).max(365).default(0),
   RATE_LIMITS: z.string().optional(),
+  WEBHOOK_URL: webhookUrl.optional(),
+  WEBHOOK_SECRET: webhookSecret.optional(),
+  WEBHOOK_SECRET_PREVIOUS: webhookSecret.optional(),
+  WEBHOOK_EVENTS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      const types = v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
+      if (types.length === 0 || types.some((t) => !isEventType(t))) ctx.addIssue({ code: "custom", message: "unknown event type" });
+      return types as EventType[];
+    }),
+  WEBHOOK_ENDPOINTS: z.string().optional(),
   BRAND_NAME: z
     .string()
     .trim()
@@ -210,6 +267,17 @@ export interface Config {
   erasureGraceDays: number;
   /** Every abuse limit with overrides applied (see src/abuse/policy.ts). */
   rateLimits: RateLimitSettings;
+  /** Where events go; empty: no event is written or queued. */
+  webhookEndpoints: WebhookEndpoint[];
+}
+
+/** One receiver of events. */
+interface WebhookEndpoint {
+  url: string;
+  /** HMAC keys (decoded `whsec_` secrets): the current one first, then the one being rotated out. */
+  keys: Uint8Array[];
+  /** The event types it gets; null: all. */
+  events: EventType[] | null;
 }
 
 export class ConfigError extends Error {
@@ -251,6 +319,7 @@ export function readConfig(env: Bindings): Config {
   if (logo?.startsWith("http") && (!URL.canParse(logo) || new URL(logo).origin !== new URL(v.PUBLIC_URL).origin)) {
     throw new ConfigError("invalid configuration: BRAND_LOGO_URL must be a data: image or on PUBLIC_URL's origin");
   }
+  const webhookEndpoints = parseWebhookEndpoints(v);
   const config: Config = {
     issuer: v.JWT_ISSUER,
     audience: v.JWT_AUDIENCE,
@@ -296,7 +365,42 @@ export function readConfig(env: Bindings): Config {
     unverifiedAccountTtlDays: v.UNVERIFIED_ACCOUNT_TTL_DAYS,
     erasureGraceDays: v.ACCOUNT_ERASURE_GRACE_DAYS,
     rateLimits,
+    webhookEndpoints,
   };
   cache.set(env, config);
   return config;
+}
+
+type ParsedVars = z.infer<typeof configSchema>;
+
+/** WEBHOOK_URL/WEBHOOK_SECRET (both or neither) and the endpoints of WEBHOOK_ENDPOINTS; a URL at most once. */
+function parseWebhookEndpoints(v: ParsedVars): WebhookEndpoint[] {
+  const endpoints: WebhookEndpoint[] = [];
+  if ((v.WEBHOOK_URL === undefined) !== (v.WEBHOOK_SECRET === undefined)) {
+    throw new ConfigError("invalid configuration: WEBHOOK_URL and WEBHOOK_SECRET go together");
+  }
+  if (v.WEBHOOK_URL === undefined && (v.WEBHOOK_SECRET_PREVIOUS !== undefined || v.WEBHOOK_EVENTS !== undefined)) {
+    throw new ConfigError("invalid configuration: WEBHOOK_SECRET_PREVIOUS and WEBHOOK_EVENTS need WEBHOOK_URL");
+  }
+  if (v.WEBHOOK_URL !== undefined && v.WEBHOOK_SECRET !== undefined) {
+    const keys = v.WEBHOOK_SECRET_PREVIOUS ? [v.WEBHOOK_SECRET, v.WEBHOOK_SECRET_PREVIOUS] : [v.WEBHOOK_SECRET];
+    endpoints.push({ url: v.WEBHOOK_URL, keys, events: v.WEBHOOK_EVENTS ?? null });
+  }
+  if (v.WEBHOOK_ENDPOINTS !== undefined) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(v.WEBHOOK_ENDPOINTS);
+    } catch {
+      throw new ConfigError("invalid configuration: WEBHOOK_ENDPOINTS is not JSON");
+    }
+    const parsed = webhookEndpoints.safeParse(raw);
+    if (!parsed.success) throw new ConfigError("invalid configuration: WEBHOOK_ENDPOINTS");
+    for (const e of parsed.data) {
+      endpoints.push({ url: e.url, keys: e.previous_secret ? [e.secret, e.previous_secret] : [e.secret], events: e.events ?? null });
+    }
+  }
+  if (new Set(endpoints.map((e) => e.url)).size !== endpoints.length) {
+    throw new ConfigError("invalid configuration: a webhook URL is listed twice");
+  }
+  return endpoints;
 }

@@ -36,6 +36,8 @@ export interface Deps {
   limiter: <T>(name: string, call: (stub: LimiterStub) => Promise<T>) => Promise<T>;
   /** Every outbound HTTP call goes through this, so tests can inject a fake. */
   fetch: typeof fetch;
+  /** The events queue's producer (src/events): event ids go here after the response. */
+  webhooks: Queue | undefined;
   /** Work that may finish after the response (mail, best-effort bookkeeping). */
   waitUntil: (promise: Promise<unknown>) => void;
   /** The request's storage calls, for its log line. */
@@ -88,6 +90,8 @@ export function createDeps(env: Bindings, options: DepsOptions): Deps {
         }
       }),
     fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    // Optional at run time: a deployment whose queue is missing keeps serving; the cron re-drives.
+    webhooks: (env as Partial<Bindings>).WEBHOOKS,
     waitUntil: options.waitUntil,
     meter,
   };

@@ -3,6 +3,7 @@ import { findUserByIdentifier, type AccountIdentifier } from "../db/users";
 import type { LimitState, LockEvent } from "./rate-limiter";
 import { AppError } from "../errors";
 import { recordAudit } from "../audit/audit";
+import { emitEvents } from "../events/events";
 import { recordRefusal } from "./refusals";
 import type { Deps } from "../deps";
 import { clientKey } from "./client-key";
@@ -213,7 +214,10 @@ async function announceLock(deps: Deps, identifier: AccountIdentifier, tier: Non
     resource: userId ? `user:${userId}` : null,
     metadata: { tier, identifier: identifierKind(identifier) },
   });
-  if (userId) await sendSecurityNotice(deps, userId, "account_locked");
+  if (userId) {
+    await sendSecurityNotice(deps, userId, "account_locked");
+    await emitEvents(deps, [{ type: "security.alert", data: { user_id: userId, reason: "account_locked", tier } }]);
+  }
 }
 
 async function accountUserId(deps: Deps, identifier: AccountIdentifier): Promise<string | null> {

@@ -83,6 +83,7 @@ export async function deleteAccount(deps: Deps, caller: { user: User; sessionId:
     bumpEpoch: true,
     revokeSessionsReason: "account_deleted",
     revokeApiKeys: "all",
+    events: [{ type: "user.deleted", data: { user_id: user.id, reason: "deleted_by_user" } }],
     markers: voidMarkers(user.id, ["verify", "reset", "email_change", "email_revert"], now.getTime()),
   });
   await recordAudit(deps, { action: "user.deleted", userId: user.id, metadata: { sessions_revoked: revokedSessionIds.length } });

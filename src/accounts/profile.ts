@@ -1,6 +1,7 @@
 import { enforceIpLimit } from "../abuse/limits";
 import { enforceUserLimit } from "../abuse/user-limits";
 import { recordAudit } from "../audit/audit";
+import { emitEvents } from "../events/events";
 import type { User } from "../db/schema";
 import { findUserByUsername, updateUser } from "../db/users";
 import type { Deps } from "../deps";
@@ -37,6 +38,9 @@ export async function updateProfile(deps: Deps, user: User, changes: ProfileChan
       userId: user.id,
       metadata: { fields: Object.keys(set).filter((k) => k !== "updatedAt") },
     });
+    await emitEvents(deps, [
+      { type: "user.updated", data: { user_id: user.id, fields: Object.keys(set).filter((k) => k !== "updatedAt") } },
+    ]);
     return updated;
   } catch (error) {
     if (isUniqueViolation(error, "username")) throw new AppError("username_taken");

@@ -3,6 +3,7 @@ import { expireUnverifiedAccounts, findUserByEmail, findUserByUsername, insertUs
 import { AppError, isUniqueViolation } from "../errors";
 import { recordAudit } from "../audit/audit";
 import type { Deps } from "../deps";
+import { enqueueEvents, eventRows } from "../events/events";
 import { sendMail } from "../mail/mail";
 import { registrationAttemptMail, usernameUnavailableMail, verificationMail } from "../mail/templates";
 import { issueOneTimeToken } from "../recovery/one-time-tokens";
@@ -50,23 +51,31 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
   // with nothing written, instead of leaving an account whose owner never got the link and whose
   // retry now answers email_taken. A token orphaned by a lost insert race names no user and expires.
   const verificationToken = await issueOneTimeToken(deps, "verify", { userId, email: input.email });
+  const events = eventRows(deps, [
+    { type: "user.created", data: { user_id: userId, email: input.email, username: input.username ?? null, email_verified: false } },
+  ]);
   let user: User;
   try {
-    user = await insertUser(deps.db, {
-      id: userId,
-      email: input.email,
-      passwordHash,
-      fullName: input.full_name,
-      username: input.username ?? null,
-      createdAt: now,
-      updatedAt: now,
-    });
+    user = await insertUser(
+      deps.db,
+      {
+        id: userId,
+        email: input.email,
+        passwordHash,
+        fullName: input.full_name,
+        username: input.username ?? null,
+        createdAt: now,
+        updatedAt: now,
+      },
+      events,
+    );
   } catch (error) {
     // A concurrent registration won the race for the same address or username.
     if (isUniqueViolation(error, "users.email")) return emailTaken(deps, input.email);
     if (isUniqueViolation(error, "username")) return usernameTaken(deps, input.email);
     throw error;
   }
+  enqueueEvents(deps, events);
   await recordAudit(deps, { action: "user.registered", userId: user.id, resource: `user:${user.id}` });
   sendMail(deps, verificationMail(user.email, deps.config.appUrl, verificationToken));
   if (requireEmailVerification) return { kind: "accepted" };

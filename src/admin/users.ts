@@ -14,7 +14,8 @@ import { passwordResetMail } from "../mail/templates";
 import { decodeCursor, toPage } from "../pagination";
 import { issueOneTimeToken, voidMarkers } from "../recovery/one-time-tokens";
 import { changeCredentials } from "../sessions/credential-change";
-import { listSessions, revokeSessions, type SessionView } from "../sessions/sessions";
+import { listSessions, revokeSessions, revokedEvents, type SessionView } from "../sessions/sessions";
+import { emitEvents } from "../events/events";
 
 /**
  * Administration of users (superusers only; the routes check that). Every action writes an audit
@@ -110,6 +111,7 @@ export async function deactivateUser(deps: Deps, actorUserId: string, id: string
     bumpEpoch: true,
     revokeSessionsReason: "deactivated",
     revokeApiKeys: "all",
+    events: [{ type: "user.deactivated", data: { user_id: user.id, reason: "deactivated_by_admin" } }],
     markers: voidMarkers(user.id, ["verify", "reset", "email_change", "email_revert"], now.getTime()),
   });
   await audit(deps, "user.deactivated", actorUserId, user, {
@@ -122,6 +124,7 @@ export async function reactivateUser(deps: Deps, actorUserId: string, id: string
   const user = await requireUser(deps, id);
   await updateUser(deps.db, user.id, { isActive: true, deactivatedAt: null, updatedAt: deps.now() });
   await audit(deps, "user.reactivated", actorUserId, user);
+  await emitEvents(deps, [{ type: "user.reactivated", data: { user_id: user.id, reason: "reactivated_by_admin" } }]);
 }
 
 /** Signs the user out everywhere and mails a reset link; the current password keeps working until it is reset. */
@@ -158,6 +161,7 @@ export async function revokeUserSessions(deps: Deps, actorUserId: string, id: st
       bumpEpoch: true,
       revokeSessionsReason: "revoked_by_admin",
       revokeApiKeys: "none",
+      events: [{ type: "session.revoked", data: { user_id: user.id, session_id: null, reason: "revoked_by_admin" } }],
     });
     await audit(deps, "session.revoked", actorUserId, user, { sessions_revoked: revokedSessionIds.length });
     return;
@@ -165,6 +169,7 @@ export async function revokeUserSessions(deps: Deps, actorUserId: string, id: st
   const revoked = await revokeSessions(deps, user.id, [sessionId], "revoked_by_admin");
   if (revoked.length === 0) throw new AppError("not_found", { detail: "No such session." });
   await audit(deps, "session.revoked", actorUserId, user, { session_id: sessionId });
+  await emitEvents(deps, revokedEvents(user.id, revoked, "revoked_by_admin"));
 }
 
 /** Grants or revokes superuser; never the last active one (409 `last_superuser`). */

@@ -3,11 +3,12 @@ import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
 import { consumedTokens } from "./schema";
 import { apiKeys, sessions, users, type User } from "./schema";
+import { eventInsert, type NewWebhookEvent } from "./webhook-events";
 
 /**
  * A change of a user's credentials as one D1 batch (one transaction): the new user fields, the
  * credentials epoch moved forward, the sessions and API keys that die, and the mailed tokens that
- * are voided. Either all of it happens or none; side effects (KV, Durable Objects, mail) come after
+ * are voided, and the events that report it (the outbox). Either all of it happens or none; side effects (KV, Durable Objects, mail) come after
  * and are idempotent.
  */
 export interface CredentialChange {
@@ -28,6 +29,8 @@ export interface CredentialChange {
   markers?: { key: string; purpose: string; at: number; expiresAt: number }[];
   /** Apply only while the account still has this address (an email change racing another one). */
   whileEmail?: string;
+  /** Outbox rows reporting the change, written only if the change is applied (see src/events). */
+  events?: NewWebhookEvent[];
 }
 
 export interface CommittedChange {
@@ -85,6 +88,7 @@ export async function commitCredentialChange(db: Db, change: CredentialChange): 
         .onConflictDoNothing(),
     );
   }
+  for (const row of change.events ?? []) statements.push(eventInsert(db, row, applied));
   const [updatedUsers, revokedSessions, , revokedKeys] = (await db.batch(statements)) as unknown as [
     User[],
     { id: string }[],

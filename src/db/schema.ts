@@ -198,8 +198,35 @@ export const consumedTokens = sqliteTable(
   (t) => [index("consumed_tokens_expires_idx").on(t.expiresAt)],
 );
 
+/**
+ * The events outbox: one row per event and endpoint, written in the same D1 batch as the change it
+ * reports where that change is a batch. `id` is the stable `webhook-id`; `payload` is the exact body
+ * that is signed and POSTed. `queued_at` is set once the id went to the queue; the cron re-drives
+ * rows never queued, or not delivered by `next_attempt_at`.
+ */
+export const webhookEvents = sqliteTable(
+  "webhook_events",
+  {
+    id: text("id").primaryKey(),
+    endpointUrl: text("endpoint_url").notNull(),
+    type: text("type").notNull(),
+    payload: text("payload").notNull(),
+    createdAt: timestamp("created_at").notNull(),
+    queuedAt: timestamp("queued_at"),
+    deliveredAt: timestamp("delivered_at"),
+    attempts: integer("attempts").notNull().default(0),
+    /** HTTP status of the last attempt; null when it got none (network error, timeout). */
+    lastStatus: integer("last_status"),
+    /** Why the last attempt failed, short and without secrets. */
+    lastError: text("last_error"),
+    nextAttemptAt: timestamp("next_attempt_at"),
+  },
+  (t) => [index("webhook_events_pending_idx").on(t.deliveredAt, t.nextAttemptAt), index("webhook_events_created_idx").on(t.createdAt)],
+);
+
 export type User = typeof users.$inferSelect;
 export type Session = typeof sessions.$inferSelect;
 export type ApiKey = typeof apiKeys.$inferSelect;
 export type AuditLog = typeof auditLogs.$inferSelect;
 export type Device = typeof devices.$inferSelect;
+export type WebhookEvent = typeof webhookEvents.$inferSelect;

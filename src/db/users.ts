@@ -1,6 +1,7 @@
 import { and, eq, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import { users, type User } from "./schema";
+import { eventInsert, type NewWebhookEvent } from "./webhook-events";
 
 /** Queries on `users`. Every lookup ignores soft-deleted rows and is served by an index. */
 
@@ -40,8 +41,12 @@ export function findUserById(db: Db, id: string): Promise<User | undefined> {
     .get();
 }
 
-export function insertUser(db: Db, user: typeof users.$inferInsert): Promise<User> {
-  return db.insert(users).values(user).returning().get();
+/** Inserts the user, and in the same D1 batch the outbox rows that report it (src/events). */
+export async function insertUser(db: Db, user: typeof users.$inferInsert, events: NewWebhookEvent[] = []): Promise<User> {
+  const [inserted] = await db.batch([db.insert(users).values(user).returning(), ...events.map((row) => eventInsert(db, row))]);
+  const row = inserted[0];
+  if (!row) throw new Error("insert returned no row");
+  return row;
 }
 
 export function updateUser(db: Db, id: string, changes: Partial<typeof users.$inferInsert>): Promise<User | undefined> {

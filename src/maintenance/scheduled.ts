@@ -6,6 +6,8 @@ import { deleteDeadSessions } from "../db/sessions";
 import { eraseDeletedAccounts, expireUnverifiedAccounts } from "../db/users";
 import { readConfig, type Bindings } from "../config";
 import { log } from "../log";
+import { pruneEvents } from "../db/webhook-events";
+import { redriveEvents } from "../events/redrive";
 
 /** Rows deleted per statement, and statements per run: bounded work for one cron invocation. */
 const PRUNE_BATCH = 5_000;
@@ -31,7 +33,7 @@ async function pruneInBatches(prune: (db: Db, cutoff: Date, batchSize: number) =
  * audit rows go after the configured retention (AUDIT_RETENTION_DAYS), and so do API keys that
  * were revoked or expired that long ago; deleted accounts are erased after their grace
  * period; with verification required, accounts unverified for UNVERIFIED_ACCOUNT_TTL_DAYS are
- * deleted and erased, freeing their addresses.
+ * deleted and erased, freeing their addresses. Events (webhook_events) go after the audit retention too.
  */
 export async function runScheduledMaintenance(env: Bindings, now: Date): Promise<void> {
   const db = createDb(env.DB);
@@ -42,6 +44,7 @@ export async function runScheduledMaintenance(env: Bindings, now: Date): Promise
   const retentionCutoff = new Date(now.getTime() - config.auditRetentionDays * 86_400_000);
   const auditLogs = await pruneInBatches(pruneAuditLogs, db, retentionCutoff);
   const apiKeys = await pruneInBatches(pruneDeadApiKeys, db, retentionCutoff);
+  const events = await pruneInBatches(pruneEvents, db, retentionCutoff);
   const erased = await eraseDeletedAccounts(db, new Date(now.getTime() - config.erasureGraceDays * 86_400_000), now);
   const expired = config.requireEmailVerification
     ? await expireUnverifiedAccounts(db, new Date(now.getTime() - config.unverifiedAccountTtlDays * 86_400_000), now)
@@ -50,9 +53,20 @@ export async function runScheduledMaintenance(env: Bindings, now: Date): Promise
     erased_accounts: erased,
     expired_unverified_accounts: expired,
     audit_logs: auditLogs,
+    webhook_events: events,
     api_keys: apiKeys,
     consumed_tokens: consumed,
     retired_refresh_tokens: dead.retiredTokens,
     sessions: dead.sessions,
   });
+}
+
+/**
+ * The frequent cron: puts events that never reached the queue, or whose retry is long overdue,
+ * back on it. Nothing to do without an endpoint.
+ */
+export async function runEventRedrive(env: Bindings, now: Date): Promise<void> {
+  if (readConfig(env).webhookEndpoints.length === 0) return;
+  const redriven = await redriveEvents({ db: createDb(env.DB), webhooks: (env as Partial<Bindings>).WEBHOOKS, now: () => now });
+  if (redriven > 0) log("info", "events.redriven", { count: redriven });
 }

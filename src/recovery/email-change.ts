@@ -64,6 +64,9 @@ export async function confirmEmailChange(deps: Deps, token: string, payload: Tok
       keepSessionId: payload.sessionId ?? null,
       revokeSessionsReason: "email_changed",
       revokeApiKeys: "none",
+      events: [
+        { type: "user.email_changed", data: { user_id: user.id, email: payload.email, previous_email: user.email, reason: "changed" } },
+      ],
     }));
   } catch (error) {
     if (isUniqueViolation(error, "users.email")) throw new AppError("email_taken", { detail: TAKEN });
@@ -97,6 +100,10 @@ export async function revertEmailChange(deps: Deps, token: string): Promise<void
       bumpEpoch: true,
       revokeSessionsReason: "email_change_reverted",
       revokeApiKeys: "all",
+      events: [
+        { type: "user.email_changed", data: { user_id: user.id, email: payload.email, previous_email: user.email, reason: "reverted" } },
+        { type: "session.revoked", data: { user_id: user.id, session_id: null, reason: "email_change_reverted" } },
+      ],
       markers: voidMarkers(user.id, ["verify", "reset", "email_change", "email_revert"], deps.now().getTime()),
     });
   } catch (error) {

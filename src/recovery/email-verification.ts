@@ -10,6 +10,7 @@ import { findUserByEmail, findUserById, markEmailVerified } from "../db/users";
 import { describeError, log } from "../log";
 import { sendVerificationMail } from "../accounts/registration";
 import { recordAudit } from "../audit/audit";
+import { emitEvents } from "../events/events";
 import { afterResponse, type Deps } from "../deps";
 import { confirmEmailChange } from "./email-change";
 import { consumeOneTimeToken, findOneTimeToken, invalidLink, voidMarkers } from "./one-time-tokens";
@@ -65,7 +66,10 @@ export async function confirmEmailToken(deps: Deps, token: string, proof: Verifi
   await consumeOneTimeToken(deps, "verify", token);
   const updated = await markEmailVerified(deps.db, user.id, payload.email, deps.now());
   if (!updated) throw invalidLink();
-  if (!user.emailVerified) await recordAudit(deps, { action: "email.verified", userId: user.id, resource: `user:${user.id}` });
+  if (!user.emailVerified) {
+    await recordAudit(deps, { action: "email.verified", userId: user.id, resource: `user:${user.id}` });
+    await emitEvents(deps, [{ type: "user.verified", data: { user_id: user.id, email: updated.email } }]);
+  }
   return "verified";
 }
 
@@ -83,6 +87,7 @@ async function verifyWithNewPassword(deps: Deps, token: string, user: User, newP
     bumpEpoch: true,
     revokeSessionsReason: "password_set_at_verification",
     revokeApiKeys: "all",
+    events: user.emailVerified ? [] : [{ type: "user.verified", data: { user_id: user.id, email: user.email } }],
     markers: voidMarkers(user.id, ["verify", "reset", "email_change", "email_revert"], deps.now().getTime()),
   });
   await clearLockout(deps, user, "password_reset");

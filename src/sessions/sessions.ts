@@ -16,6 +16,7 @@ import { base64url, fromBase64url, hmacSha256, randomToken, sha256 } from "../cr
 import type { Deps } from "../deps";
 import { sendSecurityNotice } from "../mail/notices";
 import { changeCredentials } from "./credential-change";
+import { emitEvents, type NewEvent } from "../events/events";
 import { revokeAccessToken, revokeSessionAccess } from "./revocation";
 import { toUserResponse, type UserResponse } from "../accounts/user-response";
 import { decodeCursor, toPage } from "../pagination";
@@ -191,7 +192,11 @@ export async function refreshSession(deps: Deps, presented: string): Promise<Tok
     }
   }
 
-  await revokeSessions(deps, session.userId, [session.id], "refresh_token_reused");
+  const reused = await revokeSessions(deps, session.userId, [session.id], "refresh_token_reused");
+  await emitEvents(deps, [
+    { type: "security.alert", data: { user_id: session.userId, session_id: session.id, reason: "refresh_token_reused" } },
+    ...revokedEvents(session.userId, reused, "refresh_token_reused"),
+  ]);
   await recordAudit(deps, {
     action: "refresh_token.reused",
     userId: session.userId,
@@ -292,6 +297,7 @@ export async function logOut(
       bumpEpoch: true,
       revokeSessionsReason: "logout_all",
       revokeApiKeys: "none",
+      events: [{ type: "session.revoked", data: { user_id: userId, session_id: null, reason: "logout_all" } }],
     });
     if (caller.token) await revokeAccessToken(deps, caller.token);
     await recordAudit(deps, { action: "logout.all", userId, metadata: { sessions_revoked: revokedSessionIds.length } });
@@ -300,7 +306,8 @@ export async function logOut(
   const ids = new Set([sessionId]);
   const other = options.refreshToken ? await findSessionByTokenHash(deps.db, await sha256(options.refreshToken)) : undefined;
   if (other?.userId === userId) ids.add(other.id);
-  await revokeSessions(deps, userId, [...ids], "logout");
+  const revoked = await revokeSessions(deps, userId, [...ids], "logout");
+  await emitEvents(deps, revokedEvents(userId, revoked, "logout"));
   if (caller.token) await revokeAccessToken(deps, caller.token);
   await recordAudit(deps, { action: "logout", userId, resource: `session:${sessionId}` });
 }
@@ -309,5 +316,11 @@ export async function logOut(
 export async function revokeOwnSession(deps: Deps, userId: string, sessionId: string): Promise<void> {
   const revoked = await revokeSessions(deps, userId, [sessionId], "revoked_by_user");
   if (revoked.length === 0) throw new AppError("not_found", { detail: "No such session." });
+  await emitEvents(deps, revokedEvents(userId, revoked, "revoked_by_user"));
   await recordAudit(deps, { action: "session.revoked", userId, resource: `session:${sessionId}` });
+}
+
+/** One `session.revoked` per session that died (`session_id: null` in an event means every session). */
+export function revokedEvents(userId: string, sessionIds: string[], reason: string): NewEvent[] {
+  return sessionIds.map((id) => ({ type: "session.revoked", data: { user_id: userId, session_id: id, reason } }));
 }
