@@ -10,7 +10,7 @@ const MAX_DELIVERY_RETRIES = 10;
 /** How long one POST may take before it counts as failed. */
 const DELIVERY_TIMEOUT_MS = 10_000;
 
-/** Seconds before attempt `attempt + 1`: 15 s doubling per attempt, at most an hour (about 4 h in all). */
+/** Seconds before attempt `attempt + 1`: 15 s doubling per attempt, at most an hour (about 3 h over 10 retries). */
 export function retryDelaySeconds(attempt: number): number {
   return Math.min(15 * 2 ** Math.max(0, attempt - 1), 3600);
 }
