@@ -32,6 +32,7 @@ export type AuditAction =
   | "admin.password_reset"
   | "admin.superuser_granted"
   | "admin.superuser_revoked"
+  | "admin.webhook_redelivered"
   | "admin.users_imported"
   | "admin.audit_exported"
   | "email.verified"

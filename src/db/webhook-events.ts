@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNotNull, isNull, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, isNotNull, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
 import { webhookEvents, type WebhookEvent } from "./schema";
@@ -101,4 +101,45 @@ export async function pruneEvents(db: Db, cutoff: Date, batchSize: number): Prom
     sql`DELETE FROM ${webhookEvents} WHERE id IN (SELECT id FROM ${webhookEvents} WHERE ${webhookEvents.createdAt} < ${cutoff.getTime()} LIMIT ${batchSize})`,
   );
   return result.meta.changes;
+}
+
+/** The delivery log, newest first, keyset-paged; `delivered` filters on whether a delivery succeeded. */
+export function listEventsPage(
+  db: Db,
+  filter: { delivered?: boolean | undefined; type?: string | undefined; after?: { createdAt: Date; id: string } | null },
+  limit: number,
+): Promise<WebhookEvent[]> {
+  const after = filter.after;
+  return db
+    .select()
+    .from(webhookEvents)
+    .where(
+      and(
+        filter.delivered === undefined
+          ? undefined
+          : filter.delivered
+            ? isNotNull(webhookEvents.deliveredAt)
+            : isNull(webhookEvents.deliveredAt),
+        filter.type ? eq(webhookEvents.type, filter.type) : undefined,
+        after
+          ? or(
+              lt(webhookEvents.createdAt, after.createdAt),
+              and(eq(webhookEvents.createdAt, after.createdAt), lt(webhookEvents.id, after.id)),
+            )
+          : undefined,
+      ),
+    )
+    .orderBy(desc(webhookEvents.createdAt), desc(webhookEvents.id))
+    .limit(limit)
+    .all();
+}
+
+/** Makes a row deliverable again (a manual redelivery): the consumer posts it once more, same id. */
+export async function resetForRedelivery(db: Db, id: string): Promise<boolean> {
+  const rows = await db
+    .update(webhookEvents)
+    .set({ deliveredAt: null, queuedAt: null, nextAttemptAt: null, lastError: null })
+    .where(eq(webhookEvents.id, id))
+    .returning({ id: webhookEvents.id });
+  return rows.length > 0;
 }

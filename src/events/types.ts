@@ -1,5 +1,5 @@
 /** The event types Gatehouse sends (API.md v1.1 "Events"); the names are contract. */
-const EVENT_TYPES = [
+export const EVENT_TYPES = [
   "user.created",
   "user.verified",
   "user.updated",

@@ -1,6 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { AUDIT_LOGS_MAX_LIMIT, exportAuditEvents, listAuditEvents } from "../../admin/audit-logs";
 import { IMPORT_MAX_BYTES, IMPORT_MAX_LINES, importUsers } from "../../admin/import";
+import { listDeliveries, redeliver } from "../../admin/webhooks";
+import { EVENT_TYPES } from "../../events/types";
 import { AppError } from "../../errors";
 import type { AppEnv } from "../context";
 import { AUTH_ERRORS, jsonResponse, problems, security } from "../openapi";
@@ -149,4 +151,62 @@ adminDataRoutes.openapi(auditLogsRoute, async (c) => {
   });
   // The typed responses take any "…json" media type for one JSON document; NDJSON is a stream of them.
   return exported as never;
+});
+
+const deliveryQuery = z.object({
+  status: z.enum(["delivered", "undelivered"]).optional(),
+  type: z.enum(EVENT_TYPES).optional(),
+  cursor: z.string().min(1).max(200).optional(),
+  limit: z.coerce.number().int("Use a whole number.").min(1).max(100).optional(),
+});
+
+const DeliverySchema = z
+  .strictObject({
+    id: z.string().openapi({ description: "The stable `webhook-id`." }),
+    type: z.string(),
+    endpoint_url: z.string(),
+    created_at: z.string(),
+    queued_at: z.string().nullable(),
+    delivered_at: z.string().nullable(),
+    attempts: z.number().int(),
+    last_status: z.number().int().nullable(),
+    last_error: z.string().nullable(),
+    next_attempt_at: z.string().nullable(),
+  })
+  .openapi("WebhookDelivery");
+
+const deliveriesRoute = createRoute({
+  method: "get",
+  path: "/webhook-events",
+  tags,
+  summary: "The webhook delivery log",
+  description:
+    "One row per event and endpoint, newest first: attempts, last status and error, next retry. `status` delivered or undelivered.",
+  security: security.accessToken,
+  request: { query: deliveryQuery },
+  responses: {
+    200: jsonResponse(z.strictObject({ events: z.array(DeliverySchema), next_cursor: z.string().nullable() }), "One page of deliveries."),
+    ...problems([...ADMIN_ERRORS, "validation_failed"]),
+  },
+});
+
+adminDataRoutes.openapi(deliveriesRoute, async (c) => c.json(await listDeliveries(c.var.deps, c.req.valid("query")), 200));
+
+const redeliverRoute = createRoute({
+  method: "post",
+  path: "/webhook-events/{id}/redeliver",
+  tags,
+  summary: "Deliver an event again",
+  description: "Posts it once more with the same `webhook-id`; audited.",
+  security: security.accessToken,
+  request: { params: z.object({ id: z.string().min(1).max(64) }) },
+  responses: {
+    202: jsonResponse(z.strictObject({ message: z.string() }), "Queued."),
+    ...problems([...ADMIN_ERRORS, "validation_failed", "not_found"]),
+  },
+});
+
+adminDataRoutes.openapi(redeliverRoute, async (c) => {
+  await redeliver(c.var.deps, c.var.principal.user.id, c.req.valid("param").id);
+  return c.json({ message: "The event will be delivered again." }, 202);
 });
