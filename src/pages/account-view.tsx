@@ -32,7 +32,7 @@ export interface AccountView {
 const a = s.account;
 
 /** A short label for a user agent: "Chrome on Linux", or the agent cut short. */
-function deviceLabel(userAgent: string | null): string {
+export function deviceLabel(userAgent: string | null): string {
   if (!userAgent) return a.unknownDevice;
   const browser = /(Edg|Firefox|Chrome|Safari|curl|okhttp)\//.exec(userAgent)?.[1];
   const os = /(Windows|Android|iPhone|iPad|Mac OS X|Linux|CrOS)/.exec(userAgent)?.[1];

@@ -33,6 +33,14 @@ const FORMS = [
   "api_key_create",
   "api_key_revoke",
   "delete",
+  "admin_deactivate",
+  "admin_reactivate",
+  "admin_password_reset",
+  "admin_unlock",
+  "admin_superuser",
+  "admin_roles",
+  "admin_session_revoke",
+  "admin_sessions_revoke",
 ] as const;
 export type FormName = (typeof FORMS)[number];
 export type FormTokens = Record<FormName, string>;

@@ -19,7 +19,7 @@ export interface Frame {
   nonce: string;
   branding: Config["branding"];
   tokens: FormTokens;
-  signedIn: { email: string } | null;
+  signedIn: { email: string; superuser: boolean } | null;
   passwordMinLength: number;
 }
 
@@ -29,7 +29,7 @@ export async function frameFor(c: Context<AppEnv>, session: PageSession | null):
     nonce: randomToken(18),
     branding: config.branding,
     tokens: await formTokens(c),
-    signedIn: session ? { email: session.user.email } : null,
+    signedIn: session ? { email: session.user.email, superuser: session.user.isSuperuser } : null,
     passwordMinLength: config.passwordMinLength,
   };
 }
@@ -94,7 +94,9 @@ export const Layout: FC<PropsWithChildren<{ frame: Frame; title: string; wide?: 
           </a>
           {signedIn ? (
             <p class="muted">
-              {s.signedInAs(signedIn.email)} · <a href="/logout">{s.nav.signOut}</a>
+              {s.signedInAs(signedIn.email)} · {signedIn.superuser ? <a href="/admin">{s.admin.nav}</a> : null}
+              {signedIn.superuser ? " · " : null}
+              <a href="/logout">{s.nav.signOut}</a>
             </p>
           ) : null}
         </header>
@@ -164,6 +166,35 @@ export const Field: FC<FieldProps> = (p) => {
         aria-invalid={p.error ? "true" : undefined}
         aria-describedby={describedBy || undefined}
       />
+    </div>
+  );
+};
+
+/** A labelled drop-down, with its error tied to it like a Field's. */
+export const Select: FC<{
+  form: string;
+  name: string;
+  label: string;
+  options: readonly (readonly [value: string, label: string])[];
+  value?: string | undefined;
+  error?: string | undefined;
+}> = (p) => {
+  const id = `${p.form}-${p.name}`;
+  return (
+    <div>
+      <label for={id}>{p.label}</label>
+      {p.error ? (
+        <span class="field-error" id={`${id}-error`}>
+          {p.error}
+        </span>
+      ) : null}
+      <select id={id} name={p.name} aria-invalid={p.error ? "true" : undefined} aria-describedby={p.error ? `${id}-error` : undefined}>
+        {p.options.map(([value, label]) => (
+          <option value={value} selected={value === (p.value ?? "")}>
+            {label}
+          </option>
+        ))}
+      </select>
     </div>
   );
 };

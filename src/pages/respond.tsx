@@ -56,8 +56,9 @@ export function accountPost(form: FormName, handle: (c: Context<AppEnv>, data: F
   return formPost(form, (c, data, session) => (session ? handle(c, data, session) : Promise.resolve(toSignIn(c))));
 }
 
-export function toSignIn(c: Context<AppEnv>): Response {
-  return c.redirect(`/login?return_to=${encodeURIComponent(DEFAULT_RETURN_TO)}`, 303);
+/** To the sign-in page, coming back to `returnTo` (a path of this worker) afterwards. */
+export function toSignIn(c: Context<AppEnv>, returnTo = DEFAULT_RETURN_TO): Response {
+  return c.redirect(`/login?return_to=${encodeURIComponent(returnTo)}`, 303);
 }
 
 /** `?notice=` of a page reached by a redirect: only the fixed messages in strings.ts. */

@@ -110,9 +110,13 @@ button.danger{background:transparent;color:var(--err);border-color:var(--err)}
 .links{display:flex;flex-wrap:wrap;gap:.5rem 1.25rem;margin:1rem 0 0}
 ul.items{list-style:none;padding:0;margin:0}
 ul.items li{border-top:1px solid var(--soft);padding:.75rem 0;display:flex;flex-wrap:wrap;justify-content:space-between;gap:.5rem;align-items:center}
+ul.items li>span{min-width:0;overflow-wrap:anywhere}
 .muted{color:var(--muted);font-size:.9rem}
 .badge{font-size:.8rem;border:1px solid var(--line);border-radius:1rem;padding:0 .5rem;margin-left:.35rem;white-space:nowrap}
 nav.toc{display:flex;flex-wrap:wrap;gap:.25rem 1rem;margin:0 0 1rem}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(12rem,1fr));gap:0 1rem}
+code{font-family:ui-monospace,monospace;font-size:.85rem;word-break:break-all}
+dl{display:grid;grid-template-columns:minmax(7rem,auto) 1fr;gap:.25rem 1rem;margin:0}dt{font-weight:600}dd{margin:0;word-break:break-word}
 @media (max-width:30rem){header,main,footer{padding:.75rem}body:not(.wide) main{border-width:1px 0;border-radius:0;padding:1rem .75rem}section,.card{padding:1rem}button{width:100%}.inline button{width:auto}}`;
   cache.set(accentHex, css);
   return css;

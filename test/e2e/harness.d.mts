@@ -15,6 +15,8 @@ export interface Gatehouse {
   port: number;
   requests(): RequestLine[];
   output(): string;
+  /** `npm run admin -- grant <email>` against this server's local state. */
+  grantSuperuser(email: string): void;
   stop(): Promise<void>;
 }
 export function startGatehouse(options: { appOrigin: string }): Promise<Gatehouse>;

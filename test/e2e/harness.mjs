@@ -4,6 +4,7 @@
 import { existsSync } from "node:fs";
 import { createServer } from "node:http";
 import { chromium } from "playwright-core";
+import { runNodeScript } from "../node/admin-run.mjs";
 import { freePort, makeTempDir, removeDir, startDev, waitUntilHealthy } from "../node/dev-server.mjs";
 
 /** Where Chromium is: CHROME_PATH, else the Debian package's. The journeys never skip: no browser, no pass. */
@@ -90,6 +91,15 @@ export async function startGatehouse({ appOrigin }) {
     /** The worker's request log lines so far (`{level, event: "request", method, route, status, …}`). */
     requests: () => [...requests],
     output: () => server.output(),
+    /**
+     * `npm run admin -- grant <email> --persist-to <this server's state>`: the way an operator makes
+     * the first administrator; throws with the script's output unless it succeeds.
+     * @param {string} email
+     */
+    grantSuperuser(email) {
+      const run = runNodeScript("scripts/admin.mjs", ["grant", email, "--persist-to", persistDir]);
+      if (run.status !== 0) throw new Error(`npm run admin -- grant failed:\n${run.stdout}\n${run.stderr}`);
+    },
     async stop() {
       await server.stop();
       removeDir(persistDir);

@@ -111,11 +111,11 @@ async function expectAccessible(page: Page) {
   ).toEqual([]);
 }
 
-async function shoot(page: Page, name: string) {
+async function shoot(page: Page, name: string, fullPage = name === "account") {
   await page.setViewportSize(PHONE);
-  await page.screenshot({ path: `${SCREENSHOTS}/${name}-phone.png`, fullPage: name === "account" });
+  await page.screenshot({ path: `${SCREENSHOTS}/${name}-phone.png`, fullPage });
   await page.setViewportSize(DESKTOP);
-  await page.screenshot({ path: `${SCREENSHOTS}/${name}-desktop.png`, fullPage: name === "account" });
+  await page.screenshot({ path: `${SCREENSHOTS}/${name}-desktop.png`, fullPage });
 }
 
 declare global {
@@ -292,5 +292,55 @@ describe("the hosted pages in Chromium", () => {
     await revert.goto(await mailedLink(email, "security_notice", "Your email address was changed"));
     await expectAccessible(revert);
     await shoot(revert, "revert-email-change");
+  });
+
+  it("the admin console (issue #14): a superuser finds a user, deactivates them (their session ends), reactivates them", async () => {
+    const adminEmail = newEmail("admin");
+    const console_ = await newPage({ javaScript: false });
+    await register(console_, adminEmail, "Ada Admin");
+    gatehouse.grantSuperuser(adminEmail);
+    const email = newEmail("mallory");
+    const user = await newPage();
+    await register(user, email, "Mallory Member");
+
+    await console_.goto(`${base}/account`);
+    await console_.getByRole("link", { name: "Administration" }).click();
+    await console_.waitForURL(`${base}/admin`);
+    await fill(console_, { "Email or username starts with": email.slice(0, 12) }, "form[role=search]");
+    await console_.getByRole("button", { name: "Search" }).click();
+    await console_.getByRole("link", { name: `Open ${email}` }).click();
+    await console_.waitForURL(/\/admin\/users\/[0-9a-f-]+$/);
+    const userUrl = console_.url();
+    await console_.getByRole("button", { name: "Deactivate" }).click();
+    await console_.waitForURL(`${userUrl}?notice=user_deactivated`);
+    expect(await console_.getByRole("status").textContent()).toContain("The user was deactivated");
+
+    // Their browser is signed out at once.
+    await user.goto(`${base}/account`);
+    await user.waitForURL(`${base}/login?return_to=%2Faccount`);
+    await signIn(user, email, PASSWORD);
+    expect(await user.getByRole("alert").textContent()).toContain("incorrect");
+
+    await console_.getByRole("button", { name: "Reactivate" }).click();
+    await console_.waitForURL(`${userUrl}?notice=user_reactivated`);
+    await signIn(user, email, PASSWORD);
+    await user.waitForURL(`${base}/account`);
+
+    // axe runs as a script: a second browser with the same sign-in, JavaScript on.
+    const inspect = await newPage();
+    await inspect.context().addCookies(await console_.context().cookies());
+    const search = `/admin?query=${encodeURIComponent(email.slice(0, 8))}`;
+    for (const dark of [false, true]) {
+      await inspect.emulateMedia({ colorScheme: dark ? "dark" : "light" });
+      for (const url of [`${base}${search}`, `${base}/admin/audit-logs`, userUrl]) {
+        await inspect.goto(url);
+        await expectAccessible(inspect);
+      }
+    }
+    await inspect.emulateMedia({ colorScheme: "light" });
+    await inspect.goto(`${base}${search}`);
+    await shoot(inspect, "admin");
+    await inspect.goto(userUrl);
+    await shoot(inspect, "admin-user", true);
   });
 });

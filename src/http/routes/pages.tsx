@@ -1,6 +1,7 @@
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { accountPages } from "../../pages/account";
+import { adminPages } from "../../pages/admin";
 import { recoveryPages } from "../../pages/recovery";
 import { messagePage, pageError } from "../../pages/respond";
 import { signInPages } from "../../pages/sign-in";
@@ -11,7 +12,7 @@ import type { AppEnv } from "../context";
 /**
  * The hosted pages (API.md v1.1 "Hosted pages"), server-rendered HTML at the worker's root:
  * /login, /register, /logout, /forgot-password, /reset-password, /verify-email,
- * /revert-email-change, /resend-verification and /account. They are not part of the JSON API's
+ * /revert-email-change, /resend-verification, /account and the administration console /admin. They are not part of the JSON API's
  * OpenAPI document; their errors are pages too (see pages/respond.tsx).
  */
 export const pageRoutes = new Hono<AppEnv>();
@@ -30,6 +31,7 @@ for (const path of [
   "/revert-email-change",
   "/resend-verification",
   "/account/*",
+  "/admin/*",
 ]) {
   pageRoutes.post(
     path,
@@ -44,4 +46,5 @@ pageRoutes.route("/", signInPages);
 pageRoutes.route("/", recoveryPages);
 pageRoutes.route("/", verifyPages);
 pageRoutes.route("/", accountPages);
+pageRoutes.route("/", adminPages);
 pageRoutes.onError(pageError);
