@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { call, env, problem, register, type Registered } from "./helpers";
+import { call, env, problem, register, userRow, type Registered } from "./helpers";
+import { Browser, textOf } from "./pages-browser";
 
 /** Issue #15: the webhook delivery log and manual redelivery for administrators. */
 
@@ -81,5 +82,39 @@ describe("admin webhook delivery log", () => {
       "not_found",
     );
     await problem(await call("/api/v1/admin/webhook-events?status=lost", { token: admin.accessToken }), 422, "validation_failed");
+  });
+});
+
+describe("/admin/webhooks console page", () => {
+  it("shows the delivery log to a signed-in superuser and delivers an event again from a form", async () => {
+    const { queue, sent } = recordingQueue();
+    const res = await call("/api/v1/auth/register", {
+      body: { email: `hookpage.${Date.now()}@example.com`, password: "correct horse battery staple 42", full_name: "Hook" },
+      env: { ...WEBHOOKS, WEBHOOKS: queue },
+    });
+    const userId = (await res.json<{ user: { id: string } }>()).user.id;
+    const row = await env.DB.prepare("SELECT id FROM webhook_events WHERE payload LIKE ?").bind(`%${userId}%`).first<{ id: string }>();
+    await env.DB.prepare("UPDATE webhook_events SET delivered_at = ? WHERE id = ?").bind(Date.now(), row!.id).run();
+
+    const admin = await superuser();
+    const browser = new Browser({ WEBHOOKS: queue });
+    const signIn = await browser.submit(await browser.open("/login"), "/login", { identifier: admin.email, password: admin.password });
+    expect(signIn.status).toBe(303);
+    const page = await browser.open("/admin/webhooks?status=delivered");
+    expect(textOf(page)).toContain(row!.id);
+    const done = await browser.submit(page, `/admin/webhooks/${row!.id}/redeliver`);
+    expect(done.status).toBe(303);
+    expect(done.headers.get("location")).toBe("/admin/webhooks?notice=webhook_redelivered");
+    expect(sent).toContainEqual({ id: row!.id });
+    const after = await env.DB.prepare("SELECT delivered_at FROM webhook_events WHERE id = ?")
+      .bind(row!.id)
+      .first<{ delivered_at: number | null }>();
+    expect(after?.delivered_at).toBeNull();
+
+    const plain = await register();
+    const stranger = new Browser();
+    await stranger.submit(await stranger.open("/login"), "/login", { identifier: plain.email, password: plain.password });
+    expect((await stranger.get("/admin/webhooks")).status).toBe(403);
+    expect((await userRow(plain.email))?.is_superuser).toBe(0);
   });
 });

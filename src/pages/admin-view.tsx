@@ -1,6 +1,7 @@
 import type { FC, PropsWithChildren } from "hono/jsx";
 import type { AdminAuditEvent } from "../admin/audit-logs";
 import type { AdminUserDetails, AdminUserView } from "../admin/users";
+import type { DeliveryView } from "../admin/webhooks";
 import { deviceLabel } from "./account-view";
 import type { FormName } from "./csrf";
 import { ErrorSummary, Field, Form, Hidden, Layout, Notice, Select, whenText, type Frame, type FormState } from "./kit";
@@ -19,6 +20,7 @@ const AdminLayout: FC<PropsWithChildren<{ frame: Frame; title: string; notice: N
     <nav class="toc" aria-label={t.nav}>
       <a href="/admin">{t.users}</a>
       <a href="/admin/audit-logs">{t.auditLog}</a>
+      <a href="/admin/webhooks">{t.webhooks}</a>
     </nav>
     <Notice notice={p.notice} />
     {p.children}
@@ -385,3 +387,63 @@ export const AuditPage: FC<{
     </AdminLayout>
   );
 };
+
+const deliveryOptions = [
+  ["", t.deliveryFilter.any],
+  ["delivered", t.deliveryFilter.delivered],
+  ["undelivered", t.deliveryFilter.undelivered],
+] as const;
+
+/** `/admin/webhooks`: the delivery log, one row per event and endpoint, each with "deliver again". */
+export const WebhooksPage: FC<{
+  frame: Frame;
+  notice: NoticeKey | null;
+  status: string | undefined;
+  error?: string | undefined;
+  result: { events: DeliveryView[]; next_cursor: string | null } | null;
+}> = ({ frame, notice, status, error, result }) => (
+  <AdminLayout frame={frame} title={t.webhooks} notice={notice} failed={error !== undefined}>
+    <form method="get" action="/admin/webhooks" role="search" aria-label={t.webhooks}>
+      <Select form="deliveries" name="status" label={t.deliveryFilter.label} options={deliveryOptions} value={status} error={error} />
+      <button type="submit">{t.filter}</button>
+    </form>
+    {result ? (
+      <section id="deliveries" aria-labelledby="deliveries-h">
+        <h2 id="deliveries-h">{t.webhooks}</h2>
+        {result.events.length === 0 ? <p>{t.noDeliveries}</p> : null}
+        <ul class="items">
+          {result.events.map((event) => (
+            <li>
+              <span>
+                <code>{event.type}</code> <code>{event.id}</code>
+                <br />
+                <span class="muted">{t.deliveryDetails(event)}</span>
+                {event.last_error ? (
+                  <>
+                    <br />
+                    <span class="muted">{event.last_error}</span>
+                  </>
+                ) : null}
+              </span>
+              <Form
+                frame={frame}
+                name="admin_redeliver"
+                action={`/admin/webhooks/${encodeURIComponent(event.id)}/redeliver`}
+                class="inline"
+              >
+                <button type="submit" class="secondary" aria-label={`${t.redeliver}: ${event.id}`}>
+                  {t.redeliver}
+                </button>
+              </Form>
+            </li>
+          ))}
+        </ul>
+        {result.next_cursor ? (
+          <p class="links">
+            <a href={`/admin/webhooks${queryString({ status, cursor: result.next_cursor })}`}>{t.nextPage}</a>
+          </p>
+        ) : null}
+      </section>
+    ) : null}
+  </AdminLayout>
+);

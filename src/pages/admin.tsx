@@ -2,6 +2,7 @@ import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { exportAuditEvents, listAuditEvents, type AuditLogQuery } from "../admin/audit-logs";
 import { unlockAccount } from "../admin/unlock";
+import { listDeliveries, redeliver } from "../admin/webhooks";
 import {
   deactivateUser,
   forcePasswordReset,
@@ -16,7 +17,7 @@ import {
 import { AppError } from "../errors";
 import type { AppEnv } from "../http/context";
 import { adminUsersQuery, idParam, rolesBody } from "../http/schemas";
-import { AuditPage, queryString, UserPage, UsersPage, type AuditFilterValues, type UserPageProps } from "./admin-view";
+import { AuditPage, queryString, UserPage, UsersPage, WebhooksPage, type AuditFilterValues, type UserPageProps } from "./admin-view";
 import type { FormName } from "./csrf";
 import { failureFrom, text, validate, type FormData } from "./forms";
 import { frameFor, renderPage } from "./kit";
@@ -258,3 +259,44 @@ adminPages.get("/admin/audit-logs.ndjson", async (c) => {
     "Cache-Control": "no-store",
   });
 });
+
+const deliveryStatus = z.object({ status: z.enum(["delivered", "undelivered"]).optional() });
+
+adminPages.get("/admin/webhooks", async (c) => {
+  const session = await superuser(c, await pageSession(c), here(c));
+  if (session instanceof Response) return session;
+  const frame = await frameFor(c, session);
+  const status = c.req.query("status")?.trim() || undefined;
+  const checked = deliveryStatus.safeParse({ status });
+  if (!checked.success) {
+    return renderPage(
+      c,
+      frame,
+      <WebhooksPage frame={frame} notice={null} status={status} error={s.admin.deliveryFilter.invalid} result={null} />,
+      422,
+    );
+  }
+  const cursor = c.req.query("cursor")?.slice(0, 200) || undefined;
+  const query = { ...checked.data, limit: 50 };
+  const result = await listDeliveries(c.var.deps, { ...query, cursor }).catch((error: unknown) => {
+    if (cursor && error instanceof AppError) return listDeliveries(c.var.deps, query);
+    throw error;
+  });
+  return renderPage(c, frame, <WebhooksPage frame={frame} notice={noticeOf(c)} status={status} result={result} />);
+});
+
+adminPages.post(
+  "/admin/webhooks/:id/redeliver",
+  formPost("admin_redeliver", async (c, _data, signedIn) => {
+    const session = await superuser(c, signedIn, "/admin/webhooks");
+    if (session instanceof Response) return session;
+    const id = (c.req.param("id") ?? "").slice(0, 64);
+    try {
+      await redeliver(c.var.deps, actor(session), id);
+    } catch (error) {
+      if (error instanceof AppError && error.code === "not_found") return noSuchUser(c);
+      throw error;
+    }
+    return redirectWithNotice(c, "/admin/webhooks", "webhook_redelivered");
+  }),
+);

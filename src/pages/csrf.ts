@@ -41,6 +41,7 @@ const FORMS = [
   "admin_roles",
   "admin_session_revoke",
   "admin_sessions_revoke",
+  "admin_redeliver",
 ] as const;
 export type FormName = (typeof FORMS)[number];
 export type FormTokens = Record<FormName, string>;

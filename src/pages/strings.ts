@@ -182,6 +182,21 @@ export const strings = {
     userDetails: (created: string, lastLogin: string) => `Created ${created} · last sign-in ${lastLogin}`,
     badges: { superuser: "superuser", deactivated: "deactivated", unverified: "not verified", active: "active", locked: "locked" },
     backToUsers: "Back to users",
+    webhooks: "Webhooks",
+    deliveryFilter: { label: "Delivery", any: "Any", delivered: "Delivered", undelivered: "Not delivered yet", invalid: "Choose a value." },
+    noDeliveries: "No webhook events yet (nothing is recorded without a configured endpoint).",
+    redeliver: "Deliver again",
+    deliveryDetails: (e: {
+      created_at: string;
+      endpoint_url: string;
+      attempts: number;
+      last_status: number | null;
+      delivered_at: string | null;
+      next_attempt_at: string | null;
+    }) =>
+      `${e.created_at} to ${e.endpoint_url} · ${e.attempts} attempt(s)` +
+      (e.last_status !== null ? ` · last answer ${e.last_status}` : "") +
+      (e.delivered_at ? ` · delivered ${e.delivered_at}` : e.next_attempt_at ? ` · next try ${e.next_attempt_at}` : " · not queued"),
     profile: "Profile",
     fullName: "Full name",
     email: "Email address",
@@ -298,6 +313,7 @@ export const strings = {
     user_reactivated: "The user was reactivated.",
     roles_saved: "The roles were saved. Access tokens carry them from the user's next refresh or sign-in.",
     user_session_revoked: "That session was signed out.",
+    webhook_redelivered: "The event will be delivered again, with the same webhook-id.",
     user_sessions_revoked: "The user was signed out everywhere.",
     user_unlocked: "The account was unlocked.",
     password_reset_forced: "The user was signed out everywhere and mailed a link to set a new password.",
