@@ -77,6 +77,11 @@ interface OptionalVars {
   WEBHOOK_EVENTS?: string;
   /** Secret: more endpoints as JSON, `[{"url":…,"secret":"whsec_…","events":["user.created",…]}]`. */
   WEBHOOK_ENDPOINTS?: string;
+
+  /** Base URL of the k-anonymity range API (SHA-1 prefix appended); default Have I Been Pwned's. */
+  HIBP_API_URL?: string;
+  /** `off` (default), `register` (new passwords) or `always` (also flag breached passwords at login). */
+  BREACHED_PASSWORD_CHECK?: string;
 }
 
 const flag = z
@@ -209,6 +214,11 @@ const configSchema = z.object({
     .regex(/^(data:image\/(png|gif|jpeg|webp|svg\+xml);base64,[A-Za-z0-9+/=]+|\/[^/\\].*|https?:\/\/.+)$/)
     .optional(),
   SUPPORT_EMAIL: z.email().optional(),
+  HIBP_API_URL: z
+    .url()
+    .refine((v) => /^https?:/.test(v))
+    .default("https://api.pwnedpasswords.com/range/"),
+  BREACHED_PASSWORD_CHECK: z.enum(["off", "register", "always"]).default("off"),
 });
 
 /** Parsed, validated configuration: the only shape the rest of the code reads. */
@@ -269,6 +279,13 @@ export interface Config {
   rateLimits: RateLimitSettings;
   /** Where events go; empty: no event is written or queued. */
   webhookEndpoints: WebhookEndpoint[];
+  /** The breached-password check (src/accounts/breached-passwords.ts). */
+  breachedPasswords: {
+    /** `off`: never; `register`: new passwords; `always`: also flagged (not refused) at login. */
+    mode: "off" | "register" | "always";
+    /** Range API base; the 5-hex SHA-1 prefix is appended. */
+    apiUrl: string;
+  };
 }
 
 /** One receiver of events. */
@@ -366,6 +383,7 @@ export function readConfig(env: Bindings): Config {
     erasureGraceDays: v.ACCOUNT_ERASURE_GRACE_DAYS,
     rateLimits,
     webhookEndpoints,
+    breachedPasswords: { mode: v.BREACHED_PASSWORD_CHECK, apiUrl: v.HIBP_API_URL },
   };
   cache.set(env, config);
   return config;

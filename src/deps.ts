@@ -10,6 +10,18 @@ interface RequestMeta {
   ip: string | null;
   userAgent: string | null;
   requestId: string;
+  /** Cloudflare's coarse location of the client (`request.cf`), when the runtime gave one. */
+  place?: RequestPlace | null;
+}
+
+/** The parts of `request.cf` the sign-in signals use; every field may be missing. */
+export interface RequestPlace {
+  country: string | null;
+  city: string | null;
+  latitude: number | null;
+  longitude: number | null;
+  timezone: string | null;
+  asn: number | null;
 }
 
 type LimiterRpc = "hit" | "admitGuess" | "settleGuess" | "unlock" | "inspect";

@@ -53,8 +53,9 @@ describe("the caller's security events", () => {
     const failed = await login({ email: user.email, password: "not the password at all" }, loginIp);
     await problem(failed, 401, "invalid_credentials");
     tick();
+    // From the registering device (its device token): a new device would add `login.new_device` (threat-signals.test.ts).
     const ok = await call("/api/v1/auth/login", {
-      body: { email: user.email, password: user.password },
+      body: { email: user.email, password: user.password, device_token: user.body.device_token },
       ip: loginIp,
       headers: { "User-Agent": "ScriptedClient/1.0" },
     });

@@ -1,5 +1,6 @@
 import { DeviceBudgetSpent, guardPasswordCheck, type Guesser } from "../abuse/limits";
 import { deviceTokenFor, recognizeDevice, voidDevice } from "../devices/devices";
+import { afterSuccessfulLogin } from "../devices/sign-in-signals";
 import { recordAudit } from "../audit/audit";
 import type { User } from "../db/schema";
 import { findUserByIdentifier, identifierOf, updateUser } from "../db/users";
@@ -65,7 +66,10 @@ export async function logIn(deps: Deps, input: LoginInput): Promise<LoginResult>
     throw new AppError("invalid_credentials");
   }
   const tokens = await completeLogin(deps, result.user);
-  return { ...tokens, device_token: await deviceTokenFor(deps, result.user, device) };
+  const deviceToken = await deviceTokenFor(deps, result.user, device);
+  // New device, travel, hour and breach signals: all after the response (devices/sign-in-signals.ts).
+  afterSuccessfulLogin(deps, { user: result.user, newDevice: device === null, password: input.password });
+  return { ...tokens, device_token: deviceToken };
 }
 
 /** Checks the password. An unknown account still costs one hash, so timing tells nothing. */

@@ -116,7 +116,9 @@ export type SecurityEvent =
   | "refresh_token_reused"
   | "account_locked"
   | "api_key_created"
-  | "password_set_at_verification";
+  | "password_set_at_verification"
+  | "password_breached"
+  | "sign_in_reverted";
 
 const SECURITY_TEXT: Record<SecurityEvent, { subject: string; body: string }> = {
   password_changed: {
@@ -145,6 +147,14 @@ const SECURITY_TEXT: Record<SecurityEvent, { subject: string; body: string }> = 
     subject: "Your password was set",
     body: "A new password was set while confirming this address, and every earlier session and API key was revoked.",
   },
+  password_breached: {
+    subject: "Your password appears in a data breach",
+    body: "You signed in with a password that appears in a public list of breached passwords, so attackers are likely to try it. Change it now, and anywhere else you used it.",
+  },
+  sign_in_reverted: {
+    subject: "Your account was secured",
+    body: "From the link in a new-sign-in notice, every session and API key of your account was revoked and the password was disabled: use the reset link we are sending you to choose a new one.",
+  },
   account_locked: {
     subject: "Your account was locked",
     body: "Too many wrong passwords were tried for your account, so logins are paused. Reset your password to unlock it now.",
@@ -164,4 +174,39 @@ export function securityNoticeMail(
     `When: ${details.time.toISOString()}${details.ip ? `, from IP address ${details.ip}` : ""}.`,
     "If this was not you, reset your password right away.",
   ]);
+}
+
+/** What a new-sign-in notice says about the sign-in; every field is shown as text, escaped in HTML. */
+export interface SignInDetails {
+  time: Date;
+  ip: string | null;
+  /** "Berlin, DE"-style coarse location from Cloudflare, when known. */
+  place: string | null;
+  userAgent: string | null;
+  /** Human-readable warnings (impossible travel, unusual hour). */
+  warnings: string[];
+}
+
+/** A sign-in from a device the account had not used: who, when, where, and a link that undoes it. */
+export function newSignInMail(to: string, appUrl: string, token: string, details: SignInDetails): MailMessage {
+  const url = `${appUrl}/revert-sign-in?token=${encodeURIComponent(token)}`;
+  const lines = [
+    `When: ${details.time.toISOString()}`,
+    ...(details.ip ? [`IP address: ${details.ip}`] : []),
+    ...(details.place ? [`Approximate location: ${details.place}`] : []),
+    ...(details.userAgent ? [`Browser or app: ${details.userAgent.slice(0, 200)}`] : []),
+  ];
+  return compose(
+    to,
+    "security_notice",
+    details.warnings.length ? "Unusual sign-in to your account" : "New sign-in to your account",
+    [
+      "Your Gatehouse account was signed in to from a device it had not used before.",
+      lines.join("\n"),
+      ...details.warnings,
+      "If this was you, there is nothing to do. If it was not, open the link below within 7 days: it signs every session out, revokes every API key, disables the password and sends you a link to set a new one.",
+    ],
+    { url, label: "This wasn't me: secure my account" },
+    token,
+  );
 }

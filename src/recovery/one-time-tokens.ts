@@ -30,7 +30,7 @@ import type { Deps } from "../deps";
  * its own, in the same INSERT that claims it. The markers are rows of `consumed_tokens` because the
  * schema is fixed; they expire with the token and the daily clean-up removes them.
  */
-export type TokenPurpose = "verify" | "reset" | "email_change" | "email_revert";
+export type TokenPurpose = "verify" | "reset" | "email_change" | "email_revert" | "signin_revert";
 
 const TOKEN_TTL_SECONDS: Record<TokenPurpose, number> = {
   verify: 24 * 3600,
@@ -38,6 +38,8 @@ const TOKEN_TTL_SECONDS: Record<TokenPurpose, number> = {
   email_change: 3600,
   /** The old address's "this wasn't me" link after an email change. */
   email_revert: 7 * 86_400,
+  /** The "this wasn't me" link of a new-sign-in notice. */
+  signin_revert: 7 * 86_400,
 };
 
 export interface TokenPayload {

@@ -1,6 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import { matchedRoutes } from "hono/route";
-import { createDeps } from "../../deps";
+import { createDeps, type RequestPlace } from "../../deps";
 import { log } from "../../log";
 import type { AppEnv } from "../context";
 
@@ -28,6 +28,7 @@ export function createRequestContext() {
         ip: c.req.header("cf-connecting-ip")?.trim().slice(0, 64) || null,
         userAgent: c.req.header("user-agent")?.slice(0, 512) ?? null,
         requestId: c.get("requestId"),
+        place: placeOf(c.req.raw.cf),
       },
     });
     c.set("deps", deps);
@@ -47,4 +48,22 @@ export function createRequestContext() {
       });
     }
   });
+}
+
+/** Cloudflare's location fields (strings in `request.cf`, absent locally unless a test sets them). */
+function placeOf(cf: Record<string, unknown> | undefined): RequestPlace | null {
+  if (!cf) return null;
+  const text = (v: unknown, max: number) => (typeof v === "string" && v !== "" ? v.slice(0, max) : null);
+  const number = (v: unknown) => {
+    const n = typeof v === "number" ? v : typeof v === "string" && v !== "" ? Number(v) : Number.NaN;
+    return Number.isFinite(n) ? n : null;
+  };
+  return {
+    country: text(cf.country, 2),
+    city: text(cf.city, 80),
+    latitude: number(cf.latitude),
+    longitude: number(cf.longitude),
+    timezone: text(cf.timezone, 64),
+    asn: number(cf.asn),
+  };
 }

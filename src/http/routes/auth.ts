@@ -3,6 +3,7 @@ import { logIn } from "../../accounts/login";
 import { registerUser } from "../../accounts/registration";
 import { confirmEmailToken, resendVerification } from "../../recovery/email-verification";
 import { revertEmailChange } from "../../recovery/email-change";
+import { revertSignIn } from "../../recovery/sign-in-revert";
 import { requestPasswordReset, resetPassword } from "../../recovery/password-reset";
 import { logOut, refreshSession } from "../../sessions/sessions";
 import type { Context } from "hono";
@@ -48,6 +49,9 @@ const CONFIRMED = {
   verified_new_password: { message: "Your email address is verified and your new password is set. Log in with it." },
   changed: { message: "Your email address was changed." },
 } as const;
+const SECURED = {
+  message: "Every session was signed out and the password was disabled. We sent a link to set a new password.",
+};
 const REVERTED = {
   message: "Your email address was restored and every session was signed out. We sent a link to set a new password.",
 };
@@ -295,6 +299,28 @@ authRoutes.openapi(
   limitPerIp("verify_email", revertEmailChangeRoute, async (c) => {
     await revertEmailChange(c.var.deps, c.req.valid("json").token);
     return c.json(REVERTED, 200);
+  }),
+);
+
+const revertSignInRoute = createRoute({
+  method: "post",
+  path: "/revert-sign-in",
+  tags,
+  summary: "Secure the account after a sign-in its owner did not make (link in a new-sign-in notice)",
+  description:
+    "Revokes every session, device and API key, voids outstanding mailed links, disables the current password and mails a reset link to the account's address.",
+  request: { body: jsonBody(tokenBody) },
+  responses: {
+    200: jsonResponse(MessageSchema, "Secured."),
+    ...problems([...BODY_ERRORS, "invalid_token", "rate_limited"], { invalid_token: 400 }),
+  },
+});
+
+authRoutes.openapi(
+  revertSignInRoute,
+  limitPerIp("verify_email", revertSignInRoute, async (c) => {
+    await revertSignIn(c.var.deps, c.req.valid("json").token);
+    return c.json(SECURED, 200);
   }),
 );
 

@@ -1,0 +1,198 @@
+import { breachCount } from "../accounts/breached-passwords";
+import { recordAudit } from "../audit/audit";
+import { sha256 } from "../crypto";
+import type { User } from "../db/schema";
+import { afterResponse, type Deps, type RequestPlace } from "../deps";
+import { emitEvents } from "../events/events";
+import { describeError, log } from "../log";
+import { sendMail } from "../mail/mail";
+import { sendSecurityNotice } from "../mail/notices";
+import { newSignInMail } from "../mail/templates";
+import { issueOneTimeToken } from "../recovery/one-time-tokens";
+
+/**
+ * Signals of a successful password login, all worked out after the response (the login answer and
+ * its latency do not change):
+ * - a new device (no known device token): the owner gets a "new sign-in" notice, at most one per
+ *   device (IP or IPv6 /64, and user agent) per day, with a "this wasn't me" link
+ *   (src/recovery/sign-in-revert.ts);
+ * - impossible travel: faster than {@link MAX_TRAVEL_KMH} between this and the previous successful
+ *   login, from Cloudflare's coordinates (`request.cf`);
+ * - an unusual hour: none of the account's last logins fell within an hour of this one (once it has
+ *   {@link HOUR_HISTORY_MIN} of them);
+ * - with `BREACHED_PASSWORD_CHECK=always`, a breached password (still admitted).
+ * Travel and hour flags go into a `login.flagged` audit row, a `security.alert` event and the notice.
+ *
+ *   KV  signin:<userId> → {@link SignInProfile}  (last coordinates, login hours); 180 days
+ */
+
+const MAX_TRAVEL_KMH = 900;
+/** Closer than this is GeoIP noise, whatever the speed. */
+const MIN_TRAVEL_KM = 200;
+const HOUR_HISTORY_MIN = 10;
+const PROFILE_TTL_SECONDS = 180 * 86_400;
+const NOTICE_POLICY = { name: "signin_notice_device_day", limit: 1, window: 86_400 };
+/** One breached-password notice per password (the stored hash) a month. */
+const BREACH_NOTICE_POLICY = { name: "breached_password_notice", limit: 1, window: 30 * 86_400 };
+
+interface SignInProfile {
+  last: { latitude: number; longitude: number; at: number } | null;
+  /** Logins per hour of day (the client's time zone when Cloudflare names it, else UTC). */
+  hours: number[];
+}
+
+export interface SuccessfulLogin {
+  user: User;
+  /** No known device token came with the login. */
+  newDevice: boolean;
+  /** Kept only in memory for the breach check after the response; never logged or stored. */
+  password: string;
+}
+
+/** Schedules the signals of a successful login after the response. Never throws. */
+export function afterSuccessfulLogin(deps: Deps, login: SuccessfulLogin): void {
+  afterResponse(deps, async () => {
+    try {
+      await evaluate(deps, login);
+    } catch (error) {
+      log("error", "sign_in_signals.failed", { request_id: deps.meta.requestId, ...describeError(error) });
+    }
+  });
+}
+
+async function evaluate(deps: Deps, { user, newDevice, password }: SuccessfulLogin): Promise<void> {
+  const place = deps.meta.place ?? null;
+  const now = deps.now();
+  const warnings = await travelAndHour(deps, user.id, place, now);
+  const flags = warnings.map((w) => w.flag);
+  if (flags.length) {
+    await recordAudit(deps, {
+      action: "login.flagged",
+      userId: user.id,
+      resource: `user:${user.id}`,
+      metadata: warnings.reduce((all, w) => ({ ...all, ...w.metadata }), { flags, ...placeMetadata(place) }),
+    });
+    await emitEvents(deps, [{ type: "security.alert", data: { user_id: user.id, reason: "unusual_sign_in", flags } }]);
+  }
+  if (newDevice) {
+    await recordAudit(deps, { action: "login.new_device", userId: user.id, resource: `user:${user.id}`, metadata: placeMetadata(place) });
+    if (await spendOnce(deps, user.id, `signin_notice:${await deviceFingerprint(deps)}`, NOTICE_POLICY)) {
+      const token = await issueOneTimeToken(deps, "signin_revert", { userId: user.id, email: user.email });
+      sendMail(
+        deps,
+        newSignInMail(user.email, deps.config.appUrl, token, {
+          time: now,
+          ip: deps.meta.ip,
+          place: describePlace(place),
+          userAgent: deps.meta.userAgent,
+          warnings: warnings.map((w) => w.text),
+        }),
+      );
+    }
+  }
+  if (deps.config.breachedPasswords.mode === "always" && ((await breachCount(deps, password)) ?? 0) > 0) {
+    await recordAudit(deps, {
+      action: "login.flagged",
+      userId: user.id,
+      resource: `user:${user.id}`,
+      metadata: { flags: ["breached_password"] },
+    });
+    await emitEvents(deps, [{ type: "security.alert", data: { user_id: user.id, reason: "breached_password" } }]);
+    const passwordTag = (await sha256(user.passwordHash)).slice(0, 16);
+    if (await spendOnce(deps, user.id, `breached_notice:${passwordTag}`, BREACH_NOTICE_POLICY)) {
+      await sendSecurityNotice(deps, user.id, "password_breached", user.email);
+    }
+  }
+}
+
+/** One unit of a per-user budget in the user's RateLimiter object; false when it is spent. */
+async function spendOnce(deps: Deps, userId: string, action: string, policy: typeof NOTICE_POLICY): Promise<boolean> {
+  const now = deps.now().getTime();
+  const result = await deps.limiter(`user:${userId}`, (stub) => stub.hit(action, [policy], now));
+  return result.ok;
+}
+
+/** What identifies "this device" without a device token: the client network (IPv6 /64) and user agent. */
+async function deviceFingerprint(deps: Deps): Promise<string> {
+  const ip = deps.meta.ip ?? "";
+  const network = ip.includes(":") ? ip.split(":").slice(0, 4).join(":") : ip;
+  return (await sha256(`${network}|${deps.meta.userAgent ?? ""}`)).slice(0, 16);
+}
+
+interface Warning {
+  flag: "impossible_travel" | "unusual_hour";
+  text: string;
+  metadata: Record<string, unknown>;
+}
+
+/** Compares this login with the account's profile and records it there (best effort; KV). */
+async function travelAndHour(deps: Deps, userId: string, place: RequestPlace | null, now: Date): Promise<Warning[]> {
+  const key = `signin:${userId}`;
+  const stored = await deps.kv.get<SignInProfile>(key, "json");
+  const profile: SignInProfile =
+    stored && Array.isArray(stored.hours) && stored.hours.length === 24 ? stored : { last: null, hours: Array<number>(24).fill(0) };
+  const warnings: Warning[] = [];
+
+  const here = place?.latitude != null && place.longitude != null ? { latitude: place.latitude, longitude: place.longitude } : null;
+  if (here && profile.last) {
+    const km = distanceKm(profile.last, here);
+    const hours = Math.max((now.getTime() - profile.last.at) / 3_600_000, 1 / 3600);
+    const kmh = Math.round(km / hours);
+    if (km >= MIN_TRAVEL_KM && kmh > MAX_TRAVEL_KMH) {
+      warnings.push({
+        flag: "impossible_travel",
+        text: `Warning: this sign-in is ${Math.round(km)} km from the previous one, a journey no traveller could have made in the time between them.`,
+        metadata: { distance_km: Math.round(km), speed_kmh: kmh },
+      });
+    }
+  }
+
+  const hour = localHour(now, place?.timezone ?? null);
+  const seen = profile.hours.reduce((a, b) => a + b, 0);
+  const near = [23, 0, 1].reduce((sum, d) => sum + (profile.hours[(hour + d) % 24] ?? 0), 0);
+  if (seen >= HOUR_HISTORY_MIN && near === 0) {
+    warnings.push({
+      flag: "unusual_hour",
+      text: `Warning: this account does not usually sign in at this hour (${String(hour).padStart(2, "0")}:00 local time).`,
+      metadata: { hour },
+    });
+  }
+
+  // Older hours fade, so a changed routine stops looking unusual.
+  const hours = profile.hours.map((n) => (seen >= 200 ? Math.floor(n / 2) : n));
+  hours[hour] = (hours[hour] ?? 0) + 1;
+  const next: SignInProfile = { last: here ? { ...here, at: now.getTime() } : profile.last, hours };
+  await deps.kv.put(key, JSON.stringify(next), { expirationTtl: PROFILE_TTL_SECONDS });
+  return warnings;
+}
+
+/** Great-circle distance (haversine). */
+function distanceKm(a: { latitude: number; longitude: number }, b: { latitude: number; longitude: number }): number {
+  const rad = (d: number) => (d * Math.PI) / 180;
+  const dLat = rad(b.latitude - a.latitude);
+  const dLon = rad(b.longitude - a.longitude);
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(rad(a.latitude)) * Math.cos(rad(b.latitude)) * Math.sin(dLon / 2) ** 2;
+  return 2 * 6371 * Math.asin(Math.min(1, Math.sqrt(h)));
+}
+
+function localHour(now: Date, timezone: string | null): number {
+  if (timezone) {
+    try {
+      const text = new Intl.DateTimeFormat("en-GB", { hour: "numeric", hourCycle: "h23", timeZone: timezone }).format(now);
+      const hour = Number.parseInt(text, 10);
+      if (hour >= 0 && hour < 24) return hour;
+    } catch {
+      // An unknown zone name: fall back to UTC.
+    }
+  }
+  return now.getUTCHours();
+}
+
+function describePlace(place: RequestPlace | null): string | null {
+  const parts = [place?.city, place?.country].filter((p): p is string => Boolean(p));
+  return parts.length ? parts.join(", ") : null;
+}
+
+function placeMetadata(place: RequestPlace | null): Record<string, unknown> {
+  return { country: place?.country ?? null, city: place?.city ?? null };
+}
