@@ -66,6 +66,10 @@ interface OptionalVars {
    * names and defaults in src/abuse/policy.ts (docs/rate-limits.md).
    */
   RATE_LIMITS?: string;
+  /** `block` (default) or `log`: what one client failing across many login identifiers gets (src/abuse/limits.ts). */
+  ATTACK_IP_SPREAD_ACTION?: string;
+  /** `true`: refuse registration and email change to disposable addresses (src/accounts/disposable-email.ts). */
+  BLOCK_DISPOSABLE_EMAIL?: string;
 
   /** Where events are POSTed (Standard Webhooks); with WEBHOOK_SECRET, the default endpoint. */
   WEBHOOK_URL?: string;
@@ -179,6 +183,8 @@ const configSchema = z.object({
   UNVERIFIED_ACCOUNT_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(7),
   ACCOUNT_ERASURE_GRACE_DAYS: z.coerce.number().int().min(0).max(365).default(0),
   RATE_LIMITS: z.string().optional(),
+  ATTACK_IP_SPREAD_ACTION: z.enum(["block", "log"]).default("block"),
+  BLOCK_DISPOSABLE_EMAIL: flag,
   WEBHOOK_URL: webhookUrl.optional(),
   WEBHOOK_SECRET: webhookSecret.optional(),
   WEBHOOK_SECRET_PREVIOUS: webhookSecret.optional(),
@@ -277,6 +283,8 @@ export interface Config {
   erasureGraceDays: number;
   /** Every abuse limit with overrides applied (see src/abuse/policy.ts). */
   rateLimits: RateLimitSettings;
+  /** Attack protection: what the per-IP spread signal does, and whether disposable addresses are refused. */
+  attack: { ipSpreadAction: "block" | "log"; blockDisposableEmail: boolean };
   /** Where events go; empty: no event is written or queued. */
   webhookEndpoints: WebhookEndpoint[];
   /** The breached-password check (src/accounts/breached-passwords.ts). */
@@ -382,6 +390,7 @@ export function readConfig(env: Bindings): Config {
     unverifiedAccountTtlDays: v.UNVERIFIED_ACCOUNT_TTL_DAYS,
     erasureGraceDays: v.ACCOUNT_ERASURE_GRACE_DAYS,
     rateLimits,
+    attack: { ipSpreadAction: v.ATTACK_IP_SPREAD_ACTION, blockDisposableEmail: v.BLOCK_DISPOSABLE_EMAIL },
     webhookEndpoints,
     breachedPasswords: { mode: v.BREACHED_PASSWORD_CHECK, apiUrl: v.HIBP_API_URL },
   };

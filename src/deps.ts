@@ -24,7 +24,7 @@ export interface RequestPlace {
   asn: number | null;
 }
 
-type LimiterRpc = "hit" | "admitGuess" | "settleGuess" | "unlock" | "inspect";
+type LimiterRpc = "hit" | "admitGuess" | "settleGuess" | "settleSpread" | "unlock" | "inspect";
 
 /**
  * The RateLimiter's RPC surface as plain promises. The generated stub types turn union results into

@@ -1,6 +1,6 @@
 import type { User } from "../db/schema";
 import { findUserByIdentifier, type AccountIdentifier } from "../db/users";
-import type { LimitState, LockEvent } from "./rate-limiter";
+import type { LimitState, LockEvent, RefusalReport, SpreadPolicy } from "./rate-limiter";
 import { AppError } from "../errors";
 import { recordAudit } from "../audit/audit";
 import { emitEvents } from "../events/events";
@@ -8,7 +8,8 @@ import { recordRefusal } from "./refusals";
 import type { Deps } from "../deps";
 import { clientKey } from "./client-key";
 import { sendSecurityNotice } from "../mail/notices";
-import { accountPolicies, devicePolicies, ipPolicies, TRUSTED_LOCKOUT, type AccountAction, type IpAction } from "./policy";
+import { log } from "../log";
+import { accountPolicies, devicePolicies, ipPolicies, spreadBlocks, TRUSTED_LOCKOUT, type AccountAction, type IpAction } from "./policy";
 
 /**
  * Abuse protection as the routes see it: per-IP limits, per-account limits and the login lockout,
@@ -43,12 +44,83 @@ export function accountObjectName(identifier: AccountIdentifier): string {
  * spent (audited as one `rate_limited` row per window with its count, see refusals.ts).
  */
 export async function enforceIpLimit(deps: Deps, action: IpAction): Promise<void> {
+  await hitIp(deps, action);
+}
+
+/**
+ * A login's per-IP call: the IP's login limits and, in the same call, the "one client failing
+ * across many identifiers" signal. The identifier is admitted as a pending attempt under a ticket
+ * (hashed with the IP's key: the object never holds it in clear); pass the ticket to
+ * {@link guardPasswordCheck}, which reports the outcome alongside the identifier's own settle step,
+ * so a failed login costs no extra round trip.
+ */
+export async function admitLoginFromIp(deps: Deps, identifier: AccountIdentifier): Promise<IpTicket> {
+  const hashed = await hashIdentifier(clientKey(deps.meta.ip), accountObjectName(identifier));
+  return { ticket: (await hitIp(deps, "login", hashed)) ?? "" };
+}
+
+/** A login admitted by its IP's object, whose outcome is still to be reported. */
+export interface IpTicket {
+  ticket: string;
+}
+
+async function hitIp(deps: Deps, action: IpAction, identifier?: string): Promise<string | undefined> {
   const policies = ipPolicies(deps.config.rateLimits, action);
   const now = deps.now().getTime();
-  const result = await deps.limiter(ipObjectName(deps.meta.ip), (stub) => stub.hit(action, policies, now, true));
-  if (result.ok) return;
+  const spread = spreadBlocks(action) ? { policy: spreadPolicy(deps), ...(identifier !== undefined ? { identifier } : {}) } : undefined;
+  const result = await deps.limiter(ipObjectName(deps.meta.ip), (stub) => stub.hit(action, policies, now, true, spread));
+  if (result.ok) return result.ticket;
   await recordRefusal(deps, result.report, () => ({ action: "rate_limited", metadata: { scope: "ip", action, policy: result.blockedBy } }));
   throw rateLimited(result.retryAfter, result.limits);
+}
+
+/** The spread signal's settings: `login_failures_ip_identifiers_hour`, `login_failures_ip_block`, `ATTACK_IP_SPREAD_ACTION`. */
+function spreadPolicy(deps: Deps): SpreadPolicy {
+  const { limits, spreadBlockSeconds } = deps.config.rateLimits;
+  const { limit, window } = limits.login_failures_ip_identifiers_hour;
+  return {
+    name: "login_failures_ip_identifiers_hour",
+    identifiers: limit,
+    window,
+    blockSeconds: spreadBlockSeconds,
+    enforce: deps.config.attack.ipSpreadAction === "block",
+  };
+}
+
+/** Reports a login's outcome to its IP's object; a block that begins writes its one audit row. */
+async function settleIp(deps: Deps, ip: IpTicket, failed: boolean): Promise<void> {
+  if (!ip.ticket) return;
+  const policy = spreadPolicy(deps);
+  const { blockStarted } = await deps.limiter(ipObjectName(deps.meta.ip), (stub) =>
+    stub.settleSpread(ip.ticket, failed, policy, deps.now().getTime()),
+  );
+  if (blockStarted) await announceIpBlock(deps, blockStarted, policy);
+}
+
+/** One row per block (refusals during it are counted into the row); it names no account. */
+async function announceIpBlock(deps: Deps, report: RefusalReport, policy: SpreadPolicy): Promise<void> {
+  log("warn", "attack.ip_spread", {
+    action: policy.enforce ? "block" : "log",
+    identifiers: policy.identifiers,
+    block_seconds: policy.blockSeconds,
+  });
+  await recordRefusal(deps, report, () => ({
+    action: "ip.blocked",
+    metadata: {
+      reason: "failures_across_identifiers",
+      policy: policy.name,
+      identifiers: policy.identifiers,
+      failures_window_seconds: policy.window,
+      block_seconds: policy.blockSeconds,
+      enforced: policy.enforce,
+    },
+  }));
+}
+
+/** SHA-256 of the identifier salted with the client key, truncated: enough to tell identifiers apart. */
+async function hashIdentifier(salt: string, identifier: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${salt}\n${identifier}`));
+  return [...new Uint8Array(digest).slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**
@@ -111,6 +183,27 @@ export async function guardPasswordCheck<T extends PasswordCheckOutcome>(
   identifier: AccountIdentifier,
   check: () => Promise<T>,
   guesser: Guesser = { kind: "stranger" },
+  ip?: IpTicket,
+): Promise<T> {
+  if (!ip) return guardGuess(deps, identifier, check, guesser);
+  let outcome: T | undefined;
+  try {
+    outcome = await guardGuess(deps, identifier, check, guesser, (success) => settleIp(deps, ip, !success));
+    return outcome;
+  } catch (error) {
+    // Refused (423/429) or broken before an outcome: a failed login from this IP. A device whose
+    // budget is spent is retried as a stranger with the same ticket, so it is not settled here.
+    if (!(error instanceof DeviceBudgetSpent)) await settleIp(deps, ip, true).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function guardGuess<T extends PasswordCheckOutcome>(
+  deps: Deps,
+  identifier: AccountIdentifier,
+  check: () => Promise<T>,
+  guesser: Guesser,
+  alongside?: (success: boolean) => Promise<void>,
 ): Promise<T> {
   const trusted = guesser.kind !== "stranger";
   const name = trusted ? `${guesser.kind}:${guesser.id}` : accountObjectName(identifier);
@@ -148,7 +241,11 @@ export async function guardPasswordCheck<T extends PasswordCheckOutcome>(
     await deps.limiter(name, (stub) => stub.settleGuess(admitted.ticket, false, deps.now().getTime())).catch(() => undefined);
     throw error;
   }
-  const settled = await deps.limiter(name, (stub) => stub.settleGuess(admitted.ticket, outcome.success, deps.now().getTime()));
+  // The IP's outcome report runs alongside the identifier's settle step: one round trip for both.
+  const [settled] = await Promise.all([
+    deps.limiter(name, (stub) => stub.settleGuess(admitted.ticket, outcome.success, deps.now().getTime())),
+    alongside?.(outcome.success),
+  ]);
   if (settled.lockEvent && !trusted) await announceLock(deps, identifier, settled.lockEvent, outcome.userId);
   return outcome;
 }

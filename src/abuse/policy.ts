@@ -45,9 +45,31 @@ const DEFAULT_LIMITS = {
   api_key_new_ip_day: { limit: 20, window: 86_400 },
   mailbox_hour: { limit: 10, window: 3600 },
   registration_attempt_mailbox_day: { limit: 1, window: 86_400 },
+  login_failures_ip_identifiers_hour: { limit: 20, window: 3600 },
 } as const satisfies Record<string, { limit: number; window: number }>;
 
 type LimitName = keyof typeof DEFAULT_LIMITS;
+
+/** How long one client failing across many identifiers is blocked (`login_failures_ip_block`). */
+const DEFAULT_SPREAD_BLOCK_SECONDS = 3600;
+
+/**
+ * IP actions that the "one client failing across many identifiers" block refuses: login,
+ * registration and recovery. A login also feeds the signal (see src/abuse/limits.ts).
+ */
+const SPREAD_BLOCKED_ACTIONS = new Set<string>([
+  "login",
+  "register",
+  "forgot_password",
+  "reset_password",
+  "resend_verification",
+  "verify_email",
+]);
+
+/** Whether a running spread block refuses this IP action. */
+export function spreadBlocks(action: string): boolean {
+  return SPREAD_BLOCKED_ACTIONS.has(action);
+}
 
 const DEFAULT_LOCKOUT: LockoutPolicy = { softAfter: 5, softLockSeconds: 1800, hardAfter: 10, forgetAfterSeconds: 86_400 };
 
@@ -110,6 +132,8 @@ export type Budget = keyof typeof BUDGETS;
 export interface RateLimitSettings {
   limits: Record<LimitName, { limit: number; window: number }>;
   lockout: LockoutPolicy;
+  /** Seconds a client failing across `login_failures_ip_identifiers_hour` identifiers is blocked. */
+  spreadBlockSeconds: number;
 }
 
 const count = z.number().int().min(1).max(1_000_000);
@@ -133,6 +157,7 @@ const overridesSchema = z.strictObject({
       forget_after_seconds: windowSeconds.optional(),
     })
     .optional(),
+  login_failures_ip_block: z.strictObject({ seconds: windowSeconds }).optional(),
 });
 
 /**
@@ -153,7 +178,7 @@ export function parseRateLimits(raw: string | undefined): RateLimitSettings {
   if (!parsed.success) {
     throw new Error(`RATE_LIMITS: ${parsed.error.issues.map((i) => i.path.join(".") || i.message).join(", ")}`);
   }
-  const { lockout: lockoutOverride, ...limitOverrides } = parsed.data;
+  const { lockout: lockoutOverride, login_failures_ip_block: spreadBlock, ...limitOverrides } = parsed.data;
   const limits = { ...DEFAULT_LIMITS } as RateLimitSettings["limits"];
   for (const [name, value] of Object.entries(limitOverrides)) {
     if (value) limits[name as LimitName] = value;
@@ -165,7 +190,7 @@ export function parseRateLimits(raw: string | undefined): RateLimitSettings {
     forgetAfterSeconds: lockoutOverride?.forget_after_seconds ?? DEFAULT_LOCKOUT.forgetAfterSeconds,
   };
   if (lockout.hardAfter <= lockout.softAfter) throw new Error("RATE_LIMITS: lockout.hard_after must exceed lockout.soft_after");
-  return { limits, lockout };
+  return { limits, lockout, spreadBlockSeconds: spreadBlock?.seconds ?? DEFAULT_SPREAD_BLOCK_SECONDS };
 }
 
 /** The limits an IP-scoped action must pass. */

@@ -29,7 +29,34 @@ export interface RefusalReport {
 }
 
 export type HitResult =
-  { ok: true; limits: LimitState[] } | { ok: false; retryAfter: number; blockedBy: string; limits: LimitState[]; report?: RefusalReport };
+  | { ok: true; limits: LimitState[]; ticket?: string }
+  | { ok: false; retryAfter: number; blockedBy: string; limits: LimitState[]; report?: RefusalReport };
+
+/**
+ * The "one client failing across many identifiers" signal of a per-IP object (see
+ * {@link RateLimiter.hit}): at `identifiers` distinct failing login identifiers within `window`
+ * seconds the IP is blocked for `blockSeconds`. `enforce: false` (action `log`) records and audits
+ * the block without refusing anything.
+ */
+export interface SpreadPolicy {
+  name: string;
+  identifiers: number;
+  window: number;
+  blockSeconds: number;
+  enforce: boolean;
+}
+
+/** How a request takes part in the spread signal: a login names its identifier (hashed); others only check. */
+export interface SpreadOptions {
+  policy: SpreadPolicy;
+  /** A login's identifier, hashed: the call admits it as a pending attempt and returns a ticket. */
+  identifier?: string;
+}
+
+/** A block that has just begun: its caller writes the one audit row (see {@link RefusalReport}). */
+export interface SpreadSettleResult {
+  blockStarted: RefusalReport | null;
+}
 
 type LockTier = "soft" | "hard";
 
@@ -85,6 +112,13 @@ CREATE TABLE IF NOT EXISTS lockout (
   policy TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS spread (
+  ticket TEXT PRIMARY KEY,
+  identifier TEXT NOT NULL,
+  failed INTEGER NOT NULL DEFAULT 0,
+  at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS refusals (
   kind TEXT NOT NULL,
   started_at INTEGER NOT NULL,
@@ -123,9 +157,14 @@ export class RateLimiter extends DurableObject<Bindings> {
    * Counts one request of `action` if every policy has room; refuses without counting otherwise.
    * With `report`, a refusal is also counted for the audit trail (see {@link RefusalReport}).
    */
-  hit(action: string, policies: LimitPolicy[], now: number, report = false): HitResult {
+  hit(action: string, policies: LimitPolicy[], now: number, report = false, spread?: SpreadOptions): HitResult {
     this.prepare(now);
-    const blocked = this.check(action, policies, now);
+    const ipBlock = spread?.policy.enforce ? this.spreadBlock(spread.policy, now) : null;
+    if (ipBlock) {
+      this.scheduleCleanup(now);
+      return ipBlock;
+    }
+    const blocked = this.check(action, policies, now) ?? (spread ? this.spreadPending(spread, policies, action, now) : null);
     if (blocked) {
       if (!report) return blocked;
       const counted = { ...blocked, report: this.countRefusal(`rate_limited:${action}`, now) };
@@ -133,8 +172,43 @@ export class RateLimiter extends DurableObject<Bindings> {
       return counted;
     }
     this.record(action, policies, now);
+    let ticket: string | undefined;
+    if (spread?.identifier !== undefined) {
+      ticket = crypto.randomUUID();
+      this.sql.exec(
+        "INSERT INTO spread (ticket, identifier, at, expires_at) VALUES (?, ?, ?, ?)",
+        ticket,
+        spread.identifier,
+        now,
+        now + TICKET_TTL_MS,
+      );
+    }
     this.scheduleCleanup(now);
-    return { ok: true, limits: this.states(action, policies, now) };
+    return { ok: true, limits: this.states(action, policies, now), ...(ticket ? { ticket } : {}) };
+  }
+
+  /**
+   * Records the outcome of a login admitted with a spread ticket. A failure counts its identifier
+   * for `policy.window`; the failure that brings the distinct failing identifiers to
+   * `policy.identifiers` starts the block (once: the counted failures are then forgotten) and
+   * gets the report whose caller writes the block's audit row. A success only drops the ticket.
+   */
+  settleSpread(ticket: string, failed: boolean, policy: SpreadPolicy, now: number): SpreadSettleResult {
+    this.prepare(now);
+    const row = this.sql.exec<{ identifier: string }>("DELETE FROM spread WHERE ticket = ? RETURNING identifier", ticket).toArray()[0];
+    // An unknown ticket expired (a worker that never reported back): its attempt is not counted.
+    if (row && failed) {
+      this.sql.exec(
+        "INSERT INTO spread (ticket, identifier, failed, at, expires_at) VALUES (?, ?, 1, ?, ?)",
+        ticket,
+        row.identifier,
+        now,
+        now + policy.window * 1000,
+      );
+    }
+    const blockStarted = row && failed ? this.startSpreadBlock(policy, now) : null;
+    this.scheduleCleanup(now);
+    return { blockStarted };
   }
 
   /**
@@ -235,6 +309,50 @@ export class RateLimiter extends DurableObject<Bindings> {
     this.scheduleCleanup(now);
   }
 
+  /** A running block of this IP: refused (counted into the block's audit row), without counting a hit. */
+  private spreadBlock(policy: SpreadPolicy, now: number): Extract<HitResult, { ok: false }> | null {
+    const until = this.sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = 'spread_blocked_until'").toArray()[0]?.value;
+    if (until === undefined || until <= now) return null;
+    const retryAfter = ceilSeconds(until - now);
+    const limits = [{ name: policy.name, limit: policy.identifiers, window: policy.window, remaining: 0, reset: retryAfter }];
+    // The block's refusal window opened with the block and lasts as long: refusals only add to its count.
+    const report = this.countRefusal("ip.blocked", now, policy.blockSeconds * 1000);
+    return { ok: false, retryAfter, blockedBy: policy.name, limits, report };
+  }
+
+  /**
+   * A login for an identifier not yet failing here, while failed and pending identifiers already
+   * reach the threshold: the pending ones may still start the block, so this one waits (429 with
+   * `Retry-After: 1`), and a parallel burst never gets more identifiers evaluated than the block allows.
+   */
+  private spreadPending(spread: SpreadOptions, policies: LimitPolicy[], action: string, now: number) {
+    if (spread.identifier === undefined || !spread.policy.enforce) return null;
+    const known = this.sql.exec("SELECT 1 FROM spread WHERE identifier = ? LIMIT 1", spread.identifier).toArray().length > 0;
+    if (known) return null;
+    const { n } = this.one<{ n: number }>("SELECT count(DISTINCT identifier) AS n FROM spread");
+    if (n < spread.policy.identifiers) return null;
+    return {
+      ok: false as const,
+      retryAfter: PENDING_RETRY_AFTER,
+      blockedBy: spread.policy.name,
+      limits: this.states(action, policies, now),
+    };
+  }
+
+  /** Starts the block when the distinct failing identifiers reach the threshold; the report of its audit row. */
+  private startSpreadBlock(policy: SpreadPolicy, now: number): RefusalReport | null {
+    const { n } = this.one<{ n: number }>("SELECT count(DISTINCT identifier) AS n FROM spread WHERE failed = 1");
+    if (n < policy.identifiers) return null;
+    const until = now + policy.blockSeconds * 1000;
+    // The counted failures are spent on this block: they must not start another one when it ends.
+    this.sql.exec("DELETE FROM spread WHERE failed = 1");
+    this.sql.exec(
+      "INSERT INTO meta (key, value) VALUES ('spread_blocked_until', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      until,
+    );
+    return this.countRefusal("ip.blocked", now, policy.blockSeconds * 1000);
+  }
+
   private get sql(): SqlStorage {
     return this.ctx.storage.sql;
   }
@@ -243,8 +361,8 @@ export class RateLimiter extends DurableObject<Bindings> {
    * Counts one refusal of `kind` in its open window, opening one if none is (the first refusal of
    * a window is the one whose caller writes the audit row).
    */
-  private countRefusal(kind: string, now: number): RefusalReport {
-    const windowSeconds = REFUSAL_WINDOW_MS / 1000;
+  private countRefusal(kind: string, now: number, windowMs = REFUSAL_WINDOW_MS): RefusalReport {
+    const windowSeconds = windowMs / 1000;
     const open = this.sql
       .exec<{ audit_id: string }>(
         "UPDATE refusals SET count = count + 1 WHERE kind = ? AND started_at <= ? AND ends_at > ? RETURNING audit_id",
@@ -259,7 +377,7 @@ export class RateLimiter extends DurableObject<Bindings> {
       "INSERT INTO refusals (kind, started_at, ends_at, audit_id, count) VALUES (?, ?, ?, ?, 1)",
       kind,
       now,
-      now + REFUSAL_WINDOW_MS,
+      now + windowMs,
       id,
     );
     return { id, first: true, windowSeconds };
@@ -309,6 +427,8 @@ export class RateLimiter extends DurableObject<Bindings> {
   /** Expired hits go; expired tickets become failures; a finished soft lock and stale failures end. */
   private prune(now: number): void {
     this.sql.exec("DELETE FROM hits WHERE expires_at <= ?", now);
+    this.sql.exec("DELETE FROM spread WHERE expires_at <= ?", now);
+    this.sql.exec("DELETE FROM meta WHERE key = 'spread_blocked_until' AND value <= ?", now);
     const expired = this.sql.exec("DELETE FROM tickets WHERE expires_at <= ? RETURNING id", now).toArray().length;
     if (expired > 0) this.addFailures(expired, now);
     this.sql.exec("UPDATE lockout SET locked_until = NULL WHERE locked_until <= ?", now);
@@ -394,7 +514,11 @@ export class RateLimiter extends DurableObject<Bindings> {
          UNION ALL SELECT max(ends_at) FROM refusals
        )`,
     );
-    return t;
+    // SQLite here allows few terms in a compound SELECT: the spread signal's expiries are read apart.
+    const spread = this.one<{ t: number | null }>(
+      "SELECT max(t) AS t FROM (SELECT max(expires_at) AS t FROM spread UNION ALL SELECT value FROM meta WHERE key = 'spread_blocked_until')",
+    ).t;
+    return t === null ? spread : spread === null ? t : Math.max(t, spread);
   }
 
   /** State that never expires by itself: a hard lock. */

@@ -1,4 +1,4 @@
-import { DeviceBudgetSpent, guardPasswordCheck, type Guesser } from "../abuse/limits";
+import { admitLoginFromIp, DeviceBudgetSpent, guardPasswordCheck, type Guesser } from "../abuse/limits";
 import { deviceTokenFor, recognizeDevice, voidDevice } from "../devices/devices";
 import { afterSuccessfulLogin } from "../devices/sign-in-signals";
 import { recordAudit } from "../audit/audit";
@@ -26,7 +26,7 @@ export type LoginResult = TokenResponse & { device_token: string };
 type LoginFailure = "unknown_account" | "bad_password" | "inactive";
 
 /**
- * `POST /auth/login`, after the per-IP limit. The password check is one guess (see
+ * `POST /auth/login`, starting with the per-IP limit. The password check is one guess (see
  * abuse/limits.ts): a stranger's counts against the named identifier (lockout 423 and per-address
  * 429 before it runs), a known device's only against that device, so precedence is API.md's:
  * per-IP 429, then lockout 423, then credentials 401. A device that spent its budget is void and
@@ -35,6 +35,8 @@ type LoginFailure = "unknown_account" | "bad_password" | "inactive";
  */
 export async function logIn(deps: Deps, input: LoginInput): Promise<LoginResult> {
   const identifier = identifierOf(input);
+  // The per-IP limits (429 first) and the "failing across many identifiers" signal, in one call.
+  const fromIp = await admitLoginFromIp(deps, identifier);
   const user = await findUserByIdentifier(deps.db, identifier);
   let device = await recognizeDevice(deps, user, input.device_token);
   const attempt = (guesser: Guesser) =>
@@ -46,6 +48,7 @@ export async function logIn(deps: Deps, input: LoginInput): Promise<LoginResult>
         return { success: !("failure" in result), userId: user?.id ?? null, result };
       },
       guesser,
+      fromIp,
     );
   let outcome;
   try {

@@ -9,6 +9,7 @@ import { registrationAttemptMail, usernameUnavailableMail, verificationMail } fr
 import { issueOneTimeToken } from "../recovery/one-time-tokens";
 import { hashPassword, passwordParams } from "./passwords";
 import { assertStrongPassword } from "./password-policy";
+import { assertNotDisposable } from "./disposable-email";
 import { assertNotBreached } from "./breached-passwords";
 import { deviceTokenFor } from "../devices/devices";
 import { startSession, type TokenResponse } from "../sessions/sessions";
@@ -37,6 +38,7 @@ export async function sendVerificationMail(deps: Deps, user: Pick<User, "id" | "
  */
 export async function registerUser(deps: Deps, input: RegisterInput): Promise<RegisterResult> {
   const { requireEmailVerification } = deps.config;
+  await assertNotDisposable(deps, input.email, "email");
   assertStrongPassword(input.password, { email: input.email, username: input.username, fullName: input.full_name }, deps.config);
   await assertNotBreached(deps, input.password);
 

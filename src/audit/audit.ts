@@ -16,6 +16,7 @@ export type AuditAction =
   | "login.reverted"
   | "login.throttled"
   | "account.locked"
+  | "ip.blocked"
   | "account.unlocked"
   | "logout"
   | "logout.all"

@@ -99,7 +99,6 @@ signInPages.post(
     }
     const { deps } = c.var;
     try {
-      await enforceIpLimit(deps, "login");
       const signedIn = await logIn(deps, { ...checked.data, device_token: deviceCookie(c) });
       signInBrowser(c, signedIn);
       return afterSignIn(c, returnTo);

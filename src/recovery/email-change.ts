@@ -8,6 +8,7 @@ import { sendMail } from "../mail/mail";
 import { emailChangeMail, emailRevertMail, passwordResetMail } from "../mail/templates";
 import { sendSecurityNotice } from "../mail/notices";
 import { DISABLED_PASSWORD } from "../accounts/passwords";
+import { assertNotDisposable } from "../accounts/disposable-email";
 import { changeCredentials } from "../sessions/credential-change";
 import { consumeOneTimeToken, invalidLink, issueOneTimeToken, peekOneTimeToken, voidMarkers, type TokenPayload } from "./one-time-tokens";
 
@@ -33,6 +34,7 @@ export async function requestEmailChange(deps: Deps, caller: { user: User; sessi
   if (input.new_email === user.email) {
     throw new AppError("validation_failed", { errors: [{ field: "new_email", message: "This is already your email address." }] });
   }
+  await assertNotDisposable(deps, input.new_email, "new_email");
   // A newer request supersedes older links (see one-time-tokens.ts): only the latest address can win.
   const token = await issueOneTimeToken(deps, "email_change", { userId: user.id, email: input.new_email, sessionId: caller.sessionId });
   sendMail(deps, emailChangeMail(input.new_email, deps.config.appUrl, token));

@@ -97,11 +97,12 @@ const login = createRoute({
 
 authRoutes.openapi(
   login,
-  limitPerIp("login", login, async (c) => {
+  // logIn makes the per-IP call itself: it carries the identifier for the spread signal.
+  async (c) => {
     const body = c.req.valid("json");
     const signedIn = await logIn(c.var.deps, { ...body, device_token: body.device_token ?? deviceCookie(c) });
     return c.json(deliver(c, signedIn, c.var.deps.config.cookieDomain), 200);
-  }),
+  },
 );
 
 const refresh = createRoute({
