@@ -24,6 +24,7 @@ const FORMS = [
   "verify_new_password",
   "resend",
   "revert",
+  "revert_sign_in",
   "logout",
   "profile",
   "email",

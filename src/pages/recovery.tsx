@@ -8,6 +8,7 @@ import { emailBody, resetPasswordBody, tokenBody } from "../http/schemas";
 import { requestPasswordReset, resetPassword } from "../recovery/password-reset";
 import { resendVerification } from "../recovery/email-verification";
 import { revertEmailChange } from "../recovery/email-change";
+import { revertSignIn } from "../recovery/sign-in-revert";
 import { peekOneTimeToken, type TokenPayload } from "../recovery/one-time-tokens";
 import { failureFrom, text, validate } from "./forms";
 import { ErrorSummary, Field, Form, frameFor, Hidden, Layout, Notice, renderPage, type Frame, type FormState } from "./kit";
@@ -23,7 +24,11 @@ import { strings as s } from "./strings";
 export const recoveryPages = new Hono<AppEnv>();
 
 /** The state of a mailed link, read without using it up. */
-async function peek(c: Context<AppEnv>, purpose: "reset" | "email_revert", token: string | undefined): Promise<TokenPayload | null> {
+async function peek(
+  c: Context<AppEnv>,
+  purpose: "reset" | "email_revert" | "signin_revert",
+  token: string | undefined,
+): Promise<TokenPayload | null> {
   if (!token) return null;
   try {
     return await peekOneTimeToken(c.var.deps, purpose, token);
@@ -210,6 +215,63 @@ recoveryPages.post(
     } catch (error) {
       const failure = failureFrom(error);
       return revertPage(c, token, failure.state, failure.status, failure.headers);
+    }
+  }),
+);
+
+/** `/revert-sign-in?token=`: the "this wasn't me" link of a new-sign-in notice. */
+async function revertSignInPage(
+  c: Context<AppEnv>,
+  token: string | undefined,
+  state?: FormState,
+  status = 200,
+  headers: Record<string, string> = {},
+) {
+  const frame = await frameFor(c, await pageSession(c));
+  const payload = await peek(c, "signin_revert", token);
+  return renderPage(
+    c,
+    frame,
+    <Layout frame={frame} title={s.revertSignIn.title} failed={state !== undefined || !payload}>
+      {payload && token ? (
+        <>
+          <ErrorSummary state={state} form="revert_sign_in" />
+          <p>{s.revertSignIn.intro}</p>
+          <Form frame={frame} name="revert_sign_in" action="/revert-sign-in">
+            <Hidden name="token" value={token} />
+            <button type="submit" class="danger">
+              {s.revertSignIn.submit}
+            </button>
+          </Form>
+        </>
+      ) : (
+        <DeadLink
+          message={token ? s.errors.invalidLink : s.revert.missing}
+          next={{ href: "/forgot-password", label: s.reset.requestNew }}
+        />
+      )}
+    </Layout>,
+    payload ? status : 400,
+    headers,
+  );
+}
+
+recoveryPages.get("/revert-sign-in", (c) => revertSignInPage(c, c.req.query("token")));
+
+recoveryPages.post(
+  "/revert-sign-in",
+  formPost("revert_sign_in", async (c, data) => {
+    const token = text(data, "token");
+    const checked = validate(tokenBody, { token: token ?? "" });
+    if (!checked.ok) return revertSignInPage(c, undefined);
+    try {
+      await enforceIpLimit(c.var.deps, "verify_email");
+      await revertSignIn(c.var.deps, checked.data.token);
+      signOutBrowser(c);
+      return redirectWithNotice(c, "/login", "sign_in_reverted");
+    } catch (error) {
+      const failure = failureFrom(error);
+      return revertSignInPage(c, token, failure.state, failure.status, failure.headers);
     }
   }),
 );

@@ -107,6 +107,12 @@ export const strings = {
     submit: "Restore my address",
     missing: "This link is incomplete. Open the whole link from the message.",
   },
+  revertSignIn: {
+    title: "Secure your account",
+    intro:
+      "If you did not sign in, someone else knows your password. This signs out every session, revokes every API key and device, stops the current password from working and mails you a link to set a new one.",
+    submit: "It wasn't me: secure my account",
+  },
   logout: {
     title: "Sign out",
     intro: "Sign out of this browser, or of every device where you are signed in.",
@@ -300,6 +306,7 @@ export const strings = {
     email_verified: "Your email address is confirmed.",
     verified_new_password: "Your email address is confirmed and your new password is set. Sign in with it.",
     email_changed: "Your email address was changed.",
+    sign_in_reverted: "Every session was signed out and the password disabled. We mailed you a link to set a new one.",
     email_restored: "Your email address was restored and every session was signed out. We sent it a link to set a new password.",
     verification_sent: "If this address has an account waiting for confirmation, we sent it a new link.",
     account_deleted: "Your account was deleted.",

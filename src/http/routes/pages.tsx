@@ -29,6 +29,7 @@ for (const path of [
   "/reset-password",
   "/verify-email",
   "/revert-email-change",
+  "/revert-sign-in",
   "/resend-verification",
   "/account/*",
   "/admin/*",
