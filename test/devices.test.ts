@@ -78,8 +78,14 @@ describe("device tokens", () => {
     const other = await register();
     await strangersLock(owner);
     await problem(await loginWith(owner, owner.password, deviceOf(other)), 423, "account_locked");
-    const forged = deviceOf(owner).replace(/.$/, (c) => (c === "A" ? "B" : "A"));
+    // A different signature (the 10th character from the end carries data bits, unlike the last one's padding).
+    const token = deviceOf(owner);
+    const at = token.length - 10;
+    const forged = `${token.slice(0, at)}${token[at] === "A" ? "B" : "A"}${token.slice(at + 1)}`;
     await problem(await loginWith(owner, owner.password, forged), 423, "account_locked");
+    // Nor does a look-alike spelling of the owner's own token (non-zero padding bits in the last character).
+    const lookalike = `${token.slice(0, -1)}${String.fromCharCode(token.charCodeAt(token.length - 1) + 1)}`;
+    await problem(await loginWith(owner, owner.password, lookalike), 423, "account_locked");
     await problem(await loginWith(owner, owner.password, "not a device token"), 423, "account_locked");
   });
 

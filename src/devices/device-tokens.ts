@@ -28,6 +28,9 @@ export async function verifyDeviceToken(
   const match = FORMAT.exec(token);
   if (!match) return null;
   const [, deviceId, issued, mac] = match as unknown as [string, string, string, string];
+  // One spelling per token: the last character's padding bits must be zero, so a token cannot be
+  // varied into look-alikes that verify.
+  if (base64url(fromBase64url(mac)) !== mac) return null;
   const issuedAt = Number(issued);
   // crypto.subtle.verify compares in constant time.
   const valid = await crypto.subtle.verify("HMAC", key, fromBase64url(mac), signed(userId, deviceId, issuedAt));
