@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import { call, captureLogs, env, freshIp, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
 
 /**
@@ -81,6 +81,8 @@ describe("one client failing across many identifiers", () => {
   });
 
   it("a parallel burst across 40 identifiers gets exactly 20 evaluated, then the IP is blocked", async () => {
+    const logs = captureLogs();
+    onTestFinished(() => expect(logs.problems().map((l) => l.event)).toContain("attack.ip_spread"));
     const ip = freshIp();
     const responses = await Promise.all(Array.from({ length: 40 }, () => fail(ip)));
     const counts: Record<number, number> = {};
@@ -91,6 +93,8 @@ describe("one client failing across many identifiers", () => {
   });
 
   it("is tuned by RATE_LIMITS, and ATTACK_IP_SPREAD_ACTION=log audits without blocking", async () => {
+    const logs = captureLogs();
+    onTestFinished(() => expect(logs.problems().map((l) => l.event)).toContain("attack.ip_spread"));
     const limits = {
       login_ip_minute: { limit: 1000, window: 60 },
       login_ip_hour: { limit: 1000, window: 3600 },

@@ -9,16 +9,22 @@ import type { Bindings } from "../src/config";
 /** Statement methods that would reach the database. */
 const STATEMENT_METHODS = new Set(["all", "run", "first", "raw"]);
 
+/** Statements of a broken D1: a batch that contains one fails as a whole, like the real thing. */
+const brokenStatements = new WeakSet<object>();
+
 /** A D1 binding whose every query rejects with `error` (e.g. the network to D1 is gone). */
 export function brokenD1(error: () => Error = () => new Error("Network connection lost.")): D1Database {
-  const statement = (): D1PreparedStatement =>
-    new Proxy({} as D1PreparedStatement, {
+  const statement = (): D1PreparedStatement => {
+    const proxy = new Proxy({} as D1PreparedStatement, {
       get(_target, prop) {
         if (prop === "bind") return () => statement();
         if (typeof prop === "string" && STATEMENT_METHODS.has(prop)) return () => Promise.reject(error());
         return undefined;
       },
     });
+    brokenStatements.add(proxy);
+    return proxy;
+  };
   return {
     prepare: () => statement(),
     batch: () => Promise.reject(error()),
@@ -35,6 +41,13 @@ export function d1FailingOn(pattern: RegExp): D1Database {
   return new Proxy(env.DB, {
     get(target, prop) {
       if (prop === "prepare") return (query: string) => (pattern.test(query) ? brokenD1().prepare(query) : target.prepare(query));
+      // The real batch cannot run a stand-in statement (miniflare would log a parse error): fail it here.
+      if (prop === "batch") {
+        return (statements: D1PreparedStatement[]) =>
+          statements.some((s) => brokenStatements.has(s))
+            ? Promise.reject(new Error("Network connection lost."))
+            : target.batch(statements);
+      }
       const value = Reflect.get(target, prop, target) as unknown;
       return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, env, freshIp, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
+import { call, captureLogs, env, freshIp, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
 
 /** Issue #12: cookie mode, its CSRF guard and CORS, as API.md v1.1 "Browser sessions" pins them. */
 
@@ -129,8 +129,12 @@ describe("cookie mode", () => {
     expect(setCookies(res).get("__Secure-gh_at")).toMatch(
       /^__Secure-gh_at=eyJ[^;]+; Max-Age=900; Domain=example\.com; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
     );
+    const logs = captureLogs();
     const broken = await call("/health", { env: { COOKIE_DOMAIN: "other.org" } });
     await problem(broken, 500, "internal_error");
+    expect(logs.problems().map((l) => [l.event, l.message])).toEqual([
+      ["request.failed", "invalid configuration: COOKIE_DOMAIN must be PUBLIC_URL's host or a parent domain of it"],
+    ]);
   });
 });
 

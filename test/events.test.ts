@@ -1,6 +1,6 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { ConfigError, readConfig, type Bindings } from "../src/config";
 import { commitCredentialChange } from "../src/db/credentials";
 import { createDb } from "../src/db/client";
@@ -8,7 +8,7 @@ import { createDeps, type Deps } from "../src/deps";
 import { deliverBatch, retryDelaySeconds } from "../src/events/delivery";
 import { eventRows, type WebhookMessage } from "../src/events/events";
 import { redriveEvents } from "../src/events/redrive";
-import { call, env, freshIp, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
+import { call, captureLogs, env, freshIp, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
 
 /** Events (issue #15): the outbox, the queue hand-off and the consumer's delivery. */
 
@@ -285,6 +285,8 @@ describe("the consumer", () => {
   });
 
   it("retries a 500 with exponential backoff and records the attempt; the DLQ takes it after the last", async () => {
+    const logs = captureLogs();
+    onTestFinished(() => expect(logs.problems().every((l) => l.event === "event.delivery_failed")).toBe(true));
     const id = await seedEvent();
     const hook = receiver(() => new Response("down", { status: 500 }));
     const deps = consumerDeps(hook.fetch);
@@ -325,6 +327,8 @@ describe("the consumer", () => {
   });
 
   it("acks messages it cannot deliver anywhere: unknown ids, endpoints no longer configured", async () => {
+    const logs = captureLogs();
+    onTestFinished(() => expect(logs.problems().length).toBeGreaterThan(0));
     const hook = receiver();
     const id = await seedEvent();
     const gone = consumerDeps(hook.fetch, { WEBHOOK_URL: "https://elsewhere.example.com/hook" });

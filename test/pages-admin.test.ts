@@ -327,7 +327,9 @@ describe("/admin audit log", () => {
     expect(res.headers.get("content-type")).toBe("application/x-ndjson; charset=utf-8");
     expect(res.headers.get("content-disposition")).toContain("attachment");
     expect(res.headers.get("cache-control")).toBe("no-store");
-    const lines = (await res.text())
+    // Read as bytes: the runtime warns about .text() on a body whose type is not text/*.
+    const lines = new TextDecoder()
+      .decode(await res.arrayBuffer())
       .trim()
       .split("\n")
       .map((line) => JSON.parse(line) as { action: string; user_id: string });
