@@ -1,6 +1,7 @@
 import { Hono, type Context } from "hono";
 import type { FC } from "hono/jsx";
 import { enforceIpLimit } from "../abuse/limits";
+import type { Deps } from "../deps";
 import { AppError } from "../errors";
 import type { AppEnv } from "../http/context";
 import { deviceCookie } from "../http/cookies";
@@ -14,7 +15,7 @@ import { failureFrom, text, validate } from "./forms";
 import { ErrorSummary, Field, Form, frameFor, Hidden, Layout, Notice, renderPage, type Frame, type FormState } from "./kit";
 import { formPost, noticeOf, redirectWithNotice } from "./respond";
 import { pageSession, signOutBrowser } from "./session";
-import { strings as s } from "./strings";
+import { strings as s, type NoticeKey } from "./strings";
 
 /**
  * `/forgot-password`, `/reset-password`, `/revert-email-change` and `/resend-verification`. A GET
@@ -165,116 +166,100 @@ recoveryPages.post(
   }),
 );
 
-async function revertPage(
-  c: Context<AppEnv>,
-  token: string | undefined,
-  state?: FormState,
-  status = 200,
-  headers: Record<string, string> = {},
-) {
-  const frame = await frameFor(c, await pageSession(c));
-  const payload = await peek(c, "email_revert", token);
-  return renderPage(
-    c,
-    frame,
-    <Layout frame={frame} title={s.revert.title} failed={state !== undefined || !payload}>
-      {payload && token ? (
-        <>
-          <ErrorSummary state={state} form="revert" />
-          <p>{payload.newEmail ? s.revert.intro(payload.newEmail) : s.revert.introUnknown}</p>
-          <Form frame={frame} name="revert" action="/revert-email-change">
-            <Hidden name="token" value={token} />
-            <button type="submit">{s.revert.submit}</button>
-          </Form>
-        </>
-      ) : (
-        <DeadLink
-          message={token ? s.errors.invalidLink : s.revert.missing}
-          next={{ href: "/forgot-password", label: s.reset.requestNew }}
-        />
-      )}
-    </Layout>,
-    payload ? status : 400,
-    headers,
+/**
+ * A "this wasn't me" link (after an email change, or a new sign-in): a GET shows what confirming
+ * does without using the link up; the form's POST runs `undo`, signs this browser out and sends it
+ * to the sign-in page.
+ */
+function revertLinkPages(spec: {
+  path: "/revert-email-change" | "/revert-sign-in";
+  purpose: "email_revert" | "signin_revert";
+  form: "revert" | "revert_sign_in";
+  title: string;
+  intro: (payload: TokenPayload) => string;
+  submit: string;
+  danger?: boolean;
+  undo: (deps: Deps, token: string) => Promise<void>;
+  notice: NoticeKey;
+}) {
+  async function page(
+    c: Context<AppEnv>,
+    token: string | undefined,
+    state?: FormState,
+    status = 200,
+    headers: Record<string, string> = {},
+  ) {
+    const frame = await frameFor(c, await pageSession(c));
+    const payload = await peek(c, spec.purpose, token);
+    return renderPage(
+      c,
+      frame,
+      <Layout frame={frame} title={spec.title} failed={state !== undefined || !payload}>
+        {payload && token ? (
+          <>
+            <ErrorSummary state={state} form={spec.form} />
+            <p>{spec.intro(payload)}</p>
+            <Form frame={frame} name={spec.form} action={spec.path}>
+              <Hidden name="token" value={token} />
+              <button type="submit" class={spec.danger ? "danger" : undefined}>
+                {spec.submit}
+              </button>
+            </Form>
+          </>
+        ) : (
+          <DeadLink
+            message={token ? s.errors.invalidLink : s.revert.missing}
+            next={{ href: "/forgot-password", label: s.reset.requestNew }}
+          />
+        )}
+      </Layout>,
+      payload ? status : 400,
+      headers,
+    );
+  }
+
+  recoveryPages.get(spec.path, (c) => page(c, c.req.query("token")));
+  recoveryPages.post(
+    spec.path,
+    formPost(spec.form, async (c, data) => {
+      const token = text(data, "token");
+      const checked = validate(tokenBody, { token: token ?? "" });
+      if (!checked.ok) return page(c, undefined);
+      try {
+        await enforceIpLimit(c.var.deps, "verify_email");
+        await spec.undo(c.var.deps, checked.data.token);
+        signOutBrowser(c);
+        return redirectWithNotice(c, "/login", spec.notice);
+      } catch (error) {
+        const failure = failureFrom(error);
+        return page(c, token, failure.state, failure.status, failure.headers);
+      }
+    }),
   );
 }
 
-recoveryPages.get("/revert-email-change", (c) => revertPage(c, c.req.query("token")));
+revertLinkPages({
+  path: "/revert-email-change",
+  purpose: "email_revert",
+  form: "revert",
+  title: s.revert.title,
+  intro: (payload) => (payload.newEmail ? s.revert.intro(payload.newEmail) : s.revert.introUnknown),
+  submit: s.revert.submit,
+  undo: revertEmailChange,
+  notice: "email_restored",
+});
 
-recoveryPages.post(
-  "/revert-email-change",
-  formPost("revert", async (c, data) => {
-    const token = text(data, "token");
-    const checked = validate(tokenBody, { token: token ?? "" });
-    if (!checked.ok) return revertPage(c, undefined);
-    try {
-      await enforceIpLimit(c.var.deps, "verify_email");
-      await revertEmailChange(c.var.deps, checked.data.token);
-      signOutBrowser(c);
-      return redirectWithNotice(c, "/login", "email_restored");
-    } catch (error) {
-      const failure = failureFrom(error);
-      return revertPage(c, token, failure.state, failure.status, failure.headers);
-    }
-  }),
-);
-
-/** `/revert-sign-in?token=`: the "this wasn't me" link of a new-sign-in notice. */
-async function revertSignInPage(
-  c: Context<AppEnv>,
-  token: string | undefined,
-  state?: FormState,
-  status = 200,
-  headers: Record<string, string> = {},
-) {
-  const frame = await frameFor(c, await pageSession(c));
-  const payload = await peek(c, "signin_revert", token);
-  return renderPage(
-    c,
-    frame,
-    <Layout frame={frame} title={s.revertSignIn.title} failed={state !== undefined || !payload}>
-      {payload && token ? (
-        <>
-          <ErrorSummary state={state} form="revert_sign_in" />
-          <p>{s.revertSignIn.intro}</p>
-          <Form frame={frame} name="revert_sign_in" action="/revert-sign-in">
-            <Hidden name="token" value={token} />
-            <button type="submit" class="danger">
-              {s.revertSignIn.submit}
-            </button>
-          </Form>
-        </>
-      ) : (
-        <DeadLink
-          message={token ? s.errors.invalidLink : s.revert.missing}
-          next={{ href: "/forgot-password", label: s.reset.requestNew }}
-        />
-      )}
-    </Layout>,
-    payload ? status : 400,
-    headers,
-  );
-}
-
-recoveryPages.get("/revert-sign-in", (c) => revertSignInPage(c, c.req.query("token")));
-
-recoveryPages.post(
-  "/revert-sign-in",
-  formPost("revert_sign_in", async (c, data) => {
-    const token = text(data, "token");
-    const checked = validate(tokenBody, { token: token ?? "" });
-    if (!checked.ok) return revertSignInPage(c, undefined);
-    try {
-      await enforceIpLimit(c.var.deps, "verify_email");
-      await revertSignIn(c.var.deps, checked.data.token);
-      signOutBrowser(c);
-      return redirectWithNotice(c, "/login", "sign_in_reverted");
-    } catch (error) {
-      const failure = failureFrom(error);
-      return revertSignInPage(c, token, failure.state, failure.status, failure.headers);
-    }
-  }),
-);
+revertLinkPages({
+  path: "/revert-sign-in",
+  purpose: "signin_revert",
+  form: "revert_sign_in",
+  title: s.revertSignIn.title,
+  intro: () => s.revertSignIn.intro,
+  submit: s.revertSignIn.submit,
+  danger: true,
+  undo: revertSignIn,
+  notice: "sign_in_reverted",
+});
 
 /** The "send me a new link" form, on its own page and on the verify page of a dead link. */
 export const ResendForm: FC<{ frame: Frame; state?: FormState | undefined; email?: string | undefined }> = ({ frame, state, email }) => (
