@@ -1,7 +1,8 @@
-import { and, desc, eq, gte, lt, or, type SQL } from "drizzle-orm";
+import { and, desc, eq, gte, lt, type SQL } from "drizzle-orm";
 import type { AuditPosition } from "./audit-logs";
 import type { Db } from "./client";
 import { auditLogs, type AuditLog } from "./schema";
+import { olderThan } from "./keyset";
 
 /** The administrators' view of `audit_logs`: every row, filtered (admin/audit-logs.ts). */
 
@@ -29,11 +30,7 @@ export function listAuditLogs(db: Db, filters: AuditFilters, before: AuditPositi
     filters.since !== undefined ? gte(auditLogs.createdAt, filters.since) : undefined,
     filters.until !== undefined ? lt(auditLogs.createdAt, filters.until) : undefined,
   ];
-  if (before) {
-    conditions.push(
-      or(lt(auditLogs.createdAt, before.createdAt), and(eq(auditLogs.createdAt, before.createdAt), lt(auditLogs.id, before.id))),
-    );
-  }
+  conditions.push(olderThan(auditLogs, before));
   return db
     .select()
     .from(auditLogs)

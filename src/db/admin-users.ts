@@ -1,6 +1,7 @@
-import { and, desc, eq, gte, isNotNull, isNull, lt, lte, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gte, isNotNull, isNull, lte, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./client";
 import { users, type User } from "./schema";
+import { olderThan } from "./keyset";
 
 /** Queries for the administration of users. Deleted accounts are never listed. */
 
@@ -40,7 +41,7 @@ export function listUsersPage(db: Db, filter: UserFilter, limit: number): Promis
         filter.status ? STATUS[filter.status] : undefined,
         filter.createdAfter ? gte(users.createdAt, filter.createdAfter) : undefined,
         filter.createdBefore ? lte(users.createdAt, filter.createdBefore) : undefined,
-        after ? or(lt(users.createdAt, after.createdAt), and(eq(users.createdAt, after.createdAt), lt(users.id, after.id))) : undefined,
+        olderThan(users, after),
       ),
     )
     .orderBy(desc(users.createdAt), desc(users.id))

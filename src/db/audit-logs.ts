@@ -1,6 +1,7 @@
-import { and, desc, eq, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import { auditLogs, type AuditLog } from "./schema";
+import { olderThan } from "./keyset";
 
 /** Queries on `audit_logs`. */
 
@@ -16,14 +17,7 @@ export interface AuditPosition {
  * same however deep it is, and rows inserted meanwhile never shift or repeat entries.
  */
 export function listUserAuditLogs(db: Db, userId: string, before: AuditPosition | null, limit: number): Promise<AuditLog[]> {
-  const conditions = [eq(auditLogs.userId, userId)];
-  if (before) {
-    const after = or(
-      lt(auditLogs.createdAt, before.createdAt),
-      and(eq(auditLogs.createdAt, before.createdAt), lt(auditLogs.id, before.id)),
-    );
-    if (after) conditions.push(after);
-  }
+  const conditions = [eq(auditLogs.userId, userId), olderThan(auditLogs, before)];
   return db
     .select()
     .from(auditLogs)

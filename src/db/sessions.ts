@@ -1,6 +1,7 @@
 import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, notInArray, or, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import { retiredRefreshTokens, sessions, users, type Session, type User } from "./schema";
+import { olderThan } from "./keyset";
 
 /** Queries on `sessions` and `retired_refresh_tokens`. */
 
@@ -122,11 +123,7 @@ export function listLiveSessions(
 ): Promise<Session[]> {
   const conditions = [liveSessionsOf(userId, window.now, window.idleCutoff)];
   const { before } = page;
-  if (before) {
-    conditions.push(
-      or(lt(sessions.createdAt, before.createdAt), and(eq(sessions.createdAt, before.createdAt), lt(sessions.id, before.id))),
-    );
-  }
+  conditions.push(olderThan(sessions, before));
   return db
     .select()
     .from(sessions)

@@ -2,6 +2,7 @@ import { and, desc, eq, inArray, isNotNull, isNull, lt, or, sql, type SQL } from
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
 import { webhookEvents, type WebhookEvent } from "./schema";
+import { olderThan } from "./keyset";
 
 /** Queries on the events outbox (`webhook_events`). */
 
@@ -121,12 +122,7 @@ export function listEventsPage(
             ? isNotNull(webhookEvents.deliveredAt)
             : isNull(webhookEvents.deliveredAt),
         filter.type ? eq(webhookEvents.type, filter.type) : undefined,
-        after
-          ? or(
-              lt(webhookEvents.createdAt, after.createdAt),
-              and(eq(webhookEvents.createdAt, after.createdAt), lt(webhookEvents.id, after.id)),
-            )
-          : undefined,
+        olderThan(webhookEvents, after),
       ),
     )
     .orderBy(desc(webhookEvents.createdAt), desc(webhookEvents.id))
