@@ -12,6 +12,11 @@ export const ERROR_CATALOGUE = {
   },
   invalid_current_password: { status: 400, title: "Invalid current password", detail: "The current password is incorrect." },
   invalid_token: { status: 401, title: "Invalid token", detail: "The token is invalid or has expired." },
+  authentication_required: {
+    status: 401,
+    title: "Authentication required",
+    detail: "Send an access token or API key: Authorization: Bearer <token>.",
+  },
   invalid_credentials: { status: 401, title: "Invalid credentials", detail: "Email or password is incorrect." },
   token_expired: { status: 401, title: "Token expired", detail: "The token has expired." },
   token_revoked: { status: 401, title: "Token revoked", detail: "The token has been revoked." },

@@ -130,7 +130,7 @@ describe("GET /api/v1/admin/audit-logs", () => {
     const user = await register();
     await problem(await call(PATH, { token: user.accessToken }), 403, "forbidden");
     await problem(await call(PATH, { token: user.accessToken, headers: { Accept: NDJSON } }), 403, "forbidden");
-    await problem(await call(PATH), 401, "invalid_token");
+    await problem(await call(PATH), 401, "authentication_required");
   });
 });
 

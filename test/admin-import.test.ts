@@ -222,7 +222,7 @@ describe("POST /api/v1/admin/users/import", () => {
       "unsupported_media_type",
     );
     await problem(await call(PATH, { body: line, headers: NDJSON, token: user.accessToken }), 403, "forbidden");
-    await problem(await call(PATH, { body: line, headers: NDJSON }), 401, "invalid_token");
+    await problem(await call(PATH, { body: line, headers: NDJSON }), 401, "authentication_required");
     await problem(
       await call("/api/v1/admin/unlock", { body: line, headers: NDJSON, token: admin.accessToken }),
       415,

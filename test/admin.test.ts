@@ -49,7 +49,7 @@ describe("POST /api/v1/admin/unlock", () => {
   it("is for superusers only, and 404 for an unknown account", async () => {
     const user = await register();
     await problem(await call("/api/v1/admin/unlock", { body: { email: user.email }, token: user.accessToken }), 403, "forbidden");
-    await problem(await call("/api/v1/admin/unlock", { body: { email: user.email } }), 401, "invalid_token");
+    await problem(await call("/api/v1/admin/unlock", { body: { email: user.email } }), 401, "authentication_required");
     const admin = await superuser();
     await problem(
       await call("/api/v1/admin/unlock", { body: { email: "nobody-here@example.com" }, token: admin.accessToken }),

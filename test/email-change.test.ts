@@ -65,7 +65,7 @@ describe("POST /users/me/email", () => {
     await problem(
       await call("/api/v1/users/me/email", { body: { new_email: target, password: user.password }, ip: freshIp() }),
       401,
-      "invalid_token",
+      "authentication_required",
     );
     expect(await outbox(target)).toEqual([]);
     expect((await me(user)).email).toBe(user.email);

@@ -235,6 +235,8 @@ describe("/users/me", () => {
 
   it("PUT needs a token", async () => {
     const res = await call("/api/v1/users/me", { method: "PUT", body: { full_name: "x" } });
-    await problem(res, 401, "invalid_token");
+    await problem(res, 401, "authentication_required");
+    // RFC 6750 §3.1: no credential at all gets the bare challenge.
+    expect(res.headers.get("www-authenticate")).toBe("Bearer");
   });
 });

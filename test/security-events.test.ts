@@ -170,7 +170,7 @@ describe("the caller's security events", () => {
 
   it("needs a credential", async () => {
     const res = await call(EVENTS);
-    await problem(res, 401, "invalid_token");
+    await problem(res, 401, "authentication_required");
   });
 });
 

@@ -157,8 +157,8 @@ describe("POST /auth/logout", () => {
 
   it("needs a valid access token", async () => {
     const res = await call("/api/v1/auth/logout", { method: "POST" });
-    await problem(res, 401, "invalid_token");
-    expect(res.headers.get("www-authenticate")).toBe('Bearer error="invalid_token"');
+    await problem(res, 401, "authentication_required");
+    expect(res.headers.get("www-authenticate")).toBe("Bearer");
     await problem(
       await call("/api/v1/auth/logout?scope=everything", { method: "POST", token: (await register()).accessToken }),
       422,

@@ -209,12 +209,13 @@ describe("forged and tampered tokens are 401 invalid_token", () => {
 
   it("only the Authorization header counts: not the query string, not a refresh token, not other schemes", async () => {
     const user = await register();
+    // A token in the query string is no credential at all: the bare challenge (RFC 6750 §3.1).
     const inQuery = await call(`/api/v1/users/me?access_token=${user.accessToken}`);
-    await problem(inQuery, 401, "invalid_token");
-    expect(inQuery.headers.get("www-authenticate")).toBe('Bearer error="invalid_token"');
+    await problem(inQuery, 401, "authentication_required");
+    expect(inQuery.headers.get("www-authenticate")).toBe("Bearer");
     await expectInvalid(user.refreshToken);
     await problem(await call("/api/v1/users/me", { headers: { Authorization: `Basic ${user.accessToken}` } }), 401, "invalid_token");
-    await problem(await call("/api/v1/users/me"), 401, "invalid_token");
+    await problem(await call("/api/v1/users/me"), 401, "authentication_required");
     await expectInvalid("not.a.jwt");
   });
 

@@ -27,7 +27,7 @@ const ALWAYS: ErrorCode[] = ["internal_error", "service_unavailable"];
 /** Errors any route with a JSON body can answer, before its own validation runs. */
 export const BODY_ERRORS: ErrorCode[] = ["malformed_body", "payload_too_large", "unsupported_media_type", "validation_failed"];
 /** Errors of a route behind `requireAuth()`. */
-export const AUTH_ERRORS: ErrorCode[] = ["invalid_token", "token_expired", "token_revoked"];
+export const AUTH_ERRORS: ErrorCode[] = ["authentication_required", "invalid_token", "token_expired", "token_revoked"];
 
 const PROBLEM_MEDIA_TYPE = "application/problem+json";
 

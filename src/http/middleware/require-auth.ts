@@ -76,7 +76,13 @@ async function authenticateWithApiKey(deps: Deps, token: string): Promise<Princi
 export function requireAuth() {
   return createMiddleware<AppEnv>(async (c, next) => {
     const token = bearer(c.req.header("authorization"));
-    if (!token) throw unauthorized();
+    if (!token) {
+      // RFC 6750 §3.1: a request with no credential at all gets the bare challenge, no error code.
+      if (!c.req.header("authorization")?.trim()) {
+        throw new AppError("authentication_required", { headers: { "WWW-Authenticate": "Bearer" } });
+      }
+      throw unauthorized();
+    }
     const { deps } = c.var;
     const principal = looksLikeApiKey(deps, token) ? await authenticateWithApiKey(deps, token) : await authenticateAccessToken(deps, token);
     c.set("principal", principal);
