@@ -1,5 +1,5 @@
 import { recordAudit } from "../audit/audit";
-import { listAuditLogs, type AuditFilters } from "../db/admin-audit";
+import { listAuditLogs, type AuditFilters } from "../db/audit-logs";
 import type { AuditPosition } from "../db/audit-logs";
 import type { AuditLog } from "../db/schema";
 import type { Deps } from "../deps";

@@ -1,4 +1,4 @@
-import { listUserAuditLogs } from "../db/audit-logs";
+import { listAuditLogs } from "../db/audit-logs";
 import type { AuditLog } from "../db/schema";
 import type { Deps } from "../deps";
 import { decodeCursor, toPage } from "../pagination";
@@ -52,6 +52,6 @@ export async function listSecurityEvents(
 ): Promise<SecurityEventPage> {
   const limit = options.limit ?? SECURITY_EVENTS_DEFAULT_LIMIT;
   const before = options.cursor ? decodeCursor(options.cursor) : null;
-  const { page, nextCursor } = toPage(await listUserAuditLogs(deps.db, userId, before, limit + 1), limit);
+  const { page, nextCursor } = toPage(await listAuditLogs(deps.db, { userId }, before, limit + 1), limit);
   return { events: page.map(toSecurityEvent), next_cursor: nextCursor };
 }

@@ -1,4 +1,4 @@
-import { and, desc, eq, sql } from "drizzle-orm";
+import { and, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./client";
 import { auditLogs, type AuditLog } from "./schema";
 import { olderThan } from "./keyset";
@@ -11,13 +11,31 @@ export interface AuditPosition {
   id: string;
 }
 
+export interface AuditFilters {
+  userId?: string | undefined;
+  action?: string | undefined;
+  ip?: string | undefined;
+  /** Inclusive. */
+  since?: Date | undefined;
+  /** Exclusive. */
+  until?: Date | undefined;
+}
+
 /**
- * One page of a user's events, newest first, strictly after `before` in that order. Keyset
- * pagination over `(created_at, id)` walks the `audit_logs_user_idx` index, so a page costs the
- * same however deep it is, and rows inserted meanwhile never shift or repeat entries.
+ * One page of matching rows, newest first, strictly after `before` in that order (keyset over
+ * `(created_at, id)`: a page costs the same however deep it is). With `userId` the walk follows `audit_logs_user_idx`;
+ * otherwise `audit_logs_created_idx`, where `action` and `ip` filter the rows it walks (no index
+ * of their own: rare values make a deep page scan more rows, bounded by the retention period).
  */
-export function listUserAuditLogs(db: Db, userId: string, before: AuditPosition | null, limit: number): Promise<AuditLog[]> {
-  const conditions = [eq(auditLogs.userId, userId), olderThan(auditLogs, before)];
+export function listAuditLogs(db: Db, filters: AuditFilters, before: AuditPosition | null, limit: number): Promise<AuditLog[]> {
+  const conditions: (SQL | undefined)[] = [
+    filters.userId !== undefined ? eq(auditLogs.userId, filters.userId) : undefined,
+    filters.action !== undefined ? eq(auditLogs.action, filters.action) : undefined,
+    filters.ip !== undefined ? eq(auditLogs.ipAddress, filters.ip) : undefined,
+    filters.since !== undefined ? gte(auditLogs.createdAt, filters.since) : undefined,
+    filters.until !== undefined ? lt(auditLogs.createdAt, filters.until) : undefined,
+  ];
+  conditions.push(olderThan(auditLogs, before));
   return db
     .select()
     .from(auditLogs)
