@@ -180,7 +180,7 @@ describe("new device or place", () => {
     expect((await callWithCf("/api/v1/auth/login", berlin, { body, ip: freshIp() })).status).toBe(200);
     expect((await callWithCf("/api/v1/auth/login", sydney, { body, ip: freshIp() })).status).toBe(200);
     const [flag] = await auditRows(user.userId, "login.flagged");
-    expect(flag!.metadata).toMatchObject({ flags: ["impossible_travel"], country: "AU", city: "Sydney" });
+    expect(flag!.metadata).toMatchObject({ flags: ["impossible_travel", "new_place"], country: "AU", city: "Sydney" });
     const [unusual] = (await outbox(user.email, "security_notice")).filter((m) => m.subject === "Unusual sign-in to your account");
     expect(unusual!.text).toContain("Approximate location: Sydney, AU");
     expect(unusual!.text).toContain("no traveller could have made");
@@ -199,5 +199,36 @@ describe("new device or place", () => {
     const flagged = await auditRows(user.userId, "login.flagged");
     if (Math.abs(now - 12) <= 1) expect(flagged).toHaveLength(0);
     else expect(flagged[0]!.metadata).toMatchObject({ flags: ["unusual_hour"], hour: now });
+  });
+
+  it("a known device from a new country or network gets one notice a day; known places stay quiet", async () => {
+    const user = await register();
+    const body = { email: user.email, password: user.password, device_token: user.body.device_token };
+    const home = { country: "NL", asn: 1136, timezone: "Europe/Amsterdam" };
+    const ip = freshIp();
+    const unusual = async () => (await outbox(user.email, "security_notice")).filter((m) => m.subject === "Unusual sign-in to your account");
+    // The first places are the account's normal ones; signing in from them again says nothing.
+    expect((await callWithCf("/api/v1/auth/login", home, { body, ip })).status).toBe(200);
+    expect((await callWithCf("/api/v1/auth/login", home, { body, ip })).status).toBe(200);
+    expect(await auditRows(user.userId, "login.flagged")).toHaveLength(0);
+    expect(await unusual()).toHaveLength(0);
+
+    // Same country, another network (a phone on a mobile carrier): flagged, and the owner is told.
+    const abroad = { country: "NL", asn: 33915, timezone: "Europe/Amsterdam" };
+    const roaming = freshIp();
+    expect((await callWithCf("/api/v1/auth/login", abroad, { body, ip: roaming })).status).toBe(200);
+    const [flag] = await auditRows(user.userId, "login.flagged");
+    expect(flag!.metadata).toMatchObject({ flags: ["new_place"], new_places: ["asn:33915"] });
+    const [notice] = await unusual();
+    expect(notice!.text).toContain("network (AS33915)");
+    expect(notice!.token).toBeTruthy();
+
+    // A new country from that same device the same day: flagged again, but no second mail.
+    const travel = { country: "BE", asn: 33915, timezone: "Europe/Brussels" };
+    expect((await callWithCf("/api/v1/auth/login", travel, { body, ip: roaming })).status).toBe(200);
+    expect(await auditRows(user.userId, "login.flagged")).toHaveLength(2);
+    expect(await unusual()).toHaveLength(1);
+    // Nothing here made it a new device.
+    expect(await auditRows(user.userId, "login.new_device")).toHaveLength(0);
   });
 });

@@ -13,23 +13,25 @@ import { issueOneTimeToken } from "../recovery/one-time-tokens";
 /**
  * Signals of a successful password login, all worked out after the response (the login answer and
  * its latency do not change):
- * - a new device (no known device token): the owner gets a "new sign-in" notice, at most one per
- *   device (IP or IPv6 /64, and user agent) per day, with a "this wasn't me" link
- *   (src/recovery/sign-in-revert.ts);
+ * - a new device (no known device token), or a country or network (ASN) the account has not signed
+ *   in from before: the owner gets a "new sign-in" notice, at most one per device (IP or IPv6 /64,
+ *   and user agent) per day, with a "this wasn't me" link (src/recovery/sign-in-revert.ts);
  * - impossible travel: faster than {@link MAX_TRAVEL_KMH} between this and the previous successful
  *   login, from Cloudflare's coordinates (`request.cf`);
  * - an unusual hour: none of the account's last logins fell within an hour of this one (once it has
  *   {@link HOUR_HISTORY_MIN} of them);
  * - with `BREACHED_PASSWORD_CHECK=always`, a breached password (still admitted).
- * Travel and hour flags go into a `login.flagged` audit row, a `security.alert` event and the notice.
+ * Place, travel and hour flags go into a `login.flagged` audit row, a `security.alert` event and the notice.
  *
- *   KV  signin:<userId> → {@link SignInProfile}  (last coordinates, login hours); 180 days
+ *   KV  signin:<userId> → {@link SignInProfile}  (last coordinates, login hours, known places); 180 days
  */
 
 const MAX_TRAVEL_KMH = 900;
 /** Closer than this is GeoIP noise, whatever the speed. */
 const MIN_TRAVEL_KM = 200;
 const HOUR_HISTORY_MIN = 10;
+/** Countries and networks remembered per account (the most recent first). */
+const PLACES_KEPT = 20;
 const PROFILE_TTL_SECONDS = 180 * 86_400;
 const NOTICE_POLICY = { name: "signin_notice_device_day", limit: 1, window: 86_400 };
 /** One breached-password notice per password (the stored hash) a month. */
@@ -39,6 +41,8 @@ interface SignInProfile {
   last: { latitude: number; longitude: number; at: number } | null;
   /** Logins per hour of day (the client's time zone when Cloudflare names it, else UTC). */
   hours: number[];
+  /** Countries (`country:DE`) and networks (`asn:13335`) the account signed in from, newest first. */
+  places?: string[];
 }
 
 export interface SuccessfulLogin {
@@ -63,7 +67,7 @@ export function afterSuccessfulLogin(deps: Deps, login: SuccessfulLogin): void {
 async function evaluate(deps: Deps, { user, newDevice, password }: SuccessfulLogin): Promise<void> {
   const place = deps.meta.place ?? null;
   const now = deps.now();
-  const warnings = await travelAndHour(deps, user.id, place, now);
+  const warnings = await compareWithProfile(deps, user.id, place, now);
   const flags = warnings.map((w) => w.flag);
   if (flags.length) {
     await recordAudit(deps, {
@@ -76,6 +80,8 @@ async function evaluate(deps: Deps, { user, newDevice, password }: SuccessfulLog
   }
   if (newDevice) {
     await recordAudit(deps, { action: "login.new_device", userId: user.id, resource: `user:${user.id}`, metadata: placeMetadata(place) });
+  }
+  if (newDevice || flags.includes("new_place")) {
     if (await spendOnce(deps, user.id, `signin_notice:${await deviceFingerprint(deps)}`, NOTICE_POLICY)) {
       const token = await issueOneTimeToken(deps, "signin_revert", { userId: user.id, email: user.email });
       sendMail(
@@ -120,13 +126,13 @@ async function deviceFingerprint(deps: Deps): Promise<string> {
 }
 
 interface Warning {
-  flag: "impossible_travel" | "unusual_hour";
+  flag: "impossible_travel" | "unusual_hour" | "new_place";
   text: string;
   metadata: Record<string, unknown>;
 }
 
 /** Compares this login with the account's profile and records it there (best effort; KV). */
-async function travelAndHour(deps: Deps, userId: string, place: RequestPlace | null, now: Date): Promise<Warning[]> {
+async function compareWithProfile(deps: Deps, userId: string, place: RequestPlace | null, now: Date): Promise<Warning[]> {
   const key = `signin:${userId}`;
   const stored = await deps.kv.get<SignInProfile>(key, "json");
   const profile: SignInProfile =
@@ -158,10 +164,27 @@ async function travelAndHour(deps: Deps, userId: string, place: RequestPlace | n
     });
   }
 
+  const known = Array.isArray(profile.places) ? profile.places : [];
+  const current = [place?.country ? `country:${place.country}` : null, place?.asn != null ? `asn:${place.asn}` : null].filter(
+    (p): p is string => p !== null,
+  );
+  // Only against a history: an account's first places are its normal ones.
+  const unseen = known.length ? current.filter((p) => !known.includes(p)) : [];
+  if (unseen.length) {
+    const what = [place?.country && unseen.includes(`country:${place.country}`) ? `country (${place.country})` : null];
+    if (place?.asn != null && unseen.includes(`asn:${place.asn}`)) what.push(`network (AS${place.asn})`);
+    warnings.push({
+      flag: "new_place",
+      text: `This sign-in came from a ${what.filter(Boolean).join(" and ")} this account has not signed in from before.`,
+      metadata: { new_places: unseen },
+    });
+  }
+
   // Older hours fade, so a changed routine stops looking unusual.
   const hours = profile.hours.map((n) => (seen >= 200 ? Math.floor(n / 2) : n));
   hours[hour] = (hours[hour] ?? 0) + 1;
-  const next: SignInProfile = { last: here ? { ...here, at: now.getTime() } : profile.last, hours };
+  const places = [...current, ...known.filter((p) => !current.includes(p))].slice(0, PLACES_KEPT);
+  const next: SignInProfile = { last: here ? { ...here, at: now.getTime() } : profile.last, hours, places };
   await deps.kv.put(key, JSON.stringify(next), { expirationTtl: PROFILE_TTL_SECONDS });
   return warnings;
 }
