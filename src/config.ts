@@ -70,6 +70,14 @@ interface OptionalVars {
   ATTACK_IP_SPREAD_ACTION?: string;
   /** `true`: refuse registration and email change to disposable addresses (src/accounts/disposable-email.ts). */
   BLOCK_DISPOSABLE_EMAIL?: string;
+  /** `challenge` (default) or `log`: what logins from unknown devices get during a password-spraying attack. */
+  ATTACK_SPRAY_ACTION?: string;
+  /** Turnstile's public site key: with TURNSTILE_SECRET, the challenge under attack (src/abuse/challenge.ts). */
+  TURNSTILE_SITE_KEY?: string;
+  /** Secret: Turnstile's secret key, sent only to TURNSTILE_VERIFY_URL. */
+  TURNSTILE_SECRET?: string;
+  /** Turnstile's siteverify endpoint; a loopback fake under `npm run dev`. */
+  TURNSTILE_VERIFY_URL?: string;
 
   /** Where events are POSTed (Standard Webhooks); with WEBHOOK_SECRET, the default endpoint. */
   WEBHOOK_URL?: string;
@@ -185,6 +193,16 @@ const configSchema = z.object({
   RATE_LIMITS: z.string().optional(),
   ATTACK_IP_SPREAD_ACTION: z.enum(["block", "log"]).default("block"),
   BLOCK_DISPOSABLE_EMAIL: flag,
+  ATTACK_SPRAY_ACTION: z.enum(["challenge", "log"]).default("challenge"),
+  TURNSTILE_SITE_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,100}$/)
+    .optional(),
+  TURNSTILE_SECRET: z.string().optional(),
+  TURNSTILE_VERIFY_URL: z
+    .url()
+    .refine((v) => /^https?:/.test(v))
+    .default("https://challenges.cloudflare.com/turnstile/v0/siteverify"),
   WEBHOOK_URL: webhookUrl.optional(),
   WEBHOOK_SECRET: webhookSecret.optional(),
   WEBHOOK_SECRET_PREVIOUS: webhookSecret.optional(),
@@ -283,8 +301,15 @@ export interface Config {
   erasureGraceDays: number;
   /** Every abuse limit with overrides applied (see src/abuse/policy.ts). */
   rateLimits: RateLimitSettings;
-  /** Attack protection: what the per-IP spread signal does, and whether disposable addresses are refused. */
-  attack: { ipSpreadAction: "block" | "log"; blockDisposableEmail: boolean };
+  /** Attack protection: what the spread and spraying signals do, and whether disposable addresses are refused. */
+  attack: {
+    ipSpreadAction: "block" | "log";
+    blockDisposableEmail: boolean;
+    /** `challenge`: under a spraying attack, unknown devices solve Turnstile or get tighter per-IP limits; `log`: only recorded. */
+    sprayAction: "challenge" | "log";
+    /** Both Turnstile keys, or null: no challenge, only the tighter limits. */
+    turnstile: { siteKey: string; secret: string; verifyUrl: string } | null;
+  };
   /** Where events go; empty: no event is written or queued. */
   webhookEndpoints: WebhookEndpoint[];
   /** The breached-password check (src/accounts/breached-passwords.ts). */
@@ -390,7 +415,12 @@ export function readConfig(env: Bindings): Config {
     unverifiedAccountTtlDays: v.UNVERIFIED_ACCOUNT_TTL_DAYS,
     erasureGraceDays: v.ACCOUNT_ERASURE_GRACE_DAYS,
     rateLimits,
-    attack: { ipSpreadAction: v.ATTACK_IP_SPREAD_ACTION, blockDisposableEmail: v.BLOCK_DISPOSABLE_EMAIL },
+    attack: {
+      ipSpreadAction: v.ATTACK_IP_SPREAD_ACTION,
+      blockDisposableEmail: v.BLOCK_DISPOSABLE_EMAIL,
+      sprayAction: v.ATTACK_SPRAY_ACTION,
+      turnstile: parseTurnstile(v),
+    },
     webhookEndpoints,
     breachedPasswords: { mode: v.BREACHED_PASSWORD_CHECK, apiUrl: v.HIBP_API_URL },
   };
@@ -399,6 +429,15 @@ export function readConfig(env: Bindings): Config {
 }
 
 type ParsedVars = z.infer<typeof configSchema>;
+
+/** The site key and the secret go together: one without the other is a half-done setup. */
+function parseTurnstile(v: ParsedVars): Config["attack"]["turnstile"] {
+  if ((v.TURNSTILE_SITE_KEY === undefined) !== (v.TURNSTILE_SECRET === undefined)) {
+    throw new ConfigError("invalid configuration: TURNSTILE_SITE_KEY and TURNSTILE_SECRET go together");
+  }
+  if (v.TURNSTILE_SITE_KEY === undefined || v.TURNSTILE_SECRET === undefined) return null;
+  return { siteKey: v.TURNSTILE_SITE_KEY, secret: v.TURNSTILE_SECRET, verifyUrl: v.TURNSTILE_VERIFY_URL };
+}
 
 /** WEBHOOK_URL/WEBHOOK_SECRET (both or neither) and the endpoints of WEBHOOK_ENDPOINTS; a URL at most once. */
 function parseWebhookEndpoints(v: ParsedVars): WebhookEndpoint[] {

@@ -1,3 +1,4 @@
+import type { AttackMonitor } from "./abuse/attack-monitor";
 import type { RateLimiter } from "./abuse/rate-limiter";
 import { readConfig, type Bindings, type Config } from "./config";
 import { createDb, guardKv, type Db } from "./db/client";
@@ -32,6 +33,11 @@ type LimiterRpc = "hit" | "admitGuess" | "settleGuess" | "settleSpread" | "unloc
  */
 export type LimiterStub = { [K in LimiterRpc]: (...args: Parameters<RateLimiter[K]>) => Promise<ReturnType<RateLimiter[K]>> };
 
+/** The AttackMonitor's RPC surface, the same way. */
+type MonitorStub = {
+  [K in "recordFailure" | "state"]: (...args: Parameters<AttackMonitor[K]>) => Promise<Awaited<ReturnType<AttackMonitor[K]>>>;
+};
+
 /**
  * Everything a service needs, built once per request: storage (already fail-closed and metered),
  * configuration, the clock, the signing keys, who is asking, the limiter objects and the outbound
@@ -46,6 +52,8 @@ export interface Deps {
   meta: RequestMeta;
   /** Runs one call on the named RateLimiter object; unreachable → DependencyError (503). */
   limiter: <T>(name: string, call: (stub: LimiterStub) => Promise<T>) => Promise<T>;
+  /** The same for the password-spraying objects (src/abuse/attack-monitor.ts). */
+  attackMonitor: <T>(name: string, call: (stub: MonitorStub) => Promise<T>) => Promise<T>;
   /** Every outbound HTTP call goes through this, so tests can inject a fake. */
   fetch: typeof fetch;
   /** The events queue's producer (src/events): event ids go here after the response. */
@@ -85,7 +93,16 @@ export function createDeps(env: Bindings, options: DepsOptions): Deps {
   const meter = new StorageMeter();
   const db = createDb(env.DB, meter);
   const now = options.now ?? (() => new Date());
-  const namespace = env.RATE_LIMITER;
+  const objectCall =
+    <Stub, Class extends Rpc.DurableObjectBranded | undefined>(namespace: DurableObjectNamespace<Class>) =>
+    <T>(name: string, call: (stub: Stub) => Promise<T>): Promise<T> =>
+      meter.track("durable_object", async () => {
+        try {
+          return await call(namespace.get(namespace.idFromName(name)) as unknown as Stub);
+        } catch (error) {
+          throw new DependencyError("durable_object", error);
+        }
+      });
   return {
     db,
     kv: guardKv(env.AUTH_KV, meter),
@@ -93,14 +110,8 @@ export function createDeps(env: Bindings, options: DepsOptions): Deps {
     now,
     keys: () => loadKeySet(db, config, now().getTime()),
     meta: options.meta,
-    limiter: (name, call) =>
-      meter.track("durable_object", async () => {
-        try {
-          return await call(namespace.get(namespace.idFromName(name)));
-        } catch (error) {
-          throw new DependencyError("durable_object", error);
-        }
-      }),
+    limiter: objectCall<LimiterStub, RateLimiter>(env.RATE_LIMITER),
+    attackMonitor: objectCall<MonitorStub, AttackMonitor>(env.ATTACK_MONITOR),
     fetch: options.fetch ?? ((input, init) => fetch(input, init)),
     // Optional at run time: a deployment whose queue is missing keeps serving; the cron re-drives.
     webhooks: (env as Partial<Bindings>).WEBHOOKS,

@@ -37,6 +37,11 @@ export const ERROR_CATALOGUE = {
     title: "Cross-site request refused",
     detail: "This request could be a cross-site request forgery and was refused.",
   },
+  challenge_required: {
+    status: 403,
+    title: "Challenge required",
+    detail: "Sign-ins are under attack: solve the challenge for site_key and send its answer as turnstile_token.",
+  },
   reauthentication_required: {
     status: 403,
     title: "Reauthentication required",
@@ -84,6 +89,8 @@ export interface AppErrorOptions {
   detail?: string;
   errors?: FieldError[];
   headers?: Record<string, string>;
+  /** Extension members of the problem body (RFC 9457 §3.2); only the ones declared in ProblemSchema. */
+  extensions?: { site_key?: string };
   cause?: unknown;
   /**
    * Overrides the catalogue's status where API.md gives the same code another status: a bad
@@ -100,6 +107,7 @@ export class AppError extends Error {
   readonly detail: string;
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string>;
+  readonly extensions: { site_key?: string };
 
   constructor(code: ErrorCode, options: AppErrorOptions = {}) {
     const entry = ERROR_CATALOGUE[code];
@@ -109,6 +117,7 @@ export class AppError extends Error {
     this.detail = options.detail ?? entry.detail;
     this.errors = options.errors;
     this.headers = options.headers ?? {};
+    this.extensions = options.extensions ?? {};
   }
 }
 
@@ -150,6 +159,7 @@ export interface ProblemDetails {
   code: ErrorCode;
   request_id: string;
   errors?: FieldError[];
+  site_key?: string;
 }
 
 /** Builds the RFC 9457 body for an error code. */
@@ -163,5 +173,5 @@ export function problemBody(error: AppError, requestId: string): ProblemDetails 
     request_id: requestId,
   };
   if (error.errors) body.errors = error.errors;
-  return body;
+  return { ...body, ...error.extensions };
 }

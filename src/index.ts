@@ -5,6 +5,7 @@ import { deliverBatch } from "./events/delivery";
 import { runEventRedrive, runScheduledMaintenance } from "./maintenance/scheduled";
 
 export { RateLimiter } from "./abuse/rate-limiter";
+export { AttackMonitor } from "./abuse/attack-monitor";
 
 /** The daily clean-up's trigger in wrangler.toml; every other trigger (every five minutes) re-drives events. */
 const DAILY_CRON = "17 3 * * *";

@@ -206,7 +206,8 @@ describe("new device or place", () => {
     const body = { email: user.email, password: user.password, device_token: user.body.device_token };
     const home = { country: "NL", asn: 1136, timezone: "Europe/Amsterdam" };
     const ip = freshIp();
-    const unusual = async () => (await outbox(user.email, "security_notice")).filter((m) => m.subject === "Unusual sign-in to your account");
+    const unusual = async () =>
+      (await outbox(user.email, "security_notice")).filter((m) => m.subject === "Unusual sign-in to your account");
     // The first places are the account's normal ones; signing in from them again says nothing.
     expect((await callWithCf("/api/v1/auth/login", home, { body, ip })).status).toBe(200);
     expect((await callWithCf("/api/v1/auth/login", home, { body, ip })).status).toBe(200);

@@ -64,6 +64,11 @@ export interface IpTicket {
   ticket: string;
 }
 
+/** A login refused before its password check (the attack challenge): reported like a 423 or 429. */
+export async function settleRefusedLogin(deps: Deps, ip: IpTicket): Promise<void> {
+  await settleIp(deps, ip, true).catch(() => undefined);
+}
+
 async function hitIp(deps: Deps, action: IpAction, identifier?: string): Promise<string | undefined> {
   const policies = ipPolicies(deps.config.rateLimits, action);
   const now = deps.now().getTime();

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { SprayPolicy } from "./attack-monitor";
 
 /**
  * Every abuse limit in one table: what is counted, per what key, and the defaults. The numbers can
@@ -46,6 +47,7 @@ const DEFAULT_LIMITS = {
   mailbox_hour: { limit: 10, window: 3600 },
   registration_attempt_mailbox_day: { limit: 1, window: 86_400 },
   login_failures_ip_identifiers_hour: { limit: 20, window: 3600 },
+  login_ip_under_attack_hour: { limit: 3, window: 3600 },
 } as const satisfies Record<string, { limit: number; window: number }>;
 
 type LimitName = keyof typeof DEFAULT_LIMITS;
@@ -76,6 +78,8 @@ const DEFAULT_LOCKOUT: LockoutPolicy = { softAfter: 5, softLockSeconds: 1800, ha
 /** Actions counted per client IP (one Durable Object per IP), and the limits each must pass. */
 const IP_ACTIONS = {
   login: ["login_ip_minute", "login_ip_hour"],
+  // Under a password-spraying attack, a login from an unknown device without a solved challenge.
+  login_under_attack: ["login_ip_under_attack_hour"],
   register: ["register_ip_hour"],
   refresh: ["refresh_ip_minute"],
   forgot_password: ["forgot_password_ip_hour"],
@@ -134,7 +138,11 @@ export interface RateLimitSettings {
   lockout: LockoutPolicy;
   /** Seconds a client failing across `login_failures_ip_identifiers_hour` identifiers is blocked. */
   spreadBlockSeconds: number;
+  /** Password-spraying detection across clients (src/abuse/attack-monitor.ts). */
+  spraying: SprayPolicy;
 }
+
+const DEFAULT_SPRAYING: SprayPolicy = { minimumPerMinute: 60, baselineFactor: 5, quietMinutes: 10 };
 
 const count = z.number().int().min(1).max(1_000_000);
 const windowSeconds = z
@@ -158,6 +166,13 @@ const overridesSchema = z.strictObject({
     })
     .optional(),
   login_failures_ip_block: z.strictObject({ seconds: windowSeconds }).optional(),
+  spraying: z
+    .strictObject({
+      minimum_per_minute: count.optional(),
+      baseline_factor: z.number().min(1.5).max(1000).optional(),
+      quiet_minutes: z.number().int().min(1).max(1440).optional(),
+    })
+    .optional(),
 });
 
 /**
@@ -178,7 +193,7 @@ export function parseRateLimits(raw: string | undefined): RateLimitSettings {
   if (!parsed.success) {
     throw new Error(`RATE_LIMITS: ${parsed.error.issues.map((i) => i.path.join(".") || i.message).join(", ")}`);
   }
-  const { lockout: lockoutOverride, login_failures_ip_block: spreadBlock, ...limitOverrides } = parsed.data;
+  const { lockout: lockoutOverride, login_failures_ip_block: spreadBlock, spraying, ...limitOverrides } = parsed.data;
   const limits = { ...DEFAULT_LIMITS } as RateLimitSettings["limits"];
   for (const [name, value] of Object.entries(limitOverrides)) {
     if (value) limits[name as LimitName] = value;
@@ -190,7 +205,16 @@ export function parseRateLimits(raw: string | undefined): RateLimitSettings {
     forgetAfterSeconds: lockoutOverride?.forget_after_seconds ?? DEFAULT_LOCKOUT.forgetAfterSeconds,
   };
   if (lockout.hardAfter <= lockout.softAfter) throw new Error("RATE_LIMITS: lockout.hard_after must exceed lockout.soft_after");
-  return { limits, lockout, spreadBlockSeconds: spreadBlock?.seconds ?? DEFAULT_SPREAD_BLOCK_SECONDS };
+  return {
+    limits,
+    lockout,
+    spreadBlockSeconds: spreadBlock?.seconds ?? DEFAULT_SPREAD_BLOCK_SECONDS,
+    spraying: {
+      minimumPerMinute: spraying?.minimum_per_minute ?? DEFAULT_SPRAYING.minimumPerMinute,
+      baselineFactor: spraying?.baseline_factor ?? DEFAULT_SPRAYING.baselineFactor,
+      quietMinutes: spraying?.quiet_minutes ?? DEFAULT_SPRAYING.quietMinutes,
+    },
+  };
 }
 
 /** The limits an IP-scoped action must pass. */

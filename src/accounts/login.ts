@@ -1,4 +1,13 @@
-import { admitLoginFromIp, DeviceBudgetSpent, guardPasswordCheck, type Guesser } from "../abuse/limits";
+import { passAttackChallenge } from "../abuse/challenge";
+import {
+  accountObjectName,
+  admitLoginFromIp,
+  DeviceBudgetSpent,
+  guardPasswordCheck,
+  settleRefusedLogin,
+  type Guesser,
+} from "../abuse/limits";
+import { countLoginFailure, underAttack } from "../abuse/spraying";
 import { deviceTokenFor, recognizeDevice, voidDevice } from "../devices/devices";
 import { afterSuccessfulLogin } from "../devices/sign-in-signals";
 import { recordAudit } from "../audit/audit";
@@ -18,6 +27,10 @@ export interface LoginInput {
   password: string;
   /** The device token this client got at an earlier sign-in, if any. */
   device_token?: string | undefined;
+  /** The Turnstile answer, needed only from unknown devices while sign-ins are under attack. */
+  turnstile_token?: string | undefined;
+  /** Set by the hosted login page when its form came without the widget's answer (no script ran). */
+  noScript?: boolean | undefined;
 }
 
 /** A successful login: the token pair and this client's device token. */
@@ -29,16 +42,26 @@ type LoginFailure = "unknown_account" | "bad_password" | "inactive";
  * `POST /auth/login`, starting with the per-IP limit. The password check is one guess (see
  * abuse/limits.ts): a stranger's counts against the named identifier (lockout 423 and per-address
  * 429 before it runs), a known device's only against that device, so precedence is API.md's:
- * per-IP 429, then lockout 423, then credentials 401. A device that spent its budget is void and
- * the client continues as a stranger. Every failure answers the same `invalid_credentials`; its
- * reason is kept in the audit row.
+ * per-IP 429, then lockout 423, then credentials 401. While sign-ins are under a spraying attack,
+ * an unknown device passes the challenge (abuse/challenge.ts) between the first two. A device that
+ * spent its budget is void and the client continues as a stranger. Every failure answers the same
+ * `invalid_credentials`; its reason is kept in the audit row.
  */
 export async function logIn(deps: Deps, input: LoginInput): Promise<LoginResult> {
   const identifier = identifierOf(input);
-  // The per-IP limits (429 first) and the "failing across many identifiers" signal, in one call.
-  const fromIp = await admitLoginFromIp(deps, identifier);
+  // The per-IP limits (429 first) and the "failing across many identifiers" signal, in one call;
+  // the attack mode alongside it (usually from the isolate's cache).
+  const [fromIp, attacked] = await Promise.all([admitLoginFromIp(deps, identifier), underAttack(deps)]);
   const user = await findUserByIdentifier(deps.db, identifier);
   let device = await recognizeDevice(deps, user, input.device_token);
+  if (attacked && !device && deps.config.attack.sprayAction === "challenge") {
+    try {
+      await passAttackChallenge(deps, { token: input.turnstile_token, noScript: input.noScript });
+    } catch (error) {
+      await settleRefusedLogin(deps, fromIp);
+      throw error;
+    }
+  }
   const attempt = (guesser: Guesser) =>
     guardPasswordCheck(
       deps,
@@ -61,6 +84,7 @@ export async function logIn(deps: Deps, input: LoginInput): Promise<LoginResult>
   }
   const { result } = outcome;
   if ("failure" in result) {
+    countLoginFailure(deps, accountObjectName(identifier));
     await recordAudit(deps, {
       action: "login.failed",
       userId: user?.id ?? null,

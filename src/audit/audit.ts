@@ -17,6 +17,8 @@ export type AuditAction =
   | "login.throttled"
   | "account.locked"
   | "ip.blocked"
+  | "attack.started"
+  | "attack.ended"
   | "account.unlocked"
   | "logout"
   | "logout.all"

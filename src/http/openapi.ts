@@ -19,6 +19,10 @@ const ProblemSchema = z
     code: z.enum(Object.keys(ERROR_CATALOGUE) as [ErrorCode, ...ErrorCode[]]),
     request_id: z.string(),
     errors: z.array(FieldErrorSchema).optional(),
+    site_key: z
+      .string()
+      .optional()
+      .openapi({ description: "`challenge_required` only: the Turnstile site key to solve the challenge for." }),
   })
   .openapi("Problem");
 

@@ -61,6 +61,10 @@ export const loginBody = z
     username: z.string().trim().min(1).max(50).optional(),
     password: passwordField,
     device_token: deviceTokenField,
+    turnstile_token: z.string().max(2048).optional().openapi({
+      description:
+        "Only while sign-ins are under attack (403 `challenge_required`): the answer of the Turnstile challenge for its `site_key`.",
+    }),
   })
   .refine((b) => (b.email === undefined) !== (b.username === undefined), {
     message: "Send either email or username.",

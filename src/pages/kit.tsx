@@ -21,6 +21,8 @@ export interface Frame {
   tokens: FormTokens;
   signedIn: { email: string; superuser: boolean } | null;
   passwordMinLength: number;
+  /** Set only on a sign-in page while sign-ins are under attack: the Turnstile widget's site key. */
+  turnstileSiteKey?: string;
 }
 
 export async function frameFor(c: Context<AppEnv>, session: PageSession | null): Promise<Frame> {
@@ -45,12 +47,25 @@ export interface FormState {
   values?: Record<string, string | undefined> | undefined;
 }
 
+const TURNSTILE_ORIGIN = "https://challenges.cloudflare.com";
+
+/** The Turnstile widget (https://developers.cloudflare.com/turnstile/get-started/client-side-rendering/). */
+export const TurnstileWidget: FC<{ frame: Frame }> = ({ frame }) =>
+  frame.turnstileSiteKey ? (
+    <>
+      <div class="cf-turnstile" data-sitekey={frame.turnstileSiteKey} />
+      <script src={`${TURNSTILE_ORIGIN}/turnstile/v0/api.js`} async defer />
+    </>
+  ) : null;
+
 function contentSecurityPolicy(frame: Frame, formTargets: readonly string[]): string {
   const logo = frame.branding.logoUrl;
   const img = logo ? (logo.startsWith("data:") ? "data:" : "'self'") : null;
   return [
     "default-src 'none'",
     `style-src 'nonce-${frame.nonce}'`,
+    // Turnstile's script and frame, only on the page that shows the widget (see src/abuse/challenge.ts).
+    ...(frame.turnstileSiteKey ? [`script-src ${TURNSTILE_ORIGIN}`, `frame-src ${TURNSTILE_ORIGIN}`] : []),
     ...(img ? [`img-src ${img}`] : []),
     // A sign-in may redirect to an allowed site (return_to); form-action also governs that redirect.
     `form-action 'self'${formTargets.map((o) => ` ${o}`).join("")}`,

@@ -1,4 +1,5 @@
 import { Hono, type Context } from "hono";
+import { challengeSiteKey } from "../abuse/challenge";
 import { enforceIpLimit } from "../abuse/limits";
 import { logIn } from "../accounts/login";
 import { registerUser } from "../accounts/registration";
@@ -8,7 +9,7 @@ import { deviceCookie } from "../http/cookies";
 import { loginBody, registerBody } from "../http/schemas";
 import { logOut } from "../sessions/sessions";
 import { failureFrom, text, validate, type FormData } from "./forms";
-import { ErrorSummary, Field, Form, frameFor, Hidden, Layout, Notice, renderPage, type FormState } from "./kit";
+import { ErrorSummary, Field, Form, frameFor, Hidden, Layout, Notice, renderPage, TurnstileWidget, type FormState } from "./kit";
 import { afterSignIn, formPost, noticeOf, redirectWithNotice, returnToOf } from "./respond";
 import { pageSession, signInBrowser, signOutBrowser, type PageSession } from "./session";
 import { strings as s, type NoticeKey } from "./strings";
@@ -26,6 +27,8 @@ interface LoginView {
 
 async function loginPage(c: Context<AppEnv>, view: LoginView, status = 200, headers: Record<string, string> = {}) {
   const frame = await frameFor(c, null);
+  const siteKey = await challengeSiteKey(c.var.deps);
+  if (siteKey) frame.turnstileSiteKey = siteKey;
   const { state } = view;
   const values = state?.values ?? {};
   const returnTo = returnToOf(c, view.returnTo);
@@ -57,6 +60,7 @@ async function loginPage(c: Context<AppEnv>, view: LoginView, status = 200, head
           autocomplete="current-password"
           required
         />
+        <TurnstileWidget frame={frame} />
         <button type="submit">{s.login.submit}</button>
       </Form>
       {view.offerResend ? (
@@ -99,13 +103,21 @@ signInPages.post(
     }
     const { deps } = c.var;
     try {
-      const signedIn = await logIn(deps, { ...checked.data, device_token: deviceCookie(c) });
+      // The widget adds `cf-turnstile-response` (empty until solved); without it, no script ran.
+      const answer = text(data, "cf-turnstile-response")?.slice(0, 2048);
+      const signedIn = await logIn(deps, {
+        ...checked.data,
+        device_token: deviceCookie(c),
+        turnstile_token: answer,
+        noScript: !("cf-turnstile-response" in data),
+      });
       signInBrowser(c, signedIn);
       return afterSignIn(c, returnTo);
     } catch (error) {
       const failure = failureFrom(error);
       const code = (error as AppError).code;
       if (code === "invalid_credentials") failure.state = { message: s.login.invalid };
+      if (code === "challenge_required") failure.state = { message: s.login.challenge };
       if (code === "account_locked") {
         const wait = Number(failure.headers["Retry-After"]);
         failure.state = { message: wait > 0 ? s.login.locked(wait) : s.login.lockedHard };

@@ -58,6 +58,7 @@ export const strings = {
     locked: (seconds: number) =>
       `Too many failed attempts: signing in to this account is paused. Try again in ${wait(seconds)}, or reset your password.`,
     lockedHard: "This account is locked after too many failed attempts. Reset your password to unlock it.",
+    challenge: "Sign-ins are under attack right now: complete the check above the button, then sign in again.",
     notVerified: "Confirm your email address before signing in: open the link we sent you, or ask for a new one below.",
   },
   register: {

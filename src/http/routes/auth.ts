@@ -87,11 +87,21 @@ const login = createRoute({
   path: "/login",
   tags,
   summary: "Log in with a password",
-  description: "Precedence: the per-IP limit (429), then the identifier's lockout (423), then credentials (401)." + COOKIE_MODE,
+  description:
+    "Precedence: the per-IP limit (429), then, while sign-ins are under a password-spraying attack and the client has no known device token, the challenge (403 `challenge_required` with `site_key`, or a tighter per-IP limit), then the identifier's lockout (423), then credentials (401)." +
+    COOKIE_MODE,
   request: { body: jsonBody(loginBody) },
   responses: {
     200: jsonResponse(SignInResponseSchema, "Signed in."),
-    ...problems([...BODY_ERRORS, "invalid_credentials", "email_not_verified", "account_locked", "rate_limited", "csrf_rejected"]),
+    ...problems([
+      ...BODY_ERRORS,
+      "invalid_credentials",
+      "email_not_verified",
+      "challenge_required",
+      "account_locked",
+      "rate_limited",
+      "csrf_rejected",
+    ]),
   },
 });
 

@@ -1,0 +1,249 @@
+import { DurableObject } from "cloudflare:workers";
+import { readConfig, type Bindings } from "../config";
+import { recordAudit } from "../audit/audit";
+import { createDeps } from "../deps";
+import { emitEvents } from "../events/events";
+import { describeError, log } from "../log";
+
+/**
+ * Password-spraying detection across many clients: failures no per-IP or per-account counter sees
+ * as unusual, because each client and each account fails only a little.
+ *
+ * One class, two roles, by object name:
+ * - `shard:<n>` ({@link SPRAY_SHARDS} of them) counts failed logins in 10-second buckets. Workers
+ *   add to the shard of the login identifier (hashed) after the response, so no single object takes
+ *   every failure's write, and one shard sees all of an identifier's failures: beyond
+ *   {@link PER_IDENTIFIER_MINUTE} a minute they are not counted. Spraying is breadth (a few guesses
+ *   at many accounts); depth on one account is the lockout's business, and counting it here would
+ *   let one noisy client (or a test suite) look like many.
+ * - `monitor` adds up the shards' last minute from an alarm every {@link TICK_MS} while there is
+ *   anything to watch, keeps the baseline (an exponentially weighted mean of the per-minute rate,
+ *   time constant one hour) and decides the "under attack" mode: entered when the rate reaches
+ *   max(`baseline_factor` × baseline, `minimum_per_minute`), left after `quiet_minutes` below
+ *   max(2 × baseline, half the minimum). While under attack the baseline is frozen, so the attack
+ *   never becomes normal. Workers read the mode through a per-isolate cache (src/abuse/spraying.ts).
+ */
+
+export const SPRAY_SHARDS = 8;
+export const MONITOR_NAME = "monitor";
+const TICK_MS = 10_000;
+const BUCKET_MS = 10_000;
+const MINUTE_MS = 60_000;
+/** Time constant of the baseline's moving average. */
+const BASELINE_TAU_MS = 3_600_000;
+/** A shard wakes the monitor at most this often (the monitor keeps ticking while the rate is not zero). */
+const WAKE_EVERY_MS = 30_000;
+/** Failures of one identifier counted per minute (see the class comment). */
+const PER_IDENTIFIER_MINUTE = 3;
+
+/** The detection's numbers (`RATE_LIMITS.spraying`, see src/abuse/policy.ts). */
+export interface SprayPolicy {
+  minimumPerMinute: number;
+  baselineFactor: number;
+  quietMinutes: number;
+}
+
+/** What the monitor knows; `underAttack` is the only part a login reads. */
+export interface AttackState {
+  underAttack: boolean;
+  /** Failed logins in the last minute, at the last tick. */
+  rate: number;
+  /** Failed logins per minute, on average over about the last hour (attack periods excluded). */
+  baseline: number;
+  /** When the current attack began (epoch ms), or null. */
+  since: number | null;
+}
+
+export interface MonitorRow extends Record<string, SqlStorageValue> {
+  under_attack: number;
+  since: number | null;
+  baseline: number;
+  rate: number;
+  last_tick: number | null;
+  /** When the rate last was at or above the exit threshold during an attack. */
+  loud_at: number | null;
+  peak: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS buckets (start INTEGER PRIMARY KEY, failures INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS identifiers (identifier TEXT NOT NULL, start INTEGER NOT NULL, failures INTEGER NOT NULL, PRIMARY KEY (identifier, start));
+CREATE TABLE IF NOT EXISTS shard_meta (id INTEGER PRIMARY KEY CHECK (id = 1), woke_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS monitor (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  under_attack INTEGER NOT NULL DEFAULT 0,
+  since INTEGER,
+  baseline REAL NOT NULL DEFAULT 0,
+  rate INTEGER NOT NULL DEFAULT 0,
+  last_tick INTEGER,
+  loud_at INTEGER,
+  peak INTEGER NOT NULL DEFAULT 0
+);
+`;
+
+export class AttackMonitor extends DurableObject<Bindings> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Bindings) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(SCHEMA);
+  }
+
+  /**
+   * Shard: counts one failed login at `now` against `identifier` (a hash, never the identifier) and,
+   * now and then, makes sure the monitor is watching.
+   */
+  async recordFailure(now: number, identifier: string): Promise<void> {
+    const start = now - (now % BUCKET_MS);
+    // The identifier's failures in the last minute (a sliding window of 10-second buckets), this one included.
+    this.sql.exec(
+      "INSERT INTO identifiers (identifier, start, failures) VALUES (?, ?, 1) ON CONFLICT (identifier, start) DO UPDATE SET failures = failures + 1",
+      identifier,
+      start,
+    );
+    this.sql.exec("DELETE FROM identifiers WHERE start <= ?", now - MINUTE_MS);
+    const { recent } = this.sql
+      .exec<{ recent: number }>(
+        "SELECT sum(failures) AS recent FROM identifiers WHERE identifier = ? AND start > ?",
+        identifier,
+        now - MINUTE_MS,
+      )
+      .one();
+    if (recent > PER_IDENTIFIER_MINUTE) return;
+    this.sql.exec("INSERT INTO buckets (start, failures) VALUES (?, 1) ON CONFLICT (start) DO UPDATE SET failures = failures + 1", start);
+    this.sql.exec("DELETE FROM buckets WHERE start < ?", now - 2 * MINUTE_MS);
+    const wokeAt = this.sql.exec<{ woke_at: number }>("SELECT woke_at FROM shard_meta WHERE id = 1").toArray()[0]?.woke_at ?? 0;
+    if (now - wokeAt < WAKE_EVERY_MS) return;
+    this.sql.exec("INSERT INTO shard_meta (id, woke_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET woke_at = excluded.woke_at", now);
+    const monitor = this.env.ATTACK_MONITOR;
+    await monitor.get(monitor.idFromName(MONITOR_NAME)).wake();
+  }
+
+  /** Shard: failed logins counted in the buckets of the minute before `now`. */
+  failuresInMinuteBefore(now: number): number {
+    return (
+      this.sql
+        .exec<{ n: number | null }>("SELECT sum(failures) AS n FROM buckets WHERE start > ? AND start <= ?", now - MINUTE_MS, now)
+        .one().n ?? 0
+    );
+  }
+
+  /** Monitor: starts the alarm if it is not running. */
+  async wake(): Promise<void> {
+    this.sql.exec("INSERT INTO monitor (id) VALUES (1) ON CONFLICT (id) DO NOTHING");
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + 1000);
+  }
+
+  /** Monitor: the state a login reads (through the isolate cache). */
+  state(): AttackState {
+    const row = this.row();
+    if (!row) return { underAttack: false, rate: 0, baseline: 0, since: null };
+    return { underAttack: row.under_attack === 1, rate: row.rate, baseline: row.baseline, since: row.since };
+  }
+
+  override async alarm(): Promise<void> {
+    const watching = await this.tick(Date.now());
+    // Keep watching while anything is happening; an idle monitor sleeps until a shard wakes it.
+    if (watching) await this.ctx.storage.setAlarm(Date.now() + TICK_MS);
+  }
+
+  /**
+   * Monitor: one look at the shards (the alarm's body); true while there is anything to watch. The
+   * policy is `RATE_LIMITS.spraying` of the deployment (tests pass one to stage an attack).
+   */
+  async tick(now: number, policy: SprayPolicy = readConfig(this.env).rateLimits.spraying): Promise<boolean> {
+    const row = this.row() ?? this.sql.exec<MonitorRow>("INSERT INTO monitor (id) VALUES (1) RETURNING *").one();
+    const rate = await this.minuteRate(now);
+    const next = step(row, rate, now, policy);
+    this.sql.exec(
+      "UPDATE monitor SET under_attack = ?, since = ?, baseline = ?, rate = ?, last_tick = ?, loud_at = ?, peak = ? WHERE id = 1",
+      next.under_attack,
+      next.since,
+      next.baseline,
+      next.rate,
+      next.last_tick,
+      next.loud_at,
+      next.peak,
+    );
+    const began = row.under_attack === 0 && next.under_attack === 1;
+    const ended = row.under_attack === 1 && next.under_attack === 0;
+    if (began || ended) {
+      try {
+        await this.announce(began ? "started" : "ended", next, policy, row.since ?? now, now);
+      } catch (error) {
+        log("error", "attack.announce_failed", describeError(error));
+      }
+    }
+    return next.under_attack === 1 || rate > 0;
+  }
+
+  private async minuteRate(now: number): Promise<number> {
+    const namespace = this.env.ATTACK_MONITOR;
+    const counts = await Promise.all(
+      Array.from({ length: SPRAY_SHARDS }, (_, n) =>
+        namespace
+          .get(namespace.idFromName(`shard:${n}`))
+          .failuresInMinuteBefore(now)
+          .catch((error: unknown) => {
+            // One unreachable shard must not blind the monitor: count what the others saw.
+            log("warn", "attack.shard_unreachable", { shard: n, ...describeError(error) });
+            return 0;
+          }),
+      ),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * An attack began or ended: a warning log line, one audit row and a `security.alert` event. None
+   * of them names an account or a client: spraying is about many of each.
+   */
+  private async announce(change: "started" | "ended", state: MonitorRow, policy: SprayPolicy, since: number, now: number): Promise<void> {
+    const details = {
+      failures_per_minute: state.rate,
+      baseline_per_minute: Math.round(state.baseline * 100) / 100,
+      ...(change === "ended" ? { peak_per_minute: state.peak, duration_seconds: Math.round((now - since) / 1000) } : {}),
+      minimum_per_minute: policy.minimumPerMinute,
+      baseline_factor: policy.baselineFactor,
+    };
+    log("warn", `attack.spraying_${change}`, details);
+    const deps = createDeps(this.env, {
+      meta: { ip: null, userAgent: null, requestId: crypto.randomUUID() },
+      waitUntil: (promise) => this.ctx.waitUntil(promise),
+    });
+    await recordAudit(deps, {
+      action: change === "started" ? "attack.started" : "attack.ended",
+      metadata: { signal: "password_spraying", ...details },
+    });
+    await emitEvents(deps, [{ type: "security.alert", data: { reason: "password_spraying", state: change, ...details } }]);
+  }
+
+  private row(): MonitorRow | undefined {
+    return this.sql.exec<MonitorRow>("SELECT * FROM monitor WHERE id = 1").toArray()[0];
+  }
+}
+
+/**
+ * One tick of the detector: a pure function of the stored state, the minute's rate and the time,
+ * so its thresholds are tested without clocks.
+ */
+export function step(row: MonitorRow, rate: number, now: number, policy: SprayPolicy): MonitorRow {
+  const elapsed = row.last_tick === null ? TICK_MS : Math.max(0, now - row.last_tick);
+  const keep = Math.exp(-elapsed / BASELINE_TAU_MS);
+  const attacking = row.under_attack === 1;
+  // Idle gaps (no tick) had a rate of zero: the decay over the gap accounts for them.
+  const baseline = attacking ? row.baseline : row.baseline * keep + rate * (1 - keep);
+  const enter = Math.max(policy.baselineFactor * row.baseline, policy.minimumPerMinute);
+  const exit = Math.max(2 * row.baseline, policy.minimumPerMinute / 2);
+  if (!attacking) {
+    if (rate >= enter) return { ...row, under_attack: 1, since: now, rate, last_tick: now, loud_at: now, peak: rate };
+    return { ...row, baseline, rate, last_tick: now };
+  }
+  const loudAt = rate >= exit ? now : (row.loud_at ?? now);
+  const peak = Math.max(row.peak, rate);
+  if (now - loudAt >= policy.quietMinutes * MINUTE_MS) {
+    return { ...row, under_attack: 0, since: null, rate, last_tick: now, loud_at: null, peak };
+  }
+  return { ...row, rate, last_tick: now, loud_at: loudAt, peak };
+}

@@ -1,0 +1,54 @@
+import type { Deps } from "../deps";
+import { describeError, log } from "../log";
+import { MONITOR_NAME, SPRAY_SHARDS } from "./attack-monitor";
+
+/**
+ * The worker's side of password-spraying detection (the objects are in attack-monitor.ts): failed
+ * logins are counted after the response, and a login reads the mode from a per-isolate cache, so
+ * the signal adds no round trip to a login (at most one Durable Object call per isolate every
+ * {@link MODE_CACHE_MS}, run alongside the login's own first call).
+ */
+
+/** How stale an isolate's view of the mode may be; the monitor itself decides every 10 s. */
+const MODE_CACHE_MS = 10_000;
+
+let cachedMode: { underAttack: boolean; at: number } | null = null;
+
+/** Drops this isolate's view of the mode (tests that switch the mode; nothing else needs it). */
+export function forgetAttackMode(): void {
+  cachedMode = null;
+}
+
+/**
+ * Counts one failed password check for the spraying signal, after the response, in the shard of its
+ * identifier (`account:<normalized identifier>`, hashed: the objects never hold it). Never throws.
+ */
+export function countLoginFailure(deps: Deps, identifier: string): void {
+  const now = deps.now().getTime();
+  deps.waitUntil(
+    (async () => {
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`spraying\n${identifier}`)));
+      const hash = [...digest.slice(0, 12)].map((b) => b.toString(16).padStart(2, "0")).join("");
+      const shard = (digest[12]! * 256 + digest[13]!) % SPRAY_SHARDS;
+      await deps.attackMonitor(`shard:${shard}`, (stub) => stub.recordFailure(now, hash));
+    })().catch((error: unknown) => log("warn", "attack.count_failed", { request_id: deps.meta.requestId, ...describeError(error) })),
+  );
+}
+
+/**
+ * Whether Gatehouse is under a password-spraying attack, as of at most {@link MODE_CACHE_MS} ago.
+ * An unreachable monitor reads as "not under attack": the per-IP and per-account limits still hold,
+ * and a detector outage must not turn into a login outage.
+ */
+export async function underAttack(deps: Deps): Promise<boolean> {
+  const now = deps.now().getTime();
+  if (cachedMode && Math.abs(now - cachedMode.at) < MODE_CACHE_MS) return cachedMode.underAttack;
+  try {
+    const state = await deps.attackMonitor(MONITOR_NAME, (stub) => stub.state());
+    cachedMode = { underAttack: state.underAttack, at: now };
+  } catch (error) {
+    log("warn", "attack.mode_unreadable", { request_id: deps.meta.requestId, ...describeError(error) });
+    cachedMode = { underAttack: cachedMode?.underAttack ?? false, at: now };
+  }
+  return cachedMode.underAttack;
+}

@@ -1,0 +1,347 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { MONITOR_NAME, SPRAY_SHARDS, step, type AttackMonitor, type MonitorRow } from "../src/abuse/attack-monitor";
+import { forgetAttackMode } from "../src/abuse/spraying";
+import type { Bindings } from "../src/config";
+import { call, captureLogs, env, freshIp, login, problem, register, uniqueEmail } from "./helpers";
+import { Browser } from "./pages-browser";
+
+/**
+ * Password spraying across many clients (issue #16): the shards and the monitor of
+ * src/abuse/attack-monitor.ts, the "under attack" mode, and what logins from unknown devices get
+ * then (src/abuse/challenge.ts). The monitor is one object for the whole suite, so every test that
+ * switches the mode puts it back (see {@link calm}).
+ */
+
+const POLICY = { minimumPerMinute: 60, baselineFactor: 5, quietMinutes: 10 };
+const SITE_KEY = "0x4AAAAAAATestSiteKey";
+const VERIFY_URL = "https://turnstile.test/siteverify";
+const TURNSTILE: Partial<Bindings> = {
+  TURNSTILE_SITE_KEY: SITE_KEY,
+  TURNSTILE_SECRET: "turnstile-secret-value",
+  TURNSTILE_VERIFY_URL: VERIFY_URL,
+};
+
+const object = (name: string) => env.ATTACK_MONITOR.get(env.ATTACK_MONITOR.idFromName(name));
+const monitor = () => object(MONITOR_NAME);
+
+function row(overrides: Partial<MonitorRow> = {}): MonitorRow {
+  return {
+    under_attack: 0,
+    since: null,
+    baseline: 0,
+    rate: 0,
+    last_tick: null,
+    loud_at: null,
+    peak: 0,
+    ...overrides,
+  };
+}
+
+/** Switches the mode directly (the detection itself is staged in its own tests). */
+async function setMode(underAttack: boolean): Promise<void> {
+  await runInDurableObject(monitor(), (_: AttackMonitor, state: DurableObjectState) => {
+    state.storage.sql.exec(
+      "INSERT INTO monitor (id, under_attack, since, loud_at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET under_attack = excluded.under_attack, since = excluded.since, loud_at = excluded.loud_at",
+      underAttack ? 1 : 0,
+      underAttack ? Date.now() : null,
+      underAttack ? Date.now() : null,
+    );
+  });
+  forgetAttackMode();
+}
+
+/** Back to normal: no counted failures, no attack, no alarm, no cached view. */
+async function calm(): Promise<void> {
+  for (let n = 0; n < SPRAY_SHARDS; n++) {
+    await runInDurableObject(object(`shard:${n}`), (_: AttackMonitor, state: DurableObjectState) => {
+      state.storage.sql.exec("DELETE FROM buckets");
+      state.storage.sql.exec("DELETE FROM shard_meta");
+    });
+  }
+  await runInDurableObject(monitor(), async (_: AttackMonitor, state: DurableObjectState) => {
+    state.storage.sql.exec("DELETE FROM monitor");
+    await state.storage.deleteAlarm();
+  });
+  forgetAttackMode();
+}
+
+afterEach(calm);
+
+describe("the detector's arithmetic", () => {
+  const now = 1_800_000_000_000;
+
+  it("enters at max(5× baseline, 60 per minute), not below", () => {
+    expect(step(row(), 59, now, POLICY).under_attack).toBe(0);
+    expect(step(row(), 60, now, POLICY)).toMatchObject({ under_attack: 1, since: now, rate: 60 });
+    // A busy site's baseline raises the bar: 5 × 20 = 100.
+    expect(step(row({ baseline: 20, last_tick: now - 10_000 }), 99, now, POLICY).under_attack).toBe(0);
+    expect(step(row({ baseline: 20, last_tick: now - 10_000 }), 100, now, POLICY).under_attack).toBe(1);
+  });
+
+  it("keeps the baseline frozen during an attack, so the attack never becomes normal", () => {
+    const attacking = row({ under_attack: 1, since: now - 60_000, baseline: 3, last_tick: now - 10_000, loud_at: now - 10_000 });
+    expect(step(attacking, 500, now, POLICY).baseline).toBe(3);
+    // Outside an attack the baseline moves (slowly: a one-hour time constant).
+    const moved = step(row({ baseline: 3, last_tick: now - 10_000 }), 30, now, POLICY).baseline;
+    expect(moved).toBeGreaterThan(3);
+    expect(moved).toBeLessThan(3.1);
+  });
+
+  it("ends after 10 minutes below max(2× baseline, 30 per minute); a loud minute restarts the quiet clock", () => {
+    const start = row({ under_attack: 1, since: now, baseline: 2, last_tick: now, loud_at: now, peak: 200 });
+    let state = start;
+    for (let t = 10_000; t < 600_000; t += 10_000) {
+      state = step(state, 29, now + t, POLICY);
+      expect(state.under_attack).toBe(1);
+    }
+    expect(step(state, 29, now + 600_000, POLICY).under_attack).toBe(0);
+    // At 30 per minute it is still an attack: the quiet clock starts again.
+    const loud = step(state, 30, now + 590_000, POLICY);
+    expect(loud).toMatchObject({ under_attack: 1, loud_at: now + 590_000 });
+    expect(step(loud, 0, now + 1_100_000, POLICY).under_attack).toBe(1);
+  });
+
+  it("counts an idle gap (no ticks) as a rate of zero", () => {
+    const after = step(row({ baseline: 30, last_tick: now - 3_600_000 }), 0, now, POLICY);
+    expect(after.baseline).toBeCloseTo(30 / Math.E, 5);
+  });
+});
+
+describe("password spraying from many clients", () => {
+  it("80 clients × 2 failures a minute across 100 accounts: logins are challenged within 60 s", async () => {
+    const logs = captureLogs();
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"], now: start });
+    // A real account whose owner tries to sign in from a new device every 5 s during the attack.
+    const owner = await register();
+    const accounts = Array.from({ length: 100 }, () => uniqueEmail("sprayed"));
+    const clients = Array.from({ length: 80 }, () => freshIp());
+    // Each client fails twice a minute, the clients' attempts spread evenly over the minute.
+    const schedule = clients.flatMap((ip, i) => [0, 1].map((k) => ({ at: Math.floor((i * 750 + k * 30_000) / 1000), ip, n: i * 2 + k })));
+    let challengedAt: number | null = null;
+    for (let second = 0; second <= 60 && challengedAt === null; second++) {
+      vi.setSystemTime(start + second * 1000);
+      for (const attempt of schedule.filter((a) => a.at === second)) {
+        const res = await login({ email: accounts[attempt.n % 100], password: "Summer2026!spray" }, attempt.ip);
+        expect(res.status).toBe(401);
+      }
+      // The monitor's alarm, every 10 s (run here at the simulated time rather than by the clock).
+      if (second % 10 === 0) await monitor().tick(start + second * 1000, POLICY);
+      if (second % 5 === 0) {
+        const probe = await call("/api/v1/auth/login", {
+          body: { email: owner.email, password: owner.password },
+          ip: freshIp(),
+          env: TURNSTILE,
+        });
+        if (probe.status === 403) {
+          const body = await problem(probe, 403, "challenge_required");
+          expect(body.site_key).toBe(SITE_KEY);
+          challengedAt = second;
+        } else {
+          expect(probe.status).toBe(200);
+        }
+      }
+    }
+    expect(challengedAt).not.toBeNull();
+    expect(challengedAt!).toBeLessThanOrEqual(60);
+    const state = await monitor().state();
+    expect(state).toMatchObject({ underAttack: true });
+    expect(state.rate).toBeGreaterThanOrEqual(60);
+
+    // One audit row and one warning for the attack, naming no account and no client.
+    const { results } = await env.DB.prepare(
+      "SELECT user_id, ip_address, metadata FROM audit_logs WHERE action = 'attack.started' AND created_at >= ?",
+    )
+      .bind(Math.floor(start / 1000))
+      .all<{ user_id: string | null; ip_address: string | null; metadata: string }>();
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({ user_id: null, ip_address: null });
+    expect(JSON.parse(results[0]!.metadata)).toMatchObject({ signal: "password_spraying", minimum_per_minute: 60 });
+    expect(logs.problems().filter((l) => l.event === "attack.spraying_started")).toHaveLength(1);
+
+    // A known device is never challenged.
+    const known = await call("/api/v1/auth/login", {
+      body: { email: owner.email, password: owner.password, device_token: owner.body.device_token },
+      ip: freshIp(),
+      env: TURNSTILE,
+    });
+    expect(known.status).toBe(200);
+
+    // Ten quiet minutes end it, with its own audit row.
+    await runInDurableObject(object("shard:0"), () => undefined);
+    for (let n = 0; n < SPRAY_SHARDS; n++) {
+      await runInDurableObject(
+        object(`shard:${n}`),
+        (_: AttackMonitor, s: DurableObjectState) => void s.storage.sql.exec("DELETE FROM buckets"),
+      );
+    }
+    const quietFrom = start + (challengedAt! + 1) * 1000;
+    for (let t = 0; t <= 11 * 60_000; t += 10_000) await monitor().tick(quietFrom + t, POLICY);
+    expect(await monitor().state()).toMatchObject({ underAttack: false });
+    const ended = await env.DB.prepare("SELECT metadata FROM audit_logs WHERE action = 'attack.ended' AND created_at >= ?")
+      .bind(Math.floor(start / 1000))
+      .all<{ metadata: string }>();
+    expect(ended.results).toHaveLength(1);
+    expect(JSON.parse(ended.results[0]!.metadata)).toMatchObject({ signal: "password_spraying" });
+    expect((JSON.parse(ended.results[0]!.metadata) as { peak_per_minute: number }).peak_per_minute).toBeGreaterThanOrEqual(60);
+  });
+
+  it("ordinary failures (a few clients mistyping) never enter the mode", async () => {
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"], now: start });
+    for (let second = 0; second <= 120; second += 4) {
+      vi.setSystemTime(start + second * 1000);
+      expect((await login({ email: uniqueEmail("typo"), password: "not the password" }, freshIp())).status).toBe(401);
+      if (second % 10 === 0) await monitor().tick(start + second * 1000, POLICY);
+    }
+    expect(await monitor().state()).toMatchObject({ underAttack: false });
+    expect((await monitor().state()).rate).toBeGreaterThan(0);
+  });
+});
+
+describe("the alarm", () => {
+  it("adds up every shard and takes its numbers from RATE_LIMITS.spraying of its own env", async () => {
+    const logs = captureLogs();
+    // 70 failures at 70 accounts: an attack by the default numbers, not by this suite's (see vitest.config.ts).
+    for (let i = 0; i < 70; i++)
+      expect((await login({ email: uniqueEmail("alarm"), password: "not the password" }, freshIp())).status).toBe(401);
+    expect(await runDurableObjectAlarm(monitor())).toBe(true);
+    expect(await monitor().state()).toMatchObject({ underAttack: false, rate: 70 });
+    // The same count under the default policy is an attack.
+    expect(await monitor().tick(Date.now(), POLICY)).toBe(true);
+    expect(await monitor().state()).toMatchObject({ underAttack: true, rate: 70 });
+    expect(logs.problems().map((l) => l.event)).toEqual(["attack.spraying_started"]);
+  });
+});
+
+describe("what is not spraying", () => {
+  it("many failures at a few accounts count at most 3 per account a minute: that depth is the lockout's", async () => {
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"], now: start });
+    const accounts = Array.from({ length: 15 }, () => uniqueEmail("deep"));
+    // 75 failures in 30 s, each from its own client: 5 per account (the fifth locks it).
+    for (let i = 0; i < 75; i++) {
+      vi.setSystemTime(start + i * 400);
+      expect((await login({ email: accounts[i % 15], password: "not the password" }, freshIp())).status).toBe(401);
+    }
+    expect(await monitor().tick(start + 30_000, POLICY)).toBe(true);
+    expect(await monitor().state()).toMatchObject({ underAttack: false, rate: 45 });
+  });
+});
+
+describe("under attack", () => {
+  it("asks an unknown device for a Turnstile answer, and verifies it with the secret", async () => {
+    await setMode(true);
+    const user = await register();
+    const body = { email: user.email, password: user.password };
+    const refused = await call("/api/v1/auth/login", { body, ip: freshIp(), env: TURNSTILE });
+    const problemBody = await problem(refused, 403, "challenge_required");
+    expect(problemBody.site_key).toBe(SITE_KEY);
+    expect(JSON.stringify(problemBody)).not.toContain("turnstile-secret-value");
+
+    const verify = vi.spyOn(globalThis, "fetch").mockImplementation((_input, init) => {
+      const form = init?.body as FormData;
+      const ok = form.get("secret") === "turnstile-secret-value" && form.get("response") === "solved-token";
+      return Promise.resolve(Response.json({ success: ok, "error-codes": ok ? [] : ["invalid-input-response"] }));
+    });
+    const ip = freshIp();
+    const wrong = await call("/api/v1/auth/login", { body: { ...body, turnstile_token: "forged-token" }, ip, env: TURNSTILE });
+    await problem(wrong, 403, "challenge_required");
+    const passed = await call("/api/v1/auth/login", { body: { ...body, turnstile_token: "solved-token" }, ip, env: TURNSTILE });
+    expect(passed.status).toBe(200);
+    expect(verify).toHaveBeenCalledTimes(2);
+    const [url, init] = verify.mock.calls[1]!;
+    expect(url).toBe(VERIFY_URL);
+    expect((init?.body as FormData).get("remoteip")).toBe(ip);
+  });
+
+  it("a wrong password with a solved challenge is still only a 401", async () => {
+    await setMode(true);
+    const user = await register();
+    vi.spyOn(globalThis, "fetch").mockResolvedValue(Response.json({ success: true }));
+    const res = await call("/api/v1/auth/login", {
+      body: { email: user.email, password: "not the password", turnstile_token: "solved-token" },
+      ip: freshIp(),
+      env: TURNSTILE,
+    });
+    await problem(res, 401, "invalid_credentials");
+  });
+
+  it("falls back to the tighter per-IP limit when Turnstile is unreachable", async () => {
+    await setMode(true);
+    const logs = captureLogs();
+    const user = await register();
+    vi.spyOn(globalThis, "fetch").mockRejectedValue(new Error("connect ECONNREFUSED"));
+    const ip = freshIp();
+    const body = { email: user.email, password: user.password, turnstile_token: "any" };
+    for (let i = 0; i < 3; i++) expect((await call("/api/v1/auth/login", { body, ip, env: TURNSTILE })).status).toBe(200);
+    const limited = await call("/api/v1/auth/login", { body, ip, env: TURNSTILE });
+    await problem(limited, 429, "rate_limited");
+    expect(limited.headers.get("RateLimit-Policy")).toBe(`"login_ip_under_attack_hour";q=3;w=3600`);
+    expect(logs.problems().some((l) => l.event === "turnstile.unavailable")).toBe(true);
+  });
+
+  it("without Turnstile, unknown devices get the tighter per-IP limit; known devices and `log` get none", async () => {
+    await setMode(true);
+    const user = await register();
+    const ip = freshIp();
+    for (let i = 0; i < 3; i++) expect((await login({ email: user.email, password: user.password }, ip)).status).toBe(200);
+    const limited = await login({ email: user.email, password: user.password }, ip);
+    await problem(limited, 429, "rate_limited");
+    expect(limited.headers.get("RateLimit-Policy")).toBe(`"login_ip_under_attack_hour";q=3;w=3600`);
+    // The same client with its device token is not a stranger.
+    const known = await login({ email: user.email, password: user.password, device_token: user.body.device_token }, ip);
+    expect(known.status).toBe(200);
+    // ATTACK_SPRAY_ACTION=log: recorded, nothing asked.
+    const logged = await call("/api/v1/auth/login", {
+      body: { email: user.email, password: user.password },
+      ip: freshIp(),
+      env: { ATTACK_SPRAY_ACTION: "log" },
+    });
+    expect(logged.status).toBe(200);
+  });
+
+  it("the login page shows the widget and allows Turnstile's origin only while under attack", async () => {
+    const browser = new Browser(TURNSTILE);
+    const calmPage = await browser.get("/login");
+    expect(await calmPage.text()).not.toContain("cf-turnstile");
+    expect(calmPage.headers.get("Content-Security-Policy")).not.toContain("challenges.cloudflare.com");
+
+    await setMode(true);
+    const page = await browser.get("/login");
+    const html = await page.text();
+    expect(html).toContain(`<div class="cf-turnstile" data-sitekey="${SITE_KEY}"></div>`);
+    expect(html).toContain(`<script src="https://challenges.cloudflare.com/turnstile/v0/api.js" async="" defer=""></script>`);
+    const csp = page.headers.get("Content-Security-Policy")!;
+    expect(csp).toContain("script-src https://challenges.cloudflare.com");
+    expect(csp).toContain("frame-src https://challenges.cloudflare.com");
+    expect(csp).toContain("default-src 'none'");
+  });
+
+  it("the login page: an unsolved widget asks again beside the form; a browser without script gets the tighter limit", async () => {
+    await setMode(true);
+    const user = await register();
+    const browser = new Browser(TURNSTILE);
+    const html = await (await browser.get("/login")).text();
+    // The widget ran but was not solved: its field is there, empty.
+    const unsolved = await browser.submit(html, "/login", { identifier: user.email, password: user.password, "cf-turnstile-response": "" });
+    expect(unsolved.status).toBe(403);
+    const again = await unsolved.text();
+    expect(again).toContain("Sign-ins are under attack right now");
+    expect(again).toContain("cf-turnstile");
+    expect(again).not.toContain(user.password);
+
+    // No script ran: no widget field at all. The sign-in goes on under the tighter per-IP limit.
+    const noScript = new Browser(TURNSTILE);
+    const form = await (await noScript.get("/login")).text();
+    for (let i = 0; i < 3; i++) {
+      const res = await noScript.submit(form, "/login", { identifier: user.email, password: user.password });
+      expect(res.status).toBe(303);
+      // Signed in; forget the session and the device, keep the form's CSRF cookie: a stranger again.
+      for (const name of ["__Host-gh_rt", "__Host-gh_dev"]) noScript.jar.delete(name);
+    }
+    const limited = await noScript.submit(form, "/login", { identifier: user.email, password: user.password });
+    expect(limited.status).toBe(429);
+  });
+});
