@@ -144,7 +144,8 @@ describe("password spraying from many clients", () => {
       }
     }
     expect(challengedAt).not.toBeNull();
-    expect(challengedAt!).toBeLessThanOrEqual(60);
+    // The rate passes 60 between the 30 s and 40 s ticks; the isolate's cache may lag 10 s more.
+    expect(challengedAt!).toBeLessThanOrEqual(50);
     const state = await monitor().state();
     expect(state).toMatchObject({ underAttack: true });
     expect(state.rate).toBeGreaterThanOrEqual(60);

@@ -26,7 +26,13 @@ export interface RegisterBody {
 }
 
 /** `POST /api/v1/auth/login`: `email` or `username`, and the password. */
-export type LoginBody = { email: string; username?: never; password: string } | { username: string; email?: never; password: string };
+export type LoginBody = ({ email: string; username?: never; password: string } | { username: string; email?: never; password: string }) & {
+  /**
+   * Only after a 403 `challenge_required` (sign-ins under attack, this browser unknown): the answer
+   * of the Turnstile widget rendered for the problem's `site_key`.
+   */
+  turnstile_token?: string;
+};
 
 /**
  * A sign-in in cookie mode: the TokenResponse without `refresh_token` and `device_token`, which
@@ -56,4 +62,6 @@ export interface Problem {
   code: string;
   request_id: string;
   errors?: { field: string; message: string }[];
+  /** `challenge_required` only: the Turnstile site key to render the widget for. */
+  site_key?: string;
 }

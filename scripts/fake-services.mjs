@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+// `npm run fakes [-- --port 8788]`: loopback stand-ins for the two outside services the attack
+// protection calls, so `npm run dev` can exercise them with no network and no account:
+// - a k-anonymity range API (Have I Been Pwned's shape, padded) that knows BREACHED_SAMPLES;
+// - Turnstile's siteverify, which accepts Cloudflare's documented dummy token (what the widget
+//   returns with the test site keys) and refuses anything else.
+// It prints the `npm run dev` line that points the worker at it. Nothing here is used in a deploy.
+import { createHash } from "node:crypto";
+import { createServer } from "node:http";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+
+/** Passwords the fake range API reports as breached (long enough to pass the password policy). */
+export const BREACHED_SAMPLES = ["correct horse battery staple", "password1234567", "qwertyuiop123456"];
+/** The token Turnstile's test keys make the widget return (developers.cloudflare.com/turnstile/troubleshooting/testing/). */
+export const DUMMY_TOKEN = "XXXX.DUMMY.TOKEN.XXXX";
+/** Zero-count lines per answer, like the real API's `Add-Padding: true`. */
+const PADDING = 100;
+
+/**
+ * Starts both fakes on 127.0.0.1 (`port` 0: any free port).
+ * @param {{ port?: number }} [options]
+ * @returns {Promise<{ url: string, rangeUrl: string, verifyUrl: string, close: () => Promise<void> }>}
+ */
+export async function startFakeServices({ port = 0 } = {}) {
+  const breached = BREACHED_SAMPLES.map((p) => createHash("sha1").update(p).digest("hex").toUpperCase());
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
+    const range = /^\/range\/([0-9A-Fa-f]{5})$/.exec(path);
+    if (req.method === "GET" && range) {
+      const prefix = range[1].toUpperCase();
+      const lines = breached.filter((h) => h.startsWith(prefix)).map((h) => `${h.slice(5)}:${1000 + h.charCodeAt(6)}`);
+      for (let i = 0; i < PADDING; i++) lines.push(`${createHash("sha1").update(`${prefix}${i}`).digest("hex").slice(5).toUpperCase()}:0`);
+      res.writeHead(200, { "content-type": "text/plain" }).end(lines.join("\r\n"));
+      return;
+    }
+    if (req.method === "POST" && path === "/turnstile/v0/siteverify") {
+      const chunks = [];
+      req.on("data", (chunk) => chunks.push(chunk));
+      req.on("end", async () => {
+        const form = await new Response(Buffer.concat(chunks), { headers: { "content-type": req.headers["content-type"] ?? "" } })
+          .formData()
+          .catch(() => new FormData());
+        const success = Boolean(form.get("secret")) && form.get("response") === DUMMY_TOKEN;
+        res
+          .writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify({ success, "error-codes": success ? [] : ["invalid-input-response"] }));
+      });
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(undefined)));
+  const address = server.address();
+  const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : port}`;
+  return {
+    url,
+    rangeUrl: `${url}/range/`,
+    verifyUrl: `${url}/turnstile/v0/siteverify`,
+    close: () => new Promise((resolve) => server.close(() => resolve(undefined))),
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const { values } = parseArgs({ options: { port: { type: "string", default: "8788" } } });
+  const fakes = await startFakeServices({ port: Number(values.port) });
+  console.log(`Fake range API and Turnstile siteverify on ${fakes.url}. In another terminal:
+
+  npm run dev -- --var BREACHED_PASSWORD_CHECK:register --var HIBP_API_URL:${fakes.rangeUrl} \\
+    --var TURNSTILE_SITE_KEY:1x00000000000000000000AA --var TURNSTILE_SECRET:1x0000000000000000000000000000000AA \\
+    --var TURNSTILE_VERIFY_URL:${fakes.verifyUrl}
+
+Breached passwords it knows: ${BREACHED_SAMPLES.map((p) => JSON.stringify(p)).join(", ")}.
+Under attack, send "turnstile_token": "${DUMMY_TOKEN}" to pass the challenge. Ctrl-C stops it.`);
+}
