@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { call, freshIp, register } from "./helpers";
+import { forgetAttackMode } from "../src/abuse/spraying";
+import { call, freshIp, login, register, uniqueEmail } from "./helpers";
 
 /** The one structured log line every request writes (what operators and the latency work read). */
 
@@ -49,6 +50,19 @@ describe("request log line", () => {
     expect(line!.storage.d1).toBeGreaterThanOrEqual(2);
     expect(line!.storage.round_trips).toBeGreaterThanOrEqual(2);
     expect(line!.storage.round_trips).toBeLessThanOrEqual(4);
+  });
+
+  it("a failed login: 5 sequential round trips whether or not this isolate has the attack mode cached", async () => {
+    const log = captureRequestLines();
+    forgetAttackMode();
+    await login({ email: uniqueEmail("rt"), password: "not the password" });
+    await login({ email: uniqueEmail("rt"), password: "not the password" });
+    const [cold, warm] = log.lines();
+    expect([cold!.status, warm!.status]).toEqual([401, 401]);
+    // Cold: the monitor is asked alongside the per-IP call (one Durable Object call more, no round trip).
+    expect(cold!.storage.durable_object).toBe(warm!.storage.durable_object + 1);
+    expect(cold!.storage.round_trips).toBe(5);
+    expect(warm!.storage.round_trips).toBe(5);
   });
 
   it("logs the pattern, never the URL: mailed tokens travel in query strings", async () => {
