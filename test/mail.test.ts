@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Bindings } from "../src/config";
 import { createDeps, type Deps } from "../src/deps";
 import { deliver, sendMail, type MailMessage } from "../src/mail/mail";
-import { emailChangeMail, passwordResetMail } from "../src/mail/templates";
+import { emailChangeMail, passwordResetMail, verificationMail } from "../src/mail/templates";
 import { call, captureLogs, env, freshIp, outbox, register, uniqueEmail } from "./helpers";
 
 /** The mail service: the Resend-compatible HTTP transport against a mocked fetch, and configuration. */
@@ -163,14 +163,26 @@ describe("mail configuration", () => {
 });
 
 describe("templates", () => {
+  const site = (appUrl: string, productName = "Gatehouse") => ({
+    appUrl,
+    branding: { productName, accentColor: "#1f5fbf", logoUrl: undefined, supportEmail: undefined },
+  });
+
   it("carry the link in text and HTML, escaped, built from the given base URL", () => {
-    const reset = passwordResetMail("a@example.com", "https://app.example.com", "tok/en+=");
+    const reset = passwordResetMail("a@example.com", site("https://app.example.com"), "tok/en+=");
     expect(reset.text).toContain("https://app.example.com/reset-password?token=tok%2Fen%2B%3D");
     expect(reset.html).toContain('<a href="https://app.example.com/reset-password?token=tok%2Fen%2B%3D">');
-    const change = emailChangeMail("b@example.com", "https://auth.example.com", "abc");
+    const change = emailChangeMail("b@example.com", site("https://auth.example.com"), "abc");
     expect(change).toMatchObject({ to: "b@example.com", kind: "email_change", token: "abc" });
     expect(change.text).toContain("https://auth.example.com/verify-email?token=abc");
-    const unsafe = passwordResetMail("a@example.com", 'https://x.example/"><script>', "t");
+    const unsafe = passwordResetMail("a@example.com", site('https://x.example/"><script>'), "t");
     expect(unsafe.html).not.toContain("<script>");
+  });
+
+  it("speak of the product by BRAND_NAME, escaped in HTML", () => {
+    const mail = verificationMail("a@example.com", site("https://app.example.com", "Acme <Cloud>"), "t");
+    expect(mail.text).toContain("your Acme <Cloud> account");
+    expect(mail.html).toContain("your Acme &lt;Cloud&gt; account");
+    expect(mail.text).not.toContain("Gatehouse");
   });
 });

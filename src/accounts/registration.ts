@@ -28,7 +28,7 @@ export type RegisterResult = { kind: "created"; tokens: TokenResponse & { device
 /** Mails a fresh verification link for `email` to the user. */
 export async function sendVerificationMail(deps: Deps, user: Pick<User, "id" | "email">): Promise<void> {
   const token = await issueOneTimeToken(deps, "verify", { userId: user.id, email: user.email });
-  sendMail(deps, verificationMail(user.email, deps.config.appUrl, token));
+  sendMail(deps, verificationMail(user.email, deps.config, token));
 }
 
 /**
@@ -81,7 +81,7 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
   }
   enqueueEvents(deps, events);
   await recordAudit(deps, { action: "user.registered", userId: user.id, resource: `user:${user.id}` });
-  sendMail(deps, verificationMail(user.email, deps.config.appUrl, verificationToken));
+  sendMail(deps, verificationMail(user.email, deps.config, verificationToken));
   if (requireEmailVerification) return { kind: "accepted" };
   const tokens = await startSession(deps, user);
   return { kind: "created", tokens: { ...tokens, device_token: await deviceTokenFor(deps, user, null) } };
@@ -90,14 +90,14 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
 /** With verification required, the owner of the address learns of the attempt by mail; the client does not. */
 function emailTaken(deps: Deps, email: string): RegisterResult {
   if (!deps.config.requireEmailVerification) throw new AppError("email_taken");
-  sendMail(deps, registrationAttemptMail(email, deps.config.appUrl));
+  sendMail(deps, registrationAttemptMail(email, deps.config));
   return { kind: "accepted" };
 }
 
 /** Likewise the username: answering 409 there would tell whether the address is new. */
 function usernameTaken(deps: Deps, email: string): RegisterResult {
   if (!deps.config.requireEmailVerification) throw new AppError("username_taken");
-  sendMail(deps, usernameUnavailableMail(email, deps.config.appUrl));
+  sendMail(deps, usernameUnavailableMail(email, deps.config));
   return { kind: "accepted" };
 }
 

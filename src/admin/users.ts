@@ -138,7 +138,7 @@ export async function forcePasswordReset(deps: Deps, actorUserId: string, id: st
     revokeApiKeys: "none",
   });
   const token = await issueOneTimeToken(deps, "reset", { userId: user.id, email: user.email });
-  sendMail(deps, passwordResetMail(user.email, deps.config.appUrl, token));
+  sendMail(deps, passwordResetMail(user.email, deps.config, token));
   await audit(deps, "admin.password_reset", actorUserId, user);
 }
 

@@ -86,7 +86,7 @@ async function evaluate(deps: Deps, { user, newDevice, password }: SuccessfulLog
       const token = await issueOneTimeToken(deps, "signin_revert", { userId: user.id, email: user.email });
       sendMail(
         deps,
-        newSignInMail(user.email, deps.config.appUrl, token, {
+        newSignInMail(user.email, deps.config, token, {
           time: now,
           ip: deps.meta.ip,
           place: describePlace(place),

@@ -1,4 +1,8 @@
+import type { Config } from "../config";
 import type { MailKind, MailMessage } from "./mail";
+
+/** Where mailed links point (APP_URL) and the product name they speak of (BRAND_NAME). */
+type Site = Pick<Config, "appUrl" | "branding">;
 
 /**
  * Small text + HTML templates. Links are built from the configured APP_URL only (PUBLIC_URL unless set), never
@@ -27,14 +31,14 @@ function compose(
 }
 
 /** The page asks for the password chosen at registration (or a new one) before it confirms anything. */
-export function verificationMail(to: string, appUrl: string, token: string): MailMessage {
-  const url = `${appUrl}/verify-email?token=${encodeURIComponent(token)}`;
+export function verificationMail(to: string, site: Site, token: string): MailMessage {
+  const url = `${site.appUrl}/verify-email?token=${encodeURIComponent(token)}`;
   return compose(
     to,
     "email_verification",
     "Verify your email address",
     [
-      "Confirm that this address belongs to your Gatehouse account. The link is valid for 24 hours.",
+      `Confirm that this address belongs to your ${site.branding.productName} account. The link is valid for 24 hours.`,
       "If you did not sign up, ignore this message.",
     ],
     { url, label: "Verify email" },
@@ -43,14 +47,14 @@ export function verificationMail(to: string, appUrl: string, token: string): Mai
 }
 
 /** The reset link opens the reset page, which posts the token and the new password. */
-export function passwordResetMail(to: string, appUrl: string, token: string): MailMessage {
-  const url = `${appUrl}/reset-password?token=${encodeURIComponent(token)}`;
+export function passwordResetMail(to: string, site: Site, token: string): MailMessage {
+  const url = `${site.appUrl}/reset-password?token=${encodeURIComponent(token)}`;
   return compose(
     to,
     "password_reset",
     "Reset your password",
     [
-      "Someone asked to reset the password of the Gatehouse account for this address. The link is valid for 15 minutes and works once.",
+      `Someone asked to reset the password of the ${site.branding.productName} account for this address. The link is valid for 15 minutes and works once.`,
       "If it was not you, ignore this message: your password stays as it is.",
     ],
     { url, label: "Choose a new password" },
@@ -59,14 +63,14 @@ export function passwordResetMail(to: string, appUrl: string, token: string): Ma
 }
 
 /** Sent to the new address; the change happens only when this link is opened. */
-export function emailChangeMail(to: string, appUrl: string, token: string): MailMessage {
-  const url = `${appUrl}/verify-email?token=${encodeURIComponent(token)}`;
+export function emailChangeMail(to: string, site: Site, token: string): MailMessage {
+  const url = `${site.appUrl}/verify-email?token=${encodeURIComponent(token)}`;
   return compose(
     to,
     "email_change",
     "Confirm your new email address",
     [
-      "Confirm that your Gatehouse account should use this address from now on. The link is valid for 1 hour.",
+      `Confirm that your ${site.branding.productName} account should use this address from now on. The link is valid for 1 hour.`,
       "If you did not ask for this, ignore this message and nothing changes.",
     ],
     { url, label: "Confirm new address" },
@@ -74,14 +78,14 @@ export function emailChangeMail(to: string, appUrl: string, token: string): Mail
   );
 }
 
-export function emailRevertMail(to: string, appUrl: string, token: string, newEmail: string): MailMessage {
-  const url = `${appUrl}/revert-email-change?token=${encodeURIComponent(token)}`;
+export function emailRevertMail(to: string, site: Site, token: string, newEmail: string): MailMessage {
+  const url = `${site.appUrl}/revert-email-change?token=${encodeURIComponent(token)}`;
   return compose(
     to,
     "security_notice",
     "Your email address was changed",
     [
-      `The email address of your Gatehouse account was changed to ${newEmail}.`,
+      `The email address of your ${site.branding.productName} account was changed to ${newEmail}.`,
       "If this was not you, open the link below within 7 days: it restores this address, signs every session out, revokes every API key and sends you a link to set a new password.",
     ],
     { url, label: "This wasn't me: restore my address" },
@@ -90,19 +94,19 @@ export function emailRevertMail(to: string, appUrl: string, token: string, newEm
 }
 
 /** Anyone can cause this one by registering a taken address: it spends the mailbox's daily budget of such mails. */
-export function registrationAttemptMail(to: string, appUrl: string): MailMessage {
+export function registrationAttemptMail(to: string, site: Site): MailMessage {
   const mail = compose(to, "security_notice", "Someone tried to register with your address", [
-    "Someone tried to create a Gatehouse account with this email address, which already has an account.",
-    `If it was you, log in at ${appUrl}/login or reset your password at ${appUrl}/forgot-password. Otherwise you can ignore this message.`,
+    `Someone tried to create a ${site.branding.productName} account with this email address, which already has an account.`,
+    `If it was you, log in at ${site.appUrl}/login or reset your password at ${site.appUrl}/forgot-password. Otherwise you can ignore this message.`,
   ]);
   return { ...mail, budget: "registration_attempt" };
 }
 
 /** Likewise: whoever registers this address with a taken username causes it, so it shares that daily budget. */
-export function usernameUnavailableMail(to: string, appUrl: string): MailMessage {
+export function usernameUnavailableMail(to: string, site: Site): MailMessage {
   const mail = compose(to, "security_notice", "Your registration was not completed", [
-    "You tried to create a Gatehouse account with a username that is already taken, so no account was created.",
-    `Register again at ${appUrl}/register with another username, or without one.`,
+    `You tried to create a ${site.branding.productName} account with a username that is already taken, so no account was created.`,
+    `Register again at ${site.appUrl}/register with another username, or without one.`,
   ]);
   return { ...mail, budget: "registration_attempt" };
 }
@@ -188,8 +192,8 @@ export interface SignInDetails {
 }
 
 /** A sign-in from a device the account had not used: who, when, where, and a link that undoes it. */
-export function newSignInMail(to: string, appUrl: string, token: string, details: SignInDetails): MailMessage {
-  const url = `${appUrl}/revert-sign-in?token=${encodeURIComponent(token)}`;
+export function newSignInMail(to: string, site: Site, token: string, details: SignInDetails): MailMessage {
+  const url = `${site.appUrl}/revert-sign-in?token=${encodeURIComponent(token)}`;
   const lines = [
     `When: ${details.time.toISOString()}`,
     ...(details.ip ? [`IP address: ${details.ip}`] : []),
@@ -201,7 +205,7 @@ export function newSignInMail(to: string, appUrl: string, token: string, details
     "security_notice",
     details.warnings.length ? "Unusual sign-in to your account" : "New sign-in to your account",
     [
-      "Your Gatehouse account was signed in to from a device it had not used before.",
+      `Your ${site.branding.productName} account was signed in to from a device it had not used before.`,
       lines.join("\n"),
       ...details.warnings,
       "If this was you, there is nothing to do. If it was not, open the link below within 7 days: it signs every session out, revokes every API key, disables the password and sends you a link to set a new one.",

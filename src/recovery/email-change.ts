@@ -37,7 +37,7 @@ export async function requestEmailChange(deps: Deps, caller: { user: User; sessi
   await assertNotDisposable(deps, input.new_email, "new_email");
   // A newer request supersedes older links (see one-time-tokens.ts): only the latest address can win.
   const token = await issueOneTimeToken(deps, "email_change", { userId: user.id, email: input.new_email, sessionId: caller.sessionId });
-  sendMail(deps, emailChangeMail(input.new_email, deps.config.appUrl, token));
+  sendMail(deps, emailChangeMail(input.new_email, deps.config, token));
   await recordAudit(deps, { action: "email.change_requested", userId: user.id, resource: `user:${user.id}` });
   await sendSecurityNotice(deps, user.id, "email_change_requested", user.email);
 }
@@ -77,7 +77,7 @@ export async function confirmEmailChange(deps: Deps, token: string, payload: Tok
   // The account's address moved under us (another change finished first): nothing was changed.
   if (!changed) throw invalidLink();
   const revertToken = await issueOneTimeToken(deps, "email_revert", { userId: user.id, email: user.email, newEmail: payload.email });
-  sendMail(deps, emailRevertMail(user.email, deps.config.appUrl, revertToken, payload.email));
+  sendMail(deps, emailRevertMail(user.email, deps.config, revertToken, payload.email));
   await recordAudit(deps, { action: "email.changed", userId: user.id, resource: `user:${user.id}` });
 }
 
@@ -121,5 +121,5 @@ export async function revertEmailChange(deps: Deps, token: string): Promise<void
   await sendSecurityNotice(deps, user.id, "email_change_reverted", payload.email);
   // Issued after the batch voided older links, so this one is the newest and stays usable.
   const resetToken = await issueOneTimeToken(deps, "reset", { userId: user.id, email: payload.email });
-  sendMail(deps, passwordResetMail(payload.email, deps.config.appUrl, resetToken));
+  sendMail(deps, passwordResetMail(payload.email, deps.config, resetToken));
 }

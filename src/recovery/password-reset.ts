@@ -38,7 +38,7 @@ async function mailResetLink(deps: Deps, email: string, fromKnownDevice: boolean
     // Issuing supersedes every older reset token of the user (see one-time-tokens.ts).
     const token = await issueOneTimeToken(deps, "reset", { userId: user.id, email: user.email });
     await recordAudit(deps, { action: "password.reset_requested", userId: user.id, resource: `user:${user.id}` });
-    await deliver(deps, passwordResetMail(user.email, deps.config.appUrl, token));
+    await deliver(deps, passwordResetMail(user.email, deps.config, token));
   } catch (error) {
     log("error", "password_reset.request_failed", { request_id: deps.meta.requestId, ...describeError(error) });
   }

@@ -39,5 +39,5 @@ export async function revertSignIn(deps: Deps, token: string): Promise<void> {
   await sendSecurityNotice(deps, user.id, "sign_in_reverted", user.email, keyNames(revokedApiKeys));
   // Issued after the batch voided older links, so this one is the newest and stays usable.
   const resetToken = await issueOneTimeToken(deps, "reset", { userId: user.id, email: user.email });
-  sendMail(deps, passwordResetMail(user.email, deps.config.appUrl, resetToken));
+  sendMail(deps, passwordResetMail(user.email, deps.config, resetToken));
 }
