@@ -109,6 +109,45 @@ describe("POST /api/v1/admin/users/import", () => {
     expect(await importUsers(admin, body)).toEqual({ imported: 0, skipped: 4, errors: [] });
   });
 
+  it("sends user.created for each imported user (marked imported), none for the skipped", async () => {
+    const admin = await superuser();
+    const taken = await register();
+    const fresh = uniqueEmail("evented");
+    const hash = hashSync(PASSWORD, 4);
+    const sent: string[] = [];
+    const queue = {
+      send: () => Promise.resolve(),
+      sendBatch: (messages: Iterable<{ body: { id: string } }>) => Promise.resolve(void sent.push(...[...messages].map((m) => m.body.id))),
+    } as unknown as Queue;
+    const res = await call(PATH, {
+      body: ndjson([
+        { email: fresh, full_name: "Evented", password_hash: hash, email_verified: true },
+        { email: taken.email, full_name: "Taken", password_hash: hash },
+      ]),
+      headers: NDJSON,
+      token: admin.accessToken,
+      ip: freshIp(),
+      env: {
+        WEBHOOK_URL: "https://hooks.example.com/in",
+        WEBHOOK_SECRET: `whsec_${btoa("0123456789abcdef0123456789abcdef")}`,
+        WEBHOOKS: queue,
+      },
+    });
+    expect(await res.json()).toMatchObject({ imported: 1, skipped: 1 });
+    const { results } = await env.DB.prepare(
+      "SELECT id, payload FROM webhook_events WHERE type = 'user.created' AND json_extract(payload, '$.data.email') IN (?, ?)",
+    )
+      .bind(fresh, taken.email)
+      .all<{ id: string; payload: string }>();
+    expect(results).toHaveLength(1);
+    const user = await userRow(fresh);
+    expect(JSON.parse(results[0]!.payload)).toMatchObject({
+      type: "user.created",
+      data: { user_id: user!.id, email: fresh, username: null, email_verified: true, imported: true },
+    });
+    expect(sent).toContain(results[0]!.id);
+  });
+
   it("reports each bad line by number with the rule it broke, never its content, and imports the rest", async () => {
     const admin = await superuser();
     const good = uniqueEmail("good");

@@ -1,5 +1,6 @@
 import { importedHashProblem, passwordParams } from "../accounts/passwords";
 import { recordAudit } from "../audit/audit";
+import { emitEvents } from "../events/events";
 import { insertUsersIfFree, type ImportedUser } from "../db/admin-import";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
@@ -148,11 +149,25 @@ export async function importUsers(
   let batch: ImportedUser[] = [];
   const flush = async () => {
     if (batch.length === 0) return;
-    for (const inserted of await insertUsersIfFree(deps.db, batch)) {
-      if (inserted) report.imported += 1;
-      else report.skipped += 1;
-    }
+    const results = await insertUsersIfFree(deps.db, batch);
+    const created = batch.filter((_, i) => results[i]);
+    report.imported += created.length;
+    report.skipped += batch.length - created.length;
     batch = [];
+    // Receivers keep their own copy of the user list: an imported user is as new to them as a registered one.
+    await emitEvents(
+      deps,
+      created.map((user) => ({
+        type: "user.created" as const,
+        data: {
+          user_id: user.id,
+          email: user.email,
+          username: user.username ?? null,
+          email_verified: user.emailVerified ?? false,
+          imported: true,
+        },
+      })),
+    );
   };
 
   let lastLine = 0;
