@@ -32,7 +32,7 @@ export interface Wrapping {
 const DEV_WRAPPING_SECRET = "gatehouse dev-only signing-key wrapping secret: public, protects nothing";
 const HKDF_INFO = "gatehouse signing-key wrapping v1";
 
-export function isWrapped(stored: StoredPrivateJwk): stored is WrappedJwk {
+function isWrapped(stored: StoredPrivateJwk): stored is WrappedJwk {
   return (stored as Partial<WrappedJwk>).wrapped === "A256GCM";
 }
 
