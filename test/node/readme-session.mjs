@@ -6,12 +6,12 @@ import { resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "../..");
 
-/** The first ```sh block after "A first session with curl:" in README.md, exactly as written there. */
+/** The first ```sh block after "A first session with curl" in README.md, exactly as written there. */
 export function readmeFirstSession() {
   const readme = readFileSync(resolve(root, "README.md"), "utf8");
-  const after = readme.slice(readme.indexOf("A first session with curl:"));
-  const match = /```sh\n([\s\S]*?)```/.exec(after);
-  if (!match) throw new Error("README.md has no curl session after 'A first session with curl:'");
+  const at = readme.indexOf("A first session with curl");
+  const match = at < 0 ? null : /```sh\n([\s\S]*?)```/.exec(readme.slice(at));
+  if (!match) throw new Error("README.md has no curl session after 'A first session with curl'");
   return /** @type {string} */ (match[1]);
 }
 
