@@ -161,4 +161,30 @@ describe("npm run preflight (scripts/preflight.mjs) against a fake wrangler", ()
     expect(forced.status).toBe(0);
     expect(forced.stdout).toContain("could not list the deployed secrets (Not logged in.)");
   });
+
+  it("npm run deploy: preflight, then the remote migrations and the deploy with the same config; nothing after a refusal", () => {
+    const secrets = JSON.stringify(ALL_SECRETS.map((name) => ({ name, type: "secret_text" })));
+    fake = fakeWrangler(
+      [
+        { command: "secret list", stdout: secrets },
+        { command: "d1 migrations apply", stdout: "applied" },
+        { command: "deploy", stdout: "deployed" },
+      ],
+      READY,
+    );
+    const run = fake.run("deploy.mjs", ["--config", fake.config, "--minify"]);
+    expect(run.status).toBe(0);
+    expect(fake.calls().map((c) => c.join(" "))).toEqual([
+      `secret list --format json --config ${fake.config}`,
+      `d1 migrations apply DB --remote --config ${fake.config}`,
+      `deploy --config ${fake.config} --minify`,
+    ]);
+    fake.remove();
+
+    fake = fakeWrangler([{ command: "secret list", stdout: "[]" }], READY);
+    const refused = fake.run("deploy.mjs", ["--config", fake.config]);
+    expect(refused.status).toBe(1);
+    expect(refused.stdout).toContain("Refusing to deploy");
+    expect(fake.calls()).toHaveLength(1);
+  });
 });
