@@ -1,9 +1,11 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { GATEHOUSE_MODULES } from "./examples/site-api/test/build-gatehouse.mjs";
 
 /**
- * Two projects: `workers` runs the worker's tests inside workerd against local D1, KV and Durable
- * Objects; `node` runs the tests of the Node scripts (scripts/) and of the browser client on the host.
+ * Three projects: `workers` runs the worker's tests inside workerd against local D1, KV and Durable
+ * Objects; `examples` runs examples/site-api's tests inside workerd with Gatehouse beside it; `node`
+ * runs the tests of the Node scripts (scripts/) and of the browser client on the host.
  */
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("migrations");
@@ -51,6 +53,47 @@ export default defineConfig(async () => {
             // unique across files (and reruns), assertions are scoped to the test's own user or IP,
             // and test/setup.ts restores spies and clocks after each test.
             isolate: false,
+          },
+        },
+        {
+          // examples/site-api inside workerd, with Gatehouse's production bundle beside it as the
+          // worker its GATEHOUSE service binding names. The bundle is built by the global setup
+          // (wrangler deploy --dry-run); Gatehouse's D1 is also bound to the tests (GATEHOUSE_DB)
+          // so they can apply its migrations.
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./examples/site-api/wrangler.toml" },
+              miniflare: {
+                bindings: { TEST_MIGRATIONS: migrations },
+                d1Databases: { GATEHOUSE_DB: "gatehouse-examples-db" },
+                workers: [
+                  {
+                    name: "gatehouse",
+                    modules: GATEHOUSE_MODULES,
+                    compatibilityDate: "2026-10-23",
+                    compatibilityFlags: ["nodejs_compat"],
+                    d1Databases: { DB: "gatehouse-examples-db" },
+                    kvNamespaces: ["AUTH_KV"],
+                    durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } },
+                    queueProducers: { WEBHOOKS: { queueName: "gatehouse-webhooks" } },
+                    bindings: {
+                      JWT_ISSUER: "https://auth.example.com",
+                      PUBLIC_URL: "https://auth.example.com",
+                      JWT_AUDIENCE: "gatehouse",
+                      DEV_OUTBOX: "true",
+                      PBKDF2_ITERATIONS: "10000",
+                    },
+                  },
+                ],
+              },
+            }),
+          ],
+          test: {
+            name: "examples",
+            include: ["examples/**/test/**/*.test.ts"],
+            globalSetup: ["./examples/site-api/test/build-gatehouse.mjs"],
+            setupFiles: ["./examples/site-api/test/setup.ts"],
+            testTimeout: 30_000,
           },
         },
         {

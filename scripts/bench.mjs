@@ -53,6 +53,15 @@ const persistDir = mkdtempSync(join(tmpdir(), "gatehouse-bench-"));
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" };
 let server = null;
 
+const started = performance.now();
+/**
+ * One progress line on stderr (stdout keeps only the results), with the seconds since the start,
+ * so a long run is never silent.
+ */
+function progress(message) {
+  console.error(`[bench ${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}`);
+}
+
 function wranglerSync(args, label) {
   const result = spawnSync("npx", ["wrangler", ...args], { env, input: "y\n", encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (result.status !== 0) throw new Error(`${label} failed:\n${result.stdout}\n${result.stderr}`);
@@ -64,6 +73,7 @@ function d1(sql, label) {
 }
 
 async function startServer() {
+  progress("starting wrangler dev…");
   const args = ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(PORT), "--inspector-port", String(PORT + 1000)];
   args.push("--persist-to", persistDir, "--var", "DEV_OUTBOX:true", "--var", `RATE_LIMITS:${BENCH_LIMITS}`);
   args.push("--show-interactive-dev-session=false", "--log-level", "warn");
@@ -79,7 +89,7 @@ async function startServer() {
   for (let i = 0; i < 240; i++) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${tail.join("\n")}`);
     try {
-      if ((await fetch(`${BASE}/health`)).ok) return;
+      if ((await fetch(`${BASE}/health`)).ok) return progress(`wrangler dev is up at ${BASE}`);
     } catch {
       // not listening yet
     }
@@ -151,6 +161,7 @@ async function measureRecovery(known, unknown) {
       if (res.status !== 202) throw new Error(`${path}: status ${res.status} ${JSON.stringify(res.json)}`);
       return performance.now() - start;
     };
+    progress(`${path}: ${PAIRS} pairs of known and unknown addresses`);
     for (let i = 0; i < Math.min(20, PAIRS); i++) await send(i % 2 ? known[i % known.length] : unknown[i % unknown.length]); // warm-up
     const samples = { known: [], unknown: [], diff: [] };
     for (let i = 0; i < PAIRS; i++) {
@@ -206,6 +217,7 @@ function printRecovery(rows) {
  */
 async function measure(count, senders) {
   const names = Object.keys(senders);
+  progress(`measuring ${names.join(", ")}: ${count} requests each after a warm-up`);
   for (let i = 0; i < Math.min(50, count); i++) for (const name of names) await senders[name](); // warm-up: JIT, caches, first D1 pages
   const samples = Object.fromEntries(names.map((n) => [n, []]));
   for (let i = 0; i < count; i++) {
@@ -214,12 +226,14 @@ async function measure(count, senders) {
       await senders[name]();
       samples[name].push(performance.now() - start);
     }
+    if ((i + 1) % Math.max(1, Math.ceil(count / 4)) === 0 && i + 1 < count) progress(`  ${i + 1}/${count}`);
   }
   return Object.fromEntries(names.map((n) => [n, summarize(samples[n])]));
 }
 
 async function runPhase(label, user, apiKey) {
   // Counted while the server is stopped, so only one process has the local D1 open at a time.
+  progress(`phase "${label}"`);
   const counts = parseCounts(d1("SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM api_keys) AS keys", "count"));
   await startServer();
   const loginBody = { email: user.email, password: PASSWORD };
@@ -249,6 +263,7 @@ function parseCounts(output) {
 
 async function main() {
   console.log(`bench: throw-away state in ${persistDir}; ${REQUESTS} requests per API-key/access-token row, ${LOGINS} logins`);
+  progress("applying migrations to the throw-away D1");
   wranglerSync(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], "migrations");
 
   if (PART !== "auth") {
@@ -289,6 +304,7 @@ async function main() {
 
   // Phase 2: the same key among many users and keys, inserted directly (HTTP would be far too slow).
   const now = Date.now();
+  progress(`inserting ${BULK} users and as many API keys straight into the local D1`);
   d1(
     `INSERT INTO users (id, email, password_hash, full_name, created_at, updated_at)
      WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n LIMIT ${BULK})

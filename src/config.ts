@@ -17,6 +17,8 @@ interface OptionalVars {
   JWT_ALG?: string;
   /** Secret: `{"keys":[<private JWK>, …]}`; the first key signs, all are published. */
   JWT_PRIVATE_JWKS?: string;
+  /** Secret: wraps (AES-GCM, HKDF-derived key) the signing keys the worker generates and keeps in D1. */
+  SIGNING_KEY_ENCRYPTION_SECRET?: string;
   ACCESS_TOKEN_TTL_SECONDS?: string;
   REFRESH_TOKEN_TTL_SECONDS?: string;
   SESSION_IDLE_TTL_SECONDS?: string;
@@ -150,6 +152,8 @@ const configSchema = z.object({
   JWT_AUDIENCE: z.string().min(1).default("gatehouse"),
   JWT_ALG: z.enum(["ES256", "EdDSA", "RS256", "PS256"]).default("ES256"),
   JWT_PRIVATE_JWKS: z.string().optional(),
+  // At least 32 characters: `openssl rand -base64 32` gives 44.
+  SIGNING_KEY_ENCRYPTION_SECRET: z.string().min(32).optional(),
   ACCESS_TOKEN_TTL_SECONDS: seconds(900, 60),
   REFRESH_TOKEN_TTL_SECONDS: seconds(30 * 86400, 60),
   SESSION_IDLE_TTL_SECONDS: seconds(7 * 86400, 60),
@@ -251,6 +255,8 @@ export interface Config {
   audience: string;
   jwtAlg: "ES256" | "EdDSA" | "RS256" | "PS256";
   privateJwks: string | undefined;
+  /** Wraps generated signing keys in D1; unset outside dev mode: no key is generated. */
+  signingKeyEncryptionSecret: string | undefined;
   accessTokenTtl: number;
   refreshTokenTtl: number;
   sessionIdleTtl: number;
@@ -375,6 +381,7 @@ export function readConfig(env: Bindings): Config {
     audience: v.JWT_AUDIENCE,
     jwtAlg: v.JWT_ALG,
     privateJwks: v.JWT_PRIVATE_JWKS,
+    signingKeyEncryptionSecret: v.SIGNING_KEY_ENCRYPTION_SECRET,
     accessTokenTtl: v.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtl: v.REFRESH_TOKEN_TTL_SECONDS,
     sessionIdleTtl: v.SESSION_IDLE_TTL_SECONDS,

@@ -47,6 +47,11 @@ export const ERROR_CATALOGUE = {
     title: "Reauthentication required",
     detail: "Confirm your current password (current_password) to do this.",
   },
+  host_not_allowed: {
+    status: 403,
+    title: "Host not allowed",
+    detail: "In development mode this server answers only loopback and *.localhost hosts, and PUBLIC_URL's host.",
+  },
   not_found: { status: 404, title: "Not found", detail: "The requested resource does not exist." },
   method_not_allowed: { status: 405, title: "Method not allowed", detail: "This method is not allowed on this resource." },
   last_superuser: {

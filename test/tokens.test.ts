@@ -17,6 +17,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { createDb } from "../src/db/client";
 import { readConfig } from "../src/config";
 import { signAccessToken, verifyAccessToken } from "../src/sessions/access-tokens";
+import { unwrapJwk, type StoredPrivateJwk } from "../src/sessions/key-wrapping";
 import { loadKeySet } from "../src/sessions/signing-keys";
 import { call, problem, register } from "./helpers";
 
@@ -46,7 +47,9 @@ async function realSigningKey() {
     private_jwk: string;
   }>();
   if (!row) throw new Error("no signing key yet");
-  return { kid: row.kid, key: await importJWK(JSON.parse(row.private_jwk) as JWK, "ES256") };
+  // Stored wrapped under the dev-only secret (the tests run in dev mode): see test/signing-key-wrapping.test.ts.
+  const privateJwk = await unwrapJwk(JSON.parse(row.private_jwk) as StoredPrivateJwk, row.kid, undefined);
+  return { kid: row.kid, key: await importJWK(privateJwk, "ES256") };
 }
 
 interface ForgeOptions {

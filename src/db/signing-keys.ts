@@ -1,13 +1,25 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import { signingKeys } from "./schema";
+import type { StoredPrivateJwk } from "../sessions/key-wrapping";
 
 /** Queries on `signing_keys`, the key pairs the worker generates when no `JWT_PRIVATE_JWKS` is set. */
 
-export type SigningKeyRow = typeof signingKeys.$inferSelect;
+/** `private_jwk` holds a clear JWK (rows from before wrapping) or a wrapped one (sessions/key-wrapping.ts). */
+export type SigningKeyRow = Omit<typeof signingKeys.$inferSelect, "privateJwk"> & { privateJwk: StoredPrivateJwk };
 
 export function listSigningKeys(db: Db, alg: string): Promise<SigningKeyRow[]> {
   return db.select().from(signingKeys).where(eq(signingKeys.alg, alg)).all();
+}
+
+/**
+ * Replaces a row's stored private key (a clear one by its wrapped form) only if it still holds what
+ * the caller read: concurrent isolates re-wrapping the same row write once, and nothing is lost.
+ */
+export async function replacePrivateJwk(db: Db, kid: string, from: StoredPrivateJwk, to: StoredPrivateJwk): Promise<void> {
+  await db.run(sql`
+    UPDATE ${signingKeys} SET private_jwk = ${JSON.stringify(to)}
+    WHERE ${eq(signingKeys.kid, kid)} AND private_jwk = ${JSON.stringify(from)}`);
 }
 
 /**
@@ -16,7 +28,7 @@ export function listSigningKeys(db: Db, alg: string): Promise<SigningKeyRow[]> {
  */
 export async function insertKeyIfNoneActive(
   db: Db,
-  key: { kid: string; alg: string; privateJwk: object; publicJwk: object; createdAt: Date },
+  key: { kid: string; alg: string; privateJwk: StoredPrivateJwk; publicJwk: object; createdAt: Date },
 ): Promise<void> {
   await db.run(sql`
     INSERT INTO ${signingKeys} (kid, alg, private_jwk, public_jwk, status, created_at)

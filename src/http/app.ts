@@ -10,6 +10,7 @@ import { createRequestId } from "./middleware/request-id";
 import { createNoStore, createSecurityHeaders } from "./middleware/security-headers";
 import { createCookieCsrfGuard } from "./middleware/cookie-csrf";
 import { createCors } from "./middleware/cors";
+import { createDevHostGuard } from "./middleware/dev-host";
 import { createJsonBodyGuard } from "./middleware/json-body";
 import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
@@ -54,6 +55,8 @@ function createApp() {
 
   app.use(createRequestId());
   app.use(createSecurityHeaders());
+  // Before CORS: a rebinding page's preflight is refused too, not answered.
+  app.use(createDevHostGuard());
   app.use(createCors());
   app.use(createNoStore());
   app.use(createRequestContext());

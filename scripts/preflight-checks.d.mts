@@ -1,0 +1,27 @@
+// Types for preflight-checks.mjs, for the TypeScript tests (the project's tsconfig does not check .mjs).
+
+export const PLACEHOLDER_IDS: string[];
+
+export interface Problem {
+  what: string;
+  fix: string;
+}
+
+export interface Report {
+  problems: Problem[];
+  notes: string[];
+}
+
+export function resolveEnv(
+  config: Record<string, unknown>,
+  envName: string | undefined,
+): { name: string; vars: Record<string, unknown>; d1: Record<string, string>[]; kv: Record<string, string>[] };
+
+export function checkDeploy(
+  config: Record<string, unknown>,
+  options: { envName?: string; secrets: string[] | null; secretsError?: string },
+): Report;
+
+export function formatReport(report: Report, options: { force: boolean; target: string }): { text: string; ok: boolean };
+
+export function parseSecretList(stdout: string): string[];

@@ -1,0 +1,199 @@
+// The decisions of `npm run preflight` (scripts/preflight.mjs), free of I/O so the node tests can
+// run them on fixture configs: a parsed wrangler.toml, the environment name, and the names of the
+// secrets the deployed worker has.
+
+/** The ids wrangler.toml ships with: they work locally and nowhere else. */
+export const PLACEHOLDER_IDS = ["00000000-0000-0000-0000-000000000000", "00000000000000000000000000000000"];
+
+/**
+ * What wrangler deploys for `envName`: `vars`, D1, KV and queues are not inherited by an
+ * `[env.<name>]` table (wrangler's rule), so an environment has only what it declares itself.
+ * @param {Record<string, any>} config parsed wrangler.toml
+ * @param {string | undefined} envName
+ */
+export function resolveEnv(config, envName) {
+  if (!envName) return { name: config.name, vars: config.vars ?? {}, d1: config.d1_databases ?? [], kv: config.kv_namespaces ?? [] };
+  const env = config.env?.[envName];
+  if (!env) throw new Error(`wrangler.toml has no [env.${envName}]`);
+  return { name: env.name ?? `${config.name}-${envName}`, vars: env.vars ?? {}, d1: env.d1_databases ?? [], kv: env.kv_namespaces ?? [] };
+}
+
+/**
+ * Whether a URL is one the public can reach safely: https, and not a loopback or `*.localhost` name.
+ * @param {string} value
+ */
+function publicUrlProblem(value) {
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    return "is not a URL";
+  }
+  if (url.protocol !== "https:") return "is not https";
+  const host = url.hostname;
+  if (host === "localhost" || host.endsWith(".localhost") || host === "[::1]" || host === "0.0.0.0" || /^127\./.test(host)) {
+    return "points at this machine (localhost/loopback)";
+  }
+  return undefined;
+}
+
+/**
+ * @typedef {{ what: string, fix: string }} Problem
+ * @typedef {{ problems: Problem[], notes: string[] }} Report
+ */
+
+/**
+ * Checks a deploy before it happens. `secrets` are the names `wrangler secret list` gave, or
+ * `null` when the list could not be read (`secretsError` says why): every needed secret is then a
+ * problem, since nothing proves it is there.
+ * @param {Record<string, any>} config parsed wrangler.toml
+ * @param {{ envName?: string, secrets: string[] | null, secretsError?: string }} options
+ * @returns {Report}
+ */
+export function checkDeploy(config, { envName, secrets, secretsError }) {
+  const target = resolveEnv(config, envName);
+  const where = envName ? `[env.${envName}.vars]` : "[vars]";
+  const vars = /** @type {Record<string, unknown>} */ (target.vars);
+  const str = (/** @type {string} */ name) => (typeof vars[name] === "string" && vars[name] !== "" ? String(vars[name]) : undefined);
+  /** @type {Problem[]} */
+  const problems = [];
+  /** @type {string[]} */
+  const notes = [];
+
+  // URLs: the token issuer, the worker's own address, and where mailed links go.
+  for (const name of ["JWT_ISSUER", "PUBLIC_URL"]) {
+    const value = str(name) ?? "http://localhost:8787";
+    const problem = publicUrlProblem(value);
+    if (problem)
+      problems.push({ what: `${name} = "${value}" ${problem}`, fix: `set ${name} = "https://auth.your-domain.example" in ${where}` });
+  }
+  const appUrl = str("APP_URL");
+  const appProblem = appUrl && publicUrlProblem(appUrl);
+  if (appProblem)
+    problems.push({ what: `APP_URL = "${appUrl}" ${appProblem}`, fix: `set APP_URL to your site's https URL in ${where}, or remove it` });
+
+  // Storage ids: the placeholders only work locally.
+  const d1 = target.d1.find((/** @type {any} */ d) => d.binding === "DB");
+  if (!d1?.database_id || PLACEHOLDER_IDS.includes(d1.database_id)) {
+    problems.push({
+      what: `D1 database DB has ${d1?.database_id ? "the placeholder id" : "no database_id"}`,
+      fix: "run `npm run provision` (or `npx wrangler d1 create gatehouse` and put the id in database_id)",
+    });
+  }
+  const kv = target.kv.find((/** @type {any} */ k) => k.binding === "AUTH_KV");
+  if (!kv?.id || PLACEHOLDER_IDS.includes(kv.id)) {
+    problems.push({
+      what: `KV namespace AUTH_KV has ${kv?.id ? "the placeholder id" : "no id"}`,
+      fix: "run `npm run provision` (or `npx wrangler kv namespace create AUTH_KV` and put the id in id)",
+    });
+  }
+
+  // Mail: without a transport, verification and reset mail is silently dropped.
+  if (str("DEV_OUTBOX") === "true" || str("DEV_OUTBOX") === "1") {
+    problems.push({
+      what: "DEV_OUTBOX is on: mail would go to a readable outbox instead of being sent",
+      fix: `remove DEV_OUTBOX from ${where}`,
+    });
+  }
+  if (str("MAIL_TRANSPORT") !== "http") {
+    problems.push({
+      what: `MAIL_TRANSPORT is "${str("MAIL_TRANSPORT") ?? "none"}": no verification or reset mail would be sent`,
+      fix: `set MAIL_TRANSPORT = "http" and MAIL_FROM in ${where}, and the MAIL_API_KEY secret`,
+    });
+  }
+  const from = str("MAIL_FROM") ?? "Gatehouse <no-reply@localhost>";
+  if (/@localhost>?$/.test(from))
+    problems.push({
+      what: `MAIL_FROM = "${from}" is not a real sender`,
+      fix: `set MAIL_FROM = "Your Site <no-reply@your-domain.example>" in ${where}`,
+    });
+
+  // Secrets the configuration needs.
+  /** @type {{ name: string, why: string, fix: string }[]} */
+  const needed = [];
+  if (str("MAIL_TRANSPORT") === "http") needed.push({ name: "MAIL_API_KEY", why: "MAIL_TRANSPORT is http", fix: "your mail API key" });
+  if (str("WEBHOOK_URL"))
+    needed.push({ name: "WEBHOOK_SECRET", why: "WEBHOOK_URL is set", fix: "`echo whsec_$(openssl rand -base64 32)`" });
+  const has = (/** @type {string} */ name) => secrets?.includes(name) ?? false;
+  const signingKeys = str("SIGNING_KEYS");
+  if (signingKeys === "generated") {
+    needed.push({ name: "SIGNING_KEY_ENCRYPTION_SECRET", why: 'SIGNING_KEYS is "generated"', fix: "`openssl rand -base64 32`" });
+  } else if (secrets === null || !has("JWT_PRIVATE_JWKS")) {
+    problems.push({
+      what: secrets === null ? "no way to tell whether JWT_PRIVATE_JWKS is set" : "no signing key: the JWT_PRIVATE_JWKS secret is not set",
+      fix: `set the JWT_PRIVATE_JWKS secret (README "Signing keys"), or opt in to generated keys: SIGNING_KEYS = "generated" in ${where} and the SIGNING_KEY_ENCRYPTION_SECRET secret`,
+    });
+  }
+  for (const secret of needed) {
+    if (!has(secret.name)) {
+      problems.push({
+        what: `${secret.why}, but the ${secret.name} secret is ${secrets === null ? "unchecked" : "not set"}`,
+        fix: `npx wrangler secret put ${secret.name}${envName ? ` --env ${envName}` : ""}   # ${secret.fix}`,
+      });
+    }
+  }
+  if (secrets === null) {
+    problems.push({
+      what: `could not list the deployed secrets (${secretsError ?? "wrangler secret list failed"})`,
+      fix: "log in with `npx wrangler login` (a first deploy: `wrangler secret put` creates the worker), or pass --force",
+    });
+  }
+
+  // Features that are a choice: say where each one stands.
+  const breached = str("BREACHED_PASSWORD_CHECK") ?? "off";
+  notes.push(
+    breached === "off"
+      ? `breached-password check: off (set BREACHED_PASSWORD_CHECK = "register" in ${where} to refuse known-breached passwords)`
+      : `breached-password check: ${breached}, against ${str("HIBP_API_URL") ?? "https://api.pwnedpasswords.com/range/"}`,
+  );
+  const siteKey = str("TURNSTILE_SITE_KEY") ? "set" : "unset";
+  const turnstileSecret = secrets === null ? "unknown" : has("TURNSTILE_SECRET") ? "set" : "unset";
+  notes.push(`Turnstile: TURNSTILE_SITE_KEY ${siteKey}, TURNSTILE_SECRET ${turnstileSecret}`);
+  for (const [name, why] of [
+    ["PASSWORD_PEPPER", "an HMAC key mixed into every password hash"],
+    ["API_KEY_HMAC_SECRET", "API-key hashes keyed with a secret"],
+  ]) {
+    if (secrets !== null && !has(/** @type {string} */ (name)))
+      notes.push(`${name} is not set (recommended: ${why}; set it before the first user, see README)`);
+  }
+  const iterations = Number(str("PBKDF2_ITERATIONS") ?? 100_000);
+  notes.push(
+    `PBKDF2_ITERATIONS ${iterations}: about ${Math.round((18 * iterations) / 100_000)} ms of CPU per login${iterations * 18 > 10 * 100_000 ? " (above the Free plan's 10 ms: needs Workers Paid)" : ""}`,
+  );
+  return { problems, notes };
+}
+
+/**
+ * The report as printed, and whether the deploy may go ahead.
+ * @param {Report} report
+ * @param {{ force: boolean, target: string }} options
+ * @returns {{ text: string, ok: boolean }}
+ */
+export function formatReport({ problems, notes }, { force, target }) {
+  const lines = [`Deploy preflight for ${target}`];
+  if (problems.length === 0) lines.push("", "No problems found.");
+  else {
+    lines.push("", `${problems.length} problem${problems.length === 1 ? "" : "s"}:`);
+    for (const p of problems) lines.push(`  ✗ ${p.what}`, `      → ${p.fix}`);
+  }
+  lines.push("", "Settings:", ...notes.map((n) => `  · ${n}`));
+  if (problems.length > 0) {
+    lines.push(
+      "",
+      force ? "--force: going ahead despite the problems above." : "Refusing to deploy. Fix the above, or pass --force to deploy anyway.",
+    );
+  }
+  return { text: lines.join("\n"), ok: problems.length === 0 || force };
+}
+
+/**
+ * Secret names from `wrangler secret list --format json` (`[{"name":…,"type":"secret_text"},…]`).
+ * @param {string} stdout
+ * @returns {string[]}
+ */
+export function parseSecretList(stdout) {
+  const start = stdout.indexOf("[");
+  const parsed = JSON.parse(start >= 0 ? stdout.slice(start) : stdout);
+  if (!Array.isArray(parsed)) throw new Error("not a list");
+  return parsed.map((s) => String(s.name));
+}

@@ -1,0 +1,190 @@
+import { parse } from "smol-toml";
+import { afterEach, describe, expect, it } from "vitest";
+import { checkDeploy, formatReport, parseSecretList } from "../../scripts/preflight-checks.mjs";
+import { fakeWrangler, projectToml, type FakeWrangler } from "./fake-wrangler.mjs";
+
+/** Issue #18: a deploy cannot go wrong quietly. The checks run on fixture configs; the script on a fake wrangler. */
+
+const D1_ID = "5c3f0a8e-1b2d-4e6f-8a9b-0c1d2e3f4a5b";
+const KV_ID = "0123456789abcdef0123456789abcdef";
+
+/** A configuration that passes: the project's file with a site's values in. */
+const READY = `
+name = "gatehouse"
+[vars]
+JWT_ISSUER = "https://auth.example.com"
+PUBLIC_URL = "https://auth.example.com"
+APP_URL = "https://www.example.com"
+MAIL_TRANSPORT = "http"
+MAIL_FROM = "Example <no-reply@example.com>"
+BREACHED_PASSWORD_CHECK = "register"
+[[d1_databases]]
+binding = "DB"
+database_name = "gatehouse"
+database_id = "${D1_ID}"
+[[kv_namespaces]]
+binding = "AUTH_KV"
+id = "${KV_ID}"
+`;
+const ALL_SECRETS = ["JWT_PRIVATE_JWKS", "MAIL_API_KEY", "PASSWORD_PEPPER", "API_KEY_HMAC_SECRET"];
+
+const whats = (toml: string, options: Parameters<typeof checkDeploy>[1]) => checkDeploy(parse(toml), options).problems.map((p) => p.what);
+
+describe("checkDeploy", () => {
+  it("passes a configured deployment, and says where the optional features stand", () => {
+    const report = checkDeploy(parse(READY), { secrets: ALL_SECRETS });
+    expect(report.problems).toEqual([]);
+    expect(report.notes).toEqual(
+      expect.arrayContaining([
+        "breached-password check: register, against https://api.pwnedpasswords.com/range/",
+        "Turnstile: TURNSTILE_SITE_KEY unset, TURNSTILE_SECRET unset",
+        expect.stringMatching(/PBKDF2_ITERATIONS 100000: about 18 ms .*Workers Paid/),
+      ]),
+    );
+  });
+
+  it("refuses the repository's wrangler.toml as it is, naming each thing to set", () => {
+    const report = checkDeploy(parse(projectToml()), { secrets: [] });
+    const text = report.problems.map((p) => `${p.what} → ${p.fix}`).join("\n");
+    expect(text).toMatch(/JWT_ISSUER = "http:\/\/localhost:8787" is not https → set JWT_ISSUER/);
+    expect(text).toMatch(/PUBLIC_URL = "http:\/\/localhost:8787" is not https/);
+    expect(text).toMatch(/D1 database DB has the placeholder id → run `npm run provision`/);
+    expect(text).toMatch(/KV namespace AUTH_KV has the placeholder id/);
+    expect(text).toMatch(/MAIL_TRANSPORT is "none".*→ set MAIL_TRANSPORT = "http"/);
+    expect(text).toMatch(/MAIL_FROM = "Gatehouse <no-reply@localhost>" is not a real sender/);
+    expect(text).toMatch(/JWT_PRIVATE_JWKS secret is not set → .*SIGNING_KEYS = "generated".*SIGNING_KEY_ENCRYPTION_SECRET/);
+    expect(report.problems).toHaveLength(7);
+  });
+
+  it.each([
+    ["https://localhost", "points at this machine (localhost/loopback)"],
+    ["https://auth.localhost", "points at this machine (localhost/loopback)"],
+    ["https://127.0.0.1:8443", "points at this machine (localhost/loopback)"],
+    ["https://[::1]", "points at this machine (localhost/loopback)"],
+    ["http://auth.example.com", "is not https"],
+    ["not a url", "is not a URL"],
+  ])("refuses JWT_ISSUER, PUBLIC_URL and APP_URL = %s", (url, why) => {
+    for (const name of ["JWT_ISSUER", "PUBLIC_URL", "APP_URL"]) {
+      const toml = READY.replace(new RegExp(`${name} = "[^"]*"`), `${name} = "${url}"`);
+      expect(whats(toml, { secrets: ALL_SECRETS })).toEqual([`${name} = "${url}" ${why}`]);
+    }
+  });
+
+  it("requires a signing key secret, or the opt-in to generated keys with their encryption secret", () => {
+    const secrets = ALL_SECRETS.filter((s) => s !== "JWT_PRIVATE_JWKS");
+    expect(whats(READY, { secrets })).toEqual(["no signing key: the JWT_PRIVATE_JWKS secret is not set"]);
+    const optedIn = READY.replace("[vars]", '[vars]\nSIGNING_KEYS = "generated"');
+    expect(whats(optedIn, { secrets })).toEqual(['SIGNING_KEYS is "generated", but the SIGNING_KEY_ENCRYPTION_SECRET secret is not set']);
+    expect(checkDeploy(parse(optedIn), { secrets }).problems[0]?.fix).toMatch(/npx wrangler secret put SIGNING_KEY_ENCRYPTION_SECRET/);
+    expect(whats(optedIn, { secrets: [...secrets, "SIGNING_KEY_ENCRYPTION_SECRET"] })).toEqual([]);
+  });
+
+  it("requires the secrets the variables imply, and no dev outbox", () => {
+    const webhooks = READY.replace("[vars]", '[vars]\nWEBHOOK_URL = "https://hooks.example.com"\nDEV_OUTBOX = "true"');
+    expect(whats(webhooks, { secrets: ["JWT_PRIVATE_JWKS"] })).toEqual([
+      "DEV_OUTBOX is on: mail would go to a readable outbox instead of being sent",
+      "MAIL_TRANSPORT is http, but the MAIL_API_KEY secret is not set",
+      "WEBHOOK_URL is set, but the WEBHOOK_SECRET secret is not set",
+    ]);
+  });
+
+  it("when the secrets cannot be listed, says so and counts every needed secret as a problem", () => {
+    const report = checkDeploy(parse(READY), { secrets: null, secretsError: "not logged in" });
+    expect(report.problems.map((p) => p.what)).toEqual([
+      "no way to tell whether JWT_PRIVATE_JWKS is set",
+      "MAIL_TRANSPORT is http, but the MAIL_API_KEY secret is unchecked",
+      "could not list the deployed secrets (not logged in)",
+    ]);
+    expect(report.notes).toContain("Turnstile: TURNSTILE_SITE_KEY unset, TURNSTILE_SECRET unknown");
+  });
+
+  it("reads an environment's own vars and bindings (wrangler does not inherit them)", () => {
+    const toml = `${projectToml()}
+[env.production.vars]
+JWT_ISSUER = "https://auth.example.com"
+PUBLIC_URL = "https://auth.example.com"
+MAIL_TRANSPORT = "http"
+MAIL_FROM = "Example <no-reply@example.com>"
+TURNSTILE_SITE_KEY = "0x4AAAAAAA"
+[[env.production.d1_databases]]
+binding = "DB"
+database_name = "gatehouse-production"
+database_id = "${D1_ID}"
+[[env.production.kv_namespaces]]
+binding = "AUTH_KV"
+id = "${KV_ID}"
+`;
+    const report = checkDeploy(parse(toml), { envName: "production", secrets: [...ALL_SECRETS, "TURNSTILE_SECRET"] });
+    expect(report.problems).toEqual([]);
+    expect(report.notes).toContain("Turnstile: TURNSTILE_SITE_KEY set, TURNSTILE_SECRET set");
+    expect(report.notes[0]).toMatch(/breached-password check: off \(set BREACHED_PASSWORD_CHECK = "register" in \[env.production.vars\]/);
+    expect(() => checkDeploy(parse(toml), { envName: "staging", secrets: [] })).toThrow(/no \[env.staging\]/);
+  });
+
+  it("formats: refuses with problems unless forced, and still prints every problem when forced", () => {
+    const report = checkDeploy(parse(projectToml()), { secrets: [] });
+    const refused = formatReport(report, { force: false, target: "gatehouse" });
+    expect(refused.ok).toBe(false);
+    expect(refused.text).toMatch(/7 problems:[\s\S]*Refusing to deploy/);
+    const forced = formatReport(report, { force: true, target: "gatehouse" });
+    expect(forced.ok).toBe(true);
+    expect(forced.text.split("\n").filter((l) => l.includes("✗"))).toHaveLength(7);
+    expect(forced.text).toMatch(/--force: going ahead/);
+  });
+
+  it("parses wrangler secret list --format json", () => {
+    expect(parseSecretList('[{"name":"A","type":"secret_text"},{"name":"B","type":"secret_text"}]')).toEqual(["A", "B"]);
+    expect(() => parseSecretList("not json")).toThrow();
+  });
+});
+
+describe("npm run preflight (scripts/preflight.mjs) against a fake wrangler", () => {
+  let fake: FakeWrangler | undefined;
+  afterEach(() => fake?.remove());
+
+  it("asks wrangler for the secrets of the named environment and config, and exits 0 when all is set", () => {
+    const secrets = JSON.stringify(ALL_SECRETS.map((name) => ({ name, type: "secret_text" })));
+    fake = fakeWrangler([{ command: "secret list", stdout: secrets }], READY);
+    const run = fake.run("preflight.mjs", ["--config", fake.config]);
+    expect(run.stdout).toContain("No problems found.");
+    expect(run.status).toBe(0);
+    expect(fake.calls()).toEqual([["secret", "list", "--format", "json", "--config", fake.config]]);
+  });
+
+  it("exits 1 when wrangler cannot list secrets, with wrangler's reason; --force exits 0 and prints the same problems", () => {
+    fake = fakeWrangler([{ command: "secret list", stderr: "✘ [ERROR] Not logged in.\n\nmore", status: 1 }], READY);
+    const run = fake.run("preflight.mjs", ["--config", fake.config]);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toContain("could not list the deployed secrets (Not logged in.)");
+    expect(run.stdout).toContain("Refusing to deploy");
+    const forced = fake.run("preflight.mjs", ["--config", fake.config, "--force"]);
+    expect(forced.status).toBe(0);
+    expect(forced.stdout).toContain("could not list the deployed secrets (Not logged in.)");
+  });
+
+  it("npm run deploy: preflight, then the remote migrations and the deploy with the same config; nothing after a refusal", () => {
+    const secrets = JSON.stringify(ALL_SECRETS.map((name) => ({ name, type: "secret_text" })));
+    fake = fakeWrangler(
+      [
+        { command: "secret list", stdout: secrets },
+        { command: "d1 migrations apply", stdout: "applied" },
+        { command: "deploy", stdout: "deployed" },
+      ],
+      READY,
+    );
+    const run = fake.run("deploy.mjs", ["--config", fake.config, "--minify"]);
+    expect(run.status).toBe(0);
+    expect(fake.calls().map((c) => c.join(" "))).toEqual([
+      `secret list --format json --config ${fake.config}`,
+      `d1 migrations apply DB --remote --config ${fake.config}`,
+      `deploy --config ${fake.config} --minify`,
+    ]);
+    fake.remove();
+
+    fake = fakeWrangler([{ command: "secret list", stdout: "[]" }], READY);
+    const refused = fake.run("deploy.mjs", ["--config", fake.config]);
+    expect(refused.status).toBe(1);
+    expect(refused.stdout).toContain("Refusing to deploy");
+    expect(fake.calls()).toHaveLength(1);
+  });
+});

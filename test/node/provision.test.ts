@@ -1,0 +1,133 @@
+import { parse } from "smol-toml";
+import { afterEach, describe, expect, it } from "vitest";
+import { findExistingId, parseCreatedId, planProvision, writeIds } from "../../scripts/provision-plan.mjs";
+import { fakeWrangler, projectToml, type FakeWrangler } from "./fake-wrangler.mjs";
+
+/** Issue #18: `npm run provision` creates what wrangler.toml declares and writes the ids back. */
+
+const D1_ID = "5c3f0a8e-1b2d-4e6f-8a9b-0c1d2e3f4a5b";
+const KV_ID = "0123456789abcdef0123456789abcdef";
+
+/** What wrangler 4.155 prints for a TOML config (src/utils/add-created-resource-config.ts). */
+const D1_CREATED = `✅ Successfully created DB 'gatehouse' in region WEUR
+Created your new D1 database.
+
+To access your new D1 Database in your Worker, add the following snippet to your configuration file:
+[[d1_databases]]
+binding = "gatehouse"
+database_name = "gatehouse"
+database_id = "${D1_ID}"
+`;
+const KV_CREATED = `🌀 Creating namespace with title "AUTH_KV"
+✨ Success!
+To access your new KV Namespace in your Worker, add the following snippet to your configuration file:
+[[kv_namespaces]]
+binding = "AUTH_KV"
+id = "${KV_ID}"
+`;
+
+describe("provision plan", () => {
+  it("lists the D1 database, the KV namespace and every queue of wrangler.toml, placeholders as missing ids", () => {
+    expect(planProvision(parse(projectToml()), undefined)).toEqual([
+      { kind: "d1", name: "gatehouse", binding: "DB", id: undefined },
+      { kind: "kv", name: "AUTH_KV", binding: "AUTH_KV", id: undefined },
+      { kind: "queue", name: "gatehouse-webhooks" },
+      { kind: "queue", name: "gatehouse-webhooks-dlq" },
+    ]);
+  });
+
+  it("reads ids from TOML and JSON snippets, and from the list commands", () => {
+    expect(parseCreatedId("d1", D1_CREATED)).toBe(D1_ID);
+    expect(parseCreatedId("d1", `{"d1_databases":[{"binding":"DB","database_id": "${D1_ID}"}]}`)).toBe(D1_ID);
+    expect(parseCreatedId("kv", KV_CREATED)).toBe(KV_ID);
+    expect(parseCreatedId("kv", `{ "kv_namespaces": [ { "binding": "AUTH_KV", "id": "${KV_ID}" } ] }`)).toBe(KV_ID);
+    expect(parseCreatedId("kv", "✘ [ERROR] failed")).toBeUndefined();
+    expect(findExistingId("d1", `[{"uuid":"${D1_ID}","name":"gatehouse"}]`, "gatehouse", undefined)).toBe(D1_ID);
+    expect(findExistingId("kv", `[{"id":"${KV_ID}","title":"production-AUTH_KV"}]`, "AUTH_KV", "production")).toBe(KV_ID);
+    expect(findExistingId("kv", `[{"id":"${KV_ID}","title":"production-AUTH_KV"}]`, "AUTH_KV", undefined)).toBeUndefined();
+  });
+
+  it("writes the ids into their blocks and changes no other line", () => {
+    const before = projectToml();
+    const after = writeIds(
+      before,
+      [
+        { kind: "d1", binding: "DB", id: D1_ID },
+        { kind: "kv", binding: "AUTH_KV", id: KV_ID },
+      ],
+      undefined,
+    );
+    const changed = after.split("\n").filter((line, i) => line !== before.split("\n")[i]);
+    expect(changed).toEqual([`database_id = "${D1_ID}"`, `id = "${KV_ID}"`]);
+    expect(parse(after)).toMatchObject({ d1_databases: [{ database_id: D1_ID }], kv_namespaces: [{ id: KV_ID }] });
+  });
+});
+
+describe("npm run provision (scripts/provision.mjs) against a fake wrangler", () => {
+  let fake: FakeWrangler | undefined;
+  afterEach(() => fake?.remove());
+
+  it("creates everything, writes the ids, prints the read-replication step; a second run creates nothing", () => {
+    fake = fakeWrangler(
+      [
+        { command: "d1 create gatehouse", stdout: D1_CREATED },
+        { command: "kv namespace create AUTH_KV", stdout: KV_CREATED },
+        {
+          command: "queues create gatehouse-webhooks-dlq",
+          stderr: "✘ [ERROR] A request to the Cloudflare API failed. Queue name already taken [code: 11009]",
+          status: 1,
+        },
+        { command: "queues create gatehouse-webhooks", stdout: "✅ Created queue 'gatehouse-webhooks'" },
+      ],
+      projectToml(),
+    );
+    const run = fake.run("provision.mjs", ["--config", fake.config]);
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    expect(fake.calls()).toEqual([
+      ["d1", "create", "gatehouse", "--config", fake.config],
+      ["kv", "namespace", "create", "AUTH_KV", "--config", fake.config],
+      ["queues", "create", "gatehouse-webhooks", "--config", fake.config],
+      ["queues", "create", "gatehouse-webhooks-dlq", "--config", fake.config],
+    ]);
+    expect(parse(fake.readConfig())).toMatchObject({ d1_databases: [{ database_id: D1_ID }], kv_namespaces: [{ id: KV_ID }] });
+    expect(run.stdout).toContain("queue gatehouse-webhooks-dlq: already exists");
+    expect(run.stdout).toContain(`/d1/database/${D1_ID}`);
+    expect(run.stdout).toContain(`{"read_replication":{"mode":"auto"}}`);
+    expect(run.stdout).toMatch(/dashboard: .*D1/);
+
+    const again = fake.run("provision.mjs", ["--config", fake.config]);
+    expect(again.status).toBe(0);
+    expect(again.stdout).toContain(`D1 database gatehouse: already in ${fake.config} (${D1_ID})`);
+    expect(
+      fake
+        .calls()
+        .slice(4)
+        .map((c) => c.slice(0, 2)),
+    ).toEqual([
+      ["queues", "create"],
+      ["queues", "create"],
+    ]);
+  });
+
+  it("looks up an existing database's id, and exits 1 with wrangler's output when a create fails", () => {
+    fake = fakeWrangler(
+      [
+        { command: "d1 create", stderr: "✘ [ERROR] A database with that name already exists", status: 1 },
+        { command: "d1 list --json", stdout: `[{"uuid":"${D1_ID}","name":"gatehouse"}]` },
+        { command: "kv namespace create", stderr: "✘ [ERROR] Not logged in.", status: 1 },
+        { command: "queues create", stdout: "✅ Created queue" },
+      ],
+      projectToml(),
+    );
+    const run = fake.run("provision.mjs", ["--config", fake.config]);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toContain(`D1 database gatehouse: exists, id ${D1_ID}`);
+    expect(run.stderr).toContain("KV namespace AUTH_KV: wrangler failed");
+    expect(run.stderr).toContain("Not logged in.");
+    expect(parse(fake.readConfig())).toMatchObject({
+      d1_databases: [{ database_id: D1_ID }],
+      kv_namespaces: [{ id: "00000000000000000000000000000000" }],
+    });
+  });
+});

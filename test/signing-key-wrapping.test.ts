@@ -1,0 +1,101 @@
+import { exportJWK, generateKeyPair, calculateJwkThumbprint, type JWK } from "jose";
+import { describe, expect, it } from "vitest";
+import { readConfig, type Config } from "../src/config";
+import { createDb } from "../src/db/client";
+import { unwrapJwk, wrapJwk, type StoredPrivateJwk } from "../src/sessions/key-wrapping";
+import { loadKeySet } from "../src/sessions/signing-keys";
+import { call, env, register } from "./helpers";
+
+/**
+ * Generated signing keys are kept in D1 wrapped (issue #18): AES-GCM under a key derived with HKDF
+ * from SIGNING_KEY_ENCRYPTION_SECRET (a published dev-only secret in dev mode). Clear rows from
+ * before keep working and are wrapped on first read once the secret is set.
+ */
+
+const SECRET = "test-key-encryption-secret-0123456789abcdef";
+
+/** Each load gets its own "now" far from the others, so the per-isolate key cache (60 s) never answers. */
+let clock = Date.now() + 3_600_000;
+function load(config: Config) {
+  clock += 120_000;
+  return loadKeySet(createDb(env.DB), config, clock);
+}
+
+function configFor(alg: Config["jwtAlg"], changes: Partial<Config> = {}): Config {
+  return { ...readConfig(env), jwtAlg: alg, privateJwks: undefined, ...changes };
+}
+
+async function storedRows(alg: string): Promise<{ kid: string; private_jwk: string; status: string }[]> {
+  const { results } = await env.DB.prepare("SELECT kid, private_jwk, status FROM signing_keys WHERE alg = ?")
+    .bind(alg)
+    .all<{ kid: string; private_jwk: string; status: string }>();
+  return results;
+}
+
+/** A key row as the worker wrote it before wrapping existed: the private JWK in clear. */
+async function insertClearRow(alg: string): Promise<{ kid: string; privateJwk: JWK }> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  const publicJwk = await exportJWK(publicKey);
+  const privateJwk = await exportJWK(privateKey);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  await env.DB.prepare("INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, status, created_at) VALUES (?, ?, ?, ?, 'active', ?)")
+    .bind(kid, alg, JSON.stringify(privateJwk), JSON.stringify(publicJwk), Date.now())
+    .run();
+  return { kid, privateJwk };
+}
+
+describe("generated signing keys in D1", () => {
+  it("are stored wrapped, never with a private member in clear", async () => {
+    await register(); // the suite's key exists
+    const rows = await storedRows("ES256");
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) {
+      const stored = JSON.parse(row.private_jwk) as Record<string, unknown>;
+      expect(stored).toMatchObject({ wrapped: "A256GCM", kek: "dev" });
+      expect(stored).not.toHaveProperty("d");
+      expect(row.private_jwk).not.toMatch(/"d"/);
+    }
+    // The published key is the one stored: tokens verify with the JWKS as before.
+    const { keys } = await (await call("/.well-known/jwks.json")).json<{ keys: JWK[] }>();
+    expect(keys.map((k) => k.kid)).toEqual(expect.arrayContaining(rows.filter((r) => r.status === "active").map((r) => r.kid)));
+  });
+
+  it("with SIGNING_KEY_ENCRYPTION_SECRET set, wraps a clear row on first read and keeps signing with it", async () => {
+    const { kid, privateJwk } = await insertClearRow("EdDSA");
+    const keys = await load(configFor("EdDSA", { signingKeyEncryptionSecret: SECRET, devOutbox: false }));
+    expect(keys.signing.kid).toBe(kid);
+    const [row] = (await storedRows("EdDSA")).filter((r) => r.kid === kid);
+    const stored = JSON.parse(row!.private_jwk) as StoredPrivateJwk;
+    expect(stored).toMatchObject({ wrapped: "A256GCM", kek: "secret" });
+    expect(await unwrapJwk(stored, kid, SECRET)).toEqual(privateJwk);
+    // The next load reads the wrapped row; without the secret it cannot.
+    expect((await load(configFor("EdDSA", { signingKeyEncryptionSecret: SECRET, devOutbox: false }))).signing.kid).toBe(kid);
+    await expect(load(configFor("EdDSA", { signingKeyEncryptionSecret: undefined, devOutbox: false }))).rejects.toThrow(
+      /SIGNING_KEY_ENCRYPTION_SECRET/,
+    );
+    await expect(load(configFor("EdDSA", { signingKeyEncryptionSecret: "another-secret-of-enough-length-0123456789" }))).rejects.toThrow(
+      /does not decrypt/,
+    );
+  });
+
+  it("outside dev mode, refuses to generate a key without the secret; clear rows still load", async () => {
+    const production = configFor("PS256", { signingKeyEncryptionSecret: undefined, devOutbox: false });
+    await expect(load(production)).rejects.toThrow(/JWT_PRIVATE_JWKS, or SIGNING_KEY_ENCRYPTION_SECRET/);
+    expect(await storedRows("PS256")).toEqual([]);
+    // A live deployment from before wrapping: its clear row keeps working until the secret is set.
+    const { kid } = await insertClearRow("PS256");
+    expect((await load(production)).signing.kid).toBe(kid);
+    expect(JSON.parse((await storedRows("PS256"))[0]!.private_jwk)).toHaveProperty("d");
+  });
+
+  it("binds a wrapped key to its kid", async () => {
+    const wrapping = { kek: "secret" as const, secret: SECRET };
+    const wrapped = await wrapJwk({ kty: "oct", k: "AAAA" }, "kid-a", wrapping);
+    expect(await unwrapJwk(wrapped, "kid-a", SECRET)).toEqual({ kty: "oct", k: "AAAA" });
+    await expect(unwrapJwk(wrapped, "kid-b", SECRET)).rejects.toThrow(/does not decrypt/);
+  });
+
+  it("refuses a key-encryption secret shorter than 32 characters", () => {
+    expect(() => readConfig({ ...env, SIGNING_KEY_ENCRYPTION_SECRET: "short" })).toThrow(/SIGNING_KEY_ENCRYPTION_SECRET/);
+  });
+});
