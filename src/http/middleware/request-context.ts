@@ -1,6 +1,8 @@
 import { createMiddleware } from "hono/factory";
 import { matchedRoutes } from "hono/route";
+import { readConfig } from "../../config";
 import { createDeps, type RequestPlace } from "../../deps";
+import { simulatedBindings } from "../../dev/geo-simulation";
 import { log } from "../../log";
 import type { AppEnv } from "../context";
 
@@ -22,7 +24,9 @@ export function createRequestContext() {
       // No execution context (a direct app.fetch in a unit test): keep the promise alive ourselves.
       waitUntil = (p) => void p.catch(() => undefined);
     }
-    const deps = createDeps(c.env, {
+    // Dev only, refused elsewhere: the bench's far-from-primary bindings (src/dev/geo-simulation.ts).
+    const env = simulatedBindings(c.env, readConfig(c.env), c.req.raw);
+    const deps = createDeps(env, {
       waitUntil,
       meta: {
         ip: c.req.header("cf-connecting-ip")?.trim().slice(0, 64) || null,
