@@ -353,7 +353,7 @@ function geoNamespace<T extends object>(namespace: T, ms: number): T {
             return async (...callArgs: unknown[]) => {
               await wait(ms);
               // Reflect.apply, not member.apply: an RPC stub answers every property name with a remote method.
-              return Reflect.apply(member as (...a: unknown[]) => unknown, s, callArgs) as unknown;
+              return Reflect.apply(member as (...a: unknown[]) => unknown, s, callArgs);
             };
           },
         });
