@@ -1,6 +1,7 @@
 import type { RateLimiter } from "./abuse/rate-limiter";
 import { readConfig, type Bindings, type Config } from "./config";
-import { createDb, guardKv, type Db } from "./db/client";
+import { guardKv, type Db } from "./db/client";
+import { createDatabases, type ReplicaReads } from "./db/replica-reads";
 import { DependencyError } from "./errors";
 import { loadKeySet, type KeySet } from "./sessions/signing-keys";
 import { StorageMeter } from "./storage-meter";
@@ -38,7 +39,10 @@ export type LimiterStub = { [K in LimiterRpc]: (...args: Parameters<RateLimiter[
  * `fetch`. Services take this as their first argument and never touch `env` or Hono.
  */
 export interface Deps {
+  /** The D1 primary (a `first-primary` Sessions API session, so writes yield a bookmark). */
   db: Db;
+  /** Credential-state reads near the user: isolate cache, read replica, primary (db/replica-reads.ts). */
+  replicas: ReplicaReads;
   kv: KVNamespace;
   config: Config;
   now: () => Date;
@@ -83,11 +87,12 @@ export interface DepsOptions {
 export function createDeps(env: Bindings, options: DepsOptions): Deps {
   const config = readConfig(env);
   const meter = new StorageMeter();
-  const db = createDb(env.DB, meter);
+  const { db, replicas } = createDatabases(env, env.DB, meter);
   const now = options.now ?? (() => new Date());
   const namespace = env.RATE_LIMITER;
   return {
     db,
+    replicas,
     kv: guardKv(env.AUTH_KV, meter),
     config,
     now,

@@ -215,7 +215,8 @@ class GeoD1 {
   }
 
   getBookmark(): string | null {
-    return this.session ? `geo:${this.bookmark}` : null;
+    // Zero-padded, so bookmarks sort as D1's do (lexicographically, oldest first).
+    return this.session ? `geo:${String(this.bookmark).padStart(12, "0")}` : null;
   }
 
   /** Runs on the replica when allowed and fresh enough for this session, else on the primary. */

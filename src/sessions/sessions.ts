@@ -17,7 +17,6 @@ import type { Deps } from "../deps";
 import { sendSecurityNotice } from "../mail/notices";
 import { changeCredentials } from "./credential-change";
 import { emitEvents, type NewEvent } from "../events/events";
-import { revokeAccessToken, revokeSessionAccess } from "./revocation";
 import { toUserResponse, type UserResponse } from "../accounts/user-response";
 import { decodeCursor, toPage } from "../pagination";
 
@@ -88,7 +87,6 @@ async function createSession(deps: Deps, user: User): Promise<{ session: Session
     },
   );
   if (revokedIds.length > 0) {
-    await revokeSessionAccess(deps, revokedIds);
     await recordAudit(deps, {
       action: "session.revoked",
       userId: user.id,
@@ -218,14 +216,13 @@ async function requireActiveUser(deps: Deps, session: Session): Promise<User> {
   return user;
 }
 
-/** Revokes the given sessions in D1 and blacklists their access tokens in KV. */
+/** Revokes the given sessions in D1, which refuses their access tokens from then on (db/replica-reads.ts bounds the delay elsewhere). */
 export async function revokeSessions(deps: Deps, userId: string, sessionIds: string[], reason: string): Promise<string[]> {
   const now = deps.now();
   const revoked: string[] = [];
   for (const id of sessionIds) {
     if (await markSessionRevoked(deps.db, id, reason, now, userId)) revoked.push(id);
   }
-  await revokeSessionAccess(deps, revoked);
   return revoked;
 }
 
@@ -278,18 +275,17 @@ export async function listSessions(
 }
 
 /**
- * `POST /auth/logout`: blacklists the presented access token and revokes its session, plus the
+ * `POST /auth/logout`: revokes the caller's session (which refuses its access tokens), plus the
  * session of a presented refresh token when it is the caller's own; with `everywhere`, every
  * session of the user.
  */
 export async function logOut(
   deps: Deps,
-  // No access token when a hosted page signs its cookie session out: the session's revocation covers its tokens.
+  // `token` (the presented access token) needs nothing of its own: the session's revocation refuses it.
   caller: { userId: string; sessionId: string; token?: { jti: string; exp: number } | undefined },
   options: { refreshToken?: string | undefined; everywhere: boolean },
 ): Promise<void> {
   const { userId, sessionId } = caller;
-  // D1 first: once it says revoked, the token is dead wherever a request reaches D1; KV follows.
   if (options.everywhere) {
     const { revokedSessionIds } = await changeCredentials(deps, {
       userId,
@@ -299,7 +295,6 @@ export async function logOut(
       revokeApiKeys: "none",
       events: [{ type: "session.revoked", data: { user_id: userId, session_id: null, reason: "logout_all" } }],
     });
-    if (caller.token) await revokeAccessToken(deps, caller.token);
     await recordAudit(deps, { action: "logout.all", userId, metadata: { sessions_revoked: revokedSessionIds.length } });
     return;
   }
@@ -308,7 +303,6 @@ export async function logOut(
   if (other?.userId === userId) ids.add(other.id);
   const revoked = await revokeSessions(deps, userId, [...ids], "logout");
   await emitEvents(deps, revokedEvents(userId, revoked, "logout"));
-  if (caller.token) await revokeAccessToken(deps, caller.token);
   await recordAudit(deps, { action: "logout", userId, resource: `session:${sessionId}` });
 }
 

@@ -39,6 +39,7 @@ export function createRequestContext() {
     try {
       await next();
     } finally {
+      deps.replicas.settle(c.get("principal")?.user.id ?? null);
       const { calls, roundTrips } = deps.meter;
       log("info", "request", {
         method: c.req.method,
