@@ -68,6 +68,11 @@ export interface ReplicaReads {
    * answer lets the request through. `key` names the answer in the isolate's cache.
    */
   read<T>(key: string, userId: string | null, query: (db: Db) => Promise<T>, accept: (value: T) => boolean): Promise<T>;
+  /**
+   * `query` on a replica only (no cache, no primary): for a caller that fences what it read with a
+   * conditional write on the primary, and asks the primary itself when the write does not match.
+   */
+  peek<T>(userId: string | null, query: (db: Db) => Promise<T>): Promise<T>;
   /** Called once the request is done: remembers its writes' bookmark for `userId`'s next reads here. */
   settle(userId: string | null): void;
 }
@@ -84,14 +89,18 @@ export function createDatabases(scope: object, d1: D1Database, meter: StorageMet
     wrote = true;
     if (ACCOUNT_WRITE.test(sql)) state.entries.clear();
   });
+  const near = (userId: string | null) => {
+    const bookmark = userId === null ? undefined : state.bookmarks.get(userId);
+    return createDb(openSession(d1, bookmark ?? "first-unconstrained"), meter);
+  };
   const replicas: ReplicaReads = {
+    peek: (userId, query) => query(near(userId)),
     async read(key, userId, query, accept) {
       const now = Date.now();
       const hit = state.entries.get(key);
       if (hit && now - hit.at >= 0 && now - hit.at < ISOLATE_CACHE_MS) return hit.value as Awaited<ReturnType<typeof query>>;
-      const bookmark = userId === null ? undefined : state.bookmarks.get(userId);
-      const near = await query(createDb(openSession(d1, bookmark ?? "first-unconstrained"), meter));
-      const value = accept(near) ? near : await query(db);
+      const fromReplica = await query(near(userId));
+      const value = accept(fromReplica) ? fromReplica : await query(db);
       if (accept(value)) bounded(state.entries, key, { at: Date.now(), value });
       return value;
     },

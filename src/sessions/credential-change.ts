@@ -1,3 +1,4 @@
+import type { BatchItem } from "drizzle-orm/batch";
 import { commitCredentialChange, type CommittedChange, type CredentialChange } from "../db/credentials";
 import type { Deps } from "../deps";
 import { enqueueEvents, eventRows, type NewEvent } from "../events/events";
@@ -11,11 +12,15 @@ import { enqueueEvents, eventRows, type NewEvent } from "../events/events";
  */
 export async function changeCredentials(
   deps: Deps,
-  change: Omit<CredentialChange, "now" | "events"> & { events?: NewEvent[] },
+  change: Omit<CredentialChange, "now" | "events" | "alongside"> & {
+    events?: NewEvent[];
+    /** Statements for the same batch, given the change's time (an audit row that counts what it revoked). */
+    alongside?: (now: Date) => BatchItem<"sqlite">[];
+  },
 ): Promise<CommittedChange> {
   const now = deps.now();
   const rows = eventRows({ config: deps.config, now: () => now }, change.events ?? []);
-  const committed = await commitCredentialChange(deps.db, { ...change, now, events: rows });
+  const committed = await commitCredentialChange(deps.db, { ...change, now, events: rows, alongside: change.alongside?.(now) });
   if (committed.user) enqueueEvents(deps, rows);
   return committed;
 }

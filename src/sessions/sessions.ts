@@ -2,21 +2,27 @@ import type { Session, User } from "../db/schema";
 import {
   findRetiredToken,
   findSessionByTokenHash,
+  findSessionWithUser,
   insertSessionWithinLimit,
   listLiveSessions,
   markSessionRevoked,
+  countRevokedBy,
+  revokedBy,
+  revokeForLogout,
   rotateSessionToken,
   touchSession,
 } from "../db/sessions";
 import { findUserById } from "../db/users";
 import { AppError } from "../errors";
 import { signAccessToken } from "./access-tokens";
-import { recordAudit } from "../audit/audit";
+import { auditRow, logAudit, recordAudit } from "../audit/audit";
+import { auditInsert } from "../db/audit-logs";
+import { eventInsert } from "../db/webhook-events";
 import { base64url, fromBase64url, hmacSha256, randomToken, sha256 } from "../crypto";
 import type { Deps } from "../deps";
 import { sendSecurityNotice } from "../mail/notices";
 import { changeCredentials } from "./credential-change";
-import { emitEvents, type NewEvent } from "../events/events";
+import { emitEvents, enqueueEvents, eventRows, type NewEvent } from "../events/events";
 import { toUserResponse, type UserResponse } from "../accounts/user-response";
 import { decodeCursor, toPage } from "../pagination";
 
@@ -152,24 +158,36 @@ function isLive(deps: Deps, session: Session, now: Date): boolean {
 export async function refreshSession(deps: Deps, presented: string): Promise<TokenResponse> {
   const now = deps.now();
   const hash = await sha256(presented);
-  const current = await findSessionByTokenHash(deps.db, hash);
-  if (current) {
-    if (!isLive(deps, current, now)) throw new AppError("invalid_token");
-    const user = await requireActiveUser(deps, current);
-    const next = await successor(current.rotationKey, presented);
-    const nextHash = await sha256(next);
-    const won = await rotateSessionToken(deps.db, {
-      sessionId: current.id,
+  const idleCutoff = new Date(now.getTime() - deps.config.sessionIdleTtl * 1000);
+  const rotate = async (session: Session) => {
+    const next = await successor(session.rotationKey, presented);
+    const rotated = await rotateSessionToken(deps.db, {
+      sessionId: session.id,
+      userId: session.userId,
       fromHash: hash,
-      toHash: nextHash,
+      toHash: await sha256(next),
       now,
+      idleCutoff,
       ip: deps.meta.ip,
       userAgent: deps.meta.userAgent?.slice(0, 512) ?? null,
     });
-    if (won) {
-      const rotated = { ...current, refreshTokenHash: nextHash, lastUsedAt: now };
-      return issueTokens(deps, user, rotated, next);
-    }
+    return rotated ? issueTokens(deps, rotated.user, rotated.session, next) : null;
+  };
+  // Near the user first: a replica's copy of a live session names the rotation key (which never
+  // changes), and the rotation itself, fenced on the primary, is the one far round trip. Anything
+  // else (unknown here, dead here, or the fenced write did not match) is settled on the primary.
+  const near = await deps.replicas.peek(null, (db) => findSessionWithUser(db, hash));
+  if (near && isLive(deps, near.session, now) && near.user.isActive && near.session.credentialsEpoch >= near.user.credentialsEpoch) {
+    const tokens = await rotate(near.session);
+    if (tokens) return tokens;
+  }
+
+  const current = await findSessionByTokenHash(deps.db, hash);
+  if (current) {
+    if (!isLive(deps, current, now)) throw new AppError("invalid_token");
+    await requireActiveUser(deps, current);
+    const tokens = await rotate(current);
+    if (tokens) return tokens;
     // Lost the race to a concurrent refresh of the same token: it is now retired, fall through.
   }
 
@@ -287,6 +305,7 @@ export async function logOut(
 ): Promise<void> {
   const { userId, sessionId } = caller;
   if (options.everywhere) {
+    const audit = auditRow(deps, { action: "logout.all", userId });
     const { revokedSessionIds } = await changeCredentials(deps, {
       userId,
       set: {},
@@ -294,16 +313,33 @@ export async function logOut(
       revokeSessionsReason: "logout_all",
       revokeApiKeys: "none",
       events: [{ type: "session.revoked", data: { user_id: userId, session_id: null, reason: "logout_all" } }],
+      // The audit row rides in the same batch: one round trip, and it exists exactly when the change does.
+      alongside: (at) => [auditInsert(deps.db, audit, { key: "sessions_revoked", count: countRevokedBy(userId, "logout_all", at) })],
     });
-    await recordAudit(deps, { action: "logout.all", userId, metadata: { sessions_revoked: revokedSessionIds.length } });
+    logAudit(deps, { ...audit, metadata: { sessions_revoked: revokedSessionIds.length } });
     return;
   }
-  const ids = new Set([sessionId]);
-  const other = options.refreshToken ? await findSessionByTokenHash(deps.db, await sha256(options.refreshToken)) : undefined;
-  if (other?.userId === userId) ids.add(other.id);
-  const revoked = await revokeSessions(deps, userId, [...ids], "logout");
-  await emitEvents(deps, revokedEvents(userId, revoked, "logout"));
-  await recordAudit(deps, { action: "logout", userId, resource: `session:${sessionId}` });
+  // One round trip: the revocation, the caller's session.revoked outbox rows (written only if this
+  // batch revoked it) and the audit row. A presented refresh token of another of the user's sessions
+  // ends that one too; its event follows separately (rare: a client normally presents its own).
+  const now = deps.now();
+  const audit = auditRow(deps, { action: "logout", userId, resource: `session:${sessionId}` });
+  const events = eventRows(deps, revokedEvents(userId, [sessionId], "logout"));
+  const revoked = await revokeForLogout(
+    deps.db,
+    { userId, sessionId, refreshHash: options.refreshToken ? await sha256(options.refreshToken) : null, reason: "logout", now },
+    [...events.map((row) => eventInsert(deps.db, row, revokedBy(sessionId, "logout", now))), auditInsert(deps.db, audit)],
+  );
+  logAudit(deps, audit);
+  if (revoked.includes(sessionId)) enqueueEvents(deps, events);
+  await emitEvents(
+    deps,
+    revokedEvents(
+      userId,
+      revoked.filter((id) => id !== sessionId),
+      "logout",
+    ),
+  );
 }
 
 /** `DELETE /users/me/sessions/{id}`: 404 unless it is one of the caller's live sessions. */
