@@ -121,13 +121,13 @@ export async function rotateSessionToken(
   return session && user ? { session, user } : null;
 }
 
-/** The session a refresh token is live for, with its user, in one read (for a replica). */
-export function findSessionWithUser(db: Db, tokenHash: string): Promise<{ session: Session; user: User } | undefined> {
+/** The session whose live refresh token has this hash, with its user (null once deleted), in one read. */
+export function findSessionWithUser(db: Db, tokenHash: string): Promise<{ session: Session; user: User | null } | undefined> {
   return db
     .select({ session: sessions, user: users })
     .from(sessions)
-    .innerJoin(users, eq(users.id, sessions.userId))
-    .where(and(eq(sessions.refreshTokenHash, tokenHash), isNull(users.deletedAt)))
+    .leftJoin(users, and(eq(users.id, sessions.userId), isNull(users.deletedAt)))
+    .where(eq(sessions.refreshTokenHash, tokenHash))
     .get();
 }
 

@@ -177,16 +177,16 @@ export async function refreshSession(deps: Deps, presented: string): Promise<Tok
   // changes), and the rotation itself, fenced on the primary, is the one far round trip. Anything
   // else (unknown here, dead here, or the fenced write did not match) is settled on the primary.
   const near = await deps.replicas.peek(null, (db) => findSessionWithUser(db, hash));
-  if (near && isLive(deps, near.session, now) && near.user.isActive && near.session.credentialsEpoch >= near.user.credentialsEpoch) {
+  if (near?.user && isLive(deps, near.session, now) && near.user.isActive && near.session.credentialsEpoch >= near.user.credentialsEpoch) {
     const tokens = await rotate(near.session);
     if (tokens) return tokens;
   }
 
-  const current = await findSessionByTokenHash(deps.db, hash);
+  const current = await findSessionWithUser(deps.db, hash);
   if (current) {
-    if (!isLive(deps, current, now)) throw new AppError("invalid_token");
-    await requireActiveUser(deps, current);
-    const tokens = await rotate(current);
+    if (!isLive(deps, current.session, now)) throw new AppError("invalid_token");
+    await requireActiveUser(deps, current.session, current.user);
+    const tokens = await rotate(current.session);
     if (tokens) return tokens;
     // Lost the race to a concurrent refresh of the same token: it is now retired, fall through.
   }
@@ -223,8 +223,9 @@ export async function refreshSession(deps: Deps, presented: string): Promise<Tok
   throw new AppError("refresh_token_reused");
 }
 
-async function requireActiveUser(deps: Deps, session: Session): Promise<User> {
-  const user = await findUserById(deps.db, session.userId);
+/** `known`: the user as already read with the session (null: deleted); otherwise read here. */
+async function requireActiveUser(deps: Deps, session: Session, known?: User | null): Promise<User> {
+  const user = known === undefined ? await findUserById(deps.db, session.userId) : known;
   if (!user || !user.isActive) {
     await revokeSessions(deps, session.userId, [session.id], "user_inactive");
     throw new AppError("invalid_token");
