@@ -79,6 +79,8 @@ export function afterResponse(deps: Pick<Deps, "waitUntil">, task: () => Promise
 
 export interface DepsOptions {
   meta: RequestMeta;
+  /** The D1 bookmark the client carried (`Gatehouse-Bookmark`): its replica reads are at least that new. */
+  bookmark?: string | null;
   waitUntil: (promise: Promise<unknown>) => void;
   now?: () => Date;
   fetch?: typeof fetch;
@@ -87,7 +89,7 @@ export interface DepsOptions {
 export function createDeps(env: Bindings, options: DepsOptions): Deps {
   const config = readConfig(env);
   const meter = new StorageMeter();
-  const { db, replicas } = createDatabases(env, env.DB, meter);
+  const { db, replicas } = createDatabases(env, env.DB, meter, options.bookmark ?? null);
   const now = options.now ?? (() => new Date());
   const namespace = env.RATE_LIMITER;
   return {

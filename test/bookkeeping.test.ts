@@ -84,3 +84,28 @@ describe("bookkeeping off the critical path, never lost", () => {
     expect((await call("/api/v1/users/me", { token: user.accessToken })).status).toBe(200);
   });
 });
+
+describe("Gatehouse-Bookmark (D1 Sessions API)", () => {
+  it("a response that wrote carries a bookmark; sending it back (or junk) still reads", async () => {
+    const user = await register();
+    const put = await call("/api/v1/users/me", { method: "PUT", token: user.accessToken, body: { full_name: "Renamed" } });
+    expect(put.status).toBe(200);
+    const bookmark = put.headers.get("gatehouse-bookmark");
+    expect(bookmark).toMatch(/^[\w.:-]{1,128}$/);
+    for (const sent of [bookmark!, "not a bookmark!", "0000abc-junk"]) {
+      const me = await call("/api/v1/users/me", { token: user.accessToken, headers: { "Gatehouse-Bookmark": sent } });
+      expect(await me.json()).toMatchObject({ full_name: "Renamed" });
+    }
+    // A read-only request has nothing new for the client to carry.
+    expect((await call("/api/v1/users/me", { token: user.accessToken })).headers.get("gatehouse-bookmark")).toBeNull();
+  });
+
+  it("is named in the OpenAPI document", async () => {
+    const doc = await (
+      await call("/openapi.json")
+    ).json<{ info: { description: string }; components: Record<string, Record<string, unknown>> }>();
+    expect(doc.info.description).toContain("Gatehouse-Bookmark");
+    expect(doc.components.headers).toHaveProperty("Gatehouse-Bookmark");
+    expect(doc.components.parameters).toHaveProperty("bookmark");
+  });
+});

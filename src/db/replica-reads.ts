@@ -73,15 +73,23 @@ export interface ReplicaReads {
    * conditional write on the primary, and asks the primary itself when the write does not match.
    */
   peek<T>(userId: string | null, query: (db: Db) => Promise<T>): Promise<T>;
-  /** Called once the request is done: remembers its writes' bookmark for `userId`'s next reads here. */
-  settle(userId: string | null): void;
+  /**
+   * Called once the request is done: remembers its writes' bookmark for `userId`'s next reads here,
+   * and returns it (null when the request wrote nothing) for the client to carry.
+   */
+  settle(userId: string | null): string | null;
 }
 
 /**
  * The request's primary handle (a `first-primary` session, so its writes yield a bookmark) and its
  * replica reads. `scope` is the bindings object: the key of the isolate's state.
  */
-export function createDatabases(scope: object, d1: D1Database, meter: StorageMeter): { db: Db; replicas: ReplicaReads } {
+export function createDatabases(
+  scope: object,
+  d1: D1Database,
+  meter: StorageMeter,
+  clientBookmark: string | null = null,
+): { db: Db; replicas: ReplicaReads } {
   const state = isolateState(scope);
   const primarySession = openSession(d1, "first-primary");
   let wrote = false;
@@ -90,25 +98,37 @@ export function createDatabases(scope: object, d1: D1Database, meter: StorageMet
     if (ACCOUNT_WRITE.test(sql)) state.entries.clear();
   });
   const near = (userId: string | null) => {
-    const bookmark = userId === null ? undefined : state.bookmarks.get(userId);
+    // The newer of this isolate's last write for the user and the one the client carries.
+    const known = userId === null ? undefined : state.bookmarks.get(userId);
+    const bookmark = clientBookmark !== null && (known === undefined || clientBookmark > known) ? clientBookmark : known;
     return createDb(openSession(d1, bookmark ?? "first-unconstrained"), meter);
   };
   const replicas: ReplicaReads = {
-    peek: (userId, query) => query(near(userId)),
+    // A client's bookmark that D1 refuses must not cost the client its request: the primary answers.
+    async peek(userId, query) {
+      try {
+        return await query(near(userId));
+      } catch (error) {
+        if (clientBookmark === null) throw error;
+        return query(db);
+      }
+    },
     async read(key, userId, query, accept) {
       const now = Date.now();
       const hit = state.entries.get(key);
       if (hit && now - hit.at >= 0 && now - hit.at < ISOLATE_CACHE_MS) return hit.value as Awaited<ReturnType<typeof query>>;
-      const fromReplica = await query(near(userId));
+      const fromReplica = await replicas.peek(userId, query);
       const value = accept(fromReplica) ? fromReplica : await query(db);
       if (accept(value)) bounded(state.entries, key, { at: Date.now(), value });
       return value;
     },
     settle(userId) {
-      if (!wrote || userId === null || !("getBookmark" in primarySession)) return;
+      if (!wrote || !("getBookmark" in primarySession)) return null;
       const bookmark = primarySession.getBookmark();
-      const known = state.bookmarks.get(userId);
-      if (bookmark && (!known || bookmark > known)) bounded(state.bookmarks, userId, bookmark);
+      if (!bookmark) return null;
+      const known = userId === null ? undefined : state.bookmarks.get(userId);
+      if (userId !== null && (!known || bookmark > known)) bounded(state.bookmarks, userId, bookmark);
+      return bookmark;
     },
   };
   return { db, replicas };
