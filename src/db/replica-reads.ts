@@ -17,7 +17,10 @@ import type { StorageMeter } from "../storage-meter";
  * new to it (a session that has not replicated yet) is looked up on the primary. A write in this
  * isolate to users, sessions or API keys empties its cache at once (see {@link ACCOUNT_WRITE}).
  */
-const ISOLATE_CACHE_MS = 1000;
+// 800 ms, not the full second the issue allows: a stale replica read just before the entry expires
+// starts a new entry, so the bound is lag + this + one request; with the bench's 1 s lag that must
+// stay under 2 s (measured 2.09 s with 1000 ms).
+const ISOLATE_CACHE_MS = 800;
 
 /** Entries and bookmarks an isolate keeps, each bounded. */
 const MAX_ENTRIES = 10_000;
