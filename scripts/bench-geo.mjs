@@ -53,7 +53,13 @@ function pbkdf2Ms() {
   return runs.sort((a, b) => a - b)[2];
 }
 
-export async function runGeo(h, { samples, lagMs }) {
+export async function runGeo(h, { samples, lagMs, localOnly }) {
+  if (localOnly) {
+    h.wranglerSync(["d1", "migrations", "apply", "DB", "--local", "--persist-to", h.persistDir], "migrations");
+    const pbkdf2 = pbkdf2Ms();
+    printLocal(await measureLocal(h, pbkdf2), pbkdf2);
+    return;
+  }
   const config = geoConfig(h.persistDir);
   for (const db of ["DB", "GEO_REPLICA"]) {
     h.wranglerSync(["d1", "migrations", "apply", db, "--local", "--persist-to", h.persistDir, "--config", config], `migrations ${db}`);
@@ -252,7 +258,7 @@ async function measureLocal(h, pbkdf2) {
     return perSecond;
   };
   const rates = {};
-  for (let round = 0; round < 2; round++) {
+  for (let round = 0; round < 3; round++) {
     // Interleaved rounds, best of two, so background load hits all three alike.
     for (const [name, send] of [
       ["health", () => h.request("/health")],
@@ -294,8 +300,12 @@ function printReport({ results, revocation, local, pbkdf2, lagMs }) {
   console.log("\n| revocation | worst time to refusal at another location (ms, 3 trials) |");
   console.log("|---|---:|");
   for (const r of revocation) console.log(`| ${r.kind} | ${r.worst.toFixed(0)} |`);
+  printLocal(local, pbkdf2);
+}
+
+function printLocal(local, pbkdf2) {
   const { rates } = local;
-  console.log("\nLocal (no simulation), 1,500 requests at concurrency 8, best of two rounds:");
+  console.log("\nLocal (no simulation), 1,500 requests at concurrency 8, best of three rounds:");
   console.log("| request | requests/s | × /health |");
   console.log("|---|---:|---:|");
   for (const [name, rate] of Object.entries(rates)) console.log(`| ${name} | ${rate.toFixed(0)} | ${(rate / rates.health).toFixed(2)} |`);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench [-- --port 8812 --requests 300 --bulk 100000 --pairs 100 --part all|auth|recovery]`
-// `npm run bench -- --geo [--samples 12 --lag 1000]`: the far-from-primary simulation (scripts/bench-geo.mjs).
+// `npm run bench -- --geo [--samples 12 --lag 1000] [--local-only]`: the far-from-primary simulation
+// (scripts/bench-geo.mjs); `--local-only` runs only its local throughput ratios.
 //
 // Shows that API key verification does not grow with the number of users or keys. It serves the
 // worker locally with `wrangler dev` on a throw-away D1/KV directory (never your dev data),
@@ -29,6 +30,7 @@ const { values: opts } = parseArgs({
     geo: { type: "boolean", default: false },
     samples: { type: "string", default: "12" },
     lag: { type: "string", default: "1000" },
+    "local-only": { type: "boolean", default: false },
   },
 });
 const PORT = Number(opts.port);
@@ -255,7 +257,7 @@ function parseCounts(output) {
 async function main() {
   if (opts.geo) {
     const helpers = { startServer, stopServer, request, expectStatus, summarize, wranglerSync, nextIp, persistDir, BASE, PASSWORD };
-    await runGeo(helpers, { samples: Math.min(Number(opts.samples), 100), lagMs: Number(opts.lag) });
+    await runGeo(helpers, { samples: Math.min(Number(opts.samples), 100), lagMs: Number(opts.lag), localOnly: opts["local-only"] });
     return;
   }
   console.log(`bench: throw-away state in ${persistDir}; ${REQUESTS} requests per API-key/access-token row, ${LOGINS} logins`);

@@ -14,13 +14,12 @@ function liveSessionsOf(userId: string, now: Date, idleCutoff: Date) {
 /**
  * Inserts a new session and, in the same D1 batch (one transaction), revokes the user's live
  * sessions beyond `max`, least recently used first; the new session is never one of them.
- * Returns the new row and the ids revoked (the caller blacklists their access tokens).
+ * Returns the new row and the ids revoked (their access tokens die with them: see replica-reads.ts).
  *
  * Concurrent logins: each batch runs alone on the primary and keeps its own session plus the
  * `max - 1` most recently used others, so however logins interleave no more than `max` sessions
- * are live once a batch commits. What stays racy is the access-token blacklist written after the
- * commit: until it lands (and KV propagates, about 60 s), an ended session's access token works,
- * as with every revocation; its refresh token is dead at once.
+ * are live once a batch commits. An ended session's access token may work elsewhere for the
+ * replica lag plus the isolate cache time, as with every revocation; its refresh token is dead at once.
  */
 export async function insertSessionWithinLimit(
   db: Db,
