@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench [-- --port 8812 --requests 300 --bulk 100000 --pairs 100 --part all|auth|recovery]`
+// `npm run bench -- --geo [--samples 12 --lag 1000] [--local-only]`: the far-from-primary simulation
+// (scripts/bench-geo.mjs); `--local-only` runs only its local throughput ratios.
 //
 // Shows that API key verification does not grow with the number of users or keys. It serves the
 // worker locally with `wrangler dev` on a throw-away D1/KV directory (never your dev data),
@@ -15,6 +17,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { runGeo } from "./bench-geo.mjs";
 
 const { values: opts } = parseArgs({
   options: {
@@ -24,6 +27,10 @@ const { values: opts } = parseArgs({
     bulk: { type: "string", default: "100000" },
     pairs: { type: "string", default: "100" },
     part: { type: "string", default: "all" },
+    geo: { type: "boolean", default: false },
+    samples: { type: "string", default: "12" },
+    lag: { type: "string", default: "1000" },
+    "local-only": { type: "boolean", default: false },
   },
 });
 const PORT = Number(opts.port);
@@ -72,9 +79,9 @@ function d1(sql, label) {
   return wranglerSync(["d1", "execute", "DB", "--local", "--persist-to", persistDir, "--yes", "--command", sql], label);
 }
 
-async function startServer() {
+async function startServer(extraArgs = []) {
   progress("starting wrangler dev…");
-  const args = ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(PORT), "--inspector-port", String(PORT + 1000)];
+  const args = ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(PORT), "--inspector-port", String(PORT + 1000), ...extraArgs];
   args.push("--persist-to", persistDir, "--var", "DEV_OUTBOX:true", "--var", `RATE_LIMITS:${BENCH_LIMITS}`);
   args.push("--show-interactive-dev-session=false", "--log-level", "warn");
   const child = spawn("npx", args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
@@ -122,9 +129,9 @@ async function stopServer() {
 let ipCounter = 0;
 const nextIp = () => `10.77.${(++ipCounter >> 8) & 255}.${ipCounter & 255}`;
 
-async function request(path, { method, token, body, ip = "10.0.0.1" } = {}) {
+async function request(path, { method, token, body, ip = "10.0.0.1", headers: extra = {} } = {}) {
   method ??= body ? "POST" : "GET";
-  const headers = { "CF-Connecting-IP": ip };
+  const headers = { "CF-Connecting-IP": ip, ...extra };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body) headers["Content-Type"] = "application/json";
   const res = await fetch(`${BASE}${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
@@ -262,6 +269,11 @@ function parseCounts(output) {
 }
 
 async function main() {
+  if (opts.geo) {
+    const helpers = { startServer, stopServer, request, expectStatus, summarize, wranglerSync, nextIp, persistDir, BASE, PASSWORD };
+    await runGeo(helpers, { samples: Math.min(Number(opts.samples), 100), lagMs: Number(opts.lag), localOnly: opts["local-only"] });
+    return;
+  }
   console.log(`bench: throw-away state in ${persistDir}; ${REQUESTS} requests per API-key/access-token row, ${LOGINS} logins`);
   progress("applying migrations to the throw-away D1");
   wranglerSync(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], "migrations");

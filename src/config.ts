@@ -52,6 +52,8 @@ interface OptionalVars {
   /** Secret: bearer key for the HTTP mail API. */
   MAIL_API_KEY?: string;
   DEV_OUTBOX?: string;
+  /** Dev only: the far-from-primary simulation of `npm run bench -- --geo` (src/dev/geo-simulation.ts). */
+  DEV_GEO_SIMULATION?: string;
 
   API_KEY_PREFIX?: string;
   /** Secret: HMAC key for API key hashes; without it keys are stored as SHA-256. */
@@ -183,6 +185,7 @@ const configSchema = z.object({
   MAIL_API_URL: z.url().default("https://api.resend.com/emails"),
   MAIL_API_KEY: z.string().optional(),
   DEV_OUTBOX: flag,
+  DEV_GEO_SIMULATION: z.string().optional(),
   API_KEY_PREFIX: z
     .string()
     .regex(/^[a-z][a-z0-9_]{1,15}$/)
@@ -291,6 +294,8 @@ export interface Config {
     apiKey: string | undefined;
   };
   devOutbox: boolean;
+  /** Raw DEV_GEO_SIMULATION; honoured only in local dev (see src/dev/geo-simulation.ts). */
+  devGeoSimulation: string | undefined;
   apiKeyPrefix: string;
   apiKeyHmacSecret: string | undefined;
   auditRetentionDays: number;
@@ -411,6 +416,7 @@ export function readConfig(env: Bindings): Config {
       apiKey: v.MAIL_API_KEY,
     },
     devOutbox: v.DEV_OUTBOX,
+    devGeoSimulation: v.DEV_GEO_SIMULATION,
     apiKeyPrefix: v.API_KEY_PREFIX,
     apiKeyHmacSecret: v.API_KEY_HMAC_SECRET,
     auditRetentionDays: v.AUDIT_RETENTION_DAYS,

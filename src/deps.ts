@@ -1,7 +1,8 @@
 import type { AttackMonitor } from "./abuse/attack-monitor";
 import type { RateLimiter } from "./abuse/rate-limiter";
 import { readConfig, type Bindings, type Config } from "./config";
-import { createDb, guardKv, type Db } from "./db/client";
+import { guardKv, type Db } from "./db/client";
+import { createDatabases, type ReplicaReads } from "./db/replica-reads";
 import { DependencyError } from "./errors";
 import { loadKeySet, type KeySet } from "./sessions/signing-keys";
 import { StorageMeter } from "./storage-meter";
@@ -44,7 +45,10 @@ type MonitorStub = {
  * `fetch`. Services take this as their first argument and never touch `env` or Hono.
  */
 export interface Deps {
+  /** The D1 primary (a `first-primary` Sessions API session, so writes yield a bookmark). */
   db: Db;
+  /** Credential-state reads near the user: isolate cache, read replica, primary (db/replica-reads.ts). */
+  replicas: ReplicaReads;
   kv: KVNamespace;
   config: Config;
   now: () => Date;
@@ -83,6 +87,8 @@ export function afterResponse(deps: Pick<Deps, "waitUntil">, task: () => Promise
 
 export interface DepsOptions {
   meta: RequestMeta;
+  /** The D1 bookmark the client carried (`Gatehouse-Bookmark`): its replica reads are at least that new. */
+  bookmark?: string | null;
   waitUntil: (promise: Promise<unknown>) => void;
   now?: () => Date;
   fetch?: typeof fetch;
@@ -91,7 +97,7 @@ export interface DepsOptions {
 export function createDeps(env: Bindings, options: DepsOptions): Deps {
   const config = readConfig(env);
   const meter = new StorageMeter();
-  const db = createDb(env.DB, meter);
+  const { db, replicas } = createDatabases(env, env.DB, meter, options.bookmark ?? null);
   const now = options.now ?? (() => new Date());
   const objectCall =
     <Stub, Class extends Rpc.DurableObjectBranded | undefined>(namespace: DurableObjectNamespace<Class>) =>
@@ -105,6 +111,7 @@ export function createDeps(env: Bindings, options: DepsOptions): Deps {
       });
   return {
     db,
+    replicas,
     kv: guardKv(env.AUTH_KV, meter),
     config,
     now,

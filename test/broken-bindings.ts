@@ -38,8 +38,10 @@ export function brokenD1(error: () => Error = () => new Error("Network connectio
 
 /** The test D1, except that statements whose SQL matches `pattern` fail as if D1 were unreachable. */
 export function d1FailingOn(pattern: RegExp): D1Database {
-  return new Proxy(env.DB, {
+  const failing: D1Database = new Proxy(env.DB, {
     get(target, prop) {
+      // A Sessions API session of this database fails on the same statements.
+      if (prop === "withSession") return () => failing;
       if (prop === "prepare") return (query: string) => (pattern.test(query) ? brokenD1().prepare(query) : target.prepare(query));
       // The real batch cannot run a stand-in statement (miniflare would log a parse error): fail it here.
       if (prop === "batch") {
@@ -52,6 +54,7 @@ export function d1FailingOn(pattern: RegExp): D1Database {
       return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
+  return failing;
 }
 
 /** A KV binding whose every call rejects, as when KV is unreachable. */

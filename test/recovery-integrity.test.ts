@@ -44,13 +44,16 @@ afterEach(() => vi.useRealTimers());
 
 /** The test D1, except that every batch is lost on the way (as if the network dropped it). */
 function d1WithLostBatches(): D1Database {
-  return new Proxy(env.DB, {
+  const lossy: D1Database = new Proxy(env.DB, {
     get(target, prop) {
       if (prop === "batch") return () => Promise.reject(new Error("Network connection lost."));
+      // Its Sessions API sessions lose batches too.
+      if (prop === "withSession") return () => lossy;
       const value = Reflect.get(target, prop, target) as unknown;
       return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
+  return lossy;
 }
 
 describe("credentials minted before a recovery do not survive it", () => {

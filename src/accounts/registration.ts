@@ -1,7 +1,8 @@
 import type { User } from "../db/schema";
 import { expireUnverifiedAccounts, findUserByEmail, findUserByUsername, insertUser } from "../db/users";
 import { AppError, isUniqueViolation } from "../errors";
-import { recordAudit } from "../audit/audit";
+import { auditRow, logAudit } from "../audit/audit";
+import { auditInsert } from "../db/audit-logs";
 import type { Deps } from "../deps";
 import { enqueueEvents, eventRows } from "../events/events";
 import { sendMail } from "../mail/mail";
@@ -42,22 +43,28 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
   assertStrongPassword(input.password, { email: input.email, username: input.username, fullName: input.full_name }, deps.config);
   await assertNotBreached(deps, input.password);
 
-  const existing = await reclaimIfExpired(deps, await findUserByEmail(deps.db, input.email));
-  const usernameHolder = input.username ? await findUserByUsername(deps.db, input.username) : undefined;
-  // Hash even when the address is taken, so every answer costs the same time.
-  const passwordHash = await hashPassword(input.password, passwordParams(deps));
+  const userId = crypto.randomUUID();
+  // Independent I/O at once (one round trip far from the primary instead of three): the lookups, the
+  // hash (even when the address is taken, so every answer costs the same time) and the verification
+  // token. The token is stored before the account: when KV is down the request fails (503) with
+  // nothing written, instead of leaving an account whose owner never got the link and whose retry
+  // now answers email_taken. A token whose account is never inserted (the address taken, a lost
+  // insert race) names no user and expires.
+  const [found, usernameHolder, passwordHash, verificationToken] = await Promise.all([
+    findUserByEmail(deps.db, input.email),
+    input.username ? findUserByUsername(deps.db, input.username) : undefined,
+    hashPassword(input.password, passwordParams(deps)),
+    issueOneTimeToken(deps, "verify", { userId, email: input.email }),
+  ]);
+  const existing = await reclaimIfExpired(deps, found);
   if (existing) return emailTaken(deps, existing.email);
   if (usernameHolder) return usernameTaken(deps, input.email);
 
   const now = deps.now();
-  const userId = crypto.randomUUID();
-  // The verification token is stored before the account: when KV is down the request fails (503)
-  // with nothing written, instead of leaving an account whose owner never got the link and whose
-  // retry now answers email_taken. A token orphaned by a lost insert race names no user and expires.
-  const verificationToken = await issueOneTimeToken(deps, "verify", { userId, email: input.email });
   const events = eventRows(deps, [
     { type: "user.created", data: { user_id: userId, email: input.email, username: input.username ?? null, email_verified: false } },
   ]);
+  const audit = auditRow(deps, { action: "user.registered", userId, resource: `user:${userId}` });
   let user: User;
   try {
     user = await insertUser(
@@ -72,6 +79,8 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
         updatedAt: now,
       },
       events,
+      // The audit row rides in the account's own batch: no round trip of its own, never one without the other.
+      [auditInsert(deps.db, audit)],
     );
   } catch (error) {
     // A concurrent registration won the race for the same address or username.
@@ -80,7 +89,7 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
     throw error;
   }
   enqueueEvents(deps, events);
-  await recordAudit(deps, { action: "user.registered", userId: user.id, resource: `user:${user.id}` });
+  logAudit(deps, audit);
   sendMail(deps, verificationMail(user.email, deps.config, verificationToken));
   if (requireEmailVerification) return { kind: "accepted" };
   const tokens = await startSession(deps, user);

@@ -180,13 +180,20 @@ export function looksLikeApiKey(deps: Deps, bearer: string): boolean {
 export async function authenticateApiKey(deps: Deps, presented: string): Promise<{ key: ApiKey; user: User }> {
   const parsed = parseApiKey(deps.config.apiKeyPrefix, presented);
   if (!parsed) throw new AppError("invalid_token");
-  const found = await findApiKeyWithUser(deps.db, parsed.keyId);
+  const now = deps.now();
+  // Near the user (db/replica-reads.ts): a live key of an active owner may come from a replica or
+  // the isolate's cache; anything else is asked of the primary.
+  const found = await deps.replicas.read(
+    `api_key:${parsed.keyId}`,
+    null,
+    (db) => findApiKeyWithUser(db, parsed.keyId),
+    (row) => row !== undefined && usable(row.key, row.user, now),
+  );
   // Unknown key ids still cost one hash, so timing does not tell known ids from made-up ones.
   const stored = found?.key.secretHash ?? "sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
   const valid = await verifyApiKeySecret(deps.config.apiKeyHmacSecret, parsed.keyId, parsed.secret, stored);
   if (!found || !valid) throw new AppError("invalid_token");
   const { key, user } = found;
-  const now = deps.now();
   if (key.revokedAt !== null) throw new AppError("token_revoked");
   if (key.expiresAt !== null && key.expiresAt.getTime() <= now.getTime()) throw new AppError("token_expired");
   if (!user.isActive) throw new AppError("invalid_token");
@@ -235,6 +242,10 @@ function noteUse(deps: Deps, key: ApiKey, user: User, now: Date): void {
       });
     })().catch((error: unknown) => log("warn", "api_key.touch_failed", { api_key_id: key.id, ...describeError(error) })),
   );
+}
+
+function usable(key: ApiKey, user: User, now: Date): boolean {
+  return key.revokedAt === null && (key.expiresAt === null || key.expiresAt.getTime() > now.getTime()) && user.isActive;
 }
 
 function invalidLifetime(message: string): AppError {

@@ -1,4 +1,4 @@
-import { auditLogs } from "../db/schema";
+import { auditLogs, type AuditLog } from "../db/schema";
 import { log } from "../log";
 import type { Deps } from "../deps";
 
@@ -88,9 +88,10 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
   return value;
 }
 
-export async function recordAudit(deps: Deps, entry: AuditEntry): Promise<void> {
+/** The `audit_logs` row for `entry`, metadata redacted, stamped with the request's client and time. */
+export function auditRow(deps: Pick<Deps, "meta" | "now">, entry: AuditEntry): AuditLog {
   const userId = entry.userId ?? null;
-  const row = {
+  return {
     id: entry.id ?? crypto.randomUUID(),
     userId,
     actorUserId: entry.actorUserId ?? null,
@@ -101,9 +102,11 @@ export async function recordAudit(deps: Deps, entry: AuditEntry): Promise<void> 
     metadata: entry.metadata ? (redactSecrets(entry.metadata) as Record<string, unknown>) : null,
     createdAt: deps.now(),
   };
-  if (entry.id) await deps.db.insert(auditLogs).values(row).onConflictDoNothing();
-  else await deps.db.insert(auditLogs).values(row);
-  log("info", `audit.${entry.action}`, {
+}
+
+/** The `audit.<action>` log line of a row that was written. */
+export function logAudit(deps: Pick<Deps, "meta">, row: AuditLog): void {
+  log("info", `audit.${row.action}`, {
     request_id: deps.meta.requestId,
     user_id: row.userId,
     actor_user_id: row.actorUserId,
@@ -111,4 +114,16 @@ export async function recordAudit(deps: Deps, entry: AuditEntry): Promise<void> 
     ip: row.ipAddress,
     metadata: row.metadata,
   });
+}
+
+/**
+ * Writes one audit row on its own (one D1 round trip). A service that already writes a D1 batch puts
+ * the row into it instead ({@link auditRow}, `auditInsert`, then {@link logAudit}): no extra round
+ * trip, and the row exists exactly when the change does.
+ */
+export async function recordAudit(deps: Deps, entry: AuditEntry): Promise<void> {
+  const row = auditRow(deps, entry);
+  if (entry.id) await deps.db.insert(auditLogs).values(row).onConflictDoNothing();
+  else await deps.db.insert(auditLogs).values(row);
+  logAudit(deps, row);
 }

@@ -1,9 +1,18 @@
 import { and, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
 import { auditLogs, type AuditLog } from "./schema";
 import { olderThan } from "./keyset";
 
 /** Queries on `audit_logs`. */
+
+/** The insert of one audit row, as an item of the caller's own D1 batch. */
+export function auditInsert(db: Db, row: AuditLog, countInMetadata?: { key: string; count: SQL }): BatchItem<"sqlite"> {
+  if (!countInMetadata) return db.insert(auditLogs).values(row);
+  // A number only the batch knows (e.g. how many sessions it revoked), set into the metadata by SQL.
+  const metadata = sql`json_set(${JSON.stringify(row.metadata ?? {})}, ${`$.${countInMetadata.key}`}, ${countInMetadata.count})`;
+  return db.insert(auditLogs).values({ ...row, metadata });
+}
 
 /** Position in a user's trail: the last row of the previous page. */
 export interface AuditPosition {

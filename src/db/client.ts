@@ -6,10 +6,15 @@ import * as schema from "./schema";
 /** The Drizzle handle every query module takes as its first argument. */
 export type Db = ReturnType<typeof createDb>;
 
-/** Drizzle over a fail-closed D1 binding; with a meter, every statement and batch is counted. */
-export function createDb(d1: D1Database, meter?: StorageMeter) {
-  return drizzle(guardD1(d1, meter), { schema });
+/**
+ * Drizzle over a fail-closed D1 binding or Sessions API session; with a meter, every statement and
+ * batch is counted; `onWrite` hears the SQL of every statement other than a SELECT that succeeded.
+ */
+export function createDb(d1: D1Database | D1DatabaseSession, meter?: StorageMeter, onWrite?: (sql: string) => void) {
+  return drizzle(guardD1(d1 as D1Database, meter, onWrite), { schema });
 }
+
+const isWrite = (sql: string) => !/^\s*select\b/i.test(sql);
 
 /**
  * SQLite's own complaints (constraint violations, SQL errors) are our bugs or expected conflicts
@@ -34,15 +39,19 @@ const rethrowAsDependency = (error: unknown): never => {
  * app renders as 503 (fail closed). Statements keep their real identity for `batch()`, which
  * needs the runtime's own objects: the proxies are unwrapped through `real`.
  */
-function guardD1(d1: D1Database, meter: StorageMeter | undefined): D1Database {
+function guardD1(d1: D1Database, meter: StorageMeter | undefined, onWrite: ((sql: string) => void) | undefined): D1Database {
   const track = <T>(call: () => Promise<T>): Promise<T> => (meter ? meter.track("d1", call) : call());
   const real = new WeakMap<object, D1PreparedStatement>();
-  const wrapStatement = (stmt: D1PreparedStatement): D1PreparedStatement => {
+  const sqlOf = new WeakMap<object, string>();
+  const wrote = (sql: string | undefined) => {
+    if (onWrite && sql !== undefined && isWrite(sql)) onWrite(sql);
+  };
+  const wrapStatement = (stmt: D1PreparedStatement, sql: string): D1PreparedStatement => {
     const proxy = new Proxy(stmt, {
       get(target, prop) {
         const value = Reflect.get(target, prop, target) as unknown;
         if (typeof value !== "function") return value;
-        if (prop === "bind") return (...args: unknown[]) => wrapStatement(target.bind(...args));
+        if (prop === "bind") return (...args: unknown[]) => wrapStatement(target.bind(...args), sql);
         return (...args: unknown[]) => {
           let result: unknown;
           try {
@@ -51,12 +60,16 @@ function guardD1(d1: D1Database, meter: StorageMeter | undefined): D1Database {
             return rethrowAsDependency(error);
           }
           if (!(result instanceof Promise)) return result;
-          const pending = result;
+          const pending = result.then((value: unknown) => {
+            wrote(sql);
+            return value;
+          });
           return track(() => pending.catch(rethrowAsDependency));
         };
       },
     });
     real.set(proxy, stmt);
+    sqlOf.set(proxy, sql);
     return proxy;
   };
   return new Proxy(d1, {
@@ -64,7 +77,7 @@ function guardD1(d1: D1Database, meter: StorageMeter | undefined): D1Database {
       if (prop === "prepare") {
         return (query: string) => {
           try {
-            return wrapStatement(target.prepare(query));
+            return wrapStatement(target.prepare(query), query);
           } catch (error) {
             return rethrowAsDependency(error);
           }
@@ -75,6 +88,10 @@ function guardD1(d1: D1Database, meter: StorageMeter | undefined): D1Database {
           track(() =>
             Promise.resolve()
               .then(() => target.batch(statements.map((s) => real.get(s) ?? s)))
+              .then((results) => {
+                for (const s of statements) wrote(sqlOf.get(s));
+                return results;
+              })
               .catch(rethrowAsDependency),
           );
       }

@@ -31,6 +31,8 @@ export interface CredentialChange {
   whileEmail?: string;
   /** Outbox rows reporting the change, written only if the change is applied (see src/events). */
   events?: NewWebhookEvent[];
+  /** More statements for the same batch (an audit row), after everything above. */
+  alongside?: BatchItem<"sqlite">[];
 }
 
 export interface CommittedChange {
@@ -89,6 +91,7 @@ export async function commitCredentialChange(db: Db, change: CredentialChange): 
     );
   }
   for (const row of change.events ?? []) statements.push(eventInsert(db, row, applied));
+  statements.push(...(change.alongside ?? []));
   const [updatedUsers, revokedSessions, , revokedKeys] = (await db.batch(statements)) as unknown as [
     User[],
     { id: string }[],

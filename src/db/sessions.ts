@@ -1,4 +1,5 @@
 import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, notInArray, or, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
 import { retiredRefreshTokens, sessions, users, type Session, type User } from "./schema";
 import { olderThan } from "./keyset";
@@ -13,13 +14,12 @@ function liveSessionsOf(userId: string, now: Date, idleCutoff: Date) {
 /**
  * Inserts a new session and, in the same D1 batch (one transaction), revokes the user's live
  * sessions beyond `max`, least recently used first; the new session is never one of them.
- * Returns the new row and the ids revoked (the caller blacklists their access tokens).
+ * Returns the new row and the ids revoked (their access tokens die with them: see replica-reads.ts).
  *
  * Concurrent logins: each batch runs alone on the primary and keeps its own session plus the
  * `max - 1` most recently used others, so however logins interleave no more than `max` sessions
- * are live once a batch commits. What stays racy is the access-token blacklist written after the
- * commit: until it lands (and KV propagates, about 60 s), an ended session's access token works,
- * as with every revocation; its refresh token is dead at once.
+ * are live once a batch commits. An ended session's access token may work elsewhere for the
+ * replica lag plus the isolate cache time, as with every revocation; its refresh token is dead at once.
  */
 export async function insertSessionWithinLimit(
   db: Db,
@@ -59,16 +59,29 @@ export function findRetiredToken(db: Db, tokenHash: string) {
 }
 
 /**
- * Advances a session from `fromHash` to `toHash` atomically. The UPDATE only matches while
- * `fromHash` is still the live token, so of any number of concurrent rotations exactly one
- * succeeds; the retired hash is recorded in the same batch (one transaction) only if it did.
- * Returns whether this call won.
+ * Advances a session from `fromHash` to `toHash` atomically, in one batch (one round trip): the
+ * UPDATE only matches while `fromHash` is still the live token and the session is live on the
+ * primary (not revoked, expired or idle; its user active and not past the session's credentials
+ * epoch), so of any number of concurrent rotations exactly one succeeds, and a caller that read the
+ * session from a stale replica can never rotate a dead one. The retired hash is recorded in the same
+ * batch only if it did. Returns the rotated session and the primary's user row, or null.
  */
 export async function rotateSessionToken(
   db: Db,
-  args: { sessionId: string; fromHash: string; toHash: string; now: Date; ip: string | null; userAgent: string | null },
-): Promise<boolean> {
-  const [update] = await db.batch([
+  args: {
+    sessionId: string;
+    userId: string;
+    fromHash: string;
+    toHash: string;
+    now: Date;
+    idleCutoff: Date;
+    ip: string | null;
+    userAgent: string | null;
+  },
+): Promise<{ session: Session; user: User } | null> {
+  const userStillValid = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${sessions.userId} AND ${users.isActive} = 1
+    AND ${users.deletedAt} IS NULL AND ${users.credentialsEpoch} <= ${sessions.credentialsEpoch})`;
+  const [updated, , [user]] = await db.batch([
     db
       .update(sessions)
       .set({
@@ -77,7 +90,17 @@ export async function rotateSessionToken(
         ipAddress: args.ip,
         userAgent: args.userAgent,
       })
-      .where(and(eq(sessions.id, args.sessionId), eq(sessions.refreshTokenHash, args.fromHash), isNull(sessions.revokedAt))),
+      .where(
+        and(
+          eq(sessions.id, args.sessionId),
+          eq(sessions.refreshTokenHash, args.fromHash),
+          isNull(sessions.revokedAt),
+          gt(sessions.expiresAt, args.now),
+          gt(sessions.lastUsedAt, args.idleCutoff),
+          userStillValid,
+        ),
+      )
+      .returning(),
     db
       .insert(retiredRefreshTokens)
       .select(
@@ -91,8 +114,54 @@ export async function rotateSessionToken(
           .where(and(eq(sessions.id, args.sessionId), eq(sessions.refreshTokenHash, args.toHash))),
       )
       .onConflictDoNothing(),
+    db.select().from(users).where(eq(users.id, args.userId)),
   ]);
-  return update.meta.changes === 1;
+  const session = updated[0];
+  return session && user ? { session, user } : null;
+}
+
+/** The session whose live refresh token has this hash, with its user (null once deleted), in one read. */
+export function findSessionWithUser(db: Db, tokenHash: string): Promise<{ session: Session; user: User | null } | undefined> {
+  return db
+    .select({ session: sessions, user: users })
+    .from(sessions)
+    .leftJoin(users, and(eq(users.id, sessions.userId), isNull(users.deletedAt)))
+    .where(eq(sessions.refreshTokenHash, tokenHash))
+    .get();
+}
+
+/**
+ * Logout's revocation as one batch: the user's live session `sessionId` and, if given, the live
+ * session of `refreshHash` when it is the same user's, plus `alongside` (the audit row, and outbox
+ * rows that check for themselves whether the revocation happened). Returns the ids revoked.
+ */
+export async function revokeForLogout(
+  db: Db,
+  args: { userId: string; sessionId: string; refreshHash: string | null; reason: string; now: Date },
+  alongside: BatchItem<"sqlite">[],
+): Promise<string[]> {
+  const which = args.refreshHash
+    ? or(eq(sessions.id, args.sessionId), eq(sessions.refreshTokenHash, args.refreshHash))
+    : eq(sessions.id, args.sessionId);
+  const [revoked] = await db.batch([
+    db
+      .update(sessions)
+      .set({ revokedAt: args.now, revokedReason: args.reason })
+      .where(and(eq(sessions.userId, args.userId), isNull(sessions.revokedAt), which))
+      .returning({ id: sessions.id }),
+    ...alongside,
+  ]);
+  return revoked.map((r) => r.id);
+}
+
+/** SQL: how many of the user's sessions were revoked at `now` for `reason` (by the batch this is part of). */
+export function countRevokedBy(userId: string, reason: string, now: Date) {
+  return sql`(SELECT count(*) FROM ${sessions} WHERE ${sessions.userId} = ${userId} AND ${sessions.revokedAt} = ${now.getTime()} AND ${sessions.revokedReason} = ${reason})`;
+}
+
+/** SQL true when `sessionId` was revoked at `now` for `reason` (by the batch this is part of). */
+export function revokedBy(sessionId: string, reason: string, now: Date) {
+  return sql`EXISTS (SELECT 1 FROM ${sessions} WHERE ${sessions.id} = ${sessionId} AND ${sessions.revokedAt} = ${now.getTime()} AND ${sessions.revokedReason} = ${reason})`;
 }
 
 export async function touchSession(db: Db, sessionId: string, now: Date): Promise<void> {

@@ -1,4 +1,5 @@
 import { and, eq, isNotNull, isNull, lt, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
 import { users, type User } from "./schema";
 import { eventInsert, type NewWebhookEvent } from "./webhook-events";
@@ -42,8 +43,17 @@ export function findUserById(db: Db, id: string): Promise<User | undefined> {
 }
 
 /** Inserts the user, and in the same D1 batch the outbox rows that report it (src/events). */
-export async function insertUser(db: Db, user: typeof users.$inferInsert, events: NewWebhookEvent[] = []): Promise<User> {
-  const [inserted] = await db.batch([db.insert(users).values(user).returning(), ...events.map((row) => eventInsert(db, row))]);
+export async function insertUser(
+  db: Db,
+  user: typeof users.$inferInsert,
+  events: NewWebhookEvent[] = [],
+  alongside: BatchItem<"sqlite">[] = [],
+): Promise<User> {
+  const [inserted] = await db.batch([
+    db.insert(users).values(user).returning(),
+    ...events.map((row) => eventInsert(db, row)),
+    ...alongside,
+  ]);
   const row = inserted[0];
   if (!row) throw new Error("insert returned no row");
   return row;

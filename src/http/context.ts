@@ -9,7 +9,7 @@ interface SessionPrincipal {
   sessionId: string;
   /** When the user last proved a password in this session. */
   authTime: Date;
-  /** The access token's id and expiry, for logout's blacklist entry. */
+  /** The access token's id and expiry. */
   token: { jti: string; exp: number };
 }
 

@@ -2,22 +2,27 @@ import type { Session, User } from "../db/schema";
 import {
   findRetiredToken,
   findSessionByTokenHash,
+  findSessionWithUser,
   insertSessionWithinLimit,
   listLiveSessions,
   markSessionRevoked,
+  countRevokedBy,
+  revokedBy,
+  revokeForLogout,
   rotateSessionToken,
   touchSession,
 } from "../db/sessions";
 import { findUserById } from "../db/users";
 import { AppError } from "../errors";
 import { signAccessToken } from "./access-tokens";
-import { recordAudit } from "../audit/audit";
+import { auditRow, logAudit, recordAudit } from "../audit/audit";
+import { auditInsert } from "../db/audit-logs";
+import { eventInsert } from "../db/webhook-events";
 import { base64url, fromBase64url, hmacSha256, randomToken, sha256 } from "../crypto";
 import type { Deps } from "../deps";
 import { sendSecurityNotice } from "../mail/notices";
 import { changeCredentials } from "./credential-change";
-import { emitEvents, type NewEvent } from "../events/events";
-import { revokeAccessToken, revokeSessionAccess } from "./revocation";
+import { emitEvents, enqueueEvents, eventRows, type NewEvent } from "../events/events";
 import { toUserResponse, type UserResponse } from "../accounts/user-response";
 import { decodeCursor, toPage } from "../pagination";
 
@@ -88,7 +93,6 @@ async function createSession(deps: Deps, user: User): Promise<{ session: Session
     },
   );
   if (revokedIds.length > 0) {
-    await revokeSessionAccess(deps, revokedIds);
     await recordAudit(deps, {
       action: "session.revoked",
       userId: user.id,
@@ -154,24 +158,36 @@ function isLive(deps: Deps, session: Session, now: Date): boolean {
 export async function refreshSession(deps: Deps, presented: string): Promise<TokenResponse> {
   const now = deps.now();
   const hash = await sha256(presented);
-  const current = await findSessionByTokenHash(deps.db, hash);
-  if (current) {
-    if (!isLive(deps, current, now)) throw new AppError("invalid_token");
-    const user = await requireActiveUser(deps, current);
-    const next = await successor(current.rotationKey, presented);
-    const nextHash = await sha256(next);
-    const won = await rotateSessionToken(deps.db, {
-      sessionId: current.id,
+  const idleCutoff = new Date(now.getTime() - deps.config.sessionIdleTtl * 1000);
+  const rotate = async (session: Session) => {
+    const next = await successor(session.rotationKey, presented);
+    const rotated = await rotateSessionToken(deps.db, {
+      sessionId: session.id,
+      userId: session.userId,
       fromHash: hash,
-      toHash: nextHash,
+      toHash: await sha256(next),
       now,
+      idleCutoff,
       ip: deps.meta.ip,
       userAgent: deps.meta.userAgent?.slice(0, 512) ?? null,
     });
-    if (won) {
-      const rotated = { ...current, refreshTokenHash: nextHash, lastUsedAt: now };
-      return issueTokens(deps, user, rotated, next);
-    }
+    return rotated ? issueTokens(deps, rotated.user, rotated.session, next) : null;
+  };
+  // Near the user first: a replica's copy of a live session names the rotation key (which never
+  // changes), and the rotation itself, fenced on the primary, is the one far round trip. Anything
+  // else (unknown here, dead here, or the fenced write did not match) is settled on the primary.
+  const near = await deps.replicas.peek(null, (db) => findSessionWithUser(db, hash));
+  if (near?.user && isLive(deps, near.session, now) && near.user.isActive && near.session.credentialsEpoch >= near.user.credentialsEpoch) {
+    const tokens = await rotate(near.session);
+    if (tokens) return tokens;
+  }
+
+  const current = await findSessionWithUser(deps.db, hash);
+  if (current) {
+    if (!isLive(deps, current.session, now)) throw new AppError("invalid_token");
+    await requireActiveUser(deps, current.session, current.user);
+    const tokens = await rotate(current.session);
+    if (tokens) return tokens;
     // Lost the race to a concurrent refresh of the same token: it is now retired, fall through.
   }
 
@@ -207,8 +223,9 @@ export async function refreshSession(deps: Deps, presented: string): Promise<Tok
   throw new AppError("refresh_token_reused");
 }
 
-async function requireActiveUser(deps: Deps, session: Session): Promise<User> {
-  const user = await findUserById(deps.db, session.userId);
+/** `known`: the user as already read with the session (null: deleted); otherwise read here. */
+async function requireActiveUser(deps: Deps, session: Session, known?: User | null): Promise<User> {
+  const user = known === undefined ? await findUserById(deps.db, session.userId) : known;
   if (!user || !user.isActive) {
     await revokeSessions(deps, session.userId, [session.id], "user_inactive");
     throw new AppError("invalid_token");
@@ -218,14 +235,13 @@ async function requireActiveUser(deps: Deps, session: Session): Promise<User> {
   return user;
 }
 
-/** Revokes the given sessions in D1 and blacklists their access tokens in KV. */
+/** Revokes the given sessions in D1, which refuses their access tokens from then on (db/replica-reads.ts bounds the delay elsewhere). */
 export async function revokeSessions(deps: Deps, userId: string, sessionIds: string[], reason: string): Promise<string[]> {
   const now = deps.now();
   const revoked: string[] = [];
   for (const id of sessionIds) {
     if (await markSessionRevoked(deps.db, id, reason, now, userId)) revoked.push(id);
   }
-  await revokeSessionAccess(deps, revoked);
   return revoked;
 }
 
@@ -278,19 +294,19 @@ export async function listSessions(
 }
 
 /**
- * `POST /auth/logout`: blacklists the presented access token and revokes its session, plus the
+ * `POST /auth/logout`: revokes the caller's session (which refuses its access tokens), plus the
  * session of a presented refresh token when it is the caller's own; with `everywhere`, every
  * session of the user.
  */
 export async function logOut(
   deps: Deps,
-  // No access token when a hosted page signs its cookie session out: the session's revocation covers its tokens.
+  // `token` (the presented access token) needs nothing of its own: the session's revocation refuses it.
   caller: { userId: string; sessionId: string; token?: { jti: string; exp: number } | undefined },
   options: { refreshToken?: string | undefined; everywhere: boolean },
 ): Promise<void> {
   const { userId, sessionId } = caller;
-  // D1 first: once it says revoked, the token is dead wherever a request reaches D1; KV follows.
   if (options.everywhere) {
+    const audit = auditRow(deps, { action: "logout.all", userId });
     const { revokedSessionIds } = await changeCredentials(deps, {
       userId,
       set: {},
@@ -298,18 +314,33 @@ export async function logOut(
       revokeSessionsReason: "logout_all",
       revokeApiKeys: "none",
       events: [{ type: "session.revoked", data: { user_id: userId, session_id: null, reason: "logout_all" } }],
+      // The audit row rides in the same batch: one round trip, and it exists exactly when the change does.
+      alongside: (at) => [auditInsert(deps.db, audit, { key: "sessions_revoked", count: countRevokedBy(userId, "logout_all", at) })],
     });
-    if (caller.token) await revokeAccessToken(deps, caller.token);
-    await recordAudit(deps, { action: "logout.all", userId, metadata: { sessions_revoked: revokedSessionIds.length } });
+    logAudit(deps, { ...audit, metadata: { sessions_revoked: revokedSessionIds.length } });
     return;
   }
-  const ids = new Set([sessionId]);
-  const other = options.refreshToken ? await findSessionByTokenHash(deps.db, await sha256(options.refreshToken)) : undefined;
-  if (other?.userId === userId) ids.add(other.id);
-  const revoked = await revokeSessions(deps, userId, [...ids], "logout");
-  await emitEvents(deps, revokedEvents(userId, revoked, "logout"));
-  if (caller.token) await revokeAccessToken(deps, caller.token);
-  await recordAudit(deps, { action: "logout", userId, resource: `session:${sessionId}` });
+  // One round trip: the revocation, the caller's session.revoked outbox rows (written only if this
+  // batch revoked it) and the audit row. A presented refresh token of another of the user's sessions
+  // ends that one too; its event follows separately (rare: a client normally presents its own).
+  const now = deps.now();
+  const audit = auditRow(deps, { action: "logout", userId, resource: `session:${sessionId}` });
+  const events = eventRows(deps, revokedEvents(userId, [sessionId], "logout"));
+  const revoked = await revokeForLogout(
+    deps.db,
+    { userId, sessionId, refreshHash: options.refreshToken ? await sha256(options.refreshToken) : null, reason: "logout", now },
+    [...events.map((row) => eventInsert(deps.db, row, revokedBy(sessionId, "logout", now))), auditInsert(deps.db, audit)],
+  );
+  logAudit(deps, audit);
+  if (revoked.includes(sessionId)) enqueueEvents(deps, events);
+  await emitEvents(
+    deps,
+    revokedEvents(
+      userId,
+      revoked.filter((id) => id !== sessionId),
+      "logout",
+    ),
+  );
 }
 
 /** `DELETE /users/me/sessions/{id}`: 404 unless it is one of the caller's live sessions. */

@@ -3,8 +3,8 @@ import { readConfig } from "../../config";
 import type { AppEnv } from "../context";
 
 const ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
-const ALLOW_HEADERS = "Authorization, Content-Type, Gatehouse-Token-Delivery, X-Request-Id";
-const EXPOSE_HEADERS = "X-Request-Id, Retry-After, RateLimit, RateLimit-Policy, WWW-Authenticate";
+const ALLOW_HEADERS = "Authorization, Content-Type, Gatehouse-Token-Delivery, Gatehouse-Bookmark, X-Request-Id";
+const EXPOSE_HEADERS = "X-Request-Id, Retry-After, RateLimit, RateLimit-Policy, WWW-Authenticate, Gatehouse-Bookmark";
 const MAX_AGE = "600";
 
 /**

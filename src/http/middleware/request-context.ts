@@ -1,8 +1,14 @@
 import { createMiddleware } from "hono/factory";
 import { matchedRoutes } from "hono/route";
+import { readConfig } from "../../config";
 import { createDeps, type RequestPlace } from "../../deps";
+import { simulatedBindings } from "../../dev/geo-simulation";
 import { log } from "../../log";
+import { BOOKMARK_HEADER } from "../openapi";
 import type { AppEnv } from "../context";
+
+/** What a D1 bookmark looks like (opaque, short, printable); anything else is ignored. */
+const BOOKMARK = /^[\w.:-]{1,128}$/;
 
 /**
  * Builds the per-request service dependencies (with the caller's metadata) and, once the response
@@ -22,8 +28,12 @@ export function createRequestContext() {
       // No execution context (a direct app.fetch in a unit test): keep the promise alive ourselves.
       waitUntil = (p) => void p.catch(() => undefined);
     }
-    const deps = createDeps(c.env, {
+    // Dev only, refused elsewhere: the bench's far-from-primary bindings (src/dev/geo-simulation.ts).
+    const env = simulatedBindings(c.env, readConfig(c.env), c.req.raw);
+    const bookmark = c.req.header(BOOKMARK_HEADER);
+    const deps = createDeps(env, {
       waitUntil,
+      bookmark: bookmark && BOOKMARK.test(bookmark) ? bookmark : null,
       meta: {
         ip: c.req.header("cf-connecting-ip")?.trim().slice(0, 64) || null,
         userAgent: c.req.header("user-agent")?.slice(0, 512) ?? null,
@@ -35,6 +45,15 @@ export function createRequestContext() {
     try {
       await next();
     } finally {
+      // Read your own writes elsewhere too: a client that sends this back gets replicas at least this new.
+      const written = deps.replicas.settle(c.get("principal")?.user.id ?? null);
+      if (written !== null) {
+        try {
+          c.res.headers.set(BOOKMARK_HEADER, written);
+        } catch {
+          // A response with immutable headers (none of ours today) goes out without it.
+        }
+      }
       const { calls, roundTrips } = deps.meter;
       log("info", "request", {
         method: c.req.method,

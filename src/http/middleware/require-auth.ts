@@ -5,7 +5,6 @@ import { AppError } from "../../errors";
 import { verifyAccessToken } from "../../sessions/access-tokens";
 import { authenticateApiKey, looksLikeApiKey } from "../../api-keys/api-keys";
 import type { Deps } from "../../deps";
-import { assertNotRevoked } from "../../sessions/revocation";
 
 /** RFC 6750 challenge sent with every 401 from this middleware. */
 const CHALLENGE = { "WWW-Authenticate": 'Bearer error="invalid_token"' };
@@ -27,33 +26,49 @@ function bearer(header: string | undefined): string | null {
 }
 
 /**
- * Authenticates `Authorization: Bearer <access token>`: signature and claims, the KV blacklist
- * (one bulk read), then the user and session rows (one D1 query), so a deleted or deactivated
- * user, or a revoked or expired session, fails at once even before KV has propagated.
+ * Authenticates `Authorization: Bearer <access token>`: signature and claims offline, then the user
+ * and session rows (one read, near the user: see db/replica-reads.ts), so a deleted or deactivated
+ * user, a revoked or expired session, or a session older than the user's credentials epoch
+ * (password change or reset, email revert, logout-all) is refused. A refusal is always the primary's
+ * answer; an acceptance may be up to the replica lag plus a second old.
  */
 async function authenticateAccessToken(deps: Deps, token: string): Promise<Principal> {
   const now = deps.now();
   let claims;
   try {
     claims = await verifyAccessToken(await deps.keys(), deps.config, token, now);
-    await assertNotRevoked(deps, claims);
   } catch (error) {
     throw asUnauthorized(error);
   }
-  const found = await findUserWithSession(deps.db, claims.sub, claims.sid);
-  const session = found?.session;
-  if (!found || !found.user.isActive) throw unauthorized();
-  // A session from before the user's credentials epoch (password change or reset, email revert,
-  // logout-all) is dead even where KV has not caught up.
-  if (!session || session.revokedAt !== null || session.credentialsEpoch < found.user.credentialsEpoch) throw unauthorized("token_revoked");
-  if (session.expiresAt.getTime() <= now.getTime()) throw unauthorized("token_expired");
+  const { sub, sid } = claims;
+  const found = await deps.replicas.read(
+    `session:${sub}:${sid}`,
+    sub,
+    (db) => findUserWithSession(db, sub, sid),
+    (row) => sessionRefusal(row, now) === null,
+  );
+  const refusal = sessionRefusal(found, now);
+  if (refusal !== null || !found?.session) throw unauthorized(refusal ?? "invalid_token");
+  const { user, session } = found;
   return {
     kind: "access_token",
-    user: found.user,
+    user,
     sessionId: session.id,
     authTime: session.authTime ?? session.createdAt,
     token: { jti: claims.jti, exp: claims.exp },
   };
+}
+
+/** Why an access token's user and session refuse it, or null when they let it through. */
+function sessionRefusal(
+  found: Awaited<ReturnType<typeof findUserWithSession>>,
+  now: Date,
+): "invalid_token" | "token_revoked" | "token_expired" | null {
+  const session = found?.session;
+  if (!found || !found.user.isActive) return "invalid_token";
+  if (!session || session.revokedAt !== null || session.credentialsEpoch < found.user.credentialsEpoch) return "token_revoked";
+  if (session.expiresAt.getTime() <= now.getTime()) return "token_expired";
+  return null;
 }
 
 /**

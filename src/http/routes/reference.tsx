@@ -3,7 +3,7 @@ import type { Config } from "../../config";
 import { sha256Base64 } from "../../crypto";
 import type { AppEnv } from "../context";
 import { DOCS_STYLE, DocsPage, type OpenApiDocument } from "../docs-page";
-import { jsonResponse, problems, securitySchemes } from "../openapi";
+import { BOOKMARK_DESCRIPTION, BOOKMARK_HEADER, jsonResponse, problems, securitySchemes } from "../openapi";
 
 /**
  * `GET /openapi.json` (the detailed contract, generated from the route declarations) and
@@ -11,6 +11,14 @@ import { jsonResponse, problems, securitySchemes } from "../openapi";
  */
 export function mountReference(app: OpenAPIHono<AppEnv>): void {
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
+  app.openAPIRegistry.registerComponent("headers", BOOKMARK_HEADER, { description: BOOKMARK_DESCRIPTION, schema: { type: "string" } });
+  app.openAPIRegistry.registerComponent("parameters", "bookmark", {
+    name: BOOKMARK_HEADER,
+    in: "header",
+    required: false,
+    description: BOOKMARK_DESCRIPTION,
+    schema: { type: "string" },
+  });
 
   const documents = new WeakMap<Config, OpenApiDocument>();
   const documentFor = (config: Config): OpenApiDocument => {
@@ -22,7 +30,8 @@ export function mountReference(app: OpenAPIHono<AppEnv>): void {
           title: "Gatehouse",
           version: "1.1",
           description:
-            "Authentication at the edge: registration, login with JWT access tokens and rotating refresh tokens, recovery by email, sessions and API keys.",
+            "Authentication at the edge: registration, login with JWT access tokens and rotating refresh tokens, recovery by email, sessions and API keys.\n\n" +
+            `Read your own writes: \`${BOOKMARK_HEADER}\` (request and response header). ${BOOKMARK_DESCRIPTION}`,
         },
         servers: [{ url: config.publicUrl }],
       }) as OpenApiDocument;

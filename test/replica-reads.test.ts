@@ -1,0 +1,79 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { sha256 } from "../src/crypto";
+import { createDb } from "../src/db/client";
+import { findSessionWithUser } from "../src/db/sessions";
+import { call, problem, register } from "./helpers";
+
+/**
+ * Issue #17: credential checks read a D1 replica (Sessions API) before the primary. A replica may
+ * lag; these tests give the worker one that is empty (knows nothing yet) or frozen (answers as it
+ * did before a revocation) and check that a lagging replica can delay a revocation (by design, for
+ * at most the lag) but never refuses a valid credential and never lets a dead session rotate.
+ */
+
+type Mode = "empty" | "record" | "frozen";
+const METHODS = new Set(["all", "raw", "first", "run"]);
+
+/** A D1 binding whose Sessions API sessions (other than `first-primary`) read a fake replica. */
+function withReplica(): { DB: D1Database; set: (mode: Mode) => void } {
+  let mode: Mode = "record";
+  const recorded = new Map<string, unknown>();
+  const statement = (sql: string, params: unknown[]): D1PreparedStatement =>
+    new Proxy({} as D1PreparedStatement, {
+      get(_target, prop) {
+        if (prop === "bind") return (...args: unknown[]) => statement(sql, args);
+        if (typeof prop !== "string" || !METHODS.has(prop)) return undefined;
+        return async (...args: unknown[]) => {
+          const key = `${prop} ${sql} ${JSON.stringify(params)}`;
+          if (mode === "empty") return prop === "first" ? null : prop === "raw" ? [] : { results: [], success: true, meta: {} };
+          if (mode === "frozen" && recorded.has(key)) return recorded.get(key);
+          const real = env.DB.prepare(sql).bind(...params) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+          const result = await real[prop]!(...args);
+          if (mode === "record") recorded.set(key, result);
+          return result;
+        };
+      },
+    });
+  const replica = { prepare: (sql: string) => statement(sql, []), getBookmark: () => null } as unknown as D1DatabaseSession;
+  const DB = new Proxy(env.DB, {
+    get(target, prop) {
+      if (prop === "withSession")
+        return (constraint?: string) => (constraint === "first-primary" ? target.withSession(constraint) : replica);
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { DB, set: (next) => (mode = next) };
+}
+
+describe("credential reads from a lagging replica", () => {
+  it("a replica that does not know the session yet refuses nothing: the primary answers", async () => {
+    const user = await register();
+    const replica = withReplica();
+    replica.set("empty");
+    expect((await call("/api/v1/users/me", { token: user.accessToken, env: { DB: replica.DB } })).status).toBe(200);
+    const refreshed = await call("/api/v1/auth/refresh", { body: { refresh_token: user.refreshToken }, env: { DB: replica.DB } });
+    expect(refreshed.status).toBe(200);
+  });
+
+  it("a frozen replica delays a logout only until the primary is asked; it never rotates the dead session", async () => {
+    const user = await register();
+    const replica = withReplica();
+    // The replica's last view: the session live.
+    expect((await call("/api/v1/users/me", { token: user.accessToken, env: { DB: replica.DB } })).status).toBe(200);
+    // …and the refresh token's session live (read as refresh reads it, without rotating it).
+    expect(await findSessionWithUser(createDb(replica.DB.withSession()), await sha256(user.refreshToken))).toBeDefined();
+    replica.set("frozen");
+
+    await call("/api/v1/auth/logout?scope=all", { method: "POST", token: user.accessToken });
+    // The frozen replica still says "live": within the replica's lag the token is accepted (the
+    // documented bound); the primary, asked directly, refuses.
+    expect((await call("/api/v1/users/me", { token: user.accessToken, env: { DB: replica.DB } })).status).toBe(200);
+    await problem(await call("/api/v1/users/me", { token: user.accessToken }), 401, "token_revoked");
+    // The replica still shows the session live with this token: a refresh that reads it there cannot
+    // rotate, because the rotation is fenced on the primary's session and user state.
+    const stale = await call("/api/v1/auth/refresh", { body: { refresh_token: user.refreshToken }, env: { DB: replica.DB } });
+    await problem(stale, 401, "invalid_token");
+  });
+});
