@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { brokenD1, brokenKv, d1FailingOn } from "./broken-bindings";
-import { call, captureLogs, freshIp, problem, register, STRONG_PASSWORD, uniqueEmail, userRow, type CapturedLogs } from "./helpers";
+import { call, captureLogs, env, freshIp, problem, register, STRONG_PASSWORD, uniqueEmail, userRow, type CapturedLogs } from "./helpers";
 
 /**
  * Fail closed: when D1 or KV cannot be reached the answer is 503 service_unavailable with
@@ -65,14 +65,23 @@ describe("D1 unreachable", () => {
   });
 
   it("also when the failure surfaces in a later statement of the request", async () => {
-    // Reads work, writes fail: the login finds the user but cannot record the login or create the session.
+    // Reads work, writes fail: the login finds the user but cannot write its batch (session, last
+    // login, device, audit row), and nothing of it is written.
     const writesFail = d1FailingOn(/^\s*(insert|update)/i);
     const user = await register();
+    const sessionsBefore = await env.DB.prepare("SELECT count(*) AS n FROM sessions WHERE user_id = ?")
+      .bind(user.userId)
+      .first<{ n: number }>();
     await expectUnavailable(
       await call("/api/v1/auth/login", { env: { DB: writesFail }, body: { email: user.email, password: user.password }, ip: freshIp() }),
     );
     expect(logged("dependency")).toEqual([d1Down]);
-    expect(logs.problems()[0]?.query).toMatch(/^(insert|update)/i);
+    const after = await env.DB.prepare(
+      "SELECT count(*) AS n, max(u.last_login_at) AS last FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.user_id = ?",
+    )
+      .bind(user.userId)
+      .first<{ n: number; last: number | null }>();
+    expect(after).toEqual({ n: sessionsBefore!.n, last: null });
   });
 });
 

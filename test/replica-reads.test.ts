@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { sha256 } from "../src/crypto";
 import { createDb } from "../src/db/client";
 import { findSessionWithUser } from "../src/db/sessions";
-import { call, problem, register } from "./helpers";
+import { call, freshIp, problem, register } from "./helpers";
 
 /**
  * Issue #17: credential checks read a D1 replica (Sessions API) before the primary. A replica may
@@ -35,7 +35,11 @@ function withReplica(): { DB: D1Database; set: (mode: Mode) => void } {
         };
       },
     });
-  const replica = { prepare: (sql: string) => statement(sql, []), getBookmark: () => null } as unknown as D1DatabaseSession;
+  const replica = {
+    prepare: (sql: string) => statement(sql, []),
+    batch: (statements: D1PreparedStatement[]) => Promise.all(statements.map((s) => s.all())),
+    getBookmark: () => null,
+  } as unknown as D1DatabaseSession;
   const DB = new Proxy(env.DB, {
     get(target, prop) {
       if (prop === "withSession")
@@ -75,5 +79,57 @@ describe("credential reads from a lagging replica", () => {
     // rotate, because the rotation is fenced on the primary's session and user state.
     const stale = await call("/api/v1/auth/refresh", { body: { refresh_token: user.refreshToken }, env: { DB: replica.DB } });
     await problem(stale, 401, "invalid_token");
+  });
+});
+
+describe("logins read the account from a replica, and the write is fenced on the primary", () => {
+  const loginVia = (DB: D1Database, body: Record<string, unknown>) => call("/api/v1/auth/login", { body, env: { DB }, ip: freshIp() });
+
+  it("a replica that does not know the account yet refuses nothing: the primary answers", async () => {
+    const user = await register({ username: `fresh${crypto.randomUUID().slice(0, 8)}` });
+    const replica = withReplica();
+    replica.set("empty");
+    expect((await loginVia(replica.DB, { email: user.email, password: user.password })).status).toBe(200);
+    const { username } = user.body.user as { username: string };
+    const withDevice = { username, password: user.password, device_token: user.body.device_token };
+    expect((await loginVia(replica.DB, withDevice)).status).toBe(200);
+  });
+
+  it("a replica with the old password: the old one never gets in, the new one does", async () => {
+    const user = await register();
+    const replica = withReplica();
+    // The replica's last view of the account: the first password.
+    expect((await loginVia(replica.DB, { email: user.email, password: user.password })).status).toBe(200);
+    replica.set("frozen");
+    const newPassword = "a brand new passphrase 9";
+    const changed = await call("/api/v1/users/me/password", {
+      method: "PATCH",
+      token: user.accessToken,
+      body: { current_password: user.password, new_password: newPassword },
+    });
+    expect(changed.status).toBe(204);
+
+    const old = await loginVia(replica.DB, { email: user.email, password: user.password });
+    await problem(old, 401, "invalid_credentials");
+    expect((await loginVia(replica.DB, { email: user.email, password: newPassword })).status).toBe(200);
+    // The refused old password wrote no session: the user's only live sessions are the new password's.
+    const { results } = await env.DB.prepare("SELECT credentials_epoch FROM sessions WHERE user_id = ? AND revoked_at IS NULL")
+      .bind(user.userId)
+      .all<{ credentials_epoch: number }>();
+    const epoch = await env.DB.prepare("SELECT credentials_epoch AS e FROM users WHERE id = ?").bind(user.userId).first<{ e: number }>();
+    expect(results.every((r) => r.credentials_epoch >= epoch!.e)).toBe(true);
+    const failed = await env.DB.prepare("SELECT metadata FROM audit_logs WHERE user_id = ? AND action = 'login.failed'")
+      .bind(user.userId)
+      .all<{ metadata: string }>();
+    expect(failed.results.map((r) => (JSON.parse(r.metadata) as { reason: string }).reason)).toEqual(["bad_password"]);
+  });
+
+  it("an account deactivated on the primary does not sign in from a replica that still has it active", async () => {
+    const user = await register();
+    const replica = withReplica();
+    expect((await loginVia(replica.DB, { email: user.email, password: user.password })).status).toBe(200);
+    replica.set("frozen");
+    await env.DB.prepare("UPDATE users SET is_active = 0 WHERE id = ?").bind(user.userId).run();
+    await problem(await loginVia(replica.DB, { email: user.email, password: user.password }), 401, "invalid_credentials");
   });
 });

@@ -65,6 +65,14 @@ describe("request log line", () => {
     expect(warm!.storage.round_trips).toBe(5);
   });
 
+  it("a successful login: 4 sequential round trips, one of them the D1 primary's batch", async () => {
+    const user = await register();
+    const log = captureRequestLines();
+    expect((await login({ email: user.email, password: user.password })).status).toBe(200);
+    // [per-IP object ‖ attack mode ‖ replica read] → guess admitted → one D1 batch → guess settled.
+    expect(log.lines()[0]!.storage).toMatchObject({ d1: 2, round_trips: 4 });
+  });
+
   it("logs the pattern, never the URL: mailed tokens travel in query strings", async () => {
     const log = captureRequestLines();
     const secret = "a-mailed-token-that-must-not-be-logged";

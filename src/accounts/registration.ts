@@ -12,7 +12,7 @@ import { hashPassword, passwordParams } from "./passwords";
 import { assertStrongPassword } from "./password-policy";
 import { assertNotDisposable } from "./disposable-email";
 import { assertNotBreached } from "./breached-passwords";
-import { deviceTokenFor } from "../devices/devices";
+import { newDeviceToken } from "../devices/devices";
 import { startSession, type TokenResponse } from "../sessions/sessions";
 
 /** Registration. */
@@ -93,7 +93,7 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
   sendMail(deps, verificationMail(user.email, deps.config, verificationToken));
   if (requireEmailVerification) return { kind: "accepted" };
   const tokens = await startSession(deps, user);
-  return { kind: "created", tokens: { ...tokens, device_token: await deviceTokenFor(deps, user, null) } };
+  return { kind: "created", tokens: { ...tokens, device_token: await newDeviceToken(deps, user.id) } };
 }
 
 /** With verification required, the owner of the address learns of the attempt by mail; the client does not. */

@@ -16,10 +16,6 @@ export function findDevice(db: Db, id: string, userId: string): Promise<Device |
     .get();
 }
 
-export async function touchDevice(db: Db, id: string, at: Date, ip: string | null, userAgent: string | null): Promise<void> {
-  await db.update(devices).set({ lastSeenAt: at, ipAddress: ip, userAgent }).where(eq(devices.id, id)).run();
-}
-
 /** Revokes one live device of the user; false when there was none. */
 export async function markDeviceRevoked(db: Db, id: string, userId: string, reason: string, now: Date): Promise<boolean> {
   const rows = await db

@@ -3,6 +3,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
 import { retiredRefreshTokens, sessions, users, type Session, type User } from "./schema";
 import { olderThan } from "./keyset";
+import { findCause } from "../errors";
 
 /** Queries on `sessions` and `retired_refresh_tokens`. */
 
@@ -25,6 +26,7 @@ export async function insertSessionWithinLimit(
   db: Db,
   session: typeof sessions.$inferInsert & { id: string },
   limit: { max: number; now: Date; idleCutoff: Date; reason: string },
+  options: SessionWriteOptions = {},
 ): Promise<{ session: Session; revokedIds: string[] }> {
   const others = and(liveSessionsOf(session.userId, limit.now, limit.idleCutoff), ne(sessions.id, session.id));
   const kept = db
@@ -33,15 +35,45 @@ export async function insertSessionWithinLimit(
     .where(others)
     .orderBy(desc(sessions.lastUsedAt), desc(sessions.createdAt), desc(sessions.id))
     .limit(limit.max - 1);
+  const { fence } = options;
+  // Fenced: the session's user_id comes from the user row only while it still has the password hash
+  // and credentials epoch the caller checked; otherwise it is NULL, the NOT NULL constraint fails
+  // and the whole batch (a transaction) is undone: see isStaleFence.
+  const userId = fence
+    ? sql`(SELECT ${users.id} FROM ${users} WHERE ${users.id} = ${session.userId} AND ${users.passwordHash} = ${fence.passwordHash} AND ${users.credentialsEpoch} = ${session.credentialsEpoch} AND ${users.isActive} = 1 AND ${users.deletedAt} IS NULL)`
+    : session.userId;
   const [[inserted], revoked] = await db.batch([
-    db.insert(sessions).values(session).returning(),
+    db
+      .insert(sessions)
+      .values({ ...session, userId })
+      .returning(),
     db
       .update(sessions)
       .set({ revokedAt: limit.now, revokedReason: limit.reason })
       .where(and(others, notInArray(sessions.id, kept)))
       .returning({ id: sessions.id }),
+    ...(options.alongside ?? []),
   ]);
   return { session: inserted!, revokedIds: revoked.map((r) => r.id) };
+}
+
+/** What a new session's batch may carry besides the session. */
+export interface SessionWriteOptions {
+  /**
+   * The password hash the caller verified, read from a replica: the session is written only if the
+   * primary's user row still has it (and the epoch, and is active). See {@link isStaleFence}.
+   */
+  fence?: { passwordHash: string };
+  /** More statements for the same transaction (the login's bookkeeping): all or nothing with the session. */
+  alongside?: BatchItem<"sqlite">[];
+}
+
+/** The fenced insert found the user row changed since it was read: nothing in its batch was written. */
+export function isStaleFence(error: unknown): boolean {
+  return (
+    findCause(error, (e): e is Error => e instanceof Error && /NOT NULL constraint failed: sessions\.user_id/i.test(e.message)) !==
+    undefined
+  );
 }
 
 export function findSessionByTokenHash(db: Db, tokenHash: string): Promise<Session | undefined> {

@@ -7,26 +7,29 @@ import { eventInsert, type NewWebhookEvent } from "./webhook-events";
 /** Queries on `users`. Every lookup ignores soft-deleted rows and is served by an index. */
 
 export function findUserByEmail(db: Db, email: string): Promise<User | undefined> {
-  return db
-    .select()
-    .from(users)
-    .where(and(eq(users.email, email), isNull(users.deletedAt)))
-    .get();
+  return findUserByIdentifier(db, { email });
 }
 
 export function findUserByUsername(db: Db, username: string): Promise<User | undefined> {
-  return db
-    .select()
-    .from(users)
-    .where(and(sql`lower(${users.username}) = ${username.toLowerCase()}`, isNull(users.deletedAt)))
-    .get();
+  return findUserByIdentifier(db, { username });
 }
 
 /** How a person names their account: the normalised email, or the username (any casing). */
 export type AccountIdentifier = { email: string } | { username: string };
 
 export function findUserByIdentifier(db: Db, identifier: AccountIdentifier): Promise<User | undefined> {
-  return "email" in identifier ? findUserByEmail(db, identifier.email) : findUserByUsername(db, identifier.username);
+  return selectUserByIdentifier(db, identifier).get();
+}
+
+/** The live account an identifier names, as a query (for a batch). */
+export function selectUserByIdentifier(db: Db, identifier: AccountIdentifier) {
+  const match =
+    "email" in identifier ? eq(users.email, identifier.email) : sql`lower(${users.username}) = ${identifier.username.toLowerCase()}`;
+  return db
+    .select()
+    .from(users)
+    .where(and(match, isNull(users.deletedAt)))
+    .limit(1);
 }
 
 /** The identifier a login body names: `email` when present, else `username`. */

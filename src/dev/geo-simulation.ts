@@ -125,6 +125,8 @@ class World {
         DB: new GeoD1(this, null) as unknown as D1Database,
         AUTH_KV: geoKv(this, location),
         RATE_LIMITER: geoNamespace(this.env.RATE_LIMITER, farObjects ? this.settings.doFarMs : this.settings.doMs),
+        // One monitor for the whole deployment: far from most users (logins ask it at most every 10 s, alongside their first call).
+        ATTACK_MONITOR: geoNamespace(this.env.ATTACK_MONITOR, this.settings.doFarMs),
       };
       this.locations.set(name, bindings);
     }

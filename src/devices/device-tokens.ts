@@ -19,6 +19,11 @@ export async function signDeviceToken(key: CryptoKey, userId: string, deviceId: 
   return `${VERSION}.${deviceId}.${issuedAt}.${base64url(mac)}`;
 }
 
+/** The device id a well-formed token names, unverified: only to read that row early. */
+export function deviceIdOf(token: string): string | null {
+  return FORMAT.exec(token)?.[1] ?? null;
+}
+
 /** The device a token names, if its signature holds for `userId`; nothing else is checked here. */
 export async function verifyDeviceToken(
   key: CryptoKey,

@@ -1,6 +1,6 @@
 import { recordAudit } from "../audit/audit";
-import type { Device, User } from "../db/schema";
-import { findDevice, insertDevice, listLiveDevices, markDeviceRevoked, touchDevice } from "../db/devices";
+import type { Device, devices, User } from "../db/schema";
+import { findDevice, insertDevice, listLiveDevices, markDeviceRevoked } from "../db/devices";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
 import { DEVICE_TOKEN_LIFETIME_MS, signDeviceToken, verifyDeviceToken } from "./device-tokens";
@@ -21,6 +21,8 @@ export async function recognizeDevice(
   deps: Deps,
   user: Pick<User, "id" | "credentialsEpoch"> | undefined,
   token: string | undefined,
+  /** The token's device row when the caller already read it (`device` undefined: none), else read here. */
+  preRead?: { device: Device | undefined },
 ): Promise<Device | null> {
   if (!token) return null;
   // An unknown account costs the same signature check, so a device token cannot probe for accounts.
@@ -28,29 +30,39 @@ export async function recognizeDevice(
   if (!claim || !user) return null;
   const now = deps.now().getTime();
   if (claim.issuedAt < user.credentialsEpoch || claim.issuedAt + DEVICE_TOKEN_LIFETIME_MS <= now) return null;
-  const device = await findDevice(deps.db, claim.deviceId, user.id);
-  if (!device || device.revokedAt !== null || device.createdAt.getTime() !== claim.issuedAt) return null;
+  const device = preRead ? preRead.device : await findDevice(deps.db, claim.deviceId, user.id);
+  if (!device || device.id !== claim.deviceId || device.userId !== user.id) return null;
+  if (device.revokedAt !== null || device.createdAt.getTime() !== claim.issuedAt) return null;
   return device;
 }
 
-/** The device token to hand out after a successful sign-in: the known device's own, or a new device's. */
-export async function deviceTokenFor(deps: Deps, user: User, known: Device | null): Promise<string> {
-  const key = (await deps.keys()).deviceKey;
+/** A sign-in's device: the write that records it (for the sign-in's batch) and the token to hand out. */
+export interface DeviceSignIn {
+  write: { seen: string } | { added: typeof devices.$inferInsert };
+  token: () => Promise<string>;
+}
+
+/** The device of a sign-in: the known one seen again, or a new one. Nothing is written here. */
+export function deviceSignIn(deps: Deps, userId: string, known: Device | null): DeviceSignIn {
   const now = deps.now();
-  const userAgent = deps.meta.userAgent?.slice(0, 512) ?? null;
-  if (known) {
-    await touchDevice(deps.db, known.id, now, deps.meta.ip, userAgent);
-    return signDeviceToken(key, user.id, known.id, known.createdAt.getTime());
-  }
-  const device = await insertDevice(deps.db, {
+  const sign = async (id: string, issuedAt: number) => signDeviceToken((await deps.keys()).deviceKey, userId, id, issuedAt);
+  if (known) return { write: { seen: known.id }, token: () => sign(known.id, known.createdAt.getTime()) };
+  const added = {
     id: crypto.randomUUID(),
-    userId: user.id,
+    userId,
     createdAt: now,
     lastSeenAt: now,
     ipAddress: deps.meta.ip,
-    userAgent,
-  });
-  return signDeviceToken(key, user.id, device.id, device.createdAt.getTime());
+    userAgent: deps.meta.userAgent?.slice(0, 512) ?? null,
+  };
+  return { write: { added }, token: () => sign(added.id, now.getTime()) };
+}
+
+/** The device token to hand out after a registration: a new device, written now. */
+export async function newDeviceToken(deps: Deps, userId: string): Promise<string> {
+  const device = deviceSignIn(deps, userId, null);
+  if ("added" in device.write) await insertDevice(deps.db, device.write.added);
+  return device.token();
 }
 
 /** A known device spent its failure budget: its token is void from now on. */

@@ -4,6 +4,7 @@ import {
   findSessionByTokenHash,
   findSessionWithUser,
   insertSessionWithinLimit,
+  type SessionWriteOptions,
   listLiveSessions,
   markSessionRevoked,
   countRevokedBy,
@@ -65,7 +66,7 @@ function describeDevice(userAgent: string | null): string | null {
  * login that raced a password change or reset (and so checked the old hash) starts a session that
  * is already dead: the change moved the epoch past it.
  */
-async function createSession(deps: Deps, user: User): Promise<{ session: Session; refreshToken: string }> {
+async function createSession(deps: Deps, user: User, options: SessionWriteOptions): Promise<{ session: Session; refreshToken: string }> {
   const now = deps.now();
   const refreshToken = randomToken(32);
   // MAX_SESSIONS_PER_USER: the new session ends the least recently used ones beyond the cap.
@@ -91,6 +92,7 @@ async function createSession(deps: Deps, user: User): Promise<{ session: Session
       idleCutoff: new Date(now.getTime() - deps.config.sessionIdleTtl * 1000),
       reason: "session_limit",
     },
+    options,
   );
   if (revokedIds.length > 0) {
     await recordAudit(deps, {
@@ -122,9 +124,12 @@ async function issueTokens(deps: Deps, user: User, session: Session, refreshToke
   };
 }
 
-/** Starts a session for a user who just proved who they are, and returns the token pair. */
-export async function startSession(deps: Deps, user: User): Promise<TokenResponse> {
-  const { session, refreshToken } = await createSession(deps, user);
+/**
+ * Starts a session for a user who just proved who they are, and returns the token pair. `options`
+ * fences the write on the password that was checked and adds the caller's bookkeeping to its batch.
+ */
+export async function startSession(deps: Deps, user: User, options: SessionWriteOptions = {}): Promise<TokenResponse> {
+  const { session, refreshToken } = await createSession(deps, user, options);
   return issueTokens(deps, user, session, refreshToken);
 }
 
