@@ -109,3 +109,22 @@ describe("Gatehouse-Bookmark (D1 Sessions API)", () => {
     expect(doc.components.parameters).toHaveProperty("bookmark");
   });
 });
+
+describe("API-key bookkeeping", () => {
+  it("a use from a new client writes its audit row in the same batch as the key's last-used stamp", async () => {
+    const user = await register();
+    const created = await call("/api/v1/users/me/api-keys", { token: user.accessToken, body: { name: "stamp" } });
+    const key = await created.json<{ id: string; api_key: string }>();
+    const ip = "198.51.100.77";
+    expect((await call("/api/v1/users/me", { token: key.api_key, ip, headers: { "User-Agent": "bookkeeping-test" } })).status).toBe(200);
+    const row = await env.DB.prepare(
+      "SELECT user_id, action, resource, ip_address, user_agent, metadata FROM audit_logs WHERE user_id = ? AND action = 'api_key.used_new_ip'",
+    )
+      .bind(user.userId)
+      .first<Record<string, string>>();
+    expect(row).toMatchObject({ user_id: user.userId, resource: `api_key:${key.id}`, ip_address: ip, user_agent: "bookkeeping-test" });
+    expect(JSON.parse(row!.metadata!)).toEqual({ api_key_id: key.id, name: "stamp", previous_ip: null });
+    const stamp = await env.DB.prepare("SELECT last_used_ip FROM api_keys WHERE id = ?").bind(key.id).first<{ last_used_ip: string }>();
+    expect(stamp?.last_used_ip).toBe(ip);
+  });
+});

@@ -8,7 +8,8 @@ import { enforceUserLimit } from "../abuse/user-limits";
 import { recordRefusal } from "../abuse/refusals";
 import { sendSecurityNotice } from "../mail/notices";
 import { displayPrefix, generateApiKey, hashApiKeySecret, parseApiKey, verifyApiKeySecret } from "./format";
-import { recordAudit } from "../audit/audit";
+import { auditRow, logAudit, recordAudit } from "../audit/audit";
+import { auditInsertIf } from "../db/audit-logs";
 import type { Deps } from "../deps";
 import { describeError, log } from "../log";
 
@@ -231,15 +232,28 @@ function noteUse(deps: Deps, key: ApiKey, user: User, now: Date): void {
         }
       }
       if (!due && !unknownIp) return;
-      const wrote = await touchApiKey(deps.db, key.id, { at: key.lastUsedAt, ip: key.lastUsedIp }, { at: now, ip: ip ?? key.lastUsedIp });
-      if (!unknownIp || !wrote || otherIp === null) return;
+      // The new-IP audit row rides in the touch's batch, written only if the touch was: once the key
+      // names the new IP, no later use from it reports it again, so the row must not depend on a
+      // step after the write (the request's after-response work can end at any point).
+      const audit =
+        unknownIp && otherIp !== null
+          ? auditRow(deps, {
+              action: "api_key.used_new_ip",
+              userId: user.id,
+              resource: `api_key:${key.id}`,
+              metadata: { api_key_id: key.id, name: key.name, previous_ip: key.lastUsedIp },
+            })
+          : null;
+      const wrote = await touchApiKey(
+        deps.db,
+        key.id,
+        { at: key.lastUsedAt, ip: key.lastUsedIp },
+        { at: now, ip: ip ?? key.lastUsedIp },
+        audit ? (applied) => [auditInsertIf(deps.db, audit, applied)] : undefined,
+      );
+      if (!audit || !wrote || otherIp === null) return;
+      logAudit(deps, audit);
       await deps.kv.put(seenIpKey(key.id, otherIp), "1", { expirationTtl: SEEN_IP_TTL_SECONDS });
-      await recordAudit(deps, {
-        action: "api_key.used_new_ip",
-        userId: user.id,
-        resource: `api_key:${key.id}`,
-        metadata: { api_key_id: key.id, name: key.name, previous_ip: key.lastUsedIp },
-      });
     })().catch((error: unknown) => log("warn", "api_key.touch_failed", { api_key_id: key.id, ...describeError(error) })),
   );
 }

@@ -1,4 +1,5 @@
-import { and, desc, eq, isNull, sql } from "drizzle-orm";
+import { and, desc, eq, isNull, sql, type SQL } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
 import { apiKeys, users, type ApiKey, type User } from "./schema";
 
@@ -55,19 +56,26 @@ export function findApiKeyWithUser(db: Db, keyId: string): Promise<{ key: ApiKey
 
 /**
  * Records a use: compare-and-set on the values read at authentication, so of several concurrent
- * requests exactly one writes (and only that one reports a new IP). Returns whether it wrote.
+ * requests exactly one writes (and only that one reports a new IP). `alongside` gets the condition
+ * "this write happened" for statements of the same batch (the new-IP audit row), so they exist
+ * exactly when the write does. Returns whether it wrote.
  */
 export async function touchApiKey(
   db: Db,
   id: string,
   seen: { at: Date | null; ip: string | null },
   next: { at: Date; ip: string | null },
+  alongside?: (applied: SQL) => BatchItem<"sqlite">[],
 ): Promise<boolean> {
-  const result = await db
+  const update = db
     .update(apiKeys)
     .set({ lastUsedAt: next.at, lastUsedIp: next.ip })
-    .where(and(eq(apiKeys.id, id), sql`${apiKeys.lastUsedAt} IS ${seen.at?.getTime() ?? null}`, sql`${apiKeys.lastUsedIp} IS ${seen.ip}`))
-    .run();
+    .where(and(eq(apiKeys.id, id), sql`${apiKeys.lastUsedAt} IS ${seen.at?.getTime() ?? null}`, sql`${apiKeys.lastUsedIp} IS ${seen.ip}`));
+  // SQLite's changes(): rows changed by the statement just before (the UPDATE, in this batch's
+  // transaction). Not "the row now holds these values": a concurrent request of the same millisecond
+  // that lost the compare-and-set would see the winner's values and write a second row.
+  const applied = sql`changes() = 1`;
+  const [result] = await db.batch([update, ...(alongside?.(applied) ?? [])]);
   return result.meta.changes === 1;
 }
 

@@ -6,6 +6,19 @@ import { olderThan } from "./keyset";
 
 /** Queries on `audit_logs`. */
 
+/**
+ * The insert of one audit row into the caller's batch, made only if `onlyIf` holds when it runs
+ * (e.g. "the statement before it changed a row"). INSERT … SELECT names every column in table order.
+ */
+export function auditInsertIf(db: Db, row: AuditLog, onlyIf: SQL): BatchItem<"sqlite"> {
+  const metadata = row.metadata ? JSON.stringify(row.metadata) : null;
+  return db
+    .insert(auditLogs)
+    .select(
+      sql`SELECT ${row.id}, ${row.userId}, ${row.actorUserId}, ${row.action}, ${row.resource}, ${row.ipAddress}, ${row.userAgent}, ${metadata}, ${row.createdAt.getTime()} WHERE ${onlyIf}`,
+    );
+}
+
 /** The insert of one audit row, as an item of the caller's own D1 batch. */
 export function auditInsert(db: Db, row: AuditLog, countInMetadata?: { key: string; count: SQL }): BatchItem<"sqlite"> {
   if (!countInMetadata) return db.insert(auditLogs).values(row);
