@@ -132,4 +132,18 @@ describe("logins read the account from a replica, and the write is fenced on the
     await env.DB.prepare("UPDATE users SET is_active = 0 WHERE id = ?").bind(user.userId).run();
     await problem(await loginVia(replica.DB, { email: user.email, password: user.password }), 401, "invalid_credentials");
   });
+
+  it("registration: a replica that does not know a taken address yet still gets 409 (the unique index decides)", async () => {
+    const user = await register();
+    const replica = withReplica();
+    replica.set("empty");
+    const again = await call("/api/v1/auth/register", {
+      body: { email: user.email, password: "another sound passphrase 7", full_name: "Again" },
+      env: { DB: replica.DB },
+      ip: freshIp(),
+    });
+    await problem(again, 409, "email_taken");
+    const { n } = (await env.DB.prepare("SELECT count(*) AS n FROM users WHERE email = ?").bind(user.email).first<{ n: number }>())!;
+    expect(n).toBe(1);
+  });
 });

@@ -73,6 +73,21 @@ describe("request log line", () => {
     expect(log.lines()[0]!.storage).toMatchObject({ d1: 2, round_trips: 4 });
   });
 
+  it("a registration: the per-IP object, then lookups, hash and token at once, then one D1 batch", async () => {
+    const register = () =>
+      call("/api/v1/auth/register", {
+        body: { email: uniqueEmail("rt"), password: "correct horse battery staple 42", full_name: "Round Trip" },
+        ip: freshIp(),
+      });
+    expect((await register()).status).toBe(201); // warms this isolate's signing keys
+    const log = captureRequestLines();
+    expect((await register()).status).toBe(201);
+    // The answer waits for 4: the per-IP object, [replica lookup ‖ PBKDF2 ‖ the verification token
+    // (older links voided in D1, then the token put in KV)], then one batch (account, outbox and
+    // audit rows, session, device). The mail's budget object starts before the log line, unawaited.
+    expect(log.lines()[0]!.storage).toMatchObject({ d1: 3, durable_object: 2, round_trips: 5 });
+  });
+
   it("logs the pattern, never the URL: mailed tokens travel in query strings", async () => {
     const log = captureRequestLines();
     const secret = "a-mailed-token-that-must-not-be-logged";

@@ -1,5 +1,7 @@
 import type { User } from "../db/schema";
-import { expireUnverifiedAccounts, findUserByEmail, findUserByUsername, insertUser } from "../db/users";
+import type { BatchItem } from "drizzle-orm/batch";
+import { expireUnverifiedAccounts, findHolders, userInserts } from "../db/users";
+import { deviceInserts } from "../db/logins";
 import { AppError, isUniqueViolation } from "../errors";
 import { auditRow, logAudit } from "../audit/audit";
 import { auditInsert } from "../db/audit-logs";
@@ -12,7 +14,7 @@ import { hashPassword, passwordParams } from "./passwords";
 import { assertStrongPassword } from "./password-policy";
 import { assertNotDisposable } from "./disposable-email";
 import { assertNotBreached } from "./breached-passwords";
-import { newDeviceToken } from "../devices/devices";
+import { deviceSignIn } from "../devices/devices";
 import { startSession, type TokenResponse } from "../sessions/sessions";
 
 /** Registration. */
@@ -44,44 +46,55 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
   await assertNotBreached(deps, input.password);
 
   const userId = crypto.randomUUID();
-  // Independent I/O at once (one round trip far from the primary instead of three): the lookups, the
-  // hash (even when the address is taken, so every answer costs the same time) and the verification
-  // token. The token is stored before the account: when KV is down the request fails (503) with
-  // nothing written, instead of leaving an account whose owner never got the link and whose retry
-  // now answers email_taken. A token whose account is never inserted (the address taken, a lost
-  // insert race) names no user and expires.
-  const [found, usernameHolder, passwordHash, verificationToken] = await Promise.all([
-    findUserByEmail(deps.db, input.email),
-    input.username ? findUserByUsername(deps.db, input.username) : undefined,
+  // Independent I/O at once, near the user: whether the address or username is held (a replica's
+  // answer; the unique indexes decide on the primary), the hash (even when the address is taken, so
+  // every answer costs the same time) and the verification token. The token is stored before the
+  // account: when KV is down the request fails (503) with nothing written. A token whose account is
+  // never inserted (the address taken, a lost race) names no user and expires.
+  const [near, passwordHash, verificationToken] = await Promise.all([
+    deps.replicas.peek(null, (db) => findHolders(db, input.email, input.username ?? null)),
     hashPassword(input.password, passwordParams(deps)),
     issueOneTimeToken(deps, "verify", { userId, email: input.email }),
   ]);
-  const existing = await reclaimIfExpired(deps, found);
-  if (existing) return emailTaken(deps, existing.email);
-  if (usernameHolder) return usernameTaken(deps, input.email);
+  if (near.byEmail || near.byUsername) {
+    // Every refusal is the primary's: a replica may still show an account that was since deleted.
+    const held = await findHolders(deps.db, input.email, input.username ?? null);
+    const existing = await reclaimIfExpired(deps, held.byEmail);
+    if (existing) return emailTaken(deps, existing.email);
+    if (held.byUsername) return usernameTaken(deps, input.email);
+  }
 
   const now = deps.now();
+  const user: User = {
+    id: userId,
+    email: input.email,
+    emailVerified: false,
+    passwordHash,
+    fullName: input.full_name,
+    username: input.username ?? null,
+    isActive: true,
+    isSuperuser: false,
+    roles: [],
+    deactivatedAt: null,
+    lastLoginAt: null,
+    credentialsEpoch: 0,
+    createdAt: now,
+    updatedAt: now,
+    deletedAt: null,
+    erasedAt: null,
+  };
   const events = eventRows(deps, [
     { type: "user.created", data: { user_id: userId, email: input.email, username: input.username ?? null, email_verified: false } },
   ]);
   const audit = auditRow(deps, { action: "user.registered", userId, resource: `user:${userId}` });
-  let user: User;
+  // One batch (one far round trip): the account, its outbox and audit rows and, when it may sign in
+  // at once, its session and device. The audit row never exists without the account, nor the reverse.
+  const writes = [...userInserts(deps.db, user, events), auditInsert(deps.db, audit)];
+  const device = deviceSignIn(deps, userId, null);
+  let tokens: TokenResponse | null = null;
   try {
-    user = await insertUser(
-      deps.db,
-      {
-        id: userId,
-        email: input.email,
-        passwordHash,
-        fullName: input.full_name,
-        username: input.username ?? null,
-        createdAt: now,
-        updatedAt: now,
-      },
-      events,
-      // The audit row rides in the account's own batch: no round trip of its own, never one without the other.
-      [auditInsert(deps.db, audit)],
-    );
+    if (requireEmailVerification) await deps.db.batch(writes as [BatchItem<"sqlite">]);
+    else tokens = await startSession(deps, user, { before: writes, alongside: deviceInserts(deps.db, device.write) });
   } catch (error) {
     // A concurrent registration won the race for the same address or username.
     if (isUniqueViolation(error, "users.email")) return emailTaken(deps, input.email);
@@ -91,9 +104,8 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
   enqueueEvents(deps, events);
   logAudit(deps, audit);
   sendMail(deps, verificationMail(user.email, deps.config, verificationToken));
-  if (requireEmailVerification) return { kind: "accepted" };
-  const tokens = await startSession(deps, user);
-  return { kind: "created", tokens: { ...tokens, device_token: await newDeviceToken(deps, user.id) } };
+  if (!tokens) return { kind: "accepted" };
+  return { kind: "created", tokens: { ...tokens, device_token: await device.token() } };
 }
 
 /** With verification required, the owner of the address learns of the attempt by mail; the client does not. */

@@ -4,10 +4,6 @@ import { devices, type Device } from "./schema";
 
 /** Queries on `devices`. */
 
-export function insertDevice(db: Db, device: typeof devices.$inferInsert): Promise<Device> {
-  return db.insert(devices).values(device).returning().get();
-}
-
 export function findDevice(db: Db, id: string, userId: string): Promise<Device | undefined> {
   return db
     .select()

@@ -48,10 +48,17 @@ export function loginWrites(
     : [];
   const device =
     "seen" in args.device
-      ? db
-          .update(devices)
-          .set({ lastSeenAt: now, ipAddress: args.client.ip, userAgent: args.client.userAgent })
-          .where(eq(devices.id, args.device.seen))
-      : db.insert(devices).values(args.device.added);
-  return [seen, ...rehashed, device];
+      ? [
+          db
+            .update(devices)
+            .set({ lastSeenAt: now, ipAddress: args.client.ip, userAgent: args.client.userAgent })
+            .where(eq(devices.id, args.device.seen)),
+        ]
+      : deviceInserts(db, args.device);
+  return [seen, ...rehashed, ...device];
+}
+
+/** A new device's row, for a sign-in's batch (a device seen again is written by {@link loginWrites}). */
+export function deviceInserts(db: Db, device: { added: typeof devices.$inferInsert } | { seen: string }): BatchItem<"sqlite">[] {
+  return "added" in device ? [db.insert(devices).values(device.added)] : [];
 }

@@ -42,7 +42,9 @@ export async function insertSessionWithinLimit(
   const userId = fence
     ? sql`(SELECT ${users.id} FROM ${users} WHERE ${users.id} = ${session.userId} AND ${users.passwordHash} = ${fence.passwordHash} AND ${users.credentialsEpoch} = ${session.credentialsEpoch} AND ${users.isActive} = 1 AND ${users.deletedAt} IS NULL)`
     : session.userId;
-  const [[inserted], revoked] = await db.batch([
+  const before = options.before ?? [];
+  const results = await db.batch([
+    ...(before as [BatchItem<"sqlite">]),
     db
       .insert(sessions)
       .values({ ...session, userId })
@@ -54,6 +56,8 @@ export async function insertSessionWithinLimit(
       .returning({ id: sessions.id }),
     ...(options.alongside ?? []),
   ]);
+  const [inserted] = results[before.length] as Session[];
+  const revoked = results[before.length + 1] as { id: string }[];
   return { session: inserted!, revokedIds: revoked.map((r) => r.id) };
 }
 
@@ -64,6 +68,8 @@ export interface SessionWriteOptions {
    * primary's user row still has it (and the epoch, and is active). See {@link isStaleFence}.
    */
   fence?: { passwordHash: string };
+  /** Statements the session depends on (a registration's account row): first in the same transaction. */
+  before?: BatchItem<"sqlite">[];
   /** More statements for the same transaction (the login's bookkeeping): all or nothing with the session. */
   alongside?: BatchItem<"sqlite">[];
 }

@@ -46,20 +46,19 @@ export function findUserById(db: Db, id: string): Promise<User | undefined> {
 }
 
 /** Inserts the user, and in the same D1 batch the outbox rows that report it (src/events). */
-export async function insertUser(
-  db: Db,
-  user: typeof users.$inferInsert,
-  events: NewWebhookEvent[] = [],
-  alongside: BatchItem<"sqlite">[] = [],
-): Promise<User> {
-  const [inserted] = await db.batch([
-    db.insert(users).values(user).returning(),
-    ...events.map((row) => eventInsert(db, row)),
-    ...alongside,
-  ]);
-  const row = inserted[0];
-  if (!row) throw new Error("insert returned no row");
-  return row;
+/**
+ * A new account's writes, for one batch: the row (every column given, so the caller's copy is the
+ * row as stored) and its outbox rows. The unique indexes on email and username decide races.
+ */
+export function userInserts(db: Db, user: User, events: NewWebhookEvent[] = []): BatchItem<"sqlite">[] {
+  return [db.insert(users).values(user), ...events.map((row) => eventInsert(db, row))];
+}
+
+/** Whether a live account holds the address, and one holds the username (any casing), in one round trip. */
+export async function findHolders(db: Db, email: string, username: string | null): Promise<{ byEmail?: User; byUsername?: User }> {
+  if (!username) return { byEmail: (await selectUserByIdentifier(db, { email }))[0] };
+  const [[byEmail], [byUsername]] = await db.batch([selectUserByIdentifier(db, { email }), selectUserByIdentifier(db, { username })]);
+  return { byEmail, byUsername };
 }
 
 export function updateUser(db: Db, id: string, changes: Partial<typeof users.$inferInsert>): Promise<User | undefined> {

@@ -1,6 +1,6 @@
 import { recordAudit } from "../audit/audit";
 import type { Device, devices, User } from "../db/schema";
-import { findDevice, insertDevice, listLiveDevices, markDeviceRevoked } from "../db/devices";
+import { findDevice, listLiveDevices, markDeviceRevoked } from "../db/devices";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
 import { DEVICE_TOKEN_LIFETIME_MS, signDeviceToken, verifyDeviceToken } from "./device-tokens";
@@ -56,13 +56,6 @@ export function deviceSignIn(deps: Deps, userId: string, known: Device | null): 
     userAgent: deps.meta.userAgent?.slice(0, 512) ?? null,
   };
   return { write: { added }, token: () => sign(added.id, now.getTime()) };
-}
-
-/** The device token to hand out after a registration: a new device, written now. */
-export async function newDeviceToken(deps: Deps, userId: string): Promise<string> {
-  const device = deviceSignIn(deps, userId, null);
-  if ("added" in device.write) await insertDevice(deps.db, device.write.added);
-  return device.token();
 }
 
 /** A known device spent its failure budget: its token is void from now on. */
