@@ -54,7 +54,7 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
   const [near, passwordHash, verificationToken] = await Promise.all([
     deps.replicas.peek(null, (db) => findHolders(db, input.email, input.username ?? null)),
     hashPassword(input.password, passwordParams(deps)),
-    issueOneTimeToken(deps, "verify", { userId, email: input.email }),
+    issueOneTimeToken(deps, "verify", { userId, email: input.email }, { firstForUser: true }),
   ]);
   if (near.byEmail || near.byUsername) {
     // Every refusal is the primary's: a replica may still show an account that was since deleted.

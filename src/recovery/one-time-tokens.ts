@@ -72,8 +72,17 @@ function newerMarkers(purpose: TokenPurpose, payload: TokenPayload, hash: string
   return { after: markerKey(purpose, payload, hash), before: markerEnd(purpose, payload.userId) };
 }
 
-/** Issues a token (256 random bits) and returns it; only its hash is stored. */
-export async function issueOneTimeToken(deps: Deps, purpose: TokenPurpose, payload: Omit<TokenPayload, "issuedAt">): Promise<string> {
+/**
+ * Issues a token (256 random bits) and returns it; only its hash is stored. `firstForUser`: the
+ * user id is brand new (a registration's), so no older token can exist to be voided and the marker
+ * (a D1 write on the primary) is skipped; a later token of the same purpose still voids this one.
+ */
+export async function issueOneTimeToken(
+  deps: Deps,
+  purpose: TokenPurpose,
+  payload: Omit<TokenPayload, "issuedAt">,
+  options: { firstForUser?: boolean } = {},
+): Promise<string> {
   const token = randomToken(32);
   const hash = await sha256(token);
   const value: TokenPayload = { ...payload, issuedAt: deps.now().getTime() };
@@ -81,7 +90,9 @@ export async function issueOneTimeToken(deps: Deps, purpose: TokenPurpose, paylo
   // Issuing a token makes every older one of the same purpose and user unusable. Written before the
   // token exists: if this fails nothing was mailed, and if the KV write below fails the older tokens
   // are already dead (fail closed).
-  await insertMarker(deps.db, { key: markerKey(purpose, value, hash), purpose: `${purpose}_issued`, at: value.issuedAt, expiresAt });
+  if (!options.firstForUser) {
+    await insertMarker(deps.db, { key: markerKey(purpose, value, hash), purpose: `${purpose}_issued`, at: value.issuedAt, expiresAt });
+  }
   await deps.kv.put(kvKey(purpose, hash), JSON.stringify(value), { expirationTtl: TOKEN_TTL_SECONDS[purpose] });
   return token;
 }
