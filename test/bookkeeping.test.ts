@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Bindings } from "../src/config";
 import { app } from "../src/http/app";
-import { buildRequest, call, login, problem, register } from "./helpers";
+import { buildRequest, call, captureLogs, login, problem, register } from "./helpers";
 
 /**
  * Issue #17: bookkeeping (audit rows, outbox rows) rides in the same D1 batch as the change it
@@ -67,6 +67,7 @@ describe("bookkeeping off the critical path, never lost", () => {
 
   it("a logout whose batch fails changes nothing and records nothing", async () => {
     const user = await register();
+    const logs = captureLogs();
     const lossy: D1Database = new Proxy(env.DB, {
       get(target, prop) {
         if (prop === "batch") return () => Promise.reject(new Error("Network connection lost."));
@@ -80,6 +81,7 @@ describe("bookkeeping off the critical path, never lost", () => {
       503,
       "service_unavailable",
     );
+    expect(logs.problems().map((l) => l.event)).toEqual(["dependency.unavailable"]);
     expect((await rowsOf(user.userId)).audit.map((r) => r.action)).not.toContain("logout");
     expect((await call("/api/v1/users/me", { token: user.accessToken })).status).toBe(200);
   });
