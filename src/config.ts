@@ -76,6 +76,10 @@ interface OptionalVars {
   BLOCK_DISPOSABLE_EMAIL?: string;
   /** `challenge` (default) or `log`: what logins from unknown devices get during a password-spraying attack. */
   ATTACK_SPRAY_ACTION?: string;
+  /** `notify` (default) or `log`: whether a new device or place mails the owner (src/devices/sign-in-signals.ts). */
+  NEW_SIGN_IN_ACTION?: string;
+  /** Speed between consecutive logins above which a login is flagged as impossible travel; default 900. */
+  IMPOSSIBLE_TRAVEL_KMH?: string;
   /** Turnstile's public site key: with TURNSTILE_SECRET, the challenge under attack (src/abuse/challenge.ts). */
   TURNSTILE_SITE_KEY?: string;
   /** Secret: Turnstile's secret key, sent only to TURNSTILE_VERIFY_URL. */
@@ -201,6 +205,8 @@ const configSchema = z.object({
   ATTACK_IP_SPREAD_ACTION: z.enum(["block", "log"]).default("block"),
   BLOCK_DISPOSABLE_EMAIL: flag,
   ATTACK_SPRAY_ACTION: z.enum(["challenge", "log"]).default("challenge"),
+  NEW_SIGN_IN_ACTION: z.enum(["notify", "log"]).default("notify"),
+  IMPOSSIBLE_TRAVEL_KMH: z.coerce.number().int().min(100).max(100_000).default(900),
   TURNSTILE_SITE_KEY: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,100}$/)
@@ -320,6 +326,10 @@ export interface Config {
     sprayAction: "challenge" | "log";
     /** Both Turnstile keys, or null: no challenge, only the tighter limits. */
     turnstile: { siteKey: string; secret: string; verifyUrl: string } | null;
+    /** `notify`: a new device or place mails the owner; `log`: only its audit row and event. */
+    newSignInAction: "notify" | "log";
+    /** Faster than this between consecutive successful logins is flagged as impossible travel. */
+    impossibleTravelKmh: number;
   };
   /** Where events go; empty: no event is written or queued. */
   webhookEndpoints: WebhookEndpoint[];
@@ -433,6 +443,8 @@ export function readConfig(env: Bindings): Config {
       blockDisposableEmail: v.BLOCK_DISPOSABLE_EMAIL,
       sprayAction: v.ATTACK_SPRAY_ACTION,
       turnstile: parseTurnstile(v),
+      newSignInAction: v.NEW_SIGN_IN_ACTION,
+      impossibleTravelKmh: v.IMPOSSIBLE_TRAVEL_KMH,
     },
     webhookEndpoints,
     breachedPasswords: { mode: v.BREACHED_PASSWORD_CHECK, apiUrl: v.HIBP_API_URL },

@@ -54,7 +54,7 @@ async function auditRows(userId: string, action: string): Promise<Record<string,
 async function callWithCf(path: string, cf: Record<string, unknown>, options: CallOptions = {}): Promise<Response> {
   const request = new Request(buildRequest(path, options), { cf });
   const ctx = createExecutionContext();
-  const response = await app.fetch(request, env, ctx);
+  const response = await app.fetch(request, options.env ? { ...env, ...options.env } : env, ctx);
   await waitOnExecutionContext(ctx);
   return response;
 }
@@ -236,5 +236,20 @@ describe("new device or place", () => {
     expect(await unusual()).toHaveLength(1);
     // Nothing here made it a new device.
     expect(await auditRows(user.userId, "login.new_device")).toHaveLength(0);
+  });
+
+  it("is tuned: NEW_SIGN_IN_ACTION=log records without mailing, IMPOSSIBLE_TRAVEL_KMH moves the travel bar", async () => {
+    const user = await register();
+    const quiet: Partial<Bindings> = { NEW_SIGN_IN_ACTION: "log", IMPOSSIBLE_TRAVEL_KMH: "20000" };
+    const body = { email: user.email, password: user.password };
+    const berlin = { country: "DE", latitude: "52.52", longitude: "13.40", timezone: "Europe/Berlin" };
+    const sydney = { country: "AU", latitude: "-33.87", longitude: "151.21", timezone: "Australia/Sydney" };
+    expect((await callWithCf("/api/v1/auth/login", berlin, { body, ip: freshIp(), env: quiet })).status).toBe(200);
+    expect((await callWithCf("/api/v1/auth/login", sydney, { body, ip: freshIp(), env: quiet })).status).toBe(200);
+    expect(await auditRows(user.userId, "login.new_device")).toHaveLength(2);
+    // Berlin to Sydney in seconds is far above 20,000 km/h too: the bar moved, the signal still works.
+    const flags = (await auditRows(user.userId, "login.flagged")).map((r) => (r.metadata as { flags: string[] }).flags);
+    expect(flags).toEqual([["impossible_travel", "new_place"]]);
+    expect(await outbox(user.email, "security_notice")).toHaveLength(0);
   });
 });

@@ -16,8 +16,8 @@ import { issueOneTimeToken } from "../recovery/one-time-tokens";
  * - a new device (no known device token), or a country or network (ASN) the account has not signed
  *   in from before: the owner gets a "new sign-in" notice, at most one per device (IP or IPv6 /64,
  *   and user agent) per day, with a "this wasn't me" link (src/recovery/sign-in-revert.ts);
- * - impossible travel: faster than {@link MAX_TRAVEL_KMH} between this and the previous successful
- *   login, from Cloudflare's coordinates (`request.cf`);
+ * - impossible travel: faster than `IMPOSSIBLE_TRAVEL_KMH` (900) between this and the previous
+ *   successful login, from Cloudflare's coordinates (`request.cf`);
  * - an unusual hour: none of the account's last logins fell within an hour of this one (once it has
  *   {@link HOUR_HISTORY_MIN} of them);
  * - with `BREACHED_PASSWORD_CHECK=always`, a breached password (still admitted).
@@ -26,7 +26,6 @@ import { issueOneTimeToken } from "../recovery/one-time-tokens";
  *   KV  signin:<userId> → {@link SignInProfile}  (last coordinates, login hours, known places); 180 days
  */
 
-const MAX_TRAVEL_KMH = 900;
 /** Closer than this is GeoIP noise, whatever the speed. */
 const MIN_TRAVEL_KM = 200;
 const HOUR_HISTORY_MIN = 10;
@@ -81,7 +80,8 @@ async function evaluate(deps: Deps, { user, newDevice, password }: SuccessfulLog
   if (newDevice) {
     await recordAudit(deps, { action: "login.new_device", userId: user.id, resource: `user:${user.id}`, metadata: placeMetadata(place) });
   }
-  if (newDevice || flags.includes("new_place")) {
+  // NEW_SIGN_IN_ACTION=log keeps the audit rows and events above and mails nothing.
+  if ((newDevice || flags.includes("new_place")) && deps.config.attack.newSignInAction === "notify") {
     if (await spendOnce(deps, user.id, `signin_notice:${await deviceFingerprint(deps)}`, NOTICE_POLICY)) {
       const token = await issueOneTimeToken(deps, "signin_revert", { userId: user.id, email: user.email });
       sendMail(
@@ -144,7 +144,7 @@ async function compareWithProfile(deps: Deps, userId: string, place: RequestPlac
     const km = distanceKm(profile.last, here);
     const hours = Math.max((now.getTime() - profile.last.at) / 3_600_000, 1 / 3600);
     const kmh = Math.round(km / hours);
-    if (km >= MIN_TRAVEL_KM && kmh > MAX_TRAVEL_KMH) {
+    if (km >= MIN_TRAVEL_KM && kmh > deps.config.attack.impossibleTravelKmh) {
       warnings.push({
         flag: "impossible_travel",
         text: `Warning: this sign-in is ${Math.round(km)} km from the previous one, a journey no traveller could have made in the time between them.`,
