@@ -20,7 +20,6 @@ describe("the dev-mode host check", () => {
       "http://evil.example/api/v1/dev/outbox?to=a@example.com",
       "http://localhost.evil.example:8787/health",
       "http://10.0.0.5:8787/health",
-      "http://0.0.0.0:8787/health",
     ]) {
       const res = await fetchAt(url);
       await problem(res, 403, "host_not_allowed");
@@ -43,6 +42,8 @@ describe("the dev-mode host check", () => {
       "http://127.0.0.1:8787/health",
       "http://127.0.0.2/health",
       "http://[::1]:8787/health",
+      // What `wrangler dev --ip 0.0.0.0` prints; a page elsewhere can no more read it than 127.0.0.1.
+      "http://0.0.0.0:8787/health",
       "http://auth.example.localhost:8787/health",
       "http://LOCALHOST/health",
       "https://auth.example.com/health",
@@ -62,6 +63,8 @@ describe("the dev-mode host check", () => {
     expect(isDevHost("a.b.localhost", "auth.example.com")).toBe(true);
     expect(isDevHost("[::1]", "auth.example.com")).toBe(true);
     expect(isDevHost("127.1.2.3", "auth.example.com")).toBe(true);
+    expect(isDevHost("0.0.0.0", "auth.example.com")).toBe(true);
+    expect(isDevHost("0.0.0.0.example.com", "auth.example.com")).toBe(false);
     expect(isDevHost("auth.example.com", "auth.example.com")).toBe(true);
     expect(isDevHost("localhost.example.com", "auth.example.com")).toBe(false);
     expect(isDevHost("notlocalhost", "auth.example.com")).toBe(false);

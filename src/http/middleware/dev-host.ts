@@ -6,7 +6,7 @@ import type { AppEnv } from "../context";
 /**
  * In dev mode (`DEV_OUTBOX`, which `npm run dev` and the tests switch on) the worker answers only
  * requests addressed to this machine: a loopback host (`localhost`, `127.0.0.1` and the rest of
- * 127/8, `[::1]`), a `*.localhost` name (loopback by definition, RFC 6761), or the host of
+ * 127/8, `[::1]`, and `0.0.0.0`), a `*.localhost` name (loopback by definition, RFC 6761), or the host of
  * `PUBLIC_URL` (what the configuration says the worker is; the tests use it). Any other `Host` is
  * refused with 403 `host_not_allowed`, so a DNS-rebinding page (evil.example re-pointed at
  * 127.0.0.1) cannot read the dev outbox or act with a developer's local sessions: its requests
@@ -38,6 +38,8 @@ export function isDevHost(hostname: string, publicHost: string): boolean {
   if (hostname === "") return false;
   if (hostname === publicHost) return true;
   if (hostname === "localhost" || hostname.endsWith(".localhost")) return true;
-  if (hostname === "[::1]") return true;
+  // `wrangler dev --ip 0.0.0.0` prints http://0.0.0.0:…, and browsers and curl send that literal; an
+  // address literal is never a rebinding name (a page at another name cannot send it as its Host).
+  if (hostname === "[::1]" || hostname === "0.0.0.0") return true;
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
