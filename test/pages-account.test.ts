@@ -14,6 +14,31 @@ async function signedIn(username?: string) {
   return { user, browser };
 }
 
+describe("a browser that only uses the pages", () => {
+  it("stays signed in while it keeps visiting: a visit a day moves the session's idle limit and the cookie's Max-Age", async () => {
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"], now: start });
+    const { browser } = await signedIn();
+    const day = 86_400_000;
+    // Within a day of the sign-in nothing is written.
+    const early = await browser.get("/account");
+    expect(early.status).toBe(200);
+    expect(early.headers.getSetCookie().some((c) => c.startsWith("__Host-gh_rt="))).toBe(false);
+    // Every 6 days, for 18 days: far past the 7-day idle limit of the sign-in itself.
+    for (let visit = 1; visit <= 3; visit++) {
+      vi.setSystemTime(start + visit * 6 * day);
+      const page = await browser.get("/account");
+      expect(page.status, `visit ${visit}`).toBe(200);
+      const cookie = page.headers.getSetCookie().find((c) => c.startsWith("__Host-gh_rt="));
+      expect(cookie).toMatch(/Max-Age=604800/);
+      expect(cookie).toMatch(/HttpOnly/);
+    }
+    // Eight quiet days (still within the 30-day absolute lifetime): the session idled out.
+    vi.setSystemTime(start + 26 * day);
+    expect((await browser.get("/account")).status).toBe(303);
+  });
+});
+
 describe("/account", () => {
   it("sends a signed-out browser to sign in, and answers no-store HTML with every section", async () => {
     const res = await new Browser().get("/account");

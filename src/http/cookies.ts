@@ -49,6 +49,11 @@ export function setSessionCookies<E extends AppEnv>(
   }
 }
 
+/** The same refresh cookie with a new lifetime: a page visit that kept its session alive. */
+export function extendRefreshCookie<E extends AppEnv>(c: Context<E>, refreshToken: string, maxAge: number): void {
+  setCookie(c, REFRESH_COOKIE, refreshToken, { ...hostCookie, maxAge });
+}
+
 /** Ends the browser session: the refresh and access cookies go; the device cookie stays (the device is still known). */
 export function clearSessionCookies<E extends AppEnv>(c: Context<E>, cookieDomain: string | undefined): void {
   deleteCookie(c, REFRESH_COOKIE, { ...hostCookie });

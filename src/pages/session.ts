@@ -1,15 +1,16 @@
 import type { Context } from "hono";
 import type { User } from "../db/schema";
 import type { AppEnv } from "../http/context";
-import { clearSessionCookies, refreshCookie, setSessionCookies } from "../http/cookies";
-import { sessionFromRefreshToken, type TokenResponse } from "../sessions/sessions";
+import { clearSessionCookies, extendRefreshCookie, refreshCookie, setSessionCookies } from "../http/cookies";
+import { keepSessionAlive, sessionFromRefreshToken, type TokenResponse } from "../sessions/sessions";
 
 /**
  * The page session is the API's cookie session (API.md v1.1 "Browser sessions"): the same
  * `__Host-gh_rt` refresh cookie and `__Host-gh_dev` device cookie, so the browser client and the
  * pages share one sign-in. A page finds its user by looking the refresh token up without rotating
- * it (rotation is the API's refresh); the session therefore idles out SESSION_IDLE_TTL_SECONDS
- * after sign-in or the client's last refresh, like the cookie's own Max-Age.
+ * it (rotation is the API's refresh); a visit keeps the session alive at most once a day, moving
+ * its last use and the cookie's Max-Age forward, so a browser that only uses the pages stays signed
+ * in while it keeps visiting (up to the session's absolute lifetime).
  */
 export interface PageSession {
   user: User;
@@ -24,6 +25,8 @@ export async function pageSession(c: Context<AppEnv>): Promise<PageSession | nul
   if (!token || token.length > 256) return null;
   const found = await sessionFromRefreshToken(c.var.deps, token);
   if (!found) return null;
+  const maxAge = await keepSessionAlive(c.var.deps, found.session);
+  if (maxAge !== null) extendRefreshCookie(c, token, maxAge);
   return { user: found.user, sessionId: found.session.id, authTime: found.session.authTime ?? found.session.createdAt };
 }
 

@@ -147,6 +147,23 @@ export async function sessionFromRefreshToken(deps: Deps, token: string): Promis
   return { user, session };
 }
 
+/**
+ * A hosted page's visit keeps its session alive as a refresh would, without rotating the token:
+ * at most once a day (one D1 write), the session's last use moves to now. Returns the seconds the
+ * refresh cookie may now live (idle TTL, capped by the session's absolute expiry), or null when
+ * nothing was due.
+ */
+export async function keepSessionAlive(deps: Deps, session: Session): Promise<number | null> {
+  const now = deps.now();
+  if (now.getTime() - session.lastUsedAt.getTime() < PAGE_TOUCH_EVERY_MS) return null;
+  await touchSession(deps.db, session.id, now);
+  const untilAbsolute = Math.floor((session.expiresAt.getTime() - now.getTime()) / 1000);
+  return Math.max(0, Math.min(untilAbsolute, deps.config.sessionIdleTtl));
+}
+
+/** How often a page visit writes its session's last use (see {@link keepSessionAlive}). */
+const PAGE_TOUCH_EVERY_MS = 86_400_000;
+
 function isLive(deps: Deps, session: Session, now: Date): boolean {
   return (
     session.revokedAt === null &&
