@@ -8,10 +8,10 @@ import {
   type Guesser,
 } from "../abuse/limits";
 import { countLoginFailure, underAttack } from "../abuse/spraying";
-import { auditRow, logAudit, recordAudit } from "../audit/audit";
+import { auditRow, logAudit, recordAuditRow } from "../audit/audit";
 import { auditInsert } from "../db/audit-logs";
-import { loginWrites, readLoginState } from "../db/logins";
-import type { Device, User } from "../db/schema";
+import { loginWrites, readLoginState, readPrimaryRecordingRefusal } from "../db/logins";
+import type { AuditLog, Device, User } from "../db/schema";
 import { isStaleFence } from "../db/sessions";
 import { findUserByIdentifier, identifierOf, type AccountIdentifier } from "../db/users";
 import type { Deps } from "../deps";
@@ -96,7 +96,7 @@ export async function logIn(deps: Deps, input: LoginInput): Promise<LoginResult>
   const { decision, signedIn, refusal } = outcome;
   if (decision.kind !== "ok" || !signedIn) {
     if (decision.kind === "failure") countLoginFailure(deps, accountObjectName(identifier));
-    await refusal?.({ identifier, knownDevice: device !== null });
+    await refusal?.();
     throw new AppError(decision.kind === "unverified" ? "email_not_verified" : "invalid_credentials");
   }
   // New device, place, travel, hour and breach signals: all after the response (devices/sign-in-signals.ts).
@@ -108,8 +108,8 @@ interface Attempt {
   decision: Decision;
   /** Set when the login succeeded: the session is written. */
   signedIn?: { tokens: TokenResponse; deviceToken: string };
-  /** Writes the refused login's audit row (after the guess is settled). */
-  refusal?: (context: { identifier: AccountIdentifier; knownDevice: boolean }) => Promise<void>;
+  /** Finishes the refused login's audit row (after the guess is settled): written, or only logged when already written. */
+  refusal?: () => Promise<void> | void;
 }
 
 /**
@@ -131,22 +131,29 @@ async function checkAndSignIn(
       if (!isStaleFence(error)) throw error;
     }
   }
-  const primary = await findUserByIdentifier(deps.db, identifier);
+  // The primary decides every refusal. A refusal's audit row rides with that read, written only if
+  // the primary's row is the one the refusal was decided on: one round trip for both.
+  const refusedRow = decision.kind === "ok" ? null : refusalRow(deps, decision, identifier, device() !== null);
+  const { user: primary, recorded } = refusedRow
+    ? await readPrimaryRecordingRefusal(deps.db, identifier, nearUser, refusedRow)
+    : { user: await findUserByIdentifier(deps.db, identifier), recorded: false };
+  if (recorded && refusedRow) return { decision, refusal: () => logAudit(deps, refusedRow) };
   if (!sameRow(primary, nearUser) || decision.kind === "ok") decision = await decide(deps, primary, password);
   if (decision.kind === "ok") return { decision, signedIn: await signIn(deps, decision, password, device()) };
-  const refused = decision;
-  return {
-    decision,
-    refusal: ({ identifier: named, knownDevice }) =>
-      recordAudit(deps, {
-        action: "login.failed",
-        userId: refused.user?.id ?? null,
-        metadata:
-          refused.kind === "unverified"
-            ? { reason: "email_not_verified" }
-            : { reason: refused.reason, identifier: "email" in named ? "email" : "username", known_device: knownDevice },
-      }),
-  };
+  const row = refusalRow(deps, decision, identifier, device() !== null);
+  return { decision, refusal: () => recordAuditRow(deps, row) };
+}
+
+/** The `login.failed` row of a refusal; it names the kind of identifier only, never the identifier. */
+function refusalRow(deps: Deps, refused: Exclude<Decision, { kind: "ok" }>, identifier: AccountIdentifier, knownDevice: boolean): AuditLog {
+  return auditRow(deps, {
+    action: "login.failed",
+    userId: refused.user?.id ?? null,
+    metadata:
+      refused.kind === "unverified"
+        ? { reason: "email_not_verified" }
+        : { reason: refused.reason, identifier: "email" in identifier ? "email" : "username", known_device: knownDevice },
+  });
 }
 
 /** Whether two reads of the account would decide alike: same row, same password, same state. */

@@ -123,7 +123,13 @@ export function logAudit(deps: Pick<Deps, "meta">, row: AuditLog): void {
  */
 export async function recordAudit(deps: Deps, entry: AuditEntry): Promise<void> {
   const row = auditRow(deps, entry);
-  if (entry.id) await deps.db.insert(auditLogs).values(row).onConflictDoNothing();
-  else await deps.db.insert(auditLogs).values(row);
+  if (!entry.id) return recordAuditRow(deps, row);
+  await deps.db.insert(auditLogs).values(row).onConflictDoNothing();
+  logAudit(deps, row);
+}
+
+/** Writes a row made by {@link auditRow} on its own, and logs it. */
+export async function recordAuditRow(deps: Deps, row: AuditLog): Promise<void> {
+  await deps.db.insert(auditLogs).values(row);
   logAudit(deps, row);
 }

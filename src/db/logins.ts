@@ -1,7 +1,7 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
-import { devices, users, type Device, type User } from "./schema";
+import { auditLogs, devices, users, type AuditLog, type Device, type User } from "./schema";
 import { selectUserByIdentifier, type AccountIdentifier } from "./users";
 
 /** The reads and writes of a password login (src/accounts/login.ts), each one round trip. */
@@ -61,4 +61,45 @@ export function loginWrites(
 /** A new device's row, for a sign-in's batch (a device seen again is written by {@link loginWrites}). */
 export function deviceInserts(db: Db, device: { added: typeof devices.$inferInsert } | { seen: string }): BatchItem<"sqlite">[] {
   return "added" in device ? [db.insert(devices).values(device.added)] : [];
+}
+
+/**
+ * A refused login's primary read and its audit row in one batch (one round trip): the row is written
+ * only if the primary's account is the one the refusal was decided on (the same row, password, state
+ * and epoch, or no account on either), checked in the same transaction as the read. `recorded`
+ * says whether it was; if not, the caller decides again on the primary's row.
+ */
+export async function readPrimaryRecordingRefusal(
+  db: Db,
+  identifier: AccountIdentifier,
+  decidedOn: User | undefined,
+  audit: AuditLog,
+): Promise<{ user: User | undefined; recorded: boolean }> {
+  const match =
+    "email" in identifier
+      ? sql`${users.email} = ${identifier.email}`
+      : sql`lower(${users.username}) = ${identifier.username.toLowerCase()}`;
+  const live = sql`${match} AND ${users.deletedAt} IS NULL`;
+  const same = decidedOn
+    ? sql`EXISTS (SELECT 1 FROM ${users} WHERE ${live} AND ${users.id} = ${decidedOn.id} AND ${users.passwordHash} = ${decidedOn.passwordHash} AND ${users.isActive} = ${decidedOn.isActive ? 1 : 0} AND ${users.emailVerified} = ${decidedOn.emailVerified ? 1 : 0} AND ${users.credentialsEpoch} = ${decidedOn.credentialsEpoch})`
+    : sql`NOT EXISTS (SELECT 1 FROM ${users} WHERE ${live})`;
+  const value = <T>(v: T) => sql<T>`${v}`;
+  const insert = db.insert(auditLogs).select(
+    db
+      .select({
+        id: value(audit.id).as("id"),
+        userId: value(audit.userId).as("user_id"),
+        actorUserId: value(audit.actorUserId).as("actor_user_id"),
+        action: value(audit.action).as("action"),
+        resource: value(audit.resource).as("resource"),
+        ipAddress: value(audit.ipAddress).as("ip_address"),
+        userAgent: value(audit.userAgent).as("user_agent"),
+        metadata: value(audit.metadata ? JSON.stringify(audit.metadata) : null).as("metadata"),
+        createdAt: value(audit.createdAt.getTime()).as("created_at"),
+      })
+      .from(sql`(SELECT 1)`)
+      .where(same),
+  );
+  const [[user], written] = await db.batch([selectUserByIdentifier(db, identifier), insert]);
+  return { user, recorded: written.meta.changes > 0 };
 }
