@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // `npm run bench:better-auth`: Gatehouse's token check against better-auth's session check, under
-// one harness (the one `npm run bench -- --geo --local-only` uses: 100 warm-up requests, then 1,500
-// at concurrency 8, best of three interleaved rounds). better-auth is installed into a throw-away
+// one harness (scripts/bench-load.mjs, which `npm run bench -- --geo --local-only` uses too). better-auth is installed into a throw-away
 // directory (not a dependency of this project), runs on D1 with its default settings (no cookie
 // cache: every check reads the session and the user), and is served by the same wrangler. Each
 // server also gets its bare `/health`, so the harness's own ceiling shows. Only 127.0.0.1 is used.
@@ -9,6 +8,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { bestOfThreeRounds } from "./bench-load.mjs";
 
 const BETTER_AUTH = "1.7.25";
 const PASSWORD = "correct horse battery staple 42";
@@ -89,37 +89,21 @@ async function stop(child) {
   await new Promise((resolve) => child.once("exit", resolve));
 }
 
-async function throughput(send) {
-  const total = 1500;
-  const concurrency = 8;
-  for (let i = 0; i < 100; i++) await (await send()).arrayBuffer();
-  let sent = 0;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (sent < total) {
-        sent += 1;
-        const res = await send();
-        await res.arrayBuffer();
-        if (res.status !== 200) throw new Error(`status ${res.status}`);
-      }
-    }),
-  );
-  return (total / (performance.now() - start)) * 1000;
-}
+/** A GET whose body is read before the harness looks at the status. */
+const get =
+  (url, headers = {}) =>
+  async () => {
+    const res = await fetch(url, { headers });
+    await res.arrayBuffer();
+    return res;
+  };
 
-async function bestOfThree(requests) {
-  const rates = {};
-  for (let round = 0; round < 3; round++) {
-    for (const [name, send] of requests) rates[name] = Math.max(rates[name] ?? 0, await throughput(send));
-    progress(
-      `round ${round + 1}/3: ${Object.entries(rates)
-        .map(([k, v]) => `${k} ${v.toFixed(0)}/s`)
-        .join(", ")}`,
-    );
-  }
-  return rates;
-}
+const roundProgress = (round, best) =>
+  progress(
+    `round ${round}/3: ${Object.entries(best)
+      .map(([k, v]) => `${k} ${v.toFixed(0)}/s`)
+      .join(", ")}`,
+  );
 
 async function main() {
   const baDir = join(work, "better-auth");
@@ -149,10 +133,13 @@ async function main() {
       .map((c) => c.split(";")[0])
       .join("; ");
     if (!signUp.ok || !cookie) throw new Error(`better-auth sign-up: ${signUp.status}`);
-    baRates = await bestOfThree([
-      ["health", () => fetch(`http://127.0.0.1:${baPort}/health`)],
-      ["session", () => fetch(`http://127.0.0.1:${baPort}/api/auth/get-session`, { headers: { cookie } })],
-    ]);
+    baRates = await bestOfThreeRounds(
+      [
+        ["health", get(`http://127.0.0.1:${baPort}/health`)],
+        ["session", get(`http://127.0.0.1:${baPort}/api/auth/get-session`, { cookie })],
+      ],
+      roundProgress,
+    );
   } finally {
     await stop(ba);
   }
@@ -174,10 +161,13 @@ async function main() {
     });
     const { access_token: token } = await registered.json();
     if (!token) throw new Error(`Gatehouse register: ${registered.status}`);
-    ghRates = await bestOfThree([
-      ["health", () => fetch(`http://127.0.0.1:${ghPort}/health`)],
-      ["token", () => fetch(`http://127.0.0.1:${ghPort}/api/v1/users/me`, { headers: { authorization: `Bearer ${token}` } })],
-    ]);
+    ghRates = await bestOfThreeRounds(
+      [
+        ["health", get(`http://127.0.0.1:${ghPort}/health`)],
+        ["token", get(`http://127.0.0.1:${ghPort}/api/v1/users/me`, { authorization: `Bearer ${token}` })],
+      ],
+      roundProgress,
+    );
   } finally {
     await stop(gh);
   }

@@ -10,6 +10,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pbkdf2Sync } from "node:crypto";
+import { bestOfThreeRounds } from "./bench-load.mjs";
 
 const PROFILE = { primary_ms: 250, replica_ms: 30, kv_near_ms: 10, kv_far_ms: 80, do_ms: 15, do_far_ms: 150 };
 const NEW_PASSWORD = "another horse battery staple 43";
@@ -238,36 +239,19 @@ async function measureLocal(h, pbkdf2) {
     201,
     "key",
   );
-  const throughput = async (label, send) => {
-    const total = 1500;
-    const concurrency = 8;
-    for (let i = 0; i < 100; i++) await send(); // warm-up
-    let sent = 0;
-    const start = performance.now();
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (sent < total) {
-          sent += 1;
-          const res = await send();
-          if (res.status !== 200) throw new Error(`${label}: ${res.status}`);
-        }
-      }),
-    );
-    const perSecond = (total / (performance.now() - start)) * 1000;
-    log(`${label}: ${perSecond.toFixed(0)} requests/s`);
-    return perSecond;
-  };
-  const rates = {};
-  for (let round = 0; round < 3; round++) {
-    // Interleaved rounds, best of two, so background load hits all three alike.
-    for (const [name, send] of [
+  const rates = await bestOfThreeRounds(
+    [
       ["health", () => h.request("/health")],
       ["token", () => h.request("/api/v1/users/me", { token: reg.access_token })],
       ["api key", () => h.request("/api/v1/users/me", { token: key.api_key })],
-    ]) {
-      rates[name] = Math.max(rates[name] ?? 0, await throughput(name, send));
-    }
-  }
+    ],
+    (round, best) =>
+      log(
+        `round ${round}/3: ${Object.entries(best)
+          .map(([k, v]) => `${k} ${v.toFixed(0)}/s`)
+          .join(", ")}`,
+      ),
+  );
   const sequential = async (count, send) => {
     const times = [];
     for (let i = 0; i < count + 3; i++) {

@@ -61,7 +61,6 @@ async function verifyTurnstile(
   form.append("secret", turnstile.secret);
   form.append("response", token);
   if (deps.meta.ip) form.append("remoteip", deps.meta.ip);
-  form.append("idempotency_key", crypto.randomUUID());
   try {
     const response = await deps.fetch(turnstile.verifyUrl, { method: "POST", body: form, signal: AbortSignal.timeout(VERIFY_TIMEOUT_MS) });
     if (!response.ok) throw new Error(`siteverify answered ${response.status}`);

@@ -1,3 +1,4 @@
+import { sha256 } from "../crypto";
 import type { Deps } from "../deps";
 import { describeError, log } from "../log";
 import { MONITOR_NAME, SPRAY_SHARDS } from "./attack-monitor";
@@ -27,10 +28,8 @@ export function countLoginFailure(deps: Deps, identifier: string): void {
   const now = deps.now().getTime();
   deps.waitUntil(
     (async () => {
-      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`spraying\n${identifier}`)));
-      const hash = [...digest.slice(0, 12)].map((b) => b.toString(16).padStart(2, "0")).join("");
-      const shard = (digest[12]! * 256 + digest[13]!) % SPRAY_SHARDS;
-      await deps.attackMonitor(`shard:${shard}`, (stub) => stub.recordFailure(now, hash));
+      const hash = await sha256(`spraying\n${identifier}`);
+      await deps.attackMonitor(`shard:${hash.charCodeAt(22) % SPRAY_SHARDS}`, (stub) => stub.recordFailure(now, hash.slice(0, 22)));
     })().catch((error: unknown) => log("warn", "attack.count_failed", { request_id: deps.meta.requestId, ...describeError(error) })),
   );
 }

@@ -171,11 +171,10 @@ async function compareWithProfile(deps: Deps, userId: string, place: RequestPlac
   // Only against a history: an account's first places are its normal ones.
   const unseen = known.length ? current.filter((p) => !known.includes(p)) : [];
   if (unseen.length) {
-    const what = [place?.country && unseen.includes(`country:${place.country}`) ? `country (${place.country})` : null];
-    if (place?.asn != null && unseen.includes(`asn:${place.asn}`)) what.push(`network (AS${place.asn})`);
+    const named = unseen.map((p) => (p.startsWith("country:") ? `country (${p.slice(8)})` : `network (AS${p.slice(4)})`));
     warnings.push({
       flag: "new_place",
-      text: `This sign-in came from a ${what.filter(Boolean).join(" and ")} this account has not signed in from before.`,
+      text: `This sign-in came from a ${named.join(" and ")} this account has not signed in from before.`,
       metadata: { new_places: unseen },
     });
   }
