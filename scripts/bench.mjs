@@ -53,7 +53,8 @@ const BENCH_LIMITS = JSON.stringify({
   api_key_create_user_hour: RAISED,
   forgot_password_account_hour: RAISED,
   resend_verification_account_hour: RAISED,
-  mailbox_hour: RAISED,
+  mail_stranger_mailbox_hour: RAISED,
+  mail_account_mailbox_hour: RAISED,
 });
 
 const persistDir = mkdtempSync(join(tmpdir(), "gatehouse-bench-"));

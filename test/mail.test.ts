@@ -30,6 +30,9 @@ const MESSAGE: MailMessage = {
   token: "secret-token-never-sent-as-a-field",
 };
 
+/** Mail about the account's own events: the class every transport test sends as. */
+const NOTICE = { class: "account" } as const;
+
 const ok = () => new Response('{"id":"1"}', { status: 200 });
 const status = (code: number) => new Response("{}", { status: code });
 
@@ -49,7 +52,7 @@ afterEach(() => {
 describe("HTTP transport", () => {
   it("posts the Resend JSON shape to MAIL_API_URL with the key as a bearer token", async () => {
     const fetchSpy = mockFetch(ok());
-    await deliver(httpDeps(), MESSAGE);
+    await deliver(httpDeps(), MESSAGE, NOTICE);
     expect(fetchSpy).toHaveBeenCalledTimes(1);
     const [url, init] = fetchSpy.mock.calls[0]!;
     expect(url).toBe(MAIL_API);
@@ -68,19 +71,19 @@ describe("HTTP transport", () => {
 
   it("retries once after a server error or a network failure", async () => {
     const afterServerError = mockFetch(status(500), ok());
-    await deliver(httpDeps(), MESSAGE);
+    await deliver(httpDeps(), MESSAGE, NOTICE);
     expect(afterServerError).toHaveBeenCalledTimes(2);
     vi.restoreAllMocks();
 
     const afterNetworkError = mockFetch(new TypeError("network down"), ok());
-    await deliver(httpDeps(), MESSAGE);
+    await deliver(httpDeps(), MESSAGE, NOTICE);
     expect(afterNetworkError).toHaveBeenCalledTimes(2);
   });
 
   it("gives up after the second failure and logs it without throwing", async () => {
     const fetchSpy = mockFetch(status(503), status(502));
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
-    await expect(deliver(httpDeps(), MESSAGE)).resolves.toBeUndefined();
+    await expect(deliver(httpDeps(), MESSAGE, NOTICE)).resolves.toBeUndefined();
     expect(fetchSpy).toHaveBeenCalledTimes(2);
     const logged = errors.mock.calls.map((args) => JSON.parse(String(args[0])) as Record<string, unknown>);
     expect(logged).toContainEqual(expect.objectContaining({ event: "mail.failed", kind: "password_reset", transport: "http" }));
@@ -90,7 +93,7 @@ describe("HTTP transport", () => {
   it("does not retry a client error (bad address or key), but does retry 429", async () => {
     const rejected = mockFetch(status(400));
     const logs = captureLogs();
-    await deliver(httpDeps(), MESSAGE);
+    await deliver(httpDeps(), MESSAGE, NOTICE);
     expect(rejected).toHaveBeenCalledTimes(1);
     expect(logs.problems()).toEqual([
       expect.objectContaining({ level: "error", event: "mail.failed", reason: expect.stringContaining("400") as unknown }),
@@ -98,14 +101,14 @@ describe("HTTP transport", () => {
     vi.restoreAllMocks();
 
     const throttled = mockFetch(status(429), ok());
-    await deliver(httpDeps(), MESSAGE);
+    await deliver(httpDeps(), MESSAGE, NOTICE);
     expect(throttled).toHaveBeenCalledTimes(2);
   });
 
   it("sends nothing without MAIL_API_KEY and never throws", async () => {
     const fetchSpy = vi.spyOn(globalThis, "fetch").mockResolvedValue(ok());
     const logs = captureLogs();
-    await expect(deliver(httpDeps(null), MESSAGE)).resolves.toBeUndefined();
+    await expect(deliver(httpDeps(null), MESSAGE, NOTICE)).resolves.toBeUndefined();
     expect(fetchSpy).not.toHaveBeenCalled();
     expect(logs.problems()).toEqual([
       expect.objectContaining({ level: "error", event: "mail.failed", reason: expect.stringContaining("MAIL_API_KEY") as unknown }),
@@ -117,7 +120,7 @@ describe("HTTP transport", () => {
     const logs = captureLogs();
     const pending: Promise<unknown>[] = [];
     const deps = { ...httpDeps(), waitUntil: (p: Promise<unknown>) => void pending.push(p) };
-    expect(() => sendMail(deps, MESSAGE)).not.toThrow();
+    expect(() => sendMail(deps, MESSAGE, NOTICE)).not.toThrow();
     expect(pending).toHaveLength(1);
     await expect(pending[0]).resolves.toBeUndefined();
     expect(logs.problems()).toEqual([expect.objectContaining({ level: "error", event: "mail.failed", kind: "password_reset" })]);

@@ -9,6 +9,11 @@ import type { HitResult } from "./rate-limiter";
  * importing what sends mail.
  */
 
+/** The RateLimiter object of one mailbox: its mail budgets and the limits on naming it. */
+export function mailboxObjectName(address: string): string {
+  return `mailbox:${address.trim().toLowerCase()}`;
+}
+
 /**
  * Spends one unit of each budget, in order, on the object `name`, stopping at the first that is
  * spent (so a unit is taken from a later budget only when the earlier ones had room). With

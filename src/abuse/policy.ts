@@ -44,7 +44,18 @@ const DEFAULT_LIMITS = {
   username_change_ip_day: { limit: 20, window: 86_400 },
   api_key_create_user_hour: { limit: 10, window: 3600 },
   api_key_new_ip_day: { limit: 20, window: 86_400 },
-  mailbox_hour: { limit: 10, window: 3600 },
+  email_change_user_hour: { limit: 3, window: 3600 },
+  email_change_user_day: { limit: 10, window: 86_400 },
+  email_change_address_hour: { limit: 3, window: 3600 },
+  email_change_address_day: { limit: 10, window: 86_400 },
+  email_change_address_5_minutes: { limit: 1, window: 300 },
+  mail_stranger_mailbox_hour: { limit: 6, window: 3600 },
+  mail_device_mailbox_hour: { limit: 10, window: 3600 },
+  mail_account_mailbox_hour: { limit: 20, window: 3600 },
+  mail_unsolicited_mailbox_hour: { limit: 5, window: 3600 },
+  mail_unsolicited_mailbox_day: { limit: 20, window: 86_400 },
+  mail_unsolicited_user_hour: { limit: 5, window: 3600 },
+  mail_unsolicited_user_day: { limit: 20, window: 86_400 },
   registration_attempt_mailbox_day: { limit: 1, window: 86_400 },
   login_failures_ip_identifiers_hour: { limit: 20, window: 3600 },
   login_ip_under_attack_hour: { limit: 3, window: 3600 },
@@ -93,15 +104,29 @@ const IP_ACTIONS = {
 const USER_ACTIONS = {
   username_change: ["username_change_user_day"],
   api_key_create: ["api_key_create_user_hour"],
+  email_change: ["email_change_user_hour", "email_change_user_day"],
+} as const satisfies Record<string, readonly LimitName[]>;
+
+/**
+ * Actions counted per target address (the mailbox's object, `mailbox:<address>`), whoever asks:
+ * an address that is not the requester's own can be named by any account holder.
+ */
+const ADDRESS_ACTIONS = {
+  email_change: ["email_change_address_hour", "email_change_address_day", "email_change_address_5_minutes"],
 } as const satisfies Record<string, readonly LimitName[]>;
 
 /**
  * Budgets of what Gatehouse does by itself after a request, never refused to a client: mail to one
- * mailbox (`mailbox:<address>`; a registration-attempt mail spends its daily budget first, then the
- * hourly one every mail shares) and new-IP records of one API key (`api_key:<id>`).
+ * mailbox by who triggers it (`mailbox:<address>`, one budget per class so no class can spend
+ * another's; see src/mail/mail.ts), unsolicited mail per requesting account (`user:<id>`), and
+ * new-IP records of one API key (`api_key:<id>`).
  */
 const BUDGETS = {
-  mail: ["mailbox_hour"],
+  mail_stranger: ["mail_stranger_mailbox_hour"],
+  mail_device: ["mail_device_mailbox_hour"],
+  mail_account: ["mail_account_mailbox_hour"],
+  mail_unsolicited: ["mail_unsolicited_mailbox_hour", "mail_unsolicited_mailbox_day"],
+  mail_unsolicited_requester: ["mail_unsolicited_user_hour", "mail_unsolicited_user_day"],
   registration_attempt_mail: ["registration_attempt_mailbox_day"],
   api_key_new_ip: ["api_key_new_ip_day"],
 } as const satisfies Record<string, readonly LimitName[]>;
@@ -130,6 +155,7 @@ const ACCOUNT_ACTIONS = {
 export type IpAction = keyof typeof IP_ACTIONS;
 export type AccountAction = keyof typeof ACCOUNT_ACTIONS;
 export type UserAction = keyof typeof USER_ACTIONS;
+export type AddressAction = keyof typeof ADDRESS_ACTIONS;
 export type Budget = keyof typeof BUDGETS;
 
 /** The resolved limits: defaults with the `RATE_LIMITS` overrides applied. */
@@ -189,6 +215,10 @@ export function parseRateLimits(raw: string | undefined): RateLimitSettings {
       throw new Error("RATE_LIMITS is not valid JSON");
     }
   }
+  if (typeof json === "object" && json !== null && "mailbox_hour" in json) {
+    // One budget shared by every mail let anyone silence a mailbox; the classes replaced it.
+    throw new Error("RATE_LIMITS: mailbox_hour was replaced by the mail class budgets (mail_stranger_mailbox_hour, …)");
+  }
   const parsed = overridesSchema.safeParse(json);
   if (!parsed.success) {
     throw new Error(`RATE_LIMITS: ${parsed.error.issues.map((i) => i.path.join(".") || i.message).join(", ")}`);
@@ -235,6 +265,11 @@ export function devicePolicies(settings: RateLimitSettings, action: keyof typeof
 /** The limits a user-scoped action must pass. */
 export function userPolicies(settings: RateLimitSettings, action: UserAction): LimitPolicy[] {
   return USER_ACTIONS[action].map((name) => ({ name, ...settings.limits[name] }));
+}
+
+/** The limits an action on a target address must pass. */
+export function addressPolicies(settings: RateLimitSettings, action: AddressAction): LimitPolicy[] {
+  return ADDRESS_ACTIONS[action].map((name) => ({ name, ...settings.limits[name] }));
 }
 
 /** The limits of one of Gatehouse's own budgets. */

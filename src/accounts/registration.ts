@@ -7,7 +7,7 @@ import { auditRow, logAudit } from "../audit/audit";
 import { auditInsert } from "../db/audit-logs";
 import type { Deps } from "../deps";
 import { enqueueEvents, eventRows } from "../events/events";
-import { sendMail } from "../mail/mail";
+import { mailToken, sendMail } from "../mail/mail";
 import { registrationAttemptMail, usernameUnavailableMail, verificationMail } from "../mail/templates";
 import { issueOneTimeToken } from "../recovery/one-time-tokens";
 import { hashPassword, passwordParams } from "./passwords";
@@ -28,10 +28,15 @@ export interface RegisterInput {
 
 export type RegisterResult = { kind: "created"; tokens: TokenResponse & { device_token: string } } | { kind: "accepted" };
 
-/** Mails a fresh verification link for `email` to the user. */
-export async function sendVerificationMail(deps: Deps, user: Pick<User, "id" | "email">): Promise<void> {
-  const token = await issueOneTimeToken(deps, "verify", { userId: user.id, email: user.email });
-  sendMail(deps, verificationMail(user.email, deps.config, token));
+/**
+ * Mails a fresh verification link to the user, within the budget of whoever asked (`stranger` or the
+ * account's known `device`). The token is issued only once the mail is admitted: a new link voids
+ * the older ones, so one nobody receives must never exist.
+ */
+export async function sendVerificationMail(deps: Deps, user: Pick<User, "id" | "email">, asker: "stranger" | "device"): Promise<void> {
+  await mailToken(deps, user.email, "email_verification", { class: asker }, async () =>
+    verificationMail(user.email, deps.config, await issueOneTimeToken(deps, "verify", { userId: user.id, email: user.email })),
+  );
 }
 
 /**
@@ -103,7 +108,8 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
   }
   enqueueEvents(deps, events);
   logAudit(deps, audit);
-  sendMail(deps, verificationMail(user.email, deps.config, verificationToken));
+  // Anyone can register any address: until it is verified it is not the account's own.
+  sendMail(deps, verificationMail(user.email, deps.config, verificationToken), { class: "unsolicited" });
   if (!tokens) return { kind: "accepted" };
   return { kind: "created", tokens: { ...tokens, device_token: await device.token() } };
 }
@@ -111,14 +117,14 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
 /** With verification required, the owner of the address learns of the attempt by mail; the client does not. */
 function emailTaken(deps: Deps, email: string): RegisterResult {
   if (!deps.config.requireEmailVerification) throw new AppError("email_taken");
-  sendMail(deps, registrationAttemptMail(email, deps.config));
+  sendMail(deps, registrationAttemptMail(email, deps.config), { class: "unsolicited", registrationAttempt: true });
   return { kind: "accepted" };
 }
 
 /** Likewise the username: answering 409 there would tell whether the address is new. */
 function usernameTaken(deps: Deps, email: string): RegisterResult {
   if (!deps.config.requireEmailVerification) throw new AppError("username_taken");
-  sendMail(deps, usernameUnavailableMail(email, deps.config));
+  sendMail(deps, usernameUnavailableMail(email, deps.config), { class: "unsolicited", registrationAttempt: true });
   return { kind: "accepted" };
 }
 

@@ -9,10 +9,9 @@ import { findUserById, updateUser } from "../db/users";
 import type { Deps } from "../deps";
 import { listDevices, type DeviceView } from "../devices/devices";
 import { AppError } from "../errors";
-import { sendMail } from "../mail/mail";
-import { passwordResetMail } from "../mail/templates";
 import { decodeCursor, toPage } from "../pagination";
-import { issueOneTimeToken, voidMarkers } from "../recovery/one-time-tokens";
+import { voidMarkers } from "../recovery/one-time-tokens";
+import { mailResetLink } from "../recovery/password-reset";
 import { changeCredentials } from "../sessions/credential-change";
 import { listSessions, revokeSessions, revokedEvents, type SessionView } from "../sessions/sessions";
 import { emitEvents } from "../events/events";
@@ -137,8 +136,7 @@ export async function forcePasswordReset(deps: Deps, actorUserId: string, id: st
     revokeSessionsReason: "admin_password_reset",
     revokeApiKeys: "none",
   });
-  const token = await issueOneTimeToken(deps, "reset", { userId: user.id, email: user.email });
-  sendMail(deps, passwordResetMail(user.email, deps.config, token));
+  deps.waitUntil(mailResetLink(deps, user, { class: "account" }));
   await audit(deps, "admin.password_reset", actorUserId, user);
 }
 

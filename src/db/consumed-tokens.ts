@@ -1,4 +1,5 @@
 import { and, desc, eq, gt, lt, sql, type SQL } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
 import { consumedTokens } from "./schema";
 
@@ -27,6 +28,18 @@ function newerMarkerExists(range: MarkerRange | null): SQL {
   return sql`EXISTS (SELECT 1 FROM ${consumedTokens} WHERE ${and(gt(consumedTokens.tokenHash, range.after), lt(consumedTokens.tokenHash, range.before))})`;
 }
 
+/**
+ * The statement that writes a marker in another change's batch, only if `onlyIf` holds (the change
+ * applied), and unless one with the same key exists.
+ */
+export function markerInsert(db: Db, row: ConsumedRow, onlyIf: SQL): BatchItem<"sqlite"> {
+  // INSERT … SELECT takes every column in table order: token_hash, purpose, consumed_at, expires_at.
+  return db
+    .insert(consumedTokens)
+    .select(sql`SELECT ${row.key}, ${row.purpose}, ${row.at}, ${row.expiresAt} WHERE ${onlyIf}`)
+    .onConflictDoNothing();
+}
+
 /** Writes a row unless one with the same key exists (issuance and void markers). */
 export async function insertMarker(db: Db, row: ConsumedRow): Promise<void> {
   await db
@@ -35,10 +48,15 @@ export async function insertMarker(db: Db, row: ConsumedRow): Promise<void> {
     .onConflictDoNothing();
 }
 
-/** True when the token was consumed, or a newer marker supersedes it. */
-export async function isUsedOrSuperseded(db: Db, hash: string, superseded: MarkerRange | null): Promise<boolean> {
+/**
+ * True when the token was consumed, or a newer marker supersedes it, or (with `ownMarker`) the
+ * token's own issuance marker was never written.
+ */
+export async function isUsedOrSuperseded(db: Db, hash: string, superseded: MarkerRange | null, ownMarker?: string): Promise<boolean> {
+  const unissued =
+    ownMarker === undefined ? sql`0` : sql`NOT EXISTS (SELECT 1 FROM ${consumedTokens} WHERE ${eq(consumedTokens.tokenHash, ownMarker)})`;
   const row = await db.get<{ used: number }>(
-    sql`SELECT (EXISTS (SELECT 1 FROM ${consumedTokens} WHERE ${eq(consumedTokens.tokenHash, hash)}) OR ${newerMarkerExists(superseded)}) AS used`,
+    sql`SELECT (EXISTS (SELECT 1 FROM ${consumedTokens} WHERE ${eq(consumedTokens.tokenHash, hash)}) OR ${newerMarkerExists(superseded)} OR ${unissued}) AS used`,
   );
   return Boolean(row?.used);
 }

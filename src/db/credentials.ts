@@ -1,7 +1,7 @@
 import { and, eq, isNull, ne, or, sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
-import { consumedTokens } from "./schema";
+import { markerInsert } from "./consumed-tokens";
 import { apiKeys, sessions, users, type User } from "./schema";
 import { eventInsert, type NewWebhookEvent } from "./webhook-events";
 
@@ -25,7 +25,7 @@ export interface CredentialChange {
   revokeSessionsReason: string | null;
   /** Which live API keys die: all, all but those the kept session created, or none. */
   revokeApiKeys: "all" | "not_kept_session" | "none";
-  /** Rows for consumed_tokens (void markers of mailed tokens). */
+  /** Rows for consumed_tokens (void markers of mailed tokens, issuance markers), written only if the change applies. */
   markers?: { key: string; purpose: string; at: number; expiresAt: number }[];
   /** Apply only while the account still has this address (an email change racing another one). */
   whileEmail?: string;
@@ -82,14 +82,9 @@ export async function commitCredentialChange(db: Db, change: CredentialChange): 
     .returning({ id: apiKeys.id, name: apiKeys.name });
 
   const statements: [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]] = [userUpdate, sessionRevocation, keptSession, keyRevocation];
-  for (const marker of change.markers ?? []) {
-    statements.push(
-      db
-        .insert(consumedTokens)
-        .values({ tokenHash: marker.key, purpose: marker.purpose, consumedAt: new Date(marker.at), expiresAt: new Date(marker.expiresAt) })
-        .onConflictDoNothing(),
-    );
-  }
+  // Markers (void markers, and the issuance marker of a link that must only work once the change
+  // did) are written only if the change applied.
+  for (const marker of change.markers ?? []) statements.push(markerInsert(db, marker, applied));
   for (const row of change.events ?? []) statements.push(eventInsert(db, row, applied));
   statements.push(...(change.alongside ?? []));
   const [updatedUsers, revokedSessions, , revokedKeys] = (await db.batch(statements)) as unknown as [

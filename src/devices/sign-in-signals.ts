@@ -5,7 +5,7 @@ import type { User } from "../db/schema";
 import { afterResponse, type Deps, type RequestPlace } from "../deps";
 import { emitEvents } from "../events/events";
 import { describeError, log } from "../log";
-import { sendMail } from "../mail/mail";
+import { mailToken } from "../mail/mail";
 import { sendSecurityNotice } from "../mail/notices";
 import { newSignInMail } from "../mail/templates";
 import { issueOneTimeToken } from "../recovery/one-time-tokens";
@@ -83,10 +83,9 @@ async function evaluate(deps: Deps, { user, newDevice, password }: SuccessfulLog
   // NEW_SIGN_IN_ACTION=log keeps the audit rows and events above and mails nothing.
   if ((newDevice || flags.includes("new_place")) && deps.config.attack.newSignInAction === "notify") {
     if (await spendOnce(deps, user.id, `signin_notice:${await deviceFingerprint(deps)}`, NOTICE_POLICY)) {
-      const token = await issueOneTimeToken(deps, "signin_revert", { userId: user.id, email: user.email });
-      sendMail(
-        deps,
-        newSignInMail(user.email, deps.config, token, {
+      // The revert token is issued only once its mail is admitted: a newer one voids the older links.
+      await mailToken(deps, user.email, "security_notice", { class: "account" }, async () =>
+        newSignInMail(user.email, deps.config, await issueOneTimeToken(deps, "signin_revert", { userId: user.id, email: user.email }), {
           time: now,
           ip: deps.meta.ip,
           place: describePlace(place),

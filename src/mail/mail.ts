@@ -1,4 +1,6 @@
-import { spendBudgets } from "../abuse/budgets";
+import { mailboxObjectName, spendBudgets } from "../abuse/budgets";
+import type { Budget } from "../abuse/policy";
+import type { HitResult } from "../abuse/rate-limiter";
 import { log } from "../log";
 import type { Deps } from "../deps";
 
@@ -7,9 +9,10 @@ import type { Deps } from "../deps";
  * - `outbox`: the dev outbox in KV, read at `GET /api/v1/dev/outbox` (only with DEV_OUTBOX=true);
  * - `http`: a Resend-compatible JSON API (`MAIL_API_URL`, `MAIL_API_KEY`);
  * - `none`: nothing is sent; a warning without the mail's content is logged.
- * Delivery happens after the response (`waitUntil`) so it never changes what a client sees, and a
- * failed HTTP delivery is retried once. Every mail first spends its mailbox's budget (see
- * {@link mailboxAdmits}); one over budget is dropped.
+ * Every mail first spends a budget of its mailbox chosen by who triggered it (see
+ * {@link MailTrigger}); one over budget is dropped. Most mail is delivered after the response
+ * (`waitUntil`) so it never changes what a client sees; mail that is a safety net is admitted and
+ * handed to the transport within the request ({@link sendMailNow}, {@link mailToken}).
  */
 export type MailKind = "email_verification" | "password_reset" | "email_change" | "security_notice";
 
@@ -21,12 +24,24 @@ export interface MailMessage {
   html: string;
   /** The one-time token the mail carries, kept only in the dev outbox for tests and local use. */
   token?: string;
-  /**
-   * `registration_attempt`: a mail anyone can cause by registering with this address (the address
-   * is taken, or the username was), which also spends the mailbox's daily budget of those.
-   */
-  budget?: "registration_attempt";
 }
+
+/**
+ * Who caused a mail, which decides the budget it spends. Each class has its own budget per mailbox,
+ * so no class can spend another's: strangers and other accounts can never silence the mail an
+ * account's owner asks for, nor the notices about the account's own security.
+ * - `stranger`: a reset or verification link asked for by a client that is not a known device of
+ *   the account (anyone who knows the address);
+ * - `device`: the same asked for by a known device of the account (reserved for the owner);
+ * - `account`: notices and links about the account's own events (sign-ins, changes, reverts),
+ *   mailed to the account's own address;
+ * - `unsolicited`: mail anyone can cause to an address that is not (yet) an account's own
+ *   (email-change confirmations, registration mail), counted per target address and, when an
+ *   account asked, per requesting account (`requesterId`); `registrationAttempt` also spends the
+ *   daily budget of "someone tried to register with your address" mails.
+ */
+export type MailTrigger =
+  { class: "stranger" | "device" | "account" } | { class: "unsolicited"; requesterId?: string; registrationAttempt?: boolean };
 
 export interface OutboxEntry {
   to: string;
@@ -47,40 +62,94 @@ function outboxPrefix(to: string): string {
 }
 
 /** Queues a mail for delivery after the response. */
-export function sendMail(deps: Deps, message: MailMessage): void {
-  deps.waitUntil(deliver(deps, message));
+export function sendMail(deps: Deps, message: MailMessage, trigger: MailTrigger): void {
+  deps.waitUntil(deliver(deps, message, trigger));
 }
 
-/** Delivers now, within the mailbox's budget; used by `sendMail` and by tests of the transports. */
-export async function deliver(deps: Deps, message: MailMessage): Promise<void> {
-  const { mail } = deps.config;
+/** Delivers now, within the mailbox's budget; never throws (a failure is logged). Used by `sendMail` and by tests of the transports. */
+export async function deliver(deps: Deps, message: MailMessage, trigger: MailTrigger): Promise<void> {
   try {
-    if (mail.transport !== "none" && !(await mailboxAdmits(deps, message))) return;
-    if (mail.transport === "outbox") return await writeOutbox(deps, message);
-    if (mail.transport === "http") return await postWithRetry(deps, message);
-    log("warn", "mail.not_sent", { kind: message.kind, reason: "MAIL_TRANSPORT is none" });
+    if (deps.config.mail.transport === "none") return notSent(message.kind);
+    if (await admitMail(deps, message.to, message.kind, trigger)) await transmit(deps, message);
   } catch (error) {
-    log("error", "mail.failed", { kind: message.kind, transport: mail.transport, reason: String(error).slice(0, 200) });
+    logFailure(deps, message.kind, error);
   }
 }
 
+/** Why a safety-net mail was not handed to the transport. */
+export type Undelivered = "over_budget" | "not_sent";
+
 /**
- * Each mailbox gets at most `mailbox_hour` mails from Gatehouse, whatever caused them, and at most
- * `registration_attempt_mailbox_day` of the mails registration sends to an address someone else
- * may have typed; counted exactly in one RateLimiter object per address (`mailbox:<address>`). A
- * registration-attempt mail spends its daily budget first, so one refused there costs the hourly
- * budget nothing. A mail over budget is dropped with a warning that names neither the address nor
- * the content (a short hash of the address lets an operator match repeated drops). The object
- * unreachable: the mail is not sent (the caller's catch logs it), as every limit fails closed.
+ * Admits and hands a mail to the transport within the request: the mail is in the outbox, or the
+ * mail API answered 2xx, by the time this resolves to null. For mail that must go out before the
+ * change it reports is made (the old address's revert link). Never throws.
  */
-async function mailboxAdmits(deps: Deps, message: MailMessage): Promise<boolean> {
-  const address = message.to.trim().toLowerCase();
-  const budgets = message.budget === "registration_attempt" ? (["registration_attempt_mail", "mail"] as const) : (["mail"] as const);
-  const result = await spendBudgets(deps, `mailbox:${address}`, [...budgets]);
+export async function sendMailNow(deps: Deps, message: MailMessage, trigger: MailTrigger): Promise<Undelivered | null> {
+  return mailToken(deps, message.to, message.kind, trigger, () => Promise.resolve(message));
+}
+
+/**
+ * Admits a mail that carries a new one-time token before the token exists: `issue` runs only once
+ * the budget admitted the mail, so a mail over budget never issues (and so never voids older
+ * links with) a token nobody receives. Then hands the mail to the transport within the request.
+ * Null when it went out; never throws (a failure is logged).
+ */
+export async function mailToken(
+  deps: Deps,
+  to: string,
+  kind: MailKind,
+  trigger: MailTrigger,
+  issue: () => Promise<MailMessage>,
+): Promise<Undelivered | null> {
+  try {
+    if (deps.config.mail.transport === "none") {
+      notSent(kind);
+      return "not_sent";
+    }
+    if (!(await admitMail(deps, to, kind, trigger))) return "over_budget";
+    await transmit(deps, await issue());
+    return null;
+  } catch (error) {
+    logFailure(deps, kind, error);
+    return "not_sent";
+  }
+}
+
+function notSent(kind: MailKind): void {
+  log("warn", "mail.not_sent", { kind, reason: "MAIL_TRANSPORT is none" });
+}
+
+function logFailure(deps: Deps, kind: MailKind, error: unknown): void {
+  log("error", "mail.failed", { kind, transport: deps.config.mail.transport, reason: String(error).slice(0, 200) });
+}
+
+/** The budgets a mail spends on its mailbox's object, in order (see {@link MailTrigger}). */
+function mailboxBudgets(trigger: MailTrigger): Budget[] {
+  if (trigger.class !== "unsolicited") return [`mail_${trigger.class}`];
+  return trigger.registrationAttempt ? ["registration_attempt_mail", "mail_unsolicited"] : ["mail_unsolicited"];
+}
+
+/**
+ * Spends the mail's budgets, counted exactly in RateLimiter objects: its class's budget on the
+ * mailbox's object (`mailbox:<address>`) and, for unsolicited mail an account asked for, first that
+ * account's own (`user:<id>`), so one account cannot spend an address's budget beyond its own share
+ * and many accounts cannot spend more than the address's. A mail over budget is dropped with a
+ * warning that names neither the address nor the content (a short hash of the address lets an
+ * operator match repeated drops). An object unreachable throws: the mail is not sent (the caller
+ * logs it), as every limit fails closed.
+ */
+async function admitMail(deps: Deps, to: string, kind: MailKind, trigger: MailTrigger): Promise<boolean> {
+  const address = to.trim().toLowerCase();
+  let result: HitResult =
+    trigger.class === "unsolicited" && trigger.requesterId
+      ? await spendBudgets(deps, `user:${trigger.requesterId}`, ["mail_unsolicited_requester"])
+      : { ok: true, limits: [] };
+  if (result.ok) result = await spendBudgets(deps, mailboxObjectName(address), mailboxBudgets(trigger));
   if (result.ok) return true;
   log("warn", "mail.dropped", {
     request_id: deps.meta.requestId,
-    kind: message.kind,
+    kind,
+    class: trigger.class,
     reason: "mailbox_budget",
     policy: result.blockedBy,
     mailbox: await mailboxTag(address),
@@ -92,6 +161,13 @@ async function mailboxAdmits(deps: Deps, message: MailMessage): Promise<boolean>
 async function mailboxTag(address: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(address)));
   return [...digest.slice(0, 6)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Hands a mail to the configured transport; throws when it was not accepted. */
+async function transmit(deps: Deps, message: MailMessage): Promise<void> {
+  if (deps.config.mail.transport === "outbox") return writeOutbox(deps, message);
+  if (deps.config.mail.transport === "http") return postWithRetry(deps, message);
+  throw new Error("MAIL_TRANSPORT is none");
 }
 
 async function writeOutbox(deps: Deps, message: MailMessage): Promise<void> {

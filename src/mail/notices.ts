@@ -16,5 +16,5 @@ export async function sendSecurityNotice(
 ): Promise<void> {
   const address = to ?? (await findUserById(deps.db, userId))?.email;
   if (!address) return;
-  sendMail(deps, securityNoticeMail(address, event, { ip: deps.meta.ip, time: deps.now(), items }));
+  sendMail(deps, securityNoticeMail(address, event, { ip: deps.meta.ip, time: deps.now(), items }), { class: "account" });
 }

@@ -93,22 +93,20 @@ export function emailRevertMail(to: string, site: Site, token: string, newEmail:
   );
 }
 
-/** Anyone can cause this one by registering a taken address: it spends the mailbox's daily budget of such mails. */
+/** Anyone can cause this one by registering a taken address: sent as an unsolicited registration attempt. */
 export function registrationAttemptMail(to: string, site: Site): MailMessage {
-  const mail = compose(to, "security_notice", "Someone tried to register with your address", [
+  return compose(to, "security_notice", "Someone tried to register with your address", [
     `Someone tried to create a ${site.branding.productName} account with this email address, which already has an account.`,
     `If it was you, log in at ${site.appUrl}/login or reset your password at ${site.appUrl}/forgot-password. Otherwise you can ignore this message.`,
   ]);
-  return { ...mail, budget: "registration_attempt" };
 }
 
 /** Likewise: whoever registers this address with a taken username causes it, so it shares that daily budget. */
 export function usernameUnavailableMail(to: string, site: Site): MailMessage {
-  const mail = compose(to, "security_notice", "Your registration was not completed", [
+  return compose(to, "security_notice", "Your registration was not completed", [
     `You tried to create a ${site.branding.productName} account with a username that is already taken, so no account was created.`,
     `Register again at ${site.appUrl}/register with another username, or without one.`,
   ]);
-  return { ...mail, budget: "registration_attempt" };
 }
 
 export type SecurityEvent =

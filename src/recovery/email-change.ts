@@ -4,13 +4,23 @@ import { AppError, isUniqueViolation } from "../errors";
 import { recordAudit } from "../audit/audit";
 import { assertCurrentPassword } from "../accounts/credentials";
 import type { Deps } from "../deps";
-import { sendMail } from "../mail/mail";
-import { emailChangeMail, emailRevertMail, passwordResetMail } from "../mail/templates";
+import { mailToken, sendMailNow, type Undelivered } from "../mail/mail";
+import { emailChangeMail, emailRevertMail } from "../mail/templates";
+import { enforceAddressLimit, enforceUserLimit } from "../abuse/user-limits";
 import { sendSecurityNotice } from "../mail/notices";
 import { DISABLED_PASSWORD } from "../accounts/passwords";
 import { assertNotDisposable } from "../accounts/disposable-email";
 import { changeCredentials } from "../sessions/credential-change";
-import { consumeOneTimeToken, invalidLink, issueOneTimeToken, peekOneTimeToken, voidMarkers, type TokenPayload } from "./one-time-tokens";
+import {
+  consumeOneTimeToken,
+  invalidLink,
+  issueOneTimeToken,
+  peekOneTimeToken,
+  prepareOneTimeToken,
+  voidMarkers,
+  type TokenPayload,
+} from "./one-time-tokens";
+import { mailResetLink } from "./password-reset";
 
 /**
  * Changing the account's address: `POST /users/me/email` mails a link to the new address and a
@@ -26,7 +36,10 @@ const TAKEN = "This address already belongs to another account.";
 
 /**
  * Answers the same 202 whether or not `new_email` is taken, so a signed-in caller cannot probe
- * which addresses have accounts; a taken address is refused when its link is opened.
+ * which addresses have accounts; a taken address is refused when its link is opened. Any account
+ * holder can name any address, so requests are limited per user and per target address (429), and
+ * the confirmation mail is unsolicited mail to that address: it spends that class's budget, never
+ * the budgets of the mail the address's owner asks for or is told about.
  */
 export async function requestEmailChange(deps: Deps, caller: { user: User; sessionId: string }, input: EmailChangeInput): Promise<void> {
   const { user } = caller;
@@ -35,9 +48,18 @@ export async function requestEmailChange(deps: Deps, caller: { user: User; sessi
     throw new AppError("validation_failed", { errors: [{ field: "new_email", message: "This is already your email address." }] });
   }
   await assertNotDisposable(deps, input.new_email, "new_email");
-  // A newer request supersedes older links (see one-time-tokens.ts): only the latest address can win.
-  const token = await issueOneTimeToken(deps, "email_change", { userId: user.id, email: input.new_email, sessionId: caller.sessionId });
-  sendMail(deps, emailChangeMail(input.new_email, deps.config, token));
+  // In turn, so a request the user's own limit refuses spends nothing of the address's.
+  await enforceUserLimit(deps, "email_change", user.id);
+  await enforceAddressLimit(deps, "email_change", input.new_email, user.id);
+  // A newer request supersedes older links (see one-time-tokens.ts): only the latest address can
+  // win. The token is issued once its mail is admitted, so a mail over budget voids nothing.
+  const trigger = { class: "unsolicited", requesterId: user.id } as const;
+  deps.waitUntil(
+    mailToken(deps, input.new_email, "email_change", trigger, async () => {
+      const payload = { userId: user.id, email: input.new_email, sessionId: caller.sessionId };
+      return emailChangeMail(input.new_email, deps.config, await issueOneTimeToken(deps, "email_change", payload));
+    }),
+  );
   await recordAudit(deps, { action: "email.change_requested", userId: user.id, resource: `user:${user.id}` });
   await sendSecurityNotice(deps, user.id, "email_change_requested", user.email);
 }
@@ -47,13 +69,22 @@ export async function requestEmailChange(deps: Deps, caller: { user: User; sessi
  * 409 `email_taken` before the token is consumed (the link stays usable until it expires); when two
  * confirmations race for one address, the partial unique index on `users.email` decides and the
  * loser gets the same 409. The session that asked for the change survives; every other one ends.
- * The old address gets a link that undoes the change for 7 days.
+ *
+ * The old address gets a link that undoes the change for 7 days, and it is the safety net against a
+ * phished password: the change happens only if that mail was admitted by the old address's budget
+ * and handed to the transport within this request (429 or 503 otherwise, and the link stays
+ * usable). The mail goes out first; its link works only once the change commits (its marker is
+ * written in the change's batch), so a change that fails after the mail leaves a dead link.
  */
 export async function confirmEmailChange(deps: Deps, token: string, payload: TokenPayload): Promise<void> {
   const user = await findUserById(deps.db, payload.userId);
   if (!user || !user.isActive) throw invalidLink();
   const holder = await findUserByEmail(deps.db, payload.email);
   if (holder && holder.id !== user.id) throw new AppError("email_taken", { detail: TAKEN });
+
+  const revert = await prepareOneTimeToken(deps, "email_revert", { userId: user.id, email: user.email, newEmail: payload.email });
+  const undelivered = await sendMailNow(deps, emailRevertMail(user.email, deps.config, revert.token, payload.email), { class: "account" });
+  if (undelivered) throw revertMailRefused(undelivered);
 
   await consumeOneTimeToken(deps, "email_change", token);
   let changed: User | undefined;
@@ -69,16 +100,24 @@ export async function confirmEmailChange(deps: Deps, token: string, payload: Tok
       events: [
         { type: "user.email_changed", data: { user_id: user.id, email: payload.email, previous_email: user.email, reason: "changed" } },
       ],
+      markers: [revert.marker],
     }));
   } catch (error) {
     if (isUniqueViolation(error, "users.email")) throw new AppError("email_taken", { detail: TAKEN });
     throw error;
   }
-  // The account's address moved under us (another change finished first): nothing was changed.
+  // The account's address moved under us (another change finished first): nothing was changed,
+  // and the revert link already mailed never became usable.
   if (!changed) throw invalidLink();
-  const revertToken = await issueOneTimeToken(deps, "email_revert", { userId: user.id, email: user.email, newEmail: payload.email });
-  sendMail(deps, emailRevertMail(user.email, deps.config, revertToken, payload.email));
   await recordAudit(deps, { action: "email.changed", userId: user.id, resource: `user:${user.id}` });
+}
+
+/** The old address could not be told: nothing changes, and the confirmation link stays usable. */
+function revertMailRefused(reason: Undelivered): AppError {
+  const detail = "Your current address could not be sent the notice of this change. Nothing was changed; try the link again later.";
+  return reason === "over_budget"
+    ? new AppError("rate_limited", { detail, headers: { "Retry-After": "3600" } })
+    : new AppError("service_unavailable", { detail, headers: { "Retry-After": "60" } });
 }
 
 /**
@@ -120,6 +159,5 @@ export async function revertEmailChange(deps: Deps, token: string): Promise<void
   });
   await sendSecurityNotice(deps, user.id, "email_change_reverted", payload.email);
   // Issued after the batch voided older links, so this one is the newest and stays usable.
-  const resetToken = await issueOneTimeToken(deps, "reset", { userId: user.id, email: payload.email });
-  sendMail(deps, passwordResetMail(payload.email, deps.config, resetToken));
+  deps.waitUntil(mailResetLink(deps, { id: user.id, email: payload.email }, { class: "account" }));
 }

@@ -108,7 +108,7 @@ export async function resendVerification(deps: Deps, email: string, deviceToken:
     try {
       const user = await findUserByEmail(deps.db, email);
       if (!user || !user.isActive || user.emailVerified) return;
-      await sendVerificationMail(deps, user);
+      await sendVerificationMail(deps, user, device ? "device" : "stranger");
     } catch (error) {
       log("error", "verification.resend_failed", { request_id: deps.meta.requestId, ...describeError(error) });
     }

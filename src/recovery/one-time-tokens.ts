@@ -29,6 +29,11 @@ import type { Deps } from "../deps";
  * user's range; consuming a token requires that no marker of the same purpose and user sorts after
  * its own, in the same INSERT that claims it. The markers are rows of `consumed_tokens` because the
  * schema is fixed; they expire with the token and the daily clean-up removes them.
+ *
+ * A link mailed before the change it reports is made (the old address's email-change revert link,
+ * which must reach the old address before the address moves) is usable only once that change
+ * committed: its marker is written in the change's own batch ({@link prepareOneTimeToken}), and its
+ * purpose requires the marker to exist.
  */
 export type TokenPurpose = "verify" | "reset" | "email_change" | "email_revert" | "signin_revert";
 
@@ -59,6 +64,9 @@ export function invalidLink(): AppError {
 }
 
 const kvKey = (purpose: TokenPurpose, hash: string) => `${purpose}:${hash}`;
+
+/** Purposes whose tokens are usable only once their own issuance marker exists (see above). */
+const MARKER_REQUIRED: ReadonlySet<TokenPurpose> = new Set(["email_revert"]);
 
 /** Marker keys of one user and purpose sort by issue time: 13-digit milliseconds, then the hash. */
 const markerRange = (purpose: TokenPurpose, userId: string) => `issued:${purpose}:${userId}:`;
@@ -98,6 +106,24 @@ export async function issueOneTimeToken(
 }
 
 /**
+ * Issues a token whose issuance marker the caller writes in its own D1 batch (`markers` of a
+ * credential change, which writes them only if the change applies). Until then the token is stored
+ * but unusable; if the batch never commits it never becomes usable. For MARKER_REQUIRED purposes.
+ */
+export async function prepareOneTimeToken(
+  deps: Deps,
+  purpose: TokenPurpose,
+  payload: Omit<TokenPayload, "issuedAt">,
+): Promise<{ token: string; marker: ConsumedRow }> {
+  const token = randomToken(32);
+  const hash = await sha256(token);
+  const value: TokenPayload = { ...payload, issuedAt: deps.now().getTime() };
+  const expiresAt = value.issuedAt + TOKEN_TTL_SECONDS[purpose] * 1000;
+  await deps.kv.put(kvKey(purpose, hash), JSON.stringify(value), { expirationTtl: TOKEN_TTL_SECONDS[purpose] });
+  return { token, marker: { key: markerKey(purpose, value, hash), purpose: `${purpose}_issued`, at: value.issuedAt, expiresAt } };
+}
+
+/**
  * Markers that void every outstanding token of these purposes for the user (a marker no token
  * matches sorts after them all). Credential changes write them in their D1 batch: a password change
  * voids reset links, a reset voids every other mailed token.
@@ -119,7 +145,8 @@ function isExpired(deps: Deps, purpose: TokenPurpose, payload: TokenPayload): bo
 
 /** D1 check that the token is neither used nor superseded (KV may lag behind in other locations). */
 async function assertStillUsable(deps: Deps, purpose: TokenPurpose, payload: TokenPayload, hash: string): Promise<void> {
-  if (await isUsedOrSuperseded(deps.db, hash, newerMarkers(purpose, payload, hash))) throw invalidLink();
+  const ownMarker = MARKER_REQUIRED.has(purpose) ? markerKey(purpose, payload, hash) : undefined;
+  if (await isUsedOrSuperseded(deps.db, hash, newerMarkers(purpose, payload, hash), ownMarker)) throw invalidLink();
 }
 
 /** Reads a token without using it up (e.g. to check the password policy before consuming). */

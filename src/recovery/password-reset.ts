@@ -4,7 +4,8 @@ import { findUserByEmail, findUserById } from "../db/users";
 import { describeError, log } from "../log";
 import { recordAudit } from "../audit/audit";
 import { afterResponse, type Deps } from "../deps";
-import { deliver } from "../mail/mail";
+import { mailToken, type MailTrigger, type Undelivered } from "../mail/mail";
+import type { User } from "../db/schema";
 import { passwordResetMail } from "../mail/templates";
 import { sendSecurityNotice } from "../mail/notices";
 import { consumeOneTimeToken, hasLiveToken, invalidLink, issueOneTimeToken, peekOneTimeToken, voidMarkers } from "./one-time-tokens";
@@ -24,24 +25,37 @@ export async function requestPasswordReset(deps: Deps, email: string, deviceToke
   const device = deviceToken ? await recognizeDevice(deps, await findUserByEmail(deps.db, email), deviceToken) : null;
   if (device) await enforceDeviceLimit(deps, device.id, "forgot_password");
   else await enforceAccountLimit(deps, "forgot_password", { email });
-  afterResponse(deps, () => mailResetLink(deps, email, device !== null));
+  afterResponse(deps, () => answerResetRequest(deps, email, device !== null));
 }
+
 /**
  * A stranger's request never replaces a live link (a newer one would void the owner's): while one
- * is live it sends nothing. The owner's known device gets a fresh link, which voids older ones.
+ * is live it sends nothing. The owner's known device gets a fresh link, which voids older ones, from
+ * the budget reserved for the account's known devices.
  */
-async function mailResetLink(deps: Deps, email: string, fromKnownDevice: boolean): Promise<void> {
+async function answerResetRequest(deps: Deps, email: string, fromKnownDevice: boolean): Promise<void> {
   try {
     const user = await findUserByEmail(deps.db, email);
     if (!user || !user.isActive) return;
     if (!fromKnownDevice && (await hasLiveToken(deps, "reset", user.id))) return;
-    // Issuing supersedes every older reset token of the user (see one-time-tokens.ts).
-    const token = await issueOneTimeToken(deps, "reset", { userId: user.id, email: user.email });
+    const undelivered = await mailResetLink(deps, user, { class: fromKnownDevice ? "device" : "stranger" });
+    if (undelivered) return;
     await recordAudit(deps, { action: "password.reset_requested", userId: user.id, resource: `user:${user.id}` });
-    await deliver(deps, passwordResetMail(user.email, deps.config, token));
   } catch (error) {
     log("error", "password_reset.request_failed", { request_id: deps.meta.requestId, ...describeError(error) });
   }
+}
+
+/**
+ * Mails `user` a fresh reset link within `trigger`'s budget. The token is issued only once the
+ * budget admitted its mail: issuing supersedes every older reset token of the user (see
+ * one-time-tokens.ts), so a link nobody receives must never exist, and a live token always means a
+ * mail on its way. Never throws; says why the mail did not go out.
+ */
+export function mailResetLink(deps: Deps, user: Pick<User, "id" | "email">, trigger: MailTrigger): Promise<Undelivered | null> {
+  return mailToken(deps, user.email, "password_reset", trigger, async () =>
+    passwordResetMail(user.email, deps.config, await issueOneTimeToken(deps, "reset", { userId: user.id, email: user.email })),
+  );
 }
 export interface ResetPasswordInput {
   token: string;

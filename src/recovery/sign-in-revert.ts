@@ -2,11 +2,10 @@ import { DISABLED_PASSWORD } from "../accounts/passwords";
 import { recordAudit } from "../audit/audit";
 import { findUserById } from "../db/users";
 import type { Deps } from "../deps";
-import { sendMail } from "../mail/mail";
 import { sendSecurityNotice } from "../mail/notices";
-import { passwordResetMail } from "../mail/templates";
 import { changeCredentials, keyNames } from "../sessions/credential-change";
-import { consumeOneTimeToken, invalidLink, issueOneTimeToken, peekOneTimeToken, voidMarkers } from "./one-time-tokens";
+import { consumeOneTimeToken, invalidLink, peekOneTimeToken, voidMarkers } from "./one-time-tokens";
+import { mailResetLink } from "./password-reset";
 
 /**
  * `POST /auth/revert-sign-in`: the "this wasn't me" link of a new-sign-in notice
@@ -38,6 +37,5 @@ export async function revertSignIn(deps: Deps, token: string): Promise<void> {
   });
   await sendSecurityNotice(deps, user.id, "sign_in_reverted", user.email, keyNames(revokedApiKeys));
   // Issued after the batch voided older links, so this one is the newest and stays usable.
-  const resetToken = await issueOneTimeToken(deps, "reset", { userId: user.id, email: user.email });
-  sendMail(deps, passwordResetMail(user.email, deps.config, resetToken));
+  deps.waitUntil(mailResetLink(deps, user, { class: "account" }));
 }

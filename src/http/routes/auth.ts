@@ -220,7 +220,7 @@ authRoutes.openapi(
 const verified = jsonResponse(MessageSchema, "The address is verified, or the email change is done.");
 const verifyEmailErrors = ["invalid_token", "password_required", "email_taken", "rate_limited"] as const;
 const verifyDescription =
-  "Registration links also need proof of the account's password: `password`, a bearer access token of the same account, or `new_password` (which replaces it and ends every session and API key). Without one: 400 `password_required`, and the link stays usable. Email-change links need only the token.";
+  "Registration links also need proof of the account's password: `password`, a bearer access token of the same account, or `new_password` (which replaces it and ends every session and API key). Without one: 400 `password_required`, and the link stays usable. Email-change links need only the token; the change completes only once the revert link to the old address was admitted and handed to the mail transport (otherwise 429 `rate_limited` or 503 `service_unavailable`, and the link stays usable).";
 
 const verifyEmailGet = createRoute({
   method: "get",

@@ -154,7 +154,7 @@ const changeEmailRoute = createRoute({
   tags,
   summary: "Change the email address",
   description:
-    "Needs the password. Mails a link to the new address and a notice to the old one; the address changes when the link is opened (`/auth/verify-email`).",
+    "Needs the password. Mails a link to the new address and a notice to the old one; the address changes when the link is opened (`/auth/verify-email`). Limited per user (`email_change_user_hour`, `email_change_user_day`) and per target address whoever asks (`email_change_address_hour`, `email_change_address_day`, `email_change_address_5_minutes`): 429 when spent.",
   security: security.accessToken,
   middleware: [requireInteractiveSession()] as const,
   request: { body: jsonBody(changeEmailBody) },
