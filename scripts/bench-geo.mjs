@@ -25,7 +25,8 @@ function geoConfig(persistDir) {
   const root = process.cwd();
   const absolute = (p) => JSON.stringify(resolve(root, p));
   const toml = readFileSync(join(root, "wrangler.toml"), "utf8")
-    .replace(/^main = "(.*)"$/m, (_, p) => `main = ${absolute(p)}`)
+    // The bench's own entry: the deployed one (src/index.ts) carries no simulation.
+    .replace(/^main = "(.*)"$/m, () => `main = ${absolute("src/dev/geo-entry.ts")}`)
     .replace(/^("[^"]+") = "(\.\/[^"]*)"$/gm, (_, name, p) => `${name} = ${absolute(p)}`)
     .replace(/^migrations_dir = "(.*)"$/m, (_, p) => `migrations_dir = ${absolute(p)}`);
   const replica = [

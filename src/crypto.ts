@@ -1,22 +1,25 @@
+import { base64url as jose } from "jose";
+
 /**
  * Small WebCrypto helpers shared by passwords, tokens, sessions and API keys.
- * Everything is base64url so values travel in URLs and headers unchanged.
+ * Everything is base64url so values travel in URLs and headers unchanged; the codec is jose's,
+ * which the worker bundles anyway for its tokens.
  */
 const encoder = new TextEncoder();
 
+/** Unpadded base64url of bytes. */
 export function base64url(bytes: ArrayBuffer | Uint8Array): string {
-  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  let binary = "";
-  for (const b of view) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return jose.encode(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
 }
 
+/** Bytes of a base64url string (padding optional); throws on anything else. */
 export function fromBase64url(value: string): Uint8Array {
-  const padded = value.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((value.length + 3) % 4);
-  const binary = atob(padded);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
+  return jose.decode(value);
+}
+
+/** Standard (padded) base64 of a short byte string: Standard Webhooks signatures and CSP hash sources use it. */
+export function base64(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes));
 }
 
 export function randomBytes(length: number): Uint8Array {
@@ -51,6 +54,5 @@ export function utf8(value: string): Uint8Array {
 
 /** Standard base64 SHA-256, the form CSP hash sources (`'sha256-…'`) take. */
 export async function sha256Base64(value: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(value)));
-  return `sha256-${btoa(String.fromCharCode(...digest))}`;
+  return `sha256-${base64(new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(value))))}`;
 }

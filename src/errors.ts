@@ -1,6 +1,6 @@
 /**
  * The one error catalogue. Services throw {@link AppError} with a code from here; `app.onError`
- * renders it as RFC 9457 problem+json. Codes are part of the public contract (API.md): add, never
+ * renders it as RFC 9457 problem+json. Codes are part of the public HTTP contract: add, never
  * rename.
  */
 export const ERROR_CATALOGUE = {
@@ -98,7 +98,7 @@ export interface AppErrorOptions {
   extensions?: { site_key?: string };
   cause?: unknown;
   /**
-   * Overrides the catalogue's status where API.md gives the same code another status: a bad
+   * Overrides the catalogue's status where the HTTP contract gives the same code another status: a bad
    * mailed link (reset, verification) is `invalid_token` with 400, a bad bearer credential 401.
    */
   status?: 400 | 401;

@@ -58,7 +58,7 @@ type Decision =
  *    password in (a fence that fails undoes the batch, and the primary's row decides).
  *
  * Every refusal is the primary's: a replica may not have this account, its new password or its
- * verification yet. Precedence is API.md's: per-IP 429, then (under a spraying attack, unknown
+ * verification yet. Precedence is the HTTP contract's: per-IP 429, then (under a spraying attack, unknown
  * devices only) the challenge, then lockout 423, then credentials 401. Every failure answers the same
  * `invalid_credentials`; its reason is kept in the audit row.
  */

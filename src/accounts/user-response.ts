@@ -1,17 +1,27 @@
+import { z } from "@hono/zod-openapi";
 import type { User } from "../db/schema";
 
-/** The public shape of a user (API.md "UserResponse"): never a hash, salt or token. */
-export interface UserResponse {
-  id: string;
-  email: string;
-  username: string | null;
-  full_name: string;
-  is_active: boolean;
-  is_verified: boolean;
-  created_at: string;
-  updated_at: string;
-  last_login_at: string | null;
-}
+const isoTime = z.string().openapi({ format: "date-time", example: "2026-11-22T10:00:00.000Z" });
+
+/**
+ * The public shape of a user (the contract's "UserResponse"): never a hash, salt or token. Declared
+ * once: the OpenAPI document, the services and the browser client's types all derive from it.
+ */
+export const UserResponseSchema = z
+  .strictObject({
+    id: z.string(),
+    email: z.string(),
+    username: z.string().nullable(),
+    full_name: z.string(),
+    is_active: z.boolean(),
+    is_verified: z.boolean(),
+    created_at: isoTime,
+    updated_at: isoTime,
+    last_login_at: isoTime.nullable(),
+  })
+  .openapi("User");
+
+export type UserResponse = z.output<typeof UserResponseSchema>;
 
 export function toUserResponse(user: User): UserResponse {
   return {

@@ -36,7 +36,7 @@ const LAST_USED_WRITE_INTERVAL_MS = 5 * 60_000;
 const SEEN_IP_TTL_SECONDS = 30 * 86_400;
 const seenIpKey = (apiKeyId: string, ip: string) => `apikey_ip:${apiKeyId}:${clientKey(ip)}`;
 
-/** The listing shape (API.md): everything but the key itself. */
+/** The listing shape (the HTTP contract): everything but the key itself. */
 export interface ApiKeyResponse {
   id: string;
   name: string;

@@ -8,6 +8,7 @@ export * from "../../node_modules/zod/v4/core/memoizer.js";
 export * from "../../node_modules/zod/v4/core/checks.js";
 export * from "../../node_modules/zod/v4/core/versions.js";
 export * as util from "../../node_modules/zod/v4/core/util.js";
+export { toZod } from "../../node_modules/zod/v4/core/util.js";
 export * as regexes from "../../node_modules/zod/v4/core/regexes.js";
 export * from "../../node_modules/zod/v4/core/registries.js";
 export * from "../../node_modules/zod/v4/core/doc.js";

@@ -1,6 +1,9 @@
 // zod's public API exactly as `zod` exports it (node_modules/zod/v4/classic/external.js), minus
 // `locales`: every translation of zod's error messages, about 300 KB of source the worker never
-// uses (its messages are English, and most fields carry their own). wrangler.toml aliases "zod" to
+// uses (its messages are English, and most fields carry their own); minus the schema compiler
+// (`compile`, `withParser` and their errors: generated code, which workerd forbids) and
+// `fromJSONSchema` (the worker never reads JSON Schema). test/node/zod-alias.test.ts fails on any
+// other difference, so a zod upgrade that adds an export cannot slip past it. wrangler.toml aliases "zod" to
 // this file for the bundle only, so the API, the types and the tests are zod's own.
 // @hono/zod-openapi passes the whole `z` namespace around as a value, which defeats tree-shaking:
 // leaving a member out here is the only way to keep it out of the bundle.
@@ -30,6 +33,7 @@ export {
   util,
   NEVER,
   INVALID,
+  toZod,
   getDiscriminatedOption,
 } from "../../node_modules/zod/v4/core/index.js";
 export { toJSONSchema } from "../../node_modules/zod/v4/core/json-schema-processors.js";

@@ -3,19 +3,10 @@
  * src/http/schemas.ts (test/browser-client.test.ts holds the two together at compile time). Plain
  * types with no runtime and no DOM, so the worker's type check can read them too.
  */
+import type { UserResponse } from "../accounts/user-response";
 
-/** `UserResponse`: the signed-in user. */
-export interface User {
-  id: string;
-  email: string;
-  username: string | null;
-  full_name: string;
-  is_active: boolean;
-  is_verified: boolean;
-  created_at: string;
-  updated_at: string;
-  last_login_at: string | null;
-}
+/** `UserResponse`: the signed-in user, as the worker declares it (one schema for the API and the client). */
+export type User = UserResponse;
 
 /** `POST /api/v1/auth/register`. */
 export interface RegisterBody {

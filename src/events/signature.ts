@@ -1,10 +1,4 @@
-import { hmacSha256, utf8 } from "../crypto";
-
-function base64(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary);
-}
+import { base64, hmacSha256, utf8 } from "../crypto";
 
 /**
  * The Standard Webhooks headers of one attempt: `webhook-signature` holds `v1,<base64 HMAC-SHA256 of

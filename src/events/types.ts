@@ -1,4 +1,4 @@
-/** The event types Gatehouse sends (API.md v1.1 "Events"); the names are contract. */
+/** The event types Gatehouse sends (the HTTP contract "Events"); the names are contract. */
 export const EVENT_TYPES = [
   "user.created",
   "user.verified",

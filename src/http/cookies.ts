@@ -3,7 +3,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { AppEnv } from "./context";
 
 /**
- * Cookie mode (API.md v1.1 "Browser sessions"): a client that sends `Gatehouse-Token-Delivery:
+ * Cookie mode (the HTTP contract "Browser sessions"): a client that sends `Gatehouse-Token-Delivery:
  * cookie` gets its refresh and device tokens in HttpOnly cookies JavaScript cannot read, instead of
  * the JSON body. `__Host-` cookies are bound to this exact host (Secure, Path=/, no Domain);
  * browsers treat http://localhost and *.localhost as secure, so `npm run dev` works as is.

@@ -79,7 +79,7 @@ export const security: Record<"anyCredential" | "accessToken", Record<string, st
 };
 
 /**
- * D1 Sessions API bookmark (issue #17): every response of a request that wrote to the database
+ * D1 Sessions API bookmark: every response of a request that wrote to the database
  * carries one; a client that sends it back on later requests reads its own writes from any replica.
  */
 export const BOOKMARK_HEADER = "Gatehouse-Bookmark";

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { UserResponseSchema } from "../accounts/user-response";
 import { API_KEY_SCOPES } from "../api-keys/api-keys";
 import { SECURITY_EVENTS_MAX_LIMIT } from "../audit/security-events";
 import { SESSIONS_MAX_LIMIT } from "../sessions/sessions";
@@ -182,19 +183,7 @@ export const outboxQuery = z.object({ to: z.string().trim().min(3).max(254) });
 
 const isoTime = z.string().openapi({ format: "date-time", example: "2026-11-22T10:00:00.000Z" });
 
-export const UserSchema = z
-  .strictObject({
-    id: z.string(),
-    email: z.string(),
-    username: z.string().nullable(),
-    full_name: z.string(),
-    is_active: z.boolean(),
-    is_verified: z.boolean(),
-    created_at: isoTime,
-    updated_at: isoTime,
-    last_login_at: isoTime.nullable(),
-  })
-  .openapi("User");
+export const UserSchema = UserResponseSchema;
 
 export const TokenResponseSchema = z
   .strictObject({

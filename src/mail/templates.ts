@@ -1,3 +1,4 @@
+import { html } from "hono/html";
 import type { Config } from "../config";
 import type { MailKind, MailMessage } from "./mail";
 
@@ -9,10 +10,15 @@ type Site = Pick<Config, "appUrl" | "branding">;
  * from a request's Host or X-Forwarded-Host, so a forged header cannot point a mailed link elsewhere. Every
  * link opens a hosted page (src/pages/): /verify-email, /reset-password, /revert-email-change, /login,
  * /forgot-password, /register; a site that sets APP_URL to its own pages serves those paths itself.
- * Every interpolated value is HTML-escaped.
+ * Every interpolated value is HTML-escaped by hono/html.
  */
-const escapeHtml = (value: string) =>
-  value.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c);
+
+/** hono/html's `html`, which escapes every value; with only strings interpolated it is synchronous. */
+function markup(strings: TemplateStringsArray, ...values: string[]): string {
+  const out = html(strings, ...values);
+  if (out instanceof Promise) throw new Error("mail markup must be synchronous");
+  return String(out);
+}
 
 function compose(
   to: string,
@@ -24,8 +30,8 @@ function compose(
 ): MailMessage {
   const text = [...paragraphs, ...(link ? [`${link.label}: ${link.url}`] : [])].join("\n\n");
   const html = [
-    ...paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`),
-    ...(link ? [`<p><a href="${escapeHtml(link.url)}">${escapeHtml(link.label)}</a></p>`] : []),
+    ...paragraphs.map((p) => markup`<p>${p}</p>`),
+    ...(link ? [markup`<p><a href="${link.url}">${link.label}</a></p>`] : []),
   ].join("\n");
   return { to, kind, subject, text, html, ...(token ? { token } : {}) };
 }

@@ -26,7 +26,7 @@ import { pageSession, type PageSession } from "./session";
 import { strings as s, type NoticeKey } from "./strings";
 
 /**
- * `/admin`, the administration console (issue #14): for a signed-in superuser only (the page
+ * `/admin`, the administration console: for a signed-in superuser only (the page
  * session; anyone else signed in gets a 403 page). Each action calls the service its admin API
  * route calls, so each is audited with the signed-in superuser as the actor.
  */

@@ -4,7 +4,7 @@ import { base64url, hmacSha256, randomToken, timingSafeEqual, utf8 } from "../cr
 import type { AppEnv } from "../http/context";
 
 /**
- * CSRF for the hosted pages (API.md v1.1: "`Origin` (or `Sec-Fetch-Site`) checked against the
+ * CSRF for the hosted pages (the HTTP contract: "`Origin` (or `Sec-Fetch-Site`) checked against the
  * request's own origin and `CORS_ORIGINS`, plus a per-form token"). Both must pass.
  *
  * The token is a double-submit one: a random `__Host-gh_csrf` cookie (HttpOnly; `__Host-` means no

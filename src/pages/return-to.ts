@@ -1,5 +1,5 @@
 /**
- * Where a page may send the browser after signing in (API.md v1.1 "Hosted pages"): only to the
+ * Where a page may send the browser after signing in (the HTTP contract "Hosted pages"): only to the
  * worker's own origin or an origin in CORS_ORIGINS. Same-origin targets become relative paths;
  * anything doubtful is refused rather than repaired, and the caller falls back to `/account`.
  */

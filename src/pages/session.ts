@@ -5,7 +5,7 @@ import { clearSessionCookies, extendRefreshCookie, refreshCookie, setSessionCook
 import { keepSessionAlive, sessionFromRefreshToken, type TokenResponse } from "../sessions/sessions";
 
 /**
- * The page session is the API's cookie session (API.md v1.1 "Browser sessions"): the same
+ * The page session is the API's cookie session (the HTTP contract "Browser sessions"): the same
  * `__Host-gh_rt` refresh cookie and `__Host-gh_dev` device cookie, so the browser client and the
  * pages share one sign-in. A page finds its user by looking the refresh token up without rotating
  * it (rotation is the API's refresh); a visit keeps the session alive at most once a day, moving

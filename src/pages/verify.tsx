@@ -13,7 +13,7 @@ import { pageSession, signOutBrowser, type PageSession } from "./session";
 import { strings as s } from "./strings";
 
 /**
- * `/verify-email?token=`: the page of both address links, registration and email change (API.md
+ * `/verify-email?token=`: the page of both address links, registration and email change (the HTTP contract
  * v1.1). The GET reads the token to know which kind it is and never uses it up. A registration is
  * confirmed only with the password chosen at registration, or by this browser's session of that
  * same account, or by setting a new password (which ends every session and key of the account):

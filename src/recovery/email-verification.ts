@@ -15,7 +15,7 @@ import { afterResponse, type Deps } from "../deps";
 import { confirmEmailChange } from "./email-change";
 import { consumeOneTimeToken, findOneTimeToken, invalidLink, voidMarkers } from "./one-time-tokens";
 
-/** How a registration token's confirmer proves the account's password (API.md v1.1). */
+/** How a registration token's confirmer proves the account's password (the HTTP contract). */
 export interface VerificationProof {
   /** The password chosen at registration. */
   password?: string | undefined;

@@ -58,7 +58,7 @@ export interface TokenPayload {
   newEmail?: string | undefined;
 }
 
-/** A bad mailed link: 400 `invalid_token` (API.md), without saying which check failed. */
+/** A bad mailed link: 400 `invalid_token` (the HTTP contract), without saying which check failed. */
 export function invalidLink(): AppError {
   return new AppError("invalid_token", { status: 400, detail: "The link is invalid, expired or already used." });
 }

@@ -9,7 +9,7 @@ const COOKIE_AUTHENTICATED = new Set(["/api/v1/auth/refresh", "/api/v1/auth/logo
 const SAFE_FETCH_SITES = new Set(["same-origin", "same-site"]);
 
 /**
- * CSRF defence for cookie mode (API.md v1.1). A request that asks for cookie delivery, or that
+ * CSRF defence for cookie mode (the HTTP contract). A request that asks for cookie delivery, or that
  * carries the refresh cookie to a route that reads it, must send `Gatehouse-Token-Delivery: cookie`
  * (a custom header no form or simple request can send), an `Origin` that is this worker's own or in
  * `CORS_ORIGINS`, and, when the browser sends it, `Sec-Fetch-Site` of same-origin or same-site;

@@ -1,8 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import { matchedRoutes } from "hono/route";
-import { readConfig } from "../../config";
 import { createDeps, type RequestPlace } from "../../deps";
-import { simulatedBindings } from "../../dev/geo-simulation";
 import { log } from "../../log";
 import { BOOKMARK_HEADER } from "../openapi";
 import type { AppEnv } from "../context";
@@ -28,10 +26,8 @@ export function createRequestContext() {
       // No execution context (a direct app.fetch in a unit test): keep the promise alive ourselves.
       waitUntil = (p) => void p.catch(() => undefined);
     }
-    // Dev only, refused elsewhere: the bench's far-from-primary bindings (src/dev/geo-simulation.ts).
-    const env = simulatedBindings(c.env, readConfig(c.env), c.req.raw);
     const bookmark = c.req.header(BOOKMARK_HEADER);
-    const deps = createDeps(env, {
+    const deps = createDeps(c.env, {
       waitUntil,
       bookmark: bookmark && BOOKMARK.test(bookmark) ? bookmark : null,
       meta: {

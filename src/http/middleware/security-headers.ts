@@ -2,7 +2,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { createMiddleware } from "hono/factory";
 
 /**
- * The headers API.md requires on every response, errors included. The JSON API serves no
+ * The headers the HTTP contract requires on every response, errors included. The JSON API serves no
  * documents, so the CSP allows nothing at all and forbids framing.
  */
 export function createSecurityHeaders() {

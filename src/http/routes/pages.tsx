@@ -10,7 +10,7 @@ import { verifyPages } from "../../pages/verify";
 import type { AppEnv } from "../context";
 
 /**
- * The hosted pages (API.md v1.1 "Hosted pages"), server-rendered HTML at the worker's root:
+ * The hosted pages (the HTTP contract "Hosted pages"), server-rendered HTML at the worker's root:
  * /login, /register, /logout, /forgot-password, /reset-password, /verify-email,
  * /revert-email-change, /resend-verification, /account and the administration console /admin. They are not part of the JSON API's
  * OpenAPI document; their errors are pages too (see pages/respond.tsx).
