@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseRateLimits, type RateLimitSettings } from "../abuse/policy";
+import { parseRateLimits, type RateLimitSettings } from "./rate-limits";
 import { ConfigError, defineSection, flag, type Values, type Variables } from "./define";
 
 /**
@@ -11,6 +11,7 @@ import { ConfigError, defineSection, flag, type Values, type Variables } from ".
 const variables = {
   RATE_LIMITS: {
     kind: "var",
+    // A string here; read() parses it against the names and defaults of rate-limits.ts.
     schema: z.string().optional(),
     shown: 'built-in limits (see "Abuse protection")',
     doc: 'JSON overrides, e.g. `{"login_ip_minute":{"limit":10,"window":60},"lockout":{"soft_after":3}}`',

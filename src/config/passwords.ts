@@ -1,11 +1,13 @@
 import { z } from "zod";
-import { PASSWORD_MIN_LENGTH_DEFAULT } from "../accounts/password-policy";
 import { defineSection, flag } from "./define";
 
 /**
  * Password hashing and policy: PBKDF2_ITERATIONS, PASSWORD_PEPPER,
  * PASSWORD_REQUIRE_CHARACTER_CLASSES and PASSWORD_MIN_LENGTH.
  */
+
+/** The fewest characters unless `PASSWORD_MIN_LENGTH` says otherwise; the policy falls back to it too. */
+export const PASSWORD_MIN_LENGTH_DEFAULT = 8;
 
 /** Production workerd refuses PBKDF2 above 100,000 iterations, so the cap is enforced here. */
 export const PBKDF2_MAX_ITERATIONS = 100_000;

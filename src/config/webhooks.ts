@@ -1,11 +1,34 @@
 import { z } from "zod";
-import { isEventType, type EventType } from "../events/types";
 import { ConfigError, defineSection, type Values, type Variables } from "./define";
 
 /**
  * Where events go: WEBHOOK_URL, WEBHOOK_SECRET, WEBHOOK_SECRET_PREVIOUS, WEBHOOK_EVENTS and
  * WEBHOOK_ENDPOINTS.
  */
+
+/**
+ * The event types Gatehouse sends (API.md v1.1 "Events"); the names are contract. They live here
+ * because they are what an operator subscribes an endpoint to.
+ */
+export const EVENT_TYPES = [
+  "user.created",
+  "user.verified",
+  "user.updated",
+  "user.email_changed",
+  "user.deactivated",
+  "user.reactivated",
+  "user.deleted",
+  "session.revoked",
+  "security.alert",
+] as const;
+
+/** One of {@link EVENT_TYPES}. */
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** Whether a configured name is an event type Gatehouse sends. */
+function isEventType(value: string): value is EventType {
+  return (EVENT_TYPES as readonly string[]).includes(value);
+}
 
 /** An http(s) URL with no credentials in it (they would be stored with every event row). */
 const webhookUrl = z
