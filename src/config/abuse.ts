@@ -77,6 +77,7 @@ const variables = {
   },
 } satisfies Variables;
 
+/** The abuse section: `rateLimits`, `attack` and `breachedPasswords` of Config. */
 export const abuse = defineSection({
   variables,
   read: (v) => ({

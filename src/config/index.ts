@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ConfigError, type Section, type Variable } from "./define";
+import { ConfigError, type Section, type Values, type Variable, type Variables } from "./define";
 import { SECTIONS } from "./sections";
 
 /**
@@ -58,7 +58,7 @@ export function readConfig(env: Bindings): Config {
     throw new ConfigError(`invalid configuration: ${fields}`);
   }
   // Each section reads only its own variables; the parsed object holds them all.
-  const config = Object.assign({}, ...SECTIONS.map((s) => (s as Section<never>).read(parsed.data as never))) as Config;
+  const config = Object.assign({}, ...SECTIONS.map((s) => (s as Section).read(parsed.data as Values<Variables>))) as Config;
   cache.set(env, config);
   return config;
 }

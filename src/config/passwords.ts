@@ -12,6 +12,7 @@ export const PASSWORD_MIN_LENGTH_DEFAULT = 8;
 /** Production workerd refuses PBKDF2 above 100,000 iterations, so the cap is enforced here. */
 export const PBKDF2_MAX_ITERATIONS = 100_000;
 
+/** The passwords section: hashing cost, pepper and the new-password policy. */
 export const passwords = defineSection({
   variables: {
     PBKDF2_ITERATIONS: {

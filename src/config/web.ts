@@ -17,6 +17,7 @@ const list = z
       .filter(Boolean),
   );
 
+/** The web section: URLs, CORS, the cookie domain and `branding`. */
 export const web = defineSection({
   variables: {
     PUBLIC_URL: {

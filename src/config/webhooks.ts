@@ -100,6 +100,7 @@ const variables = {
   },
 } satisfies Variables;
 
+/** The webhooks section: `webhookEndpoints`, from the default endpoint and WEBHOOK_ENDPOINTS. */
 export const webhooks = defineSection({
   variables,
   read: (v) => ({
