@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { LimitPolicy } from "../src/abuse/policy";
+import type { LimitPolicy } from "../src/config/rate-limits";
 import type { RateLimiter } from "../src/abuse/rate-limiter";
 import type { SecurityEvent } from "../src/audit/security-events";
 import type { LimiterStub } from "../src/deps";

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { readConfig, type Bindings } from "../src/config";
 import { accountObjectName, ipObjectName } from "../src/abuse/limits";
 import { clientKey } from "../src/abuse/client-key";
-import { ipPolicies, parseRateLimits } from "../src/abuse/policy";
+import { ipPolicies, parseRateLimits } from "../src/config/rate-limits";
 
 /** Pure parts of the abuse policy: the RATE_LIMITS parser and the object naming. */
 

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { RateLimiter, TICKET_TTL_MS } from "../src/abuse/rate-limiter";
 import type { LimiterStub } from "../src/deps";
-import type { LimitPolicy, LockoutPolicy } from "../src/abuse/policy";
+import type { LimitPolicy, LockoutPolicy } from "../src/config/rate-limits";
 
 /** Unit tests of the object itself: time is passed in, so nothing sleeps. */
 

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { readConfig, type Bindings } from "../config";
+import type { SprayPolicy } from "../config/rate-limits";
 import { recordAudit } from "../audit/audit";
 import { createDeps } from "../deps";
 import { emitEvents } from "../events/events";
@@ -35,13 +36,6 @@ const BASELINE_TAU_MS = 3_600_000;
 const WAKE_EVERY_MS = 30_000;
 /** Failures of one identifier counted per minute (see the class comment). */
 const PER_IDENTIFIER_MINUTE = 3;
-
-/** The detection's numbers (`RATE_LIMITS.spraying`, see src/abuse/policy.ts). */
-export interface SprayPolicy {
-  minimumPerMinute: number;
-  baselineFactor: number;
-  quietMinutes: number;
-}
 
 /** What the monitor knows; `underAttack` is the only part a login reads. */
 export interface AttackState {

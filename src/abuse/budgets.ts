@@ -1,5 +1,5 @@
 import type { Deps } from "../deps";
-import { budgetPolicies, type Budget } from "./policy";
+import { budgetPolicies, type Budget } from "../config/rate-limits";
 import type { HitResult } from "./rate-limiter";
 
 /**

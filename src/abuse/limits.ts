@@ -9,12 +9,20 @@ import type { Deps } from "../deps";
 import { clientKey } from "./client-key";
 import { sendSecurityNotice } from "../mail/notices";
 import { log } from "../log";
-import { accountPolicies, devicePolicies, ipPolicies, spreadBlocks, TRUSTED_LOCKOUT, type AccountAction, type IpAction } from "./policy";
+import {
+  accountPolicies,
+  devicePolicies,
+  ipPolicies,
+  spreadBlocks,
+  TRUSTED_LOCKOUT,
+  type AccountAction,
+  type IpAction,
+} from "../config/rate-limits";
 
 /**
  * Abuse protection as the routes see it: per-IP limits, per-account limits and the login lockout,
  * all counted exactly in the `RateLimiter` Durable Object. The numbers live in
- * rate-limit-policy.ts. Every call fails closed: an unreachable object is a 503, never a pass.
+ * src/config/rate-limits.ts. Every call fails closed: an unreachable object is a 503, never a pass.
  *
  * Object names: `ip:<client key>` (see client-key.ts) and `account:<identifier>`, where the
  * identifier is the normalized email or the lower-cased username, whether or not such an account

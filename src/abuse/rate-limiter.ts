@@ -3,7 +3,7 @@ import type { Bindings } from "../config";
 import { setAuditCounts } from "../db/audit-logs";
 import { createDb } from "../db/client";
 import { describeError, log } from "../log";
-import type { LimitPolicy, LockoutPolicy } from "./policy";
+import type { LimitPolicy, LockoutPolicy } from "../config/rate-limits";
 
 /** How a limit stands after a call: the numbers for the `RateLimit` header. */
 export interface LimitState {

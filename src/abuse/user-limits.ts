@@ -1,7 +1,7 @@
 import type { Deps } from "../deps";
 import { rateLimited } from "./limits";
 import { mailboxObjectName } from "./budgets";
-import { addressPolicies, userPolicies, type AddressAction, type UserAction } from "./policy";
+import { addressPolicies, userPolicies, type AddressAction, type UserAction } from "../config/rate-limits";
 import { recordRefusal } from "./refusals";
 
 /**

@@ -1,3 +1,4 @@
+import { PASSWORD_MIN_LENGTH_DEFAULT } from "../config/passwords";
 import { AppError } from "../errors";
 import { COMMON_PASSWORDS } from "./common-passwords";
 
@@ -6,8 +7,6 @@ import { COMMON_PASSWORDS } from "./common-passwords";
  * patterned. No composition rules unless switched on. The password is judged exactly as sent:
  * no trimming or normalisation, so what the user typed is what is hashed.
  */
-/** The fewest characters unless `PASSWORD_MIN_LENGTH` says otherwise (config.ts). */
-export const PASSWORD_MIN_LENGTH_DEFAULT = 8;
 const PASSWORD_MAX_LENGTH = 128;
 
 export interface PasswordContext {

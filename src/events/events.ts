@@ -1,7 +1,13 @@
 import { insertEvents, markQueued, type NewWebhookEvent } from "../db/webhook-events";
 import type { Deps } from "../deps";
 import { describeError, log } from "../log";
-import type { EventData, EventType } from "./types";
+import type { EventType } from "../config/webhooks";
+
+/**
+ * What an event says. Ids, the address where it matters, and why: never a secret, a token, a hash
+ * or an IP address (receivers log bodies).
+ */
+type EventData = Record<string, string | number | boolean | null | string[]>;
 
 /** What a service reports: a type and its data (ids, the address where relevant, a reason). */
 export interface NewEvent {

@@ -1,5 +1,5 @@
 import { mailboxObjectName, spendBudgets } from "../abuse/budgets";
-import type { Budget } from "../abuse/policy";
+import type { Budget } from "../config/rate-limits";
 import type { HitResult } from "../abuse/rate-limiter";
 import { log } from "../log";
 import type { Deps } from "../deps";

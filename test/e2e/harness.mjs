@@ -35,7 +35,7 @@ export function launchChromium() {
 
 /**
  * Browser requests carry no CF-Connecting-IP, so every journey shares one per-IP bucket: raise the
- * per-IP limits the journeys spend (names from src/abuse/policy.ts), not the defaults.
+ * per-IP limits the journeys spend (names from src/config/rate-limits.ts), not the defaults.
  */
 const RATE_LIMITS = {
   login_ip_minute: { limit: 1000, window: 60 },

@@ -1,7 +1,7 @@
 import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import type { Context, Next } from "hono";
 import { enforceIpLimit } from "../../abuse/limits";
-import type { IpAction } from "../../abuse/policy";
+import type { IpAction } from "../../config/rate-limits";
 import type { AppEnv } from "../context";
 
 /**

@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { AUDIT_LOGS_MAX_LIMIT, exportAuditEvents, listAuditEvents } from "../../admin/audit-logs";
 import { IMPORT_MAX_BYTES, IMPORT_MAX_LINES, importUsers } from "../../admin/import";
 import { listDeliveries, redeliver } from "../../admin/webhooks";
-import { EVENT_TYPES } from "../../events/types";
+import { EVENT_TYPES } from "../../config/webhooks";
 import { AppError } from "../../errors";
 import type { AppEnv } from "../context";
 import { AUTH_ERRORS, jsonResponse, problems, security } from "../openapi";

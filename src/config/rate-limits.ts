@@ -1,10 +1,10 @@
 import { z } from "zod";
-import type { SprayPolicy } from "./attack-monitor";
 
 /**
  * Every abuse limit in one table: what is counted, per what key, and the defaults. The numbers can
  * be overridden with the `RATE_LIMITS` variable (a JSON object, parsed by {@link parseRateLimits}
- * from `readConfig`); which limit guards which endpoint is decided here and nowhere else.
+ * from the abuse section, abuse.ts); which limit guards which endpoint is decided here and nowhere
+ * else. It is configuration, not abuse code: the limiter (src/abuse/) counts whatever this says.
  */
 
 /** At most `limit` admitted requests in any sliding window of `window` seconds. */
@@ -157,6 +157,13 @@ export type AccountAction = keyof typeof ACCOUNT_ACTIONS;
 export type UserAction = keyof typeof USER_ACTIONS;
 export type AddressAction = keyof typeof ADDRESS_ACTIONS;
 export type Budget = keyof typeof BUDGETS;
+
+/** The password-spraying detection's numbers (`RATE_LIMITS.spraying`; src/abuse/attack-monitor.ts). */
+export interface SprayPolicy {
+  minimumPerMinute: number;
+  baselineFactor: number;
+  quietMinutes: number;
+}
 
 /** The resolved limits: defaults with the `RATE_LIMITS` overrides applied. */
 export interface RateLimitSettings {

@@ -1,0 +1,14 @@
+import { abuse } from "./abuse";
+import { accounts } from "./accounts";
+import { dev } from "./dev";
+import { mail } from "./mail";
+import { passwords } from "./passwords";
+import { tokens } from "./tokens";
+import { web } from "./web";
+import { webhooks } from "./webhooks";
+
+/**
+ * Every section, in the order the README's table lists them and `readConfig` reads them. A new
+ * section is one file and one entry here; `Bindings` and `Config` follow from this list.
+ */
+export const SECTIONS = [tokens, passwords, accounts, web, mail, webhooks, abuse, dev] as const;
