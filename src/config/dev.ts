@@ -10,7 +10,7 @@ export const dev = defineSection({
     DEV_GEO_SIMULATION: {
       kind: "var",
       schema: z.string().optional(),
-      doc: 'local development only: JSON settings of the far-from-primary simulation of `npm run bench -- --geo`, which sets it (see "Far from the D1 primary"); ignored with a warning unless `DEV_OUTBOX` is on, `PUBLIC_URL` is loopback and the request is addressed to a loopback host',
+      doc: 'local development only: JSON settings of the far-from-primary simulation of `npm run bench -- --geo`, which sets it and runs its own entry, src/dev/geo-entry.ts (see "Far from the D1 primary"); ignored with a warning unless `DEV_OUTBOX` is on, `PUBLIC_URL` is loopback and the request is addressed to a loopback host',
     },
   },
   read: (v) => ({

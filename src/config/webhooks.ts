@@ -7,7 +7,7 @@ import { ConfigError, defineSection, type Values, type Variables } from "./defin
  */
 
 /**
- * The event types Gatehouse sends (API.md v1.1 "Events"); the names are contract. They live here
+ * The event types Gatehouse sends (the HTTP contract, "Events"); the names are contract. They live here
  * because they are what an operator subscribes an endpoint to.
  */
 export const EVENT_TYPES = [

@@ -1,0 +1,103 @@
+// Import rules of src/, checked in CI (`npm run deps`): imports point down the layers below and never
+// in a circle. The README's "Development" section draws the same map.
+//
+// A module may import from its own folder and from any layer below its own, never from one above.
+// Folders listed in the same layer are peers that must not import each other (the rank decides
+// otherwise). Type-only imports count like any other: a type is a dependency too.
+
+/** Bottom to top. Each entry: a name, and the path patterns of its modules. */
+const LAYERS = [
+  // Plain helpers with no knowledge of the application.
+  ["lib", ["^src/(errors|log|crypto|pagination|storage-meter)\\.ts$", "^src/build/"]],
+  ["config", ["^src/config/"]],
+  ["db", ["^src/db/"]],
+  // Per-request dependencies and the primitives every domain shares.
+  ["kernel", ["^src/kernel/"]],
+  ["audit", ["^src/audit/"]],
+  ["events", ["^src/events/"]],
+  ["mail", ["^src/mail/"]],
+  // The domains, lowest first: each may use the ones below it.
+  ["abuse", ["^src/abuse/"]],
+  ["sessions", ["^src/sessions/"]],
+  ["devices", ["^src/devices/"]],
+  ["accounts", ["^src/accounts/"]],
+  ["api-keys", ["^src/api-keys/"]],
+  ["recovery", ["^src/recovery/"]],
+  ["admin", ["^src/admin/"]],
+  ["maintenance", ["^src/maintenance/"]],
+  // What the JSON API and the hosted pages share, so neither imports the other.
+  ["web", ["^src/web/"]],
+  ["surfaces", ["^src/http/", "^src/pages/"]],
+  ["entry", ["^src/(app|index)\\.ts$"]],
+];
+
+const upward = LAYERS.flatMap(([name, paths], rank) => {
+  const above = LAYERS.slice(rank + 1).flatMap(([, p]) => p);
+  if (above.length === 0) return [];
+  return [
+    {
+      name: `${name}-imports-up`,
+      comment: `${name} may import only from the layers below it (see .dependency-cruiser.cjs)`,
+      severity: "error",
+      from: { path: paths },
+      to: { path: above },
+    },
+  ];
+});
+
+module.exports = {
+  forbidden: [
+    {
+      name: "no-circular",
+      comment: "no module may reach itself through its imports (the zod alias names itself to export `z`)",
+      severity: "error",
+      from: { pathNot: "^src/build/" },
+      to: { circular: true },
+    },
+    ...upward,
+    {
+      name: "api-and-pages-apart",
+      comment: "the JSON API and the hosted pages share src/web, never each other's modules",
+      severity: "error",
+      from: { path: "^src/http/" },
+      to: { path: "^src/pages/" },
+    },
+    {
+      name: "pages-and-api-apart",
+      comment: "the JSON API and the hosted pages share src/web, never each other's modules",
+      severity: "error",
+      from: { path: "^src/pages/" },
+      to: { path: "^src/http/" },
+    },
+    {
+      name: "dev-stays-out",
+      comment: "src/dev is the bench's own entry; nothing the deployed worker runs may import it",
+      severity: "error",
+      from: { path: "^src/", pathNot: "^src/dev/" },
+      to: { path: "^src/dev/" },
+    },
+    {
+      name: "client-stands-alone",
+      comment: "the browser client is built for browsers: it may take only the user schema's type from the worker",
+      severity: "error",
+      from: { path: "^src/client/" },
+      to: { path: "^src/", pathNot: ["^src/client/", "^src/kernel/user-response\\.ts$"] },
+    },
+    {
+      name: "unlayered",
+      comment: "every module of src/ belongs to a layer of .dependency-cruiser.cjs (or is dev, client or the zod alias)",
+      severity: "error",
+      from: { path: "^src/" },
+      to: {
+        path: "^src/",
+        pathNot: [...LAYERS.flatMap(([, p]) => p), "^src/dev/", "^src/client/"],
+      },
+    },
+  ],
+  options: {
+    tsConfig: { fileName: "tsconfig.json" },
+    tsPreCompilationDeps: true,
+    doNotFollow: { path: "node_modules" },
+    exclude: { path: "node_modules" },
+  },
+};
