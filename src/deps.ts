@@ -1,5 +1,4 @@
-import type { AttackMonitor } from "./abuse/attack-monitor";
-import type { RateLimiter } from "./abuse/rate-limiter";
+import type { LimiterRpc, MonitorRpc } from "./kernel/objects";
 import { readConfig, type Bindings, type Config } from "./config";
 import { guardKv, type Db } from "./db/client";
 import { createDatabases, type ReplicaReads } from "./db/replica-reads";
@@ -26,18 +25,17 @@ export interface RequestPlace {
   asn: number | null;
 }
 
-type LimiterRpc = "hit" | "admitGuess" | "settleGuess" | "settleSpread" | "unlock" | "inspect";
-
 /**
- * The RateLimiter's RPC surface as plain promises. The generated stub types turn union results into
+ * An object's RPC surface as plain promises. The generated stub types turn union results into
  * unions of promises that TypeScript cannot await as one type; the values are plain data either way.
  */
-export type LimiterStub = { [K in LimiterRpc]: (...args: Parameters<RateLimiter[K]>) => Promise<ReturnType<RateLimiter[K]>> };
+type Stub<Rpc> = { [K in keyof Rpc]: Rpc[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never };
 
-/** The AttackMonitor's RPC surface, the same way. */
-type MonitorStub = {
-  [K in "recordFailure" | "state"]: (...args: Parameters<AttackMonitor[K]>) => Promise<Awaited<ReturnType<AttackMonitor[K]>>>;
-};
+/** The RateLimiter's stub (see kernel/objects.ts). */
+export type LimiterStub = Stub<LimiterRpc>;
+
+/** The AttackMonitor's stub. */
+type MonitorStub = Stub<MonitorRpc>;
 
 /**
  * Everything a service needs, built once per request: storage (already fail-closed and metered),
@@ -100,11 +98,11 @@ export function createDeps(env: Bindings, options: DepsOptions): Deps {
   const { db, replicas } = createDatabases(env, env.DB, meter, options.bookmark ?? null);
   const now = options.now ?? (() => new Date());
   const objectCall =
-    <Stub, Class extends Rpc.DurableObjectBranded | undefined>(namespace: DurableObjectNamespace<Class>) =>
-    <T>(name: string, call: (stub: Stub) => Promise<T>): Promise<T> =>
+    <S>(namespace: Pick<DurableObjectNamespace, "idFromName"> & { get(id: DurableObjectId): unknown }) =>
+    <T>(name: string, call: (stub: S) => Promise<T>): Promise<T> =>
       meter.track("durable_object", async () => {
         try {
-          return await call(namespace.get(namespace.idFromName(name)) as unknown as Stub);
+          return await call(namespace.get(namespace.idFromName(name)) as unknown as S);
         } catch (error) {
           throw new DependencyError("durable_object", error);
         }
@@ -117,8 +115,8 @@ export function createDeps(env: Bindings, options: DepsOptions): Deps {
     now,
     keys: () => loadKeySet(db, config, now().getTime()),
     meta: options.meta,
-    limiter: objectCall<LimiterStub, RateLimiter>(env.RATE_LIMITER),
-    attackMonitor: objectCall<MonitorStub, AttackMonitor>(env.ATTACK_MONITOR),
+    limiter: objectCall<LimiterStub>(env.RATE_LIMITER),
+    attackMonitor: objectCall<MonitorStub>(env.ATTACK_MONITOR),
     fetch: options.fetch ?? ((input, init) => fetch(input, init)),
     // Optional at run time: a deployment whose queue is missing keeps serving; the cron re-drives.
     webhooks: (env as Partial<Bindings>).WEBHOOKS,

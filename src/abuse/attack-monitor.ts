@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { readConfig, type Bindings } from "../config";
 import type { SprayPolicy } from "../config/rate-limits";
+import type { AttackState, MonitorRpc } from "../kernel/objects";
 import { recordAudit } from "../audit/audit";
 import { createDeps } from "../deps";
 import { emitEvents } from "../events/events";
@@ -37,17 +38,6 @@ const WAKE_EVERY_MS = 30_000;
 /** Failures of one identifier counted per minute (see the class comment). */
 const PER_IDENTIFIER_MINUTE = 3;
 
-/** What the monitor knows; `underAttack` is the only part a login reads. */
-export interface AttackState {
-  underAttack: boolean;
-  /** Failed logins in the last minute, at the last tick. */
-  rate: number;
-  /** Failed logins per minute, on average over about the last hour (attack periods excluded). */
-  baseline: number;
-  /** When the current attack began (epoch ms), or null. */
-  since: number | null;
-}
-
 export interface MonitorRow extends Record<string, SqlStorageValue> {
   under_attack: number;
   since: number | null;
@@ -75,7 +65,7 @@ CREATE TABLE IF NOT EXISTS monitor (
 );
 `;
 
-export class AttackMonitor extends DurableObject<Bindings> {
+export class AttackMonitor extends DurableObject<Bindings> implements MonitorRpc {
   private readonly sql: SqlStorage;
 
   constructor(ctx: DurableObjectState, env: Bindings) {

@@ -1,6 +1,6 @@
 import type { User } from "../db/schema";
 import { findUserByIdentifier, type AccountIdentifier } from "../db/users";
-import type { LimitState, LockEvent, RefusalReport, SpreadPolicy } from "./rate-limiter";
+import type { LimitState, LockEvent, RefusalReport, SpreadPolicy } from "../kernel/objects";
 import { AppError } from "../errors";
 import { recordAudit } from "../audit/audit";
 import { emitEvents } from "../events/events";

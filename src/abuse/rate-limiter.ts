@@ -4,89 +4,19 @@ import { setAuditCounts } from "../db/audit-logs";
 import { createDb } from "../db/client";
 import { describeError, log } from "../log";
 import type { LimitPolicy, LockoutPolicy } from "../config/rate-limits";
-
-/** How a limit stands after a call: the numbers for the `RateLimit` header. */
-export interface LimitState {
-  name: string;
-  limit: number;
-  window: number;
-  remaining: number;
-  /** Seconds until at least one unit of quota is free again. */
-  reset: number;
-}
-
-/**
- * A refusal as the audit trail sees it: refusals of one kind are counted per window (see
- * {@link REFUSAL_WINDOW_MS}), and only the first of a window writes an audit row, with this `id`; the
- * object writes the window's final count into that row when the window ends.
- */
-export interface RefusalReport {
-  /** The audit row of this window: the first refusal inserts it, the alarm updates its count. */
-  id: string;
-  /** Whether this refusal opened the window (and so is the one that writes the row). */
-  first: boolean;
-  windowSeconds: number;
-}
-
-export type HitResult =
-  | { ok: true; limits: LimitState[]; ticket?: string }
-  | { ok: false; retryAfter: number; blockedBy: string; limits: LimitState[]; report?: RefusalReport };
-
-/**
- * The "one client failing across many identifiers" signal of a per-IP object (see
- * {@link RateLimiter.hit}): at `identifiers` distinct failing login identifiers within `window`
- * seconds the IP is blocked for `blockSeconds`. `enforce: false` (action `log`) records and audits
- * the block without refusing anything.
- */
-export interface SpreadPolicy {
-  name: string;
-  identifiers: number;
-  window: number;
-  blockSeconds: number;
-  enforce: boolean;
-}
-
-/** How a request takes part in the spread signal: a login names its identifier (hashed); others only check. */
-export interface SpreadOptions {
-  policy: SpreadPolicy;
-  /** A login's identifier, hashed: the call admits it as a pending attempt and returns a ticket. */
-  identifier?: string;
-}
-
-/** A block that has just begun: its caller writes the one audit row (see {@link RefusalReport}). */
-export interface SpreadSettleResult {
-  blockStarted: RefusalReport | null;
-}
-
-type LockTier = "soft" | "hard";
-
-/** A lock that has just begun and not been announced yet (audit row, notice to the owner). */
-export type LockEvent = LockTier | null;
-
-export type AdmitResult =
-  | { ok: true; ticket: string; lockEvent: LockEvent }
-  | {
-      ok: false;
-      reason: "rate_limited";
-      retryAfter: number;
-      blockedBy: string;
-      limits: LimitState[];
-      lockEvent: LockEvent;
-      report: RefusalReport;
-    }
-  | { ok: false; reason: "locked"; tier: LockTier | "pending"; retryAfter: number | null; lockEvent: LockEvent; report: RefusalReport };
-
-export interface SettleResult {
-  failures: number;
-  lockEvent: LockEvent;
-}
-
-export interface LockoutSnapshot {
-  failures: number;
-  pending: number;
-  lockedUntil: number | null;
-  hardLocked: boolean;
-}
+import type {
+  AdmitResult,
+  HitResult,
+  LimiterRpc,
+  LimitState,
+  LockEvent,
+  LockoutSnapshot,
+  RefusalReport,
+  SettleResult,
+  SpreadOptions,
+  SpreadPolicy,
+  SpreadSettleResult,
+} from "../kernel/objects";
 
 /** An admitted guess that is never reported (the worker died) counts as a failure after this. */
 export const TICKET_TTL_MS = 30_000;
@@ -150,7 +80,7 @@ interface LockoutRow extends Record<string, SqlStorageValue> {
  * small, so the log stays a few dozen rows. Callers pass `now` (ms) so one clock, the worker's
  * `deps.now()`, drives both the policy and the tests; only the alarm reads the object's own clock.
  */
-export class RateLimiter extends DurableObject<Bindings> {
+export class RateLimiter extends DurableObject<Bindings> implements LimiterRpc {
   private schemaReady = false;
 
   /**

@@ -1,6 +1,6 @@
 import { recordAudit, type AuditEntry } from "../audit/audit";
 import type { Deps } from "../deps";
-import type { RefusalReport } from "./rate-limiter";
+import type { RefusalReport } from "../kernel/objects";
 
 /**
  * Audits a refused request (a throttle or a lock) once per window instead of once per request.

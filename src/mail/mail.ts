@@ -1,6 +1,6 @@
 import { mailboxObjectName, spendBudgets } from "../abuse/budgets";
 import type { Budget } from "../config/rate-limits";
-import type { HitResult } from "../abuse/rate-limiter";
+import type { HitResult } from "../kernel/objects";
 import { log } from "../log";
 import type { Deps } from "../deps";
 

@@ -1,0 +1,118 @@
+import type { LimitPolicy, LockoutPolicy } from "../config/rate-limits";
+
+/**
+ * What the rest of the worker calls on the two Durable Object classes (src/abuse/rate-limiter.ts,
+ * src/abuse/attack-monitor.ts), declared here, below the domains, so that the per-request
+ * dependencies (deps.ts) can type their stubs without importing the classes: the classes implement
+ * these interfaces. Every value crossing the RPC boundary is plain data.
+ */
+
+/** How a limit stands after a call: the numbers for the `RateLimit` header. */
+export interface LimitState {
+  name: string;
+  limit: number;
+  window: number;
+  remaining: number;
+  /** Seconds until at least one unit of quota is free again. */
+  reset: number;
+}
+
+/**
+ * A refusal as the audit trail sees it: refusals of one kind are counted per window (see the RateLimiter's
+ * refusal windows), and only the first of a window writes an audit row, with this `id`; the
+ * object writes the window's final count into that row when the window ends.
+ */
+export interface RefusalReport {
+  /** The audit row of this window: the first refusal inserts it, the alarm updates its count. */
+  id: string;
+  /** Whether this refusal opened the window (and so is the one that writes the row). */
+  first: boolean;
+  windowSeconds: number;
+}
+
+export type HitResult =
+  | { ok: true; limits: LimitState[]; ticket?: string }
+  | { ok: false; retryAfter: number; blockedBy: string; limits: LimitState[]; report?: RefusalReport };
+
+/**
+ * The "one client failing across many identifiers" signal of a per-IP object (see
+ * RateLimiter.hit): at `identifiers` distinct failing login identifiers within `window`
+ * seconds the IP is blocked for `blockSeconds`. `enforce: false` (action `log`) records and audits
+ * the block without refusing anything.
+ */
+export interface SpreadPolicy {
+  name: string;
+  identifiers: number;
+  window: number;
+  blockSeconds: number;
+  enforce: boolean;
+}
+
+/** How a request takes part in the spread signal: a login names its identifier (hashed); others only check. */
+export interface SpreadOptions {
+  policy: SpreadPolicy;
+  /** A login's identifier, hashed: the call admits it as a pending attempt and returns a ticket. */
+  identifier?: string;
+}
+
+/** A block that has just begun: its caller writes the one audit row (see {@link RefusalReport}). */
+export interface SpreadSettleResult {
+  blockStarted: RefusalReport | null;
+}
+
+type LockTier = "soft" | "hard";
+
+/** A lock that has just begun and not been announced yet (audit row, notice to the owner). */
+export type LockEvent = LockTier | null;
+
+export type AdmitResult =
+  | { ok: true; ticket: string; lockEvent: LockEvent }
+  | {
+      ok: false;
+      reason: "rate_limited";
+      retryAfter: number;
+      blockedBy: string;
+      limits: LimitState[];
+      lockEvent: LockEvent;
+      report: RefusalReport;
+    }
+  | { ok: false; reason: "locked"; tier: LockTier | "pending"; retryAfter: number | null; lockEvent: LockEvent; report: RefusalReport };
+
+export interface SettleResult {
+  failures: number;
+  lockEvent: LockEvent;
+}
+
+export interface LockoutSnapshot {
+  failures: number;
+  pending: number;
+  lockedUntil: number | null;
+  hardLocked: boolean;
+}
+
+/** The RateLimiter's RPC surface (one object per client IP, identifier, user, device or mailbox). */
+export interface LimiterRpc {
+  hit(action: string, policies: LimitPolicy[], now: number, report?: boolean, spread?: SpreadOptions): HitResult;
+  admitGuess(action: string, policies: LimitPolicy[], lockout: LockoutPolicy, now: number): AdmitResult;
+  settleGuess(ticket: string, success: boolean, now: number): SettleResult;
+  settleSpread(ticket: string, failed: boolean, policy: SpreadPolicy, now: number): SpreadSettleResult;
+  unlock(now: number): { wasLocked: boolean; failures: number };
+  inspect(now: number): LockoutSnapshot;
+}
+
+/** What the monitor knows; `underAttack` is the only part a login reads. */
+export interface AttackState {
+  underAttack: boolean;
+  /** Failed logins in the last minute, at the last tick. */
+  rate: number;
+  /** Failed logins per minute, on average over about the last hour (attack periods excluded). */
+  baseline: number;
+  /** When the current attack began (epoch ms), or null. */
+  since: number | null;
+}
+
+/** The AttackMonitor's RPC surface (the shards and the one deployment-wide monitor). */
+export interface MonitorRpc {
+  recordFailure(now: number, identifier: string): Promise<void>;
+  state(): AttackState;
+}
