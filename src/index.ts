@@ -1,6 +1,6 @@
-import { app } from "./http/app";
+import { app } from "./app";
 import type { Bindings } from "./config";
-import { createDeps } from "./deps";
+import { createDeps } from "./kernel/deps";
 import { deliverBatch } from "./events/delivery";
 import { runEventRedrive, runScheduledMaintenance } from "./maintenance/scheduled";
 

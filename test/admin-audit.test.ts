@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createExecutionContext } from "cloudflare:test";
-import { app } from "../src/http/app";
+import { app } from "../src/app";
 import { d1FailingOn } from "./broken-bindings";
 import { buildRequest, call, captureLogs, env, freshIp, login, problem, register, type Registered } from "./helpers";
 

@@ -2,7 +2,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Bindings } from "../src/config";
-import { app } from "../src/http/app";
+import { app } from "../src/app";
 import { buildRequest, call, captureLogs, login, problem, register } from "./helpers";
 
 /**

@@ -2,7 +2,7 @@ import type { z } from "@hono/zod-openapi";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { GATEHOUSE_CLIENT_JS } from "../src/client/bundle";
 import type { LoginBody, Message, RegisterBody, Session, User } from "../src/client/types";
-import type { loginBody, MessageSchema, registerBody, TokenResponseSchema, UserSchema } from "../src/http/schemas";
+import type { loginBody, MessageSchema, registerBody, TokenResponseSchema, UserSchema } from "../src/web/schemas";
 import { call } from "./helpers";
 
 /** Issue #12: the worker serves the browser client; the client's types follow the API's schemas. */

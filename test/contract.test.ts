@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ERROR_CATALOGUE } from "../src/errors";
-import { app } from "../src/http/app";
-import { pageRoutes } from "../src/http/routes/pages";
+import { app } from "../src/app";
+import { pageRoutes } from "../src/pages/routes";
 import { declaredRoutes } from "./contract";
 import { call } from "./helpers";
 

@@ -1,5 +1,5 @@
 import type { ZodType } from "zod";
-import { app } from "../src/http/app";
+import { app } from "../src/app";
 
 /**
  * The OpenAPI contract as the tests see it: the route declarations the app was built from (the

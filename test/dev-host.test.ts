@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { app } from "../src/http/app";
-import { isDevHost } from "../src/http/middleware/dev-host";
+import { app } from "../src/app";
+import { isDevHost } from "../src/web/middleware/dev-host";
 import { buildRequest, env, problem } from "./helpers";
 
 /**

@@ -4,7 +4,7 @@ import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { ConfigError, readConfig, type Bindings } from "../src/config";
 import { commitCredentialChange } from "../src/db/credentials";
 import { createDb } from "../src/db/client";
-import { createDeps, type Deps } from "../src/deps";
+import { createDeps, type Deps } from "../src/kernel/deps";
 import { deliverBatch, retryDelaySeconds } from "../src/events/delivery";
 import { eventRows, type WebhookMessage } from "../src/events/events";
 import { redriveEvents } from "../src/events/redrive";

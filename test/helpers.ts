@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { expect, vi } from "vitest";
 import type { Bindings } from "../src/config";
-import { app } from "../src/http/app";
+import { app } from "../src/app";
 import { assertMatchesContract } from "./contract";
 
 /** Test helpers: talk to the worker over HTTP exactly as a client would. */

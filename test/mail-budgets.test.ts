@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
-import { createDeps } from "../src/deps";
-import { prepareOneTimeToken } from "../src/recovery/one-time-tokens";
+import { createDeps } from "../src/kernel/deps";
+import { prepareOneTimeToken } from "../src/kernel/one-time-tokens";
 import { call, captureLogs, env, freshIp, login, outbox, problem, register, uniqueEmail, type Registered } from "./helpers";
 
 /**

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Bindings } from "../src/config";
-import { createDeps, type Deps } from "../src/deps";
+import { createDeps, type Deps } from "../src/kernel/deps";
 import { deliver, sendMail, type MailMessage } from "../src/mail/mail";
 import { emailChangeMail, passwordResetMail, verificationMail } from "../src/mail/templates";
 import { call, captureLogs, env, freshIp, outbox, register, uniqueEmail } from "./helpers";

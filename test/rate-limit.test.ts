@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { clearLockout } from "../src/abuse/limits";
-import { createDeps } from "../src/deps";
+import { createDeps } from "../src/kernel/deps";
 import { throwingLimiter, unreachableLimiter } from "./broken-bindings";
 import { call, captureLogs, freshIp, login, outbox, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
 

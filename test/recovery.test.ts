@@ -66,7 +66,7 @@ describe("POST /auth/forgot-password", () => {
 
   it("ignores Host and X-Forwarded-Host: the mailed link uses the configured URL", async () => {
     const user = await register();
-    // A *.localhost name: dev mode (the tests' DEV_OUTBOX) refuses other hosts (src/http/middleware/dev-host.ts).
+    // A *.localhost name: dev mode (the tests' DEV_OUTBOX) refuses other hosts (src/web/middleware/dev-host.ts).
     const res = await call("https://evil.localhost/api/v1/auth/forgot-password", {
       body: { email: user.email },
       ip: freshIp(),

@@ -2,8 +2,9 @@ import { exportJWK, generateKeyPair, calculateJwkThumbprint, type JWK } from "jo
 import { describe, expect, it } from "vitest";
 import { readConfig, type Config } from "../src/config";
 import { createDb } from "../src/db/client";
-import { unwrapJwk, wrapJwk, type StoredPrivateJwk } from "../src/sessions/key-wrapping";
-import { loadKeySet } from "../src/sessions/signing-keys";
+import type { StoredPrivateJwk } from "../src/db/signing-keys";
+import { unwrapJwk, wrapJwk } from "../src/kernel/key-wrapping";
+import { loadKeySet } from "../src/kernel/signing-keys";
 import { call, env, register } from "./helpers";
 
 /**

@@ -1,7 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Bindings } from "../src/config";
-import { app } from "../src/http/app";
+import { app } from "../src/app";
 import { buildRequest, call, captureLogs, env, freshIp, login, outbox, problem, register, uniqueEmail, type CallOptions } from "./helpers";
 
 /**

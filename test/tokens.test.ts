@@ -17,8 +17,9 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { createDb } from "../src/db/client";
 import { readConfig } from "../src/config";
 import { signAccessToken, verifyAccessToken } from "../src/sessions/access-tokens";
-import { unwrapJwk, type StoredPrivateJwk } from "../src/sessions/key-wrapping";
-import { loadKeySet } from "../src/sessions/signing-keys";
+import type { StoredPrivateJwk } from "../src/db/signing-keys";
+import { unwrapJwk } from "../src/kernel/key-wrapping";
+import { loadKeySet } from "../src/kernel/signing-keys";
 import { call, problem, register } from "./helpers";
 
 /** Access tokens, the JWKS, forged tokens and the signing-key sources. */

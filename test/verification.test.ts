@@ -115,7 +115,7 @@ describe("POST /auth/resend-verification", () => {
 
   it("builds the link from PUBLIC_URL whatever the Host header says", async () => {
     const user = await register();
-    // A *.localhost name: dev mode (the tests' DEV_OUTBOX) refuses other hosts (src/http/middleware/dev-host.ts).
+    // A *.localhost name: dev mode (the tests' DEV_OUTBOX) refuses other hosts (src/web/middleware/dev-host.ts).
     const res = await call("https://evil.localhost/api/v1/auth/resend-verification", {
       body: { email: user.email },
       ip: freshIp(),

@@ -3,7 +3,7 @@ import { readConfig, type Bindings } from "../config";
 import type { SprayPolicy } from "../config/rate-limits";
 import type { AttackState, MonitorRpc } from "../kernel/objects";
 import { recordAudit } from "../audit/audit";
-import { createDeps } from "../deps";
+import { createDeps } from "../kernel/deps";
 import { emitEvents } from "../events/events";
 import { describeError, log } from "../log";
 

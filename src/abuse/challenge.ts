@@ -1,4 +1,4 @@
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { AppError } from "../errors";
 import { describeError, log } from "../log";
 import { enforceIpLimit } from "./limits";

@@ -5,7 +5,7 @@ import { AppError } from "../errors";
 import { recordAudit } from "../audit/audit";
 import { emitEvents } from "../events/events";
 import { recordRefusal } from "./refusals";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { clientKey } from "./client-key";
 import { sendSecurityNotice } from "../mail/notices";
 import { log } from "../log";

@@ -1,5 +1,5 @@
 import { recordAudit, type AuditEntry } from "../audit/audit";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import type { RefusalReport } from "../kernel/objects";
 
 /**

@@ -1,5 +1,5 @@
 import { sha256 } from "../crypto";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { describeError, log } from "../log";
 import { MONITOR_NAME, SPRAY_SHARDS } from "./attack-monitor";
 

@@ -1,6 +1,6 @@
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { rateLimited } from "./limits";
-import { mailboxObjectName } from "./budgets";
+import { mailboxObjectName } from "../kernel/budgets";
 import { addressPolicies, userPolicies, type AddressAction, type UserAction } from "../config/rate-limits";
 import { recordRefusal } from "./refusals";
 

@@ -5,9 +5,9 @@ import { guardPasswordCheck } from "../abuse/limits";
 import { hashNewPassword } from "./new-password";
 import { passwordParams } from "./passwords";
 import { recordAudit } from "../audit/audit";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { sendSecurityNotice } from "../mail/notices";
-import { voidMarkers } from "../recovery/one-time-tokens";
+import { voidMarkers } from "../kernel/one-time-tokens";
 import { verifyPassword } from "./passwords";
 import { changeCredentials, keyNames } from "../sessions/credential-change";
 

@@ -1,5 +1,5 @@
 import type { User } from "../db/schema";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { AppError } from "../errors";
 import { assertCurrentPassword } from "./credentials";
 

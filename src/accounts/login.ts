@@ -14,7 +14,7 @@ import { loginWrites, readLoginState, readPrimaryRecordingRefusal } from "../db/
 import type { AuditLog, Device, User } from "../db/schema";
 import { isStaleFence } from "../db/sessions";
 import { findUserByIdentifier, identifierOf, type AccountIdentifier } from "../db/users";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { deviceIdOf } from "../devices/device-tokens";
 import { deviceSignIn, recognizeDevice, voidDevice } from "../devices/devices";
 import { afterSuccessfulLogin } from "../devices/sign-in-signals";

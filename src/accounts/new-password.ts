@@ -1,6 +1,6 @@
 import type { User } from "../db/schema";
-import type { Deps } from "../deps";
-import { assertNotBreached } from "./breached-passwords";
+import type { Deps } from "../kernel/deps";
+import { assertNotBreached } from "../abuse/breached-passwords";
 import { hashPassword, passwordParams } from "./passwords";
 import { assertStrongPassword } from "./password-policy";
 

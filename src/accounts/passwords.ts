@@ -1,7 +1,7 @@
 import { compareSync as bcryptCompare } from "bcryptjs";
 import { PBKDF2_MAX_ITERATIONS } from "../config";
 import { base64url, fromBase64url, hmacSha256, randomBytes, timingSafeEqual, utf8 } from "../crypto";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 
 /**
  * Password hashing: PBKDF2-HMAC-SHA256 through WebCrypto, stored as a self-describing string

@@ -4,7 +4,7 @@ import { recordAudit } from "../audit/audit";
 import { emitEvents } from "../events/events";
 import type { User } from "../db/schema";
 import { findUserByUsername, updateUser } from "../db/users";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { AppError, isUniqueViolation } from "../errors";
 
 /** Profile changes by the signed-in user. */

@@ -5,15 +5,15 @@ import { deviceInserts } from "../db/logins";
 import { AppError, isUniqueViolation } from "../errors";
 import { auditRow, logAudit } from "../audit/audit";
 import { auditInsert } from "../db/audit-logs";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { enqueueEvents, eventRows } from "../events/events";
 import { mailToken, sendMail } from "../mail/mail";
 import { registrationAttemptMail, usernameUnavailableMail, verificationMail } from "../mail/templates";
-import { issueOneTimeToken } from "../recovery/one-time-tokens";
+import { issueOneTimeToken } from "../kernel/one-time-tokens";
 import { hashPassword, passwordParams } from "./passwords";
 import { assertStrongPassword } from "./password-policy";
 import { assertNotDisposable } from "./disposable-email";
-import { assertNotBreached } from "./breached-passwords";
+import { assertNotBreached } from "../abuse/breached-passwords";
 import { deviceSignIn } from "../devices/devices";
 import { startSession, type TokenResponse } from "../sessions/sessions";
 

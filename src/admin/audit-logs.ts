@@ -2,7 +2,7 @@ import { recordAudit } from "../audit/audit";
 import { listAuditLogs, type AuditFilters } from "../db/audit-logs";
 import type { AuditPosition } from "../db/audit-logs";
 import type { AuditLog } from "../db/schema";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { describeError, log } from "../log";
 import { decodeCursor, toPage } from "../pagination";
 

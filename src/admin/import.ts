@@ -2,7 +2,7 @@ import { importedHashProblem, passwordParams } from "../accounts/passwords";
 import { recordAudit } from "../audit/audit";
 import { emitEvents } from "../events/events";
 import { insertUsersIfFree, type ImportedUser } from "../db/admin-import";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { AppError } from "../errors";
 
 /**

@@ -1,6 +1,6 @@
 import { clearLockout } from "../abuse/limits";
 import { findUserByIdentifier, type AccountIdentifier } from "../db/users";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { AppError } from "../errors";
 
 /**

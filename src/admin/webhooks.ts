@@ -1,6 +1,6 @@
 import { recordAudit } from "../audit/audit";
 import { listEventsPage, resetForRedelivery } from "../db/webhook-events";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { AppError } from "../errors";
 import { sendToQueue } from "../events/events";
 import { decodeCursor, toPage } from "../pagination";

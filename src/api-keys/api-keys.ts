@@ -3,14 +3,14 @@ import type { ApiKey, User } from "../db/schema";
 import { AppError } from "../errors";
 import { assertFreshAuthentication } from "../accounts/fresh-auth";
 import { clientKey } from "../abuse/client-key";
-import { spendBudgets } from "../abuse/budgets";
+import { spendBudgets } from "../kernel/budgets";
 import { enforceUserLimit } from "../abuse/user-limits";
 import { recordRefusal } from "../abuse/refusals";
 import { sendSecurityNotice } from "../mail/notices";
 import { displayPrefix, generateApiKey, hashApiKeySecret, parseApiKey, verifyApiKeySecret } from "./format";
 import { auditRow, logAudit, recordAudit } from "../audit/audit";
 import { auditInsertIf } from "../db/audit-logs";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { describeError, log } from "../log";
 
 /**

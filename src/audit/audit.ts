@@ -1,6 +1,6 @@
 import { auditLogs, type AuditLog } from "../db/schema";
 import { log } from "../log";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 
 /**
  * Security log: one `audit_logs` row per security-relevant event, plus a structured log line.

@@ -1,6 +1,6 @@
 import { listAuditLogs } from "../db/audit-logs";
 import type { AuditLog } from "../db/schema";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { decodeCursor, toPage } from "../pagination";
 
 /** `GET /users/me/security-events`: the caller's own audit trail, newest first. */

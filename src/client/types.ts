@@ -1,9 +1,9 @@
 /**
  * Bodies the browser client sends and receives, written to match the OpenAPI schemas in
- * src/http/schemas.ts (test/browser-client.test.ts holds the two together at compile time). Plain
+ * src/web/schemas.ts (test/browser-client.test.ts holds the two together at compile time). Plain
  * types with no runtime and no DOM, so the worker's type check can read them too.
  */
-import type { UserResponse } from "../accounts/user-response";
+import type { UserResponse } from "../kernel/user-response";
 
 /** `UserResponse`: the signed-in user, as the worker declares it (one schema for the API and the client). */
 export type User = UserResponse;

@@ -96,7 +96,7 @@ export const abuse = defineSection({
       /** Faster than this between consecutive successful logins is flagged as impossible travel. */
       impossibleTravelKmh: v.IMPOSSIBLE_TRAVEL_KMH,
     },
-    /** The breached-password check (src/accounts/breached-passwords.ts). */
+    /** The breached-password check (src/abuse/breached-passwords.ts). */
     breachedPasswords: {
       /** `off`: never; `register`: new passwords; `always`: also flagged (not refused) at login. */
       mode: v.BREACHED_PASSWORD_CHECK,

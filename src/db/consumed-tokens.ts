@@ -5,7 +5,7 @@ import { consumedTokens } from "./schema";
 
 /**
  * Queries on `consumed_tokens`, the single-use arbiter of mailed tokens (see
- * recovery/one-time-tokens.ts for the key scheme). A row is either a consumed token's hash or an
+ * kernel/one-time-tokens.ts for the key scheme). A row is either a consumed token's hash or an
  * issuance marker; `superseded` names the key range of markers newer than a token, or null where
  * the newest token does not win.
  */

@@ -1,11 +1,22 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import { signingKeys } from "./schema";
-import type { StoredPrivateJwk } from "../sessions/key-wrapping";
+import type { JWK } from "jose";
 
 /** Queries on `signing_keys`, the key pairs the worker generates when no `JWT_PRIVATE_JWKS` is set. */
 
-/** `private_jwk` holds a clear JWK (rows from before wrapping) or a wrapped one (sessions/key-wrapping.ts). */
+/** A private key wrapped with AES-256-GCM (kernel/key-wrapping.ts), as the `private_jwk` column stores it. */
+export interface WrappedJwk {
+  wrapped: "A256GCM";
+  kek: "secret" | "dev";
+  iv: string;
+  ciphertext: string;
+}
+
+/** What the `private_jwk` column holds: a clear JWK (older rows) or an envelope. */
+export type StoredPrivateJwk = JWK | WrappedJwk;
+
+/** `private_jwk` holds a clear JWK (rows from before wrapping) or a wrapped one (kernel/key-wrapping.ts). */
 export type SigningKeyRow = Omit<typeof signingKeys.$inferSelect, "privateJwk"> & { privateJwk: StoredPrivateJwk };
 
 export function listSigningKeys(db: Db, alg: string): Promise<SigningKeyRow[]> {

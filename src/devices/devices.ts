@@ -1,7 +1,7 @@
 import { recordAudit } from "../audit/audit";
 import type { Device, devices, User } from "../db/schema";
 import { findDevice, listLiveDevices, markDeviceRevoked } from "../db/devices";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { AppError } from "../errors";
 import { DEVICE_TOKEN_LIFETIME_MS, signDeviceToken, verifyDeviceToken } from "./device-tokens";
 

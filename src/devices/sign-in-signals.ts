@@ -1,14 +1,14 @@
-import { breachCount } from "../accounts/breached-passwords";
+import { breachCount } from "../abuse/breached-passwords";
 import { recordAudit } from "../audit/audit";
 import { sha256 } from "../crypto";
 import type { User } from "../db/schema";
-import { afterResponse, type Deps, type RequestPlace } from "../deps";
+import { afterResponse, type Deps, type RequestPlace } from "../kernel/deps";
 import { emitEvents } from "../events/events";
 import { describeError, log } from "../log";
 import { mailToken } from "../mail/mail";
 import { sendSecurityNotice } from "../mail/notices";
 import { newSignInMail } from "../mail/templates";
-import { issueOneTimeToken } from "../recovery/one-time-tokens";
+import { issueOneTimeToken } from "../kernel/one-time-tokens";
 
 /**
  * Signals of a successful password login, all worked out after the response (the login answer and

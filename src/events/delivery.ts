@@ -1,5 +1,5 @@
 import { findEvent, markDelivered, recordFailedAttempt } from "../db/webhook-events";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { log } from "../log";
 import type { WebhookMessage } from "./events";
 import { webhookHeaders } from "./signature";

@@ -1,5 +1,5 @@
 import { insertEvents, markQueued, type NewWebhookEvent } from "../db/webhook-events";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { describeError, log } from "../log";
 import type { EventType } from "../config/webhooks";
 

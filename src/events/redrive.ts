@@ -1,5 +1,5 @@
 import { findStrandedEventIds } from "../db/webhook-events";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { sendToQueue } from "./events";
 
 /** Rows per cron run; more wait for the next run. */

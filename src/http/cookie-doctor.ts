@@ -1,5 +1,5 @@
 import type { Config } from "../config";
-import { ACCESS_COOKIE, DELIVERY_HEADER, DEVICE_COOKIE, REFRESH_COOKIE } from "./cookies";
+import { ACCESS_COOKIE, DELIVERY_HEADER, DEVICE_COOKIE, REFRESH_COOKIE } from "../web/cookies";
 
 /**
  * The cookie doctor (development, or superusers): explains, for the request it receives, which of

@@ -78,11 +78,6 @@ export const security: Record<"anyCredential" | "accessToken", Record<string, st
   accessToken: [{ accessToken: [] }],
 };
 
-/**
- * D1 Sessions API bookmark: every response of a request that wrote to the database
- * carries one; a client that sends it back on later requests reads its own writes from any replica.
- */
-export const BOOKMARK_HEADER = "Gatehouse-Bookmark";
 export const BOOKMARK_DESCRIPTION =
   "A D1 bookmark (opaque). Responses of requests that changed data carry it; send it back on your next requests to read your own writes wherever you are (without it, reads near you may lag the write by about a second).";
 

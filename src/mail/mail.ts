@@ -1,8 +1,8 @@
-import { mailboxObjectName, spendBudgets } from "../abuse/budgets";
+import { mailboxObjectName, spendBudgets } from "../kernel/budgets";
 import type { Budget } from "../config/rate-limits";
 import type { HitResult } from "../kernel/objects";
 import { log } from "../log";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 
 /**
  * One mail interface, three transports chosen by configuration:

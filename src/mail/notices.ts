@@ -1,5 +1,5 @@
 import { findUserById } from "../db/users";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { sendMail } from "./mail";
 import { securityNoticeMail, type SecurityEvent } from "./templates";
 

@@ -5,7 +5,7 @@ import { createApiKey, listApiKeys, revokeApiKey, type CreatedApiKey } from "../
 import { listSecurityEvents } from "../audit/security-events";
 import { listDevices, revokeOwnDevice } from "../devices/devices";
 import { AppError } from "../errors";
-import type { AppEnv } from "../http/context";
+import type { AppEnv } from "../web/context";
 import {
   apiKeyIdParam,
   changeEmailBody,
@@ -14,7 +14,7 @@ import {
   deleteAccountBody,
   idParam,
   updateProfileBody,
-} from "../http/schemas";
+} from "../web/schemas";
 import { requestEmailChange } from "../recovery/email-change";
 import { listSessions, revokeOwnSession } from "../sessions/sessions";
 import { AccountPage, type AccountData } from "./account-view";

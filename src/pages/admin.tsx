@@ -15,8 +15,8 @@ import {
   type UserListQuery,
 } from "../admin/users";
 import { AppError } from "../errors";
-import type { AppEnv } from "../http/context";
-import { adminUsersQuery, idParam, rolesBody } from "../http/schemas";
+import type { AppEnv } from "../web/context";
+import { adminUsersQuery, idParam, rolesBody } from "../web/schemas";
 import { AuditPage, queryString, UserPage, UsersPage, WebhooksPage, type AuditFilterValues, type UserPageProps } from "./admin-view";
 import type { FormName } from "./csrf";
 import { failureFrom, text, validate, type FormData } from "./forms";

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { base64url, hmacSha256, randomToken, timingSafeEqual, utf8 } from "../crypto";
-import type { AppEnv } from "../http/context";
+import type { AppEnv } from "../web/context";
 
 /**
  * CSRF for the hosted pages (the HTTP contract: "`Origin` (or `Sec-Fetch-Site`) checked against the

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { ZodType } from "zod";
 import { AppError, type ErrorCode } from "../errors";
-import type { AppEnv } from "../http/context";
+import type { AppEnv } from "../web/context";
 import { CSRF_FIELD, formIsGenuine, type FormName } from "./csrf";
 import type { FieldErrors, FormState } from "./kit";
 import { strings as s } from "./strings";

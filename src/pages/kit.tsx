@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import type { Child, FC, PropsWithChildren } from "hono/jsx";
 import type { Config } from "../config";
 import { randomToken } from "../crypto";
-import type { AppEnv } from "../http/context";
+import type { AppEnv } from "../web/context";
 import { CSRF_FIELD, formTokens, type FormName, type FormTokens } from "./csrf";
 import type { PageSession } from "./session";
 import { strings as s, type NoticeKey } from "./strings";

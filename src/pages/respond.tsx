@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { AppEnv } from "../http/context";
+import type { AppEnv } from "../web/context";
 import { describeError, log } from "../log";
 import { findCause, isDependencyError } from "../errors";
 import type { FormName } from "./csrf";

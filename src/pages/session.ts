@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { User } from "../db/schema";
-import type { AppEnv } from "../http/context";
-import { clearSessionCookies, extendRefreshCookie, refreshCookie, setSessionCookies } from "../http/cookies";
+import type { AppEnv } from "../web/context";
+import { clearSessionCookies, extendRefreshCookie, refreshCookie, setSessionCookies } from "../web/cookies";
 import { keepSessionAlive, sessionFromRefreshToken, type TokenResponse } from "../sessions/sessions";
 
 /**

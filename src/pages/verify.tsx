@@ -1,10 +1,10 @@
 import { Hono, type Context } from "hono";
 import { enforceIpLimit } from "../abuse/limits";
 import { AppError } from "../errors";
-import type { AppEnv } from "../http/context";
-import { verifyEmailBody } from "../http/schemas";
+import type { AppEnv } from "../web/context";
+import { verifyEmailBody } from "../web/schemas";
 import { confirmEmailToken } from "../recovery/email-verification";
-import { findOneTimeToken, type TokenPayload, type TokenPurpose } from "../recovery/one-time-tokens";
+import { findOneTimeToken, type TokenPayload, type TokenPurpose } from "../kernel/one-time-tokens";
 import { failureFrom, text, validate } from "./forms";
 import { ErrorSummary, Field, Form, frameFor, Hidden, Layout, renderPage, type FormState } from "./kit";
 import { DeadLink, ResendForm } from "./recovery";

@@ -3,7 +3,7 @@ import { findUserByEmail, findUserById } from "../db/users";
 import { AppError, isUniqueViolation } from "../errors";
 import { recordAudit } from "../audit/audit";
 import { assertCurrentPassword } from "../accounts/credentials";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { mailToken, sendMailNow, type Undelivered } from "../mail/mail";
 import { emailChangeMail, emailRevertMail } from "../mail/templates";
 import { enforceAddressLimit, enforceUserLimit } from "../abuse/user-limits";
@@ -19,7 +19,7 @@ import {
   prepareOneTimeToken,
   voidMarkers,
   type TokenPayload,
-} from "./one-time-tokens";
+} from "../kernel/one-time-tokens";
 import { mailResetLink } from "./password-reset";
 
 /**

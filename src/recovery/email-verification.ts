@@ -11,9 +11,9 @@ import { describeError, log } from "../log";
 import { sendVerificationMail } from "../accounts/registration";
 import { recordAudit } from "../audit/audit";
 import { emitEvents } from "../events/events";
-import { afterResponse, type Deps } from "../deps";
+import { afterResponse, type Deps } from "../kernel/deps";
 import { confirmEmailChange } from "./email-change";
-import { consumeOneTimeToken, findOneTimeToken, invalidLink, voidMarkers } from "./one-time-tokens";
+import { consumeOneTimeToken, findOneTimeToken, invalidLink, voidMarkers } from "../kernel/one-time-tokens";
 
 /** How a registration token's confirmer proves the account's password (the HTTP contract). */
 export interface VerificationProof {

@@ -3,12 +3,19 @@ import { recognizeDevice } from "../devices/devices";
 import { findUserByEmail, findUserById } from "../db/users";
 import { describeError, log } from "../log";
 import { recordAudit } from "../audit/audit";
-import { afterResponse, type Deps } from "../deps";
+import { afterResponse, type Deps } from "../kernel/deps";
 import { mailToken, type MailTrigger, type Undelivered } from "../mail/mail";
 import type { User } from "../db/schema";
 import { passwordResetMail } from "../mail/templates";
 import { sendSecurityNotice } from "../mail/notices";
-import { consumeOneTimeToken, hasLiveToken, invalidLink, issueOneTimeToken, peekOneTimeToken, voidMarkers } from "./one-time-tokens";
+import {
+  consumeOneTimeToken,
+  hasLiveToken,
+  invalidLink,
+  issueOneTimeToken,
+  peekOneTimeToken,
+  voidMarkers,
+} from "../kernel/one-time-tokens";
 import { hashNewPassword } from "../accounts/new-password";
 import { changeCredentials, keyNames } from "../sessions/credential-change";
 

@@ -1,10 +1,10 @@
 import { DISABLED_PASSWORD } from "../accounts/passwords";
 import { recordAudit } from "../audit/audit";
 import { findUserById } from "../db/users";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { sendSecurityNotice } from "../mail/notices";
 import { changeCredentials, keyNames } from "../sessions/credential-change";
-import { consumeOneTimeToken, invalidLink, peekOneTimeToken, voidMarkers } from "./one-time-tokens";
+import { consumeOneTimeToken, invalidLink, peekOneTimeToken, voidMarkers } from "../kernel/one-time-tokens";
 import { mailResetLink } from "./password-reset";
 
 /**

@@ -1,7 +1,7 @@
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters } from "jose";
 import type { Config } from "../config";
 import { AppError } from "../errors";
-import type { KeySet } from "./signing-keys";
+import type { KeySet } from "../kernel/signing-keys";
 
 /** The access token's type header (RFC 9068); refresh tokens and ID tokens never carry it. */
 const ACCESS_TOKEN_TYPE = "at+jwt";

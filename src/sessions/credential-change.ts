@@ -1,6 +1,6 @@
 import type { BatchItem } from "drizzle-orm/batch";
 import { commitCredentialChange, type CommittedChange, type CredentialChange } from "../db/credentials";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { enqueueEvents, eventRows, type NewEvent } from "../events/events";
 
 /**

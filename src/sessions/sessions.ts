@@ -20,11 +20,11 @@ import { auditRow, logAudit, recordAudit } from "../audit/audit";
 import { auditInsert } from "../db/audit-logs";
 import { eventInsert } from "../db/webhook-events";
 import { base64url, fromBase64url, hmacSha256, randomToken, sha256 } from "../crypto";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 import { sendSecurityNotice } from "../mail/notices";
 import { changeCredentials } from "./credential-change";
 import { emitEvents, enqueueEvents, eventRows, type NewEvent } from "../events/events";
-import { toUserResponse, type UserResponse } from "../accounts/user-response";
+import { toUserResponse, type UserResponse } from "../kernel/user-response";
 import { decodeCursor, toPage } from "../pagination";
 
 /**

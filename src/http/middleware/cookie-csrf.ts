@@ -1,8 +1,8 @@
 import { createMiddleware } from "hono/factory";
 import { readConfig } from "../../config";
 import { AppError } from "../../errors";
-import type { AppEnv } from "../context";
-import { DELIVERY_HEADER, REFRESH_COOKIE, wantsCookies } from "../cookies";
+import type { AppEnv } from "../../web/context";
+import { DELIVERY_HEADER, REFRESH_COOKIE, wantsCookies } from "../../web/cookies";
 
 /** Routes that read the refresh cookie (the ones a Gatehouse cookie authenticates). */
 const COOKIE_AUTHENTICATED = new Set(["/api/v1/auth/refresh", "/api/v1/auth/logout"]);

@@ -1,6 +1,6 @@
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../context";
+import type { AppEnv } from "../../web/context";
 import { AppError } from "../../errors";
 
 /** JSON bodies larger than this are refused with 413 before they are parsed. */

@@ -2,7 +2,7 @@ import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import type { Context, Next } from "hono";
 import { enforceIpLimit } from "../../abuse/limits";
 import type { IpAction } from "../../config/rate-limits";
-import type { AppEnv } from "../context";
+import type { AppEnv } from "../../web/context";
 
 /**
  * Counts the request against the client IP's `action` limits before `handler` runs (429 when a

@@ -1,10 +1,10 @@
 import { createMiddleware } from "hono/factory";
-import type { AppEnv, Principal, SessionEnv } from "../context";
+import type { AppEnv, Principal, SessionEnv } from "../../web/context";
 import { findUserWithSession } from "../../db/sessions";
 import { AppError } from "../../errors";
 import { verifyAccessToken } from "../../sessions/access-tokens";
 import { authenticateApiKey, looksLikeApiKey } from "../../api-keys/api-keys";
-import type { Deps } from "../../deps";
+import type { Deps } from "../../kernel/deps";
 
 /** RFC 6750 challenge sent with every 401 from this middleware. */
 const CHALLENGE = { "WWW-Authenticate": 'Bearer error="invalid_token"' };

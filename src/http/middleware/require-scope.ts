@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../context";
+import type { AppEnv } from "../../web/context";
 import { AppError } from "../../errors";
 import type { ApiKeyScope } from "../../api-keys/api-keys";
 

@@ -4,9 +4,9 @@ import { IMPORT_MAX_BYTES, IMPORT_MAX_LINES, importUsers } from "../../admin/imp
 import { listDeliveries, redeliver } from "../../admin/webhooks";
 import { EVENT_TYPES } from "../../config/webhooks";
 import { AppError } from "../../errors";
-import type { AppEnv } from "../context";
+import type { AppEnv } from "../../web/context";
 import { AUTH_ERRORS, jsonResponse, problems, security } from "../openapi";
-import { emailField, fullNameField, usernameField } from "../schemas";
+import { emailField, fullNameField, usernameField } from "../../web/schemas";
 import { validationHook } from "../validation";
 
 /**

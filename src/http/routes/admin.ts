@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { unlockAccount } from "../../admin/unlock";
 import { identifierOf } from "../../db/users";
-import type { AppEnv } from "../context";
+import type { AppEnv } from "../../web/context";
 import { requireSuperuser } from "../middleware/require-superuser";
 import { adminDataRoutes } from "./admin-data";
 import { AUTH_ERRORS, BODY_ERRORS, jsonBody, jsonResponse, noContent, problems, security } from "../openapi";
@@ -15,7 +15,7 @@ import {
   rolesBody,
   unlockBody,
   userSessionParams,
-} from "../schemas";
+} from "../../web/schemas";
 import {
   deactivateUser,
   forcePasswordReset,
@@ -26,7 +26,7 @@ import {
   setSuperuserFlag,
   userDetails,
 } from "../../admin/users";
-import type { Deps } from "../../deps";
+import type { Deps } from "../../kernel/deps";
 import type { ErrorCode } from "../../errors";
 import { validationHook } from "../validation";
 

@@ -1,9 +1,9 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { createApiKey, listApiKeys, revokeApiKey } from "../../api-keys/api-keys";
-import type { AppEnv } from "../context";
+import type { AppEnv } from "../../web/context";
 import { requireInteractiveSession } from "../middleware/require-auth";
 import { AUTH_ERRORS, BODY_ERRORS, jsonBody, jsonResponse, noContent, problems, security } from "../openapi";
-import { ApiKeyListSchema, apiKeyIdParam, createApiKeyBody, CreatedApiKeySchema } from "../schemas";
+import { ApiKeyListSchema, apiKeyIdParam, createApiKeyBody, CreatedApiKeySchema } from "../../web/schemas";
 import { validationHook } from "../validation";
 
 /**

@@ -9,8 +9,8 @@ import { logOut, refreshSession } from "../../sessions/sessions";
 import type { Context } from "hono";
 import { AppError } from "../../errors";
 import type { TokenResponse } from "../../sessions/sessions";
-import type { AppEnv, Principal } from "../context";
-import { clearSessionCookies, deviceCookie, refreshCookie, setSessionCookies, wantsCookies } from "../cookies";
+import type { AppEnv, Principal } from "../../web/context";
+import { clearSessionCookies, deviceCookie, refreshCookie, setSessionCookies, wantsCookies } from "../../web/cookies";
 import { limitPerIp } from "../middleware/rate-limit";
 import { optionalAuth, requireAuth, requireInteractiveSession } from "../middleware/require-auth";
 import { AUTH_ERRORS, BODY_ERRORS, jsonBody, jsonResponse, noContent, problems, security } from "../openapi";
@@ -28,7 +28,7 @@ import {
   tokenBody,
   TokenResponseSchema,
   verifyEmailBody,
-} from "../schemas";
+} from "../../web/schemas";
 
 /** `/api/v1/auth`: registration, login, token refresh, logout, recovery and verification. */
 export const authRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });

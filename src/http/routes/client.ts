@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { GATEHOUSE_CLIENT_JS } from "../../client/bundle";
-import type { AppEnv } from "../context";
+import type { AppEnv } from "../../web/context";
 import { problems } from "../openapi";
 
 /**

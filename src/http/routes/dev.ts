@@ -1,9 +1,9 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { AppError } from "../../errors";
 import { readOutbox } from "../../mail/mail";
-import type { AppEnv } from "../context";
+import type { AppEnv } from "../../web/context";
 import { jsonResponse, problems } from "../openapi";
-import { CookieDiagnosisSchema, outboxQuery, OutboxSchema } from "../schemas";
+import { CookieDiagnosisSchema, outboxQuery, OutboxSchema } from "../../web/schemas";
 import { diagnoseCookies } from "../cookie-doctor";
 import { optionalAuth } from "../middleware/require-auth";
 import { validationHook } from "../validation";

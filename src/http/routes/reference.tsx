@@ -1,9 +1,10 @@
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Config } from "../../config";
 import { sha256Base64 } from "../../crypto";
-import type { AppEnv } from "../context";
+import type { AppEnv } from "../../web/context";
 import { DOCS_STYLE, DocsPage, type OpenApiDocument } from "../docs-page";
-import { BOOKMARK_DESCRIPTION, BOOKMARK_HEADER, jsonResponse, problems, securitySchemes } from "../openapi";
+import { BOOKMARK_HEADER } from "../../web/context";
+import { BOOKMARK_DESCRIPTION, jsonResponse, problems, securitySchemes } from "../openapi";
 
 /**
  * `GET /openapi.json` (the detailed contract, generated from the route declarations) and

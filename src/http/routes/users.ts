@@ -1,12 +1,12 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { changePassword, deleteAccount } from "../../accounts/credentials";
 import { updateProfile } from "../../accounts/profile";
-import { toUserResponse } from "../../accounts/user-response";
+import { toUserResponse } from "../../kernel/user-response";
 import { listSecurityEvents } from "../../audit/security-events";
 import { listDevices, revokeOwnDevice } from "../../devices/devices";
 import { requestEmailChange } from "../../recovery/email-change";
 import { listSessions, revokeOwnSession } from "../../sessions/sessions";
-import type { AppEnv } from "../context";
+import type { AppEnv } from "../../web/context";
 import { requireAuth, requireInteractiveSession } from "../middleware/require-auth";
 import { requireScope } from "../middleware/require-scope";
 import { AUTH_ERRORS, BODY_ERRORS, jsonBody, jsonResponse, noContent, problems, security } from "../openapi";
@@ -23,7 +23,7 @@ import {
   sessionsQuery,
   updateProfileBody,
   UserSchema,
-} from "../schemas";
+} from "../../web/schemas";
 import { validationHook } from "../validation";
 import { apiKeyRoutes } from "./api-keys";
 

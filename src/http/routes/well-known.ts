@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
-import type { AppEnv } from "../context";
+import type { AppEnv } from "../../web/context";
 import { jsonResponse, problems } from "../openapi";
-import { HealthSchema, JwksSchema, OpenIdConfigurationSchema } from "../schemas";
+import { HealthSchema, JwksSchema, OpenIdConfigurationSchema } from "../../web/schemas";
 
 /** Public, unauthenticated endpoints: the JWKS, the discovery document and the health check. */
 export const wellKnownRoutes = new OpenAPIHono<AppEnv>();

@@ -1,6 +1,6 @@
 import type { Bindings } from "../config";
 import type { User } from "../db/schema";
-import type { Deps } from "../deps";
+import type { Deps } from "../kernel/deps";
 
 /** A caller authenticated with an access token: full rights, bound to one session. */
 interface SessionPrincipal {
@@ -38,3 +38,9 @@ export interface AppEnv {
 export interface SessionEnv {
   Variables: { session: SessionPrincipal };
 }
+
+/**
+ * D1 Sessions API bookmark: every response of a request that wrote to the database carries one; a
+ * client that sends it back on later requests reads its own writes from any replica.
+ */
+export const BOOKMARK_HEADER = "Gatehouse-Bookmark";

@@ -1,6 +1,6 @@
-import type { Deps } from "../deps";
+import type { Deps } from "./deps";
 import { budgetPolicies, type Budget } from "../config/rate-limits";
-import type { HitResult } from "../kernel/objects";
+import type { HitResult } from "./objects";
 
 /**
  * Budgets of what Gatehouse does by itself after a request (mail per mailbox, new-IP records per

@@ -1,5 +1,6 @@
 import type { JWK } from "jose";
 import { base64url, fromBase64url, randomBytes, utf8 } from "../crypto";
+import type { StoredPrivateJwk, WrappedJwk } from "../db/signing-keys";
 
 /**
  * Generated private keys are stored in D1 wrapped: AES-256-GCM under a key derived with HKDF-SHA256
@@ -13,15 +14,6 @@ import { base64url, fromBase64url, randomBytes, utf8 } from "../crypto";
  *   It protects nothing (it is in this file); it exists so that `npm run dev` stays zero-config
  *   while running the same wrap/unwrap code a deployment runs, and so the tests exercise it.
  */
-export interface WrappedJwk {
-  wrapped: "A256GCM";
-  kek: "secret" | "dev";
-  iv: string;
-  ciphertext: string;
-}
-
-/** What the `private_jwk` column holds: a clear JWK (older rows) or an envelope. */
-export type StoredPrivateJwk = JWK | WrappedJwk;
 
 /** The secret that wraps new keys (and re-wraps weaker rows), or none: keys cannot be generated. */
 export interface Wrapping {

@@ -1,13 +1,13 @@
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { accountPages } from "../../pages/account";
-import { adminPages } from "../../pages/admin";
-import { recoveryPages } from "../../pages/recovery";
-import { messagePage, pageError } from "../../pages/respond";
-import { signInPages } from "../../pages/sign-in";
-import { strings } from "../../pages/strings";
-import { verifyPages } from "../../pages/verify";
-import type { AppEnv } from "../context";
+import { accountPages } from "./account";
+import { adminPages } from "./admin";
+import { recoveryPages } from "./recovery";
+import { messagePage, pageError } from "./respond";
+import { signInPages } from "./sign-in";
+import { strings } from "./strings";
+import { verifyPages } from "./verify";
+import type { AppEnv } from "../web/context";
 
 /**
  * The hosted pages (the HTTP contract "Hosted pages"), server-rendered HTML at the worker's root:

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { UserResponseSchema } from "../accounts/user-response";
+import { UserResponseSchema } from "../kernel/user-response";
 import { API_KEY_SCOPES } from "../api-keys/api-keys";
 import { SECURITY_EVENTS_MAX_LIMIT } from "../audit/security-events";
 import { SESSIONS_MAX_LIMIT } from "../sessions/sessions";

@@ -1,10 +1,10 @@
-import type { LimiterRpc, MonitorRpc } from "./kernel/objects";
-import { readConfig, type Bindings, type Config } from "./config";
-import { guardKv, type Db } from "./db/client";
-import { createDatabases, type ReplicaReads } from "./db/replica-reads";
-import { DependencyError } from "./errors";
-import { loadKeySet, type KeySet } from "./sessions/signing-keys";
-import { StorageMeter } from "./storage-meter";
+import type { LimiterRpc, MonitorRpc } from "./objects";
+import { readConfig, type Bindings, type Config } from "../config";
+import { guardKv, type Db } from "../db/client";
+import { createDatabases, type ReplicaReads } from "../db/replica-reads";
+import { DependencyError } from "../errors";
+import { loadKeySet, type KeySet } from "./signing-keys";
+import { StorageMeter } from "../storage-meter";
 
 /** Who is asking: recorded on sessions and audit rows. */
 interface RequestMeta {
@@ -102,7 +102,7 @@ export function createDeps(env: Bindings, options: DepsOptions): Deps {
     <T>(name: string, call: (stub: S) => Promise<T>): Promise<T> =>
       meter.track("durable_object", async () => {
         try {
-          return await call(namespace.get(namespace.idFromName(name)) as unknown as S);
+          return await call(namespace.get(namespace.idFromName(name)) as S);
         } catch (error) {
           throw new DependencyError("durable_object", error);
         }

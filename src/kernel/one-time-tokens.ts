@@ -9,7 +9,7 @@ import {
 } from "../db/consumed-tokens";
 import { AppError } from "../errors";
 import { randomToken, sha256 } from "../crypto";
-import type { Deps } from "../deps";
+import type { Deps } from "./deps";
 
 /**
  * Mailed one-time tokens (email verification, password reset, email change and its revert link).

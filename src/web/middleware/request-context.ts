@@ -1,9 +1,8 @@
 import { createMiddleware } from "hono/factory";
 import { matchedRoutes } from "hono/route";
-import { createDeps, type RequestPlace } from "../../deps";
+import { createDeps, type RequestPlace } from "../../kernel/deps";
 import { log } from "../../log";
-import { BOOKMARK_HEADER } from "../openapi";
-import type { AppEnv } from "../context";
+import { BOOKMARK_HEADER, type AppEnv } from "../context";
 
 /** What a D1 bookmark looks like (opaque, short, printable); anything else is ignored. */
 const BOOKMARK = /^[\w.:-]{1,128}$/;
