@@ -4,8 +4,8 @@ import { createDeps } from "./kernel/deps";
 import { deliverBatch } from "./events/delivery";
 import { runEventRedrive, runScheduledMaintenance } from "./maintenance/scheduled";
 
-export { RateLimiter } from "./abuse/rate-limiter";
-export { AttackMonitor } from "./abuse/attack-monitor";
+export { RateLimiter } from "./abuse/objects/rate-limiter";
+export { AttackMonitor } from "./abuse/objects/attack-monitor";
 
 /** The daily clean-up's trigger in wrangler.toml; every other trigger (every five minutes) re-drives events. */
 const DAILY_CRON = "17 3 * * *";

@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { LimitPolicy } from "../src/config/rate-limits";
-import type { RateLimiter } from "../src/abuse/rate-limiter";
+import type { RateLimiter } from "../src/abuse/objects/rate-limiter";
 import type { SecurityEvent } from "../src/audit/security-events";
 import type { LimiterStub } from "../src/kernel/deps";
 import { call, captureLogs, env, freshIp, login, problem, register, uniqueEmail } from "./helpers";

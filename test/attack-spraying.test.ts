@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { MONITOR_NAME, SPRAY_SHARDS, step, type AttackMonitor, type MonitorRow } from "../src/abuse/attack-monitor";
+import { MONITOR_NAME, SPRAY_SHARDS, type AttackMonitor } from "../src/abuse/objects/attack-monitor";
+import { step, type MonitorRow } from "../src/abuse/objects/spray-detector";
 import { forgetAttackMode } from "../src/abuse/spraying";
 import type { Bindings } from "../src/config";
 import { call, captureLogs, env, freshIp, login, problem, register, uniqueEmail } from "./helpers";
@@ -8,7 +9,7 @@ import { Browser } from "./pages-browser";
 
 /**
  * Password spraying across many clients (issue #16): the shards and the monitor of
- * src/abuse/attack-monitor.ts, the "under attack" mode, and what logins from unknown devices get
+ * src/abuse/objects/attack-monitor.ts, the "under attack" mode, and what logins from unknown devices get
  * then (src/abuse/challenge.ts). The monitor is one object for the whole suite, so every test that
  * switches the mode puts it back (see {@link calm}).
  */

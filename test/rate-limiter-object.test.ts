@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { RateLimiter, TICKET_TTL_MS } from "../src/abuse/rate-limiter";
+import { RateLimiter, TICKET_TTL_MS } from "../src/abuse/objects/rate-limiter";
 import type { LimiterStub } from "../src/kernel/deps";
 import type { LimitPolicy, LockoutPolicy } from "../src/config/rate-limits";
 

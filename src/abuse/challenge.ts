@@ -6,7 +6,7 @@ import { underAttack } from "./spraying";
 
 /**
  * What a login from an unknown device must pass while Gatehouse is under a password-spraying
- * attack (src/abuse/attack-monitor.ts) and `ATTACK_SPRAY_ACTION` is `challenge`:
+ * attack (src/abuse/objects/attack-monitor.ts) and `ATTACK_SPRAY_ACTION` is `challenge`:
  * - with Turnstile configured, a solved challenge (`turnstile_token`, verified at
  *   `TURNSTILE_VERIFY_URL`); without one, 403 `challenge_required` with the `site_key`;
  * - without Turnstile, from a hosted page whose browser ran no script (no widget answer), or when

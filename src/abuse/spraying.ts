@@ -1,7 +1,7 @@
 import { sha256 } from "../crypto";
 import type { Deps } from "../kernel/deps";
 import { describeError, log } from "../log";
-import { MONITOR_NAME, SPRAY_SHARDS } from "./attack-monitor";
+import { MONITOR_NAME, SPRAY_SHARDS } from "./objects/attack-monitor";
 
 /**
  * The worker's side of password-spraying detection (the objects are in attack-monitor.ts): failed

@@ -121,7 +121,7 @@ export function logAudit(deps: Pick<Deps, "meta">, row: AuditLog): void {
  * the row into it instead ({@link auditRow}, `auditInsert`, then {@link logAudit}): no extra round
  * trip, and the row exists exactly when the change does.
  */
-export async function recordAudit(deps: Deps, entry: AuditEntry): Promise<void> {
+export async function recordAudit(deps: Pick<Deps, "db" | "meta" | "now">, entry: AuditEntry): Promise<void> {
   const row = auditRow(deps, entry);
   if (!entry.id) return recordAuditRow(deps, row);
   await deps.db.insert(auditLogs).values(row).onConflictDoNothing();
@@ -129,7 +129,7 @@ export async function recordAudit(deps: Deps, entry: AuditEntry): Promise<void> 
 }
 
 /** Writes a row made by {@link auditRow} on its own, and logs it. */
-export async function recordAuditRow(deps: Deps, row: AuditLog): Promise<void> {
+export async function recordAuditRow(deps: Pick<Deps, "db" | "meta">, row: AuditLog): Promise<void> {
   await deps.db.insert(auditLogs).values(row);
   logAudit(deps, row);
 }

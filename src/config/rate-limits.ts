@@ -158,7 +158,7 @@ export type UserAction = keyof typeof USER_ACTIONS;
 export type AddressAction = keyof typeof ADDRESS_ACTIONS;
 export type Budget = keyof typeof BUDGETS;
 
-/** The password-spraying detection's numbers (`RATE_LIMITS.spraying`; src/abuse/attack-monitor.ts). */
+/** The password-spraying detection's numbers (`RATE_LIMITS.spraying`; src/abuse/objects/attack-monitor.ts). */
 export interface SprayPolicy {
   minimumPerMinute: number;
   baselineFactor: number;
@@ -171,7 +171,7 @@ export interface RateLimitSettings {
   lockout: LockoutPolicy;
   /** Seconds a client failing across `login_failures_ip_identifiers_hour` identifiers is blocked. */
   spreadBlockSeconds: number;
-  /** Password-spraying detection across clients (src/abuse/attack-monitor.ts). */
+  /** Password-spraying detection across clients (src/abuse/objects/attack-monitor.ts). */
   spraying: SprayPolicy;
 }
 

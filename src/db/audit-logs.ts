@@ -80,7 +80,7 @@ export async function pruneAuditLogs(db: Db, cutoff: Date, batchSize: number): P
 
 /**
  * Writes the final count of aggregated rows (one row per window of refusals, see
- * abuse/rate-limiter.ts) into their metadata: one statement per row, all in one batch.
+ * abuse/objects/rate-limiter.ts) into their metadata: one statement per row, all in one batch.
  */
 export async function setAuditCounts(db: Db, counts: { id: string; count: number }[]): Promise<void> {
   const [first, ...rest] = counts.map(({ id, count }) =>

@@ -48,7 +48,7 @@ export function eventRows(deps: Pick<Deps, "config" | "now">, events: NewEvent[]
  * profile edit, a verification, a revocation, a lockout). Not atomic with the change: if this write
  * fails the change stands and the event is lost (logged as `event.lost`); the request does not fail.
  */
-export async function emitEvents(deps: Deps, events: NewEvent[]): Promise<void> {
+export async function emitEvents(deps: Pick<Deps, "db" | "config" | "now" | "webhooks" | "waitUntil">, events: NewEvent[]): Promise<void> {
   const rows = eventRows(deps, events);
   if (rows.length === 0) return;
   try {
@@ -64,7 +64,7 @@ export async function emitEvents(deps: Deps, events: NewEvent[]): Promise<void> 
  * After the response, sends the ids to the queue and marks the rows queued. A failure here loses
  * nothing: rows still unqueued a minute later are re-driven by the cron.
  */
-export function enqueueEvents(deps: Deps, rows: { id: string }[]): void {
+export function enqueueEvents(deps: Pick<Deps, "db" | "now" | "webhooks" | "waitUntil">, rows: { id: string }[]): void {
   if (rows.length === 0) return;
   deps.waitUntil(
     sendToQueue(

@@ -54,7 +54,7 @@ export interface Deps {
   meta: RequestMeta;
   /** Runs one call on the named RateLimiter object; unreachable → DependencyError (503). */
   limiter: <T>(name: string, call: (stub: LimiterStub) => Promise<T>) => Promise<T>;
-  /** The same for the password-spraying objects (src/abuse/attack-monitor.ts). */
+  /** The same for the password-spraying objects (src/abuse/objects/attack-monitor.ts). */
   attackMonitor: <T>(name: string, call: (stub: MonitorStub) => Promise<T>) => Promise<T>;
   /** Every outbound HTTP call goes through this, so tests can inject a fake. */
   fetch: typeof fetch;

@@ -1,8 +1,8 @@
 import type { LimitPolicy, LockoutPolicy } from "../config/rate-limits";
 
 /**
- * What the rest of the worker calls on the two Durable Object classes (src/abuse/rate-limiter.ts,
- * src/abuse/attack-monitor.ts), declared here, below the domains, so that the per-request
+ * What the rest of the worker calls on the two Durable Object classes (src/abuse/objects/rate-limiter.ts,
+ * src/abuse/objects/attack-monitor.ts), declared here, below the domains, so that the per-request
  * dependencies (deps.ts) can type their stubs without importing the classes: the classes implement
  * these interfaces. Every value crossing the RPC boundary is plain data.
  */

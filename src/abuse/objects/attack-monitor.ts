@@ -1,11 +1,10 @@
 import { DurableObject } from "cloudflare:workers";
-import { readConfig, type Bindings } from "../config";
-import type { SprayPolicy } from "../config/rate-limits";
-import type { AttackState, MonitorRpc } from "../kernel/objects";
-import { recordAudit } from "../audit/audit";
-import { createDeps } from "../kernel/deps";
-import { emitEvents } from "../events/events";
-import { describeError, log } from "../log";
+import { readConfig, type Bindings } from "../../config";
+import type { SprayPolicy } from "../../config/rate-limits";
+import type { AttackState, MonitorRpc } from "../../kernel/objects";
+import { describeError, log } from "../../log";
+import { createRecorder, type ObjectRecorder } from "./recorder";
+import { MINUTE_MS, step, TICK_MS, type MonitorRow } from "./spray-detector";
 
 /**
  * Password-spraying detection across many clients: failures no per-IP or per-account counter sees
@@ -28,26 +27,11 @@ import { describeError, log } from "../log";
 
 export const SPRAY_SHARDS = 8;
 export const MONITOR_NAME = "monitor";
-const TICK_MS = 10_000;
 const BUCKET_MS = 10_000;
-const MINUTE_MS = 60_000;
-/** Time constant of the baseline's moving average. */
-const BASELINE_TAU_MS = 3_600_000;
 /** A shard wakes the monitor at most this often (the monitor keeps ticking while the rate is not zero). */
 const WAKE_EVERY_MS = 30_000;
 /** Failures of one identifier counted per minute (see the class comment). */
 const PER_IDENTIFIER_MINUTE = 3;
-
-export interface MonitorRow extends Record<string, SqlStorageValue> {
-  under_attack: number;
-  since: number | null;
-  baseline: number;
-  rate: number;
-  last_tick: number | null;
-  /** When the rate last was at or above the exit threshold during an attack. */
-  loud_at: number | null;
-  peak: number;
-}
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS buckets (start INTEGER PRIMARY KEY, failures INTEGER NOT NULL);
@@ -67,11 +51,13 @@ CREATE TABLE IF NOT EXISTS monitor (
 
 export class AttackMonitor extends DurableObject<Bindings> implements MonitorRpc {
   private readonly sql: SqlStorage;
+  private readonly recorder: ObjectRecorder;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(SCHEMA);
+    this.recorder = createRecorder(env, (promise) => ctx.waitUntil(promise));
   }
 
   /**
@@ -192,42 +178,13 @@ export class AttackMonitor extends DurableObject<Bindings> implements MonitorRpc
       baseline_factor: policy.baselineFactor,
     };
     log("warn", `attack.spraying_${change}`, details);
-    const deps = createDeps(this.env, {
-      meta: { ip: null, userAgent: null, requestId: crypto.randomUUID() },
-      waitUntil: (promise) => this.ctx.waitUntil(promise),
-    });
-    await recordAudit(deps, {
-      action: change === "started" ? "attack.started" : "attack.ended",
-      metadata: { signal: "password_spraying", ...details },
-    });
-    await emitEvents(deps, [{ type: "security.alert", data: { reason: "password_spraying", state: change, ...details } }]);
+    await this.recorder.announce(
+      { action: change === "started" ? "attack.started" : "attack.ended", metadata: { signal: "password_spraying", ...details } },
+      [{ type: "security.alert", data: { reason: "password_spraying", state: change, ...details } }],
+    );
   }
 
   private row(): MonitorRow | undefined {
     return this.sql.exec<MonitorRow>("SELECT * FROM monitor WHERE id = 1").toArray()[0];
   }
-}
-
-/**
- * One tick of the detector: a pure function of the stored state, the minute's rate and the time,
- * so its thresholds are tested without clocks.
- */
-export function step(row: MonitorRow, rate: number, now: number, policy: SprayPolicy): MonitorRow {
-  const elapsed = row.last_tick === null ? TICK_MS : Math.max(0, now - row.last_tick);
-  const keep = Math.exp(-elapsed / BASELINE_TAU_MS);
-  const attacking = row.under_attack === 1;
-  // Idle gaps (no tick) had a rate of zero: the decay over the gap accounts for them.
-  const baseline = attacking ? row.baseline : row.baseline * keep + rate * (1 - keep);
-  const enter = Math.max(policy.baselineFactor * row.baseline, policy.minimumPerMinute);
-  const exit = Math.max(2 * row.baseline, policy.minimumPerMinute / 2);
-  if (!attacking) {
-    if (rate >= enter) return { ...row, under_attack: 1, since: now, rate, last_tick: now, loud_at: now, peak: rate };
-    return { ...row, baseline, rate, last_tick: now };
-  }
-  const loudAt = rate >= exit ? now : (row.loud_at ?? now);
-  const peak = Math.max(row.peak, rate);
-  if (now - loudAt >= policy.quietMinutes * MINUTE_MS) {
-    return { ...row, under_attack: 0, since: null, rate, last_tick: now, loud_at: null, peak };
-  }
-  return { ...row, rate, last_tick: now, loud_at: loudAt, peak };
 }
