@@ -11,10 +11,11 @@ const LAYERS = [
   ["lib", ["^src/(errors|log|crypto|pagination|storage-meter)\\.ts$", "^src/build/"]],
   ["config", ["^src/config/"]],
   ["db", ["^src/db/"]],
-  // Per-request dependencies and the primitives every domain shares.
-  ["kernel", ["^src/kernel/"]],
+  // The audit trail and the events outbox: rows written with the change they report.
   ["audit", ["^src/audit/"]],
   ["events", ["^src/events/"]],
+  // Per-request dependencies (with the unit of work) and the primitives every domain shares.
+  ["kernel", ["^src/kernel/"]],
   ["mail", ["^src/mail/"]],
   // The domains, lowest first: each may use the ones below it.
   ["abuse", ["^src/abuse/"]],

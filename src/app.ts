@@ -1,10 +1,8 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Context } from "hono";
-import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import type { AppEnv } from "./web/context";
-import { AppError, findCause, isDependencyError, problemBody, type DependencyError } from "./errors";
-import { describeError, log } from "./log";
+import { AppError } from "./errors";
+import { renderError } from "./http/problem-response";
 import { createRequestContext } from "./web/middleware/request-context";
 import { createRequestId } from "./web/middleware/request-id";
 import { createNoStore, createSecurityHeaders } from "./web/middleware/security-headers";
@@ -20,35 +18,6 @@ import { userRoutes } from "./http/routes/users";
 import { mountReference } from "./http/routes/reference";
 import { pageRoutes } from "./pages/routes";
 import { wellKnownRoutes } from "./http/routes/well-known";
-
-/** Seconds a client should wait before retrying when a dependency is down. */
-const RETRY_AFTER_UNAVAILABLE = "5";
-
-/** Renders any error as problem+json. Unknown errors are logged and become a bland 500. */
-function renderError(error: unknown, c: Context<AppEnv>): Response {
-  const requestIdValue = c.get("requestId") ?? crypto.randomUUID();
-  let appError: AppError;
-  let dependencyError: DependencyError | undefined;
-  if (error instanceof AppError) {
-    appError = error;
-  } else if ((dependencyError = findCause(error, isDependencyError))) {
-    log("error", "dependency.unavailable", { request_id: requestIdValue, dependency: dependencyError.dependency, ...describeError(error) });
-    appError = new AppError("service_unavailable", { headers: { "Retry-After": RETRY_AFTER_UNAVAILABLE } });
-  } else if (error instanceof HTTPException && error.status === 400) {
-    appError = new AppError("malformed_body");
-  } else if (error instanceof HTTPException && error.status === 413) {
-    appError = new AppError("payload_too_large");
-  } else if (error instanceof HTTPException && error.status === 415) {
-    appError = new AppError("unsupported_media_type");
-  } else {
-    log("error", "request.failed", { request_id: requestIdValue, path: c.req.path, ...describeError(error) });
-    appError = new AppError("internal_error");
-  }
-  return c.body(JSON.stringify(problemBody(appError, requestIdValue)), appError.status as 400, {
-    ...appError.headers,
-    "Content-Type": "application/problem+json; charset=utf-8",
-  });
-}
 
 function createApp() {
   const app = new OpenAPIHono<AppEnv>();

@@ -90,10 +90,24 @@ export interface FieldError {
   message: string;
 }
 
+/** How one limit stands (the numbers of the `RateLimit` fields; the HTTP layer writes their syntax). */
+export interface LimitInfo {
+  name: string;
+  limit: number;
+  window: number;
+  remaining: number;
+  reset: number;
+}
+
 export interface AppErrorOptions {
   detail?: string;
   errors?: FieldError[];
+  /** Headers that are no limit's business (`Allow`); the wait and the limits have fields of their own. */
   headers?: Record<string, string>;
+  /** Seconds to wait before trying again (`Retry-After`). */
+  retryAfter?: number;
+  /** The limits that refused the request (`RateLimit`, `RateLimit-Policy`). */
+  limits?: LimitInfo[];
   /** Extension members of the problem body (RFC 9457 §3.2); only the ones declared in ProblemSchema. */
   extensions?: { site_key?: string };
   cause?: unknown;
@@ -112,6 +126,8 @@ export class AppError extends Error {
   readonly detail: string;
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string>;
+  readonly retryAfter: number | undefined;
+  readonly limits: LimitInfo[];
   readonly extensions: { site_key?: string };
 
   constructor(code: ErrorCode, options: AppErrorOptions = {}) {
@@ -122,6 +138,8 @@ export class AppError extends Error {
     this.detail = options.detail ?? entry.detail;
     this.errors = options.errors;
     this.headers = options.headers ?? {};
+    this.retryAfter = options.retryAfter;
+    this.limits = options.limits ?? [];
     this.extensions = options.extensions ?? {};
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { readConfig, type Bindings } from "../src/config";
-import { accountObjectName, ipObjectName } from "../src/abuse/limits";
+import { accountObjectName, ipObjectName } from "../src/abuse/object-names";
 import { clientKey } from "../src/abuse/client-key";
 import { ipPolicies, parseRateLimits } from "../src/config/rate-limits";
 

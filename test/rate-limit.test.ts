@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { clearLockout } from "../src/abuse/limits";
+import { clearLockout } from "../src/abuse/lockout-admin";
 import { createDeps } from "../src/kernel/deps";
 import { throwingLimiter, unreachableLimiter } from "./broken-bindings";
 import { call, captureLogs, freshIp, login, outbox, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";

@@ -1,7 +1,7 @@
 import type { Deps } from "../kernel/deps";
 import { AppError } from "../errors";
 import { describeError, log } from "../log";
-import { enforceIpLimit } from "./limits";
+import { enforceIpLimit } from "./ip-limits";
 import { underAttack } from "./spraying";
 
 /**

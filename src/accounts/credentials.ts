@@ -1,7 +1,7 @@
 import type { User } from "../db/schema";
 import { tombstone } from "../db/users";
 import { AppError } from "../errors";
-import { guardPasswordCheck } from "../abuse/limits";
+import { guardGuess, guessRefusal } from "../abuse/guess-guard";
 import { hashNewPassword } from "./new-password";
 import { passwordParams } from "./passwords";
 import { recordAudit } from "../audit/audit";
@@ -18,19 +18,22 @@ import { changeCredentials, keyNames } from "../sessions/credential-change";
 
 /**
  * Throws `invalid_current_password` (400) unless `password` is the user's current password. The
- * check is a guarded guess of the caller's own session (see abuse/limits.ts): a lock that strangers
+ * check is a guarded guess of the caller's own session (see abuse/guess-guard.ts): a lock that strangers
  * caused on the address never blocks the signed-in owner, while a stolen access token still cannot
  * brute-force the password (5 wrong tries lock that session's re-entry for 30 minutes: 423).
  */
 export async function assertCurrentPassword(deps: Deps, caller: { user: User; sessionId: string }, password: string): Promise<void> {
   const { user } = caller;
-  const { success } = await guardPasswordCheck(
+  const guessed = await guardGuess(
     deps,
-    { email: user.email },
-    async () => ({ success: (await verifyPassword(password, user.passwordHash, passwordParams(deps))).valid, userId: user.id }),
-    { kind: "session", id: caller.sessionId },
+    { identifier: { email: user.email }, guesser: { kind: "session", id: caller.sessionId } },
+    async () => ({
+      success: (await verifyPassword(password, user.passwordHash, passwordParams(deps))).valid,
+      userId: user.id,
+    }),
   );
-  if (!success) throw new AppError("invalid_current_password");
+  if (guessed.status !== "checked") throw guessRefusal(guessed);
+  if (!guessed.outcome.success) throw new AppError("invalid_current_password");
 }
 
 /**

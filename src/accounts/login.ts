@@ -1,25 +1,18 @@
 import { passAttackChallenge } from "../abuse/challenge";
-import {
-  accountObjectName,
-  admitLoginFromIp,
-  DeviceBudgetSpent,
-  guardPasswordCheck,
-  settleRefusedLogin,
-  type Guesser,
-} from "../abuse/limits";
+import { guardGuess, guessRefusal, type Guesser } from "../abuse/guess-guard";
+import { admitLoginFromIp, settleLoginFromIp, type IpTicket } from "../abuse/ip-limits";
+import { accountObjectName } from "../abuse/object-names";
 import { countLoginFailure, underAttack } from "../abuse/spraying";
 import { auditRow, logAudit, recordAuditRow } from "../audit/audit";
-import { auditInsert } from "../db/audit-logs";
-import { loginWrites, readLoginState, readPrimaryRecordingRefusal } from "../db/logins";
+import { loginWrites, readLoginState, readPrimaryRecordingRefusal, userUnchanged } from "../db/logins";
 import type { AuditLog, Device, User } from "../db/schema";
-import { isStaleFence } from "../db/sessions";
 import { findUserByIdentifier, identifierOf, type AccountIdentifier } from "../db/users";
-import type { Deps } from "../kernel/deps";
 import { deviceIdOf } from "../devices/device-tokens";
 import { deviceSignIn, recognizeDevice, voidDevice } from "../devices/devices";
 import { afterSuccessfulLogin } from "../devices/sign-in-signals";
 import { AppError } from "../errors";
-import { startSession, type TokenResponse } from "../sessions/sessions";
+import type { Deps } from "../kernel/deps";
+import { addSession, type TokenResponse } from "../sessions/sessions";
 import { burnPasswordCheck, hashPassword, passwordParams, verifyPassword } from "./passwords";
 
 /** Password login. */
@@ -46,21 +39,33 @@ type Decision =
   | { kind: "unverified"; user: User }
   | { kind: "failure"; reason: "unknown_account" | "bad_password" | "inactive"; user: User | undefined };
 
+/** One guess's outcome: the decision and, when it let the client in, the written sign-in. */
+interface Attempt {
+  decision: Decision;
+  signedIn?: { tokens: TokenResponse; deviceToken: string };
+  /** A refusal's audit row: already written with the primary's read, or still to write. */
+  refusal?: { row: AuditLog; written: boolean };
+  success: boolean;
+  userId: string | null;
+}
+
 /**
- * `POST /auth/login`, built to pay one far round trip (the D1 primary) when it succeeds:
+ * `POST /auth/login`, read top to bottom:
  *
- * 1. near the user, at once: the per-IP limits and spread signal (429 first), the attack mode
- *    (usually cached), and the account and the device row as a D1 read replica has them;
- * 2. the guess, admitted by the guesser's Durable Object (abuse/limits.ts): a stranger's counts
- *    against the identifier (lockout 423, per-address 429), a known device's only against itself;
- * 3. PBKDF2, then one D1 batch on the primary: the session, the last-login time, the device and the
- *    audit row, fenced on the password hash that was checked, so a lagging replica never lets an old
- *    password in (a fence that fails undoes the batch, and the primary's row decides).
+ * 1. near the user, at once: the per-IP limits and spread signal, the attack mode (usually cached),
+ *    and the account and device row as a D1 read replica has them;
+ * 2. under a spraying attack, the challenge for unknown devices (abuse/challenge.ts);
+ * 3. the guess, admitted by the guesser's Durable Object (abuse/guess-guard.ts): a stranger's
+ *    counts against the identifier, a known device's only against itself (and a device that spent
+ *    its own budget is voided and tries again as a stranger);
+ * 4. PBKDF2, then one unit of work on the primary (the session, the last-login time, the device, the
+ *    audit row), fenced on the row whose password was checked, so a lagging replica never lets an
+ *    old password in; a refusal is decided on the primary's row.
  *
- * Every refusal is the primary's: a replica may not have this account, its new password or its
- * verification yet. Precedence is the HTTP contract's: per-IP 429, then (under a spraying attack, unknown
- * devices only) the challenge, then lockout 423, then credentials 401. Every failure answers the same
- * `invalid_credentials`; its reason is kept in the audit row.
+ * The answers' precedence is the HTTP contract's, and it is this order: 429 `rate_limited` (per IP,
+ * step 1), 403 `challenge_required` (step 2), 423 `account_locked` and 429 for the identifier
+ * (step 3: {@link guessRefusal}), 401 `invalid_credentials` for every failure (its reason is kept in
+ * the audit row), 403 `email_not_verified` only after the right password ({@link refusalOf}).
  */
 export async function logIn(deps: Deps, input: LoginInput): Promise<LoginResult> {
   const identifier = identifierOf(input);
@@ -72,44 +77,40 @@ export async function logIn(deps: Deps, input: LoginInput): Promise<LoginResult>
   ]);
   let device = await recognizeDevice(deps, near.user, input.device_token, { device: near.device });
   if (attacked && !device && deps.config.attack.sprayAction === "challenge") {
-    try {
-      await passAttackChallenge(deps, { token: input.turnstile_token, noScript: input.noScript });
-    } catch (error) {
-      await settleRefusedLogin(deps, fromIp);
+    await passAttackChallenge(deps, { token: input.turnstile_token, noScript: input.noScript }).catch(async (error: unknown) => {
+      await settleLoginFromIp(deps, fromIp, true).catch(() => undefined);
       throw error;
-    }
+    });
   }
 
-  const check = async () => {
-    const attempt = await checkAndSignIn(deps, identifier, input.password, near.user, () => device);
-    return { ...attempt, success: attempt.decision.kind !== "failure", userId: attempt.decision.user?.id ?? null };
-  };
-  let outcome;
-  try {
-    outcome = await guardPasswordCheck(deps, identifier, check, device ? { kind: "device", id: device.id } : { kind: "stranger" }, fromIp);
-  } catch (error) {
-    if (!(error instanceof DeviceBudgetSpent) || !device) throw error;
+  const check = () => checkAndSignIn(deps, identifier, input.password, near.user, () => device);
+  let guessed = await guess(deps, identifier, device, fromIp, check);
+  if (guessed.status === "device_spent" && device) {
     await voidDevice(deps, device);
     device = null;
-    outcome = await guardPasswordCheck(deps, identifier, check, { kind: "stranger" } satisfies Guesser, fromIp);
+    guessed = await guess(deps, identifier, null, fromIp, check);
   }
-  const { decision, signedIn, refusal } = outcome;
+  if (guessed.status !== "checked") throw guessRefusal(guessed);
+  const { decision, signedIn, refusal } = guessed.outcome;
   if (decision.kind !== "ok" || !signedIn) {
     if (decision.kind === "failure") countLoginFailure(deps, accountObjectName(identifier));
-    await refusal?.();
-    throw new AppError(decision.kind === "unverified" ? "email_not_verified" : "invalid_credentials");
+    if (refusal?.written) logAudit(deps, refusal.row);
+    else if (refusal) await recordAuditRow(deps, refusal.row);
+    throw refusalOf(decision);
   }
   // New device, place, travel, hour and breach signals: all after the response (devices/sign-in-signals.ts).
   afterSuccessfulLogin(deps, { user: decision.user, newDevice: device === null, password: input.password });
   return { ...signedIn.tokens, device_token: signedIn.deviceToken };
 }
 
-interface Attempt {
-  decision: Decision;
-  /** Set when the login succeeded: the session is written. */
-  signedIn?: { tokens: TokenResponse; deviceToken: string };
-  /** Finishes the refused login's audit row (after the guess is settled): written, or only logged when already written. */
-  refusal?: () => Promise<void> | void;
+function guess(deps: Deps, identifier: AccountIdentifier, device: Device | null, ip: IpTicket, check: () => Promise<Attempt>) {
+  const guesser: Guesser = device ? { kind: "device", id: device.id } : { kind: "stranger" };
+  return guardGuess<Attempt>(deps, { identifier, guesser, ip }, check);
+}
+
+/** The answer to a password check that did not sign in. */
+function refusalOf(decision: Decision): AppError {
+  return new AppError(decision.kind === "unverified" ? "email_not_verified" : "invalid_credentials");
 }
 
 /**
@@ -125,11 +126,8 @@ async function checkAndSignIn(
 ): Promise<Attempt> {
   let decision = await decide(deps, nearUser, password);
   if (decision.kind === "ok") {
-    try {
-      return { decision, signedIn: await signIn(deps, decision, password, device()) };
-    } catch (error) {
-      if (!isStaleFence(error)) throw error;
-    }
+    const signedIn = await signIn(deps, decision, password, device());
+    if (signedIn) return attempt(decision, { signedIn });
   }
   // The primary decides every refusal. A refusal's audit row rides with that read, written only if
   // the primary's row is the one the refusal was decided on: one round trip for both.
@@ -137,11 +135,19 @@ async function checkAndSignIn(
   const { user: primary, recorded } = refusedRow
     ? await readPrimaryRecordingRefusal(deps.db, identifier, nearUser, refusedRow)
     : { user: await findUserByIdentifier(deps.db, identifier), recorded: false };
-  if (recorded && refusedRow) return { decision, refusal: () => logAudit(deps, refusedRow) };
+  if (recorded && refusedRow) return attempt(decision, { refusal: { row: refusedRow, written: true } });
   if (!sameRow(primary, nearUser) || decision.kind === "ok") decision = await decide(deps, primary, password);
-  if (decision.kind === "ok") return { decision, signedIn: await signIn(deps, decision, password, device()) };
-  const row = refusalRow(deps, decision, identifier, device() !== null);
-  return { decision, refusal: () => recordAuditRow(deps, row) };
+  if (decision.kind === "ok") {
+    // The primary's own row: only a change committed since this very read can stale it.
+    const signedIn = await signIn(deps, decision, password, device());
+    if (signedIn) return attempt(decision, { signedIn });
+    decision = { kind: "failure", reason: "bad_password", user: decision.user };
+  }
+  return attempt(decision, { refusal: { row: refusalRow(deps, decision, identifier, device() !== null), written: false } });
+}
+
+function attempt(decision: Decision, rest: Pick<Attempt, "signedIn" | "refusal">): Attempt {
+  return { decision, ...rest, success: decision.kind !== "failure", userId: decision.user?.id ?? null };
 }
 
 /** The `login.failed` row of a refusal; it names the kind of identifier only, never the identifier. */
@@ -182,40 +188,35 @@ async function decide(deps: Deps, user: User | undefined, password: string): Pro
 }
 
 /**
- * The sign-in's one D1 batch, fenced on the checked password hash: the session (and the sessions
- * beyond the cap ended), the last-login time, an outdated hash upgraded while the password is at
- * hand, the device, and the `login.succeeded` row. Throws what isStaleFence recognizes when the
- * primary's row has moved on.
+ * The sign-in's one unit of work, fenced on the checked row: the session (and the sessions beyond
+ * the cap ended), the last-login time, an outdated hash upgraded while the password is at hand, the
+ * device, and the `login.succeeded` row. Null when the primary's row has moved on (nothing written).
  */
 async function signIn(
   deps: Deps,
   decision: Extract<Decision, { kind: "ok" }>,
   password: string,
   known: Device | null,
-): Promise<{ tokens: TokenResponse; deviceToken: string }> {
+): Promise<{ tokens: TokenResponse; deviceToken: string } | null> {
   const { user } = decision;
   const now = deps.now();
   const device = deviceSignIn(deps, user.id, known);
   // Imported bcrypt hashes and outdated PBKDF2 parameters are upgraded at the first login.
   const rehash = decision.needsRehash ? await hashPassword(password, passwordParams(deps)) : null;
-  const audit = auditRow(deps, { action: "login.succeeded", userId: user.id, resource: `user:${user.id}` });
-  const tokens = await startSession(
-    deps,
-    { ...user, lastLoginAt: now },
-    {
-      fence: { passwordHash: user.passwordHash },
-      alongside: [
-        ...loginWrites(deps.db, {
-          user,
-          now,
-          rehash,
-          device: device.write,
-          client: { ip: deps.meta.ip, userAgent: deps.meta.userAgent?.slice(0, 512) ?? null },
-        }),
-        auditInsert(deps.db, audit),
-      ],
-    },
-  );
-  logAudit(deps, audit);
-  return { tokens, deviceToken: await device.token() };
+  const work = deps.work().fence(userUnchanged(user));
+  const session = await addSession(deps, work, { ...user, lastLoginAt: now });
+  work
+    .addAll(
+      loginWrites(deps.db, {
+        user,
+        now,
+        rehash,
+        device: device.write,
+        client: { ip: deps.meta.ip, userAgent: deps.meta.userAgent?.slice(0, 512) ?? null },
+      }),
+    )
+    .audit(auditRow(deps, { action: "login.succeeded", userId: user.id, resource: `user:${user.id}` }));
+  const committed = await work.commit();
+  if (!committed.committed) return null;
+  return { tokens: await session.issue(committed), deviceToken: await device.token() };
 }

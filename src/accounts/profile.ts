@@ -1,5 +1,5 @@
-import { enforceIpLimit } from "../abuse/limits";
-import { enforceUserLimit } from "../abuse/user-limits";
+import { enforceIpLimit } from "../abuse/ip-limits";
+import { enforceUserLimit } from "../abuse/request-limits";
 import { recordAudit } from "../audit/audit";
 import { emitEvents } from "../events/events";
 import type { User } from "../db/schema";

@@ -1,12 +1,10 @@
 import type { User } from "../db/schema";
-import type { BatchItem } from "drizzle-orm/batch";
-import { expireUnverifiedAccounts, findHolders, userInserts } from "../db/users";
+import { expireUnverifiedAccounts, findHolders, insertUser } from "../db/users";
 import { deviceInserts } from "../db/logins";
 import { AppError, isUniqueViolation } from "../errors";
-import { auditRow, logAudit } from "../audit/audit";
-import { auditInsert } from "../db/audit-logs";
+import { auditRow } from "../audit/audit";
 import type { Deps } from "../kernel/deps";
-import { enqueueEvents, eventRows } from "../events/events";
+import { eventRows } from "../events/events";
 import { mailToken, sendMail } from "../mail/mail";
 import { registrationAttemptMail, usernameUnavailableMail, verificationMail } from "../mail/templates";
 import { issueOneTimeToken } from "../kernel/one-time-tokens";
@@ -15,7 +13,7 @@ import { assertStrongPassword } from "./password-policy";
 import { assertNotDisposable } from "./disposable-email";
 import { assertNotBreached } from "../abuse/breached-passwords";
 import { deviceSignIn } from "../devices/devices";
-import { startSession, type TokenResponse } from "../sessions/sessions";
+import { addSession, type TokenResponse } from "../sessions/sessions";
 
 /** Registration. */
 
@@ -88,26 +86,27 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
     deletedAt: null,
     erasedAt: null,
   };
-  const events = eventRows(deps, [
-    { type: "user.created", data: { user_id: userId, email: input.email, username: input.username ?? null, email_verified: false } },
-  ]);
-  const audit = auditRow(deps, { action: "user.registered", userId, resource: `user:${userId}` });
-  // One batch (one far round trip): the account, its outbox and audit rows and, when it may sign in
-  // at once, its session and device. The audit row never exists without the account, nor the reverse.
-  const writes = [...userInserts(deps.db, user, events), auditInsert(deps.db, audit)];
+  // One unit of work (one far round trip): the account, its outbox and audit rows and, when it may
+  // sign in at once, its session and device. The audit row never exists without the account, nor the reverse.
+  const created = { user_id: userId, email: input.email, username: input.username ?? null, email_verified: false };
+  const work = deps
+    .work()
+    .addAll([insertUser(deps.db, user)])
+    .events(eventRows(deps, [{ type: "user.created", data: created }]))
+    .audit(auditRow(deps, { action: "user.registered", userId, resource: `user:${userId}` }));
   const device = deviceSignIn(deps, userId, null);
-  let tokens: TokenResponse | null = null;
+  const session = requireEmailVerification ? null : await addSession(deps, work, user);
+  if (session) work.addAll(deviceInserts(deps.db, device.write));
+  let committed;
   try {
-    if (requireEmailVerification) await deps.db.batch(writes as [BatchItem<"sqlite">]);
-    else tokens = await startSession(deps, user, { before: writes, alongside: deviceInserts(deps.db, device.write) });
+    committed = await work.commit();
   } catch (error) {
     // A concurrent registration won the race for the same address or username.
     if (isUniqueViolation(error, "users.email")) return emailTaken(deps, input.email);
     if (isUniqueViolation(error, "username")) return usernameTaken(deps, input.email);
     throw error;
   }
-  enqueueEvents(deps, events);
-  logAudit(deps, audit);
+  const tokens = session && committed.committed ? await session.issue(committed) : null;
   // Anyone can register any address: until it is verified it is not the account's own.
   sendMail(deps, verificationMail(user.email, deps.config, verificationToken), { class: "unsolicited" });
   if (!tokens) return { kind: "accepted" };

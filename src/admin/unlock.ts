@@ -1,4 +1,4 @@
-import { clearLockout } from "../abuse/limits";
+import { clearLockout } from "../abuse/lockout-admin";
 import { findUserByIdentifier, type AccountIdentifier } from "../db/users";
 import type { Deps } from "../kernel/deps";
 import { AppError } from "../errors";

@@ -1,11 +1,12 @@
-import { inspectLockout, type LockView } from "../abuse/limits";
+import { inspectLockout, type LockView } from "../abuse/lockout-admin";
 import { toUserResponse, type UserResponse } from "../kernel/user-response";
 import { listApiKeys, type ApiKeyResponse } from "../api-keys/api-keys";
-import { recordAudit, type AuditAction } from "../audit/audit";
+import { auditRow, recordAudit, type AuditAction, type AuditEntry } from "../audit/audit";
 import { listSecurityEvents, type SecurityEvent } from "../audit/security-events";
 import { countOtherActiveSuperusers, listUsersPage, setSuperuser, type UserStatus } from "../db/admin-users";
 import type { User } from "../db/schema";
-import { findUserById, updateUser } from "../db/users";
+import { findUserById, userUpdate } from "../db/users";
+import type { Committed } from "../db/unit-of-work";
 import type { Deps } from "../kernel/deps";
 import { listDevices, type DeviceView } from "../devices/devices";
 import { AppError } from "../errors";
@@ -13,8 +14,8 @@ import { decodeCursor, toPage } from "../pagination";
 import { voidMarkers } from "../kernel/one-time-tokens";
 import { mailResetLink } from "../recovery/password-reset";
 import { changeCredentials } from "../sessions/credential-change";
-import { listSessions, revokeSessions, revokedEvents, type SessionView } from "../sessions/sessions";
-import { emitEvents } from "../events/events";
+import { listSessions, revokeSessions, type SessionView } from "../sessions/sessions";
+import { eventRows } from "../events/events";
 
 /**
  * Administration of users (superusers only; the routes check that). Every action writes an audit
@@ -104,7 +105,7 @@ export async function deactivateUser(deps: Deps, actorUserId: string, id: string
     throw new AppError("last_superuser", { detail: "The last active superuser cannot be deactivated." });
   }
   const now = deps.now();
-  const { revokedSessionIds, revokedApiKeys } = await changeCredentials(deps, {
+  await changeCredentials(deps, {
     userId: user.id,
     set: { isActive: false, deactivatedAt: now },
     bumpEpoch: true,
@@ -112,18 +113,18 @@ export async function deactivateUser(deps: Deps, actorUserId: string, id: string
     revokeApiKeys: "all",
     events: [{ type: "user.deactivated", data: { user_id: user.id, reason: "deactivated_by_admin" } }],
     markers: voidMarkers(user.id, ["verify", "reset", "email_change", "email_revert"], now.getTime()),
-  });
-  await audit(deps, "user.deactivated", actorUserId, user, {
-    sessions_revoked: revokedSessionIds.length,
-    api_keys_revoked: revokedApiKeys.length,
+    audit: { ...adminEntry("user.deactivated", actorUserId, user), countRevokedSessionsAs: "sessions_revoked", countRevokedApiKeysAs: "api_keys_revoked" },
   });
 }
 
 export async function reactivateUser(deps: Deps, actorUserId: string, id: string): Promise<void> {
   const user = await requireUser(deps, id);
-  await updateUser(deps.db, user.id, { isActive: true, deactivatedAt: null, updatedAt: deps.now() });
-  await audit(deps, "user.reactivated", actorUserId, user);
-  await emitEvents(deps, [{ type: "user.reactivated", data: { user_id: user.id, reason: "reactivated_by_admin" } }]);
+  await deps
+    .work()
+    .addAll([userUpdate(deps.db, user.id, { isActive: true, deactivatedAt: null, updatedAt: deps.now() })])
+    .audit(auditRow(deps, adminEntry("user.reactivated", actorUserId, user)))
+    .events(eventRows(deps, [{ type: "user.reactivated", data: { user_id: user.id, reason: "reactivated_by_admin" } }]))
+    .commit();
 }
 
 /** Signs the user out everywhere and mails a reset link; the current password keeps working until it is reset. */
@@ -135,39 +136,40 @@ export async function forcePasswordReset(deps: Deps, actorUserId: string, id: st
     bumpEpoch: true,
     revokeSessionsReason: "admin_password_reset",
     revokeApiKeys: "none",
+    audit: adminEntry("admin.password_reset", actorUserId, user),
   });
   deps.waitUntil(mailResetLink(deps, user, { class: "account" }));
-  await audit(deps, "admin.password_reset", actorUserId, user);
 }
 
 /** Roles reach access tokens at the user's next refresh or login. */
 export async function setRoles(deps: Deps, actorUserId: string, id: string, roles: string[]): Promise<AdminUserView> {
   const user = await requireUser(deps, id);
   const unique = [...new Set(roles)].sort();
-  const updated = (await updateUser(deps.db, user.id, { roles: unique, updatedAt: deps.now() })) ?? user;
-  await audit(deps, "user.roles_changed", actorUserId, user, { roles: unique, previous: user.roles });
-  return toAdminUserView(updated);
+  const work = deps.work();
+  const updated = work.add(userUpdate(deps.db, user.id, { roles: unique, updatedAt: deps.now() }));
+  work.audit(auditRow(deps, adminEntry("user.roles_changed", actorUserId, user, { roles: unique, previous: user.roles })));
+  const committed = (await work.commit()) as Committed;
+  return toAdminUserView(committed.result(updated)[0] ?? user);
 }
 
 /** Every session (through the epoch, like logout-all), or one: 404 when it is not a live session of this user. */
 export async function revokeUserSessions(deps: Deps, actorUserId: string, id: string, sessionId?: string): Promise<void> {
   const user = await requireUser(deps, id);
   if (sessionId === undefined) {
-    const { revokedSessionIds } = await changeCredentials(deps, {
+    await changeCredentials(deps, {
       userId: user.id,
       set: {},
       bumpEpoch: true,
       revokeSessionsReason: "revoked_by_admin",
       revokeApiKeys: "none",
       events: [{ type: "session.revoked", data: { user_id: user.id, session_id: null, reason: "revoked_by_admin" } }],
+      audit: { ...adminEntry("session.revoked", actorUserId, user), countRevokedSessionsAs: "sessions_revoked" },
     });
-    await audit(deps, "session.revoked", actorUserId, user, { sessions_revoked: revokedSessionIds.length });
     return;
   }
-  const revoked = await revokeSessions(deps, user.id, [sessionId], "revoked_by_admin");
+  const audit = adminEntry("session.revoked", actorUserId, user, { session_id: sessionId });
+  const revoked = await revokeSessions(deps, user.id, [sessionId], "revoked_by_admin", { audit });
   if (revoked.length === 0) throw new AppError("not_found", { detail: "No such session." });
-  await audit(deps, "session.revoked", actorUserId, user, { session_id: sessionId });
-  await emitEvents(deps, revokedEvents(user.id, revoked, "revoked_by_admin"));
 }
 
 /** Grants or revokes superuser; never the last active one (409 `last_superuser`). */
@@ -193,6 +195,11 @@ async function requireActiveUser(deps: Deps, id: string): Promise<User> {
 
 const notFound = () => new AppError("not_found", { detail: "No such user." });
 
+/** An administrator's action on `user`, as its audit row says it. */
+function adminEntry(action: AuditAction, actorUserId: string, user: User, metadata: Record<string, unknown> = {}): AuditEntry {
+  return { action, userId: user.id, actorUserId, resource: `user:${user.id}`, metadata };
+}
+
 function audit(deps: Deps, action: AuditAction, actorUserId: string, user: User, metadata: Record<string, unknown> = {}): Promise<void> {
-  return recordAudit(deps, { action, userId: user.id, actorUserId, resource: `user:${user.id}`, metadata });
+  return recordAudit(deps, adminEntry(action, actorUserId, user, metadata));
 }

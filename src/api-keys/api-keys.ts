@@ -4,7 +4,7 @@ import { AppError } from "../errors";
 import { assertFreshAuthentication } from "../accounts/fresh-auth";
 import { clientKey } from "../abuse/client-key";
 import { spendBudgets } from "../kernel/budgets";
-import { enforceUserLimit } from "../abuse/user-limits";
+import { enforceUserLimit } from "../abuse/request-limits";
 import { recordRefusal } from "../abuse/refusals";
 import { sendSecurityNotice } from "../mail/notices";
 import { displayPrefix, generateApiKey, hashApiKeySecret, parseApiKey, verifyApiKeySecret } from "./format";

@@ -1,6 +1,16 @@
 import { auditLogs, type AuditLog } from "../db/schema";
 import { log } from "../log";
-import type { Deps } from "../kernel/deps";
+import type { Db } from "../db/client";
+
+/**
+ * What an audit row is stamped with: who asked (the request's client, never trusted for more than
+ * the record) and when. The request's dependencies (kernel/deps.ts) have both; an object writing on
+ * its own behalf passes a client of nobody.
+ */
+interface Stamp {
+  meta: { ip: string | null; userAgent: string | null; requestId: string };
+  now: () => Date;
+}
 
 /**
  * Security log: one `audit_logs` row per security-relevant event, plus a structured log line.
@@ -89,7 +99,7 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
 }
 
 /** The `audit_logs` row for `entry`, metadata redacted, stamped with the request's client and time. */
-export function auditRow(deps: Pick<Deps, "meta" | "now">, entry: AuditEntry): AuditLog {
+export function auditRow(deps: Stamp, entry: AuditEntry): AuditLog {
   const userId = entry.userId ?? null;
   return {
     id: entry.id ?? crypto.randomUUID(),
@@ -105,7 +115,7 @@ export function auditRow(deps: Pick<Deps, "meta" | "now">, entry: AuditEntry): A
 }
 
 /** The `audit.<action>` log line of a row that was written. */
-export function logAudit(deps: Pick<Deps, "meta">, row: AuditLog): void {
+export function logAudit(deps: Pick<Stamp, "meta">, row: AuditLog): void {
   log("info", `audit.${row.action}`, {
     request_id: deps.meta.requestId,
     user_id: row.userId,
@@ -121,7 +131,7 @@ export function logAudit(deps: Pick<Deps, "meta">, row: AuditLog): void {
  * the row into it instead ({@link auditRow}, `auditInsert`, then {@link logAudit}): no extra round
  * trip, and the row exists exactly when the change does.
  */
-export async function recordAudit(deps: Pick<Deps, "db" | "meta" | "now">, entry: AuditEntry): Promise<void> {
+export async function recordAudit(deps: Stamp & { db: Db }, entry: AuditEntry): Promise<void> {
   const row = auditRow(deps, entry);
   if (!entry.id) return recordAuditRow(deps, row);
   await deps.db.insert(auditLogs).values(row).onConflictDoNothing();
@@ -129,7 +139,7 @@ export async function recordAudit(deps: Pick<Deps, "db" | "meta" | "now">, entry
 }
 
 /** Writes a row made by {@link auditRow} on its own, and logs it. */
-export async function recordAuditRow(deps: Pick<Deps, "db" | "meta">, row: AuditLog): Promise<void> {
+export async function recordAuditRow(deps: Pick<Stamp, "meta"> & { db: Db }, row: AuditLog): Promise<void> {
   await deps.db.insert(auditLogs).values(row);
   logAudit(deps, row);
 }

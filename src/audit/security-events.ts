@@ -1,6 +1,6 @@
 import { listAuditLogs } from "../db/audit-logs";
 import type { AuditLog } from "../db/schema";
-import type { Deps } from "../kernel/deps";
+import type { Db } from "../db/client";
 import { decodeCursor, toPage } from "../pagination";
 
 /** `GET /users/me/security-events`: the caller's own audit trail, newest first. */
@@ -46,7 +46,7 @@ function toSecurityEvent(row: AuditLog): SecurityEvent {
 }
 
 export async function listSecurityEvents(
-  deps: Deps,
+  deps: { db: Db },
   userId: string,
   options: { limit?: number | undefined; cursor?: string | undefined },
 ): Promise<SecurityEventPage> {

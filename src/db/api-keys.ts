@@ -90,3 +90,8 @@ export async function pruneDeadApiKeys(db: Db, cutoff: Date, batchSize: number):
       SELECT id FROM api_keys WHERE revoked_at < ${before} OR expires_at < ${before} LIMIT ${batchSize})`);
   return result.meta.changes;
 }
+
+/** SQL: how many of the user's keys were revoked at `now` (by the batch this is part of). */
+export function countKeysRevokedAt(userId: string, now: Date) {
+  return sql`(SELECT count(*) FROM ${apiKeys} WHERE ${apiKeys.userId} = ${userId} AND ${apiKeys.revokedAt} = ${now.getTime()})`;
+}

@@ -20,10 +20,11 @@ export function auditInsertIf(db: Db, row: AuditLog, onlyIf: SQL): BatchItem<"sq
 }
 
 /** The insert of one audit row, as an item of the caller's own D1 batch. */
-export function auditInsert(db: Db, row: AuditLog, countInMetadata?: { key: string; count: SQL }): BatchItem<"sqlite"> {
-  if (!countInMetadata) return db.insert(auditLogs).values(row);
-  // A number only the batch knows (e.g. how many sessions it revoked), set into the metadata by SQL.
-  const metadata = sql`json_set(${JSON.stringify(row.metadata ?? {})}, ${`$.${countInMetadata.key}`}, ${countInMetadata.count})`;
+export function auditInsert(db: Db, row: AuditLog, ...countsInMetadata: { key: string; count: SQL }[]): BatchItem<"sqlite"> {
+  if (countsInMetadata.length === 0) return db.insert(auditLogs).values(row);
+  // Numbers only the batch knows (e.g. how many sessions it revoked), set into the metadata by SQL.
+  const paths = countsInMetadata.map(({ key, count }) => sql`, ${`$.${key}`}, ${count}`);
+  const metadata = sql`json_set(${JSON.stringify(row.metadata ?? {})}${sql.join(paths)})`;
   return db.insert(auditLogs).values({ ...row, metadata });
 }
 

@@ -1,15 +1,16 @@
 import { and, eq, isNull, ne, or, sql, type SQL } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
 import { markerInsert } from "./consumed-tokens";
 import { apiKeys, sessions, users, type User } from "./schema";
-import { eventInsert, type NewWebhookEvent } from "./webhook-events";
+import { UnitOfWork, type CommitResult, type Slot } from "./unit-of-work";
+import type { NewWebhookEvent } from "./webhook-events";
 
 /**
- * A change of a user's credentials as one D1 batch (one transaction): the new user fields, the
- * credentials epoch moved forward, the sessions and API keys that die, and the mailed tokens that
- * are voided, and the events that report it (the outbox). Either all of it happens or none; side effects (KV, Durable Objects, mail) come after
- * and are idempotent.
+ * A change of a user's credentials, as statements of one unit of work (one transaction): the new
+ * user fields, the credentials epoch moved forward, the sessions and API keys that die, and the
+ * mailed tokens that are voided; the caller adds the events and the audit row that report it.
+ * Either all of it happens or none; side effects (KV, Durable Objects, mail) come after and are
+ * idempotent.
  */
 export interface CredentialChange {
   userId: string;
@@ -29,69 +30,89 @@ export interface CredentialChange {
   markers?: { key: string; purpose: string; at: number; expiresAt: number }[];
   /** Apply only while the account still has this address (an email change racing another one). */
   whileEmail?: string;
-  /** Outbox rows reporting the change, written only if the change is applied (see src/events). */
-  events?: NewWebhookEvent[];
-  /** More statements for the same batch (an audit row), after everything above. */
-  alongside?: BatchItem<"sqlite">[];
+  /** Apply only while this also holds on the primary (another active superuser remains). */
+  onlyIf?: SQL;
 }
 
-export interface CommittedChange {
-  user: User | undefined;
-  revokedSessionIds: string[];
-  revokedApiKeys: { id: string; name: string }[];
+/** Where the change's results are, once its unit of work committed. */
+export interface CredentialChangeSlots {
+  user: Slot<User[]>;
+  revokedSessions: Slot<{ id: string }[]>;
+  revokedApiKeys: Slot<{ id: string; name: string }[]>;
 }
 
-export async function commitCredentialChange(db: Db, change: CredentialChange): Promise<CommittedChange> {
+/**
+ * Adds a credential change to a unit of work, fenced on the account (still there, not deleted, and
+ * at `whileEmail` when given): a change that lost a race writes nothing at all.
+ */
+export function addCredentialChange(db: Db, work: UnitOfWork, change: CredentialChange): CredentialChangeSlots {
   const { userId, now } = change;
   const keep = change.keepSessionId ?? null;
+  const account = and(eq(users.id, userId), isNull(users.deletedAt), change.whileEmail === undefined ? undefined : eq(users.email, change.whileEmail));
+  work.fence(change.onlyIf ? sql`EXISTS (SELECT 1 FROM ${users} WHERE ${account}) AND ${change.onlyIf}` : sql`EXISTS (SELECT 1 FROM ${users} WHERE ${account})`);
   const epoch = sql`max(${users.credentialsEpoch} + 1, ${now.getTime()})`;
-  const userUpdate = db
-    .update(users)
-    .set({ ...change.set, updatedAt: now, ...(change.bumpEpoch ? { credentialsEpoch: epoch } : {}) })
-    .where(
-      and(eq(users.id, userId), isNull(users.deletedAt), change.whileEmail === undefined ? undefined : eq(users.email, change.whileEmail)),
-    )
-    .returning();
-  // Every later statement runs only if the user row was just updated by this batch (its
-  // updated_at is this change's time), so a change that lost a race changes nothing at all.
-  const applied = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${userId} AND ${users.updatedAt} = ${now.getTime()})`;
-
+  const user = work.add(
+    db
+      .update(users)
+      .set({ ...change.set, updatedAt: now, ...(change.bumpEpoch ? { credentialsEpoch: epoch } : {}) })
+      .where(eq(users.id, userId))
+      .returning(),
+  );
   const otherSessions = and(eq(sessions.userId, userId), isNull(sessions.revokedAt), keep ? ne(sessions.id, keep) : undefined);
-  const sessionRevocation = db
-    .update(sessions)
-    .set({ revokedAt: now, revokedReason: change.revokeSessionsReason ?? "credentials_changed" })
-    .where(change.revokeSessionsReason === null ? sql`0` : and(otherSessions, applied))
-    .returning({ id: sessions.id });
-
-  const userEpoch = sql`(SELECT ${users.credentialsEpoch} FROM ${users} WHERE ${users.id} = ${userId})`;
-  const keptSession = db
-    .update(sessions)
-    .set({ credentialsEpoch: userEpoch, ...(change.reauthenticated ? { authTime: now } : {}) })
-    .where(keep ? and(eq(sessions.id, keep), eq(sessions.userId, userId), applied) : sql`0`);
-
+  const revokedSessions = work.add(
+    db
+      .update(sessions)
+      .set({ revokedAt: now, revokedReason: change.revokeSessionsReason ?? "credentials_changed" })
+      .where(change.revokeSessionsReason === null ? sql`0` : otherSessions)
+      .returning({ id: sessions.id }),
+  );
+  if (keep) {
+    const userEpoch = sql`(SELECT ${users.credentialsEpoch} FROM ${users} WHERE ${users.id} = ${userId})`;
+    work.add(
+      db
+        .update(sessions)
+        .set({ credentialsEpoch: userEpoch, ...(change.reauthenticated ? { authTime: now } : {}) })
+        .where(and(eq(sessions.id, keep), eq(sessions.userId, userId))),
+    );
+  }
   let keyFilter: SQL | undefined = sql`0`;
   if (change.revokeApiKeys === "all") keyFilter = and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt));
   if (change.revokeApiKeys === "not_kept_session") {
     const notKept = keep ? or(isNull(apiKeys.createdBySessionId), ne(apiKeys.createdBySessionId, keep)) : undefined;
     keyFilter = and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt), notKept);
   }
-  const keyRevocation = db
-    .update(apiKeys)
-    .set({ revokedAt: now })
-    .where(and(keyFilter, applied))
-    .returning({ id: apiKeys.id, name: apiKeys.name });
+  const revokedApiKeys = work.add(
+    db.update(apiKeys).set({ revokedAt: now }).where(keyFilter).returning({ id: apiKeys.id, name: apiKeys.name }),
+  );
+  for (const marker of change.markers ?? []) work.add(markerInsert(db, marker, sql`1`));
+  return { user, revokedSessions, revokedApiKeys };
+}
 
-  const statements: [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]] = [userUpdate, sessionRevocation, keptSession, keyRevocation];
-  // Markers (void markers, and the issuance marker of a link that must only work once the change
-  // did) are written only if the change applied.
-  for (const marker of change.markers ?? []) statements.push(markerInsert(db, marker, applied));
-  for (const row of change.events ?? []) statements.push(eventInsert(db, row, applied));
-  statements.push(...(change.alongside ?? []));
-  const [updatedUsers, revokedSessions, , revokedKeys] = (await db.batch(statements)) as unknown as [
-    User[],
-    { id: string }[],
-    unknown,
-    { id: string; name: string }[],
-  ];
-  return { user: updatedUsers[0], revokedSessionIds: revokedSessions.map((s) => s.id), revokedApiKeys: revokedKeys };
+/** What a credential change did; `user` is undefined when it lost a race and wrote nothing. */
+export interface CommittedChange {
+  user: User | undefined;
+  revokedSessionIds: string[];
+  revokedApiKeys: { id: string; name: string }[];
+}
+
+/** The change's results from its committed unit of work. */
+export function changeResults(committed: CommitResult, slots: CredentialChangeSlots): CommittedChange {
+  if (!committed.committed) return { user: undefined, revokedSessionIds: [], revokedApiKeys: [] };
+  return {
+    user: committed.result(slots.user)[0],
+    revokedSessionIds: committed.result(slots.revokedSessions).map((s) => s.id),
+    revokedApiKeys: committed.result(slots.revokedApiKeys),
+  };
+}
+
+/**
+ * A credential change on a unit of work of its own, with its outbox rows and no hooks: for work
+ * outside a request (the caller queues the events itself). Requests use changeCredentials
+ * (sessions/credential-change.ts), whose unit of work logs and queues.
+ */
+export async function commitCredentialChange(db: Db, change: CredentialChange & { events?: NewWebhookEvent[] }): Promise<CommittedChange> {
+  const work = new UnitOfWork(db, { afterCommit: () => undefined });
+  const slots = addCredentialChange(db, work, change);
+  work.events(change.events ?? []);
+  return changeResults(await work.commit(), slots);
 }

@@ -19,6 +19,16 @@ export async function readLoginState(
 }
 
 /**
+ * The fence of a sign-in decided on a replica's row: the primary's row is still the one whose
+ * password was checked (same hash and credentials epoch, active, not deleted). A unit of work fenced
+ * on it writes nothing otherwise (db/unit-of-work.ts).
+ */
+export function userUnchanged(user: Pick<User, "id" | "passwordHash" | "credentialsEpoch">) {
+  return sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${user.id} AND ${users.passwordHash} = ${user.passwordHash}
+    AND ${users.credentialsEpoch} = ${user.credentialsEpoch} AND ${users.isActive} = 1 AND ${users.deletedAt} IS NULL)`;
+}
+
+/**
  * The user-side writes of a successful login, for the session's batch: the last-login time (and a
  * rehashed password, only while the row still has the hash that was verified), and the device seen
  * or added.

@@ -224,6 +224,17 @@ export const webhookEvents = sqliteTable(
   (t) => [index("webhook_events_pending_idx").on(t.deliveredAt, t.nextAttemptAt), index("webhook_events_created_idx").on(t.createdAt)],
 );
 
+/**
+ * Fences of units of work (db/unit-of-work.ts). A batch that must apply only while a condition holds
+ * on the primary starts by inserting one row here whose NOT NULL `ok` is NULL when the condition
+ * fails, so the whole batch (one transaction) is undone; the same batch deletes the row at its end.
+ * Always empty between batches.
+ */
+export const batchFences = sqliteTable("batch_fences", {
+  id: text("id").primaryKey(),
+  ok: integer("ok").notNull(),
+});
+
 export type User = typeof users.$inferSelect;
 export type Session = typeof sessions.$inferSelect;
 export type ApiKey = typeof apiKeys.$inferSelect;

@@ -1,9 +1,8 @@
 import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, notInArray, or, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
+import type { Slot, UnitOfWork } from "./unit-of-work";
 import { retiredRefreshTokens, sessions, users, type Session, type User } from "./schema";
 import { olderThan } from "./keyset";
-import { findCause } from "../errors";
 
 /** Queries on `sessions` and `retired_refresh_tokens`. */
 
@@ -13,21 +12,21 @@ function liveSessionsOf(userId: string, now: Date, idleCutoff: Date) {
 }
 
 /**
- * Inserts a new session and, in the same D1 batch (one transaction), revokes the user's live
- * sessions beyond `max`, least recently used first; the new session is never one of them.
- * Returns the new row and the ids revoked (their access tokens die with them: see replica-reads.ts).
+ * A new session's statements for a unit of work: its insert and, in the same batch (one
+ * transaction), the revocation of the user's live sessions beyond `max`, least recently used first;
+ * the new session is never one of them. Both return their rows: the new one, and the ids revoked
+ * (their access tokens die with them: see replica-reads.ts).
  *
  * Concurrent logins: each batch runs alone on the primary and keeps its own session plus the
  * `max - 1` most recently used others, so however logins interleave no more than `max` sessions
  * are live once a batch commits. An ended session's access token may work elsewhere for the
  * replica lag plus the isolate cache time, as with every revocation; its refresh token is dead at once.
  */
-export async function insertSessionWithinLimit(
+export function sessionInserts(
   db: Db,
   session: typeof sessions.$inferInsert & { id: string },
   limit: { max: number; now: Date; idleCutoff: Date; reason: string },
-  options: SessionWriteOptions = {},
-): Promise<{ session: Session; revokedIds: string[] }> {
+) {
   const others = and(liveSessionsOf(session.userId, limit.now, limit.idleCutoff), ne(sessions.id, session.id));
   const kept = db
     .select({ id: sessions.id })
@@ -35,51 +34,14 @@ export async function insertSessionWithinLimit(
     .where(others)
     .orderBy(desc(sessions.lastUsedAt), desc(sessions.createdAt), desc(sessions.id))
     .limit(limit.max - 1);
-  const { fence } = options;
-  // Fenced: the session's user_id comes from the user row only while it still has the password hash
-  // and credentials epoch the caller checked; otherwise it is NULL, the NOT NULL constraint fails
-  // and the whole batch (a transaction) is undone: see isStaleFence.
-  const userId = fence
-    ? sql`(SELECT ${users.id} FROM ${users} WHERE ${users.id} = ${session.userId} AND ${users.passwordHash} = ${fence.passwordHash} AND ${users.credentialsEpoch} = ${session.credentialsEpoch} AND ${users.isActive} = 1 AND ${users.deletedAt} IS NULL)`
-    : session.userId;
-  const before = options.before ?? [];
-  const results = await db.batch([
-    ...(before as [BatchItem<"sqlite">]),
-    db
-      .insert(sessions)
-      .values({ ...session, userId })
-      .returning(),
-    db
+  return {
+    insert: db.insert(sessions).values(session).returning(),
+    beyondCap: db
       .update(sessions)
       .set({ revokedAt: limit.now, revokedReason: limit.reason })
       .where(and(others, notInArray(sessions.id, kept)))
       .returning({ id: sessions.id }),
-    ...(options.alongside ?? []),
-  ]);
-  const [inserted] = results[before.length] as Session[];
-  const revoked = results[before.length + 1] as { id: string }[];
-  return { session: inserted!, revokedIds: revoked.map((r) => r.id) };
-}
-
-/** What a new session's batch may carry besides the session. */
-export interface SessionWriteOptions {
-  /**
-   * The password hash the caller verified, read from a replica: the session is written only if the
-   * primary's user row still has it (and the epoch, and is active). See {@link isStaleFence}.
-   */
-  fence?: { passwordHash: string };
-  /** Statements the session depends on (a registration's account row): first in the same transaction. */
-  before?: BatchItem<"sqlite">[];
-  /** More statements for the same transaction (the login's bookkeeping): all or nothing with the session. */
-  alongside?: BatchItem<"sqlite">[];
-}
-
-/** The fenced insert found the user row changed since it was read: nothing in its batch was written. */
-export function isStaleFence(error: unknown): boolean {
-  return (
-    findCause(error, (e): e is Error => e instanceof Error && /NOT NULL constraint failed: sessions\.user_id/i.test(e.message)) !==
-    undefined
-  );
+  };
 }
 
 export function findSessionByTokenHash(db: Db, tokenHash: string): Promise<Session | undefined> {
@@ -97,15 +59,17 @@ export function findRetiredToken(db: Db, tokenHash: string) {
 }
 
 /**
- * Advances a session from `fromHash` to `toHash` atomically, in one batch (one round trip): the
+ * Adds to a unit of work the advance of a session from `fromHash` to `toHash` (one round trip): the
  * UPDATE only matches while `fromHash` is still the live token and the session is live on the
  * primary (not revoked, expired or idle; its user active and not past the session's credentials
  * epoch), so of any number of concurrent rotations exactly one succeeds, and a caller that read the
  * session from a stale replica can never rotate a dead one. The retired hash is recorded in the same
- * batch only if it did. Returns the rotated session and the primary's user row, or null.
+ * batch only if it did. Its slots: the rotated session (none when the rotation did not match) and
+ * the primary's user row.
  */
-export async function rotateSessionToken(
+export function addRotation(
   db: Db,
+  work: UnitOfWork,
   args: {
     sessionId: string;
     userId: string;
@@ -116,18 +80,13 @@ export async function rotateSessionToken(
     ip: string | null;
     userAgent: string | null;
   },
-): Promise<{ session: Session; user: User } | null> {
+): { session: Slot<Session[]>; user: Slot<User[]> } {
   const userStillValid = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${sessions.userId} AND ${users.isActive} = 1
     AND ${users.deletedAt} IS NULL AND ${users.credentialsEpoch} <= ${sessions.credentialsEpoch})`;
-  const [updated, , [user]] = await db.batch([
+  const session = work.add(
     db
       .update(sessions)
-      .set({
-        refreshTokenHash: args.toHash,
-        lastUsedAt: args.now,
-        ipAddress: args.ip,
-        userAgent: args.userAgent,
-      })
+      .set({ refreshTokenHash: args.toHash, lastUsedAt: args.now, ipAddress: args.ip, userAgent: args.userAgent })
       .where(
         and(
           eq(sessions.id, args.sessionId),
@@ -139,6 +98,8 @@ export async function rotateSessionToken(
         ),
       )
       .returning(),
+  );
+  work.add(
     db
       .insert(retiredRefreshTokens)
       .select(
@@ -152,10 +113,9 @@ export async function rotateSessionToken(
           .where(and(eq(sessions.id, args.sessionId), eq(sessions.refreshTokenHash, args.toHash))),
       )
       .onConflictDoNothing(),
-    db.select().from(users).where(eq(users.id, args.userId)),
-  ]);
-  const session = updated[0];
-  return session && user ? { session, user } : null;
+  );
+  const user = work.add(db.select().from(users).where(eq(users.id, args.userId)));
+  return { session, user };
 }
 
 /** The session whose live refresh token has this hash, with its user (null once deleted), in one read. */
@@ -169,32 +129,32 @@ export function findSessionWithUser(db: Db, tokenHash: string): Promise<{ sessio
 }
 
 /**
- * Logout's revocation as one batch: the user's live session `sessionId` and, if given, the live
- * session of `refreshHash` when it is the same user's, plus `alongside` (the audit row, and outbox
- * rows that check for themselves whether the revocation happened). Returns the ids revoked.
+ * The revocation of the user's live sessions among `sessionIds` and, if given, the live session of
+ * `refreshHash` when it is the same user's (logout), as a statement of a unit of work: it returns
+ * the ids it revoked. Outbox rows that report it check for themselves with {@link revokedBy}.
  */
-export async function revokeForLogout(
+export function revokeLiveSessions(
   db: Db,
-  args: { userId: string; sessionId: string; refreshHash: string | null; reason: string; now: Date },
-  alongside: BatchItem<"sqlite">[],
-): Promise<string[]> {
+  args: { userId: string; sessionIds: string[]; refreshHash?: string | null; reason: string; now: Date },
+) {
   const which = args.refreshHash
-    ? or(eq(sessions.id, args.sessionId), eq(sessions.refreshTokenHash, args.refreshHash))
-    : eq(sessions.id, args.sessionId);
-  const [revoked] = await db.batch([
-    db
-      .update(sessions)
-      .set({ revokedAt: args.now, revokedReason: args.reason })
-      .where(and(eq(sessions.userId, args.userId), isNull(sessions.revokedAt), which))
-      .returning({ id: sessions.id }),
-    ...alongside,
-  ]);
-  return revoked.map((r) => r.id);
+    ? or(inArray(sessions.id, args.sessionIds), eq(sessions.refreshTokenHash, args.refreshHash))
+    : inArray(sessions.id, args.sessionIds);
+  return db
+    .update(sessions)
+    .set({ revokedAt: args.now, revokedReason: args.reason })
+    .where(and(eq(sessions.userId, args.userId), isNull(sessions.revokedAt), which))
+    .returning({ id: sessions.id });
 }
 
 /** SQL: how many of the user's sessions were revoked at `now` for `reason` (by the batch this is part of). */
 export function countRevokedBy(userId: string, reason: string, now: Date) {
   return sql`(SELECT count(*) FROM ${sessions} WHERE ${sessions.userId} = ${userId} AND ${sessions.revokedAt} = ${now.getTime()} AND ${sessions.revokedReason} = ${reason})`;
+}
+
+/** SQL true when any of `sessionIds` was revoked at `now` for `reason` (by the batch this is part of). */
+export function anyRevokedBy(sessionIds: string[], reason: string, now: Date) {
+  return sql`EXISTS (SELECT 1 FROM ${sessions} WHERE ${inArray(sessions.id, sessionIds)} AND ${sessions.revokedAt} = ${now.getTime()} AND ${sessions.revokedReason} = ${reason})`;
 }
 
 /** SQL true when `sessionId` was revoked at `now` for `reason` (by the batch this is part of). */
@@ -204,18 +164,6 @@ export function revokedBy(sessionId: string, reason: string, now: Date) {
 
 export async function touchSession(db: Db, sessionId: string, now: Date): Promise<void> {
   await db.update(sessions).set({ lastUsedAt: now }).where(eq(sessions.id, sessionId));
-}
-
-/** Marks one session revoked; returns false when it was already revoked or does not exist. */
-export async function markSessionRevoked(db: Db, sessionId: string, reason: string, now: Date, userId?: string): Promise<boolean> {
-  const conditions = [eq(sessions.id, sessionId), isNull(sessions.revokedAt)];
-  if (userId) conditions.push(eq(sessions.userId, userId));
-  const result = await db
-    .update(sessions)
-    .set({ revokedAt: now, revokedReason: reason })
-    .where(and(...conditions))
-    .run();
-  return result.meta.changes === 1;
 }
 
 /**

@@ -2,7 +2,6 @@ import { and, eq, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
 import { users, type User } from "./schema";
-import { eventInsert, type NewWebhookEvent } from "./webhook-events";
 
 /** Queries on `users`. Every lookup ignores soft-deleted rows and is served by an index. */
 
@@ -45,13 +44,12 @@ export function findUserById(db: Db, id: string): Promise<User | undefined> {
     .get();
 }
 
-/** Inserts the user, and in the same D1 batch the outbox rows that report it (src/events). */
 /**
- * A new account's writes, for one batch: the row (every column given, so the caller's copy is the
- * row as stored) and its outbox rows. The unique indexes on email and username decide races.
+ * A new account's row, for a unit of work (every column given, so the caller's copy is the row as
+ * stored). The unique indexes on email and username decide races.
  */
-export function userInserts(db: Db, user: User, events: NewWebhookEvent[] = []): BatchItem<"sqlite">[] {
-  return [db.insert(users).values(user), ...events.map((row) => eventInsert(db, row))];
+export function insertUser(db: Db, user: User): BatchItem<"sqlite"> {
+  return db.insert(users).values(user);
 }
 
 /** Whether a live account holds the address, and one holds the username (any casing), in one round trip. */
@@ -62,12 +60,16 @@ export async function findHolders(db: Db, email: string, username: string | null
 }
 
 export function updateUser(db: Db, id: string, changes: Partial<typeof users.$inferInsert>): Promise<User | undefined> {
+  return userUpdate(db, id, changes).get();
+}
+
+/** The update of a live user's fields, as a statement of a unit of work: it returns the row. */
+export function userUpdate(db: Db, id: string, changes: Partial<typeof users.$inferInsert>) {
   return db
     .update(users)
     .set(changes)
     .where(and(eq(users.id, id), isNull(users.deletedAt)))
-    .returning()
-    .get();
+    .returning();
 }
 
 /**

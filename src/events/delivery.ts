@@ -1,5 +1,6 @@
 import { findEvent, markDelivered, recordFailedAttempt } from "../db/webhook-events";
-import type { Deps } from "../kernel/deps";
+import type { Config } from "../config";
+import type { Db } from "../db/client";
 import { log } from "../log";
 import type { WebhookMessage } from "./events";
 import { webhookHeaders } from "./signature";
@@ -15,7 +16,13 @@ export function retryDelaySeconds(attempt: number): number {
   return Math.min(15 * 2 ** Math.max(0, attempt - 1), 3600);
 }
 
-type DeliveryDeps = Pick<Deps, "db" | "config" | "fetch" | "now">;
+/** What delivering needs: the outbox, the endpoints' keys, the outbound fetch and the clock. */
+interface DeliveryDeps {
+  db: Db;
+  config: Pick<Config, "webhookEndpoints">;
+  fetch: typeof fetch;
+  now: () => Date;
+}
 
 /**
  * The queue consumer: each message names one outbox row. A row already delivered (a duplicate

@@ -1,5 +1,19 @@
 import { insertEvents, markQueued, type NewWebhookEvent } from "../db/webhook-events";
-import type { Deps } from "../kernel/deps";
+import type { Config } from "../config";
+import type { Db } from "../db/client";
+
+/** What writing and queueing events needs; the request's dependencies (kernel/deps.ts) have it all. */
+interface EventContext {
+  config: Pick<Config, "webhookEndpoints">;
+  now: () => Date;
+}
+
+/** The events queue's producer (optional at run time: the cron re-drives what it never got). */
+export interface QueueContext {
+  db: Db;
+  webhooks: Queue | undefined;
+  now: () => Date;
+}
 import { describeError, log } from "../log";
 import type { EventType } from "../config/webhooks";
 
@@ -24,7 +38,7 @@ export interface WebhookMessage {
  * The outbox rows for `events`: one per event and endpoint that wants its type, with the exact
  * body that will be signed. None when no endpoint is configured.
  */
-export function eventRows(deps: Pick<Deps, "config" | "now">, events: NewEvent[]): NewWebhookEvent[] {
+export function eventRows(deps: EventContext, events: NewEvent[]): NewWebhookEvent[] {
   const now = deps.now();
   const rows: NewWebhookEvent[] = [];
   for (const event of events) {
@@ -48,7 +62,10 @@ export function eventRows(deps: Pick<Deps, "config" | "now">, events: NewEvent[]
  * profile edit, a verification, a revocation, a lockout). Not atomic with the change: if this write
  * fails the change stands and the event is lost (logged as `event.lost`); the request does not fail.
  */
-export async function emitEvents(deps: Pick<Deps, "db" | "config" | "now" | "webhooks" | "waitUntil">, events: NewEvent[]): Promise<void> {
+export async function emitEvents(
+  deps: EventContext & QueueContext & { waitUntil: (promise: Promise<unknown>) => void },
+  events: NewEvent[],
+): Promise<void> {
   const rows = eventRows(deps, events);
   if (rows.length === 0) return;
   try {
@@ -64,7 +81,7 @@ export async function emitEvents(deps: Pick<Deps, "db" | "config" | "now" | "web
  * After the response, sends the ids to the queue and marks the rows queued. A failure here loses
  * nothing: rows still unqueued a minute later are re-driven by the cron.
  */
-export function enqueueEvents(deps: Pick<Deps, "db" | "now" | "webhooks" | "waitUntil">, rows: { id: string }[]): void {
+export function enqueueEvents(deps: QueueContext & { waitUntil: (promise: Promise<unknown>) => void }, rows: { id: string }[]): void {
   if (rows.length === 0) return;
   deps.waitUntil(
     sendToQueue(
@@ -75,7 +92,7 @@ export function enqueueEvents(deps: Pick<Deps, "db" | "now" | "webhooks" | "wait
 }
 
 /** Sends ids to the queue and marks them queued; failures are logged, the cron re-drives. */
-export async function sendToQueue(deps: Pick<Deps, "db" | "webhooks" | "now">, ids: string[]): Promise<void> {
+export async function sendToQueue(deps: QueueContext, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
   try {
     if (!deps.webhooks) throw new Error("no WEBHOOKS queue binding");

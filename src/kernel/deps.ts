@@ -3,6 +3,9 @@ import { readConfig, type Bindings, type Config } from "../config";
 import { guardKv, type Db } from "../db/client";
 import { createDatabases, type ReplicaReads } from "../db/replica-reads";
 import { DependencyError } from "../errors";
+import { logAudit } from "../audit/audit";
+import { UnitOfWork } from "../db/unit-of-work";
+import { enqueueEvents } from "../events/events";
 import { loadKeySet, type KeySet } from "./signing-keys";
 import { StorageMeter } from "../storage-meter";
 
@@ -64,6 +67,11 @@ export interface Deps {
   waitUntil: (promise: Promise<unknown>) => void;
   /** The request's storage calls, for its log line. */
   meter: StorageMeter;
+  /**
+   * A unit of work on the primary (db/unit-of-work.ts): statements, audit rows and events of one
+   * change, written as one batch; once it committed, its audit rows are logged and its events queued.
+   */
+  work: () => UnitOfWork;
 }
 
 /**
@@ -107,7 +115,7 @@ export function createDeps(env: Bindings, options: DepsOptions): Deps {
           throw new DependencyError("durable_object", error);
         }
       });
-  return {
+  const deps: Deps = {
     db,
     replicas,
     kv: guardKv(env.AUTH_KV, meter),
@@ -122,5 +130,13 @@ export function createDeps(env: Bindings, options: DepsOptions): Deps {
     webhooks: (env as Partial<Bindings>).WEBHOOKS,
     waitUntil: options.waitUntil,
     meter,
+    work: () =>
+      new UnitOfWork(db, {
+        afterCommit: ({ audit, events }) => {
+          for (const row of audit) logAudit(deps, row);
+          enqueueEvents(deps, events);
+        },
+      }),
   };
+  return deps;
 }

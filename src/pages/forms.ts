@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { errorHeaders } from "../web/error-headers";
 import type { ZodType } from "zod";
 import { AppError, type ErrorCode } from "../errors";
 import type { AppEnv } from "../web/context";
@@ -73,10 +74,7 @@ export interface Failure {
 /** Which form field a field-level error code belongs to, per form. */
 export type FieldFor = Partial<Record<ErrorCode, string>>;
 
-const retryAfter = (error: AppError): number | null => {
-  const value = Number(error.headers["Retry-After"]);
-  return Number.isFinite(value) && value > 0 ? value : null;
-};
+const retryAfter = (error: AppError): number | null => (error.retryAfter !== undefined && error.retryAfter > 0 ? error.retryAfter : null);
 
 /**
  * The page's view of a service's AppError. Anything that is not an AppError is rethrown for the
@@ -84,8 +82,9 @@ const retryAfter = (error: AppError): number | null => {
  */
 export function failureFrom(error: unknown, fieldFor: FieldFor = {}, rename: Record<string, string> = {}): Failure {
   if (!(error instanceof AppError)) throw error;
-  const headers: Record<string, string> = {};
-  if (error.headers["Retry-After"]) headers["Retry-After"] = error.headers["Retry-After"];
+  // A page says only when to try again; the RateLimit fields are for API clients.
+  const wait = errorHeaders(error)["Retry-After"];
+  const headers: Record<string, string> = wait ? { "Retry-After": wait } : {};
   const status = error.status;
   const fields: FieldErrors = {};
   for (const { field, message } of error.errors ?? []) {

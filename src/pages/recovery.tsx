@@ -1,6 +1,6 @@
 import { Hono, type Context } from "hono";
 import type { FC } from "hono/jsx";
-import { enforceIpLimit } from "../abuse/limits";
+import { enforceIpLimit } from "../abuse/ip-limits";
 import type { Deps } from "../kernel/deps";
 import { AppError } from "../errors";
 import type { AppEnv } from "../web/context";

@@ -1,6 +1,6 @@
 import { Hono, type Context } from "hono";
 import { challengeSiteKey } from "../abuse/challenge";
-import { enforceIpLimit } from "../abuse/limits";
+import { enforceIpLimit } from "../abuse/ip-limits";
 import { logIn } from "../accounts/login";
 import { registerUser } from "../accounts/registration";
 import { AppError } from "../errors";
@@ -119,7 +119,7 @@ signInPages.post(
       if (code === "invalid_credentials") failure.state = { message: s.login.invalid };
       if (code === "challenge_required") failure.state = { message: s.login.challenge };
       if (code === "account_locked") {
-        const wait = Number(failure.headers["Retry-After"]);
+        const wait = (error as AppError).retryAfter ?? 0;
         failure.state = { message: wait > 0 ? s.login.locked(wait) : s.login.lockedHard };
       }
       const offerResend = code === "email_not_verified" && identifier.includes("@");

@@ -1,5 +1,5 @@
 import { Hono, type Context } from "hono";
-import { enforceIpLimit } from "../abuse/limits";
+import { enforceIpLimit } from "../abuse/ip-limits";
 import { AppError } from "../errors";
 import type { AppEnv } from "../web/context";
 import { verifyEmailBody } from "../web/schemas";

@@ -6,7 +6,7 @@ import { assertCurrentPassword } from "../accounts/credentials";
 import type { Deps } from "../kernel/deps";
 import { mailToken, sendMailNow, type Undelivered } from "../mail/mail";
 import { emailChangeMail, emailRevertMail } from "../mail/templates";
-import { enforceAddressLimit, enforceUserLimit } from "../abuse/user-limits";
+import { enforceAddressLimit, enforceUserLimit } from "../abuse/request-limits";
 import { sendSecurityNotice } from "../mail/notices";
 import { DISABLED_PASSWORD } from "../accounts/passwords";
 import { assertNotDisposable } from "../accounts/disposable-email";
@@ -116,8 +116,8 @@ export async function confirmEmailChange(deps: Deps, token: string, payload: Tok
 function revertMailRefused(reason: Undelivered): AppError {
   const detail = "Your current address could not be sent the notice of this change. Nothing was changed; try the link again later.";
   return reason === "over_budget"
-    ? new AppError("rate_limited", { detail, headers: { "Retry-After": "3600" } })
-    : new AppError("service_unavailable", { detail, headers: { "Retry-After": "60" } });
+    ? new AppError("rate_limited", { detail, retryAfter: 3600 })
+    : new AppError("service_unavailable", { detail, retryAfter: 60 });
 }
 
 /**

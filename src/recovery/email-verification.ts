@@ -1,4 +1,6 @@
-import { clearLockout, enforceAccountLimit, enforceDeviceLimit, guardPasswordCheck } from "../abuse/limits";
+import { guardGuess, guessRefusal } from "../abuse/guess-guard";
+import { clearLockout } from "../abuse/lockout-admin";
+import { enforceAccountLimit, enforceDeviceLimit } from "../abuse/request-limits";
 import { recognizeDevice } from "../devices/devices";
 import { hashNewPassword } from "../accounts/new-password";
 import { passwordParams, verifyPassword } from "../accounts/passwords";
@@ -53,11 +55,12 @@ export async function confirmEmailToken(deps: Deps, token: string, proof: Verifi
   if (proof.callerUserId !== user.id) {
     if (proof.password === undefined) throw new AppError("password_required");
     const password = proof.password;
-    const { success } = await guardPasswordCheck(deps, { email: user.email }, async () => ({
+    const guessed = await guardGuess(deps, { identifier: { email: user.email }, guesser: { kind: "stranger" } }, async () => ({
       success: (await verifyPassword(password, user.passwordHash, passwordParams(deps))).valid,
       userId: user.id,
     }));
-    if (!success) {
+    if (guessed.status !== "checked") throw guessRefusal(guessed);
+    if (!guessed.outcome.success) {
       throw new AppError("invalid_credentials", {
         detail: "This is not the account's password. Enter the password chosen at registration, or set a new one.",
       });

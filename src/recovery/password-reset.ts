@@ -1,4 +1,5 @@
-import { clearLockout, enforceAccountLimit, enforceDeviceLimit } from "../abuse/limits";
+import { clearLockout } from "../abuse/lockout-admin";
+import { enforceAccountLimit, enforceDeviceLimit } from "../abuse/request-limits";
 import { recognizeDevice } from "../devices/devices";
 import { findUserByEmail, findUserById } from "../db/users";
 import { describeError, log } from "../log";

@@ -1,28 +1,54 @@
-import type { BatchItem } from "drizzle-orm/batch";
-import { commitCredentialChange, type CommittedChange, type CredentialChange } from "../db/credentials";
+import { auditRow, type AuditEntry } from "../audit/audit";
+import { auditInsert } from "../db/audit-logs";
+import { addCredentialChange, changeResults, type CommittedChange, type CredentialChange } from "../db/credentials";
+import { countRevokedBy } from "../db/sessions";
+import { countKeysRevokedAt } from "../db/api-keys";
+import { eventRows, type NewEvent } from "../events/events";
 import type { Deps } from "../kernel/deps";
-import { enqueueEvents, eventRows, type NewEvent } from "../events/events";
 
 /**
- * Applies a credential change: the D1 part in one batch (see db/credentials.ts). The D1 state
- * stops the access tokens of the sessions that died wherever a request checks them (at once on the
- * primary, within the bound of db/replica-reads.ts elsewhere). `events` are written in the same
- * batch (only if the change applies) and queued
- * after the response. Callers add their own side effects (mail, lockout) after this returns.
+ * Applies a credential change as one unit of work (see db/credentials.ts): the D1 part in one batch,
+ * with the events and the audit row that report it, both written only if the change is. The D1
+ * state stops the access tokens of the sessions that died wherever a request checks them (at once on
+ * the primary, within the bound of db/replica-reads.ts elsewhere). Callers add their own side
+ * effects (mail, lockout) after this returns.
  */
 export async function changeCredentials(
   deps: Deps,
-  change: Omit<CredentialChange, "now" | "events" | "alongside"> & {
+  change: Omit<CredentialChange, "now"> & {
     events?: NewEvent[];
-    /** Statements for the same batch, given the change's time (an audit row that counts what it revoked). */
-    alongside?: (now: Date) => BatchItem<"sqlite">[];
+    /**
+     * The change's audit row, written in its batch. `countRevokedSessionsAs` and
+     * `countRevokedApiKeysAs` name metadata keys for how many sessions and keys it ended.
+     */
+    audit?: AuditEntry & { countRevokedSessionsAs?: string; countRevokedApiKeysAs?: string };
   },
 ): Promise<CommittedChange> {
   const now = deps.now();
-  const rows = eventRows({ config: deps.config, now: () => now }, change.events ?? []);
-  const committed = await commitCredentialChange(deps.db, { ...change, now, events: rows, alongside: change.alongside?.(now) });
-  if (committed.user) enqueueEvents(deps, rows);
-  return committed;
+  const work = deps.work();
+  const slots = addCredentialChange(deps.db, work, { ...change, now });
+  work.events(eventRows({ config: deps.config, now: () => now }, change.events ?? []));
+  if (change.audit) {
+    const { countRevokedSessionsAs: sessionsKey, countRevokedApiKeysAs: keysKey, ...entry } = change.audit;
+    const row = auditRow({ meta: deps.meta, now: () => now }, entry);
+    const reason = change.revokeSessionsReason ?? "credentials_changed";
+    const counts = [
+      ...(sessionsKey ? [{ key: sessionsKey, count: countRevokedBy(change.userId, reason, now) }] : []),
+      ...(keysKey ? [{ key: keysKey, count: countKeysRevokedAt(change.userId, now) }] : []),
+    ];
+    work.audit(row, {
+      insert: auditInsert(deps.db, row, ...counts),
+      logAs: (committed) => ({
+        ...row,
+        metadata: {
+          ...row.metadata,
+          ...(sessionsKey ? { [sessionsKey]: committed.result(slots.revokedSessions).length } : {}),
+          ...(keysKey ? { [keysKey]: committed.result(slots.revokedApiKeys).length } : {}),
+        },
+      }),
+    });
+  }
+  return changeResults(await work.commit(), slots);
 }
 
 /** How notices name revoked keys: the owner's own label, never the secret. */

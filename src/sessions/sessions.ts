@@ -1,31 +1,28 @@
+import { auditRow, recordAudit, type AuditEntry } from "../audit/audit";
+import { base64url, fromBase64url, hmacSha256, randomToken, sha256 } from "../crypto";
 import type { Session, User } from "../db/schema";
 import {
+  addRotation,
+  anyRevokedBy,
   findRetiredToken,
   findSessionByTokenHash,
   findSessionWithUser,
-  insertSessionWithinLimit,
-  type SessionWriteOptions,
   listLiveSessions,
-  markSessionRevoked,
-  countRevokedBy,
   revokedBy,
-  revokeForLogout,
-  rotateSessionToken,
+  revokeLiveSessions,
+  sessionInserts,
   touchSession,
 } from "../db/sessions";
+import type { Committed, UnitOfWork } from "../db/unit-of-work";
 import { findUserById } from "../db/users";
 import { AppError } from "../errors";
-import { signAccessToken } from "./access-tokens";
-import { auditRow, logAudit, recordAudit } from "../audit/audit";
-import { auditInsert } from "../db/audit-logs";
-import { eventInsert } from "../db/webhook-events";
-import { base64url, fromBase64url, hmacSha256, randomToken, sha256 } from "../crypto";
+import { emitEvents, eventRows, type NewEvent } from "../events/events";
 import type { Deps } from "../kernel/deps";
-import { sendSecurityNotice } from "../mail/notices";
-import { changeCredentials } from "./credential-change";
-import { emitEvents, enqueueEvents, eventRows, type NewEvent } from "../events/events";
 import { toUserResponse, type UserResponse } from "../kernel/user-response";
+import { sendSecurityNotice } from "../mail/notices";
 import { decodeCursor, toPage } from "../pagination";
+import { signAccessToken } from "./access-tokens";
+import { changeCredentials } from "./credential-change";
 
 /**
  * Sessions and refresh tokens.
@@ -61,16 +58,22 @@ function describeDevice(userAgent: string | null): string | null {
   return os ? `${browser} on ${os}` : browser;
 }
 
+/** A session added to a unit of work, whose tokens exist once the work committed. */
+export interface PendingSession {
+  issue(committed: Committed): Promise<TokenResponse>;
+}
+
 /**
- * The session copies the credentials epoch of the user row whose password was just verified, so a
- * login that raced a password change or reset (and so checked the old hash) starts a session that
- * is already dead: the change moved the epoch past it.
+ * Adds a session for a user who just proved who they are to `work`, with the ending of the user's
+ * sessions beyond MAX_SESSIONS_PER_USER (least recently used first). The session copies the
+ * credentials epoch of the user row whose password was just verified, so a sign-in that raced a
+ * password change or reset (and so checked the old hash) starts a session that is already dead:
+ * the change moved the epoch past it.
  */
-async function createSession(deps: Deps, user: User, options: SessionWriteOptions): Promise<{ session: Session; refreshToken: string }> {
+export async function addSession(deps: Deps, work: UnitOfWork, user: User): Promise<PendingSession> {
   const now = deps.now();
   const refreshToken = randomToken(32);
-  // MAX_SESSIONS_PER_USER: the new session ends the least recently used ones beyond the cap.
-  const { session, revokedIds } = await insertSessionWithinLimit(
+  const { insert, beyondCap } = sessionInserts(
     deps.db,
     {
       id: crypto.randomUUID(),
@@ -92,16 +95,23 @@ async function createSession(deps: Deps, user: User, options: SessionWriteOption
       idleCutoff: new Date(now.getTime() - deps.config.sessionIdleTtl * 1000),
       reason: "session_limit",
     },
-    options,
   );
-  if (revokedIds.length > 0) {
-    await recordAudit(deps, {
-      action: "session.revoked",
-      userId: user.id,
-      metadata: { reason: "session_limit", sessions_revoked: revokedIds.length },
-    });
-  }
-  return { session, refreshToken };
+  const inserted = work.add(insert);
+  const ended = work.add(beyondCap);
+  return {
+    async issue(committed) {
+      const [session] = committed.result(inserted);
+      const revoked = committed.result(ended);
+      if (revoked.length > 0) {
+        await recordAudit(deps, {
+          action: "session.revoked",
+          userId: user.id,
+          metadata: { reason: "session_limit", sessions_revoked: revoked.length },
+        });
+      }
+      return issueTokens(deps, user, session!, refreshToken);
+    },
+  };
 }
 
 /** Signs an access token for the session and shapes the TokenResponse. */
@@ -122,15 +132,6 @@ async function issueTokens(deps: Deps, user: User, session: Session, refreshToke
     refresh_expires_in: Math.max(0, Math.min(untilAbsolute, deps.config.sessionIdleTtl)),
     user: toUserResponse(user),
   };
-}
-
-/**
- * Starts a session for a user who just proved who they are, and returns the token pair. `options`
- * fences the write on the password that was checked and adds the caller's bookkeeping to its batch.
- */
-export async function startSession(deps: Deps, user: User, options: SessionWriteOptions = {}): Promise<TokenResponse> {
-  const { session, refreshToken } = await createSession(deps, user, options);
-  return issueTokens(deps, user, session, refreshToken);
 }
 
 /**
@@ -183,7 +184,8 @@ export async function refreshSession(deps: Deps, presented: string): Promise<Tok
   const idleCutoff = new Date(now.getTime() - deps.config.sessionIdleTtl * 1000);
   const rotate = async (session: Session) => {
     const next = await successor(session.rotationKey, presented);
-    const rotated = await rotateSessionToken(deps.db, {
+    const work = deps.work();
+    const rotated = addRotation(deps.db, work, {
       sessionId: session.id,
       userId: session.userId,
       fromHash: hash,
@@ -193,7 +195,10 @@ export async function refreshSession(deps: Deps, presented: string): Promise<Tok
       ip: deps.meta.ip,
       userAgent: deps.meta.userAgent?.slice(0, 512) ?? null,
     });
-    return rotated ? issueTokens(deps, rotated.user, rotated.session, next) : null;
+    const committed = (await work.commit()) as Committed;
+    const [live] = committed.result(rotated.session);
+    const [user] = committed.result(rotated.user);
+    return live && user ? issueTokens(deps, user, live, next) : null;
   };
   // Near the user first: a replica's copy of a live session names the rotation key (which never
   // changes), and the rotation itself, fenced on the primary, is the one far round trip. Anything
@@ -230,18 +235,24 @@ export async function refreshSession(deps: Deps, presented: string): Promise<Tok
     }
   }
 
-  const reused = await revokeSessions(deps, session.userId, [session.id], "refresh_token_reused");
-  await emitEvents(deps, [
-    { type: "security.alert", data: { user_id: session.userId, session_id: session.id, reason: "refresh_token_reused" } },
-    ...revokedEvents(session.userId, reused, "refresh_token_reused"),
-  ]);
-  await recordAudit(deps, {
-    action: "refresh_token.reused",
-    userId: session.userId,
-    resource: `session:${session.id}`,
-    metadata: { retired_at: retired.retiredAt.toISOString() },
-  });
-  await sendSecurityNotice(deps, session.userId, "refresh_token_reused");
+  // Theft: one unit of work ends the session and records it (the alert, the revocation's event
+  // only if this request revoked it, the audit row); then the owner is told.
+  const reason = "refresh_token_reused";
+  await deps
+    .work()
+    .addAll([revokeLiveSessions(deps.db, { userId: session.userId, sessionIds: [session.id], reason, now })])
+    .events(eventRows(deps, [{ type: "security.alert", data: { user_id: session.userId, session_id: session.id, reason } }]))
+    .events(eventRows(deps, revokedEvents(session.userId, [session.id], reason)), revokedBy(session.id, reason, now))
+    .audit(
+      auditRow(deps, {
+        action: "refresh_token.reused",
+        userId: session.userId,
+        resource: `session:${session.id}`,
+        metadata: { retired_at: retired.retiredAt.toISOString() },
+      }),
+    )
+    .commit();
+  await sendSecurityNotice(deps, session.userId, reason);
   throw new AppError("refresh_token_reused");
 }
 
@@ -249,7 +260,7 @@ export async function refreshSession(deps: Deps, presented: string): Promise<Tok
 async function requireActiveUser(deps: Deps, session: Session, known?: User | null): Promise<User> {
   const user = known === undefined ? await findUserById(deps.db, session.userId) : known;
   if (!user || !user.isActive) {
-    await revokeSessions(deps, session.userId, [session.id], "user_inactive");
+    await revokeSessions(deps, session.userId, [session.id], "user_inactive", { events: false });
     throw new AppError("invalid_token");
   }
   // Credentials changed since this session proved them (password change or reset, email revert, logout-all).
@@ -257,14 +268,28 @@ async function requireActiveUser(deps: Deps, session: Session, known?: User | nu
   return user;
 }
 
-/** Revokes the given sessions in D1, which refuses their access tokens from then on (db/replica-reads.ts bounds the delay elsewhere). */
-export async function revokeSessions(deps: Deps, userId: string, sessionIds: string[], reason: string): Promise<string[]> {
+/**
+ * Revokes the given live sessions of the user in D1, which refuses their access tokens from then on
+ * (db/replica-reads.ts bounds the delay elsewhere), in one unit of work with what reports it: a
+ * `session.revoked` event per session this revoked (unless `events` is false) and, when given, an
+ * audit row, written only if a session was revoked. Returns the ids it revoked.
+ */
+export async function revokeSessions(
+  deps: Deps,
+  userId: string,
+  sessionIds: string[],
+  reason: string,
+  report: { events?: boolean; audit?: AuditEntry } = {},
+): Promise<string[]> {
+  if (sessionIds.length === 0) return [];
   const now = deps.now();
-  const revoked: string[] = [];
-  for (const id of sessionIds) {
-    if (await markSessionRevoked(deps.db, id, reason, now, userId)) revoked.push(id);
+  const work = deps.work();
+  const revocation = work.add(revokeLiveSessions(deps.db, { userId, sessionIds, reason, now }));
+  if (report.events !== false) {
+    for (const id of sessionIds) work.events(eventRows(deps, revokedEvents(userId, [id], reason)), revokedBy(id, reason, now));
   }
-  return revoked;
+  if (report.audit) work.audit(auditRow(deps, report.audit), { onlyIf: anyRevokedBy(sessionIds, reason, now) });
+  return ((await work.commit()) as Committed).result(revocation).map((r) => r.id);
 }
 
 export interface SessionView {
@@ -328,33 +353,29 @@ export async function logOut(
 ): Promise<void> {
   const { userId, sessionId } = caller;
   if (options.everywhere) {
-    const audit = auditRow(deps, { action: "logout.all", userId });
-    const { revokedSessionIds } = await changeCredentials(deps, {
+    // The audit row rides in the same batch: one round trip, and it exists exactly when the change does.
+    await changeCredentials(deps, {
       userId,
       set: {},
       bumpEpoch: true,
       revokeSessionsReason: "logout_all",
       revokeApiKeys: "none",
       events: [{ type: "session.revoked", data: { user_id: userId, session_id: null, reason: "logout_all" } }],
-      // The audit row rides in the same batch: one round trip, and it exists exactly when the change does.
-      alongside: (at) => [auditInsert(deps.db, audit, { key: "sessions_revoked", count: countRevokedBy(userId, "logout_all", at) })],
+      audit: { action: "logout.all", userId, countRevokedSessionsAs: "sessions_revoked" },
     });
-    logAudit(deps, { ...audit, metadata: { sessions_revoked: revokedSessionIds.length } });
     return;
   }
   // One round trip: the revocation, the caller's session.revoked outbox rows (written only if this
   // batch revoked it) and the audit row. A presented refresh token of another of the user's sessions
   // ends that one too; its event follows separately (rare: a client normally presents its own).
   const now = deps.now();
-  const audit = auditRow(deps, { action: "logout", userId, resource: `session:${sessionId}` });
-  const events = eventRows(deps, revokedEvents(userId, [sessionId], "logout"));
-  const revoked = await revokeForLogout(
-    deps.db,
-    { userId, sessionId, refreshHash: options.refreshToken ? await sha256(options.refreshToken) : null, reason: "logout", now },
-    [...events.map((row) => eventInsert(deps.db, row, revokedBy(sessionId, "logout", now))), auditInsert(deps.db, audit)],
-  );
-  logAudit(deps, audit);
-  if (revoked.includes(sessionId)) enqueueEvents(deps, events);
+  const refreshHash = options.refreshToken ? await sha256(options.refreshToken) : null;
+  const work = deps.work();
+  const revocation = work.add(revokeLiveSessions(deps.db, { userId, sessionIds: [sessionId], refreshHash, reason: "logout", now }));
+  work
+    .events(eventRows(deps, revokedEvents(userId, [sessionId], "logout")), revokedBy(sessionId, "logout", now))
+    .audit(auditRow(deps, { action: "logout", userId, resource: `session:${sessionId}` }));
+  const revoked = ((await work.commit()) as Committed).result(revocation).map((r) => r.id);
   await emitEvents(
     deps,
     revokedEvents(
@@ -367,13 +388,12 @@ export async function logOut(
 
 /** `DELETE /users/me/sessions/{id}`: 404 unless it is one of the caller's live sessions. */
 export async function revokeOwnSession(deps: Deps, userId: string, sessionId: string): Promise<void> {
-  const revoked = await revokeSessions(deps, userId, [sessionId], "revoked_by_user");
+  const audit = { action: "session.revoked", userId, resource: `session:${sessionId}` } as const;
+  const revoked = await revokeSessions(deps, userId, [sessionId], "revoked_by_user", { audit });
   if (revoked.length === 0) throw new AppError("not_found", { detail: "No such session." });
-  await emitEvents(deps, revokedEvents(userId, revoked, "revoked_by_user"));
-  await recordAudit(deps, { action: "session.revoked", userId, resource: `session:${sessionId}` });
 }
 
 /** One `session.revoked` per session that died (`session_id: null` in an event means every session). */
-export function revokedEvents(userId: string, sessionIds: string[], reason: string): NewEvent[] {
+function revokedEvents(userId: string, sessionIds: string[], reason: string): NewEvent[] {
   return sessionIds.map((id) => ({ type: "session.revoked", data: { user_id: userId, session_id: id, reason } }));
 }

@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS refusals (
 `;
 
 /** The window of refusals: an hour. */
-export const REFUSAL_WINDOW_MS = 3_600_000;
+const REFUSAL_WINDOW_MS = 3_600_000;
 
 /** Counts one refusal of `kind` in its open window, opening one if none is. */
 export function countRefusal(sql: SqlStorage, kind: string, now: number, windowMs = REFUSAL_WINDOW_MS): RefusalReport {

@@ -1,6 +1,6 @@
 import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import type { Context, Next } from "hono";
-import { enforceIpLimit } from "../../abuse/limits";
+import { enforceIpLimit } from "../../abuse/ip-limits";
 import type { IpAction } from "../../config/rate-limits";
 import type { AppEnv } from "../../web/context";
 
