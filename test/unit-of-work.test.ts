@@ -2,7 +2,6 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Bindings } from "../src/config";
 import { app } from "../src/app";
 import { auditRow } from "../src/audit/audit";
 import { createDb } from "../src/db/client";
