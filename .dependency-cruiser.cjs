@@ -71,6 +71,36 @@ module.exports = {
       to: { path: "^src/http/" },
     },
     {
+      name: "login-imports",
+      comment:
+        "login reads top to bottom: route -> accounts/login.ts -> the guess guard (and the per-IP limit, attack mode and challenge) -> sessions -> the unit of work; it imports nothing else",
+      severity: "error",
+      from: { path: "^src/accounts/login\\.ts$" },
+      to: {
+        path: "^src/",
+        pathNot: [
+          "^src/abuse/(challenge|guess-guard|ip-limits|object-names|spraying)\\.ts$",
+          "^src/accounts/passwords\\.ts$",
+          "^src/audit/audit\\.ts$",
+          "^src/db/(logins|schema|users)\\.ts$",
+          "^src/devices/",
+          "^src/(errors)\\.ts$",
+          "^src/kernel/deps\\.ts$",
+          "^src/sessions/sessions\\.ts$",
+        ],
+      },
+    },
+    {
+      name: "login-reach",
+      comment: "nothing login runs reaches the surfaces, administration, recovery, API keys, the crons or the rest of accounts",
+      severity: "error",
+      from: { path: "^src/accounts/login\\.ts$" },
+      to: {
+        reachable: true,
+        path: ["^src/(http|pages|web|admin|recovery|api-keys|maintenance)/", "^src/accounts/(?!passwords|login)"],
+      },
+    },
+    {
       name: "dev-stays-out",
       comment: "src/dev is the bench's own entry; nothing the deployed worker runs may import it",
       severity: "error",

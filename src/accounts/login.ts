@@ -4,7 +4,7 @@ import { admitLoginFromIp, settleLoginFromIp, type IpTicket } from "../abuse/ip-
 import { accountObjectName } from "../abuse/object-names";
 import { countLoginFailure, underAttack } from "../abuse/spraying";
 import { auditRow, logAudit, recordAuditRow } from "../audit/audit";
-import { loginWrites, readLoginState, readPrimaryRecordingRefusal, userUnchanged } from "../db/logins";
+import { decidesAlike, loginWrites, readLoginState, readPrimaryRecordingRefusal, stillAsDecided } from "../db/logins";
 import type { AuditLog, Device, User } from "../db/schema";
 import { findUserByIdentifier, identifierOf, type AccountIdentifier } from "../db/users";
 import { deviceIdOf } from "../devices/device-tokens";
@@ -136,7 +136,7 @@ async function checkAndSignIn(
     ? await readPrimaryRecordingRefusal(deps.db, identifier, nearUser, refusedRow)
     : { user: await findUserByIdentifier(deps.db, identifier), recorded: false };
   if (recorded && refusedRow) return attempt(decision, { refusal: { row: refusedRow, written: true } });
-  if (!sameRow(primary, nearUser) || decision.kind === "ok") decision = await decide(deps, primary, password);
+  if (!decidesAlike(primary, nearUser) || decision.kind === "ok") decision = await decide(deps, primary, password);
   if (decision.kind === "ok") {
     // The primary's own row: only a change committed since this very read can stale it.
     const signedIn = await signIn(deps, decision, password, device());
@@ -160,18 +160,6 @@ function refusalRow(deps: Deps, refused: Exclude<Decision, { kind: "ok" }>, iden
         ? { reason: "email_not_verified" }
         : { reason: refused.reason, identifier: "email" in identifier ? "email" : "username", known_device: knownDevice },
   });
-}
-
-/** Whether two reads of the account would decide alike: same row, same password, same state. */
-function sameRow(a: User | undefined, b: User | undefined): boolean {
-  if (!a || !b) return a === b;
-  return (
-    a.id === b.id &&
-    a.passwordHash === b.passwordHash &&
-    a.isActive === b.isActive &&
-    a.emailVerified === b.emailVerified &&
-    a.credentialsEpoch === b.credentialsEpoch
-  );
 }
 
 /** Checks the password against `user`. An unknown account still costs one hash, so timing tells nothing. */
@@ -203,7 +191,7 @@ async function signIn(
   const device = deviceSignIn(deps, user.id, known);
   // Imported bcrypt hashes and outdated PBKDF2 parameters are upgraded at the first login.
   const rehash = decision.needsRehash ? await hashPassword(password, passwordParams(deps)) : null;
-  const work = deps.work().fence(userUnchanged(user));
+  const work = deps.work().fence(stillAsDecided(user));
   const session = await addSession(deps, work, { ...user, lastLoginAt: now });
   work
     .addAll(

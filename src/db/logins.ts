@@ -1,4 +1,4 @@
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, isNull, sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
 import { auditLogs, devices, users, type AuditLog, type Device, type User } from "./schema";
@@ -18,14 +18,30 @@ export async function readLoginState(
   return { user, device };
 }
 
+/** What a password decision depends on: the row, its hash, its state and its credentials epoch. */
+type DecidingFields = Pick<User, "id" | "passwordHash" | "isActive" | "emailVerified" | "credentialsEpoch">;
+
+/** Whether two reads of an account would decide a password check alike (both absent, or equal on every deciding field). */
+export function decidesAlike(a: DecidingFields | undefined, b: DecidingFields | undefined): boolean {
+  if (!a || !b) return a === b;
+  return (
+    a.id === b.id &&
+    a.passwordHash === b.passwordHash &&
+    a.isActive === b.isActive &&
+    a.emailVerified === b.emailVerified &&
+    a.credentialsEpoch === b.credentialsEpoch
+  );
+}
+
 /**
- * The fence of a sign-in decided on a replica's row: the primary's row is still the one whose
- * password was checked (same hash and credentials epoch, active, not deleted). A unit of work fenced
- * on it writes nothing otherwise (db/unit-of-work.ts).
+ * SQL: the primary's live row is still the one a decision was made on, on every deciding field. The
+ * fence of a sign-in decided on a replica's row (a unit of work fenced on it writes nothing
+ * otherwise, db/unit-of-work.ts), and the condition of a refusal's audit row.
  */
-export function userUnchanged(user: Pick<User, "id" | "passwordHash" | "credentialsEpoch">) {
-  return sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${user.id} AND ${users.passwordHash} = ${user.passwordHash}
-    AND ${users.credentialsEpoch} = ${user.credentialsEpoch} AND ${users.isActive} = 1 AND ${users.deletedAt} IS NULL)`;
+export function stillAsDecided(user: DecidingFields, where: SQL = sql`${users.id} = ${user.id}`) {
+  return sql`EXISTS (SELECT 1 FROM ${users} WHERE ${where} AND ${users.deletedAt} IS NULL AND ${users.id} = ${user.id}
+    AND ${users.passwordHash} = ${user.passwordHash} AND ${users.isActive} = ${user.isActive ? 1 : 0}
+    AND ${users.emailVerified} = ${user.emailVerified ? 1 : 0} AND ${users.credentialsEpoch} = ${user.credentialsEpoch})`;
 }
 
 /**
@@ -89,10 +105,9 @@ export async function readPrimaryRecordingRefusal(
     "email" in identifier
       ? sql`${users.email} = ${identifier.email}`
       : sql`lower(${users.username}) = ${identifier.username.toLowerCase()}`;
-  const live = sql`${match} AND ${users.deletedAt} IS NULL`;
   const same = decidedOn
-    ? sql`EXISTS (SELECT 1 FROM ${users} WHERE ${live} AND ${users.id} = ${decidedOn.id} AND ${users.passwordHash} = ${decidedOn.passwordHash} AND ${users.isActive} = ${decidedOn.isActive ? 1 : 0} AND ${users.emailVerified} = ${decidedOn.emailVerified ? 1 : 0} AND ${users.credentialsEpoch} = ${decidedOn.credentialsEpoch})`
-    : sql`NOT EXISTS (SELECT 1 FROM ${users} WHERE ${live})`;
+    ? stillAsDecided(decidedOn, match)
+    : sql`NOT EXISTS (SELECT 1 FROM ${users} WHERE ${match} AND ${users.deletedAt} IS NULL)`;
   const value = <T>(v: T) => sql<T>`${v}`;
   const insert = db.insert(auditLogs).select(
     db
