@@ -68,7 +68,7 @@ const DEFAULT_SPREAD_BLOCK_SECONDS = 3600;
 
 /**
  * IP actions that the "one client failing across many identifiers" block refuses: login,
- * registration and recovery. A login also feeds the signal (see src/abuse/limits.ts).
+ * registration and recovery. A login also feeds the signal (see src/abuse/ip-limits.ts).
  */
 const SPREAD_BLOCKED_ACTIONS = new Set<string>([
   "login",

@@ -9,7 +9,7 @@ import { DEVICE_TOKEN_LIFETIME_MS, signDeviceToken, verifyDeviceToken } from "./
  * Devices a user signed in from (registration and every successful login hand out a device token).
  * A client that presents its token back is a "known device": it gets its own small failure budget
  * instead of the account's lockout and per-address limits, so strangers guessing at an address
- * never lock its owner out (see abuse/limits.ts).
+ * never lock its owner out (see abuse/guess-guard.ts).
  */
 
 /**
