@@ -4,7 +4,7 @@ import type { LimitPolicy } from "../src/abuse/policy";
 import type { RateLimiter } from "../src/abuse/rate-limiter";
 import type { SecurityEvent } from "../src/audit/security-events";
 import type { LimiterStub } from "../src/deps";
-import { call, captureLogs, env, freshIp, login, problem, register, uniqueEmail } from "./helpers";
+import { auditRows, call, captureLogs, env, freshIp, login, problem, register, uniqueEmail } from "./helpers";
 
 /**
  * Issue #11, "refused requests cost nothing": a throttle or a lock is audited once per window with a
@@ -14,21 +14,6 @@ import { call, captureLogs, env, freshIp, login, problem, register, uniqueEmail 
 
 const LOGIN = "/api/v1/auth/login";
 const WRONG = "wrong password, clearly 123";
-
-interface AuditRow {
-  id: string;
-  action: string;
-  user_id: string | null;
-  user_agent: string | null;
-  metadata: Record<string, unknown>;
-}
-
-async function auditRows(where: string, ...bindings: unknown[]): Promise<AuditRow[]> {
-  const { results } = await env.DB.prepare(`SELECT id, action, user_id, user_agent, metadata FROM audit_logs WHERE ${where}`)
-    .bind(...bindings)
-    .all<Omit<AuditRow, "metadata"> & { metadata: string | null }>();
-  return results.map((r) => ({ ...r, metadata: JSON.parse(r.metadata ?? "{}") as Record<string, unknown> }));
-}
 
 /**
  * Runs the object's alarms until none is left, as time passing would: every refusal window ends

@@ -113,6 +113,37 @@ export async function register(overrides: Record<string, unknown> = {}): Promise
   };
 }
 
+/** A fresh account made a superuser straight in D1 (the admin API needs one to start from). */
+export async function superuser(): Promise<Registered> {
+  const admin = await register();
+  await env.DB.prepare("UPDATE users SET is_superuser = 1 WHERE id = ?").bind(admin.userId).run();
+  return admin;
+}
+
+/** One `audit_logs` row as stored (snake_case columns), its metadata JSON parsed (`{}` when none). */
+export interface AuditRow {
+  id: string;
+  action: string;
+  user_id: string | null;
+  actor_user_id: string | null;
+  resource: string | null;
+  ip_address: string | null;
+  user_agent: string | null;
+  metadata: Record<string, unknown>;
+  created_at: number;
+}
+
+/**
+ * The audit rows matching `where` (an SQL condition over `audit_logs`, its `?` bound to `bindings`),
+ * oldest first. Scope it to the test's own user or IP: the storage is shared by every test file.
+ */
+export async function auditRows(where: string, ...bindings: unknown[]): Promise<AuditRow[]> {
+  const { results } = await env.DB.prepare(`SELECT * FROM audit_logs WHERE ${where} ORDER BY created_at, rowid`)
+    .bind(...bindings)
+    .all<Omit<AuditRow, "metadata"> & { metadata: string | null }>();
+  return results.map((row) => ({ ...row, metadata: JSON.parse(row.metadata ?? "{}") as Record<string, unknown> }));
+}
+
 export async function login(credentials: Record<string, unknown>, ip = freshIp()): Promise<Response> {
   return call("/api/v1/auth/login", { body: credentials, ip });
 }
