@@ -7,7 +7,7 @@ import type { LimiterStub } from "../src/deps";
 import { auditRows, call, captureLogs, env, freshIp, login, problem, register, uniqueEmail } from "./helpers";
 
 /**
- * Issue #11, "refused requests cost nothing": a throttle or a lock is audited once per window with a
+ * "Refused requests cost nothing": a throttle or a lock is audited once per window with a
  * count, kept in the RateLimiter object and written into the row when the window ends, so an
  * attacker's request rate never turns into D1 writes or into noise in the owner's security log.
  */

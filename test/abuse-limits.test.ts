@@ -17,7 +17,7 @@ import {
 } from "./helpers";
 
 /**
- * Issue #11: limits on what a signed-in user does (username changes, API-key creation), the API-key
+ * Limits on what a signed-in user does (username changes, API-key creation), the API-key
  * new-IP memory, pruning of dead keys, and mail budgets per mailbox, all over HTTP.
  */
 

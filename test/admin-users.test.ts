@@ -2,7 +2,7 @@ import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import { call, env, freshIp, login, outbox, problem, register, superuser, uniqueEmail, type Registered } from "./helpers";
 
-/** Issue #14: the administration API for users. */
+/** The administration API for users: listing, search, roles, deactivation, superusers. */
 
 const ADMIN = "/api/v1/admin";
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { call, env, problem, register, superuser, userRow } from "./helpers";
 import { Browser, textOf } from "./pages-browser";
 
-/** Issue #15: the webhook delivery log and manual redelivery for administrators. */
+/** The webhook delivery log and manual redelivery for administrators. */
 
 const WEBHOOKS = {
   WEBHOOK_URL: "https://hooks.example.com/gatehouse",

@@ -7,7 +7,7 @@ import { call, captureLogs, env, freshIp, login, problem, register, uniqueEmail 
 import { Browser } from "./pages-browser";
 
 /**
- * Password spraying across many clients (issue #16): the shards and the monitor of
+ * Password spraying across many clients: the shards and the monitor of
  * src/abuse/attack-monitor.ts, the "under attack" mode, and what logins from unknown devices get
  * then (src/abuse/challenge.ts). The monitor is one object for the whole suite, so every test that
  * switches the mode puts it back (see {@link calm}).

@@ -5,7 +5,7 @@ import type { LoginBody, Message, RegisterBody, Session, User } from "../src/cli
 import type { loginBody, MessageSchema, registerBody, TokenResponseSchema, UserSchema } from "../src/http/schemas";
 import { call } from "./helpers";
 
-/** Issue #12: the worker serves the browser client; the client's types follow the API's schemas. */
+/** The worker serves the browser client; the client's types follow the API's schemas. */
 
 const PATH = "/client/v1/gatehouse.js";
 const APP = "https://app.example.com"; // in CORS_ORIGINS (vitest.config.ts)

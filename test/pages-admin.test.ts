@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { auditRows, call, env, login, outbox, register, superuser, userRow, type Registered } from "./helpers";
 import { Browser, fieldError, formOf, gzippedSize, textOf } from "./pages-browser";
 
-/** Issue #14: the `/admin` console, for signed-in superusers, each action through its service. */
+/** The `/admin` console, for signed-in superusers, each action through its service. */
 
 async function signedIn(user: Registered): Promise<Browser> {
   const browser = new Browser();

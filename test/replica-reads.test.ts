@@ -6,7 +6,7 @@ import { findSessionWithUser } from "../src/db/sessions";
 import { call, freshIp, problem, register } from "./helpers";
 
 /**
- * Issue #17: credential checks read a D1 replica (Sessions API) before the primary. A replica may
+ * Credential checks read a D1 replica (Sessions API) before the primary. A replica may
  * lag; these tests give the worker one that is empty (knows nothing yet) or frozen (answers as it
  * did before a revocation) and check that a lagging replica can delay a revocation (by design, for
  * at most the lag) but never refuses a valid credential and never lets a dead session rotate.

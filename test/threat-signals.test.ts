@@ -18,7 +18,7 @@ import {
 } from "./helpers";
 
 /**
- * Threat signals of issue #16: breached passwords (k-anonymity range API through an injected fetch:
+ * Threat signals: breached passwords (k-anonymity range API through an injected fetch:
  * no test touches the network) and new-device / impossible-travel / unusual-hour sign-ins
  * (`request.cf` set on the Request, since it cannot be sent over HTTP).
  */
