@@ -77,6 +77,30 @@ export async function call(path: string, options: CallOptions = {}): Promise<Res
   return response;
 }
 
+/**
+ * The RateLimiter namespace with each object name the worker asks for prefixed by a name of this
+ * test's own: the real objects, but ones no other test reaches. For tests of a bucket the whole
+ * suite would otherwise share, such as `ip:unknown` (every request without CF-Connecting-IP).
+ * `names` lists the object names the worker asked for, unprefixed, in order.
+ */
+export function ownLimiterObjects(): { RATE_LIMITER: Bindings["RATE_LIMITER"]; names: string[] } {
+  const scope = crypto.randomUUID();
+  const names: string[] = [];
+  const RATE_LIMITER = new Proxy(env.RATE_LIMITER, {
+    get(target, prop) {
+      if (prop === "idFromName") {
+        return (name: string) => {
+          names.push(name);
+          return target.idFromName(`${scope}/${name}`);
+        };
+      }
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { RATE_LIMITER, names };
+}
+
 /** An address no other test (or earlier run against the same storage) has used. */
 export function uniqueEmail(prefix = "user"): string {
   const n = (counters.user += 1);

@@ -3,7 +3,19 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { clearLockout } from "../src/abuse/limits";
 import { createDeps } from "../src/deps";
 import { throwingLimiter, unreachableLimiter } from "./broken-bindings";
-import { auditRows, call, captureLogs, freshIp, login, outbox, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
+import {
+  auditRows,
+  call,
+  captureLogs,
+  freshIp,
+  login,
+  outbox,
+  ownLimiterObjects,
+  problem,
+  register,
+  STRONG_PASSWORD,
+  uniqueEmail,
+} from "./helpers";
 
 /** Abuse protection through HTTP: exact bursts, lockout tiers, headers, audit rows, fail-closed. */
 
@@ -121,9 +133,15 @@ describe("per-IP limits", () => {
   });
 
   it("puts requests without CF-Connecting-IP into one shared bucket", async () => {
-    const noIp = () => call(LOGIN, { body: { email: uniqueEmail(), password: WRONG }, ip: null });
+    // That bucket is one object for the whole suite: counted here in objects of this test's own, so
+    // header-less requests of other tests (earlier in the same minute) cannot spend it.
+    const limiter = ownLimiterObjects();
+    const noIp = () =>
+      call(LOGIN, { body: { email: uniqueEmail(), password: WRONG }, ip: null, env: { RATE_LIMITER: limiter.RATE_LIMITER } });
     const responses = await Promise.all(Array.from({ length: 6 }, noIp));
     expect(statuses(responses)).toEqual({ 401: 5, 429: 1 });
+    // Six different identifiers, one per-IP object for all of them.
+    expect(new Set(limiter.names.filter((name) => name.startsWith("ip:")))).toEqual(new Set(["ip:unknown"]));
   });
 });
 
