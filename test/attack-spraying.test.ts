@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { MONITOR_NAME, SPRAY_SHARDS, step, type AttackMonitor, type MonitorRow } from "../src/abuse/attack-monitor";
 import { forgetAttackMode } from "../src/abuse/spraying";
 import type { Bindings } from "../src/config";
+import { throwingMonitor, unreachableMonitor } from "./broken-bindings";
 import { call, captureLogs, env, freshIp, login, problem, register, uniqueEmail } from "./helpers";
 import { Browser } from "./pages-browser";
 
@@ -344,5 +345,57 @@ describe("under attack", () => {
     }
     const limited = await noScript.submit(form, "/login", { identifier: user.email, password: user.password });
     expect(limited.status).toBe(429);
+  });
+});
+
+describe("an unreachable monitor fails open", () => {
+  const LOGIN = "/api/v1/auth/login";
+  /** The fields of a warning line that say what failed: the objects' call, wrapped as a dependency error. */
+  const warning = (event: string, cause: string) => ({
+    level: "warn",
+    event,
+    request_id: expect.any(String) as unknown,
+    error: "DependencyError",
+    message: "durable_object unavailable",
+    cause,
+  });
+
+  it.each([
+    ["unreachable", unreachableMonitor, "Error: Durable Object unreachable"],
+    ["missing", throwingMonitor, "Error: binding missing"],
+  ])("(%s binding) logins answer 200 and 401 as usual, never 503 or a challenge, with a warning each", async (_, broken, cause) => {
+    const logs = captureLogs();
+    const user = await register();
+    // Turnstile configured: had the mode read as "under attack", this login would be challenged (403).
+    const env = { ...TURNSTILE, ATTACK_MONITOR: broken() };
+    // An isolate with no view of the mode yet (the cache would otherwise spare it the call).
+    forgetAttackMode();
+    const right = await call(LOGIN, { body: { email: user.email, password: user.password }, ip: freshIp(), env });
+    expect(right.status).toBe(200);
+    forgetAttackMode();
+    const wrong = await call(LOGIN, { body: { email: user.email, password: "not the password" }, ip: freshIp(), env });
+    await problem(wrong, 401, "invalid_credentials");
+    // The mode could not be read (twice), and the failure could not be counted (after the response).
+    expect(logs.problems()).toEqual([
+      expect.objectContaining(warning("attack.mode_unreadable", cause)),
+      expect.objectContaining(warning("attack.mode_unreadable", cause)),
+      expect.objectContaining(warning("attack.count_failed", cause)),
+    ]);
+  });
+
+  it("an isolate that last saw an attack keeps that view while the monitor cannot be read", async () => {
+    const logs = captureLogs();
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"], now: start });
+    await setMode(true);
+    const user = await register();
+    const body = { email: user.email, password: user.password };
+    // Read from the monitor: under attack, cached for 10 s.
+    await problem(await call(LOGIN, { body, ip: freshIp(), env: TURNSTILE }), 403, "challenge_required");
+    // The cache has expired and the monitor is unreachable: the last view (under attack) holds.
+    vi.setSystemTime(start + 10_000);
+    const broken = { ...TURNSTILE, ATTACK_MONITOR: unreachableMonitor() };
+    await problem(await call(LOGIN, { body, ip: freshIp(), env: broken }), 403, "challenge_required");
+    expect(logs.problems().map((line) => line.event)).toEqual(["attack.mode_unreadable"]);
   });
 });
