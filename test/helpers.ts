@@ -38,6 +38,12 @@ export interface CallOptions {
    * of `undefined` unsets a variable (its production default applies).
    */
   env?: Partial<Bindings>;
+  /**
+   * The whole bindings object, used as given (`env` is then ignored). The worker keeps per-isolate
+   * caches keyed by its bindings object (src/db/replica-reads.ts), so calls passing one object share
+   * them, like requests reaching one isolate, while every `env` variant is an isolate of its own.
+   */
+  bindings?: Bindings;
 }
 
 /**
@@ -68,7 +74,7 @@ export function buildRequest(path: string, options: CallOptions = {}): Request {
 export async function call(path: string, options: CallOptions = {}): Promise<Response> {
   const request = buildRequest(path, options);
   // A fresh env object per variant: the configuration is parsed (and cached) per env object.
-  const bindings: Bindings = options.env ? { ...env, ...options.env } : env;
+  const bindings: Bindings = options.bindings ?? (options.env ? { ...env, ...options.env } : env);
   const ctx = createExecutionContext();
   const response = await app.fetch(request, bindings, ctx);
   await waitOnExecutionContext(ctx);
