@@ -3,9 +3,11 @@ import { defineConfig } from "vitest/config";
 import { GATEHOUSE_MODULES } from "./examples/site-api/test/build-gatehouse.mjs";
 
 /**
- * Three projects: `workers` runs the worker's tests inside workerd against local D1, KV and Durable
- * Objects; `examples` runs examples/site-api's tests inside workerd with Gatehouse beside it; `node`
- * runs the tests of the Node scripts (scripts/) and of the browser client on the host.
+ * `npm test`, three projects: `workers` runs the worker's tests inside workerd against local D1, KV
+ * and Durable Objects; `examples` runs examples/site-api's tests inside workerd with Gatehouse beside
+ * it; `node` runs the tests of the Node scripts (scripts/) and of the browser client on the host.
+ * Nothing here starts `wrangler dev`: tests that need a real dev server (or wrangler's local D1) are
+ * test/dev, `npm run test:dev` (vitest.dev.config.ts); the Chromium journeys are test/e2e.
  */
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("migrations");
@@ -43,8 +45,9 @@ export default defineConfig(async () => {
           test: {
             name: "workers",
             include: ["test/**/*.test.ts"],
-            // Host-side tests; the Chromium journeys (test/e2e) have their own config, vitest.e2e.config.ts.
-            exclude: ["test/node/**", "test/client/**", "test/e2e/**"],
+            // Host-side tests; the dev-server tests (test/dev) and the Chromium journeys (test/e2e) have
+            // their own configs, vitest.dev.config.ts and vitest.e2e.config.ts.
+            exclude: ["test/node/**", "test/client/**", "test/dev/**", "test/e2e/**"],
             setupFiles: ["./test/setup.ts"],
             testTimeout: 30_000,
             // One worker (one workerd, one set of D1/KV/Durable Object storage) for every file instead
@@ -97,7 +100,8 @@ export default defineConfig(async () => {
           },
         },
         {
-          // The Node scripts, and the browser client (src/client) against Node's Web Locks and BroadcastChannel.
+          // The Node scripts' logic (no wrangler: their runs against a real dev server are test/dev), and
+          // the browser client (src/client) against Node's Web Locks and BroadcastChannel.
           test: { name: "node", include: ["test/node/**/*.test.ts", "test/client/**/*.test.ts"], environment: "node" },
         },
       ],
