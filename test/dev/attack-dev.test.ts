@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { BREACHED_SAMPLES, DUMMY_TOKEN, startFakeServices, type FakeServices } from "../../scripts/fake-services.mjs";
-import { type DevServer, freePort, makeTempDir, removeDir, startDev, waitUntilHealthy } from "../node/dev-server.mjs";
+import { type DevServer, freePort, makeTempDir, pollUntil, removeDir, startDev, waitUntilHealthy } from "../node/dev-server.mjs";
 
 /**
  * Attack protection under `npm run dev`, with the loopback fakes of `npm run fakes` (tested on their
@@ -50,7 +50,8 @@ describe("attack protection under npm run dev", () => {
       { onOutput: (text) => (announced ||= text.includes('"event":"attack.spraying_started"')) },
     );
     server = dev;
-    await waitUntilHealthy(base, dev);
+    await waitUntilHealthy(base, dev, 120_000);
+    const output = () => dev.output().slice(-3000);
     const post = (path: string, body: unknown, ip: string) =>
       fetch(`${base}${path}`, {
         method: "POST",
@@ -69,34 +70,60 @@ describe("attack protection under npm run dev", () => {
     const registered = await post("/api/v1/auth/register", { ...owner, full_name: "Owner" }, "198.51.100.2");
     expect(registered.status, await registered.clone().text()).toBe(201);
 
-    // 80 clients, one failure each, at 80 accounts: more than 60 a minute.
+    // 80 clients, one failure each, at 80 accounts: more than 60 a minute, and nothing a per-IP or
+    // per-account limit refuses. The monitor decides on its own clock (an alarm every 10 s) while the
+    // burst runs, so however long the burst takes on a busy machine, it may switch to "under attack"
+    // before the last of these logins: those are then challenged (403), never anything else. It can
+    // switch only once 60 failures were counted, so at least 60 are plain 401s.
     const failures = await Promise.all(
       Array.from({ length: 80 }, (_, i) =>
         post("/api/v1/auth/login", { email: `target${i}@example.com`, password: "Autumn2026!guess" }, `203.0.113.${i + 1}`),
       ),
     );
-    expect(failures.map((r) => r.status)).toEqual(Array(80).fill(401));
-
-    // The monitor's alarm runs every 10 s and logins read the mode through a 10 s cache: a new-device
-    // login is challenged within about 25 s. Bounded at 60 s.
-    const deadline = Date.now() + 60_000;
-    let challenged: Response | null = null;
-    for (let i = 0; Date.now() < deadline; i++) {
-      const res = await post("/api/v1/auth/login", owner, `192.0.2.${(i % 250) + 1}`);
-      if (res.status === 403) {
-        challenged = res;
-        break;
-      }
-      expect(res.status).toBe(200);
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+    const statuses = failures.map((r) => r.status);
+    expect(
+      statuses.filter((s) => s !== 401 && s !== 403),
+      JSON.stringify(statuses),
+    ).toEqual([]);
+    expect(statuses.filter((s) => s === 401).length).toBeGreaterThanOrEqual(60);
+    for (const challenged of failures.filter((r) => r.status === 403)) {
+      expect(await challenged.json()).toMatchObject({ code: "challenge_required" });
     }
-    expect(challenged, dev.output().slice(-3000)).not.toBeNull();
-    expect(await challenged!.json()).toMatchObject({ code: "challenge_required", site_key: TEST_SITE_KEY });
-    expect(announced).toBe(true);
 
-    const passed = await post("/api/v1/auth/login", { ...owner, turnstile_token: DUMMY_TOKEN }, "192.0.2.251");
+    // The condition, not a guess at its timing: the monitor announces the attack (a warning line on
+    // the server's output), then logins see it once the isolate's 10 s view of the mode runs out.
+    // Within 60 s of the burst in all.
+    const deadline = Date.now() + 60_000;
+    await pollUntil(() => (announced ? true : undefined), {
+      what: "attack.spraying_started on the server's output",
+      timeoutMs: deadline - Date.now(),
+      detail: output,
+    });
+    // Probed with unknown accounts from fresh clients (a wrong password each), so the owner's own
+    // hourly login budget is not spent waiting; until the switch they are plain failures.
+    let probes = 0;
+    await pollUntil(
+      async () => {
+        probes += 1;
+        const res = await post(
+          "/api/v1/auth/login",
+          { email: `probe${probes}@example.com`, password: "Autumn2026!guess" },
+          `192.0.2.${probes}`,
+        );
+        if (res.status === 403) return true;
+        expect(res.status, await res.text()).toBe(401);
+        return undefined;
+      },
+      { what: "a login challenged", timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: 500, detail: output },
+    );
+
+    // The owner, from a new device, is challenged too; the dummy token passes, a forged one does not.
+    const challenged = await post("/api/v1/auth/login", owner, "198.51.100.3");
+    expect(challenged.status).toBe(403);
+    expect(await challenged.json()).toMatchObject({ code: "challenge_required", site_key: TEST_SITE_KEY });
+    const passed = await post("/api/v1/auth/login", { ...owner, turnstile_token: DUMMY_TOKEN }, "198.51.100.4");
     expect(passed.status).toBe(200);
-    const forged = await post("/api/v1/auth/login", { ...owner, turnstile_token: "forged" }, "192.0.2.252");
+    const forged = await post("/api/v1/auth/login", { ...owner, turnstile_token: "forged" }, "198.51.100.5");
     expect(forged.status).toBe(403);
-  }, 150_000);
+  });
 });
