@@ -16,6 +16,11 @@ export default defineConfig(async () => {
       // Keep warnings and errors visible; the info lines (one per request, audit rows) would drown
       // them. A root-only option: vitest ignores it inside a project.
       onConsoleLog: (log: string) => !log.includes('"level":"info"'),
+      // Two workers, whatever vitest's default (cores - 1: one on the two-core machines this runs on,
+      // which ran every file of every project one after another). Most of a test's time is waiting
+      // (Durable Object and D1 round trips, after-response work), so a second workerd fills the gaps:
+      // the workers project took about 100 s with one and 70 s with two on a loaded two-core machine.
+      maxWorkers: 2,
       projects: [
         {
           plugins: [
