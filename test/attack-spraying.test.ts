@@ -123,10 +123,12 @@ describe("password spraying from many clients", () => {
     let challengedAt: number | null = null;
     for (let second = 0; second <= 60 && challengedAt === null; second++) {
       vi.setSystemTime(start + second * 1000);
-      for (const attempt of schedule.filter((a) => a.at === second)) {
-        const res = await login({ email: accounts[attempt.n % 100], password: "Summer2026!spray" }, attempt.ip);
-        expect(res.status).toBe(401);
-      }
+      // The attempts of one second arrive together.
+      const attempts = schedule.filter((a) => a.at === second);
+      const answers = await Promise.all(
+        attempts.map((attempt) => login({ email: accounts[attempt.n % 100], password: "Summer2026!spray" }, attempt.ip)),
+      );
+      expect(answers.map((r) => r.status)).toEqual(attempts.map(() => 401));
       // The monitor's alarm, every 10 s (run here at the simulated time rather than by the clock).
       if (second % 10 === 0) await monitor().tick(start + second * 1000, POLICY);
       if (second % 5 === 0) {
@@ -206,8 +208,10 @@ describe("the alarm", () => {
   it("adds up every shard and takes its numbers from RATE_LIMITS.spraying of its own env", async () => {
     const logs = captureLogs();
     // 70 failures at 70 accounts: an attack by the default numbers, not by this suite's (see vitest.config.ts).
-    for (let i = 0; i < 70; i++)
-      expect((await login({ email: uniqueEmail("alarm"), password: "not the password" }, freshIp())).status).toBe(401);
+    const failures = await Promise.all(
+      Array.from({ length: 70 }, () => login({ email: uniqueEmail("alarm"), password: "not the password" }, freshIp())),
+    );
+    expect(failures.map((r) => r.status)).toEqual(Array(70).fill(401));
     expect(await runDurableObjectAlarm(monitor())).toBe(true);
     expect(await monitor().state()).toMatchObject({ underAttack: false, rate: 70 });
     // The same count under the default policy is an attack.
@@ -222,10 +226,12 @@ describe("what is not spraying", () => {
     const start = Date.now();
     vi.useFakeTimers({ toFake: ["Date"], now: start });
     const accounts = Array.from({ length: 15 }, () => uniqueEmail("deep"));
-    // 75 failures in 30 s, each from its own client: 5 per account (the fifth locks it).
-    for (let i = 0; i < 75; i++) {
-      vi.setSystemTime(start + i * 400);
-      expect((await login({ email: accounts[i % 15], password: "not the password" }, freshIp())).status).toBe(401);
+    // 75 failures in 30 s, each from its own client: 5 per account (the fifth locks it), in five
+    // rounds 6 s apart, the 15 accounts' failures of a round arriving together.
+    for (let round = 0; round < 5; round++) {
+      vi.setSystemTime(start + round * 6000);
+      const answers = await Promise.all(accounts.map((email) => login({ email, password: "not the password" }, freshIp())));
+      expect(answers.map((r) => r.status)).toEqual(Array(15).fill(401));
     }
     expect(await monitor().tick(start + 30_000, POLICY)).toBe(true);
     expect(await monitor().state()).toMatchObject({ underAttack: false, rate: 45 });

@@ -118,7 +118,7 @@ describe("/admin users", () => {
   it("searches by prefix and status, pages with the cursor, and stays under 30 KiB gzipped", async () => {
     const { browser } = await admin();
     const tag = `findme${Date.now().toString(36)}`;
-    for (let i = 0; i < 27; i++) await register({ email: `${tag}.${i}@example.com` });
+    await Promise.all(Array.from({ length: 27 }, (_, i) => register({ email: `${tag}.${i}@example.com` })));
     await register({ email: `${tag}.unverified@example.com` });
     let html = await browser.open(`/admin?query=${tag}`);
     expect(html.match(/href="\/admin\/users\//g)).toHaveLength(25);
