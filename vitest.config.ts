@@ -1,6 +1,7 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { GATEHOUSE_MODULES } from "./examples/site-api/test/build-gatehouse.mjs";
+import { preferRamTmpdir } from "./test/ram-tmpdir.mjs";
 
 /**
  * `npm test`, three projects: `workers` runs the worker's tests inside workerd against local D1, KV
@@ -10,6 +11,8 @@ import { GATEHOUSE_MODULES } from "./examples/site-api/test/build-gatehouse.mjs"
  * test/dev, `npm run test:dev` (vitest.dev.config.ts); the Chromium journeys are test/e2e.
  */
 export default defineConfig(async () => {
+  // The workerd storage of both workerd projects in memory where the machine allows it (see the file).
+  preferRamTmpdir();
   const migrations = await readD1Migrations("migrations");
   return {
     test: {
