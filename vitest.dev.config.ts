@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { preferRamTmpdir } from "./test/ram-tmpdir.mjs";
 
 /**
  * `npm run test:dev`: the tests that run the real thing on the host (test/dev): `npm run dev`, the
@@ -11,6 +12,10 @@ import { defineConfig } from "vitest/config";
  * time: each starts processes, and on a loaded machine parallel wrangler starts time out. Timeouts
  * are generous for the same reason; no test waits on a fixed sleep, every wait is a bounded condition.
  */
+// The servers' --persist-to directories (and wrangler's local D1) are temporary directories: in
+// memory where the machine has /dev/shm, as for npm test (test/ram-tmpdir.mjs).
+preferRamTmpdir();
+
 export default defineConfig({
   test: {
     name: "dev",
