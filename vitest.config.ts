@@ -58,11 +58,12 @@ export default defineConfig(async () => {
             exclude: ["test/node/**", "test/client/**", "test/dev/**", "test/e2e/**"],
             setupFiles: ["./test/setup.ts"],
             testTimeout: 30_000,
-            // One worker (one workerd, one set of D1/KV/Durable Object storage) for every file instead
-            // of one per file: about 10 s of a 25 s run was start-up. Safe because tests never assume
-            // empty storage: emails and client IPs come from counters in test/helpers.ts that stay
-            // unique across files (and reruns), assertions are scoped to the test's own user or IP,
-            // and test/setup.ts restores spies and clocks after each test.
+            // Each worker (one workerd, one set of D1/KV/Durable Object storage; `maxWorkers` of them)
+            // runs file after file instead of one workerd per file: about 10 s of a 25 s run was
+            // start-up. Safe because tests never assume empty storage, nor any particular file beside
+            // them: emails and client IPs come from counters in test/helpers.ts that stay unique across
+            // files (and reruns), assertions are scoped to the test's own user or IP, and
+            // test/setup.ts restores spies and clocks after each test.
             isolate: false,
           },
         },
