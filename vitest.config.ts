@@ -1,19 +1,29 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { GATEHOUSE_MODULES } from "./examples/site-api/test/build-gatehouse.mjs";
+import { preferRamTmpdir } from "./test/ram-tmpdir.mjs";
 
 /**
- * Three projects: `workers` runs the worker's tests inside workerd against local D1, KV and Durable
- * Objects; `examples` runs examples/site-api's tests inside workerd with Gatehouse beside it; `node`
- * runs the tests of the Node scripts (scripts/) and of the browser client on the host.
+ * `npm test`, three projects: `workers` runs the worker's tests inside workerd against local D1, KV
+ * and Durable Objects; `examples` runs examples/site-api's tests inside workerd with Gatehouse beside
+ * it; `node` runs the tests of the Node scripts (scripts/) and of the browser client on the host.
+ * Nothing here starts `wrangler dev`: tests that need a real dev server (or wrangler's local D1) are
+ * test/dev, `npm run test:dev` (vitest.dev.config.ts); the Chromium journeys are test/e2e.
  */
 export default defineConfig(async () => {
+  // The workerd storage of both workerd projects in memory where the machine allows it (see the file).
+  preferRamTmpdir();
   const migrations = await readD1Migrations("migrations");
   return {
     test: {
       // Keep warnings and errors visible; the info lines (one per request, audit rows) would drown
       // them. A root-only option: vitest ignores it inside a project.
       onConsoleLog: (log: string) => !log.includes('"level":"info"'),
+      // Two workers, whatever vitest's default (cores - 1: one on the two-core machines this runs on,
+      // which ran every file of every project one after another). Most of a test's time is waiting
+      // (Durable Object and D1 round trips, after-response work), so a second workerd fills the gaps:
+      // the workers project took about 100 s with one and 70 s with two on a loaded two-core machine.
+      maxWorkers: 2,
       projects: [
         {
           plugins: [
@@ -43,15 +53,17 @@ export default defineConfig(async () => {
           test: {
             name: "workers",
             include: ["test/**/*.test.ts"],
-            // Host-side tests; the Chromium journeys (test/e2e) have their own config, vitest.e2e.config.ts.
-            exclude: ["test/node/**", "test/client/**", "test/e2e/**"],
+            // Host-side tests; the dev-server tests (test/dev) and the Chromium journeys (test/e2e) have
+            // their own configs, vitest.dev.config.ts and vitest.e2e.config.ts.
+            exclude: ["test/node/**", "test/client/**", "test/dev/**", "test/e2e/**"],
             setupFiles: ["./test/setup.ts"],
             testTimeout: 30_000,
-            // One worker (one workerd, one set of D1/KV/Durable Object storage) for every file instead
-            // of one per file: about 10 s of a 25 s run was start-up. Safe because tests never assume
-            // empty storage: emails and client IPs come from counters in test/helpers.ts that stay
-            // unique across files (and reruns), assertions are scoped to the test's own user or IP,
-            // and test/setup.ts restores spies and clocks after each test.
+            // Each worker (one workerd, one set of D1/KV/Durable Object storage; `maxWorkers` of them)
+            // runs file after file instead of one workerd per file: about 10 s of a 25 s run was
+            // start-up. Safe because tests never assume empty storage, nor any particular file beside
+            // them: emails and client IPs come from counters in test/helpers.ts that stay unique across
+            // files (and reruns), assertions are scoped to the test's own user or IP, and
+            // test/setup.ts restores spies and clocks after each test.
             isolate: false,
           },
         },
@@ -97,8 +109,16 @@ export default defineConfig(async () => {
           },
         },
         {
-          // The Node scripts, and the browser client (src/client) against Node's Web Locks and BroadcastChannel.
-          test: { name: "node", include: ["test/node/**/*.test.ts", "test/client/**/*.test.ts"], environment: "node" },
+          // The Node scripts' logic (no wrangler: their runs against a real dev server are test/dev), and
+          // the browser client (src/client) against Node's Web Locks and BroadcastChannel.
+          test: {
+            name: "node",
+            include: ["test/node/**/*.test.ts", "test/client/**/*.test.ts"],
+            environment: "node",
+            // One process for all of them instead of one per file (about 1 s each): the files share no
+            // state (globals they stub are restored after each test).
+            isolate: false,
+          },
         },
       ],
     },

@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { runGeo } from "./bench-geo.mjs";
+import { parseCounts, progressLine, recoveryTable, summarize } from "./bench-report.mjs";
 
 const { values: opts } = parseArgs({
   options: {
@@ -62,12 +63,9 @@ const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" };
 let server = null;
 
 const started = performance.now();
-/**
- * One progress line on stderr (stdout keeps only the results), with the seconds since the start,
- * so a long run is never silent.
- */
+/** One progress line on stderr (stdout keeps only the results): see progressLine. */
 function progress(message) {
-  console.error(`[bench ${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}`);
+  console.error(progressLine(performance.now() - started, message));
 }
 
 function wranglerSync(args, label) {
@@ -146,12 +144,6 @@ async function expectStatus(promise, status, label) {
   return res.json;
 }
 
-function summarize(samples) {
-  samples.sort((a, b) => a - b);
-  const at = (q) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))];
-  return { n: samples.length, median: at(0.5), p95: at(0.95) };
-}
-
 /**
  * forgot-password and resend-verification must answer a known and an unknown address alike: the
  * lookup and the mail run after the response. Each pair sends one of each, in random order (a fixed
@@ -208,17 +200,6 @@ async function recoveryAddresses(count) {
   return { known, unknown };
 }
 
-function printRecovery(rows) {
-  console.log(
-    "\n| request | n pairs | known median ms | unknown median ms | difference of medians ms | median of paired differences ms | known p95 | unknown p95 |",
-  );
-  console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
-  for (const r of rows) {
-    const cells = [r.known.median, r.unknown.median, r.known.median - r.unknown.median, r.diff.median, r.known.p95, r.unknown.p95];
-    console.log(`| \`POST ${r.path.replace("/api/v1", "")}\` | ${r.known.n} | ${cells.map((v) => v.toFixed(2)).join(" | ")} |`);
-  }
-}
-
 /**
  * Sequential requests, the senders taking turns (A, B, A, B, …) so that load from anything else
  * on the machine hits all of them alike. Returns median and p95 in milliseconds per sender.
@@ -264,11 +245,6 @@ async function runPhase(label, user, apiKey) {
   return { label, counts, rows };
 }
 
-function parseCounts(output) {
-  const match = output.match(/"users":\s*(\d+)[\s\S]*?"keys":\s*(\d+)/);
-  return match ? { users: Number(match[1]), keys: Number(match[2]) } : { users: "?", keys: "?" };
-}
-
 async function main() {
   if (opts.geo) {
     const helpers = { startServer, stopServer, request, expectStatus, summarize, wranglerSync, nextIp, persistDir, BASE, PASSWORD };
@@ -284,7 +260,7 @@ async function main() {
     const { known, unknown } = await recoveryAddresses(5);
     const recovery = await measureRecovery(known, unknown);
     await stopServer();
-    printRecovery(recovery);
+    for (const line of recoveryTable(recovery)) console.log(line);
     if (PART === "recovery") return;
   }
 

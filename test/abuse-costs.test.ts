@@ -4,31 +4,16 @@ import type { LimitPolicy } from "../src/config/rate-limits";
 import type { RateLimiter } from "../src/abuse/objects/rate-limiter";
 import type { SecurityEvent } from "../src/audit/security-events";
 import type { LimiterStub } from "../src/kernel/deps";
-import { call, captureLogs, env, freshIp, login, problem, register, uniqueEmail } from "./helpers";
+import { auditRows, call, captureLogs, env, freshIp, login, problem, register, uniqueEmail } from "./helpers";
 
 /**
- * Issue #11, "refused requests cost nothing": a throttle or a lock is audited once per window with a
+ * "Refused requests cost nothing": a throttle or a lock is audited once per window with a
  * count, kept in the RateLimiter object and written into the row when the window ends, so an
  * attacker's request rate never turns into D1 writes or into noise in the owner's security log.
  */
 
 const LOGIN = "/api/v1/auth/login";
 const WRONG = "wrong password, clearly 123";
-
-interface AuditRow {
-  id: string;
-  action: string;
-  user_id: string | null;
-  user_agent: string | null;
-  metadata: Record<string, unknown>;
-}
-
-async function auditRows(where: string, ...bindings: unknown[]): Promise<AuditRow[]> {
-  const { results } = await env.DB.prepare(`SELECT id, action, user_id, user_agent, metadata FROM audit_logs WHERE ${where}`)
-    .bind(...bindings)
-    .all<Omit<AuditRow, "metadata"> & { metadata: string | null }>();
-  return results.map((r) => ({ ...r, metadata: JSON.parse(r.metadata ?? "{}") as Record<string, unknown> }));
-}
 
 /**
  * Runs the object's alarms until none is left, as time passing would: every refusal window ends

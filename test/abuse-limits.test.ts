@@ -2,10 +2,22 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { CreatedApiKey } from "../src/api-keys/api-keys";
 import { runScheduledMaintenance } from "../src/maintenance/scheduled";
-import { call, captureLogs, env, freshIp, outbox, problem, register, STRONG_PASSWORD, uniqueEmail, type Registered } from "./helpers";
+import {
+  auditRows,
+  call,
+  captureLogs,
+  env,
+  freshIp,
+  outbox,
+  problem,
+  register,
+  STRONG_PASSWORD,
+  uniqueEmail,
+  type Registered,
+} from "./helpers";
 
 /**
- * Issue #11: limits on what a signed-in user does (username changes, API-key creation), the API-key
+ * Limits on what a signed-in user does (username changes, API-key creation), the API-key
  * new-IP memory, pruning of dead keys, and mail budgets per mailbox, all over HTTP.
  */
 
@@ -30,11 +42,9 @@ async function createKey(user: Registered, body: Record<string, unknown> = { nam
   return json;
 }
 
+/** The metadata of the user's audit rows of `action`, oldest first. */
 async function auditMetadata(userId: string, action: string): Promise<Record<string, unknown>[]> {
-  const { results } = await env.DB.prepare("SELECT metadata FROM audit_logs WHERE user_id = ? AND action = ? ORDER BY created_at")
-    .bind(userId, action)
-    .all<{ metadata: string | null }>();
-  return results.map((r) => JSON.parse(r.metadata ?? "{}") as Record<string, unknown>);
+  return (await auditRows("user_id = ? AND action = ?", userId, action)).map((r) => r.metadata);
 }
 
 async function endWindows(objectName: string): Promise<void> {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createExecutionContext } from "cloudflare:test";
 import { app } from "../src/app";
 import { d1FailingOn } from "./broken-bindings";
-import { buildRequest, call, captureLogs, env, freshIp, login, problem, register, type Registered } from "./helpers";
+import { buildRequest, call, captureLogs, env, freshIp, login, problem, register, superuser, type Registered } from "./helpers";
 
 /** `GET /api/v1/admin/audit-logs`: the whole security log, filtered and paged, or exported as NDJSON. */
 
@@ -23,12 +23,6 @@ interface AuditEvent {
 interface Page {
   events: AuditEvent[];
   next_cursor: string | null;
-}
-
-async function superuser(): Promise<Registered> {
-  const admin = await register();
-  await env.DB.prepare("UPDATE users SET is_superuser = 1 WHERE id = ?").bind(admin.userId).run();
-  return admin;
 }
 
 async function page(admin: Registered, query: Record<string, string>): Promise<Page> {

@@ -1,7 +1,7 @@
 import { hashSync } from "bcryptjs";
 import { describe, expect, it } from "vitest";
 import { hashPassword } from "../src/accounts/passwords";
-import { call, env, freshIp, login, problem, register, uniqueEmail, userRow, type Registered } from "./helpers";
+import { call, env, freshIp, login, problem, register, superuser, uniqueEmail, userRow, type Registered } from "./helpers";
 
 /** `POST /api/v1/admin/users/import`: NDJSON users with their hashes, streamed in, reported per line. */
 
@@ -15,12 +15,6 @@ interface Report {
   imported: number;
   skipped: number;
   errors: { line: number; message: string }[];
-}
-
-async function superuser(): Promise<Registered> {
-  const admin = await register();
-  await env.DB.prepare("UPDATE users SET is_superuser = 1 WHERE id = ?").bind(admin.userId).run();
-  return admin;
 }
 
 const ndjson = (lines: unknown[]) => lines.map((line) => (typeof line === "string" ? line : JSON.stringify(line))).join("\n") + "\n";

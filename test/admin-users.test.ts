@@ -1,16 +1,10 @@
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
-import { call, env, freshIp, login, outbox, problem, register, uniqueEmail, type Registered } from "./helpers";
+import { call, env, freshIp, login, outbox, problem, register, superuser, uniqueEmail, type Registered } from "./helpers";
 
-/** Issue #14: the administration API for users. */
+/** The administration API for users: listing, search, roles, deactivation, superusers. */
 
 const ADMIN = "/api/v1/admin";
-
-async function superuser(): Promise<Registered> {
-  const admin = await register();
-  await env.DB.prepare("UPDATE users SET is_superuser = 1 WHERE id = ?").bind(admin.userId).run();
-  return admin;
-}
 
 interface AdminUser {
   id: string;

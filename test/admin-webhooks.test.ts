@@ -1,19 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { call, env, problem, register, userRow, type Registered } from "./helpers";
+import { call, env, problem, register, superuser, userRow } from "./helpers";
 import { Browser, textOf } from "./pages-browser";
 
-/** Issue #15: the webhook delivery log and manual redelivery for administrators. */
+/** The webhook delivery log and manual redelivery for administrators. */
 
 const WEBHOOKS = {
   WEBHOOK_URL: "https://hooks.example.com/gatehouse",
   WEBHOOK_SECRET: `whsec_${btoa("0123456789abcdef0123456789abcdef")}`,
 };
-
-async function superuser(): Promise<Registered> {
-  const admin = await register();
-  await env.DB.prepare("UPDATE users SET is_superuser = 1 WHERE id = ?").bind(admin.userId).run();
-  return admin;
-}
 
 /** A queue binding that records what is sent, so no consumer runs in the test. */
 function recordingQueue(): { queue: Queue; sent: unknown[] } {

@@ -1,15 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { call, env, freshIp, login, problem, register } from "./helpers";
+import { call, env, freshIp, login, problem, register, superuser } from "./helpers";
 
 /** Operator actions: a superuser lifts a lockout (the "administrator unlocks it" of the lockout tiers). */
 
 const WRONG = "definitely not it 42";
-
-async function superuser() {
-  const admin = await register();
-  await env.DB.prepare("UPDATE users SET is_superuser = 1 WHERE id = ?").bind(admin.userId).run();
-  return admin;
-}
 
 describe("POST /api/v1/admin/unlock", () => {
   it("lifts a lock so the owner can log in again, and audits it", async () => {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import { call, captureLogs, env, freshIp, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
 
 /**
- * "One client failing across many identifiers" (issue #16): 20 distinct failing login identifiers
+ * "One client failing across many identifiers": 20 distinct failing login identifiers
  * from one IP within an hour block that IP's login, registration and recovery for an hour.
  */
 

@@ -4,11 +4,12 @@ import { MONITOR_NAME, SPRAY_SHARDS, type AttackMonitor } from "../src/abuse/obj
 import { step, type MonitorRow } from "../src/abuse/objects/spray-detector";
 import { forgetAttackMode } from "../src/abuse/spraying";
 import type { Bindings } from "../src/config";
+import { throwingMonitor, unreachableMonitor } from "./broken-bindings";
 import { call, captureLogs, env, freshIp, login, problem, register, uniqueEmail } from "./helpers";
 import { Browser } from "./pages-browser";
 
 /**
- * Password spraying across many clients (issue #16): the shards and the monitor of
+ * Password spraying across many clients: the shards and the monitor of
  * src/abuse/objects/attack-monitor.ts, the "under attack" mode, and what logins from unknown devices get
  * then (src/abuse/challenge.ts). The monitor is one object for the whole suite, so every test that
  * switches the mode puts it back (see {@link calm}).
@@ -123,10 +124,12 @@ describe("password spraying from many clients", () => {
     let challengedAt: number | null = null;
     for (let second = 0; second <= 60 && challengedAt === null; second++) {
       vi.setSystemTime(start + second * 1000);
-      for (const attempt of schedule.filter((a) => a.at === second)) {
-        const res = await login({ email: accounts[attempt.n % 100], password: "Summer2026!spray" }, attempt.ip);
-        expect(res.status).toBe(401);
-      }
+      // The attempts of one second arrive together.
+      const attempts = schedule.filter((a) => a.at === second);
+      const answers = await Promise.all(
+        attempts.map((attempt) => login({ email: accounts[attempt.n % 100], password: "Summer2026!spray" }, attempt.ip)),
+      );
+      expect(answers.map((r) => r.status)).toEqual(attempts.map(() => 401));
       // The monitor's alarm, every 10 s (run here at the simulated time rather than by the clock).
       if (second % 10 === 0) await monitor().tick(start + second * 1000, POLICY);
       if (second % 5 === 0) {
@@ -206,8 +209,10 @@ describe("the alarm", () => {
   it("adds up every shard and takes its numbers from RATE_LIMITS.spraying of its own env", async () => {
     const logs = captureLogs();
     // 70 failures at 70 accounts: an attack by the default numbers, not by this suite's (see vitest.config.ts).
-    for (let i = 0; i < 70; i++)
-      expect((await login({ email: uniqueEmail("alarm"), password: "not the password" }, freshIp())).status).toBe(401);
+    const failures = await Promise.all(
+      Array.from({ length: 70 }, () => login({ email: uniqueEmail("alarm"), password: "not the password" }, freshIp())),
+    );
+    expect(failures.map((r) => r.status)).toEqual(Array(70).fill(401));
     expect(await runDurableObjectAlarm(monitor())).toBe(true);
     expect(await monitor().state()).toMatchObject({ underAttack: false, rate: 70 });
     // The same count under the default policy is an attack.
@@ -222,10 +227,12 @@ describe("what is not spraying", () => {
     const start = Date.now();
     vi.useFakeTimers({ toFake: ["Date"], now: start });
     const accounts = Array.from({ length: 15 }, () => uniqueEmail("deep"));
-    // 75 failures in 30 s, each from its own client: 5 per account (the fifth locks it).
-    for (let i = 0; i < 75; i++) {
-      vi.setSystemTime(start + i * 400);
-      expect((await login({ email: accounts[i % 15], password: "not the password" }, freshIp())).status).toBe(401);
+    // 75 failures in 30 s, each from its own client: 5 per account (the fifth locks it), in five
+    // rounds 6 s apart, the 15 accounts' failures of a round arriving together.
+    for (let round = 0; round < 5; round++) {
+      vi.setSystemTime(start + round * 6000);
+      const answers = await Promise.all(accounts.map((email) => login({ email, password: "not the password" }, freshIp())));
+      expect(answers.map((r) => r.status)).toEqual(Array(15).fill(401));
     }
     expect(await monitor().tick(start + 30_000, POLICY)).toBe(true);
     expect(await monitor().state()).toMatchObject({ underAttack: false, rate: 45 });
@@ -345,5 +352,57 @@ describe("under attack", () => {
     }
     const limited = await noScript.submit(form, "/login", { identifier: user.email, password: user.password });
     expect(limited.status).toBe(429);
+  });
+});
+
+describe("an unreachable monitor fails open", () => {
+  const LOGIN = "/api/v1/auth/login";
+  /** The fields of a warning line that say what failed: the objects' call, wrapped as a dependency error. */
+  const warning = (event: string, cause: string) => ({
+    level: "warn",
+    event,
+    request_id: expect.any(String) as unknown,
+    error: "DependencyError",
+    message: "durable_object unavailable",
+    cause,
+  });
+
+  it.each([
+    ["unreachable", unreachableMonitor, "Error: Durable Object unreachable"],
+    ["missing", throwingMonitor, "Error: binding missing"],
+  ])("(%s binding) logins answer 200 and 401 as usual, never 503 or a challenge, with a warning each", async (_, broken, cause) => {
+    const logs = captureLogs();
+    const user = await register();
+    // Turnstile configured: had the mode read as "under attack", this login would be challenged (403).
+    const env = { ...TURNSTILE, ATTACK_MONITOR: broken() };
+    // An isolate with no view of the mode yet (the cache would otherwise spare it the call).
+    forgetAttackMode();
+    const right = await call(LOGIN, { body: { email: user.email, password: user.password }, ip: freshIp(), env });
+    expect(right.status).toBe(200);
+    forgetAttackMode();
+    const wrong = await call(LOGIN, { body: { email: user.email, password: "not the password" }, ip: freshIp(), env });
+    await problem(wrong, 401, "invalid_credentials");
+    // The mode could not be read (twice), and the failure could not be counted (after the response).
+    expect(logs.problems()).toEqual([
+      expect.objectContaining(warning("attack.mode_unreadable", cause)),
+      expect.objectContaining(warning("attack.mode_unreadable", cause)),
+      expect.objectContaining(warning("attack.count_failed", cause)),
+    ]);
+  });
+
+  it("an isolate that last saw an attack keeps that view while the monitor cannot be read", async () => {
+    const logs = captureLogs();
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"], now: start });
+    await setMode(true);
+    const user = await register();
+    const body = { email: user.email, password: user.password };
+    // Read from the monitor: under attack, cached for 10 s.
+    await problem(await call(LOGIN, { body, ip: freshIp(), env: TURNSTILE }), 403, "challenge_required");
+    // The cache has expired and the monitor is unreachable: the last view (under attack) holds.
+    vi.setSystemTime(start + 10_000);
+    const broken = { ...TURNSTILE, ATTACK_MONITOR: unreachableMonitor() };
+    await problem(await call(LOGIN, { body, ip: freshIp(), env: broken }), 403, "challenge_required");
+    expect(logs.problems().map((line) => line.event)).toEqual(["attack.mode_unreadable"]);
   });
 });

@@ -6,7 +6,7 @@ import { app } from "../src/app";
 import { buildRequest, call, captureLogs, login, problem, register } from "./helpers";
 
 /**
- * Issue #17: bookkeeping (audit rows, outbox rows) rides in the same D1 batch as the change it
+ * Bookkeeping (audit rows, outbox rows) rides in the same D1 batch as the change it
  * records, so it costs no round trip of its own and cannot be lost when the request ends before its
  * after-response work runs: only the queue hand-off happens then, and the cron re-drives rows that
  * never reached the queue (test/events.test.ts).

@@ -3,7 +3,8 @@ import type { Bindings } from "../src/config";
 
 /**
  * Bindings that fail the way D1, KV and Durable Objects fail in production, for
- * `call(path, { env: { DB: brokenD1() } })`.
+ * `call(path, { env: { DB: brokenD1() } })`: each call gets its own bindings object, so a broken
+ * binding affects that one request only.
  */
 
 /** Statement methods that would reach the database. */
@@ -63,19 +64,39 @@ export function brokenKv(): KVNamespace {
   return { get: fail, put: fail, list: fail, delete: fail, getWithMetadata: fail };
 }
 
-/** A RateLimiter namespace whose objects cannot be reached: every RPC call rejects. */
-export function unreachableLimiter(): Bindings["RATE_LIMITER"] {
+/** A Durable Object namespace whose objects cannot be reached: every RPC call rejects. */
+function unreachableNamespace(): unknown {
   return {
     idFromName: (name: string) => ({ name }),
     get: () => new Proxy({}, { get: () => () => Promise.reject(new Error("Durable Object unreachable")) }),
-  } as unknown as Bindings["RATE_LIMITER"];
+  };
 }
 
-/** A RateLimiter namespace that throws synchronously, as a missing binding would. */
-export function throwingLimiter(): Bindings["RATE_LIMITER"] {
+/** A Durable Object namespace that throws synchronously, as a missing binding would. */
+function throwingNamespace(): unknown {
   return {
     idFromName: () => {
       throw new Error("binding missing");
     },
-  } as unknown as Bindings["RATE_LIMITER"];
+  };
+}
+
+/** A RateLimiter namespace whose objects cannot be reached: every RPC call rejects. */
+export function unreachableLimiter(): Bindings["RATE_LIMITER"] {
+  return unreachableNamespace() as Bindings["RATE_LIMITER"];
+}
+
+/** A RateLimiter namespace that throws synchronously, as a missing binding would. */
+export function throwingLimiter(): Bindings["RATE_LIMITER"] {
+  return throwingNamespace() as Bindings["RATE_LIMITER"];
+}
+
+/** The password-spraying objects (ATTACK_MONITOR), unreachable: every RPC call rejects. */
+export function unreachableMonitor(): Bindings["ATTACK_MONITOR"] {
+  return unreachableNamespace() as Bindings["ATTACK_MONITOR"];
+}
+
+/** The password-spraying namespace throwing synchronously, as a missing binding would. */
+export function throwingMonitor(): Bindings["ATTACK_MONITOR"] {
+  return throwingNamespace() as Bindings["ATTACK_MONITOR"];
 }

@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { call, captureLogs, env, freshIp, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
 
-/** Issue #12: cookie mode, its CSRF guard and CORS, as API.md v1.1 "Browser sessions" pins them. */
+/**
+ * Cookie mode, its CSRF guard and CORS, as the HTTP contract pins them: the routes' declared answers
+ * (the OpenAPI document) and README's "Using Gatehouse from a browser".
+ */
 
 const OWN = "https://auth.example.com";
 const APP = "https://app.example.com";

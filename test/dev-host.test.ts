@@ -4,7 +4,7 @@ import { isDevHost } from "../src/web/middleware/dev-host";
 import { buildRequest, env, problem } from "./helpers";
 
 /**
- * Dev mode answers only this machine's names (issue #18): a DNS-rebinding page, whose requests
+ * Dev mode answers only this machine's names: a DNS-rebinding page, whose requests
  * carry its own host name, must not read the dev outbox. These requests go to `app.fetch` directly,
  * not through `call()`: the refusal exists only in dev mode and is no route's production contract.
  */

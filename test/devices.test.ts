@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { call, freshIp, login, outbox, problem, register, type Registered } from "./helpers";
 
 /**
- * Issue #11: device tokens. Strangers who know an address can no longer lock its owner out, spend
+ * Device tokens. Strangers who know an address can no longer lock its owner out, spend
  * the owner's budgets, or void the owner's links; the owner's known device keeps working.
  */
 

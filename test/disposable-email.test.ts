@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, env, freshIp, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
 
-/** BLOCK_DISPOSABLE_EMAIL (issue #16): registration and email change refuse throwaway mailboxes. */
+/** BLOCK_DISPOSABLE_EMAIL: registration and email change refuse throwaway mailboxes. */
 
 const ON = { BLOCK_DISPOSABLE_EMAIL: "true" };
 // A domain only the KV list names (loaded as `npm run disposable -- load` would).

@@ -10,7 +10,7 @@ import { eventRows, type WebhookMessage } from "../src/events/events";
 import { redriveEvents } from "../src/events/redrive";
 import { call, captureLogs, env, freshIp, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
 
-/** Events (issue #15): the outbox, the queue hand-off and the consumer's delivery. */
+/** Events: the outbox, the queue hand-off and the consumer's delivery. */
 
 const RECEIVER = "https://hooks.example.com/gatehouse";
 const SECRET = `whsec_${btoa("0123456789abcdef0123456789abcdef")}`;

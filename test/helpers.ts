@@ -38,6 +38,12 @@ export interface CallOptions {
    * of `undefined` unsets a variable (its production default applies).
    */
   env?: Partial<Bindings>;
+  /**
+   * The whole bindings object, used as given (`env` is then ignored). The worker keeps per-isolate
+   * caches keyed by its bindings object (src/db/replica-reads.ts), so calls passing one object share
+   * them, like requests reaching one isolate, while every `env` variant is an isolate of its own.
+   */
+  bindings?: Bindings;
 }
 
 /**
@@ -68,13 +74,37 @@ export function buildRequest(path: string, options: CallOptions = {}): Request {
 export async function call(path: string, options: CallOptions = {}): Promise<Response> {
   const request = buildRequest(path, options);
   // A fresh env object per variant: the configuration is parsed (and cached) per env object.
-  const bindings: Bindings = options.env ? { ...env, ...options.env } : env;
+  const bindings: Bindings = options.bindings ?? (options.env ? { ...env, ...options.env } : env);
   const ctx = createExecutionContext();
   const response = await app.fetch(request, bindings, ctx);
   await waitOnExecutionContext(ctx);
   // Every response of every test must be one its route declares (see contract.ts).
   await assertMatchesContract(request, response);
   return response;
+}
+
+/**
+ * The RateLimiter namespace with each object name the worker asks for prefixed by a name of this
+ * test's own: the real objects, but ones no other test reaches. For tests of a bucket the whole
+ * suite would otherwise share, such as `ip:unknown` (every request without CF-Connecting-IP).
+ * `names` lists the object names the worker asked for, unprefixed, in order.
+ */
+export function ownLimiterObjects(): { RATE_LIMITER: Bindings["RATE_LIMITER"]; names: string[] } {
+  const scope = crypto.randomUUID();
+  const names: string[] = [];
+  const RATE_LIMITER = new Proxy(env.RATE_LIMITER, {
+    get(target, prop) {
+      if (prop === "idFromName") {
+        return (name: string) => {
+          names.push(name);
+          return target.idFromName(`${scope}/${name}`);
+        };
+      }
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { RATE_LIMITER, names };
 }
 
 /** An address no other test (or earlier run against the same storage) has used. */
@@ -111,6 +141,37 @@ export async function register(overrides: Record<string, unknown> = {}): Promise
     refreshToken: body.refresh_token as string,
     body,
   };
+}
+
+/** A fresh account made a superuser straight in D1 (the admin API needs one to start from). */
+export async function superuser(): Promise<Registered> {
+  const admin = await register();
+  await env.DB.prepare("UPDATE users SET is_superuser = 1 WHERE id = ?").bind(admin.userId).run();
+  return admin;
+}
+
+/** One `audit_logs` row as stored (snake_case columns), its metadata JSON parsed (`{}` when none). */
+export interface AuditRow {
+  id: string;
+  action: string;
+  user_id: string | null;
+  actor_user_id: string | null;
+  resource: string | null;
+  ip_address: string | null;
+  user_agent: string | null;
+  metadata: Record<string, unknown>;
+  created_at: number;
+}
+
+/**
+ * The audit rows matching `where` (an SQL condition over `audit_logs`, its `?` bound to `bindings`),
+ * oldest first. Scope it to the test's own user or IP: the storage is shared by every test file.
+ */
+export async function auditRows(where: string, ...bindings: unknown[]): Promise<AuditRow[]> {
+  const { results } = await env.DB.prepare(`SELECT * FROM audit_logs WHERE ${where} ORDER BY created_at, rowid`)
+    .bind(...bindings)
+    .all<Omit<AuditRow, "metadata"> & { metadata: string | null }>();
+  return results.map((row) => ({ ...row, metadata: JSON.parse(row.metadata ?? "{}") as Record<string, unknown> }));
 }
 
 export async function login(credentials: Record<string, unknown>, ip = freshIp()): Promise<Response> {

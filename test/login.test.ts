@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { hashPassword } from "../src/accounts/passwords";
 import { readConfig } from "../src/config";
 import type { TokenResponse } from "../src/sessions/sessions";
-import { call, captureLogs, freshIp, login, problem, register, STRONG_PASSWORD, uniqueEmail, userRow } from "./helpers";
+import { auditRows, call, captureLogs, freshIp, login, problem, register, STRONG_PASSWORD, uniqueEmail, userRow } from "./helpers";
 
 /** Login: identifiers, hashing upgrades, the iteration cap, the unknown-user code path, audit rows. */
 
@@ -28,12 +28,8 @@ async function storedHash(email: string): Promise<string> {
   return (await userRow(email))?.password_hash as string;
 }
 
-async function auditRows(userId: string, action: string) {
-  const { results } = await env.DB.prepare("SELECT * FROM audit_logs WHERE user_id = ? AND action = ? ORDER BY created_at")
-    .bind(userId, action)
-    .all<Record<string, unknown>>();
-  return results;
-}
+/** The user's audit rows of `action`, oldest first. */
+const userAudit = (userId: string, action: string) => auditRows("user_id = ? AND action = ?", userId, action);
 
 describe("login", () => {
   it("answers a TokenResponse and works with any casing of the email", async () => {
@@ -86,12 +82,12 @@ describe("login", () => {
     expect((await login({ email: user.email, password: user.password }, ip)).status).toBe(200);
     const badPassword = "wrong-but-recorded? 12";
     expect((await login({ email: user.email, password: badPassword }, ip)).status).toBe(401);
-    const succeeded = await auditRows(user.userId, "login.succeeded");
-    const failed = await auditRows(user.userId, "login.failed");
+    const succeeded = await userAudit(user.userId, "login.succeeded");
+    const failed = await userAudit(user.userId, "login.failed");
     expect(succeeded).toHaveLength(1);
     expect(succeeded[0]?.ip_address).toBe(ip);
     expect(failed).toHaveLength(1);
-    expect(JSON.parse(failed[0]?.metadata as string)).toMatchObject({ reason: "bad_password" });
+    expect(failed[0]?.metadata).toMatchObject({ reason: "bad_password" });
     const all = JSON.stringify([...succeeded, ...failed]);
     expect(all).not.toContain(badPassword);
     expect(all).not.toContain(user.password);

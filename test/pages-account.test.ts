@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { call, login, outbox, register, uniqueEmail, userRow } from "./helpers";
 import { Browser, fieldError, formOf, textOf } from "./pages-browser";
 
-/** Issue #13: /account and its forms, each calling the service its API route calls. */
+/** /account and its forms, each calling the service its API route calls. */
 
 const NEW_PASSWORD = "another long passphrase 2026";
 

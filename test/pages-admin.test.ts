@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { call, env, login, outbox, register, userRow, type Registered } from "./helpers";
+import { auditRows, call, env, login, outbox, register, superuser, userRow, type Registered } from "./helpers";
 import { Browser, fieldError, formOf, gzippedSize, textOf } from "./pages-browser";
 
-/** Issue #14: the `/admin` console, for signed-in superusers, each action through its service. */
+/** The `/admin` console, for signed-in superusers, each action through its service. */
 
 async function signedIn(user: Registered): Promise<Browser> {
   const browser = new Browser();
@@ -11,15 +11,9 @@ async function signedIn(user: Registered): Promise<Browser> {
   return browser;
 }
 
-async function makeSuperuser(email: string): Promise<void> {
-  await env.DB.prepare("UPDATE users SET is_superuser = 1 WHERE email = ?").bind(email.toLowerCase()).run();
-}
-
 async function admin(): Promise<{ browser: Browser; id: string; email: string }> {
-  const user = await register();
-  await makeSuperuser(user.email);
-  const browser = await signedIn(user);
-  return { browser, id: String((await userRow(user.email))!.id), email: user.email };
+  const user = await superuser();
+  return { browser: await signedIn(user), id: user.userId, email: user.email };
 }
 
 async function idOf(email: string): Promise<string> {
@@ -44,9 +38,7 @@ async function formToken(browser: Browser, form: string): Promise<string> {
 
 /** The newest audit row of `action` about `userId`. */
 async function auditRow(action: string, userId: string) {
-  return env.DB.prepare("SELECT action, user_id, actor_user_id FROM audit_logs WHERE action = ? AND user_id = ? ORDER BY created_at DESC")
-    .bind(action, userId)
-    .first<{ action: string; user_id: string; actor_user_id: string | null }>();
+  return (await auditRows("action = ? AND user_id = ?", action, userId)).at(-1);
 }
 
 /** Submits the action form of a user's page (the one posting to `/admin/users/{id}/{path}`). */
@@ -126,7 +118,7 @@ describe("/admin users", () => {
   it("searches by prefix and status, pages with the cursor, and stays under 30 KiB gzipped", async () => {
     const { browser } = await admin();
     const tag = `findme${Date.now().toString(36)}`;
-    for (let i = 0; i < 27; i++) await register({ email: `${tag}.${i}@example.com` });
+    await Promise.all(Array.from({ length: 27 }, (_, i) => register({ email: `${tag}.${i}@example.com` })));
     await register({ email: `${tag}.unverified@example.com` });
     let html = await browser.open(`/admin?query=${tag}`);
     expect(html.match(/href="\/admin\/users\//g)).toHaveLength(25);

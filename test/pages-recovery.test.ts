@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { call, captureLogs, freshIp, login, outbox, register, STRONG_PASSWORD, uniqueEmail, userRow, type OutboxMessage } from "./helpers";
 import { Browser, fieldError, OWN, textOf } from "./pages-browser";
 
-/** Issue #13: every mailed link opens a page that works; a GET of a link never uses its token up. */
+/** Every mailed link opens a page that works; a GET of a link never uses its token up. */
 
 const NEW_PASSWORD = "a completely new passphrase 77";
 

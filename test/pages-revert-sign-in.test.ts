@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { login, outbox, register } from "./helpers";
 import { Browser, textOf } from "./pages-browser";
 
-/** Issue #16: the "this wasn't me" link of a new-sign-in notice lands on a page that works. */
+/** The "this wasn't me" link of a new-sign-in notice lands on a page that works. */
 
 describe("/revert-sign-in", () => {
   it("shows the page without using the link up, and its form secures the account", async () => {

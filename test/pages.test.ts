@@ -4,7 +4,7 @@ import { contrast, palette } from "../src/pages/theme";
 import { call, captureLogs, freshIp, outbox, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
 import { Browser, fieldError, formOf, gzippedSize, OWN, textOf } from "./pages-browser";
 
-/** Issue #13: the hosted pages, their headers, sign-in, sign-out, CSRF and `return_to`. */
+/** The hosted pages, their headers, sign-in, sign-out, CSRF and `return_to`. */
 
 const APP = "https://app.example.com"; // in CORS_ORIGINS (vitest.config.ts)
 const PAGES = [

@@ -3,8 +3,8 @@ import { runScheduledMaintenance } from "../src/maintenance/scheduled";
 import { call, captureLogs, env, freshIp, login, outbox, problem, register, STRONG_PASSWORD, uniqueEmail, userRow } from "./helpers";
 
 /**
- * Issue #10: no credential or password outlives proof of the mailbox. Each block is one attack
- * sequence from the review, replayed over HTTP.
+ * No credential or password outlives proof of the mailbox. Each block replays one attack sequence
+ * over HTTP.
  */
 
 const KEYS = "/api/v1/users/me/api-keys";

@@ -1,15 +1,16 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { sha256 } from "../src/crypto";
 import { createDb } from "../src/db/client";
 import { findSessionWithUser } from "../src/db/sessions";
 import { call, freshIp, problem, register } from "./helpers";
 
 /**
- * Issue #17: credential checks read a D1 replica (Sessions API) before the primary. A replica may
+ * Credential checks read a D1 replica (Sessions API) before the primary. A replica may
  * lag; these tests give the worker one that is empty (knows nothing yet) or frozen (answers as it
  * did before a revocation) and check that a lagging replica can delay a revocation (by design, for
- * at most the lag) but never refuses a valid credential and never lets a dead session rotate.
+ * at most the lag) but never refuses a valid credential and never lets a dead session rotate. The
+ * other half of the revocation bound (replica lag + 0.8 s) is the isolate cache in front of it.
  */
 
 type Mode = "empty" | "record" | "frozen";
@@ -145,5 +146,30 @@ describe("logins read the account from a replica, and the write is fenced on the
     await problem(again, 409, "email_taken");
     const { n } = (await env.DB.prepare("SELECT count(*) AS n FROM users WHERE email = ?").bind(user.email).first<{ n: number }>())!;
     expect(n).toBe(1);
+  });
+});
+
+describe("the isolate cache in front of the replica", () => {
+  it("an isolate that accepted a token keeps accepting it for 0.8 s after a revocation elsewhere, then refuses it", async () => {
+    const user = await register();
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"], now: start });
+    // Another isolate: a bindings object of its own, so a cache of its own. (The isolate that writes
+    // the revocation empties its own cache at once: the logout's requests use the default one.)
+    const elsewhere = { ...env };
+    const me = () => call("/api/v1/users/me", { token: user.accessToken, bindings: elsewhere });
+    expect((await me()).status).toBe(200);
+
+    await call("/api/v1/auth/logout?scope=all", { method: "POST", token: user.accessToken });
+    await problem(await call("/api/v1/users/me", { token: user.accessToken }), 401, "token_revoked");
+    // No replica lag here (the local D1 is current): only the cache's age keeps the token alive.
+    expect((await me()).status).toBe(200);
+    vi.setSystemTime(start + 799);
+    expect((await me()).status).toBe(200);
+    vi.setSystemTime(start + 800);
+    await problem(await me(), 401, "token_revoked");
+    // A refusal is never cached: it stays refused.
+    vi.setSystemTime(start + 801);
+    await problem(await me(), 401, "token_revoked");
   });
 });

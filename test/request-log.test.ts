@@ -44,7 +44,7 @@ describe("request log line", () => {
       user_id: user.userId,
     });
     expect(line!.duration_ms).toBeGreaterThanOrEqual(0);
-    // Token check: one D1 read (a replica's where there is one; no KV since issue #17); the list is
+    // Token check: one D1 read (a replica's where there is one; never KV); the list is
     // one more D1 read after it (plus one to load the signing keys when this isolate's key cache is cold).
     expect(line!.storage).toMatchObject({ kv: 0, durable_object: 0, queue: 0 });
     expect(line!.storage.d1).toBeGreaterThanOrEqual(2);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { call, env, freshIp, login, outbox, problem, register, STRONG_PASSWORD, type Registered } from "./helpers";
 
-/** Issue 3: refresh rotation with reuse detection, revocation, session management. */
+/** Refresh rotation with reuse detection, revocation, session management. */
 
 function refresh(refreshToken: string, ip = freshIp()) {
   return call("/api/v1/auth/refresh", { body: { refresh_token: refreshToken }, ip });

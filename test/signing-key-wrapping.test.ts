@@ -8,7 +8,7 @@ import { loadKeySet } from "../src/kernel/signing-keys";
 import { call, env, register } from "./helpers";
 
 /**
- * Generated signing keys are kept in D1 wrapped (issue #18): AES-GCM under a key derived with HKDF
+ * Generated signing keys are kept in D1 wrapped: AES-GCM under a key derived with HKDF
  * from SIGNING_KEY_ENCRYPTION_SECRET (a published dev-only secret in dev mode). Clear rows from
  * before keep working and are wrapped on first read once the secret is set.
  */

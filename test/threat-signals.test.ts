@@ -2,10 +2,23 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Bindings } from "../src/config";
 import { app } from "../src/app";
-import { buildRequest, call, captureLogs, env, freshIp, login, outbox, problem, register, uniqueEmail, type CallOptions } from "./helpers";
+import {
+  auditRows,
+  buildRequest,
+  call,
+  captureLogs,
+  env,
+  freshIp,
+  login,
+  outbox,
+  problem,
+  register,
+  uniqueEmail,
+  type CallOptions,
+} from "./helpers";
 
 /**
- * Threat signals of issue #16: breached passwords (k-anonymity range API through an injected fetch:
+ * Threat signals: breached passwords (k-anonymity range API through an injected fetch:
  * no test touches the network) and new-device / impossible-travel / unusual-hour sign-ins
  * (`request.cf` set on the Request, since it cannot be sent over HTTP).
  */
@@ -43,12 +56,8 @@ async function fakeRangeApi(breached: string[] = []) {
   });
 }
 
-async function auditRows(userId: string, action: string): Promise<Record<string, unknown>[]> {
-  const { results } = await env.DB.prepare("SELECT action, metadata FROM audit_logs WHERE user_id = ? AND action = ?")
-    .bind(userId, action)
-    .all();
-  return results.map((r) => ({ ...r, metadata: r.metadata ? (JSON.parse(r.metadata as string) as unknown) : null }));
-}
+/** The user's audit rows of `action`, oldest first. */
+const userAudit = (userId: string, action: string) => auditRows("user_id = ? AND action = ?", userId, action);
 
 /** A request with `request.cf` set, through the app directly; waits for its after-response work. */
 async function callWithCf(path: string, cf: Record<string, unknown>, options: CallOptions = {}): Promise<Response> {
@@ -138,7 +147,7 @@ describe("breached passwords", () => {
       const res = await call("/api/v1/auth/login", { body: { email: user.email, password }, ip: freshIp(), env: ALWAYS });
       expect(res.status).toBe(200);
     }
-    const flagged = await auditRows(user.userId, "login.flagged");
+    const flagged = await userAudit(user.userId, "login.flagged");
     expect(flagged).toHaveLength(2);
     expect(flagged[0]!.metadata).toEqual({ flags: ["breached_password"] });
     const notices = (await outbox(user.email, "security_notice")).filter((m) => m.subject === "Your password appears in a data breach");
@@ -159,7 +168,7 @@ describe("new device or place", () => {
     expect(notices).toHaveLength(1);
     expect(notices[0]!.text).toContain(`IP address: ${ip}`);
     expect(notices[0]!.text).toContain("/revert-sign-in?token=");
-    expect(await auditRows(user.userId, "login.new_device")).toHaveLength(2);
+    expect(await userAudit(user.userId, "login.new_device")).toHaveLength(2);
   });
 
   it("'this wasn't me' signs everything out, disables the password and mails a reset", async () => {
@@ -172,7 +181,7 @@ describe("new device or place", () => {
     await problem(await login({ email: user.email, password: user.password }), 401, "invalid_credentials");
     expect((await call("/api/v1/users/me", { token: access_token })).status).toBe(401);
     expect(await outbox(user.email, "password_reset")).toHaveLength(1);
-    expect(await auditRows(user.userId, "login.reverted")).toHaveLength(1);
+    expect(await userAudit(user.userId, "login.reverted")).toHaveLength(1);
     // The link works once.
     await problem(await call("/api/v1/auth/revert-sign-in", { body: { token: notice!.token }, ip: freshIp() }), 400, "invalid_token");
   });
@@ -184,7 +193,7 @@ describe("new device or place", () => {
     const sydney = { country: "AU", city: "Sydney", latitude: "-33.87", longitude: "151.21", timezone: "Australia/Sydney" };
     expect((await callWithCf("/api/v1/auth/login", berlin, { body, ip: freshIp() })).status).toBe(200);
     expect((await callWithCf("/api/v1/auth/login", sydney, { body, ip: freshIp() })).status).toBe(200);
-    const [flag] = await auditRows(user.userId, "login.flagged");
+    const [flag] = await userAudit(user.userId, "login.flagged");
     expect(flag!.metadata).toMatchObject({ flags: ["impossible_travel", "new_place"], country: "AU", city: "Sydney" });
     const [unusual] = (await outbox(user.email, "security_notice")).filter((m) => m.subject === "Unusual sign-in to your account");
     expect(unusual!.text).toContain("Approximate location: Sydney, AU");
@@ -201,7 +210,7 @@ describe("new device or place", () => {
     );
     const now = new Date().getUTCHours();
     expect((await callWithCf("/api/v1/auth/login", utc, { body, ip: freshIp() })).status).toBe(200);
-    const flagged = await auditRows(user.userId, "login.flagged");
+    const flagged = await userAudit(user.userId, "login.flagged");
     if (Math.abs(now - 12) <= 1) expect(flagged).toHaveLength(0);
     else expect(flagged[0]!.metadata).toMatchObject({ flags: ["unusual_hour"], hour: now });
   });
@@ -216,14 +225,14 @@ describe("new device or place", () => {
     // The first places are the account's normal ones; signing in from them again says nothing.
     expect((await callWithCf("/api/v1/auth/login", home, { body, ip })).status).toBe(200);
     expect((await callWithCf("/api/v1/auth/login", home, { body, ip })).status).toBe(200);
-    expect(await auditRows(user.userId, "login.flagged")).toHaveLength(0);
+    expect(await userAudit(user.userId, "login.flagged")).toHaveLength(0);
     expect(await unusual()).toHaveLength(0);
 
     // Same country, another network (a phone on a mobile carrier): flagged, and the owner is told.
     const abroad = { country: "NL", asn: 33915, timezone: "Europe/Amsterdam" };
     const roaming = freshIp();
     expect((await callWithCf("/api/v1/auth/login", abroad, { body, ip: roaming })).status).toBe(200);
-    const [flag] = await auditRows(user.userId, "login.flagged");
+    const [flag] = await userAudit(user.userId, "login.flagged");
     expect(flag!.metadata).toMatchObject({ flags: ["new_place"], new_places: ["asn:33915"] });
     const [notice] = await unusual();
     expect(notice!.text).toContain("network (AS33915)");
@@ -232,10 +241,10 @@ describe("new device or place", () => {
     // A new country from that same device the same day: flagged again, but no second mail.
     const travel = { country: "BE", asn: 33915, timezone: "Europe/Brussels" };
     expect((await callWithCf("/api/v1/auth/login", travel, { body, ip: roaming })).status).toBe(200);
-    expect(await auditRows(user.userId, "login.flagged")).toHaveLength(2);
+    expect(await userAudit(user.userId, "login.flagged")).toHaveLength(2);
     expect(await unusual()).toHaveLength(1);
     // Nothing here made it a new device.
-    expect(await auditRows(user.userId, "login.new_device")).toHaveLength(0);
+    expect(await userAudit(user.userId, "login.new_device")).toHaveLength(0);
   });
 
   it("is tuned: NEW_SIGN_IN_ACTION=log records without mailing, IMPOSSIBLE_TRAVEL_KMH moves the travel bar", async () => {
@@ -246,9 +255,9 @@ describe("new device or place", () => {
     const sydney = { country: "AU", latitude: "-33.87", longitude: "151.21", timezone: "Australia/Sydney" };
     expect((await callWithCf("/api/v1/auth/login", berlin, { body, ip: freshIp(), env: quiet })).status).toBe(200);
     expect((await callWithCf("/api/v1/auth/login", sydney, { body, ip: freshIp(), env: quiet })).status).toBe(200);
-    expect(await auditRows(user.userId, "login.new_device")).toHaveLength(2);
+    expect(await userAudit(user.userId, "login.new_device")).toHaveLength(2);
     // Berlin to Sydney in seconds is far above 20,000 km/h too: the bar moved, the signal still works.
-    const flags = (await auditRows(user.userId, "login.flagged")).map((r) => (r.metadata as { flags: string[] }).flags);
+    const flags = (await userAudit(user.userId, "login.flagged")).map((r) => r.metadata.flags);
     expect(flags).toEqual([["impossible_travel", "new_place"]]);
     expect(await outbox(user.email, "security_notice")).toHaveLength(0);
   });

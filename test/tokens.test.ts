@@ -102,9 +102,29 @@ describe("access token", () => {
     expect(protectedHeader.kid).toBeDefined();
   });
 
-  it("gives every token its own jti", async () => {
-    const [a, b] = await Promise.all([register(), register()]);
-    expect(decodeJwt(a.accessToken).jti).not.toBe(decodeJwt(b.accessToken).jti);
+  it("gives every token its own jti, even two of one session issued in the same second", async () => {
+    // Over HTTP: a refresh's token names the same user and session as the registration's.
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
+    const user = await register();
+    const refreshed = await call("/api/v1/auth/refresh", { body: { refresh_token: user.refreshToken } });
+    expect(refreshed.status).toBe(200);
+    const first = decodeJwt(user.accessToken);
+    const second = decodeJwt((await refreshed.json<{ access_token: string }>()).access_token);
+    expect({ sub: second.sub, sid: second.sid, iat: second.iat }).toEqual({ sub: first.sub, sid: first.sid, iat: first.iat });
+    expect(second.jti).not.toBe(first.jti);
+
+    // Signed from identical input at the same instant, the jti alone tells two tokens apart.
+    const config = readConfig(env);
+    const keys = await loadKeySet(createDb(env.DB), config, Date.now());
+    const now = new Date();
+    const subject = { userId: user.userId, sessionId: String(first.sid), authTime: now };
+    const [a, b] = await Promise.all([signAccessToken(keys, config, subject, now), signAccessToken(keys, config, subject, now)]);
+    const { jti: jtiA, ...restA } = a.claims;
+    const { jti: jtiB, ...restB } = b.claims;
+    expect(restA).toEqual(restB);
+    expect(jtiA).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(jtiB).not.toBe(jtiA);
+    expect(decodeJwt(a.token).jti).toBe(jtiA);
   });
 });
 

@@ -35,6 +35,22 @@ function browser() {
 /** Lets channel messages between tabs arrive. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 30));
 
+/**
+ * Resolves once a tab of `base` has broadcast a message of `type` and every tab has handled it: a
+ * channel of the test's own hears it, and Node hands one broadcast to all its receivers in the same
+ * turn of the event loop, so by the next timer the tabs' handlers have run as well.
+ */
+function broadcastOf(base: string, type: string): Promise<void> {
+  const channel = new BroadcastChannel("gatehouse");
+  return new Promise((resolve) => {
+    channel.addEventListener("message", (event: MessageEvent<{ base?: string; type?: string }>) => {
+      if (event.data.base !== base || event.data.type !== type) return;
+      channel.close();
+      setTimeout(resolve, 0);
+    });
+  });
+}
+
 describe("sign-in and the access token", () => {
   it("keeps the access token in memory and sends no refresh while it is valid", async () => {
     const { server, tab } = browser();
@@ -211,8 +227,9 @@ describe("tabs", () => {
     await a.login({ email: "ada@example.com", password: PASSWORD });
     await settle();
     clock.offset = 45_000;
+    const announced = broadcastOf(server.base, "refreshing");
     const first = a.getAccessToken();
-    await new Promise((resolve) => setTimeout(resolve, 5)); // b hears "refreshing" first
+    await announced; // b has heard "refreshing" before it asks
     const [tokenA, tokenB] = await Promise.all([first, b.getAccessToken()]);
     expect(server.refreshCount).toBe(1);
     expect(tokenB).toBe(tokenA);

@@ -5,7 +5,7 @@ import { launchChromium, type Gatehouse, type RequestLine, type Site, startGateh
 import { appPage, evilPage } from "./pages";
 
 /**
- * Issue #12 in a real browser: the client served by `npm run dev`, loaded by an app on a sibling
+ * Browser sessions in a real browser: the client served by `npm run dev`, loaded by an app on a sibling
  * subdomain (same-site), against an attacker on another site. Each journey has its own accounts
  * and browser context (its own cookie jar).
  */

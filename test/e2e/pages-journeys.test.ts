@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, type Gatehouse, startGatehouse } from "./harness.mjs";
 
 /**
- * Issue #13 in a real browser: the hosted pages of `npm run dev`, with and without JavaScript
+ * The hosted pages of `npm run dev` in a real browser, with and without JavaScript
  * (they have none of their own), the mailed links from the dev outbox, axe-core on every page, and
  * the screenshots of the README's tour (written to GATEHOUSE_SCREENSHOTS, e.g. docs/screenshots, or
  * a temporary folder).
@@ -294,7 +294,7 @@ describe("the hosted pages in Chromium", () => {
     await shoot(revert, "revert-email-change");
   });
 
-  it("the admin console (issue #14): a superuser finds a user, deactivates them (their session ends), reactivates them", async () => {
+  it("the admin console: a superuser finds a user, deactivates them (their session ends), reactivates them", async () => {
     const adminEmail = newEmail("admin");
     const console_ = await newPage({ javaScript: false });
     await register(console_, adminEmail, "Ada Admin");

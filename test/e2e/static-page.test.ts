@@ -4,7 +4,7 @@ import { launchChromium, type Gatehouse, type Site, startGatehouse, startSite } 
 import { staticPage } from "./static-page-site.mjs";
 
 /**
- * Issue #18: examples/static-page, unchanged but for its gatehouse-url meta tag, served from
+ * examples/static-page, unchanged but for its gatehouse-url meta tag, served from
  * app.example.localhost beside Gatehouse at auth.example.localhost: sign in, a reload keeps the
  * session (Gatehouse's cookie), a wrong password shows Gatehouse's message, sign out.
  */

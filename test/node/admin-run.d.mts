@@ -1,4 +1,9 @@
 // Types for admin-run.mjs.
 
-export function runNodeScript(script: string, args: string[]): { status: number | null; stdout: string; stderr: string };
+/** Runs a Node script of the project (path relative to the root) on this Node; killed after `timeoutMs` (default 60 s). */
+export function runNodeScript(
+  script: string,
+  args: string[],
+  options?: { timeoutMs?: number },
+): { status: number | null; stdout: string; stderr: string };
 export function wrangler(args: string[]): string;

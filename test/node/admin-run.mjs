@@ -8,17 +8,19 @@ const root = resolve(import.meta.dirname, "../..");
 const wranglerJs = join(dirname(createRequire(import.meta.url).resolve("wrangler/package.json")), "bin", "wrangler.js");
 
 /**
- * Runs a Node script of the project (path relative to the root) on this Node, as `npm run` would.
+ * Runs a Node script of the project (path relative to the root) on this Node, as `npm run` would;
+ * killed after `timeoutMs` (default 60 s).
  * @param {string} script
  * @param {string[]} args
+ * @param {{ timeoutMs?: number }} [options]
  */
-export function runNodeScript(script, args) {
+export function runNodeScript(script, args, { timeoutMs = 60_000 } = {}) {
   const run = spawnSync(process.execPath, [resolve(root, script), ...args], {
     cwd: root,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
     encoding: "utf8",
     stdio: ["ignore", "pipe", "pipe"],
-    timeout: 60_000,
+    timeout: timeoutMs,
   });
   return { status: run.status, stdout: run.stdout ?? "", stderr: run.stderr ?? "" };
 }

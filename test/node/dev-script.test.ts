@@ -1,6 +1,7 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { planDev } from "../../scripts/dev-args.mjs";
-import { type DevServer, freePort, listFiles, makeTempDir, removeDir, startDev, waitUntilHealthy } from "./dev-server.mjs";
+
+/** `npm run dev`'s arguments, without a server (a real `npm run dev` is test/dev/dev-script.test.ts, `npm run test:dev`). */
 
 const MIGRATE = ["d1", "migrations", "apply", "DB", "--local"];
 
@@ -195,39 +196,4 @@ describe("planDev: the migrations use the dev server's config, environment and s
   it("reads no flags after `--`", () => {
     expect(plan(["--", "--persist-to", "x"]).migrate).toEqual(MIGRATE);
   });
-});
-
-describe("npm run dev, end to end", () => {
-  let server: DevServer | undefined;
-  const persistDir = makeTempDir("gatehouse-dev-test-");
-
-  afterAll(async () => {
-    await server?.stop();
-    removeDir(persistDir);
-  }, 30_000);
-
-  it("applies the migrations into --persist-to and issues tokens for the --port address", async () => {
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    server = startDev(["--port", String(port), "--persist-to", persistDir]);
-
-    await waitUntilHealthy(base, server);
-    // The dev server itself applies no migrations: a working registration below means they went here.
-    expect(listFiles(persistDir).filter((file) => file.startsWith("v3/d1/"))).not.toEqual([]);
-
-    const outbox = await fetch(`${base}/api/v1/dev/outbox?to=a@b.c`);
-    expect(outbox.status).toBe(200);
-
-    const registered = await fetch(`${base}/api/v1/auth/register`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "CF-Connecting-IP": "203.0.113.9" },
-      body: JSON.stringify({ email: "dev@example.com", password: "correct horse battery staple 42", full_name: "Dev" }),
-    });
-    expect(registered.status, await registered.clone().text()).toBe(201);
-    const { access_token } = await registered.json<{ access_token: string }>();
-    const payload = access_token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/");
-    expect(JSON.parse(atob(payload.padEnd(Math.ceil(payload.length / 4) * 4, "=")))).toMatchObject({
-      iss: `http://localhost:${port}`,
-    });
-  }, 90_000);
 });

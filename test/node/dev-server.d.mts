@@ -15,3 +15,13 @@ export interface DevServer {
 export function startDev(args: string[], options?: { onOutput?: (text: string) => void }): DevServer;
 /** Resolves once `${base}/health` answers 200; throws with the server's output after `timeoutMs` (default 60 s). */
 export function waitUntilHealthy(base: string, server: Pick<DevServer, "output">, timeoutMs?: number): Promise<void>;
+/**
+ * Polls `check` until it returns something other than undefined, and returns that; throws after
+ * `timeoutMs` (default 60 s) naming `what`, with `detail()` appended.
+ */
+export function pollUntil<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  options: { what: string; timeoutMs?: number; intervalMs?: number; detail?: () => string },
+): Promise<T>;
+/** The last `chars` (default 5,000) characters of a text file (a server's log), or "" when there is none. */
+export function tailOf(file: string, chars?: number): string;

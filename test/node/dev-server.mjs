@@ -1,7 +1,8 @@
-// Node-side plumbing for the end-to-end test of `npm run dev`. It lives in .mjs because the
-// project's type check runs with the Workers types only (no @types/node); dev-server.d.mts types it.
+// Node-side plumbing for the tests that run `npm run dev` (test/dev, `npm run test:dev`) and the Node
+// scripts' tests (test/node). It lives in .mjs because the project's type check runs with the Workers
+// types only (no @types/node); dev-server.d.mts types it.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -99,5 +100,37 @@ export async function waitUntilHealthy(base, server, timeoutMs = 60_000) {
     if (status === 200) return;
     if (Date.now() > deadline) throw new Error(`no 200 from ${base}/health within ${timeoutMs / 1000} s; output:\n${server.output()}`);
     await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Polls `check` until it returns something other than undefined, and returns that; throws after
+ * `timeoutMs` with `what` and `detail()` (e.g. the server's output). For conditions only observable
+ * from outside (a log line, a mode a request reveals): a bounded wait on the condition itself, never
+ * a fixed sleep standing in for it.
+ * @template T
+ * @param {() => T | undefined | Promise<T | undefined>} check
+ * @param {{ what: string, timeoutMs?: number, intervalMs?: number, detail?: () => string }} options
+ * @returns {Promise<T>}
+ */
+export async function pollUntil(check, { what, timeoutMs = 60_000, intervalMs = 250, detail = () => "" }) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s\n${detail()}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/**
+ * The last `chars` characters of a text file (a server's log), or "" when there is none.
+ * @param {string} file
+ */
+export function tailOf(file, chars = 5_000) {
+  try {
+    return readFileSync(file, "utf8").slice(-chars);
+  } catch {
+    return "";
   }
 }

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { checkDeploy, formatReport, parseSecretList } from "../../scripts/preflight-checks.mjs";
 import { fakeWrangler, projectToml, type FakeWrangler } from "./fake-wrangler.mjs";
 
-/** Issue #18: a deploy cannot go wrong quietly. The checks run on fixture configs; the script on a fake wrangler. */
+/** A deploy cannot go wrong quietly. The checks run on fixture configs; the script on a fake wrangler. */
 
 const D1_ID = "5c3f0a8e-1b2d-4e6f-8a9b-0c1d2e3f4a5b";
 const KV_ID = "0123456789abcdef0123456789abcdef";

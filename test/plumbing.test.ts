@@ -3,7 +3,7 @@ import type { SessionPage } from "../src/sessions/sessions";
 import { call, captureLogs, env, freshIp, login, problem, register, uniqueEmail, type Registered } from "./helpers";
 
 /**
- * Issue #10, plumbing: Gatehouse's own request ids, any non-refresh-token refused as 401,
+ * Plumbing: Gatehouse's own request ids, any non-refresh-token refused as 401,
  * a configurable password minimum, and a bounded, paginated session list.
  */
 
