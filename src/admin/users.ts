@@ -113,7 +113,11 @@ export async function deactivateUser(deps: Deps, actorUserId: string, id: string
     revokeApiKeys: "all",
     events: [{ type: "user.deactivated", data: { user_id: user.id, reason: "deactivated_by_admin" } }],
     markers: voidMarkers(user.id, ["verify", "reset", "email_change", "email_revert"], now.getTime()),
-    audit: { ...adminEntry("user.deactivated", actorUserId, user), countRevokedSessionsAs: "sessions_revoked", countRevokedApiKeysAs: "api_keys_revoked" },
+    audit: {
+      ...adminEntry("user.deactivated", actorUserId, user),
+      countRevokedSessionsAs: "sessions_revoked",
+      countRevokedApiKeysAs: "api_keys_revoked",
+    },
   });
 }
 

@@ -48,8 +48,16 @@ export interface CredentialChangeSlots {
 export function addCredentialChange(db: Db, work: UnitOfWork, change: CredentialChange): CredentialChangeSlots {
   const { userId, now } = change;
   const keep = change.keepSessionId ?? null;
-  const account = and(eq(users.id, userId), isNull(users.deletedAt), change.whileEmail === undefined ? undefined : eq(users.email, change.whileEmail));
-  work.fence(change.onlyIf ? sql`EXISTS (SELECT 1 FROM ${users} WHERE ${account}) AND ${change.onlyIf}` : sql`EXISTS (SELECT 1 FROM ${users} WHERE ${account})`);
+  const account = and(
+    eq(users.id, userId),
+    isNull(users.deletedAt),
+    change.whileEmail === undefined ? undefined : eq(users.email, change.whileEmail),
+  );
+  work.fence(
+    change.onlyIf
+      ? sql`EXISTS (SELECT 1 FROM ${users} WHERE ${account}) AND ${change.onlyIf}`
+      : sql`EXISTS (SELECT 1 FROM ${users} WHERE ${account})`,
+  );
   const epoch = sql`max(${users.credentialsEpoch} + 1, ${now.getTime()})`;
   const user = work.add(
     db
