@@ -40,6 +40,25 @@ async function blockRows(ip: string) {
   return results;
 }
 
+describe("a shared address (an office, a campus, a carrier's NAT)", () => {
+  it("strangers' failures across 20 made-up addresses block strangers there, but the account's known devices go on", async () => {
+    const owner = await register();
+    const ip = freshIp();
+    await failAcross(ip, 20);
+    // A stranger, even with the right password, is blocked; so is a made-up device token.
+    await expectBlocked(await call(LOGIN, { ip, body: { email: owner.email, password: STRONG_PASSWORD }, env: ROOMY }));
+    await expectBlocked(
+      await call(LOGIN, { ip, body: { email: owner.email, password: STRONG_PASSWORD, device_token: "forged.device.token" }, env: ROOMY }),
+    );
+    // The owner's known device signs in on its own budget, and its wrong guesses count only against itself.
+    const device = owner.body.device_token as string;
+    const known = await call(LOGIN, { ip, body: { email: owner.email, password: STRONG_PASSWORD, device_token: device }, env: ROOMY });
+    expect(known.status).toBe(200);
+    const wrong = await call(LOGIN, { ip, body: { email: owner.email, password: WRONG, device_token: device }, env: ROOMY });
+    await problem(wrong, 401, "invalid_credentials");
+  });
+});
+
 describe("one client failing across many identifiers", () => {
   it("blocks login (even a correct password), registration and recovery from that IP after 20 identifiers; other IPs go on", async () => {
     const logs = captureLogs();

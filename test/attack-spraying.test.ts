@@ -1,11 +1,11 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MONITOR_NAME, SPRAY_SHARDS, type AttackMonitor } from "../src/abuse/objects/attack-monitor";
-import { step, type MonitorRow } from "../src/abuse/objects/spray-detector";
+import { step, type ModeRow } from "../src/abuse/objects/spray-detector";
 import { forgetAttackMode } from "../src/abuse/spraying";
 import type { Bindings } from "../src/config";
 import { throwingMonitor, unreachableMonitor } from "./broken-bindings";
-import { call, captureLogs, env, freshIp, login, problem, register, uniqueEmail } from "./helpers";
+import { call, captureLogs, env, freshIp, freshNetworkIp, login, problem, register, uniqueEmail } from "./helpers";
 import { Browser } from "./pages-browser";
 
 /**
@@ -15,7 +15,7 @@ import { Browser } from "./pages-browser";
  * switches the mode puts it back (see {@link calm}).
  */
 
-const POLICY = { minimumPerMinute: 60, baselineFactor: 5, quietMinutes: 10 };
+const POLICY = { minimumPerMinute: 60, baselineFactor: 5, quietMinutes: 10, minimumNetworks: 20, minimumIdentifiers: 30, maxMinutes: 60 };
 const SITE_KEY = "0x4AAAAAAATestSiteKey";
 const VERIFY_URL = "https://turnstile.test/siteverify";
 const TURNSTILE: Partial<Bindings> = {
@@ -27,24 +27,31 @@ const TURNSTILE: Partial<Bindings> = {
 const object = (name: string) => env.ATTACK_MONITOR.get(env.ATTACK_MONITOR.idFromName(name));
 const monitor = () => object(MONITOR_NAME);
 
-function row(overrides: Partial<MonitorRow> = {}): MonitorRow {
+function row(overrides: Partial<ModeRow> = {}): ModeRow {
   return {
     under_attack: 0,
     since: null,
     baseline: 0,
     rate: 0,
     last_tick: null,
-    loud_at: null,
+    entered_at: null,
     peak: 0,
     ...overrides,
   };
 }
 
+/** A minute of `failures` from enough networks and identifiers to be breadth, unless said otherwise. */
+const minute = (failures: number, breadth: Partial<{ networks: number; identifiers: number }> = {}) => ({
+  failures,
+  networks: breadth.networks ?? 50,
+  identifiers: breadth.identifiers ?? 50,
+});
+
 /** Switches the mode directly (the detection itself is staged in its own tests). */
 async function setMode(underAttack: boolean): Promise<void> {
   await runInDurableObject(monitor(), (_: AttackMonitor, state: DurableObjectState) => {
     state.storage.sql.exec(
-      "INSERT INTO monitor (id, under_attack, since, loud_at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET under_attack = excluded.under_attack, since = excluded.since, loud_at = excluded.loud_at",
+      "INSERT INTO mode (id, under_attack, since, entered_at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET under_attack = excluded.under_attack, since = excluded.since, entered_at = excluded.entered_at",
       underAttack ? 1 : 0,
       underAttack ? Date.now() : null,
       underAttack ? Date.now() : null,
@@ -53,16 +60,21 @@ async function setMode(underAttack: boolean): Promise<void> {
   forgetAttackMode();
 }
 
-/** Back to normal: no counted failures, no attack, no alarm, no cached view. */
-async function calm(): Promise<void> {
+/** Empties the shards: no counted failures, identifiers or networks. */
+async function emptyShards(): Promise<void> {
   for (let n = 0; n < SPRAY_SHARDS; n++) {
     await runInDurableObject(object(`shard:${n}`), (_: AttackMonitor, state: DurableObjectState) => {
-      state.storage.sql.exec("DELETE FROM buckets");
-      state.storage.sql.exec("DELETE FROM shard_meta");
+      for (const table of ["buckets", "identifiers", "networks", "shard_meta"]) state.storage.sql.exec(`DELETE FROM ${table}`);
     });
   }
+}
+
+/** Back to normal: no counted failures, no attack, no alarm, no cached view. */
+async function calm(): Promise<void> {
+  await emptyShards();
   await runInDurableObject(monitor(), async (_: AttackMonitor, state: DurableObjectState) => {
-    state.storage.sql.exec("DELETE FROM monitor");
+    state.storage.sql.exec("DELETE FROM mode");
+    state.storage.sql.exec("DELETE FROM ticks");
     await state.storage.deleteAlarm();
   });
   forgetAttackMode();
@@ -74,38 +86,69 @@ describe("the detector's arithmetic", () => {
   const now = 1_800_000_000_000;
 
   it("enters at max(5× baseline, 60 per minute), not below", () => {
-    expect(step(row(), 59, now, POLICY).under_attack).toBe(0);
-    expect(step(row(), 60, now, POLICY)).toMatchObject({ under_attack: 1, since: now, rate: 60 });
+    expect(step(row(), minute(59), 0, now, POLICY).under_attack).toBe(0);
+    expect(step(row(), minute(60), 0, now, POLICY)).toMatchObject({ under_attack: 1, since: now, entered_at: now, rate: 60 });
     // A busy site's baseline raises the bar: 5 × 20 = 100.
-    expect(step(row({ baseline: 20, last_tick: now - 10_000 }), 99, now, POLICY).under_attack).toBe(0);
-    expect(step(row({ baseline: 20, last_tick: now - 10_000 }), 100, now, POLICY).under_attack).toBe(1);
+    expect(step(row({ baseline: 20, last_tick: now - 10_000 }), minute(99), 0, now, POLICY).under_attack).toBe(0);
+    expect(step(row({ baseline: 20, last_tick: now - 10_000 }), minute(100), 0, now, POLICY).under_attack).toBe(1);
+  });
+
+  it("needs breadth: failures from fewer than 20 networks, or at fewer than 30 identifiers, are no attack", () => {
+    expect(step(row(), minute(500, { networks: 19 }), 0, now, POLICY).under_attack).toBe(0);
+    expect(step(row(), minute(500, { identifiers: 29 }), 0, now, POLICY).under_attack).toBe(0);
+    expect(step(row(), minute(60, { networks: 20, identifiers: 30 }), 0, now, POLICY).under_attack).toBe(1);
   });
 
   it("keeps the baseline frozen during an attack, so the attack never becomes normal", () => {
-    const attacking = row({ under_attack: 1, since: now - 60_000, baseline: 3, last_tick: now - 10_000, loud_at: now - 10_000 });
-    expect(step(attacking, 500, now, POLICY).baseline).toBe(3);
-    // Outside an attack the baseline moves (slowly: a one-hour time constant).
-    const moved = step(row({ baseline: 3, last_tick: now - 10_000 }), 30, now, POLICY).baseline;
+    const attacking = row({ under_attack: 1, since: now - 60_000, entered_at: now - 60_000, baseline: 3, last_tick: now - 10_000 });
+    expect(step(attacking, minute(500), 500, now, POLICY).baseline).toBe(3);
+    // Outside an attack the baseline moves (slowly: a six-hour time constant).
+    const moved = step(row({ baseline: 3, last_tick: now - 10_000 }), minute(20), 0, now, POLICY).baseline;
     expect(moved).toBeGreaterThan(3);
-    expect(moved).toBeLessThan(3.1);
+    expect(moved).toBeLessThan(3.01);
   });
 
-  it("ends after 10 minutes below max(2× baseline, 30 per minute); a loud minute restarts the quiet clock", () => {
-    const start = row({ under_attack: 1, since: now, baseline: 2, last_tick: now, loud_at: now, peak: 200 });
-    let state = start;
-    for (let t = 10_000; t < 600_000; t += 10_000) {
-      state = step(state, 29, now + t, POLICY);
+  it("never learns traffic at or above the exit threshold: failures just under the entry bar cannot ramp it", () => {
+    let state = row({ baseline: 2, last_tick: now });
+    // Six hours of 59 failures a minute (just under the bar of 60), a tick every 10 s.
+    for (let t = 10_000; t <= 6 * 3_600_000; t += 10_000) state = step(state, minute(59), 59, now + t, POLICY);
+    expect(state.under_attack).toBe(0);
+    expect(state.baseline).toBe(2);
+    // So the bar is still 60, and a minute at it is an attack.
+    expect(step(state, minute(60), 59, now + 6 * 3_600_000 + 10_000, POLICY).under_attack).toBe(1);
+  });
+
+  it("ends once the average over 10 minutes is below max(2× baseline, 30 per minute): bursts now and then do not hold it", () => {
+    const since = now;
+    let state = row({ under_attack: 1, since, entered_at: since, baseline: 2, last_tick: since, peak: 200 });
+    // 48 failures in one minute every 8 minutes: the average is about 6 a minute.
+    const ticks: number[] = [];
+    for (let t = 10_000; t <= 11 * 60_000; t += 10_000) {
+      const rate = t % 480_000 < 60_000 ? 48 : 0;
+      ticks.push(rate);
+      const window = ticks.slice(-60);
+      const average = window.reduce((a, b) => a + b, 0) / window.length;
+      state = step(state, minute(rate, { networks: 12 }), average, since + t, POLICY);
+      if (t < 600_000) expect(state.under_attack).toBe(1);
+    }
+    expect(state.under_attack).toBe(0);
+  });
+
+  it("stays while the sustained average is loud, but ends an hour after the entry condition last held", () => {
+    let state = row({ under_attack: 1, since: now, entered_at: now, baseline: 2, last_tick: now, peak: 60 });
+    // 40 a minute from few networks: loud on average, but never the entry condition again.
+    for (let t = 10_000; t < 3_600_000; t += 10_000) {
+      state = step(state, minute(40, { networks: 5 }), 40, now + t, POLICY);
       expect(state.under_attack).toBe(1);
     }
-    expect(step(state, 29, now + 600_000, POLICY).under_attack).toBe(0);
-    // At 30 per minute it is still an attack: the quiet clock starts again.
-    const loud = step(state, 30, now + 590_000, POLICY);
-    expect(loud).toMatchObject({ under_attack: 1, loud_at: now + 590_000 });
-    expect(step(loud, 0, now + 1_100_000, POLICY).under_attack).toBe(1);
+    expect(step(state, minute(40, { networks: 5 }), 40, now + 3_600_000, POLICY).under_attack).toBe(0);
+    // Meeting the entry condition again renews the hour.
+    const renewed = step(state, minute(80), 80, now + 3_590_000, POLICY);
+    expect(renewed).toMatchObject({ under_attack: 1, entered_at: now + 3_590_000 });
   });
 
   it("counts an idle gap (no ticks) as a rate of zero", () => {
-    const after = step(row({ baseline: 30, last_tick: now - 3_600_000 }), 0, now, POLICY);
+    const after = step(row({ baseline: 30, last_tick: now - 6 * 3_600_000 }), minute(0), 0, now, POLICY);
     expect(after.baseline).toBeCloseTo(30 / Math.E, 5);
   });
 });
@@ -118,7 +161,7 @@ describe("password spraying from many clients", () => {
     // A real account whose owner tries to sign in from a new device every 5 s during the attack.
     const owner = await register();
     const accounts = Array.from({ length: 100 }, () => uniqueEmail("sprayed"));
-    const clients = Array.from({ length: 80 }, () => freshIp());
+    const clients = Array.from({ length: 80 }, () => freshNetworkIp());
     // Each client fails twice a minute, the clients' attempts spread evenly over the minute.
     const schedule = clients.flatMap((ip, i) => [0, 1].map((k) => ({ at: Math.floor((i * 750 + k * 30_000) / 1000), ip, n: i * 2 + k })));
     let challengedAt: number | null = null;
@@ -210,7 +253,7 @@ describe("the alarm", () => {
     const logs = captureLogs();
     // 70 failures at 70 accounts: an attack by the default numbers, not by this suite's (see vitest.config.ts).
     const failures = await Promise.all(
-      Array.from({ length: 70 }, () => login({ email: uniqueEmail("alarm"), password: "not the password" }, freshIp())),
+      Array.from({ length: 70 }, () => login({ email: uniqueEmail("alarm"), password: "not the password" }, freshNetworkIp())),
     );
     expect(failures.map((r) => r.status)).toEqual(Array(70).fill(401));
     expect(await runDurableObjectAlarm(monitor())).toBe(true);
@@ -223,6 +266,33 @@ describe("the alarm", () => {
 });
 
 describe("what is not spraying", () => {
+  it("60 failures from 12 addresses across 60 accounts: too few networks, no attack", async () => {
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"], now: start });
+    const clients = Array.from({ length: 12 }, () => freshNetworkIp());
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => login({ email: uniqueEmail("twelve"), password: "not the password" }, clients[i % 12])),
+    );
+    expect(answers.map((r) => r.status)).toEqual(Array(60).fill(401));
+    await monitor().tick(start + 1000, POLICY);
+    expect(await monitor().state()).toMatchObject({ underAttack: false, rate: 60 });
+  });
+
+  it("failures sent with the attacker's own known device tokens are never counted", async () => {
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"], now: start });
+    // The attacker's own accounts, each signed in from its own device once.
+    const own = await Promise.all(Array.from({ length: 70 }, () => register()));
+    const answers = await Promise.all(
+      own.map((a) =>
+        login({ email: a.email, password: "not the password", device_token: a.body.device_token as string }, freshNetworkIp()),
+      ),
+    );
+    expect(answers.map((r) => r.status)).toEqual(Array(70).fill(401));
+    await monitor().tick(start + 1000, POLICY);
+    expect(await monitor().state()).toMatchObject({ underAttack: false, rate: 0 });
+  });
+
   it("many failures at a few accounts count at most 3 per account a minute: that depth is the lockout's", async () => {
     const start = Date.now();
     vi.useFakeTimers({ toFake: ["Date"], now: start });

@@ -14,15 +14,25 @@ const BASE = "https://auth.example.com";
  * storage (`isolate: false`), so they live on globalThis: they keep counting even if this module is
  * evaluated again (a watch-mode rerun) while the storage from earlier runs is still there.
  */
-const counters = ((globalThis as { __gatehouseTestCounters?: { ip: number; user: number } }).__gatehouseTestCounters ??= {
+const counters = ((globalThis as { __gatehouseTestCounters?: { ip: number; user: number; network: number } }).__gatehouseTestCounters ??= {
   ip: 0,
   user: 0,
+  network: 0,
 });
 
 /** A fresh client IP per call, so per-IP limits of one test never leak into another (2^24 of them). */
 export function freshIp(): string {
   const n = (counters.ip += 1);
   return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+}
+
+/**
+ * A fresh client IP in a network (IPv4 /24) no other call gave, for tests of breadth across client
+ * networks (the spraying signal): `freshIp()` hands out 256 addresses of one /24 in a row.
+ */
+export function freshNetworkIp(): string {
+  const n = (counters.network += 1);
+  return `100.${64 + ((n >> 8) & 63)}.${n & 255}.1`;
 }
 
 export interface CallOptions {

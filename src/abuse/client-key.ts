@@ -19,6 +19,23 @@ export function clientKey(ip: string | null): string {
   return groups ? `${groups.slice(0, 4).join(":")}::/64` : text;
 }
 
+/**
+ * The client's network, for breadth (the spraying signal counts networks, not addresses): IPv4 /24
+ * (`192.0.2.0/24`), IPv6 /48 (`2001:db8:1::/48`), prefixed with the ASN when Cloudflare gave one
+ * (`AS64500 192.0.2.0/24`), so many addresses of one network count once.
+ */
+export function networkKey(ip: string | null, asn: number | null = null): string {
+  const key = clientKey(ip);
+  const text = ip?.trim().toLowerCase() ?? "";
+  let network = key;
+  if (IPV4.test(key)) network = `${key.split(".").slice(0, 3).join(".")}.0/24`;
+  else {
+    const groups = ipv6Groups(text);
+    if (groups) network = `${groups.slice(0, 3).join(":")}::/48`;
+  }
+  return asn === null ? network : `AS${asn} ${network}`;
+}
+
 const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 
 /** The eight 16-bit groups of an IPv6 address (zone id dropped), or null when it is not one. */

@@ -2,6 +2,7 @@ import type { SpreadPolicy as ObjectSpreadPolicy, RefusalReport } from "../kerne
 import type { Deps } from "../kernel/deps";
 import type { AccountIdentifier } from "../db/users";
 import { ipPolicies, spreadBlocks, type IpAction } from "../config/rate-limits";
+import { AppError } from "../errors";
 import { log } from "../log";
 import { clientKey } from "./client-key";
 import { accountObjectName, ipObjectName } from "./object-names";
@@ -15,9 +16,17 @@ import { rateLimited } from "./request-limits";
  * own settle step, so a failed login costs no extra round trip.
  */
 
-/** A login admitted by its IP's object, whose outcome is still to be reported. */
+const SPREAD_LIMIT = "login_failures_ip_identifiers_hour";
+
+/**
+ * A login admitted by its IP's object, whose outcome is still to be reported. `spreadBlocked`: the
+ * IP is blocked for failing across many identifiers (a shared address: an office, a campus, a
+ * carrier's NAT), and the login claimed a device token: if the device is one the account knows, it
+ * goes on with its own budget; otherwise this is the answer.
+ */
 export interface IpTicket {
   ticket: string;
+  spreadBlocked?: AppError;
 }
 
 /** Counts one request of `action` from the caller's IP, or throws 429 `rate_limited` (audited once per window). */
@@ -29,9 +38,15 @@ export async function enforceIpLimit(deps: Deps, action: IpAction): Promise<void
  * A login's per-IP call: the IP's login limits and, in the same call, the spread signal. The
  * identifier is hashed with the IP's key: the object never holds it in clear.
  */
-export async function admitLoginFromIp(deps: Deps, identifier: AccountIdentifier): Promise<IpTicket> {
+export async function admitLoginFromIp(deps: Deps, identifier: AccountIdentifier, claimsDevice = false): Promise<IpTicket> {
   const hashed = await hashIdentifier(clientKey(deps.meta.ip), accountObjectName(identifier));
-  return { ticket: (await hitIp(deps, "login", hashed)) ?? "" };
+  try {
+    return { ticket: (await hitIp(deps, "login", hashed)) ?? "" };
+  } catch (error) {
+    const spread = error instanceof AppError && error.limits.some((l) => l.name === SPREAD_LIMIT);
+    if (!claimsDevice || !spread) throw error;
+    return { ticket: "", spreadBlocked: error };
+  }
 }
 
 /**
@@ -62,7 +77,7 @@ function spreadPolicy(deps: Deps): ObjectSpreadPolicy {
   const { limits, spreadBlockSeconds } = deps.config.rateLimits;
   const { limit, window } = limits.login_failures_ip_identifiers_hour;
   return {
-    name: "login_failures_ip_identifiers_hour",
+    name: SPREAD_LIMIT,
     identifiers: limit,
     window,
     blockSeconds: spreadBlockSeconds,

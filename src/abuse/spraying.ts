@@ -1,6 +1,7 @@
 import { sha256 } from "../crypto";
 import type { Deps } from "../kernel/deps";
 import { describeError, log } from "../log";
+import { networkKey } from "./client-key";
 import { MONITOR_NAME, SPRAY_SHARDS } from "./objects/attack-monitor";
 
 /**
@@ -21,15 +22,21 @@ export function forgetAttackMode(): void {
 }
 
 /**
- * Counts one failed password check for the spraying signal, after the response, in the shard of its
- * identifier (`account:<normalized identifier>`, hashed: the objects never hold it). Never throws.
+ * Counts one stranger's failed password check for the spraying signal, after the response, in the
+ * shard of its identifier (`account:<normalized identifier>`), with the client's network (see
+ * client-key.ts): both hashed, so the objects never hold an identifier or an address. Only
+ * strangers count: a known device's or a signed-in session's failures are the owner's, and an
+ * attacker's own device tokens must not feed the mode they skip. Never throws.
  */
 export function countLoginFailure(deps: Deps, identifier: string): void {
   const now = deps.now().getTime();
+  const network = networkKey(deps.meta.ip, deps.meta.place?.asn ?? null);
   deps.waitUntil(
     (async () => {
-      const hash = await sha256(`spraying\n${identifier}`);
-      await deps.attackMonitor(`shard:${hash.charCodeAt(22) % SPRAY_SHARDS}`, (stub) => stub.recordFailure(now, hash.slice(0, 22)));
+      const [hash, networkHash] = await Promise.all([sha256(`spraying\n${identifier}`), sha256(`spraying-network\n${network}`)]);
+      await deps.attackMonitor(`shard:${hash.charCodeAt(22) % SPRAY_SHARDS}`, (stub) =>
+        stub.recordFailure(now, hash.slice(0, 22), networkHash.slice(0, 16)),
+      );
     })().catch((error: unknown) => log("warn", "attack.count_failed", { request_id: deps.meta.requestId, ...describeError(error) })),
   );
 }

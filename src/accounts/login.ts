@@ -53,7 +53,8 @@ interface Attempt {
  * `POST /auth/login`, read top to bottom:
  *
  * 1. near the user, at once: the per-IP limits and spread signal, the attack mode (usually cached),
- *    and the account and device row as a D1 read replica has them;
+ *    and the account and device row as a D1 read replica has them (an address blocked for failing
+ *    across many identifiers stops strangers here; the account's known devices pass it);
  * 2. under a spraying attack, the challenge for unknown devices (abuse/challenge.ts);
  * 3. the guess, admitted by the guesser's Durable Object (abuse/guess-guard.ts): a stranger's
  *    counts against the identifier, a known device's only against itself (and a device that spent
@@ -71,11 +72,13 @@ export async function logIn(deps: Deps, input: LoginInput): Promise<LoginResult>
   const identifier = identifierOf(input);
   const claimedDevice = input.device_token ? deviceIdOf(input.device_token) : null;
   const [fromIp, attacked, near] = await Promise.all([
-    admitLoginFromIp(deps, identifier),
+    admitLoginFromIp(deps, identifier, claimedDevice !== null),
     underAttack(deps),
     deps.replicas.peek(null, (db) => readLoginState(db, identifier, claimedDevice)),
   ]);
   let device = await recognizeDevice(deps, near.user, input.device_token, { device: near.device });
+  // A shared address blocked for strangers' failures: the account's known devices go on, on their own budget.
+  if (fromIp.spreadBlocked && !device) throw fromIp.spreadBlocked;
   if (attacked && !device && deps.config.attack.sprayAction === "challenge") {
     await passAttackChallenge(deps, { token: input.turnstile_token, noScript: input.noScript }).catch(async (error: unknown) => {
       await settleLoginFromIp(deps, fromIp, true).catch(() => undefined);
@@ -93,7 +96,8 @@ export async function logIn(deps: Deps, input: LoginInput): Promise<LoginResult>
   if (guessed.status !== "checked") throw guessRefusal(guessed);
   const { decision, signedIn, refusal } = guessed.outcome;
   if (decision.kind !== "ok" || !signedIn) {
-    if (decision.kind === "failure") countLoginFailure(deps, accountObjectName(identifier));
+    // Only strangers feed the spraying signal: a known device's failures are its own business.
+    if (decision.kind === "failure" && !device) countLoginFailure(deps, accountObjectName(identifier));
     if (refusal?.written) logAudit(deps, refusal.row);
     else if (refusal) await recordAuditRow(deps, refusal.row);
     throw refusalOf(decision);

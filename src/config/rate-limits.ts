@@ -160,9 +160,17 @@ export type Budget = keyof typeof BUDGETS;
 
 /** The password-spraying detection's numbers (`RATE_LIMITS.spraying`; src/abuse/objects/attack-monitor.ts). */
 export interface SprayPolicy {
+  /** Failed logins a minute that enter the mode, at least (or `baselineFactor` × the baseline). */
   minimumPerMinute: number;
   baselineFactor: number;
+  /** The mode ends once the average rate over this many minutes is below the exit threshold. */
   quietMinutes: number;
+  /** Distinct client networks (IPv4 /24, IPv6 /48, with the ASN when known) failing in the minute, to enter. */
+  minimumNetworks: number;
+  /** Distinct identifiers failing in the minute, to enter. */
+  minimumIdentifiers: number;
+  /** The mode ends this long after the entry condition last held, whatever the rate. */
+  maxMinutes: number;
 }
 
 /** The resolved limits: defaults with the `RATE_LIMITS` overrides applied. */
@@ -175,7 +183,14 @@ export interface RateLimitSettings {
   spraying: SprayPolicy;
 }
 
-const DEFAULT_SPRAYING: SprayPolicy = { minimumPerMinute: 60, baselineFactor: 5, quietMinutes: 10 };
+const DEFAULT_SPRAYING: SprayPolicy = {
+  minimumPerMinute: 60,
+  baselineFactor: 5,
+  quietMinutes: 10,
+  minimumNetworks: 20,
+  minimumIdentifiers: 30,
+  maxMinutes: 60,
+};
 
 const count = z.number().int().min(1).max(1_000_000);
 const windowSeconds = z
@@ -204,6 +219,9 @@ const overridesSchema = z.strictObject({
       minimum_per_minute: count.optional(),
       baseline_factor: z.number().min(1.5).max(1000).optional(),
       quiet_minutes: z.number().int().min(1).max(1440).optional(),
+      minimum_networks: count.optional(),
+      minimum_identifiers: count.optional(),
+      max_minutes: z.number().int().min(1).max(1440).optional(),
     })
     .optional(),
 });
@@ -250,6 +268,9 @@ export function parseRateLimits(raw: string | undefined): RateLimitSettings {
       minimumPerMinute: spraying?.minimum_per_minute ?? DEFAULT_SPRAYING.minimumPerMinute,
       baselineFactor: spraying?.baseline_factor ?? DEFAULT_SPRAYING.baselineFactor,
       quietMinutes: spraying?.quiet_minutes ?? DEFAULT_SPRAYING.quietMinutes,
+      minimumNetworks: spraying?.minimum_networks ?? DEFAULT_SPRAYING.minimumNetworks,
+      minimumIdentifiers: spraying?.minimum_identifiers ?? DEFAULT_SPRAYING.minimumIdentifiers,
+      maxMinutes: spraying?.max_minutes ?? DEFAULT_SPRAYING.maxMinutes,
     },
   };
 }

@@ -111,8 +111,16 @@ export interface AttackState {
   since: number | null;
 }
 
+/** What one shard counted in a minute: failures, distinct identifiers, and its distinct network tags. */
+export interface ShardMinute {
+  failures: number;
+  identifiers: number;
+  networks: string[];
+}
+
 /** The AttackMonitor's RPC surface (the shards and the one deployment-wide monitor). */
 export interface MonitorRpc {
-  recordFailure(now: number, identifier: string): Promise<void>;
+  /** A stranger's failed login: the identifier and the client network, both hashed. */
+  recordFailure(now: number, identifier: string, network: string): Promise<void>;
   state(): AttackState;
 }

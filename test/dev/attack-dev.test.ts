@@ -70,14 +70,14 @@ describe("attack protection under npm run dev", () => {
     const registered = await post("/api/v1/auth/register", { ...owner, full_name: "Owner" }, "198.51.100.2");
     expect(registered.status, await registered.clone().text()).toBe(201);
 
-    // 80 clients, one failure each, at 80 accounts: more than 60 a minute, and nothing a per-IP or
+    // 80 clients in 80 networks, one failure each, at 80 accounts: more than 60 a minute, and nothing a per-IP or
     // per-account limit refuses. The monitor decides on its own clock (an alarm every 10 s) while the
     // burst runs, so however long the burst takes on a busy machine, it may switch to "under attack"
     // before the last of these logins: those are then challenged (403), never anything else. It can
     // switch only once 60 failures were counted, so at least 60 are plain 401s.
     const failures = await Promise.all(
       Array.from({ length: 80 }, (_, i) =>
-        post("/api/v1/auth/login", { email: `target${i}@example.com`, password: "Autumn2026!guess" }, `203.0.113.${i + 1}`),
+        post("/api/v1/auth/login", { email: `target${i}@example.com`, password: "Autumn2026!guess" }, `198.18.${i + 1}.1`),
       ),
     );
     const statuses = failures.map((r) => r.status);
