@@ -79,7 +79,9 @@ describe("access token", () => {
     const header = decodeProtectedHeader(user.accessToken);
     expect(header).toEqual({ alg: "ES256", kid: expect.any(String) as unknown, typ: "at+jwt" });
     const claims = decodeJwt(user.accessToken);
-    expect(Object.keys(claims).sort()).toEqual(["aud", "auth_time", "exp", "iat", "iss", "jti", "roles", "sid", "sub"]);
+    expect(Object.keys(claims).sort()).toEqual(["aud", "auth_time", "exp", "fresh", "iat", "iss", "jti", "roles", "sid", "sub"]);
+    // A sign-in (registration signs in) issued it: fresh authentication; a refresh's token never is.
+    expect(claims.fresh).toBe(true);
     // Registration proved the password: auth_time is the moment the token was issued.
     expect(claims.auth_time).toBe(claims.iat);
     expect(claims.iss).toBe(ISSUER);

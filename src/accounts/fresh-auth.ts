@@ -8,17 +8,20 @@ const FRESH_AUTHENTICATION_MS = 5 * 60_000;
 
 /**
  * Step-up for sensitive actions (creating an API key today; MFA and other step-ups later): passes
- * when the session proved a password within the last 5 minutes (`auth_time`), or when the request
- * carries the current password, which is then checked as a guarded guess (a wrong one counts
- * toward the lockout and answers 400 `invalid_current_password`). Otherwise 403
- * `reauthentication_required`: a stolen 15-minute access token alone cannot mint lasting credentials.
+ * when the session proved a password within the last 5 minutes (`auth_time`) and, for an API
+ * caller, the access token is the one that sign-in issued (`fresh`: a token a refresh issued never
+ * is, so a refresh token stolen right after a sign-in mints nothing lasting); or when the request
+ * carries the current password, which is then checked as a guarded guess (a wrong one counts toward
+ * the lockout and answers 400 `invalid_current_password`). Otherwise 403 `reauthentication_required`.
+ * A hosted page's caller (no access token: the browser's own session cookie) is judged by the time.
  */
 export async function assertFreshAuthentication(
   deps: Deps,
-  caller: { user: User; sessionId: string; authTime: Date },
+  caller: { user: User; sessionId: string; authTime: Date; fresh?: boolean },
   currentPassword: string | undefined,
 ): Promise<void> {
   if (currentPassword !== undefined) return assertCurrentPassword(deps, caller, currentPassword);
-  if (deps.now().getTime() - caller.authTime.getTime() <= FRESH_AUTHENTICATION_MS) return;
+  const recent = deps.now().getTime() - caller.authTime.getTime() <= FRESH_AUTHENTICATION_MS;
+  if (recent && caller.fresh !== false) return;
   throw new AppError("reauthentication_required");
 }

@@ -41,6 +41,7 @@ export type AuditAction =
   | "email.change_requested"
   | "email.changed"
   | "email.change_reverted"
+  | "email.revert_links_voided"
   | "device.revoked"
   | "user.deactivated"
   | "user.reactivated"

@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, lt, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, like, lt, sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
 import { consumedTokens } from "./schema";
@@ -14,6 +14,8 @@ export interface MarkerRange {
   after: string;
   /** Exclusive upper bound: the end of the user's range for the purpose. */
   before: string;
+  /** Only void markers supersede (tokens of the purpose coexist: newer ones do not void older ones). */
+  voidsOnly?: boolean;
 }
 
 export interface ConsumedRow {
@@ -25,7 +27,8 @@ export interface ConsumedRow {
 
 function newerMarkerExists(range: MarkerRange | null): SQL {
   if (!range) return sql`0`;
-  return sql`EXISTS (SELECT 1 FROM ${consumedTokens} WHERE ${and(gt(consumedTokens.tokenHash, range.after), lt(consumedTokens.tokenHash, range.before))})`;
+  const voids = range.voidsOnly ? like(consumedTokens.purpose, "%_voided") : undefined;
+  return sql`EXISTS (SELECT 1 FROM ${consumedTokens} WHERE ${and(gt(consumedTokens.tokenHash, range.after), lt(consumedTokens.tokenHash, range.before), voids)})`;
 }
 
 /**
@@ -98,4 +101,33 @@ export async function isConsumed(db: Db, hash: string): Promise<boolean> {
   return (
     (await db.select({ key: consumedTokens.tokenHash }).from(consumedTokens).where(eq(consumedTokens.tokenHash, hash)).get()) !== undefined
   );
+}
+
+/** Every key in (from, to), oldest first: the issuance markers of a user and purpose. */
+export async function keysBetween(db: Db, from: string, to: string): Promise<string[]> {
+  const rows = await db
+    .select({ key: consumedTokens.tokenHash })
+    .from(consumedTokens)
+    .where(and(gt(consumedTokens.tokenHash, from), lt(consumedTokens.tokenHash, to)))
+    .orderBy(consumedTokens.tokenHash)
+    .limit(100);
+  return rows.map((r) => r.key);
+}
+
+/** Which of these token hashes were consumed (or individually voided). */
+export async function consumedAmong(db: Db, hashes: string[]): Promise<Set<string>> {
+  if (hashes.length === 0) return new Set();
+  const rows = await db.select({ key: consumedTokens.tokenHash }).from(consumedTokens).where(inArray(consumedTokens.tokenHash, hashes));
+  return new Set(rows.map((r) => r.key));
+}
+
+/** Voids single tokens by their hashes (a consumed row each): they can never be used. */
+export async function voidTokenHashes(db: Db, rows: ConsumedRow[]): Promise<void> {
+  const [first, ...rest] = rows.map((row) =>
+    db
+      .insert(consumedTokens)
+      .values({ tokenHash: row.key, purpose: row.purpose, consumedAt: new Date(row.at), expiresAt: new Date(row.expiresAt) })
+      .onConflictDoNothing(),
+  );
+  if (first) await db.batch([first, ...rest]);
 }

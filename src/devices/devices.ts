@@ -36,6 +36,20 @@ export async function recognizeDevice(
   return device;
 }
 
+/**
+ * When the device a token names was first seen, if the token is genuine, for this user, and its
+ * device row not revoked: what a sign-in from it proves about who holds it, even after the
+ * credentials epoch moved on (an email change ends every device's budget, not the fact that the
+ * owner's browser has held that token since). Null for anything else.
+ */
+export async function deviceHeldSince(deps: Deps, userId: string, token: string): Promise<Date | null> {
+  const claim = await verifyDeviceToken((await deps.keys()).deviceKey, token, userId);
+  if (!claim) return null;
+  const device = await findDevice(deps.db, claim.deviceId, userId);
+  if (!device || device.revokedAt !== null || device.createdAt.getTime() !== claim.issuedAt) return null;
+  return device.createdAt;
+}
+
 /** A sign-in's device: the write that records it (for the sign-in's batch) and the token to hand out. */
 export interface DeviceSignIn {
   write: { seen: string } | { added: typeof devices.$inferInsert };

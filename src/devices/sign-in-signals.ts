@@ -3,12 +3,13 @@ import { recordAudit } from "../audit/audit";
 import { sha256 } from "../crypto";
 import type { User } from "../db/schema";
 import { afterResponse, type Deps, type RequestPlace } from "../kernel/deps";
+import { deviceHeldSince } from "./devices";
 import { emitEvents } from "../events/events";
 import { describeError, log } from "../log";
 import { mailToken } from "../mail/mail";
 import { sendSecurityNotice } from "../mail/notices";
 import { newSignInMail } from "../mail/templates";
-import { issueOneTimeToken } from "../kernel/one-time-tokens";
+import { issueOneTimeToken, outstandingTokens, voidTokens } from "../kernel/one-time-tokens";
 
 /**
  * Signals of a successful password login, all worked out after the response (the login answer and
@@ -48,6 +49,8 @@ export interface SuccessfulLogin {
   user: User;
   /** No known device token came with the login. */
   newDevice: boolean;
+  /** The device token the sign-in presented, if any (known or not: see {@link voidRevertsOnProof}). */
+  deviceToken?: string | undefined;
   /** Kept only in memory for the breach check after the response; never logged or stored. */
   password: string;
 }
@@ -63,7 +66,8 @@ export function afterSuccessfulLogin(deps: Deps, login: SuccessfulLogin): void {
   });
 }
 
-async function evaluate(deps: Deps, { user, newDevice, password }: SuccessfulLogin): Promise<void> {
+async function evaluate(deps: Deps, { user, newDevice, deviceToken, password }: SuccessfulLogin): Promise<void> {
+  if (deviceToken) await voidRevertsOnProof(deps, user.id, deviceToken);
   const place = deps.meta.place ?? null;
   const now = deps.now();
   const warnings = await compareWithProfile(deps, user.id, place, now);
@@ -216,4 +220,31 @@ function describePlace(place: RequestPlace | null): string | null {
 
 function placeMetadata(place: RequestPlace | null): Record<string, unknown> {
   return { country: place?.country ?? null, city: place?.city ?? null };
+}
+
+/** How long before an address change a device must have been known for its sign-in to prove the owner. */
+const PROOF_DEVICE_AGE_MS = 7 * 86_400_000;
+
+/**
+ * The email-change revert links a sign-in proves unneeded. A revert link is the owner's way back
+ * from a phisher who moved the account; it dies only on proof the phisher cannot have: a sign-in
+ * from a device known at least 7 days before the change (a password change, a reset from the new
+ * address or a logout-all can all be the phisher's, so none of them voids it). The change itself
+ * ended that device's budget (its credentials epoch), so the token is checked for what it proves,
+ * not for the budget: genuine, this user's, its row not revoked.
+ */
+async function voidRevertsOnProof(deps: Deps, userId: string, deviceToken: string): Promise<void> {
+  const links = await outstandingTokens(deps, "email_revert", userId);
+  if (links.length === 0) return;
+  const knownSince = await deviceHeldSince(deps, userId, deviceToken);
+  if (!knownSince) return;
+  const proven = links.filter((link) => knownSince.getTime() <= link.payload.issuedAt - PROOF_DEVICE_AGE_MS);
+  if (proven.length === 0) return;
+  await voidTokens(deps, "email_revert", proven);
+  await recordAudit(deps, {
+    action: "email.revert_links_voided",
+    userId,
+    resource: `user:${userId}`,
+    metadata: { links: proven.length, proof: "device_known_7_days" },
+  });
 }

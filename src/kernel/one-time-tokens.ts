@@ -1,6 +1,9 @@
 import {
   claimToken,
+  consumedAmong,
   insertMarker,
+  keysBetween,
+  voidTokenHashes,
   isConsumed,
   isUsedOrSuperseded,
   newestKeyBetween,
@@ -34,6 +37,10 @@ import type { Deps } from "./deps";
  * which must reach the old address before the address moves) is usable only once that change
  * committed: its marker is written in the change's own batch ({@link prepareOneTimeToken}), and its
  * purpose requires the marker to exist.
+ *
+ * Revert links of email changes coexist: a newer one never voids an older one (a phisher who moves
+ * the account twice must not kill the owner's link by the second move). Only void markers, and a
+ * token's own consumed row, end one.
  */
 export type TokenPurpose = "verify" | "reset" | "email_change" | "email_revert" | "signin_revert";
 
@@ -67,6 +74,8 @@ const kvKey = (purpose: TokenPurpose, hash: string) => `${purpose}:${hash}`;
 
 /** Purposes whose tokens are usable only once their own issuance marker exists (see above). */
 const MARKER_REQUIRED: ReadonlySet<TokenPurpose> = new Set(["email_revert"]);
+/** Purposes whose tokens coexist: only void markers supersede them, not newer tokens. */
+const COEXISTING: ReadonlySet<TokenPurpose> = new Set(["email_revert"]);
 
 /** Marker keys of one user and purpose sort by issue time: 13-digit milliseconds, then the hash. */
 const markerRange = (purpose: TokenPurpose, userId: string) => `issued:${purpose}:${userId}:`;
@@ -77,7 +86,7 @@ const markerEnd = (purpose: TokenPurpose, userId: string) => `issued:${purpose}:
 
 /** Where a newer token (or a void marker) of the same purpose and user would have left its marker. */
 function newerMarkers(purpose: TokenPurpose, payload: TokenPayload, hash: string): MarkerRange {
-  return { after: markerKey(purpose, payload, hash), before: markerEnd(purpose, payload.userId) };
+  return { after: markerKey(purpose, payload, hash), before: markerEnd(purpose, payload.userId), voidsOnly: COEXISTING.has(purpose) };
 }
 
 /**
@@ -201,4 +210,50 @@ export async function hasLiveToken(deps: Deps, purpose: TokenPurpose, userId: st
   const [, issuedAt, hash] = match as unknown as [string, string, string];
   if (hash.startsWith("void-") || Number(issuedAt) + TOKEN_TTL_SECONDS[purpose] * 1000 <= deps.now().getTime()) return false;
   return !(await isConsumed(deps.db, hash));
+}
+
+/** A token of a user that is still usable: its hash, what it says and when it expires. */
+export interface OutstandingToken {
+  hash: string;
+  payload: TokenPayload;
+  expiresAt: Date;
+}
+
+/**
+ * The user's tokens of a coexisting purpose that are still usable (issued within their lifetime,
+ * not used, not voided), oldest first: the email-change revert links the account page shows.
+ */
+export async function outstandingTokens(deps: Deps, purpose: TokenPurpose, userId: string): Promise<OutstandingToken[]> {
+  const keys = await keysBetween(deps.db, markerRange(purpose, userId), markerEnd(purpose, userId));
+  const now = deps.now().getTime();
+  const lifetime = TOKEN_TTL_SECONDS[purpose] * 1000;
+  const parsed = keys.flatMap((key) => {
+    const match = /:(\d{13}):([^:]+)$/.exec(key);
+    return match ? [{ key, issuedAt: Number(match[1]), hash: match[2]! }] : [];
+  });
+  const voidedBefore = Math.max(0, ...parsed.filter((m) => m.hash.startsWith("void-")).map((m) => m.issuedAt));
+  const live = parsed.filter((m) => !m.hash.startsWith("void-") && m.issuedAt >= voidedBefore && m.issuedAt + lifetime > now);
+  const consumed = await consumedAmong(
+    deps.db,
+    live.map((m) => m.hash),
+  );
+  const candidates = live.filter((m) => !consumed.has(m.hash));
+  if (candidates.length === 0) return [];
+  const payloads = await deps.kv.get<TokenPayload>(
+    candidates.map((m) => kvKey(purpose, m.hash)),
+    "json",
+  );
+  return candidates.flatMap((m) => {
+    const payload = payloads.get(kvKey(purpose, m.hash));
+    return payload ? [{ hash: m.hash, payload, expiresAt: new Date(m.issuedAt + lifetime) }] : [];
+  });
+}
+
+/** Voids single tokens (by their hashes): each gets a consumed row, so it can never be used. */
+export async function voidTokens(deps: Deps, purpose: TokenPurpose, tokens: OutstandingToken[]): Promise<void> {
+  const now = deps.now().getTime();
+  await voidTokenHashes(
+    deps.db,
+    tokens.map((t) => ({ key: t.hash, purpose: `${purpose}_voided`, at: now, expiresAt: t.expiresAt.getTime() })),
+  );
 }

@@ -121,6 +121,7 @@ export type SecurityEvent =
   | "email_changed"
   | "email_change_requested"
   | "email_change_reverted"
+  | "email_change_reverted_away"
   | "refresh_token_reused"
   | "account_locked"
   | "api_key_created"
@@ -146,6 +147,10 @@ const SECURITY_TEXT: Record<SecurityEvent, { subject: string; body: string }> = 
   email_change_reverted: {
     subject: "Your email address was restored",
     body: "The change of your account's email address was undone from the link sent to this address. Every session and API key was revoked and the password was disabled: use the reset link we are sending you to choose a new one.",
+  },
+  email_change_reverted_away: {
+    subject: "Your account left this email address",
+    body: "A link sent to the account's previous email address undid an earlier change of address, so the account no longer uses this one. Every session and API key was revoked. If you did not expect this, contact support.",
   },
   api_key_created: {
     subject: "An API key was created",

@@ -3,6 +3,7 @@ import type { ApiKeyResponse, CreatedApiKey } from "../api-keys/api-keys";
 import { API_KEY_SCOPES } from "../api-keys/api-keys";
 import type { SecurityEventPage } from "../audit/security-events";
 import type { DeviceView } from "../devices/devices";
+import type { OutstandingRevert } from "../recovery/email-change";
 import type { SessionPage } from "../sessions/sessions";
 import type { FormName } from "./csrf";
 import { ErrorSummary, Field, Form, Hidden, Layout, Notice, whenText, type Frame, type FormState } from "./kit";
@@ -12,6 +13,8 @@ import { strings as s, type NoticeKey } from "./strings";
 /** `/account`: everything a signed-in user manages, one section per form. */
 
 export interface AccountData {
+  /** Undo links of email changes that can still be used. */
+  reverts: OutstandingRevert[];
   sessions: SessionPage;
   devices: DeviceView[];
   apiKeys: ApiKeyResponse[];
@@ -96,6 +99,11 @@ export const AccountPage: FC<AccountView> = (view) => {
           {a.current(user.email)}
           <span class="badge">{user.emailVerified ? a.verified : a.unverified}</span>
         </p>
+        {data.reverts.map((revert) => (
+          <p class="notice">
+            {a.revertOutstanding(revert.sentTo, revert.movedTo, whenText(revert.expiresAt))} {a.revertHowToEnd}
+          </p>
+        ))}
         {user.emailVerified ? null : (
           <Form frame={frame} name="resend" action="/resend-verification">
             <Hidden name="email" value={user.email} />

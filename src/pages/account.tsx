@@ -15,7 +15,7 @@ import {
   idParam,
   updateProfileBody,
 } from "../web/schemas";
-import { requestEmailChange } from "../recovery/email-change";
+import { outstandingReverts, requestEmailChange } from "../recovery/email-change";
 import { listSessions, revokeOwnSession } from "../sessions/sessions";
 import { AccountPage, type AccountData } from "./account-view";
 import type { FormName } from "./csrf";
@@ -40,13 +40,14 @@ async function loadData(c: Context<AppEnv>, session: PageSession, eventsCursor: 
       throw error;
     }
   };
-  const [sessions, devices, apiKeys, eventPage] = await Promise.all([
+  const [sessions, devices, apiKeys, eventPage, reverts] = await Promise.all([
     listSessions(deps, user.id, session.sessionId, { limit: 50 }),
     listDevices(deps, user),
     listApiKeys(deps, user),
     events(),
+    outstandingReverts(deps, user.id),
   ]);
-  return { sessions, devices, apiKeys, events: eventPage };
+  return { sessions, devices, apiKeys, events: eventPage, reverts };
 }
 
 interface Outcome {

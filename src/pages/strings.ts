@@ -132,6 +132,10 @@ export const strings = {
     unverified: "not verified",
     resend: "Send a new confirmation link",
     emailIntro: "We mail a link to the new address; the change takes effect when it is opened.",
+    revertOutstanding: (sentTo: string, movedTo: string, until: string) =>
+      `A link sent to ${sentTo} can undo the change of this account's address to ${movedTo} until ${until}.`,
+    revertHowToEnd:
+      "If you made that change, signing in from a device you have used here for at least a week before it ends the link. Until then, whoever reads that mailbox can take the account back.",
     emailSubmit: "Change email address",
     password: "Password",
     passwordIntro: "Your other sessions are signed out when the password changes.",

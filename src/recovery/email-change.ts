@@ -15,11 +15,13 @@ import {
   consumeOneTimeToken,
   invalidLink,
   issueOneTimeToken,
+  outstandingTokens,
   peekOneTimeToken,
   prepareOneTimeToken,
   voidMarkers,
   type TokenPayload,
 } from "../kernel/one-time-tokens";
+import { VOIDED_BY_MAILBOX_PROOF } from "./first-proof";
 import { mailResetLink } from "./password-reset";
 
 /**
@@ -122,8 +124,10 @@ function revertMailRefused(reason: Undelivered): AppError {
 
 /**
  * `POST /auth/revert-email-change`: the old address's "this wasn't me". Restores it, and treats the
- * account as taken over: every session and API key dies, every mailed link is void, the current
- * password is disabled (login answers 401 like any wrong password) and a reset link goes to the
+ * account as taken over: every session and API key dies, the mailed links of the new address are
+ * void, and so are the revert links of later changes (an older change's link stays: a phisher who
+ * moved the account twice holds the second link), the current password is disabled (login answers
+ * 401 like any wrong password), the address it leaves is told at once, and a reset link goes to the
  * restored address. 409 `email_taken` if another account took the old address meanwhile.
  */
 export async function revertEmailChange(deps: Deps, token: string): Promise<void> {
@@ -134,6 +138,8 @@ export async function revertEmailChange(deps: Deps, token: string): Promise<void
   if (holder && holder.id !== user.id) throw new AppError("email_taken", { detail: TAKEN });
 
   await consumeOneTimeToken(deps, "email_revert", token);
+  const later = (await outstandingTokens(deps, "email_revert", user.id)).filter((link) => link.payload.issuedAt > payload.issuedAt);
+  const now = deps.now().getTime();
   try {
     await changeCredentials(deps, {
       userId: user.id,
@@ -145,7 +151,11 @@ export async function revertEmailChange(deps: Deps, token: string): Promise<void
         { type: "user.email_changed", data: { user_id: user.id, email: payload.email, previous_email: user.email, reason: "reverted" } },
         { type: "session.revoked", data: { user_id: user.id, session_id: null, reason: "email_change_reverted" } },
       ],
-      markers: voidMarkers(user.id, ["verify", "reset", "email_change", "email_revert"], deps.now().getTime()),
+      markers: [
+        ...voidMarkers(user.id, VOIDED_BY_MAILBOX_PROOF, now),
+        // A consumed row each: these links can never be used.
+        ...later.map((link) => ({ key: link.hash, purpose: "email_revert_voided", at: now, expiresAt: link.expiresAt.getTime() })),
+      ],
     });
   } catch (error) {
     if (isUniqueViolation(error, "users.email")) throw new AppError("email_taken", { detail: TAKEN });
@@ -155,9 +165,34 @@ export async function revertEmailChange(deps: Deps, token: string): Promise<void
     action: "email.change_reverted",
     userId: user.id,
     resource: `user:${user.id}`,
-    metadata: { api_keys_revoked: true },
+    metadata: { api_keys_revoked: true, later_revert_links_voided: later.length },
   });
   await sendSecurityNotice(deps, user.id, "email_change_reverted", payload.email);
+  // The address the account leaves is told at once: if the owner made the change, this is news.
+  if (user.email !== payload.email) await sendSecurityNotice(deps, user.id, "email_change_reverted_away", user.email);
   // Issued after the batch voided older links, so this one is the newest and stays usable.
   deps.waitUntil(mailResetLink(deps, { id: user.id, email: payload.email }, { class: "account" }));
+}
+
+/** An undo link of an email change that is still usable, as the account page shows it. */
+export interface OutstandingRevert {
+  /** The address the link was sent to (the one the change left). */
+  sentTo: string;
+  /** The address the change moved the account to. */
+  movedTo: string;
+  expiresAt: string;
+}
+
+/**
+ * The revert links of the account's email changes that can still be used: the owner sees that the
+ * old address can still undo a change, and how to end that (a sign-in from a device known at least
+ * 7 days before the change).
+ */
+export async function outstandingReverts(deps: Deps, userId: string): Promise<OutstandingRevert[]> {
+  const links = await outstandingTokens(deps, "email_revert", userId);
+  return links.map((link) => ({
+    sentTo: link.payload.email,
+    movedTo: link.payload.newEmail ?? "",
+    expiresAt: link.expiresAt.toISOString(),
+  }));
 }

@@ -16,6 +16,7 @@ import { emitEvents } from "../events/events";
 import { afterResponse, type Deps } from "../kernel/deps";
 import { confirmEmailChange } from "./email-change";
 import { consumeOneTimeToken, findOneTimeToken, invalidLink, voidMarkers } from "../kernel/one-time-tokens";
+import { firstProofClears, VOIDED_BY_MAILBOX_PROOF } from "./first-proof";
 
 /** How a registration token's confirmer proves the account's password (the HTTP contract). */
 export interface VerificationProof {
@@ -85,13 +86,13 @@ async function verifyWithNewPassword(deps: Deps, token: string, user: User, newP
   await consumeOneTimeToken(deps, "verify", token);
   const { revokedApiKeys } = await changeCredentials(deps, {
     userId: user.id,
-    set: { passwordHash, emailVerified: true },
+    set: { passwordHash, emailVerified: true, ...firstProofClears(user) },
     whileEmail: user.email,
     bumpEpoch: true,
     revokeSessionsReason: "password_set_at_verification",
     revokeApiKeys: "all",
     events: user.emailVerified ? [] : [{ type: "user.verified", data: { user_id: user.id, email: user.email } }],
-    markers: voidMarkers(user.id, ["verify", "reset", "email_change", "email_revert"], deps.now().getTime()),
+    markers: voidMarkers(user.id, VOIDED_BY_MAILBOX_PROOF, deps.now().getTime()),
   });
   await clearLockout(deps, user, "password_reset");
   await recordAudit(deps, { action: "email.verified", userId: user.id, resource: `user:${user.id}`, metadata: { password_set: true } });

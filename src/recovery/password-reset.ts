@@ -5,6 +5,7 @@ import { findUserByEmail, findUserById } from "../db/users";
 import { describeError, log } from "../log";
 import { recordAudit } from "../audit/audit";
 import { afterResponse, type Deps } from "../kernel/deps";
+import { firstProofClears, VOIDED_BY_MAILBOX_PROOF } from "./first-proof";
 import { mailToken, type MailTrigger, type Undelivered } from "../mail/mail";
 import type { User } from "../db/schema";
 import { passwordResetMail } from "../mail/templates";
@@ -83,14 +84,15 @@ export async function resetPassword(deps: Deps, input: ResetPasswordInput): Prom
   const passwordHash = await hashNewPassword(deps, user, input.new_password);
   await consumeOneTimeToken(deps, "reset", input.token);
   // Opening the link proved control of the address, so it counts as verified. Everything minted
-  // before it dies: sessions (by the epoch), API keys, and every other mailed link.
+  // before it dies: sessions (by the epoch), API keys, and the other mailed links (not the revert
+  // links of email changes); a first proof also clears a squatter's username and name.
   const { revokedApiKeys } = await changeCredentials(deps, {
     userId: user.id,
-    set: { passwordHash, emailVerified: true },
+    set: { passwordHash, emailVerified: true, ...firstProofClears(user) },
     bumpEpoch: true,
     revokeSessionsReason: "password_reset",
     revokeApiKeys: "all",
-    markers: voidMarkers(user.id, ["verify", "reset", "email_change", "email_revert"], deps.now().getTime()),
+    markers: voidMarkers(user.id, VOIDED_BY_MAILBOX_PROOF, deps.now().getTime()),
   });
   // Whoever can read the mailbox is the owner: lift the lockout, including the hard tier.
   await clearLockout(deps, user, "password_reset");

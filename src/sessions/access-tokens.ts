@@ -16,6 +16,11 @@ export interface AccessTokenClaims {
   auth_time: number;
   /** The user's roles when the token was signed (administrators set them; a change shows at the next refresh). */
   roles: string[];
+  /**
+   * Whether a sign-in issued this token (the private claim `fresh: true`); a token a refresh issued
+   * never is, so a stolen refresh token cannot pass for a fresh sign-in.
+   */
+  fresh: boolean;
 }
 
 export interface IssuedAccessToken {
@@ -27,7 +32,7 @@ export interface IssuedAccessToken {
 export async function signAccessToken(
   keys: KeySet,
   config: Config,
-  subject: { userId: string; sessionId: string; authTime: Date; roles?: string[] },
+  subject: { userId: string; sessionId: string; authTime: Date; roles?: string[]; fresh?: boolean },
   now: Date,
 ): Promise<IssuedAccessToken> {
   const iat = Math.floor(now.getTime() / 1000);
@@ -39,8 +44,9 @@ export async function signAccessToken(
     exp: iat + config.accessTokenTtl,
     auth_time: Math.floor(subject.authTime.getTime() / 1000),
     roles: subject.roles ?? [],
+    fresh: subject.fresh === true,
   };
-  const token = await new SignJWT({ sid: claims.sid, auth_time: claims.auth_time, roles: claims.roles })
+  const token = await new SignJWT({ sid: claims.sid, auth_time: claims.auth_time, roles: claims.roles, ...(claims.fresh ? { fresh: true } : {}) })
     .setProtectedHeader({ alg: keys.signing.alg, kid: keys.signing.kid, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(config.issuer)
     .setAudience(config.audience)
@@ -76,11 +82,11 @@ export async function verifyAccessToken(keys: KeySet, config: Config, token: str
         requiredClaims: ["sub", "sid", "jti", "iat", "exp"],
       },
     );
-    const { sub, sid, jti, iat, exp, auth_time, roles } = payload as Partial<Record<keyof AccessTokenClaims, unknown>>;
+    const { sub, sid, jti, iat, exp, auth_time, roles, fresh } = payload as Partial<Record<keyof AccessTokenClaims, unknown>>;
     if (typeof sub !== "string" || typeof sid !== "string" || typeof jti !== "string") throw new AppError("invalid_token");
     // Tokens signed before auth_time existed lack it; the session row is what freshness checks read.
     const roleList = Array.isArray(roles) ? roles.filter((r): r is string => typeof r === "string") : [];
-    return { sub, sid, jti, iat: Number(iat), exp: Number(exp), auth_time: Number(auth_time ?? 0), roles: roleList };
+    return { sub, sid, jti, iat: Number(iat), exp: Number(exp), auth_time: Number(auth_time ?? 0), roles: roleList, fresh: fresh === true };
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) throw new AppError("token_expired");
     throw new AppError("invalid_token");

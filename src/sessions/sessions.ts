@@ -109,18 +109,21 @@ export async function addSession(deps: Deps, work: UnitOfWork, user: User): Prom
           metadata: { reason: "session_limit", sessions_revoked: revoked.length },
         });
       }
-      return issueTokens(deps, user, session!, refreshToken);
+      return issueTokens(deps, user, session!, refreshToken, true);
     },
   };
 }
 
-/** Signs an access token for the session and shapes the TokenResponse. */
-async function issueTokens(deps: Deps, user: User, session: Session, refreshToken: string): Promise<TokenResponse> {
+/**
+ * Signs an access token for the session and shapes the TokenResponse. `fresh`: a sign-in's token
+ * (fresh authentication for sensitive actions); a refresh's never is.
+ */
+async function issueTokens(deps: Deps, user: User, session: Session, refreshToken: string, fresh = false): Promise<TokenResponse> {
   const now = deps.now();
   const { token } = await signAccessToken(
     await deps.keys(),
     deps.config,
-    { userId: user.id, sessionId: session.id, authTime: session.authTime ?? session.createdAt, roles: user.roles },
+    { userId: user.id, sessionId: session.id, authTime: session.authTime ?? session.createdAt, roles: user.roles, fresh },
     now,
   );
   const untilAbsolute = Math.floor((session.expiresAt.getTime() - now.getTime()) / 1000);

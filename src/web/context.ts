@@ -9,6 +9,8 @@ interface SessionPrincipal {
   sessionId: string;
   /** When the user last proved a password in this session. */
   authTime: Date;
+  /** Whether a sign-in issued this access token (a refresh's never counts as fresh authentication). */
+  fresh: boolean;
   /** The access token's id and expiry. */
   token: { jti: string; exp: number };
 }

@@ -55,6 +55,7 @@ async function authenticateAccessToken(deps: Deps, token: string): Promise<Princ
     user,
     sessionId: session.id,
     authTime: session.authTime ?? session.createdAt,
+    fresh: claims.fresh,
     token: { jti: claims.jti, exp: claims.exp },
   };
 }
