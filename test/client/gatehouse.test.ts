@@ -4,7 +4,8 @@ import type { FakeGatehouse } from "./fake-gatehouse";
 import { broadcastOf, browser, closeTabs, PASSWORD, settle, track } from "./tabs";
 
 /**
- * The browser client, in Node, as tabs of one browser (see tabs.ts).
+ * The browser client, in Node, as tabs of one browser (see tabs.ts). Sessions that end elsewhere
+ * (revocation) are revocation.test.ts.
  */
 
 afterEach(() => {
@@ -103,16 +104,7 @@ describe("fetch", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ body: "payload" });
     expect(server.refreshCount).toBe(1);
-  });
-
-  it("does not retry other 401s", async () => {
-    const { server, tab } = browser();
-    const gh = tab();
-    await gh.login({ email: "ada@example.com", password: PASSWORD });
-    server.revokeAccessTokens();
-    const res = await gh.fetch(`${server.base}/api/v1/users/me`);
-    expect(res.status).toBe(401);
-    expect(server.refreshCount).toBe(0);
+    expect(gh.signOuts).toEqual([]);
   });
 });
 

@@ -9,6 +9,8 @@ import { FakeGatehouse } from "./fake-gatehouse";
  */
 
 export const PASSWORD = "correct horse battery staple";
+/** The site's own API, beside Gatehouse (see `browser`'s `siteApi`). */
+export const SITE_API = "https://api.site.example.test";
 
 let sites = 0;
 const open: Gatehouse[] = [];
@@ -24,17 +26,31 @@ export function track<T extends Gatehouse>(client: T): T {
   return client;
 }
 
-/** One browser at a fresh Gatehouse origin (so locks and channels never cross tests), and a shared clock. */
-export function browser() {
+/**
+ * One browser at a fresh Gatehouse origin (so locks and channels never cross tests), and a shared
+ * clock. `siteApi`, when given, answers the requests to SITE_API: the site's own API (it may ask the
+ * fake Gatehouse about the request's token).
+ */
+export function browser(options: { siteApi?: (request: Request, server: FakeGatehouse) => Response | Promise<Response> } = {}) {
   const server = new FakeGatehouse(`https://auth${++sites}.example.test`);
   const clock = { offset: 0 };
-  const tab = (options: { skewSeconds?: number } = {}) => {
-    const client = track(createGatehouse({ baseUrl: server.base, fetch: server.fetch, now: () => Date.now() + clock.offset, ...options }));
+  /** What reached the site's API, in order. */
+  const siteRequests: Request[] = [];
+  const send: typeof fetch = async (input, init) => {
+    const request = new Request(input, init);
+    if (options.siteApi && request.url.startsWith(`${SITE_API}/`)) {
+      siteRequests.push(request.clone());
+      return options.siteApi(request, server);
+    }
+    return server.fetch(request);
+  };
+  const tab = (tabOptions: { skewSeconds?: number } = {}) => {
+    const client = track(createGatehouse({ baseUrl: server.base, fetch: send, now: () => Date.now() + clock.offset, ...tabOptions }));
     const signOuts: SignOutEvent["reason"][] = [];
     client.onSignOut((event) => signOuts.push(event.reason));
     return Object.assign(client, { signOuts });
   };
-  return { server, clock, tab };
+  return { server, clock, tab, siteRequests };
 }
 
 /** Lets channel messages between tabs arrive. */
