@@ -11,6 +11,11 @@
  * (one sender's messages arrive in order, so the token precedes it) instead of refreshing again.
  * Without Web Locks, a tab announces its refresh on the channel and peers wait for it (best effort).
  * Sign-in and sign-out are broadcast too, so every tab follows.
+ *
+ * Revocation: a session can end elsewhere (a logout on another device, a logout everywhere, an
+ * administrator deactivating the account) while this page still holds an access token. When an API
+ * refuses that token (`refusesToken` below says which 401s count), `fetch` refreshes once; if
+ * Gatehouse refuses the refresh too, the session is over and every tab of it signs out.
  */
 
 import type { LoginBody, Message, Problem, RegisterBody, Session } from "./types";
@@ -29,7 +34,11 @@ export interface GatehouseOptions {
 }
 
 export interface SignOutEvent {
-  /** `logout`: this tab logged out; `other_tab`: another tab did, or found the session gone; `session_ended`: Gatehouse refused the session (revoked, expired). */
+  /**
+   * `logout`: this tab logged out; `other_tab`: another tab did, or found the session gone;
+   * `session_ended`: Gatehouse refused the session's refresh (it was revoked by a logout elsewhere or
+   * everywhere, the account was deactivated, or it expired), also when this tab's own `logout` finds it so.
+   */
   reason: "logout" | "other_tab" | "session_ended";
 }
 
@@ -41,9 +50,17 @@ export interface Gatehouse {
   logout(options?: { everywhere?: boolean }): Promise<void>;
   /** The current access token, refreshed first when missing or (nearly) expired; `null` when signed out. */
   getAccessToken(): Promise<string | null>;
-  /** `fetch` with `Authorization: Bearer <access token>`; on 401 `token_expired` refreshes once and retries. */
+  /**
+   * `fetch` with `Authorization: Bearer <access token>`, to Gatehouse or to any API that accepts its
+   * tokens. A 401 that refuses the token itself (problem `code` `token_expired`, `token_revoked` or
+   * `invalid_token`, or a `WWW-Authenticate: Bearer error="invalid_token"` challenge) gets one
+   * refresh and one retry with the new token; when Gatehouse refuses that refresh (401), the session
+   * is over: every tab signs out (`session_ended` here) and the first 401 is returned. Any other 401
+   * is returned untouched: no refresh, no sign-out. A refresh that fails otherwise (network, 5xx)
+   * rejects with its error and signs nobody out.
+   */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
-  /** Called whenever this tab goes from signed in to signed out; returns the unsubscribe function. */
+  /** Called once each time this tab goes from signed in to signed out; returns the unsubscribe function. */
   onSignOut(listener: (event: SignOutEvent) => void): () => void;
   /** Stops listening to other tabs (for pages that tear the client down). */
   close(): void;
@@ -154,10 +171,11 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     if (current) post({ type: "token", access_token: current.token, expires_in_ms: Math.max(0, current.expiresAt - now()) });
   }
 
+  /** Ends this tab's session; listeners hear of it once, on the way from signed in to signed out. */
   function signOut(reason: SignOutEvent["reason"]): void {
     const wasSignedIn = current !== null;
     current = null;
-    if (!wasSignedIn && reason !== "logout") return;
+    if (!wasSignedIn) return;
     for (const listener of [...listeners]) {
       try {
         listener({ reason });
@@ -215,6 +233,8 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
 
   async function obtain(stale: string | null, waited: boolean): Promise<string | null> {
     if (current && current.token !== stale) return current.token;
+    // Signed out since the caller found its token stale (a peer's refresh was refused, a logout): no session to refresh.
+    if (stale !== null && current === null) return null;
     if (waited) {
       const outcome = await nextRelease();
       if (current && current.token !== stale) return current.token;
@@ -285,8 +305,11 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     const request = new Request(input, init);
     const token = await getAccessToken();
     const first = await sendWith(request, token);
-    if (first.status !== 401 || token === null || (await problemOf(first.clone()))?.code !== "token_expired") return first;
-    // Gatehouse says it expired although our clock did not: refresh once, unless a peer just did.
+    if (token === null || !(await refusesToken(first))) return first;
+    // The token was refused: expired by the server's clock, or its session revoked, or its user
+    // deactivated. One refresh tells these apart (unless a peer has just brought a newer token): a new
+    // token is tried once; Gatehouse refusing the refresh ends the session in every tab (sessionGone).
+    // Whatever the retry answers is returned as it is: at most one refresh per request, no loop.
     const fresh = usable();
     const renewed = fresh !== null && fresh !== token ? fresh : await refresh(token);
     if (renewed === null || renewed === token) return first;
@@ -319,7 +342,9 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     });
     // 401: the session was already over; either way this browser is signed out now.
     if (res.status !== 204 && res.status !== 401) throw new GatehouseError(res.status, await problemOf(res));
-    const claims = ending ? claimsOf(ending.token) : {};
+    // The session that ended: the one fetch refreshed into, if it had to (its peers hold that one's token).
+    const ended = current ?? ending;
+    const claims = ended ? claimsOf(ended.token) : {};
     signOut("logout");
     post(options.everywhere ? { type: "signed-out", sub: claims.sub } : { type: "signed-out", sid: claims.sid });
   }
@@ -363,6 +388,31 @@ function claimsOf(token: string): { sid?: string; sub?: string } {
   } catch {
     return {};
   }
+}
+
+/** Gatehouse's problem codes for a refused bearer token (RFC 6750's `invalid_token` error among them). */
+const TOKEN_REFUSED = new Set(["token_expired", "token_revoked", "invalid_token"]);
+/** A `Bearer` challenge with `error="invalid_token"` (RFC 6750 §3.1), as Gatehouse and e.g. `hono/jwk` send. */
+const INVALID_TOKEN_CHALLENGE = /(?:^|,)\s*Bearer\b[\s\S]*?\berror\s*=\s*"?invalid_token\b/i;
+
+/**
+ * Whether a 401 refuses the bearer token itself, the one kind of 401 a refresh may cure. `fetch` may
+ * reach the site's own API as well as Gatehouse, and a 401 there can mean something else entirely (a
+ * wrong PIN, another credential missing), so a 401 counts only when it says so: Gatehouse's problem
+ * `code` `token_expired`, `token_revoked` or `invalid_token` (Gatehouse answers one of them whenever it
+ * refuses a bearer token; a site API may pass them on), or a `WWW-Authenticate: Bearer … error="invalid_token"` challenge, which
+ * an API verifying tokens with Gatehouse's JWKS sends (cross-origin, only if it lists the header in
+ * `Access-Control-Expose-Headers`). Other 401s, bare ones included, are the API's business.
+ *
+ * A false match costs one refresh, never a sign-out: only Gatehouse refusing the refresh ends the session.
+ */
+async function refusesToken(res: Response): Promise<boolean> {
+  if (res.status !== 401) return false;
+  if (INVALID_TOKEN_CHALLENGE.test(res.headers.get("WWW-Authenticate") ?? "")) return true;
+  // Only a JSON body can carry a problem code; others are not read (it may be large, or a stream).
+  if (!/json/i.test(res.headers.get("Content-Type") ?? "")) return false;
+  const code = (await problemOf(res.clone()))?.code;
+  return code !== undefined && TOKEN_REFUSED.has(code);
 }
 
 async function problemOf(res: Response): Promise<Problem | undefined> {

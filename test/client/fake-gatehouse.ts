@@ -1,8 +1,9 @@
 /**
  * A stand-in for Gatehouse's cookie mode, small enough to reason about: one browser's cookie jar
  * (shared by every tab), sessions with rotating refresh tokens and the grace window, and access
- * tokens that are unsigned JWT-shaped strings carrying `sub`, `sid` and `exp`. The real worker is
- * exercised by the Chromium journeys in test/e2e.
+ * tokens that are unsigned JWT-shaped strings carrying `sub`, `sid` and `exp`; sessions can end
+ * elsewhere (another device's logout everywhere, an administrator's deactivation). The real worker
+ * is exercised by the Chromium journeys in test/e2e.
  */
 
 interface FakeSession {
@@ -37,6 +38,8 @@ export class FakeGatehouse {
   readonly requests: Request[] = [];
   private readonly sessions = new Map<string, FakeSession>();
   private readonly tokens = new Map<string, IssuedToken>();
+  /** Users an administrator deactivated. */
+  private readonly deactivated = new Set<string>();
   private counter = 0;
 
   constructor(base: string) {
@@ -85,8 +88,29 @@ export class FakeGatehouse {
     for (const token of this.tokens.values()) token.expiresAt = this.serverNow - 1;
   }
 
+  /** Revokes the access tokens issued so far but not their sessions: a refresh still works. */
   revokeAccessTokens(): void {
     for (const token of this.tokens.values()) token.revoked = true;
+  }
+
+  /** A logout everywhere from another device: every session and its access tokens end (the cookie stays). */
+  endSessionsElsewhere(): void {
+    for (const sid of this.sessions.keys()) this.revoke(sid);
+  }
+
+  /** An administrator deactivates every user: their tokens get 401 `invalid_token`, their refreshes too. */
+  deactivateUsers(): void {
+    for (const session of this.sessions.values()) this.deactivated.add(session.sub);
+  }
+
+  /**
+   * What an API verifying tokens offline with the JWKS (signature and expiry, like `hono/jwk`) makes
+   * of a request's bearer token: it cannot see a revocation.
+   */
+  verifyOffline(request: Request): "valid" | "expired" | "invalid" {
+    const token = this.tokens.get(jtiOf(request) ?? "");
+    if (!token) return "invalid";
+    return token.expiresAt <= this.serverNow ? "expired" : "valid";
   }
 
   private signIn(cookieMode: boolean, status: number): Response {
@@ -106,6 +130,11 @@ export class FakeGatehouse {
     if (!cookieMode) return problem(422, "validation_failed");
     for (const [sid, session] of this.sessions) {
       if (session.revoked || presented === null) continue;
+      if ((session.live === presented || session.retired.has(presented)) && this.deactivated.has(session.sub)) {
+        // Gatehouse ends a deactivated user's session at its next refresh.
+        this.revoke(sid);
+        break;
+      }
       if (session.live === presented) {
         const next = `rt${++this.counter}`;
         session.retired.set(presented, this.serverNow);
@@ -150,18 +179,28 @@ export class FakeGatehouse {
 
   /** The bearer token of a request, or the 401 Gatehouse would answer. */
   private check(request: Request): IssuedToken | Response {
-    const jti = /^Bearer [^.]+\.[^.]+\.(.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
+    const jti = jtiOf(request);
     const token = jti === undefined ? undefined : this.tokens.get(jti);
-    if (!token) return problem(401, "invalid_token");
-    if (token.revoked) return problem(401, "token_revoked");
-    if (token.expiresAt <= this.serverNow) return problem(401, "token_expired");
+    if (!token || this.deactivated.has(token.sub)) return refused("invalid_token");
+    if (token.revoked) return refused("token_revoked");
+    if (token.expiresAt <= this.serverNow) return refused("token_expired");
     return token;
   }
 }
 
-function problem(status: number, code: string): Response {
+/** The `jti` of a request's bearer token (the fake's tokens end in it). */
+function jtiOf(request: Request): string | undefined {
+  return /^Bearer [^.]+\.[^.]+\.(.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
+}
+
+export function problem(status: number, code: string, headers: Record<string, string> = {}): Response {
   return Response.json(
     { type: `urn:gatehouse:problem:${code}`, title: code, status, detail: code, code, request_id: "r" },
-    { status, headers: { "content-type": "application/problem+json" } },
+    { status, headers: { "content-type": "application/problem+json", ...headers } },
   );
+}
+
+/** A refused bearer token, as Gatehouse's auth middleware answers it: the code and RFC 6750's challenge. */
+function refused(code: "invalid_token" | "token_revoked" | "token_expired"): Response {
+  return problem(401, code, { "www-authenticate": 'Bearer error="invalid_token"' });
 }

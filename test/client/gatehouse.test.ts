@@ -1,55 +1,17 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createGatehouse, GatehouseError, type Gatehouse, type SignOutEvent } from "../../src/client/gatehouse";
-import { FakeGatehouse } from "./fake-gatehouse";
+import { createGatehouse, GatehouseError } from "../../src/client/gatehouse";
+import type { FakeGatehouse } from "./fake-gatehouse";
+import { broadcastOf, browser, closeTabs, PASSWORD, settle, track } from "./tabs";
 
 /**
- * The browser client, in Node: Node has the browser's Web Locks (`navigator.locks`), BroadcastChannel
- * and fetch classes, so several clients in one process behave like several tabs of one site. The
- * "server" is a fake with one shared cookie jar (see fake-gatehouse.ts); the Chromium journeys in
- * test/e2e run the same client against the real worker.
+ * The browser client, in Node, as tabs of one browser (see tabs.ts). Sessions that end elsewhere
+ * (revocation) are revocation.test.ts.
  */
-
-const PASSWORD = "correct horse battery staple";
-let sites = 0;
-const open: Gatehouse[] = [];
 
 afterEach(() => {
-  for (const tab of open.splice(0)) tab.close();
+  closeTabs();
   vi.unstubAllGlobals();
 });
-
-/** One browser at a fresh Gatehouse origin (so locks and channels never cross tests), and a shared clock. */
-function browser() {
-  const server = new FakeGatehouse(`https://auth${++sites}.example.test`);
-  const clock = { offset: 0 };
-  const tab = (options: { skewSeconds?: number } = {}) => {
-    const client = createGatehouse({ baseUrl: server.base, fetch: server.fetch, now: () => Date.now() + clock.offset, ...options });
-    open.push(client);
-    const signOuts: SignOutEvent["reason"][] = [];
-    client.onSignOut((event) => signOuts.push(event.reason));
-    return Object.assign(client, { signOuts });
-  };
-  return { server, clock, tab };
-}
-
-/** Lets channel messages between tabs arrive. */
-const settle = () => new Promise((resolve) => setTimeout(resolve, 30));
-
-/**
- * Resolves once a tab of `base` has broadcast a message of `type` and every tab has handled it: a
- * channel of the test's own hears it, and Node hands one broadcast to all its receivers in the same
- * turn of the event loop, so by the next timer the tabs' handlers have run as well.
- */
-function broadcastOf(base: string, type: string): Promise<void> {
-  const channel = new BroadcastChannel("gatehouse");
-  return new Promise((resolve) => {
-    channel.addEventListener("message", (event: MessageEvent<{ base?: string; type?: string }>) => {
-      if (event.data.base !== base || event.data.type !== type) return;
-      channel.close();
-      setTimeout(resolve, 0);
-    });
-  });
-}
 
 describe("sign-in and the access token", () => {
   it("keeps the access token in memory and sends no refresh while it is valid", async () => {
@@ -142,16 +104,7 @@ describe("fetch", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ body: "payload" });
     expect(server.refreshCount).toBe(1);
-  });
-
-  it("does not retry other 401s", async () => {
-    const { server, tab } = browser();
-    const gh = tab();
-    await gh.login({ email: "ada@example.com", password: PASSWORD });
-    server.revokeAccessTokens();
-    const res = await gh.fetch(`${server.base}/api/v1/users/me`);
-    expect(res.status).toBe(401);
-    expect(server.refreshCount).toBe(0);
+    expect(gh.signOuts).toEqual([]);
   });
 });
 
@@ -212,8 +165,7 @@ describe("tabs", () => {
     const a = tab();
     await a.login({ email: "ada@example.com", password: PASSWORD });
     // A second client that reaches Gatehouse without this browser's cookie: its refresh is refused.
-    const stranger = createGatehouse({ baseUrl: server.base, fetch: (input, init) => fetchWithoutCookie(server, input, init) });
-    open.push(stranger);
+    const stranger = track(createGatehouse({ baseUrl: server.base, fetch: (input, init) => fetchWithoutCookie(server, input, init) }));
     expect(await stranger.getAccessToken()).toBeNull();
     await settle();
     expect(a.signOuts).toEqual([]);

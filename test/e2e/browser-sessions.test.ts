@@ -6,8 +6,9 @@ import { appPage, evilPage } from "./pages";
 
 /**
  * Browser sessions in a real browser: the client served by `npm run dev`, loaded by an app on a sibling
- * subdomain (same-site), against an attacker on another site. Each journey has its own accounts
- * and browser context (its own cookie jar).
+ * subdomain (same-site), against an attacker on another site, and sessions ended from elsewhere
+ * (another browser, an administrator). Each journey has its own accounts and browser context (its
+ * own cookie jar).
  */
 
 declare global {
@@ -190,6 +191,67 @@ describe("browser sessions through the Gatehouse client (Chromium)", () => {
     expect(await tabs[0]!.locator("#state").textContent()).toBe("signed out (other_tab)");
     expect(await token(tabs[2]!)).toBeNull();
     expect((await context.cookies(authBase)).map((c) => c.name)).not.toContain("__Host-gh_rt");
+  });
+
+  it("a logout everywhere from another browser signs this browser's tabs out at their next gh.fetch", async () => {
+    const context = await newContext();
+    const tabs = [await openApp(context), await openApp(context)];
+    const account = newAccount();
+    const { access_token } = (await tabs[0]!.evaluate((a) => window.app.gh.register(a), account)) as Session;
+    for (const tab of tabs)
+      await tab.waitForFunction((expected) => window.app.gh.getAccessToken().then((t) => t === expected), access_token);
+    expect((await tabs[0]!.evaluate(() => window.app.me())).status).toBe(200);
+    expect(await tabs[0]!.locator("#state").textContent()).toBe("signed in");
+
+    // Another device of the same user: its own browser (cookies, tabs, channel) and its own session.
+    const elsewhere = await openApp(await newContext());
+    await elsewhere.evaluate(({ email, password }) => window.app.gh.login({ email, password }), account);
+    await elsewhere.evaluate(() => window.app.gh.logout({ everywhere: true }));
+
+    // Nothing reached this browser: its access token still looks good to it...
+    expect(await token(tabs[0]!)).toBe(access_token);
+    expect(await tabs[0]!.evaluate(() => window.app.signOuts)).toEqual([]);
+    // ...until its next request: refused, one refresh, refused too: the session is over, in both tabs.
+    const mark = gatehouse.requests().length;
+    expect(await tabs[0]!.evaluate(() => window.app.me())).toMatchObject({ status: 401, body: { code: "token_revoked" } });
+    await tabs[1]!.waitForFunction(() => window.app.signOuts.length > 0, null, { timeout: 1_000 });
+    expect(await Promise.all(tabs.map((tab) => tab.evaluate(() => window.app.signOuts)))).toEqual([["session_ended"], ["other_tab"]]);
+    expect(await tabs[0]!.locator("#state").textContent()).toBe("signed out (session_ended)");
+    expect(await tabs[1]!.locator("#state").textContent()).toBe("signed out (other_tab)");
+    expect((await loggedRequests(mark, "/api/v1/auth/refresh", 1)).map((line) => line.status)).toEqual([401]);
+    expect((await context.cookies(authBase)).map((c) => c.name)).not.toContain("__Host-gh_rt");
+    expect(await token(tabs[0]!)).toBeNull();
+    expect(await token(tabs[1]!)).toBeNull();
+  });
+
+  it("an administrator's deactivation signs the user's page out at its next gh.fetch", async () => {
+    // The administrator works through the API from elsewhere (Node: no cookies, bearer mode).
+    const api = `http://127.0.0.1:${gatehouse.port}`;
+    const admin = newAccount();
+    const registered = await fetch(`${api}/api/v1/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(admin),
+    });
+    expect(registered.status).toBe(201);
+    const { access_token: adminToken } = (await registered.json()) as Session;
+    gatehouse.grantSuperuser(admin.email);
+
+    const page = await openApp(await newContext());
+    const { user } = await register(page);
+    expect((await page.evaluate(() => window.app.me())).status).toBe(200);
+    const deactivated = await fetch(`${api}/api/v1/admin/users/${user.id}/deactivate`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    expect(deactivated.status).toBe(204);
+
+    const mark = gatehouse.requests().length;
+    expect(await page.evaluate(() => window.app.me())).toMatchObject({ status: 401, body: { code: "invalid_token" } });
+    expect(await page.evaluate(() => window.app.signOuts)).toEqual(["session_ended"]);
+    expect(await page.locator("#state").textContent()).toBe("signed out (session_ended)");
+    expect((await loggedRequests(mark, "/api/v1/auth/refresh", 1)).map((line) => line.status)).toEqual([401]);
+    expect(await token(page)).toBeNull();
   });
 
   it("refuses an attacker site's forged refresh and logout requests; the victim stays signed in", async () => {
