@@ -1,5 +1,6 @@
 import type { User } from "../db/schema";
-import { tombstone } from "../db/users";
+import { leavesAnActiveSuperuser } from "../db/admin-users";
+import { findUserById, tombstone } from "../db/users";
 import { AppError } from "../errors";
 import { guardGuess, guessRefusal } from "../abuse/guess-guard";
 import { hashNewPassword } from "./new-password";
@@ -73,21 +74,28 @@ export async function changePassword(
  * `DELETE /users/me`: the account can no longer log in, every session, access token and API key
  * dies and the address is free again. The row stays as a tombstone for the audit trail; its hash
  * and personal fields are overwritten at once, or after ACCOUNT_ERASURE_GRACE_DAYS by the daily
- * clean-up.
+ * clean-up. The last active superuser cannot delete their account (409 `last_superuser`): that is a
+ * condition of the deletion's own batch, so no parallel deletion or deactivation of another
+ * superuser slips past it.
  */
 export async function deleteAccount(deps: Deps, caller: { user: User; sessionId: string }, password: string): Promise<void> {
   const { user } = caller;
   await assertCurrentPassword(deps, caller, password);
   const now = deps.now();
   const erase = deps.config.erasureGraceDays === 0 ? tombstone(user.id, now) : {};
-  const { revokedSessionIds } = await changeCredentials(deps, {
+  const deleted = await changeCredentials(deps, {
     userId: user.id,
     set: { deletedAt: now, isActive: false, ...erase },
     bumpEpoch: true,
     revokeSessionsReason: "account_deleted",
     revokeApiKeys: "all",
+    onlyIf: leavesAnActiveSuperuser(user.id),
     events: [{ type: "user.deleted", data: { user_id: user.id, reason: "deleted_by_user" } }],
     markers: voidMarkers(user.id, ["verify", "reset", "email_change", "email_revert"], now.getTime()),
+    audit: { action: "user.deleted", userId: user.id, countRevokedSessionsAs: "sessions_revoked" },
   });
-  await recordAudit(deps, { action: "user.deleted", userId: user.id, metadata: { sessions_revoked: revokedSessionIds.length } });
+  // Nothing written: the account is gone already (a parallel deletion won), or it is the last active superuser.
+  if (!deleted.user && (await findUserById(deps.db, user.id))) {
+    throw new AppError("last_superuser", { detail: "This is the last active superuser: make someone else a superuser first." });
+  }
 }

@@ -248,7 +248,6 @@ export const strings = {
     events: "Recent events",
     noEvents: "No events yet.",
     allEvents: "This user's whole audit log",
-    lastSuperuser: "This is the last active superuser: make someone else a superuser first.",
     filters: "Filter the log",
     userId: { label: "User id", invalid: "Use a user id." },
     action: { label: "Action", hint: "Exact, e.g. login.failed", invalid: "Use an action name, e.g. login.failed." },
@@ -340,6 +339,7 @@ export const strings = {
         ? "Too many wrong passwords. Reset your password to continue."
         : `Too many wrong passwords. Try again in ${wait(seconds)}.`,
     notFound: "There is nothing here any more.",
+    lastSuperuser: "This is the last active superuser: make someone else a superuser first.",
     generic: "This could not be done. Check the form and try again.",
     csrfTitle: "Request refused",
     csrf: "This form was refused: it came from another site, or the page was open too long. Go back, reload the page and try again.",

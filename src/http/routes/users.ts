@@ -77,13 +77,14 @@ const deleteMe = createRoute({
   path: "/",
   tags,
   summary: "Delete the account",
-  description: "Needs the password. Every session, access token and API key dies; the address is free again.",
+  description:
+    "Needs the password. Every session, access token and API key dies; the address is free again. The last active superuser cannot delete their account: 409 `last_superuser` (make someone else a superuser first).",
   security: security.accessToken,
   middleware: [requireInteractiveSession()] as const,
   request: { body: jsonBody(deleteAccountBody) },
   responses: {
     204: noContent,
-    ...problems([...BODY_ERRORS, ...SESSION_ONLY, "invalid_current_password", "account_locked", "rate_limited"]),
+    ...problems([...BODY_ERRORS, ...SESSION_ONLY, "invalid_current_password", "account_locked", "rate_limited", "last_superuser"]),
   },
 });
 
