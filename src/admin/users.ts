@@ -1,4 +1,5 @@
 import { inspectLockout, type LockView } from "../abuse/lockout-admin";
+import { DISABLED_PASSWORD } from "../accounts/passwords";
 import { toUserResponse, type UserResponse } from "../kernel/user-response";
 import { listApiKeys, type ApiKeyResponse } from "../api-keys/api-keys";
 import { auditRow, type AuditAction, type AuditEntry } from "../audit/audit";
@@ -134,17 +135,27 @@ export async function reactivateUser(deps: Deps, actorUserId: string, id: string
     .commit();
 }
 
-/** Signs the user out everywhere and mails a reset link; the current password keeps working until it is reset. */
+/**
+ * Treats the account as taken over, in one credential change: the current password is disabled
+ * (login answers 401 as for any wrong password), every session, device token and API key dies, and
+ * pending reset and email-change links are void; then a reset link goes to the account's address.
+ */
 export async function forcePasswordReset(deps: Deps, actorUserId: string, id: string): Promise<void> {
   const user = await requireActiveUser(deps, id);
   await changeCredentials(deps, {
     userId: user.id,
-    set: {},
+    set: { passwordHash: DISABLED_PASSWORD },
     bumpEpoch: true,
     revokeSessionsReason: "admin_password_reset",
-    revokeApiKeys: "none",
-    audit: adminEntry("admin.password_reset", actorUserId, user),
+    revokeApiKeys: "all",
+    markers: voidMarkers(user.id, ["reset", "email_change"], deps.now().getTime()),
+    audit: {
+      ...adminEntry("admin.password_reset", actorUserId, user),
+      countRevokedSessionsAs: "sessions_revoked",
+      countRevokedApiKeysAs: "api_keys_revoked",
+    },
   });
+  // Issued after the batch voided older links, so this one is the newest and stays usable.
   deps.waitUntil(mailResetLink(deps, user, { class: "account" }));
 }
 

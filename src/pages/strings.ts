@@ -323,7 +323,8 @@ export const strings = {
     webhook_redelivered: "The event will be delivered again, with the same webhook-id.",
     user_sessions_revoked: "The user was signed out everywhere.",
     user_unlocked: "The account was unlocked.",
-    password_reset_forced: "The user was signed out everywhere and mailed a link to set a new password.",
+    password_reset_forced:
+      "The user was signed out everywhere, their password and API keys no longer work, and a link to set a new password was mailed.",
     superuser_granted: "The user is now a superuser.",
     superuser_revoked: "The user is no longer a superuser.",
   },
