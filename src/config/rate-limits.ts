@@ -59,6 +59,7 @@ const DEFAULT_LIMITS = {
   registration_attempt_mailbox_day: { limit: 1, window: 86_400 },
   login_failures_ip_identifiers_hour: { limit: 20, window: 3600 },
   login_ip_under_attack_hour: { limit: 3, window: 3600 },
+  profile_update_user_hour: { limit: 30, window: 3600 },
 } as const satisfies Record<string, { limit: number; window: number }>;
 
 type LimitName = keyof typeof DEFAULT_LIMITS;
@@ -105,6 +106,8 @@ const USER_ACTIONS = {
   username_change: ["username_change_user_day"],
   api_key_create: ["api_key_create_user_hour"],
   email_change: ["email_change_user_hour", "email_change_user_day"],
+  // A `PUT /users/me` that changes something: each writes D1, an audit row, an event and a webhook POST.
+  profile_update: ["profile_update_user_hour"],
 } as const satisfies Record<string, readonly LimitName[]>;
 
 /**

@@ -2,6 +2,7 @@ import { and, desc, eq, gte, isNotNull, isNull, lte, or, sql, type SQL } from "d
 import type { Db } from "./client";
 import { users, type User } from "./schema";
 import { olderThan } from "./keyset";
+import { isLiveUser } from "./users";
 
 /** Queries for the administration of users. Deleted accounts are never listed. */
 
@@ -66,8 +67,7 @@ export function leavesAnActiveSuperuser(id: string): SQL {
 
 /** The fence of a change of the superuser flag: the account is live and, when revoking, another active superuser remains. */
 export function superuserChangeAllowed(id: string, value: boolean): SQL {
-  const live = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${id} AND ${users.deletedAt} IS NULL)`;
-  return value ? live : sql`${live} AND ${leavesAnActiveSuperuser(id)}`;
+  return value ? isLiveUser(id) : sql`${isLiveUser(id)} AND ${leavesAnActiveSuperuser(id)}`;
 }
 
 /** Sets or clears the superuser flag of a live account, as a statement of a unit of work (returns the row). */

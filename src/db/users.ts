@@ -1,4 +1,4 @@
-import { and, eq, isNotNull, isNull, lt, sql } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, lt, sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
 import { users, type User } from "./schema";
@@ -34,6 +34,11 @@ export function selectUserByIdentifier(db: Db, identifier: AccountIdentifier) {
 /** The identifier a login body names: `email` when present, else `username`. */
 export function identifierOf(body: { email?: string | undefined; username?: string | undefined }): AccountIdentifier {
   return body.email !== undefined ? { email: body.email } : { username: body.username ?? "" };
+}
+
+/** An SQL condition (for a unit of work's fence): the account `id` exists and is not deleted. */
+export function isLiveUser(id: string): SQL {
+  return sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${id} AND ${users.deletedAt} IS NULL)`;
 }
 
 export function findUserById(db: Db, id: string): Promise<User | undefined> {

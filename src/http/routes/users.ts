@@ -58,7 +58,7 @@ const putMe = createRoute({
   tags,
   summary: "Change name or username",
   description:
-    "Other fields (`email`, `is_superuser`, …) are ignored here. Changing the username is limited per user and per client IP (`username_change_user_day`, `username_change_ip_day`): 429 when spent.",
+    "Other fields (`email`, `is_superuser`, …) are ignored here. A call that changes nothing writes nothing and answers the profile as it is. Changes are limited per user (`profile_update_user_hour`); changing the username also per user and per client IP (`username_change_user_day`, `username_change_ip_day`): 429 when spent.",
   security: security.anyCredential,
   middleware: [requireScope("profile:write")] as const,
   request: { body: jsonBody(updateProfileBody) },
