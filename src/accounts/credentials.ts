@@ -5,7 +5,7 @@ import { AppError } from "../errors";
 import { guardGuess, guessRefusal } from "../abuse/guess-guard";
 import { hashNewPassword } from "./new-password";
 import { passwordParams } from "./passwords";
-import { recordAudit } from "../audit/audit";
+import { auditRow, recordAudit } from "../audit/audit";
 import type { Deps } from "../kernel/deps";
 import { sendSecurityNotice } from "../mail/notices";
 import { voidMarkers } from "../kernel/one-time-tokens";
@@ -19,22 +19,35 @@ import { changeCredentials, keyNames } from "../sessions/credential-change";
 
 /**
  * Throws `invalid_current_password` (400) unless `password` is the user's current password. The
- * check is a guarded guess of the caller's own session (see abuse/guess-guard.ts): a lock that strangers
- * caused on the address never blocks the signed-in owner, while a stolen access token still cannot
- * brute-force the password (5 wrong tries lock that session's re-entry for 30 minutes: 423).
+ * check is a guarded guess of the caller's own session (see abuse/guess-guard.ts): a lock that
+ * strangers caused on the address never blocks the signed-in owner, while a stolen access token
+ * still cannot brute-force the password: 5 wrong tries lock that session's checks for 30 minutes,
+ * 10 for good (423; see sessionLockout in config/rate-limits.ts), and the owner is told when a lock
+ * begins. Every wrong password writes a `password.check_failed` audit row naming the session.
  */
 export async function assertCurrentPassword(deps: Deps, caller: { user: User; sessionId: string }, password: string): Promise<void> {
-  const { user } = caller;
-  const guessed = await guardGuess(
-    deps,
-    { identifier: { email: user.email }, guesser: { kind: "session", id: caller.sessionId } },
-    async () => ({
-      success: (await verifyPassword(password, user.passwordHash, passwordParams(deps))).valid,
-      userId: user.id,
-    }),
-  );
+  const { user, sessionId } = caller;
+  const guessed = await guardGuess(deps, { identifier: { email: user.email }, guesser: { kind: "session", id: sessionId } }, async () => ({
+    success: (await verifyPassword(password, user.passwordHash, passwordParams(deps))).valid,
+    userId: user.id,
+  }));
+  if (guessed.status === "locked" && guessed.tier === "hard") {
+    throw new AppError("account_locked", { detail: "Too many wrong passwords in this session. Sign in again to continue." });
+  }
   if (guessed.status !== "checked") throw guessRefusal(guessed);
-  if (!guessed.outcome.success) throw new AppError("invalid_current_password");
+  if (guessed.outcome.success) return;
+  await deps
+    .work()
+    .audit(
+      auditRow(deps, {
+        action: "password.check_failed",
+        userId: user.id,
+        resource: `session:${sessionId}`,
+        metadata: { session_id: sessionId },
+      }),
+    )
+    .commit();
+  throw new AppError("invalid_current_password");
 }
 
 /**

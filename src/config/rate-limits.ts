@@ -142,6 +142,24 @@ const BUDGETS = {
  */
 export const TRUSTED_LOCKOUT: LockoutPolicy = { softAfter: 5, softLockSeconds: 1800, hardAfter: 1_000_000, forgetAfterSeconds: 1800 };
 
+/**
+ * The budget of a signed-in session re-entering its account's current password (password change,
+ * email change, deletion, API-key creation; step-up with a password is to spend it too). Its
+ * failures count only against the session (`session:<id>`), so strangers' locks never stop the
+ * owner: after 5 the session's checks are refused for 30 minutes, after 10 in all for good (423
+ * `account_locked`, no `Retry-After`). The count is forgotten only after a whole session lifetime
+ * without a failure ({@link sessionLockout}), so it outlives the session: refreshing, waiting or
+ * signing out does not reset it, and only a new sign-in (a new session) starts afresh. A correct
+ * password clears a count short of the hard tier, as everywhere: whoever knows it has nothing to
+ * guess. Known devices keep {@link TRUSTED_LOCKOUT}.
+ */
+const SESSION_LOCKOUT = { softAfter: 5, softLockSeconds: 1800, hardAfter: 10 } as const;
+
+/** {@link SESSION_LOCKOUT} for sessions that live at most `sessionLifetimeSeconds` (REFRESH_TOKEN_TTL_SECONDS). */
+export function sessionLockout(sessionLifetimeSeconds: number): LockoutPolicy {
+  return { ...SESSION_LOCKOUT, forgetAfterSeconds: sessionLifetimeSeconds };
+}
+
 /** Actions a known device does with its own budget instead of the address's (see ACCOUNT_ACTIONS). */
 const DEVICE_ACTIONS = {
   forgot_password: ["forgot_password_device_hour"],
