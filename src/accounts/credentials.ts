@@ -11,6 +11,7 @@ import { sendSecurityNotice } from "../mail/notices";
 import { voidMarkers } from "../kernel/one-time-tokens";
 import { verifyPassword } from "./passwords";
 import { changeCredentials, keyNames } from "../sessions/credential-change";
+import { deleteSignInProfiles } from "../devices/erasure";
 
 /**
  * Credential changes made by a signed-in user: password change and account deletion. Both need
@@ -86,8 +87,8 @@ export async function changePassword(
 /**
  * `DELETE /users/me`: the account can no longer log in, every session, access token and API key
  * dies and the address is free again. The row stays as a tombstone for the audit trail; its hash
- * and personal fields are overwritten at once, or after ACCOUNT_ERASURE_GRACE_DAYS by the daily
- * clean-up. The last active superuser cannot delete their account (409 `last_superuser`): that is a
+ * and personal fields, its device rows, its KV sign-in profile and the IP addresses and user agents
+ * of its audit rows are erased at once, or after ACCOUNT_ERASURE_GRACE_DAYS by the daily clean-up. The last active superuser cannot delete their account (409 `last_superuser`): that is a
  * condition of the deletion's own batch, so no parallel deletion or deactivation of another
  * superuser slips past it.
  */
@@ -95,10 +96,10 @@ export async function deleteAccount(deps: Deps, caller: { user: User; sessionId:
   const { user } = caller;
   await assertCurrentPassword(deps, caller, password);
   const now = deps.now();
-  const erase = deps.config.erasureGraceDays === 0 ? tombstone(user.id, now) : {};
+  const eraseNow = deps.config.erasureGraceDays === 0;
   const deleted = await changeCredentials(deps, {
     userId: user.id,
-    set: { deletedAt: now, isActive: false, ...erase },
+    set: { deletedAt: now, isActive: false, ...(eraseNow ? tombstone(user.id, now) : {}) },
     bumpEpoch: true,
     revokeSessionsReason: "account_deleted",
     revokeApiKeys: "all",
@@ -106,7 +107,10 @@ export async function deleteAccount(deps: Deps, caller: { user: User; sessionId:
     events: [{ type: "user.deleted", data: { user_id: user.id, reason: "deleted_by_user" } }],
     markers: voidMarkers(user.id, ["verify", "reset", "email_change", "email_revert"], now.getTime()),
     audit: { action: "user.deleted", userId: user.id, countRevokedSessionsAs: "sessions_revoked" },
+    eraseTraces: eraseNow,
   });
+  // The KV half of the erasure (the daily clean-up does both after a grace period).
+  if (deleted.user && eraseNow) await deleteSignInProfiles(deps.kv, [user.id]);
   // Nothing written: the account is gone already (a parallel deletion won), or it is the last active superuser.
   if (!deleted.user && (await findUserById(deps.db, user.id))) {
     throw new AppError("last_superuser", { detail: "This is the last active superuser: make someone else a superuser first." });
