@@ -1,5 +1,5 @@
 import { calculateJwkThumbprint, decodeProtectedHeader, exportJWK, generateKeyPair, type JWK } from "jose";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readConfig, type Bindings, type Config } from "../src/config";
 import { createDb } from "../src/db/client";
 import type { StoredPrivateJwk } from "../src/db/signing-keys";
@@ -112,7 +112,6 @@ describe("generated signing keys in D1", () => {
     await problem(await signIn(bare), 500, "internal_error");
     expect(logs.problems()).toContainEqual(expect.objectContaining({ event: "signing_key.dev_key_refused", kids: [devKid] }));
     expect(logs.problems()).toContainEqual(expect.objectContaining({ event: "request.failed", error: "ConfigError" }));
-    vi.restoreAllMocks();
     expect((await call("/api/v1/users/me", { token: devToken, env: bare })).status).toBe(200);
 
     // With the secret: a new key, wrapped with it, signs; the dev key is retired but still published.
@@ -120,6 +119,7 @@ describe("generated signing keys in D1", () => {
     expect(signedIn.status).toBe(200);
     const liveKid = decodeProtectedHeader((await signedIn.json<{ access_token: string }>()).access_token).kid!;
     expect(liveKid).not.toBe(devKid);
+    expect(logs.problems()).toContainEqual(expect.objectContaining({ event: "signing_key.dev_key_retired", kids: [devKid] }));
     const rows = await storedRows("RS256");
     expect(rows.find((r) => r.kid === devKid)!.status).toBe("retired");
     expect(rows.find((r) => r.kid === liveKid)).toMatchObject({ status: "active" });
