@@ -95,6 +95,62 @@ describe("username changes", () => {
   });
 });
 
+describe("profile updates", () => {
+  /** Webhooks on, into a queue that only counts: every change writes its outbox row. */
+  const webhooks = {
+    WEBHOOK_URL: "https://hooks.example.com/profile",
+    WEBHOOK_SECRET: `whsec_${btoa("0123456789abcdef0123456789abcdef")}`,
+    WEBHOOKS: { send: () => Promise.resolve(), sendBatch: () => Promise.resolve() } as unknown as Queue,
+  };
+  const put = (user: Registered, body: Record<string, unknown>) =>
+    call(ME, { method: "PUT", token: user.accessToken, body, env: webhooks });
+  const updatedEvents = async (userId: string) =>
+    (
+      await env.DB.prepare(
+        "SELECT count(*) AS n FROM webhook_events WHERE type = 'user.updated' AND json_extract(payload, '$.data.user_id') = ?",
+      )
+        .bind(userId)
+        .first<{ n: number }>()
+    )?.n;
+
+  it("write nothing when nothing changes: no row, no audit, no event, no budget spent", async () => {
+    const user = await register({ username: uniqueName("same") });
+    const before = await env.DB.prepare("SELECT updated_at FROM users WHERE id = ?").bind(user.userId).first<{ updated_at: number }>();
+    const { full_name, username } = user.body.user as { full_name: string; username: string };
+    for (let i = 0; i < 40; i++) {
+      const res = await put(user, i % 2 ? { full_name, username } : { full_name });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ full_name, username });
+    }
+    const after = await env.DB.prepare("SELECT updated_at FROM users WHERE id = ?").bind(user.userId).first<{ updated_at: number }>();
+    expect(after!.updated_at).toBe(before!.updated_at);
+    expect(await auditMetadata(user.userId, "user.updated")).toEqual([]);
+    expect(await updatedEvents(user.userId)).toBe(0);
+    // More than the hourly budget of no-ops, and a real change still goes through.
+    expect((await put(user, { full_name: "A Real Change" })).status).toBe(200);
+  });
+
+  it("allow 30 changes per user and hour, exactly, even in parallel; each is one row, one audit row and one event", async () => {
+    const user = await register();
+    const responses = await Promise.all(Array.from({ length: 40 }, (_, i) => put(user, { full_name: `Name number ${i}` })));
+    const ok = responses.filter((r) => r.status === 200);
+    const limited = responses.filter((r) => r.status === 429);
+    expect([ok.length, limited.length]).toEqual([30, 10]);
+    await problem(limited[0]!, 429, "rate_limited");
+    expect(limited[0]!.headers.get("RateLimit-Policy")).toBe(`"profile_update_user_hour";q=30;w=3600`);
+    expect(limited[0]!.headers.get("RateLimit")).toMatch(/^"profile_update_user_hour";r=0;t=\d+$/);
+    expect(Number(limited[0]!.headers.get("Retry-After"))).toBeGreaterThan(3500);
+    const updates = await auditMetadata(user.userId, "user.updated");
+    expect(updates).toHaveLength(30);
+    expect(updates[0]).toEqual({ fields: ["fullName"] });
+    expect(await updatedEvents(user.userId)).toBe(30);
+    // The refusals are one throttle row for the window, not one each.
+    expect(await auditMetadata(user.userId, "rate_limited")).toEqual([
+      { scope: "user", action: "profile_update", policy: "profile_update_user_hour", count: 1, window_seconds: 3600 },
+    ]);
+  });
+});
+
 describe("API keys", () => {
   it("allows 10 creations per user and hour, then 429", async () => {
     const user = await register();

@@ -176,7 +176,7 @@ describe("POST /api/v1/admin/users/import", () => {
       { line: 8, message: "password_hash: PBKDF2 iterations must be 1 to 100000 (Workers refuse more)." },
       { line: 9, message: "password_hash: The hash is peppered (p=1) but PASSWORD_PEPPER is not set." },
       { line: 10, message: "password_hash: The PBKDF2 hash must be 32 bytes." },
-      { line: 11, message: "password_hash: The bcrypt cost must be 4 to 31." },
+      { line: 11, message: "password_hash: The bcrypt cost must be 4 to 13." },
       { line: 12, message: expect.stringMatching(/^email_verified: /) as string },
       { line: 13, message: expect.stringMatching(/^password_hash: /) as string },
       { line: 14, message: "Longer than 16384 bytes." },
@@ -184,6 +184,35 @@ describe("POST /api/v1/admin/users/import", () => {
     const text = JSON.stringify(report);
     for (const secret of [secretHash, "plaintext-password", BCRYPT, salt]) expect(text).not.toContain(secret);
     expect(await auditRow(admin.userId)).toMatchObject({ metadata: { imported: 1, skipped: 0, errors: 12, lines: 14 } });
+  });
+
+  it("refuses bcrypt costs above 13, whose one login would burn seconds to days of CPU, and imports the other lines", async () => {
+    const admin = await superuser();
+    const withCost = (cost: number) => BCRYPT.replace(/^\$2b\$04/, `$2b$${String(cost).padStart(2, "0")}`);
+    const [at13, at14, at31, after] = [uniqueEmail("cost13"), uniqueEmail("cost14"), uniqueEmail("cost31"), uniqueEmail("cost4")];
+    const report = await importUsers(
+      admin,
+      ndjson([
+        { email: at13, full_name: "Thirteen", password_hash: withCost(13) },
+        { email: at14, full_name: "Fourteen", password_hash: withCost(14) },
+        { email: at31, full_name: "Thirty-one", password_hash: withCost(31) },
+        { email: after, full_name: "Four", password_hash: BCRYPT },
+      ]),
+    );
+    expect(report).toEqual({
+      imported: 2,
+      skipped: 0,
+      errors: [
+        { line: 2, message: "password_hash: The bcrypt cost must be 4 to 13." },
+        { line: 3, message: "password_hash: The bcrypt cost must be 4 to 13." },
+      ],
+    });
+    expect(await userRow(at13)).not.toBeNull();
+    expect(await userRow(at14)).toBeNull();
+    expect(await userRow(at31)).toBeNull();
+    // No account holds the costly hash, so a login naming it costs an ordinary check.
+    await problem(await login({ email: at31, password: PASSWORD }), 401, "invalid_credentials");
+    expect((await login({ email: after, password: PASSWORD })).status).toBe(200);
   });
 
   it("reads a stream in any chunking: CRLF, a byte-order mark, characters split across chunks, bad UTF-8 as one line's error", async () => {

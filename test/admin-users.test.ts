@@ -106,6 +106,31 @@ describe("admin users API", () => {
     expect(await actorOf(user.userId, "admin.password_reset")).toBe(admin.userId);
   });
 
+  it("forces a password reset that locks out whoever holds the old password or an API key", async () => {
+    const admin = await superuser();
+    const user = await register();
+    const created = await call("/api/v1/users/me/api-keys", { token: user.accessToken, body: { name: "attacker's key" } });
+    const key = (await created.json<{ api_key: string }>()).api_key;
+    expect((await call("/api/v1/users/me", { token: key })).status).toBe(200);
+
+    const res = await call(`${ADMIN}/users/${user.userId}/password-reset`, { method: "POST", token: admin.accessToken });
+    expect(res.status).toBe(202);
+    // The old password no longer signs in, and the key no longer works.
+    await problem(await login({ email: user.email, password: user.password }), 401, "invalid_credentials");
+    await problem(await call("/api/v1/users/me", { token: key }), 401, "token_revoked");
+    const row = await env.DB.prepare("SELECT metadata FROM audit_logs WHERE user_id = ? AND action = 'admin.password_reset'")
+      .bind(user.userId)
+      .first<{ metadata: string }>();
+    expect(JSON.parse(row!.metadata)).toMatchObject({ sessions_revoked: 1, api_keys_revoked: 1 });
+
+    // The mailed link sets a new password, which then works.
+    const [mail] = await outbox(user.email, "password_reset");
+    const NEW = "a new passphrase after the reset 7";
+    const reset = await call("/api/v1/auth/reset-password", { body: { token: mail!.token, new_password: NEW }, ip: freshIp() });
+    expect(reset.status).toBe(200);
+    expect((await login({ email: user.email, password: NEW })).status).toBe(200);
+  });
+
   it("sets roles, which access tokens carry from the next refresh", async () => {
     const admin = await superuser();
     const user = await register();

@@ -219,6 +219,24 @@ describe("CORS", () => {
     expect(res.headers.get("vary")).toContain("Origin");
   });
 
+  it("answers no CORS on the hosted pages, even to a listed origin: only the API, the client, discovery and the document", async () => {
+    const corsHeaders = (res: Response) => [...res.headers.keys()].filter((k) => k.startsWith("access-control-"));
+    for (const path of ["/login", "/register", "/account", "/admin", "/forgot-password", "/docs", "/"]) {
+      const preflight = await call(path, {
+        method: "OPTIONS",
+        headers: { Origin: APP, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type" },
+      });
+      expect(corsHeaders(preflight), `OPTIONS ${path}`).toEqual([]);
+      const page = await call(path, { headers: { Origin: APP } });
+      expect(corsHeaders(page), `GET ${path}`).toEqual([]);
+    }
+    for (const path of ["/api/v1/users/me", "/client/v1/gatehouse.js", "/.well-known/jwks.json", "/openapi.json"]) {
+      const res = await call(path, { headers: { Origin: APP } });
+      expect(res.headers.get("access-control-allow-origin"), path).toBe(APP);
+      expect(res.headers.get("access-control-allow-credentials"), path).toBe("true");
+    }
+  });
+
   it("sends nothing CORS-related when no origin is configured", async () => {
     const res = await call("/health", { headers: { Origin: APP }, env: { CORS_ORIGINS: "" } });
     expect([...res.headers.keys()].filter((k) => k.startsWith("access-control-") || k === "vary")).toEqual([]);

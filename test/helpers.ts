@@ -160,6 +160,27 @@ export async function superuser(): Promise<Registered> {
   return admin;
 }
 
+/**
+ * Makes `ids` the only superusers (every other one is demoted) for a check of the "last active
+ * superuser" rule, which is global; the returned function gives the others their flag back.
+ */
+export async function onlySuperusers(...ids: string[]): Promise<() => Promise<void>> {
+  const marks = ids.map(() => "?").join(",");
+  await env.DB.prepare(`UPDATE users SET is_superuser = 1 WHERE id IN (${marks})`)
+    .bind(...ids)
+    .run();
+  const { results } = await env.DB.prepare(`UPDATE users SET is_superuser = 0 WHERE is_superuser = 1 AND id NOT IN (${marks}) RETURNING id`)
+    .bind(...ids)
+    .all<{ id: string }>();
+  const others = results.map((r) => r.id);
+  return async () => {
+    if (others.length === 0) return;
+    await env.DB.prepare(`UPDATE users SET is_superuser = 1 WHERE id IN (${others.map(() => "?").join(",")})`)
+      .bind(...others)
+      .run();
+  };
+}
+
 /** One `audit_logs` row as stored (snake_case columns), its metadata JSON parsed (`{}` when none). */
 export interface AuditRow {
   id: string;

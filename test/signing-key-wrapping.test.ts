@@ -1,11 +1,11 @@
-import { exportJWK, generateKeyPair, calculateJwkThumbprint, type JWK } from "jose";
+import { calculateJwkThumbprint, decodeProtectedHeader, exportJWK, generateKeyPair, type JWK } from "jose";
 import { describe, expect, it } from "vitest";
-import { readConfig, type Config } from "../src/config";
+import { readConfig, type Bindings, type Config } from "../src/config";
 import { createDb } from "../src/db/client";
 import type { StoredPrivateJwk } from "../src/db/signing-keys";
 import { unwrapJwk, wrapJwk } from "../src/kernel/key-wrapping";
 import { loadKeySet } from "../src/kernel/signing-keys";
-import { call, env, register } from "./helpers";
+import { call, captureLogs, env, freshIp, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
 
 /**
  * Generated signing keys are kept in D1 wrapped: AES-GCM under a key derived with HKDF
@@ -87,6 +87,48 @@ describe("generated signing keys in D1", () => {
     const { kid } = await insertClearRow("PS256");
     expect((await load(production)).signing.kid).toBe(kid);
     expect(JSON.parse((await storedRows("PS256"))[0]!.private_jwk)).toHaveProperty("d");
+  });
+
+  it("outside dev mode, never signs with a key wrapped under the published dev secret: a new key signs, the old one still verifies", async () => {
+    // RS256: no other test uses it, so this test owns its rows.
+    const dev = { JWT_ALG: "RS256" } as const;
+    const live = { JWT_ALG: "RS256", DEV_OUTBOX: undefined, SIGNING_KEY_ENCRYPTION_SECRET: SECRET } as const;
+    const user = await call("/api/v1/auth/register", {
+      env: dev,
+      body: { email: uniqueEmail("devkey"), password: STRONG_PASSWORD, full_name: "Dev Key" },
+      ip: freshIp(),
+    });
+    expect(user.status).toBe(201);
+    const { access_token: devToken, user: who } = await user.json<{ access_token: string; user: { email: string } }>();
+    const devKid = decodeProtectedHeader(devToken).kid!;
+    const signIn = (variant: Partial<Bindings>) =>
+      call("/api/v1/auth/login", { body: { email: who.email, password: STRONG_PASSWORD }, ip: freshIp(), env: variant });
+    expect(JSON.parse((await storedRows("RS256")).find((r) => r.kid === devKid)!.private_jwk)).toMatchObject({ kek: "dev" });
+
+    // Deployed without a secret: nothing may sign, so sign-ins fail closed rather than use the dev
+    // key, while what it signed still verifies.
+    const bare = { JWT_ALG: "RS256", DEV_OUTBOX: undefined } as const;
+    const logs = captureLogs();
+    await problem(await signIn(bare), 500, "internal_error");
+    expect(logs.problems()).toContainEqual(expect.objectContaining({ event: "signing_key.dev_key_refused", kids: [devKid] }));
+    expect(logs.problems()).toContainEqual(expect.objectContaining({ event: "request.failed", error: "ConfigError" }));
+    expect((await call("/api/v1/users/me", { token: devToken, env: bare })).status).toBe(200);
+
+    // With the secret: a new key, wrapped with it, signs; the dev key is retired but still published.
+    const signedIn = await signIn(live);
+    expect(signedIn.status).toBe(200);
+    const liveKid = decodeProtectedHeader((await signedIn.json<{ access_token: string }>()).access_token).kid!;
+    expect(liveKid).not.toBe(devKid);
+    expect(logs.problems()).toContainEqual(expect.objectContaining({ event: "signing_key.dev_key_retired", kids: [devKid] }));
+    const rows = await storedRows("RS256");
+    expect(rows.find((r) => r.kid === devKid)!.status).toBe("retired");
+    expect(rows.find((r) => r.kid === liveKid)).toMatchObject({ status: "active" });
+    expect(JSON.parse(rows.find((r) => r.kid === liveKid)!.private_jwk)).toMatchObject({ kek: "secret" });
+    const { keys } = await (await call("/.well-known/jwks.json", { env: live })).json<{ keys: JWK[] }>();
+    expect(keys.map((k) => k.kid)).toEqual(expect.arrayContaining([liveKid, devKid]));
+    for (const key of keys) expect(key).not.toHaveProperty("d");
+    // A token the dev key signed before still verifies.
+    expect((await call("/api/v1/users/me", { token: devToken, env: live })).status).toBe(200);
   });
 
   it("binds a wrapped key to its kid", async () => {

@@ -133,6 +133,32 @@ describe("breached passwords", () => {
     expect(logs.text()).not.toContain((await sha1(password)).slice(0, 5));
   });
 
+  it("never caches or trusts a 200 that is not a range answer: it counts as the API being down", async () => {
+    const password = freshPassword();
+    const hash = await sha1(password);
+    const logs = captureLogs();
+    const register = (email: string) =>
+      call("/api/v1/auth/register", { body: { email, password, full_name: "Test User" }, ip: freshIp(), env: REGISTER });
+    // A captive portal's page, a truncated line, an oversized body: each 200, none a range answer.
+    const bogus = [
+      "<html><body>Sign in to the Wi-Fi</body></html>",
+      `${hash.slice(5, 20)}:3\r\n`,
+      `${"0".repeat(35)}:0\r\n`.repeat(10_000),
+    ];
+    const bogusApi = vi.spyOn(globalThis, "fetch");
+    for (const body of bogus) {
+      bogusApi.mockResolvedValueOnce(new Response(body, { status: 200 }));
+      expect((await register(uniqueEmail())).status).toBe(201);
+    }
+    expect(bogusApi).toHaveBeenCalledTimes(3);
+    expect(logs.problems().filter((l) => l.event === "breached_password.check_failed")).toHaveLength(3);
+    vi.restoreAllMocks();
+    // Nothing was cached: the next check asks the API again, whose real answer names the password.
+    const fetchSpy = await fakeRangeApi([password]);
+    await problem(await register(uniqueEmail()), 422, "weak_password");
+    expect(fetchSpy).toHaveBeenCalledTimes(1);
+  });
+
   it("is off by default: no outbound call", async () => {
     const fetchSpy = vi.spyOn(globalThis, "fetch");
     await register({ password: freshPassword() });

@@ -7,13 +7,21 @@ import { log } from "../log";
  * only the first 5 hex digits of the password's SHA-1 leave the worker, the API answers every
  * suffix it knows under that prefix (padded with zero-count decoys, `Add-Padding: true`) and the
  * match is made here. Answers are kept per location in the Cache API for a day, so a popular
- * prefix costs one round trip per location and day. The check has a short timeout and fails open:
- * an unreachable API never blocks a registration, a reset or a login; it logs a warning without
- * the password, its hash or the prefix.
+ * prefix costs one round trip per location and day; only a well-formed range answer (lines of a
+ * 35-hex suffix and a count, at most 256 KiB) is used or kept. The check has a short timeout and
+ * fails open: an unreachable API, or one answering anything else, never blocks a registration, a
+ * reset or a login; it logs a warning without the password, its hash or the prefix.
  */
 
 const TIMEOUT_MS = 1500;
 const CACHE_SECONDS = 86_400;
+/**
+ * The largest range answer taken: a padded answer holds about 800 to 1,000 lines of about 40 bytes;
+ * anything far beyond is not a range answer, and is not read further.
+ */
+const MAX_RANGE_BYTES = 256 * 1024;
+/** One line of a range answer: the other 35 hex digits of a SHA-1, and how often it was seen. */
+const RANGE_LINE = /^[0-9A-Fa-f]{35}:\d{1,10}$/;
 
 const BREACHED_REASON = "This password has appeared in a data breach, so attackers try it first. Choose a different password.";
 
@@ -35,16 +43,48 @@ async function rangeFor(deps: Deps, prefix: string): Promise<string> {
   const url = `${deps.config.breachedPasswords.apiUrl}${prefix}`;
   const cache = locationCache();
   const cached = await cache?.match(url).catch(() => undefined);
-  if (cached) return cached.text();
+  // An entry is checked as well: one stored before answers were checked is asked for again.
+  const hit = cached ? await readBounded(cached, MAX_RANGE_BYTES) : null;
+  if (hit !== null && isRangeAnswer(hit)) return hit;
   const response = await deps.fetch(url, {
     headers: { "Add-Padding": "true", "User-Agent": "Gatehouse" },
     signal: AbortSignal.timeout(TIMEOUT_MS),
   });
   if (!response.ok) throw new Error(`range API answered ${response.status}`);
-  const body = await response.text();
+  // Anything but a range answer (a portal's page, a truncated or oversized body) counts as the API
+  // being unavailable, and is never cached: it would answer "not breached" for a day.
+  const body = await readBounded(response, MAX_RANGE_BYTES);
+  if (body === null) throw new Error("range API answered more than a range");
+  if (!isRangeAnswer(body)) throw new Error("range API answered something other than a range");
   const put = cache?.put(url, new Response(body, { headers: { "Cache-Control": `max-age=${CACHE_SECONDS}` } }));
   if (put) deps.waitUntil(put.catch(() => undefined));
   return body;
+}
+
+/** The body as text, or null once it exceeds `max` bytes (the rest is not read). */
+async function readBounded(response: Response, max: number): Promise<string | null> {
+  if (!response.body) return "";
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let received = 0;
+  let text = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return text + decoder.decode();
+    received += value.byteLength;
+    if (received > max) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+}
+
+/** Whether a body is a range answer: one or more `SUFFIX:COUNT` lines (CRLF or LF), nothing else. */
+function isRangeAnswer(body: string): boolean {
+  const lines = body.split(/\r?\n/);
+  if (lines.at(-1) === "") lines.pop();
+  return lines.length > 0 && lines.every((line) => RANGE_LINE.test(line));
 }
 
 /**

@@ -1,11 +1,11 @@
-import { accountPolicies, TRUSTED_LOCKOUT } from "../config/rate-limits";
+import { accountPolicies, sessionLockout, TRUSTED_LOCKOUT, type LockoutPolicy } from "../config/rate-limits";
 import type { AccountIdentifier } from "../db/users";
 import { findUserByIdentifier } from "../db/users";
 import { AppError } from "../errors";
-import { emitEvents } from "../events/events";
+import { emitEvents, eventRows } from "../events/events";
 import type { Deps } from "../kernel/deps";
 import type { LimitState, LockEvent } from "../kernel/objects";
-import { recordAudit } from "../audit/audit";
+import { auditRow, recordAudit } from "../audit/audit";
 import { sendSecurityNotice } from "../mail/notices";
 import { settleLoginFromIp, type IpTicket } from "./ip-limits";
 import { accountObjectName, identifierKind } from "./object-names";
@@ -18,9 +18,12 @@ import { recordRefusal } from "./refusals";
  *
  * Who is guessing decides the budget. A stranger's guesses count against the named identifier
  * (lockout tiers and the per-address hourly limit). A client the account trusts counts only
- * against itself: a known device (`device:<id>`), or the owner's signed-in session re-entering the
- * current password (`session:<id>`), each with the small TRUSTED_LOCKOUT budget, so a lock
- * strangers caused never stops the owner, and the owner's own wrong guesses still count.
+ * against itself, so a lock strangers caused never stops the owner, and the owner's own wrong
+ * guesses still count: a known device (`device:<id>`) with the small TRUSTED_LOCKOUT budget, and
+ * the owner's signed-in session re-entering the current password (`session:<id>`) with the session
+ * policy (sessionLockout: a soft tier, then a hard one for good, so a stolen session gets a
+ * bounded number of guesses in all). A lock of a stranger or of a session is announced to the
+ * owner; a known device's is not (its token is void, it is a stranger again).
  *
  * The result says what happened; nothing is signalled by an exception.
  */
@@ -60,11 +63,10 @@ export async function guardGuess<T extends PasswordCheckOutcome>(
   const { identifier, guesser, ip } = of;
   const trusted = guesser.kind !== "stranger";
   const name = trusted ? `${guesser.kind}:${guesser.id}` : accountObjectName(identifier);
-  const lockout = trusted ? TRUSTED_LOCKOUT : deps.config.rateLimits.lockout;
+  const lockout = lockoutOf(deps, guesser);
   const policies = trusted ? [] : accountPolicies(deps.config.rateLimits, "login");
   const admitted = await deps.limiter(name, (stub) => stub.admitGuess("login", policies, lockout, deps.now().getTime()));
-  // Locks of trusted clients are their own business: no account-wide announcement.
-  if (admitted.lockEvent && !trusted) await announceLock(deps, identifier, admitted.lockEvent, null);
+  if (admitted.lockEvent) await announce(deps, of, admitted.lockEvent, null);
   if (!admitted.ok) {
     // A device whose budget is spent is tried again as a stranger, with the same IP ticket.
     if (guesser.kind === "device") return { status: "device_spent" };
@@ -101,7 +103,7 @@ export async function guardGuess<T extends PasswordCheckOutcome>(
     deps.limiter(name, (stub) => stub.settleGuess(admitted.ticket, outcome.success, deps.now().getTime())),
     ip ? settleLoginFromIp(deps, ip, !outcome.success) : undefined,
   ]);
-  if (settled.lockEvent && !trusted) await announceLock(deps, identifier, settled.lockEvent, outcome.userId);
+  if (settled.lockEvent) await announce(deps, of, settled.lockEvent, outcome.userId);
   return { status: "checked", outcome };
 }
 
@@ -112,6 +114,43 @@ export function guessRefusal(refused: GuessRefusal): AppError {
     return new AppError("account_locked", { detail: "Too many failed attempts. Reset your password to unlock this account." });
   }
   return new AppError("account_locked", { retryAfter: refused.status === "locked" ? (refused.retryAfter ?? 1) : 1 });
+}
+
+/** The lockout a guesser's object applies (it remembers the policy of its last guess). */
+function lockoutOf(deps: Deps, guesser: Guesser): LockoutPolicy {
+  if (guesser.kind === "session") return sessionLockout(deps.config.refreshTokenTtl);
+  if (guesser.kind === "device") return TRUSTED_LOCKOUT;
+  return deps.config.rateLimits.lockout;
+}
+
+/** A lock just began: strangers' and sessions' locks are announced; a known device's is its own business. */
+async function announce(deps: Deps, of: GuessOf, tier: NonNullable<LockEvent>, knownUserId: string | null): Promise<void> {
+  if (of.guesser.kind === "stranger") await announceLock(deps, of.identifier, tier, knownUserId);
+  if (of.guesser.kind === "session") await announceSessionLock(deps, of.identifier, of.guesser.id, tier, knownUserId);
+}
+
+/**
+ * A session's current-password checks just locked (soft, or for good): someone holding a signed-in
+ * session of the account keeps failing its password. One audit row and one `security.alert` event
+ * (one unit of work), and one notice to the owner.
+ */
+async function announceSessionLock(
+  deps: Deps,
+  identifier: AccountIdentifier,
+  sessionId: string,
+  tier: NonNullable<LockEvent>,
+  knownUserId: string | null,
+): Promise<void> {
+  const userId = knownUserId ?? (await findUserByIdentifier(deps.db, identifier))?.id;
+  if (!userId) return;
+  await deps
+    .work()
+    .audit(
+      auditRow(deps, { action: "session.locked", userId, resource: `session:${sessionId}`, metadata: { tier, session_id: sessionId } }),
+    )
+    .events(eventRows(deps, [{ type: "security.alert", data: { user_id: userId, session_id: sessionId, reason: "session_locked", tier } }]))
+    .commit();
+  await sendSecurityNotice(deps, userId, tier === "hard" ? "session_locked_for_good" : "session_locked");
 }
 
 /** A lock just began: one audit row and, when the account exists, one notice to its owner. */

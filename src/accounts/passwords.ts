@@ -83,16 +83,23 @@ export async function verifyPassword(password: string, stored: string, params: P
 }
 
 /**
+ * The costliest bcrypt hash an import accepts. Each step doubles the work of one check: cost 13 is
+ * about half a second of CPU in bcryptjs here (cost 10 about 70 ms), while cost 31, which bcryptjs
+ * would accept, is days; one login on such a hash would burn that CPU for whoever sends it.
+ */
+const BCRYPT_IMPORT_MAX_COST = 13;
+
+/**
  * Why a password hash brought from another system could never verify here, or null when it can:
- * bcrypt (`$2a$`/`$2b$`/`$2y$`, cost 4–31, what bcryptjs accepts) or this module's PBKDF2 form with
- * at most PBKDF2_MAX_ITERATIONS, a 32-byte hash, and, when peppered (`p=1`), a pepper configured
- * here. The message names the rule, never the hash.
+ * bcrypt (`$2a$`/`$2b$`/`$2y$`, cost 4 to {@link BCRYPT_IMPORT_MAX_COST}) or this module's PBKDF2
+ * form with at most PBKDF2_MAX_ITERATIONS, a 32-byte hash, and, when peppered (`p=1`), a pepper
+ * configured here. The message names the rule, never the hash.
  */
 export function importedHashProblem(stored: string, params: PasswordParams): string | null {
   const bcryptCost = /^\$2[aby]\$(\d\d)\$/.exec(stored);
   if (bcryptCost && BCRYPT_FORMAT.test(stored)) {
     const cost = Number(bcryptCost[1]);
-    return cost >= 4 && cost <= 31 ? null : "The bcrypt cost must be 4 to 31.";
+    return cost >= 4 && cost <= BCRYPT_IMPORT_MAX_COST ? null : `The bcrypt cost must be 4 to ${BCRYPT_IMPORT_MAX_COST}.`;
   }
   const pbkdf2 = PBKDF2_FORMAT.exec(stored);
   if (!pbkdf2) return "password_hash must be a bcrypt hash ($2a$, $2b$, $2y$) or Gatehouse's $pbkdf2-sha256$v=1$ form.";

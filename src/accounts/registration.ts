@@ -1,5 +1,6 @@
 import type { User } from "../db/schema";
 import { expireUnverifiedAccounts, findHolders, insertUser } from "../db/users";
+import { deleteSignInProfiles } from "../devices/erasure";
 import { deviceInserts } from "../db/logins";
 import { AppError, isUniqueViolation } from "../errors";
 import { auditRow } from "../audit/audit";
@@ -138,6 +139,7 @@ async function reclaimIfExpired(deps: Deps, existing: User | undefined): Promise
   const now = deps.now();
   const cutoff = new Date(now.getTime() - unverifiedAccountTtlDays * 86_400_000);
   if (existing.createdAt.getTime() >= cutoff.getTime()) return existing;
-  await expireUnverifiedAccounts(deps.db, cutoff, now, existing.id);
+  await expireUnverifiedAccounts(deps.db, cutoff, now, [existing.id]);
+  await deleteSignInProfiles(deps.kv, [existing.id]);
   return undefined;
 }

@@ -1,9 +1,10 @@
 import { inspectLockout, type LockView } from "../abuse/lockout-admin";
+import { DISABLED_PASSWORD } from "../accounts/passwords";
 import { toUserResponse, type UserResponse } from "../kernel/user-response";
 import { listApiKeys, type ApiKeyResponse } from "../api-keys/api-keys";
-import { auditRow, recordAudit, type AuditAction, type AuditEntry } from "../audit/audit";
+import { auditRow, type AuditAction, type AuditEntry } from "../audit/audit";
 import { listSecurityEvents, type SecurityEvent } from "../audit/security-events";
-import { countOtherActiveSuperusers, listUsersPage, setSuperuser, type UserStatus } from "../db/admin-users";
+import { leavesAnActiveSuperuser, listUsersPage, superuserChangeAllowed, superuserUpdate, type UserStatus } from "../db/admin-users";
 import type { User } from "../db/schema";
 import { findUserById, userUpdate } from "../db/users";
 import type { Committed } from "../db/unit-of-work";
@@ -97,20 +98,19 @@ export async function userDetails(deps: Deps, id: string): Promise<AdminUserDeta
 /**
  * Deactivation: reversible, but every session, access token, API key and mailed link dies at once
  * (one D1 batch through the credentials epoch), as for deletion. The last active superuser cannot
- * be deactivated.
+ * be deactivated: that condition is part of the batch's fence, so of two superusers deactivating
+ * each other at the same moment exactly one succeeds (409 `last_superuser` for the other).
  */
 export async function deactivateUser(deps: Deps, actorUserId: string, id: string): Promise<void> {
   const user = await requireUser(deps, id);
-  if (user.isSuperuser && user.isActive && (await countOtherActiveSuperusers(deps.db, user.id)) === 0) {
-    throw new AppError("last_superuser", { detail: "The last active superuser cannot be deactivated." });
-  }
   const now = deps.now();
-  await changeCredentials(deps, {
+  const changed = await changeCredentials(deps, {
     userId: user.id,
     set: { isActive: false, deactivatedAt: now },
     bumpEpoch: true,
     revokeSessionsReason: "deactivated",
     revokeApiKeys: "all",
+    onlyIf: leavesAnActiveSuperuser(user.id),
     events: [{ type: "user.deactivated", data: { user_id: user.id, reason: "deactivated_by_admin" } }],
     markers: voidMarkers(user.id, ["verify", "reset", "email_change", "email_revert"], now.getTime()),
     audit: {
@@ -119,6 +119,10 @@ export async function deactivateUser(deps: Deps, actorUserId: string, id: string
       countRevokedApiKeysAs: "api_keys_revoked",
     },
   });
+  if (!changed.user) {
+    await requireUser(deps, id);
+    throw new AppError("last_superuser", { detail: "The last active superuser cannot be deactivated." });
+  }
 }
 
 export async function reactivateUser(deps: Deps, actorUserId: string, id: string): Promise<void> {
@@ -131,17 +135,27 @@ export async function reactivateUser(deps: Deps, actorUserId: string, id: string
     .commit();
 }
 
-/** Signs the user out everywhere and mails a reset link; the current password keeps working until it is reset. */
+/**
+ * Treats the account as taken over, in one credential change: the current password is disabled
+ * (login answers 401 as for any wrong password), every session, device token and API key dies, and
+ * pending reset and email-change links are void; then a reset link goes to the account's address.
+ */
 export async function forcePasswordReset(deps: Deps, actorUserId: string, id: string): Promise<void> {
   const user = await requireActiveUser(deps, id);
   await changeCredentials(deps, {
     userId: user.id,
-    set: {},
+    set: { passwordHash: DISABLED_PASSWORD },
     bumpEpoch: true,
     revokeSessionsReason: "admin_password_reset",
-    revokeApiKeys: "none",
-    audit: adminEntry("admin.password_reset", actorUserId, user),
+    revokeApiKeys: "all",
+    markers: voidMarkers(user.id, ["reset", "email_change"], deps.now().getTime()),
+    audit: {
+      ...adminEntry("admin.password_reset", actorUserId, user),
+      countRevokedSessionsAs: "sessions_revoked",
+      countRevokedApiKeysAs: "api_keys_revoked",
+    },
   });
+  // Issued after the batch voided older links, so this one is the newest and stays usable.
   deps.waitUntil(mailResetLink(deps, user, { class: "account" }));
 }
 
@@ -176,13 +190,20 @@ export async function revokeUserSessions(deps: Deps, actorUserId: string, id: st
   if (revoked.length === 0) throw new AppError("not_found", { detail: "No such session." });
 }
 
-/** Grants or revokes superuser; never the last active one (409 `last_superuser`). */
+/**
+ * Grants or revokes superuser; never from the last active one (409 `last_superuser`). The flag and
+ * its audit row are one batch, fenced on "another active superuser remains" when revoking.
+ */
 export async function setSuperuserFlag(deps: Deps, actorUserId: string, id: string, value: boolean): Promise<void> {
   const user = await requireUser(deps, id);
-  const result = await setSuperuser(deps.db, user.id, value, deps.now());
-  if (result === "not_found") throw notFound();
-  if (result === "last_superuser") throw new AppError("last_superuser");
-  await audit(deps, value ? "admin.superuser_granted" : "admin.superuser_revoked", actorUserId, user);
+  const now = deps.now();
+  const work = deps.work();
+  work.fence(superuserChangeAllowed(user.id, value));
+  work.add(superuserUpdate(deps.db, user.id, value, now));
+  work.audit(auditRow(deps, adminEntry(value ? "admin.superuser_granted" : "admin.superuser_revoked", actorUserId, user)));
+  if ((await work.commit()).committed) return;
+  await requireUser(deps, id);
+  throw new AppError("last_superuser");
 }
 
 async function requireUser(deps: Deps, id: string): Promise<User> {
@@ -202,8 +223,4 @@ const notFound = () => new AppError("not_found", { detail: "No such user." });
 /** An administrator's action on `user`, as its audit row says it. */
 function adminEntry(action: AuditAction, actorUserId: string, user: User, metadata: Record<string, unknown> = {}): AuditEntry {
   return { action, userId: user.id, actorUserId, resource: `user:${user.id}`, metadata };
-}
-
-function audit(deps: Deps, action: AuditAction, actorUserId: string, user: User, metadata: Record<string, unknown> = {}): Promise<void> {
-  return recordAudit(deps, adminEntry(action, actorUserId, user, metadata));
 }

@@ -61,7 +61,7 @@ export const accounts = defineSection({
     ACCOUNT_ERASURE_GRACE_DAYS: {
       kind: "var",
       schema: z.coerce.number().int().min(0).max(365).default(0),
-      doc: "days a deleted account keeps its hash and personal fields before they are overwritten (0: at once)",
+      doc: "days a deleted account keeps its hash, personal fields, KV sign-in profile and the IP addresses and user agents of its audit rows before they are erased (0: at once); its device rows go at the next daily clean-up",
     },
   },
   read: (v) => ({

@@ -59,6 +59,7 @@ const DEFAULT_LIMITS = {
   registration_attempt_mailbox_day: { limit: 1, window: 86_400 },
   login_failures_ip_identifiers_hour: { limit: 20, window: 3600 },
   login_ip_under_attack_hour: { limit: 3, window: 3600 },
+  profile_update_user_hour: { limit: 30, window: 3600 },
 } as const satisfies Record<string, { limit: number; window: number }>;
 
 type LimitName = keyof typeof DEFAULT_LIMITS;
@@ -105,6 +106,8 @@ const USER_ACTIONS = {
   username_change: ["username_change_user_day"],
   api_key_create: ["api_key_create_user_hour"],
   email_change: ["email_change_user_hour", "email_change_user_day"],
+  // A `PUT /users/me` that changes something: each writes D1, an audit row, an event and a webhook POST.
+  profile_update: ["profile_update_user_hour"],
 } as const satisfies Record<string, readonly LimitName[]>;
 
 /**
@@ -138,6 +141,24 @@ const BUDGETS = {
  * the client is a stranger again). There is no hard tier: that is for strangers only.
  */
 export const TRUSTED_LOCKOUT: LockoutPolicy = { softAfter: 5, softLockSeconds: 1800, hardAfter: 1_000_000, forgetAfterSeconds: 1800 };
+
+/**
+ * The budget of a signed-in session re-entering its account's current password (password change,
+ * email change, deletion, API-key creation; step-up with a password is to spend it too). Its
+ * failures count only against the session (`session:<id>`), so strangers' locks never stop the
+ * owner: after 5 the session's checks are refused for 30 minutes, after 10 in all for good (423
+ * `account_locked`, no `Retry-After`). The count is forgotten only after a whole session lifetime
+ * without a failure ({@link sessionLockout}), so it outlives the session: refreshing, waiting or
+ * signing out does not reset it, and only a new sign-in (a new session) starts afresh. A correct
+ * password clears a count short of the hard tier, as everywhere: whoever knows it has nothing to
+ * guess. Known devices keep {@link TRUSTED_LOCKOUT}.
+ */
+const SESSION_LOCKOUT = { softAfter: 5, softLockSeconds: 1800, hardAfter: 10 } as const;
+
+/** {@link SESSION_LOCKOUT} for sessions that live at most `sessionLifetimeSeconds` (REFRESH_TOKEN_TTL_SECONDS). */
+export function sessionLockout(sessionLifetimeSeconds: number): LockoutPolicy {
+  return { ...SESSION_LOCKOUT, forgetAfterSeconds: sessionLifetimeSeconds };
+}
 
 /** Actions a known device does with its own budget instead of the address's (see ACCOUNT_ACTIONS). */
 const DEVICE_ACTIONS = {

@@ -2,6 +2,7 @@ import { and, desc, eq, gte, isNotNull, isNull, lte, or, sql, type SQL } from "d
 import type { Db } from "./client";
 import { users, type User } from "./schema";
 import { olderThan } from "./keyset";
+import { isLiveUser } from "./users";
 
 /** Queries for the administration of users. Deleted accounts are never listed. */
 
@@ -49,28 +50,31 @@ export function listUsersPage(db: Db, filter: UserFilter, limit: number): Promis
     .all();
 }
 
-/** Active superusers other than `id`. */
-export async function countOtherActiveSuperusers(db: Db, id: string): Promise<number> {
-  const row = await db.get<{ n: number }>(sql`SELECT (${otherActiveSuperusers(id)}) AS n`);
-  return row?.n ?? 0;
-}
-
 const otherActiveSuperusers = (id: string) =>
   sql`SELECT count(*) FROM ${users} WHERE ${users.isSuperuser} = 1 AND ${users.isActive} = 1 AND ${users.deletedAt} IS NULL AND ${users.id} <> ${id}`;
 
-/** Sets or clears the superuser flag; clearing succeeds only while another active superuser remains (one statement). */
-export async function setSuperuser(db: Db, id: string, value: boolean, now: Date): Promise<"changed" | "last_superuser" | "not_found"> {
-  const others = sql`(${otherActiveSuperusers(id)})`;
-  const rows = await db
+/**
+ * An SQL condition for a change's fence: taking `id` out of the active superusers (deleting,
+ * deactivating or demoting it) still leaves one. True when `id` is not an active superuser. Evaluated
+ * on the primary inside the change's own batch, so two such changes racing each other (two
+ * superusers deactivating one another) are decided one after the other: the second finds the first
+ * done and writes nothing.
+ */
+export function leavesAnActiveSuperuser(id: string): SQL {
+  const isActiveSuperuser = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${id} AND ${users.isSuperuser} = 1 AND ${users.isActive} = 1 AND ${users.deletedAt} IS NULL)`;
+  return sql`(NOT ${isActiveSuperuser} OR (${otherActiveSuperusers(id)}) > 0)`;
+}
+
+/** The fence of a change of the superuser flag: the account is live and, when revoking, another active superuser remains. */
+export function superuserChangeAllowed(id: string, value: boolean): SQL {
+  return value ? isLiveUser(id) : sql`${isLiveUser(id)} AND ${leavesAnActiveSuperuser(id)}`;
+}
+
+/** Sets or clears the superuser flag of a live account, as a statement of a unit of work (returns the row). */
+export function superuserUpdate(db: Db, id: string, value: boolean, now: Date) {
+  return db
     .update(users)
     .set({ isSuperuser: value, updatedAt: now })
-    .where(and(eq(users.id, id), isNull(users.deletedAt), value ? undefined : sql`${others} > 0`))
-    .returning({ id: users.id });
-  if (rows.length > 0) return "changed";
-  const exists = await db
-    .select({ id: users.id })
-    .from(users)
     .where(and(eq(users.id, id), isNull(users.deletedAt)))
-    .get();
-  return exists ? "last_superuser" : "not_found";
+    .returning({ id: users.id });
 }

@@ -34,6 +34,16 @@ export async function replacePrivateJwk(db: Db, kid: string, from: StoredPrivate
 }
 
 /**
+ * Retires an active key (it no longer signs; it stays published so its tokens verify), only while
+ * it still holds what the caller read: concurrent isolates retire it once.
+ */
+export async function retireKey(db: Db, kid: string, stored: StoredPrivateJwk): Promise<void> {
+  await db.run(sql`
+    UPDATE ${signingKeys} SET status = 'retired'
+    WHERE ${eq(signingKeys.kid, kid)} AND status = 'active' AND private_jwk = ${JSON.stringify(stored)}`);
+}
+
+/**
  * Stores a generated key pair only if no active key of `alg` exists, in one statement: two isolates
  * starting at once cannot both add a key.
  */

@@ -1,6 +1,7 @@
-import { and, eq, isNotNull, isNull, lt, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, lt, sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
+import { traceErasure } from "./erasure";
 import { users, type User } from "./schema";
 
 /** Queries on `users`. Every lookup ignores soft-deleted rows and is served by an index. */
@@ -36,6 +37,11 @@ export function identifierOf(body: { email?: string | undefined; username?: stri
   return body.email !== undefined ? { email: body.email } : { username: body.username ?? "" };
 }
 
+/** An SQL condition (for a unit of work's fence): the account `id` exists and is not deleted. */
+export function isLiveUser(id: string): SQL {
+  return sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${id} AND ${users.deletedAt} IS NULL)`;
+}
+
 export function findUserById(db: Db, id: string): Promise<User | undefined> {
   return db
     .select()
@@ -57,10 +63,6 @@ export async function findHolders(db: Db, email: string, username: string | null
   if (!username) return { byEmail: (await selectUserByIdentifier(db, { email }))[0] };
   const [[byEmail], [byUsername]] = await db.batch([selectUserByIdentifier(db, { email }), selectUserByIdentifier(db, { username })]);
   return { byEmail, byUsername };
-}
-
-export function updateUser(db: Db, id: string, changes: Partial<typeof users.$inferInsert>): Promise<User | undefined> {
-  return userUpdate(db, id, changes).get();
 }
 
 /** The update of a live user's fields, as a statement of a unit of work: it returns the row. */
@@ -98,26 +100,53 @@ export function tombstone(id: string, now: Date): Partial<typeof users.$inferIns
 /** The same, for statements over many rows. */
 const tombstoneSql = (now: Date) => ({ ...ERASED, email: sql`'deleted+' || ${users.id} || '@invalid'`, erasedAt: now });
 
-/** Overwrites the personal fields of accounts deleted before `cutoff` and not yet erased. */
-export async function eraseDeletedAccounts(db: Db, cutoff: Date, now: Date): Promise<number> {
-  const result = await db
-    .update(users)
-    .set(tombstoneSql(now))
+/** Deleted accounts whose grace ended (deleted before `cutoff`) and not yet erased: at most `limit` ids, oldest deletion first. */
+export async function accountsToErase(db: Db, cutoff: Date, limit: number): Promise<string[]> {
+  const rows = await db
+    .select({ id: users.id })
+    .from(users)
     .where(and(isNotNull(users.deletedAt), lt(users.deletedAt, cutoff), isNull(users.erasedAt)))
-    .run();
-  return result.meta.changes;
+    .orderBy(users.deletedAt)
+    .limit(limit)
+    .all();
+  return rows.map((r) => r.id);
 }
 
 /**
- * Deletes and erases accounts still unverified since before `cutoff` (only while verification is
- * required), freeing their addresses. Erases one account when `id` is given (a new registration
- * reclaiming the address).
+ * Erases these deleted accounts, those of them still not erased: their personal fields are
+ * overwritten and their traces cleared (db/erasure.ts), in one batch. At most 50 ids (bound
+ * parameters per statement). Returns how many were erased.
  */
-export async function expireUnverifiedAccounts(db: Db, cutoff: Date, now: Date, id?: string): Promise<number> {
-  const result = await db
+export async function eraseDeletedAccounts(db: Db, ids: string[], now: Date): Promise<number> {
+  if (ids.length === 0) return 0;
+  const which = and(inArray(users.id, ids), isNotNull(users.deletedAt), isNull(users.erasedAt)) as SQL;
+  const [first, ...rest] = traceErasure(db, which);
+  const results = await db.batch([first!, ...rest, db.update(users).set(tombstoneSql(now)).where(which).returning({ id: users.id })]);
+  return (results.at(-1) as { id: string }[]).length;
+}
+
+/** With verification required: accounts still unverified since before `cutoff`, at most `limit` ids, oldest first. */
+export async function unverifiedAccountsToExpire(db: Db, cutoff: Date, limit: number): Promise<string[]> {
+  const rows = await db.select({ id: users.id }).from(users).where(expirable(cutoff)).orderBy(users.createdAt).limit(limit).all();
+  return rows.map((r) => r.id);
+}
+
+const expirable = (cutoff: Date) => and(eq(users.emailVerified, false), isNull(users.deletedAt), lt(users.createdAt, cutoff)) as SQL;
+
+/**
+ * Deletes and erases these accounts, those of them still unverified since before `cutoff` (only
+ * while verification is required), freeing their addresses: a new registration reclaiming an
+ * address, or the daily clean-up. Their traces go in the same batch (db/erasure.ts). At most 50 ids.
+ */
+export async function expireUnverifiedAccounts(db: Db, cutoff: Date, now: Date, ids: string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const which = and(inArray(users.id, ids), expirable(cutoff)) as SQL;
+  const [first, ...rest] = traceErasure(db, which);
+  const expire = db
     .update(users)
     .set({ ...tombstoneSql(now), deletedAt: now, isActive: false, updatedAt: now })
-    .where(and(eq(users.emailVerified, false), isNull(users.deletedAt), lt(users.createdAt, cutoff), id ? eq(users.id, id) : undefined))
-    .run();
-  return result.meta.changes;
+    .where(which)
+    .returning({ id: users.id });
+  const results = await db.batch([first!, ...rest, expire]);
+  return (results.at(-1) as { id: string }[]).length;
 }

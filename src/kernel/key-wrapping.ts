@@ -28,6 +28,15 @@ function isWrapped(stored: StoredPrivateJwk): stored is WrappedJwk {
   return (stored as Partial<WrappedJwk>).wrapped === "A256GCM";
 }
 
+/**
+ * Whether a stored key is wrapped with the published dev-only secret: anyone who read the row (a
+ * backup, a leaked export) can unwrap it, so outside dev mode it never signs and its private part
+ * is never used (see signing-keys.ts); its public part stays published until the row is removed.
+ */
+export function isDevWrapped(stored: StoredPrivateJwk): boolean {
+  return isWrapped(stored) && stored.kek === "dev";
+}
+
 /** The configured secret when set; the dev-only one in dev mode; otherwise undefined. */
 export function wrappingFor(options: { secret: string | undefined; devMode: boolean }): Wrapping | undefined {
   if (options.secret) return { kek: "secret", secret: options.secret };

@@ -127,7 +127,9 @@ export type SecurityEvent =
   | "api_key_created"
   | "password_set_at_verification"
   | "password_breached"
-  | "sign_in_reverted";
+  | "sign_in_reverted"
+  | "session_locked"
+  | "session_locked_for_good";
 
 const SECURITY_TEXT: Record<SecurityEvent, { subject: string; body: string }> = {
   password_changed: {
@@ -167,6 +169,14 @@ const SECURITY_TEXT: Record<SecurityEvent, { subject: string; body: string }> = 
   sign_in_reverted: {
     subject: "Your account was secured",
     body: "From the link in a new-sign-in notice, every session and API key of your account was revoked and the password was disabled: use the reset link we are sending you to choose a new one.",
+  },
+  session_locked: {
+    subject: "Wrong passwords were entered in one of your sessions",
+    body: "In a signed-in session of your account, the current password was entered wrongly again and again, so that session cannot confirm the password for 30 minutes. If this was not you, someone has access to that session: sign out every session in your account and change your password.",
+  },
+  session_locked_for_good: {
+    subject: "A session of your account can no longer confirm the password",
+    body: "In a signed-in session of your account, the current password was entered wrongly too many times, so that session can no longer change the password, the email address or the API keys, nor delete the account. If this was not you, someone has access to that session: sign out every session in your account and change your password.",
   },
   account_locked: {
     subject: "Your account was locked",

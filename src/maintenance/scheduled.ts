@@ -3,7 +3,10 @@ import { pruneAuditLogs } from "../db/audit-logs";
 import { createDb, type Db } from "../db/client";
 import { deleteExpiredConsumedTokens } from "../db/consumed-tokens";
 import { deleteDeadSessions } from "../db/sessions";
-import { eraseDeletedAccounts, expireUnverifiedAccounts } from "../db/users";
+import { pruneDeadDevices } from "../db/erasure";
+import { accountsToErase, eraseDeletedAccounts, expireUnverifiedAccounts, unverifiedAccountsToExpire } from "../db/users";
+import { DEVICE_TOKEN_LIFETIME_MS } from "../devices/device-tokens";
+import { deleteSignInProfiles } from "../devices/erasure";
 import { readConfig, type Bindings } from "../config";
 import { log } from "../log";
 import { pruneEvents } from "../db/webhook-events";
@@ -27,13 +30,38 @@ async function pruneInBatches(prune: (db: Db, cutoff: Date, batchSize: number) =
   return total;
 }
 
+/** Accounts erased per round (one KV delete each, then one D1 batch), and rounds per run and kind. */
+const ERASE_BATCH = 50;
+const ERASE_MAX_ROUNDS = 5;
+
+/**
+ * Erases accounts in rounds of ERASE_BATCH: their KV sign-in profiles first, then (in one D1 batch)
+ * those whose profile is gone; an account whose profile could not be deleted waits for the next run.
+ * At most ERASE_MAX_ROUNDS rounds (KV operations per invocation are limited); the rest goes the next day.
+ */
+async function eraseInRounds(
+  kv: KVNamespace,
+  due: (limit: number) => Promise<string[]>,
+  erase: (ids: string[]) => Promise<number>,
+): Promise<number> {
+  let total = 0;
+  for (let round = 0; round < ERASE_MAX_ROUNDS; round++) {
+    const ids = await due(ERASE_BATCH);
+    total += await erase(await deleteSignInProfiles(kv, ids));
+    if (ids.length < ERASE_BATCH) break;
+  }
+  return total;
+}
+
 /**
  * The daily cron: drops what can no longer matter. Single-use markers outlive their token's TTL
  * by a day; dead sessions (expired, or revoked more than a day ago) go with their retired tokens;
  * audit rows go after the configured retention (AUDIT_RETENTION_DAYS), and so do API keys that
  * were revoked or expired that long ago; deleted accounts are erased after their grace
- * period; with verification required, accounts unverified for UNVERIFIED_ACCOUNT_TTL_DAYS are
- * deleted and erased, freeing their addresses. Events (webhook_events) go after the audit retention too.
+ * period (their personal fields, device rows, KV sign-in profile and the IP and user agent of their
+ * audit rows); with verification required, accounts unverified for UNVERIFIED_ACCOUNT_TTL_DAYS are
+ * deleted and erased likewise, freeing their addresses. Device rows of deleted accounts, and those
+ * older than a device token's lifetime (their token is dead), go too. Events (webhook_events) go after the audit retention too.
  */
 export async function runScheduledMaintenance(env: Bindings, now: Date): Promise<void> {
   const db = createDb(env.DB);
@@ -45,16 +73,28 @@ export async function runScheduledMaintenance(env: Bindings, now: Date): Promise
   const auditLogs = await pruneInBatches(pruneAuditLogs, db, retentionCutoff);
   const apiKeys = await pruneInBatches(pruneDeadApiKeys, db, retentionCutoff);
   const events = await pruneInBatches(pruneEvents, db, retentionCutoff);
-  const erased = await eraseDeletedAccounts(db, new Date(now.getTime() - config.erasureGraceDays * 86_400_000), now);
+  const graceCutoff = new Date(now.getTime() - config.erasureGraceDays * 86_400_000);
+  const erased = await eraseInRounds(
+    env.AUTH_KV,
+    (limit) => accountsToErase(db, graceCutoff, limit),
+    (ids) => eraseDeletedAccounts(db, ids, now),
+  );
+  const unverifiedCutoff = new Date(now.getTime() - config.unverifiedAccountTtlDays * 86_400_000);
   const expired = config.requireEmailVerification
-    ? await expireUnverifiedAccounts(db, new Date(now.getTime() - config.unverifiedAccountTtlDays * 86_400_000), now)
+    ? await eraseInRounds(
+        env.AUTH_KV,
+        (limit) => unverifiedAccountsToExpire(db, unverifiedCutoff, limit),
+        (ids) => expireUnverifiedAccounts(db, unverifiedCutoff, now, ids),
+      )
     : 0;
+  const devices = await pruneInBatches(pruneDeadDevices, db, new Date(now.getTime() - DEVICE_TOKEN_LIFETIME_MS));
   log("info", "maintenance.done", {
     erased_accounts: erased,
     expired_unverified_accounts: expired,
     audit_logs: auditLogs,
     webhook_events: events,
     api_keys: apiKeys,
+    devices,
     consumed_tokens: consumed,
     retired_refresh_tokens: dead.retiredTokens,
     sessions: dead.sessions,

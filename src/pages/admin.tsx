@@ -130,10 +130,7 @@ function userAction(
         const failure = failureFrom(error, {}, { roles: "roles" });
         const fields = failure.state.fields ?? {};
         const roleError = form === "admin_roles" && Object.keys(fields).length > 0;
-        const message =
-          error instanceof AppError && error.code === "last_superuser"
-            ? s.admin.lastSuperuser
-            : (failure.state.message ?? Object.values(fields)[0] ?? s.errors.generic);
+        const message = failure.state.message ?? Object.values(fields)[0] ?? s.errors.generic;
         const state = roleError
           ? { fields: { roles: s.admin.rolesField.invalid }, values: { roles: text(data, "roles") } }
           : { message, values: {} };

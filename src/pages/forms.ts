@@ -115,4 +115,5 @@ const KNOWN: Partial<Record<ErrorCode, (error: AppError) => string>> = {
   reauthentication_required: () => s.account.reauthenticate,
   email_not_verified: () => s.login.notVerified,
   not_found: () => s.errors.notFound,
+  last_superuser: () => s.errors.lastSuperuser,
 };

@@ -252,7 +252,6 @@ export const strings = {
     events: "Recent events",
     noEvents: "No events yet.",
     allEvents: "This user's whole audit log",
-    lastSuperuser: "This is the last active superuser: make someone else a superuser first.",
     filters: "Filter the log",
     userId: { label: "User id", invalid: "Use a user id." },
     action: { label: "Action", hint: "Exact, e.g. login.failed", invalid: "Use an action name, e.g. login.failed." },
@@ -328,7 +327,8 @@ export const strings = {
     webhook_redelivered: "The event will be delivered again, with the same webhook-id.",
     user_sessions_revoked: "The user was signed out everywhere.",
     user_unlocked: "The account was unlocked.",
-    password_reset_forced: "The user was signed out everywhere and mailed a link to set a new password.",
+    password_reset_forced:
+      "The user was signed out everywhere, their password and API keys no longer work, and a link to set a new password was mailed.",
     superuser_granted: "The user is now a superuser.",
     superuser_revoked: "The user is no longer a superuser.",
   },
@@ -344,6 +344,7 @@ export const strings = {
         ? "Too many wrong passwords. Reset your password to continue."
         : `Too many wrong passwords. Try again in ${wait(seconds)}.`,
     notFound: "There is nothing here any more.",
+    lastSuperuser: "This is the last active superuser: make someone else a superuser first.",
     generic: "This could not be done. Check the form and try again.",
     csrfTitle: "Request refused",
     csrf: "This form was refused: it came from another site, or the page was open too long. Go back, reload the page and try again.",

@@ -3,6 +3,7 @@ import { auditInsert } from "../db/audit-logs";
 import { addCredentialChange, changeResults, type CommittedChange, type CredentialChange } from "../db/credentials";
 import { countRevokedBy } from "../db/sessions";
 import { countKeysRevokedAt } from "../db/api-keys";
+import { accountTraceErasure } from "../db/erasure";
 import { eventRows, type NewEvent } from "../events/events";
 import type { Deps } from "../kernel/deps";
 
@@ -22,6 +23,11 @@ export async function changeCredentials(
      * `countRevokedApiKeysAs` name metadata keys for how many sessions and keys it ended.
      */
     audit?: AuditEntry & { countRevokedSessionsAs?: string; countRevokedApiKeysAs?: string };
+    /**
+     * Erase the account's traces (device rows, IP and user agent of its audit rows, its keys'
+     * last IP: db/erasure.ts) at the end of the same batch, after the change's own audit row.
+     */
+    eraseTraces?: boolean;
   },
 ): Promise<CommittedChange> {
   const now = deps.now();
@@ -48,6 +54,7 @@ export async function changeCredentials(
       }),
     });
   }
+  if (change.eraseTraces) work.addAll(accountTraceErasure(deps.db, change.userId));
   return changeResults(await work.commit(), slots);
 }
 

@@ -123,7 +123,7 @@ userAction("/users/{id}/reactivate", "Reactivate a user", "The user can log in a
 userAction(
   "/users/{id}/password-reset",
   "Force a password reset",
-  "Signs the user out everywhere and mails a reset link.",
+  "Treats the account as taken over: disables the current password (login answers 401 until the user sets a new one), revokes every session, device token and API key, voids pending reset and email-change links, and mails a reset link.",
   forcePasswordReset,
   { accepted: true },
 );

@@ -58,7 +58,7 @@ const putMe = createRoute({
   tags,
   summary: "Change name or username",
   description:
-    "Other fields (`email`, `is_superuser`, …) are ignored here. Changing the username is limited per user and per client IP (`username_change_user_day`, `username_change_ip_day`): 429 when spent.",
+    "Other fields (`email`, `is_superuser`, …) are ignored here. A call that changes nothing writes nothing and answers the profile as it is. Changes are limited per user (`profile_update_user_hour`); changing the username also per user and per client IP (`username_change_user_day`, `username_change_ip_day`): 429 when spent.",
   security: security.anyCredential,
   middleware: [requireScope("profile:write")] as const,
   request: { body: jsonBody(updateProfileBody) },
@@ -77,13 +77,14 @@ const deleteMe = createRoute({
   path: "/",
   tags,
   summary: "Delete the account",
-  description: "Needs the password. Every session, access token and API key dies; the address is free again.",
+  description:
+    "Needs the password. Every session, access token and API key dies; the address is free again. The last active superuser cannot delete their account: 409 `last_superuser` (make someone else a superuser first).",
   security: security.accessToken,
   middleware: [requireInteractiveSession()] as const,
   request: { body: jsonBody(deleteAccountBody) },
   responses: {
     204: noContent,
-    ...problems([...BODY_ERRORS, ...SESSION_ONLY, "invalid_current_password", "account_locked", "rate_limited"]),
+    ...problems([...BODY_ERRORS, ...SESSION_ONLY, "invalid_current_password", "account_locked", "rate_limited", "last_superuser"]),
   },
 });
 

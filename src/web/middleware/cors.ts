@@ -8,14 +8,28 @@ const EXPOSE_HEADERS = "X-Request-Id, Retry-After, RateLimit, RateLimit-Policy, 
 const MAX_AGE = "600";
 
 /**
+ * What other origins may read: the JSON API, the browser client, discovery (JWKS, OpenID
+ * configuration), the OpenAPI document and the health check. The hosted pages (`/login`,
+ * `/account`, `/admin`, the reference page…) are never read cross-origin: they answer no CORS at
+ * all, so a listed origin's script cannot read a page (its form tokens, the account's data) with
+ * the browser's cookies.
+ */
+const CORS_PATHS = new Set(["/client/v1/gatehouse.js", "/openapi.json", "/health"]);
+
+function answersCors(path: string): boolean {
+  return path.startsWith("/api/") || path.startsWith("/.well-known/") || CORS_PATHS.has(path);
+}
+
+/**
  * CORS from the one allowlist, `CORS_ORIGINS` (also the cookie-CSRF allowlist and the `return_to`
- * allowlist). A listed origin is echoed (never `*`), with credentials when allowed; any other origin
- * gets no `Access-Control-*` header at all, preflight included, so a browser refuses it. Hono's
- * `cors()` answers every preflight with the allowed methods and headers, whatever the origin, so
- * this is Gatehouse's own.
+ * allowlist), on the paths of {@link answersCors} only. A listed origin is echoed (never `*`), with
+ * credentials when allowed; any other origin gets no `Access-Control-*` header at all, preflight
+ * included, so a browser refuses it. Hono's `cors()` answers every preflight with the allowed
+ * methods and headers, whatever the origin, so this is Gatehouse's own.
  */
 export function createCors() {
   return createMiddleware<AppEnv>(async (c, next) => {
+    if (!answersCors(c.req.path)) return next();
     const config = readConfig(c.env);
     const origin = c.req.header("origin");
     const listed = origin !== undefined && config.corsOrigins.includes(origin);

@@ -1,0 +1,122 @@
+import { describe, expect, it } from "vitest";
+import { auditRows, call, env, login, onlySuperusers, problem, superuser, type Registered } from "./helpers";
+
+/**
+ * The last active superuser stays: deleting, deactivating or demoting the last one is 409
+ * `last_superuser`, decided inside the change's own batch, so two administrators acting on each
+ * other at the same moment cannot both succeed.
+ */
+
+const ADMIN = "/api/v1/admin";
+
+const deleteMe = (user: Registered) =>
+  call("/api/v1/users/me", { method: "DELETE", token: user.accessToken, body: { password: user.password } });
+const deactivate = (actor: Registered, target: Registered) =>
+  call(`${ADMIN}/users/${target.userId}/deactivate`, { method: "POST", token: actor.accessToken });
+const demote = (actor: Registered, target: Registered) =>
+  call(`${ADMIN}/users/${target.userId}/superuser`, { method: "DELETE", token: actor.accessToken });
+
+async function activeSuperusers(...ids: string[]): Promise<string[]> {
+  const { results } = await env.DB.prepare(
+    `SELECT id FROM users WHERE is_superuser = 1 AND is_active = 1 AND deleted_at IS NULL AND id IN (${ids.map(() => "?").join(",")})`,
+  )
+    .bind(...ids)
+    .all<{ id: string }>();
+  return results.map((r) => r.id);
+}
+
+/** The statuses of parallel responses, sorted. */
+const statuses = (responses: Response[]) => responses.map((r) => r.status).sort();
+
+describe("the last active superuser", () => {
+  it("cannot delete their own account (409 last_superuser); the account stays and keeps working", async () => {
+    const admin = await superuser();
+    const restore = await onlySuperusers(admin.userId);
+    try {
+      const body = await problem(await deleteMe(admin), 409, "last_superuser");
+      expect(String(body.detail)).toContain("last active superuser");
+      expect((await call("/api/v1/users/me", { token: admin.accessToken })).status).toBe(200);
+      expect((await login({ email: admin.email, password: admin.password })).status).toBe(200);
+      expect(await auditRows("user_id = ? AND action = 'user.deleted'", admin.userId)).toEqual([]);
+    } finally {
+      await restore();
+    }
+  });
+
+  it("of two superusers deleting their accounts at the same moment, exactly one goes", async () => {
+    const [a, b] = [await superuser(), await superuser()];
+    const restore = await onlySuperusers(a.userId, b.userId);
+    try {
+      const responses = await Promise.all([deleteMe(a), deleteMe(b)]);
+      expect(statuses(responses)).toEqual([204, 409]);
+      await problem(
+        responses.find((r) => r.status === 409)!,
+        409,
+        "last_superuser",
+      );
+      expect(await activeSuperusers(a.userId, b.userId)).toHaveLength(1);
+    } finally {
+      await restore();
+    }
+  });
+
+  it("of two superusers deactivating each other at the same moment, exactly one succeeds", async () => {
+    const [a, b] = [await superuser(), await superuser()];
+    const restore = await onlySuperusers(a.userId, b.userId);
+    try {
+      const responses = await Promise.all([deactivate(a, b), deactivate(b, a)]);
+      expect(statuses(responses)).toEqual([204, 409]);
+      await problem(
+        responses.find((r) => r.status === 409)!,
+        409,
+        "last_superuser",
+      );
+      expect(await activeSuperusers(a.userId, b.userId)).toHaveLength(1);
+      // Only the change that happened is audited.
+      expect(await auditRows("user_id IN (?, ?) AND action = 'user.deactivated'", a.userId, b.userId)).toHaveLength(1);
+    } finally {
+      await restore();
+    }
+  });
+
+  it("of two superusers demoting each other at the same moment, exactly one succeeds", async () => {
+    const [a, b] = [await superuser(), await superuser()];
+    const restore = await onlySuperusers(a.userId, b.userId);
+    try {
+      const responses = await Promise.all([demote(a, b), demote(b, a)]);
+      expect(statuses(responses)).toEqual([204, 409]);
+      await problem(
+        responses.find((r) => r.status === 409)!,
+        409,
+        "last_superuser",
+      );
+      expect(await activeSuperusers(a.userId, b.userId)).toHaveLength(1);
+      expect(await auditRows("user_id IN (?, ?) AND action = 'admin.superuser_revoked'", a.userId, b.userId)).toHaveLength(1);
+    } finally {
+      await restore();
+    }
+  });
+
+  it("of a deletion and a deactivation of the last two at the same moment, exactly one happens", async () => {
+    const [a, b] = [await superuser(), await superuser()];
+    const restore = await onlySuperusers(a.userId, b.userId);
+    try {
+      const responses = await Promise.all([deleteMe(a), deactivate(a, b)]);
+      expect(statuses(responses)).toEqual([204, 409]);
+      expect(await activeSuperusers(a.userId, b.userId)).toHaveLength(1);
+    } finally {
+      await restore();
+    }
+  });
+
+  it("does not stop a superuser who is not the last from deleting their account", async () => {
+    const [a, b] = [await superuser(), await superuser()];
+    const restore = await onlySuperusers(a.userId, b.userId);
+    try {
+      expect((await deleteMe(a)).status).toBe(204);
+      expect(await activeSuperusers(a.userId, b.userId)).toEqual([b.userId]);
+    } finally {
+      await restore();
+    }
+  });
+});
