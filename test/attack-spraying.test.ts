@@ -285,7 +285,7 @@ describe("what is not spraying", () => {
     const own = await Promise.all(Array.from({ length: 70 }, () => register()));
     const answers = await Promise.all(
       own.map((a) =>
-        login({ email: a.email, password: "not the password", device_token: a.body.device_token as string }, freshNetworkIp()),
+        login({ email: a.email, password: "not the password", device_token: a.body.device_token }, freshNetworkIp()),
       ),
     );
     expect(answers.map((r) => r.status)).toEqual(Array(70).fill(401));

@@ -103,7 +103,12 @@ export async function logIn(deps: Deps, input: LoginInput): Promise<LoginResult>
     throw refusalOf(decision);
   }
   // New device, place, travel, hour and breach signals: all after the response (devices/sign-in-signals.ts).
-  afterSuccessfulLogin(deps, { user: decision.user, newDevice: device === null, deviceToken: input.device_token, password: input.password });
+  afterSuccessfulLogin(deps, {
+    user: decision.user,
+    newDevice: device === null,
+    deviceToken: input.device_token,
+    password: input.password,
+  });
   return { ...signedIn.tokens, device_token: signedIn.deviceToken };
 }
 

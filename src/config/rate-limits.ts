@@ -135,10 +135,9 @@ const BUDGETS = {
 } as const satisfies Record<string, readonly LimitName[]>;
 
 /**
- * The budget of a client the account already trusts: a known device (device token), or the
- * owner's signed-in session re-entering the current password. Its failures count only against
- * itself; after `softAfter` it is refused for `softLockSeconds` (a device token is then void and
- * the client is a stranger again). There is no hard tier: that is for strangers only.
+ * The budget of a known device (device token): its failures count only against itself; after
+ * `softAfter` it is refused for `softLockSeconds` (its token is then void and the client is a
+ * stranger again). There is no hard tier: a device that fails goes back to being a stranger.
  */
 export const TRUSTED_LOCKOUT: LockoutPolicy = { softAfter: 5, softLockSeconds: 1800, hardAfter: 1_000_000, forgetAfterSeconds: 1800 };
 

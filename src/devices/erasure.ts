@@ -7,7 +7,8 @@ import { log } from "../log";
  */
 
 /** The KV key of an account's sign-in profile; sign-in-signals.ts writes the same key. */
-const signInProfileKey = (userId: string) => `signin:${userId}`;
+/** The KV key of a user's sign-in profile: written by sign-in-signals.ts, deleted here. */
+export const signInProfileKey = (userId: string) => `signin:${userId}`;
 
 /**
  * Deletes the sign-in profiles of `userIds` (a missing one is fine). Returns the ids whose profile

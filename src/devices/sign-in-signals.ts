@@ -4,6 +4,7 @@ import { sha256 } from "../crypto";
 import type { User } from "../db/schema";
 import { afterResponse, type Deps, type RequestPlace } from "../kernel/deps";
 import { deviceHeldSince } from "./devices";
+import { signInProfileKey } from "./erasure";
 import { emitEvents } from "../events/events";
 import { describeError, log } from "../log";
 import { mailToken } from "../mail/mail";
@@ -136,7 +137,7 @@ interface Warning {
 
 /** Compares this login with the account's profile and records it there (best effort; KV). */
 async function compareWithProfile(deps: Deps, userId: string, place: RequestPlace | null, now: Date): Promise<Warning[]> {
-  const key = `signin:${userId}`;
+  const key = signInProfileKey(userId);
   const stored = await deps.kv.get<SignInProfile>(key, "json");
   const profile: SignInProfile =
     stored && Array.isArray(stored.hours) && stored.hours.length === 24 ? stored : { last: null, hours: Array<number>(24).fill(0) };

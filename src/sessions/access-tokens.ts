@@ -46,7 +46,12 @@ export async function signAccessToken(
     roles: subject.roles ?? [],
     fresh: subject.fresh === true,
   };
-  const token = await new SignJWT({ sid: claims.sid, auth_time: claims.auth_time, roles: claims.roles, ...(claims.fresh ? { fresh: true } : {}) })
+  const token = await new SignJWT({
+    sid: claims.sid,
+    auth_time: claims.auth_time,
+    roles: claims.roles,
+    ...(claims.fresh ? { fresh: true } : {}),
+  })
     .setProtectedHeader({ alg: keys.signing.alg, kid: keys.signing.kid, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(config.issuer)
     .setAudience(config.audience)

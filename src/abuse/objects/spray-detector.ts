@@ -43,7 +43,7 @@ export interface Minute {
 }
 
 /** The rates that enter and leave the mode, for the current baseline. */
-export function thresholds(row: Pick<ModeRow, "baseline">, policy: SprayPolicy): { enter: number; exit: number } {
+function thresholds(row: Pick<ModeRow, "baseline">, policy: SprayPolicy): { enter: number; exit: number } {
   return {
     enter: Math.max(policy.baselineFactor * row.baseline, policy.minimumPerMinute),
     exit: Math.max(2 * row.baseline, policy.minimumPerMinute / 2),
@@ -51,7 +51,7 @@ export function thresholds(row: Pick<ModeRow, "baseline">, policy: SprayPolicy):
 }
 
 /** Whether a minute is an attack: enough failures, from enough networks, at enough identifiers. */
-export function entryHolds(row: Pick<ModeRow, "baseline">, minute: Minute, policy: SprayPolicy): boolean {
+function entryHolds(row: Pick<ModeRow, "baseline">, minute: Minute, policy: SprayPolicy): boolean {
   return (
     minute.failures >= thresholds(row, policy).enter &&
     minute.networks >= policy.minimumNetworks &&
