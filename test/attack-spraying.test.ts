@@ -284,9 +284,7 @@ describe("what is not spraying", () => {
     // The attacker's own accounts, each signed in from its own device once.
     const own = await Promise.all(Array.from({ length: 70 }, () => register()));
     const answers = await Promise.all(
-      own.map((a) =>
-        login({ email: a.email, password: "not the password", device_token: a.body.device_token }, freshNetworkIp()),
-      ),
+      own.map((a) => login({ email: a.email, password: "not the password", device_token: a.body.device_token }, freshNetworkIp())),
     );
     expect(answers.map((r) => r.status)).toEqual(Array(70).fill(401));
     await monitor().tick(start + 1000, POLICY);
