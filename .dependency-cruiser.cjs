@@ -16,6 +16,8 @@ const LAYERS = [
   ["events", ["^src/events/"]],
   // Per-request dependencies (with the unit of work) and the primitives every domain shares.
   ["kernel", ["^src/kernel/"]],
+  // Message catalogues and the translator of pages and mail.
+  ["i18n", ["^src/i18n/"]],
   ["mail", ["^src/mail/"]],
   // The domains, lowest first: each may use the ones below it.
   ["abuse", ["^src/abuse/"]],

@@ -88,6 +88,8 @@ export default defineConfig(async () => {
                     kvNamespaces: ["AUTH_KV"],
                     durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } },
                     queueProducers: { WEBHOOKS: { queueName: "gatehouse-webhooks" } },
+                    // The message catalogues (assets/locales), as wrangler.toml's [assets] binds them.
+                    assets: { directory: "./assets", binding: "ASSETS", routerConfig: { has_user_worker: true } },
                     bindings: {
                       JWT_ISSUER: "https://auth.example.com",
                       PUBLIC_URL: "https://auth.example.com",

@@ -3,11 +3,8 @@
 // line, `#` comments allowed) into AUTH_KV under `disposable-domains`, where the worker reads it when
 // BLOCK_DISPOSABLE_EMAIL is on (src/accounts/disposable-email.ts). Local dev storage by default,
 // `--remote` for the deployed namespace; `--persist-to`, `--config`, `--env` reach wrangler as is.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { kvFlags, putKv } from "./kv-put.mjs";
 
 const USAGE = "usage: npm run disposable -- load <file> [--remote] [--persist-to <dir>] [--config <file>] [--env <name>]";
 const [command, file, ...rest] = process.argv.slice(2);
@@ -15,17 +12,7 @@ if (command !== "load" || !file) {
   console.error(USAGE);
   process.exit(2);
 }
-const passThrough = [];
-let remote = false;
-for (let i = 0; i < rest.length; i++) {
-  const arg = rest[i];
-  if (arg === "--remote") remote = true;
-  else if (["--persist-to", "--config", "--env"].includes(arg) && rest[i + 1]) passThrough.push(arg, rest[++i]);
-  else {
-    console.error(`unknown argument: ${arg}\n${USAGE}`);
-    process.exit(2);
-  }
-}
+const target = kvFlags(rest, USAGE);
 
 const domains = new Set();
 for (const line of readFileSync(file, "utf8").split("\n")) {
@@ -43,27 +30,7 @@ if (domains.size === 0) {
 }
 const text = [...domains].sort().join("\n") + "\n";
 // KV values are at most 25 MiB: far more than any published list.
-const out = join(mkdtempSync(join(tmpdir(), "gatehouse-")), "disposable-domains.txt");
-writeFileSync(out, text);
-
-const wrangler = join(dirname(createRequire(import.meta.url).resolve("wrangler/package.json")), "bin", "wrangler.js");
-const args = [
-  "kv",
-  "key",
-  "put",
-  "disposable-domains",
-  "--binding",
-  "AUTH_KV",
-  "--path",
-  out,
-  remote ? "--remote" : "--local",
-  ...passThrough,
-];
-const run = spawnSync(process.execPath, [wrangler, ...args], { env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, stdio: "inherit" });
-if (run.status !== 0) {
-  console.error("wrangler kv key put failed (see above).");
-  process.exit(1);
-}
+putKv("disposable-domains", text, target);
 console.log(
-  `Loaded ${domains.size} disposable domains into AUTH_KV (${remote ? "remote" : "local"}); isolates pick them up within 5 minutes.`,
+  `Loaded ${domains.size} disposable domains into AUTH_KV (${target.remote ? "remote" : "local"}); isolates pick them up within 5 minutes.`,
 );

@@ -1,6 +1,7 @@
 import { abuse } from "./abuse";
 import { accounts } from "./accounts";
 import { dev } from "./dev";
+import { languages } from "./languages";
 import { mail } from "./mail";
 import { passwords } from "./passwords";
 import { tokens } from "./tokens";
@@ -11,4 +12,4 @@ import { webhooks } from "./webhooks";
  * Every section, in the order the README's table lists them and `readConfig` reads them. A new
  * section is one file and one entry here; `Bindings` and `Config` follow from this list.
  */
-export const SECTIONS = [tokens, passwords, accounts, web, mail, webhooks, abuse, dev] as const;
+export const SECTIONS = [tokens, passwords, accounts, web, languages, mail, webhooks, abuse, dev] as const;
