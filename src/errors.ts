@@ -88,6 +88,11 @@ export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 export interface FieldError {
   field: string;
   message: string;
+  /**
+   * The message's key in the pages' catalogue (src/i18n) and its values, so a hosted page says it
+   * in the reader's language. Never sent: the JSON API speaks English, and clients match on `code`.
+   */
+  reason?: { key: string; values?: Record<string, string | number> };
 }
 
 /** How one limit stands (the numbers of the `RateLimit` fields; the HTTP layer writes their syntax). */
@@ -195,6 +200,6 @@ export function problemBody(error: AppError, requestId: string): ProblemDetails 
     code: error.code,
     request_id: requestId,
   };
-  if (error.errors) body.errors = error.errors;
+  if (error.errors) body.errors = error.errors.map(({ field, message }) => ({ field, message }));
   return { ...body, ...error.extensions };
 }

@@ -148,7 +148,11 @@ describe("GET /.well-known/openid-configuration", () => {
   it("publishes the issuer and the JWKS location, and nothing that is not true", async () => {
     const res = await call("/.well-known/openid-configuration");
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ issuer: "https://auth.example.com", jwks_uri: "https://auth.example.com/.well-known/jwks.json" });
+    expect(await res.json()).toEqual({
+      issuer: "https://auth.example.com",
+      jwks_uri: "https://auth.example.com/.well-known/jwks.json",
+      ui_locales_supported: ["en", "de", "fr", "es", "it", "pt", "nl", "pl", "ja", "zh", "ko", "ar"],
+    });
     const jwks = await call("/.well-known/jwks.json");
     expect((await jwks.json<{ keys: unknown[] }>()).keys.length).toBeGreaterThan(0);
   });

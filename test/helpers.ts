@@ -212,6 +212,7 @@ export async function login(credentials: Record<string, unknown>, ip = freshIp()
 export interface OutboxMessage {
   to: string;
   kind: string;
+  locale: string;
   subject: string;
   text: string;
   token: string | null;

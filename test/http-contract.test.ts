@@ -168,7 +168,7 @@ describe("/users/me", () => {
     const user = await register({ username: `me_${Date.now()}` });
     const body = await me(user.accessToken);
     expect(Object.keys(body).sort()).toEqual(
-      ["created_at", "email", "full_name", "id", "is_active", "is_verified", "last_login_at", "updated_at", "username"].sort(),
+      ["created_at", "email", "full_name", "id", "is_active", "is_verified", "last_login_at", "locale", "updated_at", "username"].sort(),
     );
     expect(JSON.stringify(body)).not.toMatch(/pbkdf2|hash|salt|superuser/i);
   });

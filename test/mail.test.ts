@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Bindings } from "../src/config";
+import type { Locale } from "../src/config/languages";
 import { createDeps, type Deps } from "../src/kernel/deps";
 import { deliver, sendMail, type MailMessage } from "../src/mail/mail";
 import { emailChangeMail, passwordResetMail, verificationMail } from "../src/mail/templates";
@@ -24,6 +25,7 @@ function httpDeps(apiKey: string | null = "re_test_key"): Deps {
 const MESSAGE: MailMessage = {
   to: "someone@example.com",
   kind: "password_reset",
+  locale: "en",
   subject: "Reset your password",
   text: "Text body",
   html: "<p>Text body</p>",
@@ -166,26 +168,40 @@ describe("mail configuration", () => {
 });
 
 describe("templates", () => {
-  const site = (appUrl: string, productName = "Gatehouse") => ({
-    appUrl,
-    branding: { productName, accentColor: "#1f5fbf", logoUrl: undefined, supportEmail: undefined },
-  });
+  /** Deps whose site is `appUrl` and `productName`, for a request that asked for `locale`. */
+  function siteDeps(appUrl: string, productName = "Gatehouse", locale?: Locale): Deps {
+    const deps = createDeps(env, { meta: { ip: null, userAgent: null, requestId: "test", locale }, waitUntil: () => undefined });
+    return { ...deps, config: { ...deps.config, appUrl, branding: { ...deps.config.branding, productName } } };
+  }
+  const to = (email: string, locale: string | null = null) => ({ email, locale });
 
-  it("carry the link in text and HTML, escaped, built from the given base URL", () => {
-    const reset = passwordResetMail("a@example.com", site("https://app.example.com"), "tok/en+=");
-    expect(reset.text).toContain("https://app.example.com/reset-password?token=tok%2Fen%2B%3D");
-    expect(reset.html).toContain('<a href="https://app.example.com/reset-password?token=tok%2Fen%2B%3D">');
-    const change = emailChangeMail("b@example.com", site("https://auth.example.com"), "abc");
-    expect(change).toMatchObject({ to: "b@example.com", kind: "email_change", token: "abc" });
-    expect(change.text).toContain("https://auth.example.com/verify-email?token=abc");
-    const unsafe = passwordResetMail("a@example.com", site('https://x.example/"><script>'), "t");
+  it("carry the link in text and HTML, escaped, built from the given base URL, in the mail's language", async () => {
+    const reset = await passwordResetMail(siteDeps("https://app.example.com"), to("a@example.com"), "tok/en+=");
+    expect(reset.text).toContain("https://app.example.com/reset-password?token=tok%2Fen%2B%3D&lang=en");
+    expect(reset.html).toContain('<a href="https://app.example.com/reset-password?token=tok%2Fen%2B%3D&amp;lang=en">');
+    const change = await emailChangeMail(siteDeps("https://auth.example.com"), to("b@example.com"), "abc");
+    expect(change).toMatchObject({ to: "b@example.com", kind: "email_change", token: "abc", locale: "en" });
+    expect(change.text).toContain("https://auth.example.com/verify-email?token=abc&lang=en");
+    const unsafe = await passwordResetMail(siteDeps('https://x.example/"><script>'), to("a@example.com"), "t");
     expect(unsafe.html).not.toContain("<script>");
   });
 
-  it("speak of the product by BRAND_NAME, escaped in HTML", () => {
-    const mail = verificationMail("a@example.com", site("https://app.example.com", "Acme <Cloud>"), "t");
-    expect(mail.text).toContain("your Acme <Cloud> account");
-    expect(mail.html).toContain("your Acme &lt;Cloud&gt; account");
+  it("speak of the product by BRAND_NAME, escaped in HTML and isolated for bidi", async () => {
+    const mail = await verificationMail(siteDeps("https://app.example.com", "Acme <Cloud>"), to("a@example.com"), "t");
+    expect(mail.text).toContain("your \u2068Acme <Cloud>\u2069 account");
+    expect(mail.html).toContain("your <bdi>Acme &lt;Cloud&gt;</bdi> account");
     expect(mail.text).not.toContain("Gatehouse");
+  });
+
+  it("speak the account's language, else the request's, else DEFAULT_LOCALE", async () => {
+    const german = await passwordResetMail(siteDeps("https://app.example.com", "Gatehouse", "fr"), to("a@example.com", "de"), "t");
+    expect(german).toMatchObject({ locale: "de", subject: "Setzen Sie Ihr Passwort zurück" });
+    expect(german.html).toContain('<html lang="de" dir="ltr">');
+    expect(german.text).toContain("lang=de");
+    const asked = await passwordResetMail(siteDeps("https://app.example.com", "Gatehouse", "ar"), to("a@example.com"), "t");
+    expect(asked.locale).toBe("ar");
+    expect(asked.html).toContain('<html lang="ar" dir="rtl">');
+    const fallback = await passwordResetMail(siteDeps("https://app.example.com"), to("a@example.com", "xx"), "t");
+    expect(fallback.locale).toBe("en");
   });
 });

@@ -27,7 +27,7 @@ describe("mailed links", () => {
   it("point at the hosted pages, and each page exists", async () => {
     const user = await register();
     const verification = linkIn((await outbox(user.email, "email_verification"))[0]);
-    expect(verification).toMatch(/^\/verify-email\?token=[\w%-]+$/);
+    expect(verification).toMatch(/^\/verify-email\?token=[\w%-]+&lang=en$/);
     expect((await new Browser().get(verification)).status).toBe(200);
 
     await call("/api/v1/auth/forgot-password", { body: { email: user.email }, ip: freshIp() });

@@ -67,7 +67,7 @@ describe("credentials minted before a recovery do not survive it", () => {
     await problem(await call("/api/v1/users/me/security-events", { token: key }), 401, "token_revoked");
     await problem(await call(ME, { method: "PUT", token: key, body: { full_name: "Renamed" } }), 401, "token_revoked");
     const notice = (await outbox(squatter.email, "security_notice")).find((m) => m.subject === "Your password was reset");
-    expect(notice?.text).toContain('API key "squatter bot"');
+    expect(notice?.text).toContain("API key “\u2068squatter bot\u2069”");
   });
 
   it("a password change revokes every key but those created by the session that changes it", async () => {
@@ -87,8 +87,8 @@ describe("credentials minted before a recovery do not survive it", () => {
     await problem(await call(ME, { token: other.access_token }), 401, "token_revoked");
     expect((await call(ME, { token: user.accessToken })).status).toBe(200);
     const notice = (await outbox(user.email, "security_notice")).find((m) => m.subject === "Your password was changed");
-    expect(notice?.text).toContain('API key "theirs"');
-    expect(notice?.text).not.toContain('API key "mine"');
+    expect(notice?.text).toContain("API key “\u2068theirs\u2069”");
+    expect(notice?.text).not.toContain("\u2068mine\u2069");
   });
 
   it("creating a key needs a fresh login or the current password, and mails the owner", async () => {

@@ -26,7 +26,7 @@ describe("registration", () => {
     expect(typeof body.access_token).toBe("string");
     expect(typeof body.refresh_token).toBe("string");
     expect(Object.keys(body.user).sort()).toEqual(
-      ["created_at", "email", "full_name", "id", "is_active", "is_verified", "last_login_at", "updated_at", "username"].sort(),
+      ["created_at", "email", "full_name", "id", "is_active", "is_verified", "last_login_at", "locale", "updated_at", "username"].sort(),
     );
     expect(body.user.is_verified).toBe(false);
     const sessions = await env.DB.prepare("SELECT count(*) AS n FROM sessions WHERE user_id = ?").bind(body.user.id).first<{ n: number }>();
@@ -260,7 +260,7 @@ describe("dev outbox", () => {
     expect(messages).toHaveLength(2);
     expect(messages[0]!.created_at >= messages[1]!.created_at).toBe(true);
     expect(messages[1]!.kind).toBe("email_verification");
-    expect(Object.keys(messages[0]!).sort()).toEqual(["created_at", "kind", "subject", "text", "to", "token"]);
+    expect(Object.keys(messages[0]!).sort()).toEqual(["created_at", "kind", "locale", "subject", "text", "to", "token"]);
   });
 
   it("is an ordinary 404 when DEV_OUTBOX is off", async () => {

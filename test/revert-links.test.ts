@@ -133,7 +133,9 @@ describe("the account page", () => {
     const res = await browser.submit(await browser.open("/login"), "/login", { identifier: theirs, password: owner.password });
     expect(res.status).toBe(303);
     const page = await (await browser.get("/account")).text();
-    expect(page).toContain(`A link sent to ${owner.email} can undo the change of this account&#39;s address to ${theirs}`);
+    expect(page).toContain(
+      `A link sent to <bdi>${owner.email}</bdi> can undo the change of this account&#39;s address to <bdi>${theirs}</bdi>`,
+    );
   });
 });
 

@@ -222,7 +222,7 @@ describe("new device or place", () => {
     const [flag] = await userAudit(user.userId, "login.flagged");
     expect(flag!.metadata).toMatchObject({ flags: ["impossible_travel", "new_place"], country: "AU", city: "Sydney" });
     const [unusual] = (await outbox(user.email, "security_notice")).filter((m) => m.subject === "Unusual sign-in to your account");
-    expect(unusual!.text).toContain("Approximate location: Sydney, AU");
+    expect(unusual!.text).toContain("Approximate location: \u2068Sydney, AU\u2069");
     expect(unusual!.text).toContain("no traveller could have made");
   });
 

@@ -121,6 +121,7 @@ function checksNewPasswords(deps: Deps): boolean {
 export async function assertNotBreached(deps: Deps, password: string, field = "password"): Promise<void> {
   if (!checksNewPasswords(deps)) return;
   if (((await breachCount(deps, password)) ?? 0) > 0) {
-    throw new AppError("weak_password", { detail: BREACHED_REASON, errors: [{ field, message: BREACHED_REASON }] });
+    const reason = { key: "passwordPolicy.breached" };
+    throw new AppError("weak_password", { detail: BREACHED_REASON, errors: [{ field, message: BREACHED_REASON, reason }] });
   }
 }

@@ -81,7 +81,7 @@ export async function changePassword(
     userId: user.id,
     metadata: { sessions_revoked: revokedSessionIds.length, api_keys_revoked: revokedApiKeys.map((k) => k.id) },
   });
-  await sendSecurityNotice(deps, user.id, "password_changed", user.email, keyNames(revokedApiKeys));
+  await sendSecurityNotice(deps, user.id, "password_changed", user, keyNames(revokedApiKeys));
 }
 
 /**

@@ -76,7 +76,13 @@ export async function assertNotDisposable(deps: Deps, email: string, field: stri
   }
   if (listed) {
     throw new AppError("validation_failed", {
-      errors: [{ field, message: "Addresses at disposable email services are not accepted. Use a permanent address." }],
+      errors: [
+        {
+          field,
+          message: "Addresses at disposable email services are not accepted. Use a permanent address.",
+          reason: { key: "errors.disposable" },
+        },
+      ],
     });
   }
 }

@@ -23,36 +23,47 @@ export interface PolicyOptions {
 
 const KEYBOARD_ROWS = ["`1234567890-=", "qwertyuiop[]\\", "asdfghjkl;'", "zxcvbnm,./", "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p"];
 
+/** Why a password is refused: the API's English words and the pages' catalogue key (`passwordPolicy.*`). */
+export interface Weakness {
+  message: string;
+  reason: { key: `passwordPolicy.${string}`; values?: { count: number } };
+}
+
+const weakness = (message: string, rule: string, count?: number): Weakness => ({
+  message,
+  reason: { key: `passwordPolicy.${rule}`, ...(count === undefined ? {} : { values: { count } }) },
+});
+
 /** Returns why the password is refused, or null when it is acceptable. */
-export function passwordWeakness(password: string, context: PasswordContext, options: PolicyOptions): string | null {
+export function passwordWeakness(password: string, context: PasswordContext, options: PolicyOptions): Weakness | null {
   const length = [...password].length;
   const minLength = options.passwordMinLength ?? PASSWORD_MIN_LENGTH_DEFAULT;
-  if (length < minLength) return `Use at least ${minLength} characters.`;
-  if (length > PASSWORD_MAX_LENGTH) return `Use at most ${PASSWORD_MAX_LENGTH} characters.`;
+  if (length < minLength) return weakness(`Use at least ${minLength} characters.`, "tooShort", minLength);
+  if (length > PASSWORD_MAX_LENGTH) return weakness(`Use at most ${PASSWORD_MAX_LENGTH} characters.`, "tooLong", PASSWORD_MAX_LENGTH);
 
   const lower = password.toLowerCase();
-  if (isTriviallyPatterned(lower)) return "This password is a simple pattern (repeated or sequential characters).";
+  if (isTriviallyPatterned(lower)) return weakness("This password is a simple pattern (repeated or sequential characters).", "pattern");
 
   const core = lower.replace(/^[\d\W_]+|[\d\W_]+$/g, "");
   if (COMMON_PASSWORDS.has(lower) || (core.length >= 4 && COMMON_PASSWORDS.has(core))) {
-    return "This password is too common; it appears in lists of breached passwords.";
+    return weakness("This password is too common; it appears in lists of breached passwords.", "common");
   }
 
   for (const part of personalParts(context)) {
-    if (lower.includes(part)) return "The password must not contain your email, username or name.";
+    if (lower.includes(part)) return weakness("The password must not contain your email, username or name.", "personal");
   }
 
   if (options.requireCharacterClasses) {
     const classes = [/[a-z]/, /[A-Z]/, /\d/, /[^A-Za-z0-9]/].filter((re) => re.test(password)).length;
-    if (classes < 3) return "Use at least three of: lower-case letters, upper-case letters, digits, symbols.";
+    if (classes < 3) return weakness("Use at least three of: lower-case letters, upper-case letters, digits, symbols.", "classes");
   }
   return null;
 }
 
 /** Throws `weak_password` (422) with the reason in `errors`. */
 export function assertStrongPassword(password: string, context: PasswordContext, options: PolicyOptions, field = "password"): void {
-  const reason = passwordWeakness(password, context, options);
-  if (reason) throw new AppError("weak_password", { detail: reason, errors: [{ field, message: reason }] });
+  const weak = passwordWeakness(password, context, options);
+  if (weak) throw new AppError("weak_password", { detail: weak.message, errors: [{ field, ...weak }] });
 }
 
 function personalParts(context: PasswordContext): string[] {

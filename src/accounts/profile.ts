@@ -11,10 +11,12 @@ import { AppError, isUniqueViolation } from "../errors";
 export interface ProfileChanges {
   full_name?: string | undefined;
   username?: string | null | undefined;
+  /** A shipped locale, or null for "as the browser asks" (the schema refuses anything else). */
+  locale?: string | null | undefined;
 }
 
 /**
- * `PUT /users/me`: only the name and username; everything else is not changeable here. A call that
+ * `PUT /users/me`: only the name, username and language; everything else is not changeable here. A call that
  * changes nothing writes nothing and answers the profile as it is. A change spends the user's
  * `profile_update_user_hour` (each one writes D1, an audit row, an event and a webhook POST); a
  * username that differs from the current one (taken or not: a probe for taken names counts too)
@@ -24,8 +26,9 @@ export interface ProfileChanges {
 export async function updateProfile(deps: Deps, user: User, changes: ProfileChanges): Promise<User> {
   const set: Partial<User> = {};
   if (changes.full_name !== undefined && changes.full_name !== user.fullName) set.fullName = changes.full_name;
+  if (changes.locale !== undefined && changes.locale !== user.locale) set.locale = changes.locale;
   const usernameChanges = changes.username !== undefined && changes.username !== user.username;
-  if (set.fullName === undefined && !usernameChanges) return user;
+  if (Object.keys(set).length === 0 && !usernameChanges) return user;
   await enforceUserLimit(deps, "profile_update", user.id);
   if (usernameChanges) {
     await enforceUserLimit(deps, "username_change", user.id);

@@ -32,9 +32,13 @@ export type RegisterResult = { kind: "created"; tokens: TokenResponse & { device
  * account's known `device`). The token is issued only once the mail is admitted: a new link voids
  * the older ones, so one nobody receives must never exist.
  */
-export async function sendVerificationMail(deps: Deps, user: Pick<User, "id" | "email">, asker: "stranger" | "device"): Promise<void> {
+export async function sendVerificationMail(
+  deps: Deps,
+  user: Pick<User, "id" | "email" | "locale">,
+  asker: "stranger" | "device",
+): Promise<void> {
   await mailToken(deps, user.email, "email_verification", { class: asker }, async () =>
-    verificationMail(user.email, deps.config, await issueOneTimeToken(deps, "verify", { userId: user.id, email: user.email })),
+    verificationMail(deps, user, await issueOneTimeToken(deps, "verify", { userId: user.id, email: user.email })),
   );
 }
 
@@ -64,7 +68,7 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
     // Every refusal is the primary's: a replica may still show an account that was since deleted.
     const held = await findHolders(deps.db, input.email, input.username ?? null);
     const existing = await reclaimIfExpired(deps, held.byEmail);
-    if (existing) return emailTaken(deps, existing.email);
+    if (existing) return emailTaken(deps, existing);
     if (held.byUsername) return usernameTaken(deps, input.email);
   }
 
@@ -86,6 +90,7 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
     updatedAt: now,
     deletedAt: null,
     erasedAt: null,
+    locale: null,
   };
   // One unit of work (one far round trip): the account, its outbox and audit rows and, when it may
   // sign in at once, its session and device. The audit row never exists without the account, nor the reverse.
@@ -103,28 +108,28 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
     committed = await work.commit();
   } catch (error) {
     // A concurrent registration won the race for the same address or username.
-    if (isUniqueViolation(error, "users.email")) return emailTaken(deps, input.email);
+    if (isUniqueViolation(error, "users.email")) return emailTaken(deps, { email: input.email, locale: null });
     if (isUniqueViolation(error, "username")) return usernameTaken(deps, input.email);
     throw error;
   }
   const tokens = session && committed.committed ? await session.issue(committed) : null;
   // Anyone can register any address: until it is verified it is not the account's own.
-  sendMail(deps, verificationMail(user.email, deps.config, verificationToken), { class: "unsolicited" });
+  sendMail(deps, verificationMail(deps, user, verificationToken), { class: "unsolicited" });
   if (!tokens) return { kind: "accepted" };
   return { kind: "created", tokens: { ...tokens, device_token: await device.token() } };
 }
 
 /** With verification required, the owner of the address learns of the attempt by mail; the client does not. */
-function emailTaken(deps: Deps, email: string): RegisterResult {
+function emailTaken(deps: Deps, holder: Pick<User, "email" | "locale">): RegisterResult {
   if (!deps.config.requireEmailVerification) throw new AppError("email_taken");
-  sendMail(deps, registrationAttemptMail(email, deps.config), { class: "unsolicited", registrationAttempt: true });
+  sendMail(deps, registrationAttemptMail(deps, holder), { class: "unsolicited", registrationAttempt: true });
   return { kind: "accepted" };
 }
 
 /** Likewise the username: answering 409 there would tell whether the address is new. */
 function usernameTaken(deps: Deps, email: string): RegisterResult {
   if (!deps.config.requireEmailVerification) throw new AppError("username_taken");
-  sendMail(deps, usernameUnavailableMail(email, deps.config), { class: "unsolicited", registrationAttempt: true });
+  sendMail(deps, usernameUnavailableMail(deps, { email, locale: null }), { class: "unsolicited", registrationAttempt: true });
   return { kind: "accepted" };
 }
 

@@ -1,6 +1,6 @@
 import { findApiKeyWithUser, insertApiKeyWithinCap, listUserApiKeys, markApiKeyRevoked, touchApiKey } from "../db/api-keys";
 import type { ApiKey, User } from "../db/schema";
-import { AppError } from "../errors";
+import { AppError, type FieldError } from "../errors";
 import { assertFreshAuthentication } from "../accounts/fresh-auth";
 import { clientKey } from "../abuse/client-key";
 import { spendBudgets } from "../kernel/budgets";
@@ -100,10 +100,13 @@ export async function createApiKey(
   }
   const lifetimeDays = input.expires_in_days === undefined ? apiKeyLifetime.defaultDays : input.expires_in_days;
   if (lifetimeDays === null && !apiKeyLifetime.allowNoExpiry) {
-    throw invalidLifetime("API keys must expire here: give expires_in_days.");
+    throw invalidLifetime("API keys must expire here: give expires_in_days.", { key: "errors.keyMustExpire" });
   }
   if (lifetimeDays !== null && lifetimeDays > apiKeyLifetime.maxDays) {
-    throw invalidLifetime(`Use at most ${apiKeyLifetime.maxDays} days.`);
+    throw invalidLifetime(`Use at most ${apiKeyLifetime.maxDays} days.`, {
+      key: "errors.keyLifetime",
+      values: { count: apiKeyLifetime.maxDays },
+    });
   }
   await assertFreshAuthentication(deps, caller, input.current_password);
   await enforceUserLimit(deps, "api_key_create", user.id);
@@ -129,7 +132,8 @@ export async function createApiKey(
   );
   if (!inserted) {
     const message = `You can hold at most ${MAX_API_KEYS_PER_USER} active API keys; revoke one first.`;
-    throw new AppError("validation_failed", { detail: message, errors: [{ field: "body", message }] });
+    const reason = { key: "errors.tooManyKeys", values: { count: MAX_API_KEYS_PER_USER } };
+    throw new AppError("validation_failed", { detail: message, errors: [{ field: "body", message, reason }] });
   }
   const prefix = displayPrefix(apiKeyPrefix, generated.keyId);
   await recordAudit(deps, {
@@ -138,7 +142,7 @@ export async function createApiKey(
     resource: `api_key:${id}`,
     metadata: { api_key_id: id, name: input.name, prefix, scopes, expires_at: expiresAt?.toISOString() ?? null },
   });
-  await sendSecurityNotice(deps, user.id, "api_key_created", user.email, [`"${input.name}" (${prefix}…)`]);
+  await sendSecurityNotice(deps, user.id, "api_key_created", user, [{ apiKey: `${input.name} (${prefix}…)` }]);
   return {
     id,
     name: input.name,
@@ -262,6 +266,6 @@ function usable(key: ApiKey, user: User, now: Date): boolean {
   return key.revokedAt === null && (key.expiresAt === null || key.expiresAt.getTime() > now.getTime()) && user.isActive;
 }
 
-function invalidLifetime(message: string): AppError {
-  return new AppError("validation_failed", { errors: [{ field: "expires_in_days", message }] });
+function invalidLifetime(message: string, reason: FieldError["reason"]): AppError {
+  return new AppError("validation_failed", { errors: [{ field: "expires_in_days", message, reason }] });
 }

@@ -39,6 +39,8 @@ export const users = sqliteTable(
     deletedAt: timestamp("deleted_at"),
     /** When a deleted account's password hash and personal fields were overwritten (tombstone). */
     erasedAt: timestamp("erased_at"),
+    /** The language the person chose for pages and mail (a shipped locale), or null: as the browser asks. */
+    locale: text("locale"),
   },
   (t) => [
     uniqueIndex("users_email_live_uq")

@@ -9,7 +9,7 @@ import { emitEvents } from "../events/events";
 import { describeError, log } from "../log";
 import { mailToken } from "../mail/mail";
 import { sendSecurityNotice } from "../mail/notices";
-import { newSignInMail } from "../mail/templates";
+import { newSignInMail, type SignInWarning } from "../mail/templates";
 import { issueOneTimeToken, outstandingTokens, voidTokens } from "../kernel/one-time-tokens";
 
 /**
@@ -90,12 +90,12 @@ async function evaluate(deps: Deps, { user, newDevice, deviceToken, password }: 
     if (await spendOnce(deps, user.id, `signin_notice:${await deviceFingerprint(deps)}`, NOTICE_POLICY)) {
       // The revert token is issued only once its mail is admitted: a newer one voids the older links.
       await mailToken(deps, user.email, "security_notice", { class: "account" }, async () =>
-        newSignInMail(user.email, deps.config, await issueOneTimeToken(deps, "signin_revert", { userId: user.id, email: user.email }), {
+        newSignInMail(deps, user, await issueOneTimeToken(deps, "signin_revert", { userId: user.id, email: user.email }), {
           time: now,
           ip: deps.meta.ip,
           place: describePlace(place),
           userAgent: deps.meta.userAgent,
-          warnings: warnings.map((w) => w.text),
+          warnings: warnings.flatMap((w) => w.notice),
         }),
       );
     }
@@ -110,7 +110,7 @@ async function evaluate(deps: Deps, { user, newDevice, deviceToken, password }: 
     await emitEvents(deps, [{ type: "security.alert", data: { user_id: user.id, reason: "breached_password" } }]);
     const passwordTag = (await sha256(user.passwordHash)).slice(0, 16);
     if (await spendOnce(deps, user.id, `breached_notice:${passwordTag}`, BREACH_NOTICE_POLICY)) {
-      await sendSecurityNotice(deps, user.id, "password_breached", user.email);
+      await sendSecurityNotice(deps, user.id, "password_breached", user);
     }
   }
 }
@@ -131,7 +131,8 @@ async function deviceFingerprint(deps: Deps): Promise<string> {
 
 interface Warning {
   flag: "impossible_travel" | "unusual_hour" | "new_place";
-  text: string;
+  /** What the notice says about it. */
+  notice: SignInWarning[];
   metadata: Record<string, unknown>;
 }
 
@@ -151,7 +152,7 @@ async function compareWithProfile(deps: Deps, userId: string, place: RequestPlac
     if (km >= MIN_TRAVEL_KM && kmh > deps.config.attack.impossibleTravelKmh) {
       warnings.push({
         flag: "impossible_travel",
-        text: `Warning: this sign-in is ${Math.round(km)} km from the previous one, a journey no traveller could have made in the time between them.`,
+        notice: [{ kind: "travel", km: Math.round(km) }],
         metadata: { distance_km: Math.round(km), speed_kmh: kmh },
       });
     }
@@ -163,7 +164,7 @@ async function compareWithProfile(deps: Deps, userId: string, place: RequestPlac
   if (seen >= HOUR_HISTORY_MIN && near === 0) {
     warnings.push({
       flag: "unusual_hour",
-      text: `Warning: this account does not usually sign in at this hour (${String(hour).padStart(2, "0")}:00 local time).`,
+      notice: [{ kind: "hour", hour }],
       metadata: { hour },
     });
   }
@@ -175,10 +176,11 @@ async function compareWithProfile(deps: Deps, userId: string, place: RequestPlac
   // Only against a history: an account's first places are its normal ones.
   const unseen = known.length ? current.filter((p) => !known.includes(p)) : [];
   if (unseen.length) {
-    const named = unseen.map((p) => (p.startsWith("country:") ? `country (${p.slice(8)})` : `network (AS${p.slice(4)})`));
     warnings.push({
       flag: "new_place",
-      text: `This sign-in came from a ${named.join(" and ")} this account has not signed in from before.`,
+      notice: unseen.map((p): SignInWarning =>
+        p.startsWith("country:") ? { kind: "country", country: p.slice(8) } : { kind: "network", asn: Number(p.slice(4)) },
+      ),
       metadata: { new_places: unseen },
     });
   }

@@ -1,5 +1,6 @@
 import type { LimiterRpc, MonitorRpc } from "./objects";
 import { readConfig, type Bindings, type Config } from "../config";
+import type { Locale } from "../config/languages";
 import { guardKv, type Db } from "../db/client";
 import { createDatabases, type ReplicaReads } from "../db/replica-reads";
 import { DependencyError } from "../errors";
@@ -16,6 +17,11 @@ interface RequestMeta {
   requestId: string;
   /** Cloudflare's coarse location of the client (`request.cf`), when the runtime gave one. */
   place?: RequestPlace | null;
+  /**
+   * The language the request asks for (`gh_lang` cookie, `Accept-Language`, DEFAULT_LOCALE): what
+   * mail to an address without an account speaks. Pages and mail to an account decide with more.
+   */
+  locale?: Locale;
 }
 
 /** The parts of `request.cf` the sign-in signals use; every field may be missing. */
@@ -51,6 +57,8 @@ export interface Deps {
   /** Credential-state reads near the user: isolate cache, read replica, primary (db/replica-reads.ts). */
   replicas: ReplicaReads;
   kv: KVNamespace;
+  /** The static assets: the message catalogues (src/i18n). Absent only where a test leaves it out. */
+  assets: Fetcher | undefined;
   config: Config;
   now: () => Date;
   keys: () => Promise<KeySet>;
@@ -119,6 +127,7 @@ export function createDeps(env: Bindings, options: DepsOptions): Deps {
     db,
     replicas,
     kv: guardKv(env.AUTH_KV, meter),
+    assets: (env as Partial<Bindings>).ASSETS,
     config,
     now,
     keys: () => loadKeySet(db, config, now().getTime()),

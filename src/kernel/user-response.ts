@@ -18,6 +18,10 @@ export const UserResponseSchema = z
     created_at: isoTime,
     updated_at: isoTime,
     last_login_at: isoTime.nullable(),
+    locale: z
+      .string()
+      .nullable()
+      .openapi({ description: "The language chosen for pages and mail (BCP 47), or null: as the browser asks." }),
   })
   .openapi("User");
 
@@ -34,5 +38,6 @@ export function toUserResponse(user: User): UserResponse {
     created_at: user.createdAt.toISOString(),
     updated_at: user.updatedAt.toISOString(),
     last_login_at: user.lastLoginAt?.toISOString() ?? null,
+    locale: user.locale,
   };
 }

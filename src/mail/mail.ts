@@ -19,6 +19,8 @@ export type MailKind = "email_verification" | "password_reset" | "email_change" 
 export interface MailMessage {
   to: string;
   kind: MailKind;
+  /** The language it is written in (src/mail/templates.tsx). */
+  locale: string;
   subject: string;
   text: string;
   html: string;
@@ -46,6 +48,7 @@ export type MailTrigger =
 export interface OutboxEntry {
   to: string;
   kind: MailKind;
+  locale: string;
   subject: string;
   text: string;
   token: string | null;
@@ -61,18 +64,21 @@ function outboxPrefix(to: string): string {
   return `${OUTBOX_PREFIX}${to.toLowerCase()}:`;
 }
 
-/** Queues a mail for delivery after the response. */
-export function sendMail(deps: Deps, message: MailMessage, trigger: MailTrigger): void {
+/** Queues a mail for delivery after the response (written there too: its catalogue may need loading). */
+export function sendMail(deps: Deps, message: MailMessage | Promise<MailMessage>, trigger: MailTrigger): void {
   deps.waitUntil(deliver(deps, message, trigger));
 }
 
 /** Delivers now, within the mailbox's budget; never throws (a failure is logged). Used by `sendMail` and by tests of the transports. */
-export async function deliver(deps: Deps, message: MailMessage, trigger: MailTrigger): Promise<void> {
+export async function deliver(deps: Deps, pending: MailMessage | Promise<MailMessage>, trigger: MailTrigger): Promise<void> {
+  let kind: MailKind | "unknown" = "unknown";
   try {
+    const message = await pending;
+    kind = message.kind;
     if (deps.config.mail.transport === "none") return notSent(message.kind);
     if (await admitMail(deps, message.to, message.kind, trigger)) await transmit(deps, message);
   } catch (error) {
-    logFailure(deps, message.kind, error);
+    logFailure(deps, kind, error);
   }
 }
 
@@ -84,7 +90,14 @@ export type Undelivered = "over_budget" | "not_sent";
  * mail API answered 2xx, by the time this resolves to null. For mail that must go out before the
  * change it reports is made (the old address's revert link). Never throws.
  */
-export async function sendMailNow(deps: Deps, message: MailMessage, trigger: MailTrigger): Promise<Undelivered | null> {
+export async function sendMailNow(deps: Deps, pending: Promise<MailMessage>, trigger: MailTrigger): Promise<Undelivered | null> {
+  let message: MailMessage;
+  try {
+    message = await pending;
+  } catch (error) {
+    logFailure(deps, "unknown", error);
+    return "not_sent";
+  }
   return mailToken(deps, message.to, message.kind, trigger, () => Promise.resolve(message));
 }
 
@@ -119,7 +132,7 @@ function notSent(kind: MailKind): void {
   log("warn", "mail.not_sent", { kind, reason: "MAIL_TRANSPORT is none" });
 }
 
-function logFailure(deps: Deps, kind: MailKind, error: unknown): void {
+function logFailure(deps: Deps, kind: MailKind | "unknown", error: unknown): void {
   log("error", "mail.failed", { kind, transport: deps.config.mail.transport, reason: String(error).slice(0, 200) });
 }
 
@@ -175,6 +188,7 @@ async function writeOutbox(deps: Deps, message: MailMessage): Promise<void> {
   const entry: OutboxEntry = {
     to: message.to,
     kind: message.kind,
+    locale: message.locale,
     subject: message.subject,
     text: message.text,
     token: message.token ?? null,

@@ -1,7 +1,7 @@
 import { findUserById } from "../db/users";
 import type { Deps } from "../kernel/deps";
 import { sendMail } from "./mail";
-import { securityNoticeMail, type SecurityEvent } from "./templates";
+import { securityNoticeMail, type NoticeItem, type Recipient, type SecurityEvent } from "./templates";
 
 /**
  * Mails the account owner a security notice (after the response; never changes the answer).
@@ -11,10 +11,10 @@ export async function sendSecurityNotice(
   deps: Deps,
   userId: string,
   event: SecurityEvent,
-  to?: string,
-  items: string[] = [],
+  to?: Recipient,
+  items: NoticeItem[] = [],
 ): Promise<void> {
-  const address = to ?? (await findUserById(deps.db, userId))?.email;
-  if (!address) return;
-  sendMail(deps, securityNoticeMail(address, event, { ip: deps.meta.ip, time: deps.now(), items }), { class: "account" });
+  const recipient = to ?? (await findUserById(deps.db, userId));
+  if (!recipient) return;
+  sendMail(deps, securityNoticeMail(deps, recipient, event, { ip: deps.meta.ip, time: deps.now(), items }), { class: "account" });
 }

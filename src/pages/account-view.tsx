@@ -6,9 +6,9 @@ import type { DeviceView } from "../devices/devices";
 import type { OutstandingRevert } from "../recovery/email-change";
 import type { SessionPage } from "../sessions/sessions";
 import type { FormName } from "./csrf";
-import { ErrorSummary, Field, Form, Hidden, Layout, Notice, whenText, type Frame, type FormState } from "./kit";
+import { nativeName, person, SHIPPED_LOCALES, type Translator } from "../i18n";
+import { ErrorSummary, Field, Form, Hidden, Layout, Notice, Select, whenText, type Frame, type FormState } from "./kit";
 import type { PageSession } from "./session";
-import { strings as s, type NoticeKey } from "./strings";
 
 /** `/account`: everything a signed-in user manages, one section per form. */
 
@@ -25,53 +25,62 @@ export interface AccountView {
   frame: Frame;
   session: PageSession;
   data: AccountData;
-  notice: NoticeKey | null;
+  notice: string | null;
   /** The form that failed, and how. */
   failed?: { form: FormName; state: FormState } | undefined;
   /** A key just created: its secret is shown this once. */
   createdKey?: CreatedApiKey | undefined;
 }
 
-const a = s.account;
-
 /** A short label for a user agent: "Chrome on Linux", or the agent cut short. */
-export function deviceLabel(userAgent: string | null): string {
-  if (!userAgent) return a.unknownDevice;
+export function deviceLabel(t: Translator, userAgent: string | null): string {
+  if (!userAgent) return t.text("account.unknownDevice");
   const browser = /(Edg|Firefox|Chrome|Safari|curl|okhttp)\//.exec(userAgent)?.[1];
   const os = /(Windows|Android|iPhone|iPad|Mac OS X|Linux|CrOS)/.exec(userAgent)?.[1];
-  if (browser) return os ? `${browser} on ${os}` : browser;
+  if (browser) return os ? t.text("account.deviceLabel", { browser, system: os }) : browser;
   return userAgent.slice(0, 40);
+}
+
+/** A security log entry's label: `login.failed` → `events.login_failed` of the catalogue. */
+export function eventLabel(t: Translator, action: string): string {
+  return t.maybe(`events.${action.replaceAll(".", "_")}`) ?? t.text("events.unknown");
+}
+
+/** "Signed in … · last active … · IP …": the IP part only when there is one. */
+function withIp(t: Translator, ip: string | null, without: string, withIt: (ip: string) => string): string {
+  return ip ? withIt(ip) : without;
 }
 
 export const AccountPage: FC<AccountView> = (view) => {
   const { frame, session, data, failed } = view;
+  const { t } = frame;
   const { user } = session;
   const stateOf = (form: FormName) => (failed?.form === form ? failed.state : undefined);
   const errorOf = (form: FormName, field: string) => stateOf(form)?.fields?.[field];
   const valueOf = (form: FormName, field: string) => stateOf(form)?.values?.[field];
-  const summary = (form: FormName) => <ErrorSummary state={stateOf(form)} form={form} />;
+  const summary = (form: FormName) => <ErrorSummary t={t} state={stateOf(form)} form={form} />;
   return (
-    <Layout frame={frame} title={a.title} wide failed={failed !== undefined}>
-      <Notice notice={view.notice} />
-      <nav class="toc" aria-label={a.contents}>
-        <a href="#profile">{a.profile}</a>
-        <a href="#email">{a.email}</a>
-        <a href="#password">{a.password}</a>
-        <a href="#sessions">{a.sessions}</a>
-        <a href="#devices">{a.devices}</a>
-        <a href="#api-keys">{a.apiKeys}</a>
-        <a href="#log">{a.log}</a>
-        <a href="#delete">{a.delete}</a>
+    <Layout frame={frame} title={t.text("account.title")} wide failed={failed !== undefined}>
+      <Notice t={t} notice={view.notice} />
+      <nav class="toc" aria-label={t.text("account.contents")}>
+        <a href="#profile">{t.text("account.profile")}</a>
+        <a href="#email">{t.text("account.email")}</a>
+        <a href="#password">{t.text("account.password")}</a>
+        <a href="#sessions">{t.text("account.sessions")}</a>
+        <a href="#devices">{t.text("account.devices")}</a>
+        <a href="#api-keys">{t.text("account.apiKeys")}</a>
+        <a href="#log">{t.text("account.log")}</a>
+        <a href="#delete">{t.text("account.delete")}</a>
       </nav>
 
       <section id="profile" aria-labelledby="profile-h">
-        <h2 id="profile-h">{a.profile}</h2>
+        <h2 id="profile-h">{t.text("account.profile")}</h2>
         {summary("profile")}
         <Form frame={frame} name="profile" action="/account/profile">
           <Field
             form="profile"
             name="full_name"
-            label={s.fields.full_name.label}
+            label={t.text("fields.full_name.label")}
             value={valueOf("profile", "full_name") ?? user.fullName}
             error={errorOf("profile", "full_name")}
             autocomplete="name"
@@ -81,44 +90,57 @@ export const AccountPage: FC<AccountView> = (view) => {
           <Field
             form="profile"
             name="username"
-            label={s.fields.username.label}
-            hint={s.fields.username.hint}
+            label={t.text("fields.username.label")}
+            hint={t.text("fields.username.hint")}
             value={valueOf("profile", "username") ?? user.username ?? ""}
             error={errorOf("profile", "username")}
             autocomplete="username"
             maxlength={50}
           />
-          <button type="submit">{a.profileSubmit}</button>
+          <Select
+            form="profile"
+            name="locale"
+            label={t.text("fields.locale.label")}
+            options={[["", t.text("fields.locale.automatic")], ...SHIPPED_LOCALES.map((l) => [l, nativeName(l)] as const)]}
+            value={valueOf("profile", "locale") ?? user.locale ?? ""}
+            error={errorOf("profile", "locale")}
+          />
+          <button type="submit">{t.text("account.profileSubmit")}</button>
         </Form>
       </section>
 
       <section id="email" aria-labelledby="email-h">
-        <h2 id="email-h">{a.email}</h2>
+        <h2 id="email-h">{t.text("account.email")}</h2>
         {summary("email")}
         <p>
-          {a.current(user.email)}
-          <span class="badge">{user.emailVerified ? a.verified : a.unverified}</span>
+          {t.rich("account.current", { email: person(user.email) })}
+          <span class="badge">{user.emailVerified ? t.text("account.verified") : t.text("account.unverified")}</span>
         </p>
         {data.reverts.map((revert) => (
           <p class="notice">
-            {a.revertOutstanding(revert.sentTo, revert.movedTo, whenText(revert.expiresAt))} {a.revertHowToEnd}
+            {t.rich("account.revertOutstanding", {
+              sentTo: person(revert.sentTo),
+              movedTo: person(revert.movedTo),
+              until: whenText(t, revert.expiresAt),
+            })}{" "}
+            {t.text("account.revertHowToEnd")}
           </p>
         ))}
         {user.emailVerified ? null : (
           <Form frame={frame} name="resend" action="/resend-verification">
             <Hidden name="email" value={user.email} />
             <button type="submit" class="secondary">
-              {a.resend}
+              {t.text("account.resend")}
             </button>
           </Form>
         )}
-        <p>{a.emailIntro}</p>
+        <p>{t.text("account.emailIntro")}</p>
         <Form frame={frame} name="email" action="/account/email">
           <Field
             form="email"
             name="new_email"
             type="email"
-            label={s.fields.new_email.label}
+            label={t.text("fields.new_email.label")}
             value={valueOf("email", "new_email")}
             error={errorOf("email", "new_email")}
             autocomplete="email"
@@ -129,26 +151,26 @@ export const AccountPage: FC<AccountView> = (view) => {
             form="email"
             name="password"
             type="password"
-            label={s.fields.current_password.label}
+            label={t.text("fields.current_password.label")}
             error={errorOf("email", "password")}
             autocomplete="current-password"
             required
           />
-          <button type="submit">{a.emailSubmit}</button>
+          <button type="submit">{t.text("account.emailSubmit")}</button>
         </Form>
       </section>
 
       <section id="password" aria-labelledby="password-h">
-        <h2 id="password-h">{a.password}</h2>
+        <h2 id="password-h">{t.text("account.password")}</h2>
         {summary("password")}
-        <p>{a.passwordIntro}</p>
+        <p>{t.text("account.passwordIntro")}</p>
         <Form frame={frame} name="password" action="/account/password">
           <input type="text" name="username" value={user.email} autocomplete="username" hidden />
           <Field
             form="password"
             name="current_password"
             type="password"
-            label={s.fields.current_password.label}
+            label={t.text("fields.current_password.label")}
             error={errorOf("password", "current_password")}
             autocomplete="current-password"
             required
@@ -157,13 +179,13 @@ export const AccountPage: FC<AccountView> = (view) => {
             form="password"
             name="new_password"
             type="password"
-            label={s.fields.new_password.label}
-            hint={s.passwordHint(frame.passwordMinLength)}
+            label={t.text("fields.new_password.label")}
+            hint={t.text("passwordHint", { count: frame.passwordMinLength })}
             error={errorOf("password", "new_password")}
             autocomplete="new-password"
             required
           />
-          <button type="submit">{a.passwordSubmit}</button>
+          <button type="submit">{t.text("account.passwordSubmit")}</button>
         </Form>
       </section>
 
@@ -176,24 +198,24 @@ export const AccountPage: FC<AccountView> = (view) => {
         state={stateOf("api_key_create")}
         revokeState={stateOf("api_key_revoke")}
       />
-      <SecurityLog events={data.events} />
+      <SecurityLog t={t} events={data.events} />
 
       <section id="delete" aria-labelledby="delete-h">
-        <h2 id="delete-h">{a.delete}</h2>
+        <h2 id="delete-h">{t.text("account.delete")}</h2>
         {summary("delete")}
-        <p>{a.deleteIntro}</p>
+        <p>{t.text("account.deleteIntro")}</p>
         <Form frame={frame} name="delete" action="/account/delete">
           <Field
             form="delete"
             name="password"
             type="password"
-            label={s.fields.delete_password.label}
+            label={t.text("fields.delete_password.label")}
             error={errorOf("delete", "password")}
             autocomplete="current-password"
             required
           />
           <button type="submit" class="danger">
-            {a.deleteSubmit}
+            {t.text("account.deleteSubmit")}
           </button>
         </Form>
       </section>
@@ -201,79 +223,99 @@ export const AccountPage: FC<AccountView> = (view) => {
   );
 };
 
-const Sessions: FC<{ frame: Frame; data: AccountData; failed: FormState | undefined }> = ({ frame, data, failed }) => (
-  <section id="sessions" aria-labelledby="sessions-h">
-    <h2 id="sessions-h">{a.sessions}</h2>
-    <ErrorSummary state={failed} form="session_revoke" />
-    <ul class="items">
-      {data.sessions.sessions.map((session) => {
-        const label = session.device ?? deviceLabel(session.user_agent);
-        return (
-          <li>
-            <span>
-              <strong>{label}</strong>
-              {session.current ? <span class="badge">{a.thisDevice}</span> : null}
-              <br />
-              <span class="muted">
-                {a.sessionDetails(whenText(session.created_at), whenText(session.last_used_at), session.ip_address)}
+const Sessions: FC<{ frame: Frame; data: AccountData; failed: FormState | undefined }> = ({ frame, data, failed }) => {
+  const { t } = frame;
+  const now = new Date();
+  return (
+    <section id="sessions" aria-labelledby="sessions-h">
+      <h2 id="sessions-h">{t.text("account.sessions")}</h2>
+      <ErrorSummary t={t} state={failed} form="session_revoke" />
+      <p>{t.text("account.sessionCount", { count: data.sessions.sessions.length })}</p>
+      <ul class="items">
+        {data.sessions.sessions.map((session) => {
+          const label = session.device ? session.device : deviceLabel(t, session.user_agent);
+          const times = {
+            created: whenText(t, session.created_at),
+            lastUsed: session.last_used_at ? t.relative(session.last_used_at, now) : t.text("time.never"),
+          };
+          return (
+            <li>
+              <span>
+                <strong>{label}</strong>
+                {session.current ? <span class="badge">{t.text("account.thisDevice")}</span> : null}
+                <br />
+                <span class="muted">
+                  {withIp(t, session.ip_address, t.text("account.sessionDetails", times), (ip) =>
+                    t.text("account.sessionDetailsIp", { ...times, ip }),
+                  )}
+                </span>
               </span>
-            </span>
-            {session.current ? null : (
-              <Form frame={frame} name="session_revoke" action="/account/sessions/revoke" class="inline">
-                <Hidden name="id" value={session.id} />
-                <button type="submit" class="secondary" aria-label={a.revokeSessionLabel(label)}>
-                  {a.revokeSession}
+              {session.current ? null : (
+                <Form frame={frame} name="session_revoke" action="/account/sessions/revoke" class="inline">
+                  <Hidden name="id" value={session.id} />
+                  <button type="submit" class="secondary" aria-label={t.text("account.revokeSessionLabel", { device: label })}>
+                    {t.text("account.revokeSession")}
+                  </button>
+                </Form>
+              )}
+            </li>
+          );
+        })}
+      </ul>
+      <div class="links">
+        <Form frame={frame} name="logout" action="/logout" class="inline">
+          <button type="submit" class="secondary">
+            {t.text("account.signOutHere")}
+          </button>
+        </Form>
+        <Form frame={frame} name="logout" action="/logout" class="inline">
+          <input type="hidden" name="scope" value="all" />
+          <button type="submit" class="secondary">
+            {t.text("account.signOutEverywhere")}
+          </button>
+        </Form>
+      </div>
+    </section>
+  );
+};
+
+const Devices: FC<{ frame: Frame; devices: DeviceView[]; failed: FormState | undefined }> = ({ frame, devices, failed }) => {
+  const { t } = frame;
+  const now = new Date();
+  return (
+    <section id="devices" aria-labelledby="devices-h">
+      <h2 id="devices-h">{t.text("account.devices")}</h2>
+      <ErrorSummary t={t} state={failed} form="device_revoke" />
+      <p>{t.text("account.devicesIntro")}</p>
+      {devices.length === 0 ? <p class="muted">{t.text("account.noDevices")}</p> : null}
+      <ul class="items">
+        {devices.map((device) => {
+          const label = deviceLabel(t, device.user_agent);
+          const times = { first: whenText(t, device.created_at), last: t.relative(device.last_seen_at, now) };
+          return (
+            <li>
+              <span>
+                <strong>{label}</strong>
+                <br />
+                <span class="muted">
+                  {withIp(t, device.ip_address, t.text("account.deviceDetails", times), (ip) =>
+                    t.text("account.deviceDetailsIp", { ...times, ip }),
+                  )}
+                </span>
+              </span>
+              <Form frame={frame} name="device_revoke" action="/account/devices/revoke" class="inline">
+                <Hidden name="id" value={device.id} />
+                <button type="submit" class="secondary" aria-label={t.text("account.forgetDeviceLabel", { device: label })}>
+                  {t.text("account.forgetDevice")}
                 </button>
               </Form>
-            )}
-          </li>
-        );
-      })}
-    </ul>
-    <div class="links">
-      <Form frame={frame} name="logout" action="/logout" class="inline">
-        <button type="submit" class="secondary">
-          {a.signOutHere}
-        </button>
-      </Form>
-      <Form frame={frame} name="logout" action="/logout" class="inline">
-        <input type="hidden" name="scope" value="all" />
-        <button type="submit" class="secondary">
-          {a.signOutEverywhere}
-        </button>
-      </Form>
-    </div>
-  </section>
-);
-
-const Devices: FC<{ frame: Frame; devices: DeviceView[]; failed: FormState | undefined }> = ({ frame, devices, failed }) => (
-  <section id="devices" aria-labelledby="devices-h">
-    <h2 id="devices-h">{a.devices}</h2>
-    <ErrorSummary state={failed} form="device_revoke" />
-    <p>{a.devicesIntro}</p>
-    {devices.length === 0 ? <p class="muted">{a.noDevices}</p> : null}
-    <ul class="items">
-      {devices.map((device) => {
-        const label = deviceLabel(device.user_agent);
-        return (
-          <li>
-            <span>
-              <strong>{label}</strong>
-              <br />
-              <span class="muted">{a.deviceDetails(whenText(device.created_at), whenText(device.last_seen_at), device.ip_address)}</span>
-            </span>
-            <Form frame={frame} name="device_revoke" action="/account/devices/revoke" class="inline">
-              <Hidden name="id" value={device.id} />
-              <button type="submit" class="secondary" aria-label={a.forgetDeviceLabel(label)}>
-                {a.forgetDevice}
-              </button>
-            </Form>
-          </li>
-        );
-      })}
-    </ul>
-  </section>
-);
+            </li>
+          );
+        })}
+      </ul>
+    </section>
+  );
+};
 
 const ApiKeys: FC<{
   frame: Frame;
@@ -282,22 +324,23 @@ const ApiKeys: FC<{
   state: FormState | undefined;
   revokeState: FormState | undefined;
 }> = ({ frame, keys, createdKey, state, revokeState }) => {
+  const { t } = frame;
   const chosen = state?.values?.scopes?.split(",") ?? [...API_KEY_SCOPES];
   return (
     <section id="api-keys" aria-labelledby="api-keys-h">
-      <h2 id="api-keys-h">{a.apiKeys}</h2>
-      <ErrorSummary state={state} form="api_key_create" />
-      <ErrorSummary state={revokeState} form="api_key_revoke" />
+      <h2 id="api-keys-h">{t.text("account.apiKeys")}</h2>
+      <ErrorSummary t={t} state={state} form="api_key_create" />
+      <ErrorSummary t={t} state={revokeState} form="api_key_revoke" />
       {createdKey ? (
         <div class="notice" role="status">
-          <p>{a.newKey}</p>
+          <p>{t.text("account.newKey")}</p>
           <p class="secret" id="new-api-key">
             {createdKey.api_key}
           </p>
         </div>
       ) : null}
-      <p>{a.apiKeysIntro}</p>
-      {keys.length === 0 ? <p class="muted">{a.noKeys}</p> : null}
+      <p>{t.text("account.apiKeysIntro")}</p>
+      {keys.length === 0 ? <p class="muted">{t.text("account.noKeys")}</p> : null}
       <ul class="items">
         {keys.map((key) => (
           <li>
@@ -305,14 +348,18 @@ const ApiKeys: FC<{
               <strong>{key.name}</strong> <code>{key.prefix}…</code>
               <br />
               <span class="muted">
-                {a.keyDetails(whenText(key.created_at), whenText(key.expires_at), whenText(key.last_used_at))} ·{" "}
-                {key.scopes.map((scope) => s.scopeLabels[scope] ?? scope).join(", ")}
+                {t.text("account.keyDetails", {
+                  created: whenText(t, key.created_at),
+                  expires: whenText(t, key.expires_at),
+                  lastUsed: whenText(t, key.last_used_at),
+                })}{" "}
+                · {t.list(key.scopes.map((scope) => t.maybe(`scopeLabels.${scope}`) ?? scope))}
               </span>
             </span>
             <Form frame={frame} name="api_key_revoke" action="/account/api-keys/revoke" class="inline">
               <Hidden name="id" value={key.id} />
-              <button type="submit" class="danger" aria-label={a.revokeKeyLabel(key.name)}>
-                {a.revokeKey}
+              <button type="submit" class="danger" aria-label={t.text("account.revokeKeyLabel", { name: key.name })}>
+                {t.text("account.revokeKey")}
               </button>
             </Form>
           </li>
@@ -322,8 +369,8 @@ const ApiKeys: FC<{
         <Field
           form="api_key_create"
           name="name"
-          label={s.fields.name.label}
-          hint={s.fields.name.hint}
+          label={t.text("fields.name.label")}
+          hint={t.text("fields.name.hint")}
           value={state?.values?.name}
           error={state?.fields?.name}
           required
@@ -333,14 +380,14 @@ const ApiKeys: FC<{
           form="api_key_create"
           name="expires_in_days"
           type="number"
-          label={s.fields.expires_in_days.label}
+          label={t.text("fields.expires_in_days.label")}
           value={state?.values?.expires_in_days ?? "90"}
           error={state?.fields?.expires_in_days}
           min={1}
           max={3650}
         />
         <fieldset aria-describedby={state?.fields?.scopes ? "api_key_create-scopes-error" : undefined}>
-          <legend>{s.fields.scopes.legend}</legend>
+          <legend>{t.text("fields.scopes.legend")}</legend>
           {state?.fields?.scopes ? (
             <span class="field-error" id="api_key_create-scopes-error">
               {state.fields.scopes}
@@ -355,7 +402,7 @@ const ApiKeys: FC<{
                 checked={chosen.includes(scope)}
                 id={i === 0 ? "api_key_create-scopes" : undefined}
               />
-              {s.scopeLabels[scope]}
+              {t.maybe(`scopeLabels.${scope}`) ?? scope}
             </label>
           ))}
         </fieldset>
@@ -363,30 +410,32 @@ const ApiKeys: FC<{
           form="api_key_create"
           name="current_password"
           type="password"
-          label={s.fields.current_password.label}
-          hint={a.currentPasswordHint}
+          label={t.text("fields.current_password.label")}
+          hint={t.text("account.currentPasswordHint")}
           error={state?.fields?.current_password}
           autocomplete="current-password"
         />
-        <button type="submit">{a.createKey}</button>
+        <button type="submit">{t.text("account.createKey")}</button>
       </Form>
     </section>
   );
 };
 
-const SecurityLog: FC<{ events: SecurityEventPage }> = ({ events }) => (
+const SecurityLog: FC<{ t: Translator; events: SecurityEventPage }> = ({ t, events }) => (
   <section id="log" aria-labelledby="log-h">
-    <h2 id="log-h">{a.log}</h2>
-    {events.events.length === 0 ? <p class="muted">{a.logEmpty}</p> : null}
+    <h2 id="log-h">{t.text("account.log")}</h2>
+    {events.events.length === 0 ? <p class="muted">{t.text("account.logEmpty")}</p> : null}
     <ul class="items">
       {events.events.map((event) => (
         <li>
           <span>
-            <strong>{s.events[event.action] ?? event.action}</strong>
+            <strong>{eventLabel(t, event.action)}</strong>
             <br />
             <span class="muted">
-              {a.logDetails(whenText(event.created_at), event.ip_address)}
-              {event.user_agent ? ` · ${deviceLabel(event.user_agent)}` : ""}
+              {withIp(t, event.ip_address, t.text("account.logDetails", { when: whenText(t, event.created_at) }), (ip) =>
+                t.text("account.logDetailsIp", { when: whenText(t, event.created_at), ip }),
+              )}
+              {event.user_agent ? ` · ${deviceLabel(t, event.user_agent)}` : ""}
             </span>
           </span>
         </li>
@@ -394,7 +443,7 @@ const SecurityLog: FC<{ events: SecurityEventPage }> = ({ events }) => (
     </ul>
     {events.next_cursor ? (
       <p>
-        <a href={`/account?events=${encodeURIComponent(events.next_cursor)}#log`}>{a.logOlder}</a>
+        <a href={`/account?events=${encodeURIComponent(events.next_cursor)}#log`}>{t.text("account.logOlder")}</a>
       </p>
     ) : null}
   </section>

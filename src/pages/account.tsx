@@ -23,7 +23,8 @@ import { failureFrom, list, text, validate, type FieldFor, type Failure, type Fo
 import { frameFor, renderPage, type FormState } from "./kit";
 import { accountPost, noticeOf, redirectWithNotice, toSignIn } from "./respond";
 import { pageSession, signOutBrowser, type PageSession } from "./session";
-import type { NoticeKey } from "./strings";
+import type { NoticeKey } from "./respond";
+import { formTranslator, rememberLanguage } from "./language";
 
 /** `/account` and the forms on it (`/account/<form>`): each calls the service its API route calls. */
 export const accountPages = new Hono<AppEnv>();
@@ -53,13 +54,13 @@ async function loadData(c: Context<AppEnv>, session: PageSession, eventsCursor: 
 interface Outcome {
   status?: number;
   headers?: Record<string, string>;
-  notice?: NoticeKey | null;
+  notice?: string | null;
   failed?: { form: FormName; state: FormState };
   createdKey?: CreatedApiKey;
 }
 
 async function accountPage(c: Context<AppEnv>, session: PageSession, outcome: Outcome = {}) {
-  const frame = await frameFor(c, session);
+  const frame = await frameFor(c, session, { here: "/account" });
   const data = await loadData(c, session, c.req.method === "GET" ? c.req.query("events") : undefined);
   const page = (
     <AccountPage
@@ -99,7 +100,7 @@ function failedForm(
 function accountForm<T>(
   form: FormName,
   options: {
-    schema: Parameters<typeof validate<T>>[0];
+    schema: Parameters<typeof validate<T>>[1];
     input: (data: FormData) => Record<string, unknown>;
     values?: (data: FormData) => Record<string, string | undefined>;
     fieldFor?: FieldFor;
@@ -108,13 +109,14 @@ function accountForm<T>(
 ) {
   return accountPost(form, async (c, data, session) => {
     const values = options.values?.(data) ?? {};
-    const checked = validate(options.schema, options.input(data));
+    const t = formTranslator(c);
+    const checked = validate(t, options.schema, options.input(data));
     if (!checked.ok) return failedForm(c, session, form, { status: 422, state: { fields: checked.fields } }, values);
     try {
       const result = await options.run(c, session, checked.data);
       return typeof result === "string" ? redirectWithNotice(c, "/account", result, `#${anchorOf(form)}`) : result;
     } catch (error) {
-      return failedForm(c, session, form, failureFrom(error, options.fieldFor), values);
+      return failedForm(c, session, form, failureFrom(t, error, options.fieldFor), values);
     }
   });
 }
@@ -127,11 +129,17 @@ accountPages.post(
   "/account/profile",
   accountForm("profile", {
     schema: updateProfileBody,
-    input: (data) => ({ full_name: text(data, "full_name") ?? "", username: text(data, "username") ?? null }),
-    values: (data) => ({ full_name: text(data, "full_name"), username: text(data, "username") }),
+    input: (data) => ({
+      full_name: text(data, "full_name") ?? "",
+      username: text(data, "username") ?? null,
+      locale: text(data, "locale") ?? null,
+    }),
+    values: (data) => ({ full_name: text(data, "full_name"), username: text(data, "username"), locale: text(data, "locale") }),
     fieldFor: { username_taken: "username" },
     run: async (c, session, input) => {
-      await updateProfile(c.var.deps, session.user, input);
+      const saved = await updateProfile(c.var.deps, session.user, input);
+      // The language chosen here is this browser's from now on too (a `?lang=` cookie would outrank it).
+      rememberLanguage(c, saved.locale);
       return "profile_saved";
     },
   }),

@@ -2,27 +2,27 @@ import type { FC, PropsWithChildren } from "hono/jsx";
 import type { AdminAuditEvent } from "../admin/audit-logs";
 import type { AdminUserDetails, AdminUserView } from "../admin/users";
 import type { DeliveryView } from "../admin/webhooks";
-import { deviceLabel } from "./account-view";
 import type { FormName } from "./csrf";
-import { ErrorSummary, Field, Form, Hidden, Layout, Notice, Select, whenText, type Frame, type FormState } from "./kit";
-import { strings as s, type NoticeKey } from "./strings";
+import { ErrorSummary, Field, Form, Hidden, Layout, Notice, Select, type Frame, type FormState } from "./kit";
+import { adminStrings, adminWhen } from "./admin-strings";
+import { deviceLabel, eventLabel } from "./account-view";
 
 /**
  * `/admin`: the administration console's three views (users, one user, the audit log). Every
  * action is a POST form with its own CSRF token; the handlers are in admin.tsx.
  */
 
-const t = s.admin;
+const w = adminStrings;
 
 /** The layout of every console view: the two sections as a menu, then the notice, if any. */
-const AdminLayout: FC<PropsWithChildren<{ frame: Frame; title: string; notice: NoticeKey | null; failed?: boolean }>> = (p) => (
+const AdminLayout: FC<PropsWithChildren<{ frame: Frame; title: string; notice: string | null; failed?: boolean }>> = (p) => (
   <Layout frame={p.frame} title={p.title} wide failed={p.failed ?? false}>
-    <nav class="toc" aria-label={t.nav}>
-      <a href="/admin">{t.users}</a>
-      <a href="/admin/audit-logs">{t.auditLog}</a>
-      <a href="/admin/webhooks">{t.webhooks}</a>
+    <nav class="toc" aria-label={w.nav}>
+      <a href="/admin">{w.users}</a>
+      <a href="/admin/audit-logs">{w.auditLog}</a>
+      <a href="/admin/webhooks">{w.webhooks}</a>
     </nav>
-    <Notice notice={p.notice} />
+    <Notice t={p.frame.t} notice={p.notice} />
     {p.children}
   </Layout>
 );
@@ -35,15 +35,15 @@ export function queryString(values: Record<string, string | undefined | null>): 
   return text ? `?${text}` : "";
 }
 
-function statusOf(user: AdminUserView): keyof typeof t.badges {
+function statusOf(user: AdminUserView): keyof typeof adminStrings.badges {
   return !user.is_active ? "deactivated" : !user.is_verified ? "unverified" : "active";
 }
 
 const Badges: FC<{ user: AdminUserView; locked?: boolean }> = ({ user, locked }) => (
   <>
-    <span class="badge">{t.badges[statusOf(user)]}</span>
-    {user.is_superuser ? <span class="badge">{t.badges.superuser}</span> : null}
-    {locked ? <span class="badge">{t.badges.locked}</span> : null}
+    <span class="badge">{w.badges[statusOf(user)]}</span>
+    {user.is_superuser ? <span class="badge">{w.badges.superuser}</span> : null}
+    {locked ? <span class="badge">{w.badges.locked}</span> : null}
   </>
 );
 
@@ -55,56 +55,56 @@ export interface UserSearch {
 
 export const UsersPage: FC<{
   frame: Frame;
-  notice: NoticeKey | null;
+  notice: string | null;
   search: UserSearch;
   errors?: Record<string, string> | undefined;
   result: { users: AdminUserView[]; next_cursor: string | null } | null;
 }> = ({ frame, notice, search, errors, result }) => {
-  const statusOptions = [["", t.status.any], ...Object.entries(t.statuses)] as const;
+  const statusOptions = [["", w.status.any], ...Object.entries(w.statuses)] as const;
   return (
-    <AdminLayout frame={frame} title={t.title} notice={notice} failed={errors !== undefined}>
+    <AdminLayout frame={frame} title={w.title} notice={notice} failed={errors !== undefined}>
       <section id="users" aria-labelledby="users-h">
-        <h2 id="users-h">{t.search}</h2>
-        <ErrorSummary state={errors ? { fields: errors } : undefined} form="search" />
-        <form method="get" action="/admin" role="search" aria-label={t.search}>
+        <h2 id="users-h">{w.search}</h2>
+        <ErrorSummary t={frame.t} state={errors ? { fields: errors } : undefined} form="search" />
+        <form method="get" action="/admin" role="search" aria-label={w.search}>
           <div class="grid">
-            <Field form="search" name="query" label={t.query.label} value={search.query} error={errors?.query} maxlength={254} />
+            <Field form="search" name="query" label={w.query.label} value={search.query} error={errors?.query} maxlength={254} />
             <Select
               form="search"
               name="status"
-              label={t.status.label}
+              label={w.status.label}
               options={statusOptions}
               value={search.status}
               error={errors?.status}
             />
           </div>
-          <button type="submit">{t.searchSubmit}</button>
+          <button type="submit">{w.searchSubmit}</button>
         </form>
         {result ? (
           <>
-            <ul class="items" aria-label={t.users}>
+            <ul class="items" aria-label={w.users}>
               {result.users.map((user) => (
                 <li>
                   <span>
-                    <a href={`/admin/users/${encodeURIComponent(user.id)}`} aria-label={t.open(user.email)}>
+                    <a href={`/admin/users/${encodeURIComponent(user.id)}`} aria-label={w.open(user.email)}>
                       <strong>{user.email}</strong>
                     </a>
                     {user.username ? <span class="muted"> · {user.username}</span> : null}
                     <Badges user={user} />
                     <br />
                     <span class="muted">
-                      {user.full_name} · {t.userDetails(whenText(user.created_at), whenText(user.last_login_at))}
+                      {user.full_name} · {w.userDetails(adminWhen(user.created_at), adminWhen(user.last_login_at))}
                     </span>
                   </span>
                 </li>
               ))}
             </ul>
-            {result.users.length === 0 ? <p>{t.noUsers}</p> : null}
+            {result.users.length === 0 ? <p>{w.noUsers}</p> : null}
             <p class="links">
-              {search.cursor ? <a href={`/admin${queryString({ query: search.query, status: search.status })}`}>{t.firstPage}</a> : null}
+              {search.cursor ? <a href={`/admin${queryString({ query: search.query, status: search.status })}`}>{w.firstPage}</a> : null}
               {result.next_cursor ? (
                 <a href={`/admin${queryString({ query: search.query, status: search.status, cursor: result.next_cursor })}`}>
-                  {t.nextPage}
+                  {w.nextPage}
                 </a>
               ) : null}
             </p>
@@ -117,7 +117,7 @@ export const UsersPage: FC<{
 
 export interface UserPageProps {
   frame: Frame;
-  notice: NoticeKey | null;
+  notice: string | null;
   details: AdminUserDetails;
   /** The action that failed, and how (a 409 `last_superuser`, a bad role…). */
   failed?: { form: FormName; state: FormState } | undefined;
@@ -143,89 +143,89 @@ export const UserPage: FC<UserPageProps> = ({ frame, notice, details, failed }) 
   return (
     <AdminLayout frame={frame} title={user.email} notice={notice} failed={failed !== undefined}>
       <p>
-        <a href="/admin">{t.backToUsers}</a>
+        <a href="/admin">{w.backToUsers}</a>
       </p>
-      {failed && failed.form !== "admin_roles" ? <ErrorSummary state={failedState} form={failed.form} /> : null}
+      {failed && failed.form !== "admin_roles" ? <ErrorSummary t={frame.t} state={failedState} form={failed.form} /> : null}
       <section id="profile" aria-labelledby="profile-h">
-        <h2 id="profile-h">{t.profile}</h2>
+        <h2 id="profile-h">{w.profile}</h2>
         <dl>
-          <dt>{t.fullName}</dt>
+          <dt>{w.fullName}</dt>
           <dd>{user.full_name}</dd>
-          <dt>{t.email}</dt>
+          <dt>{w.email}</dt>
           <dd>{user.email}</dd>
-          <dt>{t.username}</dt>
+          <dt>{w.username}</dt>
           <dd>{user.username ?? "—"}</dd>
-          <dt>{t.id}</dt>
+          <dt>{w.id}</dt>
           <dd>
             <code>{id}</code>
           </dd>
-          <dt>{t.status.label}</dt>
+          <dt>{w.status.label}</dt>
           <dd>
             <Badges user={user} locked={lock.locked} />
           </dd>
-          <dt>{t.roles}</dt>
-          <dd>{user.roles.length > 0 ? user.roles.join(", ") : t.noRoles}</dd>
-          <dt>{t.created}</dt>
-          <dd>{whenText(user.created_at)}</dd>
-          <dt>{t.lastLogin}</dt>
-          <dd>{whenText(user.last_login_at)}</dd>
+          <dt>{w.roles}</dt>
+          <dd>{user.roles.length > 0 ? user.roles.join(", ") : w.noRoles}</dd>
+          <dt>{w.created}</dt>
+          <dd>{adminWhen(user.created_at)}</dd>
+          <dt>{w.lastLogin}</dt>
+          <dd>{adminWhen(user.last_login_at)}</dd>
         </dl>
       </section>
 
       <section id="actions" aria-labelledby="actions-h">
-        <h2 id="actions-h">{t.actions}</h2>
-        <p>{user.is_active ? t.deactivateIntro : t.reactivateIntro}</p>
+        <h2 id="actions-h">{w.actions}</h2>
+        <p>{user.is_active ? w.deactivateIntro : w.reactivateIntro}</p>
         <div class="links">
           {user.is_active ? (
-            <Action frame={frame} name="admin_deactivate" user={id} path="deactivate" label={t.deactivate} danger />
+            <Action frame={frame} name="admin_deactivate" user={id} path="deactivate" label={w.deactivate} danger />
           ) : (
-            <Action frame={frame} name="admin_reactivate" user={id} path="reactivate" label={t.reactivate} />
+            <Action frame={frame} name="admin_reactivate" user={id} path="reactivate" label={w.reactivate} />
           )}
           {user.is_active ? (
-            <Action frame={frame} name="admin_password_reset" user={id} path="password-reset" label={t.forceReset} />
+            <Action frame={frame} name="admin_password_reset" user={id} path="password-reset" label={w.forceReset} />
           ) : null}
           <Action
             frame={frame}
             name="admin_superuser"
             user={id}
             path="superuser"
-            label={user.is_superuser ? t.revokeSuperuser : t.grantSuperuser}
+            label={user.is_superuser ? w.revokeSuperuser : w.grantSuperuser}
           >
             <Hidden name="superuser" value={user.is_superuser ? "revoke" : "grant"} />
           </Action>
         </div>
-        {user.is_active ? <p class="muted">{t.forceResetIntro}</p> : null}
-        <h3>{t.roles}</h3>
-        <ErrorSummary state={failed?.form === "admin_roles" ? failedState : undefined} form="roles" />
+        {user.is_active ? <p class="muted">{w.forceResetIntro}</p> : null}
+        <h3>{w.roles}</h3>
+        <ErrorSummary t={frame.t} state={failed?.form === "admin_roles" ? failedState : undefined} form="roles" />
         <Form frame={frame} name="admin_roles" action={`/admin/users/${encodeURIComponent(id)}/roles`}>
           <Field
             form="roles"
             name="roles"
-            label={t.rolesField.label}
-            hint={t.rolesField.hint}
+            label={w.rolesField.label}
+            hint={w.rolesField.hint}
             value={rolesValue}
             error={failed?.form === "admin_roles" ? failedState?.fields?.roles : undefined}
           />
-          <button type="submit">{t.saveRoles}</button>
+          <button type="submit">{w.saveRoles}</button>
         </Form>
-        <h3>{t.lock}</h3>
-        <p>{lock.locked ? t.locked(lock.locked_until ? whenText(lock.locked_until) : null, lock.failures) : t.notLocked(lock.failures)}</p>
-        <Action frame={frame} name="admin_unlock" user={id} path="unlock" label={t.unlock} />
+        <h3>{w.lock}</h3>
+        <p>{lock.locked ? w.locked(lock.locked_until ? adminWhen(lock.locked_until) : null, lock.failures) : w.notLocked(lock.failures)}</p>
+        <Action frame={frame} name="admin_unlock" user={id} path="unlock" label={w.unlock} />
       </section>
 
       <section id="sessions" aria-labelledby="sessions-h">
-        <h2 id="sessions-h">{t.sessions}</h2>
-        {details.sessions.length === 0 ? <p>{t.noSessions}</p> : null}
+        <h2 id="sessions-h">{w.sessions}</h2>
+        {details.sessions.length === 0 ? <p>{w.noSessions}</p> : null}
         <ul class="items">
           {details.sessions.map((session) => {
-            const label = session.device ?? deviceLabel(session.user_agent);
+            const label = session.device ?? deviceLabel(frame.t, session.user_agent);
             return (
               <li>
                 <span>
                   <strong>{label}</strong>
                   <br />
                   <span class="muted">
-                    {s.account.sessionDetails(whenText(session.created_at), whenText(session.last_used_at), session.ip_address)}
+                    {w.sessionDetails(adminWhen(session.created_at), adminWhen(session.last_used_at), session.ip_address)}
                   </span>
                 </span>
                 <Action
@@ -233,8 +233,8 @@ export const UserPage: FC<UserPageProps> = ({ frame, notice, details, failed }) 
                   name="admin_session_revoke"
                   user={id}
                   path="sessions/revoke"
-                  label={t.revokeSession}
-                  aria={t.revokeSessionLabel(label)}
+                  label={w.revokeSession}
+                  aria={w.revokeSessionLabel(label)}
                 >
                   <Hidden name="session_id" value={session.id} />
                 </Action>
@@ -242,12 +242,12 @@ export const UserPage: FC<UserPageProps> = ({ frame, notice, details, failed }) 
             );
           })}
         </ul>
-        <Action frame={frame} name="admin_sessions_revoke" user={id} path="sessions/revoke-all" label={t.revokeAll} />
+        <Action frame={frame} name="admin_sessions_revoke" user={id} path="sessions/revoke-all" label={w.revokeAll} />
       </section>
 
       <section id="api-keys" aria-labelledby="api-keys-h">
-        <h2 id="api-keys-h">{t.apiKeys}</h2>
-        {details.api_keys.length === 0 ? <p>{t.noKeys}</p> : null}
+        <h2 id="api-keys-h">{w.apiKeys}</h2>
+        {details.api_keys.length === 0 ? <p>{w.noKeys}</p> : null}
         <ul class="items">
           {details.api_keys.map((key) => (
             <li>
@@ -255,12 +255,12 @@ export const UserPage: FC<UserPageProps> = ({ frame, notice, details, failed }) 
                 <strong>{key.name}</strong>
                 <br />
                 <span class="muted">
-                  {t.keyDetails(
+                  {w.keyDetails(
                     key.prefix,
                     key.scopes.join(", "),
-                    whenText(key.created_at),
-                    whenText(key.expires_at),
-                    whenText(key.last_used_at),
+                    adminWhen(key.created_at),
+                    adminWhen(key.expires_at),
+                    adminWhen(key.last_used_at),
                   )}
                 </span>
               </span>
@@ -270,16 +270,16 @@ export const UserPage: FC<UserPageProps> = ({ frame, notice, details, failed }) 
       </section>
 
       <section id="devices" aria-labelledby="devices-h">
-        <h2 id="devices-h">{t.devices}</h2>
-        {details.devices.length === 0 ? <p>{t.noDevices}</p> : null}
+        <h2 id="devices-h">{w.devices}</h2>
+        {details.devices.length === 0 ? <p>{w.noDevices}</p> : null}
         <ul class="items">
           {details.devices.map((device) => (
             <li>
               <span>
-                <strong>{deviceLabel(device.user_agent)}</strong>
+                <strong>{deviceLabel(frame.t, device.user_agent)}</strong>
                 <br />
                 <span class="muted">
-                  {s.account.deviceDetails(whenText(device.created_at), whenText(device.last_seen_at), device.ip_address)}
+                  {w.deviceDetails(adminWhen(device.created_at), adminWhen(device.last_seen_at), device.ip_address)}
                 </span>
               </span>
             </li>
@@ -288,22 +288,22 @@ export const UserPage: FC<UserPageProps> = ({ frame, notice, details, failed }) 
       </section>
 
       <section id="events" aria-labelledby="events-h">
-        <h2 id="events-h">{t.events}</h2>
-        {details.recent_events.length === 0 ? <p>{t.noEvents}</p> : null}
+        <h2 id="events-h">{w.events}</h2>
+        {details.recent_events.length === 0 ? <p>{w.noEvents}</p> : null}
         <ul class="items">
           {details.recent_events.map((event) => (
             <li>
               <span>
-                {s.events[event.action] ? <strong>{s.events[event.action]} </strong> : null}
+                <strong>{eventLabel(frame.t, event.action)} </strong>
                 <code>{event.action}</code>
                 <br />
-                <span class="muted">{s.account.logDetails(whenText(event.created_at), event.ip_address)}</span>
+                <span class="muted">{w.logDetails(adminWhen(event.created_at), event.ip_address)}</span>
               </span>
             </li>
           ))}
         </ul>
         <p>
-          <a href={`/admin/audit-logs${queryString({ user_id: id })}`}>{t.allEvents}</a>
+          <a href={`/admin/audit-logs${queryString({ user_id: id })}`}>{w.allEvents}</a>
         </p>
       </section>
     </AdminLayout>
@@ -329,34 +329,34 @@ export const AuditPage: FC<{
     <Field form="audit" name={name} label={spec.label} hint={spec.hint} value={filters[name]} error={errors?.[name]} maxlength={64} />
   );
   return (
-    <AdminLayout frame={frame} title={t.auditLog} notice={null} failed={errors !== undefined}>
+    <AdminLayout frame={frame} title={w.auditLog} notice={null} failed={errors !== undefined}>
       <section id="filters" aria-labelledby="filters-h">
-        <h2 id="filters-h">{t.filters}</h2>
-        <ErrorSummary state={errors ? { fields: errors } : undefined} form="audit" />
-        <form method="get" action="/admin/audit-logs" role="search" aria-label={t.filters}>
+        <h2 id="filters-h">{w.filters}</h2>
+        <ErrorSummary t={frame.t} state={errors ? { fields: errors } : undefined} form="audit" />
+        <form method="get" action="/admin/audit-logs" role="search" aria-label={w.filters}>
           <div class="grid">
-            {field("user_id", t.userId)}
-            {field("action", t.action)}
-            {field("ip", t.ip)}
-            {field("since", t.since)}
-            {field("until", t.until)}
+            {field("user_id", w.userId)}
+            {field("action", w.action)}
+            {field("ip", w.ip)}
+            {field("since", w.since)}
+            {field("until", w.until)}
           </div>
-          <button type="submit">{t.filter}</button>
+          <button type="submit">{w.filter}</button>
         </form>
         {errors ? null : (
           <p>
             <a href={`/admin/audit-logs.ndjson${queryString({ ...filters })}`} download="gatehouse-audit-logs.ndjson">
-              {t.export}
+              {w.export}
             </a>
             <br />
-            <span class="muted">{t.exportHint}</span>
+            <span class="muted">{w.exportHint}</span>
           </p>
         )}
       </section>
       {result ? (
         <section id="log" aria-labelledby="log-h">
-          <h2 id="log-h">{t.auditLog}</h2>
-          {result.events.length === 0 ? <p>{t.noEvents}</p> : null}
+          <h2 id="log-h">{w.auditLog}</h2>
+          {result.events.length === 0 ? <p>{w.noEvents}</p> : null}
           <ul class="items">
             {result.events.map((event) => (
               <li>
@@ -364,7 +364,7 @@ export const AuditPage: FC<{
                   <code>{event.action}</code>
                   <br />
                   <span class="muted">
-                    {t.eventDetails(whenText(event.created_at), event.user_id, event.actor_user_id, event.ip_address)}
+                    {w.eventDetails(adminWhen(event.created_at), event.user_id, event.actor_user_id, event.ip_address)}
                   </span>
                   {event.metadata ? (
                     <>
@@ -377,9 +377,9 @@ export const AuditPage: FC<{
             ))}
           </ul>
           <p class="links">
-            {cursor ? <a href={`/admin/audit-logs${queryString({ ...filters })}`}>{t.newest}</a> : null}
+            {cursor ? <a href={`/admin/audit-logs${queryString({ ...filters })}`}>{w.newest}</a> : null}
             {result.next_cursor ? (
-              <a href={`/admin/audit-logs${queryString({ ...filters, cursor: result.next_cursor })}`}>{t.older}</a>
+              <a href={`/admin/audit-logs${queryString({ ...filters, cursor: result.next_cursor })}`}>{w.older}</a>
             ) : null}
           </p>
         </section>
@@ -389,35 +389,35 @@ export const AuditPage: FC<{
 };
 
 const deliveryOptions = [
-  ["", t.deliveryFilter.any],
-  ["delivered", t.deliveryFilter.delivered],
-  ["undelivered", t.deliveryFilter.undelivered],
+  ["", w.deliveryFilter.any],
+  ["delivered", w.deliveryFilter.delivered],
+  ["undelivered", w.deliveryFilter.undelivered],
 ] as const;
 
 /** `/admin/webhooks`: the delivery log, one row per event and endpoint, each with "deliver again". */
 export const WebhooksPage: FC<{
   frame: Frame;
-  notice: NoticeKey | null;
+  notice: string | null;
   status: string | undefined;
   error?: string | undefined;
   result: { events: DeliveryView[]; next_cursor: string | null } | null;
 }> = ({ frame, notice, status, error, result }) => (
-  <AdminLayout frame={frame} title={t.webhooks} notice={notice} failed={error !== undefined}>
-    <form method="get" action="/admin/webhooks" role="search" aria-label={t.webhooks}>
-      <Select form="deliveries" name="status" label={t.deliveryFilter.label} options={deliveryOptions} value={status} error={error} />
-      <button type="submit">{t.filter}</button>
+  <AdminLayout frame={frame} title={w.webhooks} notice={notice} failed={error !== undefined}>
+    <form method="get" action="/admin/webhooks" role="search" aria-label={w.webhooks}>
+      <Select form="deliveries" name="status" label={w.deliveryFilter.label} options={deliveryOptions} value={status} error={error} />
+      <button type="submit">{w.filter}</button>
     </form>
     {result ? (
       <section id="deliveries" aria-labelledby="deliveries-h">
-        <h2 id="deliveries-h">{t.webhooks}</h2>
-        {result.events.length === 0 ? <p>{t.noDeliveries}</p> : null}
+        <h2 id="deliveries-h">{w.webhooks}</h2>
+        {result.events.length === 0 ? <p>{w.noDeliveries}</p> : null}
         <ul class="items">
           {result.events.map((event) => (
             <li>
               <span>
                 <code>{event.type}</code> <code>{event.id}</code>
                 <br />
-                <span class="muted">{t.deliveryDetails(event)}</span>
+                <span class="muted">{w.deliveryDetails(event)}</span>
                 {event.last_error ? (
                   <>
                     <br />
@@ -431,8 +431,8 @@ export const WebhooksPage: FC<{
                 action={`/admin/webhooks/${encodeURIComponent(event.id)}/redeliver`}
                 class="inline"
               >
-                <button type="submit" class="secondary" aria-label={`${t.redeliver}: ${event.id}`}>
-                  {t.redeliver}
+                <button type="submit" class="secondary" aria-label={`${w.redeliver}: ${event.id}`}>
+                  {w.redeliver}
                 </button>
               </Form>
             </li>
@@ -440,7 +440,7 @@ export const WebhooksPage: FC<{
         </ul>
         {result.next_cursor ? (
           <p class="links">
-            <a href={`/admin/webhooks${queryString({ status, cursor: result.next_cursor })}`}>{t.nextPage}</a>
+            <a href={`/admin/webhooks${queryString({ status, cursor: result.next_cursor })}`}>{w.nextPage}</a>
           </p>
         ) : null}
       </section>

@@ -19,11 +19,13 @@ import type { AppEnv } from "../web/context";
 import { adminUsersQuery, idParam, rolesBody } from "../web/schemas";
 import { AuditPage, queryString, UserPage, UsersPage, WebhooksPage, type AuditFilterValues, type UserPageProps } from "./admin-view";
 import type { FormName } from "./csrf";
-import { failureFrom, text, validate, type FormData } from "./forms";
+import { failureFrom, text, type FormData } from "./forms";
 import { frameFor, renderPage } from "./kit";
 import { formPost, messagePage, noticeOf, redirectWithNotice, toSignIn } from "./respond";
 import { pageSession, type PageSession } from "./session";
-import { strings as s, type NoticeKey } from "./strings";
+import { adminStrings } from "./admin-strings";
+import { englishTranslator } from "./language";
+import type { NoticeKey } from "./respond";
 
 /**
  * `/admin`, the administration console: for a signed-in superuser only (the page
@@ -35,7 +37,7 @@ export const adminPages = new Hono<AppEnv>();
 /** The signed-in superuser, or the answer for anyone else: sign in first, or a 403 page. */
 async function superuser(c: Context<AppEnv>, session: PageSession | null, returnTo: string): Promise<PageSession | Response> {
   if (!session) return toSignIn(c, returnTo);
-  if (!session.user.isSuperuser) return messagePage(c, 403, s.admin.forbiddenTitle, s.admin.forbidden);
+  if (!session.user.isSuperuser) return messagePage(c, 403, { english: adminStrings.forbiddenTitle }, { english: adminStrings.forbidden });
   return session;
 }
 
@@ -49,12 +51,14 @@ const here = (c: Context<AppEnv>) => {
 const queryOf = (c: Context<AppEnv>, names: readonly string[]) =>
   Object.fromEntries(names.map((name) => [name, c.req.query(name)?.trim() || undefined])) as Record<string, string | undefined>;
 
+const GENERIC = "This could not be done. Check the form and try again.";
+
 /** Schema field errors in the console's words. */
 function fieldErrors(error: z.ZodError, words: Record<string, { invalid: string } | undefined>): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const issue of error.issues) {
     const name = String(issue.path[0] ?? "");
-    fields[name] ??= words[name]?.invalid ?? s.errors.generic;
+    fields[name] ??= words[name]?.invalid ?? GENERIC;
   }
   return fields;
 }
@@ -62,11 +66,11 @@ function fieldErrors(error: z.ZodError, words: Record<string, { invalid: string 
 adminPages.get("/admin", async (c) => {
   const session = await superuser(c, await pageSession(c), here(c));
   if (session instanceof Response) return session;
-  const frame = await frameFor(c, session);
+  const frame = await frameFor(c, session, { admin: true });
   const search = queryOf(c, ["query", "status", "cursor"]);
   const checked = adminUsersQuery.safeParse(search);
   if (!checked.success) {
-    const errors = fieldErrors(checked.error, { query: s.admin.query, status: s.admin.status });
+    const errors = fieldErrors(checked.error, { query: adminStrings.query, status: adminStrings.status });
     return renderPage(c, frame, <UsersPage frame={frame} notice={null} search={search} errors={errors} result={null} />, 422);
   }
   const query: UserListQuery = { ...checked.data, limit: 25 };
@@ -85,13 +89,13 @@ async function userPage(
   view: Omit<UserPageProps, "frame" | "details">,
   status = 200,
 ) {
-  const frame = await frameFor(c, session);
+  const frame = await frameFor(c, session, { admin: true });
   const details = await userDetails(c.var.deps, id);
   return renderPage(c, frame, <UserPage frame={frame} details={details} {...view} />, status);
 }
 
 /** An unknown or malformed user id: the pages' "nothing here" answer. */
-const noSuchUser = (c: Context<AppEnv>) => messagePage(c, 404, s.errors.serverTitle, s.errors.notFound);
+const noSuchUser = (c: Context<AppEnv>) => messagePage(c, 404, "errors.notFoundTitle", "errors.notFound");
 
 adminPages.get("/admin/users/:id", async (c) => {
   const session = await superuser(c, await pageSession(c), here(c));
@@ -127,12 +131,12 @@ function userAction(
         return redirectWithNotice(c, back, await run(c, session, id.data.id, data));
       } catch (error) {
         if (error instanceof AppError && error.code === "not_found" && error.detail === "No such user.") return noSuchUser(c);
-        const failure = failureFrom(error, {}, { roles: "roles" });
+        const failure = failureFrom(await englishTranslator(c), error, {}, { roles: "roles" });
         const fields = failure.state.fields ?? {};
         const roleError = form === "admin_roles" && Object.keys(fields).length > 0;
-        const message = failure.state.message ?? Object.values(fields)[0] ?? s.errors.generic;
+        const message = failure.state.message ?? Object.values(fields)[0] ?? GENERIC;
         const state = roleError
-          ? { fields: { roles: s.admin.rolesField.invalid }, values: { roles: text(data, "roles") } }
+          ? { fields: { roles: adminStrings.rolesField.invalid }, values: { roles: text(data, "roles") } }
           : { message, values: {} };
         return userPage(c, session, id.data.id, { notice: null, failed: { form, state } }, failure.status);
       }
@@ -165,8 +169,8 @@ userAction("superuser", "admin_superuser", async (c, session, id, data) => {
 
 userAction("roles", "admin_roles", async (c, session, id, data) => {
   const roles = (text(data, "roles") ?? "").split(/[\s,]+/).filter(Boolean);
-  const checked = validate(rolesBody, { roles });
-  if (!checked.ok) throw new AppError("validation_failed", { errors: [{ field: "roles", message: s.admin.rolesField.invalid }] });
+  const checked = rolesBody.safeParse({ roles });
+  if (!checked.success) throw new AppError("validation_failed", { errors: [{ field: "roles", message: adminStrings.rolesField.invalid }] });
   await setRoles(c.var.deps, actor(session), id, checked.data.roles);
   return "roles_saved";
 });
@@ -209,7 +213,13 @@ const auditFilters = z.object({
   until: utcTime.optional(),
 });
 const FILTERS = ["user_id", "action", "ip", "since", "until"] as const;
-const filterWords = { user_id: s.admin.userId, action: s.admin.action, ip: s.admin.ip, since: s.admin.since, until: s.admin.until };
+const filterWords = {
+  user_id: adminStrings.userId,
+  action: adminStrings.action,
+  ip: adminStrings.ip,
+  since: adminStrings.since,
+  until: adminStrings.until,
+};
 
 /** The audit filters of the request: the values as typed, and the query for the service (or the field errors). */
 function auditQuery(c: Context<AppEnv>) {
@@ -223,7 +233,7 @@ function auditQuery(c: Context<AppEnv>) {
 adminPages.get("/admin/audit-logs", async (c) => {
   const session = await superuser(c, await pageSession(c), here(c));
   if (session instanceof Response) return session;
-  const frame = await frameFor(c, session);
+  const frame = await frameFor(c, session, { admin: true });
   const { filters, query, errors } = auditQuery(c);
   if (!query)
     return renderPage(c, frame, <AuditPage frame={frame} filters={filters} cursor={undefined} errors={errors} result={null} />, 422);
@@ -246,7 +256,7 @@ adminPages.get("/admin/audit-logs.ndjson", async (c) => {
   if (session instanceof Response) return session;
   const site = c.req.header("sec-fetch-site");
   if (site !== undefined && site !== "same-origin" && site !== "none")
-    return messagePage(c, 403, s.errors.csrfTitle, s.admin.exportRefused);
+    return messagePage(c, 403, "errors.csrfTitle", { english: adminStrings.exportRefused });
   const { query } = auditQuery(c);
   if (!query) return c.redirect(`/admin/audit-logs${queryString(queryOf(c, FILTERS))}`, 303);
   const stream = await exportAuditEvents(c.var.deps, actor(session), query);
@@ -262,14 +272,14 @@ const deliveryStatus = z.object({ status: z.enum(["delivered", "undelivered"]).o
 adminPages.get("/admin/webhooks", async (c) => {
   const session = await superuser(c, await pageSession(c), here(c));
   if (session instanceof Response) return session;
-  const frame = await frameFor(c, session);
+  const frame = await frameFor(c, session, { admin: true });
   const status = c.req.query("status")?.trim() || undefined;
   const checked = deliveryStatus.safeParse({ status });
   if (!checked.success) {
     return renderPage(
       c,
       frame,
-      <WebhooksPage frame={frame} notice={null} status={status} error={s.admin.deliveryFilter.invalid} result={null} />,
+      <WebhooksPage frame={frame} notice={null} status={status} error={adminStrings.deliveryFilter.invalid} result={null} />,
       422,
     );
   }

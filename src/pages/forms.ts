@@ -4,8 +4,8 @@ import type { ZodType } from "zod";
 import { AppError, type ErrorCode } from "../errors";
 import type { AppEnv } from "../web/context";
 import { CSRF_FIELD, formIsGenuine, type FormName } from "./csrf";
+import type { Translator } from "../i18n";
 import type { FieldErrors, FormState } from "./kit";
-import { strings as s } from "./strings";
 
 /**
  * Reading a posted form and turning failures into what a page shows: messages beside fields for
@@ -39,16 +39,17 @@ export function list(data: FormData, name: string): string[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
 
-const fieldStrings = s.fields as Record<string, { invalid?: string } | undefined>;
-
 /**
  * Validates with the API's own schema (the same rules as the JSON endpoints), reporting each bad
- * field with the page's wording; `rename` maps schema fields to form fields (`email` → `identifier`).
+ * field with the page's wording (`fields.<name>.invalid` of the catalogue, or `invalid` of
+ * `words`); `rename` maps schema fields to form fields (`email` → `identifier`).
  */
 export function validate<T>(
+  t: Translator,
   schema: ZodType<T>,
   input: unknown,
   rename: Record<string, string> = {},
+  words: Record<string, { invalid?: string } | undefined> = {},
 ): { ok: true; data: T } | { ok: false; fields: FieldErrors } {
   const result = schema.safeParse(input);
   if (result.success) return { ok: true, data: result.data };
@@ -59,7 +60,7 @@ export function validate<T>(
   const fields: FieldErrors = {};
   for (const schemaField of bad) {
     const name = rename[schemaField] ?? schemaField;
-    fields[name] ??= fieldStrings[name]?.invalid ?? s.errors.generic;
+    fields[name] ??= words[name]?.invalid ?? t.maybe(`fields.${name}.invalid`) ?? t.text("errors.generic");
   }
   return { ok: false, fields };
 }
@@ -77,43 +78,61 @@ export type FieldFor = Partial<Record<ErrorCode, string>>;
 const retryAfter = (error: AppError): number | null => (error.retryAfter !== undefined && error.retryAfter > 0 ? error.retryAfter : null);
 
 /**
- * The page's view of a service's AppError. Anything that is not an AppError is rethrown for the
- * pages' error handler (500 or 503 page).
+ * The page's view of a service's AppError, in the page's language. Anything that is not an
+ * AppError is rethrown for the pages' error handler (500 or 503 page).
  */
-export function failureFrom(error: unknown, fieldFor: FieldFor = {}, rename: Record<string, string> = {}): Failure {
+export function failureFrom(t: Translator, error: unknown, fieldFor: FieldFor = {}, rename: Record<string, string> = {}): Failure {
   if (!(error instanceof AppError)) throw error;
   // A page says only when to try again; the RateLimit fields are for API clients.
   const wait = errorHeaders(error)["Retry-After"];
   const headers: Record<string, string> = wait ? { "Retry-After": wait } : {};
   const status = error.status;
   const fields: FieldErrors = {};
-  for (const { field, message } of error.errors ?? []) {
+  let formWide: string | undefined;
+  for (const { field, message, reason } of error.errors ?? []) {
     const name = rename[field] ?? field;
-    // A service's own words about one field (the password policy's reason, "already your address").
-    if (name !== "body") fields[name] = message;
+    // A service's reason about one field (the password policy's, "already your address"), in the
+    // page's language when the catalogue has it; its English words otherwise.
+    const said = (reason && t.maybe(reason.key, reason.values)) ?? message;
+    if (name === "body") formWide ??= said;
+    else fields[name] = said;
   }
   const target = fieldFor[error.code];
-  const known = KNOWN[error.code]?.(error);
+  const known = knownWording(t, error);
   if (target && Object.keys(fields).length === 0) {
     fields[target] = known ?? error.detail;
     return { status, state: { fields }, headers };
   }
-  let message: string | undefined = known;
-  if (message === undefined && Object.keys(fields).length === 0)
-    message = error.code === "validation_failed" ? error.detail : s.errors.generic;
+  let message: string | undefined = known ?? formWide;
+  if (message === undefined && Object.keys(fields).length === 0) message = t.text("errors.generic");
   return { status, state: { message, fields }, headers };
 }
 
 /** Wording for codes whose meaning does not depend on the form. */
-const KNOWN: Partial<Record<ErrorCode, (error: AppError) => string>> = {
-  rate_limited: (e) => s.errors.rateLimited(retryAfter(e) ?? 60),
-  account_locked: (e) => s.errors.accountLocked(retryAfter(e)),
-  invalid_token: () => s.errors.invalidLink,
-  email_taken: () => s.errors.emailTaken,
-  username_taken: () => s.errors.usernameTaken,
-  invalid_current_password: () => s.errors.currentPassword,
-  reauthentication_required: () => s.account.reauthenticate,
-  email_not_verified: () => s.login.notVerified,
-  not_found: () => s.errors.notFound,
-  last_superuser: () => s.errors.lastSuperuser,
-};
+function knownWording(t: Translator, error: AppError): string | undefined {
+  const wait = retryAfter(error);
+  switch (error.code) {
+    case "rate_limited":
+      return t.text("errors.rateLimited", { duration: t.duration(wait ?? 60) });
+    case "account_locked":
+      return wait === null ? t.text("errors.accountLockedHard") : t.text("errors.accountLocked", { duration: t.duration(wait) });
+    case "invalid_token":
+      return t.text("errors.invalidLink");
+    case "email_taken":
+      return t.text("errors.emailTaken");
+    case "username_taken":
+      return t.text("errors.usernameTaken");
+    case "invalid_current_password":
+      return t.text("errors.currentPassword");
+    case "reauthentication_required":
+      return t.text("account.reauthenticate");
+    case "email_not_verified":
+      return t.text("login.notVerified");
+    case "not_found":
+      return t.text("errors.notFound");
+    case "last_superuser":
+      return t.text("errors.lastSuperuser");
+    default:
+      return undefined;
+  }
+}

@@ -4,8 +4,10 @@ import type { Config } from "../config";
 import { randomToken } from "../crypto";
 import type { AppEnv } from "../web/context";
 import { CSRF_FIELD, formTokens, type FormName, type FormTokens } from "./csrf";
+import { nativeName, person, type Translator } from "../i18n";
+import { ADMIN_NOTICES, isAdminNotice } from "./admin-strings";
+import { englishTranslator, languageLinks, pageTranslator, type LanguageLink } from "./language";
 import type { PageSession } from "./session";
-import { strings as s, type NoticeKey } from "./strings";
 import { stylesheet } from "./theme";
 
 /**
@@ -21,18 +23,32 @@ export interface Frame {
   tokens: FormTokens;
   signedIn: { email: string; superuser: boolean } | null;
   passwordMinLength: number;
+  /** The page's language (src/i18n): every text of the page comes from it. */
+  t: Translator;
+  /** The language switcher's links; null on the administration console, which stays English. */
+  languages: LanguageLink[] | null;
   /** Set only on a sign-in page while sign-ins are under attack: the Turnstile widget's site key. */
   turnstileSiteKey?: string;
 }
 
-export async function frameFor(c: Context<AppEnv>, session: PageSession | null): Promise<Frame> {
+export interface FrameOptions {
+  /** The GET address this page stands for, when a form's POST renders it (the language switcher's target). */
+  here?: string;
+  /** The administration console: English, without the language switcher. */
+  admin?: boolean;
+}
+
+export async function frameFor(c: Context<AppEnv>, session: PageSession | null, options: FrameOptions = {}): Promise<Frame> {
   const { config } = c.var.deps;
+  const [tokens, t] = await Promise.all([formTokens(c), options.admin ? englishTranslator(c) : pageTranslator(c, session)]);
   return {
     nonce: randomToken(18),
     branding: config.branding,
-    tokens: await formTokens(c),
+    tokens,
     signedIn: session ? { email: session.user.email, superuser: session.user.isSuperuser } : null,
     passwordMinLength: config.passwordMinLength,
+    t,
+    languages: options.admin ? null : languageLinks(c, options.here),
   };
 }
 
@@ -88,19 +104,19 @@ export async function renderPage(c: Context<AppEnv>, frame: Frame, page: Child, 
 
 export const Layout: FC<PropsWithChildren<{ frame: Frame; title: string; wide?: boolean; failed?: boolean }>> = (props) => {
   const { frame, title } = props;
-  const { branding, signedIn } = frame;
+  const { branding, signedIn, t } = frame;
   return (
-    <html lang={s.lang}>
+    <html lang={t.locale} dir={t.dir}>
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="robots" content="noindex, nofollow" />
-        <title>{`${props.failed ? s.errorTitlePrefix : ""}${title} · ${branding.productName}`}</title>
+        <title>{`${props.failed ? t.text("errorTitlePrefix") : ""}${title} · ${branding.productName}`}</title>
         <style nonce={frame.nonce} dangerouslySetInnerHTML={{ __html: stylesheet(branding.accentColor) }} />
       </head>
       <body class={props.wide ? "wide" : undefined}>
         <a class="skip" href="#main">
-          {s.skipToContent}
+          {t.text("skipToContent")}
         </a>
         <header>
           <a class="brand" href={signedIn ? "/account" : "/login"}>
@@ -109,9 +125,10 @@ export const Layout: FC<PropsWithChildren<{ frame: Frame; title: string; wide?: 
           </a>
           {signedIn ? (
             <p class="muted">
-              {s.signedInAs(signedIn.email)} · {signedIn.superuser ? <a href="/admin">{s.admin.nav}</a> : null}
+              {t.rich("signedInAs", { email: person(signedIn.email) })} ·{" "}
+              {signedIn.superuser ? <a href="/admin">{t.text("nav.administration")}</a> : null}
               {signedIn.superuser ? " · " : null}
-              <a href="/logout">{s.nav.signOut}</a>
+              <a href="/logout">{t.text("nav.signOut")}</a>
             </p>
           ) : null}
         </header>
@@ -119,11 +136,43 @@ export const Layout: FC<PropsWithChildren<{ frame: Frame; title: string; wide?: 
           <h1>{title}</h1>
           {props.children}
         </main>
-        <footer>{branding.supportEmail ? <a href={`mailto:${branding.supportEmail}`}>{s.contactSupport}</a> : null}</footer>
+        <footer>
+          {branding.supportEmail ? (
+            <p>
+              <a href={`mailto:${branding.supportEmail}`}>{t.text("contactSupport")}</a>
+            </p>
+          ) : null}
+          {frame.languages ? <LanguageSwitcher t={t} links={frame.languages} /> : null}
+        </footer>
       </body>
     </html>
   );
 };
+
+/**
+ * Links to this page in every shipped language, each named in its own language (and marked as
+ * such for screen readers); plain links, so the switch works without script.
+ */
+const LanguageSwitcher: FC<{ t: Translator; links: LanguageLink[] }> = ({ t, links }) => (
+  <nav class="languages" aria-label={t.text("language.label")}>
+    <ul>
+      {links.map(({ locale, href }) => {
+        const name = nativeName(locale);
+        return locale === t.locale ? (
+          <li lang={locale}>
+            <span aria-current="true">{name}</span>
+          </li>
+        ) : (
+          <li lang={locale}>
+            <a href={href} hreflang={locale} rel="alternate">
+              {name}
+            </a>
+          </li>
+        );
+      })}
+    </ul>
+  </nav>
+);
 
 /** A POST form with its CSRF token. `id` prefixes the ids of its fields (several forms share a page). */
 export const Form: FC<PropsWithChildren<{ frame: Frame; name: FormName; action: string; class?: string; label?: string }>> = (props) => (
@@ -218,12 +267,12 @@ export const Select: FC<{
  * The form's problems, first on the page: announced (role=alert), focused on load so keyboard and
  * screen-reader users start there, and linking to each field in error.
  */
-export const ErrorSummary: FC<{ state: FormState | undefined; form: string }> = ({ state, form }) => {
+export const ErrorSummary: FC<{ t: Translator; state: FormState | undefined; form: string }> = ({ t, state, form }) => {
   const fields = Object.entries(state?.fields ?? {});
   if (!state || (!state.message && fields.length === 0)) return null;
   return (
     <div class="alert" role="alert" tabindex={-1} autofocus>
-      <h2>{s.errorSummary}</h2>
+      <h2>{t.text("errorSummary")}</h2>
       {state.message ? <p>{state.message}</p> : null}
       {fields.length > 0 ? (
         <ul>
@@ -238,14 +287,20 @@ export const ErrorSummary: FC<{ state: FormState | undefined; form: string }> = 
   );
 };
 
-export const Notice: FC<{ notice: NoticeKey | null | undefined }> = ({ notice }) =>
-  notice ? (
+/**
+ * The fixed confirmation a redirect named (`?notice=`): a catalogue notice in the page's language,
+ * or one of the administration console's (English). Any other value shows nothing.
+ */
+export const Notice: FC<{ t: Translator; notice: string | null | undefined }> = ({ t, notice }) => {
+  const text = !notice ? null : isAdminNotice(notice) ? ADMIN_NOTICES[notice] : t.maybe(`notices.${notice}`);
+  return text ? (
     <div class="notice" role="status">
-      <p>{s.notices[notice]}</p>
+      <p>{text}</p>
     </div>
   ) : null;
+};
 
-/** A timestamp as text: "2026-11-22 03:25 UTC" (no script, so no local time zone). */
-export function whenText(at: string | null): string {
-  return at ? `${at.slice(0, 10)} ${at.slice(11, 16)} ${s.time.utc}` : s.time.never;
+/** A timestamp as people of the page's language write it, in UTC (no script, so no local time zone). */
+export function whenText(t: Translator, at: string | null): string {
+  return at ? t.date(at) : t.text("time.never");
 }

@@ -1,5 +1,5 @@
 import { Hono, type Context } from "hono";
-import type { FC } from "hono/jsx";
+import type { Child, FC } from "hono/jsx";
 import { enforceIpLimit } from "../abuse/ip-limits";
 import type { Deps } from "../kernel/deps";
 import { AppError } from "../errors";
@@ -14,8 +14,11 @@ import { peekOneTimeToken, type TokenPayload } from "../kernel/one-time-tokens";
 import { failureFrom, text, validate } from "./forms";
 import { ErrorSummary, Field, Form, frameFor, Hidden, Layout, Notice, renderPage, type Frame, type FormState } from "./kit";
 import { formPost, noticeOf, redirectWithNotice } from "./respond";
+
 import { pageSession, signOutBrowser } from "./session";
-import { strings as s, type NoticeKey } from "./strings";
+import { person, type PlainKey, type Translator } from "../i18n";
+import { formTranslator } from "./language";
+import type { NoticeKey } from "./respond";
 
 /**
  * `/forgot-password`, `/reset-password`, `/revert-email-change` and `/resend-verification`. A GET
@@ -39,44 +42,50 @@ async function peek(
   }
 }
 
+/** The GET address of a mailed link's page, for the language switcher of a page its form's POST rendered. */
+export function tokenAddress(path: string, token: string | undefined): string | undefined {
+  return token ? `${path}?token=${encodeURIComponent(token)}` : undefined;
+}
+
 /** A link that cannot be used: why, and where to get a new one. */
-export const DeadLink: FC<{ message: string; next: { href: string; label: string } }> = ({ message, next }) => (
+export const DeadLink: FC<{ t: Translator; message: string; next: { href: string; label: string } }> = ({ t, message, next }) => (
   <>
     <div class="alert" role="alert">
       <p>{message}</p>
     </div>
     <p class="links">
       <a href={next.href}>{next.label}</a>
-      <a href="/login">{s.errors.back}</a>
+      <a href="/login">{t.text("errors.back")}</a>
     </p>
   </>
 );
 
 async function forgotPage(c: Context<AppEnv>, state?: FormState, status = 200, headers: Record<string, string> = {}) {
   const frame = await frameFor(c, null);
+  const { t } = frame;
   return renderPage(
     c,
     frame,
-    <Layout frame={frame} title={s.forgot.title} failed={state !== undefined}>
-      <Notice notice={noticeOf(c)} />
-      <ErrorSummary state={state} form="forgot" />
-      <p>{s.forgot.intro}</p>
+    <Layout frame={frame} title={t.text("forgot.title")} failed={state !== undefined}>
+      <Notice t={t} notice={noticeOf(c)} />
+      <ErrorSummary t={t} state={state} form="forgot" />
+      <p>{t.text("forgot.intro")}</p>
       <Form frame={frame} name="forgot" action="/forgot-password">
         <Field
           form="forgot"
           name="email"
           type="email"
-          label={s.fields.email.label}
+          label={t.text("fields.email.label")}
           value={state?.values?.email}
           error={state?.fields?.email}
           autocomplete="email"
           required
           maxlength={254}
         />
-        <button type="submit">{s.forgot.submit}</button>
+        <button type="submit">{t.text("forgot.submit")}</button>
       </Form>
       <p class="links">
-        <a href="/login">{s.forgot.back}</a>
+        <a href="/login">{t.text("forgot.back")}</a>
       </p>
     </Layout>,
     status,
@@ -90,7 +99,8 @@ recoveryPages.post(
   "/forgot-password",
   formPost("forgot", async (c, data) => {
     const values = { email: text(data, "email") };
-    const checked = validate(emailBody, { email: values.email ?? "" });
+    const t = formTranslator(c);
+    const checked = validate(t, emailBody, { email: values.email ?? "" });
     if (!checked.ok) return forgotPage(c, { fields: checked.fields, values }, 422);
     try {
       await enforceIpLimit(c.var.deps, "forgot_password");
@@ -98,7 +108,7 @@ recoveryPages.post(
       // The same answer whether or not the address has an account (the mail goes out after it).
       return redirectWithNotice(c, "/forgot-password", "reset_sent");
     } catch (error) {
-      const failure = failureFrom(error);
+      const failure = failureFrom(t, error);
       return forgotPage(c, { ...failure.state, values }, failure.status, failure.headers);
     }
   }),
@@ -111,33 +121,38 @@ async function resetPage(
   status = 200,
   headers: Record<string, string> = {},
 ) {
-  const frame = await frameFor(c, null);
+  const frame = await frameFor(c, null, { here: tokenAddress("/reset-password", token) });
+  const { t } = frame;
   const usable = await peek(c, "reset", token);
   return renderPage(
     c,
     frame,
-    <Layout frame={frame} title={s.reset.title} failed={state !== undefined || !usable}>
+    <Layout frame={frame} title={t.text("reset.title")} failed={state !== undefined || !usable}>
       {usable && token ? (
         <>
-          <ErrorSummary state={state} form="reset" />
-          <p>{s.reset.intro}</p>
+          <ErrorSummary t={t} state={state} form="reset" />
+          <p>{t.text("reset.intro")}</p>
           <Form frame={frame} name="reset" action="/reset-password">
             <Hidden name="token" value={token} />
             <Field
               form="reset"
               name="new_password"
               type="password"
-              label={s.fields.new_password.label}
-              hint={s.passwordHint(frame.passwordMinLength)}
+              label={t.text("fields.new_password.label")}
+              hint={t.text("passwordHint", { count: frame.passwordMinLength })}
               error={state?.fields?.new_password}
               autocomplete="new-password"
               required
             />
-            <button type="submit">{s.reset.submit}</button>
+            <button type="submit">{t.text("reset.submit")}</button>
           </Form>
         </>
       ) : (
-        <DeadLink message={token ? s.errors.invalidLink : s.reset.missing} next={{ href: "/forgot-password", label: s.reset.requestNew }} />
+        <DeadLink
+          t={t}
+          message={token ? t.text("errors.invalidLink") : t.text("reset.missing")}
+          next={{ href: "/forgot-password", label: t.text("reset.requestNew") }}
+        />
       )}
     </Layout>,
     usable ? status : 400,
@@ -151,7 +166,8 @@ recoveryPages.post(
   "/reset-password",
   formPost("reset", async (c, data) => {
     const token = text(data, "token");
-    const checked = validate(resetPasswordBody, { token: token ?? "", new_password: text(data, "new_password") });
+    const t = formTranslator(c);
+    const checked = validate(t, resetPasswordBody, { token: token ?? "", new_password: text(data, "new_password") });
     if (!checked.ok) return resetPage(c, token, { fields: checked.fields }, 422);
     try {
       await enforceIpLimit(c.var.deps, "reset_password");
@@ -160,7 +176,7 @@ recoveryPages.post(
       signOutBrowser(c);
       return redirectWithNotice(c, "/login", "password_reset");
     } catch (error) {
-      const failure = failureFrom(error);
+      const failure = failureFrom(t, error);
       return resetPage(c, token, failure.state, failure.status, failure.headers);
     }
   }),
@@ -175,9 +191,9 @@ function revertLinkPages(spec: {
   path: "/revert-email-change" | "/revert-sign-in";
   purpose: "email_revert" | "signin_revert";
   form: "revert" | "revert_sign_in";
-  title: string;
-  intro: (payload: TokenPayload) => string;
-  submit: string;
+  title: PlainKey;
+  intro: (t: Translator, payload: TokenPayload) => Child;
+  submit: PlainKey;
   danger?: boolean;
   undo: (deps: Deps, token: string) => Promise<void>;
   notice: NoticeKey;
@@ -189,27 +205,29 @@ function revertLinkPages(spec: {
     status = 200,
     headers: Record<string, string> = {},
   ) {
-    const frame = await frameFor(c, await pageSession(c));
+    const frame = await frameFor(c, await pageSession(c), { here: tokenAddress(spec.path, token) });
+    const { t } = frame;
     const payload = await peek(c, spec.purpose, token);
     return renderPage(
       c,
       frame,
-      <Layout frame={frame} title={spec.title} failed={state !== undefined || !payload}>
+      <Layout frame={frame} title={t.text(spec.title)} failed={state !== undefined || !payload}>
         {payload && token ? (
           <>
-            <ErrorSummary state={state} form={spec.form} />
-            <p>{spec.intro(payload)}</p>
+            <ErrorSummary t={t} state={state} form={spec.form} />
+            <p>{spec.intro(t, payload)}</p>
             <Form frame={frame} name={spec.form} action={spec.path}>
               <Hidden name="token" value={token} />
               <button type="submit" class={spec.danger ? "danger" : undefined}>
-                {spec.submit}
+                {t.text(spec.submit)}
               </button>
             </Form>
           </>
         ) : (
           <DeadLink
-            message={token ? s.errors.invalidLink : s.revert.missing}
-            next={{ href: "/forgot-password", label: s.reset.requestNew }}
+            t={t}
+            message={token ? t.text("errors.invalidLink") : t.text("revert.missing")}
+            next={{ href: "/forgot-password", label: t.text("reset.requestNew") }}
           />
         )}
       </Layout>,
@@ -223,7 +241,8 @@ function revertLinkPages(spec: {
     spec.path,
     formPost(spec.form, async (c, data) => {
       const token = text(data, "token");
-      const checked = validate(tokenBody, { token: token ?? "" });
+      const t = formTranslator(c);
+      const checked = validate(t, tokenBody, { token: token ?? "" });
       if (!checked.ok) return page(c, undefined);
       try {
         await enforceIpLimit(c.var.deps, "verify_email");
@@ -231,7 +250,7 @@ function revertLinkPages(spec: {
         signOutBrowser(c);
         return redirectWithNotice(c, "/login", spec.notice);
       } catch (error) {
-        const failure = failureFrom(error);
+        const failure = failureFrom(t, error);
         return page(c, token, failure.state, failure.status, failure.headers);
       }
     }),
@@ -242,9 +261,9 @@ revertLinkPages({
   path: "/revert-email-change",
   purpose: "email_revert",
   form: "revert",
-  title: s.revert.title,
-  intro: (payload) => (payload.newEmail ? s.revert.intro(payload.newEmail) : s.revert.introUnknown),
-  submit: s.revert.submit,
+  title: "revert.title",
+  intro: (t, payload) => (payload.newEmail ? t.rich("revert.intro", { email: person(payload.newEmail) }) : t.text("revert.introUnknown")),
+  submit: "revert.submit",
   undo: revertEmailChange,
   notice: "email_restored",
 });
@@ -253,41 +272,45 @@ revertLinkPages({
   path: "/revert-sign-in",
   purpose: "signin_revert",
   form: "revert_sign_in",
-  title: s.revertSignIn.title,
-  intro: () => s.revertSignIn.intro,
-  submit: s.revertSignIn.submit,
+  title: "revertSignIn.title",
+  intro: (t) => t.text("revertSignIn.intro"),
+  submit: "revertSignIn.submit",
   danger: true,
   undo: revertSignIn,
   notice: "sign_in_reverted",
 });
 
 /** The "send me a new link" form, on its own page and on the verify page of a dead link. */
-export const ResendForm: FC<{ frame: Frame; state?: FormState | undefined; email?: string | undefined }> = ({ frame, state, email }) => (
-  <Form frame={frame} name="resend" action="/resend-verification" label={s.verify.resendHeading}>
-    <Field
-      form="resend"
-      name="email"
-      type="email"
-      label={s.fields.email.label}
-      value={state?.values?.email ?? email}
-      error={state?.fields?.email}
-      autocomplete="email"
-      required
-      maxlength={254}
-    />
-    <button type="submit" class="secondary">
-      {s.verify.resendSubmit}
-    </button>
-  </Form>
-);
+export const ResendForm: FC<{ frame: Frame; state?: FormState | undefined; email?: string | undefined }> = ({ frame, state, email }) => {
+  const { t } = frame;
+  return (
+    <Form frame={frame} name="resend" action="/resend-verification" label={t.text("verify.resendHeading")}>
+      <Field
+        form="resend"
+        name="email"
+        type="email"
+        label={t.text("fields.email.label")}
+        value={state?.values?.email ?? email}
+        error={state?.fields?.email}
+        autocomplete="email"
+        required
+        maxlength={254}
+      />
+      <button type="submit" class="secondary">
+        {t.text("verify.resendSubmit")}
+      </button>
+    </Form>
+  );
+};
 
 async function resendPage(c: Context<AppEnv>, state?: FormState, status = 200, headers: Record<string, string> = {}) {
   const frame = await frameFor(c, null);
+  const { t } = frame;
   return renderPage(
     c,
     frame,
-    <Layout frame={frame} title={s.verify.resendHeading} failed={state !== undefined}>
-      <ErrorSummary state={state} form="resend" />
+    <Layout frame={frame} title={t.text("verify.resendHeading")} failed={state !== undefined}>
+      <ErrorSummary t={t} state={state} form="resend" />
       <ResendForm frame={frame} state={state} />
     </Layout>,
     status,
@@ -301,14 +324,15 @@ recoveryPages.post(
   "/resend-verification",
   formPost("resend", async (c, data) => {
     const values = { email: text(data, "email") };
-    const checked = validate(emailBody, { email: values.email ?? "" });
+    const t = formTranslator(c);
+    const checked = validate(t, emailBody, { email: values.email ?? "" });
     if (!checked.ok) return resendPage(c, { fields: checked.fields, values }, 422);
     try {
       await enforceIpLimit(c.var.deps, "resend_verification");
       await resendVerification(c.var.deps, checked.data.email, deviceCookie(c));
       return redirectWithNotice(c, "/login", "verification_sent");
     } catch (error) {
-      const failure = failureFrom(error);
+      const failure = failureFrom(t, error);
       return resendPage(c, { ...failure.state, values }, failure.status, failure.headers);
     }
   }),

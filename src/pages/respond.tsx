@@ -7,28 +7,32 @@ import { readForm, type FormData } from "./forms";
 import { frameFor, Layout, renderPage } from "./kit";
 import { DEFAULT_RETURN_TO, safeReturnTo } from "./return-to";
 import { pageSession, type PageSession } from "./session";
-import { isNoticeKey, strings as s, type NoticeKey } from "./strings";
+import type { CatalogueNotice, PlainKey } from "../i18n";
+import type { AdminNoticeKey } from "./admin-strings";
+import { pageTranslator } from "./language";
+
+/** A confirmation a redirect names: the catalogue's, or the administration console's. */
+export type NoticeKey = CatalogueNotice | AdminNoticeKey;
 
 /** Shared steps of the page handlers: refusing forged forms, redirects, notices, error pages. */
 
+/** What a message page says: a catalogue key, or the English administration console's own words. */
+type Said = PlainKey | { english: string };
+
 /** A page that only says something went wrong, with a way back. */
-export async function messagePage(
-  c: Context<AppEnv>,
-  status: number,
-  title: string,
-  message: string,
-  headers: Record<string, string> = {},
-) {
+export async function messagePage(c: Context<AppEnv>, status: number, title: Said, message: Said, headers: Record<string, string> = {}) {
   const frame = await frameFor(c, null);
+  const { t } = frame;
+  const say = (said: Said) => (typeof said === "string" ? t.text(said) : said.english);
   return renderPage(
     c,
     frame,
-    <Layout frame={frame} title={title} failed>
+    <Layout frame={frame} title={say(title)} failed>
       <div class="alert" role="alert">
-        <p>{message}</p>
+        <p>{say(message)}</p>
       </div>
       <p>
-        <a href="/login">{s.errors.back}</a>
+        <a href="/login">{t.text("errors.back")}</a>
       </p>
     </Layout>,
     status,
@@ -46,8 +50,11 @@ type FormHandler = (c: Context<AppEnv>, data: FormData, session: PageSession | n
 export function formPost(form: FormName | ((data: FormData) => FormName), handle: FormHandler) {
   return async (c: Context<AppEnv>): Promise<Response> => {
     const data = await readForm(c, form);
-    if (!data) return messagePage(c, 403, s.errors.csrfTitle, s.errors.csrf);
-    return handle(c, data, await pageSession(c));
+    if (!data) return messagePage(c, 403, "errors.csrfTitle", "errors.csrf");
+    const session = await pageSession(c);
+    // Negotiated now, with the account's language: the handler's messages and its page agree.
+    await pageTranslator(c, session);
+    return handle(c, data, session);
   };
 }
 
@@ -61,10 +68,10 @@ export function toSignIn(c: Context<AppEnv>, returnTo = DEFAULT_RETURN_TO): Resp
   return c.redirect(`/login?return_to=${encodeURIComponent(returnTo)}`, 303);
 }
 
-/** `?notice=` of a page reached by a redirect: only the fixed messages in strings.ts. */
-export function noticeOf(c: Context<AppEnv>): NoticeKey | null {
+/** `?notice=` of a page reached by a redirect: a name; the page shows it only if it is one of its fixed messages. */
+export function noticeOf(c: Context<AppEnv>): string | null {
   const notice = c.req.query("notice");
-  return isNoticeKey(notice) ? notice : null;
+  return notice && /^[a-z_]{1,40}$/.test(notice) ? notice : null;
 }
 
 /** A checked `return_to` (see return-to.ts), or null. */
@@ -94,8 +101,8 @@ export async function pageError(error: unknown, c: Context<AppEnv>): Promise<Res
   const dependency = findCause(error, isDependencyError);
   if (dependency) {
     log("error", "dependency.unavailable", { request_id: requestId, dependency: dependency.dependency, ...describeError(error) });
-    return messagePage(c, 503, s.errors.serverTitle, s.errors.unavailable, { "Retry-After": "5" });
+    return messagePage(c, 503, "errors.serverTitle", "errors.unavailable", { "Retry-After": "5" });
   }
   log("error", "request.failed", { request_id: requestId, path: c.req.path, ...describeError(error) });
-  return messagePage(c, 500, s.errors.serverTitle, s.errors.server);
+  return messagePage(c, 500, "errors.serverTitle", "errors.server");
 }

@@ -5,7 +5,6 @@ import { adminPages } from "./admin";
 import { recoveryPages } from "./recovery";
 import { messagePage, pageError } from "./respond";
 import { signInPages } from "./sign-in";
-import { strings } from "./strings";
 import { verifyPages } from "./verify";
 import type { AppEnv } from "../web/context";
 
@@ -38,7 +37,7 @@ for (const path of [
     path,
     bodyLimit({
       maxSize: FORM_BODY_LIMIT,
-      onError: (c: Context<AppEnv>) => messagePage(c, 413, strings.errors.serverTitle, strings.errors.tooLarge),
+      onError: (c: Context<AppEnv>) => messagePage(c, 413, "errors.serverTitle", "errors.tooLarge"),
     }),
   );
 }

@@ -11,15 +11,15 @@ import { logOut } from "../sessions/sessions";
 import { failureFrom, text, validate, type FormData } from "./forms";
 import { ErrorSummary, Field, Form, frameFor, Hidden, Layout, Notice, renderPage, TurnstileWidget, type FormState } from "./kit";
 import { afterSignIn, formPost, noticeOf, redirectWithNotice, returnToOf } from "./respond";
+import { formTranslator } from "./language";
 import { pageSession, signInBrowser, signOutBrowser, type PageSession } from "./session";
-import { strings as s, type NoticeKey } from "./strings";
 
 /** `/login`, `/register` and `/logout`. */
 export const signInPages = new Hono<AppEnv>();
 
 interface LoginView {
   returnTo?: string | undefined;
-  notice?: NoticeKey | null;
+  notice?: string | null;
   state?: FormState;
   /** Offer a new verification link (the address is not confirmed yet). */
   offerResend?: boolean;
@@ -30,21 +30,22 @@ async function loginPage(c: Context<AppEnv>, view: LoginView, status = 200, head
   const siteKey = await challengeSiteKey(c.var.deps);
   if (siteKey) frame.turnstileSiteKey = siteKey;
   const { state } = view;
+  const { t } = frame;
   const values = state?.values ?? {};
   const returnTo = returnToOf(c, view.returnTo);
   const withReturn = (path: string) => (returnTo ? `${path}?return_to=${encodeURIComponent(returnTo)}` : path);
   return renderPage(
     c,
     frame,
-    <Layout frame={frame} title={s.login.title} failed={state !== undefined}>
-      <Notice notice={view.notice} />
-      <ErrorSummary state={state} form="login" />
+    <Layout frame={frame} title={t.text("login.title")} failed={state !== undefined}>
+      <Notice t={t} notice={view.notice} />
+      <ErrorSummary t={t} state={state} form="login" />
       <Form frame={frame} name="login" action="/login">
         <Hidden name="return_to" value={returnTo} />
         <Field
           form="login"
           name="identifier"
-          label={s.fields.identifier.label}
+          label={t.text("fields.identifier.label")}
           value={values.identifier}
           error={state?.fields?.identifier}
           autocomplete="username"
@@ -55,25 +56,25 @@ async function loginPage(c: Context<AppEnv>, view: LoginView, status = 200, head
           form="login"
           name="password"
           type="password"
-          label={s.fields.password.label}
+          label={t.text("fields.password.label")}
           error={state?.fields?.password}
           autocomplete="current-password"
           required
         />
         <TurnstileWidget frame={frame} />
-        <button type="submit">{s.login.submit}</button>
+        <button type="submit">{t.text("login.submit")}</button>
       </Form>
       {view.offerResend ? (
-        <Form frame={frame} name="resend" action="/resend-verification" label={s.verify.resendHeading}>
+        <Form frame={frame} name="resend" action="/resend-verification" label={t.text("verify.resendHeading")}>
           <Hidden name="email" value={values.identifier} />
           <button type="submit" class="secondary">
-            {s.verify.resendSubmit}
+            {t.text("verify.resendSubmit")}
           </button>
         </Form>
       ) : null}
       <p class="links">
-        <a href="/forgot-password">{s.login.forgot}</a>
-        <a href={withReturn("/register")}>{s.login.register}</a>
+        <a href="/forgot-password">{t.text("login.forgot")}</a>
+        <a href={withReturn("/register")}>{t.text("login.register")}</a>
       </p>
     </Layout>,
     status,
@@ -95,10 +96,11 @@ signInPages.post(
     const returnTo = text(data, "return_to");
     const values = { identifier };
     const input = identifier.includes("@") ? { email: identifier, password } : { username: identifier || undefined, password };
-    const checked = validate(loginBody, input, { email: "identifier", username: "identifier" });
+    const t = formTranslator(c);
+    const checked = validate(t, loginBody, input, { email: "identifier", username: "identifier" });
     if (!checked.ok || !identifier) {
       // zod skips the either-or rule while another field is bad: the empty identifier is named here.
-      const fields = { ...(identifier ? {} : { identifier: s.fields.identifier.invalid }), ...(checked.ok ? {} : checked.fields) };
+      const fields = { ...(identifier ? {} : { identifier: t.text("fields.identifier.invalid") }), ...(checked.ok ? {} : checked.fields) };
       return loginPage(c, { returnTo, state: { fields, values } }, 422);
     }
     const { deps } = c.var;
@@ -114,13 +116,13 @@ signInPages.post(
       signInBrowser(c, signedIn);
       return afterSignIn(c, returnTo);
     } catch (error) {
-      const failure = failureFrom(error);
+      const failure = failureFrom(t, error);
       const code = (error as AppError).code;
-      if (code === "invalid_credentials") failure.state = { message: s.login.invalid };
-      if (code === "challenge_required") failure.state = { message: s.login.challenge };
+      if (code === "invalid_credentials") failure.state = { message: t.text("login.invalid") };
+      if (code === "challenge_required") failure.state = { message: t.text("login.challenge") };
       if (code === "account_locked") {
         const wait = (error as AppError).retryAfter ?? 0;
-        failure.state = { message: wait > 0 ? s.login.locked(wait) : s.login.lockedHard };
+        failure.state = { message: wait > 0 ? t.text("login.locked", { duration: t.duration(wait) }) : t.text("login.lockedHard") };
       }
       const offerResend = code === "email_not_verified" && identifier.includes("@");
       return loginPage(c, { returnTo, state: { ...failure.state, values }, offerResend }, failure.status, failure.headers);
@@ -130,37 +132,40 @@ signInPages.post(
 
 async function registerPage(c: Context<AppEnv>, returnTo: string | undefined, state?: FormState, status = 200) {
   const frame = await frameFor(c, null);
+  const { t } = frame;
   const values = state?.values ?? {};
   const checkedReturn = returnToOf(c, returnTo);
   const field = (name: string) => ({ form: "register", name, value: values[name], error: state?.fields?.[name] });
   return renderPage(
     c,
     frame,
-    <Layout frame={frame} title={s.register.title} failed={state !== undefined}>
-      <ErrorSummary state={state} form="register" />
+    <Layout frame={frame} title={t.text("register.title")} failed={state !== undefined}>
+      <ErrorSummary t={t} state={state} form="register" />
       <Form frame={frame} name="register" action="/register">
         <Hidden name="return_to" value={checkedReturn} />
-        <Field {...field("full_name")} label={s.fields.full_name.label} autocomplete="name" required maxlength={255} />
-        <Field {...field("email")} type="email" label={s.fields.email.label} autocomplete="email" required maxlength={254} />
+        <Field {...field("full_name")} label={t.text("fields.full_name.label")} autocomplete="name" required maxlength={255} />
+        <Field {...field("email")} type="email" label={t.text("fields.email.label")} autocomplete="email" required maxlength={254} />
         <Field
           {...field("username")}
-          label={s.fields.username.label}
-          hint={s.fields.username.hint}
+          label={t.text("fields.username.label")}
+          hint={t.text("fields.username.hint")}
           autocomplete="username"
           maxlength={50}
         />
         <Field
           {...field("password")}
           type="password"
-          label={s.fields.password.label}
-          hint={s.passwordHint(frame.passwordMinLength)}
+          label={t.text("fields.password.label")}
+          hint={t.text("passwordHint", { count: frame.passwordMinLength })}
           autocomplete="new-password"
           required
         />
-        <button type="submit">{s.register.submit}</button>
+        <button type="submit">{t.text("register.submit")}</button>
       </Form>
       <p class="links">
-        <a href={checkedReturn ? `/login?return_to=${encodeURIComponent(checkedReturn)}` : "/login"}>{s.register.haveAccount}</a>
+        {t.rich("register.haveAccount", null, {
+          link: (children) => <a href={checkedReturn ? `/login?return_to=${encodeURIComponent(checkedReturn)}` : "/login"}>{children}</a>,
+        })}
       </p>
     </Layout>,
     status,
@@ -179,7 +184,8 @@ signInPages.post(
     const values = { full_name: text(data, "full_name"), email: text(data, "email"), username: text(data, "username") };
     const returnTo = text(data, "return_to");
     const input = { ...values, full_name: values.full_name ?? "", email: values.email ?? "", password: text(data, "password") };
-    const checked = validate(registerBody, input);
+    const t = formTranslator(c);
+    const checked = validate(t, registerBody, input);
     if (!checked.ok) return registerPage(c, returnTo, { fields: checked.fields, values }, 422);
     const { deps } = c.var;
     try {
@@ -189,10 +195,10 @@ signInPages.post(
       signInBrowser(c, result.tokens);
       return afterSignIn(c, returnTo, "welcome");
     } catch (error) {
-      const failure = failureFrom(error, { email_taken: "email", username_taken: "username" });
+      const failure = failureFrom(t, error, { email_taken: "email", username_taken: "username" });
       const code = (error as AppError).code;
-      if (code === "email_taken") failure.state.fields = { email: s.register.emailTaken };
-      if (code === "username_taken") failure.state.fields = { username: s.register.usernameTaken };
+      if (code === "email_taken") failure.state.fields = { email: t.text("register.emailTaken") };
+      if (code === "username_taken") failure.state.fields = { username: t.text("register.usernameTaken") };
       return registerPage(c, returnTo, { ...failure.state, values }, failure.status);
     }
   }),
@@ -201,27 +207,28 @@ signInPages.post(
 signInPages.get("/logout", async (c) => {
   const session = await pageSession(c);
   const frame = await frameFor(c, session);
+  const { t } = frame;
   return renderPage(
     c,
     frame,
-    <Layout frame={frame} title={s.logout.title}>
-      <Notice notice={noticeOf(c)} />
+    <Layout frame={frame} title={t.text("logout.title")}>
+      <Notice t={t} notice={noticeOf(c)} />
       {session ? (
         <>
-          <p>{s.logout.intro}</p>
+          <p>{t.text("logout.intro")}</p>
           <Form frame={frame} name="logout" action="/logout" class="inline">
-            <button type="submit">{s.logout.submit}</button>
+            <button type="submit">{t.text("logout.submit")}</button>
           </Form>{" "}
           <Form frame={frame} name="logout" action="/logout" class="inline">
             <input type="hidden" name="scope" value="all" />
             <button type="submit" class="secondary">
-              {s.logout.everywhere}
+              {t.text("logout.everywhere")}
             </button>
           </Form>
         </>
       ) : (
         <p>
-          {s.logout.signedOut} <a href="/login">{s.nav.signIn}</a>
+          {t.text("logout.signedOut")} <a href="/login">{t.text("nav.signIn")}</a>
         </p>
       )}
     </Layout>,

@@ -1,6 +1,7 @@
 /**
  * The hosted pages' one stylesheet, light and dark (`prefers-color-scheme`), coloured from the
- * configured accent. The accent is the operator's choice, so the colours drawn from it are adjusted
+ * configured accent. Only logical properties for anything sided (`inset-inline-start`,
+ * `margin-inline-start`), so a right-to-left page (`<html dir="rtl">`) mirrors without a second sheet. The accent is the operator's choice, so the colours drawn from it are adjusted
  * until they meet WCAG AA contrast (4.5:1) on the background they sit on.
  */
 
@@ -81,14 +82,16 @@ export function stylesheet(accentHex: string): string {
 body{margin:0;background:var(--bg);color:var(--fg);font:1rem/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 a{color:var(--link)}
 :focus-visible{outline:3px solid var(--link);outline-offset:2px}
-.skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:var(--card);padding:.5rem}
-header,main,footer{width:100%;max-width:30rem;margin:0 auto;padding:1rem}
+.skip{position:absolute;inset-inline-start:-999px}.skip:focus{inset-inline-start:1rem;top:1rem;background:var(--card);padding:.5rem}
+header,main,footer{width:100%;max-width:30rem;margin:0 auto;padding:1rem;overflow-wrap:break-word}
 body.wide header,body.wide main,body.wide footer{max-width:52rem}
 body:not(.wide) main{background:var(--card);border:1px solid var(--soft);border-radius:.75rem;padding:1.5rem}
 body:not(.wide) section{border:0;border-top:1px solid var(--soft);border-radius:0;padding:1.25rem 0 0;margin:1.5rem 0 0}
 header .brand{display:inline-flex;gap:.5rem;align-items:center;color:var(--fg);font-weight:700;font-size:1.15rem;text-decoration:none}
 header img{height:2rem;width:auto}
 footer{color:var(--muted);font-size:.9rem}
+nav.languages ul{list-style:none;display:flex;flex-wrap:wrap;gap:.25rem .9rem;padding:0;margin:.75rem 0 0}
+nav.languages [aria-current]{font-weight:600;color:var(--fg)}
 h1{font-size:1.6rem;margin:.5rem 0 1rem}
 h2{font-size:1.2rem;margin:0 0 .75rem}
 section,.card{background:var(--card);border:1px solid var(--soft);border-radius:.6rem;padding:1.25rem;margin:0 0 1.25rem}
@@ -112,7 +115,7 @@ ul.items{list-style:none;padding:0;margin:0}
 ul.items li{border-top:1px solid var(--soft);padding:.75rem 0;display:flex;flex-wrap:wrap;justify-content:space-between;gap:.5rem;align-items:center}
 ul.items li>span{min-width:0;overflow-wrap:anywhere}
 .muted{color:var(--muted);font-size:.9rem}
-.badge{font-size:.8rem;border:1px solid var(--line);border-radius:1rem;padding:0 .5rem;margin-left:.35rem;white-space:nowrap}
+.badge{font-size:.8rem;border:1px solid var(--line);border-radius:1rem;padding:0 .5rem;margin-inline-start:.35rem;white-space:nowrap}
 nav.toc{display:flex;flex-wrap:wrap;gap:.25rem 1rem;margin:0 0 1rem}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(12rem,1fr));gap:0 1rem}
 code{font-family:ui-monospace,monospace;font-size:.85rem;word-break:break-all}

@@ -7,10 +7,11 @@ import { confirmEmailToken } from "../recovery/email-verification";
 import { findOneTimeToken, type TokenPayload, type TokenPurpose } from "../kernel/one-time-tokens";
 import { failureFrom, text, validate } from "./forms";
 import { ErrorSummary, Field, Form, frameFor, Hidden, Layout, renderPage, type FormState } from "./kit";
-import { DeadLink, ResendForm } from "./recovery";
+import { person } from "../i18n";
+import { formTranslator } from "./language";
+import { DeadLink, ResendForm, tokenAddress } from "./recovery";
 import { formPost, redirectWithNotice } from "./respond";
 import { pageSession, signOutBrowser, type PageSession } from "./session";
-import { strings as s } from "./strings";
 
 /**
  * `/verify-email?token=`: the page of both address links, registration and email change (the HTTP contract
@@ -39,7 +40,8 @@ async function verifyPage(
   session: PageSession | null,
   failed?: { intent: Intent; state: FormState; status: number; headers: Record<string, string> },
 ) {
-  const frame = await frameFor(c, session);
+  const frame = await frameFor(c, session, { here: tokenAddress("/verify-email", token) });
+  const { t } = frame;
   const found = await lookUp(c, token);
   const isChange = found?.purpose === "email_change";
   const ownSession = found !== null && session?.user.id === found.payload.userId;
@@ -47,9 +49,9 @@ async function verifyPage(
   const page =
     found && token ? (
       <>
-        <ErrorSummary state={failed?.state} form={failed?.intent === "new_password" ? "verify_new_password" : "verify"} />
-        <p>{s.verify.address(found.payload.email)}</p>
-        <p>{isChange ? s.verify.changeIntro : ownSession ? s.verify.signedIn : s.verify.intro}</p>
+        <ErrorSummary t={t} state={failed?.state} form={failed?.intent === "new_password" ? "verify_new_password" : "verify"} />
+        <p>{t.rich("verify.address", { email: person(found.payload.email) })}</p>
+        <p>{isChange ? t.text("verify.changeIntro") : ownSession ? t.text("verify.signedIn") : t.text("verify.intro")}</p>
         <Form frame={frame} name="verify" action="/verify-email">
           <Hidden name="token" value={token} />
           <input type="hidden" name="intent" value="password" />
@@ -58,18 +60,18 @@ async function verifyPage(
               form="verify"
               name="password"
               type="password"
-              label={s.fields.registration_password.label}
+              label={t.text("fields.registration_password.label")}
               error={stateOf("password")?.fields?.password}
               autocomplete="current-password"
               required
             />
           )}
-          <button type="submit">{s.verify.submit}</button>
+          <button type="submit">{t.text("verify.submit")}</button>
         </Form>
         {isChange ? null : (
           <section aria-labelledby="new-password-heading">
-            <h2 id="new-password-heading">{s.verify.newPasswordHeading}</h2>
-            <p>{s.verify.newPasswordIntro}</p>
+            <h2 id="new-password-heading">{t.text("verify.newPasswordHeading")}</h2>
+            <p>{t.text("verify.newPasswordIntro")}</p>
             <Form frame={frame} name="verify_new_password" action="/verify-email">
               <Hidden name="token" value={token} />
               <input type="hidden" name="intent" value="new_password" />
@@ -77,14 +79,14 @@ async function verifyPage(
                 form="verify_new_password"
                 name="new_password"
                 type="password"
-                label={s.fields.new_password.label}
-                hint={s.passwordHint(frame.passwordMinLength)}
+                label={t.text("fields.new_password.label")}
+                hint={t.text("passwordHint", { count: frame.passwordMinLength })}
                 error={stateOf("new_password")?.fields?.new_password}
                 autocomplete="new-password"
                 required
               />
               <button type="submit" class="secondary">
-                {s.verify.newPasswordSubmit}
+                {t.text("verify.newPasswordSubmit")}
               </button>
             </Form>
           </section>
@@ -92,9 +94,13 @@ async function verifyPage(
       </>
     ) : (
       <>
-        <DeadLink message={token ? s.errors.invalidLink : s.verify.missing} next={{ href: "/login", label: s.nav.signIn }} />
+        <DeadLink
+          t={t}
+          message={token ? t.text("errors.invalidLink") : t.text("verify.missing")}
+          next={{ href: "/login", label: t.text("nav.signIn") }}
+        />
         <section>
-          <h2>{s.verify.resendHeading}</h2>
+          <h2>{t.text("verify.resendHeading")}</h2>
           <ResendForm frame={frame} email={session?.user.email} />
         </section>
       </>
@@ -102,7 +108,7 @@ async function verifyPage(
   return renderPage(
     c,
     frame,
-    <Layout frame={frame} title={isChange ? s.verify.changeTitle : s.verify.title} failed={failed !== undefined || !found}>
+    <Layout frame={frame} title={isChange ? t.text("verify.changeTitle") : t.text("verify.title")} failed={failed !== undefined || !found}>
       {page}
     </Layout>,
     found ? (failed?.status ?? 200) : 400,
@@ -123,7 +129,8 @@ verifyPages.post(
       const intent = intentOf(text(data, "intent"));
       const password = intent === "password" ? text(data, "password") : undefined;
       const newPassword = intent === "new_password" ? (text(data, "new_password") ?? "") : undefined;
-      const checked = validate(verifyEmailBody, { token: token ?? "", password, new_password: newPassword });
+      const t = formTranslator(c);
+      const checked = validate(t, verifyEmailBody, { token: token ?? "", password, new_password: newPassword });
       if (!checked.ok) return verifyPage(c, token, session, { intent, state: { fields: checked.fields }, status: 422, headers: {} });
       const { deps } = c.var;
       try {
@@ -145,10 +152,10 @@ verifyPages.post(
         }
         return redirectWithNotice(c, session ? "/account" : "/login", "email_verified");
       } catch (error) {
-        const failure = failureFrom(error, { password_required: "password", invalid_credentials: "password" });
+        const failure = failureFrom(t, error, { password_required: "password", invalid_credentials: "password" });
         const code = (error as AppError).code;
-        if (code === "password_required") failure.state = { fields: { password: s.verify.passwordRequired } };
-        if (code === "invalid_credentials") failure.state = { fields: { password: s.verify.wrongPassword } };
+        if (code === "password_required") failure.state = { fields: { password: t.text("verify.passwordRequired") } };
+        if (code === "invalid_credentials") failure.state = { fields: { password: t.text("verify.wrongPassword") } };
         return verifyPage(c, token, session, { intent, ...failure });
       }
     },

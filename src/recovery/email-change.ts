@@ -47,7 +47,9 @@ export async function requestEmailChange(deps: Deps, caller: { user: User; sessi
   const { user } = caller;
   await assertCurrentPassword(deps, caller, input.password);
   if (input.new_email === user.email) {
-    throw new AppError("validation_failed", { errors: [{ field: "new_email", message: "This is already your email address." }] });
+    throw new AppError("validation_failed", {
+      errors: [{ field: "new_email", message: "This is already your email address.", reason: { key: "errors.alreadyYourAddress" } }],
+    });
   }
   await assertNotDisposable(deps, input.new_email, "new_email");
   // In turn, so a request the user's own limit refuses spends nothing of the address's.
@@ -59,11 +61,12 @@ export async function requestEmailChange(deps: Deps, caller: { user: User; sessi
   deps.waitUntil(
     mailToken(deps, input.new_email, "email_change", trigger, async () => {
       const payload = { userId: user.id, email: input.new_email, sessionId: caller.sessionId };
-      return emailChangeMail(input.new_email, deps.config, await issueOneTimeToken(deps, "email_change", payload));
+      // The new address has no account yet: the mail speaks the account's language.
+      return emailChangeMail(deps, { email: input.new_email, locale: user.locale }, await issueOneTimeToken(deps, "email_change", payload));
     }),
   );
   await recordAudit(deps, { action: "email.change_requested", userId: user.id, resource: `user:${user.id}` });
-  await sendSecurityNotice(deps, user.id, "email_change_requested", user.email);
+  await sendSecurityNotice(deps, user.id, "email_change_requested", user);
 }
 
 /**
@@ -85,7 +88,7 @@ export async function confirmEmailChange(deps: Deps, token: string, payload: Tok
   if (holder && holder.id !== user.id) throw new AppError("email_taken", { detail: TAKEN });
 
   const revert = await prepareOneTimeToken(deps, "email_revert", { userId: user.id, email: user.email, newEmail: payload.email });
-  const undelivered = await sendMailNow(deps, emailRevertMail(user.email, deps.config, revert.token, payload.email), { class: "account" });
+  const undelivered = await sendMailNow(deps, emailRevertMail(deps, user, revert.token, payload.email), { class: "account" });
   if (undelivered) throw revertMailRefused(undelivered);
 
   await consumeOneTimeToken(deps, "email_change", token);
@@ -167,11 +170,11 @@ export async function revertEmailChange(deps: Deps, token: string): Promise<void
     resource: `user:${user.id}`,
     metadata: { api_keys_revoked: true, later_revert_links_voided: later.length },
   });
-  await sendSecurityNotice(deps, user.id, "email_change_reverted", payload.email);
+  await sendSecurityNotice(deps, user.id, "email_change_reverted", { email: payload.email, locale: user.locale });
   // The address the account leaves is told at once: if the owner made the change, this is news.
-  if (user.email !== payload.email) await sendSecurityNotice(deps, user.id, "email_change_reverted_away", user.email);
+  if (user.email !== payload.email) await sendSecurityNotice(deps, user.id, "email_change_reverted_away", user);
   // Issued after the batch voided older links, so this one is the newest and stays usable.
-  deps.waitUntil(mailResetLink(deps, { id: user.id, email: payload.email }, { class: "account" }));
+  deps.waitUntil(mailResetLink(deps, { id: user.id, email: payload.email, locale: user.locale }, { class: "account" }));
 }
 
 /** An undo link of an email change that is still usable, as the account page shows it. */

@@ -96,7 +96,7 @@ async function verifyWithNewPassword(deps: Deps, token: string, user: User, newP
   });
   await clearLockout(deps, user, "password_reset");
   await recordAudit(deps, { action: "email.verified", userId: user.id, resource: `user:${user.id}`, metadata: { password_set: true } });
-  await sendSecurityNotice(deps, user.id, "password_set_at_verification", user.email, keyNames(revokedApiKeys));
+  await sendSecurityNotice(deps, user.id, "password_set_at_verification", user, keyNames(revokedApiKeys));
 }
 
 /**

@@ -61,9 +61,9 @@ async function answerResetRequest(deps: Deps, email: string, fromKnownDevice: bo
  * one-time-tokens.ts), so a link nobody receives must never exist, and a live token always means a
  * mail on its way. Never throws; says why the mail did not go out.
  */
-export function mailResetLink(deps: Deps, user: Pick<User, "id" | "email">, trigger: MailTrigger): Promise<Undelivered | null> {
+export function mailResetLink(deps: Deps, user: Pick<User, "id" | "email" | "locale">, trigger: MailTrigger): Promise<Undelivered | null> {
   return mailToken(deps, user.email, "password_reset", trigger, async () =>
-    passwordResetMail(user.email, deps.config, await issueOneTimeToken(deps, "reset", { userId: user.id, email: user.email })),
+    passwordResetMail(deps, user, await issueOneTimeToken(deps, "reset", { userId: user.id, email: user.email })),
   );
 }
 export interface ResetPasswordInput {
@@ -102,5 +102,5 @@ export async function resetPassword(deps: Deps, input: ResetPasswordInput): Prom
     resource: `user:${user.id}`,
     metadata: { api_keys_revoked: revokedApiKeys.map((k) => k.id) },
   });
-  await sendSecurityNotice(deps, user.id, "password_reset", user.email, keyNames(revokedApiKeys));
+  await sendSecurityNotice(deps, user.id, "password_reset", user, keyNames(revokedApiKeys));
 }

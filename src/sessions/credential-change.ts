@@ -1,4 +1,5 @@
 import { auditRow, type AuditEntry } from "../audit/audit";
+import type { NoticeItem } from "../mail/templates";
 import { auditInsert } from "../db/audit-logs";
 import { addCredentialChange, changeResults, type CommittedChange, type CredentialChange } from "../db/credentials";
 import { countRevokedBy } from "../db/sessions";
@@ -59,6 +60,6 @@ export async function changeCredentials(
 }
 
 /** How notices name revoked keys: the owner's own label, never the secret. */
-export function keyNames(keys: { name: string }[]): string[] {
-  return keys.map((k) => `API key "${k.name}"`);
+export function keyNames(keys: { name: string }[]): NoticeItem[] {
+  return keys.map((k) => ({ apiKey: k.name }));
 }

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { SHIPPED_LOCALES } from "../config/languages";
 import { UserResponseSchema } from "../kernel/user-response";
 import { API_KEY_SCOPES } from "../api-keys/api-keys";
 import { SECURITY_EVENTS_MAX_LIMIT } from "../audit/security-events";
@@ -75,6 +76,11 @@ export const loginBody = z
 export const updateProfileBody = z.object({
   full_name: fullNameField.optional(),
   username: usernameField.nullable().optional(),
+  locale: z
+    .enum(SHIPPED_LOCALES, { error: `Use one of ${SHIPPED_LOCALES.join(", ")}, or null.` })
+    .nullable()
+    .optional()
+    .openapi({ description: "The language of pages and mail for this account; null: as the browser asks." }),
 });
 
 /**
@@ -274,7 +280,13 @@ export const CreatedApiKeySchema = z
 
 export const JwksSchema = z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())) }).openapi("Jwks");
 
-export const OpenIdConfigurationSchema = z.strictObject({ issuer: z.string(), jwks_uri: z.string() }).openapi("OpenIdConfiguration");
+export const OpenIdConfigurationSchema = z
+  .strictObject({
+    issuer: z.string(),
+    jwks_uri: z.string(),
+    ui_locales_supported: z.array(z.string()).openapi({ description: "The languages of the hosted pages and mail." }),
+  })
+  .openapi("OpenIdConfiguration");
 
 export const HealthSchema = z.strictObject({ status: z.literal("ok") });
 
@@ -283,6 +295,7 @@ export const OutboxSchema = z.strictObject({
     z.strictObject({
       to: z.string(),
       kind: z.enum(["email_verification", "password_reset", "email_change", "security_notice"]),
+      locale: z.string().openapi({ description: "The language the mail is written in (the account's, else the request's)." }),
       subject: z.string(),
       text: z.string(),
       token: z.string().nullable(),

@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { SHIPPED_LOCALES } from "../../config/languages";
 import type { AppEnv } from "../../web/context";
 import { jsonResponse, problems } from "../openapi";
 import { HealthSchema, JwksSchema, OpenIdConfigurationSchema } from "../../web/schemas";
@@ -32,7 +33,9 @@ const openidConfiguration = createRoute({
 
 wellKnownRoutes.openapi(openidConfiguration, (c) => {
   const { issuer, publicUrl } = c.var.deps.config;
-  return c.json({ issuer, jwks_uri: `${publicUrl}/.well-known/jwks.json` }, 200, { "Cache-Control": JWKS_CACHE });
+  return c.json({ issuer, jwks_uri: `${publicUrl}/.well-known/jwks.json`, ui_locales_supported: [...SHIPPED_LOCALES] }, 200, {
+    "Cache-Control": JWKS_CACHE,
+  });
 });
 
 const health = createRoute({

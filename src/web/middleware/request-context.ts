@@ -1,4 +1,7 @@
+import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
+import { readConfig } from "../../config";
+import { LANGUAGE_COOKIE, negotiate } from "../../i18n";
 import { matchedRoutes } from "hono/route";
 import { createDeps, type RequestPlace } from "../../kernel/deps";
 import { log } from "../../log";
@@ -34,6 +37,10 @@ export function createRequestContext() {
         userAgent: c.req.header("user-agent")?.slice(0, 512) ?? null,
         requestId: c.get("requestId"),
         place: placeOf(c.req.raw.cf),
+        locale: negotiate(
+          { cookie: getCookie(c, LANGUAGE_COOKIE), acceptLanguage: c.req.header("accept-language") },
+          readConfig(c.env).defaultLocale,
+        ),
       },
     });
     c.set("deps", deps);

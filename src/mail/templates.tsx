@@ -1,0 +1,255 @@
+import type { Child } from "hono/jsx";
+import type { Deps } from "../kernel/deps";
+import { person, shippedLocale, translator, type Translator } from "../i18n";
+import type { MailKind, MailMessage } from "./mail";
+
+/**
+ * The mails, text and HTML, in the recipient's language (the HTTP contract "Languages"): the
+ * account's `locale`, else the language of the request that caused the mail, else DEFAULT_LOCALE.
+ * Every word comes from the message catalogue (src/i18n, `mail.*`); every value is escaped by
+ * hono/jsx in the HTML part, and values a person chose (addresses, the product's name) are
+ * isolated for bidi (`<bdi>` in HTML, FSI…PDI in text).
+ *
+ * Links are built from the configured APP_URL only (PUBLIC_URL unless set), never from a request's
+ * Host or X-Forwarded-Host, so a forged header cannot point a mailed link elsewhere. Every link
+ * opens a hosted page (src/pages/) in the mail's language (`lang=`): /verify-email,
+ * /reset-password, /revert-email-change, /revert-sign-in, /login, /forgot-password, /register; a
+ * site that sets APP_URL to its own pages serves those paths itself.
+ */
+
+/** Who a mail goes to: an address, and the language of the account it belongs to (null: not chosen, or no account). */
+export interface Recipient {
+  email: string;
+  locale: string | null;
+}
+
+/** The translator of a mail to `to`. */
+async function mailTranslator(deps: Deps, to: Recipient): Promise<Translator> {
+  return translator(deps, shippedLocale(to.locale) ?? deps.meta.locale ?? deps.config.defaultLocale);
+}
+
+/** One paragraph, both ways; several lines of one paragraph break within it. */
+type Paragraph = { text: string; html: Child } | { text: string; html: Child }[];
+
+/** A page link of the mail: APP_URL, the path, the query, and the mail's language. */
+function pageUrl(deps: Deps, t: Translator, path: string, query: Record<string, string> = {}): string {
+  const params = new URLSearchParams({ ...query, lang: t.locale });
+  return `${deps.config.appUrl}${path}?${params.toString()}`;
+}
+
+async function compose(
+  deps: Deps,
+  t: Translator,
+  to: Recipient,
+  kind: MailKind,
+  subject: string,
+  paragraphs: Paragraph[],
+  link?: { url: string; label: string },
+  token?: string,
+): Promise<MailMessage> {
+  const footer = t.line("mail.footer", { product: person(deps.config.branding.productName) });
+  const all = [...paragraphs, footer];
+  const text = [
+    ...all.slice(0, -1).map((p) => (Array.isArray(p) ? p.map((l) => l.text).join("\n") : p.text)),
+    ...(link ? [`${link.label}: ${link.url}`] : []),
+    "--",
+    footer.text,
+  ].join("\n\n");
+  const body = (
+    <html lang={t.locale} dir={t.dir}>
+      <head>
+        <meta charset="utf-8" />
+        <title>{subject}</title>
+      </head>
+      <body>
+        {paragraphs.map((p) => (
+          <p>{Array.isArray(p) ? p.map((l, i) => (i === 0 ? l.html : [<br />, l.html])) : p.html}</p>
+        ))}
+        {link ? (
+          <p>
+            <a href={link.url}>{link.label}</a>
+          </p>
+        ) : null}
+        <hr />
+        <p>
+          <small>{footer.html}</small>
+        </p>
+      </body>
+    </html>
+  );
+  const html = `<!DOCTYPE html>${await body}`;
+  return { to: to.email, kind, locale: t.locale, subject, text, html, ...(token ? { token } : {}) };
+}
+
+const product = (deps: Deps) => ({ product: person(deps.config.branding.productName) });
+
+/**
+ * A mail whose one purpose is its link (`mail.<words>.*` of the catalogue: subject, body, ignore,
+ * link): the page of `path` with the token, which uses it up only when its form is posted.
+ */
+async function linkMail(
+  deps: Deps,
+  to: Recipient,
+  token: string,
+  mail: { kind: MailKind; words: "verification" | "reset" | "emailChange"; path: string },
+): Promise<MailMessage> {
+  const t = await mailTranslator(deps, to);
+  const { kind, words, path } = mail;
+  return compose(
+    deps,
+    t,
+    to,
+    kind,
+    t.text(`mail.${words}.subject`),
+    [t.line(`mail.${words}.body`, product(deps)), t.line(`mail.${words}.ignore`)],
+    { url: pageUrl(deps, t, path, { token }), label: t.text(`mail.${words}.link`) },
+    token,
+  );
+}
+
+/** The page asks for the password chosen at registration (or a new one) before it confirms anything. */
+export function verificationMail(deps: Deps, to: Recipient, token: string): Promise<MailMessage> {
+  return linkMail(deps, to, token, { kind: "email_verification", words: "verification", path: "/verify-email" });
+}
+
+/** The reset link opens the reset page, which posts the token and the new password. */
+export function passwordResetMail(deps: Deps, to: Recipient, token: string): Promise<MailMessage> {
+  return linkMail(deps, to, token, { kind: "password_reset", words: "reset", path: "/reset-password" });
+}
+
+/** Sent to the new address; the change happens only when this link is opened. */
+export function emailChangeMail(deps: Deps, to: Recipient, token: string): Promise<MailMessage> {
+  return linkMail(deps, to, token, { kind: "email_change", words: "emailChange", path: "/verify-email" });
+}
+
+export async function emailRevertMail(deps: Deps, to: Recipient, token: string, newEmail: string): Promise<MailMessage> {
+  const t = await mailTranslator(deps, to);
+  return compose(
+    deps,
+    t,
+    to,
+    "security_notice",
+    t.text("mail.emailRevert.subject"),
+    [t.line("mail.emailRevert.body", { ...product(deps), email: person(newEmail) }), t.line("mail.emailRevert.action")],
+    { url: pageUrl(deps, t, "/revert-email-change", { token }), label: t.text("mail.emailRevert.link") },
+    token,
+  );
+}
+
+/** Anyone can cause this one by registering a taken address: sent as an unsolicited registration attempt. */
+export async function registrationAttemptMail(deps: Deps, to: Recipient): Promise<MailMessage> {
+  const t = await mailTranslator(deps, to);
+  return compose(deps, t, to, "security_notice", t.text("mail.registrationAttempt.subject"), [
+    t.line("mail.registrationAttempt.body", product(deps)),
+    t.line("mail.registrationAttempt.action", { signIn: pageUrl(deps, t, "/login"), reset: pageUrl(deps, t, "/forgot-password") }),
+  ]);
+}
+
+/** Likewise: whoever registers this address with a taken username causes it, so it shares that daily budget. */
+export async function usernameUnavailableMail(deps: Deps, to: Recipient): Promise<MailMessage> {
+  const t = await mailTranslator(deps, to);
+  return compose(deps, t, to, "security_notice", t.text("mail.usernameUnavailable.subject"), [
+    t.line("mail.usernameUnavailable.body", product(deps)),
+    t.line("mail.usernameUnavailable.action", { register: pageUrl(deps, t, "/register") }),
+  ]);
+}
+
+export type SecurityEvent =
+  | "password_changed"
+  | "password_reset"
+  | "email_changed"
+  | "email_change_requested"
+  | "email_change_reverted"
+  | "email_change_reverted_away"
+  | "refresh_token_reused"
+  | "account_locked"
+  | "api_key_created"
+  | "password_set_at_verification"
+  | "password_breached"
+  | "sign_in_reverted"
+  | "session_locked"
+  | "session_locked_for_good";
+
+/** What a notice lists as revoked or affected: for now the API keys a change revoked, by name. */
+export interface NoticeItem {
+  apiKey: string;
+}
+
+export async function securityNoticeMail(
+  deps: Deps,
+  to: Recipient,
+  event: SecurityEvent,
+  details: { ip: string | null; time: Date; items?: NoticeItem[] },
+): Promise<MailMessage> {
+  const t = await mailTranslator(deps, to);
+  const items = details.items ?? [];
+  const time = t.date(details.time);
+  return compose(deps, t, to, "security_notice", t.text(`mail.notice.${event}.subject`), [
+    t.line(`mail.notice.${event}.body`),
+    ...(items.length
+      ? [
+          t.line("mail.notice.affected", {
+            items: t.list(items.map((item) => t.text("mail.notice.api_key_item", { name: person(item.apiKey) }))),
+          }),
+        ]
+      : []),
+    details.ip ? t.line("mail.notice.whenIp", { time, ip: details.ip }) : t.line("mail.notice.when", { time }),
+    t.line("mail.notice.notYou"),
+  ]);
+}
+
+/** Why a new sign-in looks unusual, as the notice names it. */
+export type SignInWarning =
+  { kind: "travel"; km: number } | { kind: "hour"; hour: number } | { kind: "country"; country: string } | { kind: "network"; asn: number };
+
+/** What a new-sign-in notice says about the sign-in; every field is shown as text, escaped in HTML. */
+export interface SignInDetails {
+  time: Date;
+  ip: string | null;
+  /** "Berlin, DE"-style coarse location from Cloudflare, when known. */
+  place: string | null;
+  userAgent: string | null;
+  warnings: SignInWarning[];
+}
+
+function warningLine(t: Translator, warning: SignInWarning) {
+  switch (warning.kind) {
+    case "travel":
+      return t.line("mail.newSignIn.travel", { km: warning.km });
+    case "hour":
+      return t.line("mail.newSignIn.hour", { hour: `${String(warning.hour).padStart(2, "0")}:00` });
+    case "country": {
+      // The country's name in the mail's language ("Deutschland", "ألمانيا"), its code if unknown.
+      const name = new Intl.DisplayNames([t.locale], { type: "region", fallback: "code" }).of(warning.country) ?? warning.country;
+      return t.line("mail.newSignIn.newCountry", { country: name });
+    }
+    case "network":
+      return t.line("mail.newSignIn.newNetwork", { network: `AS${warning.asn}` });
+  }
+}
+
+/** A sign-in from a device the account had not used: who, when, where, and a link that undoes it. */
+export async function newSignInMail(deps: Deps, to: Recipient, token: string, details: SignInDetails): Promise<MailMessage> {
+  const t = await mailTranslator(deps, to);
+  const facts = [
+    t.line("mail.newSignIn.when", { time: t.date(details.time) }),
+    ...(details.ip ? [t.line("mail.newSignIn.ip", { ip: details.ip })] : []),
+    ...(details.place ? [t.line("mail.newSignIn.place", { place: person(details.place) })] : []),
+    ...(details.userAgent ? [t.line("mail.newSignIn.userAgent", { userAgent: person(details.userAgent.slice(0, 200)) })] : []),
+  ];
+  return compose(
+    deps,
+    t,
+    to,
+    "security_notice",
+    t.text(details.warnings.length ? "mail.newSignIn.subjectUnusual" : "mail.newSignIn.subject"),
+    [
+      t.line("mail.newSignIn.body", product(deps)),
+      facts,
+      ...details.warnings.map((w) => warningLine(t, w)),
+      t.line("mail.newSignIn.action"),
+    ],
+    { url: pageUrl(deps, t, "/revert-sign-in", { token }), label: t.text("mail.newSignIn.link") },
+    token,
+  );
+}
