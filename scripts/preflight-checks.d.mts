@@ -17,9 +17,17 @@ export function resolveEnv(
   envName: string | undefined,
 ): { name: string; vars: Record<string, unknown>; d1: Record<string, string>[]; kv: Record<string, string>[] };
 
+/** What preflight.mjs found about the message catalogues (see preflight-checks.mjs). */
+export interface LanguageFindings {
+  locales: string[];
+  shipped: Record<string, string[]>;
+  overrides: Record<string, string[]> | null;
+  overridesError?: string;
+}
+
 export function checkDeploy(
   config: Record<string, unknown>,
-  options: { envName?: string; secrets: string[] | null; secretsError?: string },
+  options: { envName?: string; secrets: string[] | null; secretsError?: string; languages?: LanguageFindings },
 ): Report;
 
 export function formatReport(report: Report, options: { force: boolean; target: string }): { text: string; ok: boolean };

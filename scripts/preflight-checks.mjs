@@ -43,14 +43,23 @@ function publicUrlProblem(value) {
  */
 
 /**
+ * @typedef {object} LanguageFindings what preflight.mjs found about the message catalogues
+ * @property {string[]} locales the shipped locales (assets/locales/<locale>.json)
+ * @property {Record<string, string[]>} shipped each shipped catalogue's problems against the English source
+ * @property {Record<string, string[]> | null} overrides each locale's problems with the operator's
+ *   overrides in the deployed AUTH_KV (`i18n:overrides:<locale>`); null when they could not be read
+ * @property {string} [overridesError] why they could not be read
+ */
+
+/**
  * Checks a deploy before it happens. `secrets` are the names `wrangler secret list` gave, or
  * `null` when the list could not be read (`secretsError` says why): every needed secret is then a
- * problem, since nothing proves it is there.
+ * problem, since nothing proves it is there. `languages`, when given, are the catalogues' findings.
  * @param {Record<string, any>} config parsed wrangler.toml
- * @param {{ envName?: string, secrets: string[] | null, secretsError?: string }} options
+ * @param {{ envName?: string, secrets: string[] | null, secretsError?: string, languages?: LanguageFindings }} options
  * @returns {Report}
  */
-export function checkDeploy(config, { envName, secrets, secretsError }) {
+export function checkDeploy(config, { envName, secrets, secretsError, languages }) {
   const target = resolveEnv(config, envName);
   const where = envName ? `[env.${envName}.vars]` : "[vars]";
   const vars = /** @type {Record<string, unknown>} */ (target.vars);
@@ -139,6 +148,8 @@ export function checkDeploy(config, { envName, secrets, secretsError }) {
     });
   }
 
+  if (languages) checkLanguages(languages, str("DEFAULT_LOCALE") ?? "en", where, problems, notes);
+
   // Features that are a choice: say where each one stands.
   const breached = str("BREACHED_PASSWORD_CHECK") ?? "off";
   notes.push(
@@ -161,6 +172,46 @@ export function checkDeploy(config, { envName, secrets, secretsError }) {
     `PBKDF2_ITERATIONS ${iterations}: about ${Math.round((18 * iterations) / 100_000)} ms of CPU per login${iterations * 18 > 10 * 100_000 ? " (above the Free plan's 10 ms: needs Workers Paid)" : ""}`,
   );
   return { problems, notes };
+}
+
+/**
+ * The languages: DEFAULT_LOCALE one of the shipped ones, every shipped catalogue complete, and the
+ * operator's overrides in KV valid (an invalid one is dropped at run time with a warning: the
+ * deploy would not show what the operator meant).
+ * @param {LanguageFindings} languages
+ * @param {string} defaultLocale
+ * @param {string} where
+ * @param {Problem[]} problems
+ * @param {string[]} notes
+ */
+function checkLanguages(languages, defaultLocale, where, problems, notes) {
+  if (!languages.locales.includes(defaultLocale)) {
+    problems.push({
+      what: `DEFAULT_LOCALE = "${defaultLocale}" is not a shipped language`,
+      fix: `set DEFAULT_LOCALE to one of ${languages.locales.join(", ")} in ${where}`,
+    });
+  }
+  for (const [locale, found] of Object.entries(languages.shipped)) {
+    problems.push({
+      what: `assets/locales/${locale}.json: ${found.slice(0, 5).join("; ")}${found.length > 5 ? ` (and ${found.length - 5} more)` : ""}`,
+      fix: "run `npm run i18n -- check` and give every message of src/i18n/en.ts, with its placeholders",
+    });
+  }
+  if (languages.overrides === null) {
+    notes.push(`message overrides: not checked (${languages.overridesError ?? "AUTH_KV could not be read"})`);
+    return;
+  }
+  const overridden = Object.keys(languages.overrides);
+  for (const [locale, found] of Object.entries(languages.overrides)) {
+    if (found.length === 0) continue;
+    problems.push({
+      what: `overrides of ${locale} in AUTH_KV: ${found.slice(0, 5).join("; ")}${found.length > 5 ? ` (and ${found.length - 5} more)` : ""}`,
+      fix: `fix the file and put it again: npm run i18n -- override ${locale} <file.json> --remote`,
+    });
+  }
+  notes.push(
+    `languages: ${languages.locales.length} shipped, default ${defaultLocale}; overrides for ${overridden.length ? overridden.join(", ") : "none"}`,
+  );
 }
 
 /**

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { delimiter, resolve } from "node:path";
 import { parse } from "smol-toml";
 import { readFlags } from "./dev-args.mjs";
+import { shippedLocales, shippedProblems, overrideProblems } from "./i18n-catalogues.mjs";
 import { checkDeploy, formatReport, parseSecretList } from "./preflight-checks.mjs";
 
 const argv = process.argv.slice(2);
@@ -35,10 +36,53 @@ else {
   }
 }
 
-const report = checkDeploy(config, { envName, secrets, secretsError });
+const report = checkDeploy(config, { envName, secrets, secretsError, languages: readLanguages() });
 const { text, ok } = formatReport(report, { force, target: `${config.name}${envName ? ` (env ${envName})` : ""}, ${configPath}` });
 console.log(text);
 process.exit(ok ? 0 : 1);
+
+/**
+ * The catalogues' findings: the shipped files, and the overrides in the deployed AUTH_KV
+ * (`i18n:overrides:<locale>`, listed and read with wrangler).
+ * @returns {import("./preflight-checks.mjs").LanguageFindings}
+ */
+function readLanguages() {
+  const locales = shippedLocales();
+  const shipped = shippedProblems();
+  const kv = (/** @type {string[]} */ ...args) =>
+    spawnSync("wrangler", ["kv", "key", ...args, "--binding", "AUTH_KV", "--remote", ...where], { env, encoding: "utf8" });
+  const listedKeys = kv("list", "--prefix", "i18n:overrides:");
+  if (listedKeys.error || listedKeys.status !== 0) {
+    const overridesError =
+      listedKeys.error?.message ?? (errorLine(`${listedKeys.stderr}\n${listedKeys.stdout}`) || "wrangler kv key list failed");
+    return { locales, shipped, overrides: null, overridesError };
+  }
+  /** @type {Record<string, string[]>} */
+  const overrides = {};
+  try {
+    const start = listedKeys.stdout.indexOf("[");
+    for (const { name } of JSON.parse(listedKeys.stdout.slice(Math.max(start, 0)))) {
+      const locale = String(name).slice("i18n:overrides:".length);
+      if (!locales.includes(locale)) {
+        overrides[locale] = ["not a shipped locale: these overrides are never read"];
+        continue;
+      }
+      const value = kv("get", String(name), "--text");
+      if (value.status !== 0) {
+        overrides[locale] = [`could not be read: ${errorLine(`${value.stderr}\n${value.stdout}`)}`];
+        continue;
+      }
+      try {
+        overrides[locale] = overrideProblems(JSON.parse(value.stdout), locale).problems;
+      } catch {
+        overrides[locale] = ["not JSON"];
+      }
+    }
+  } catch {
+    return { locales, shipped, overrides: null, overridesError: "wrangler kv key list printed no JSON list" };
+  }
+  return { locales, shipped, overrides };
+}
 
 /**
  * wrangler's error line (`✘ [ERROR] …`), else the first non-empty line: what the operator must read.

@@ -3,6 +3,8 @@
 export function freePort(): Promise<number>;
 export function makeTempDir(prefix: string): string;
 export function removeDir(dir: string): void;
+/** Writes `text` to `name` in a fresh temporary directory; returns the file's path. */
+export function writeTempFile(name: string, text: string): string;
 export function listFiles(dir: string): string[];
 
 export interface DevServer {

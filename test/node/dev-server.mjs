@@ -2,7 +2,7 @@
 // scripts' tests (test/node). It lives in .mjs because the project's type check runs with the Workers
 // types only (no @types/node); dev-server.d.mts types it.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -24,6 +24,17 @@ export function freePort() {
 /** @param {string} prefix */
 export function makeTempDir(prefix) {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/**
+ * Writes `text` to `name` in a fresh temporary directory; returns the file's path.
+ * @param {string} name
+ * @param {string} text
+ */
+export function writeTempFile(name, text) {
+  const path = join(makeTempDir("gatehouse-file-"), name);
+  writeFileSync(path, text);
+  return path;
 }
 
 /** @param {string} dir */

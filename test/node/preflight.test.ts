@@ -142,13 +142,41 @@ describe("npm run preflight (scripts/preflight.mjs) against a fake wrangler", ()
   let fake: FakeWrangler | undefined;
   afterEach(() => fake?.remove());
 
-  it("asks wrangler for the secrets of the named environment and config, and exits 0 when all is set", () => {
+  it("asks wrangler for the secrets and the message overrides of the named environment and config, and exits 0 when all is set", () => {
     const secrets = JSON.stringify(ALL_SECRETS.map((name) => ({ name, type: "secret_text" })));
-    fake = fakeWrangler([{ command: "secret list", stdout: secrets }], READY);
+    fake = fakeWrangler(
+      [
+        { command: "secret list", stdout: secrets },
+        { command: "kv key list", stdout: '[{"name":"i18n:overrides:de"}]' },
+        { command: "kv key get i18n:overrides:de", stdout: '{"login.title":"Willkommen"}' },
+      ],
+      READY,
+    );
     const run = fake.run("preflight.mjs", ["--config", fake.config]);
     expect(run.stdout).toContain("No problems found.");
+    expect(run.stdout).toContain("languages: 12 shipped, default en; overrides for de");
     expect(run.status).toBe(0);
-    expect(fake.calls()).toEqual([["secret", "list", "--format", "json", "--config", fake.config]]);
+    expect(fake.calls().map((c) => c.join(" "))).toEqual([
+      `secret list --format json --config ${fake.config}`,
+      `kv key list --prefix i18n:overrides: --binding AUTH_KV --remote --config ${fake.config}`,
+      `kv key get i18n:overrides:de --text --binding AUTH_KV --remote --config ${fake.config}`,
+    ]);
+  });
+
+  it("refuses overrides in KV that the worker would drop, naming each", () => {
+    const secrets = JSON.stringify(ALL_SECRETS.map((name) => ({ name, type: "secret_text" })));
+    fake = fakeWrangler(
+      [
+        { command: "secret list", stdout: secrets },
+        { command: "kv key list", stdout: '[{"name":"i18n:overrides:ja"},{"name":"i18n:overrides:xx"}]' },
+        { command: "kv key get i18n:overrides:ja", stdout: '{"signedInAs":"ようこそ","login.title":"<script>"}' },
+      ],
+      READY,
+    );
+    const run = fake.run("preflight.mjs", ["--config", fake.config]);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toContain("overrides of ja in AUTH_KV: signedInAs: placeholders differ from the source's; login.title:");
+    expect(run.stdout).toContain("overrides of xx in AUTH_KV: not a shipped locale");
   });
 
   it("exits 1 when wrangler cannot list secrets, with wrangler's reason; --force exits 0 and prints the same problems", () => {
@@ -176,6 +204,7 @@ describe("npm run preflight (scripts/preflight.mjs) against a fake wrangler", ()
     expect(run.status).toBe(0);
     expect(fake.calls().map((c) => c.join(" "))).toEqual([
       `secret list --format json --config ${fake.config}`,
+      `kv key list --prefix i18n:overrides: --binding AUTH_KV --remote --config ${fake.config}`,
       `d1 migrations apply DB --remote --config ${fake.config}`,
       `deploy --config ${fake.config} --minify`,
     ]);
@@ -185,6 +214,6 @@ describe("npm run preflight (scripts/preflight.mjs) against a fake wrangler", ()
     const refused = fake.run("deploy.mjs", ["--config", fake.config]);
     expect(refused.status).toBe(1);
     expect(refused.stdout).toContain("Refusing to deploy");
-    expect(fake.calls()).toHaveLength(1);
+    expect(fake.calls()).toHaveLength(2);
   });
 });
