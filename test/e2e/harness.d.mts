@@ -27,3 +27,6 @@ export interface Site {
 }
 /** Serves `html()` at `/`, rendered per request. */
 export function startSite(html: () => string): Promise<Site>;
+
+/** One shipped catalogue flattened to dotted keys (a plural gives its `other` form). */
+export function messages(locale: string): Record<string, string>;

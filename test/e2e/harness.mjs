@@ -1,7 +1,7 @@
 // Node-side plumbing of the Chromium journeys: the Gatehouse dev server (with its request log), the
 // two small sites (the app and an attacker) and the browser. In .mjs like test/node/dev-server.mjs:
 // the project's type check has no @types/node; harness.d.mts types it for the tests.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { chromium } from "playwright-core";
 import { runNodeScript } from "../node/admin-run.mjs";
@@ -128,4 +128,25 @@ export async function startSite(html) {
     port,
     close: () => new Promise((resolve) => server.close(() => resolve(undefined))),
   };
+}
+
+/**
+ * One shipped catalogue (assets/locales/<locale>.json), flattened to dotted keys: the words a
+ * journey in that language looks for.
+ * @param {string} locale
+ * @returns {Record<string, string>}
+ */
+export function messages(locale) {
+  /** @type {Record<string, string>} */
+  const flat = {};
+  const walk = (/** @type {Record<string, unknown>} */ tree, /** @type {string} */ prefix) => {
+    for (const [key, value] of Object.entries(tree)) {
+      const path = prefix ? `${prefix}.${key}` : key;
+      if (typeof value === "string") flat[path] = value;
+      else if (value && typeof value === "object" && "other" in value && typeof value.other === "string") flat[path] = value.other;
+      else walk(/** @type {Record<string, unknown>} */ (value), path);
+    }
+  };
+  walk(JSON.parse(readFileSync(new URL(`../../assets/locales/${locale}.json`, import.meta.url), "utf8")), "");
+  return flat;
 }

@@ -1,7 +1,7 @@
 import axe from "axe-core";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, type Gatehouse, startGatehouse } from "./harness.mjs";
+import { launchChromium, messages, type Gatehouse, startGatehouse } from "./harness.mjs";
 
 /**
  * The hosted pages of `npm run dev` in a real browser, with and without JavaScript
@@ -42,9 +42,11 @@ function newEmail(name = "e2e"): string {
 }
 
 async function newPage(
-  options: { javaScript?: boolean; viewport?: { width: number; height: number }; dark?: boolean } = {},
+  options: { javaScript?: boolean; viewport?: { width: number; height: number }; dark?: boolean; locale?: string } = {},
 ): Promise<Page> {
   const context = await browser.newContext({
+    // The browser's language: Chromium sends it as Accept-Language.
+    locale: options.locale ?? "en-US",
     javaScriptEnabled: options.javaScript ?? true,
     viewport: options.viewport ?? DESKTOP,
     colorScheme: options.dark ? "dark" : "light",
@@ -342,5 +344,142 @@ describe("the hosted pages in Chromium", () => {
     await shoot(inspect, "admin");
     await inspect.goto(userUrl);
     await shoot(inspect, "admin-user", true);
+  });
+});
+
+describe("the hosted pages in the person's language", () => {
+  const english = messages("en");
+
+  /**
+   * The page speaks `locale` alone: `<html lang dir>`, and none of the English texts of the
+   * catalogue that this language words differently (the language switcher's own names aside).
+   */
+  async function expectSpeaks(page: Page, locale: string, words: Record<string, string>) {
+    expect(await page.locator("html").getAttribute("lang")).toBe(locale);
+    expect(await page.locator("html").getAttribute("dir")).toBe(locale === "ar" ? "rtl" : "ltr");
+    const text = await page.locator("main").innerText();
+    const leftovers = Object.entries(english).filter(
+      ([key, en]) => !en.includes("{") && en.length >= 12 && words[key] !== en && text.includes(en),
+    );
+    expect(
+      leftovers.map(([key]) => key),
+      page.url(),
+    ).toEqual([]);
+  }
+
+  /**
+   * The screenshot at phone width, checked: nothing wider than the screen, and the heading set
+   * from the side the language reads from (right for Arabic, left otherwise).
+   */
+  async function shootChecked(page: Page, locale: string, name: string) {
+    await page.setViewportSize(PHONE);
+    const layout = await page.evaluate(() => {
+      const main = document.querySelector("main")!.getBoundingClientRect();
+      const range = document.createRange();
+      range.selectNodeContents(document.querySelector("h1")!);
+      const heading = range.getBoundingClientRect();
+      return {
+        overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+        fromStart: heading.left - main.left,
+        fromEnd: main.right - heading.right,
+      };
+    });
+    expect(layout.overflow, `${name}: wider than a phone`).toBeLessThanOrEqual(0);
+    if (locale === "ar") expect(layout.fromEnd, `${name}: heading not at the right`).toBeLessThan(40);
+    else expect(layout.fromStart, `${name}: heading not at the left`).toBeLessThan(40);
+    await page.screenshot({ path: `${SCREENSHOTS}/lang-${locale}-${name}-phone.png`, fullPage: true });
+    await page.setViewportSize(DESKTOP);
+  }
+
+  async function mailIn(to: string, kind: string, locale: string, words: Record<string, string>, subjectKey: string) {
+    const res = await fetch(`${base}/api/v1/dev/outbox?to=${encodeURIComponent(to)}`);
+    const { messages: mail } = (await res.json()) as { messages: { kind: string; locale: string; subject: string; text: string }[] };
+    const found = mail.find((m) => m.kind === kind && m.subject === words[subjectKey]);
+    expect(found, `${kind} "${words[subjectKey]}" for ${to}: ${mail.map((m) => m.subject).join(", ")}`).toMatchObject({ locale });
+    return found!;
+  }
+
+  for (const [locale, acceptLanguage] of [
+    ["ar", "ar-EG"],
+    ["de", "de-DE"],
+    ["ja", "ja-JP"],
+  ] as const) {
+    it(`${locale}: register, confirm, sign out, sign in, reset the password, all in ${locale}, mail included`, async () => {
+      const t = messages(locale);
+      const email = newEmail(`lang-${locale}`);
+      const page = await newPage({ locale: acceptLanguage });
+      const check = async (name: string) => {
+        await expectSpeaks(page, locale, t);
+        await expectAccessible(page);
+        await shootChecked(page, locale, name);
+      };
+
+      await page.goto(`${base}/register`);
+      await check("register");
+      await fill(page, {
+        [t["fields.full_name.label"]!]: "Noor Haddad",
+        [t["fields.email.label"]!]: email,
+        [t["fields.password.label"]!]: PASSWORD,
+      });
+      await page.getByRole("button", { name: t["register.submit"] }).click();
+      await page.waitForURL(`${base}/account?notice=welcome`);
+      expect(await page.getByRole("status").first().textContent()).toContain(t["notices.welcome"]);
+      await check("account");
+
+      await mailedLink(email, "email_verification");
+      const verification = await mailIn(email, "email_verification", locale, t, "mail.verification.subject");
+      expect(verification.text).toContain(t["mail.verification.ignore"]);
+      await page.goto(/https?:\/\/\S+/.exec(verification.text)![0]);
+      await check("verify-email");
+      await page.getByRole("button", { name: t["verify.submit"] }).click();
+      await page.waitForURL(`${base}/account?notice=email_verified`);
+
+      await page.getByRole("button", { name: t["account.signOutHere"] }).click();
+      await page.waitForURL(`${base}/login?notice=signed_out`);
+      await check("login");
+      await fill(page, { [t["fields.identifier.label"]!]: email, [t["fields.password.label"]!]: PASSWORD });
+      await page.getByRole("button", { name: t["login.submit"] }).click();
+      await page.waitForURL(`${base}/account`);
+      await page.getByRole("button", { name: t["account.signOutHere"] }).click();
+      await page.waitForURL(`${base}/login?notice=signed_out`);
+
+      await page.getByRole("link", { name: t["login.forgot"] }).click();
+      await check("forgot-password");
+      await fill(page, { [t["fields.email.label"]!]: email });
+      await page.getByRole("button", { name: t["forgot.submit"] }).click();
+      await page.waitForURL(`${base}/forgot-password?notice=reset_sent`);
+      await mailedLink(email, "password_reset");
+      const reset = await mailIn(email, "password_reset", locale, t, "mail.reset.subject");
+      await page.goto(/https?:\/\/\S+/.exec(reset.text)![0]);
+      await check("reset-password");
+      await fill(page, { [t["fields.new_password.label"]!]: "short" });
+      await page.getByRole("button", { name: t["reset.submit"] }).click();
+      await expectSpeaks(page, locale, t);
+      await expectAccessible(page);
+      await fill(page, { [t["fields.new_password.label"]!]: NEW_PASSWORD });
+      await page.getByRole("button", { name: t["reset.submit"] }).click();
+      await page.waitForURL(`${base}/login?notice=password_reset`);
+      expect(await page.getByRole("status").textContent()).toContain(t["notices.password_reset"]);
+      await fill(page, { [t["fields.identifier.label"]!]: email, [t["fields.password.label"]!]: NEW_PASSWORD });
+      await page.getByRole("button", { name: t["login.submit"] }).click();
+      await page.waitForURL(`${base}/account`);
+      // The notice of the reset came in the same language.
+      await mailIn(email, "security_notice", locale, t, "mail.notice.password_reset.subject");
+    });
+  }
+
+  it("the language switcher works without JavaScript and the choice sticks", async () => {
+    const page = await newPage({ javaScript: false, locale: "en-US" });
+    await page.goto(`${base}/login`);
+    await page.getByRole("link", { name: "Français" }).click();
+    await page.waitForURL(`${base}/login?lang=fr`);
+    await page.getByRole("link", { name: messages("fr")["login.forgot"] }).click();
+    expect(await page.locator("html").getAttribute("lang")).toBe("fr");
+    expect(
+      await page
+        .getByRole("navigation", { name: messages("fr")["language.label"] })
+        .getByText("Français")
+        .getAttribute("aria-current"),
+    ).toBe("true");
   });
 });
