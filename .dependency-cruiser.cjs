@@ -23,6 +23,7 @@ const LAYERS = [
   ["abuse", ["^src/abuse/"]],
   ["sessions", ["^src/sessions/"]],
   ["devices", ["^src/devices/"]],
+  ["factors", ["^src/factors/"]],
   ["accounts", ["^src/accounts/"]],
   ["api-keys", ["^src/api-keys/"]],
   ["recovery", ["^src/recovery/"]],

@@ -17,6 +17,7 @@ export const ERROR_CATALOGUE = {
     title: "Authentication required",
     detail: "Send an access token or API key: Authorization: Bearer <token>.",
   },
+  invalid_code: { status: 401, title: "Invalid code", detail: "The code is wrong, expired or already used." },
   invalid_credentials: { status: 401, title: "Invalid credentials", detail: "Email or password is incorrect." },
   token_expired: { status: 401, title: "Token expired", detail: "The token has expired." },
   token_revoked: { status: 401, title: "Token revoked", detail: "The token has been revoked." },
@@ -24,6 +25,11 @@ export const ERROR_CATALOGUE = {
     status: 401,
     title: "Refresh token reused",
     detail: "This refresh token was already used; the session has been revoked. Log in again.",
+  },
+  mfa_required: {
+    status: 403,
+    title: "Second factor required",
+    detail: "The first factor was right; complete the sign-in at POST /api/v1/auth/mfa with the mfa_token and one of the methods.",
   },
   email_not_verified: { status: 403, title: "Email not verified", detail: "Verify your email address before logging in." },
   insufficient_scope: {
@@ -45,7 +51,7 @@ export const ERROR_CATALOGUE = {
   reauthentication_required: {
     status: 403,
     title: "Reauthentication required",
-    detail: "Confirm your current password (current_password) to do this.",
+    detail: "Sign in again or step up (POST /api/v1/auth/step-up) within 5 minutes of this action.",
   },
   host_not_allowed: {
     status: 403,
@@ -58,6 +64,11 @@ export const ERROR_CATALOGUE = {
     status: 409,
     title: "Last superuser",
     detail: "This is the last active superuser; grant another one first.",
+  },
+  mfa_already_enabled: {
+    status: 409,
+    title: "Already enabled",
+    detail: "An authenticator app is already enabled: disable it first to set up another.",
   },
   email_taken: { status: 409, title: "Email taken", detail: "An account with this email already exists." },
   username_taken: { status: 409, title: "Username taken", detail: "This username is already taken." },
@@ -104,6 +115,14 @@ export interface LimitInfo {
   reset: number;
 }
 
+/** Extension members a problem may carry (RFC 9457 §3.2), each declared in ProblemSchema. */
+export interface ProblemExtensions {
+  site_key?: string;
+  /** `mfa_required`: the token of the sign-in's second step, and the methods it accepts. */
+  mfa_token?: string;
+  methods?: string[];
+}
+
 export interface AppErrorOptions {
   detail?: string;
   errors?: FieldError[];
@@ -114,7 +133,7 @@ export interface AppErrorOptions {
   /** The limits that refused the request (`RateLimit`, `RateLimit-Policy`). */
   limits?: LimitInfo[];
   /** Extension members of the problem body (RFC 9457 §3.2); only the ones declared in ProblemSchema. */
-  extensions?: { site_key?: string };
+  extensions?: ProblemExtensions;
   cause?: unknown;
   /**
    * Overrides the catalogue's status where the HTTP contract gives the same code another status: a bad
@@ -133,7 +152,7 @@ export class AppError extends Error {
   readonly headers: Record<string, string>;
   readonly retryAfter: number | undefined;
   readonly limits: LimitInfo[];
-  readonly extensions: { site_key?: string };
+  readonly extensions: ProblemExtensions;
 
   constructor(code: ErrorCode, options: AppErrorOptions = {}) {
     const entry = ERROR_CATALOGUE[code];
@@ -188,6 +207,8 @@ export interface ProblemDetails {
   request_id: string;
   errors?: FieldError[];
   site_key?: string;
+  mfa_token?: string;
+  methods?: string[];
 }
 
 /** Builds the RFC 9457 body for an error code. */

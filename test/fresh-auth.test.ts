@@ -26,8 +26,18 @@ describe("fresh authentication", () => {
     expect(decodeJwt(stolen).auth_time).toBe(decodeJwt(signedIn.access_token).auth_time);
 
     await problem(await call(KEYS, { token: stolen, body: { name: "lasting" } }), 403, "reauthentication_required");
-    // With the password, or with the sign-in's own token, the owner may.
-    expect((await call(KEYS, { token: stolen, body: { name: "with password", current_password: user.password } })).status).toBe(201);
+    // A password in the body does not make it fresh (v1.2: "whatever the body carries")…
+    await problem(
+      await call(KEYS, { token: stolen, body: { name: "with password", current_password: user.password } }),
+      403,
+      "reauthentication_required",
+    );
+    // …a step-up does, and so does the sign-in's own token.
+    const up = await call("/api/v1/auth/step-up", { token: stolen, body: { method: "password", password: user.password } });
+    expect(up.status).toBe(200);
+    const stepped = await up.json<{ access_token: string }>();
+    expect(decodeJwt(stepped.access_token)).toMatchObject({ fresh: true, sid: decodeJwt(stolen).sid, amr: ["pwd"] });
+    expect((await call(KEYS, { token: stepped.access_token, body: { name: "stepped up" } })).status).toBe(201);
     expect((await call(KEYS, { token: signedIn.access_token, body: { name: "fresh" } })).status).toBe(201);
   });
 });

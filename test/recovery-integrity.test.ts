@@ -91,18 +91,24 @@ describe("credentials minted before a recovery do not survive it", () => {
     expect(notice?.text).not.toContain("\u2068mine\u2069");
   });
 
-  it("creating a key needs a fresh login or the current password, and mails the owner", async () => {
+  it("creating a key needs a fresh sign-in or step-up, whatever the body carries, and mails the owner", async () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     const start = Date.now();
     vi.setSystemTime(start);
     const user = await register();
     vi.setSystemTime(start + 5 * 60_000 + 1_000);
     await problem(await createKey(user.accessToken), 403, "reauthentication_required");
-    await problem(await createKey(user.accessToken, { current_password: "not the password" }), 400, "invalid_current_password");
-    const created = await createKey(user.accessToken, { current_password: user.password });
-    expect(created.status).toBe(201);
-    // Proving the password does not extend the window by itself: the next key asks again.
+    await problem(await createKey(user.accessToken, { current_password: user.password }), 403, "reauthentication_required");
+    const up = await call("/api/v1/auth/step-up", { token: user.accessToken, body: { method: "password", password: user.password } });
+    expect(up.status).toBe(200);
+    const fresh = (await up.json<{ access_token: string }>()).access_token;
+    // A wrong password sent along is still a wrong password.
+    await problem(await createKey(fresh, { current_password: "not the password" }), 400, "invalid_current_password");
+    expect((await createKey(fresh)).status).toBe(201);
+    // The step-up's window is 5 minutes, and the older token never became fresh.
     await problem(await createKey(user.accessToken), 403, "reauthentication_required");
+    vi.setSystemTime(start + 10 * 60_000 + 2_000);
+    await problem(await createKey(fresh), 403, "reauthentication_required");
     expect((await outbox(user.email, "security_notice")).some((m) => m.subject === "An API key was created")).toBe(true);
   });
 

@@ -79,7 +79,7 @@ describe("access token", () => {
     const header = decodeProtectedHeader(user.accessToken);
     expect(header).toEqual({ alg: "ES256", kid: expect.any(String) as unknown, typ: "at+jwt" });
     const claims = decodeJwt(user.accessToken);
-    expect(Object.keys(claims).sort()).toEqual(["aud", "auth_time", "exp", "fresh", "iat", "iss", "jti", "roles", "sid", "sub"]);
+    expect(Object.keys(claims).sort()).toEqual(["amr", "aud", "auth_time", "exp", "fresh", "iat", "iss", "jti", "roles", "sid", "sub"]);
     // A sign-in (registration signs in) issued it: fresh authentication; a refresh's token never is.
     expect(claims.fresh).toBe(true);
     // Registration proved the password: auth_time is the moment the token was issued.
@@ -119,7 +119,7 @@ describe("access token", () => {
     const config = readConfig(env);
     const keys = await loadKeySet(createDb(env.DB), config, Date.now());
     const now = new Date();
-    const subject = { userId: user.userId, sessionId: String(first.sid), authTime: now };
+    const subject = { userId: user.userId, sessionId: String(first.sid), authTime: now, amr: ["pwd"] };
     const [a, b] = await Promise.all([signAccessToken(keys, config, subject, now), signAccessToken(keys, config, subject, now)]);
     const { jti: jtiA, ...restA } = a.claims;
     const { jti: jtiB, ...restB } = b.claims;
@@ -276,7 +276,7 @@ describe("keys from JWT_PRIVATE_JWKS", () => {
     for (const jwk of keys.publicJwks) expect(jwk).not.toHaveProperty("d");
 
     const now = new Date();
-    const { token } = await signAccessToken(keys, config, { userId: "u1", sessionId: "s1", authTime: now }, now);
+    const { token } = await signAccessToken(keys, config, { userId: "u1", sessionId: "s1", authTime: now, amr: ["pwd"] }, now);
     expect(decodeProtectedHeader(token).kid).toBe("2026-01");
     const verified = await jwtVerify(token, createLocalJWKSet({ keys: keys.publicJwks }), {
       issuer: config.issuer,

@@ -4,7 +4,8 @@ import { findUserById, tombstone } from "../db/users";
 import { AppError } from "../errors";
 import { guardGuess, guessRefusal } from "../abuse/guess-guard";
 import { hashNewPassword } from "./new-password";
-import { passwordParams } from "./passwords";
+import { DISABLED_PASSWORD, passwordParams } from "./passwords";
+import { assertFreshAuthentication, type FreshnessOf } from "./fresh-auth";
 import { auditRow, recordAudit } from "../audit/audit";
 import type { Deps } from "../kernel/deps";
 import { sendSecurityNotice } from "../mail/notices";
@@ -12,6 +13,7 @@ import { voidMarkers } from "../kernel/one-time-tokens";
 import { verifyPassword } from "./passwords";
 import { changeCredentials, keyNames } from "../sessions/credential-change";
 import { deleteSignInProfiles } from "../devices/erasure";
+import { forgiveStrangers } from "../factors/second-factor";
 
 /**
  * Credential changes made by a signed-in user: password change and account deletion. Both need
@@ -52,6 +54,23 @@ export async function assertCurrentPassword(deps: Deps, caller: { user: User; se
 }
 
 /**
+ * The checks of a sensitive action (password, address, deletion): fresh authentication (see
+ * fresh-auth.ts), then the current password in the body. An account without a usable password
+ * (disabled by a revert; later, one that signs in only with a passkey or a provider) has none to
+ * give: for it, fresh authentication is the whole proof (API.md v1.2).
+ */
+export async function assertSensitive(deps: Deps, caller: FreshnessOf, password: string | undefined, field: string): Promise<void> {
+  assertFreshAuthentication(deps, caller);
+  if (caller.user.passwordHash === DISABLED_PASSWORD) return;
+  if (password === undefined) {
+    throw new AppError("validation_failed", {
+      errors: [{ field, message: "Enter your current password.", reason: { key: `fields.${field}.invalid` } }],
+    });
+  }
+  await assertCurrentPassword(deps, caller, password);
+}
+
+/**
  * `PATCH /users/me/password`: new password under the policy. In one D1 batch: the hash, the
  * credentials epoch (every other session dies; the caller's moves along and counts as freshly
  * authenticated), API keys not created by the caller's session, and outstanding reset links. The
@@ -59,11 +78,11 @@ export async function assertCurrentPassword(deps: Deps, caller: { user: User; se
  */
 export async function changePassword(
   deps: Deps,
-  caller: { user: User; sessionId: string },
-  input: { current_password: string; new_password: string },
+  caller: FreshnessOf,
+  input: { current_password?: string | undefined; new_password: string },
 ): Promise<void> {
   const { user } = caller;
-  await assertCurrentPassword(deps, caller, input.current_password);
+  await assertSensitive(deps, caller, input.current_password, "current_password");
   const passwordHash = await hashNewPassword(deps, user, input.new_password);
   const { revokedSessionIds, revokedApiKeys } = await changeCredentials(deps, {
     userId: user.id,
@@ -76,6 +95,7 @@ export async function changePassword(
     // A reset link requested before the change (perhaps by whoever knew the old password) is void.
     markers: voidMarkers(user.id, ["reset", "email_change"], deps.now().getTime()),
   });
+  await forgiveStrangers(deps, user.id);
   await recordAudit(deps, {
     action: "password.changed",
     userId: user.id,
@@ -92,9 +112,9 @@ export async function changePassword(
  * condition of the deletion's own batch, so no parallel deletion or deactivation of another
  * superuser slips past it.
  */
-export async function deleteAccount(deps: Deps, caller: { user: User; sessionId: string }, password: string): Promise<void> {
+export async function deleteAccount(deps: Deps, caller: FreshnessOf, password: string | undefined): Promise<void> {
   const { user } = caller;
-  await assertCurrentPassword(deps, caller, password);
+  await assertSensitive(deps, caller, password, "password");
   const now = deps.now();
   const eraseNow = deps.config.erasureGraceDays === 0;
   const deleted = await changeCredentials(deps, {

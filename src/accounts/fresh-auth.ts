@@ -1,27 +1,40 @@
 import type { User } from "../db/schema";
 import type { Deps } from "../kernel/deps";
 import { AppError } from "../errors";
-import { assertCurrentPassword } from "./credentials";
+import { SECOND_FACTOR_AMR } from "../factors/second-factor";
 
-/** How long after proving a password a session counts as freshly authenticated. */
+/** How long after a sign-in or step-up a session counts as freshly authenticated. */
 const FRESH_AUTHENTICATION_MS = 5 * 60_000;
 
+/** `amr` values that prove a second factor (a passkey's `hwk` / `swk` join them). */
+const SECOND_FACTOR_AMRS = new Set([SECOND_FACTOR_AMR, "hwk", "swk"]);
+
+/** Who asks for a sensitive action: their session's last authentication and how it was made. */
+export interface FreshnessOf {
+  user: User;
+  sessionId: string;
+  /** When the session last authenticated (the access token's `auth_time`; a page's session row). */
+  authTime: Date;
+  amr: string[];
+  /** An API caller's token was issued by a sign-in or step-up (a refresh's never is); pages have no token. */
+  fresh?: boolean;
+}
+
 /**
- * Step-up for sensitive actions (creating an API key today; MFA and other step-ups later): passes
- * when the session proved a password within the last 5 minutes (`auth_time`) and, for an API
- * caller, the access token is the one that sign-in issued (`fresh`: a token a refresh issued never
- * is, so a refresh token stolen right after a sign-in mints nothing lasting); or when the request
- * carries the current password, which is then checked as a guarded guess (a wrong one counts toward
- * the lockout and answers 400 `invalid_current_password`). Otherwise 403 `reauthentication_required`.
- * A hosted page's caller (no access token: the browser's own session cookie) is judged by the time.
+ * Fresh authentication (API.md v1.2) for the sensitive actions (password, address, deletion, API
+ * keys, factors): a sign-in or step-up within the last 5 minutes, proven by the access token it
+ * issued, whatever the body carries (a password in the body never replaces it). For an account
+ * with a second factor, that sign-in or step-up must have proved one. Otherwise 403
+ * `reauthentication_required`: the client steps up (`POST /auth/step-up`) and tries again. A hosted
+ * page's caller (no access token: the browser's own session cookie) is judged by its session row.
  */
-export async function assertFreshAuthentication(
-  deps: Deps,
-  caller: { user: User; sessionId: string; authTime: Date; fresh?: boolean },
-  currentPassword: string | undefined,
-): Promise<void> {
-  if (currentPassword !== undefined) return assertCurrentPassword(deps, caller, currentPassword);
+export function assertFreshAuthentication(deps: Deps, caller: FreshnessOf): void {
   const recent = deps.now().getTime() - caller.authTime.getTime() <= FRESH_AUTHENTICATION_MS;
-  if (recent && caller.fresh !== false) return;
-  throw new AppError("reauthentication_required");
+  const provedSecond = caller.user.secondFactors.length === 0 || caller.amr.some((m) => SECOND_FACTOR_AMRS.has(m));
+  if (recent && caller.fresh !== false && provedSecond) return;
+  throw new AppError("reauthentication_required", {
+    detail: provedSecond
+      ? "Sign in again or step up (POST /api/v1/auth/step-up) within 5 minutes of this action."
+      : "This account has a second factor: step up with it (POST /api/v1/auth/step-up) within 5 minutes of this action.",
+  });
 }

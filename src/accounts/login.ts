@@ -4,16 +4,16 @@ import { admitLoginFromIp, settleLoginFromIp, type IpTicket } from "../abuse/ip-
 import { accountObjectName } from "../abuse/object-names";
 import { countLoginFailure, underAttack } from "../abuse/spraying";
 import { auditRow, logAudit, recordAuditRow } from "../audit/audit";
-import { decidesAlike, loginWrites, readLoginState, readPrimaryRecordingRefusal, stillAsDecided } from "../db/logins";
+import { decidesAlike, readLoginState, readPrimaryRecordingRefusal, stillAsDecided } from "../db/logins";
 import type { AuditLog, Device, User } from "../db/schema";
 import { findUserByIdentifier, identifierOf, type AccountIdentifier } from "../db/users";
 import { deviceIdOf } from "../devices/device-tokens";
-import { deviceSignIn, recognizeDevice, voidDevice } from "../devices/devices";
+import { recognizeDevice, voidDevice } from "../devices/devices";
 import { afterSuccessfulLogin } from "../devices/sign-in-signals";
 import { AppError } from "../errors";
 import type { Deps } from "../kernel/deps";
-import { addSession, type TokenResponse } from "../sessions/sessions";
 import { burnPasswordCheck, hashPassword, passwordParams, verifyPassword } from "./passwords";
+import { afterFirstFactor, type Channel, type FirstFactorOutcome, type SignedIn } from "./sign-in";
 
 /** Password login. */
 
@@ -27,10 +27,9 @@ export interface LoginInput {
   turnstile_token?: string | undefined;
   /** Set by the hosted login page when its form came without the widget's answer (no script ran). */
   noScript?: boolean | undefined;
+  /** The hosted login page's sign-ins keep their second step's token in a cookie (sign-in.ts). */
+  channel?: Channel;
 }
-
-/** A successful login: the token pair and this client's device token. */
-export type LoginResult = TokenResponse & { device_token: string };
 
 /** What the password check decided, about which row. */
 type Decision =
@@ -42,7 +41,7 @@ type Decision =
 /** One guess's outcome: the decision and, when it let the client in, the written sign-in. */
 interface Attempt {
   decision: Decision;
-  signedIn?: { tokens: TokenResponse; deviceToken: string };
+  signedIn?: NonNullable<FirstFactorOutcome>;
   /** A refusal's audit row: already written with the primary's read, or still to write. */
   refusal?: { row: AuditLog; written: boolean };
   success: boolean;
@@ -68,7 +67,7 @@ interface Attempt {
  * (step 3: {@link guessRefusal}), 401 `invalid_credentials` for every failure (its reason is kept in
  * the audit row), 403 `email_not_verified` only after the right password ({@link refusalOf}).
  */
-export async function logIn(deps: Deps, input: LoginInput): Promise<LoginResult> {
+export async function logIn(deps: Deps, input: LoginInput): Promise<SignedIn> {
   const identifier = identifierOf(input);
   const claimedDevice = input.device_token ? deviceIdOf(input.device_token) : null;
   const [fromIp, attacked, near] = await Promise.all([
@@ -86,7 +85,7 @@ export async function logIn(deps: Deps, input: LoginInput): Promise<LoginResult>
     });
   }
 
-  const check = () => checkAndSignIn(deps, identifier, input.password, near.user, () => device);
+  const check = () => checkAndSignIn(deps, identifier, input.password, near.user, () => device, input.channel ?? "api");
   let guessed = await guess(deps, identifier, device, fromIp, check);
   if (guessed.status === "device_spent" && device) {
     await voidDevice(deps, device);
@@ -102,6 +101,8 @@ export async function logIn(deps: Deps, input: LoginInput): Promise<LoginResult>
     else if (refusal) await recordAuditRow(deps, refusal.row);
     throw refusalOf(decision);
   }
+  // The password was right, and the account needs its second step: nothing was issued.
+  if (signedIn.kind === "second_step") throw signedIn.error;
   // New device, place, travel, hour and breach signals: all after the response (devices/sign-in-signals.ts).
   afterSuccessfulLogin(deps, {
     user: decision.user,
@@ -109,7 +110,7 @@ export async function logIn(deps: Deps, input: LoginInput): Promise<LoginResult>
     deviceToken: input.device_token,
     password: input.password,
   });
-  return { ...signedIn.tokens, device_token: signedIn.deviceToken };
+  return signedIn.signedIn;
 }
 
 function guess(deps: Deps, identifier: AccountIdentifier, device: Device | null, ip: IpTicket, check: () => Promise<Attempt>) {
@@ -132,10 +133,12 @@ async function checkAndSignIn(
   password: string,
   nearUser: User | undefined,
   device: () => Device | null,
+  channel: Channel,
 ): Promise<Attempt> {
+  const signIn = (ok: Extract<Decision, { kind: "ok" }>) => passFirstFactor(deps, ok, password, device(), channel);
   let decision = await decide(deps, nearUser, password);
   if (decision.kind === "ok") {
-    const signedIn = await signIn(deps, decision, password, device());
+    const signedIn = await signIn(decision);
     if (signedIn) return attempt(decision, { signedIn });
   }
   // The primary decides every refusal. A refusal's audit row rides with that read, written only if
@@ -148,7 +151,7 @@ async function checkAndSignIn(
   if (!decidesAlike(primary, nearUser) || decision.kind === "ok") decision = await decide(deps, primary, password);
   if (decision.kind === "ok") {
     // The primary's own row: only a change committed since this very read can stale it.
-    const signedIn = await signIn(deps, decision, password, device());
+    const signedIn = await signIn(decision);
     if (signedIn) return attempt(decision, { signedIn });
     decision = { kind: "failure", reason: "bad_password", user: decision.user };
   }
@@ -185,35 +188,19 @@ async function decide(deps: Deps, user: User | undefined, password: string): Pro
 }
 
 /**
- * The sign-in's one unit of work, fenced on the checked row: the session (and the sessions beyond
- * the cap ended), the last-login time, an outdated hash upgraded while the password is at hand, the
- * device, and the `login.succeeded` row. Null when the primary's row has moved on (nothing written).
+ * The password passed: the sign-in transaction takes over (sign-in.ts), fenced on the checked row;
+ * an imported or outdated hash is upgraded in its batch while the password is at hand. Null when
+ * the primary's row has moved on (nothing written).
  */
-async function signIn(
+async function passFirstFactor(
   deps: Deps,
   decision: Extract<Decision, { kind: "ok" }>,
   password: string,
   known: Device | null,
-): Promise<{ tokens: TokenResponse; deviceToken: string } | null> {
+  channel: Channel,
+): Promise<FirstFactorOutcome> {
   const { user } = decision;
-  const now = deps.now();
-  const device = deviceSignIn(deps, user.id, known);
-  // Imported bcrypt hashes and outdated PBKDF2 parameters are upgraded at the first login.
-  const rehash = decision.needsRehash ? await hashPassword(password, passwordParams(deps)) : null;
-  const work = deps.work().fence(stillAsDecided(user));
-  const session = await addSession(deps, work, { ...user, lastLoginAt: now });
-  work
-    .addAll(
-      loginWrites(deps.db, {
-        user,
-        now,
-        rehash,
-        device: device.write,
-        client: { ip: deps.meta.ip, userAgent: deps.meta.userAgent?.slice(0, 512) ?? null },
-      }),
-    )
-    .audit(auditRow(deps, { action: "login.succeeded", userId: user.id, resource: `user:${user.id}` }));
-  const committed = await work.commit();
-  if (!committed.committed) return null;
-  return { tokens: await session.issue(committed), deviceToken: await device.token() };
+  // (A second step's sign-in writes no hash: the upgrade waits for a one-step sign-in or a change.)
+  const rehash = decision.needsRehash && user.secondFactors.length === 0 ? await hashPassword(password, passwordParams(deps)) : null;
+  return afterFirstFactor(deps, { user, amr: ["pwd"], device: known, channel, fence: stillAsDecided(user), rehash });
 }

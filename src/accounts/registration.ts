@@ -91,6 +91,8 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
     deletedAt: null,
     erasedAt: null,
     locale: null,
+    secondFactors: [],
+    factorsEpoch: 0,
   };
   // One unit of work (one far round trip): the account, its outbox and audit rows and, when it may
   // sign in at once, its session and device. The audit row never exists without the account, nor the reverse.
@@ -101,7 +103,7 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
     .events(eventRows(deps, [{ type: "user.created", data: created }]))
     .audit(auditRow(deps, { action: "user.registered", userId, resource: `user:${userId}` }));
   const device = deviceSignIn(deps, userId, null);
-  const session = requireEmailVerification ? null : await addSession(deps, work, user);
+  const session = requireEmailVerification ? null : await addSession(deps, work, user, ["pwd"]);
   if (session) work.addAll(deviceInserts(deps.db, device.write));
   let committed;
   try {

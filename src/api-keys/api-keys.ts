@@ -1,7 +1,8 @@
 import { findApiKeyWithUser, insertApiKeyWithinCap, listUserApiKeys, markApiKeyRevoked, touchApiKey } from "../db/api-keys";
 import type { ApiKey, User } from "../db/schema";
 import { AppError, type FieldError } from "../errors";
-import { assertFreshAuthentication } from "../accounts/fresh-auth";
+import { assertFreshAuthentication, type FreshnessOf } from "../accounts/fresh-auth";
+import { assertCurrentPassword } from "../accounts/credentials";
 import { clientKey } from "../abuse/client-key";
 import { spendBudgets } from "../kernel/budgets";
 import { enforceUserLimit } from "../abuse/request-limits";
@@ -66,7 +67,7 @@ export interface CreateApiKeyInput {
   /** Days until the key expires; absent: the configured default (90); null: never, only where allowed. */
   expires_in_days?: number | null | undefined;
   scopes?: ApiKeyScope[] | undefined;
-  /** Needed unless the session proved the password within the last 5 minutes. */
+  /** Optional: checked when sent; fresh authentication is what this needs. */
   current_password?: string | undefined;
 }
 
@@ -88,11 +89,7 @@ export interface CreatedApiKey {
  * unless allowed, and a user who already holds the maximum of live keys; 429 beyond
  * `api_key_create_user_hour` creations (each one also mails the owner).
  */
-export async function createApiKey(
-  deps: Deps,
-  caller: { user: User; sessionId: string; authTime: Date },
-  input: CreateApiKeyInput,
-): Promise<CreatedApiKey> {
+export async function createApiKey(deps: Deps, caller: FreshnessOf, input: CreateApiKeyInput): Promise<CreatedApiKey> {
   const { user } = caller;
   const { apiKeyPrefix, apiKeyHmacSecret, apiKeyLifetime } = deps.config;
   if (deps.config.requireEmailVerification && !user.emailVerified) {
@@ -108,7 +105,9 @@ export async function createApiKey(
       values: { count: apiKeyLifetime.maxDays },
     });
   }
-  await assertFreshAuthentication(deps, caller, input.current_password);
+  assertFreshAuthentication(deps, caller);
+  // A password sent along is still checked: a wrong one is a guess like any other.
+  if (input.current_password !== undefined) await assertCurrentPassword(deps, caller, input.current_password);
   await enforceUserLimit(deps, "api_key_create", user.id);
   const now = deps.now();
   const scopes = input.scopes ? API_KEY_SCOPES.filter((s) => input.scopes!.includes(s)) : [...API_KEY_SCOPES];

@@ -60,7 +60,16 @@ export type AuditAction =
   | "api_key.used_new_ip"
   | "user.updated"
   | "user.deleted"
-  | "rate_limited";
+  | "rate_limited"
+  | "mfa.failed"
+  | "mfa.throttled"
+  | "mfa.abandoned"
+  | "mfa.totp_started"
+  | "mfa.enabled"
+  | "mfa.disabled"
+  | "mfa.recovery_codes_regenerated"
+  | "mfa.factors_removed"
+  | "session.stepped_up";
 
 export interface AuditEntry {
   action: AuditAction;

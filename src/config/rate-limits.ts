@@ -60,6 +60,14 @@ const DEFAULT_LIMITS = {
   login_failures_ip_identifiers_hour: { limit: 20, window: 3600 },
   login_ip_under_attack_hour: { limit: 3, window: 3600 },
   profile_update_user_hour: { limit: 30, window: 3600 },
+  mfa_account_hour: { limit: 10, window: 3600 },
+  mfa_account_30_days: { limit: 100, window: 30 * 86_400 },
+  recovery_code_account_hour: { limit: 10, window: 3600 },
+  recovery_code_account_30_days: { limit: 100, window: 30 * 86_400 },
+  mfa_device_30_minutes: { limit: 5, window: 1800 },
+  mfa_session_30_minutes: { limit: 5, window: 1800 },
+  mfa_session_30_days: { limit: 20, window: 30 * 86_400 },
+  mfa_notice_user_day: { limit: 1, window: 86_400 },
 } as const satisfies Record<string, { limit: number; window: number }>;
 
 type LimitName = keyof typeof DEFAULT_LIMITS;
@@ -171,6 +179,25 @@ const ACCOUNT_ACTIONS = {
   forgot_password: ["forgot_password_account_hour"],
   resend_verification: ["resend_verification_account_hour"],
 } as const satisfies Record<string, readonly LimitName[]>;
+
+/**
+ * Wrong second-factor answers, counted in the account's object (`user:<id>`) by who answers, so no
+ * one can spend another's: clients that are not a known device of the account (a stranger holding
+ * the password) share `stranger` for codes and `stranger_recovery` for recovery codes (so guessing
+ * codes never blocks the owner's recovery code); each known device has its own (`device`), as each
+ * signed-in session has for step-up and enrolment (`session`). `notice`: at most one "someone has
+ * your password" mail a day. Password failures are counted elsewhere (the lockout): neither spends
+ * the other.
+ */
+const SECOND_FACTOR_BUDGETS = {
+  stranger: ["mfa_account_hour", "mfa_account_30_days"],
+  stranger_recovery: ["recovery_code_account_hour", "recovery_code_account_30_days"],
+  device: ["mfa_device_30_minutes"],
+  session: ["mfa_session_30_minutes", "mfa_session_30_days"],
+  notice: ["mfa_notice_user_day"],
+} as const satisfies Record<string, readonly LimitName[]>;
+
+export type SecondFactorBudget = keyof typeof SECOND_FACTOR_BUDGETS;
 
 export type IpAction = keyof typeof IP_ACTIONS;
 export type AccountAction = keyof typeof ACCOUNT_ACTIONS;
@@ -323,4 +350,9 @@ export function addressPolicies(settings: RateLimitSettings, action: AddressActi
 /** The limits of one of Gatehouse's own budgets. */
 export function budgetPolicies(settings: RateLimitSettings, budget: Budget): LimitPolicy[] {
   return BUDGETS[budget].map((name) => ({ name, ...settings.limits[name] }));
+}
+
+/** The limits of a second-factor budget (see SECOND_FACTOR_BUDGETS). */
+export function secondFactorPolicies(settings: RateLimitSettings, budget: SecondFactorBudget): LimitPolicy[] {
+  return SECOND_FACTOR_BUDGETS[budget].map((name) => ({ name, ...settings.limits[name] }));
 }

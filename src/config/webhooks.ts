@@ -20,6 +20,8 @@ export const EVENT_TYPES = [
   "user.deleted",
   "session.revoked",
   "security.alert",
+  "user.mfa_enabled",
+  "user.mfa_disabled",
 ] as const;
 
 /** One of {@link EVENT_TYPES}. */

@@ -1,6 +1,7 @@
 import { and, eq, isNull, ne, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./client";
 import { markerInsert } from "./consumed-tokens";
+import { factorRemoval } from "./factors";
 import { apiKeys, sessions, users, type User } from "./schema";
 import { UnitOfWork, type CommitResult, type Slot } from "./unit-of-work";
 import type { NewWebhookEvent } from "./webhook-events";
@@ -32,6 +33,11 @@ export interface CredentialChange {
   whileEmail?: string;
   /** Apply only while this also holds on the primary (another active superuser remains). */
   onlyIf?: SQL;
+  /**
+   * Remove second factors: all of them (`since` null: a first proof of the address) or those enrolled
+   * at or after `since` (a revert: older factors stay, API.md "Account integrity").
+   */
+  removeFactors?: { since: Date | null };
 }
 
 /** Where the change's results are, once its unit of work committed. */
@@ -93,6 +99,7 @@ export function addCredentialChange(db: Db, work: UnitOfWork, change: Credential
     db.update(apiKeys).set({ revokedAt: now }).where(keyFilter).returning({ id: apiKeys.id, name: apiKeys.name }),
   );
   for (const marker of change.markers ?? []) work.add(markerInsert(db, marker, sql`1`));
+  if (change.removeFactors) work.addAll(factorRemoval(db, userId, change.removeFactors.since, now));
   return { user, revokedSessions, revokedApiKeys };
 }
 

@@ -41,6 +41,21 @@ export const users = sqliteTable(
     erasedAt: timestamp("erased_at"),
     /** The language the person chose for pages and mail (a shipped locale), or null: as the browser asks. */
     locale: text("locale"),
+    /**
+     * The second factors the account has enabled (`totp` today), kept with the row a sign-in reads
+     * anyway, so deciding whether a first factor is enough costs no extra read. Written in the same
+     * batch as the factor's own rows.
+     */
+    secondFactors: text("second_factors", { mode: "json" })
+      .$type<string[]>()
+      .notNull()
+      .default(sql`'[]'`),
+    /**
+     * Moves (to the time, in ms) whenever a factor is added or removed, or the recovery codes are
+     * replaced: an `mfa_token` carries the value it was issued under, and a sign-in's second step is
+     * fenced on it (sessions/sign-in).
+     */
+    factorsEpoch: integer("factors_epoch").notNull().default(0),
   },
   (t) => [
     uniqueIndex("users_email_live_uq")
@@ -72,8 +87,10 @@ export const sessions = sqliteTable(
     deviceInfo: text("device_info"),
     /** The user's credentials epoch when this session proved the password (see users). */
     credentialsEpoch: integer("credentials_epoch").notNull().default(0),
-    /** When the user last proved a password in this session: the access token's `auth_time`. */
+    /** When the user last authenticated in this session (sign-in or step-up): the access token's `auth_time`. */
     authTime: timestamp("auth_time"),
+    /** How they did (RFC 8176 values, e.g. `["pwd","otp","mfa"]`): the access token's `amr`. Null: a password (older rows). */
+    amr: text("amr", { mode: "json" }).$type<string[]>(),
     createdAt: timestamp("created_at").notNull(),
     lastUsedAt: timestamp("last_used_at").notNull(),
     expiresAt: timestamp("expires_at").notNull(),
@@ -236,6 +253,43 @@ export const batchFences = sqliteTable("batch_fences", {
   id: text("id").primaryKey(),
   ok: integer("ok").notNull(),
 });
+
+/**
+ * An authenticator app (TOTP, RFC 6238) of one account: at most one row, pending (`confirmed_at`
+ * null) until a code proves the person copied the secret. The secret is stored wrapped
+ * (AES-256-GCM under SIGNING_KEY_ENCRYPTION_SECRET, like generated signing keys; kernel/key-wrapping.ts).
+ */
+export const totpFactors = sqliteTable("totp_factors", {
+  userId: text("user_id")
+    .primaryKey()
+    .references(() => users.id),
+  secret: text("secret", { mode: "json" }).$type<WrappedSecret>().notNull(),
+  createdAt: timestamp("created_at").notNull(),
+  confirmedAt: timestamp("confirmed_at"),
+});
+
+/** A wrapped secret (kernel/key-wrapping.ts): AES-256-GCM, the key derived from the named secret. */
+export interface WrappedSecret {
+  wrapped: "A256GCM";
+  kek: "secret" | "dev";
+  iv: string;
+  ciphertext: string;
+}
+
+/** Recovery codes: only a SHA-256 of each (they carry 80 random bits), each usable once. */
+export const recoveryCodes = sqliteTable(
+  "recovery_codes",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    codeHash: text("code_hash").notNull(),
+    createdAt: timestamp("created_at").notNull(),
+    usedAt: timestamp("used_at"),
+  },
+  (t) => [index("recovery_codes_user_idx").on(t.userId), uniqueIndex("recovery_codes_hash_uq").on(t.codeHash)],
+);
 
 export type User = typeof users.$inferSelect;
 export type Session = typeof sessions.$inferSelect;

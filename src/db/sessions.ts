@@ -162,6 +162,24 @@ export function revokedBy(sessionId: string, reason: string, now: Date) {
   return sql`EXISTS (SELECT 1 FROM ${sessions} WHERE ${sessions.id} = ${sessionId} AND ${sessions.revokedAt} = ${now.getTime()} AND ${sessions.revokedReason} = ${reason})`;
 }
 
+/** A step-up's write: the live session gets its new refresh token hash, `auth_time` and `amr` (sessions/sessions.ts). */
+export function stepUpWrite(db: Db, args: { sessionId: string; userId: string; refreshTokenHash: string; amr: string[]; now: Date }) {
+  const { sessionId, userId, now } = args;
+  return db
+    .update(sessions)
+    .set({ refreshTokenHash: args.refreshTokenHash, authTime: now, amr: args.amr, lastUsedAt: now })
+    .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
+    .returning();
+}
+
+/** A hosted page's step-up: the session's `auth_time` and `amr` move, its refresh token stays. */
+export function confirmedSession(db: Db, sessionId: string, amr: string[], now: Date) {
+  return db
+    .update(sessions)
+    .set({ authTime: now, amr })
+    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+}
+
 export async function touchSession(db: Db, sessionId: string, now: Date): Promise<void> {
   await db.update(sessions).set({ lastUsedAt: now }).where(eq(sessions.id, sessionId));
 }

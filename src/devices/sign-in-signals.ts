@@ -52,8 +52,8 @@ export interface SuccessfulLogin {
   newDevice: boolean;
   /** The device token the sign-in presented, if any (known or not: see {@link voidRevertsOnProof}). */
   deviceToken?: string | undefined;
-  /** Kept only in memory for the breach check after the response; never logged or stored. */
-  password: string;
+  /** Kept only in memory for the breach check after the response; never logged or stored. Absent after a second step. */
+  password: string | undefined;
 }
 
 /** Schedules the signals of a successful login after the response. Never throws. */
@@ -100,7 +100,7 @@ async function evaluate(deps: Deps, { user, newDevice, deviceToken, password }: 
       );
     }
   }
-  if (deps.config.breachedPasswords.mode === "always" && ((await breachCount(deps, password)) ?? 0) > 0) {
+  if (password !== undefined && deps.config.breachedPasswords.mode === "always" && ((await breachCount(deps, password)) ?? 0) > 0) {
     await recordAudit(deps, {
       action: "login.flagged",
       userId: user.id,

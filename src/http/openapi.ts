@@ -23,6 +23,13 @@ const ProblemSchema = z
       .string()
       .optional()
       .openapi({ description: "`challenge_required` only: the Turnstile site key to solve the challenge for." }),
+    mfa_token: z.string().optional().openapi({
+      description: "`mfa_required` only: the opaque token that completes this sign-in at `POST /auth/mfa` (5 minutes, 5 wrong answers).",
+    }),
+    methods: z
+      .array(z.enum(["totp", "recovery_code", "passkey"]))
+      .optional()
+      .openapi({ description: "`mfa_required` only: the second steps this account accepts." }),
   })
   .openapi("Problem");
 

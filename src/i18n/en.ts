@@ -327,6 +327,13 @@ export const en = {
         "If this was you, there is nothing to do. If it was not, open the link below within 7 days: it signs every session out, revokes every API key, disables the password and sends you a link to set a new one.",
       link: "This wasn't me: secure my account",
     },
+    enrolment: {
+      subject: "Two-step verification was turned on",
+      body: "An authenticator app was added to your {product} account as a second step for signing in.",
+      action:
+        "If this was you, there is nothing to do. If it was not, open the link below within 7 days: it removes the authenticator app and anything else added since, signs every session out, revokes every API key, disables the password and sends you a link to set a new one.",
+      link: "This wasn't me: remove it and secure my account",
+    },
     notice: {
       affected: "Revoked or affected: {items}.",
       when: "When: {time}.",
@@ -381,6 +388,26 @@ export const en = {
       session_locked_for_good: {
         subject: "A session of your account can no longer confirm the password",
         body: "In a signed-in session of your account, the current password was entered wrongly too many times, so that session can no longer change the password, the email address or the API keys, nor delete the account. If this was not you, someone has access to that session: sign out every session in your account and change your password.",
+      },
+      second_factor_failures: {
+        subject: "Someone may know your password",
+        body: "Someone entered your password correctly but then failed or abandoned the second step of signing in, again and again. If this was not you, your password is known to someone else: change it now. Your second factor kept them out.",
+      },
+      recovery_code_used: {
+        subject: "A recovery code was used",
+        body: "One of your recovery codes was used to sign in. It cannot be used again. If you are running low, make a new set in your account.",
+      },
+      mfa_disabled: {
+        subject: "Two-step verification was turned off",
+        body: "The authenticator app was removed from your account, along with its recovery codes. Signing in now needs only your password.",
+      },
+      recovery_codes_regenerated: {
+        subject: "New recovery codes were made",
+        body: "A new set of recovery codes was made for your account; the earlier codes no longer work.",
+      },
+      factors_removed: {
+        subject: "Second factors were removed",
+        body: "From the link in an enrolment notice, the second factors added since that notice were removed, every session and API key was revoked and the password was disabled: use the reset link we are sending you to choose a new one.",
       },
       account_locked: {
         subject: "Your account was locked",

@@ -1,5 +1,6 @@
 import type { JWK } from "jose";
 import { base64url, fromBase64url, randomBytes, utf8 } from "../crypto";
+import type { WrappedSecret } from "../db/schema";
 import type { StoredPrivateJwk, WrappedJwk } from "../db/signing-keys";
 
 /**
@@ -50,10 +51,10 @@ export function needsRewrap(stored: StoredPrivateJwk, wrapping: Wrapping | undef
   return !isWrapped(stored) || (stored.kek === "dev" && wrapping.kek === "secret");
 }
 
-async function deriveKek(secret: string): Promise<CryptoKey> {
+async function deriveKek(secret: string, info = HKDF_INFO): Promise<CryptoKey> {
   const base = await crypto.subtle.importKey("raw", utf8(secret), "HKDF", false, ["deriveKey"]);
   return crypto.subtle.deriveKey(
-    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: utf8(HKDF_INFO) },
+    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: utf8(info) },
     base,
     { name: "AES-GCM", length: 256 },
     false,
@@ -90,4 +91,32 @@ export async function unwrapJwk(stored: StoredPrivateJwk, kid: string, secret: s
     throw new Error(`signing key ${kid} does not decrypt: SIGNING_KEY_ENCRYPTION_SECRET is not the one it was stored with`);
   }
   return JSON.parse(new TextDecoder().decode(clear)) as JWK;
+}
+
+/**
+ * Account secrets (a TOTP key) are wrapped the same way, under a key derived with its own label, the
+ * row's owner as associated data: a ciphertext copied to another account does not decrypt.
+ */
+const SECRET_HKDF_INFO = "gatehouse account-secret wrapping v1";
+
+export async function wrapSecret(secret: Uint8Array, owner: string, wrapping: Wrapping): Promise<WrappedSecret> {
+  const iv = randomBytes(12);
+  const key = await deriveKek(wrapping.secret, SECRET_HKDF_INFO);
+  const ciphertext = await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: utf8(owner) }, key, secret);
+  return { wrapped: "A256GCM", kek: wrapping.kek, iv: base64url(iv), ciphertext: base64url(ciphertext) };
+}
+
+/** The clear secret, or null when it does not decrypt (another secret, another row). */
+export async function unwrapSecret(stored: WrappedSecret, owner: string, secret: string | undefined): Promise<Uint8Array | null> {
+  const material = stored.kek === "dev" ? DEV_WRAPPING_SECRET : secret;
+  if (!material) return null;
+  try {
+    const key = await deriveKek(material, SECRET_HKDF_INFO);
+    const iv = fromBase64url(stored.iv);
+    return new Uint8Array(
+      await crypto.subtle.decrypt({ name: "AES-GCM", iv, additionalData: utf8(owner) }, key, fromBase64url(stored.ciphertext)),
+    );
+  } catch {
+    return null;
+  }
 }

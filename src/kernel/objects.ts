@@ -90,6 +90,34 @@ export interface LockoutSnapshot {
   hardLocked: boolean;
 }
 
+/** A first factor's `mfa_token`, recorded in the account's object when it is issued. */
+export interface SecondFactorIssued {
+  tokenId: string;
+  expiresAt: number;
+  /** At most one "someone has your password" notice per this window. */
+  notice: LimitPolicy;
+}
+
+/** One answer to a second-factor check, with the worker's verdict on it (see abuse/objects/second-factor.ts). */
+export interface SecondFactorAnswer {
+  /** A sign-in's `mfa_token` (its id and expiry); absent for a step-up or an enrolment's confirmation. */
+  token?: { id: string; expiresAt: number };
+  /** The budget a wrong answer spends: the action's windows in this object. */
+  budget: { action: string; policies: LimitPolicy[] };
+  /** The TOTP steps the code matches (none: a wrong code), or whether a recovery code is one of the account's. */
+  verdict: { kind: "totp"; steps: number[]; periodMs: number } | { kind: "match"; ok: boolean };
+  notice: LimitPolicy;
+}
+
+export type SecondFactorResult =
+  /** Accepted; `step` is the TOTP step now recorded as the last one used. */
+  | { ok: true; step: number | null }
+  /** The token is used, spent or expired. */
+  | { ok: false; reason: "invalid_token" }
+  | { ok: false; reason: "rate_limited"; retryAfter: number; blockedBy: string; limits: LimitState[]; notify: boolean }
+  /** Wrong (or replayed); `spent`: that was the token's last chance. `notify`: tell the owner now. */
+  | { ok: false; reason: "invalid_code"; spent: boolean; notify: boolean };
+
 /** The RateLimiter's RPC surface (one object per client IP, identifier, user, device or mailbox). */
 export interface LimiterRpc {
   hit(action: string, policies: LimitPolicy[], now: number, report?: boolean, spread?: SpreadOptions): HitResult;
@@ -98,6 +126,9 @@ export interface LimiterRpc {
   settleSpread(ticket: string, failed: boolean, policy: SpreadPolicy, now: number): SpreadSettleResult;
   unlock(now: number): { wasLocked: boolean; failures: number };
   inspect(now: number): LockoutSnapshot;
+  secondFactorIssued(issued: SecondFactorIssued, now: number): { notify: boolean };
+  secondFactorAnswer(answer: SecondFactorAnswer, now: number): SecondFactorResult;
+  forgiveSecondFactor(actions: string[], now: number): void;
 }
 
 /** What the monitor knows; `underAttack` is the only part a login reads. */

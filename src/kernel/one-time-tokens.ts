@@ -63,6 +63,8 @@ export interface TokenPayload {
   /** email_change: the session that asked (it survives the change); email_revert: the address it moved to. */
   sessionId?: string | undefined;
   newEmail?: string | undefined;
+  /** signin_revert from an enrolment notice: when the enrolled factor was added (the revert removes factors since). */
+  since?: number | undefined;
 }
 
 /** A bad mailed link: 400 `invalid_token` (the HTTP contract), without saying which check failed. */
@@ -75,7 +77,7 @@ const kvKey = (purpose: TokenPurpose, hash: string) => `${purpose}:${hash}`;
 /** Purposes whose tokens are usable only once their own issuance marker exists (see above). */
 const MARKER_REQUIRED: ReadonlySet<TokenPurpose> = new Set(["email_revert"]);
 /** Purposes whose tokens coexist: only void markers supersede them, not newer tokens. */
-const COEXISTING: ReadonlySet<TokenPurpose> = new Set(["email_revert"]);
+const COEXISTING: ReadonlySet<TokenPurpose> = new Set(["email_revert", "signin_revert"]);
 
 /** Marker keys of one user and purpose sort by issue time: 13-digit milliseconds, then the hash. */
 const markerRange = (purpose: TokenPurpose, userId: string) => `issued:${purpose}:${userId}:`;

@@ -37,6 +37,11 @@ export interface KeySet {
    * deployment needs no extra secret; it changes when the signing key does (see devices/).
    */
   deviceKey: CryptoKey;
+  /**
+   * AES-256-GCM key for the short-lived tokens Gatehouse hands out and reads back itself (the
+   * `mfa_token` of a sign-in's second step), derived the same way: opaque to clients, unforgeable.
+   */
+  sealKey: CryptoKey;
 }
 
 /** Keys are re-read from their source at most this often per isolate. */
@@ -106,6 +111,9 @@ async function buildKeySet(entries: KeyEntry[]): Promise<KeySet> {
       get deviceKey() {
         return noKey();
       },
+      get sealKey() {
+        return noKey();
+      },
     };
   }
   const signingKey = (await importJWK(first.privateJwk, first.alg)) as CryptoKey;
@@ -114,6 +122,10 @@ async function buildKeySet(entries: KeyEntry[]): Promise<KeySet> {
     byKid,
     publicJwks,
     deviceKey: await deriveHmacKey(first.privateJwk.d ?? "", "gatehouse device tokens v1"),
+    sealKey: await deriveKey(first.privateJwk.d ?? "", "gatehouse sealed tokens v1", { name: "AES-GCM", length: 256 }, [
+      "encrypt",
+      "decrypt",
+    ]),
   };
 }
 
@@ -189,13 +201,20 @@ async function generateKey(db: Db, alg: string, now: number, wrapping: Wrapping 
 }
 
 /** An HMAC-SHA256 key derived from secret material with HKDF (a fixed label, no salt: the input is already random). */
-async function deriveHmacKey(material: string, label: string): Promise<CryptoKey> {
+function deriveHmacKey(material: string, label: string): Promise<CryptoKey> {
+  return deriveKey(material, label, { name: "HMAC", hash: "SHA-256", length: 256 }, ["sign", "verify"]);
+}
+
+/** A key derived from secret material with HKDF-SHA256 under `label`. */
+type DerivedAlgorithm = Parameters<SubtleCrypto["deriveKey"]>[2];
+
+async function deriveKey(material: string, label: string, algorithm: DerivedAlgorithm, usages: string[]) {
   const base = await crypto.subtle.importKey("raw", utf8(material), "HKDF", false, ["deriveKey"]);
   return crypto.subtle.deriveKey(
     { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: utf8(label) },
     base,
-    { name: "HMAC", hash: "SHA-256", length: 256 },
+    algorithm,
     false,
-    ["sign", "verify"],
+    usages,
   );
 }

@@ -168,7 +168,12 @@ export type SecurityEvent =
   | "password_breached"
   | "sign_in_reverted"
   | "session_locked"
-  | "session_locked_for_good";
+  | "session_locked_for_good"
+  | "second_factor_failures"
+  | "recovery_code_used"
+  | "mfa_disabled"
+  | "recovery_codes_regenerated"
+  | "factors_removed";
 
 /** What a notice lists as revoked or affected: for now the API keys a change revoked, by name. */
 export interface NoticeItem {
@@ -196,6 +201,34 @@ export async function securityNoticeMail(
     details.ip ? t.line("mail.notice.whenIp", { time, ip: details.ip }) : t.line("mail.notice.when", { time }),
     t.line("mail.notice.notYou"),
   ]);
+}
+
+/**
+ * A second factor was enabled: told to the account's address with a link that undoes it (and every
+ * factor enrolled since) and secures the account, in case it was not the owner (sign-in-revert.ts).
+ */
+export async function enrolmentNoticeMail(
+  deps: Deps,
+  to: Recipient,
+  token: string,
+  details: { ip: string | null; time: Date },
+): Promise<MailMessage> {
+  const t = await mailTranslator(deps, to);
+  const time = t.date(details.time);
+  return compose(
+    deps,
+    t,
+    to,
+    "security_notice",
+    t.text("mail.enrolment.subject"),
+    [
+      t.line("mail.enrolment.body", product(deps)),
+      details.ip ? t.line("mail.notice.whenIp", { time, ip: details.ip }) : t.line("mail.notice.when", { time }),
+      t.line("mail.enrolment.action"),
+    ],
+    { url: pageUrl(deps, t, "/revert-sign-in", { token }), label: t.text("mail.enrolment.link") },
+    token,
+  );
 }
 
 /** Why a new sign-in looks unusual, as the notice names it. */

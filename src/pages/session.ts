@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import type { User } from "../db/schema";
 import type { AppEnv } from "../web/context";
 import { clearSessionCookies, extendRefreshCookie, refreshCookie, setSessionCookies } from "../web/cookies";
-import { keepSessionAlive, sessionFromRefreshToken, type TokenResponse } from "../sessions/sessions";
+import { keepSessionAlive, sessionAmr, sessionFromRefreshToken, type TokenResponse } from "../sessions/sessions";
 
 /**
  * The page session is the API's cookie session (the HTTP contract "Browser sessions"): the same
@@ -15,8 +15,9 @@ import { keepSessionAlive, sessionFromRefreshToken, type TokenResponse } from ".
 export interface PageSession {
   user: User;
   sessionId: string;
-  /** When the session last proved the password (fresh authentication for API keys). */
+  /** When the session last authenticated, and how (fresh authentication: accounts/fresh-auth.ts). */
   authTime: Date;
+  amr: string[];
 }
 
 /** The signed-in user of this browser, or null. */
@@ -27,7 +28,8 @@ export async function pageSession(c: Context<AppEnv>): Promise<PageSession | nul
   if (!found) return null;
   const maxAge = await keepSessionAlive(c.var.deps, found.session);
   if (maxAge !== null) extendRefreshCookie(c, token, maxAge);
-  return { user: found.user, sessionId: found.session.id, authTime: found.session.authTime ?? found.session.createdAt };
+  const { session } = found;
+  return { user: found.user, sessionId: session.id, authTime: session.authTime ?? session.createdAt, amr: sessionAmr(session) };
 }
 
 /** A page sign-in (login, registration): the cookies of cookie mode, nothing in a body. */

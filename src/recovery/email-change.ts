@@ -2,7 +2,8 @@ import type { User } from "../db/schema";
 import { findUserByEmail, findUserById } from "../db/users";
 import { AppError, isUniqueViolation } from "../errors";
 import { recordAudit } from "../audit/audit";
-import { assertCurrentPassword } from "../accounts/credentials";
+import { assertSensitive } from "../accounts/credentials";
+import type { FreshnessOf } from "../accounts/fresh-auth";
 import type { Deps } from "../kernel/deps";
 import { mailToken, sendMailNow, type Undelivered } from "../mail/mail";
 import { emailChangeMail, emailRevertMail } from "../mail/templates";
@@ -31,7 +32,7 @@ import { mailResetLink } from "./password-reset";
  */
 export interface EmailChangeInput {
   new_email: string;
-  password: string;
+  password?: string | undefined;
 }
 
 const TAKEN = "This address already belongs to another account.";
@@ -43,9 +44,9 @@ const TAKEN = "This address already belongs to another account.";
  * the confirmation mail is unsolicited mail to that address: it spends that class's budget, never
  * the budgets of the mail the address's owner asks for or is told about.
  */
-export async function requestEmailChange(deps: Deps, caller: { user: User; sessionId: string }, input: EmailChangeInput): Promise<void> {
+export async function requestEmailChange(deps: Deps, caller: FreshnessOf, input: EmailChangeInput): Promise<void> {
   const { user } = caller;
-  await assertCurrentPassword(deps, caller, input.password);
+  await assertSensitive(deps, caller, input.password, "password");
   if (input.new_email === user.email) {
     throw new AppError("validation_failed", {
       errors: [{ field: "new_email", message: "This is already your email address.", reason: { key: "errors.alreadyYourAddress" } }],
@@ -148,6 +149,8 @@ export async function revertEmailChange(deps: Deps, token: string): Promise<void
       userId: user.id,
       set: { email: payload.email, emailVerified: true, passwordHash: DISABLED_PASSWORD },
       bumpEpoch: true,
+      // Factors enrolled since the change go with it; older ones stay.
+      removeFactors: { since: new Date(payload.issuedAt) },
       revokeSessionsReason: "email_change_reverted",
       revokeApiKeys: "all",
       events: [

@@ -1,5 +1,6 @@
 import { guardGuess, guessRefusal } from "../abuse/guess-guard";
 import { clearLockout } from "../abuse/lockout-admin";
+import { forgiveStrangers } from "../factors/second-factor";
 import { enforceAccountLimit, enforceDeviceLimit } from "../abuse/request-limits";
 import { recognizeDevice } from "../devices/devices";
 import { hashNewPassword } from "../accounts/new-password";
@@ -16,7 +17,7 @@ import { emitEvents } from "../events/events";
 import { afterResponse, type Deps } from "../kernel/deps";
 import { confirmEmailChange } from "./email-change";
 import { consumeOneTimeToken, findOneTimeToken, invalidLink, voidMarkers } from "../kernel/one-time-tokens";
-import { firstProofClears, VOIDED_BY_MAILBOX_PROOF } from "./first-proof";
+import { firstProofClears, firstProofRemoves, VOIDED_BY_MAILBOX_PROOF } from "./first-proof";
 
 /** How a registration token's confirmer proves the account's password (the HTTP contract). */
 export interface VerificationProof {
@@ -87,6 +88,7 @@ async function verifyWithNewPassword(deps: Deps, token: string, user: User, newP
   const { revokedApiKeys } = await changeCredentials(deps, {
     userId: user.id,
     set: { passwordHash, emailVerified: true, ...firstProofClears(user) },
+    ...firstProofRemoves(user),
     whileEmail: user.email,
     bumpEpoch: true,
     revokeSessionsReason: "password_set_at_verification",
@@ -95,6 +97,7 @@ async function verifyWithNewPassword(deps: Deps, token: string, user: User, newP
     markers: voidMarkers(user.id, VOIDED_BY_MAILBOX_PROOF, deps.now().getTime()),
   });
   await clearLockout(deps, user, "password_reset");
+  await forgiveStrangers(deps, user.id);
   await recordAudit(deps, { action: "email.verified", userId: user.id, resource: `user:${user.id}`, metadata: { password_set: true } });
   await sendSecurityNotice(deps, user.id, "password_set_at_verification", user, keyNames(revokedApiKeys));
 }

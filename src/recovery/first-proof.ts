@@ -13,6 +13,14 @@ export function firstProofClears(user: Pick<User, "emailVerified">): Partial<Pic
 }
 
 /**
+ * The squatter's second factors go with the rest (a TOTP they enrolled would lock the owner out);
+ * once the address is verified, a reset keeps the owner's factors (signing in still needs them).
+ */
+export function firstProofRemoves(user: Pick<User, "emailVerified">): { removeFactors?: { since: null } } {
+  return user.emailVerified ? {} : { removeFactors: { since: null } };
+}
+
+/**
  * The mailed links a proof of the mailbox voids: every earlier one, except the revert links of
  * email changes, which die only on proof a phisher cannot have (see devices/sign-in-signals.ts): a
  * phisher who moved the account to their own address can reset it from there.

@@ -5,7 +5,7 @@ import { findUserByEmail, findUserById } from "../db/users";
 import { describeError, log } from "../log";
 import { recordAudit } from "../audit/audit";
 import { afterResponse, type Deps } from "../kernel/deps";
-import { firstProofClears, VOIDED_BY_MAILBOX_PROOF } from "./first-proof";
+import { firstProofClears, firstProofRemoves, VOIDED_BY_MAILBOX_PROOF } from "./first-proof";
 import { mailToken, type MailTrigger, type Undelivered } from "../mail/mail";
 import type { User } from "../db/schema";
 import { passwordResetMail } from "../mail/templates";
@@ -20,6 +20,7 @@ import {
 } from "../kernel/one-time-tokens";
 import { hashNewPassword } from "../accounts/new-password";
 import { changeCredentials, keyNames } from "../sessions/credential-change";
+import { forgiveStrangers } from "../factors/second-factor";
 
 /**
  * Password recovery. `POST /auth/forgot-password` counts the request against the address's own
@@ -89,6 +90,7 @@ export async function resetPassword(deps: Deps, input: ResetPasswordInput): Prom
   const { revokedApiKeys } = await changeCredentials(deps, {
     userId: user.id,
     set: { passwordHash, emailVerified: true, ...firstProofClears(user) },
+    ...firstProofRemoves(user),
     bumpEpoch: true,
     revokeSessionsReason: "password_reset",
     revokeApiKeys: "all",
@@ -96,6 +98,7 @@ export async function resetPassword(deps: Deps, input: ResetPasswordInput): Prom
   });
   // Whoever can read the mailbox is the owner: lift the lockout, including the hard tier.
   await clearLockout(deps, user, "password_reset");
+  await forgiveStrangers(deps, user.id);
   await recordAudit(deps, {
     action: "password.reset",
     userId: user.id,

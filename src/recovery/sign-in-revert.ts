@@ -11,7 +11,8 @@ import { mailResetLink } from "./password-reset";
  * `POST /auth/revert-sign-in`: the "this wasn't me" link of a new-sign-in notice
  * (devices/sign-in-signals.ts). Like the email-change revert (email-change.ts), it treats the
  * account as taken over: every session and device dies (the epoch moves), every API key is revoked,
- * outstanding mailed links are void, the password is disabled (login answers 401 like any wrong
+ * outstanding mailed links are void, the second factors enrolled since the event it reports are
+ * removed (older ones stay: signing in after the reset still needs them), the password is disabled (login answers 401 like any wrong
  * password) and a reset link goes to the account's address. The link works once, for 7 days, and
  * only while the account still has the address it was mailed to.
  */
@@ -24,6 +25,8 @@ export async function revertSignIn(deps: Deps, token: string): Promise<void> {
     userId: user.id,
     set: { passwordHash: DISABLED_PASSWORD },
     bumpEpoch: true,
+    // Factors enrolled since the sign-in (or the enrolment) this link reports go; older ones stay.
+    removeFactors: { since: new Date(payload.since ?? payload.issuedAt) },
     revokeSessionsReason: "sign_in_reverted",
     revokeApiKeys: "all",
     events: [{ type: "session.revoked", data: { user_id: user.id, session_id: null, reason: "sign_in_reverted" } }],

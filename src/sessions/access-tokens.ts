@@ -12,8 +12,10 @@ export interface AccessTokenClaims {
   jti: string;
   iat: number;
   exp: number;
-  /** When the user last proved a password in this session (seconds; RFC 9068), kept across refreshes. */
+  /** When the user last authenticated in this session (seconds; RFC 9068): sign-in or step-up, kept across refreshes. */
   auth_time: number;
+  /** How (RFC 8176: `pwd`, `otp`, `mfa`…), kept across refreshes. */
+  amr: string[];
   /** The user's roles when the token was signed (administrators set them; a change shows at the next refresh). */
   roles: string[];
   /**
@@ -32,7 +34,7 @@ export interface IssuedAccessToken {
 export async function signAccessToken(
   keys: KeySet,
   config: Config,
-  subject: { userId: string; sessionId: string; authTime: Date; roles?: string[]; fresh?: boolean },
+  subject: { userId: string; sessionId: string; authTime: Date; amr: string[]; roles?: string[]; fresh?: boolean },
   now: Date,
 ): Promise<IssuedAccessToken> {
   const iat = Math.floor(now.getTime() / 1000);
@@ -43,12 +45,14 @@ export async function signAccessToken(
     iat,
     exp: iat + config.accessTokenTtl,
     auth_time: Math.floor(subject.authTime.getTime() / 1000),
+    amr: subject.amr,
     roles: subject.roles ?? [],
     fresh: subject.fresh === true,
   };
   const token = await new SignJWT({
     sid: claims.sid,
     auth_time: claims.auth_time,
+    amr: claims.amr,
     roles: claims.roles,
     ...(claims.fresh ? { fresh: true } : {}),
   })
@@ -87,11 +91,22 @@ export async function verifyAccessToken(keys: KeySet, config: Config, token: str
         requiredClaims: ["sub", "sid", "jti", "iat", "exp"],
       },
     );
-    const { sub, sid, jti, iat, exp, auth_time, roles, fresh } = payload as Partial<Record<keyof AccessTokenClaims, unknown>>;
+    const { sub, sid, jti, iat, exp, auth_time, amr, roles, fresh } = payload as Partial<Record<keyof AccessTokenClaims, unknown>>;
     if (typeof sub !== "string" || typeof sid !== "string" || typeof jti !== "string") throw new AppError("invalid_token");
     // Tokens signed before auth_time existed lack it; the session row is what freshness checks read.
     const roleList = Array.isArray(roles) ? roles.filter((r): r is string => typeof r === "string") : [];
-    return { sub, sid, jti, iat: Number(iat), exp: Number(exp), auth_time: Number(auth_time ?? 0), roles: roleList, fresh: fresh === true };
+    const methods = Array.isArray(amr) ? amr.filter((m): m is string => typeof m === "string") : [];
+    return {
+      sub,
+      sid,
+      jti,
+      iat: Number(iat),
+      exp: Number(exp),
+      auth_time: Number(auth_time ?? 0),
+      amr: methods,
+      roles: roleList,
+      fresh: fresh === true,
+    };
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) throw new AppError("token_expired");
     throw new AppError("invalid_token");

@@ -11,6 +11,7 @@ import {
   revokedBy,
   revokeLiveSessions,
   sessionInserts,
+  stepUpWrite,
   touchSession,
 } from "../db/sessions";
 import type { Committed, UnitOfWork } from "../db/unit-of-work";
@@ -70,7 +71,7 @@ export interface PendingSession {
  * password change or reset (and so checked the old hash) starts a session that is already dead:
  * the change moved the epoch past it.
  */
-export async function addSession(deps: Deps, work: UnitOfWork, user: User): Promise<PendingSession> {
+export async function addSession(deps: Deps, work: UnitOfWork, user: User, amr: string[]): Promise<PendingSession> {
   const now = deps.now();
   const refreshToken = randomToken(32);
   const { insert, beyondCap } = sessionInserts(
@@ -80,6 +81,7 @@ export async function addSession(deps: Deps, work: UnitOfWork, user: User): Prom
       userId: user.id,
       credentialsEpoch: user.credentialsEpoch,
       authTime: now,
+      amr,
       refreshTokenHash: await sha256(refreshToken),
       rotationKey: randomToken(32),
       ipAddress: deps.meta.ip,
@@ -123,7 +125,14 @@ async function issueTokens(deps: Deps, user: User, session: Session, refreshToke
   const { token } = await signAccessToken(
     await deps.keys(),
     deps.config,
-    { userId: user.id, sessionId: session.id, authTime: session.authTime ?? session.createdAt, roles: user.roles, fresh },
+    {
+      userId: user.id,
+      sessionId: session.id,
+      authTime: session.authTime ?? session.createdAt,
+      amr: sessionAmr(session),
+      roles: user.roles,
+      fresh,
+    },
     now,
   );
   const untilAbsolute = Math.floor((session.expiresAt.getTime() - now.getTime()) / 1000);
@@ -134,6 +143,29 @@ async function issueTokens(deps: Deps, user: User, session: Session, refreshToke
     expires_in: deps.config.accessTokenTtl,
     refresh_expires_in: Math.max(0, Math.min(untilAbsolute, deps.config.sessionIdleTtl)),
     user: toUserResponse(user),
+  };
+}
+
+/** How the session's user last authenticated (rows from before `amr` existed proved a password). */
+export function sessionAmr(session: Pick<Session, "amr">): string[] {
+  return session.amr ?? ["pwd"];
+}
+
+/**
+ * Step-up (`POST /auth/step-up`) on the caller's own session, added to `work` (whose fence the caller
+ * sets): the same session gets a new refresh token (the old one stops working), `auth_time` now
+ * and the `amr` of this proof, and the access token it issues is fresh.
+ */
+export async function stepUpSession(deps: Deps, work: UnitOfWork, user: User, sessionId: string, amr: string[]): Promise<PendingSession> {
+  const now = deps.now();
+  const refreshToken = randomToken(32);
+  const updated = work.add(stepUpWrite(deps.db, { sessionId, userId: user.id, refreshTokenHash: await sha256(refreshToken), amr, now }));
+  return {
+    async issue(committed) {
+      const [session] = committed.result(updated);
+      if (!session) throw new AppError("invalid_token");
+      return issueTokens(deps, user, session, refreshToken, true);
+    },
   };
 }
 

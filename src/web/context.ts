@@ -7,8 +7,9 @@ interface SessionPrincipal {
   kind: "access_token";
   user: User;
   sessionId: string;
-  /** When the user last proved a password in this session. */
+  /** When the access token's sign-in or step-up authenticated (`auth_time`), and how (`amr`). */
   authTime: Date;
+  amr: string[];
   /** Whether a sign-in issued this access token (a refresh's never counts as fresh authentication). */
   fresh: boolean;
   /** The access token's id and expiry. */

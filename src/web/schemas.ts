@@ -113,16 +113,17 @@ export const verifyEmailBody = z
 
 export const logoutQuery = z.object({ scope: z.enum(["all", "session"]).optional() });
 
-export const changePasswordBody = z.object({ current_password: passwordField, new_password: passwordField });
+/** `current_password` / `password`: required while the account has a usable password (a 422 otherwise). */
+export const changePasswordBody = z.object({ current_password: passwordField.optional(), new_password: passwordField });
 
-export const deleteAccountBody = z.object({ password: passwordField });
+export const deleteAccountBody = z.object({ password: passwordField.optional() });
 
 /** forgot-password and resend-verification. */
 export const emailBody = z.object({ email: emailField, device_token: deviceTokenField });
 
 export const resetPasswordBody = z.object({ token: z.string().min(1).max(256), new_password: passwordField });
 
-export const changeEmailBody = z.object({ new_email: emailField, password: passwordField });
+export const changeEmailBody = z.object({ new_email: emailField, password: passwordField.optional() });
 
 /** Control characters and bidi overrides would let a key name disguise itself in a listing. */
 // eslint-disable-next-line no-control-regex -- refusing control characters is the point
@@ -349,3 +350,49 @@ export const AdminUserDetailsSchema = z
     recent_events: SecurityEventPageSchema.shape.events,
   })
   .openapi("AdminUserDetails");
+
+const codeField = z
+  .string()
+  .trim()
+  .min(1, "Enter the code.")
+  .max(64, "Use at most 64 characters.")
+  .openapi({ description: "A 6-digit code of the authenticator app (`totp`), or one recovery code (`recovery_code`)." });
+
+export const mfaBody = z.object({
+  mfa_token: z.string().min(1).max(4096).openapi({ description: "The `mfa_token` of the `403 mfa_required` answer." }),
+  method: z.enum(["totp", "recovery_code"]),
+  code: codeField,
+});
+
+export const stepUpBody = z
+  .object({
+    method: z.enum(["password", "totp", "recovery_code"]),
+    code: codeField.optional(),
+    password: passwordField.optional(),
+  })
+  .refine((b) => (b.method === "password" ? b.password !== undefined : b.code !== undefined), {
+    message: "Send password with method password, code with totp or recovery_code.",
+    path: ["method"],
+  });
+
+export const totpConfirmBody = z.object({ code: codeField });
+
+export const MfaStatusSchema = z
+  .object({
+    totp: z.object({ enabled: z.boolean(), created_at: z.string().nullable() }),
+    passkeys: z.number().int(),
+    recovery_codes_remaining: z.number().int(),
+    required: z.boolean(),
+  })
+  .openapi("MfaStatus");
+
+export const TotpEnrolmentSchema = z
+  .object({
+    secret: z.string().openapi({ description: "Base32, no padding: for typing into an app by hand." }),
+    otpauth_uri: z.string().openapi({ description: "`otpauth://totp/…` (SHA-1, 6 digits, 30 s): what the QR code holds." }),
+  })
+  .openapi("TotpEnrolment");
+
+export const RecoveryCodesSchema = z
+  .object({ recovery_codes: z.array(z.string()).optional().openapi({ description: "Shown this once: 10 codes, each works once." }) })
+  .openapi("RecoveryCodes");

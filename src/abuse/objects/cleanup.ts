@@ -1,5 +1,6 @@
 import { isHardLocked, lockoutExpiry, pruneLockout } from "./lockout";
 import { nextWindowEnd, refusalsExpiry } from "./refusal-windows";
+import { pruneSecondFactor, secondFactorExpiry } from "./second-factor";
 import { pruneSpread, spreadExpiry } from "./spread";
 import { latest, readMeta, writeMeta } from "./storage";
 import { pruneWindows, windowsExpiry } from "./windows";
@@ -17,11 +18,12 @@ export function prune(sql: SqlStorage, now: number): void {
   pruneWindows(sql, now);
   pruneSpread(sql, now);
   pruneLockout(sql, now);
+  pruneSecondFactor(sql, now);
 }
 
 /** When everything stored (other than a hard lock) has expired, or null when nothing expires. */
 function cleanupAt(sql: SqlStorage): number | null {
-  return latest(windowsExpiry(sql), lockoutExpiry(sql), refusalsExpiry(sql), spreadExpiry(sql));
+  return latest(windowsExpiry(sql), lockoutExpiry(sql), refusalsExpiry(sql), spreadExpiry(sql), secondFactorExpiry(sql));
 }
 
 /** Whether the object keeps nothing: the alarm may delete its storage. */

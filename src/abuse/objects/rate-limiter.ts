@@ -6,6 +6,9 @@ import type {
   HitResult,
   LimiterRpc,
   LockoutSnapshot,
+  SecondFactorAnswer,
+  SecondFactorIssued,
+  SecondFactorResult,
   SettleResult,
   SpreadOptions,
   SpreadPolicy,
@@ -25,6 +28,7 @@ import {
 } from "./lockout";
 import { createRecorder, type ObjectRecorder } from "./recorder";
 import { countRefusal, REFUSALS_SCHEMA, takeEndedWindows } from "./refusal-windows";
+import { forgiveAnswers, judgeAnswer, recordIssued, SECOND_FACTOR_SCHEMA } from "./second-factor";
 import { admitIdentifier, pendingBlock, runningBlock, settleIdentifier, SPREAD_SCHEMA } from "./spread";
 import { ceilSeconds, META_SCHEMA } from "./storage";
 import { checkWindows, limitStates, recordHit, WINDOWS_SCHEMA } from "./windows";
@@ -115,6 +119,29 @@ export class RateLimiter extends DurableObject<Bindings> implements LimiterRpc {
     return snapshot;
   }
 
+  /** A sign-in's `mfa_token` was issued (this is the account's object, `user:<id>`). */
+  secondFactorIssued(issued: SecondFactorIssued, now: number): { notify: boolean } {
+    this.prepare(now);
+    const result = recordIssued(this.sql, issued, now);
+    this.schedule(now);
+    return result;
+  }
+
+  /** Judges one second-factor answer, exactly under any concurrency (see second-factor.ts). */
+  secondFactorAnswer(answer: SecondFactorAnswer, now: number): SecondFactorResult {
+    this.prepare(now);
+    const result = judgeAnswer(this.sql, answer, now);
+    this.schedule(now);
+    return result;
+  }
+
+  /** Forgets the wrong second-factor answers counted under these budgets (password change or reset). */
+  forgiveSecondFactor(actions: string[], now: number): void {
+    this.prepare(now);
+    forgiveAnswers(this.sql, actions);
+    this.schedule(now);
+  }
+
   /**
    * Writes the final count of every refusal window that has ended into its audit row, and drops
    * what no longer matters; an object left with nothing deletes its storage entirely. A hard lock
@@ -177,7 +204,7 @@ export class RateLimiter extends DurableObject<Bindings> implements LimiterRpc {
   /** Storage may have been wiped by a previous alarm, so the schema is (re)created lazily. */
   private ensureSchema(): void {
     if (this.schemaReady) return;
-    this.sql.exec(WINDOWS_SCHEMA + LOCKOUT_SCHEMA + META_SCHEMA + SPREAD_SCHEMA + REFUSALS_SCHEMA);
+    this.sql.exec(WINDOWS_SCHEMA + LOCKOUT_SCHEMA + META_SCHEMA + SPREAD_SCHEMA + REFUSALS_SCHEMA + SECOND_FACTOR_SCHEMA);
     this.schemaReady = true;
   }
 

@@ -3,6 +3,7 @@ import type { AppEnv, Principal, SessionEnv } from "../../web/context";
 import { findUserWithSession } from "../../db/sessions";
 import { AppError } from "../../errors";
 import { verifyAccessToken } from "../../sessions/access-tokens";
+import { sessionAmr } from "../../sessions/sessions";
 import { authenticateApiKey, looksLikeApiKey } from "../../api-keys/api-keys";
 import type { Deps } from "../../kernel/deps";
 
@@ -54,7 +55,9 @@ async function authenticateAccessToken(deps: Deps, token: string): Promise<Princ
     kind: "access_token",
     user,
     sessionId: session.id,
-    authTime: session.authTime ?? session.createdAt,
+    // The token's own: a step-up's token is fresh, an older token of the same session is not.
+    authTime: claims.auth_time > 0 ? new Date(claims.auth_time * 1000) : (session.authTime ?? session.createdAt),
+    amr: claims.amr.length > 0 ? claims.amr : sessionAmr(session),
     fresh: claims.fresh,
     token: { jti: claims.jti, exp: claims.exp },
   };

@@ -1,5 +1,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { logIn } from "../../accounts/login";
+import { completeSecondStep } from "../../accounts/sign-in";
+import { stepUp } from "../../accounts/step-up";
 import { registerUser } from "../../accounts/registration";
 import { confirmEmailToken, resendVerification } from "../../recovery/email-verification";
 import { revertEmailChange } from "../../recovery/email-change";
@@ -21,6 +23,8 @@ import {
   logoutBody,
   logoutQuery,
   MessageSchema,
+  mfaBody,
+  stepUpBody,
   refreshBody,
   registerBody,
   resetPasswordBody,
@@ -97,6 +101,7 @@ const login = createRoute({
       ...BODY_ERRORS,
       "invalid_credentials",
       "email_not_verified",
+      "mfa_required",
       "challenge_required",
       "account_locked",
       "rate_limited",
@@ -114,6 +119,58 @@ authRoutes.openapi(
     return c.json(deliver(c, signedIn, c.var.deps.config.cookieDomain), 200);
   },
 );
+
+const mfa = createRoute({
+  method: "post",
+  path: "/mfa",
+  tags,
+  summary: "Complete a sign-in with its second step",
+  description:
+    "After a first factor answered `403 mfa_required`: the `mfa_token` and a proof of one of its `methods`. The token is bound to the account, the first factor and its device token; it dies at the first success, at the fifth wrong answer (401 `invalid_code` each, then 401 `invalid_token`), after 5 minutes, and when the password, the factors or the sessions change. Wrong answers from clients that are not a known device of the account are limited per account (`mfa_account_hour`, `mfa_account_30_days`; recovery codes apart: `recovery_code_account_hour`, `recovery_code_account_30_days`), each known device has its own (`mfa_device_30_minutes`): 429 with `Retry-After` when spent, the token kept." +
+    COOKIE_MODE,
+  request: { body: jsonBody(mfaBody) },
+  responses: {
+    200: jsonResponse(SignInResponseSchema, "Signed in."),
+    ...problems([...BODY_ERRORS, "invalid_token", "invalid_code", "rate_limited", "csrf_rejected"]),
+  },
+});
+
+authRoutes.openapi(mfa, async (c) => {
+  const { mfa_token, method, code } = c.req.valid("json");
+  const signedIn = await completeSecondStep(c.var.deps, mfa_token, { method, code }, "api");
+  return c.json(deliver(c, signedIn, c.var.deps.config.cookieDomain), 200);
+});
+
+const stepUpRoute = createRoute({
+  method: "post",
+  path: "/step-up",
+  tags,
+  summary: "Prove it is you again (fresh authentication)",
+  description:
+    "Refreshes the caller's own session: the same `sid`, a rotated refresh token, `auth_time` now and the `amr` of this proof; the access token it returns is fresh for 5 minutes (see fresh authentication). `password` spends the session's password budget (423 after 5 wrong ones, for good after 10), a code the session's own second-factor budget (`mfa_session_30_minutes`, `mfa_session_30_days`). For an account with a second factor only `totp` or `recovery_code` makes the session fresh." +
+    COOKIE_MODE,
+  security: security.accessToken,
+  middleware: [requireAuth(), requireInteractiveSession()] as const,
+  request: { body: jsonBody(stepUpBody) },
+  responses: {
+    200: jsonResponse(TokenResponseSchema, "The same session, freshly authenticated."),
+    ...problems([
+      ...BODY_ERRORS,
+      ...AUTH_ERRORS,
+      "insufficient_scope",
+      "invalid_current_password",
+      "invalid_code",
+      "account_locked",
+      "rate_limited",
+      "csrf_rejected",
+    ]),
+  },
+});
+
+authRoutes.openapi(stepUpRoute, async (c) => {
+  const tokens = await stepUp(c.var.deps, c.var.session, c.req.valid("json"));
+  return c.json(deliver(c, tokens, c.var.deps.config.cookieDomain), 200);
+});
 
 const refresh = createRoute({
   method: "post",

@@ -26,6 +26,7 @@ import {
 } from "../../web/schemas";
 import { validationHook } from "../validation";
 import { apiKeyRoutes } from "./api-keys";
+import { mfaRoutes } from "./mfa";
 
 /**
  * `/api/v1/users/me`: the caller's own account. Profile and security log accept API keys with the
@@ -84,7 +85,15 @@ const deleteMe = createRoute({
   request: { body: jsonBody(deleteAccountBody) },
   responses: {
     204: noContent,
-    ...problems([...BODY_ERRORS, ...SESSION_ONLY, "invalid_current_password", "account_locked", "rate_limited", "last_superuser"]),
+    ...problems([
+      ...BODY_ERRORS,
+      ...SESSION_ONLY,
+      "invalid_current_password",
+      "account_locked",
+      "rate_limited",
+      "last_superuser",
+      "reauthentication_required",
+    ]),
   },
 });
 
@@ -104,7 +113,15 @@ const changePasswordRoute = createRoute({
   request: { body: jsonBody(changePasswordBody) },
   responses: {
     204: noContent,
-    ...problems([...BODY_ERRORS, ...SESSION_ONLY, "invalid_current_password", "weak_password", "account_locked", "rate_limited"]),
+    ...problems([
+      ...BODY_ERRORS,
+      ...SESSION_ONLY,
+      "invalid_current_password",
+      "weak_password",
+      "account_locked",
+      "rate_limited",
+      "reauthentication_required",
+    ]),
   },
 });
 
@@ -161,7 +178,14 @@ const changeEmailRoute = createRoute({
   request: { body: jsonBody(changeEmailBody) },
   responses: {
     202: jsonResponse(MessageSchema, "Accepted: a link was mailed to the new address."),
-    ...problems([...BODY_ERRORS, ...SESSION_ONLY, "invalid_current_password", "account_locked", "rate_limited"]),
+    ...problems([
+      ...BODY_ERRORS,
+      ...SESSION_ONLY,
+      "invalid_current_password",
+      "account_locked",
+      "rate_limited",
+      "reauthentication_required",
+    ]),
   },
 });
 
@@ -221,3 +245,4 @@ userRoutes.openapi(revokeDeviceRoute, async (c) => {
 });
 
 userRoutes.route("/api-keys", apiKeyRoutes);
+userRoutes.route("/mfa", mfaRoutes);

@@ -1,0 +1,171 @@
+import { sql, type SQL } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { auditRow } from "../audit/audit";
+import { findDevice } from "../db/devices";
+import { factorsUnchanged, recoveryCodeUnused, useRecoveryCode } from "../db/factors";
+import { loginWrites } from "../db/logins";
+import type { Device, User } from "../db/schema";
+import { users } from "../db/schema";
+import { findUserById } from "../db/users";
+import { deviceSignIn } from "../devices/devices";
+import { afterSuccessfulLogin } from "../devices/sign-in-signals";
+import { AppError } from "../errors";
+import { MFA_TOKEN_TTL_MS, openMfaToken, sealMfaToken, tokenStillValid, type MfaTokenClaims } from "../factors/mfa-tokens";
+import { proveSecondFactor, recordSecondStepIssued, SECOND_FACTOR_AMR, type SecondFactorProof } from "../factors/second-factor";
+import type { Deps } from "../kernel/deps";
+import { sendSecurityNotice } from "../mail/notices";
+import { addSession, type TokenResponse } from "../sessions/sessions";
+
+/**
+ * The sign-in transaction: every first factor (a password today; a passkey, an email code or an
+ * external provider next) hands its result to {@link afterFirstFactor}, the only way to a session.
+ * An account with a second factor gets no session from a first factor alone: it gets an `mfa_token`
+ * (factors/mfa-tokens.ts) and `403 mfa_required`, and {@link completeSecondStep} finishes the
+ * sign-in with the same unit of work, the same fence and the same answer as a one-step sign-in.
+ */
+
+/** A sign-in's answer: the token pair and this client's device token. */
+export type SignedIn = TokenResponse & { device_token: string };
+
+/** Where a first factor came from: the JSON API, or the hosted pages (whose `mfa_token` lives in a cookie). */
+export type Channel = "api" | "page";
+
+export interface FirstFactor {
+  /** The account's row the first factor was decided on. */
+  user: User;
+  /** The first factor's RFC 8176 values: `pwd` for a password. */
+  amr: string[];
+  /** The known device it came from (its device token verified), or null. */
+  device: Device | null;
+  channel: Channel;
+  /** The first factor's own condition on the primary (the row it decided on is still the row there). */
+  fence: SQL;
+  /** A rehashed password, written only while the verified hash is still the row's. */
+  rehash: string | null;
+}
+
+/** What a first factor led to: a sign-in, a second step to take, or nothing (the primary's row moved on). */
+export type FirstFactorOutcome = { kind: "signed_in"; signedIn: SignedIn } | { kind: "second_step"; error: AppError } | null;
+
+/** Whether a first factor alone may sign this account in. */
+function needsSecondStep(user: User): boolean {
+  return user.secondFactors.length > 0;
+}
+
+/** The methods an `mfa_required` offers (a recovery code whenever a second factor exists). */
+function secondStepMethods(user: User): string[] {
+  return [...user.secondFactors, "recovery_code"];
+}
+
+export async function afterFirstFactor(deps: Deps, first: FirstFactor): Promise<FirstFactorOutcome> {
+  const { user } = first;
+  if (needsSecondStep(user)) return { kind: "second_step", error: await secondStepRequired(deps, first) };
+  const signedIn = await writeSignIn(deps, {
+    user,
+    amr: first.amr,
+    device: first.device,
+    fence: sql`${first.fence} AND ${factorsUnchanged(user.id, user.factorsEpoch)}`,
+    rehash: first.rehash,
+  });
+  return signedIn ? { kind: "signed_in", signedIn } : null;
+}
+
+/** Issues the `mfa_token` and builds the 403 that carries it. Nothing else is issued. */
+async function secondStepRequired(deps: Deps, first: FirstFactor): Promise<AppError> {
+  const claims: MfaTokenClaims = {
+    userId: first.user.id,
+    id: crypto.randomUUID(),
+    amr: first.amr,
+    deviceId: first.device?.id ?? null,
+    channel: first.channel,
+    credentialsEpoch: first.user.credentialsEpoch,
+    factorsEpoch: first.user.factorsEpoch,
+    expiresAt: deps.now().getTime() + MFA_TOKEN_TTL_MS,
+  };
+  const token = await sealMfaToken(await deps.keys(), claims);
+  // Off the answer's path: the object only needs it to notice abandoned second steps.
+  deps.waitUntil(recordSecondStepIssued(deps, first.user, { id: claims.id, expiresAt: claims.expiresAt }).catch(() => undefined));
+  return new AppError("mfa_required", { extensions: { mfa_token: token, methods: secondStepMethods(first.user) } });
+}
+
+/**
+ * `POST /auth/mfa`: the second step. The token must open, be this channel's, be within its 5
+ * minutes and match the account's credentials and factors epochs; the proof is judged by the
+ * account's object (one call), then the sign-in is the usual fenced unit of work, which also marks
+ * a recovery code used (two sign-ins with one code: one wins).
+ */
+export async function completeSecondStep(deps: Deps, mfaToken: string, proof: SecondFactorProof, channel: Channel): Promise<SignedIn> {
+  const claims = await openMfaToken(await deps.keys(), mfaToken);
+  if (!claims || claims.channel !== channel) throw new AppError("invalid_token");
+  const { user, device } = await deps.replicas.peek(claims.userId, async (db) => ({
+    user: await findUserById(db, claims.userId),
+    device: claims.deviceId ? await findDevice(db, claims.deviceId, claims.userId) : undefined,
+  }));
+  if (!user || !tokenStillValid(claims, user, deps.now())) throw new AppError("invalid_token");
+  const known = device && device.revokedAt === null ? device : null;
+  const proven = await proveSecondFactor(deps, user, proof, {
+    answerer: known ? { kind: "device", id: known.id } : { kind: "stranger" },
+    token: { id: claims.id, expiresAt: claims.expiresAt },
+  });
+  const now = deps.now();
+  const stillAsIssued = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${user.id} AND ${users.deletedAt} IS NULL
+    AND ${users.isActive} = 1 AND ${users.credentialsEpoch} = ${claims.credentialsEpoch} AND ${users.factorsEpoch} = ${claims.factorsEpoch})`;
+  const signedIn = await writeSignIn(deps, {
+    user,
+    amr: [...claims.amr, SECOND_FACTOR_AMR, "mfa"],
+    factors: [proof.method],
+    device: known,
+    fence: proven.recoveryCodeId ? sql`${stillAsIssued} AND ${recoveryCodeUnused(proven.recoveryCodeId)}` : stillAsIssued,
+    rehash: null,
+    extra: proven.recoveryCodeId ? [useRecoveryCode(deps.db, proven.recoveryCodeId, now)] : [],
+  });
+  // The account moved on between the steps (password, factors, a parallel use of the recovery code).
+  if (!signedIn) throw new AppError("invalid_token");
+  if (proven.recoveryCodeId) deps.waitUntil(sendSecurityNotice(deps, user.id, "recovery_code_used", user));
+  afterSuccessfulLogin(deps, { user, newDevice: known === null, deviceToken: undefined, password: undefined });
+  return signedIn;
+}
+
+/** The names audit rows give the factors of a sign-in. */
+const FACTOR_NAMES: Record<string, string> = { pwd: "password" };
+
+/**
+ * The sign-in's one unit of work, fenced: the session (and the sessions beyond the cap ended), the
+ * last-login time, an outdated hash upgraded, the device, what the second step used up, and the
+ * `login.succeeded` row naming the factors. Null when the fence failed (nothing written).
+ */
+async function writeSignIn(
+  deps: Deps,
+  args: {
+    user: User;
+    amr: string[];
+    /** Second factors by method name, for the audit row. */
+    factors?: string[];
+    device: Device | null;
+    fence: SQL;
+    rehash: string | null;
+    extra?: BatchItem<"sqlite">[];
+  },
+): Promise<SignedIn | null> {
+  const { user } = args;
+  const now = deps.now();
+  const device = deviceSignIn(deps, user.id, args.device);
+  const work = deps.work().fence(args.fence);
+  const session = await addSession(deps, work, { ...user, lastLoginAt: now }, args.amr);
+  const factors = [...args.amr.filter((m) => m in FACTOR_NAMES).map((m) => FACTOR_NAMES[m]!), ...(args.factors ?? [])];
+  work
+    .addAll(
+      loginWrites(deps.db, {
+        user,
+        now,
+        rehash: args.rehash,
+        device: device.write,
+        client: { ip: deps.meta.ip, userAgent: deps.meta.userAgent?.slice(0, 512) ?? null },
+      }),
+    )
+    .addAll(args.extra ?? [])
+    .audit(auditRow(deps, { action: "login.succeeded", userId: user.id, resource: `user:${user.id}`, metadata: { factors } }));
+  const committed = await work.commit();
+  if (!committed.committed) return null;
+  return { ...(await session.issue(committed)), device_token: await device.token() };
+}

@@ -1,0 +1,73 @@
+import { base64url, fromBase64url, randomBytes, utf8 } from "../crypto";
+import type { User } from "../db/schema";
+import type { KeySet } from "../kernel/signing-keys";
+
+/**
+ * The `mfa_token` of a sign-in waiting for its second step: opaque to the client, sealed
+ * (AES-256-GCM under a key derived from the signing key) so it can neither be read nor forged, and
+ * self-contained: it names the account, the first factor, the device token that came with it, where
+ * it was issued (the API or the hosted pages, whose token lives in an HttpOnly cookie), and the
+ * account's credentials and factors epochs it is valid under. Its state (used, wrong answers) lives
+ * in the account's Durable Object under `id`.
+ */
+export interface MfaTokenClaims {
+  /** The account. */
+  userId: string;
+  /** The token's own id (its state in the account's object). */
+  id: string;
+  /** The first factor's RFC 8176 values (`pwd`…). */
+  amr: string[];
+  /** The known device the first factor came from, or null. */
+  deviceId: string | null;
+  channel: "api" | "page";
+  credentialsEpoch: number;
+  factorsEpoch: number;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+}
+
+/** How long a second step may take (API.md: 5 minutes). */
+export const MFA_TOKEN_TTL_MS = 5 * 60_000;
+
+const PREFIX = "gm1.";
+
+export async function sealMfaToken(keys: KeySet, claims: MfaTokenClaims): Promise<string> {
+  const iv = randomBytes(12);
+  const sealed = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv, additionalData: utf8(PREFIX) },
+    keys.sealKey,
+    utf8(JSON.stringify(claims)),
+  );
+  return PREFIX + base64url(iv) + "." + base64url(sealed);
+}
+
+/** The claims of a token this deployment sealed, whatever its age; null for anything else. */
+export async function openMfaToken(keys: KeySet, token: string): Promise<MfaTokenClaims | null> {
+  const match = /^gm1\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{20,2048})$/.exec(token);
+  if (!match) return null;
+  try {
+    const clear = await crypto.subtle.decrypt(
+      { name: "AES-GCM", iv: fromBase64url(match[1]!), additionalData: utf8(PREFIX) },
+      keys.sealKey,
+      fromBase64url(match[2]!),
+    );
+    return JSON.parse(new TextDecoder().decode(clear)) as MfaTokenClaims;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the account is still as the token was issued under (else a password change, reset, revert, logout-all or change of factors voided it). */
+export function tokenStillValid(
+  claims: MfaTokenClaims,
+  user: Pick<User, "id" | "isActive" | "credentialsEpoch" | "factorsEpoch">,
+  now: Date,
+) {
+  return (
+    claims.userId === user.id &&
+    user.isActive &&
+    claims.credentialsEpoch === user.credentialsEpoch &&
+    claims.factorsEpoch === user.factorsEpoch &&
+    claims.expiresAt > now.getTime()
+  );
+}

@@ -1,0 +1,128 @@
+import { secondFactorPolicies, type SecondFactorBudget } from "../config/rate-limits";
+import { recordAudit } from "../audit/audit";
+import type { User } from "../db/schema";
+import { findRecoveryCode, findTotp } from "../db/factors";
+import { AppError } from "../errors";
+import type { Deps } from "../kernel/deps";
+import { unwrapSecret } from "../kernel/key-wrapping";
+import type { SecondFactorAnswer } from "../kernel/objects";
+import { sendSecurityNotice } from "../mail/notices";
+import { recoveryCodeHash } from "./recovery-codes";
+import { matchingSteps, TOTP_PERIOD_MS } from "./totp";
+
+/**
+ * Checks one second-factor proof (a sign-in's second step, a step-up, an enrolment's confirmation):
+ * the worker works out the verdict near the user (the TOTP steps a code matches, whether a recovery
+ * code is one of the account's unused ones), then one call to the account's Durable Object decides
+ * whether it counts (abuse/objects/second-factor.ts). Every wrong answer is audited; when a token
+ * is spent or a budget runs out, the owner hears that someone has the password.
+ */
+export type SecondFactorMethod = "totp" | "recovery_code";
+
+export interface SecondFactorProof {
+  method: SecondFactorMethod;
+  code: string;
+}
+
+/** Who answers decides whose budget a wrong answer spends (config/rate-limits.ts SECOND_FACTOR_BUDGETS). */
+type Answerer = { kind: "stranger" } | { kind: "device"; id: string } | { kind: "session"; id: string };
+
+/** What a passed check proved. */
+export interface ProvenFactor {
+  method: SecondFactorMethod;
+  /** The recovery code to mark used in the caller's batch (fenced on it still being unused). */
+  recoveryCodeId: string | null;
+}
+
+/** RFC 8176 `amr` of a proven second factor (a recovery code is a one-time code too). */
+export const SECOND_FACTOR_AMR = "otp";
+
+export interface ProofContext {
+  answerer: Answerer;
+  /** A sign-in's token: its id and expiry (it dies at the first success or the fifth wrong answer). */
+  token?: { id: string; expiresAt: number };
+  /** An enrolment's confirmation checks the pending secret, not the enabled one. */
+  pendingSecret?: Uint8Array;
+}
+
+export async function proveSecondFactor(deps: Deps, user: User, proof: SecondFactorProof, context: ProofContext): Promise<ProvenFactor> {
+  const { verdict, recoveryCodeId } = await verdictOf(deps, user, proof, context.pendingSecret);
+  const budget = budgetOf(deps, context.answerer, proof.method);
+  const answer: SecondFactorAnswer = {
+    ...(context.token ? { token: context.token } : {}),
+    budget,
+    verdict,
+    notice: secondFactorPolicies(deps.config.rateLimits, "notice")[0]!,
+  };
+  const result = await deps.limiter(`user:${user.id}`, (stub) => stub.secondFactorAnswer(answer, deps.now().getTime()));
+  if (result.ok) return { method: proof.method, recoveryCodeId };
+  if (result.reason === "invalid_token") throw new AppError("invalid_token");
+  await recordAudit(deps, {
+    action: result.reason === "rate_limited" ? "mfa.throttled" : "mfa.failed",
+    userId: user.id,
+    resource: `user:${user.id}`,
+    metadata: {
+      method: proof.method,
+      answerer: context.answerer.kind,
+      ...(result.reason === "rate_limited" ? { policy: result.blockedBy } : { token_spent: result.spent }),
+    },
+  });
+  if (result.notify) deps.waitUntil(sendSecurityNotice(deps, user.id, "second_factor_failures", user));
+  if (result.reason === "rate_limited") throw new AppError("rate_limited", { retryAfter: result.retryAfter, limits: result.limits });
+  throw new AppError("invalid_code");
+}
+
+/** Tells the account's object that a sign-in now waits for its second step (abandoned ones are noticed). */
+export async function recordSecondStepIssued(deps: Deps, user: User, token: { id: string; expiresAt: number }): Promise<void> {
+  const notice = secondFactorPolicies(deps.config.rateLimits, "notice")[0]!;
+  const { notify } = await deps.limiter(`user:${user.id}`, (stub) =>
+    stub.secondFactorIssued({ tokenId: token.id, expiresAt: token.expiresAt, notice }, deps.now().getTime()),
+  );
+  if (!notify) return;
+  await recordAudit(deps, { action: "mfa.abandoned", userId: user.id, resource: `user:${user.id}` });
+  await sendSecurityNotice(deps, user.id, "second_factor_failures", user);
+}
+
+/** A password change or reset: strangers' wrong answers are forgotten (whoever guessed had the old password). */
+export async function forgiveStrangers(deps: Deps, userId: string): Promise<void> {
+  await deps.limiter(`user:${userId}`, (stub) => stub.forgiveSecondFactor(["mfa:stranger", "mfa:stranger_recovery"], deps.now().getTime()));
+}
+
+function budgetOf(deps: Deps, answerer: Answerer, method: SecondFactorMethod): SecondFactorAnswer["budget"] {
+  const named = (budget: SecondFactorBudget, action: string) => ({
+    action,
+    policies: secondFactorPolicies(deps.config.rateLimits, budget),
+  });
+  if (answerer.kind === "device") return named("device", `mfa:device:${answerer.id}`);
+  if (answerer.kind === "session") return named("session", `mfa:session:${answerer.id}`);
+  return method === "recovery_code" ? named("stranger_recovery", "mfa:stranger_recovery") : named("stranger", "mfa:stranger");
+}
+
+async function verdictOf(
+  deps: Deps,
+  user: User,
+  proof: SecondFactorProof,
+  pendingSecret: Uint8Array | undefined,
+): Promise<{ verdict: SecondFactorAnswer["verdict"]; recoveryCodeId: string | null }> {
+  const now = deps.now();
+  if (proof.method === "totp") {
+    const secret = pendingSecret ?? (await enabledSecret(deps, user));
+    const steps = secret ? matchingSteps(secret, proof.code, now) : [];
+    return { verdict: { kind: "totp", steps, periodMs: TOTP_PERIOD_MS }, recoveryCodeId: null };
+  }
+  const hash = await recoveryCodeHash(proof.code);
+  // Near first; a code the replica has not seen yet (a set just made) is looked up on the primary.
+  const find = (db: Deps["db"]) => (hash ? findRecoveryCode(db, user.id, hash) : Promise.resolve(undefined));
+  const code = hash ? ((await deps.replicas.peek(user.id, find)) ?? (await find(deps.db))) : undefined;
+  return { verdict: { kind: "match", ok: code !== undefined }, recoveryCodeId: code?.id ?? null };
+}
+
+/** The enabled authenticator's secret (near first, then the primary), or null when there is none. */
+async function enabledSecret(deps: Deps, user: User): Promise<Uint8Array | null> {
+  const near = await deps.replicas.peek(user.id, (db) => findTotp(db, user.id));
+  const factor = near?.confirmedAt ? near : await findTotp(deps.db, user.id);
+  if (!factor?.confirmedAt) return null;
+  const secret = await unwrapSecret(factor.secret, user.id, deps.config.signingKeyEncryptionSecret);
+  if (!secret) throw new Error("a TOTP secret does not decrypt: SIGNING_KEY_ENCRYPTION_SECRET is not the one it was stored with");
+  return secret;
+}
