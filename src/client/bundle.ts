@@ -258,6 +258,17 @@ export function createGatehouse(options) {
         }
         return data;
     }
+    async function signInOrSecondStep(body) {
+        try {
+            return (await signIn("/api/v1/auth/login", body));
+        }
+        catch (error) {
+            const problem = error instanceof GatehouseError ? error.problem : undefined;
+            if (problem?.code !== "mfa_required" || !problem.mfa_token)
+                throw error;
+            return { mfaRequired: true, mfaToken: problem.mfa_token, methods: problem.methods ?? [] };
+        }
+    }
     async function logout(options = {}) {
         if ((await getAccessToken()) === null)
             return;
@@ -279,6 +290,8 @@ export function createGatehouse(options) {
     return {
         register: (body) => signIn("/api/v1/auth/register", body),
         login: async (body) => (await signIn("/api/v1/auth/login", body)),
+        signIn: signInOrSecondStep,
+        completeMfa: async ({ mfaToken, method, code }) => (await signIn("/api/v1/auth/mfa", { mfa_token: mfaToken, method, code })),
         logout,
         getAccessToken,
         fetch: authorizedFetch,

@@ -18,9 +18,9 @@
  * Gatehouse refuses the refresh too, the session is over and every tab of it signs out.
  */
 
-import type { LoginBody, Message, Problem, RegisterBody, Session } from "./types";
+import type { LoginBody, Message, MfaBody, MfaRequired, Problem, RegisterBody, Session } from "./types";
 
-export type { LoginBody, Message, Problem, RegisterBody, Session, User } from "./types";
+export type { LoginBody, Message, MfaBody, MfaRequired, Problem, RegisterBody, Session, User } from "./types";
 
 export interface GatehouseOptions {
   /** Gatehouse's origin, e.g. `https://auth.example.com`. */
@@ -45,7 +45,15 @@ export interface SignOutEvent {
 export interface Gatehouse {
   /** Creates the account; signed in at once (201), or `{message}` when the address must be verified first (202). */
   register(body: RegisterBody): Promise<Session | Message>;
+  /** Signs in with a password; rejects with a GatehouseError (code `mfa_required` when a second step is needed: see signIn). */
   login(body: LoginBody): Promise<Session>;
+  /**
+   * Signs in with a password: the session, or `{mfaRequired: true, mfaToken, methods}` when the
+   * account has a second factor (then ask for a code and call completeMfa). Other refusals reject.
+   */
+  signIn(body: LoginBody): Promise<Session | MfaRequired>;
+  /** The sign-in's second step: the `mfaToken` signIn gave, and a TOTP or recovery code. */
+  completeMfa(body: MfaBody): Promise<Session>;
   /** Ends this session (`everywhere`: every session of the user) and signs every tab out. */
   logout(options?: { everywhere?: boolean }): Promise<void>;
   /** The current access token, refreshed first when missing or (nearly) expired; `null` when signed out. */
@@ -332,6 +340,16 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     return data;
   }
 
+  async function signInOrSecondStep(body: LoginBody): Promise<Session | MfaRequired> {
+    try {
+      return (await signIn("/api/v1/auth/login", body)) as Session;
+    } catch (error) {
+      const problem = error instanceof GatehouseError ? error.problem : undefined;
+      if (problem?.code !== "mfa_required" || !problem.mfa_token) throw error;
+      return { mfaRequired: true, mfaToken: problem.mfa_token, methods: problem.methods ?? [] };
+    }
+  }
+
   async function logout(options: { everywhere?: boolean } = {}): Promise<void> {
     if ((await getAccessToken()) === null) return;
     const ending = current;
@@ -352,6 +370,9 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
   return {
     register: (body) => signIn("/api/v1/auth/register", body),
     login: async (body) => (await signIn("/api/v1/auth/login", body)) as Session,
+    signIn: signInOrSecondStep,
+    completeMfa: async ({ mfaToken, method, code }) =>
+      (await signIn("/api/v1/auth/mfa", { mfa_token: mfaToken, method, code })) as Session,
     logout,
     getAccessToken,
     fetch: authorizedFetch,

@@ -55,4 +55,21 @@ export interface Problem {
   errors?: { field: string; message: string }[];
   /** `challenge_required` only: the Turnstile site key to render the widget for. */
   site_key?: string;
+  /** `mfa_required` only: the token of the sign-in's second step, and the methods it accepts. */
+  mfa_token?: string;
+  methods?: ("totp" | "recovery_code" | "passkey")[];
+}
+
+/** A password that was right for an account with a second factor: finish with `completeMfa`. */
+export interface MfaRequired {
+  mfaRequired: true;
+  mfaToken: string;
+  methods: ("totp" | "recovery_code" | "passkey")[];
+}
+
+/** `POST /api/v1/auth/mfa`, as `completeMfa` takes it. */
+export interface MfaBody {
+  mfaToken: string;
+  method: "totp" | "recovery_code";
+  code: string;
 }

@@ -1,0 +1,67 @@
+import { generateHOTP } from "@oslojs/otp";
+import { expect } from "vitest";
+import { call, freshIp, login, type Registered } from "./helpers";
+
+/**
+ * An authenticator app for tests: the RFC 4648 base32 secret Gatehouse hands out, turned back into
+ * the key, and the code of any 30-second step, computed with `@oslojs/otp` as an app would.
+ */
+
+const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+export function base32Decode(text: string): Uint8Array {
+  const clean = text.replace(/=+$/, "").toUpperCase();
+  const bytes: number[] = [];
+  let buffer = 0;
+  let bits = 0;
+  for (const char of clean) {
+    const value = BASE32.indexOf(char);
+    if (value < 0) throw new Error(`not base32: ${char}`);
+    buffer = (buffer << 5) | value;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes.push((buffer >> bits) & 0xff);
+    }
+  }
+  return new Uint8Array(bytes);
+}
+
+/** The current 30-second step, by the (possibly faked) clock. */
+export const currentStep = (): number => Math.floor(Date.now() / 30_000);
+
+export function totpCode(secret: string, step = currentStep()): string {
+  return generateHOTP(base32Decode(secret), BigInt(step), 6);
+}
+
+export interface WithTotp {
+  secret: string;
+  recoveryCodes: string[];
+  /** The step the confirming code used: it never works again. */
+  confirmedStep: number;
+}
+
+/** Enables TOTP on a freshly signed-in account (its token is fresh): the secret and the recovery codes. */
+export async function enableTotp(user: Pick<Registered, "accessToken">): Promise<WithTotp> {
+  const started = await call("/api/v1/users/me/mfa/totp", { method: "POST", token: user.accessToken });
+  expect(started.status, await started.clone().text()).toBe(200);
+  const { secret } = await started.json<{ secret: string }>();
+  const confirmedStep = currentStep();
+  const confirmed = await call("/api/v1/users/me/mfa/totp/confirm", { token: user.accessToken, body: { code: totpCode(secret, confirmedStep) } });
+  expect(confirmed.status, await confirmed.clone().text()).toBe(200);
+  const { recovery_codes } = await confirmed.json<{ recovery_codes: string[] }>();
+  return { secret, recoveryCodes: recovery_codes, confirmedStep };
+}
+
+/** A first factor that answers `mfa_required`: its token and methods. */
+export async function firstFactor(user: Pick<Registered, "email" | "password">, extra: Record<string, unknown> = {}) {
+  const res = await login({ email: user.email, password: user.password, ...extra }, freshIp());
+  const body = await res.json<{ code: string; mfa_token: string; methods: string[] }>();
+  expect(res.status, JSON.stringify(body)).toBe(403);
+  expect(body.code).toBe("mfa_required");
+  return { token: body.mfa_token, methods: body.methods, response: res };
+}
+
+export function secondStep(mfaToken: string, method: string, code: string, ip = freshIp()): Promise<Response> {
+  return call("/api/v1/auth/mfa", { body: { mfa_token: mfaToken, method, code }, ip });
+}
