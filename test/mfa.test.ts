@@ -24,13 +24,17 @@ describe("enabling an authenticator app", () => {
     expect(uri.protocol).toBe("otpauth:");
     expect(Object.fromEntries(uri.searchParams)).toMatchObject({ secret, algorithm: "SHA1", digits: "6", period: "30" });
     // Pending: nothing changes for a sign-in yet.
-    expect((await call("/api/v1/users/me/mfa", { token: user.accessToken }).then((r) => r.json())) as object).toMatchObject({
+    expect(await (await call("/api/v1/users/me/mfa", { token: user.accessToken })).json<object>()).toMatchObject({
       totp: { enabled: false },
       recovery_codes_remaining: 0,
     });
     expect((await login({ email: user.email, password: user.password })).status).toBe(200);
 
-    await problem(await call("/api/v1/users/me/mfa/totp/confirm", { token: user.accessToken, body: { code: "000000" } }), 401, "invalid_code");
+    await problem(
+      await call("/api/v1/users/me/mfa/totp/confirm", { token: user.accessToken, body: { code: "000000" } }),
+      401,
+      "invalid_code",
+    );
     const confirmed = await call("/api/v1/users/me/mfa/totp/confirm", { token: user.accessToken, body: { code: totpCode(secret) } });
     expect(confirmed.status).toBe(200);
     const { recovery_codes } = await confirmed.json<{ recovery_codes: string[] }>();
@@ -176,7 +180,10 @@ describe("the sign-in's second step", () => {
     await problem(await secondStep(second.token, "recovery_code", code), 401, "invalid_code");
     // Two sign-ins racing with one code: one wins.
     const [x, y] = [await firstFactor(user), await firstFactor(user)];
-    const race = await Promise.all([secondStep(x.token, "recovery_code", recoveryCodes[5]!), secondStep(y.token, "recovery_code", recoveryCodes[5]!)]);
+    const race = await Promise.all([
+      secondStep(x.token, "recovery_code", recoveryCodes[5]!),
+      secondStep(y.token, "recovery_code", recoveryCodes[5]!),
+    ]);
     expect(race.map((r) => r.status).sort()).toEqual([200, 401]);
   });
 });
@@ -229,7 +236,9 @@ describe("budgets: a stranger with the password cannot lock the owner out", () =
     await call("/api/v1/auth/forgot-password", { body: { email: user.email }, ip: freshIp() });
     const [reset] = await outbox(user.email, "password_reset");
     const newPassword = "the owner's new passphrase 31";
-    expect((await call("/api/v1/auth/reset-password", { body: { token: reset!.token, new_password: newPassword }, ip: freshIp() })).status).toBe(200);
+    expect(
+      (await call("/api/v1/auth/reset-password", { body: { token: reset!.token, new_password: newPassword }, ip: freshIp() })).status,
+    ).toBe(200);
     // A verified account keeps its factor through a reset; the count starts again.
     const { token } = await firstFactor({ email: user.email, password: newPassword });
     expect((await secondStep(token, "totp", totpCode(secret))).status).toBe(200);
@@ -243,7 +252,9 @@ describe("step-up and fresh authentication with a second factor", () => {
     const { secret } = await enableTotp(user);
     stepForward();
     const first = await firstFactor(user);
-    const signedIn = await (await secondStep(first.token, "totp", totpCode(secret))).json<{ access_token: string; refresh_token: string }>();
+    const signedIn = await (
+      await secondStep(first.token, "totp", totpCode(secret))
+    ).json<{ access_token: string; refresh_token: string }>();
     vi.setSystemTime(Date.now() + 6 * 60_000);
     const codes = () => call("/api/v1/users/me/mfa/recovery-codes", { method: "POST", token: stale });
     let stale = signedIn.access_token;
@@ -285,7 +296,9 @@ describe("account integrity", () => {
     await call("/api/v1/auth/forgot-password", { body: { email: squatter.email }, ip: freshIp() });
     const [reset] = await outbox(squatter.email, "password_reset");
     const ownerPassword = "the real owner's passphrase 55";
-    expect((await call("/api/v1/auth/reset-password", { body: { token: reset!.token, new_password: ownerPassword }, ip: freshIp() })).status).toBe(200);
+    expect(
+      (await call("/api/v1/auth/reset-password", { body: { token: reset!.token, new_password: ownerPassword }, ip: freshIp() })).status,
+    ).toBe(200);
     const res = await login({ email: squatter.email, password: ownerPassword });
     expect(res.status).toBe(200);
     const counts = await env.DB.prepare(
@@ -304,7 +317,9 @@ describe("account integrity", () => {
       const body = proof === "new_password" ? { new_password: "the mailbox owner's passphrase 8" } : { password: user.password };
       const res = await call("/api/v1/auth/verify-email", { body: { token: mail!.token, ...body }, ip: freshIp() });
       expect(res.status, await res.clone().text()).toBe(200);
-      const row = await env.DB.prepare("SELECT second_factors FROM users WHERE id = ?").bind(user.userId).first<{ second_factors: string }>();
+      const row = await env.DB.prepare("SELECT second_factors FROM users WHERE id = ?")
+        .bind(user.userId)
+        .first<{ second_factors: string }>();
       expect(JSON.parse(row!.second_factors)).toEqual(proof === "new_password" ? [] : ["totp"]);
     }
   });
@@ -335,7 +350,9 @@ describe("account integrity", () => {
     // A sign-in from a new device: its notice carries a revert link.
     const { token } = await firstFactor(user);
     expect((await secondStep(token, "totp", totpCode(secret, confirmedStep + 1))).status).toBe(200);
-    const [signInNotice] = (await outbox(user.email, "security_notice")).filter((m) => m.text.includes("/revert-sign-in") && m.subject !== "Two-step verification was turned on");
+    const [signInNotice] = (await outbox(user.email, "security_notice")).filter(
+      (m) => m.text.includes("/revert-sign-in") && m.subject !== "Two-step verification was turned on",
+    );
     expect(signInNotice).toBeDefined();
     expect((await call("/api/v1/auth/revert-sign-in", { body: { token: signInNotice!.token }, ip: freshIp() })).status).toBe(200);
     const row = await env.DB.prepare("SELECT second_factors FROM users WHERE id = ?").bind(user.userId).first<{ second_factors: string }>();

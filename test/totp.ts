@@ -9,7 +9,7 @@ import { call, freshIp, login, type Registered } from "./helpers";
 
 const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
-export function base32Decode(text: string): Uint8Array {
+function base32Decode(text: string): Uint8Array {
   const clean = text.replace(/=+$/, "").toUpperCase();
   const bytes: number[] = [];
   let buffer = 0;
@@ -28,7 +28,7 @@ export function base32Decode(text: string): Uint8Array {
 }
 
 /** The current 30-second step, by the (possibly faked) clock. */
-export const currentStep = (): number => Math.floor(Date.now() / 30_000);
+const currentStep = (): number => Math.floor(Date.now() / 30_000);
 
 export function totpCode(secret: string, step = currentStep()): string {
   return generateHOTP(base32Decode(secret), BigInt(step), 6);
@@ -47,7 +47,10 @@ export async function enableTotp(user: Pick<Registered, "accessToken">): Promise
   expect(started.status, await started.clone().text()).toBe(200);
   const { secret } = await started.json<{ secret: string }>();
   const confirmedStep = currentStep();
-  const confirmed = await call("/api/v1/users/me/mfa/totp/confirm", { token: user.accessToken, body: { code: totpCode(secret, confirmedStep) } });
+  const confirmed = await call("/api/v1/users/me/mfa/totp/confirm", {
+    token: user.accessToken,
+    body: { code: totpCode(secret, confirmedStep) },
+  });
   expect(confirmed.status, await confirmed.clone().text()).toBe(200);
   const { recovery_codes } = await confirmed.json<{ recovery_codes: string[] }>();
   return { secret, recoveryCodes: recovery_codes, confirmedStep };

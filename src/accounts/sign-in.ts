@@ -122,7 +122,13 @@ export async function completeSecondStep(deps: Deps, mfaToken: string, proof: Se
   // The account moved on between the steps (password, factors, a parallel use of the recovery code).
   if (!signedIn) throw new AppError("invalid_token");
   if (proven.recoveryCodeId) deps.waitUntil(sendSecurityNotice(deps, user.id, "recovery_code_used", user));
-  afterSuccessfulLogin(deps, { user, newDevice: known === null, deviceToken: undefined, password: undefined });
+  afterSuccessfulLogin(deps, {
+    user,
+    newDevice: known === null,
+    deviceToken: undefined,
+    password: undefined,
+    secondFactorSince: proven.enrolledAt,
+  });
   return signedIn;
 }
 

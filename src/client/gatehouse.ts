@@ -371,8 +371,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     register: (body) => signIn("/api/v1/auth/register", body),
     login: async (body) => (await signIn("/api/v1/auth/login", body)) as Session,
     signIn: signInOrSecondStep,
-    completeMfa: async ({ mfaToken, method, code }) =>
-      (await signIn("/api/v1/auth/mfa", { mfa_token: mfaToken, method, code })) as Session,
+    completeMfa: async ({ mfaToken, method, code }) => (await signIn("/api/v1/auth/mfa", { mfa_token: mfaToken, method, code })) as Session,
     logout,
     getAccessToken,
     fetch: authorizedFetch,

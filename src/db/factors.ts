@@ -28,9 +28,9 @@ export async function findTotp(db: Db, userId: string): Promise<TotpFactor | und
 }
 
 /** The unused recovery code of the account with this hash, if any. */
-export async function findRecoveryCode(db: Db, userId: string, codeHash: string): Promise<{ id: string } | undefined> {
+export async function findRecoveryCode(db: Db, userId: string, codeHash: string): Promise<{ id: string; createdAt: Date } | undefined> {
   const rows = await db
-    .select({ id: recoveryCodes.id })
+    .select({ id: recoveryCodes.id, createdAt: recoveryCodes.createdAt })
     .from(recoveryCodes)
     .where(and(eq(recoveryCodes.userId, userId), eq(recoveryCodes.codeHash, codeHash), isNull(recoveryCodes.usedAt)))
     .limit(1);

@@ -54,6 +54,8 @@ export interface SuccessfulLogin {
   deviceToken?: string | undefined;
   /** Kept only in memory for the breach check after the response; never logged or stored. Absent after a second step. */
   password: string | undefined;
+  /** A second step's sign-in: when the factor it proved was enrolled (see {@link voidRevertsOnProof}). */
+  secondFactorSince?: Date | null;
 }
 
 /** Schedules the signals of a successful login after the response. Never throws. */
@@ -67,8 +69,8 @@ export function afterSuccessfulLogin(deps: Deps, login: SuccessfulLogin): void {
   });
 }
 
-async function evaluate(deps: Deps, { user, newDevice, deviceToken, password }: SuccessfulLogin): Promise<void> {
-  if (deviceToken) await voidRevertsOnProof(deps, user.id, deviceToken);
+async function evaluate(deps: Deps, { user, newDevice, deviceToken, password, secondFactorSince }: SuccessfulLogin): Promise<void> {
+  if (deviceToken || secondFactorSince) await voidRevertsOnProof(deps, user.id, { deviceToken, secondFactorSince });
   const place = deps.meta.place ?? null;
   const now = deps.now();
   const warnings = await compareWithProfile(deps, user.id, place, now);
@@ -231,23 +233,29 @@ const PROOF_DEVICE_AGE_MS = 7 * 86_400_000;
 /**
  * The email-change revert links a sign-in proves unneeded. A revert link is the owner's way back
  * from a phisher who moved the account; it dies only on proof the phisher cannot have: a sign-in
- * from a device known at least 7 days before the change (a password change, a reset from the new
- * address or a logout-all can all be the phisher's, so none of them voids it). The change itself
+ * from a device known at least 7 days before the change, or with a second factor enrolled before it
+ * (a password change, a reset from the new address or a logout-all can all be the phisher's, so
+ * none of them voids it). The change itself
  * ended that device's budget (its credentials epoch), so the token is checked for what it proves,
  * not for the budget: genuine, this user's, its row not revoked.
  */
-async function voidRevertsOnProof(deps: Deps, userId: string, deviceToken: string): Promise<void> {
+async function voidRevertsOnProof(
+  deps: Deps,
+  userId: string,
+  proof: { deviceToken: string | undefined; secondFactorSince: Date | null | undefined },
+): Promise<void> {
   const links = await outstandingTokens(deps, "email_revert", userId);
   if (links.length === 0) return;
-  const knownSince = await deviceHeldSince(deps, userId, deviceToken);
-  if (!knownSince) return;
-  const proven = links.filter((link) => knownSince.getTime() <= link.payload.issuedAt - PROOF_DEVICE_AGE_MS);
+  const knownSince = proof.deviceToken ? await deviceHeldSince(deps, userId, proof.deviceToken) : null;
+  const byDevice = (issuedAt: number) => knownSince !== null && knownSince.getTime() <= issuedAt - PROOF_DEVICE_AGE_MS;
+  const byFactor = (issuedAt: number) => proof.secondFactorSince != null && proof.secondFactorSince.getTime() < issuedAt;
+  const proven = links.filter((link) => byDevice(link.payload.issuedAt) || byFactor(link.payload.issuedAt));
   if (proven.length === 0) return;
   await voidTokens(deps, "email_revert", proven);
   await recordAudit(deps, {
     action: "email.revert_links_voided",
     userId,
     resource: `user:${userId}`,
-    metadata: { links: proven.length, proof: "device_known_7_days" },
+    metadata: { links: proven.length, proof: proof.secondFactorSince ? "second_factor" : "device_known_7_days" },
   });
 }

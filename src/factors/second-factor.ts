@@ -32,6 +32,8 @@ export interface ProvenFactor {
   method: SecondFactorMethod;
   /** The recovery code to mark used in the caller's batch (fenced on it still being unused). */
   recoveryCodeId: string | null;
+  /** When the proven factor was enrolled (an email-change revert link older than that is no longer needed). */
+  enrolledAt: Date | null;
 }
 
 /** RFC 8176 `amr` of a proven second factor (a recovery code is a one-time code too). */
@@ -46,7 +48,7 @@ export interface ProofContext {
 }
 
 export async function proveSecondFactor(deps: Deps, user: User, proof: SecondFactorProof, context: ProofContext): Promise<ProvenFactor> {
-  const { verdict, recoveryCodeId } = await verdictOf(deps, user, proof, context.pendingSecret);
+  const { verdict, recoveryCodeId, enrolledAt } = await verdictOf(deps, user, proof, context.pendingSecret);
   const budget = budgetOf(deps, context.answerer, proof.method);
   const answer: SecondFactorAnswer = {
     ...(context.token ? { token: context.token } : {}),
@@ -55,7 +57,7 @@ export async function proveSecondFactor(deps: Deps, user: User, proof: SecondFac
     notice: secondFactorPolicies(deps.config.rateLimits, "notice")[0]!,
   };
   const result = await deps.limiter(`user:${user.id}`, (stub) => stub.secondFactorAnswer(answer, deps.now().getTime()));
-  if (result.ok) return { method: proof.method, recoveryCodeId };
+  if (result.ok) return { method: proof.method, recoveryCodeId, enrolledAt };
   if (result.reason === "invalid_token") throw new AppError("invalid_token");
   await recordAudit(deps, {
     action: result.reason === "rate_limited" ? "mfa.throttled" : "mfa.failed",
@@ -103,26 +105,27 @@ async function verdictOf(
   user: User,
   proof: SecondFactorProof,
   pendingSecret: Uint8Array | undefined,
-): Promise<{ verdict: SecondFactorAnswer["verdict"]; recoveryCodeId: string | null }> {
+): Promise<{ verdict: SecondFactorAnswer["verdict"]; recoveryCodeId: string | null; enrolledAt: Date | null }> {
   const now = deps.now();
   if (proof.method === "totp") {
-    const secret = pendingSecret ?? (await enabledSecret(deps, user));
+    const enabled = pendingSecret ? null : await enabledSecret(deps, user);
+    const secret = pendingSecret ?? enabled?.secret ?? null;
     const steps = secret ? matchingSteps(secret, proof.code, now) : [];
-    return { verdict: { kind: "totp", steps, periodMs: TOTP_PERIOD_MS }, recoveryCodeId: null };
+    return { verdict: { kind: "totp", steps, periodMs: TOTP_PERIOD_MS }, recoveryCodeId: null, enrolledAt: enabled?.enrolledAt ?? null };
   }
   const hash = await recoveryCodeHash(proof.code);
   // Near first; a code the replica has not seen yet (a set just made) is looked up on the primary.
   const find = (db: Deps["db"]) => (hash ? findRecoveryCode(db, user.id, hash) : Promise.resolve(undefined));
   const code = hash ? ((await deps.replicas.peek(user.id, find)) ?? (await find(deps.db))) : undefined;
-  return { verdict: { kind: "match", ok: code !== undefined }, recoveryCodeId: code?.id ?? null };
+  return { verdict: { kind: "match", ok: code !== undefined }, recoveryCodeId: code?.id ?? null, enrolledAt: code?.createdAt ?? null };
 }
 
-/** The enabled authenticator's secret (near first, then the primary), or null when there is none. */
-async function enabledSecret(deps: Deps, user: User): Promise<Uint8Array | null> {
+/** The enabled authenticator's secret and enrolment time (near first, then the primary), or null when there is none. */
+async function enabledSecret(deps: Deps, user: User): Promise<{ secret: Uint8Array; enrolledAt: Date } | null> {
   const near = await deps.replicas.peek(user.id, (db) => findTotp(db, user.id));
   const factor = near?.confirmedAt ? near : await findTotp(deps.db, user.id);
   if (!factor?.confirmedAt) return null;
   const secret = await unwrapSecret(factor.secret, user.id, deps.config.signingKeyEncryptionSecret);
   if (!secret) throw new Error("a TOTP secret does not decrypt: SIGNING_KEY_ENCRYPTION_SECRET is not the one it was stored with");
-  return secret;
+  return { secret, enrolledAt: factor.confirmedAt };
 }

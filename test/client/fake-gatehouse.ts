@@ -59,8 +59,23 @@ export class FakeGatehouse {
         if (body.email.startsWith("verify")) return Response.json({ message: "Check your inbox." }, { status: 202 });
         return this.signIn(cookieMode, 201);
       }
-      case "POST /api/v1/auth/login":
+      case "POST /api/v1/auth/login": {
+        // An account with a second factor (the real thing: test/mfa.test.ts): the first step answers 403.
+        const body = (await request.json()) as { email?: string };
+        if (body.email?.startsWith("mfa")) {
+          return Response.json(
+            { ...problemBody(403, "mfa_required"), mfa_token: FAKE_MFA_TOKEN, methods: ["totp", "recovery_code"] },
+            { status: 403, headers: { "content-type": "application/problem+json" } },
+          );
+        }
         return this.signIn(cookieMode, 200);
+      }
+      case "POST /api/v1/auth/mfa": {
+        const body = (await request.json()) as { mfa_token?: string; method?: string; code?: string };
+        if (body.mfa_token !== FAKE_MFA_TOKEN) return problem(401, "invalid_token");
+        if (body.method !== "totp" || body.code !== FAKE_TOTP_CODE) return problem(401, "invalid_code");
+        return this.signIn(cookieMode, 200);
+      }
       case "POST /api/v1/auth/refresh":
         return this.refresh(cookieMode);
       case "POST /api/v1/auth/logout": {
@@ -193,11 +208,15 @@ function jtiOf(request: Request): string | undefined {
   return /^Bearer [^.]+\.[^.]+\.(.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
 }
 
+export const FAKE_MFA_TOKEN = "gm1.fake";
+export const FAKE_TOTP_CODE = "123456";
+
+function problemBody(status: number, code: string) {
+  return { type: `urn:gatehouse:problem:${code}`, title: code, status, detail: code, code, request_id: "r" };
+}
+
 export function problem(status: number, code: string, headers: Record<string, string> = {}): Response {
-  return Response.json(
-    { type: `urn:gatehouse:problem:${code}`, title: code, status, detail: code, code, request_id: "r" },
-    { status, headers: { "content-type": "application/problem+json", ...headers } },
-  );
+  return Response.json(problemBody(status, code), { status, headers: { "content-type": "application/problem+json", ...headers } });
 }
 
 /** A refused bearer token, as Gatehouse's auth middleware answers it: the code and RFC 6750's challenge. */

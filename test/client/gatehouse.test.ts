@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createGatehouse, GatehouseError } from "../../src/client/gatehouse";
-import type { FakeGatehouse } from "./fake-gatehouse";
+import { FAKE_MFA_TOKEN, FAKE_TOTP_CODE, type FakeGatehouse } from "./fake-gatehouse";
 import { broadcastOf, browser, closeTabs, PASSWORD, settle, track } from "./tabs";
 
 /**
@@ -11,6 +11,29 @@ import { broadcastOf, browser, closeTabs, PASSWORD, settle, track } from "./tabs
 afterEach(() => {
   closeTabs();
   vi.unstubAllGlobals();
+});
+
+describe("a sign-in with a second step", () => {
+  it("signIn surfaces {mfaRequired, mfaToken, methods}; completeMfa finishes it in cookie mode", async () => {
+    const { server, tab } = browser();
+    const gh = tab();
+    const first = await gh.signIn({ email: "mfa.ada@example.com", password: PASSWORD });
+    expect(first).toEqual({ mfaRequired: true, mfaToken: FAKE_MFA_TOKEN, methods: ["totp", "recovery_code"] });
+    expect(await gh.getAccessToken()).toBeNull();
+    await expect(gh.completeMfa({ mfaToken: FAKE_MFA_TOKEN, method: "totp", code: "000000" })).rejects.toMatchObject({
+      status: 401,
+      code: "invalid_code",
+    });
+    const session = await gh.completeMfa({ mfaToken: FAKE_MFA_TOKEN, method: "totp", code: FAKE_TOTP_CODE });
+    expect(await gh.getAccessToken()).toBe(session.access_token);
+    const mfa = server.requests.find((r) => r.url.endsWith("/auth/mfa"))!;
+    expect(mfa.headers.get("gatehouse-token-delivery")).toBe("cookie");
+    expect(mfa.credentials).toBe("include");
+    // login() keeps its contract: a second step is an error carrying the problem.
+    await expect(gh.login({ email: "mfa.ada@example.com", password: PASSWORD })).rejects.toMatchObject({ code: "mfa_required" });
+    // signIn without a second step is a session, like login().
+    expect(await gh.signIn({ email: "ada@example.com", password: PASSWORD })).toHaveProperty("access_token");
+  });
 });
 
 describe("sign-in and the access token", () => {
