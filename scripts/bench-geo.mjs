@@ -11,6 +11,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pbkdf2Sync } from "node:crypto";
 import { bestOfThreeRounds } from "./bench-load.mjs";
+import { currentStep, totpCode } from "./totp.mjs";
 
 const PROFILE = { primary_ms: 250, replica_ms: 30, kv_near_ms: 10, kv_far_ms: 80, do_ms: 15, do_far_ms: 150 };
 const NEW_PASSWORD = "another horse battery staple 43";
@@ -93,13 +94,20 @@ export async function runGeo(h, { samples, lagMs, localOnly }) {
   const login = (email, location = "home", farObjects = false) =>
     ok(call("/api/v1/auth/login", { body: { email, password: h.PASSWORD } }, location, farObjects), 200, "login");
 
+  /** An account with an authenticator enabled, old enough for the replica to know it (each signs in with TOTP once). */
+  const totpAccount = async () => {
+    const account = await register("user");
+    const started = await ok(call("/api/v1/users/me/mfa/totp", { method: "POST", token: account.accessToken }, "user"), 200, "start TOTP");
+    const step = currentStep();
+    const code = totpCode(started.secret, step);
+    await ok(call("/api/v1/users/me/mfa/totp/confirm", { token: account.accessToken, body: { code } }, "user"), 200, "confirm TOTP");
+    await sleep(lagMs + 100);
+    return { email: account.email, secret: started.secret, step };
+  };
+
   // The measured user, an API key, and time for the replica to catch up with them.
   const user = await register("user");
-  const key = await ok(
-    call("/api/v1/users/me/api-keys", { token: user.accessToken, body: { name: "geo", current_password: h.PASSWORD } }, "user"),
-    201,
-    "create key",
-  );
+  const key = await ok(call("/api/v1/users/me/api-keys", { token: user.accessToken, body: { name: "geo" } }, "user"), 201, "create key");
   await sleep(lagMs + 200);
 
   const results = [];
@@ -151,6 +159,22 @@ export async function runGeo(h, { samples, lagMs, localOnly }) {
     );
     await timed("`POST /auth/forgot-password`", doMs, () =>
       ok(here("/api/v1/auth/forgot-password", { body: { email: user.email } }), 202, "forgot-password"),
+    );
+    await timed(
+      "`POST /auth/login` → 403 `mfa_required`",
+      pbkdf2 + doMs,
+      (account) => ok(here("/api/v1/auth/login", { body: { email: account.email, password: h.PASSWORD } }), 403, "first factor"),
+      () => totpAccount(),
+    );
+    await timed(
+      "`POST /auth/mfa` (TOTP)",
+      PROFILE.primary_ms + doMs,
+      ({ token, code }) => ok(here("/api/v1/auth/mfa", { body: { mfa_token: token, method: "totp", code } }), 200, "second step"),
+      async () => {
+        const account = await totpAccount();
+        const first = await ok(here("/api/v1/auth/login", { body: { email: account.email, password: h.PASSWORD } }), 403, "first factor");
+        return { token: first.mfa_token, code: totpCode(account.secret, account.step + 1) };
+      },
     );
   }
 

@@ -5,7 +5,8 @@
 //
 // Shows that API key verification does not grow with the number of users or keys. It serves the
 // worker locally with `wrangler dev` on a throw-away D1/KV directory (never your dev data),
-// measures `GET /api/v1/users/me` with one API key and with an access token, plus password login,
+// measures `GET /api/v1/users/me` with one API key and with an access token, plus password login
+// (and both steps of a TOTP sign-in),
 // first with a handful of rows, then again after bulk-inserting many users and keys straight into
 // the local D1. The recovery part (`--part recovery` runs only it) times forgot-password and
 // resend-verification for known and unknown addresses in alternating pairs, so an answer that
@@ -19,6 +20,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { runGeo } from "./bench-geo.mjs";
 import { parseCounts, progressLine, recoveryTable, summarize } from "./bench-report.mjs";
+import { currentStep, totpCode } from "./totp.mjs";
 
 const { values: opts } = parseArgs({
   options: {
@@ -220,6 +222,45 @@ async function measure(count, senders) {
   return Object.fromEntries(names.map((n) => [n, summarize(samples[n])]));
 }
 
+/**
+ * A sign-in with TOTP, both steps timed. Each sample is an account of its own with an authenticator
+ * enabled a moment before (a code works once: one sign-in per account and step keeps it honest).
+ */
+async function measureSecondStep(count) {
+  progress(`measuring the two steps of ${count} TOTP sign-ins`);
+  const samples = { first: [], second: [] };
+  for (let i = 0; i < count + 2; i++) {
+    const email = `bench.mfa.${Date.now()}.${i}@example.com`;
+    const body = { email, password: PASSWORD };
+    const { access_token } = await expectStatus(
+      request("/api/v1/auth/register", { body: { ...body, full_name: "MFA" }, ip: nextIp() }),
+      201,
+      "register",
+    );
+    const { secret } = await expectStatus(request("/api/v1/users/me/mfa/totp", { method: "POST", token: access_token }), 200, "start TOTP");
+    const step = currentStep();
+    await expectStatus(
+      request("/api/v1/users/me/mfa/totp/confirm", { token: access_token, body: { code: totpCode(secret, step) } }),
+      200,
+      "confirm",
+    );
+    let start = performance.now();
+    const { mfa_token } = await expectStatus(request("/api/v1/auth/login", { body, ip: nextIp() }), 403, "first factor");
+    const first = performance.now() - start;
+    start = performance.now();
+    await expectStatus(
+      request("/api/v1/auth/mfa", { body: { mfa_token, method: "totp", code: totpCode(secret, step + 1) }, ip: nextIp() }),
+      200,
+      "second step",
+    );
+    if (i >= 2) {
+      samples.first.push(first);
+      samples.second.push(performance.now() - start);
+    }
+  }
+  return { first: summarize(samples.first), second: summarize(samples.second) };
+}
+
 async function runPhase(label, user, apiKey) {
   // Counted while the server is stopped, so only one process has the local D1 open at a time.
   progress(`phase "${label}"`);
@@ -236,10 +277,13 @@ async function runPhase(label, user, apiKey) {
     token: () => check(request("/api/v1/users/me", { token: session.access_token })),
   });
   const logins = await measure(LOGINS, { login: () => check(request("/api/v1/auth/login", { body: loginBody, ip: nextIp() })) });
+  const mfa = await measureSecondStep(LOGINS);
   const rows = [
     ["GET /users/me, API key", auth.key],
     ["GET /users/me, access token", auth.token],
     ["POST /auth/login", logins.login],
+    ["POST /auth/login → 403 mfa_required", mfa.first],
+    ["POST /auth/mfa (TOTP)", mfa.second],
   ];
   await stopServer();
   return { label, counts, rows };

@@ -68,8 +68,38 @@ describe("enabling an authenticator app", () => {
     ).json<{ api_key: string }>();
     await problem(await call("/api/v1/users/me/mfa", { token: key.api_key }), 403, "insufficient_scope");
     await problem(await call("/api/v1/users/me/mfa/totp", { method: "POST", token: key.api_key }), 403, "insufficient_scope");
+    await problem(
+      await call("/api/v1/auth/step-up", { token: key.api_key, body: { method: "password", password: user.password } }),
+      403,
+      "insufficient_scope",
+    );
     vi.setSystemTime(Date.now() + 5 * 60_000 + 1_000);
     await problem(await call("/api/v1/users/me/mfa/totp", { method: "POST", token: user.accessToken }), 403, "reauthentication_required");
+  });
+});
+
+describe("events", () => {
+  it("enabling and disabling send user.mfa_enabled and user.mfa_disabled", async () => {
+    const webhooks = {
+      WEBHOOK_URL: "https://hooks.example.com/mfa",
+      WEBHOOK_SECRET: `whsec_${btoa("0123456789abcdef0123456789abcdef")}`,
+      WEBHOOKS: { send: () => Promise.resolve(), sendBatch: () => Promise.resolve() } as unknown as Queue,
+    };
+    const user = await register();
+    const started = await (await call("/api/v1/users/me/mfa/totp", { method: "POST", token: user.accessToken })).json<{ secret: string }>();
+    const code = totpCode(started.secret);
+    expect((await call("/api/v1/users/me/mfa/totp/confirm", { token: user.accessToken, body: { code }, env: webhooks })).status).toBe(200);
+    const first = await firstFactor(user);
+    const nextStep = Math.floor(Date.now() / 30_000) + 1;
+    const signedIn = await (await secondStep(first.token, "totp", totpCode(started.secret, nextStep))).json<{ access_token: string }>();
+    expect((await call("/api/v1/users/me/mfa/totp", { method: "DELETE", token: signedIn.access_token, env: webhooks })).status).toBe(204);
+    const types = await env.DB.prepare(
+      "SELECT type, payload FROM webhook_events WHERE json_extract(payload, '$.data.user_id') = ? ORDER BY created_at",
+    )
+      .bind(user.userId)
+      .all<{ type: string; payload: string }>();
+    expect(types.results.map((r) => r.type)).toEqual(["user.mfa_enabled", "user.mfa_disabled"]);
+    expect((JSON.parse(types.results[0]!.payload) as { data: unknown }).data).toEqual({ user_id: user.userId, method: "totp" });
   });
 });
 
@@ -245,6 +275,24 @@ describe("budgets: a stranger with the password cannot lock the owner out", () =
   });
 });
 
+describe("abandoned second steps", () => {
+  it("tell the owner once three sign-ins stopped after the password", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const user = await register();
+    await enableTotp(user);
+    for (let i = 0; i < 3; i++) await firstFactor(user);
+    const notices = async () => (await outbox(user.email, "security_notice")).filter((m) => m.subject === "Someone may know your password");
+    expect(await notices()).toHaveLength(0);
+    vi.setSystemTime(Date.now() + 6 * 60_000);
+    await firstFactor(user);
+    expect(await notices()).toHaveLength(1);
+    expect(await auditRows("user_id = ? AND action = 'mfa.abandoned'", user.userId)).toHaveLength(1);
+    // At most one such notice a day.
+    await firstFactor(user);
+    expect(await notices()).toHaveLength(1);
+  });
+});
+
 describe("step-up and fresh authentication with a second factor", () => {
   it("a code steps the same session up (same sid, rotated refresh token, amr otp); a password alone is not enough", async () => {
     vi.useFakeTimers({ toFake: ["Date"] });
@@ -285,6 +333,31 @@ describe("step-up and fresh authentication with a second factor", () => {
     expect((await call("/api/v1/users/me/mfa/totp", { method: "DELETE", token: stale })).status).toBe(204);
     expect((await login({ email: user.email, password: user.password })).status).toBe(200);
     expect((await outbox(user.email, "security_notice")).some((m) => m.subject === "Two-step verification was turned off")).toBe(true);
+  });
+});
+
+describe("an account without a usable password", () => {
+  it("sets a first password with only new_password, on fresh authentication", async () => {
+    const user = await register();
+    // As a revert leaves it (the session here is the test's shortcut to a signed-in account without a password).
+    await env.DB.prepare("UPDATE users SET password_hash = '!disabled' WHERE id = ?").bind(user.userId).run();
+    const res = await call("/api/v1/users/me/password", {
+      method: "PATCH",
+      token: user.accessToken,
+      body: { new_password: "a first password of mine 44" },
+    });
+    expect(res.status, await res.clone().text()).toBe(204);
+    expect((await login({ email: user.email, password: "a first password of mine 44" })).status).toBe(200);
+    // With a usable password, the field is required again.
+    await problem(
+      await call("/api/v1/users/me/password", {
+        method: "PATCH",
+        token: user.accessToken,
+        body: { new_password: "x another passphrase 45" },
+      }),
+      422,
+      "validation_failed",
+    );
   });
 });
 

@@ -1,38 +1,9 @@
-import { generateHOTP } from "@oslojs/otp";
 import { expect } from "vitest";
+import { currentStep, totpCode } from "../scripts/totp.mjs";
 import { call, freshIp, login, type Registered } from "./helpers";
 
-/**
- * An authenticator app for tests: the RFC 4648 base32 secret Gatehouse hands out, turned back into
- * the key, and the code of any 30-second step, computed with `@oslojs/otp` as an app would.
- */
-
-const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
-function base32Decode(text: string): Uint8Array {
-  const clean = text.replace(/=+$/, "").toUpperCase();
-  const bytes: number[] = [];
-  let buffer = 0;
-  let bits = 0;
-  for (const char of clean) {
-    const value = BASE32.indexOf(char);
-    if (value < 0) throw new Error(`not base32: ${char}`);
-    buffer = (buffer << 5) | value;
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      bytes.push((buffer >> bits) & 0xff);
-    }
-  }
-  return new Uint8Array(bytes);
-}
-
-/** The current 30-second step, by the (possibly faked) clock. */
-const currentStep = (): number => Math.floor(Date.now() / 30_000);
-
-export function totpCode(secret: string, step = currentStep()): string {
-  return generateHOTP(base32Decode(secret), BigInt(step), 6);
-}
+/** TOTP for tests: enabling it over HTTP and the two steps of a sign-in (the codes: scripts/totp.mjs). */
+export { totpCode } from "../scripts/totp.mjs";
 
 export interface WithTotp {
   secret: string;
