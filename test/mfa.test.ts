@@ -411,6 +411,7 @@ describe("account integrity", () => {
     expect(row!.password_hash).toBe("!disabled");
     expect(await env.DB.prepare("SELECT count(*) AS n FROM totp_factors WHERE user_id = ?").bind(user.userId).first("n")).toBe(0);
     await problem(await call("/api/v1/users/me", { token: user.accessToken }), 401, "token_revoked");
+    expect((await outbox(user.email, "security_notice")).some((m) => m.subject === "Second factors were removed")).toBe(true);
     // The link worked once.
     await problem(await call("/api/v1/auth/revert-sign-in", { body: { token: notice!.token }, ip: freshIp() }), 400, "invalid_token");
   });

@@ -407,7 +407,7 @@ export const en = {
       },
       factors_removed: {
         subject: "Second factors were removed",
-        body: "From the link in an enrolment notice, the second factors added since that notice were removed, every session and API key was revoked and the password was disabled: use the reset link we are sending you to choose a new one.",
+        body: "From the link in a notice about a new second factor, that factor and any added since were removed, every session and API key was revoked and the password was disabled: use the reset link we are sending you to choose a new one.",
       },
       account_locked: {
         subject: "Your account was locked",

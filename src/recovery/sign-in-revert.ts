@@ -38,7 +38,14 @@ export async function revertSignIn(deps: Deps, token: string): Promise<void> {
     resource: `user:${user.id}`,
     metadata: { api_keys_revoked: revokedApiKeys.map((k) => k.id) },
   });
-  await sendSecurityNotice(deps, user.id, "sign_in_reverted", user, keyNames(revokedApiKeys));
+  // An enrolment notice's link also says that the factors added since are gone.
+  await sendSecurityNotice(
+    deps,
+    user.id,
+    payload.since === undefined ? "sign_in_reverted" : "factors_removed",
+    user,
+    keyNames(revokedApiKeys),
+  );
   // Issued after the batch voided older links, so this one is the newest and stays usable.
   deps.waitUntil(mailResetLink(deps, user, { class: "account" }));
 }
