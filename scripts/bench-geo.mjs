@@ -29,7 +29,9 @@ function geoConfig(persistDir) {
     // The bench's own entry: the deployed one (src/index.ts) carries no simulation.
     .replace(/^main = "(.*)"$/m, () => `main = ${absolute("src/dev/geo-entry.ts")}`)
     .replace(/^("[^"]+") = "(\.\/[^"]*)"$/gm, (_, name, p) => `${name} = ${absolute(p)}`)
-    .replace(/^migrations_dir = "(.*)"$/m, (_, p) => `migrations_dir = ${absolute(p)}`);
+    .replace(/^migrations_dir = "(.*)"$/m, (_, p) => `migrations_dir = ${absolute(p)}`)
+    // The static assets (the message catalogues), which wrangler would look for beside this copy.
+    .replace(/^directory = "(.*)"$/m, (_, p) => `directory = ${absolute(p)}`);
   const replica = [
     "",
     "# Added by scripts/bench-geo.mjs: the simulated read replica.",

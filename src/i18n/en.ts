@@ -395,7 +395,7 @@ export const en = {
       },
       recovery_code_used: {
         subject: "A recovery code was used",
-        body: "One of your recovery codes was used to sign in. It cannot be used again. If you are running low, make a new set in your account.",
+        body: "One of your recovery codes was used, to sign in or to confirm a change to your account. It cannot be used again. If you are running low, make a new set in your account.",
       },
       mfa_disabled: {
         subject: "Two-step verification was turned off",
