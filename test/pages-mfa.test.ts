@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { auditRows, outbox, register, type Registered } from "./helpers";
+import { auditRows, call, outbox, register, superuser, type Registered } from "./helpers";
 import { Browser, fieldError, textOf } from "./pages-browser";
 import { currentStep, totpCode } from "./totp-codes";
 
@@ -390,5 +390,24 @@ describe("sensitive forms of a session older than 5 minutes", () => {
     res = await browser.submit(page, "/account/mfa/totp/disable", { proof_code: codes[0]! });
     expect(res.headers.get("location")).toBe("/account?notice=totp_disabled#security");
     expect(await auditRows("action = 'session.stepped_up' AND user_id = ?", user.userId)).toHaveLength(2);
+  });
+});
+
+describe("the administration console", () => {
+  it("shows who has two-step verification, in the list and on the user's page", async () => {
+    const { user, browser } = await signedIn();
+    await enableTotp(browser);
+    const plain = await register();
+    const admin = await superuser();
+    const { browser: console_ } = await signedIn(admin);
+
+    const listed = await console_.open(`/admin?query=${encodeURIComponent(user.email)}`);
+    expect(listed).toContain('<span class="badge">two-step</span>');
+    expect(await console_.open(`/admin?query=${encodeURIComponent(plain.email)}`)).not.toContain("two-step");
+    expect(textOf(await console_.open(`/admin/users/${user.userId}`))).toContain("Two-step verification Authenticator app");
+    expect(textOf(await console_.open(`/admin/users/${plain.userId}`))).toContain("Two-step verification Off: the password alone signs in");
+
+    const res = await call(`/api/v1/admin/users/${user.userId}`, { token: admin.accessToken });
+    expect((await res.json<{ user: { second_factors: string[] } }>()).user.second_factors).toEqual(["totp"]);
   });
 });
