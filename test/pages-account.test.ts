@@ -181,7 +181,9 @@ describe("/account", () => {
     vi.setSystemTime(new Date(t0.getTime() + 6 * 60_000));
     res = await browser.submit(again, "/account/api-keys", { name: "later", scopes: ["profile:read"] });
     expect(res.status).toBe(403);
-    expect(fieldError(await res.text(), "api_key_create-current_password")).toBe("Enter your current password to create a key.");
+    expect(fieldError(await res.text(), "api_key_create-current_password")).toBe(
+      "You signed in more than 5 minutes ago: enter your current password to confirm it is you.",
+    );
 
     const id = /action="\/account\/api-keys\/revoke"[\s\S]*?name="id" value="([^"]+)"/.exec(again)![1]!;
     res = await browser.submit(again, "/account/api-keys/revoke", { id }, `value="${id}"`);

@@ -24,7 +24,13 @@ import { eventRows } from "../events/events";
  * the operator's IP (audit/security-events.ts).
  */
 
-export type AdminUserView = UserResponse & { is_superuser: boolean; roles: string[]; deactivated_at: string | null };
+export type AdminUserView = UserResponse & {
+  is_superuser: boolean;
+  roles: string[];
+  deactivated_at: string | null;
+  /** The second factors the user has turned on (`totp`); empty: the password alone signs in. */
+  second_factors: string[];
+};
 
 function toAdminUserView(user: User): AdminUserView {
   return {
@@ -32,6 +38,7 @@ function toAdminUserView(user: User): AdminUserView {
     is_superuser: user.isSuperuser,
     roles: user.roles,
     deactivated_at: user.deactivatedAt?.toISOString() ?? null,
+    second_factors: user.secondFactors,
   };
 }
 

@@ -1,4 +1,5 @@
 import type { FC } from "hono/jsx";
+import type { MfaStatus } from "../accounts/mfa";
 import type { ApiKeyResponse, CreatedApiKey } from "../api-keys/api-keys";
 import { API_KEY_SCOPES } from "../api-keys/api-keys";
 import type { SecurityEventPage } from "../audit/security-events";
@@ -7,7 +8,9 @@ import type { OutstandingRevert } from "../recovery/email-change";
 import type { SessionPage } from "../sessions/sessions";
 import type { FormName } from "./csrf";
 import { nativeName, person, SHIPPED_LOCALES, type Translator } from "../i18n";
+import { ProofField, type ProofKind } from "./fresh-proof";
 import { ErrorSummary, Field, Form, Hidden, Layout, Notice, Select, whenText, type Frame, type FormState } from "./kit";
+import { RecoveryCodes, SecuritySection, type Enrolment } from "./security-view";
 import type { PageSession } from "./session";
 
 /** `/account`: everything a signed-in user manages, one section per form. */
@@ -19,6 +22,9 @@ export interface AccountData {
   devices: DeviceView[];
   apiKeys: ApiKeyResponse[];
   events: SecurityEventPage;
+  mfa: MfaStatus;
+  /** An authenticator app's set-up begun and not confirmed yet. */
+  enrolment: Enrolment | null;
 }
 
 export interface AccountView {
@@ -30,6 +36,10 @@ export interface AccountView {
   failed?: { form: FormName; state: FormState } | undefined;
   /** A key just created: its secret is shown this once. */
   createdKey?: CreatedApiKey | undefined;
+  /** Recovery codes just made: shown this once. */
+  recoveryCodes?: string[] | undefined;
+  /** The proof sensitive forms need now (the session is older than 5 minutes), or null. */
+  proof: ProofKind | null;
 }
 
 /** A short label for a user agent: "Chrome on Linux", or the agent cut short. */
@@ -52,7 +62,7 @@ function withIp(t: Translator, ip: string | null, without: string, withIt: (ip: 
 }
 
 export const AccountPage: FC<AccountView> = (view) => {
-  const { frame, session, data, failed } = view;
+  const { frame, session, data, failed, proof } = view;
   const { t } = frame;
   const { user } = session;
   const stateOf = (form: FormName) => (failed?.form === form ? failed.state : undefined);
@@ -62,10 +72,12 @@ export const AccountPage: FC<AccountView> = (view) => {
   return (
     <Layout frame={frame} title={t.text("account.title")} wide failed={failed !== undefined}>
       <Notice t={t} notice={view.notice} />
+      {view.recoveryCodes ? <RecoveryCodes frame={frame} codes={view.recoveryCodes} email={user.email} /> : null}
       <nav class="toc" aria-label={t.text("account.contents")}>
         <a href="#profile">{t.text("account.profile")}</a>
         <a href="#email">{t.text("account.email")}</a>
         <a href="#password">{t.text("account.password")}</a>
+        <a href="#security">{t.text("security.title")}</a>
         <a href="#sessions">{t.text("account.sessions")}</a>
         <a href="#devices">{t.text("account.devices")}</a>
         <a href="#api-keys">{t.text("account.apiKeys")}</a>
@@ -156,6 +168,7 @@ export const AccountPage: FC<AccountView> = (view) => {
             autocomplete="current-password"
             required
           />
+          <ProofField frame={frame} form="email" kind={proof} hasPassword error={errorOf("email", "proof_code")} />
           <button type="submit">{t.text("account.emailSubmit")}</button>
         </Form>
       </section>
@@ -185,14 +198,18 @@ export const AccountPage: FC<AccountView> = (view) => {
             autocomplete="new-password"
             required
           />
+          <ProofField frame={frame} form="password" kind={proof} hasPassword error={errorOf("password", "proof_code")} />
           <button type="submit">{t.text("account.passwordSubmit")}</button>
         </Form>
       </section>
+
+      <SecuritySection frame={frame} mfa={data.mfa} enrolment={data.enrolment} proof={proof} stateOf={stateOf} />
 
       <Sessions frame={frame} data={data} failed={stateOf("session_revoke")} />
       <Devices frame={frame} devices={data.devices} failed={stateOf("device_revoke")} />
       <ApiKeys
         frame={frame}
+        proof={proof}
         keys={data.apiKeys}
         createdKey={view.createdKey}
         state={stateOf("api_key_create")}
@@ -214,6 +231,7 @@ export const AccountPage: FC<AccountView> = (view) => {
             autocomplete="current-password"
             required
           />
+          <ProofField frame={frame} form="delete" kind={proof} hasPassword error={errorOf("delete", "proof_code")} />
           <button type="submit" class="danger">
             {t.text("account.deleteSubmit")}
           </button>
@@ -319,11 +337,12 @@ const Devices: FC<{ frame: Frame; devices: DeviceView[]; failed: FormState | und
 
 const ApiKeys: FC<{
   frame: Frame;
+  proof: ProofKind | null;
   keys: ApiKeyResponse[];
   createdKey: CreatedApiKey | undefined;
   state: FormState | undefined;
   revokeState: FormState | undefined;
-}> = ({ frame, keys, createdKey, state, revokeState }) => {
+}> = ({ frame, proof, keys, createdKey, state, revokeState }) => {
   const { t } = frame;
   const chosen = state?.values?.scopes?.split(",") ?? [...API_KEY_SCOPES];
   return (
@@ -406,15 +425,7 @@ const ApiKeys: FC<{
             </label>
           ))}
         </fieldset>
-        <Field
-          form="api_key_create"
-          name="current_password"
-          type="password"
-          label={t.text("fields.current_password.label")}
-          hint={t.text("account.currentPasswordHint")}
-          error={state?.fields?.current_password}
-          autocomplete="current-password"
-        />
+        <ProofField frame={frame} form="api_key_create" kind={proof} error={state?.fields?.current_password ?? state?.fields?.proof_code} />
         <button type="submit">{t.text("account.createKey")}</button>
       </Form>
     </section>

@@ -1,10 +1,8 @@
-import { Hono, type Context } from "hono";
+import { Hono } from "hono";
 import { changePassword, deleteAccount } from "../accounts/credentials";
 import { updateProfile } from "../accounts/profile";
-import { createApiKey, listApiKeys, revokeApiKey, type CreatedApiKey } from "../api-keys/api-keys";
-import { listSecurityEvents } from "../audit/security-events";
-import { listDevices, revokeOwnDevice } from "../devices/devices";
-import { AppError } from "../errors";
+import { createApiKey, revokeApiKey } from "../api-keys/api-keys";
+import { revokeOwnDevice } from "../devices/devices";
 import type { AppEnv } from "../web/context";
 import {
   apiKeyIdParam,
@@ -15,115 +13,25 @@ import {
   idParam,
   updateProfileBody,
 } from "../web/schemas";
-import { outstandingReverts, requestEmailChange } from "../recovery/email-change";
-import { listSessions, revokeOwnSession } from "../sessions/sessions";
-import { AccountPage, type AccountData } from "./account-view";
-import type { FormName } from "./csrf";
-import { failureFrom, list, text, validate, type FieldFor, type Failure, type FormData } from "./forms";
-import { frameFor, renderPage, type FormState } from "./kit";
-import { accountPost, noticeOf, redirectWithNotice, toSignIn } from "./respond";
-import { pageSession, signOutBrowser, type PageSession } from "./session";
-import type { NoticeKey } from "./respond";
-import { formTranslator, rememberLanguage } from "./language";
+import { requestEmailChange } from "../recovery/email-change";
+import { revokeOwnSession } from "../sessions/sessions";
+import { accountForm, accountPage } from "./account-page";
+import { list, text } from "./forms";
+import { noticeOf, redirectWithNotice, toSignIn } from "./respond";
+import { pageSession, signOutBrowser } from "./session";
+import { rememberLanguage } from "./language";
 
-/** `/account` and the forms on it (`/account/<form>`): each calls the service its API route calls. */
+/**
+ * `/account` and the forms on it (`/account/<form>`): each calls the service its API route calls.
+ * The second factors' forms are in account-mfa.tsx.
+ */
 export const accountPages = new Hono<AppEnv>();
-
-async function loadData(c: Context<AppEnv>, session: PageSession, eventsCursor: string | undefined): Promise<AccountData> {
-  const { deps } = c.var;
-  const { user } = session;
-  const events = async () => {
-    try {
-      return await listSecurityEvents(deps, user.id, { limit: 20, cursor: eventsCursor });
-    } catch (error) {
-      // A mangled `?events=` cursor: show the newest events instead.
-      if (eventsCursor && error instanceof AppError) return listSecurityEvents(deps, user.id, { limit: 20 });
-      throw error;
-    }
-  };
-  const [sessions, devices, apiKeys, eventPage, reverts] = await Promise.all([
-    listSessions(deps, user.id, session.sessionId, { limit: 50 }),
-    listDevices(deps, user),
-    listApiKeys(deps, user),
-    events(),
-    outstandingReverts(deps, user.id),
-  ]);
-  return { sessions, devices, apiKeys, events: eventPage, reverts };
-}
-
-interface Outcome {
-  status?: number;
-  headers?: Record<string, string>;
-  notice?: string | null;
-  failed?: { form: FormName; state: FormState };
-  createdKey?: CreatedApiKey;
-}
-
-async function accountPage(c: Context<AppEnv>, session: PageSession, outcome: Outcome = {}) {
-  const frame = await frameFor(c, session, { here: "/account" });
-  const data = await loadData(c, session, c.req.method === "GET" ? c.req.query("events") : undefined);
-  const page = (
-    <AccountPage
-      frame={frame}
-      session={session}
-      data={data}
-      notice={outcome.notice ?? null}
-      failed={outcome.failed}
-      createdKey={outcome.createdKey}
-    />
-  );
-  return renderPage(c, frame, page, outcome.status ?? 200, outcome.headers);
-}
 
 accountPages.get("/account", async (c) => {
   const session = await pageSession(c);
   if (!session) return toSignIn(c);
   return accountPage(c, session, { notice: noticeOf(c) });
 });
-
-/** The account page again with one form's problems (and the values typed, never passwords). */
-function failedForm(
-  c: Context<AppEnv>,
-  session: PageSession,
-  form: FormName,
-  failure: Pick<Failure, "status" | "state"> & { headers?: Record<string, string> },
-  values: Record<string, string | undefined> = {},
-) {
-  return accountPage(c, session, {
-    status: failure.status,
-    headers: failure.headers,
-    failed: { form, state: { ...failure.state, values } },
-  });
-}
-
-/** One account form: validate with the API's schema, call its service, redirect with a notice. */
-function accountForm<T>(
-  form: FormName,
-  options: {
-    schema: Parameters<typeof validate<T>>[1];
-    input: (data: FormData) => Record<string, unknown>;
-    values?: (data: FormData) => Record<string, string | undefined>;
-    fieldFor?: FieldFor;
-    run: (c: Context<AppEnv>, session: PageSession, input: T) => Promise<Response | NoticeKey>;
-  },
-) {
-  return accountPost(form, async (c, data, session) => {
-    const values = options.values?.(data) ?? {};
-    const t = formTranslator(c);
-    const checked = validate(t, options.schema, options.input(data));
-    if (!checked.ok) return failedForm(c, session, form, { status: 422, state: { fields: checked.fields } }, values);
-    try {
-      const result = await options.run(c, session, checked.data);
-      return typeof result === "string" ? redirectWithNotice(c, "/account", result, `#${anchorOf(form)}`) : result;
-    } catch (error) {
-      return failedForm(c, session, form, failureFrom(t, error, options.fieldFor), values);
-    }
-  });
-}
-
-const anchorOf = (form: FormName) =>
-  ({ session_revoke: "sessions", device_revoke: "devices", api_key_create: "api-keys", api_key_revoke: "api-keys" })[form as string] ??
-  form;
 
 accountPages.post(
   "/account/profile",
@@ -152,6 +60,8 @@ accountPages.post(
     input: (data) => ({ new_email: text(data, "new_email") ?? "", password: text(data, "password") }),
     values: (data) => ({ new_email: text(data, "new_email") }),
     fieldFor: { invalid_current_password: "password", account_locked: "password" },
+    // The service checks the password again: a wrong one is refused by the proof, counted once.
+    sensitive: { passwordField: "password" },
     run: async (c, session, input) => {
       await requestEmailChange(c.var.deps, session, input);
       return "email_change_sent";
@@ -165,6 +75,7 @@ accountPages.post(
     schema: changePasswordBody,
     input: (data) => ({ current_password: text(data, "current_password"), new_password: text(data, "new_password") }),
     fieldFor: { invalid_current_password: "current_password", account_locked: "current_password" },
+    sensitive: { passwordField: "current_password" },
     run: async (c, session, input) => {
       await changePassword(c.var.deps, session, input);
       return "password_changed";
@@ -214,13 +125,11 @@ accountPages.post(
       expires_in_days: text(data, "expires_in_days"),
       scopes: list(data, "scopes").join(","),
     }),
-    fieldFor: {
-      invalid_current_password: "current_password",
-      reauthentication_required: "current_password",
-      account_locked: "current_password",
-    },
-    run: async (c, session, input) => {
-      const createdKey = await createApiKey(c.var.deps, session, input);
+    fieldFor: { invalid_current_password: "current_password", account_locked: "current_password" },
+    sensitive: { passwordField: "current_password" },
+    run: async (c, session, input, provedWith) => {
+      // A password that just made the session fresh is not checked a second time.
+      const createdKey = await createApiKey(c.var.deps, session, provedWith ? { ...input, current_password: undefined } : input);
       // Not a redirect: the key is shown in this answer and never again.
       return accountPage(c, session, { status: 201, createdKey });
     },
@@ -245,6 +154,7 @@ accountPages.post(
     schema: deleteAccountBody,
     input: (data) => ({ password: text(data, "password") }),
     fieldFor: { invalid_current_password: "password", account_locked: "password" },
+    sensitive: { passwordField: "password" },
     run: async (c, session, { password }) => {
       await deleteAccount(c.var.deps, session, password);
       signOutBrowser(c);

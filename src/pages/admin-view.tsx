@@ -43,6 +43,7 @@ const Badges: FC<{ user: AdminUserView; locked?: boolean }> = ({ user, locked })
   <>
     <span class="badge">{w.badges[statusOf(user)]}</span>
     {user.is_superuser ? <span class="badge">{w.badges.superuser}</span> : null}
+    {user.second_factors.length > 0 ? <span class="badge">{w.badges.twoStep}</span> : null}
     {locked ? <span class="badge">{w.badges.locked}</span> : null}
   </>
 );
@@ -165,6 +166,8 @@ export const UserPage: FC<UserPageProps> = ({ frame, notice, details, failed }) 
           </dd>
           <dt>{w.roles}</dt>
           <dd>{user.roles.length > 0 ? user.roles.join(", ") : w.noRoles}</dd>
+          <dt>{w.twoStep}</dt>
+          <dd>{user.second_factors.length > 0 ? user.second_factors.map((f) => w.factors[f] ?? f).join(", ") : w.twoStepOff}</dd>
           <dt>{w.created}</dt>
           <dd>{adminWhen(user.created_at)}</dd>
           <dt>{w.lastLogin}</dt>

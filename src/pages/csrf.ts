@@ -17,6 +17,7 @@ export const CSRF_FIELD = "csrf_token";
 
 const FORMS = [
   "login",
+  "login_verify",
   "register",
   "forgot",
   "reset",
@@ -33,6 +34,10 @@ const FORMS = [
   "device_revoke",
   "api_key_create",
   "api_key_revoke",
+  "mfa_start",
+  "mfa_confirm",
+  "mfa_disable",
+  "recovery_codes",
   "delete",
   "admin_deactivate",
   "admin_reactivate",

@@ -126,6 +126,10 @@ function knownWording(t: Translator, error: AppError): string | undefined {
       return t.text("errors.currentPassword");
     case "reauthentication_required":
       return t.text("account.reauthenticate");
+    case "invalid_code":
+      return t.text("errors.invalidCode");
+    case "mfa_already_enabled":
+      return t.text("errors.mfaAlreadyEnabled");
     case "email_not_verified":
       return t.text("login.notVerified");
     case "not_found":

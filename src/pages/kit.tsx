@@ -29,6 +29,11 @@ export interface Frame {
   languages: LanguageLink[] | null;
   /** Set only on a sign-in page while sign-ins are under attack: the Turnstile widget's site key. */
   turnstileSiteKey?: string;
+  /**
+   * A progressive enhancement of this one response (a copy button), run under the response's nonce:
+   * the CSP allows a script only on a page that sets it, and only this one.
+   */
+  inlineScript?: string;
 }
 
 export interface FrameOptions {
@@ -77,11 +82,16 @@ export const TurnstileWidget: FC<{ frame: Frame }> = ({ frame }) =>
 function contentSecurityPolicy(frame: Frame, formTargets: readonly string[]): string {
   const logo = frame.branding.logoUrl;
   const img = logo ? (logo.startsWith("data:") ? "data:" : "'self'") : null;
+  const scripts = [
+    // Turnstile's script and frame, only on the page that shows the widget (see src/abuse/challenge.ts).
+    ...(frame.turnstileSiteKey ? [TURNSTILE_ORIGIN] : []),
+    ...(frame.inlineScript ? [`'nonce-${frame.nonce}'`] : []),
+  ];
   return [
     "default-src 'none'",
     `style-src 'nonce-${frame.nonce}'`,
-    // Turnstile's script and frame, only on the page that shows the widget (see src/abuse/challenge.ts).
-    ...(frame.turnstileSiteKey ? [`script-src ${TURNSTILE_ORIGIN}`, `frame-src ${TURNSTILE_ORIGIN}`] : []),
+    ...(scripts.length > 0 ? [`script-src ${scripts.join(" ")}`] : []),
+    ...(frame.turnstileSiteKey ? [`frame-src ${TURNSTILE_ORIGIN}`] : []),
     ...(img ? [`img-src ${img}`] : []),
     // A sign-in may redirect to an allowed site (return_to); form-action also governs that redirect.
     `form-action 'self'${formTargets.map((o) => ` ${o}`).join("")}`,
@@ -144,6 +154,7 @@ export const Layout: FC<PropsWithChildren<{ frame: Frame; title: string; wide?: 
           ) : null}
           {frame.languages ? <LanguageSwitcher t={t} links={frame.languages} /> : null}
         </footer>
+        {frame.inlineScript ? <script nonce={frame.nonce} dangerouslySetInnerHTML={{ __html: frame.inlineScript }} /> : null}
       </body>
     </html>
   );
@@ -190,6 +201,10 @@ interface FieldProps {
   name: string;
   label: string;
   type?: "text" | "email" | "password" | "number";
+  /** The keyboard a phone shows: digits for an authenticator's code. */
+  inputmode?: "numeric" | "text";
+  /** Off for codes: neither spelling nor capitals mean anything in them. */
+  spellcheck?: boolean;
   value?: string | undefined;
   error?: string | undefined;
   hint?: string | undefined;
@@ -223,6 +238,9 @@ export const Field: FC<FieldProps> = (p) => {
         type={p.type ?? "text"}
         value={p.type === "password" ? undefined : p.value}
         autocomplete={p.autocomplete}
+        inputmode={p.inputmode}
+        spellcheck={p.spellcheck}
+        autocapitalize={p.spellcheck === false ? "none" : undefined}
         required={p.required ?? false}
         maxlength={p.maxlength}
         min={p.min}

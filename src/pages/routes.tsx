@@ -1,16 +1,18 @@
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { accountPages } from "./account";
+import { accountMfaPages } from "./account-mfa";
 import { adminPages } from "./admin";
 import { recoveryPages } from "./recovery";
 import { messagePage, pageError } from "./respond";
+import { secondStepPages } from "./second-step";
 import { signInPages } from "./sign-in";
 import { verifyPages } from "./verify";
 import type { AppEnv } from "../web/context";
 
 /**
  * The hosted pages (the HTTP contract "Hosted pages"), server-rendered HTML at the worker's root:
- * /login, /register, /logout, /forgot-password, /reset-password, /verify-email,
+ * /login (and its second step, /login/verify), /register, /logout, /forgot-password, /reset-password, /verify-email,
  * /revert-email-change, /resend-verification, /account and the administration console /admin. They are not part of the JSON API's
  * OpenAPI document; their errors are pages too (see pages/respond.tsx).
  */
@@ -22,6 +24,7 @@ const FORM_BODY_LIMIT = 16 * 1024;
 // Scoped to the page paths: middleware on "*" here would run for the whole app once mounted at "/".
 for (const path of [
   "/login",
+  "/login/verify",
   "/register",
   "/logout",
   "/forgot-password",
@@ -43,8 +46,10 @@ for (const path of [
 }
 
 pageRoutes.route("/", signInPages);
+pageRoutes.route("/", secondStepPages);
 pageRoutes.route("/", recoveryPages);
 pageRoutes.route("/", verifyPages);
 pageRoutes.route("/", accountPages);
+pageRoutes.route("/", accountMfaPages);
 pageRoutes.route("/", adminPages);
 pageRoutes.onError(pageError);

@@ -110,6 +110,10 @@ button.danger{background:transparent;color:var(--err);border-color:var(--err)}
 .alert p,.notice p{margin:.25rem 0}
 .notice{border:2px solid var(--ok);border-radius:.5rem;padding:.75rem 1rem;margin:0 0 1rem;background:var(--card)}
 .secret{font-family:ui-monospace,monospace;word-break:break-all;background:var(--bg);padding:.6rem;border-radius:.4rem;border:1px solid var(--line)}
+.qr{width:100%;max-width:13rem;margin:.5rem 0 .75rem}.qr svg{display:block;width:100%;height:auto}
+code.secret{display:inline-block;font-size:1rem;margin:.25rem 0;padding:.3rem .6rem;word-break:normal}
+ol.codes{columns:2 10rem;padding-inline-start:1.75rem}ol.codes code{font-size:1rem;word-break:normal}
+.links{align-items:center}.links>button{margin:0}
 .links{display:flex;flex-wrap:wrap;gap:.5rem 1.25rem;margin:1rem 0 0}
 ul.items{list-style:none;padding:0;margin:0}
 ul.items li{border-top:1px solid var(--soft);padding:.75rem 0;display:flex;flex-wrap:wrap;justify-content:space-between;gap:.5rem;align-items:center}

@@ -334,6 +334,9 @@ export const AdminUserSchema = UserSchema.extend({
   is_superuser: z.boolean(),
   roles: z.array(z.string()),
   deactivated_at: isoTime.nullable(),
+  second_factors: z
+    .array(z.string())
+    .openapi({ description: "The second factors the user has turned on (`totp`); empty when the password alone signs in." }),
 }).openapi("AdminUser");
 
 export const AdminUserListSchema = z

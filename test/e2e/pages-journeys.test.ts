@@ -1,6 +1,7 @@
 import axe from "axe-core";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { currentStep, totpCode } from "../totp-codes";
 import { launchChromium, messages, type Gatehouse, startGatehouse } from "./harness.mjs";
 
 /**
@@ -344,6 +345,104 @@ describe("the hosted pages in Chromium", () => {
     await shoot(inspect, "admin");
     await inspect.goto(userUrl);
     await shoot(inspect, "admin-user", true);
+  });
+});
+
+describe("two-step verification in Chromium", () => {
+  /** From /account: the set-up, its key read from the page's text (as a person types it into an app). */
+  async function setUpApp(page: Page): Promise<string> {
+    await page.goto(`${base}/account#security`);
+    await page.getByRole("button", { name: "Set up an authenticator app" }).click();
+    await page.waitForURL(`${base}/account?notice=totp_started#security`);
+    expect(await page.getByRole("img", { name: "QR code that adds this account to an authenticator app" }).isVisible()).toBe(true);
+    return (await page.locator("#totp-secret").textContent())!.replace(/\s/g, "");
+  }
+
+  async function turnOn(page: Page, secret: string): Promise<string[]> {
+    await fill(page, { "Code from your authenticator app": totpCode(secret) }, "form[action='/account/mfa/totp/confirm']");
+    await page.getByRole("button", { name: "Turn on two-step verification" }).click();
+    await page.waitForURL(`${base}/account/mfa/totp/confirm`);
+    const codes = await page.locator("#recovery-codes-list code").allTextContents();
+    expect(codes).toHaveLength(10);
+    return codes;
+  }
+
+  async function signOut(page: Page) {
+    await page.goto(`${base}/account`);
+    await page.getByRole("button", { name: "Sign out this device" }).click();
+    await page.waitForURL(`${base}/login?notice=signed_out`);
+  }
+
+  it("without JavaScript: turn on an authenticator app, keep the recovery codes, sign in with a code, then with a recovery code", async () => {
+    const email = newEmail("two.step");
+    const page = await newPage({ javaScript: false });
+    await register(page, email, "Tess Twostep");
+    const secret = await setUpApp(page);
+    const codes = await turnOn(page, secret);
+    // The download is a data: link: no script needed. The copy button needs one, so it stays hidden.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download the codes" }).click()]);
+    expect(download.suggestedFilename()).toBe("recovery-codes.txt");
+    const href = await page.getByRole("link", { name: "Download the codes" }).getAttribute("href");
+    for (const code of codes) expect(decodeURIComponent(href!)).toContain(code);
+    expect(await page.getByRole("button", { name: "Copy the codes" }).count()).toBe(0);
+    await page.goto(`${base}/account`);
+    expect(await page.getByText("10 recovery codes left.").isVisible()).toBe(true);
+
+    await signOut(page);
+    await signIn(page, email, PASSWORD);
+    await page.waitForURL(`${base}/login/verify`);
+    // The step of the confirming code is used: the app's next one.
+    await fill(page, { "Code from your authenticator app": totpCode(secret, currentStep() + 1) });
+    await page.getByRole("button", { name: "Verify" }).click();
+    await page.waitForURL(`${base}/account`);
+
+    await signOut(page);
+    await signIn(page, email, PASSWORD);
+    await page.waitForURL(`${base}/login/verify`);
+    await page.getByRole("link", { name: "Use a recovery code instead" }).click();
+    await fill(page, { "Recovery code": codes[0]! });
+    await page.getByRole("button", { name: "Verify" }).click();
+    await page.waitForURL(`${base}/account`);
+    expect(await page.getByText("9 recovery codes left.").isVisible()).toBe(true);
+  });
+
+  it("with JavaScript: axe on every step, the copy button, a wrong code beside the field, and the screenshots", async () => {
+    const email = newEmail("two.step.js");
+    const page = await newPage();
+    await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+    await register(page, email, "Jay Script");
+    const secret = await setUpApp(page);
+    await expectAccessible(page);
+    await shoot(page, "account-two-step-setup", true);
+
+    await fill(page, { "Code from your authenticator app": "000000" }, "form[action='/account/mfa/totp/confirm']");
+    await page.getByRole("button", { name: "Turn on two-step verification" }).click();
+    if (totpCode(secret) !== "000000") {
+      expect(await page.locator("#mfa_confirm-code-error").textContent()).toBe("This code is wrong, has expired or was already used.");
+      expect(await page.locator("#mfa_confirm-code").getAttribute("aria-invalid")).toBe("true");
+      await expectAccessible(page);
+    }
+    const codes = await turnOn(page, secret);
+    await expectAccessible(page);
+    await page.getByRole("button", { name: "Copy the codes" }).click();
+    await page.getByText("Copied.").waitFor();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(codes.join("\n"));
+    await shoot(page, "recovery-codes");
+
+    await signOut(page);
+    await signIn(page, email, PASSWORD);
+    await page.waitForURL(`${base}/login/verify`);
+    await expectAccessible(page);
+    await shoot(page, "login-verify");
+    await fill(page, { "Code from your authenticator app": "12345" });
+    await page.getByRole("button", { name: "Verify" }).click();
+    expect(await page.locator("#login_verify-code-error").isVisible()).toBe(true);
+    await expectAccessible(page);
+    await fill(page, { "Code from your authenticator app": totpCode(secret, currentStep() + 1) });
+    await page.getByRole("button", { name: "Verify" }).click();
+    await page.waitForURL(`${base}/account`);
+    await page.goto(`${base}/account#security`);
+    await expectAccessible(page);
   });
 });
 

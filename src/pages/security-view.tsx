@@ -1,0 +1,180 @@
+import type { Child, FC } from "hono/jsx";
+import type { MfaStatus } from "../accounts/mfa";
+import { qrSvg } from "../factors/totp";
+import type { FormName } from "./csrf";
+import { ProofField, type ProofKind } from "./fresh-proof";
+import { ErrorSummary, Field, Form, whenText, type Frame, type FormState } from "./kit";
+
+/**
+ * The account page's two-step verification section: whether an authenticator app is on, setting
+ * one up (QR code and key, drawn here: no other service sees the secret), and the recovery codes,
+ * shown once in the answer that made them.
+ */
+
+/** A set-up begun and not yet confirmed. */
+export interface Enrolment {
+  uri: string;
+  /** Base32, as people type it into an app. */
+  secret: string;
+}
+
+export interface SecurityView {
+  frame: Frame;
+  mfa: MfaStatus;
+  enrolment: Enrolment | null;
+  proof: ProofKind | null;
+  stateOf: (form: FormName) => FormState | undefined;
+}
+
+/** "ABCD EFGH …": groups of four are easier to copy by hand. */
+const grouped = (secret: string) => secret.match(/.{1,4}/g)?.join(" ") ?? secret;
+
+export const SecuritySection: FC<SecurityView> = ({ frame, mfa, enrolment, proof, stateOf }) => {
+  const { t } = frame;
+  const summary = (form: FormName) => <ErrorSummary t={t} state={stateOf(form)} form={form} />;
+  const proofField = (form: FormName) => (
+    <ProofField
+      frame={frame}
+      form={form}
+      kind={proof}
+      error={stateOf(form)?.fields?.proof_code ?? stateOf(form)?.fields?.current_password}
+    />
+  );
+  return (
+    <section id="security" aria-labelledby="security-h">
+      <h2 id="security-h">{t.text("security.title")}</h2>
+      {summary("mfa_start")}
+      {summary("mfa_confirm")}
+      {summary("mfa_disable")}
+      {summary("recovery_codes")}
+      <p>{t.text("security.intro")}</p>
+      {mfa.totp.enabled ? (
+        <>
+          <p>
+            <strong>{t.text("security.on", { date: whenText(t, mfa.totp.created_at) })}</strong>
+          </p>
+          <p>{t.text("security.codesLeft", { count: mfa.recovery_codes_remaining })}</p>
+          <Form frame={frame} name="recovery_codes" action="/account/mfa/recovery-codes" label={t.text("security.regenerate")}>
+            <p class="muted">{t.text("security.regenerateIntro")}</p>
+            {proofField("recovery_codes")}
+            <button type="submit" class="secondary">
+              {t.text("security.regenerate")}
+            </button>
+          </Form>
+          <Form frame={frame} name="mfa_disable" action="/account/mfa/totp/disable" label={t.text("security.disable")}>
+            <p class="muted">{t.text("security.disableIntro")}</p>
+            {proofField("mfa_disable")}
+            <button type="submit" class="danger">
+              {t.text("security.disable")}
+            </button>
+          </Form>
+        </>
+      ) : enrolment ? (
+        <>
+          <p>{t.text("security.pendingIntro")}</p>
+          <ol>
+            <li>
+              {t.text("security.scan")}
+              <div
+                class="qr"
+                role="img"
+                aria-label={t.text("security.qrLabel")}
+                dangerouslySetInnerHTML={{ __html: qrSvg(enrolment.uri) }}
+              />
+            </li>
+            <li>
+              {t.text("security.typeKey")}
+              <br />
+              <code class="secret" id="totp-secret">
+                {grouped(enrolment.secret)}
+              </code>
+            </li>
+            <li>{t.text("security.enterCode")}</li>
+          </ol>
+          <Form frame={frame} name="mfa_confirm" action="/account/mfa/totp/confirm">
+            <Field
+              form="mfa_confirm"
+              name="code"
+              label={t.text("fields.code.label")}
+              hint={t.text("fields.code.hint")}
+              error={stateOf("mfa_confirm")?.fields?.code}
+              autocomplete="one-time-code"
+              inputmode="numeric"
+              spellcheck={false}
+              required
+              maxlength={10}
+            />
+            {proofField("mfa_confirm")}
+            <button type="submit">{t.text("security.confirm")}</button>
+          </Form>
+          <StartForm frame={frame} proofField={proofField("mfa_start")} again />
+        </>
+      ) : (
+        <>
+          <p>
+            <strong>{t.text("security.off")}</strong>
+          </p>
+          <StartForm frame={frame} proofField={proofField("mfa_start")} />
+        </>
+      )}
+    </section>
+  );
+};
+
+const StartForm: FC<{ frame: Frame; proofField: Child; again?: boolean }> = ({ frame, proofField, again }) => (
+  <Form frame={frame} name="mfa_start" action="/account/mfa/totp">
+    {again ? <p class="muted">{frame.t.text("security.startAgainIntro")}</p> : null}
+    {proofField}
+    <button type="submit" class={again ? "secondary" : undefined}>
+      {frame.t.text(again ? "security.startAgain" : "security.start")}
+    </button>
+  </Form>
+);
+
+/**
+ * The recovery codes of this answer, and the only time they are shown: a download that needs no
+ * script (a `data:` link), and a copy button that only a browser running the page's one inline
+ * script shows ({@link COPY_SCRIPT}).
+ */
+export const RecoveryCodes: FC<{ frame: Frame; codes: string[]; email: string }> = ({ frame, codes, email }) => {
+  const { t } = frame;
+  const file = [t.text("security.codesFile", { product: frame.branding.productName, email }), "", ...codes, ""].join("\n");
+  return (
+    <div class="notice" id="recovery-codes">
+      <h2>{t.text("security.codesTitle")}</h2>
+      <p>{t.text("security.codesIntro")}</p>
+      <ol class="codes" id="recovery-codes-list">
+        {codes.map((code) => (
+          <li>
+            <code>{code}</code>
+          </li>
+        ))}
+      </ol>
+      <p class="links">
+        <a href={`data:text/plain;charset=utf-8,${encodeURIComponent(file)}`} download="recovery-codes.txt">
+          {t.text("security.download")}
+        </a>
+        <button type="button" class="secondary" hidden data-copy="recovery-codes-list" data-done={t.text("security.copied")}>
+          {t.text("security.copy")}
+        </button>
+        <span class="muted" aria-live="polite" id="recovery-codes-copied" />
+      </p>
+    </div>
+  );
+};
+
+/**
+ * The copy button's script: it shows the button only where it can work (clipboard API), and says
+ * "Copied" in the live region beside it. The page works the same without it.
+ */
+export const COPY_SCRIPT = `for (const button of document.querySelectorAll("button[data-copy]")) {
+  const list = document.getElementById(button.dataset.copy);
+  const said = document.getElementById(button.dataset.copy.replace(/-list$/, "-copied"));
+  if (!list || !navigator.clipboard) continue;
+  button.hidden = false;
+  button.addEventListener("click", () =>
+    navigator.clipboard.writeText(list.innerText.trim()).then(() => {
+      if (said) said.textContent = button.dataset.done;
+    }),
+  );
+}`;
