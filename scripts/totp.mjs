@@ -4,12 +4,12 @@ import { generateHOTP } from "@oslojs/otp";
 
 const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
-/** RFC 4648 base32 (no padding needed) to bytes. */
+/** RFC 4648 base32 to bytes (padding and the spaces of a grouped key ignored). */
 export function base32Decode(text) {
   const bytes = [];
   let buffer = 0;
   let bits = 0;
-  for (const char of text.replace(/=+$/, "").toUpperCase()) {
+  for (const char of text.replace(/[\s=]/g, "").toUpperCase()) {
     const value = BASE32.indexOf(char);
     if (value < 0) throw new Error(`not base32: ${char}`);
     buffer = ((buffer << 5) | value) & 0xffff;

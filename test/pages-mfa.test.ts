@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { auditRows, call, outbox, register, superuser, type Registered } from "./helpers";
 import { Browser, fieldError, textOf } from "./pages-browser";
-import { currentStep, totpCode } from "./totp-codes";
+import { currentStep, totpCode } from "../scripts/totp.mjs";
 
 /**
  * Two-step verification on the hosted pages: setting up an authenticator app on /account (QR code,

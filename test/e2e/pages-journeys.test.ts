@@ -1,7 +1,7 @@
 import axe from "axe-core";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { currentStep, totpCode } from "../totp-codes";
+import { currentStep, totpCode } from "../../scripts/totp.mjs";
 import { launchChromium, messages, type Gatehouse, startGatehouse } from "./harness.mjs";
 
 /**
