@@ -70,6 +70,11 @@ export const ERROR_CATALOGUE = {
     title: "Already enabled",
     detail: "An authenticator app is already enabled: disable it first to set up another.",
   },
+  last_sign_in_method: {
+    status: 409,
+    title: "Last way in",
+    detail: "This is the account's last way to sign in: set a password or add another passkey first.",
+  },
   email_taken: { status: 409, title: "Email taken", detail: "An account with this email already exists." },
   username_taken: { status: 409, title: "Username taken", detail: "This username is already taken." },
   payload_too_large: { status: 413, title: "Payload too large", detail: "The request body is larger than allowed." },

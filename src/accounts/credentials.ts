@@ -122,6 +122,8 @@ export async function deleteAccount(deps: Deps, caller: FreshnessOf, password: s
     set: { deletedAt: now, isActive: false, ...(eraseNow ? tombstone(user.id, now) : {}) },
     bumpEpoch: true,
     revokeSessionsReason: "account_deleted",
+    // Its factors go with it (a passkey's credential id, say, is free again).
+    removeFactors: { since: null },
     revokeApiKeys: "all",
     onlyIf: leavesAnActiveSuperuser(user.id),
     events: [{ type: "user.deleted", data: { user_id: user.id, reason: "deleted_by_user" } }],

@@ -10,6 +10,7 @@ import {
   stillPending,
 } from "../db/factors";
 import { totpFactors, type User } from "../db/schema";
+import { countPasskeys } from "../db/passkeys";
 import { eq } from "drizzle-orm";
 import { AppError } from "../errors";
 import { eventRows } from "../events/events";
@@ -43,7 +44,7 @@ export async function mfaStatus(deps: Deps, user: User): Promise<MfaStatus> {
   const enabled = Boolean(totp?.confirmedAt);
   return {
     totp: { enabled, created_at: enabled && totp?.confirmedAt ? totp.confirmedAt.toISOString() : null },
-    passkeys: 0,
+    passkeys: await countPasskeys(deps.db, user.id),
     recovery_codes_remaining: user.secondFactors.length > 0 ? recoveryCodesRemaining : 0,
     required: false,
   };
@@ -118,7 +119,7 @@ export async function confirmTotp(deps: Deps, caller: FreshnessOf, code: string)
     .audit(auditRow(deps, { action: "mfa.enabled", userId: user.id, resource: `user:${user.id}`, metadata: { method: "totp" } }))
     .events(eventRows(deps, [{ type: "user.mfa_enabled", data: { user_id: user.id, method: "totp" } }]));
   if (!(await work.commit()).committed) throw new AppError("not_found", { detail: "The pending authenticator app changed: start again." });
-  await mailEnrolmentNotice(deps, user, pending.createdAt);
+  await mailEnrolmentNotice(deps, user, "totp", pending.createdAt);
   return codes ? { recovery_codes: codes } : {};
 }
 
@@ -166,11 +167,11 @@ async function hashes(codes: string[]): Promise<string[]> {
 }
 
 /**
- * The enrolment notice to the account's address: its link (a sign-in revert token, 7 days, single
+ * The enrolment notice (an authenticator app or a passkey) to the account's address: its link (a sign-in revert token, 7 days, single
  * use) removes every factor enrolled since `since` and then secures the account like the sign-in
  * revert. A factor someone else enrolled with the password is undone by the mailbox's owner.
  */
-async function mailEnrolmentNotice(deps: Deps, user: User, since: Date): Promise<void> {
+export async function mailEnrolmentNotice(deps: Deps, user: User, factor: "totp" | "passkey", since: Date): Promise<void> {
   const token = await issueOneTimeToken(deps, "signin_revert", { userId: user.id, email: user.email, since: since.getTime() });
-  sendMail(deps, enrolmentNoticeMail(deps, user, token, { ip: deps.meta.ip, time: deps.now() }), { class: "account" });
+  sendMail(deps, enrolmentNoticeMail(deps, user, token, { factor, ip: deps.meta.ip, time: deps.now() }), { class: "account" });
 }

@@ -11,7 +11,13 @@ import { deviceSignIn } from "../devices/devices";
 import { afterSuccessfulLogin } from "../devices/sign-in-signals";
 import { AppError } from "../errors";
 import { MFA_TOKEN_TTL_MS, openMfaToken, sealMfaToken, tokenStillValid, type MfaTokenClaims } from "../factors/mfa-tokens";
-import { proveSecondFactor, recordSecondStepIssued, SECOND_FACTOR_AMR, type SecondFactorProof } from "../factors/second-factor";
+import {
+  proveSecondFactor,
+  recordSecondStepIssued,
+  SECOND_FACTOR_AMR,
+  type Answerer,
+  type SecondFactorProof,
+} from "../factors/second-factor";
 import type { Deps } from "../kernel/deps";
 import { sendSecurityNotice } from "../mail/notices";
 import { addSession, type TokenResponse } from "../sessions/sessions";
@@ -42,14 +48,16 @@ export interface FirstFactor {
   fence: SQL;
   /** A rehashed password, written only while the verified hash is still the row's. */
   rehash: string | null;
+  /** What the first factor used up, written in the sign-in's batch (a passkey's challenge and counter). */
+  extra?: BatchItem<"sqlite">[];
 }
 
 /** What a first factor led to: a sign-in, a second step to take, or nothing (the primary's row moved on). */
 export type FirstFactorOutcome = { kind: "signed_in"; signedIn: SignedIn } | { kind: "second_step"; error: AppError } | null;
 
-/** Whether a first factor alone may sign this account in. */
-function needsSecondStep(user: User): boolean {
-  return user.secondFactors.length > 0;
+/** Whether a first factor alone may sign this account in (a passkey with user verification is two factors: `mfa`). */
+function needsSecondStep(user: User, first: Pick<FirstFactor, "amr">): boolean {
+  return user.secondFactors.length > 0 && !first.amr.includes("mfa");
 }
 
 /** The methods an `mfa_required` offers (a recovery code whenever a second factor exists). */
@@ -59,13 +67,14 @@ function secondStepMethods(user: User): string[] {
 
 export async function afterFirstFactor(deps: Deps, first: FirstFactor): Promise<FirstFactorOutcome> {
   const { user } = first;
-  if (needsSecondStep(user)) return { kind: "second_step", error: await secondStepRequired(deps, first) };
+  if (needsSecondStep(user, first)) return { kind: "second_step", error: await secondStepRequired(deps, first) };
   const signedIn = await writeSignIn(deps, {
     user,
     amr: first.amr,
     device: first.device,
     fence: sql`${first.fence} AND ${factorsUnchanged(user.id, user.factorsEpoch)}`,
     rehash: first.rehash,
+    extra: first.extra ?? [],
   });
   return signedIn ? { kind: "signed_in", signedIn } : null;
 }
@@ -95,6 +104,33 @@ async function secondStepRequired(deps: Deps, first: FirstFactor): Promise<AppEr
  * a recovery code used (two sign-ins with one code: one wins).
  */
 export async function completeSecondStep(deps: Deps, mfaToken: string, proof: SecondFactorProof, channel: Channel): Promise<SignedIn> {
+  const step = await openSecondStep(deps, mfaToken, channel);
+  const proven = await proveSecondFactor(deps, step.user, proof, { answerer: step.answerer, token: step.token });
+  const now = deps.now();
+  return finishSecondStep(deps, step, {
+    method: proof.method,
+    amr: [SECOND_FACTOR_AMR],
+    fence: proven.recoveryCodeId ? recoveryCodeUnused(proven.recoveryCodeId) : null,
+    extra: proven.recoveryCodeId ? [useRecoveryCode(deps.db, proven.recoveryCodeId, now)] : [],
+    enrolledAt: proven.enrolledAt,
+    recoveryCodeUsed: proven.recoveryCodeId !== null,
+  });
+}
+
+/** A second step under way: the token's claims, the account and the known device it came with. */
+export interface SecondStep {
+  claims: MfaTokenClaims;
+  user: User;
+  known: Device | null;
+  answerer: Answerer;
+  token: { id: string; expiresAt: number };
+}
+
+/**
+ * Opens an `mfa_token`: it must open, be this channel's, be within its 5 minutes and match the
+ * account's credentials and factors epochs (read near the user); else 401 `invalid_token`.
+ */
+export async function openSecondStep(deps: Deps, mfaToken: string, channel: Channel): Promise<SecondStep> {
   const claims = await openMfaToken(await deps.keys(), mfaToken);
   if (!claims || claims.channel !== channel) throw new AppError("invalid_token");
   const { user, device } = await deps.replicas.peek(claims.userId, async (db) => ({
@@ -103,37 +139,58 @@ export async function completeSecondStep(deps: Deps, mfaToken: string, proof: Se
   }));
   if (!user || !tokenStillValid(claims, user, deps.now())) throw new AppError("invalid_token");
   const known = device && device.revokedAt === null ? device : null;
-  const proven = await proveSecondFactor(deps, user, proof, {
+  return {
+    claims,
+    user,
+    known,
     answerer: known ? { kind: "device", id: known.id } : { kind: "stranger" },
     token: { id: claims.id, expiresAt: claims.expiresAt },
-  });
-  const now = deps.now();
+  };
+}
+
+/**
+ * The sign-in a proven second step makes: the usual fenced unit of work (the account still as the
+ * token was issued under, and whatever the proof used up still unused), then the sign-in's signals.
+ */
+export async function finishSecondStep(
+  deps: Deps,
+  step: SecondStep,
+  proof: {
+    method: string;
+    amr: string[];
+    fence: SQL | null;
+    extra: BatchItem<"sqlite">[];
+    enrolledAt: Date | null;
+    recoveryCodeUsed?: boolean;
+  },
+): Promise<SignedIn> {
+  const { claims, user, known } = step;
   const stillAsIssued = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${user.id} AND ${users.deletedAt} IS NULL
     AND ${users.isActive} = 1 AND ${users.credentialsEpoch} = ${claims.credentialsEpoch} AND ${users.factorsEpoch} = ${claims.factorsEpoch})`;
   const signedIn = await writeSignIn(deps, {
     user,
-    amr: [...claims.amr, SECOND_FACTOR_AMR, "mfa"],
+    amr: [...claims.amr, ...proof.amr, "mfa"],
     factors: [proof.method],
     device: known,
-    fence: proven.recoveryCodeId ? sql`${stillAsIssued} AND ${recoveryCodeUnused(proven.recoveryCodeId)}` : stillAsIssued,
+    fence: proof.fence ? sql`${stillAsIssued} AND ${proof.fence}` : stillAsIssued,
     rehash: null,
-    extra: proven.recoveryCodeId ? [useRecoveryCode(deps.db, proven.recoveryCodeId, now)] : [],
+    extra: proof.extra,
   });
-  // The account moved on between the steps (password, factors, a parallel use of the recovery code).
+  // The account moved on between the steps (password, factors, a parallel use of what the proof used).
   if (!signedIn) throw new AppError("invalid_token");
-  if (proven.recoveryCodeId) deps.waitUntil(sendSecurityNotice(deps, user.id, "recovery_code_used", user));
+  if (proof.recoveryCodeUsed) deps.waitUntil(sendSecurityNotice(deps, user.id, "recovery_code_used", user));
   afterSuccessfulLogin(deps, {
     user,
     newDevice: known === null,
     deviceToken: undefined,
     password: undefined,
-    secondFactorSince: proven.enrolledAt,
+    secondFactorSince: proof.enrolledAt,
   });
   return signedIn;
 }
 
 /** The names audit rows give the factors of a sign-in. */
-const FACTOR_NAMES: Record<string, string> = { pwd: "password" };
+const FACTOR_NAMES: Record<string, string> = { pwd: "password", hwk: "passkey", swk: "passkey" };
 
 /**
  * The sign-in's one unit of work, fenced: the session (and the sessions beyond the cap ended), the

@@ -69,7 +69,9 @@ export type AuditAction =
   | "mfa.disabled"
   | "mfa.recovery_codes_regenerated"
   | "mfa.factors_removed"
-  | "session.stepped_up";
+  | "session.stepped_up"
+  | "passkey.added"
+  | "passkey.removed";
 
 export interface AuditEntry {
   action: AuditAction;

@@ -68,6 +68,7 @@ const DEFAULT_LIMITS = {
   mfa_session_30_minutes: { limit: 5, window: 1800 },
   mfa_session_30_days: { limit: 20, window: 30 * 86_400 },
   mfa_notice_user_day: { limit: 1, window: 86_400 },
+  passkey_ip_minute: { limit: 10, window: 60 },
 } as const satisfies Record<string, { limit: number; window: number }>;
 
 type LimitName = keyof typeof DEFAULT_LIMITS;
@@ -107,6 +108,8 @@ const IP_ACTIONS = {
   reset_password: ["reset_password_ip_minute"],
   verify_email: ["verify_email_ip_minute"],
   username_change: ["username_change_ip_day"],
+  // Passkey sign-ins (their options and assertions): never per credential, whose id is not secret.
+  passkey: ["passkey_ip_minute"],
 } as const satisfies Record<string, readonly LimitName[]>;
 
 /** Actions counted per signed-in user (one Durable Object per user id, `user:<id>`). */

@@ -17,6 +17,36 @@ const list = z
       .filter(Boolean),
   );
 
+/** The passkeys' relying party (API.md v1.2 "Passkeys"): its id, name, and the exact origins allowed to use it. */
+export interface RelyingPartyConfig {
+  id: string;
+  name: string;
+  origins: string[];
+}
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/**
+ * WEBAUTHN_RP_ID checked where configuration is read: a domain name (no IP address, no port, no bare
+ * suffix such as `com`; `localhost` is the one single-label name browsers accept), equal to
+ * PUBLIC_URL's host or a parent of it. The origins are PUBLIC_URL's and those of CORS_ORIGINS that
+ * lie within the RP ID, exactly.
+ */
+function relyingParty(publicUrl: string, corsOrigins: string[], configured: string | undefined, name: string): RelyingPartyConfig {
+  const host = new URL(publicUrl).hostname;
+  const id = configured ?? host;
+  const domain = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(id);
+  const ip = IPV4.test(id) || id.includes(":") || id.startsWith("[");
+  const within = (h: string) => h === id || h.endsWith(`.${id}`);
+  if (configured !== undefined && (!domain || ip || (!id.includes(".") && id !== "localhost") || !within(host))) {
+    throw new ConfigError(
+      "invalid configuration: WEBAUTHN_RP_ID must be a domain equal to PUBLIC_URL's host or a parent of it (never an IP address)",
+    );
+  }
+  const origins = [new URL(publicUrl).origin, ...corsOrigins.filter((o) => URL.canParse(o) && within(new URL(o).hostname))];
+  return { id, name, origins: [...new Set(origins)] };
+}
+
 /** The web section: URLs, CORS, the cookie domain and `branding`. */
 export const web = defineSection({
   variables: {
@@ -90,6 +120,22 @@ export const web = defineSection({
       schema: z.email().optional(),
       doc: 'a "Contact support" `mailto:` link in the pages\' footer',
     },
+    WEBAUTHN_RP_ID: {
+      kind: "var",
+      schema: z
+        .string()
+        .trim()
+        .transform((v) => v.toLowerCase())
+        .optional(),
+      shown: "`PUBLIC_URL`'s host",
+      doc: "the passkeys' relying party: a domain (never an IP address or a bare public suffix) equal to `PUBLIC_URL`'s host or a parent of it, e.g. `example.com` so that `auth.example.com` and `app.example.com` share passkeys; changing it later orphans every passkey",
+    },
+    WEBAUTHN_RP_NAME: {
+      kind: "var",
+      schema: z.string().trim().min(1).max(60).optional(),
+      shown: "`BRAND_NAME`",
+      doc: "the name authenticators show beside a passkey",
+    },
   },
   read: (v) => {
     const publicHost = new URL(v.PUBLIC_URL).hostname;
@@ -101,6 +147,7 @@ export const web = defineSection({
       throw new ConfigError("invalid configuration: BRAND_LOGO_URL must be a data: image or on PUBLIC_URL's origin");
     }
     return {
+      webauthn: relyingParty(v.PUBLIC_URL, v.CORS_ORIGINS, v.WEBAUTHN_RP_ID, v.WEBAUTHN_RP_NAME ?? v.BRAND_NAME),
       corsOrigins: v.CORS_ORIGINS,
       corsAllowCredentials: v.CORS_ALLOW_CREDENTIALS,
       /** Where cookie mode also puts the access token (`__Secure-gh_at`); undefined: nowhere. */

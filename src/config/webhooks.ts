@@ -22,6 +22,8 @@ export const EVENT_TYPES = [
   "security.alert",
   "user.mfa_enabled",
   "user.mfa_disabled",
+  "user.passkey_added",
+  "user.passkey_removed",
 ] as const;
 
 /** One of {@link EVENT_TYPES}. */

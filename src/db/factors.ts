@@ -1,7 +1,7 @@
 import { and, count, eq, gte, isNull, or, sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
-import { recoveryCodes, totpFactors, users, type WrappedSecret } from "./schema";
+import { passkeys, recoveryCodes, totpFactors, users, type WrappedSecret } from "./schema";
 
 /** The second factors of one account: its authenticator app (pending or enabled) and its recovery codes. */
 
@@ -105,11 +105,26 @@ export function useRecoveryCode(db: Db, id: string, now: Date) {
 export function factorRemoval(db: Db, userId: string, since: Date | null, now: Date): BatchItem<"sqlite">[] {
   const totpSince = since ? or(gte(totpFactors.createdAt, since), gte(totpFactors.confirmedAt, since)) : undefined;
   const codesSince = since ? gte(recoveryCodes.createdAt, since) : undefined;
-  const remaining = sql`(SELECT CASE WHEN EXISTS (SELECT 1 FROM ${totpFactors} WHERE ${totpFactors.userId} = ${userId}
-    AND ${totpFactors.confirmedAt} IS NOT NULL) THEN '["totp"]' ELSE '[]' END)`;
+  const passkeysSince = since ? gte(passkeys.createdAt, since) : undefined;
   return [
     db.delete(totpFactors).where(and(eq(totpFactors.userId, userId), totpSince)),
     db.delete(recoveryCodes).where(and(eq(recoveryCodes.userId, userId), codesSince)),
-    factorsChanged(db, userId, remaining, now),
+    db.delete(passkeys).where(and(eq(passkeys.userId, userId), passkeysSince)),
+    factorsChanged(db, userId, remainingFactors(userId), now),
   ];
+}
+
+/** SQL: the second factors the account has left, as the JSON list `users.second_factors` keeps. */
+export function remainingFactors(userId: string): SQL {
+  const totp = sql`EXISTS (SELECT 1 FROM ${totpFactors} WHERE ${totpFactors.userId} = ${userId} AND ${totpFactors.confirmedAt} IS NOT NULL)`;
+  const passkey = sql`EXISTS (SELECT 1 FROM ${passkeys} WHERE ${passkeys.userId} = ${userId})`;
+  return sql`(SELECT CASE WHEN ${totp} AND ${passkey} THEN '["totp","passkey"]' WHEN ${totp} THEN '["totp"]'
+    WHEN ${passkey} THEN '["passkey"]' ELSE '[]' END)`;
+}
+
+/** Deletes the recovery codes once the account has no second factor left (run after the list was updated). */
+export function recoveryCodesWithoutFactors(db: Db, userId: string) {
+  return db
+    .delete(recoveryCodes)
+    .where(and(eq(recoveryCodes.userId, userId), sql`(SELECT ${users.secondFactors} FROM ${users} WHERE ${users.id} = ${userId}) = '[]'`));
 }

@@ -56,6 +56,8 @@ export const users = sqliteTable(
      * fenced on it (sessions/sign-in).
      */
     factorsEpoch: integer("factors_epoch").notNull().default(0),
+    /** The WebAuthn user handle (random, base64url; never the email), made with the first passkey. */
+    webauthnUserId: text("webauthn_user_id"),
   },
   (t) => [
     uniqueIndex("users_email_live_uq")
@@ -290,6 +292,36 @@ export const recoveryCodes = sqliteTable(
   },
   (t) => [index("recovery_codes_user_idx").on(t.userId), uniqueIndex("recovery_codes_hash_uq").on(t.codeHash)],
 );
+
+/**
+ * Passkeys (WebAuthn discoverable credentials). `credential_id` is the authenticator's id
+ * (base64url, unique); `public_key` the credential's public key as a JWK, for WebCrypto.
+ * `sign_count` is the last signature counter seen (0 for authenticators that do not count);
+ * `backup_eligible` / `backed_up` are the BE / BS flags (a synced passkey: `amr` `swk`).
+ */
+export const passkeys = sqliteTable(
+  "passkeys",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    credentialId: text("credential_id").notNull(),
+    publicKey: text("public_key", { mode: "json" }).$type<JsonWebKey>().notNull(),
+    algorithm: integer("algorithm").notNull(),
+    signCount: integer("sign_count").notNull().default(0),
+    backupEligible: integer("backup_eligible", { mode: "boolean" }).notNull(),
+    backedUp: integer("backed_up", { mode: "boolean" }).notNull(),
+    transports: text("transports", { mode: "json" }).$type<string[]>().notNull(),
+    aaguid: text("aaguid").notNull(),
+    name: text("name").notNull(),
+    createdAt: timestamp("created_at").notNull(),
+    lastUsedAt: timestamp("last_used_at"),
+  },
+  (t) => [uniqueIndex("passkeys_credential_id_uq").on(t.credentialId), index("passkeys_user_idx").on(t.userId, t.createdAt)],
+);
+
+export type Passkey = typeof passkeys.$inferSelect;
 
 export type User = typeof users.$inferSelect;
 export type Session = typeof sessions.$inferSelect;

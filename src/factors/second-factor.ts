@@ -25,7 +25,7 @@ export interface SecondFactorProof {
 }
 
 /** Who answers decides whose budget a wrong answer spends (config/rate-limits.ts SECOND_FACTOR_BUDGETS). */
-type Answerer = { kind: "stranger" } | { kind: "device"; id: string } | { kind: "session"; id: string };
+export type Answerer = { kind: "stranger" } | { kind: "device"; id: string } | { kind: "session"; id: string };
 
 /** What a passed check proved. */
 export interface ProvenFactor {
@@ -49,22 +49,37 @@ export interface ProofContext {
 
 export async function proveSecondFactor(deps: Deps, user: User, proof: SecondFactorProof, context: ProofContext): Promise<ProvenFactor> {
   const { verdict, recoveryCodeId, enrolledAt } = await verdictOf(deps, user, proof, context.pendingSecret);
-  const budget = budgetOf(deps, context.answerer, proof.method);
+  await judgeAnswer(deps, user, proof.method, verdict, context);
+  return { method: proof.method, recoveryCodeId, enrolledAt };
+}
+
+/**
+ * Has the account's object judge a verdict the caller worked out (a passkey's assertion checked by
+ * the caller counts as `match`): returns when it counts, throws 401 `invalid_code` / `invalid_token`
+ * or 429 otherwise (see abuse/objects/second-factor.ts).
+ */
+export async function judgeAnswer(
+  deps: Deps,
+  user: User,
+  method: SecondFactorMethod | "passkey",
+  verdict: SecondFactorAnswer["verdict"],
+  context: Pick<ProofContext, "answerer" | "token">,
+): Promise<void> {
   const answer: SecondFactorAnswer = {
     ...(context.token ? { token: context.token } : {}),
-    budget,
+    budget: budgetOf(deps, context.answerer, method),
     verdict,
     notice: secondFactorPolicies(deps.config.rateLimits, "notice")[0]!,
   };
   const result = await deps.limiter(`user:${user.id}`, (stub) => stub.secondFactorAnswer(answer, deps.now().getTime()));
-  if (result.ok) return { method: proof.method, recoveryCodeId, enrolledAt };
+  if (result.ok) return;
   if (result.reason === "invalid_token") throw new AppError("invalid_token");
   await recordAudit(deps, {
     action: result.reason === "rate_limited" ? "mfa.throttled" : "mfa.failed",
     userId: user.id,
     resource: `user:${user.id}`,
     metadata: {
-      method: proof.method,
+      method,
       answerer: context.answerer.kind,
       ...(result.reason === "rate_limited" ? { policy: result.blockedBy } : { token_spent: result.spent }),
     },
@@ -90,7 +105,7 @@ export async function forgiveStrangers(deps: Deps, userId: string): Promise<void
   await deps.limiter(`user:${userId}`, (stub) => stub.forgiveSecondFactor(["mfa:stranger", "mfa:stranger_recovery"], deps.now().getTime()));
 }
 
-function budgetOf(deps: Deps, answerer: Answerer, method: SecondFactorMethod): SecondFactorAnswer["budget"] {
+function budgetOf(deps: Deps, answerer: Answerer, method: SecondFactorMethod | "passkey"): SecondFactorAnswer["budget"] {
   const named = (budget: SecondFactorBudget, action: string) => ({
     action,
     policies: secondFactorPolicies(deps.config.rateLimits, budget),

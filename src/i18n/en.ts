@@ -406,6 +406,8 @@ export const en = {
     enrolment: {
       subject: "Two-step verification was turned on",
       body: "An authenticator app was added to your {product} account as a second step for signing in.",
+      passkeySubject: "A passkey was added to your account",
+      passkeyBody: "A passkey was added to your {product} account: it signs in on its own, with a fingerprint, a face or a device PIN.",
       action:
         "If this was you, there is nothing to do. If it was not, open the link below within 7 days: it removes the authenticator app and anything else added since, signs every session out, revokes every API key, disables the password and sends you a link to set a new one.",
       link: "This wasn't me: remove it and secure my account",
@@ -484,6 +486,14 @@ export const en = {
       factors_removed: {
         subject: "Second factors were removed",
         body: "From the link in a notice about a new second factor, that factor and any added since were removed, every session and API key was revoked and the password was disabled: use the reset link we are sending you to choose a new one.",
+      },
+      passkey_removed: {
+        subject: "A passkey was removed",
+        body: "A passkey was removed from your account; it can no longer sign in.",
+      },
+      passkey_counter: {
+        subject: "A passkey may have been copied",
+        body: "A sign-in with one of your passkeys was refused because the passkey's signature counter went backwards, which can mean the key was copied. If you did not expect this, remove that passkey in your account and add a new one.",
       },
       account_locked: {
         subject: "Your account was locked",

@@ -173,7 +173,9 @@ export type SecurityEvent =
   | "recovery_code_used"
   | "mfa_disabled"
   | "recovery_codes_regenerated"
-  | "factors_removed";
+  | "factors_removed"
+  | "passkey_removed"
+  | "passkey_counter";
 
 /** What a notice lists as revoked or affected: for now the API keys a change revoked, by name. */
 export interface NoticeItem {
@@ -211,7 +213,7 @@ export async function enrolmentNoticeMail(
   deps: Deps,
   to: Recipient,
   token: string,
-  details: { ip: string | null; time: Date },
+  details: { factor: "totp" | "passkey"; ip: string | null; time: Date },
 ): Promise<MailMessage> {
   const t = await mailTranslator(deps, to);
   const time = t.date(details.time);
@@ -220,9 +222,9 @@ export async function enrolmentNoticeMail(
     t,
     to,
     "security_notice",
-    t.text("mail.enrolment.subject"),
+    t.text(details.factor === "passkey" ? "mail.enrolment.passkeySubject" : "mail.enrolment.subject"),
     [
-      t.line("mail.enrolment.body", product(deps)),
+      t.line(details.factor === "passkey" ? "mail.enrolment.passkeyBody" : "mail.enrolment.body", product(deps)),
       details.ip ? t.line("mail.notice.whenIp", { time, ip: details.ip }) : t.line("mail.notice.when", { time }),
       t.line("mail.enrolment.action"),
     ],

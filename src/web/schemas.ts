@@ -361,12 +361,6 @@ const codeField = z
   .max(64, "Use at most 64 characters.")
   .openapi({ description: "A 6-digit code of the authenticator app (`totp`), or one recovery code (`recovery_code`)." });
 
-export const mfaBody = z.object({
-  mfa_token: z.string().min(1).max(4096).openapi({ description: "The `mfa_token` of the `403 mfa_required` answer." }),
-  method: z.enum(["totp", "recovery_code"]),
-  code: codeField,
-});
-
 export const stepUpBody = z
   .object({
     method: z.enum(["password", "totp", "recovery_code"]),
@@ -399,3 +393,116 @@ export const TotpEnrolmentSchema = z
 export const RecoveryCodesSchema = z
   .object({ recovery_codes: z.array(z.string()).optional().openapi({ description: "Shown this once: 10 codes, each works once." }) })
   .openapi("RecoveryCodes");
+
+/** WebAuthn's JSON forms (base64url without padding), as `PublicKeyCredential.toJSON()` writes them. */
+const b64url = z
+  .string()
+  .max(16_384)
+  .regex(/^[A-Za-z0-9_-]*$/, "Use base64url.");
+const credentialBase = {
+  id: z
+    .string()
+    .min(1)
+    .max(1366)
+    .regex(/^[A-Za-z0-9_-]+$/),
+  rawId: b64url.optional(),
+  type: z.literal("public-key"),
+  authenticatorAttachment: z.string().max(32).nullable().optional(),
+  clientExtensionResults: z.record(z.string(), z.unknown()).optional(),
+};
+
+const registrationCredential = z
+  .object({
+    ...credentialBase,
+    response: z.object({
+      clientDataJSON: b64url,
+      attestationObject: b64url,
+      transports: z.array(z.string().max(32)).max(10).optional(),
+      authenticatorData: b64url.optional(),
+      publicKey: b64url.optional(),
+      publicKeyAlgorithm: z.number().int().optional(),
+    }),
+  })
+  .openapi("RegistrationResponseJSON");
+
+const assertionCredential = z
+  .object({
+    ...credentialBase,
+    response: z.object({
+      clientDataJSON: b64url,
+      authenticatorData: b64url,
+      signature: b64url,
+      userHandle: b64url.nullable().optional(),
+    }),
+  })
+  .openapi("AuthenticationResponseJSON");
+
+export const addPasskeyBody = z.object({
+  credential: registrationCredential,
+  name: z.string().trim().min(1).max(100).optional(),
+});
+
+export const renamePasskeyBody = z.object({ name: z.string().trim().min(1, "Name the passkey.").max(100) });
+
+export const passkeySignInBody = z.object({ credential: assertionCredential, device_token: z.string().max(512).optional() });
+
+const descriptor = z.object({ type: z.literal("public-key"), id: z.string(), transports: z.array(z.string()).optional() });
+
+export const CreationOptionsSchema = z
+  .object({
+    challenge: z.string(),
+    rp: z.object({ id: z.string(), name: z.string() }),
+    user: z.object({ id: z.string(), name: z.string(), displayName: z.string() }),
+    pubKeyCredParams: z.array(z.object({ type: z.literal("public-key"), alg: z.number().int() })),
+    timeout: z.number().int(),
+    excludeCredentials: z.array(descriptor),
+    authenticatorSelection: z.object({
+      residentKey: z.literal("required"),
+      requireResidentKey: z.boolean(),
+      userVerification: z.literal("required"),
+    }),
+    attestation: z.literal("none"),
+  })
+  .openapi("PublicKeyCredentialCreationOptionsJSON");
+
+export const RequestOptionsSchema = z
+  .object({
+    challenge: z.string(),
+    rpId: z.string(),
+    timeout: z.number().int(),
+    userVerification: z.literal("required"),
+    allowCredentials: z.array(descriptor),
+  })
+  .openapi("PublicKeyCredentialRequestOptionsJSON");
+
+export const PasskeySchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    created_at: z.string(),
+    last_used_at: z.string().nullable(),
+    backed_up: z.boolean(),
+    backup_eligible: z.boolean(),
+    transports: z.array(z.string()),
+    aaguid: z.string(),
+    recovery_codes: z.array(z.string()).optional(),
+  })
+  .openapi("Passkey");
+
+export const PasskeyListSchema = z.object({ passkeys: z.array(PasskeySchema) }).openapi("PasskeyList");
+
+export const mfaBody = z
+  .object({
+    mfa_token: z.string().min(1).max(4096).openapi({ description: "The `mfa_token` of the `403 mfa_required` answer." }),
+    method: z.enum(["totp", "recovery_code", "passkey"]),
+    code: codeField.optional(),
+    credential: assertionCredential
+      .optional()
+      .openapi({ description: "`passkey`: the assertion, after `POST /auth/mfa/passkey-options`." }),
+  })
+  .refine((b) => (b.method === "passkey" ? b.credential !== undefined : b.code !== undefined), {
+    message: "Send code with totp or recovery_code, credential with passkey.",
+    path: ["method"],
+  });
+
+export const mfaTokenBody = z.object({ mfa_token: z.string().min(1).max(4096) });

@@ -1,7 +1,8 @@
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { logIn } from "../../accounts/login";
 import { completeSecondStep } from "../../accounts/sign-in";
 import { stepUp } from "../../accounts/step-up";
+import { completeSecondStepWithPasskey, passkeySignInOptions, secondStepPasskeyOptions, signInWithPasskey } from "../../accounts/passkeys";
 import { registerUser } from "../../accounts/registration";
 import { confirmEmailToken, resendVerification } from "../../recovery/email-verification";
 import { revertEmailChange } from "../../recovery/email-change";
@@ -24,6 +25,9 @@ import {
   logoutQuery,
   MessageSchema,
   mfaBody,
+  mfaTokenBody,
+  passkeySignInBody,
+  RequestOptionsSchema,
   stepUpBody,
   refreshBody,
   registerBody,
@@ -136,8 +140,63 @@ const mfa = createRoute({
 });
 
 authRoutes.openapi(mfa, async (c) => {
-  const { mfa_token, method, code } = c.req.valid("json");
-  const signedIn = await completeSecondStep(c.var.deps, mfa_token, { method, code }, "api");
+  const { mfa_token, method, code, credential } = c.req.valid("json");
+  const { deps } = c.var;
+  const signedIn =
+    method === "passkey"
+      ? await completeSecondStepWithPasskey(deps, mfa_token, credential!, "api")
+      : await completeSecondStep(deps, mfa_token, { method, code: code! }, "api");
+  return c.json(deliver(c, signedIn, deps.config.cookieDomain), 200);
+});
+
+const mfaPasskeyOptions = createRoute({
+  method: "post",
+  path: "/mfa/passkey-options",
+  tags,
+  summary: "Request options for a passkey as the second step",
+  description: "Names the account's passkeys; the challenge belongs to this `mfa_token` and works once, for 5 minutes.",
+  request: { body: jsonBody(mfaTokenBody) },
+  responses: {
+    200: jsonResponse(RequestOptionsSchema, "Pass to `navigator.credentials.get()`."),
+    ...problems([...BODY_ERRORS, "invalid_token"]),
+  },
+});
+
+authRoutes.openapi(mfaPasskeyOptions, async (c) =>
+  c.json(await secondStepPasskeyOptions(c.var.deps, c.req.valid("json").mfa_token, "api"), 200),
+);
+
+const passkeyOptions = createRoute({
+  method: "post",
+  path: "/passkey/options",
+  tags,
+  summary: "Request options for a passkey sign-in",
+  description:
+    "For discoverable credentials (`allowCredentials` empty), so also for autofill (conditional mediation). Stateless: the challenge is spent by the sign-in that uses it. Limited per client IP (`passkey_ip_minute`).",
+  request: { body: { required: false, content: { "application/json": { schema: z.object({}) } } } },
+  responses: { 200: jsonResponse(RequestOptionsSchema, "Pass to `navigator.credentials.get()`."), ...problems(["rate_limited"]) },
+});
+
+authRoutes.openapi(passkeyOptions, async (c) => c.json(await passkeySignInOptions(c.var.deps), 200));
+
+const passkeySignIn = createRoute({
+  method: "post",
+  path: "/passkey",
+  tags,
+  summary: "Sign in with a passkey",
+  description:
+    "The assertion (`PublicKeyCredential.toJSON()`). A passkey with user verification signs in alone (`amr` `hwk` or `swk`, and `mfa`). Every refusal (unknown credential, bad signature, wrong origin or RP ID, replayed or foreign challenge, no user verification, a counter that did not increase) is 401 `invalid_credentials`. Limited per client IP (`passkey_ip_minute`), never per credential." +
+    COOKIE_MODE,
+  request: { body: jsonBody(passkeySignInBody) },
+  responses: {
+    200: jsonResponse(SignInResponseSchema, "Signed in."),
+    ...problems([...BODY_ERRORS, "invalid_credentials", "email_not_verified", "rate_limited", "csrf_rejected"]),
+  },
+});
+
+authRoutes.openapi(passkeySignIn, async (c) => {
+  const body = c.req.valid("json");
+  const signedIn = await signInWithPasskey(c.var.deps, { ...body, device_token: body.device_token ?? deviceCookie(c) }, "api");
   return c.json(deliver(c, signedIn, c.var.deps.config.cookieDomain), 200);
 });
 

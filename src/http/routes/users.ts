@@ -27,6 +27,7 @@ import {
 import { validationHook } from "../validation";
 import { apiKeyRoutes } from "./api-keys";
 import { mfaRoutes } from "./mfa";
+import { passkeyRoutes } from "./passkeys";
 
 /**
  * `/api/v1/users/me`: the caller's own account. Profile and security log accept API keys with the
@@ -246,3 +247,4 @@ userRoutes.openapi(revokeDeviceRoute, async (c) => {
 
 userRoutes.route("/api-keys", apiKeyRoutes);
 userRoutes.route("/mfa", mfaRoutes);
+userRoutes.route("/passkeys", passkeyRoutes);
