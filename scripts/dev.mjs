@@ -30,6 +30,12 @@ if (migrate.status !== 0) {
 }
 
 if (plan.derived.length > 0) console.log(`${plan.derived.join(" and ")} set to ${plan.publicUrl} (override with --var or in .dev.vars)`);
+// Browsers offer WebAuthn only on a secure context, which plain http is only under localhost names.
+console.log(
+  /^https?:\/\/(localhost|[^/]+\.localhost)(:|\/|$)/.test(plan.publicUrl)
+    ? `Passkeys work at ${plan.publicUrl} (open that, not 127.0.0.1: the browser binds passkeys to the name).`
+    : `Passkeys need a localhost name: open http://localhost (or *.localhost), not ${plan.publicUrl}.`,
+);
 const child = spawn("npx", ["wrangler", ...plan.dev], { ...options, stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
 child.on("exit", (code, signal) => process.exit(signal ? 1 : (code ?? 0)));

@@ -171,7 +171,41 @@ export function checkDeploy(config, { envName, secrets, secretsError, languages 
   notes.push(
     `PBKDF2_ITERATIONS ${iterations}: about ${Math.round((18 * iterations) / 100_000)} ms of CPU per login${iterations * 18 > 10 * 100_000 ? " (above the Free plan's 10 ms: needs Workers Paid)" : ""}`,
   );
+  // The second factors: what their configuration decides.
+  checkRelyingParty(str("WEBAUTHN_RP_ID"), str("PUBLIC_URL") ?? "http://localhost:8787", where, problems, notes);
+  if (secrets !== null && !has("SIGNING_KEY_ENCRYPTION_SECRET")) {
+    notes.push(
+      "authenticator apps (TOTP) are off until the SIGNING_KEY_ENCRYPTION_SECRET secret is set (their secrets are stored encrypted with it)",
+    );
+  }
   return { problems, notes };
+}
+
+/**
+ * Passkeys' relying party: a domain (never an IP address or a single label), PUBLIC_URL's host or a
+ * parent of it. The worker refuses a bad one at start; here the deploy hears it first, and is told
+ * that the choice is for good (passkeys are bound to it).
+ * @param {string | undefined} configured
+ * @param {string} publicUrl
+ * @param {string} where
+ * @param {Problem[]} problems
+ * @param {string[]} notes
+ */
+function checkRelyingParty(configured, publicUrl, where, problems, notes) {
+  // A PUBLIC_URL with a problem of its own is reported above; the RP ID follows from a good one.
+  if (publicUrlProblem(publicUrl)) return;
+  const host = new URL(publicUrl).hostname;
+  const id = (configured ?? host).toLowerCase();
+  const ip = /^\d{1,3}(\.\d{1,3}){3}$/.test(id) || id.includes(":") || id.startsWith("[");
+  const within = host === id || host.endsWith(`.${id}`);
+  if (ip || (!id.includes(".") && id !== "localhost") || !within) {
+    problems.push({
+      what: `WEBAUTHN_RP_ID = "${id}" is not a domain equal to PUBLIC_URL's host (${host}) or a parent of it`,
+      fix: `set WEBAUTHN_RP_ID = "${host.split(".").slice(-2).join(".")}" (or remove it) in ${where}`,
+    });
+    return;
+  }
+  notes.push(`passkeys: relying party "${id}"; changing WEBAUTHN_RP_ID later orphans every passkey registered under it`);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
-import { auditRows, call, env, freshIp, outbox, problem, register, type Registered } from "./helpers";
+import { auditRows, call, captureLogs, env, freshIp, outbox, problem, register, type Registered } from "./helpers";
 import { enableTotp } from "./totp";
 import { SoftwareAuthenticator, type AuthenticatorOverrides } from "./webauthn-authenticator";
 
@@ -23,6 +23,18 @@ async function signIn(authenticator: SoftwareAuthenticator, overrides: Authentic
   const credential = await authenticator.assert(options, ORIGIN, overrides);
   return call("/api/v1/auth/passkey", { body: { credential }, ip });
 }
+
+describe("the relying party", () => {
+  it("is PUBLIC_URL's host or a parent domain; an IP address, a bare suffix or another domain is a configuration error", async () => {
+    const parent = await call("/api/v1/auth/passkey/options", { body: {}, ip: freshIp(), env: { WEBAUTHN_RP_ID: "example.com" } });
+    expect((await parent.json<{ rpId: string }>()).rpId).toBe("example.com");
+    for (const rpId of ["127.0.0.1", "com", "other.example.org"]) {
+      const logs = captureLogs();
+      await problem(await call("/health", { env: { WEBAUTHN_RP_ID: rpId } }), 500, "internal_error");
+      expect(logs.problems().map((l) => l.message)).toEqual([expect.stringContaining("WEBAUTHN_RP_ID must be a domain")]);
+    }
+  });
+});
 
 describe("adding a passkey", () => {
   it("verifies the registration, stores it, issues recovery codes with the first second factor, and mails a notice", async () => {

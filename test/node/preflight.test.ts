@@ -70,6 +70,20 @@ describe("checkDeploy", () => {
     }
   });
 
+  it("refuses a passkey relying party that is not PUBLIC_URL's host or a parent domain, and says the choice is for good", () => {
+    for (const rpId of ["127.0.0.1", "com", "other.example.org"]) {
+      const toml = READY.replace("[vars]", `[vars]\nWEBAUTHN_RP_ID = "${rpId}"`);
+      expect(whats(toml, { secrets: ALL_SECRETS })).toEqual([
+        expect.stringMatching(new RegExp(`^WEBAUTHN_RP_ID = "${rpId.replace(/\./g, "\\.")}" is not a domain`)),
+      ]);
+    }
+    const parent = READY.replace("[vars]", '[vars]\nWEBAUTHN_RP_ID = "example.com"');
+    expect(whats(parent, { secrets: ALL_SECRETS })).toEqual([]);
+    expect(checkDeploy(parse(parent), { secrets: ALL_SECRETS }).notes).toContain(
+      'passkeys: relying party "example.com"; changing WEBAUTHN_RP_ID later orphans every passkey registered under it',
+    );
+  });
+
   it("requires a signing key secret, or the opt-in to generated keys with their encryption secret", () => {
     const secrets = ALL_SECRETS.filter((s) => s !== "JWT_PRIVATE_JWKS");
     expect(whats(READY, { secrets })).toEqual(["no signing key: the JWT_PRIVATE_JWKS secret is not set"]);
