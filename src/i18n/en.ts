@@ -409,8 +409,8 @@ export const en = {
       passkeySubject: "A passkey was added to your account",
       passkeyBody: "A passkey was added to your {product} account: it signs in on its own, with a fingerprint, a face or a device PIN.",
       action:
-        "If this was you, there is nothing to do. If it was not, open the link below within 7 days: it removes the authenticator app and anything else added since, signs every session out, revokes every API key, disables the password and sends you a link to set a new one.",
-      link: "This wasn't me: remove it and secure my account",
+        "If this was you, there is nothing to do. If it was not, open the link below within 7 days: it removes what was added and anything else added since, signs every session out, revokes every API key, disables the password and sends you a link to set a new one.",
+      link: "This wasn't me: undo it and secure my account",
     },
     notice: {
       affected: "Revoked or affected: {items}.",
