@@ -228,6 +228,39 @@ describe("a passkey as the second step", () => {
   });
 });
 
+describe("a step-up with a passkey", () => {
+  it("makes a refreshed session fresh with a second factor (amr hwk, same sid)", async () => {
+    const user = await register();
+    const authenticator = await SoftwareAuthenticator.create();
+    await addPasskey(user, authenticator);
+    const refreshed = await (
+      await call("/api/v1/auth/refresh", { body: { refresh_token: user.refreshToken }, ip: freshIp() })
+    ).json<{
+      access_token: string;
+    }>();
+    await problem(
+      await call("/api/v1/users/me/mfa/recovery-codes", { method: "POST", token: refreshed.access_token }),
+      403,
+      "reauthentication_required",
+    );
+    const options = await (
+      await call("/api/v1/auth/step-up/passkey-options", { method: "POST", token: refreshed.access_token })
+    ).json<never>();
+    const credential = await authenticator.assert(options, ORIGIN);
+    const res = await call("/api/v1/auth/step-up", { token: refreshed.access_token, body: { method: "passkey", credential } });
+    const body = await res.json<{ access_token: string }>();
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(decodeJwt(body.access_token)).toMatchObject({ amr: ["hwk"], fresh: true, sid: decodeJwt(refreshed.access_token).sid });
+    expect((await call("/api/v1/users/me/mfa/recovery-codes", { method: "POST", token: body.access_token })).status).toBe(200);
+    // The same assertion again: its challenge is spent.
+    await problem(
+      await call("/api/v1/auth/step-up", { token: body.access_token, body: { method: "passkey", credential } }),
+      401,
+      "invalid_code",
+    );
+  });
+});
+
 describe("managing passkeys", () => {
   it("renames, and removes with fresh authentication; the last way in stays (409)", async () => {
     const user = await register();

@@ -285,31 +285,65 @@ export async function completeSecondStepWithPasskey(
   channel: Channel,
 ): Promise<SignedIn> {
   const step = await openSecondStep(deps, mfaToken, channel);
+  const proved = await provePasskeyOf(deps, step.user, credential, { purpose: "second_step", binding: step.claims.id }, step);
+  return finishSecondStep(deps, step, { method: "passkey", ...proved, enrolledAt: proved.passkey.createdAt });
+}
+
+/**
+ * A passkey as a second proof (a sign-in's second step, a step-up): one of the account's own, its
+ * challenge this ceremony's, judged by the account's object like a code (the token's five answers
+ * and the answerer's budget). Returns the amr and what the ceremony's batch writes, while its fence holds.
+ */
+async function provePasskeyOf(
+  deps: Deps,
+  user: User,
+  credential: AssertionJSON,
+  challengeOf: { purpose: ChallengePurpose; binding: string },
+  context: Parameters<typeof judgeAnswer>[4],
+) {
   const now = deps.now();
   const keys = await deps.keys();
   const credentialId = credentialIdOf(credential);
-  const found = credentialId ? await deps.replicas.peek(step.user.id, (db) => findPasskeyWithUser(db, credentialId)) : undefined;
-  const passkey = found?.user.id === step.user.id ? found.passkey : null;
+  const found = credentialId ? await deps.replicas.peek(user.id, (db) => findPasskeyWithUser(db, credentialId)) : undefined;
+  const passkey = found?.user.id === user.id ? found.passkey : null;
   let challenge = null as Uint8Array | null;
   let asserted = null as Awaited<ReturnType<typeof verifyAssertion>> | null;
   if (passkey) {
     asserted = await verifyAssertion(deps.config.webauthn, credential, passkey, async (c) => {
       challenge = c;
-      return challengeValid(keys, c, "second_step", step.claims.id, now);
+      return challengeValid(keys, c, challengeOf.purpose, challengeOf.binding, now);
     }).catch(() => null);
   }
-  await judgeAnswer(deps, step.user, "passkey", { kind: "match", ok: asserted !== null }, step);
+  await judgeAnswer(deps, user, "passkey", { kind: "match", ok: asserted !== null }, context);
   // The object admitted a verified assertion, so all three are known here.
   if (!passkey || !asserted || !challenge) throw new AppError("invalid_code");
   const spent = await challengeSpent(deps.db, challenge, now);
-  const used = { signCount: asserted.signCount, backedUp: asserted.backedUp, now };
-  return finishSecondStep(deps, step, {
-    method: "passkey",
+  return {
+    passkey,
     amr: [passkey.backupEligible ? "swk" : "hwk"],
     fence: sql`${spent.unspent} AND ${counterUnchanged(passkey)}`,
-    extra: [spent.record, passkeyUsed(deps.db, passkey, used)],
-    enrolledAt: passkey.createdAt,
-  });
+    extra: [spent.record, passkeyUsed(deps.db, passkey, { signCount: asserted.signCount, backedUp: asserted.backedUp, now })],
+  };
+}
+
+/** `POST /auth/step-up/passkey-options`: request options for a step-up of this session, naming the account's passkeys. */
+export async function stepUpPasskeyOptions(deps: Deps, caller: Pick<FreshnessOf, "user" | "sessionId">) {
+  return requestOptions(deps, "step_up", caller.sessionId, await listPasskeys(deps.db, caller.user.id));
+}
+
+/** A step-up's passkey: this session's step-up challenge, on the session's budget (see provePasskeyOf). */
+export async function provePasskeyAgain(deps: Deps, caller: Pick<FreshnessOf, "user" | "sessionId">, credential: AssertionJSON) {
+  const { user, sessionId } = caller;
+  const { amr, fence, extra } = await provePasskeyOf(
+    deps,
+    user,
+    credential,
+    { purpose: "step_up", binding: sessionId },
+    {
+      answerer: { kind: "session", id: sessionId },
+    },
+  );
+  return { amr, fence, extra };
 }
 
 /** A refused registration: 422 beside `credential`, the check it failed only in the log. */

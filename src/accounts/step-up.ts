@@ -1,4 +1,7 @@
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { AssertionJSON } from "../factors/webauthn";
+import { provePasskeyAgain } from "./passkeys";
 import { auditRow } from "../audit/audit";
 import { recoveryCodeUnused, useRecoveryCode } from "../db/factors";
 import { users } from "../db/schema";
@@ -12,9 +15,10 @@ import { assertCurrentPassword } from "./credentials";
 import type { FreshnessOf } from "./fresh-auth";
 
 export interface StepUpInput {
-  method: "password" | SecondFactorMethod;
+  method: "password" | SecondFactorMethod | "passkey";
   code?: string | undefined;
   password?: string | undefined;
+  credential?: AssertionJSON | undefined;
 }
 
 /**
@@ -26,29 +30,13 @@ export interface StepUpInput {
  */
 export async function stepUp(deps: Deps, caller: Pick<FreshnessOf, "user" | "sessionId">, input: StepUpInput): Promise<TokenResponse> {
   const { user, sessionId } = caller;
-  let amr: string[];
-  let recoveryCodeId: string | null = null;
-  if (input.method === "password") {
-    if (input.password === undefined) throw missing("password", "Enter your password.");
-    await assertCurrentPassword(deps, caller, input.password);
-    amr = ["pwd"];
-  } else {
-    if (input.code === undefined) throw missing("code", "Enter the code.");
-    const proven = await proveSecondFactor(
-      deps,
-      user,
-      { method: input.method, code: input.code },
-      { answerer: { kind: "session", id: sessionId } },
-    );
-    recoveryCodeId = proven.recoveryCodeId;
-    amr = [SECOND_FACTOR_AMR];
-  }
+  const { amr, recoveryCodeId, extra, fence } = await proveAgain(deps, caller, input);
   const work = deps.work();
   const live = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${user.id} AND ${users.isActive} = 1
     AND ${users.credentialsEpoch} = ${user.credentialsEpoch})`;
-  work.fence(recoveryCodeId ? sql`${live} AND ${recoveryCodeUnused(recoveryCodeId)}` : live);
+  work.fence(fence ? sql`${live} AND ${fence}` : live);
   const session = await stepUpSession(deps, work, user, sessionId, amr);
-  if (recoveryCodeId) work.add(useRecoveryCode(deps.db, recoveryCodeId, deps.now()));
+  work.addAll(extra);
   work.audit(
     auditRow(deps, {
       action: "session.stepped_up",
@@ -70,10 +58,10 @@ export async function stepUp(deps: Deps, caller: Pick<FreshnessOf, "user" | "ses
  * minutes need no proof again. Returns the caller as now authenticated.
  */
 export async function confirmIdentity(deps: Deps, caller: FreshnessOf, input: StepUpInput): Promise<FreshnessOf> {
-  const { amr, recoveryCodeId } = await proveAgain(deps, caller, input);
+  const { amr, recoveryCodeId, extra, fence } = await proveAgain(deps, caller, input);
   const now = deps.now();
-  const work = deps.work().addAll([confirmedSession(deps.db, caller.sessionId, amr, now)]);
-  if (recoveryCodeId) work.fence(recoveryCodeUnused(recoveryCodeId)).addAll([useRecoveryCode(deps.db, recoveryCodeId, now)]);
+  const work = deps.work().addAll([confirmedSession(deps.db, caller.sessionId, amr, now), ...extra]);
+  if (fence) work.fence(fence);
   work.audit(
     auditRow(deps, {
       action: "session.stepped_up",
@@ -87,21 +75,40 @@ export async function confirmIdentity(deps: Deps, caller: FreshnessOf, input: St
   return { ...caller, authTime: now, amr };
 }
 
-/** Checks a step-up's proof: the password as the session's guess, a code on the session's second-factor budget. */
-async function proveAgain(
-  deps: Deps,
-  caller: Pick<FreshnessOf, "user" | "sessionId">,
-  input: StepUpInput,
-): Promise<{ amr: string[]; recoveryCodeId: string | null }> {
+/** What a step-up's proof used up: written (`extra`) in its batch, while `fence` holds. */
+interface Proved {
+  amr: string[];
+  recoveryCodeId: string | null;
+  extra: BatchItem<"sqlite">[];
+  fence: SQL | null;
+}
+
+/**
+ * Checks a step-up's proof: the password as the session's guess, a code on the session's
+ * second-factor budget, a passkey's assertion against this session's step-up challenge (judged by
+ * the account's object on the same budget).
+ */
+async function proveAgain(deps: Deps, caller: Pick<FreshnessOf, "user" | "sessionId">, input: StepUpInput): Promise<Proved> {
   if (input.method === "password") {
     if (input.password === undefined) throw missing("password", "Enter your password.");
     await assertCurrentPassword(deps, caller, input.password);
-    return { amr: ["pwd"], recoveryCodeId: null };
+    return { amr: ["pwd"], recoveryCodeId: null, extra: [], fence: null };
+  }
+  if (input.method === "passkey") {
+    if (input.credential === undefined) throw missing("credential", "Send the passkey's assertion.");
+    const proved = await provePasskeyAgain(deps, caller, input.credential);
+    return { ...proved, recoveryCodeId: null };
   }
   if (input.code === undefined) throw missing("code", "Enter the code.");
   const proof = { method: input.method, code: input.code };
   const proven = await proveSecondFactor(deps, caller.user, proof, { answerer: { kind: "session", id: caller.sessionId } });
-  return { amr: [SECOND_FACTOR_AMR], recoveryCodeId: proven.recoveryCodeId };
+  const id = proven.recoveryCodeId;
+  return {
+    amr: [SECOND_FACTOR_AMR],
+    recoveryCodeId: id,
+    extra: id ? [useRecoveryCode(deps.db, id, deps.now())] : [],
+    fence: id ? recoveryCodeUnused(id) : null,
+  };
 }
 
 function missing(field: string, message: string): AppError {

@@ -361,17 +361,6 @@ const codeField = z
   .max(64, "Use at most 64 characters.")
   .openapi({ description: "A 6-digit code of the authenticator app (`totp`), or one recovery code (`recovery_code`)." });
 
-export const stepUpBody = z
-  .object({
-    method: z.enum(["password", "totp", "recovery_code"]),
-    code: codeField.optional(),
-    password: passwordField.optional(),
-  })
-  .refine((b) => (b.method === "password" ? b.password !== undefined : b.code !== undefined), {
-    message: "Send password with method password, code with totp or recovery_code.",
-    path: ["method"],
-  });
-
 export const totpConfirmBody = z.object({ code: codeField });
 
 export const MfaStatusSchema = z
@@ -506,3 +495,18 @@ export const mfaBody = z
   });
 
 export const mfaTokenBody = z.object({ mfa_token: z.string().min(1).max(4096) });
+
+export const stepUpBody = z
+  .object({
+    method: z.enum(["password", "totp", "recovery_code", "passkey"]),
+    code: codeField.optional(),
+    password: passwordField.optional(),
+    credential: assertionCredential
+      .optional()
+      .openapi({ description: "`passkey`: the assertion, after `POST /auth/step-up/passkey-options`." }),
+  })
+  .refine(
+    (b) =>
+      b.method === "password" ? b.password !== undefined : b.method === "passkey" ? b.credential !== undefined : b.code !== undefined,
+    { message: "Send password with method password, code with totp or recovery_code, credential with passkey.", path: ["method"] },
+  );

@@ -2,7 +2,13 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { logIn } from "../../accounts/login";
 import { completeSecondStep } from "../../accounts/sign-in";
 import { stepUp } from "../../accounts/step-up";
-import { completeSecondStepWithPasskey, passkeySignInOptions, secondStepPasskeyOptions, signInWithPasskey } from "../../accounts/passkeys";
+import {
+  completeSecondStepWithPasskey,
+  passkeySignInOptions,
+  secondStepPasskeyOptions,
+  signInWithPasskey,
+  stepUpPasskeyOptions,
+} from "../../accounts/passkeys";
 import { registerUser } from "../../accounts/registration";
 import { confirmEmailToken, resendVerification } from "../../recovery/email-verification";
 import { revertEmailChange } from "../../recovery/email-change";
@@ -206,7 +212,7 @@ const stepUpRoute = createRoute({
   tags,
   summary: "Prove it is you again (fresh authentication)",
   description:
-    "Refreshes the caller's own session: the same `sid`, a rotated refresh token, `auth_time` now and the `amr` of this proof; the access token it returns is fresh for 5 minutes (see fresh authentication). `password` spends the session's password budget (423 after 5 wrong ones, for good after 10), a code the session's own second-factor budget (`mfa_session_30_minutes`, `mfa_session_30_days`). For an account with a second factor only `totp` or `recovery_code` makes the session fresh." +
+    "Refreshes the caller's own session: the same `sid`, a rotated refresh token, `auth_time` now and the `amr` of this proof; the access token it returns is fresh for 5 minutes (see fresh authentication). `password` spends the session's password budget (423 after 5 wrong ones, for good after 10), a code the session's own second-factor budget (`mfa_session_30_minutes`, `mfa_session_30_days`). For an account with a second factor only `totp`, `recovery_code` or `passkey` (after `POST /auth/step-up/passkey-options`) makes the session fresh." +
     COOKIE_MODE,
   security: security.accessToken,
   middleware: [requireAuth(), requireInteractiveSession()] as const,
@@ -225,6 +231,22 @@ const stepUpRoute = createRoute({
     ]),
   },
 });
+
+const stepUpPasskey = createRoute({
+  method: "post",
+  path: "/step-up/passkey-options",
+  tags,
+  summary: "Request options for a step-up with a passkey",
+  description: "Names the account's passkeys; the challenge belongs to this session and works once, for 5 minutes.",
+  security: security.accessToken,
+  middleware: [requireAuth(), requireInteractiveSession()] as const,
+  responses: {
+    200: jsonResponse(RequestOptionsSchema, "Pass to `navigator.credentials.get()`."),
+    ...problems([...AUTH_ERRORS, "insufficient_scope"]),
+  },
+});
+
+authRoutes.openapi(stepUpPasskey, async (c) => c.json(await stepUpPasskeyOptions(c.var.deps, c.var.session), 200));
 
 authRoutes.openapi(stepUpRoute, async (c) => {
   const tokens = await stepUp(c.var.deps, c.var.session, c.req.valid("json"));
