@@ -96,6 +96,23 @@ export async function runGeo(h, { samples, lagMs, localOnly }) {
   const login = (email, location = "home", farObjects = false) =>
     ok(call("/api/v1/auth/login", { body: { email, password: h.PASSWORD } }, location, farObjects), 200, "login");
 
+  /** An account with a passkey, old enough for the replica to know it, and the request options of a sign-in. */
+  const SoftwareAuthenticator = await h.loadAuthenticator();
+  const passkeyOrigin = "http://localhost:8787"; // PUBLIC_URL as wrangler.toml has it
+  const passkeyAccount = async () => {
+    const account = await register("user");
+    const authenticator = await SoftwareAuthenticator.create();
+    const creation = await ok(
+      call("/api/v1/users/me/passkeys/options", { method: "POST", token: account.accessToken }, "user"),
+      200,
+      "options",
+    );
+    const credential = await authenticator.register(creation, passkeyOrigin);
+    await ok(call("/api/v1/users/me/passkeys", { token: account.accessToken, body: { credential } }, "user"), 201, "add passkey");
+    await sleep(lagMs + 100);
+    return authenticator;
+  };
+
   /** An account with an authenticator enabled, old enough for the replica to know it (each signs in with TOTP once). */
   const totpAccount = async () => {
     const account = await register("user");
@@ -161,6 +178,16 @@ export async function runGeo(h, { samples, lagMs, localOnly }) {
     );
     await timed("`POST /auth/forgot-password`", doMs, () =>
       ok(here("/api/v1/auth/forgot-password", { body: { email: user.email } }), 202, "forgot-password"),
+    );
+    await timed(
+      "`POST /auth/passkey`",
+      PROFILE.primary_ms + PROFILE.replica_ms + doMs,
+      (credential) => ok(here("/api/v1/auth/passkey", { body: { credential } }), 200, "passkey sign-in"),
+      async () => {
+        const authenticator = await passkeyAccount();
+        const options = await ok(here("/api/v1/auth/passkey/options", { body: {} }), 200, "passkey options");
+        return authenticator.assert(options, passkeyOrigin);
+      },
     );
     await timed(
       "`POST /auth/login` → 403 `mfa_required`",

@@ -15,6 +15,7 @@
 // when done.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -261,6 +262,52 @@ async function measureSecondStep(count) {
   return { first: summarize(samples.first), second: summarize(samples.second) };
 }
 
+/** The tests' software authenticator (test/webauthn-authenticator.ts), bundled for Node with esbuild. */
+async function loadAuthenticator() {
+  const bundle = join(persistDir, "authenticator.mjs");
+  const source = join("test", "webauthn-authenticator.ts");
+  const args = ["esbuild", source, "--bundle", "--format=esm", "--platform=node", `--outfile=${bundle}`];
+  const built = spawnSync("npx", args, { env, encoding: "utf8" });
+  if (built.status !== 0) throw new Error(`bundling the software authenticator failed:\n${built.stderr}`);
+  return (await import(pathToFileURL(bundle).href)).SoftwareAuthenticator;
+}
+
+/**
+ * Passkey sign-ins with the tests' software authenticator (test/webauthn-authenticator.ts, bundled
+ * for Node here): each sample an account with its own passkey, origin PUBLIC_URL's.
+ */
+async function measurePasskeys(count) {
+  progress(`measuring ${count} passkey sign-ins`);
+  const SoftwareAuthenticator = await loadAuthenticator();
+  const origin = "http://localhost:8787"; // PUBLIC_URL as wrangler.toml has it (the relying party: localhost)
+  const samples = { options: [], signIn: [] };
+  for (let i = 0; i < count + 2; i++) {
+    const email = `bench.passkey.${Date.now()}.${i}@example.com`;
+    const body = { email, password: PASSWORD, full_name: "Passkey" };
+    const { access_token } = await expectStatus(request("/api/v1/auth/register", { body, ip: nextIp() }), 201, "register");
+    const authenticator = await SoftwareAuthenticator.create();
+    const creation = await expectStatus(
+      request("/api/v1/users/me/passkeys/options", { method: "POST", token: access_token }),
+      200,
+      "options",
+    );
+    const credential = await authenticator.register(creation, origin);
+    await expectStatus(request("/api/v1/users/me/passkeys", { token: access_token, body: { credential } }), 201, "add passkey");
+    const ip = nextIp();
+    let start = performance.now();
+    const options = await expectStatus(request("/api/v1/auth/passkey/options", { body: {}, ip }), 200, "sign-in options");
+    const optionsMs = performance.now() - start;
+    const assertion = await authenticator.assert(options, origin);
+    start = performance.now();
+    await expectStatus(request("/api/v1/auth/passkey", { body: { credential: assertion }, ip }), 200, "passkey sign-in");
+    if (i >= 2) {
+      samples.options.push(optionsMs);
+      samples.signIn.push(performance.now() - start);
+    }
+  }
+  return { options: summarize(samples.options), signIn: summarize(samples.signIn) };
+}
+
 async function runPhase(label, user, apiKey) {
   // Counted while the server is stopped, so only one process has the local D1 open at a time.
   progress(`phase "${label}"`);
@@ -278,12 +325,15 @@ async function runPhase(label, user, apiKey) {
   });
   const logins = await measure(LOGINS, { login: () => check(request("/api/v1/auth/login", { body: loginBody, ip: nextIp() })) });
   const mfa = await measureSecondStep(LOGINS);
+  const passkey = await measurePasskeys(LOGINS);
   const rows = [
     ["GET /users/me, API key", auth.key],
     ["GET /users/me, access token", auth.token],
     ["POST /auth/login", logins.login],
     ["POST /auth/login → 403 mfa_required", mfa.first],
     ["POST /auth/mfa (TOTP)", mfa.second],
+    ["POST /auth/passkey/options", passkey.options],
+    ["POST /auth/passkey", passkey.signIn],
   ];
   await stopServer();
   return { label, counts, rows };
@@ -291,7 +341,19 @@ async function runPhase(label, user, apiKey) {
 
 async function main() {
   if (opts.geo) {
-    const helpers = { startServer, stopServer, request, expectStatus, summarize, wranglerSync, nextIp, persistDir, BASE, PASSWORD };
+    const helpers = {
+      startServer,
+      stopServer,
+      request,
+      expectStatus,
+      summarize,
+      wranglerSync,
+      nextIp,
+      persistDir,
+      BASE,
+      PASSWORD,
+      loadAuthenticator,
+    };
     await runGeo(helpers, { samples: Math.min(Number(opts.samples), 100), lagMs: Number(opts.lag), localOnly: opts["local-only"] });
     return;
   }

@@ -62,7 +62,12 @@ describe("adding a passkey", () => {
     expect(body).toMatchObject({ name: "Laptop", backed_up: true });
     expect(body.recovery_codes).toHaveLength(10);
     const list = await (await call("/api/v1/users/me/passkeys", { token: user.accessToken })).json<{ passkeys: unknown[] }>();
-    expect(list.passkeys).toHaveLength(1);
+    expect(list.passkeys).toEqual([expect.objectContaining({ name: "Laptop", authenticator: null, backed_up: true })]);
+    // A known provider is named from its AAGUID.
+    const other = await register();
+    const icloud = Uint8Array.from("fbfc3007154e4ecc8c0b6e020557d7bd".match(/../g)!.map((h) => parseInt(h, 16)));
+    const named = await (await addPasskey(other, await SoftwareAuthenticator.create({ aaguid: icloud }))).json<{ authenticator: string }>();
+    expect(named.authenticator).toBe("iCloud Keychain");
     expect((await outbox(user.email, "security_notice")).some((m) => m.subject === "A passkey was added to your account")).toBe(true);
     expect(await auditRows("user_id = ? AND action = 'passkey.added'", user.userId)).toHaveLength(1);
     // Changing factors now needs a proof of one (fresh authentication with a second factor): a

@@ -18,6 +18,7 @@ import { AppError, isUniqueViolation } from "../errors";
 import { eventRows } from "../events/events";
 import { challengeSpent, challengeValid, issueChallenge, type ChallengePurpose } from "../factors/passkey-challenges";
 import { newRecoveryCodes, recoveryCodeHash } from "../factors/recovery-codes";
+import { authenticatorName } from "../factors/authenticator-names";
 import {
   credentialIdOf,
   SUPPORTED_ALGORITHMS,
@@ -55,6 +56,8 @@ export interface PasskeyView {
   backup_eligible: boolean;
   transports: string[];
   aaguid: string;
+  /** The provider's name when its AAGUID is a known one (iCloud Keychain, Google Password Manager…), else null. */
+  authenticator: string | null;
 }
 
 function view(passkey: Passkey): PasskeyView {
@@ -67,6 +70,7 @@ function view(passkey: Passkey): PasskeyView {
     backup_eligible: passkey.backupEligible,
     transports: passkey.transports,
     aaguid: passkey.aaguid,
+    authenticator: authenticatorName(passkey.aaguid),
   };
 }
 

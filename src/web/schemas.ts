@@ -474,6 +474,10 @@ export const PasskeySchema = z
     backup_eligible: z.boolean(),
     transports: z.array(z.string()),
     aaguid: z.string(),
+    authenticator: z
+      .string()
+      .nullable()
+      .openapi({ description: "The provider's name for a known AAGUID (e.g. iCloud Keychain), else null." }),
     recovery_codes: z.array(z.string()).optional(),
   })
   .openapi("Passkey");
