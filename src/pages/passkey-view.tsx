@@ -64,7 +64,8 @@ export const PASSKEY_SCRIPT = `(() => {
     });
     form.hidden = false;
     if ("conditional" in form.dataset && PKC.isConditionalMediationAvailable) {
-      PKC.isConditionalMediationAvailable().then((yes) => (yes ? ceremony("conditional") : undefined)).catch(failed);
+      // In the background: the page says nothing if the autofill cannot start (the button still can).
+      PKC.isConditionalMediationAvailable().then((yes) => (yes ? ceremony("conditional") : undefined)).catch(() => undefined);
     }
   }
 })();`;

@@ -133,6 +133,29 @@ describe("passkeys in Chromium", () => {
     expect(await page.locator("main").textContent()).toContain(email);
   });
 
+  it("a passkey as the second step: the password, then 'Use a passkey' on /login/verify", async () => {
+    const { page, cdp, authenticatorId } = await pageWithAuthenticator();
+    const email = newEmail();
+    await withPasskey(page, cdp, authenticatorId, email);
+    await signOut(page);
+
+    // No touch on /login: the autofill's pending request must not sign in before the password does.
+    await cdp.send("WebAuthn.setAutomaticPresenceSimulation", { authenticatorId, enabled: false });
+    await page.goto(`${base}/login`);
+    const login = page.locator("form[action='/login']");
+    await login.getByLabel("Email or username", { exact: true }).fill(email);
+    await login.getByLabel("Password", { exact: true }).fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await page.waitForURL(`${base}/login/verify`);
+    const usePasskey = page.getByRole("button", { name: "Use a passkey" });
+    await usePasskey.waitFor({ state: "visible" });
+    await cdp.send("WebAuthn.setAutomaticPresenceSimulation", { authenticatorId, enabled: true });
+    await usePasskey.click();
+    await page.waitForURL(`${base}/account`);
+    expect(await page.locator("main").textContent()).toContain(email);
+    expect((await page.context().cookies(base)).map((c) => c.name)).not.toContain("__Host-gh_mfa");
+  });
+
   it("without JavaScript the passkey button stays hidden and the password still signs in", async () => {
     const context = await browser.newContext({ locale: "en-US", javaScriptEnabled: false });
     contexts.push(context);
