@@ -156,6 +156,7 @@ describe("passkeys on /account", () => {
     expect([...addedHtml.matchAll(/<li><code>[0-9a-z-]{19}<\/code><\/li>/g)]).toHaveLength(10);
     expect(textOf(addedHtml)).toContain("Phone");
     expect(textOf(addedHtml)).toContain("Synced with your password manager or cloud account");
+    expect(textOf(addedHtml)).toContain("Not used yet");
 
     // Now the account has a second factor: a password-only session must prove one before adding another.
     const stale = await browser.open("/account");

@@ -263,6 +263,7 @@ export const en = {
     none: "You have no passkeys yet.",
     added: "Added {date}",
     lastUsed: "Last used {date}",
+    neverUsed: "Not used yet",
     synced: "Synced with your password manager or cloud account",
     deviceBound: "Kept on one device",
     add: "Add a passkey",

@@ -127,8 +127,10 @@ export const PasskeySection: FC<{
             <br />
             <span class="muted">
               {t.text("passkeys.added", { date: whenText(t, passkey.created_at) })} ·{" "}
-              {t.text("passkeys.lastUsed", { date: whenText(t, passkey.last_used_at) })} ·{" "}
-              {t.text(passkey.backed_up ? "passkeys.synced" : "passkeys.deviceBound")}
+              {passkey.last_used_at
+                ? t.text("passkeys.lastUsed", { date: whenText(t, passkey.last_used_at) })
+                : t.text("passkeys.neverUsed")}{" "}
+              · {t.text(passkey.backed_up ? "passkeys.synced" : "passkeys.deviceBound")}
             </span>
             <Form frame={frame} name="passkey_rename" action="/account/passkeys/rename" label={t.text("passkeys.rename")}>
               <input type="hidden" name="id" value={passkey.id} />

@@ -83,6 +83,7 @@ async function withPasskey(page: Page, cdp: CDPSession, authenticatorId: string,
   await page.waitForURL(`${base}/account/passkeys`);
   expect(await page.getByRole("status").first().textContent()).toContain("Your passkey was added");
   expect(await page.locator("#passkeys").textContent()).toContain("Virtual authenticator");
+  expect(await page.locator("#passkeys").textContent()).toContain("Not used yet");
   const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
   expect(credentials).toHaveLength(1);
   expect(credentials[0]!.isResidentCredential).toBe(true);
@@ -119,7 +120,9 @@ describe("passkeys in Chromium", () => {
     expect(await page.locator("main").textContent()).toContain(email);
     const cookies = await page.context().cookies(base);
     expect(cookies.find((c) => c.name === "__Host-gh_rt")).toMatchObject({ httpOnly: true, secure: true });
-    expect(await page.locator("#passkeys").textContent()).not.toContain("Last used never");
+    const listed = await page.locator("#passkeys").textContent();
+    expect(listed).toContain("Last used");
+    expect(listed).not.toContain("Not used yet");
   });
 
   it("the identifier's autofill (conditional mediation) signs in with the passkey the person picks", async () => {
