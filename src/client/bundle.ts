@@ -269,6 +269,40 @@ export function createGatehouse(options) {
             return { mfaRequired: true, mfaToken: problem.mfa_token, methods: problem.methods ?? [] };
         }
     }
+    async function passkeySignIn(options = {}) {
+        const res = await send(\`\${base}/api/v1/auth/passkey/options\`, {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: "{}",
+        });
+        if (!res.ok)
+            throw new GatehouseError(res.status, await problemOf(res));
+        const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON((await res.json()));
+        const request = { publicKey };
+        if (options.mediation)
+            request.mediation = options.mediation;
+        if (options.signal)
+            request.signal = options.signal;
+        const credential = (await navigator.credentials.get(request));
+        if (!credential)
+            throw new DOMException("No passkey was chosen.", "NotAllowedError");
+        return (await signIn("/api/v1/auth/passkey", { credential: credential.toJSON() }));
+    }
+    async function addPasskey(name) {
+        const json = { "Content-Type": "application/json" };
+        const res = await authorizedFetch(\`\${base}/api/v1/users/me/passkeys/options\`, { method: "POST", headers: json, body: "{}" });
+        if (!res.ok)
+            throw new GatehouseError(res.status, await problemOf(res));
+        const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON((await res.json()));
+        const credential = (await navigator.credentials.create({ publicKey }));
+        if (!credential)
+            throw new DOMException("No passkey was made.", "NotAllowedError");
+        const body = name === undefined ? { credential: credential.toJSON() } : { credential: credential.toJSON(), name };
+        const added = await authorizedFetch(\`\${base}/api/v1/users/me/passkeys\`, { method: "POST", headers: json, body: JSON.stringify(body) });
+        if (!added.ok)
+            throw new GatehouseError(added.status, await problemOf(added));
+        return (await added.json());
+    }
     async function logout(options = {}) {
         if ((await getAccessToken()) === null)
             return;
@@ -292,6 +326,8 @@ export function createGatehouse(options) {
         login: async (body) => (await signIn("/api/v1/auth/login", body)),
         signIn: signInOrSecondStep,
         completeMfa: async ({ mfaToken, method, code }) => (await signIn("/api/v1/auth/mfa", { mfa_token: mfaToken, method, code })),
+        signInWithPasskey: passkeySignIn,
+        addPasskey,
         logout,
         getAccessToken,
         fetch: authorizedFetch,

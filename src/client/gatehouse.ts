@@ -18,9 +18,9 @@
  * Gatehouse refuses the refresh too, the session is over and every tab of it signs out.
  */
 
-import type { LoginBody, Message, MfaBody, MfaRequired, Problem, RegisterBody, Session } from "./types";
+import type { LoginBody, Message, MfaBody, MfaRequired, Passkey, Problem, RegisterBody, Session } from "./types";
 
-export type { LoginBody, Message, MfaBody, MfaRequired, Problem, RegisterBody, Session, User } from "./types";
+export type { LoginBody, Message, MfaBody, MfaRequired, Passkey, Problem, RegisterBody, Session, User } from "./types";
 
 export interface GatehouseOptions {
   /** Gatehouse's origin, e.g. `https://auth.example.com`. */
@@ -54,6 +54,20 @@ export interface Gatehouse {
   signIn(body: LoginBody): Promise<Session | MfaRequired>;
   /** The sign-in's second step: the `mfaToken` signIn gave, and a TOTP or recovery code. */
   completeMfa(body: MfaBody): Promise<Session>;
+  /**
+   * Signs in with a passkey (cookie mode, like signIn): asks Gatehouse for request options, lets the
+   * browser pick a discoverable credential, and sends the assertion. `mediation: "conditional"`
+   * offers the passkeys in the autofill of a field with `autocomplete="username webauthn"` (check
+   * `PublicKeyCredential.isConditionalMediationAvailable()` first); `signal` abandons the wait.
+   * Rejects with a GatehouseError (`invalid_credentials`, `rate_limited`, …) or the browser's
+   * DOMException (`NotAllowedError` when the person cancels).
+   */
+  signInWithPasskey(options?: { mediation?: "conditional"; signal?: AbortSignal }): Promise<Session>;
+  /**
+   * Adds a passkey to the signed-in account (the session must be fresh: else a GatehouseError
+   * `reauthentication_required`). `name` defaults to one Gatehouse chooses.
+   */
+  addPasskey(name?: string): Promise<Passkey>;
   /** Ends this session (`everywhere`: every session of the user) and signs every tab out. */
   logout(options?: { everywhere?: boolean }): Promise<void>;
   /** The current access token, refreshed first when missing or (nearly) expired; `null` when signed out. */
@@ -350,6 +364,35 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     }
   }
 
+  async function passkeySignIn(options: { mediation?: "conditional"; signal?: AbortSignal } = {}): Promise<Session> {
+    const res = await send(`${base}/api/v1/auth/passkey/options`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: "{}",
+    });
+    if (!res.ok) throw new GatehouseError(res.status, await problemOf(res));
+    const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON((await res.json()) as PublicKeyCredentialRequestOptionsJSON);
+    const request: CredentialRequestOptions = { publicKey };
+    if (options.mediation) request.mediation = options.mediation;
+    if (options.signal) request.signal = options.signal;
+    const credential = (await navigator.credentials.get(request)) as PublicKeyCredential | null;
+    if (!credential) throw new DOMException("No passkey was chosen.", "NotAllowedError");
+    return (await signIn("/api/v1/auth/passkey", { credential: credential.toJSON() as unknown })) as Session;
+  }
+
+  async function addPasskey(name?: string): Promise<Passkey> {
+    const json = { "Content-Type": "application/json" };
+    const res = await authorizedFetch(`${base}/api/v1/users/me/passkeys/options`, { method: "POST", headers: json, body: "{}" });
+    if (!res.ok) throw new GatehouseError(res.status, await problemOf(res));
+    const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON((await res.json()) as PublicKeyCredentialCreationOptionsJSON);
+    const credential = (await navigator.credentials.create({ publicKey })) as PublicKeyCredential | null;
+    if (!credential) throw new DOMException("No passkey was made.", "NotAllowedError");
+    const body = name === undefined ? { credential: credential.toJSON() as unknown } : { credential: credential.toJSON() as unknown, name };
+    const added = await authorizedFetch(`${base}/api/v1/users/me/passkeys`, { method: "POST", headers: json, body: JSON.stringify(body) });
+    if (!added.ok) throw new GatehouseError(added.status, await problemOf(added));
+    return (await added.json()) as Passkey;
+  }
+
   async function logout(options: { everywhere?: boolean } = {}): Promise<void> {
     if ((await getAccessToken()) === null) return;
     const ending = current;
@@ -372,6 +415,8 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     login: async (body) => (await signIn("/api/v1/auth/login", body)) as Session,
     signIn: signInOrSecondStep,
     completeMfa: async ({ mfaToken, method, code }) => (await signIn("/api/v1/auth/mfa", { mfa_token: mfaToken, method, code })) as Session,
+    signInWithPasskey: passkeySignIn,
+    addPasskey,
     logout,
     getAccessToken,
     fetch: authorizedFetch,

@@ -73,3 +73,18 @@ export interface MfaBody {
   method: "totp" | "recovery_code";
   code: string;
 }
+
+/** A passkey of the signed-in user, as `addPasskey` answers (`POST /api/v1/users/me/passkeys`). */
+export interface Passkey {
+  id: string;
+  name: string;
+  created_at: string;
+  last_used_at: string | null;
+  /** Synced to the provider's cloud (a synced passkey), rather than bound to one device. */
+  backed_up: boolean;
+  backup_eligible: boolean;
+  transports: string[];
+  aaguid: string;
+  /** The account's first second factor only: its 10 recovery codes, shown this once. */
+  recovery_codes?: string[];
+}

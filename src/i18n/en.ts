@@ -20,6 +20,11 @@ export const en = {
 
   fields: {
     identifier: { label: "Email or username", invalid: "Enter your email address or username." },
+    passkey_name: {
+      label: "Passkey name",
+      hint: "Optional: something to tell it apart, like the device or password manager it is in.",
+      invalid: "Name the passkey in at most 100 characters.",
+    },
     email: { label: "Email address", invalid: "Enter a valid email address, like name@example.com." },
     password: { label: "Password", invalid: "Enter your password." },
     full_name: { label: "Full name", invalid: "Enter your name (up to 255 characters, without < or >)." },
@@ -87,6 +92,9 @@ export const en = {
     deactivated: "This account is deactivated. Contact support if you think this is a mistake.",
     challenge: "Sign-ins are under attack right now: complete the check above the button, then sign in again.",
     notVerified: "Confirm your email address before signing in: open the link we sent you, or ask for a new one below.",
+    passkey: "Sign in with a passkey",
+    passkeyFailed: "That passkey could not sign you in. Try again, or sign in with your password.",
+    passkeyCancelled: "No passkey was used. Try again, or sign in with your password.",
   },
   secondStep: {
     title: "Two-step verification",
@@ -97,6 +105,9 @@ export const en = {
     useApp: "Use your authenticator app instead",
     startAgain: "Start again",
     rateLimited: "Too many wrong codes for this account. Try again in {duration}.",
+    usePasskey: "Use a passkey",
+    passkeyFailed: "That passkey could not verify this sign-in. Try again, or enter a code.",
+    passkeyCancelled: "No passkey was used. Try again, or enter a code.",
   },
   register: {
     title: "Create an account",
@@ -245,6 +256,24 @@ export const en = {
     copy: "Copy the codes",
     copied: "Copied.",
   },
+  passkeys: {
+    title: "Passkeys",
+    intro:
+      "A passkey signs you in with your fingerprint, face or screen lock instead of a password. It is kept by your device or password manager, and no other site can use it.",
+    none: "You have no passkeys yet.",
+    added: "Added {date}",
+    lastUsed: "Last used {date}",
+    neverUsed: "Not used yet",
+    synced: "Synced with your password manager or cloud account",
+    deviceBound: "Kept on one device",
+    add: "Add a passkey",
+    addFailed: "The passkey was not added. Try again.",
+    needsScript: "Adding a passkey needs JavaScript and a browser that supports passkeys.",
+    proveFirst: "To add a passkey, first confirm it is you.",
+    prove: "Confirm",
+    rename: "Rename",
+    remove: "Remove",
+  },
   events: {
     user_registered: "Account created",
     login_succeeded: "Signed in",
@@ -318,6 +347,10 @@ export const en = {
     totp_enabled: "Two-step verification is on. Save your recovery codes now.",
     totp_disabled: "Two-step verification is off: signing in needs only your password.",
     recovery_codes_made: "New recovery codes were made; the earlier ones no longer work. Save these now.",
+    passkey_added: "Your passkey was added: you can sign in with it now.",
+    passkey_renamed: "The passkey was renamed.",
+    passkey_removed: "The passkey was removed.",
+    identity_confirmed: "Thank you, it is you. You can add a passkey for the next 5 minutes.",
   },
   errors: {
     invalidLink: "This link is invalid, has expired or was already used.",

@@ -16,6 +16,8 @@ import { frameFor, renderPage, type FormState } from "./kit";
 import { accountPost, redirectWithNotice } from "./respond";
 import type { NoticeKey } from "./respond";
 import { COPY_SCRIPT } from "./security-view";
+import { PASSKEY_SCRIPT } from "./passkey-view";
+import { listOwnPasskeys } from "../accounts/passkeys";
 import type { PageSession } from "./session";
 import { formTranslator } from "./language";
 
@@ -37,7 +39,7 @@ async function loadData(c: Context<AppEnv>, session: PageSession, eventsCursor: 
       throw error;
     }
   };
-  const [sessions, devices, apiKeys, eventPage, reverts, mfa, pendingUri] = await Promise.all([
+  const [sessions, devices, apiKeys, eventPage, reverts, mfa, pendingUri, { passkeys }] = await Promise.all([
     listSessions(deps, user.id, session.sessionId, { limit: 50 }),
     listDevices(deps, user),
     listApiKeys(deps, user),
@@ -46,9 +48,10 @@ async function loadData(c: Context<AppEnv>, session: PageSession, eventsCursor: 
     mfaStatus(deps, user),
     // A set-up begun and not confirmed: its QR code stays on the page until it is.
     user.secondFactors.includes("totp") ? null : pendingTotpUri(deps, user),
+    listOwnPasskeys(deps, user),
   ]);
   const enrolment = pendingUri ? { uri: pendingUri, secret: base32Secret(pendingUri) } : null;
-  return { sessions, devices, apiKeys, events: eventPage, reverts, mfa, enrolment };
+  return { sessions, devices, apiKeys, events: eventPage, reverts, mfa, enrolment, passkeys };
 }
 
 export interface Outcome {
@@ -63,15 +66,18 @@ export interface Outcome {
 
 export async function accountPage(c: Context<AppEnv>, session: PageSession, outcome: Outcome = {}) {
   const frame = await frameFor(c, session, { here: "/account" });
-  // The copy button of the codes shown once; no other answer of the pages runs a script of its own.
-  if (outcome.recoveryCodes) frame.inlineScript = COPY_SCRIPT;
+  // The copy button of the codes shown once, and the passkey button of a fresh session: the only
+  // scripts of the account page, each only where it has something to do.
+  const proof = proofNeeded(c, session);
+  const scripts = [...(outcome.recoveryCodes ? [COPY_SCRIPT] : []), ...(proof === null ? [PASSKEY_SCRIPT] : [])];
+  if (scripts.length > 0) frame.inlineScript = scripts.join("\n");
   const data = await loadData(c, session, c.req.method === "GET" ? c.req.query("events") : undefined);
   const page = (
     <AccountPage
       frame={frame}
       session={session}
       data={data}
-      proof={proofNeeded(c, session)}
+      proof={proof}
       notice={outcome.notice ?? null}
       failed={outcome.failed}
       createdKey={outcome.createdKey}
@@ -150,4 +156,8 @@ const anchorOf = (form: FormName) =>
     mfa_confirm: "security",
     mfa_disable: "security",
     recovery_codes: "security",
+    passkey_add: "passkeys",
+    passkey_prove: "passkeys",
+    passkey_rename: "passkeys",
+    passkey_remove: "passkeys",
   })[form as string] ?? form;

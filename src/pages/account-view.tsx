@@ -11,6 +11,8 @@ import { nativeName, person, SHIPPED_LOCALES, type Translator } from "../i18n";
 import { ProofField, type ProofKind } from "./fresh-proof";
 import { ErrorSummary, Field, Form, Hidden, Layout, Notice, Select, whenText, type Frame, type FormState } from "./kit";
 import { RecoveryCodes, SecuritySection, type Enrolment } from "./security-view";
+import { PasskeySection } from "./passkey-view";
+import type { PasskeyView } from "../accounts/passkeys";
 import type { PageSession } from "./session";
 
 /** `/account`: everything a signed-in user manages, one section per form. */
@@ -25,6 +27,7 @@ export interface AccountData {
   mfa: MfaStatus;
   /** An authenticator app's set-up begun and not confirmed yet. */
   enrolment: Enrolment | null;
+  passkeys: PasskeyView[];
 }
 
 export interface AccountView {
@@ -204,6 +207,7 @@ export const AccountPage: FC<AccountView> = (view) => {
       </section>
 
       <SecuritySection frame={frame} mfa={data.mfa} enrolment={data.enrolment} proof={proof} stateOf={stateOf} />
+      <PasskeySection frame={frame} passkeys={data.passkeys} proof={proof} stateOf={stateOf} />
 
       <Sessions frame={frame} data={data} failed={stateOf("session_revoke")} />
       <Devices frame={frame} devices={data.devices} failed={stateOf("device_revoke")} />

@@ -92,6 +92,8 @@ function contentSecurityPolicy(frame: Frame, formTargets: readonly string[]): st
     `style-src 'nonce-${frame.nonce}'`,
     ...(scripts.length > 0 ? [`script-src ${scripts.join(" ")}`] : []),
     ...(frame.turnstileSiteKey ? [`frame-src ${TURNSTILE_ORIGIN}`] : []),
+    // The passkey script asks this worker for WebAuthn options (only pages with a script can fetch at all).
+    ...(frame.inlineScript ? ["connect-src 'self'"] : []),
     ...(img ? [`img-src ${img}`] : []),
     // A sign-in may redirect to an allowed site (return_to); form-action also governs that redirect.
     `form-action 'self'${formTargets.map((o) => ` ${o}`).join("")}`,

@@ -1,6 +1,6 @@
 import { Hono, type Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { completeSecondStep } from "../accounts/sign-in";
+import { completeSecondStep, openSecondStep } from "../accounts/sign-in";
 import { AppError } from "../errors";
 import { MFA_TOKEN_TTL_MS } from "../factors/mfa-tokens";
 import type { AppEnv } from "../web/context";
@@ -10,6 +10,7 @@ import { ErrorSummary, Field, Form, frameFor, Hidden, Layout, renderPage, type F
 import { formTranslator } from "./language";
 import { afterSignIn, formPost, returnToOf } from "./respond";
 import { pageSession, signInBrowser } from "./session";
+import { PASSKEY_SCRIPT, PasskeyForm } from "./passkey-view";
 
 /**
  * `/login/verify`: the second step of a page sign-in (API.md v1.2 "One sign-in model"). The right
@@ -20,9 +21,9 @@ import { pageSession, signInBrowser } from "./session";
  */
 export const secondStepPages = new Hono<AppEnv>();
 
-const MFA_COOKIE = "__Host-gh_mfa";
+export const MFA_COOKIE = "__Host-gh_mfa";
 /** Strict: only this site's own forms ever send the token back. */
-const cookieOptions = { httpOnly: true, secure: true, sameSite: "Strict", path: "/" } as const;
+export const mfaCookieOptions = { httpOnly: true, secure: true, sameSite: "Strict", path: "/" } as const;
 
 type Method = "totp" | "recovery_code";
 
@@ -39,19 +40,19 @@ const withReturn = (path: string, returnTo: string | null, query: Record<string,
 export function toSecondStep(c: Context<AppEnv>, error: AppError, returnTo: string | undefined): Response {
   const token = error.extensions.mfa_token;
   if (!token) throw error;
-  setCookie(c, MFA_COOKIE, token, { ...cookieOptions, maxAge: MFA_TOKEN_TTL_MS / 1000 });
+  setCookie(c, MFA_COOKIE, token, { ...mfaCookieOptions, maxAge: MFA_TOKEN_TTL_MS / 1000 });
   return c.redirect(withReturn("/login/verify", returnToOf(c, returnTo)), 303);
 }
 
 /** Back to the password: the second step's token is gone (expired, used, or wrong too often). */
-function startAgain(c: Context<AppEnv>, returnTo: string | null): Response {
-  deleteCookie(c, MFA_COOKIE, cookieOptions);
+export function startAgain(c: Context<AppEnv>, returnTo: string | null): Response {
+  deleteCookie(c, MFA_COOKIE, mfaCookieOptions);
   return c.redirect(withReturn("/login", returnTo, { notice: "second_step_expired" }), 303);
 }
 
-async function secondStepPage(
+export async function secondStepPage(
   c: Context<AppEnv>,
-  view: { method: Method; returnTo: string | null; state?: FormState },
+  view: { method: Method; returnTo: string | null; state?: FormState; passkey: boolean },
   status = 200,
   headers: Record<string, string> = {},
 ) {
@@ -59,6 +60,8 @@ async function secondStepPage(
   const { t } = frame;
   const { method, returnTo, state } = view;
   const app = method === "totp";
+  // The account has a passkey: offer it, through the one script this page then carries.
+  if (view.passkey) frame.inlineScript = PASSKEY_SCRIPT;
   return renderPage(
     c,
     frame,
@@ -82,6 +85,21 @@ async function secondStepPage(
         />
         <button type="submit">{t.text("secondStep.submit")}</button>
       </Form>
+      {view.passkey ? (
+        <PasskeyForm
+          frame={frame}
+          name="login_verify_passkey"
+          action="/login/verify/passkey"
+          ceremony="get"
+          options="/login/verify/passkey-options"
+          failed={t.text("secondStep.passkeyCancelled")}
+          returnTo={returnTo}
+        >
+          <button type="submit" class="secondary">
+            {t.text("secondStep.usePasskey")}
+          </button>
+        </PasskeyForm>
+      ) : null}
       <p class="links">
         <a href={withReturn("/login/verify", returnTo, app ? { method: "recovery_code" } : {})}>
           {t.text(app ? "secondStep.useRecoveryCode" : "secondStep.useApp")}
@@ -94,11 +112,25 @@ async function secondStepPage(
   );
 }
 
+/** Whether the second step of this token can take a passkey; null when the token is dead. */
+async function offersPasskey(c: Context<AppEnv>, token: string): Promise<boolean | null> {
+  try {
+    const step = await openSecondStep(c.var.deps, token, "page");
+    return step.user.secondFactors.includes("passkey");
+  } catch (error) {
+    if (error instanceof AppError && error.code === "invalid_token") return null;
+    throw error;
+  }
+}
+
 secondStepPages.get("/login/verify", async (c) => {
   const returnTo = returnToOf(c, c.req.query("return_to"));
   if (await pageSession(c)) return afterSignIn(c, returnTo ?? undefined);
-  if (!getCookie(c, MFA_COOKIE)) return startAgain(c, returnTo);
-  return secondStepPage(c, { method: methodOf(c.req.query("method")), returnTo });
+  const token = getCookie(c, MFA_COOKIE);
+  if (!token || token.length > 4096) return startAgain(c, returnTo);
+  const passkey = await offersPasskey(c, token);
+  if (passkey === null) return startAgain(c, returnTo);
+  return secondStepPage(c, { method: methodOf(c.req.query("method")), returnTo, passkey });
 });
 
 secondStepPages.post(
@@ -111,10 +143,11 @@ secondStepPages.post(
     const t = formTranslator(c);
     const words = { code: { invalid: t.text(method === "totp" ? "fields.code.invalid" : "fields.recovery_code.invalid") } };
     const checked = validate(t, totpConfirmBody, { code: text(data, "code") ?? "" }, {}, words);
-    if (!checked.ok) return secondStepPage(c, { method, returnTo, state: { fields: checked.fields } }, 422);
+    const passkey = (await offersPasskey(c, token)) ?? false;
+    if (!checked.ok) return secondStepPage(c, { method, returnTo, state: { fields: checked.fields }, passkey }, 422);
     try {
       const signedIn = await completeSecondStep(c.var.deps, token, { method, code: checked.data.code }, "page");
-      deleteCookie(c, MFA_COOKIE, cookieOptions);
+      deleteCookie(c, MFA_COOKIE, mfaCookieOptions);
       signInBrowser(c, signedIn);
       return afterSignIn(c, returnTo ?? undefined);
     } catch (error) {
@@ -124,7 +157,7 @@ secondStepPages.post(
       if (error instanceof AppError && error.code === "rate_limited") {
         failure.state = { fields: { code: t.text("secondStep.rateLimited", { duration: t.duration(error.retryAfter ?? 60) }) } };
       }
-      return secondStepPage(c, { method, returnTo, state: failure.state }, failure.status, failure.headers);
+      return secondStepPage(c, { method, returnTo, state: failure.state, passkey }, failure.status, failure.headers);
     }
   }),
 );

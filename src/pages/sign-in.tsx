@@ -13,6 +13,7 @@ import { ErrorSummary, Field, Form, frameFor, Hidden, Layout, Notice, renderPage
 import { afterSignIn, formPost, noticeOf, redirectWithNotice, returnToOf } from "./respond";
 import { formTranslator } from "./language";
 import { toSecondStep } from "./second-step";
+import { PASSKEY_SCRIPT, PasskeyForm } from "./passkey-view";
 import { pageSession, signInBrowser, signOutBrowser, type PageSession } from "./session";
 
 /** `/login`, `/register` and `/logout`. */
@@ -26,10 +27,12 @@ interface LoginView {
   offerResend?: boolean;
 }
 
-async function loginPage(c: Context<AppEnv>, view: LoginView, status = 200, headers: Record<string, string> = {}) {
+/** The sign-in page, with its passkey button (and the passkeys in the identifier's autofill) where script runs. */
+export async function loginPage(c: Context<AppEnv>, view: LoginView, status = 200, headers: Record<string, string> = {}) {
   const frame = await frameFor(c, null);
   const siteKey = await challengeSiteKey(c.var.deps);
   if (siteKey) frame.turnstileSiteKey = siteKey;
+  frame.inlineScript = PASSKEY_SCRIPT;
   const { state } = view;
   const { t } = frame;
   const values = state?.values ?? {};
@@ -49,7 +52,7 @@ async function loginPage(c: Context<AppEnv>, view: LoginView, status = 200, head
           label={t.text("fields.identifier.label")}
           value={values.identifier}
           error={state?.fields?.identifier}
-          autocomplete="username"
+          autocomplete="username webauthn"
           required
           maxlength={254}
         />
@@ -65,6 +68,20 @@ async function loginPage(c: Context<AppEnv>, view: LoginView, status = 200, head
         <TurnstileWidget frame={frame} />
         <button type="submit">{t.text("login.submit")}</button>
       </Form>
+      <PasskeyForm
+        frame={frame}
+        name="login_passkey"
+        action="/login/passkey"
+        ceremony="get"
+        options="/api/v1/auth/passkey/options"
+        failed={t.text("login.passkeyCancelled")}
+        returnTo={returnTo}
+        conditional
+      >
+        <button type="submit" class="secondary">
+          {t.text("login.passkey")}
+        </button>
+      </PasskeyForm>
       {view.offerResend ? (
         <Form frame={frame} name="resend" action="/resend-verification" label={t.text("verify.resendHeading")}>
           <Hidden name="email" value={values.identifier} />

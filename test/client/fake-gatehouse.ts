@@ -41,6 +41,8 @@ export class FakeGatehouse {
   /** Users an administrator deactivated. */
   private readonly deactivated = new Set<string>();
   private counter = 0;
+  /** Passkeys added through `POST /users/me/passkeys`: whose, the credential id, the name. */
+  readonly passkeys: { sub: string; id: string; name: string }[] = [];
 
   constructor(base: string) {
     this.base = base;
@@ -75,6 +77,44 @@ export class FakeGatehouse {
         if (body.mfa_token !== FAKE_MFA_TOKEN) return problem(401, "invalid_token");
         if (body.method !== "totp" || body.code !== FAKE_TOTP_CODE) return problem(401, "invalid_code");
         return this.signIn(cookieMode, 200);
+      }
+      case "POST /api/v1/auth/passkey/options":
+        return Response.json({ challenge: FAKE_CHALLENGE, rpId: "example.com", userVerification: "required", allowCredentials: [] });
+      case "POST /api/v1/auth/passkey": {
+        // The fake's one known passkey is FAKE_PASSKEY_ID; an assertion must answer the fake's challenge.
+        const body = (await request.json()) as { credential?: { id?: string; response?: { clientDataJSON?: string } } };
+        if (body.credential?.id !== FAKE_PASSKEY_ID || body.credential.response?.clientDataJSON !== FAKE_CHALLENGE) {
+          return problem(401, "invalid_credentials");
+        }
+        return this.signIn(cookieMode, 200);
+      }
+      case "POST /api/v1/users/me/passkeys/options": {
+        const token = this.check(request);
+        if (token instanceof Response) return token;
+        return Response.json({
+          challenge: FAKE_CHALLENGE,
+          rp: { id: "example.com", name: "Example" },
+          user: { id: "aGFuZGxl", name: token.sub, displayName: token.sub },
+        });
+      }
+      case "POST /api/v1/users/me/passkeys": {
+        const token = this.check(request);
+        if (token instanceof Response) return token;
+        const body = (await request.json()) as { credential?: { id?: string }; name?: string };
+        this.passkeys.push({ sub: token.sub, id: body.credential?.id ?? "", name: body.name ?? "Passkey" });
+        return Response.json(
+          {
+            id: `pk${++this.counter}`,
+            name: body.name ?? "Passkey",
+            created_at: new Date(this.serverNow).toISOString(),
+            last_used_at: null,
+            backed_up: true,
+            backup_eligible: true,
+            transports: ["internal"],
+            aaguid: "00000000-0000-0000-0000-000000000000",
+          },
+          { status: 201 },
+        );
       }
       case "POST /api/v1/auth/refresh":
         return this.refresh(cookieMode);
@@ -210,6 +250,10 @@ function jtiOf(request: Request): string | undefined {
 
 export const FAKE_MFA_TOKEN = "gm1.fake";
 export const FAKE_TOTP_CODE = "123456";
+/** The fake's WebAuthn challenge; its stand-in assertions carry it as their `clientDataJSON`. */
+export const FAKE_CHALLENGE = "ZmFrZS1jaGFsbGVuZ2U";
+/** The credential id of the one passkey the fake signs in. */
+export const FAKE_PASSKEY_ID = "cGFzc2tleQ";
 
 function problemBody(status: number, code: string) {
   return { type: `urn:gatehouse:problem:${code}`, title: code, status, detail: code, code, request_id: "r" };

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createGatehouse, GatehouseError } from "../../src/client/gatehouse";
-import { FAKE_MFA_TOKEN, FAKE_TOTP_CODE, type FakeGatehouse } from "./fake-gatehouse";
+import { FAKE_CHALLENGE, FAKE_MFA_TOKEN, FAKE_PASSKEY_ID, FAKE_TOTP_CODE, type FakeGatehouse } from "./fake-gatehouse";
 import { broadcastOf, browser, closeTabs, PASSWORD, settle, track } from "./tabs";
 
 /**
@@ -33,6 +33,88 @@ describe("a sign-in with a second step", () => {
     await expect(gh.login({ email: "mfa.ada@example.com", password: PASSWORD })).rejects.toMatchObject({ code: "mfa_required" });
     // signIn without a second step is a session, like login().
     expect(await gh.signIn({ email: "ada@example.com", password: PASSWORD })).toHaveProperty("access_token");
+  });
+});
+
+/**
+ * A stand-in for the browser's WebAuthn: `parse…FromJSON` keep the JSON (so the test sees what
+ * reached `navigator.credentials`), and the "authenticator" answers with a credential whose
+ * `toJSON()` carries the challenge it was given as its `clientDataJSON` (what the fake checks).
+ */
+function stubWebAuthn(credentialId = FAKE_PASSKEY_ID) {
+  const calls: { get: CredentialRequestOptions[]; create: CredentialCreationOptions[] } = { get: [], create: [] };
+  const answer = (publicKey: { challenge: unknown }) => ({
+    toJSON: () => ({ id: credentialId, rawId: credentialId, type: "public-key", response: { clientDataJSON: publicKey.challenge } }),
+  });
+  vi.stubGlobal("PublicKeyCredential", {
+    parseRequestOptionsFromJSON: (json: unknown) => ({ parsed: "request", ...(json as object) }),
+    parseCreationOptionsFromJSON: (json: unknown) => ({ parsed: "creation", ...(json as object) }),
+  });
+  vi.stubGlobal("navigator", {
+    locks: navigator.locks,
+    credentials: {
+      get: (options: CredentialRequestOptions) => {
+        calls.get.push(options);
+        return Promise.resolve(answer(options.publicKey as unknown as { challenge: unknown }));
+      },
+      create: (options: CredentialCreationOptions) => {
+        calls.create.push(options);
+        return Promise.resolve(answer(options.publicKey as unknown as { challenge: unknown }));
+      },
+    },
+  });
+  return calls;
+}
+
+describe("passkeys", () => {
+  it("signInWithPasskey: request options, navigator.credentials.get, then the assertion in cookie mode", async () => {
+    const calls = stubWebAuthn();
+    const { server, tab } = browser();
+    const gh = tab();
+    const session = await gh.signInWithPasskey();
+    expect(await gh.getAccessToken()).toBe(session.access_token);
+    expect(calls.get).toHaveLength(1);
+    expect(calls.get[0]!.publicKey).toMatchObject({ parsed: "request", challenge: FAKE_CHALLENGE, allowCredentials: [] });
+    expect(calls.get[0]!.mediation).toBeUndefined();
+    const sent = server.requests.find((r) => r.url.endsWith("/api/v1/auth/passkey"))!;
+    expect(sent.headers.get("gatehouse-token-delivery")).toBe("cookie");
+    expect(sent.credentials).toBe("include");
+    expect(await sent.json()).toEqual({
+      credential: { id: FAKE_PASSKEY_ID, rawId: FAKE_PASSKEY_ID, type: "public-key", response: { clientDataJSON: FAKE_CHALLENGE } },
+    });
+  });
+
+  it("signInWithPasskey passes conditional mediation and its signal on; a refused passkey rejects and signs nobody in", async () => {
+    const calls = stubWebAuthn("c29tZW9uZS1lbHNl");
+    const { tab } = browser();
+    const gh = tab();
+    const signal = new AbortController().signal;
+    await expect(gh.signInWithPasskey({ mediation: "conditional", signal })).rejects.toMatchObject({
+      status: 401,
+      code: "invalid_credentials",
+    });
+    expect(calls.get[0]).toMatchObject({ mediation: "conditional", signal });
+    expect(await gh.getAccessToken()).toBeNull();
+  });
+
+  it("addPasskey: creation options and the registration with the current access token, and the name", async () => {
+    const calls = stubWebAuthn();
+    const { server, tab } = browser();
+    const gh = tab();
+    const session = await gh.login({ email: "ada@example.com", password: PASSWORD });
+    const added = await gh.addPasskey("Laptop");
+    expect(added).toMatchObject({ name: "Laptop", backed_up: true });
+    expect(calls.create[0]!.publicKey).toMatchObject({ parsed: "creation", challenge: FAKE_CHALLENGE, rp: { id: "example.com" } });
+    const options = server.requests.find((r) => r.url.endsWith("/users/me/passkeys/options"))!;
+    expect(options.headers.get("authorization")).toBe(`Bearer ${session.access_token}`);
+    expect(server.passkeys).toEqual([{ sub: session.user.id, id: FAKE_PASSKEY_ID, name: "Laptop" }]);
+  });
+
+  it("addPasskey signed out rejects with Gatehouse's 401 and asks the authenticator nothing", async () => {
+    const calls = stubWebAuthn();
+    const { tab } = browser();
+    await expect(tab().addPasskey()).rejects.toBeInstanceOf(GatehouseError);
+    expect(calls.create).toEqual([]);
   });
 });
 

@@ -42,6 +42,8 @@ const RATE_LIMITS = {
   login_ip_hour: { limit: 10000, window: 3600 },
   register_ip_hour: { limit: 10000, window: 3600 },
   refresh_ip_minute: { limit: 10000, window: 60 },
+  // Every /login view with script asks for passkey options (the autofill), which this limit counts.
+  passkey_ip_minute: { limit: 1000, window: 60 },
 };
 
 /**

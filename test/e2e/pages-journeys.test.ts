@@ -100,7 +100,7 @@ async function register(page: Page, email: string, name = "Ada Lovelace") {
 async function signIn(page: Page, email: string, password: string) {
   await page.goto(`${base}/login`);
   await fill(page, { "Email or username": email, Password: password });
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
 }
 
 /** axe-core, injected as a DevTools evaluation (the CSP stays on), on the page as it is. */
@@ -537,7 +537,7 @@ describe("the hosted pages in the person's language", () => {
       await page.waitForURL(`${base}/login?notice=signed_out`);
       await check("login");
       await fill(page, { [t["fields.identifier.label"]!]: email, [t["fields.password.label"]!]: PASSWORD });
-      await page.getByRole("button", { name: t["login.submit"] }).click();
+      await page.getByRole("button", { name: t["login.submit"], exact: true }).click();
       await page.waitForURL(`${base}/account`);
       await page.getByRole("button", { name: t["account.signOutHere"] }).click();
       await page.waitForURL(`${base}/login?notice=signed_out`);
