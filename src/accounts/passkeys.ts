@@ -200,9 +200,12 @@ export async function removeOwnPasskey(deps: Deps, caller: FreshnessOf, id: stri
   await sendSecurityNotice(deps, user.id, "passkey_removed", user);
 }
 
-/** `POST /auth/passkey/options`: request options for a discoverable credential (conditional UI too). */
-export async function passkeySignInOptions(deps: Deps) {
-  await enforceIpLimit(deps, "passkey");
+/**
+ * `POST /auth/passkey/options`: request options for a discoverable credential (conditional UI too).
+ * Not limited: stateless, it writes nothing, and every `/login` view with script asks for one (a
+ * limit here would let many people behind one address starve each other's autofill).
+ */
+export function passkeySignInOptions(deps: Deps) {
   return requestOptions(deps, "sign_in", "", []);
 }
 

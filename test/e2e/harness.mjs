@@ -42,7 +42,7 @@ const RATE_LIMITS = {
   login_ip_hour: { limit: 10000, window: 3600 },
   register_ip_hour: { limit: 10000, window: 3600 },
   refresh_ip_minute: { limit: 10000, window: 60 },
-  // Every /login view with script asks for passkey options (the autofill), which this limit counts.
+  // The journeys sign in with passkeys more often than 10 a minute from one address.
   passkey_ip_minute: { limit: 1000, window: 60 },
 };
 

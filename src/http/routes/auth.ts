@@ -178,9 +178,9 @@ const passkeyOptions = createRoute({
   tags,
   summary: "Request options for a passkey sign-in",
   description:
-    "For discoverable credentials (`allowCredentials` empty), so also for autofill (conditional mediation). Stateless: the challenge is spent by the sign-in that uses it. Limited per client IP (`passkey_ip_minute`).",
+    "For discoverable credentials (`allowCredentials` empty), so also for autofill (conditional mediation). Stateless and not limited: the challenge is spent by the sign-in that uses it.",
   request: { body: { required: false, content: { "application/json": { schema: z.object({}) } } } },
-  responses: { 200: jsonResponse(RequestOptionsSchema, "Pass to `navigator.credentials.get()`."), ...problems(["rate_limited"]) },
+  responses: { 200: jsonResponse(RequestOptionsSchema, "Pass to `navigator.credentials.get()`."), ...problems([]) },
 });
 
 authRoutes.openapi(passkeyOptions, async (c) => c.json(await passkeySignInOptions(c.var.deps), 200));
