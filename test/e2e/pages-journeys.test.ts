@@ -560,7 +560,7 @@ describe("the hosted pages in the person's language", () => {
       await page.waitForURL(`${base}/login?notice=password_reset`);
       expect(await page.getByRole("status").textContent()).toContain(t["notices.password_reset"]);
       await fill(page, { [t["fields.identifier.label"]!]: email, [t["fields.password.label"]!]: NEW_PASSWORD });
-      await page.getByRole("button", { name: t["login.submit"] }).click();
+      await page.getByRole("button", { name: t["login.submit"], exact: true }).click();
       await page.waitForURL(`${base}/account`);
       // The notice of the reset came in the same language.
       await mailIn(email, "security_notice", locale, t, "mail.notice.password_reset.subject");
