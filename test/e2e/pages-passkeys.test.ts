@@ -175,7 +175,10 @@ describe("passkeys in Chromium", () => {
     const { page, cdp, authenticatorId } = await pageWithAuthenticator({ bypassCSP: true });
     const email = newEmail();
     await withPasskey(page, cdp, authenticatorId, email);
-    await signOut(page);
+    // Signed out by forgetting the cookies, away from /login: its autofill would sign this browser
+    // in again on its own (the virtual authenticator answers conditional requests), racing the test.
+    await page.goto("about:blank");
+    await page.context().clearCookies();
 
     await page.goto(`${base}/client/v1/gatehouse.js`);
     await page.addScriptTag({
