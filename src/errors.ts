@@ -31,6 +31,17 @@ export const ERROR_CATALOGUE = {
     title: "Second factor required",
     detail: "The first factor was right; complete the sign-in at POST /api/v1/auth/mfa with the mfa_token and one of the methods.",
   },
+  mfa_enrollment_required: {
+    status: 403,
+    title: "Second factor enrolment required",
+    detail:
+      "This account must have a second factor: enrol one with the mfa_token (Authorization: MFA <mfa_token>), then complete the sign-in at POST /api/v1/auth/mfa with it.",
+  },
+  email_code_required: {
+    status: 403,
+    title: "Email code required",
+    detail: "An administrator reset this account's second factors: send the code just mailed to the account's address as email_code.",
+  },
   email_not_verified: { status: 403, title: "Email not verified", detail: "Verify your email address before logging in." },
   insufficient_scope: {
     status: 403,
@@ -69,6 +80,11 @@ export const ERROR_CATALOGUE = {
     status: 409,
     title: "Already enabled",
     detail: "An authenticator app is already enabled: disable it first to set up another.",
+  },
+  last_second_factor: {
+    status: 409,
+    title: "Last second factor",
+    detail: "This account must have a second factor: add another one before removing this one.",
   },
   last_sign_in_method: {
     status: 409,

@@ -18,6 +18,11 @@ export interface FreshnessOf {
   amr: string[];
   /** An API caller's token was issued by a sign-in or step-up (a refresh's never is); pages have no token. */
   fresh?: boolean;
+  /**
+   * An enrolment `mfa_token` stands for the caller (policy requires a second factor and the account
+   * has none; accounts/sign-in.ts `openEnrolment`): it counts as fresh only where enrolling is allowed.
+   */
+  enrolment?: boolean;
 }
 
 /**
@@ -28,7 +33,11 @@ export interface FreshnessOf {
  * `reauthentication_required`: the client steps up (`POST /auth/step-up`) and tries again. A hosted
  * page's caller (no access token: the browser's own session cookie) is judged by its session row.
  */
-export function assertFreshAuthentication(deps: Deps, caller: FreshnessOf): void {
+export function assertFreshAuthentication(deps: Deps, caller: FreshnessOf, options: { enrolment?: "allowed" } = {}): void {
+  if (caller.enrolment) {
+    if (options.enrolment === "allowed") return;
+    throw new AppError("invalid_token", { detail: "An enrolment token only enrols a second factor." });
+  }
   const recent = deps.now().getTime() - caller.authTime.getTime() <= FRESH_AUTHENTICATION_MS;
   const provedSecond = caller.user.secondFactors.length === 0 || caller.amr.some((m) => SECOND_FACTOR_AMRS.has(m));
   if (recent && caller.fresh !== false && provedSecond) return;

@@ -5,13 +5,14 @@ import {
   factorsUnchanged,
   findTotp,
   pendingTotpUpsert,
+  noSecondFactor,
   readFactors,
   recoveryCodeSet,
   stillPending,
 } from "../db/factors";
 import { totpFactors, type User } from "../db/schema";
 import { countPasskeys } from "../db/passkeys";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { AppError } from "../errors";
 import { eventRows } from "../events/events";
 import { newRecoveryCodes, recoveryCodeHash } from "../factors/recovery-codes";
@@ -24,6 +25,8 @@ import { sendMail } from "../mail/mail";
 import { sendSecurityNotice } from "../mail/notices";
 import { enrolmentNoticeMail } from "../mail/templates";
 import { assertFreshAuthentication, type FreshnessOf } from "./fresh-auth";
+import { assertSecondFactorLeft, mfaRequiredFor } from "../factors/mfa-policy";
+import { enrolmentProof, mailboxCodeRequired, noResetPending } from "./enrolment-proof";
 
 /**
  * `/users/me/mfa`: the account's second factors. Every change needs fresh authentication (for an
@@ -36,7 +39,10 @@ export interface MfaStatus {
   totp: { enabled: boolean; created_at: string | null };
   passkeys: number;
   recovery_codes_remaining: number;
+  /** `MFA_REQUIRED` applies to the account: it must keep a second factor. */
   required: boolean;
+  /** An administrator reset the factors: the next enrolment needs the mailed code (`email_code`). */
+  email_code_required: boolean;
 }
 
 export async function mfaStatus(deps: Deps, user: User): Promise<MfaStatus> {
@@ -46,7 +52,8 @@ export async function mfaStatus(deps: Deps, user: User): Promise<MfaStatus> {
     totp: { enabled, created_at: enabled && totp?.confirmedAt ? totp.confirmedAt.toISOString() : null },
     passkeys: await countPasskeys(deps.db, user.id),
     recovery_codes_remaining: user.secondFactors.length > 0 ? recoveryCodesRemaining : 0,
-    required: false,
+    required: mfaRequiredFor(deps.config, user),
+    email_code_required: user.mfaResetAt !== null,
   };
 }
 
@@ -55,22 +62,29 @@ export interface TotpEnrolment {
   otpauth_uri: string;
 }
 
-/** `POST /users/me/mfa/totp`: a new pending secret (any earlier pending one is replaced). */
-export async function startTotp(deps: Deps, caller: FreshnessOf): Promise<TotpEnrolment> {
-  assertFreshAuthentication(deps, caller);
+/**
+ * `POST /users/me/mfa/totp`: a new pending secret (any earlier pending one is replaced). Also open
+ * to an enrolment token; after an administrator's reset it needs the mailed `email_code`.
+ */
+export async function startTotp(deps: Deps, caller: FreshnessOf, emailCode?: string): Promise<TotpEnrolment> {
+  assertFreshAuthentication(deps, caller, { enrolment: "allowed" });
   const { user } = caller;
   if (user.secondFactors.includes("totp")) throw new AppError("mfa_already_enabled");
   const wrapping = wrappingFor({ secret: deps.config.signingKeyEncryptionSecret, devMode: deps.config.devOutbox });
   if (!wrapping) {
     throw new AppError("service_unavailable", { detail: "Authenticator apps need SIGNING_KEY_ENCRYPTION_SECRET to store their secrets." });
   }
+  const proof = await enrolmentProof(deps, user, emailCode);
   const secret = newTotpSecret();
   const now = deps.now();
-  await deps
-    .work()
+  const work = deps.work();
+  if (proof === "none") work.fence(noResetPending(user.id));
+  const committed = await work
     .addAll([pendingTotpUpsert(deps.db, user.id, await wrapSecret(secret, user.id, wrapping), now)])
     .audit(auditRow(deps, { action: "mfa.totp_started", userId: user.id, resource: `user:${user.id}` }))
     .commit();
+  // An administrator reset the factors in the meantime.
+  if (!committed.committed) return mailboxCodeRequired(deps, user);
   const uri = otpauthUri(deps.config.branding.productName, user.email, secret);
   return { secret: base32Secret(uri), otpauth_uri: uri };
 }
@@ -89,7 +103,7 @@ export async function pendingTotpUri(deps: Deps, user: User): Promise<string | n
  * this once. Confirming is not itself a proof of a second factor for fresh authentication.
  */
 export async function confirmTotp(deps: Deps, caller: FreshnessOf, code: string): Promise<{ recovery_codes?: string[] }> {
-  assertFreshAuthentication(deps, caller);
+  assertFreshAuthentication(deps, caller, { enrolment: "allowed" });
   const { user } = caller;
   const pending = await findTotp(deps.db, user.id);
   if (!pending || pending.confirmedAt) {
@@ -109,10 +123,14 @@ export async function confirmTotp(deps: Deps, caller: FreshnessOf, code: string)
   const codes = firstFactor ? newRecoveryCodes() : null;
   const work = deps
     .work()
-    .fence(stillPending(user.id, pending.secret))
+    .fence(
+      caller.enrolment
+        ? sql`${stillPending(user.id, pending.secret)} AND ${noSecondFactor(user.id)}`
+        : stillPending(user.id, pending.secret),
+    )
     .addAll([
       confirmTotpWrite(deps.db, user.id, now),
-      factorsChanged(deps.db, user.id, [...new Set([...user.secondFactors, "totp"])], now),
+      factorsChanged(deps.db, user.id, [...new Set([...user.secondFactors, "totp"])], now, { enrolled: true }),
     ]);
   if (codes) work.addAll(recoveryCodeSet(deps.db, user.id, await hashes(codes), now));
   work
@@ -128,8 +146,9 @@ export async function disableTotp(deps: Deps, caller: FreshnessOf): Promise<void
   assertFreshAuthentication(deps, caller);
   const { user } = caller;
   if (!user.secondFactors.includes("totp")) throw new AppError("not_found", { detail: "No authenticator app is enabled." });
-  const now = deps.now();
   const left = user.secondFactors.filter((m) => m !== "totp");
+  assertSecondFactorLeft(deps.config, user, left);
+  const now = deps.now();
   const work = deps
     .work()
     .fence(factorsUnchanged(user.id, user.factorsEpoch))

@@ -2,7 +2,16 @@ import { eq, sql } from "drizzle-orm";
 import { enforceIpLimit } from "../abuse/ip-limits";
 import { auditRow, recordAudit } from "../audit/audit";
 import { base64url, randomBytes } from "../crypto";
-import { factorsChanged, factorsUnchanged, recoveryCodeSet, recoveryCodesWithoutFactors, remainingFactors } from "../db/factors";
+import {
+  factorsChanged,
+  factorsUnchanged,
+  noSecondFactor,
+  recoveryCodeSet,
+  recoveryCodesWithoutFactors,
+  remainingFactors,
+} from "../db/factors";
+import { assertSecondFactorLeft } from "../factors/mfa-policy";
+import { enrolmentProof, noResetPending } from "./enrolment-proof";
 import {
   counterUnchanged,
   deletePasskey,
@@ -74,15 +83,20 @@ function view(passkey: Passkey): PasskeyView {
   };
 }
 
-/** `POST /users/me/passkeys/options`: creation options for a new passkey of the caller. */
-export async function passkeyCreationOptions(deps: Deps, caller: FreshnessOf) {
-  assertFreshAuthentication(deps, caller);
+/**
+ * `POST /users/me/passkeys/options`: creation options for a new passkey of the caller. Also open to
+ * an enrolment token; after an administrator's reset it needs the mailed `email_code`, and the
+ * challenge then says so (only such a challenge registers a passkey while the reset waits).
+ */
+export async function passkeyCreationOptions(deps: Deps, caller: FreshnessOf, emailCode?: string) {
+  assertFreshAuthentication(deps, caller, { enrolment: "allowed" });
   const { user } = caller;
+  const proof = await enrolmentProof(deps, user, emailCode);
   const handle = await userHandleOf(deps, user);
   const existing = await listPasskeys(deps.db, user.id);
   const { webauthn } = deps.config;
   return {
-    challenge: await issueChallenge(await deps.keys(), "registration", user.id, deps.now()),
+    challenge: await issueChallenge(await deps.keys(), "registration", registrationBinding(user, proof), deps.now()),
     rp: { id: webauthn.id, name: webauthn.name },
     user: { id: handle, name: user.email, displayName: user.fullName || user.email },
     pubKeyCredParams: SUPPORTED_ALGORITHMS.map((alg) => ({ type: "public-key" as const, alg })),
@@ -92,6 +106,9 @@ export async function passkeyCreationOptions(deps: Deps, caller: FreshnessOf) {
     attestation: "none" as const,
   };
 }
+
+/** What a registration challenge is bound to: the account, and whether the mailbox was proven for it. */
+const registrationBinding = (user: Pick<User, "id">, proof: "mailbox" | "none") => (proof === "mailbox" ? `${user.id}:mailbox` : user.id);
 
 /** The account's WebAuthn user handle: random, made once (never the email or the user id). */
 async function userHandleOf(deps: Deps, user: User): Promise<string> {
@@ -111,14 +128,17 @@ export async function addPasskey(
   caller: FreshnessOf,
   input: { credential: RegistrationJSON; name?: string | undefined },
 ): Promise<PasskeyView & { recovery_codes?: string[] }> {
-  assertFreshAuthentication(deps, caller);
+  assertFreshAuthentication(deps, caller, { enrolment: "allowed" });
   const { user } = caller;
   const now = deps.now();
   const keys = await deps.keys();
   let challenge: Uint8Array | null = null;
+  let proof: "mailbox" | "none" = "none";
   const verified = await verifyRegistration(deps.config.webauthn, input.credential, async (c) => {
     challenge = c;
-    return challengeValid(keys, c, "registration", user.id, now);
+    if (await challengeValid(keys, c, "registration", registrationBinding(user, "none"), now)) return true;
+    proof = "mailbox";
+    return challengeValid(keys, c, "registration", registrationBinding(user, "mailbox"), now);
   }).catch((error: unknown) => {
     throw refusedCredential(error);
   });
@@ -139,10 +159,22 @@ export async function addPasskey(
     createdAt: now,
     lastUsedAt: null,
   };
+  // A challenge issued without the mailed code registers nothing while an administrator's reset
+  // waits for one; an enrolment token adds one factor, not two in parallel.
+  const conditions = [
+    spent.unspent,
+    sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${user.id} AND ${users.deletedAt} IS NULL)`,
+    ...(proof === "none" ? [noResetPending(user.id)] : []),
+    ...(caller.enrolment ? [noSecondFactor(user.id)] : []),
+  ];
   const work = deps
     .work()
-    .fence(sql`${spent.unspent} AND EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${user.id} AND ${users.deletedAt} IS NULL)`)
-    .addAll([spent.record, insertPasskey(deps.db, row), factorsChanged(deps.db, user.id, remainingFactorsAfterAdd(user), now)]);
+    .fence(sql.join(conditions, sql` AND `))
+    .addAll([
+      spent.record,
+      insertPasskey(deps.db, row),
+      factorsChanged(deps.db, user.id, remainingFactors(user.id), now, { enrolled: true }),
+    ]);
   if (codes) work.addAll(recoveryCodeSet(deps.db, user.id, await Promise.all(codes.map(async (c) => (await recoveryCodeHash(c))!)), now));
   work
     .audit(
@@ -158,8 +190,6 @@ export async function addPasskey(
   await mailEnrolmentNotice(deps, user, "passkey", now);
   return { ...view(row), ...(codes ? { recovery_codes: codes } : {}) };
 }
-
-const remainingFactorsAfterAdd = (user: User) => [...new Set([...user.secondFactors, "passkey"])];
 
 function defaultName(synced: boolean): string {
   return synced ? "Passkey" : "Security key or device";
@@ -186,6 +216,12 @@ export async function removeOwnPasskey(deps: Deps, caller: FreshnessOf, id: stri
   const mine = await listPasskeys(deps.db, user.id);
   if (!mine.some((p) => p.id === id)) throw new AppError("not_found", { detail: "No such passkey." });
   if (user.passwordHash === DISABLED_PASSWORD && mine.length === 1) throw new AppError("last_sign_in_method");
+  if (mine.length === 1)
+    assertSecondFactorLeft(
+      deps.config,
+      user,
+      user.secondFactors.filter((m) => m !== "passkey"),
+    );
   const now = deps.now();
   const work = deps.work().fence(factorsUnchanged(user.id, user.factorsEpoch));
   const removed = work.add(deletePasskey(deps.db, user.id, id));

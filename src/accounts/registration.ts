@@ -94,6 +94,7 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
     secondFactors: [],
     factorsEpoch: 0,
     webauthnUserId: null,
+    mfaResetAt: null,
   };
   // One unit of work (one far round trip): the account, its outbox and audit rows and, when it may
   // sign in at once, its session and device. The audit row never exists without the account, nor the reverse.

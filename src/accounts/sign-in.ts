@@ -10,7 +10,8 @@ import { findUserById } from "../db/users";
 import { deviceSignIn } from "../devices/devices";
 import { afterSuccessfulLogin } from "../devices/sign-in-signals";
 import { AppError } from "../errors";
-import { MFA_TOKEN_TTL_MS, openMfaToken, sealMfaToken, tokenStillValid, type MfaTokenClaims } from "../factors/mfa-tokens";
+import { isEnrolment, MFA_TOKEN_TTL_MS, openMfaToken, sealMfaToken, tokenStillValid, type MfaTokenClaims } from "../factors/mfa-tokens";
+import { mfaRequiredFor } from "../factors/mfa-policy";
 import {
   proveSecondFactor,
   recordSecondStepIssued,
@@ -21,6 +22,7 @@ import {
 import type { Deps } from "../kernel/deps";
 import { sendSecurityNotice } from "../mail/notices";
 import { addSession, type TokenResponse } from "../sessions/sessions";
+import type { FreshnessOf } from "./fresh-auth";
 
 /**
  * The sign-in transaction: every first factor (a password today; a passkey, an email code or an
@@ -55,10 +57,19 @@ export interface FirstFactor {
 /** What a first factor led to: a sign-in, a second step to take, or nothing (the primary's row moved on). */
 export type FirstFactorOutcome = { kind: "signed_in"; signedIn: SignedIn } | { kind: "second_step"; error: AppError } | null;
 
-/** Whether a first factor alone may sign this account in (a passkey with user verification is two factors: `mfa`). */
-function needsSecondStep(user: User, first: Pick<FirstFactor, "amr">): boolean {
-  return user.secondFactors.length > 0 && !first.amr.includes("mfa");
+/**
+ * What a first factor alone leaves to do: nothing (a passkey with user verification is two factors,
+ * `mfa`), prove the account's second factor, or (policy requires one and the account has none)
+ * enrol one first.
+ */
+function secondStepOf(deps: Deps, user: User, first: Pick<FirstFactor, "amr">): "sign_in" | "enrol" | null {
+  if (first.amr.includes("mfa")) return null;
+  if (user.secondFactors.length > 0) return "sign_in";
+  return mfaRequiredFor(deps.config, user) ? "enrol" : null;
 }
+
+/** What an enrolment may add, and then prove to finish the sign-in. */
+const ENROLMENT_METHODS = ["totp", "passkey"];
 
 /** The methods an `mfa_required` offers (a recovery code whenever a second factor exists). */
 function secondStepMethods(user: User): string[] {
@@ -67,7 +78,8 @@ function secondStepMethods(user: User): string[] {
 
 export async function afterFirstFactor(deps: Deps, first: FirstFactor): Promise<FirstFactorOutcome> {
   const { user } = first;
-  if (needsSecondStep(user, first)) return { kind: "second_step", error: await secondStepRequired(deps, first) };
+  const step = secondStepOf(deps, user, first);
+  if (step) return { kind: "second_step", error: await secondStepRequired(deps, first, step) };
   const signedIn = await writeSignIn(deps, {
     user,
     amr: first.amr,
@@ -80,8 +92,9 @@ export async function afterFirstFactor(deps: Deps, first: FirstFactor): Promise<
 }
 
 /** Issues the `mfa_token` and builds the 403 that carries it. Nothing else is issued. */
-async function secondStepRequired(deps: Deps, first: FirstFactor): Promise<AppError> {
+async function secondStepRequired(deps: Deps, first: FirstFactor, purpose: "sign_in" | "enrol"): Promise<AppError> {
   const claims: MfaTokenClaims = {
+    purpose,
     userId: first.user.id,
     id: crypto.randomUUID(),
     amr: first.amr,
@@ -89,9 +102,12 @@ async function secondStepRequired(deps: Deps, first: FirstFactor): Promise<AppEr
     channel: first.channel,
     credentialsEpoch: first.user.credentialsEpoch,
     factorsEpoch: first.user.factorsEpoch,
-    expiresAt: deps.now().getTime() + MFA_TOKEN_TTL_MS,
+    expiresAt: deps.now().getTime() + MFA_TOKEN_TTL_MS[purpose],
   };
   const token = await sealMfaToken(await deps.keys(), claims);
+  if (purpose === "enrol") {
+    return new AppError("mfa_enrollment_required", { extensions: { mfa_token: token, methods: ENROLMENT_METHODS } });
+  }
   // Off the answer's path: the object only needs it to notice abandoned second steps.
   deps.waitUntil(recordSecondStepIssued(deps, first.user, { id: claims.id, expiresAt: claims.expiresAt }).catch(() => undefined));
   return new AppError("mfa_required", { extensions: { mfa_token: token, methods: secondStepMethods(first.user) } });
@@ -105,6 +121,9 @@ async function secondStepRequired(deps: Deps, first: FirstFactor): Promise<AppEr
  */
 export async function completeSecondStep(deps: Deps, mfaToken: string, proof: SecondFactorProof, channel: Channel): Promise<SignedIn> {
   const step = await openSecondStep(deps, mfaToken, channel);
+  if (isEnrolment(step.claims) && proof.method === "recovery_code") {
+    throw new AppError("invalid_code", { detail: "Finish an enrolment with a code of the new authenticator app, or the new passkey." });
+  }
   const proven = await proveSecondFactor(deps, step.user, proof, { answerer: step.answerer, token: step.token });
   const now = deps.now();
   return finishSecondStep(deps, step, {
@@ -149,6 +168,27 @@ export async function openSecondStep(deps: Deps, mfaToken: string, channel: Chan
 }
 
 /**
+ * The caller an enrolment token stands for at the four enrolment endpoints (API.md names them;
+ * `Authorization: MFA <mfa_token>`, or the pages' cookie): the account, while it still has no
+ * second factor. Once one is enrolled the token's only use left is finishing the sign-in at
+ * `POST /auth/mfa` with a proof from it; here it is then 401 `invalid_token`.
+ */
+export async function openEnrolment(deps: Deps, mfaToken: string, channel: Channel): Promise<FreshnessOf> {
+  const { claims, user } = await openSecondStep(deps, mfaToken, channel);
+  if (!isEnrolment(claims)) throw new AppError("invalid_token", { detail: "This token is not an enrolment token." });
+  if (user.secondFactors.length > 0) {
+    throw new AppError("invalid_token", { detail: "The second factor is enrolled: finish the sign-in at POST /api/v1/auth/mfa." });
+  }
+  return {
+    user,
+    sessionId: `enrol:${claims.id}`,
+    authTime: new Date(claims.expiresAt - MFA_TOKEN_TTL_MS.enrol),
+    amr: claims.amr,
+    enrolment: true,
+  };
+}
+
+/**
  * The sign-in a proven second step makes: the usual fenced unit of work (the account still as the
  * token was issued under, and whatever the proof used up still unused), then the sign-in's signals.
  */
@@ -165,8 +205,10 @@ export async function finishSecondStep(
   },
 ): Promise<SignedIn> {
   const { claims, user, known } = step;
+  // An enrolment token was issued before the factor it is finished with: its factors are the ones read now.
+  const factorsEpoch = isEnrolment(claims) ? user.factorsEpoch : claims.factorsEpoch;
   const stillAsIssued = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${user.id} AND ${users.deletedAt} IS NULL
-    AND ${users.isActive} = 1 AND ${users.credentialsEpoch} = ${claims.credentialsEpoch} AND ${users.factorsEpoch} = ${claims.factorsEpoch})`;
+    AND ${users.isActive} = 1 AND ${users.credentialsEpoch} = ${claims.credentialsEpoch} AND ${users.factorsEpoch} = ${factorsEpoch})`;
   const signedIn = await writeSignIn(deps, {
     user,
     amr: [...claims.amr, ...proof.amr, "mfa"],

@@ -5,7 +5,11 @@ import { listApiKeys, type ApiKeyResponse } from "../api-keys/api-keys";
 import { auditRow, type AuditAction, type AuditEntry } from "../audit/audit";
 import { listSecurityEvents, type SecurityEvent } from "../audit/security-events";
 import { leavesAnActiveSuperuser, listUsersPage, superuserChangeAllowed, superuserUpdate, type UserStatus } from "../db/admin-users";
-import type { User } from "../db/schema";
+import { users, type User } from "../db/schema";
+import { factorRemoval } from "../db/factors";
+import { sql } from "drizzle-orm";
+import { mfaStatus, type MfaStatus } from "../accounts/mfa";
+import { sendSecurityNotice } from "../mail/notices";
 import { findUserById, userUpdate } from "../db/users";
 import type { Committed } from "../db/unit-of-work";
 import type { Deps } from "../kernel/deps";
@@ -45,6 +49,7 @@ function toAdminUserView(user: User): AdminUserView {
 export interface UserListQuery {
   query?: string | undefined;
   status?: UserStatus | "locked" | undefined;
+  mfa?: "enrolled" | "none" | undefined;
   created_after?: string | undefined;
   created_before?: string | undefined;
   cursor?: string | undefined;
@@ -63,6 +68,7 @@ export async function listUsers(deps: Deps, q: UserListQuery): Promise<{ users: 
   const base = {
     query: q.query,
     status: q.status === "locked" ? undefined : q.status,
+    mfa: q.mfa,
     createdAfter: q.created_after ? new Date(q.created_after) : undefined,
     createdBefore: q.created_before ? new Date(q.created_before) : undefined,
     after: q.cursor ? decodeCursor(q.cursor) : null,
@@ -87,19 +93,29 @@ export interface AdminUserDetails {
   devices: DeviceView[];
   lock: LockView;
   recent_events: SecurityEvent[];
+  mfa: MfaStatus;
 }
 
 /** `GET /admin/users/{id}`: profile, live sessions, keys (no secrets), devices, lock state, recent events. */
 export async function userDetails(deps: Deps, id: string): Promise<AdminUserDetails> {
   const user = await requireUser(deps, id);
-  const [sessions, apiKeys, devices, lock, events] = await Promise.all([
+  const [sessions, apiKeys, devices, lock, events, mfa] = await Promise.all([
     listSessions(deps, user.id, null, { limit: 100 }),
     listApiKeys(deps, user),
     listDevices(deps, user),
     inspectLockout(deps, user),
     listSecurityEvents(deps, user.id, { limit: 20 }),
+    mfaStatus(deps, user),
   ]);
-  return { user: toAdminUserView(user), sessions: sessions.sessions, api_keys: apiKeys, devices, lock, recent_events: events.events };
+  return {
+    user: toAdminUserView(user),
+    sessions: sessions.sessions,
+    api_keys: apiKeys,
+    devices,
+    lock,
+    recent_events: events.events,
+    mfa,
+  };
 }
 
 /**
@@ -164,6 +180,28 @@ export async function forcePasswordReset(deps: Deps, actorUserId: string, id: st
   });
   // Issued after the batch voided older links, so this one is the newest and stays usable.
   deps.waitUntil(mailResetLink(deps, user, { class: "account" }));
+}
+
+/**
+ * A help-desk reset of the second factors (`DELETE /admin/users/{id}/mfa`): the authenticator app,
+ * every passkey (each also serves as a second step) and the recovery codes go in one batch, with
+ * the audit row naming the administrator and the `user.mfa_disabled` event; the user is told. The
+ * next enrolment then also needs a code mailed to the account's address (accounts/enrolment-proof.ts),
+ * so whoever talked the help desk into the reset cannot enrol their own factor with the password.
+ * Sessions stay: the reset is about a lost device, not a taken account (that is the password reset).
+ */
+export async function resetSecondFactors(deps: Deps, actorUserId: string, id: string): Promise<void> {
+  const user = await requireUser(deps, id);
+  const now = deps.now();
+  const committed = await deps
+    .work()
+    .fence(sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${user.id} AND ${users.deletedAt} IS NULL)`)
+    .addAll([...factorRemoval(deps.db, user.id, null, now), userUpdate(deps.db, user.id, { mfaResetAt: now })])
+    .audit(auditRow(deps, adminEntry("admin.mfa_reset", actorUserId, user, { removed: user.secondFactors })))
+    .events(eventRows(deps, [{ type: "user.mfa_disabled", data: { user_id: user.id, method: "all", reason: "reset_by_admin" } }]))
+    .commit();
+  if (!committed.committed) throw notFound();
+  deps.waitUntil(sendSecurityNotice(deps, user.id, "mfa_reset", user));
 }
 
 /** Roles reach access tokens at the user's next refresh or login. */

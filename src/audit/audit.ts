@@ -69,6 +69,7 @@ export type AuditAction =
   | "mfa.disabled"
   | "mfa.recovery_codes_regenerated"
   | "mfa.factors_removed"
+  | "admin.mfa_reset"
   | "session.stepped_up"
   | "passkey.added"
   | "passkey.removed";

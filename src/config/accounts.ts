@@ -2,7 +2,7 @@ import { z } from "zod";
 import { defineSection, flag, seconds } from "./define";
 
 /**
- * Accounts, sessions per user, API keys and retention: REQUIRE_EMAIL_VERIFICATION,
+ * Accounts, sessions per user, API keys and retention: MFA_REQUIRED, REQUIRE_EMAIL_VERIFICATION,
  * MAX_SESSIONS_PER_USER, API_KEY_PREFIX, API_KEY_HMAC_SECRET, AUDIT_RETENTION_DAYS,
  * API_KEY_DEFAULT_LIFETIME_DAYS, API_KEY_MAX_LIFETIME_DAYS, API_KEY_ALLOW_NO_EXPIRY,
  * UNVERIFIED_ACCOUNT_TTL_DAYS and ACCOUNT_ERASURE_GRACE_DAYS.
@@ -13,6 +13,11 @@ export const accounts = defineSection({
       kind: "var",
       schema: z.coerce.number().int().min(1).max(1000).default(50),
       doc: "live sessions per user, 1–1000; a new login ends the least recently used ones beyond it",
+    },
+    MFA_REQUIRED: {
+      kind: "var",
+      schema: z.enum(["off", "superusers", "all"]).default("off"),
+      doc: "`superusers` or `all`: an account that must have a second factor and has none is signed in only after enrolling one (403 `mfa_enrollment_required` with an enrolment `mfa_token`); removing the last one answers 409 `last_second_factor`",
     },
     REQUIRE_EMAIL_VERIFICATION: {
       kind: "var",
@@ -68,6 +73,8 @@ export const accounts = defineSection({
     /** Live sessions a user may hold; a new one ends the least recently used beyond it. */
     maxSessionsPerUser: v.MAX_SESSIONS_PER_USER,
     requireEmailVerification: v.REQUIRE_EMAIL_VERIFICATION,
+    /** Whose accounts must have a second factor (API.md v1.2 "MFA policy"). */
+    mfaRequired: v.MFA_REQUIRED,
     apiKeyPrefix: v.API_KEY_PREFIX,
     apiKeyHmacSecret: v.API_KEY_HMAC_SECRET,
     auditRetentionDays: v.AUDIT_RETENTION_DAYS,

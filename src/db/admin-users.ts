@@ -12,6 +12,8 @@ export interface UserFilter {
   /** Prefix of the email or of the username, any casing. */
   query?: string | undefined;
   status?: UserStatus | undefined;
+  /** With a second factor, or without one. */
+  mfa?: "enrolled" | "none" | undefined;
   createdAfter?: Date | undefined;
   createdBefore?: Date | undefined;
   /** Keyset position: rows strictly after it (newest first). */
@@ -40,6 +42,7 @@ export function listUsersPage(db: Db, filter: UserFilter, limit: number): Promis
           ? or(sql`${users.email} LIKE ${pattern} ESCAPE '\\'`, sql`lower(${users.username}) LIKE ${pattern} ESCAPE '\\'`)
           : undefined,
         filter.status ? STATUS[filter.status] : undefined,
+        filter.mfa ? (filter.mfa === "none" ? sql`${users.secondFactors} = '[]'` : sql`${users.secondFactors} <> '[]'`) : undefined,
         filter.createdAfter ? gte(users.createdAt, filter.createdAfter) : undefined,
         filter.createdBefore ? lte(users.createdAt, filter.createdBefore) : undefined,
         olderThan(users, after),

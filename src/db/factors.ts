@@ -63,16 +63,25 @@ export function factorsUnchanged(userId: string, factorsEpoch: number): SQL {
   return sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${userId} AND ${users.factorsEpoch} = ${factorsEpoch})`;
 }
 
-/** The user-row side of a change of factors: the enabled methods and the epoch moved forward. */
-export function factorsChanged(db: Db, userId: string, methods: SQL | string[], now: Date) {
+/**
+ * The user-row side of a change of factors: the enabled methods and the epoch moved forward. An
+ * enrolment (`enrolled`) also ends the wait for a mailed code after an administrator's reset.
+ */
+export function factorsChanged(db: Db, userId: string, methods: SQL | string[], now: Date, change: { enrolled?: boolean } = {}) {
   return db
     .update(users)
     .set({
       secondFactors: Array.isArray(methods) ? methods : sql`${methods}`,
       factorsEpoch: sql`max(${users.factorsEpoch} + 1, ${now.getTime()})`,
       updatedAt: now,
+      ...(change.enrolled ? { mfaResetAt: null } : {}),
     })
     .where(eq(users.id, userId));
+}
+
+/** SQL: the account has no second factor (an enrolment token enrols one, not two in parallel). */
+export function noSecondFactor(userId: string): SQL {
+  return sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${userId} AND ${users.secondFactors} = '[]')`;
 }
 
 /** A fresh set of recovery codes (by hash) replacing every earlier one (none: they all go). */

@@ -58,6 +58,12 @@ export const users = sqliteTable(
     factorsEpoch: integer("factors_epoch").notNull().default(0),
     /** The WebAuthn user handle (random, base64url; never the email), made with the first passkey. */
     webauthnUserId: text("webauthn_user_id"),
+    /**
+     * Set when an administrator removed the account's second factors (a help-desk reset): until the
+     * next one is enrolled, enrolling needs a code mailed to the account's address too, so whoever
+     * talked the help desk into the reset cannot enrol their own factor with the password alone.
+     */
+    mfaResetAt: timestamp("mfa_reset_at"),
   },
   (t) => [
     uniqueIndex("users_email_live_uq")

@@ -20,14 +20,22 @@ export interface MfaTokenClaims {
   /** The known device the first factor came from, or null. */
   deviceId: string | null;
   channel: "api" | "page";
+  /**
+   * `sign_in`: the account has a second factor, prove it. `enrol`: policy requires one and the
+   * account has none; the token lets its holder enrol one (API.md names the four endpoints) and then
+   * finish the sign-in with a proof from it. Absent in tokens sealed before enrolment existed.
+   */
+  purpose?: "sign_in" | "enrol";
   credentialsEpoch: number;
   factorsEpoch: number;
   /** Epoch milliseconds. */
   expiresAt: number;
 }
 
-/** How long a second step may take (API.md: 5 minutes). */
-export const MFA_TOKEN_TTL_MS = 5 * 60_000;
+/** How long a second step may take (API.md: 5 minutes); an enrolment gets 10. */
+export const MFA_TOKEN_TTL_MS = { sign_in: 5 * 60_000, enrol: 10 * 60_000 } as const;
+
+export const isEnrolment = (claims: MfaTokenClaims) => claims.purpose === "enrol";
 
 const PREFIX = "gm1.";
 
@@ -57,7 +65,11 @@ export async function openMfaToken(keys: KeySet, token: string): Promise<MfaToke
   }
 }
 
-/** Whether the account is still as the token was issued under (else a password change, reset, revert, logout-all or change of factors voided it). */
+/**
+ * Whether the account is still as the token was issued under (else a password change, reset,
+ * revert, logout-all or change of factors voided it). An enrolment token's whole point is a change
+ * of factors, so it survives those (a revert still kills it through the credentials epoch).
+ */
 export function tokenStillValid(
   claims: MfaTokenClaims,
   user: Pick<User, "id" | "isActive" | "credentialsEpoch" | "factorsEpoch">,
@@ -67,7 +79,7 @@ export function tokenStillValid(
     claims.userId === user.id &&
     user.isActive &&
     claims.credentialsEpoch === user.credentialsEpoch &&
-    claims.factorsEpoch === user.factorsEpoch &&
+    (isEnrolment(claims) || claims.factorsEpoch === user.factorsEpoch) &&
     claims.expiresAt > now.getTime()
   );
 }

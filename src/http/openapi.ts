@@ -77,12 +77,19 @@ export function jsonBody<T extends z.ZodType>(schema: T) {
   return { required: true, content: { "application/json": { schema } } };
 }
 
+/** An optional JSON request body (none at all reads as `{}`). */
+export function optionalJsonBody<T extends z.ZodType>(schema: T) {
+  return { required: false, content: { "application/json": { schema } } };
+}
+
 /** Security requirements: who may call a route. */
-export const security: Record<"anyCredential" | "accessToken", Record<string, string[]>[]> = {
+export const security: Record<"anyCredential" | "accessToken" | "accessOrEnrolment", Record<string, string[]>[]> = {
   /** An access token or an API key (limited by its scopes). */
   anyCredential: [{ accessToken: [] }, { apiKey: [] }],
   /** Access tokens only: credential management never accepts an API key. */
   accessToken: [{ accessToken: [] }],
+  /** The four enrolment endpoints: an access token, or an enrolment `mfa_token`. */
+  accessOrEnrolment: [{ accessToken: [] }, { enrolmentToken: [] }],
 };
 
 export const BOOKMARK_DESCRIPTION =
@@ -94,6 +101,12 @@ export const securitySchemes = {
     scheme: "bearer",
     bearerFormat: "JWT",
     description: "An access token from login, register or refresh (ES256 JWT, `typ: at+jwt`).",
+  },
+  enrolmentToken: {
+    type: "http" as const,
+    scheme: "MFA",
+    description:
+      "`Authorization: MFA <mfa_token>`: the `mfa_token` of a `403 mfa_enrollment_required` (10 minutes). Accepted only by `POST /users/me/mfa/totp`, `/users/me/mfa/totp/confirm`, `/users/me/passkeys/options` and `/users/me/passkeys`, while the account has no second factor; elsewhere 401.",
   },
   apiKey: {
     type: "http" as const,

@@ -319,6 +319,7 @@ export const en = {
     mfa_disabled: "Two-step verification turned off",
     mfa_recovery_codes_regenerated: "New recovery codes made",
     mfa_factors_removed: "Second factors removed from an enrolment notice",
+    admin_mfa_reset: "Second factors reset by an administrator",
     session_stepped_up: "Identity confirmed again",
     unknown: "Security event",
   },
@@ -436,6 +437,12 @@ export const en = {
         "If this was you, there is nothing to do. If it was not, open the link below within 7 days: it signs every session out, revokes every API key, disables the password and sends you a link to set a new one.",
       link: "This wasn't me: secure my account",
     },
+    enrolmentCode: {
+      subject: "Your code to set up two-step verification",
+      body: "An administrator reset the second factors of your {product} account. To set up a new one, enter this code where you are asked for it. It works once, for 10 minutes.",
+      code: "Your code: {code}",
+      ignore: "If you are not setting up two-step verification right now, someone else may know your password: change it.",
+    },
     enrolment: {
       subject: "Two-step verification was turned on",
       body: "An authenticator app was added to your {product} account as a second step for signing in.",
@@ -523,6 +530,10 @@ export const en = {
       passkey_removed: {
         subject: "A passkey was removed",
         body: "A passkey was removed from your account; it can no longer sign in.",
+      },
+      mfa_reset: {
+        subject: "An administrator reset your second factors",
+        body: "An administrator removed your authenticator app, your passkeys and your recovery codes. The next second factor you set up needs a code we will mail to this address.",
       },
       passkey_counter: {
         subject: "A passkey may have been copied",

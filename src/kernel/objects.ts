@@ -118,6 +118,20 @@ export type SecondFactorResult =
   /** Wrong (or replayed); `spent`: that was the token's last chance. `notify`: tell the owner now. */
   | { ok: false; reason: "invalid_code"; spent: boolean; notify: boolean };
 
+/** A code to mail to the account's address (abuse/objects/email-codes.ts): its purpose, hash and life. */
+export interface EmailCodeIssue {
+  purpose: string;
+  hash: string;
+  expiresAt: number;
+  /** A live code younger than this is kept (and no new mail goes). */
+  resendAfterMs: number;
+}
+
+export interface EmailCodeCheck {
+  purpose: string;
+  hash: string;
+}
+
 /** The RateLimiter's RPC surface (one object per client IP, identifier, user, device or mailbox). */
 export interface LimiterRpc {
   hit(action: string, policies: LimitPolicy[], now: number, report?: boolean, spread?: SpreadOptions): HitResult;
@@ -129,6 +143,8 @@ export interface LimiterRpc {
   secondFactorIssued(issued: SecondFactorIssued, now: number): { notify: boolean };
   secondFactorAnswer(answer: SecondFactorAnswer, now: number): SecondFactorResult;
   forgiveSecondFactor(actions: string[], now: number): void;
+  issueEmailCode(issue: EmailCodeIssue, now: number): { issued: boolean };
+  checkEmailCode(check: EmailCodeCheck, now: number): "ok" | "wrong" | "none";
 }
 
 /** What the monitor knows; `underAttack` is the only part a login reads. */

@@ -14,7 +14,7 @@ import type { Deps } from "../kernel/deps";
  * (`waitUntil`) so it never changes what a client sees; mail that is a safety net is admitted and
  * handed to the transport within the request ({@link sendMailNow}, {@link mailToken}).
  */
-export type MailKind = "email_verification" | "password_reset" | "email_change" | "security_notice";
+export type MailKind = "email_verification" | "password_reset" | "email_change" | "security_notice" | "sign_in_code";
 
 export interface MailMessage {
   to: string;
@@ -26,6 +26,10 @@ export interface MailMessage {
   html: string;
   /** The one-time token the mail carries, kept only in the dev outbox for tests and local use. */
   token?: string;
+  /** The code the mail carries (kind `sign_in_code`), kept only in the dev outbox likewise. */
+  code?: string;
+  /** What a mail of a broad kind is for (`mfa_enrolment`), for the dev outbox. */
+  subtype?: string;
 }
 
 /**
@@ -52,6 +56,8 @@ export interface OutboxEntry {
   subject: string;
   text: string;
   token: string | null;
+  code?: string;
+  subtype?: string;
   created_at: string;
 }
 
@@ -192,6 +198,8 @@ async function writeOutbox(deps: Deps, message: MailMessage): Promise<void> {
     subject: message.subject,
     text: message.text,
     token: message.token ?? null,
+    ...(message.code ? { code: message.code } : {}),
+    ...(message.subtype ? { subtype: message.subtype } : {}),
     created_at: now.toISOString(),
   };
   const order = String(MAX_TIME - now.getTime()).padStart(13, "0");

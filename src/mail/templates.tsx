@@ -175,7 +175,8 @@ export type SecurityEvent =
   | "recovery_codes_regenerated"
   | "factors_removed"
   | "passkey_removed"
-  | "passkey_counter";
+  | "passkey_counter"
+  | "mfa_reset";
 
 /** What a notice lists as revoked or affected: for now the API keys a change revoked, by name. */
 export interface NoticeItem {
@@ -231,6 +232,20 @@ export async function enrolmentNoticeMail(
     { url: pageUrl(deps, t, "/revert-sign-in", { token }), label: t.text("mail.enrolment.link") },
     token,
   );
+}
+
+/**
+ * The code that the first enrolment after an administrator's reset of the second factors needs
+ * (API.md "MFA policy"): proof that whoever enrols also reads the account's mail.
+ */
+export async function enrolmentCodeMail(deps: Deps, to: Recipient, code: string): Promise<MailMessage> {
+  const t = await mailTranslator(deps, to);
+  const mail = await compose(deps, t, to, "sign_in_code", t.text("mail.enrolmentCode.subject"), [
+    t.line("mail.enrolmentCode.body", product(deps)),
+    t.line("mail.enrolmentCode.code", { code }),
+    t.line("mail.enrolmentCode.ignore"),
+  ]);
+  return { ...mail, code, subtype: "mfa_enrolment" };
 }
 
 /** Why a new sign-in looks unusual, as the notice names it. */

@@ -40,7 +40,7 @@ const withReturn = (path: string, returnTo: string | null, query: Record<string,
 export function toSecondStep(c: Context<AppEnv>, error: AppError, returnTo: string | undefined): Response {
   const token = error.extensions.mfa_token;
   if (!token) throw error;
-  setCookie(c, MFA_COOKIE, token, { ...mfaCookieOptions, maxAge: MFA_TOKEN_TTL_MS / 1000 });
+  setCookie(c, MFA_COOKIE, token, { ...mfaCookieOptions, maxAge: MFA_TOKEN_TTL_MS.sign_in / 1000 });
   return c.redirect(withReturn("/login/verify", returnToOf(c, returnTo)), 303);
 }
 

@@ -1,6 +1,7 @@
 import type { Bindings } from "../config";
 import type { User } from "../db/schema";
 import type { Deps } from "../kernel/deps";
+import type { FreshnessOf } from "../accounts/fresh-auth";
 
 /** A caller authenticated with an access token: full rights, bound to one session. */
 interface SessionPrincipal {
@@ -34,7 +35,14 @@ export interface AppEnv {
     clientRequestId?: string;
     deps: Deps;
     principal: Principal;
+    /** An enrolment token's caller (`Authorization: MFA`), set only on the four enrolment endpoints. */
+    enrolment?: FreshnessOf;
   };
+}
+
+/** What `sessionOrEnrolment()` adds: an access token's session or an enrolment token's account. */
+export interface CallerEnv {
+  Variables: { caller: FreshnessOf };
 }
 
 /** What `requireSession()` adds: the caller is known to hold an access token. */

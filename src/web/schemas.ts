@@ -152,6 +152,9 @@ export const userSessionParams = z.object({ id: z.string().min(1).max(64), sid: 
 export const adminUsersQuery = z.object({
   query: z.string().trim().min(1).max(254).optional(),
   status: z.enum(["active", "deactivated", "unverified", "locked"]).optional(),
+  mfa: z.enum(["enrolled", "none"]).optional().openapi({
+    description: "`enrolled`: accounts with a second factor; `none`: accounts without (who `MFA_REQUIRED` will stop at sign-in).",
+  }),
   created_after: z.iso.datetime({ offset: true }).optional(),
   created_before: z.iso.datetime({ offset: true }).optional(),
   cursor: z.string().min(1).max(200).optional(),
@@ -295,11 +298,13 @@ export const OutboxSchema = z.strictObject({
   messages: z.array(
     z.strictObject({
       to: z.string(),
-      kind: z.enum(["email_verification", "password_reset", "email_change", "security_notice"]),
+      kind: z.enum(["email_verification", "password_reset", "email_change", "security_notice", "sign_in_code"]),
       locale: z.string().openapi({ description: "The language the mail is written in (the account's, else the request's)." }),
       subject: z.string(),
       text: z.string(),
       token: z.string().nullable(),
+      code: z.string().optional().openapi({ description: "The code a `sign_in_code` mail carries." }),
+      subtype: z.string().optional().openapi({ description: "What the mail is for, when its kind is broad (`mfa_enrolment`)." }),
       created_at: isoTime,
     }),
   ),
@@ -330,13 +335,25 @@ export const CookieDiagnosisSchema = z
   })
   .openapi("CookieDiagnosis");
 
+export const MfaStatusSchema = z
+  .object({
+    totp: z.object({ enabled: z.boolean(), created_at: z.string().nullable() }),
+    passkeys: z.number().int(),
+    recovery_codes_remaining: z.number().int(),
+    required: z.boolean().openapi({ description: "`MFA_REQUIRED` applies to the account: it must keep a second factor." }),
+    email_code_required: z
+      .boolean()
+      .openapi({ description: "An administrator reset the factors: the next enrolment needs the mailed code as `email_code`." }),
+  })
+  .openapi("MfaStatus");
+
 export const AdminUserSchema = UserSchema.extend({
   is_superuser: z.boolean(),
   roles: z.array(z.string()),
   deactivated_at: isoTime.nullable(),
   second_factors: z
     .array(z.string())
-    .openapi({ description: "The second factors the user has turned on (`totp`); empty when the password alone signs in." }),
+    .openapi({ description: "The second factors the user has turned on (`totp`, `passkey`); empty when the password alone signs in." }),
 }).openapi("AdminUser");
 
 export const AdminUserListSchema = z
@@ -351,6 +368,7 @@ export const AdminUserDetailsSchema = z
     devices: DeviceListSchema.shape.devices,
     lock: z.strictObject({ locked: z.boolean(), hard: z.boolean(), locked_until: isoTime.nullable(), failures: z.number().int() }),
     recent_events: SecurityEventPageSchema.shape.events,
+    mfa: MfaStatusSchema,
   })
   .openapi("AdminUserDetails");
 
@@ -363,14 +381,15 @@ const codeField = z
 
 export const totpConfirmBody = z.object({ code: codeField });
 
-export const MfaStatusSchema = z
-  .object({
-    totp: z.object({ enabled: z.boolean(), created_at: z.string().nullable() }),
-    passkeys: z.number().int(),
-    recovery_codes_remaining: z.number().int(),
-    required: z.boolean(),
-  })
-  .openapi("MfaStatus");
+/** The body of an enrolment's start: the mailed code, needed only after an administrator reset the factors. */
+export const enrolmentStartBody = z.object({
+  email_code: z
+    .string()
+    .trim()
+    .regex(/^\d{8}$/, "Enter the 8-digit code from the email.")
+    .optional()
+    .openapi({ description: "The 8-digit code mailed after `403 email_code_required` (needed only after an administrator's reset)." }),
+});
 
 export const TotpEnrolmentSchema = z
   .object({

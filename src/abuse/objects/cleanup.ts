@@ -1,5 +1,6 @@
 import { isHardLocked, lockoutExpiry, pruneLockout } from "./lockout";
 import { nextWindowEnd, refusalsExpiry } from "./refusal-windows";
+import { emailCodesExpiry, pruneEmailCodes } from "./email-codes";
 import { pruneSecondFactor, secondFactorExpiry } from "./second-factor";
 import { pruneSpread, spreadExpiry } from "./spread";
 import { latest, readMeta, writeMeta } from "./storage";
@@ -19,11 +20,19 @@ export function prune(sql: SqlStorage, now: number): void {
   pruneSpread(sql, now);
   pruneLockout(sql, now);
   pruneSecondFactor(sql, now);
+  pruneEmailCodes(sql, now);
 }
 
 /** When everything stored (other than a hard lock) has expired, or null when nothing expires. */
 function cleanupAt(sql: SqlStorage): number | null {
-  return latest(windowsExpiry(sql), lockoutExpiry(sql), refusalsExpiry(sql), spreadExpiry(sql), secondFactorExpiry(sql));
+  return latest(
+    windowsExpiry(sql),
+    lockoutExpiry(sql),
+    refusalsExpiry(sql),
+    spreadExpiry(sql),
+    secondFactorExpiry(sql),
+    emailCodesExpiry(sql),
+  );
 }
 
 /** Whether the object keeps nothing: the alarm may delete its storage. */

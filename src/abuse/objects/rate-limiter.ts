@@ -3,6 +3,8 @@ import type { Bindings } from "../../config";
 import type { LimitPolicy, LockoutPolicy } from "../../config/rate-limits";
 import type {
   AdmitResult,
+  EmailCodeCheck,
+  EmailCodeIssue,
   HitResult,
   LimiterRpc,
   LockoutSnapshot,
@@ -28,6 +30,7 @@ import {
 } from "./lockout";
 import { createRecorder, type ObjectRecorder } from "./recorder";
 import { countRefusal, REFUSALS_SCHEMA, takeEndedWindows } from "./refusal-windows";
+import { checkCode, EMAIL_CODES_SCHEMA, issueCode } from "./email-codes";
 import { forgiveAnswers, judgeAnswer, recordIssued, SECOND_FACTOR_SCHEMA } from "./second-factor";
 import { admitIdentifier, pendingBlock, runningBlock, settleIdentifier, SPREAD_SCHEMA } from "./spread";
 import { ceilSeconds, META_SCHEMA } from "./storage";
@@ -142,6 +145,22 @@ export class RateLimiter extends DurableObject<Bindings> implements LimiterRpc {
     this.schedule(now);
   }
 
+  /** Makes a mailed code the live one of its purpose (this is the account's object; see email-codes.ts). */
+  issueEmailCode(issue: EmailCodeIssue, now: number): { issued: boolean } {
+    this.prepare(now);
+    const result = issueCode(this.sql, issue, now);
+    this.schedule(now);
+    return result;
+  }
+
+  /** Checks an answer to a mailed code, exactly under any concurrency. */
+  checkEmailCode(check: EmailCodeCheck, now: number): "ok" | "wrong" | "none" {
+    this.prepare(now);
+    const result = checkCode(this.sql, check, now);
+    this.schedule(now);
+    return result;
+  }
+
   /**
    * Writes the final count of every refusal window that has ended into its audit row, and drops
    * what no longer matters; an object left with nothing deletes its storage entirely. A hard lock
@@ -204,7 +223,9 @@ export class RateLimiter extends DurableObject<Bindings> implements LimiterRpc {
   /** Storage may have been wiped by a previous alarm, so the schema is (re)created lazily. */
   private ensureSchema(): void {
     if (this.schemaReady) return;
-    this.sql.exec(WINDOWS_SCHEMA + LOCKOUT_SCHEMA + META_SCHEMA + SPREAD_SCHEMA + REFUSALS_SCHEMA + SECOND_FACTOR_SCHEMA);
+    this.sql.exec(
+      WINDOWS_SCHEMA + LOCKOUT_SCHEMA + META_SCHEMA + SPREAD_SCHEMA + REFUSALS_SCHEMA + SECOND_FACTOR_SCHEMA + EMAIL_CODES_SCHEMA,
+    );
     this.schemaReady = true;
   }
 

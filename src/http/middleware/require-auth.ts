@@ -1,5 +1,6 @@
 import { createMiddleware } from "hono/factory";
-import type { AppEnv, Principal, SessionEnv } from "../../web/context";
+import type { AppEnv, CallerEnv, Principal, SessionEnv } from "../../web/context";
+import { openEnrolment } from "../../accounts/sign-in";
 import { findUserWithSession } from "../../db/sessions";
 import { AppError } from "../../errors";
 import { verifyAccessToken } from "../../sessions/access-tokens";
@@ -18,6 +19,24 @@ function unauthorized(code: "invalid_token" | "token_expired" | "token_revoked" 
 function asUnauthorized(error: unknown): unknown {
   if (!(error instanceof AppError)) return error;
   return error.code === "token_expired" || error.code === "token_revoked" ? unauthorized(error.code) : unauthorized();
+}
+
+/**
+ * The endpoints an enrolment `mfa_token` may call, as `Authorization: MFA <mfa_token>` (API.md "MFA
+ * policy"); anywhere else that scheme is 401. Listed here, where credentials are read, so no other
+ * route can ever see such a caller.
+ */
+const ENROLMENT_ENDPOINTS: ReadonlySet<string> = new Set([
+  "POST /api/v1/users/me/mfa/totp",
+  "POST /api/v1/users/me/mfa/totp/confirm",
+  "POST /api/v1/users/me/passkeys/options",
+  "POST /api/v1/users/me/passkeys",
+]);
+
+/** The enrolment token of `Authorization: MFA <mfa_token>`, or null. */
+function enrolmentToken(header: string | undefined): string | null {
+  const match = /^MFA[ ]+([^\s]+)\s*$/i.exec(header ?? "");
+  return match?.[1] ?? null;
 }
 
 /** The bearer credential, from the Authorization header only (never the query string). */
@@ -94,6 +113,20 @@ async function authenticateWithApiKey(deps: Deps, token: string): Promise<Princi
  */
 export function requireAuth() {
   return createMiddleware<AppEnv>(async (c, next) => {
+    const enrolment = enrolmentToken(c.req.header("authorization"));
+    if (enrolment) {
+      if (!ENROLMENT_ENDPOINTS.has(`${c.req.method} ${c.req.path}`)) {
+        throw new AppError("invalid_token", { headers: CHALLENGE, detail: "An enrolment token only enrols a second factor." });
+      }
+      // No principal: only `sessionOrEnrolment()` (the four routes) reads this caller.
+      c.set(
+        "enrolment",
+        await openEnrolment(c.var.deps, enrolment, "api").catch((error: unknown) => {
+          throw error instanceof AppError ? new AppError("invalid_token", { headers: CHALLENGE, detail: error.detail }) : error;
+        }),
+      );
+      return next();
+    }
     const token = bearer(c.req.header("authorization"));
     if (!token) {
       // RFC 6750 §3.1: a request with no credential at all gets the bare challenge, no error code.
@@ -138,11 +171,34 @@ export function optionalAuth() {
  */
 export function requireInteractiveSession() {
   return createMiddleware<AppEnv & SessionEnv>(async (c, next) => {
-    const { principal } = c.var;
+    // Undefined only for an enrolment token's request, which reaches the four enrolment routes alone.
+    const principal = c.var.principal as Principal | undefined;
+    if (!principal) throw unauthorized();
     if (principal.kind !== "access_token") {
       throw new AppError("insufficient_scope", { detail: "API keys cannot manage credentials; use an access token." });
     }
     c.set("session", principal);
+    await next();
+  });
+}
+
+/**
+ * For the four enrolment endpoints: the caller is an access token's session (as
+ * {@link requireInteractiveSession}) or an enrolment token's account (`c.var.caller` either way).
+ */
+export function sessionOrEnrolment() {
+  return createMiddleware<AppEnv & CallerEnv>(async (c, next) => {
+    const { enrolment } = c.var;
+    const principal = c.var.principal as Principal | undefined;
+    if (enrolment) {
+      c.set("caller", enrolment);
+      return next();
+    }
+    if (!principal) throw unauthorized();
+    if (principal.kind !== "access_token") {
+      throw new AppError("insufficient_scope", { detail: "API keys cannot manage credentials; use an access token." });
+    }
+    c.set("caller", principal);
     await next();
   });
 }

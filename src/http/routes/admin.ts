@@ -22,6 +22,7 @@ import {
   listUsers,
   reactivateUser,
   revokeUserSessions,
+  resetSecondFactors,
   setRoles,
   setSuperuserFlag,
   userDetails,
@@ -144,6 +145,23 @@ const revokeSuperuserRoute = createRoute({
 
 adminRoutes.openapi(revokeSuperuserRoute, async (c) => {
   await setSuperuserFlag(c.var.deps, c.var.principal.user.id, c.req.valid("param").id, false);
+  return c.body(null, 204);
+});
+
+const resetMfaRoute = createRoute({
+  method: "delete",
+  path: "/users/{id}/mfa",
+  tags,
+  summary: "Reset a user's second factors",
+  description:
+    "Removes the authenticator app, every passkey (each also serves as a second step) and the recovery codes; audited with the administrator, mailed to the user. The user's next enrolment also needs a code mailed to the account's address (`email_code`), so a reset cannot be turned into a takeover by someone with only the password. Sessions stay. An account whose only way in was a passkey signs in again through a password reset.",
+  security: security.accessToken,
+  request: { params: idParam },
+  responses: { 204: noContent, ...problems([...ADMIN_ERRORS, "validation_failed", "not_found"]) },
+});
+
+adminRoutes.openapi(resetMfaRoute, async (c) => {
+  await resetSecondFactors(c.var.deps, c.var.principal.user.id, c.req.valid("param").id);
   return c.body(null, 204);
 });
 

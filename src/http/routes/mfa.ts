@@ -1,9 +1,9 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { confirmTotp, disableTotp, mfaStatus, regenerateRecoveryCodes, startTotp } from "../../accounts/mfa";
 import type { AppEnv } from "../../web/context";
-import { requireInteractiveSession } from "../middleware/require-auth";
-import { AUTH_ERRORS, BODY_ERRORS, jsonBody, jsonResponse, noContent, problems, security } from "../openapi";
-import { MfaStatusSchema, RecoveryCodesSchema, TotpEnrolmentSchema, totpConfirmBody } from "../../web/schemas";
+import { requireInteractiveSession, sessionOrEnrolment } from "../middleware/require-auth";
+import { AUTH_ERRORS, BODY_ERRORS, jsonBody, jsonResponse, noContent, optionalJsonBody, problems, security } from "../openapi";
+import { enrolmentStartBody, MfaStatusSchema, RecoveryCodesSchema, TotpEnrolmentSchema, totpConfirmBody } from "../../web/schemas";
 import { validationHook } from "../validation";
 
 /**
@@ -16,6 +16,8 @@ export const mfaRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
 const tags = ["Second factor"];
 const SESSION_ONLY = [...AUTH_ERRORS, "insufficient_scope"] as const;
 const FRESH = [...SESSION_ONLY, "reauthentication_required"] as const;
+/** The enrolment endpoints' start also asks for the mailed code after an administrator's reset. */
+const ENROLMENT_START = [...FRESH, "email_code_required", "invalid_code"] as const;
 
 const status = createRoute({
   method: "get",
@@ -38,16 +40,17 @@ const start = createRoute({
   tags,
   summary: "Start setting up an authenticator app",
   description:
-    "A new secret, pending until a code confirms it (an earlier pending one is replaced). 409 `mfa_already_enabled` while one is enabled.",
-  security: security.accessToken,
-  middleware: [requireInteractiveSession()] as const,
+    "A new secret, pending until a code confirms it (an earlier pending one is replaced). 409 `mfa_already_enabled` while one is enabled. Also accepts an enrolment `mfa_token` (`Authorization: MFA`). After an administrator reset the account's factors: 403 `email_code_required` (a code is mailed to the account's address) until the body carries it as `email_code`.",
+  security: security.accessOrEnrolment,
+  middleware: [sessionOrEnrolment()] as const,
+  request: { body: optionalJsonBody(enrolmentStartBody) },
   responses: {
     200: jsonResponse(TotpEnrolmentSchema, "The secret and the `otpauth://` URI for the app."),
-    ...problems([...FRESH, "mfa_already_enabled"]),
+    ...problems([...BODY_ERRORS, ...ENROLMENT_START, "mfa_already_enabled"]),
   },
 });
 
-mfaRoutes.openapi(start, async (c) => c.json(await startTotp(c.var.deps, c.var.session), 200));
+mfaRoutes.openapi(start, async (c) => c.json(await startTotp(c.var.deps, c.var.caller, c.req.valid("json").email_code), 200));
 
 const confirm = createRoute({
   method: "post",
@@ -55,9 +58,9 @@ const confirm = createRoute({
   tags,
   summary: "Enable the authenticator app with one of its codes",
   description:
-    "The account's first second factor comes with 10 recovery codes, in this answer only. The account's address gets a notice whose link undoes the enrolment. Wrong codes spend the session's budget (`mfa_session_30_minutes`).",
-  security: security.accessToken,
-  middleware: [requireInteractiveSession()] as const,
+    "The account's first second factor comes with 10 recovery codes, in this answer only. The account's address gets a notice whose link undoes the enrolment. Wrong codes spend the session's budget (`mfa_session_30_minutes`). Also accepts an enrolment `mfa_token`: the sign-in then finishes at `POST /auth/mfa` with a code of a later step.",
+  security: security.accessOrEnrolment,
+  middleware: [sessionOrEnrolment()] as const,
   request: { body: jsonBody(totpConfirmBody) },
   responses: {
     200: jsonResponse(RecoveryCodesSchema, "Enabled."),
@@ -65,17 +68,18 @@ const confirm = createRoute({
   },
 });
 
-mfaRoutes.openapi(confirm, async (c) => c.json(await confirmTotp(c.var.deps, c.var.session, c.req.valid("json").code), 200));
+mfaRoutes.openapi(confirm, async (c) => c.json(await confirmTotp(c.var.deps, c.var.caller, c.req.valid("json").code), 200));
 
 const disable = createRoute({
   method: "delete",
   path: "/totp",
   tags,
   summary: "Remove the authenticator app",
-  description: "Needs a step-up with the second factor. With the last second factor, the recovery codes go too.",
+  description:
+    "Needs a step-up with the second factor. With the last second factor, the recovery codes go too; while `MFA_REQUIRED` applies to the account, removing the last one answers 409 `last_second_factor`.",
   security: security.accessToken,
   middleware: [requireInteractiveSession()] as const,
-  responses: { 204: noContent, ...problems([...FRESH, "not_found"]) },
+  responses: { 204: noContent, ...problems([...FRESH, "not_found", "last_second_factor"]) },
 });
 
 mfaRoutes.openapi(disable, async (c) => {
