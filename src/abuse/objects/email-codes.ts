@@ -37,13 +37,14 @@ function liveCode(sql: SqlStorage, purpose: string, now: number): CodeRow | unde
 }
 
 /**
- * Makes `issue` the live code of its purpose, unless a live one was issued less than
- * `resendAfterMs` ago (then nothing changes and no mail should go: asking again cannot turn the
- * account's address into a mail cannon, nor keep replacing the code its owner is typing).
+ * Makes `issue` the live code of its purpose, unless the last one (live, used up by wrong answers,
+ * or not) was issued less than `resendAfterMs` ago: then nothing changes and no mail should go.
+ * Asking again cannot turn the account's address into a mail cannon, keep replacing the code its
+ * owner is typing, or buy a guesser five more tries at once.
  */
 export function issueCode(sql: SqlStorage, issue: EmailCodeIssue, now: number): { issued: boolean } {
-  const live = liveCode(sql, issue.purpose, now);
-  if (live && now - live.issued_at < issue.resendAfterMs) return { issued: false };
+  const last = sql.exec<{ issued_at: number }>("SELECT issued_at FROM email_codes WHERE purpose = ?", issue.purpose).toArray()[0];
+  if (last && now - last.issued_at < issue.resendAfterMs) return { issued: false };
   sql.exec(
     `INSERT INTO email_codes (purpose, hash, wrong, issued_at, expires_at) VALUES (?, ?, 0, ?, ?)
      ON CONFLICT (purpose) DO UPDATE SET hash = excluded.hash, wrong = 0, issued_at = excluded.issued_at, expires_at = excluded.expires_at`,
@@ -60,6 +61,7 @@ export function checkCode(sql: SqlStorage, check: EmailCodeCheck, now: number): 
   const live = liveCode(sql, check.purpose, now);
   if (!live) return "none";
   if (live.hash === check.hash) {
+    // Whoever has it reads the mailbox: the next code needs no pacing.
     sql.exec("DELETE FROM email_codes WHERE purpose = ?", check.purpose);
     return "ok";
   }
@@ -67,8 +69,9 @@ export function checkCode(sql: SqlStorage, check: EmailCodeCheck, now: number): 
   return "wrong";
 }
 
+/** Expired codes go; a spent one stays until then (its issue time still paces the next). */
 export function pruneEmailCodes(sql: SqlStorage, now: number): void {
-  sql.exec("DELETE FROM email_codes WHERE expires_at <= ? OR wrong >= ?", now, WRONG_ANSWERS_PER_CODE);
+  sql.exec("DELETE FROM email_codes WHERE expires_at <= ?", now);
 }
 
 /** When the last live code expires, or null. */

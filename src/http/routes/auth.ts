@@ -112,6 +112,7 @@ const login = createRoute({
       "invalid_credentials",
       "email_not_verified",
       "mfa_required",
+      "mfa_enrollment_required",
       "challenge_required",
       "account_locked",
       "rate_limited",
@@ -136,7 +137,7 @@ const mfa = createRoute({
   tags,
   summary: "Complete a sign-in with its second step",
   description:
-    "After a first factor answered `403 mfa_required`: the `mfa_token` and a proof of one of its `methods`. The token is bound to the account, the first factor and its device token; it dies at the first success, at the fifth wrong answer (401 `invalid_code` each, then 401 `invalid_token`), after 5 minutes, and when the password, the factors or the sessions change. Wrong answers from clients that are not a known device of the account are limited per account (`mfa_account_hour`, `mfa_account_30_days`; recovery codes apart: `recovery_code_account_hour`, `recovery_code_account_30_days`), each known device has its own (`mfa_device_30_minutes`): 429 with `Retry-After` when spent, the token kept." +
+    "After a first factor answered `403 mfa_required`: the `mfa_token` and a proof of one of its `methods`. After `403 mfa_enrollment_required` and an enrolment made with that token: the same token and a proof from the new factor (a TOTP code of a later step than the confirming one, or a passkey assertion). The token is bound to the account, the first factor and its device token; it dies at the first success, at the fifth wrong answer (401 `invalid_code` each, then 401 `invalid_token`), after 5 minutes, and when the password, the factors or the sessions change. Wrong answers from clients that are not a known device of the account are limited per account (`mfa_account_hour`, `mfa_account_30_days`; recovery codes apart: `recovery_code_account_hour`, `recovery_code_account_30_days`), each known device has its own (`mfa_device_30_minutes`): 429 with `Retry-After` when spent, the token kept." +
     COOKIE_MODE,
   request: { body: jsonBody(mfaBody) },
   responses: {
