@@ -178,6 +178,17 @@ export function checkDeploy(config, { envName, secrets, secretsError, languages 
       "authenticator apps (TOTP) are off until the SIGNING_KEY_ENCRYPTION_SECRET secret is set (their secrets are stored encrypted with it)",
     );
   }
+  const mfaRequired = str("MFA_REQUIRED") ?? "off";
+  if (!["off", "superusers", "all"].includes(mfaRequired)) {
+    problems.push({
+      what: `MFA_REQUIRED = "${mfaRequired}" is not off, superusers or all`,
+      fix: `set MFA_REQUIRED to off, superusers or all in ${where}`,
+    });
+  } else if (mfaRequired !== "off") {
+    notes.push(
+      `MFA_REQUIRED=${mfaRequired}: ${mfaRequired === "all" ? "every account" : "every superuser"} without a second factor enrols one at its next sign-in; GET /api/v1/admin/users?mfa=none lists who has not yet`,
+    );
+  }
   return { problems, notes };
 }
 

@@ -30,7 +30,9 @@ const ProblemSchema = z
     methods: z
       .array(z.enum(["totp", "recovery_code", "passkey"]))
       .optional()
-      .openapi({ description: "`mfa_required`: the second steps this account accepts; `mfa_enrollment_required`: the factors it may enrol." }),
+      .openapi({
+        description: "`mfa_required`: the second steps this account accepts; `mfa_enrollment_required`: the factors it may enrol.",
+      }),
   })
   .openapi("Problem");
 

@@ -84,6 +84,16 @@ describe("checkDeploy", () => {
     );
   });
 
+  it("judges MFA_REQUIRED, and says who will enrol at the next sign-in", () => {
+    const all = READY.replace("[vars]", '[vars]\nMFA_REQUIRED = "all"');
+    expect(whats(all, { secrets: ALL_SECRETS })).toEqual([]);
+    expect(checkDeploy(parse(all), { secrets: ALL_SECRETS }).notes).toContain(
+      "MFA_REQUIRED=all: every account without a second factor enrols one at its next sign-in; GET /api/v1/admin/users?mfa=none lists who has not yet",
+    );
+    const bad = READY.replace("[vars]", '[vars]\nMFA_REQUIRED = "admins"');
+    expect(whats(bad, { secrets: ALL_SECRETS })).toEqual(['MFA_REQUIRED = "admins" is not off, superusers or all']);
+  });
+
   it("requires a signing key secret, or the opt-in to generated keys with their encryption secret", () => {
     const secrets = ALL_SECRETS.filter((s) => s !== "JWT_PRIVATE_JWKS");
     expect(whats(READY, { secrets })).toEqual(["no signing key: the JWT_PRIVATE_JWKS secret is not set"]);
