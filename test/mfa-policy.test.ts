@@ -156,6 +156,16 @@ describe("MFA_REQUIRED=all", () => {
     await enrolmentToken(user);
   });
 
+  it("registration yields no session: 202, and the first sign-in enrols", async () => {
+    const email = `policy-${crypto.randomUUID()}@example.com`;
+    const password = "correct horse battery staple 42";
+    const res = await call("/api/v1/auth/register", { body: { email, password, full_name: "New" }, ip: freshIp(), env: ALL });
+    const body = await json<Record<string, unknown>>(res, 202);
+    expect(body).toEqual({ message: expect.stringContaining("two-step verification") });
+    expect(res.headers.get("set-cookie")).toBeNull();
+    await enrolmentToken({ email, password });
+  });
+
   it("a password change voids an outstanding enrolment token", async () => {
     const user = await register();
     const token = await enrolmentToken(user);

@@ -15,6 +15,7 @@ import { assertNotDisposable } from "./disposable-email";
 import { assertNotBreached } from "../abuse/breached-passwords";
 import { deviceSignIn } from "../devices/devices";
 import { addSession, type TokenResponse } from "../sessions/sessions";
+import { mfaRequiredFor } from "../factors/mfa-policy";
 
 /** Registration. */
 
@@ -25,7 +26,13 @@ export interface RegisterInput {
   username?: string | null | undefined;
 }
 
-export type RegisterResult = { kind: "created"; tokens: TokenResponse & { device_token: string } } | { kind: "accepted" };
+/**
+ * `accepted`: no session; `verify` (the address must be verified first, new and taken addresses
+ * alike) or `enrol` (`MFA_REQUIRED=all`: the account must enrol a second factor, which its first
+ * sign-in walks it through, so registering never yields a session without one).
+ */
+export type RegisterResult =
+  { kind: "created"; tokens: TokenResponse & { device_token: string } } | { kind: "accepted"; next: "verify" | "enrol" };
 
 /**
  * Mails a fresh verification link to the user, within the budget of whoever asked (`stranger` or the
@@ -105,7 +112,8 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
     .events(eventRows(deps, [{ type: "user.created", data: created }]))
     .audit(auditRow(deps, { action: "user.registered", userId, resource: `user:${userId}` }));
   const device = deviceSignIn(deps, userId, null);
-  const session = requireEmailVerification ? null : await addSession(deps, work, user, ["pwd"]);
+  const enrolFirst = mfaRequiredFor(deps.config, user);
+  const session = requireEmailVerification || enrolFirst ? null : await addSession(deps, work, user, ["pwd"]);
   if (session) work.addAll(deviceInserts(deps.db, device.write));
   let committed;
   try {
@@ -119,7 +127,7 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
   const tokens = session && committed.committed ? await session.issue(committed) : null;
   // Anyone can register any address: until it is verified it is not the account's own.
   sendMail(deps, verificationMail(deps, user, verificationToken), { class: "unsolicited" });
-  if (!tokens) return { kind: "accepted" };
+  if (!tokens) return { kind: "accepted", next: requireEmailVerification ? "verify" : "enrol" };
   return { kind: "created", tokens: { ...tokens, device_token: await device.token() } };
 }
 
@@ -127,14 +135,14 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
 function emailTaken(deps: Deps, holder: Pick<User, "email" | "locale">): RegisterResult {
   if (!deps.config.requireEmailVerification) throw new AppError("email_taken");
   sendMail(deps, registrationAttemptMail(deps, holder), { class: "unsolicited", registrationAttempt: true });
-  return { kind: "accepted" };
+  return { kind: "accepted", next: "verify" };
 }
 
 /** Likewise the username: answering 409 there would tell whether the address is new. */
 function usernameTaken(deps: Deps, email: string): RegisterResult {
   if (!deps.config.requireEmailVerification) throw new AppError("username_taken");
   sendMail(deps, usernameUnavailableMail(deps, { email, locale: null }), { class: "unsolicited", registrationAttempt: true });
-  return { kind: "accepted" };
+  return { kind: "accepted", next: "verify" };
 }
 
 /**

@@ -54,7 +54,10 @@ const COOKIE_MODE =
   " Browsers: send `Gatehouse-Token-Delivery: cookie` to get the refresh token (and device token) in HttpOnly `__Host-` cookies instead of the body; such requests need an `Origin` that is the worker's own or in `CORS_ORIGINS` (else 403 `csrf_rejected`).";
 
 /** Constant answers: identical bytes whether or not the address has an account. */
-const ACCEPTED_REGISTRATION = { message: "Check your inbox: we sent a link to confirm your email address." };
+const ACCEPTED_REGISTRATION = {
+  verify: { message: "Check your inbox: we sent a link to confirm your email address." },
+  enrol: { message: "Account created. Sign in to set up two-step verification, which this site requires." },
+};
 const RESET_REQUESTED = { message: "If an account exists for this address, we sent it a link to reset the password." };
 const VERIFICATION_RESENT = { message: "If this address has an account waiting for verification, we sent it a new link." };
 const PASSWORD_RESET = { message: "Your password was reset and every session was signed out. Log in with the new password." };
@@ -76,12 +79,15 @@ const register = createRoute({
   tags,
   summary: "Create an account",
   description:
-    "Creates the account and signs it in (201). With `REQUIRE_EMAIL_VERIFICATION` the answer is 202 for new and taken addresses alike, and the owner of a taken one is told by mail." +
+    "Creates the account and signs it in (201). With `REQUIRE_EMAIL_VERIFICATION` the answer is 202 for new and taken addresses alike, and the owner of a taken one is told by mail. With `MFA_REQUIRED=all` it is 202 too, without a session: the first sign-in enrols a second factor (`403 mfa_enrollment_required`)." +
     COOKIE_MODE,
   request: { body: jsonBody(registerBody) },
   responses: {
     201: jsonResponse(SignInResponseSchema, "Account created and signed in."),
-    202: jsonResponse(MessageSchema, "Accepted: a verification link was mailed (email verification required)."),
+    202: jsonResponse(
+      MessageSchema,
+      "Accepted: a verification link was mailed (email verification required), or the account waits for its first sign-in to enrol a second factor (`MFA_REQUIRED=all`).",
+    ),
     ...problems([...BODY_ERRORS, "weak_password", "email_taken", "username_taken", "rate_limited", "csrf_rejected"]),
   },
 });
@@ -91,7 +97,7 @@ authRoutes.openapi(
   limitPerIp("register", register, async (c) => {
     const result = await registerUser(c.var.deps, c.req.valid("json"));
     return result.kind === "accepted"
-      ? c.json(ACCEPTED_REGISTRATION, 202)
+      ? c.json(ACCEPTED_REGISTRATION[result.next], 202)
       : c.json(deliver(c, result.tokens, c.var.deps.config.cookieDomain), 201);
   }),
 );
