@@ -264,9 +264,10 @@ export function createGatehouse(options) {
         }
         catch (error) {
             const problem = error instanceof GatehouseError ? error.problem : undefined;
-            if (problem?.code !== "mfa_required" || !problem.mfa_token)
+            const enrolment = problem?.code === "mfa_enrollment_required";
+            if ((problem?.code !== "mfa_required" && !enrolment) || !problem?.mfa_token)
                 throw error;
-            return { mfaRequired: true, mfaToken: problem.mfa_token, methods: problem.methods ?? [] };
+            return { mfaRequired: true, enrolment, mfaToken: problem.mfa_token, methods: problem.methods ?? [] };
         }
     }
     async function passkeySignIn(options = {}) {

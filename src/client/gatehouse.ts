@@ -48,8 +48,9 @@ export interface Gatehouse {
   /** Signs in with a password; rejects with a GatehouseError (code `mfa_required` when a second step is needed: see signIn). */
   login(body: LoginBody): Promise<Session>;
   /**
-   * Signs in with a password: the session, or `{mfaRequired: true, mfaToken, methods}` when the
-   * account has a second factor (then ask for a code and call completeMfa). Other refusals reject.
+   * Signs in with a password: the session, or `{mfaRequired: true, enrolment, mfaToken, methods}`
+   * when the account has a second factor (then ask for a code and call completeMfa) or, with
+   * `enrolment: true`, must enrol one first. Other refusals reject.
    */
   signIn(body: LoginBody): Promise<Session | MfaRequired>;
   /** The sign-in's second step: the `mfaToken` signIn gave, and a TOTP or recovery code. */
@@ -359,8 +360,9 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       return (await signIn("/api/v1/auth/login", body)) as Session;
     } catch (error) {
       const problem = error instanceof GatehouseError ? error.problem : undefined;
-      if (problem?.code !== "mfa_required" || !problem.mfa_token) throw error;
-      return { mfaRequired: true, mfaToken: problem.mfa_token, methods: problem.methods ?? [] };
+      const enrolment = problem?.code === "mfa_enrollment_required";
+      if ((problem?.code !== "mfa_required" && !enrolment) || !problem?.mfa_token) throw error;
+      return { mfaRequired: true, enrolment, mfaToken: problem.mfa_token, methods: problem.methods ?? [] };
     }
   }
 

@@ -63,6 +63,12 @@ export interface Problem {
 /** A password that was right for an account with a second factor: finish with `completeMfa`. */
 export interface MfaRequired {
   mfaRequired: true;
+  /**
+   * `MFA_REQUIRED` stops this account until it has a second factor: enrol one with `mfaToken`
+   * (`Authorization: MFA <mfaToken>`), or send the person to the hosted `/login`, which walks them
+   * through it; then `completeMfa` with a proof from the new factor.
+   */
+  enrolment: boolean;
   mfaToken: string;
   methods: ("totp" | "recovery_code" | "passkey")[];
 }

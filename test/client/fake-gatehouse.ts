@@ -64,6 +64,13 @@ export class FakeGatehouse {
       case "POST /api/v1/auth/login": {
         // An account with a second factor (the real thing: test/mfa.test.ts): the first step answers 403.
         const body = (await request.json()) as { email?: string };
+        // An account MFA_REQUIRED stops until it enrols (the real thing: test/mfa-policy.test.ts).
+        if (body.email?.startsWith("enrol")) {
+          return Response.json(
+            { ...problemBody(403, "mfa_enrollment_required"), mfa_token: FAKE_MFA_TOKEN, methods: ["totp", "passkey"] },
+            { status: 403, headers: { "content-type": "application/problem+json" } },
+          );
+        }
         if (body.email?.startsWith("mfa")) {
           return Response.json(
             { ...problemBody(403, "mfa_required"), mfa_token: FAKE_MFA_TOKEN, methods: ["totp", "recovery_code"] },

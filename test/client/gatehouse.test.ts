@@ -18,7 +18,14 @@ describe("a sign-in with a second step", () => {
     const { server, tab } = browser();
     const gh = tab();
     const first = await gh.signIn({ email: "mfa.ada@example.com", password: PASSWORD });
-    expect(first).toEqual({ mfaRequired: true, mfaToken: FAKE_MFA_TOKEN, methods: ["totp", "recovery_code"] });
+    expect(first).toEqual({ mfaRequired: true, enrolment: false, mfaToken: FAKE_MFA_TOKEN, methods: ["totp", "recovery_code"] });
+    // An account the policy stops until it enrols: the same shape, marked.
+    expect(await gh.signIn({ email: "enrol.ada@example.com", password: PASSWORD })).toEqual({
+      mfaRequired: true,
+      enrolment: true,
+      mfaToken: FAKE_MFA_TOKEN,
+      methods: ["totp", "passkey"],
+    });
     expect(await gh.getAccessToken()).toBeNull();
     await expect(gh.completeMfa({ mfaToken: FAKE_MFA_TOKEN, method: "totp", code: "000000" })).rejects.toMatchObject({
       status: 401,
