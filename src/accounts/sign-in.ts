@@ -146,16 +146,20 @@ export interface SecondStep {
 }
 
 /**
- * Opens an `mfa_token`: it must open, be this channel's, be within its 5 minutes and match the
- * account's credentials and factors epochs (read near the user); else 401 `invalid_token`.
+ * Opens an `mfa_token`: it must open, be this channel's, be within its 5 minutes (an enrolment's 10)
+ * and match the account's credentials and factors epochs (read near the user); else 401 `invalid_token`.
  */
 export async function openSecondStep(deps: Deps, mfaToken: string, channel: Channel): Promise<SecondStep> {
   const claims = await openMfaToken(await deps.keys(), mfaToken);
   if (!claims || claims.channel !== channel) throw new AppError("invalid_token");
-  const { user, device } = await deps.replicas.peek(claims.userId, async (db) => ({
+  const read = async (db: Deps["db"]) => ({
     user: await findUserById(db, claims.userId),
     device: claims.deviceId ? await findDevice(db, claims.deviceId, claims.userId) : undefined,
-  }));
+  });
+  // An enrolment moves the account's factors between its requests, which may reach other places: its
+  // reads go to the primary (once per account, ever), so a replica behind the new factor never
+  // refuses the step that finishes it.
+  const { user, device } = isEnrolment(claims) ? await read(deps.db) : await deps.replicas.peek(claims.userId, read);
   if (!user || !tokenStillValid(claims, user, deps.now())) throw new AppError("invalid_token");
   const known = device && device.revokedAt === null ? device : null;
   return {

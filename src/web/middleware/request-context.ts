@@ -48,7 +48,8 @@ export function createRequestContext() {
       await next();
     } finally {
       // Read your own writes elsewhere too: a client that sends this back gets replicas at least this new.
-      const written = deps.replicas.settle(c.get("principal")?.user.id ?? null);
+      const caller = c.get("principal")?.user ?? c.get("enrolment")?.user;
+      const written = deps.replicas.settle(caller?.id ?? null);
       if (written !== null) {
         try {
           c.res.headers.set(BOOKMARK_HEADER, written);
@@ -64,7 +65,7 @@ export function createRequestContext() {
         duration_ms: Date.now() - started,
         request_id: deps.meta.requestId,
         client_request_id: c.get("clientRequestId") ?? null,
-        user_id: c.get("principal")?.user.id ?? null,
+        user_id: caller?.id ?? null,
         storage: { ...calls, round_trips: roundTrips },
       });
     }
