@@ -61,6 +61,11 @@ export const en = {
       hint: "Needed unless you signed in with your authenticator app within the last 5 minutes.",
       stale: "You signed in more than 5 minutes ago: enter a code from your authenticator app, or a recovery code, to confirm it is you.",
     },
+    email_code: {
+      label: "Code from the email",
+      hint: "8 digits. Leave it empty and press the button: we mail a code to {email}. It works once, for 10 minutes.",
+      invalid: "Enter the 8-digit code from the email.",
+    },
   },
   passwordHint: {
     one: "At least {count} character. A long phrase is easy to remember; avoid common passwords and your name.",
@@ -230,6 +235,13 @@ export const en = {
     intro:
       "A second step when you sign in: after your password, a code from an authenticator app on your phone. Someone who learns your password still cannot sign in.",
     off: "Two-step verification is off.",
+    passkeysOnly: "No authenticator app is set up: your passkeys are your second step.",
+    required:
+      "This site requires two-step verification for your account: you can replace your authenticator app or passkeys, but not remove the last one.",
+    requiredMissing:
+      "This site requires two-step verification for your account: set up an authenticator app or add a passkey. Your next sign-in will ask you to.",
+    resetPending:
+      "An administrator reset your two-step verification. To set up a new authenticator app or passkey, you also need a code we mail to your address.",
     on: "Two-step verification is on: authenticator app since {date}.",
     codesLeft: {
       one: "{count} recovery code left. Each signs you in once if you lose your phone.",
@@ -365,6 +377,9 @@ export const en = {
     lastSuperuser: "This is the last active superuser: make someone else a superuser first.",
     invalidCode: "This code is wrong, has expired or was already used.",
     mfaAlreadyEnabled: "An authenticator app is already set up for this account.",
+    emailCodeRequired: "We mailed a code to your address: enter it here, then press the button again.",
+    lastSecondFactor:
+      "This site requires two-step verification, and this is your last second factor: add a passkey or an authenticator app before removing it.",
     alreadyYourAddress: "This is already your email address.",
     disposable: "Addresses at disposable email services are not accepted. Use a permanent address.",
     tooManyKeys: {

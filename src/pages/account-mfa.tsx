@@ -2,9 +2,9 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { confirmTotp, disableTotp, regenerateRecoveryCodes, startTotp } from "../accounts/mfa";
 import type { AppEnv } from "../web/context";
-import { totpConfirmBody } from "../web/schemas";
+import { enrolmentStartBody, totpConfirmBody } from "../web/schemas";
 import { accountForm, accountPage } from "./account-page";
-import { text } from "./forms";
+import { text, type FieldFor, type FormData } from "./forms";
 import { pageSession } from "./session";
 
 /**
@@ -14,6 +14,15 @@ import { pageSession } from "./session";
  */
 export const accountMfaPages = new Hono<AppEnv>();
 
+/**
+ * The `email_code` field of an enrolment's start (authenticator app, passkey options), as the API
+ * takes it. People copy codes with spaces or dashes in them; those mean nothing.
+ */
+export const emailCodeInput = (data: FormData) => ({ email_code: text(data, "email_code")?.replace(/[\s-]/g, "") || undefined });
+
+/** The mailed code's refusals (asked for and mailed; wrong), beside its field. */
+export const EMAIL_CODE_ERRORS: FieldFor = { email_code_required: "email_code", invalid_code: "email_code" };
+
 /** The forms that send nothing but their proof. */
 const nothing = z.object({});
 const sensitive = { passwordField: "current_password" };
@@ -21,11 +30,13 @@ const sensitive = { passwordField: "current_password" };
 accountMfaPages.post(
   "/account/mfa/totp",
   accountForm("mfa_start", {
-    schema: nothing,
-    input: () => ({}),
+    schema: enrolmentStartBody,
+    input: emailCodeInput,
+    fieldFor: EMAIL_CODE_ERRORS,
     sensitive,
-    run: async (c, session) => {
-      await startTotp(c.var.deps, session);
+    run: async (c, session, { email_code }) => {
+      // After an administrator's reset, the first press without a code mails one (403, beside the field).
+      await startTotp(c.var.deps, session, email_code);
       // The account page shows a pending set-up's QR code (so a reload keeps it).
       return "totp_started";
     },

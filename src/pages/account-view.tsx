@@ -207,7 +207,13 @@ export const AccountPage: FC<AccountView> = (view) => {
       </section>
 
       <SecuritySection frame={frame} mfa={data.mfa} enrolment={data.enrolment} proof={proof} stateOf={stateOf} />
-      <PasskeySection frame={frame} passkeys={data.passkeys} proof={proof} stateOf={stateOf} />
+      <PasskeySection
+        frame={frame}
+        passkeys={data.passkeys}
+        proof={proof}
+        emailCodeRequired={data.mfa.email_code_required}
+        stateOf={stateOf}
+      />
 
       <Sessions frame={frame} data={data} failed={stateOf("session_revoke")} />
       <Devices frame={frame} devices={data.devices} failed={stateOf("device_revoke")} />

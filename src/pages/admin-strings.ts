@@ -13,6 +13,15 @@ export const adminStrings = {
   query: { label: "Email or username starts with", invalid: "Enter up to 254 characters." },
   status: { label: "Status", any: "Any", invalid: "Choose a status." },
   statuses: { active: "Active", deactivated: "Deactivated", unverified: "Not verified", locked: "Locked" } as Record<string, string>,
+  mfaFilter: {
+    label: "Second factor",
+    any: "Any",
+    enrolled: "With a second factor",
+    none: "Without a second factor",
+    invalid: "Choose a value.",
+  },
+  /** The list's factors column: what each user has as a second step. */
+  factorsLine: (factors: string[]) => (factors.length > 0 ? `second factors: ${factors.join(", ")}` : "no second factor"),
   searchSubmit: "Search",
   noUsers: "No users match.",
   nextPage: "Next page",
@@ -26,6 +35,7 @@ export const adminStrings = {
     active: "active",
     locked: "locked",
     twoStep: "two-step",
+    resetPending: "reset pending",
   },
   backToUsers: "Back to users",
   webhooks: "Webhooks",
@@ -54,8 +64,21 @@ export const adminStrings = {
   noRoles: "none",
   twoStep: "Two-step verification",
   /** A second factor's name as the console shows it. */
-  factors: { totp: "Authenticator app" } as Record<string, string>,
+  factors: { totp: "Authenticator app", passkey: "Passkey" } as Record<string, string>,
   twoStepOff: "Off: the password alone signs in",
+  secondFactors: "Second factors",
+  authenticatorApp: "Authenticator app",
+  appOn: (since: string) => `On since ${since}`,
+  appOff: "Off",
+  passkeys: "Passkeys",
+  recoveryCodes: "Recovery codes left",
+  policy: "Policy",
+  policyRequired: "Required (MFA_REQUIRED): the user cannot remove the last second factor, and a sign-in without one must enrol one",
+  policyNotRequired: "Not required",
+  resetPending: "An administrator reset the second factors: the user's next enrolment needs a code mailed to their address.",
+  resetMfa: "Reset second factors",
+  resetMfaIntro:
+    "Removes the authenticator app, every passkey and the recovery codes, and mails the user. Sessions stay signed in. The user's next set-up also needs a code mailed to their address, so someone who only knows the password cannot enrol their own factor. A user whose only way in was a passkey needs a password reset too. Check who is asking before you reset: this is what an attacker with a stolen password asks a help desk for.",
   actions: "Actions",
   deactivate: "Deactivate",
   deactivateIntro: "Deactivating signs the user out everywhere and revokes every API key and mailed link at once. It can be undone.",
@@ -129,6 +152,8 @@ export const ADMIN_NOTICES = {
     "The user was signed out everywhere, their password and API keys no longer work, and a link to set a new password was mailed.",
   superuser_granted: "The user is now a superuser.",
   superuser_revoked: "The user is no longer a superuser.",
+  second_factors_reset:
+    "The user's authenticator app, passkeys and recovery codes were removed, and the user was mailed. Their next set-up needs a code mailed to their address.",
 } as const;
 
 export type AdminNoticeKey = keyof typeof ADMIN_NOTICES;

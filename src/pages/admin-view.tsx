@@ -51,8 +51,19 @@ const Badges: FC<{ user: AdminUserView; locked?: boolean }> = ({ user, locked })
 export interface UserSearch {
   query?: string | undefined;
   status?: string | undefined;
+  /** `enrolled` or `none`: with or without a second factor. */
+  mfa?: string | undefined;
   cursor?: string | undefined;
 }
+
+const mfaOptions = [
+  ["", w.mfaFilter.any],
+  ["enrolled", w.mfaFilter.enrolled],
+  ["none", w.mfaFilter.none],
+] as const;
+
+/** A user's second factors in the console's words, lower case for the list's line. */
+const factorNames = (user: AdminUserView) => user.second_factors.map((f) => (w.factors[f] ?? f).toLowerCase());
 
 export const UsersPage: FC<{
   frame: Frame;
@@ -62,6 +73,8 @@ export const UsersPage: FC<{
   result: { users: AdminUserView[]; next_cursor: string | null } | null;
 }> = ({ frame, notice, search, errors, result }) => {
   const statusOptions = [["", w.status.any], ...Object.entries(w.statuses)] as const;
+  // Every filter, for the links that page through the same list.
+  const filters = { query: search.query, status: search.status, mfa: search.mfa };
   return (
     <AdminLayout frame={frame} title={w.title} notice={notice} failed={errors !== undefined}>
       <section id="users" aria-labelledby="users-h">
@@ -78,6 +91,7 @@ export const UsersPage: FC<{
               value={search.status}
               error={errors?.status}
             />
+            <Select form="search" name="mfa" label={w.mfaFilter.label} options={mfaOptions} value={search.mfa} error={errors?.mfa} />
           </div>
           <button type="submit">{w.searchSubmit}</button>
         </form>
@@ -94,7 +108,8 @@ export const UsersPage: FC<{
                     <Badges user={user} />
                     <br />
                     <span class="muted">
-                      {user.full_name} · {w.userDetails(adminWhen(user.created_at), adminWhen(user.last_login_at))}
+                      {user.full_name} · {w.userDetails(adminWhen(user.created_at), adminWhen(user.last_login_at))} ·{" "}
+                      {w.factorsLine(factorNames(user))}
                     </span>
                   </span>
                 </li>
@@ -102,12 +117,8 @@ export const UsersPage: FC<{
             </ul>
             {result.users.length === 0 ? <p>{w.noUsers}</p> : null}
             <p class="links">
-              {search.cursor ? <a href={`/admin${queryString({ query: search.query, status: search.status })}`}>{w.firstPage}</a> : null}
-              {result.next_cursor ? (
-                <a href={`/admin${queryString({ query: search.query, status: search.status, cursor: result.next_cursor })}`}>
-                  {w.nextPage}
-                </a>
-              ) : null}
+              {search.cursor ? <a href={`/admin${queryString(filters)}`}>{w.firstPage}</a> : null}
+              {result.next_cursor ? <a href={`/admin${queryString({ ...filters, cursor: result.next_cursor })}`}>{w.nextPage}</a> : null}
             </p>
           </>
         ) : null}
@@ -174,6 +185,8 @@ export const UserPage: FC<UserPageProps> = ({ frame, notice, details, failed }) 
           <dd>{adminWhen(user.last_login_at)}</dd>
         </dl>
       </section>
+
+      <SecondFactors frame={frame} details={details} />
 
       <section id="actions" aria-labelledby="actions-h">
         <h2 id="actions-h">{w.actions}</h2>
@@ -312,6 +325,33 @@ export const UserPage: FC<UserPageProps> = ({ frame, notice, details, failed }) 
     </AdminLayout>
   );
 };
+
+/**
+ * What the user has as second steps, whether `MFA_REQUIRED` applies, whether a reset waits for the
+ * mailed code, and the help-desk reset (`DELETE /admin/users/{id}/mfa`).
+ */
+const SecondFactors: FC<{ frame: Frame; details: AdminUserDetails }> = ({ frame, details: { user, mfa } }) => (
+  <section id="mfa" aria-labelledby="mfa-h">
+    <h2 id="mfa-h">{w.secondFactors}</h2>
+    <dl>
+      <dt>{w.authenticatorApp}</dt>
+      <dd>{mfa.totp.enabled ? w.appOn(adminWhen(mfa.totp.created_at)) : w.appOff}</dd>
+      <dt>{w.passkeys}</dt>
+      <dd>{mfa.passkeys}</dd>
+      <dt>{w.recoveryCodes}</dt>
+      <dd>{mfa.recovery_codes_remaining}</dd>
+      <dt>{w.policy}</dt>
+      <dd>{mfa.required ? w.policyRequired : w.policyNotRequired}</dd>
+    </dl>
+    {mfa.email_code_required ? (
+      <p>
+        <span class="badge">{w.badges.resetPending}</span> {w.resetPending}
+      </p>
+    ) : null}
+    <p class="muted">{w.resetMfaIntro}</p>
+    <Action frame={frame} name="admin_mfa_reset" user={user.id} path="mfa/reset" label={w.resetMfa} danger />
+  </section>
+);
 
 export interface AuditFilterValues {
   user_id?: string | undefined;

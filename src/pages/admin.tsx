@@ -8,6 +8,7 @@ import {
   forcePasswordReset,
   listUsers,
   reactivateUser,
+  resetSecondFactors,
   revokeUserSessions,
   setRoles,
   setSuperuserFlag,
@@ -67,10 +68,10 @@ adminPages.get("/admin", async (c) => {
   const session = await superuser(c, await pageSession(c), here(c));
   if (session instanceof Response) return session;
   const frame = await frameFor(c, session, { admin: true });
-  const search = queryOf(c, ["query", "status", "cursor"]);
+  const search = queryOf(c, ["query", "status", "mfa", "cursor"]);
   const checked = adminUsersQuery.safeParse(search);
   if (!checked.success) {
-    const errors = fieldErrors(checked.error, { query: adminStrings.query, status: adminStrings.status });
+    const errors = fieldErrors(checked.error, { query: adminStrings.query, status: adminStrings.status, mfa: adminStrings.mfaFilter });
     return renderPage(c, frame, <UsersPage frame={frame} notice={null} search={search} errors={errors} result={null} />, 422);
   }
   const query: UserListQuery = { ...checked.data, limit: 25 };
@@ -159,6 +160,11 @@ userAction("reactivate", "admin_reactivate", async (c, session, id) => {
 userAction("password-reset", "admin_password_reset", async (c, session, id) => {
   await forcePasswordReset(c.var.deps, actor(session), id);
   return "password_reset_forced";
+});
+
+userAction("mfa/reset", "admin_mfa_reset", async (c, session, id) => {
+  await resetSecondFactors(c.var.deps, actor(session), id);
+  return "second_factors_reset";
 });
 
 userAction("superuser", "admin_superuser", async (c, session, id, data) => {

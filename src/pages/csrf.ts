@@ -54,6 +54,7 @@ const FORMS = [
   "admin_session_revoke",
   "admin_sessions_revoke",
   "admin_redeliver",
+  "admin_mfa_reset",
 ] as const;
 export type FormName = (typeof FORMS)[number];
 export type FormTokens = Record<FormName, string>;

@@ -130,6 +130,10 @@ function knownWording(t: Translator, error: AppError): string | undefined {
       return t.text("errors.invalidCode");
     case "mfa_already_enabled":
       return t.text("errors.mfaAlreadyEnabled");
+    case "email_code_required":
+      return t.text("errors.emailCodeRequired");
+    case "last_second_factor":
+      return t.text("errors.lastSecondFactor");
     case "email_not_verified":
       return t.text("login.notVerified");
     case "not_found":

@@ -13,11 +13,12 @@ import {
 import { AppError } from "../errors";
 import type { AppEnv } from "../web/context";
 import { deviceCookie } from "../web/cookies";
-import { addPasskeyBody, passkeySignInBody, renamePasskeyBody } from "../web/schemas";
+import { addPasskeyBody, enrolmentStartBody, passkeySignInBody, renamePasskeyBody } from "../web/schemas";
 import { accountForm, accountPage } from "./account-page";
 import type { FormName } from "./csrf";
-import { failureFrom, readForm, text, type FormData } from "./forms";
-import { formTranslator } from "./language";
+import { failureFrom, readForm, text, validate, type FieldFor, type FormData } from "./forms";
+import { formTranslator, pageTranslator } from "./language";
+import { EMAIL_CODE_ERRORS, emailCodeInput } from "./account-mfa";
 import { afterSignIn, formPost, returnToOf } from "./respond";
 import { MFA_COOKIE, mfaCookieOptions, secondStepPage, startAgain } from "./second-step";
 import { loginPage } from "./sign-in";
@@ -46,15 +47,23 @@ function credentialOf(data: FormData): unknown {
  * Options for a ceremony a page script is about to run: JSON, for the script only. The form's CSRF
  * token and Origin are checked like a form POST's (a script of another site could not read the
  * answer anyway, but it would spend a challenge); a refusal is a bare status, the script says why.
+ * With `fieldFor`, a refusal about one of the form's fields also carries the page's words for it
+ * (`fields`), which the script shows beside the field: the account's passkey asks for a mailed code
+ * there. Other refusals keep the form's one "try again" (a stale session's words are the API keys').
  */
-function optionsPost(form: FormName, make: (c: Context<AppEnv>) => Promise<unknown>) {
+function optionsPost(form: FormName, make: (c: Context<AppEnv>, data: FormData) => Promise<unknown>, fieldFor?: FieldFor) {
   return async (c: Context<AppEnv>): Promise<Response> => {
-    if (!(await readForm(c, form))) return c.json({ code: "forbidden" }, 403);
+    const data = await readForm(c, form);
+    if (!data) return c.json({ code: "forbidden" }, 403);
     try {
-      return c.json(await make(c));
+      return c.json(await make(c, data));
     } catch (error) {
-      if (error instanceof AppError) return c.json({ code: error.code }, error.status as 400);
-      throw error;
+      if (!(error instanceof AppError)) throw error;
+      if (!fieldFor) return c.json({ code: error.code }, error.status as 400);
+      // Negotiated already when `make` found the session; without one, from the request alone.
+      const { fields } = failureFrom(await pageTranslator(c, null), error, fieldFor).state;
+      const said = fields && Object.keys(fields).length > 0 ? { fields } : {};
+      return c.json({ code: error.code, ...said }, error.status as 400);
     }
   };
 }
@@ -118,11 +127,21 @@ passkeyPages.post(
 
 passkeyPages.post(
   "/account/passkeys/options",
-  optionsPost("passkey_add", async (c) => {
-    const session = await pageSession(c);
-    if (!session) throw new AppError("invalid_token");
-    return passkeyCreationOptions(c.var.deps, session);
-  }),
+  optionsPost(
+    "passkey_add",
+    async (c, data) => {
+      const session = await pageSession(c);
+      const t = await pageTranslator(c, session);
+      if (!session) throw new AppError("invalid_token");
+      const checked = validate(t, enrolmentStartBody, emailCodeInput(data));
+      if (!checked.ok) {
+        throw new AppError("validation_failed", { errors: Object.entries(checked.fields).map(([field, message]) => ({ field, message })) });
+      }
+      // After an administrator's reset, the mailed code (asked for and mailed by the first try without it).
+      return passkeyCreationOptions(c.var.deps, session, checked.data.email_code);
+    },
+    EMAIL_CODE_ERRORS,
+  ),
 );
 
 const sensitive = { passwordField: "current_password" };

@@ -3,6 +3,7 @@ import type { PasskeyView } from "../accounts/passkeys";
 import { CSRF_FIELD, type FormName } from "./csrf";
 import { ProofField, type ProofKind } from "./fresh-proof";
 import { ErrorSummary, Field, Form, Hidden, whenText, type Frame, type FormState } from "./kit";
+import { EmailCodeField } from "./security-view";
 
 /**
  * The passkey parts of the hosted pages. A passkey needs the browser's WebAuthn API, so its buttons
@@ -17,7 +18,10 @@ import { ErrorSummary, Field, Form, Hidden, whenText, type Frame, type FormState
  * the options (an `/api/` one is sent `{}` as JSON, a page one the form's fields, its CSRF token
  * among them); `data-conditional` also offers the passkeys in the autofill of a
  * `autocomplete="… webauthn"` field. A ceremony the person cancels, or a failure, says
- * `data-failed` in the form's live region; the page's other forms never depend on it.
+ * `data-failed` in the form's live region; the page's other forms never depend on it. A page
+ * endpoint that refuses the options because of one of the form's fields says so in the page's
+ * words (`{fields}`: the mailed code an enrolment needs after an administrator's reset); those are
+ * shown beside their fields as the server would draw them (kit.tsx `Field`), the first focused.
  */
 export const PASSKEY_SCRIPT = `(() => {
   const PKC = window.PublicKeyCredential;
@@ -31,8 +35,27 @@ export const PASSKEY_SCRIPT = `(() => {
         ? { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" }
         : { method: "POST", body: new URLSearchParams(new FormData(form)) };
       const res = await fetch(url, { ...init, credentials: "same-origin" });
-      if (!res.ok) throw new Error("options " + res.status);
+      if (!res.ok) {
+        const refusal = new Error("options " + res.status);
+        refusal.words = await res.json().catch(() => ({}));
+        throw refusal;
+      }
       return res.json();
+    };
+    const fieldError = (name, message) => {
+      const input = form.elements[name];
+      if (!input || !input.id) return false;
+      let error = document.getElementById(input.id + "-error");
+      if (!error) {
+        error = document.createElement("span");
+        error.className = "field-error";
+        error.id = input.id + "-error";
+        input.before(error);
+        input.setAttribute("aria-describedby", ((input.getAttribute("aria-describedby") || "") + " " + error.id).trim());
+      }
+      error.textContent = message;
+      input.setAttribute("aria-invalid", "true");
+      return true;
     };
     const ceremony = async (mediation) => {
       const json = await options();
@@ -54,12 +77,17 @@ export const PASSKEY_SCRIPT = `(() => {
     };
     const failed = (error) => {
       if (error && error.name === "AbortError") return;
-      if (said) said.textContent = form.dataset.failed;
+      const words = (error && error.words && error.words.fields) || {};
+      const fields = Object.entries(words).filter(([name, message]) => fieldError(name, message));
+      if (fields.length > 0) form.elements[fields[0][0]].focus();
+      else if (said) said.textContent = form.dataset.failed;
     };
     form.addEventListener("submit", (event) => {
       if (form.elements.credential.value) return;
       event.preventDefault();
       if (said) said.textContent = "";
+      for (const error of form.querySelectorAll(".field-error")) error.textContent = "";
+      for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
       ceremony(undefined).catch(failed);
     });
     form.hidden = false;
@@ -103,13 +131,18 @@ export const PasskeyForm: FC<
   </form>
 );
 
-/** The account page's passkeys: the list (rename, remove), and adding one. */
+/**
+ * The account page's passkeys: the list (rename, remove), and adding one. After an administrator
+ * reset the factors (`emailCodeRequired`), adding one also takes the mailed code: the script sends
+ * it with the form's fields to the options, which is where the service asks for it.
+ */
 export const PasskeySection: FC<{
   frame: Frame;
   passkeys: PasskeyView[];
   proof: ProofKind | null;
+  emailCodeRequired: boolean;
   stateOf: (form: FormName) => FormState | undefined;
-}> = ({ frame, passkeys, proof, stateOf }) => {
+}> = ({ frame, passkeys, proof, emailCodeRequired, stateOf }) => {
   const { t } = frame;
   const proofError = (form: FormName) => stateOf(form)?.fields?.proof_code ?? stateOf(form)?.fields?.current_password;
   return (
@@ -174,6 +207,9 @@ export const PasskeySection: FC<{
             error={stateOf("passkey_add")?.fields?.name}
             maxlength={100}
           />
+          {emailCodeRequired ? (
+            <EmailCodeField frame={frame} form="passkey_add" error={stateOf("passkey_add")?.fields?.email_code} />
+          ) : null}
           <button type="submit">{t.text("passkeys.add")}</button>
         </PasskeyForm>
       ) : (

@@ -8,7 +8,8 @@ import { ErrorSummary, Field, Form, whenText, type Frame, type FormState } from 
 /**
  * The account page's two-step verification section: whether an authenticator app is on, setting
  * one up (QR code and key, drawn here: no other service sees the secret), and the recovery codes,
- * shown once in the answer that made them.
+ * shown once in the answer that made them. It also says when `MFA_REQUIRED` applies to the account,
+ * and, after an administrator reset the factors, asks the set-up for the code mailed to the account.
  */
 
 /** A set-up begun and not yet confirmed. */
@@ -26,6 +27,39 @@ export interface SecurityView {
   stateOf: (form: FormName) => FormState | undefined;
 }
 
+/**
+ * The mailed code an enrolment needs after an administrator reset the account's factors
+ * (accounts/enrolment-proof.ts). Not required: the first press without it is what mails the code.
+ */
+export const EmailCodeField: FC<{ frame: Frame; form: FormName; error: string | undefined }> = ({ frame, form, error }) => (
+  <Field
+    form={form}
+    name="email_code"
+    label={frame.t.text("fields.email_code.label")}
+    hint={frame.t.text("fields.email_code.hint", { email: frame.signedIn?.email ?? "" })}
+    error={error}
+    autocomplete="one-time-code"
+    inputmode="numeric"
+    spellcheck={false}
+    maxlength={16}
+  />
+);
+
+/** What the policy and an administrator's reset mean for this account, before its forms. */
+const PolicyNotes: FC<{ frame: Frame; mfa: MfaStatus }> = ({ frame: { t }, mfa }) => {
+  const hasFactor = mfa.totp.enabled || mfa.passkeys > 0;
+  return (
+    <>
+      {mfa.required ? (
+        <p>
+          <strong>{t.text(hasFactor ? "security.required" : "security.requiredMissing")}</strong>
+        </p>
+      ) : null}
+      {mfa.email_code_required ? <p>{t.text("security.resetPending")}</p> : null}
+    </>
+  );
+};
+
 /** "ABCD EFGH …": groups of four are easier to copy by hand. */
 const grouped = (secret: string) => secret.match(/.{1,4}/g)?.join(" ") ?? secret;
 
@@ -40,6 +74,9 @@ export const SecuritySection: FC<SecurityView> = ({ frame, mfa, enrolment, proof
       error={stateOf(form)?.fields?.proof_code ?? stateOf(form)?.fields?.current_password}
     />
   );
+  const emailCode = mfa.email_code_required ? (
+    <EmailCodeField frame={frame} form="mfa_start" error={stateOf("mfa_start")?.fields?.email_code} />
+  ) : null;
   return (
     <section id="security" aria-labelledby="security-h">
       <h2 id="security-h">{t.text("security.title")}</h2>
@@ -48,6 +85,7 @@ export const SecuritySection: FC<SecurityView> = ({ frame, mfa, enrolment, proof
       {summary("mfa_disable")}
       {summary("recovery_codes")}
       <p>{t.text("security.intro")}</p>
+      <PolicyNotes frame={frame} mfa={mfa} />
       {mfa.totp.enabled ? (
         <>
           <p>
@@ -107,23 +145,24 @@ export const SecuritySection: FC<SecurityView> = ({ frame, mfa, enrolment, proof
             {proofField("mfa_confirm")}
             <button type="submit">{t.text("security.confirm")}</button>
           </Form>
-          <StartForm frame={frame} proofField={proofField("mfa_start")} again />
+          <StartForm frame={frame} proofField={proofField("mfa_start")} emailCode={emailCode} again />
         </>
       ) : (
         <>
           <p>
-            <strong>{t.text("security.off")}</strong>
+            <strong>{t.text(mfa.passkeys > 0 ? "security.passkeysOnly" : "security.off")}</strong>
           </p>
-          <StartForm frame={frame} proofField={proofField("mfa_start")} />
+          <StartForm frame={frame} proofField={proofField("mfa_start")} emailCode={emailCode} />
         </>
       )}
     </section>
   );
 };
 
-const StartForm: FC<{ frame: Frame; proofField: Child; again?: boolean }> = ({ frame, proofField, again }) => (
+const StartForm: FC<{ frame: Frame; proofField: Child; emailCode: Child; again?: boolean }> = ({ frame, proofField, emailCode, again }) => (
   <Form frame={frame} name="mfa_start" action="/account/mfa/totp">
     {again ? <p class="muted">{frame.t.text("security.startAgainIntro")}</p> : null}
+    {emailCode}
     {proofField}
     <button type="submit" class={again ? "secondary" : undefined}>
       {frame.t.text(again ? "security.startAgain" : "security.start")}

@@ -159,6 +159,39 @@ describe("passkeys in Chromium", () => {
     expect((await page.context().cookies(base)).map((c) => c.name)).not.toContain("__Host-gh_mfa");
   });
 
+  it("after an administrator's reset, the passkey asks for the mailed code beside its field, then is added with it", async () => {
+    const adminEmail = newEmail();
+    const { page: console_ } = await pageWithAuthenticator();
+    await register(console_, adminEmail);
+    gatehouse.grantSuperuser(adminEmail);
+    const { page, cdp, authenticatorId } = await pageWithAuthenticator();
+    const email = newEmail();
+    await register(page, email);
+
+    await console_.goto(`${base}/admin?query=${encodeURIComponent(email)}`);
+    await console_.getByRole("link", { name: `Open ${email}` }).click();
+    await console_.getByRole("button", { name: "Reset second factors" }).click();
+    await console_.waitForURL(/notice=second_factors_reset$/);
+
+    await page.goto(`${base}/account`);
+    const add = page.locator("form[action='/account/passkeys']");
+    const code = add.getByLabel("Code from the email", { exact: true });
+    await add.getByRole("button", { name: "Add a passkey" }).click();
+    // The options' refusal, in the page's words, beside the field that needs the code, and focused.
+    await expect.poll(() => code.getAttribute("aria-invalid")).toBe("true");
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe("passkey_add-email_code");
+    const error = page.locator("#passkey_add-email_code-error");
+    expect(await error.textContent()).toBe("We mailed a code to your address: enter it here, then press the button again.");
+    expect(await code.getAttribute("aria-describedby")).toBe("passkey_add-email_code-hint passkey_add-email_code-error");
+    expect((await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials).toHaveLength(0);
+
+    await code.fill(await mailedCode(email));
+    await add.getByRole("button", { name: "Add a passkey" }).click();
+    await page.waitForURL(`${base}/account/passkeys`);
+    expect(await page.getByRole("status").first().textContent()).toContain("Your passkey was added");
+    expect((await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials).toHaveLength(1);
+  });
+
   it("without JavaScript the passkey button stays hidden and the password still signs in", async () => {
     const context = await browser.newContext({ locale: "en-US", javaScriptEnabled: false });
     contexts.push(context);
@@ -196,6 +229,17 @@ describe("passkeys in Chromium", () => {
     expect((await page.context().cookies(base)).map((c) => c.name)).toContain("__Host-gh_rt");
   });
 });
+
+/** The enrolment code mailed to `to` (mail goes out after the answer: it may take a moment). */
+async function mailedCode(to: string): Promise<string> {
+  for (const deadline = Date.now() + 5_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    const res = await fetch(`${base}/api/v1/dev/outbox?to=${encodeURIComponent(to)}`);
+    const { messages } = (await res.json()) as { messages: { subtype?: string; code?: string }[] };
+    const code = messages.find((m) => m.subtype === "mfa_enrolment")?.code;
+    if (code) return code;
+  }
+  throw new Error(`no enrolment code mailed to ${to}`);
+}
 
 /** How many passkey sign-in options the worker has handed out so far (its request log). */
 function optionsRequests(): number {
