@@ -24,12 +24,15 @@ const ProblemSchema = z
       .optional()
       .openapi({ description: "`challenge_required` only: the Turnstile site key to solve the challenge for." }),
     mfa_token: z.string().optional().openapi({
-      description: "`mfa_required` only: the opaque token that completes this sign-in at `POST /auth/mfa` (5 minutes, 5 wrong answers).",
+      description:
+        "`mfa_required`: the opaque token that completes this sign-in at `POST /auth/mfa` (5 minutes, 5 wrong answers). `mfa_enrollment_required`: the token that enrols a second factor (`Authorization: MFA`, 10 minutes) and then completes the sign-in there.",
     }),
     methods: z
       .array(z.enum(["totp", "recovery_code", "passkey"]))
       .optional()
-      .openapi({ description: "`mfa_required` only: the second steps this account accepts." }),
+      .openapi({
+        description: "`mfa_required`: the second steps this account accepts; `mfa_enrollment_required`: the factors it may enrol.",
+      }),
   })
   .openapi("Problem");
 

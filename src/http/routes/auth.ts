@@ -112,6 +112,7 @@ const login = createRoute({
       "invalid_credentials",
       "email_not_verified",
       "mfa_required",
+      "mfa_enrollment_required",
       "challenge_required",
       "account_locked",
       "rate_limited",
