@@ -19,7 +19,7 @@ import type { FormName } from "./csrf";
 import { failureFrom, readForm, text, type FormData } from "./forms";
 import { formTranslator } from "./language";
 import { afterSignIn, formPost, returnToOf } from "./respond";
-import { MFA_COOKIE, mfaCookieOptions, secondStepPage, startAgain } from "./second-step";
+import { MFA_COOKIE, mfaCookieOptions, secondStepOf, secondStepPage, startAgain } from "./second-step";
 import { loginPage } from "./sign-in";
 import { pageSession, signInBrowser } from "./session";
 
@@ -32,7 +32,7 @@ import { pageSession, signInBrowser } from "./session";
 export const passkeyPages = new Hono<AppEnv>();
 
 /** The `credential` field: the JSON the script put there (null when absent or not JSON). */
-function credentialOf(data: FormData): unknown {
+export function credentialOf(data: FormData): unknown {
   const raw = text(data, "credential");
   if (raw === undefined || raw.length > 65_536) return null;
   try {
@@ -47,11 +47,12 @@ function credentialOf(data: FormData): unknown {
  * token and Origin are checked like a form POST's (a script of another site could not read the
  * answer anyway, but it would spend a challenge); a refusal is a bare status, the script says why.
  */
-function optionsPost(form: FormName, make: (c: Context<AppEnv>) => Promise<unknown>) {
+export function optionsPost(form: FormName, make: (c: Context<AppEnv>, data: FormData) => Promise<unknown>) {
   return async (c: Context<AppEnv>): Promise<Response> => {
-    if (!(await readForm(c, form))) return c.json({ code: "forbidden" }, 403);
+    const data = await readForm(c, form);
+    if (!data) return c.json({ code: "forbidden" }, 403);
     try {
-      return c.json(await make(c));
+      return c.json(await make(c, data));
     } catch (error) {
       if (error instanceof AppError) return c.json({ code: error.code }, error.status as 400);
       throw error;
@@ -95,11 +96,15 @@ passkeyPages.post(
     const returnTo = returnToOf(c, text(data, "return_to"));
     const token = getCookie(c, MFA_COOKIE);
     if (!token || token.length > 4096) return startAgain(c, returnTo);
+    const step = await secondStepOf(c, token);
+    if (!step) return startAgain(c, returnTo);
     const t = formTranslator(c);
     const checked = passkeySignInBody.safeParse({ credential: credentialOf(data) });
     const failed = (state: { message: string }, status: number, headers: Record<string, string> = {}) =>
-      secondStepPage(c, { method: "totp", returnTo, state, passkey: true }, status, headers);
-    if (!checked.success) return failed({ message: t.text("secondStep.passkeyFailed") }, 422);
+      secondStepPage(c, { method: "totp", returnTo, state, step }, status, headers);
+    // An enrolment that set up a passkey has no code to fall back on: the message does not offer one.
+    const refused = t.text(step.enrolment && !step.app ? "enrolment.verifyPasskeyFailed" : "secondStep.passkeyFailed");
+    if (!checked.success) return failed({ message: refused }, 422);
     try {
       const signedIn = await completeSecondStepWithPasskey(c.var.deps, token, checked.data.credential, "page");
       deleteCookie(c, MFA_COOKIE, mfaCookieOptions);
@@ -109,9 +114,9 @@ passkeyPages.post(
       if (error instanceof AppError && error.code === "invalid_token") return startAgain(c, returnTo);
       const failure = failureFrom(t, error);
       if (error instanceof AppError && (error.code === "invalid_code" || error.code === "invalid_credentials")) {
-        return failed({ message: t.text("secondStep.passkeyFailed") }, failure.status);
+        return failed({ message: refused }, failure.status);
       }
-      return failed({ message: failure.state.message ?? t.text("secondStep.passkeyFailed") }, failure.status, failure.headers);
+      return failed({ message: failure.state.message ?? refused }, failure.status, failure.headers);
     }
   }),
 );
