@@ -95,10 +95,8 @@ describe("/login under MFA_REQUIRED=all, for an account without a second factor"
     const nonce = /script-src 'nonce-([^']+)'/.exec(confirmed.headers.get("content-security-policy")!)?.[1];
     expect(html).toContain(`<script nonce="${nonce}">`);
     expect(html).toMatch(/data-copy="recovery-codes-list"/);
-    // "Continue": a GET form, so it needs no script and no token.
-    expect(html).toMatch(
-      /<form method="get" action="\/login\/verify"><input type="hidden" name="return_to" value="\/account\?from=enrol"\/>/,
-    );
+    // "Continue": a link on to the second step, keeping return_to.
+    expect(html).toContain(`<a class="button" href="/login/verify?return_to=${encodeURIComponent(returnTo)}">Continue</a>`);
     expect(browser.jar.has("__Host-gh_rt")).toBe(false);
 
     // The set-up is done: the enrolment page sends the browser on to finish the sign-in.

@@ -123,8 +123,8 @@ const EmailCodeField: FC<{ frame: Frame; form: EnrolmentForm; error: string | un
 );
 
 /**
- * The answer that set the factor up: its recovery codes, shown this once, and on to `/login/verify`
- * (a GET form: a button that needs no script), where the new factor finishes the sign-in.
+ * The answer that set the factor up: its recovery codes, shown this once, and a link on to
+ * `/login/verify` (drawn as a button), where the new factor finishes the sign-in.
  */
 export const EnrolledPage: FC<{
   frame: Frame;
@@ -140,10 +140,11 @@ export const EnrolledPage: FC<{
         <p>{t.text(factor === "totp" ? "enrolment.appDone" : "enrolment.passkeyDone")}</p>
       </div>
       {codes ? <RecoveryCodes frame={frame} codes={codes} email={email} /> : null}
-      <form method="get" action="/login/verify">
-        <Hidden name="return_to" value={returnTo} />
-        <button type="submit">{t.text("enrolment.continue")}</button>
-      </form>
+      <p>
+        <a class="button" href={withReturn("/login/verify", returnTo)}>
+          {t.text("enrolment.continue")}
+        </a>
+      </p>
     </Layout>
   );
 };
