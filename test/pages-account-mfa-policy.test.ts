@@ -51,7 +51,7 @@ describe("setting up a second factor on /account after an administrator's reset"
     const page = await browser.open("/account");
     const section = textOf(page.slice(page.indexOf('<section id="security"'), page.indexOf('<section id="passkeys"')));
     expect(section).toContain("An administrator reset your two-step verification.");
-    expect(section).toContain(`we mail a code to ${user.email}`);
+    expect(section).toContain("we mail a code to the account's address");
     expect(formOf(page, "/account/mfa/totp")).toMatch(
       /<input id="mfa_start-email_code" name="email_code" type="text" autocomplete="one-time-code"/,
     );

@@ -56,15 +56,15 @@ export const en = {
       hint: "One of the codes you saved when you turned on two-step verification, like abcd-efgh-jkmn-pqrs. Each works once.",
       invalid: "Enter one of your recovery codes.",
     },
+    email_code: {
+      label: "Code from the email",
+      hint: "8 digits. Leave it empty and press the button: we mail a code to the account's address. It works once, for 10 minutes.",
+      invalid: "Enter the 8-digit code from the email.",
+    },
     proof_code: {
       label: "Code from your authenticator app, or a recovery code",
       hint: "Needed unless you signed in with your authenticator app within the last 5 minutes.",
       stale: "You signed in more than 5 minutes ago: enter a code from your authenticator app, or a recovery code, to confirm it is you.",
-    },
-    email_code: {
-      label: "Code from the email",
-      hint: "8 digits. Leave it empty and press the button: we mail a code to {email}. It works once, for 10 minutes.",
-      invalid: "Enter the 8-digit code from the email.",
     },
   },
   passwordHint: {
@@ -113,6 +113,33 @@ export const en = {
     usePasskey: "Use a passkey",
     passkeyFailed: "That passkey could not verify this sign-in. Try again, or enter a code.",
     passkeyCancelled: "No passkey was used. Try again, or enter a code.",
+  },
+  enrolment: {
+    title: "Set up two-step verification",
+    intro:
+      "Your password was right. This site requires two-step verification: set up a second step now to finish signing in. You will need it every time you sign in.",
+    appHeading: "An authenticator app",
+    appIntro:
+      "An app on your phone (for example Google Authenticator, Microsoft Authenticator, 1Password or Aegis) shows a new 6-digit code every 30 seconds.",
+    appStart: "Set up an authenticator app",
+    passkeyHeading: "A passkey",
+    passkeyIntro: "Your fingerprint, face or screen lock, kept by your device or password manager. No other site can use it.",
+    passkeyStart: "Make a passkey",
+    passkeyFailed: "No passkey was made. Try again, or set up an authenticator app.",
+    passkeyFailedMailbox: "No passkey was made. If the code field is empty, we just mailed you a code: enter it and try again.",
+    passkeyNeedsScript: "A passkey needs JavaScript and a browser that supports passkeys. An authenticator app works without.",
+    mailboxIntro: "An administrator reset your two-step verification, so setting up a new one also needs a code we mail to your address.",
+    codeSent: "We mailed a code to your address. Enter it below; it works once, for 10 minutes.",
+    appDone:
+      "Two-step verification is on. Save your recovery codes now, then continue: to finish signing in, you enter the next code your app shows.",
+    passkeyDone:
+      "Your passkey is set up. Save your recovery codes now, then continue: to finish signing in, you use your passkey once more.",
+    continue: "Continue",
+    verifyIntro:
+      "To finish signing in, enter the next code your authenticator app shows. The code you set it up with does not work again: wait for the app to show a new one.",
+    verifyPasskeyIntro: "To finish signing in, use your new passkey.",
+    verifyPasskeyCancelled: "No passkey was used. Try again.",
+    verifyPasskeyFailed: "That passkey could not verify this sign-in. Try again.",
   },
   register: {
     title: "Create an account",

@@ -20,7 +20,7 @@ import { failureFrom, readForm, text, validate, type FieldFor, type FormData } f
 import { formTranslator, pageTranslator } from "./language";
 import { EMAIL_CODE_ERRORS, emailCodeInput } from "./account-mfa";
 import { afterSignIn, formPost, returnToOf } from "./respond";
-import { MFA_COOKIE, mfaCookieOptions, secondStepPage, startAgain } from "./second-step";
+import { MFA_COOKIE, mfaCookieOptions, secondStepOf, secondStepPage, startAgain } from "./second-step";
 import { loginPage } from "./sign-in";
 import { pageSession, signInBrowser } from "./session";
 
@@ -33,7 +33,7 @@ import { pageSession, signInBrowser } from "./session";
 export const passkeyPages = new Hono<AppEnv>();
 
 /** The `credential` field: the JSON the script put there (null when absent or not JSON). */
-function credentialOf(data: FormData): unknown {
+export function credentialOf(data: FormData): unknown {
   const raw = text(data, "credential");
   if (raw === undefined || raw.length > 65_536) return null;
   try {
@@ -51,7 +51,7 @@ function credentialOf(data: FormData): unknown {
  * (`fields`), which the script shows beside the field: the account's passkey asks for a mailed code
  * there. Other refusals keep the form's one "try again" (a stale session's words are the API keys').
  */
-function optionsPost(form: FormName, make: (c: Context<AppEnv>, data: FormData) => Promise<unknown>, fieldFor?: FieldFor) {
+export function optionsPost(form: FormName, make: (c: Context<AppEnv>, data: FormData) => Promise<unknown>, fieldFor?: FieldFor) {
   return async (c: Context<AppEnv>): Promise<Response> => {
     const data = await readForm(c, form);
     if (!data) return c.json({ code: "forbidden" }, 403);
@@ -104,11 +104,15 @@ passkeyPages.post(
     const returnTo = returnToOf(c, text(data, "return_to"));
     const token = getCookie(c, MFA_COOKIE);
     if (!token || token.length > 4096) return startAgain(c, returnTo);
+    const step = await secondStepOf(c, token);
+    if (!step) return startAgain(c, returnTo);
     const t = formTranslator(c);
     const checked = passkeySignInBody.safeParse({ credential: credentialOf(data) });
     const failed = (state: { message: string }, status: number, headers: Record<string, string> = {}) =>
-      secondStepPage(c, { method: "totp", returnTo, state, passkey: true }, status, headers);
-    if (!checked.success) return failed({ message: t.text("secondStep.passkeyFailed") }, 422);
+      secondStepPage(c, { method: "totp", returnTo, state, step }, status, headers);
+    // An enrolment that set up a passkey has no code to fall back on: the message does not offer one.
+    const refused = t.text(step.enrolment && !step.app ? "enrolment.verifyPasskeyFailed" : "secondStep.passkeyFailed");
+    if (!checked.success) return failed({ message: refused }, 422);
     try {
       const signedIn = await completeSecondStepWithPasskey(c.var.deps, token, checked.data.credential, "page");
       deleteCookie(c, MFA_COOKIE, mfaCookieOptions);
@@ -118,9 +122,9 @@ passkeyPages.post(
       if (error instanceof AppError && error.code === "invalid_token") return startAgain(c, returnTo);
       const failure = failureFrom(t, error);
       if (error instanceof AppError && (error.code === "invalid_code" || error.code === "invalid_credentials")) {
-        return failed({ message: t.text("secondStep.passkeyFailed") }, failure.status);
+        return failed({ message: refused }, failure.status);
       }
-      return failed({ message: failure.state.message ?? t.text("secondStep.passkeyFailed") }, failure.status, failure.headers);
+      return failed({ message: failure.state.message ?? refused }, failure.status, failure.headers);
     }
   }),
 );

@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { accountPages } from "./account";
 import { accountMfaPages } from "./account-mfa";
 import { passkeyPages } from "./passkey-pages";
+import { enrolmentPages } from "./enrolment";
 import { adminPages } from "./admin";
 import { recoveryPages } from "./recovery";
 import { messagePage, pageError } from "./respond";
@@ -13,7 +14,7 @@ import type { AppEnv } from "../web/context";
 
 /**
  * The hosted pages (the HTTP contract "Hosted pages"), server-rendered HTML at the worker's root:
- * /login (and its second step, /login/verify), /register, /logout, /forgot-password, /reset-password, /verify-email,
+ * /login (and its second step, /login/verify, or first the enrolment policy asks for, /login/enrol), /register, /logout, /forgot-password, /reset-password, /verify-email,
  * /revert-email-change, /resend-verification, /account and the administration console /admin. They are not part of the JSON API's
  * OpenAPI document; their errors are pages too (see pages/respond.tsx).
  */
@@ -26,6 +27,7 @@ const FORM_BODY_LIMIT = 16 * 1024;
 for (const path of [
   "/login",
   "/login/verify",
+  "/login/enrol/*",
   "/register",
   "/logout",
   "/forgot-password",
@@ -48,6 +50,7 @@ for (const path of [
 
 pageRoutes.route("/", signInPages);
 pageRoutes.route("/", secondStepPages);
+pageRoutes.route("/", enrolmentPages);
 pageRoutes.route("/", recoveryPages);
 pageRoutes.route("/", verifyPages);
 pageRoutes.route("/", accountPages);

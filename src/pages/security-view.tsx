@@ -36,7 +36,7 @@ export const EmailCodeField: FC<{ frame: Frame; form: FormName; error: string | 
     form={form}
     name="email_code"
     label={frame.t.text("fields.email_code.label")}
-    hint={frame.t.text("fields.email_code.hint", { email: frame.signedIn?.email ?? "" })}
+    hint={frame.t.text("fields.email_code.hint")}
     error={error}
     autocomplete="one-time-code"
     inputmode="numeric"
@@ -109,26 +109,7 @@ export const SecuritySection: FC<SecurityView> = ({ frame, mfa, enrolment, proof
         </>
       ) : enrolment ? (
         <>
-          <p>{t.text("security.pendingIntro")}</p>
-          <ol>
-            <li>
-              {t.text("security.scan")}
-              <div
-                class="qr"
-                role="img"
-                aria-label={t.text("security.qrLabel")}
-                dangerouslySetInnerHTML={{ __html: qrSvg(enrolment.uri) }}
-              />
-            </li>
-            <li>
-              {t.text("security.typeKey")}
-              <br />
-              <code class="secret" id="totp-secret">
-                {grouped(enrolment.secret)}
-              </code>
-            </li>
-            <li>{t.text("security.enterCode")}</li>
-          </ol>
+          <TotpSetupSteps frame={frame} enrolment={enrolment} />
           <Form frame={frame} name="mfa_confirm" action="/account/mfa/totp/confirm">
             <Field
               form="mfa_confirm"
@@ -156,6 +137,33 @@ export const SecuritySection: FC<SecurityView> = ({ frame, mfa, enrolment, proof
         </>
       )}
     </section>
+  );
+};
+
+/**
+ * A pending set-up's steps: scan the QR code or type the key, then enter the app's code (in the form
+ * that follows). Shared by the account page and the enrolment a sign-in asks for (enrolment.tsx).
+ */
+export const TotpSetupSteps: FC<{ frame: Frame; enrolment: Enrolment }> = ({ frame, enrolment }) => {
+  const { t } = frame;
+  return (
+    <>
+      <p>{t.text("security.pendingIntro")}</p>
+      <ol>
+        <li>
+          {t.text("security.scan")}
+          <div class="qr" role="img" aria-label={t.text("security.qrLabel")} dangerouslySetInnerHTML={{ __html: qrSvg(enrolment.uri) }} />
+        </li>
+        <li>
+          {t.text("security.typeKey")}
+          <br />
+          <code class="secret" id="totp-secret">
+            {grouped(enrolment.secret)}
+          </code>
+        </li>
+        <li>{t.text("security.enterCode")}</li>
+      </ol>
+    </>
   );
 };
 

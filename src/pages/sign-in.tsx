@@ -12,7 +12,7 @@ import { failureFrom, text, validate, type FormData } from "./forms";
 import { ErrorSummary, Field, Form, frameFor, Hidden, Layout, Notice, renderPage, TurnstileWidget, type FormState } from "./kit";
 import { afterSignIn, formPost, noticeOf, redirectWithNotice, returnToOf } from "./respond";
 import { formTranslator } from "./language";
-import { toSecondStep } from "./second-step";
+import { isSecondStep, toSecondStep } from "./second-step";
 import { PASSKEY_SCRIPT, PasskeyForm } from "./passkey-view";
 import { pageSession, signInBrowser, signOutBrowser, type PageSession } from "./session";
 
@@ -135,8 +135,8 @@ signInPages.post(
       signInBrowser(c, signedIn);
       return afterSignIn(c, returnTo);
     } catch (error) {
-      // The right password of an account with a second factor: on to the second step.
-      if (error instanceof AppError && error.code === "mfa_required") return toSecondStep(c, error, returnTo);
+      // The right password of an account with a second factor (or one policy requires): on to the second step.
+      if (isSecondStep(error)) return toSecondStep(c, error, returnTo);
       const failure = failureFrom(t, error);
       const code = (error as AppError).code;
       if (code === "invalid_credentials") failure.state = { message: t.text("login.invalid") };

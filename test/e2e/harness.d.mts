@@ -19,7 +19,11 @@ export interface Gatehouse {
   grantSuperuser(email: string): void;
   stop(): Promise<void>;
 }
-export function startGatehouse(options: { appOrigin: string }): Promise<Gatehouse>;
+export function startGatehouse(options: {
+  appOrigin: string;
+  /** Extra worker variables for this server (`--var NAME:value`), e.g. `{ MFA_REQUIRED: "all" }`. */
+  vars?: Record<string, string>;
+}): Promise<Gatehouse>;
 
 export interface Site {
   port: number;

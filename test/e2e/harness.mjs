@@ -48,10 +48,11 @@ const RATE_LIMITS = {
 
 /**
  * `npm run dev` on a free port with its own state, CORS_ORIGINS set to the app's origin and 60 s
- * access tokens; collects the worker's request log lines from its stdout.
- * @param {{ appOrigin: string }} options
+ * access tokens; collects the worker's request log lines from its stdout. `vars` adds variables
+ * of a configuration the journeys of one file need (`MFA_REQUIRED`…), as `--var NAME:value`.
+ * @param {{ appOrigin: string, vars?: Record<string, string> }} options
  */
-export async function startGatehouse({ appOrigin }) {
+export async function startGatehouse({ appOrigin, vars = {} }) {
   const port = await freePort();
   const persistDir = makeTempDir("gatehouse-e2e-");
   /** @type {Record<string, unknown>[]} */
@@ -63,6 +64,7 @@ export async function startGatehouse({ appOrigin }) {
       ...["--var", `CORS_ORIGINS:${appOrigin}`],
       ...["--var", `RATE_LIMITS:${JSON.stringify(RATE_LIMITS)}`],
       ...["--var", "ACCESS_TOKEN_TTL_SECONDS:60"],
+      ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
     ],
     {
       onOutput(text) {
