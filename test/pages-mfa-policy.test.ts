@@ -172,6 +172,25 @@ describe("/login under MFA_REQUIRED=all, for an account without a second factor"
   });
 });
 
+describe("/register under MFA_REQUIRED=all", () => {
+  it("opens no session: the new account goes straight to setting up its second factor", async () => {
+    const browser = new Browser(ALL);
+    const email = `enrol-${crypto.randomUUID()}@example.com`;
+    const res = await browser.submit(await browser.open("/register"), "/register", {
+      full_name: "Grace Hopper",
+      email,
+      username: "",
+      password: "correct horse battery staple 42",
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/login/enrol");
+    expect(browser.jar.has("__Host-gh_rt")).toBe(false);
+    expect(browser.jar.has("__Host-gh_mfa")).toBe(true);
+    expect(textOf(await browser.open("/login/enrol"))).toContain("This site requires two-step verification");
+    expect(await userRow(email)).toMatchObject({ second_factors: "[]" });
+  });
+});
+
 describe("/login under MFA_REQUIRED=superusers", () => {
   it("signs a normal account in with its password, and sends a superuser without a factor to enrol", async () => {
     const policy = { MFA_REQUIRED: "superusers" };

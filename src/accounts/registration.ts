@@ -16,6 +16,7 @@ import { assertNotBreached } from "../abuse/breached-passwords";
 import { deviceSignIn } from "../devices/devices";
 import { addSession, type TokenResponse } from "../sessions/sessions";
 import { mfaRequiredFor } from "../factors/mfa-policy";
+import { enrolmentAfterRegistration, type Channel } from "./sign-in";
 
 /** Registration. */
 
@@ -32,7 +33,10 @@ export interface RegisterInput {
  * sign-in walks it through, so registering never yields a session without one).
  */
 export type RegisterResult =
-  { kind: "created"; tokens: TokenResponse & { device_token: string } } | { kind: "accepted"; next: "verify" | "enrol" };
+  | { kind: "created"; tokens: TokenResponse & { device_token: string } }
+  | { kind: "accepted"; next: "verify" }
+  /** `enrolment`: the hosted pages' enrolment token (the API's client signs in to get its own). */
+  | { kind: "accepted"; next: "enrol"; enrolment?: AppError };
 
 /**
  * Mails a fresh verification link to the user, within the budget of whoever asked (`stranger` or the
@@ -54,7 +58,7 @@ export async function sendVerificationMail(
  * and existing addresses (the owner of an existing one is told by mail instead), so registration
  * cannot be used to find out who has an account.
  */
-export async function registerUser(deps: Deps, input: RegisterInput): Promise<RegisterResult> {
+export async function registerUser(deps: Deps, input: RegisterInput, channel: Channel = "api"): Promise<RegisterResult> {
   const { requireEmailVerification } = deps.config;
   await assertNotDisposable(deps, input.email, "email");
   assertStrongPassword(input.password, { email: input.email, username: input.username, fullName: input.full_name }, deps.config);
@@ -127,7 +131,14 @@ export async function registerUser(deps: Deps, input: RegisterInput): Promise<Re
   const tokens = session && committed.committed ? await session.issue(committed) : null;
   // Anyone can register any address: until it is verified it is not the account's own.
   sendMail(deps, verificationMail(deps, user, verificationToken), { class: "unsolicited" });
-  if (!tokens) return { kind: "accepted", next: requireEmailVerification ? "verify" : "enrol" };
+  if (requireEmailVerification || !committed.committed) return { kind: "accepted", next: "verify" };
+  if (!tokens) {
+    return {
+      kind: "accepted",
+      next: "enrol",
+      ...(channel === "page" ? { enrolment: await enrolmentAfterRegistration(deps, user, "page") } : {}),
+    };
+  }
   return { kind: "created", tokens: { ...tokens, device_token: await device.token() } };
 }
 

@@ -91,6 +91,14 @@ export async function afterFirstFactor(deps: Deps, first: FirstFactor): Promise<
   return signedIn ? { kind: "signed_in", signedIn } : null;
 }
 
+/**
+ * A new account that `MFA_REQUIRED` stops before its first session (registration.ts): the
+ * enrolment `mfa_token` its registration earned, as a sign-in with its password would have.
+ */
+export function enrolmentAfterRegistration(deps: Deps, user: User, channel: Channel): Promise<AppError> {
+  return secondStepRequired(deps, { user, amr: ["pwd"], device: null, channel, fence: sql`1`, rehash: null }, "enrol");
+}
+
 /** Issues the `mfa_token` and builds the 403 that carries it. Nothing else is issued. */
 async function secondStepRequired(deps: Deps, first: FirstFactor, purpose: "sign_in" | "enrol"): Promise<AppError> {
   const claims: MfaTokenClaims = {

@@ -211,7 +211,9 @@ signInPages.post(
     const { deps } = c.var;
     try {
       await enforceIpLimit(deps, "register");
-      const result = await registerUser(deps, checked.data);
+      const result = await registerUser(deps, checked.data, "page");
+      // MFA_REQUIRED=all: the new account sets up its second factor before its first session.
+      if (result.kind === "accepted" && result.next === "enrol" && result.enrolment) return toSecondStep(c, result.enrolment, returnTo);
       if (result.kind === "accepted") return redirectWithNotice(c, "/login", "check_inbox");
       signInBrowser(c, result.tokens);
       return afterSignIn(c, returnTo, "welcome");
