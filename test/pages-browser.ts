@@ -130,3 +130,15 @@ export async function gzippedSize(html: string): Promise<number> {
   const stream = new Response(html).body!.pipeThrough(new CompressionStream("gzip"));
   return (await new Response(stream).arrayBuffer()).byteLength;
 }
+
+/** The key a pending authenticator-app set-up shows (spaces between groups removed). */
+export function secretOf(html: string): string {
+  const shown = /<code class="secret" id="totp-secret">([^<]+)<\/code>/.exec(html)?.[1];
+  expect(shown, "the key in text").toMatch(/^([A-Z2-7]{4} )+[A-Z2-7]{1,4}$/);
+  return shown!.replace(/ /g, "");
+}
+
+/** The recovery codes an answer shows. */
+export function codesOf(html: string): string[] {
+  return [...html.matchAll(/<li><code>([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})<\/code><\/li>/g)].map((m) => m[1]!);
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { currentStep, totpCode } from "../scripts/totp.mjs";
 import { auditRows, call, env, freshIp, outbox, register, superuser, userRow, type Registered } from "./helpers";
-import { Browser, fieldError, formOf, OWN, textOf } from "./pages-browser";
+import { Browser, fieldError, formOf, OWN, textOf, codesOf, secretOf } from "./pages-browser";
 import { enableTotp } from "./totp";
 import { SoftwareAuthenticator } from "./webauthn-authenticator";
 
@@ -22,17 +22,6 @@ async function passwordStep(user: Registered, policy: Record<string, string> = A
   const res = await browser.submit(page, "/login", { identifier: user.email, password: user.password });
   expect(res.status).toBe(303);
   return { browser, res };
-}
-
-/** The key a pending set-up shows (spaces between groups removed). */
-function secretOf(html: string): string {
-  const shown = /<code class="secret" id="totp-secret">([^<]+)<\/code>/.exec(html)?.[1];
-  expect(shown, "the key in text").toMatch(/^([A-Z2-7]{4} )+[A-Z2-7]{1,4}$/);
-  return shown!.replace(/ /g, "");
-}
-
-function codesOf(html: string): string[] {
-  return [...html.matchAll(/<li><code>([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})<\/code><\/li>/g)].map((m) => m[1]!);
 }
 
 /** The CSRF token of the form posting to `action`, which the page script sends with its options request. */

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { auditRows, call, outbox, register, superuser, type Registered } from "./helpers";
-import { Browser, fieldError, textOf } from "./pages-browser";
+import { Browser, fieldError, textOf, codesOf, secretOf } from "./pages-browser";
 import { currentStep, totpCode } from "../scripts/totp.mjs";
 
 /**
@@ -18,18 +18,6 @@ async function signedIn(user?: Registered) {
   expect(res.status).toBe(303);
   expect(res.headers.get("location")).toBe("/account");
   return { user: account, browser };
-}
-
-/** The key the account page shows while a set-up waits for its code (spaces between groups removed). */
-function secretOf(html: string): string {
-  const shown = /<code class="secret" id="totp-secret">([^<]+)<\/code>/.exec(html)?.[1];
-  expect(shown, "the key in text").toMatch(/^([A-Z2-7]{4} )+[A-Z2-7]{1,4}$/);
-  return shown!.replace(/ /g, "");
-}
-
-/** The recovery codes an answer shows. */
-function codesOf(html: string): string[] {
-  return [...html.matchAll(/<li><code>([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})<\/code><\/li>/g)].map((m) => m[1]!);
 }
 
 /** Sets up the authenticator app from /account; the confirming code used the current step. */
