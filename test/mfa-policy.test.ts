@@ -372,6 +372,21 @@ describe("an administrator's reset of the second factors", () => {
     expect(await outbox(user.email, "sign_in_code")).toHaveLength(1);
   });
 
+  it("mails at most one code a minute, and no more than mfa_enrolment_code_user_day", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const admin = await superuser();
+    const user = await register();
+    expect((await call(`/api/v1/admin/users/${user.userId}/mfa`, { method: "DELETE", token: admin.accessToken })).status).toBe(204);
+    const limits = { RATE_LIMITS: JSON.stringify({ mfa_enrolment_code_user_day: { limit: 2, window: 86_400 } }) };
+    const ask = () => call("/api/v1/users/me/mfa/totp", { method: "POST", token: user.accessToken, env: limits });
+    for (let minute = 0; minute < 4; minute++) {
+      await problem(await ask(), 403, "email_code_required");
+      await problem(await ask(), 403, "email_code_required");
+      vi.setSystemTime(Date.now() + 61_000);
+    }
+    expect(await outbox(user.email, "sign_in_code")).toHaveLength(2);
+  });
+
   it("filters the user list by enrolment", async () => {
     const admin = await superuser();
     const withFactor = await register();

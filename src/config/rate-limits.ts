@@ -68,6 +68,7 @@ const DEFAULT_LIMITS = {
   mfa_session_30_minutes: { limit: 5, window: 1800 },
   mfa_session_30_days: { limit: 20, window: 30 * 86_400 },
   mfa_notice_user_day: { limit: 1, window: 86_400 },
+  mfa_enrolment_code_user_day: { limit: 10, window: 86_400 },
   passkey_ip_minute: { limit: 10, window: 60 },
 } as const satisfies Record<string, { limit: number; window: number }>;
 
@@ -198,6 +199,8 @@ const SECOND_FACTOR_BUDGETS = {
   device: ["mfa_device_30_minutes"],
   session: ["mfa_session_30_minutes", "mfa_session_30_days"],
   notice: ["mfa_notice_user_day"],
+  /** Codes mailed for the first enrolment after an administrator's reset: each is five more guesses. */
+  enrolment_code: ["mfa_enrolment_code_user_day"],
 } as const satisfies Record<string, readonly LimitName[]>;
 
 export type SecondFactorBudget = keyof typeof SECOND_FACTOR_BUDGETS;

@@ -1,3 +1,4 @@
+import { secondFactorPolicies } from "../config/rate-limits";
 import { sha256 } from "../crypto";
 import type { User } from "../db/schema";
 import type { Deps } from "../kernel/deps";
@@ -30,7 +31,8 @@ const codeHash = (user: Pick<User, "id">, purpose: EmailCodePurpose, code: strin
 
 /**
  * Makes a new code the live one and mails it to the account's address (class `account`: a
- * stranger's requests never spend it). Within a minute of the last one nothing happens.
+ * stranger's requests never spend it). Within a minute of the last one, or beyond the day's
+ * `mfa_enrolment_code_user_day`, nothing happens.
  */
 export async function mailEmailCode(
   deps: Deps,
@@ -44,6 +46,7 @@ export async function mailEmailCode(
     hash: await codeHash(user, purpose, code),
     expiresAt: deps.now().getTime() + CODE_TTL_MS,
     resendAfterMs: RESEND_AFTER_MS,
+    policies: secondFactorPolicies(deps.config.rateLimits, "enrolment_code"),
   };
   const { issued } = await deps.limiter(`user:${user.id}`, (stub) => stub.issueEmailCode(issue, deps.now().getTime()));
   if (issued) sendMail(deps, compose(code), { class: "account" });

@@ -125,6 +125,8 @@ export interface EmailCodeIssue {
   expiresAt: number;
   /** A live code younger than this is kept (and no new mail goes). */
   resendAfterMs: number;
+  /** How many codes of this purpose may be issued per window (each is five more guesses). */
+  policies: LimitPolicy[];
 }
 
 export interface EmailCodeCheck {

@@ -1,4 +1,5 @@
 import type { EmailCodeCheck, EmailCodeIssue } from "../../kernel/objects";
+import { checkWindows, recordHit } from "./windows";
 
 /**
  * Codes mailed to an account's address, kept in the account's own object (`user:<id>`), at most one
@@ -38,13 +39,17 @@ function liveCode(sql: SqlStorage, purpose: string, now: number): CodeRow | unde
 
 /**
  * Makes `issue` the live code of its purpose, unless the last one (live, used up by wrong answers,
- * or not) was issued less than `resendAfterMs` ago: then nothing changes and no mail should go.
+ * or not) was issued less than `resendAfterMs` ago or the purpose's daily count is spent: then
+ * nothing changes and no mail should go.
  * Asking again cannot turn the account's address into a mail cannon, keep replacing the code its
  * owner is typing, or buy a guesser five more tries at once.
  */
 export function issueCode(sql: SqlStorage, issue: EmailCodeIssue, now: number): { issued: boolean } {
   const last = sql.exec<{ issued_at: number }>("SELECT issued_at FROM email_codes WHERE purpose = ?", issue.purpose).toArray()[0];
   if (last && now - last.issued_at < issue.resendAfterMs) return { issued: false };
+  const action = `email_code:${issue.purpose}`;
+  if (checkWindows(sql, action, issue.policies, now)) return { issued: false };
+  recordHit(sql, action, issue.policies, now);
   sql.exec(
     `INSERT INTO email_codes (purpose, hash, wrong, issued_at, expires_at) VALUES (?, ?, 0, ?, ?)
      ON CONFLICT (purpose) DO UPDATE SET hash = excluded.hash, wrong = 0, issued_at = excluded.issued_at, expires_at = excluded.expires_at`,
