@@ -86,6 +86,9 @@ describe("POST /auth/email-code/verify", () => {
     expect(row!.metadata).toMatchObject({ factors: ["email_code"] });
     // Used once.
     await problem(await answer(user.email, code), 401, "invalid_code");
+    // From a device the account did not know: the owner hears of it, with the "this wasn't me" link.
+    const notices = await outbox(user.email, "security_notice");
+    expect(notices.some((m) => m.text.includes("/revert-sign-in"))).toBe(true);
   });
 
   it("takes at most 5 wrong answers per code, exactly under 20 parallel guesses; then the right code is dead", async () => {
