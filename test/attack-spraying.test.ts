@@ -333,6 +333,25 @@ describe("under attack", () => {
     expect((init?.body as FormData).get("remoteip")).toBe(ip);
   });
 
+  it("asks an unknown client for the challenge before mailing or checking a sign-in code; a known device goes on", async () => {
+    await setMode(true);
+    const user = await register();
+    const email = { email: user.email };
+    await problem(await call("/api/v1/auth/email-code", { body: email, ip: freshIp(), env: TURNSTILE }), 403, "challenge_required");
+    await problem(
+      await call("/api/v1/auth/email-code/verify", { body: { ...email, code: "12345678" }, ip: freshIp(), env: TURNSTILE }),
+      403,
+      "challenge_required",
+    );
+    const device = { ...email, device_token: user.body.device_token };
+    expect((await call("/api/v1/auth/email-code", { body: device, ip: freshIp(), env: TURNSTILE })).status).toBe(202);
+    await problem(
+      await call("/api/v1/auth/email-code/verify", { body: { ...device, code: "12345678" }, ip: freshIp(), env: TURNSTILE }),
+      401,
+      "invalid_code",
+    );
+  });
+
   it("a wrong password with a solved challenge is still only a 401", async () => {
     await setMode(true);
     const user = await register();
