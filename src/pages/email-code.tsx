@@ -87,12 +87,13 @@ export function newAccountName(
 /**
  * A code's or link's sign-in, as the password's on /login: the browser's cookies, or the second
  * step when the account has a second factor (or policy asks for one). Other failures are returned
- * with their wording for the page to show (a wrong or spent code, and limits, beside `field`).
+ * with their wording for the page to show: a wrong or spent code, and the limits, beside `field`
+ * (the link page has no field: there they head the page).
  */
 export async function signInWith(
   c: Context<AppEnv>,
   returnTo: string | undefined,
-  field: string,
+  field: string | null,
   signIn: () => Promise<SignedIn>,
 ): Promise<Response | Failure> {
   try {
@@ -101,12 +102,13 @@ export async function signInWith(
   } catch (error) {
     if (isSecondStep(error)) return toSecondStep(c, error, returnTo);
     const t = formTranslator(c);
-    const failure = failureFrom(t, error, { invalid_code: field, rate_limited: field }, { full_name: "new_account_name" });
+    const beside = field ? { invalid_code: field, rate_limited: field } : {};
+    const failure = failureFrom(t, error, beside, { full_name: "new_account_name" });
     const code = error instanceof AppError ? error.code : undefined;
-    if (code === "rate_limited")
-      failure.state = {
-        fields: { [field]: t.text("emailCode.rateLimited", { duration: t.duration((error as AppError).retryAfter ?? 60) }) },
-      };
+    if (code === "rate_limited") {
+      const said = t.text("emailCode.rateLimited", { duration: t.duration((error as AppError).retryAfter ?? 60) });
+      failure.state = field ? { fields: { [field]: said } } : { message: said };
+    }
     if (code === "challenge_required") failure.state = { message: t.text("emailCode.challenge") };
     if (code === "forbidden") failure.state = { message: t.text("emailCode.disabled") };
     return failure;

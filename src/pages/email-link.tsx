@@ -80,7 +80,7 @@ emailLinkPages.post(
     if (!name.ok) return linkPage(c, token, { ...name.failure.state, values }, 422);
     const { deps } = c.var;
     const input = { token, device_token: deviceCookie(c), full_name: name.name };
-    const outcome = await signInWith(c, undefined, "token", () => verifyEmailLink(deps, input, "page"));
+    const outcome = await signInWith(c, undefined, null, () => verifyEmailLink(deps, input, "page"));
     if (outcome instanceof Response) return outcome;
     // Spent, expired or voided while the page was open: the page now says so (400).
     return linkPage(c, token, { ...outcome.state, values }, outcome.status, outcome.headers);
