@@ -12,6 +12,7 @@ import { createDevHostGuard } from "./web/middleware/dev-host";
 import { createJsonBodyGuard } from "./http/middleware/json-body";
 import { adminRoutes } from "./http/routes/admin";
 import { authRoutes } from "./http/routes/auth";
+import { emailCodeRoutes } from "./http/routes/email-code";
 import { clientRoutes } from "./http/routes/client";
 import { devRoutes } from "./http/routes/dev";
 import { userRoutes } from "./http/routes/users";
@@ -45,6 +46,7 @@ function createApp() {
   app.route("/", wellKnownRoutes);
   app.route("/", clientRoutes);
   app.route("/api/v1/auth", authRoutes);
+  app.route("/api/v1/auth", emailCodeRoutes);
   app.route("/api/v1/users/me", userRoutes);
   app.route("/api/v1/admin", adminRoutes);
   app.route("/api/v1/dev", devRoutes);

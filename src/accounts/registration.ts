@@ -84,29 +84,11 @@ export async function registerUser(deps: Deps, input: RegisterInput, channel: Ch
   }
 
   const now = deps.now();
-  const user: User = {
-    id: userId,
-    email: input.email,
-    emailVerified: false,
-    passwordHash,
-    fullName: input.full_name,
-    username: input.username ?? null,
-    isActive: true,
-    isSuperuser: false,
-    roles: [],
-    deactivatedAt: null,
-    lastLoginAt: null,
-    credentialsEpoch: 0,
-    createdAt: now,
-    updatedAt: now,
-    deletedAt: null,
-    erasedAt: null,
-    locale: null,
-    secondFactors: [],
-    factorsEpoch: 0,
-    webauthnUserId: null,
-    mfaResetAt: null,
-  };
+  const user = newUserRow(
+    { id: userId, email: input.email, passwordHash, fullName: input.full_name, username: input.username ?? null },
+    now,
+  );
+
   // One unit of work (one far round trip): the account, its outbox and audit rows and, when it may
   // sign in at once, its session and device. The audit row never exists without the account, nor the reverse.
   const created = { user_id: userId, email: input.email, username: input.username ?? null, email_verified: false };
@@ -140,6 +122,37 @@ export async function registerUser(deps: Deps, input: RegisterInput, channel: Ch
     };
   }
   return { kind: "created", tokens: { ...tokens, device_token: await device.token() } };
+}
+
+/** A new account's row: unverified, active, no roles, no factors (a sign-up by mailed code then verifies it). */
+export function newUserRow(
+  fields: Pick<User, "id" | "email" | "passwordHash" | "fullName" | "username"> & { emailVerified?: boolean },
+  now: Date,
+): User {
+  return {
+    id: fields.id,
+    email: fields.email,
+    emailVerified: fields.emailVerified ?? false,
+    passwordHash: fields.passwordHash,
+    fullName: fields.fullName,
+    username: fields.username,
+    isActive: true,
+    isSuperuser: false,
+    roles: [],
+    deactivatedAt: null,
+    lastLoginAt: null,
+    credentialsEpoch: 0,
+    createdAt: now,
+    updatedAt: now,
+    deletedAt: null,
+    erasedAt: null,
+    locale: null,
+    secondFactors: [],
+    factorsEpoch: 0,
+    webauthnUserId: null,
+    mfaResetAt: null,
+    emailCodeSignIn: true,
+  };
 }
 
 /** With verification required, the owner of the address learns of the attempt by mail; the client does not. */

@@ -244,7 +244,7 @@ export async function finishSecondStep(
 }
 
 /** The names audit rows give the factors of a sign-in. */
-const FACTOR_NAMES: Record<string, string> = { pwd: "password", hwk: "passkey", swk: "passkey" };
+const FACTOR_NAMES: Record<string, string> = { pwd: "password", hwk: "passkey", swk: "passkey", email: "email_code" };
 
 /**
  * The sign-in's one unit of work, fenced: the session (and the sessions beyond the cap ended), the

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { defineSection, flag, seconds } from "./define";
+import { defineSection, flag, flagOn, seconds } from "./define";
 
 /**
- * Accounts, sessions per user, API keys and retention: MFA_REQUIRED, REQUIRE_EMAIL_VERIFICATION,
+ * Accounts, sessions per user, API keys and retention: MFA_REQUIRED, EMAIL_CODE_SIGN_IN, EMAIL_CODE_SIGN_UP, REQUIRE_EMAIL_VERIFICATION,
  * MAX_SESSIONS_PER_USER, API_KEY_PREFIX, API_KEY_HMAC_SECRET, AUDIT_RETENTION_DAYS,
  * API_KEY_DEFAULT_LIFETIME_DAYS, API_KEY_MAX_LIFETIME_DAYS, API_KEY_ALLOW_NO_EXPIRY,
  * UNVERIFIED_ACCOUNT_TTL_DAYS and ACCOUNT_ERASURE_GRACE_DAYS.
@@ -18,6 +18,16 @@ export const accounts = defineSection({
       kind: "var",
       schema: z.enum(["off", "superusers", "all"]).default("off"),
       doc: "`superusers` or `all`: an account that must have a second factor and has none is signed in only after enrolling one (403 `mfa_enrollment_required` with an enrolment `mfa_token`); removing the last one answers 409 `last_second_factor`",
+    },
+    EMAIL_CODE_SIGN_IN: {
+      kind: "var",
+      schema: flagOn,
+      doc: '`false` turns off sign-in by a code or link mailed to the address (`POST /auth/email-code`, the pages\' "Email me a code")',
+    },
+    EMAIL_CODE_SIGN_UP: {
+      kind: "var",
+      schema: flag,
+      doc: "`true`: a code mailed to an address without an account creates one when it is verified (the address verified, no password)",
     },
     REQUIRE_EMAIL_VERIFICATION: {
       kind: "var",
@@ -73,6 +83,8 @@ export const accounts = defineSection({
     /** Live sessions a user may hold; a new one ends the least recently used beyond it. */
     maxSessionsPerUser: v.MAX_SESSIONS_PER_USER,
     requireEmailVerification: v.REQUIRE_EMAIL_VERIFICATION,
+    /** Sign-in by a mailed code or link, and whether an unknown address may sign up that way. */
+    emailCode: { signIn: v.EMAIL_CODE_SIGN_IN, signUp: v.EMAIL_CODE_SIGN_IN && v.EMAIL_CODE_SIGN_UP },
     /** Whose accounts must have a second factor (API.md v1.2 "MFA policy"). */
     mfaRequired: v.MFA_REQUIRED,
     apiKeyPrefix: v.API_KEY_PREFIX,

@@ -49,5 +49,11 @@ export const flag = z
   .optional()
   .transform((v) => v === "true" || v === "1");
 
+/** A switch that is on unless set to `false`/`0`. */
+export const flagOn = z
+  .enum(["true", "false", "1", "0", ""])
+  .optional()
+  .transform((v) => v !== "false" && v !== "0");
+
 /** A whole number of seconds (or days) with a floor, and its default. */
 export const seconds = (fallback: number, min = 1) => z.coerce.number().int().min(min).default(fallback);

@@ -69,6 +69,11 @@ const DEFAULT_LIMITS = {
   mfa_session_30_days: { limit: 20, window: 30 * 86_400 },
   mfa_notice_user_day: { limit: 1, window: 86_400 },
   mfa_enrolment_code_user_day: { limit: 10, window: 86_400 },
+  email_code_ip_hour: { limit: 10, window: 3600 },
+  email_code_verify_ip_minute: { limit: 10, window: 60 },
+  email_code_address_day: { limit: 20, window: 86_400 },
+  email_code_address_30_days: { limit: 100, window: 30 * 86_400 },
+  email_code_notice_address_day: { limit: 1, window: 86_400 },
   passkey_ip_minute: { limit: 10, window: 60 },
 } as const satisfies Record<string, { limit: number; window: number }>;
 
@@ -111,6 +116,9 @@ const IP_ACTIONS = {
   username_change: ["username_change_ip_day"],
   // Passkey sign-ins (their options and assertions): never per credential, whose id is not secret.
   passkey: ["passkey_ip_minute"],
+  // Sign-in codes mailed, and their answers.
+  email_code: ["email_code_ip_hour"],
+  email_code_verify: ["email_code_verify_ip_minute"],
 } as const satisfies Record<string, readonly LimitName[]>;
 
 /** Actions counted per signed-in user (one Durable Object per user id, `user:<id>`). */
@@ -201,6 +209,10 @@ const SECOND_FACTOR_BUDGETS = {
   notice: ["mfa_notice_user_day"],
   /** Codes mailed for the first enrolment after an administrator's reset: each is five more guesses. */
   enrolment_code: ["mfa_enrolment_code_user_day"],
+  /** Wrong sign-in codes per address from clients that are not a known device of its account. */
+  email_code_stranger: ["email_code_address_day", "email_code_address_30_days"],
+  /** "Someone is guessing your sign-in codes" notices. */
+  email_code_notice: ["email_code_notice_address_day"],
 } as const satisfies Record<string, readonly LimitName[]>;
 
 export type SecondFactorBudget = keyof typeof SECOND_FACTOR_BUDGETS;

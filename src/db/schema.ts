@@ -64,6 +64,8 @@ export const users = sqliteTable(
      * talked the help desk into the reset cannot enrol their own factor with the password alone.
      */
     mfaResetAt: timestamp("mfa_reset_at"),
+    /** Whether a code or link mailed to the address may sign in (the person can turn it off). */
+    emailCodeSignIn: integer("email_code_sign_in", { mode: "boolean" }).notNull().default(true),
   },
   (t) => [
     uniqueIndex("users_email_live_uq")

@@ -18,7 +18,7 @@ const RESEND_AFTER_MS = 60_000;
 const DIGITS = 8;
 
 /** A uniformly random 8-digit code (rejection sampling: no digit is likelier than another). */
-function newEmailCode(): string {
+export function newEmailCode(): string {
   const limit = Math.floor(2 ** 32 / 10 ** DIGITS) * 10 ** DIGITS;
   for (;;) {
     const [n] = crypto.getRandomValues(new Uint32Array(1));

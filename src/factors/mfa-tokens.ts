@@ -1,5 +1,5 @@
-import { base64url, fromBase64url, randomBytes, utf8 } from "../crypto";
 import type { User } from "../db/schema";
+import { openClaims, sealClaims } from "../kernel/sealed";
 import type { KeySet } from "../kernel/signing-keys";
 
 /**
@@ -39,30 +39,13 @@ export const isEnrolment = (claims: MfaTokenClaims) => claims.purpose === "enrol
 
 const PREFIX = "gm1.";
 
-export async function sealMfaToken(keys: KeySet, claims: MfaTokenClaims): Promise<string> {
-  const iv = randomBytes(12);
-  const sealed = await crypto.subtle.encrypt(
-    { name: "AES-GCM", iv, additionalData: utf8(PREFIX) },
-    keys.sealKey,
-    utf8(JSON.stringify(claims)),
-  );
-  return PREFIX + base64url(iv) + "." + base64url(sealed);
+export function sealMfaToken(keys: KeySet, claims: MfaTokenClaims): Promise<string> {
+  return sealClaims(keys, PREFIX, claims);
 }
 
 /** The claims of a token this deployment sealed, whatever its age; null for anything else. */
-export async function openMfaToken(keys: KeySet, token: string): Promise<MfaTokenClaims | null> {
-  const match = /^gm1\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{20,2048})$/.exec(token);
-  if (!match) return null;
-  try {
-    const clear = await crypto.subtle.decrypt(
-      { name: "AES-GCM", iv: fromBase64url(match[1]!), additionalData: utf8(PREFIX) },
-      keys.sealKey,
-      fromBase64url(match[2]!),
-    );
-    return JSON.parse(new TextDecoder().decode(clear)) as MfaTokenClaims;
-  } catch {
-    return null;
-  }
+export function openMfaToken(keys: KeySet, token: string): Promise<MfaTokenClaims | null> {
+  return openClaims<MfaTokenClaims>(keys, PREFIX, token);
 }
 
 /**

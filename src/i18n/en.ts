@@ -522,6 +522,14 @@ export const en = {
         "If this was you, there is nothing to do. If it was not, open the link below within 7 days: it signs every session out, revokes every API key, disables the password and sends you a link to set a new one.",
       link: "This wasn't me: secure my account",
     },
+    signInCode: {
+      subject: "Your {product} sign-in code",
+      body: "Someone asked to sign in to {product} with this address. To sign in, enter this code where you asked for it, or open the link below and press its button. It works once, for 10 minutes.",
+      code: "Your code: {code}",
+      ignore:
+        "If you did not ask for it, ignore this email: nobody can sign in without the code. Never tell it to anyone, even someone who says they are from support.",
+      link: "Sign in",
+    },
     enrolmentCode: {
       subject: "Your code to set up two-step verification",
       body: "An administrator reset the second factors of your {product} account. To set up a new one, enter this code where you are asked for it. It works once, for 10 minutes.",
@@ -615,6 +623,10 @@ export const en = {
       passkey_removed: {
         subject: "A passkey was removed",
         body: "A passkey was removed from your account; it can no longer sign in.",
+      },
+      email_code_failures: {
+        subject: "Someone is guessing your sign-in codes",
+        body: "Many wrong sign-in codes were tried for your address, so signing in by emailed code is paused for unknown devices for a while. Your devices that signed in before can still use it. If this was not you, nothing is needed: the codes only work for whoever reads your mail.",
       },
       mfa_reset: {
         subject: "An administrator reset your second factors",

@@ -134,6 +134,29 @@ export interface EmailCodeCheck {
   hash: string;
 }
 
+/** A sign-in code about to be mailed (abuse/objects/sign-in-codes.ts). */
+export interface SignInCodePrepare {
+  hash: string;
+  expiresAt: number;
+  /** A known device of the account asks: it may replace a live code. */
+  replaceLive: boolean;
+  /** A stranger asks: no code while the address's strangers' budget is spent. */
+  strangers: { action: string; policies: LimitPolicy[] } | null;
+}
+
+export interface SignInCodeCheck {
+  hash: string;
+  /** A stranger answers: the address's budget a wrong answer spends (null for a known device). */
+  strangers: { action: string; policies: LimitPolicy[] } | null;
+  /** At most one "someone is guessing" notice per this window. */
+  notice: LimitPolicy;
+}
+
+export type SignInCodeCheckResult =
+  | { result: "ok" }
+  | { result: "wrong"; notify: boolean }
+  | { result: "rate_limited"; retryAfter: number; limits: LimitState[]; notify: boolean };
+
 /** The RateLimiter's RPC surface (one object per client IP, identifier, user, device or mailbox). */
 export interface LimiterRpc {
   hit(action: string, policies: LimitPolicy[], now: number, report?: boolean, spread?: SpreadOptions): HitResult;
@@ -147,6 +170,9 @@ export interface LimiterRpc {
   forgiveSecondFactor(actions: string[], now: number): void;
   issueEmailCode(issue: EmailCodeIssue, now: number): { issued: boolean };
   checkEmailCode(check: EmailCodeCheck, now: number): "ok" | "wrong" | "none";
+  prepareSignInCode(prepare: SignInCodePrepare, now: number): { prepared: boolean };
+  activateSignInCode(hash: string, now: number): boolean;
+  checkSignInCode(check: SignInCodeCheck, now: number): SignInCodeCheckResult;
 }
 
 /** What the monitor knows; `underAttack` is the only part a login reads. */

@@ -110,7 +110,8 @@ export async function sendMailNow(deps: Deps, pending: Promise<MailMessage>, tri
 /**
  * Admits a mail that carries a new one-time token before the token exists: `issue` runs only once
  * the budget admitted the mail, so a mail over budget never issues (and so never voids older
- * links with) a token nobody receives. Then hands the mail to the transport within the request.
+ * links with) a token nobody receives. Then hands the mail to the transport within the request
+ * (unless `issue` found nothing to send any more).
  * Null when it went out; never throws (a failure is logged).
  */
 export async function mailToken(
@@ -118,7 +119,7 @@ export async function mailToken(
   to: string,
   kind: MailKind,
   trigger: MailTrigger,
-  issue: () => Promise<MailMessage>,
+  issue: () => Promise<MailMessage | null>,
 ): Promise<Undelivered | null> {
   try {
     if (deps.config.mail.transport === "none") {
@@ -126,7 +127,10 @@ export async function mailToken(
       return "not_sent";
     }
     if (!(await admitMail(deps, to, kind, trigger))) return "over_budget";
-    await transmit(deps, await issue());
+    // Null: what the mail would carry is no longer to be sent (a sign-in code replaced meanwhile).
+    const message = await issue();
+    if (!message) return "not_sent";
+    await transmit(deps, message);
     return null;
   } catch (error) {
     logFailure(deps, kind, error);

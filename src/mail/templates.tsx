@@ -12,7 +12,7 @@ import type { MailKind, MailMessage } from "./mail";
  *
  * Links are built from the configured APP_URL only (PUBLIC_URL unless set), never from a request's
  * Host or X-Forwarded-Host, so a forged header cannot point a mailed link elsewhere. Every link
- * opens a hosted page (src/pages/) in the mail's language (`lang=`): /verify-email,
+ * opens a hosted page (src/pages/) in the mail's language (`lang=`): /sign-in/email, /verify-email,
  * /reset-password, /revert-email-change, /revert-sign-in, /login, /forgot-password, /register; a
  * site that sets APP_URL to its own pages serves those paths itself.
  */
@@ -176,7 +176,8 @@ export type SecurityEvent =
   | "factors_removed"
   | "passkey_removed"
   | "passkey_counter"
-  | "mfa_reset";
+  | "mfa_reset"
+  | "email_code_failures";
 
 /** What a notice lists as revoked or affected: for now the API keys a change revoked, by name. */
 export interface NoticeItem {
@@ -246,6 +247,25 @@ export async function enrolmentCodeMail(deps: Deps, to: Recipient, code: string)
     t.line("mail.enrolmentCode.ignore"),
   ]);
   return { ...mail, code, subtype: "mfa_enrolment" };
+}
+
+/**
+ * A sign-in code (API.md "Email codes and magic links"): the 8 digits to type, and a link to the
+ * page that signs in whichever browser presses its button (opening it does nothing by itself).
+ */
+export async function signInCodeMail(deps: Deps, to: Recipient, code: string, token: string): Promise<MailMessage> {
+  const t = await mailTranslator(deps, to);
+  const mail = await compose(
+    deps,
+    t,
+    to,
+    "sign_in_code",
+    t.text("mail.signInCode.subject", product(deps)),
+    [t.line("mail.signInCode.body", product(deps)), t.line("mail.signInCode.code", { code }), t.line("mail.signInCode.ignore")],
+    { url: pageUrl(deps, t, "/sign-in/email", { token }), label: t.text("mail.signInCode.link") },
+    token,
+  );
+  return { ...mail, code };
 }
 
 /** Why a new sign-in looks unusual, as the notice names it. */

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { AppEnv } from "./context";
+import type { TokenResponse } from "../sessions/sessions";
 
 /**
  * Cookie mode (the HTTP contract "Browser sessions"): a client that sends `Gatehouse-Token-Delivery:
@@ -58,4 +59,21 @@ export function extendRefreshCookie<E extends AppEnv>(c: Context<E>, refreshToke
 export function clearSessionCookies<E extends AppEnv>(c: Context<E>, cookieDomain: string | undefined): void {
   deleteCookie(c, REFRESH_COOKIE, { ...hostCookie });
   if (cookieDomain) deleteCookie(c, ACCESS_COOKIE, { ...hostCookie, domain: cookieDomain });
+}
+
+/**
+ * The tokens of a sign-in or refresh as the client asked for them: in the body (bearer clients), or
+ * with the refresh and device tokens in HttpOnly cookies and out of the body (cookie mode).
+ */
+export function deliver<E extends AppEnv, T extends TokenResponse & { device_token?: string }>(
+  c: Context<E>,
+  tokens: T,
+  cookieDomain: string | undefined,
+) {
+  if (!wantsCookies(c)) return tokens;
+  setSessionCookies(c, tokens, cookieDomain);
+  const body: Omit<T, "refresh_token" | "device_token"> & Partial<Pick<T, "refresh_token" | "device_token">> = { ...tokens };
+  delete body.refresh_token;
+  delete body.device_token;
+  return body;
 }

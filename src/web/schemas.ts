@@ -121,6 +121,27 @@ export const deleteAccountBody = z.object({ password: passwordField.optional() }
 /** forgot-password and resend-verification. */
 export const emailBody = z.object({ email: emailField, device_token: deviceTokenField });
 
+const turnstileField = z.string().max(2048).optional().openapi({
+  description: "Only while sign-ins are under attack (403 `challenge_required`): the answer of the Turnstile challenge for its `site_key`.",
+});
+
+export const emailCodeRequestBody = z.object({ email: emailField, device_token: deviceTokenField, turnstile_token: turnstileField });
+
+export const emailCodeVerifyBody = z.object({
+  email: emailField,
+  code: z
+    .string()
+    .trim()
+    .regex(/^\d{8}$/, "Enter the 8-digit code from the email.")
+    .openapi({ description: "The 8-digit code of the `sign_in_code` mail." }),
+  device_token: deviceTokenField,
+  full_name: fullNameField.optional().openapi({ description: "With EMAIL_CODE_SIGN_UP: the name of the account a new address creates." }),
+  turnstile_token: turnstileField,
+});
+
+export const emailCodeSignInBody = z.object({ enabled: z.boolean() });
+export const EmailCodeSignInSchema = z.object({ enabled: z.boolean() }).openapi("EmailCodeSignIn");
+
 export const resetPasswordBody = z.object({ token: z.string().min(1).max(256), new_password: passwordField });
 
 export const changeEmailBody = z.object({ new_email: emailField, password: passwordField.optional() });

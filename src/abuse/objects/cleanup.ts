@@ -1,6 +1,7 @@
 import { isHardLocked, lockoutExpiry, pruneLockout } from "./lockout";
 import { nextWindowEnd, refusalsExpiry } from "./refusal-windows";
 import { emailCodesExpiry, pruneEmailCodes } from "./email-codes";
+import { pruneSignInCodes, signInCodesExpiry } from "./sign-in-codes";
 import { pruneSecondFactor, secondFactorExpiry } from "./second-factor";
 import { pruneSpread, spreadExpiry } from "./spread";
 import { latest, readMeta, writeMeta } from "./storage";
@@ -21,6 +22,7 @@ export function prune(sql: SqlStorage, now: number): void {
   pruneLockout(sql, now);
   pruneSecondFactor(sql, now);
   pruneEmailCodes(sql, now);
+  pruneSignInCodes(sql, now);
 }
 
 /** When everything stored (other than a hard lock) has expired, or null when nothing expires. */
@@ -32,6 +34,7 @@ function cleanupAt(sql: SqlStorage): number | null {
     spreadExpiry(sql),
     secondFactorExpiry(sql),
     emailCodesExpiry(sql),
+    signInCodesExpiry(sql),
   );
 }
 

@@ -5,6 +5,9 @@ import type {
   AdmitResult,
   EmailCodeCheck,
   EmailCodeIssue,
+  SignInCodeCheck,
+  SignInCodeCheckResult,
+  SignInCodePrepare,
   HitResult,
   LimiterRpc,
   LockoutSnapshot,
@@ -31,6 +34,7 @@ import {
 import { createRecorder, type ObjectRecorder } from "./recorder";
 import { countRefusal, REFUSALS_SCHEMA, takeEndedWindows } from "./refusal-windows";
 import { checkCode, EMAIL_CODES_SCHEMA, issueCode } from "./email-codes";
+import { activateCode, checkCode as checkSignInCode, prepareCode, SIGN_IN_CODES_SCHEMA } from "./sign-in-codes";
 import { forgiveAnswers, judgeAnswer, recordIssued, SECOND_FACTOR_SCHEMA } from "./second-factor";
 import { admitIdentifier, pendingBlock, runningBlock, settleIdentifier, SPREAD_SCHEMA } from "./spread";
 import { ceilSeconds, META_SCHEMA } from "./storage";
@@ -161,6 +165,30 @@ export class RateLimiter extends DurableObject<Bindings> implements LimiterRpc {
     return result;
   }
 
+  /** A sign-in code about to be mailed (this is the address's object; see sign-in-codes.ts). */
+  prepareSignInCode(prepare: SignInCodePrepare, now: number): { prepared: boolean } {
+    this.prepare(now);
+    const result = prepareCode(this.sql, prepare, now);
+    this.schedule(now);
+    return result;
+  }
+
+  /** The prepared code's mail was admitted: it becomes live. */
+  activateSignInCode(hash: string, now: number): boolean {
+    this.prepare(now);
+    const result = activateCode(this.sql, hash, now);
+    this.schedule(now);
+    return result;
+  }
+
+  /** Judges one answer to the address's sign-in code, exactly under any concurrency. */
+  checkSignInCode(check: SignInCodeCheck, now: number): SignInCodeCheckResult {
+    this.prepare(now);
+    const result = checkSignInCode(this.sql, check, now);
+    this.schedule(now);
+    return result;
+  }
+
   /**
    * Writes the final count of every refusal window that has ended into its audit row, and drops
    * what no longer matters; an object left with nothing deletes its storage entirely. A hard lock
@@ -224,7 +252,14 @@ export class RateLimiter extends DurableObject<Bindings> implements LimiterRpc {
   private ensureSchema(): void {
     if (this.schemaReady) return;
     this.sql.exec(
-      WINDOWS_SCHEMA + LOCKOUT_SCHEMA + META_SCHEMA + SPREAD_SCHEMA + REFUSALS_SCHEMA + SECOND_FACTOR_SCHEMA + EMAIL_CODES_SCHEMA,
+      WINDOWS_SCHEMA +
+        LOCKOUT_SCHEMA +
+        META_SCHEMA +
+        SPREAD_SCHEMA +
+        REFUSALS_SCHEMA +
+        SECOND_FACTOR_SCHEMA +
+        EMAIL_CODES_SCHEMA +
+        SIGN_IN_CODES_SCHEMA,
     );
     this.schemaReady = true;
   }

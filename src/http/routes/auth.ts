@@ -15,11 +15,9 @@ import { revertEmailChange } from "../../recovery/email-change";
 import { revertSignIn } from "../../recovery/sign-in-revert";
 import { requestPasswordReset, resetPassword } from "../../recovery/password-reset";
 import { logOut, refreshSession } from "../../sessions/sessions";
-import type { Context } from "hono";
 import { AppError } from "../../errors";
-import type { TokenResponse } from "../../sessions/sessions";
 import type { AppEnv, Principal } from "../../web/context";
-import { clearSessionCookies, deviceCookie, refreshCookie, setSessionCookies, wantsCookies } from "../../web/cookies";
+import { clearSessionCookies, deliver, deviceCookie, refreshCookie, wantsCookies } from "../../web/cookies";
 import { limitPerIp } from "../middleware/rate-limit";
 import { optionalAuth, requireAuth, requireInteractiveSession } from "../middleware/require-auth";
 import { AUTH_ERRORS, BODY_ERRORS, jsonBody, jsonResponse, noContent, problems, security } from "../openapi";
@@ -479,20 +477,3 @@ authRoutes.openapi(
     return c.json(SECURED, 200);
   }),
 );
-
-/**
- * The tokens of a sign-in or refresh as the client asked for them: in the body (bearer clients), or
- * with the refresh and device tokens in HttpOnly cookies and out of the body (cookie mode).
- */
-function deliver<E extends AppEnv, T extends TokenResponse & { device_token?: string }>(
-  c: Context<E>,
-  tokens: T,
-  cookieDomain: string | undefined,
-) {
-  if (!wantsCookies(c)) return tokens;
-  setSessionCookies(c, tokens, cookieDomain);
-  const body: Omit<T, "refresh_token" | "device_token"> & Partial<Pick<T, "refresh_token" | "device_token">> = { ...tokens };
-  delete body.refresh_token;
-  delete body.device_token;
-  return body;
-}

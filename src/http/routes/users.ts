@@ -5,6 +5,7 @@ import { toUserResponse } from "../../kernel/user-response";
 import { listSecurityEvents } from "../../audit/security-events";
 import { listDevices, revokeOwnDevice } from "../../devices/devices";
 import { requestEmailChange } from "../../recovery/email-change";
+import { setEmailCodeSignIn } from "../../recovery/email-sign-in";
 import { listSessions, revokeOwnSession } from "../../sessions/sessions";
 import type { AppEnv } from "../../web/context";
 import { requireAuth, requireInteractiveSession } from "../middleware/require-auth";
@@ -15,6 +16,8 @@ import {
   changePasswordBody,
   deleteAccountBody,
   DeviceListSchema,
+  emailCodeSignInBody,
+  EmailCodeSignInSchema,
   MessageSchema,
   SecurityEventPageSchema,
   securityEventsQuery,
@@ -244,6 +247,37 @@ userRoutes.openapi(revokeDeviceRoute, async (c) => {
   await revokeOwnDevice(c.var.deps, c.var.session.user.id, c.req.valid("param").id);
   return c.body(null, 204);
 });
+
+const emailCodeSignInRoute = createRoute({
+  method: "get",
+  path: "/email-code-sign-in",
+  tags,
+  summary: "Whether a mailed code may sign in to this account",
+  security: security.accessToken,
+  middleware: [requireInteractiveSession()] as const,
+  responses: { 200: jsonResponse(EmailCodeSignInSchema, "On (the default) or off."), ...problems([...SESSION_ONLY]) },
+});
+
+userRoutes.openapi(emailCodeSignInRoute, (c) => c.json({ enabled: c.var.session.user.emailCodeSignIn }, 200));
+
+const setEmailCodeSignInRoute = createRoute({
+  method: "put",
+  path: "/email-code-sign-in",
+  tags,
+  summary: "Turn sign-in by mailed code on or off",
+  description: "Off: `POST /auth/email-code` mails nothing for this address and no code signs in. Fresh authentication.",
+  security: security.accessToken,
+  middleware: [requireInteractiveSession()] as const,
+  request: { body: jsonBody(emailCodeSignInBody) },
+  responses: {
+    200: jsonResponse(EmailCodeSignInSchema, "The setting now."),
+    ...problems([...BODY_ERRORS, ...SESSION_ONLY, "reauthentication_required"]),
+  },
+});
+
+userRoutes.openapi(setEmailCodeSignInRoute, async (c) =>
+  c.json(await setEmailCodeSignIn(c.var.deps, c.var.session, c.req.valid("json").enabled), 200),
+);
 
 userRoutes.route("/api-keys", apiKeyRoutes);
 userRoutes.route("/mfa", mfaRoutes);
