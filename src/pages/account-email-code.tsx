@@ -1,7 +1,7 @@
 import { Hono } from "hono";
-import { z } from "zod";
 import { setEmailCodeSignIn } from "../recovery/email-sign-in";
 import type { AppEnv } from "../web/context";
+import { emailCodeSignInBody } from "../web/schemas";
 import { accountForm } from "./account-page";
 import { text } from "./forms";
 
@@ -11,7 +11,7 @@ export const accountEmailCodePages = new Hono<AppEnv>();
 accountEmailCodePages.post(
   "/account/email-code",
   accountForm("email_code_setting", {
-    schema: z.object({ enabled: z.boolean() }),
+    schema: emailCodeSignInBody,
     // The button posts the state it switches to; anything else means off, the safer side.
     input: (data) => ({ enabled: text(data, "enabled") === "true" }),
     sensitive: { passwordField: "current_password" },

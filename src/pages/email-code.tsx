@@ -268,8 +268,7 @@ emailCodePages.post(
       return codePage(c, email, returnTo, { fields, values }, 422);
     }
     const { deps } = c.var;
-    const { turnstile_token } = challengeAnswer(data);
-    const input = { email, code: checked.data.code, device_token: deviceCookie(c), full_name: name.name, turnstile_token };
+    const input = { email, code: checked.data.code, device_token: deviceCookie(c), full_name: name.name, ...challengeAnswer(data) };
     const outcome = await signInWith(c, returnTo, "code", () => verifyEmailCode(deps, input, "page"));
     if (outcome instanceof Response) return outcome;
     return codePage(c, email, returnTo, { ...outcome.state, values }, outcome.status, outcome.headers);

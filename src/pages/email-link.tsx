@@ -41,7 +41,8 @@ async function linkPage(
 ) {
   const frame = await frameFor(c, null, { here: tokenAddress(PATH, token) });
   const { t } = frame;
-  const email = emailCodeOn(c) ? await addressOf(c, token) : null;
+  // A spent code's link still opens (the seal holds until it expires): its POST's refusal says it is dead.
+  const email = emailCodeOn(c) && status !== 400 ? await addressOf(c, token) : null;
   return renderPage(
     c,
     frame,
@@ -80,9 +81,13 @@ emailLinkPages.post(
     if (!name.ok) return linkPage(c, token, { ...name.failure.state, values }, 422);
     const { deps } = c.var;
     const input = { token, device_token: deviceCookie(c), full_name: name.name };
-    const outcome = await signInWith(c, undefined, null, () => verifyEmailLink(deps, input, "page"));
+    const outcome = await signInWith(c, undefined, null, () =>
+      verifyEmailLink(deps, input, "page").catch((error: unknown) => {
+        // The link's code was used, or died of wrong guesses, or was replaced: the link is dead, and says so.
+        throw error instanceof AppError && error.code === "invalid_code" ? new AppError("invalid_token", { status: 400 }) : error;
+      }),
+    );
     if (outcome instanceof Response) return outcome;
-    // Spent, expired or voided while the page was open: the page now says so (400).
     return linkPage(c, token, { ...outcome.state, values }, outcome.status, outcome.headers);
   }),
 );
