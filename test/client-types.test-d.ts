@@ -1,7 +1,7 @@
 import type { z } from "@hono/zod-openapi";
 import { expectTypeOf } from "vitest";
-import type { LoginBody, Message, RegisterBody, Session, User } from "../src/client/types";
-import type { loginBody, MessageSchema, registerBody, TokenResponseSchema, UserSchema } from "../src/web/schemas";
+import type { EmailCodeBody, LoginBody, Message, RegisterBody, Session, User } from "../src/client/types";
+import type { emailCodeVerifyBody, loginBody, MessageSchema, registerBody, TokenResponseSchema, UserSchema } from "../src/web/schemas";
 
 /**
  * The browser client's types (src/client/types.ts) match the API's schemas. A compile-time check
@@ -15,3 +15,4 @@ expectTypeOf<Session>().toEqualTypeOf<Required<Omit<z.output<typeof TokenRespons
 expectTypeOf<Message>().toEqualTypeOf<z.output<typeof MessageSchema>>();
 expectTypeOf<RegisterBody>().toExtend<z.input<typeof registerBody>>();
 expectTypeOf<LoginBody>().toExtend<z.input<typeof loginBody>>();
+expectTypeOf<EmailCodeBody>().toExtend<z.input<typeof emailCodeVerifyBody>>();

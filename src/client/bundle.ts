@@ -258,9 +258,10 @@ export function createGatehouse(options) {
         }
         return data;
     }
-    async function signInOrSecondStep(body) {
+    /** A first factor's sign-in: the session, or the second step it asks for (mfa_required / mfa_enrollment_required). */
+    async function signInOrSecondStep(path, body) {
         try {
-            return (await signIn("/api/v1/auth/login", body));
+            return (await signIn(path, body));
         }
         catch (error) {
             const problem = error instanceof GatehouseError ? error.problem : undefined;
@@ -269,6 +270,18 @@ export function createGatehouse(options) {
                 throw error;
             return { mfaRequired: true, enrolment, mfaToken: problem.mfa_token, methods: problem.methods ?? [] };
         }
+    }
+    async function requestEmailCode(email, options = {}) {
+        const body = options.turnstileToken === undefined ? { email } : { email, turnstile_token: options.turnstileToken };
+        // Cookie mode like a sign-in: the browser's device cookie goes along (a known device's request is trusted more).
+        const res = await send(\`\${base}/api/v1/auth/email-code\`, {
+            method: "POST",
+            credentials: "include",
+            headers: { ...DELIVERY_HEADERS, "Content-Type": "application/json" },
+            body: JSON.stringify(body),
+        });
+        if (!res.ok)
+            throw new GatehouseError(res.status, await problemOf(res));
     }
     async function passkeySignIn(options = {}) {
         const res = await send(\`\${base}/api/v1/auth/passkey/options\`, {
@@ -325,8 +338,10 @@ export function createGatehouse(options) {
     return {
         register: (body) => signIn("/api/v1/auth/register", body),
         login: async (body) => (await signIn("/api/v1/auth/login", body)),
-        signIn: signInOrSecondStep,
+        signIn: (body) => signInOrSecondStep("/api/v1/auth/login", body),
         completeMfa: async ({ mfaToken, method, code }) => (await signIn("/api/v1/auth/mfa", { mfa_token: mfaToken, method, code })),
+        requestEmailCode,
+        verifyEmailCode: (body) => signInOrSecondStep("/api/v1/auth/email-code/verify", body),
         signInWithPasskey: passkeySignIn,
         addPasskey,
         logout,

@@ -18,9 +18,9 @@
  * Gatehouse refuses the refresh too, the session is over and every tab of it signs out.
  */
 
-import type { LoginBody, Message, MfaBody, MfaRequired, Passkey, Problem, RegisterBody, Session } from "./types";
+import type { EmailCodeBody, LoginBody, Message, MfaBody, MfaRequired, Passkey, Problem, RegisterBody, Session } from "./types";
 
-export type { LoginBody, Message, MfaBody, MfaRequired, Passkey, Problem, RegisterBody, Session, User } from "./types";
+export type { EmailCodeBody, LoginBody, Message, MfaBody, MfaRequired, Passkey, Problem, RegisterBody, Session, User } from "./types";
 
 export interface GatehouseOptions {
   /** Gatehouse's origin, e.g. `https://auth.example.com`. */
@@ -55,6 +55,18 @@ export interface Gatehouse {
   signIn(body: LoginBody): Promise<Session | MfaRequired>;
   /** The sign-in's second step: the `mfaToken` signIn gave, and a TOTP or recovery code. */
   completeMfa(body: MfaBody): Promise<Session>;
+  /**
+   * Mails a sign-in code (and a link) to `email` if it can sign in that way; resolves the same
+   * whether or not the address has an account (202). Rejects with a GatehouseError (`rate_limited`,
+   * `challenge_required`: pass the widget's answer as `turnstileToken` and call again).
+   */
+  requestEmailCode(email: string, options?: { turnstileToken?: string }): Promise<void>;
+  /**
+   * Signs in with the mailed code: the session, or `{mfaRequired, enrolment, mfaToken, methods}`
+   * exactly as signIn answers for an account with a second factor. A wrong, spent or expired code
+   * rejects with a GatehouseError `invalid_code`.
+   */
+  verifyEmailCode(body: EmailCodeBody): Promise<Session | MfaRequired>;
   /**
    * Signs in with a passkey (cookie mode, like signIn): asks Gatehouse for request options, lets the
    * browser pick a discoverable credential, and sends the assertion. `mediation: "conditional"`
@@ -355,15 +367,28 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     return data;
   }
 
-  async function signInOrSecondStep(body: LoginBody): Promise<Session | MfaRequired> {
+  /** A first factor's sign-in: the session, or the second step it asks for (mfa_required / mfa_enrollment_required). */
+  async function signInOrSecondStep(path: string, body: unknown): Promise<Session | MfaRequired> {
     try {
-      return (await signIn("/api/v1/auth/login", body)) as Session;
+      return (await signIn(path, body)) as Session;
     } catch (error) {
       const problem = error instanceof GatehouseError ? error.problem : undefined;
       const enrolment = problem?.code === "mfa_enrollment_required";
       if ((problem?.code !== "mfa_required" && !enrolment) || !problem?.mfa_token) throw error;
       return { mfaRequired: true, enrolment, mfaToken: problem.mfa_token, methods: problem.methods ?? [] };
     }
+  }
+
+  async function requestEmailCode(email: string, options: { turnstileToken?: string } = {}): Promise<void> {
+    const body = options.turnstileToken === undefined ? { email } : { email, turnstile_token: options.turnstileToken };
+    // Cookie mode like a sign-in: the browser's device cookie goes along (a known device's request is trusted more).
+    const res = await send(`${base}/api/v1/auth/email-code`, {
+      method: "POST",
+      credentials: "include",
+      headers: { ...DELIVERY_HEADERS, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new GatehouseError(res.status, await problemOf(res));
   }
 
   async function passkeySignIn(options: { mediation?: "conditional"; signal?: AbortSignal } = {}): Promise<Session> {
@@ -415,8 +440,10 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
   return {
     register: (body) => signIn("/api/v1/auth/register", body),
     login: async (body) => (await signIn("/api/v1/auth/login", body)) as Session,
-    signIn: signInOrSecondStep,
+    signIn: (body) => signInOrSecondStep("/api/v1/auth/login", body),
     completeMfa: async ({ mfaToken, method, code }) => (await signIn("/api/v1/auth/mfa", { mfa_token: mfaToken, method, code })) as Session,
+    requestEmailCode,
+    verifyEmailCode: (body) => signInOrSecondStep("/api/v1/auth/email-code/verify", body),
     signInWithPasskey: passkeySignIn,
     addPasskey,
     logout,

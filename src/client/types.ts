@@ -73,6 +73,16 @@ export interface MfaRequired {
   methods: ("totp" | "recovery_code" | "passkey")[];
 }
 
+/** `POST /api/v1/auth/email-code/verify`: the address and the 8-digit code mailed to it. */
+export interface EmailCodeBody {
+  email: string;
+  code: string;
+  /** Names the account a code creates where the deployment allows sign-up by code (EMAIL_CODE_SIGN_UP). */
+  full_name?: string;
+  /** Only after a 403 `challenge_required`, as for LoginBody. */
+  turnstile_token?: string;
+}
+
 /** `POST /api/v1/auth/mfa`, as `completeMfa` takes it. */
 export interface MfaBody {
   mfaToken: string;

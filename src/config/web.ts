@@ -59,7 +59,7 @@ export const web = defineSection({
       kind: "var",
       schema: z.url().optional(),
       shown: "`PUBLIC_URL`",
-      doc: 'where mailed links go: `${APP_URL}/verify-email?token=…`, `/reset-password?token=…`, `/revert-email-change?token=…`, `/revert-sign-in?token=…`, `/login`, `/forgot-password`, `/register`; set it only if your site serves these pages itself (see "Hosted pages")',
+      doc: 'where mailed links go: `${APP_URL}/verify-email?token=…`, `/reset-password?token=…`, `/revert-email-change?token=…`, `/revert-sign-in?token=…`, `/sign-in/email?token=…`, `/login`, `/forgot-password`, `/register`; set it only if your site serves these pages itself (see "Hosted pages")',
     },
     CORS_ORIGINS: {
       kind: "var",

@@ -66,6 +66,16 @@ export const en = {
       hint: "Needed unless you signed in with your authenticator app within the last 5 minutes.",
       stale: "You signed in more than 5 minutes ago: enter a code from your authenticator app, or a recovery code, to confirm it is you.",
     },
+    sign_in_code: {
+      label: "Code from the email",
+      hint: "8 digits. It works once, for 10 minutes.",
+      invalid: "Enter the 8-digit code from the email.",
+    },
+    new_account_name: {
+      label: "Your name (only for a new account)",
+      hint: "If this address has no account yet, one is made with this name. Leave it empty if you already have an account.",
+      invalid: "Enter your name (up to 255 characters, without < or >).",
+    },
   },
   passwordHint: {
     one: "At least {count} character. A long phrase is easy to remember; avoid common passwords and your name.",
@@ -193,6 +203,37 @@ export const en = {
     intro:
       "If you did not sign in, someone else knows your password. This signs out every session, revokes every API key and device, stops the current password from working and mails you a link to set a new one.",
     submit: "It wasn't me: secure my account",
+  },
+  emailCode: {
+    offer: "Email me a code",
+    title: "Sign in with a code by email",
+    intro: "Enter your email address and we will mail you a code and a link to sign in, with no password.",
+    send: "Email me a code",
+    codeTitle: "Enter the code from the email",
+    sent: "If {email} can sign in with a code, we mailed it one, with a link that does the same. It works for 10 minutes.",
+    warning:
+      "Type the code only into this page. If anyone asks you to read it out or forward the email, do not: they are trying to get into your account.",
+    submit: "Sign in",
+    sendAgain: "Send a new code",
+    usePassword: "Sign in with your password instead",
+    challenge: "Sign-ins are under attack right now: complete the check above the button, then press it again.",
+    rateLimited: "Too many wrong codes for this address. Try again in {duration}, or sign in another way.",
+    disabled: "Signing in with an emailed code is not available here.",
+  },
+  emailLink: {
+    title: "Sign in with the emailed link",
+    signInAs: "Sign in as {email}?",
+    intro:
+      "Pressing the button signs in this browser. If someone sent you here, or asked you to open this link for them, do not press it: they are trying to get into your account.",
+    submit: "Sign in",
+    requestNew: "Send a new code",
+  },
+  emailCodeSetting: {
+    title: "Sign in with an email code",
+    on: "On: you can sign in with a code mailed to your address, without your password.",
+    off: "Off: codes mailed to your address cannot sign in to this account.",
+    turnOn: "Allow sign-in with an email code",
+    turnOff: "Turn off sign-in with an email code",
   },
   logout: {
     title: "Sign out",
@@ -391,6 +432,8 @@ export const en = {
     passkey_renamed: "The passkey was renamed.",
     passkey_removed: "The passkey was removed.",
     identity_confirmed: "Thank you, it is you. You can add a passkey for the next 5 minutes.",
+    email_code_sign_in_on: "You can now sign in with a code mailed to your address.",
+    email_code_sign_in_off: "Codes mailed to your address no longer sign in to this account.",
   },
   errors: {
     invalidLink: "This link is invalid, has expired or was already used.",

@@ -51,7 +51,8 @@ async function loadData(c: Context<AppEnv>, session: PageSession, eventsCursor: 
     listOwnPasskeys(deps, user),
   ]);
   const enrolment = pendingUri ? { uri: pendingUri, secret: base32Secret(pendingUri) } : null;
-  return { sessions, devices, apiKeys, events: eventPage, reverts, mfa, enrolment, passkeys };
+  const emailCodeOffered = deps.config.emailCode.signIn;
+  return { sessions, devices, apiKeys, events: eventPage, reverts, mfa, enrolment, passkeys, emailCodeOffered };
 }
 
 export interface Outcome {
@@ -160,4 +161,5 @@ const anchorOf = (form: FormName) =>
     passkey_prove: "passkeys",
     passkey_rename: "passkeys",
     passkey_remove: "passkeys",
+    email_code_setting: "email-code",
   })[form as string] ?? form;

@@ -12,6 +12,7 @@ import { ProofField, type ProofKind } from "./fresh-proof";
 import { ErrorSummary, Field, Form, Hidden, Layout, Notice, Select, whenText, type Frame, type FormState } from "./kit";
 import { RecoveryCodes, SecuritySection, type Enrolment } from "./security-view";
 import { PasskeySection } from "./passkey-view";
+import { EmailCodeSection } from "./email-code-setting";
 import type { PasskeyView } from "../accounts/passkeys";
 import type { PageSession } from "./session";
 
@@ -28,6 +29,8 @@ export interface AccountData {
   /** An authenticator app's set-up begun and not confirmed yet. */
   enrolment: Enrolment | null;
   passkeys: PasskeyView[];
+  /** The deployment signs in by mailed code (EMAIL_CODE_SIGN_IN): the account may turn it off. */
+  emailCodeOffered: boolean;
 }
 
 export interface AccountView {
@@ -81,6 +84,7 @@ export const AccountPage: FC<AccountView> = (view) => {
         <a href="#email">{t.text("account.email")}</a>
         <a href="#password">{t.text("account.password")}</a>
         <a href="#security">{t.text("security.title")}</a>
+        {data.emailCodeOffered ? <a href="#email-code">{t.text("emailCodeSetting.title")}</a> : null}
         <a href="#sessions">{t.text("account.sessions")}</a>
         <a href="#devices">{t.text("account.devices")}</a>
         <a href="#api-keys">{t.text("account.apiKeys")}</a>
@@ -214,6 +218,7 @@ export const AccountPage: FC<AccountView> = (view) => {
         emailCodeRequired={data.mfa.email_code_required}
         stateOf={stateOf}
       />
+      {data.emailCodeOffered ? <EmailCodeSection frame={frame} enabled={user.emailCodeSignIn} proof={proof} stateOf={stateOf} /> : null}
 
       <Sessions frame={frame} data={data} failed={stateOf("session_revoke")} />
       <Devices frame={frame} devices={data.devices} failed={stateOf("device_revoke")} />

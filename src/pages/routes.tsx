@@ -2,6 +2,9 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { accountPages } from "./account";
 import { accountMfaPages } from "./account-mfa";
+import { accountEmailCodePages } from "./account-email-code";
+import { emailCodePages } from "./email-code";
+import { emailLinkPages } from "./email-link";
 import { passkeyPages } from "./passkey-pages";
 import { enrolmentPages } from "./enrolment";
 import { adminPages } from "./admin";
@@ -14,7 +17,8 @@ import type { AppEnv } from "../web/context";
 
 /**
  * The hosted pages (the HTTP contract "Hosted pages"), server-rendered HTML at the worker's root:
- * /login (and its second step, /login/verify, or first the enrolment policy asks for, /login/enrol), /register, /logout, /forgot-password, /reset-password, /verify-email,
+ * /login (and its second step, /login/verify, or first the enrolment policy asks for, /login/enrol), sign-in by mailed
+ * code (/login/email, /login/email/code) and its link (/sign-in/email), /register, /logout, /forgot-password, /reset-password, /verify-email,
  * /revert-email-change, /resend-verification, /account and the administration console /admin. They are not part of the JSON API's
  * OpenAPI document; their errors are pages too (see pages/respond.tsx).
  */
@@ -28,6 +32,9 @@ for (const path of [
   "/login",
   "/login/verify",
   "/login/enrol/*",
+  "/login/email",
+  "/login/email/code",
+  "/sign-in/email",
   "/register",
   "/logout",
   "/forgot-password",
@@ -49,12 +56,15 @@ for (const path of [
 }
 
 pageRoutes.route("/", signInPages);
+pageRoutes.route("/", emailCodePages);
+pageRoutes.route("/", emailLinkPages);
 pageRoutes.route("/", secondStepPages);
 pageRoutes.route("/", enrolmentPages);
 pageRoutes.route("/", recoveryPages);
 pageRoutes.route("/", verifyPages);
 pageRoutes.route("/", accountPages);
 pageRoutes.route("/", accountMfaPages);
+pageRoutes.route("/", accountEmailCodePages);
 pageRoutes.route("/", passkeyPages);
 pageRoutes.route("/", adminPages);
 pageRoutes.onError(pageError);

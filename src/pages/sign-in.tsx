@@ -91,6 +91,7 @@ export async function loginPage(c: Context<AppEnv>, view: LoginView, status = 20
         </Form>
       ) : null}
       <p class="links">
+        {c.var.deps.config.emailCode.signIn ? <a href={withReturn("/login/email")}>{t.text("emailCode.offer")}</a> : null}
         <a href="/forgot-password">{t.text("login.forgot")}</a>
         <a href={withReturn("/register")}>{t.text("login.register")}</a>
       </p>

@@ -85,6 +85,20 @@ export class FakeGatehouse {
         if (body.method !== "totp" || body.code !== FAKE_TOTP_CODE) return problem(401, "invalid_code");
         return this.signIn(cookieMode, 200);
       }
+      case "POST /api/v1/auth/email-code":
+        // The same answer for every address (the real thing: test/email-code.test.ts).
+        return Response.json({ message: "If this address can sign in with a code, we mailed it one." }, { status: 202 });
+      case "POST /api/v1/auth/email-code/verify": {
+        const body = (await request.json()) as { email?: string; code?: string };
+        if (body.code !== FAKE_EMAIL_CODE) return problem(401, "invalid_code");
+        if (body.email?.startsWith("mfa")) {
+          return Response.json(
+            { ...problemBody(403, "mfa_required"), mfa_token: FAKE_MFA_TOKEN, methods: ["totp", "recovery_code"] },
+            { status: 403, headers: { "content-type": "application/problem+json" } },
+          );
+        }
+        return this.signIn(cookieMode, 200);
+      }
       case "POST /api/v1/auth/passkey/options":
         return Response.json({ challenge: FAKE_CHALLENGE, rpId: "example.com", userVerification: "required", allowCredentials: [] });
       case "POST /api/v1/auth/passkey": {
@@ -257,6 +271,8 @@ function jtiOf(request: Request): string | undefined {
 
 export const FAKE_MFA_TOKEN = "gm1.fake";
 export const FAKE_TOTP_CODE = "123456";
+/** The one code the fake's mailbox ever holds. */
+export const FAKE_EMAIL_CODE = "12345678";
 /** The fake's WebAuthn challenge; its stand-in assertions carry it as their `clientDataJSON`. */
 export const FAKE_CHALLENGE = "ZmFrZS1jaGFsbGVuZ2U";
 /** The credential id of the one passkey the fake signs in. */

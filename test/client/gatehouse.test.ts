@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createGatehouse, GatehouseError } from "../../src/client/gatehouse";
-import { FAKE_CHALLENGE, FAKE_MFA_TOKEN, FAKE_PASSKEY_ID, FAKE_TOTP_CODE, type FakeGatehouse } from "./fake-gatehouse";
+import { FAKE_CHALLENGE, FAKE_EMAIL_CODE, FAKE_MFA_TOKEN, FAKE_PASSKEY_ID, FAKE_TOTP_CODE, type FakeGatehouse } from "./fake-gatehouse";
 import { broadcastOf, browser, closeTabs, PASSWORD, settle, track } from "./tabs";
 
 /**
@@ -40,6 +40,39 @@ describe("a sign-in with a second step", () => {
     await expect(gh.login({ email: "mfa.ada@example.com", password: PASSWORD })).rejects.toMatchObject({ code: "mfa_required" });
     // signIn without a second step is a session, like login().
     expect(await gh.signIn({ email: "ada@example.com", password: PASSWORD })).toHaveProperty("access_token");
+  });
+});
+
+describe("a sign-in with a mailed code", () => {
+  it("requestEmailCode resolves on 202; verifyEmailCode signs in, or surfaces the second step as signIn does", async () => {
+    const { server, tab } = browser();
+    const gh = tab();
+    await expect(gh.requestEmailCode("ada@example.com")).resolves.toBeUndefined();
+    const asked = server.requests.find((r) => r.url.endsWith("/api/v1/auth/email-code"))!;
+    expect(asked.method).toBe("POST");
+    expect(asked.headers.get("gatehouse-token-delivery")).toBe("cookie");
+    expect(asked.credentials).toBe("include");
+    expect(await asked.json()).toEqual({ email: "ada@example.com" });
+
+    await expect(gh.verifyEmailCode({ email: "ada@example.com", code: "00000000" })).rejects.toMatchObject({
+      status: 401,
+      code: "invalid_code",
+    });
+    expect(await gh.getAccessToken()).toBeNull();
+    expect(await gh.verifyEmailCode({ email: "mfa.ada@example.com", code: FAKE_EMAIL_CODE })).toEqual({
+      mfaRequired: true,
+      enrolment: false,
+      mfaToken: FAKE_MFA_TOKEN,
+      methods: ["totp", "recovery_code"],
+    });
+    expect(await gh.getAccessToken()).toBeNull();
+
+    const session = await gh.verifyEmailCode({ email: "ada@example.com", code: FAKE_EMAIL_CODE });
+    expect(session).toHaveProperty("access_token");
+    expect(await gh.getAccessToken()).toBe((session as { access_token: string }).access_token);
+    const verified = server.requests.filter((r) => r.url.endsWith("/api/v1/auth/email-code/verify")).at(-1)!;
+    expect(verified.headers.get("gatehouse-token-delivery")).toBe("cookie");
+    expect(verified.credentials).toBe("include");
   });
 });
 
