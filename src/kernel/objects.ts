@@ -172,6 +172,7 @@ export interface LimiterRpc {
   checkEmailCode(check: EmailCodeCheck, now: number): "ok" | "wrong" | "none";
   prepareSignInCode(prepare: SignInCodePrepare, now: number): { prepared: boolean };
   activateSignInCode(hash: string, now: number): boolean;
+  peekSignInCode(hash: string, now: number): boolean;
   checkSignInCode(check: SignInCodeCheck, now: number): SignInCodeCheckResult;
 }
 

@@ -129,7 +129,10 @@ export function verifyEmailCode(deps: Deps, input: CodeSignIn, channel: Channel)
 
 /** The link's page: the address it was mailed to, without using it up (400 `invalid_token` when bad or expired). */
 export async function openEmailLink(deps: Deps, token: string): Promise<{ email: string }> {
-  const { email } = await liveLink(deps, token);
+  const { email, code } = await liveLink(deps, token);
+  // A link whose code was used, replaced or guessed to death says so at once (its GET spends nothing).
+  const hash = await codeHash(email, code);
+  if (!(await deps.limiter(mailboxObjectName(email), (stub) => stub.peekSignInCode(hash, deps.now().getTime())))) throw invalidLink();
   return { email };
 }
 

@@ -34,7 +34,7 @@ import {
 import { createRecorder, type ObjectRecorder } from "./recorder";
 import { countRefusal, REFUSALS_SCHEMA, takeEndedWindows } from "./refusal-windows";
 import { checkCode, EMAIL_CODES_SCHEMA, issueCode } from "./email-codes";
-import { activateCode, checkCode as checkSignInCode, prepareCode, SIGN_IN_CODES_SCHEMA } from "./sign-in-codes";
+import { activateCode, checkCode as checkSignInCode, peekCode, prepareCode, SIGN_IN_CODES_SCHEMA } from "./sign-in-codes";
 import { forgiveAnswers, judgeAnswer, recordIssued, SECOND_FACTOR_SCHEMA } from "./second-factor";
 import { admitIdentifier, pendingBlock, runningBlock, settleIdentifier, SPREAD_SCHEMA } from "./spread";
 import { ceilSeconds, META_SCHEMA } from "./storage";
@@ -177,6 +177,14 @@ export class RateLimiter extends DurableObject<Bindings> implements LimiterRpc {
   activateSignInCode(hash: string, now: number): boolean {
     this.prepare(now);
     const result = activateCode(this.sql, hash, now);
+    this.schedule(now);
+    return result;
+  }
+
+  /** Whether the address's live code is this one (spends nothing). */
+  peekSignInCode(hash: string, now: number): boolean {
+    this.prepare(now);
+    const result = peekCode(this.sql, hash, now);
     this.schedule(now);
     return result;
   }

@@ -61,6 +61,12 @@ export function activateCode(sql: SqlStorage, hash: string, now: number): boolea
   return true;
 }
 
+/** Whether the live code is this one: a link's page says whether it still works, spending nothing. */
+export function peekCode(sql: SqlStorage, hash: string, now: number): boolean {
+  const row = current(sql);
+  return isLive(row, now) && row.hash === hash;
+}
+
 /** Judges one answer (see the module comment). */
 export function checkCode(sql: SqlStorage, check: SignInCodeCheck, now: number): SignInCodeCheckResult {
   const { strangers } = check;
