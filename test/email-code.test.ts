@@ -134,6 +134,15 @@ describe("POST /auth/email-code/verify", () => {
     expect((await answer(user.email, second)).status).toBe(200);
   });
 
+  it("a code is live only once its mail went out: one never sent blocks no later request", async () => {
+    const user = await register();
+    expect((await ask(user.email, {}, { DEV_OUTBOX: "false", MAIL_TRANSPORT: "none" })).status).toBe(202);
+    expect(await codeMails(user.email)).toHaveLength(0);
+    // Had that code been live, a stranger's request could not replace it for 10 minutes.
+    const code = await mailedCode(user.email);
+    expect((await answer(user.email, code)).status).toBe(200);
+  });
+
   it("pauses for strangers once the address's wrong answers are spent (429), tells the owner once; a known device goes on", async () => {
     const user = await register();
     const limits = { RATE_LIMITS: JSON.stringify({ email_code_address_day: { limit: 3, window: 86_400 } }) };
