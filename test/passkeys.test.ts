@@ -122,6 +122,16 @@ describe("adding a passkey", () => {
 });
 
 describe("signing in with a passkey", () => {
+  it("from a device the account does not know, tells the owner like any other sign-in", async () => {
+    const user = await register();
+    const authenticator = await SoftwareAuthenticator.create();
+    expect((await addPasskey(user, authenticator)).status).toBe(201);
+    expect((await signIn(authenticator)).status).toBe(200);
+    const notices = await outbox(user.email, "security_notice");
+    expect(notices.some((m) => m.text.includes("/revert-sign-in") && !m.subject.includes("passkey was added"))).toBe(true);
+    expect(await auditRows("user_id = ? AND action = 'login.new_device'", user.userId)).toHaveLength(1);
+  });
+
   it("signs in alone with amr hwk + mfa (even with TOTP enabled), RS256 too", async () => {
     for (const algorithm of ["ES256", "RS256"] as const) {
       const user = await register();

@@ -9,7 +9,6 @@ import type { AuditLog, Device, User } from "../db/schema";
 import { findUserByIdentifier, identifierOf, type AccountIdentifier } from "../db/users";
 import { deviceIdOf } from "../devices/device-tokens";
 import { recognizeDevice, voidDevice } from "../devices/devices";
-import { afterSuccessfulLogin } from "../devices/sign-in-signals";
 import { AppError } from "../errors";
 import type { Deps } from "../kernel/deps";
 import { burnPasswordCheck, hashPassword, passwordParams, verifyPassword } from "./passwords";
@@ -85,7 +84,7 @@ export async function logIn(deps: Deps, input: LoginInput): Promise<SignedIn> {
     });
   }
 
-  const check = () => checkAndSignIn(deps, identifier, input.password, near.user, () => device, input.channel ?? "api");
+  const check = () => checkAndSignIn(deps, identifier, input, near.user, () => device, input.channel ?? "api");
   let guessed = await guess(deps, identifier, device, fromIp, check);
   if (guessed.status === "device_spent" && device) {
     await voidDevice(deps, device);
@@ -103,13 +102,6 @@ export async function logIn(deps: Deps, input: LoginInput): Promise<SignedIn> {
   }
   // The password was right, and the account needs its second step: nothing was issued.
   if (signedIn.kind === "second_step") throw signedIn.error;
-  // New device, place, travel, hour and breach signals: all after the response (devices/sign-in-signals.ts).
-  afterSuccessfulLogin(deps, {
-    user: decision.user,
-    newDevice: device === null,
-    deviceToken: input.device_token,
-    password: input.password,
-  });
   return signedIn.signedIn;
 }
 
@@ -130,12 +122,13 @@ function refusalOf(decision: Decision): AppError {
 async function checkAndSignIn(
   deps: Deps,
   identifier: AccountIdentifier,
-  password: string,
+  input: Pick<LoginInput, "password" | "device_token">,
   nearUser: User | undefined,
   device: () => Device | null,
   channel: Channel,
 ): Promise<Attempt> {
-  const signIn = (ok: Extract<Decision, { kind: "ok" }>) => passFirstFactor(deps, ok, password, device(), channel);
+  const { password } = input;
+  const signIn = (ok: Extract<Decision, { kind: "ok" }>) => passFirstFactor(deps, ok, input, device(), channel);
   let decision = await decide(deps, nearUser, password);
   if (decision.kind === "ok") {
     const signedIn = await signIn(decision);
@@ -195,12 +188,12 @@ async function decide(deps: Deps, user: User | undefined, password: string): Pro
 async function passFirstFactor(
   deps: Deps,
   decision: Extract<Decision, { kind: "ok" }>,
-  password: string,
+  { password, device_token: deviceToken }: Pick<LoginInput, "password" | "device_token">,
   known: Device | null,
   channel: Channel,
 ): Promise<FirstFactorOutcome> {
   const { user } = decision;
   // (A second step's sign-in writes no hash: the upgrade waits for a one-step sign-in or a change.)
   const rehash = decision.needsRehash && user.secondFactors.length === 0 ? await hashPassword(password, passwordParams(deps)) : null;
-  return afterFirstFactor(deps, { user, amr: ["pwd"], device: known, channel, fence: stillAsDecided(user), rehash });
+  return afterFirstFactor(deps, { user, amr: ["pwd"], device: known, channel, fence: stillAsDecided(user), rehash, deviceToken, password });
 }

@@ -304,6 +304,7 @@ export async function signInWithPasskey(
       AND ${users.isActive} = 1 AND ${users.deletedAt} IS NULL AND ${users.credentialsEpoch} = ${user.credentialsEpoch})`,
     rehash: null,
     extra: [spent.record, passkeyUsed(deps.db, passkey, { signCount: asserted.signCount, backedUp: asserted.backedUp, now })],
+    deviceToken: input.device_token,
   });
   // A replayed challenge, a parallel use of a counting authenticator, or a change of the account.
   if (!outcome || outcome.kind !== "signed_in") throw await refused("replayed", user.id);

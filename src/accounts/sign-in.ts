@@ -52,6 +52,10 @@ export interface FirstFactor {
   rehash: string | null;
   /** What the first factor used up, written in the sign-in's batch (a passkey's challenge and counter). */
   extra?: BatchItem<"sqlite">[];
+  /** The device token the client presented (known or not), for the sign-in's signals. */
+  deviceToken?: string | undefined;
+  /** A password first factor's password, kept in memory for the breach check after the response. */
+  password?: string | undefined;
 }
 
 /** What a first factor led to: a sign-in, a second step to take, or nothing (the primary's row moved on). */
@@ -88,7 +92,10 @@ export async function afterFirstFactor(deps: Deps, first: FirstFactor): Promise<
     rehash: first.rehash,
     extra: first.extra ?? [],
   });
-  return signedIn ? { kind: "signed_in", signedIn } : null;
+  if (!signedIn) return null;
+  // New device, place, travel, hour (and, for a password, breach) signals: all after the response.
+  afterSuccessfulLogin(deps, { user, newDevice: first.device === null, deviceToken: first.deviceToken, password: first.password });
+  return { kind: "signed_in", signedIn };
 }
 
 /**

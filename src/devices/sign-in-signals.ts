@@ -13,7 +13,7 @@ import { newSignInMail, type SignInWarning } from "../mail/templates";
 import { issueOneTimeToken, outstandingTokens, voidTokens } from "../kernel/one-time-tokens";
 
 /**
- * Signals of a successful password login, all worked out after the response (the login answer and
+ * Signals of a successful sign-in (any first factor: sign-in.ts), all worked out after the response (the answer and
  * its latency do not change):
  * - a new device (no known device token), or a country or network (ASN) the account has not signed
  *   in from before: the owner gets a "new sign-in" notice, at most one per device (IP or IPv6 /64,

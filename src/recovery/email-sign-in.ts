@@ -13,7 +13,6 @@ import { sha256 } from "../crypto";
 import { users, type User } from "../db/schema";
 import { findUserByEmail, insertUser, userUpdate } from "../db/users";
 import { recognizeDevice } from "../devices/devices";
-import { afterSuccessfulLogin } from "../devices/sign-in-signals";
 import { AppError, isUniqueViolation } from "../errors";
 import { eventRows } from "../events/events";
 import { newEmailCode } from "../factors/email-codes";
@@ -198,12 +197,11 @@ async function signInByCode(deps: Deps, input: CodeSignIn, channel: Channel): Pr
     fence: sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${user.id} AND ${users.isActive} = 1 AND ${users.deletedAt} IS NULL
       AND ${users.credentialsEpoch} = ${user.credentialsEpoch})`,
     rehash: null,
+    deviceToken: input.device_token,
   });
   // The account changed between the code and the sign-in (a password change, a deactivation).
   if (!outcome) throw invalidCode();
   if (outcome.kind === "second_step") throw outcome.error;
-  // A code sign-in from a new device tells the owner, like a password's (with its "this wasn't me" link).
-  afterSuccessfulLogin(deps, { user, newDevice: known === null, deviceToken: input.device_token, password: undefined });
   return outcome.signedIn;
 }
 
