@@ -56,7 +56,7 @@ function assertEnabled(deps: Deps): void {
 }
 
 /** The wrong-code answer: the same bytes for a wrong, spent or expired code and for an address without one. */
-const invalidCode = () => new AppError("invalid_code", { detail: "The code is wrong, expired or already used." });
+const invalidCode = () => new AppError("invalid_code");
 
 /**
  * `POST /auth/email-code`: answered at once, the same way whether or not the address has an
