@@ -27,14 +27,21 @@ export type Variables = Record<string, Variable>;
 export type Values<V extends Variables> = { [K in keyof V]: z.output<V[K]["schema"]> };
 
 /** A group of variables of one concern, and how they become their part of `Config`. */
-export interface Section<V extends Variables = Variables, R extends object = object> {
+export interface Section<V extends Variables = Variables, R extends object = object, U extends Variables = Variables> {
   variables: V;
+  /**
+   * Variables another section declares (and the README lists there) that this one's `read` also
+   * needs, e.g. DEV_OUTBOX for what only dev mode allows. Typed here, parsed once.
+   */
+  uses?: U;
   /** Builds this section's part of `Config`; throws {@link ConfigError} on a bad combination. */
-  read(values: Values<V>): R;
+  read(values: Values<V & U>): R;
 }
 
 /** Declares a section; the identity function, there so `read` gets its values typed from `variables`. */
-export function defineSection<V extends Variables, R extends object>(section: Section<V, R>): Section<V, R> {
+export function defineSection<V extends Variables, R extends object, U extends Variables = Record<never, Variable>>(
+  section: Section<V, R, U>,
+): Section<V, R, U> {
   return section;
 }
 

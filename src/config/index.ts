@@ -4,7 +4,7 @@ import { SECTIONS } from "./sections";
 
 /**
  * The one reader of variables. Each variable is declared once, in its section file (tokens.ts,
- * passwords.ts, accounts.ts, web.ts, mail.ts, webhooks.ts, abuse.ts, dev.ts); this file joins
+ * passwords.ts, accounts.ts, web.ts, mail.ts, oauth.ts, webhooks.ts, abuse.ts, dev.ts); this file joins
  * them: the binding type, the parsed `Config`, and the per-env cache.
  */
 
