@@ -2,6 +2,10 @@
 
 export const BREACHED_SAMPLES: string[];
 export const DUMMY_TOKEN: string;
+/** The clients the fake providers know, by id: the secret, or null for the public (PKCE-only) one. */
+export const FAKE_CLIENTS: { "gatehouse-dev": string; "gatehouse-public": null };
+/** The Apple stand-in's team and key ids, and the client id its client-secret JWT must name. */
+export const FAKE_APPLE: { teamId: string; keyId: string; clientId: string };
 
 export interface FakeServices {
   url: string;
@@ -9,6 +13,10 @@ export interface FakeServices {
   rangeUrl: string;
   /** TURNSTILE_VERIFY_URL for the worker. */
   verifyUrl: string;
+  /** Issuers of the fake sign-in providers (`github`: the base of its OAuth 2.0 endpoints and API). */
+  issuers: { oidc: string; google: string; apple: string; microsoft: string; github: string };
+  /** The key the Apple stand-in checks client secrets against (PKCS#8 PEM, P-256). */
+  applePrivateKeyPem: string;
   close(): Promise<void>;
 }
 

@@ -4,11 +4,16 @@
 // - a k-anonymity range API (Have I Been Pwned's shape, padded) that knows BREACHED_SAMPLES;
 // - Turnstile's siteverify, which accepts Cloudflare's documented dummy token (what the widget
 //   returns with the test site keys) and refuses anything else.
+// - the external sign-in providers of fake-oidc.mjs: a generic OpenID provider and stand-ins for
+//   the Google, Apple, Microsoft and GitHub presets, each with its quirks.
 // It prints the `npm run dev` line that points the worker at it. Nothing here is used in a deploy.
 import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { createFakeProviders, FAKE_CLIENTS } from "./fake-oidc.mjs";
+
+export { FAKE_APPLE, FAKE_CLIENTS } from "./fake-oidc.mjs";
 
 /** Passwords the fake range API reports as breached (long enough to pass the password policy). */
 export const BREACHED_SAMPLES = ["correct horse battery staple", "password1234567", "qwertyuiop123456"];
@@ -18,14 +23,22 @@ export const DUMMY_TOKEN = "XXXX.DUMMY.TOKEN.XXXX";
 const PADDING = 100;
 
 /**
- * Starts both fakes on 127.0.0.1 (`port` 0: any free port).
+ * Starts the fakes on 127.0.0.1 (`port` 0: any free port).
  * @param {{ port?: number }} [options]
- * @returns {Promise<{ url: string, rangeUrl: string, verifyUrl: string, close: () => Promise<void> }>}
  */
 export async function startFakeServices({ port = 0 } = {}) {
   const breached = BREACHED_SAMPLES.map((p) => createHash("sha1").update(p).digest("hex").toUpperCase());
-  const server = createServer((req, res) => {
+  /** @type {ReturnType<typeof createFakeProviders> | undefined} */
+  let providers;
+  const server = createServer(async (req, res) => {
     const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
+    try {
+      if (await providers?.handle(req, res, path)) return;
+    } catch (error) {
+      console.error(error);
+      if (!res.headersSent) res.writeHead(500).end();
+      return;
+    }
     const range = /^\/range\/([0-9A-Fa-f]{5})$/.exec(path);
     if (req.method === "GET" && range) {
       const prefix = range[1].toUpperCase();
@@ -53,8 +66,13 @@ export async function startFakeServices({ port = 0 } = {}) {
   await new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(undefined)));
   const address = server.address();
   const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : port}`;
+  providers = createFakeProviders(url);
   return {
     url,
+    /** Issuers of the fake providers (`github`: the base of its OAuth 2.0 endpoints). */
+    issuers: providers.issuers,
+    /** Apple's client-secret signing key (PKCS#8 PEM), for OAUTH_CLIENT_SECRETS. */
+    applePrivateKeyPem: providers.applePrivateKeyPem,
     rangeUrl: `${url}/range/`,
     verifyUrl: `${url}/turnstile/v0/siteverify`,
     close: () => new Promise((resolve) => server.close(() => resolve(undefined))),
@@ -71,5 +89,15 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     --var TURNSTILE_VERIFY_URL:${fakes.verifyUrl}
 
 Breached passwords it knows: ${BREACHED_SAMPLES.map((p) => JSON.stringify(p)).join(", ")}.
-Under attack, send "turnstile_token": "${DUMMY_TOKEN}" to pass the challenge. Ctrl-C stops it.`);
+Under attack, send "turnstile_token": "${DUMMY_TOKEN}" to pass the challenge.
+
+Sign-in providers (clients ${Object.keys(FAKE_CLIENTS).join(", ")}; the secret of gatehouse-dev is ${FAKE_CLIENTS["gatehouse-dev"]}):
+${Object.entries(fakes.issuers)
+  .map(([name, issuer]) => `  ${name.padEnd(9)} ${issuer}`)
+  .join("\n")}
+For example: --var 'OAUTH_PROVIDERS:[{"id":"fake","type":"oidc","issuer":"${fakes.issuers.oidc}","client_id":"gatehouse-dev"}]'
+  --var 'OAUTH_CLIENT_SECRETS:{"fake":"${FAKE_CLIENTS["gatehouse-dev"]}"}'
+Set what the next sign-in asserts: curl -X POST -H 'content-type: application/json' \\
+  -d '{"sub":"u1","email":"a@example.com","email_verified":true}' ${fakes.issuers.oidc}/_test/next-identity
+Ctrl-C stops it.`);
 }
