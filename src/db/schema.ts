@@ -331,6 +331,35 @@ export const passkeys = sqliteTable(
 
 export type Passkey = typeof passkeys.$inferSelect;
 
+/**
+ * External sign-in identities (API.md v1.2 "Sign in with an external provider"): keyed by
+ * (`issuer`, `subject`), never by email. `provider` is the OAUTH_PROVIDERS id the identity was
+ * linked through (what `GET /users/me/identities` shows); `issuer` the provider's issuer (for
+ * Microsoft the tenant's, from the token's `tid`; GitHub's is `https://github.com`), so renaming
+ * a provider's id does not orphan or merge identities. `email` and `email_verified` are what the
+ * provider asserted, from one document, when the identity was linked; a later change at the
+ * provider never changes the account. `email` is null when the provider gave none.
+ */
+export const userIdentities = sqliteTable(
+  "user_identities",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    provider: text("provider").notNull(),
+    issuer: text("issuer").notNull(),
+    subject: text("subject").notNull(),
+    email: text("email"),
+    emailVerified: integer("email_verified", { mode: "boolean" }).notNull().default(false),
+    createdAt: timestamp("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("user_identities_issuer_subject_uq").on(t.issuer, t.subject),
+    index("user_identities_user_idx").on(t.userId, t.createdAt),
+  ],
+);
+
 export type User = typeof users.$inferSelect;
 export type Session = typeof sessions.$inferSelect;
 export type ApiKey = typeof apiKeys.$inferSelect;
