@@ -27,6 +27,8 @@ const LAYERS = [
   ["accounts", ["^src/accounts/"]],
   ["api-keys", ["^src/api-keys/"]],
   ["recovery", ["^src/recovery/"]],
+  // Sign-in with external providers: a first factor that may also prove an address (recovery's rules).
+  ["federation", ["^src/federation/"]],
   ["admin", ["^src/admin/"]],
   ["maintenance", ["^src/maintenance/"]],
   // What the JSON API and the hosted pages share, so neither imports the other.

@@ -21,3 +21,8 @@ export interface FakeServices {
 }
 
 export function startFakeServices(options?: { port?: number }): Promise<FakeServices>;
+/** OAUTH_PROVIDERS and OAUTH_CLIENT_SECRETS pointing every preset (and `fake`, a generic OpenID provider) at the fakes. */
+export function fakeProviderVars(fakes: Pick<FakeServices, "url" | "issuers" | "applePrivateKeyPem">): {
+  OAUTH_PROVIDERS: string;
+  OAUTH_CLIENT_SECRETS: string;
+};

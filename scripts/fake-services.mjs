@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { createFakeProviders, FAKE_CLIENTS } from "./fake-oidc.mjs";
+import { createFakeProviders, FAKE_APPLE, FAKE_CLIENTS } from "./fake-oidc.mjs";
 
 export { FAKE_APPLE, FAKE_CLIENTS } from "./fake-oidc.mjs";
 
@@ -77,6 +77,42 @@ export async function startFakeServices({ port = 0 } = {}) {
     verifyUrl: `${url}/turnstile/v0/siteverify`,
     close: () => new Promise((resolve) => server.close(() => resolve(undefined))),
   };
+}
+
+/**
+ * OAUTH_PROVIDERS and OAUTH_CLIENT_SECRETS that point every preset, and a generic OpenID provider
+ * (`fake`), at these fakes (dev mode only: the worker refuses endpoint overrides elsewhere). Google
+ * links by verified address; the others do not. Microsoft is a multi-tenant app (`{tenantid}`).
+ * @param {{ url: string, issuers: Record<string, string>, applePrivateKeyPem: string }} fakes
+ */
+export function fakeProviderVars(fakes) {
+  const { issuers } = fakes;
+  const client = { client_id: "gatehouse-dev" };
+  const tenant = issuers.microsoft;
+  const providers = [
+    { id: "google", ...client, issuer: issuers.google, link_by_verified_email: true },
+    {
+      id: "github",
+      ...client,
+      issuer: issuers.github,
+      authorization_endpoint: `${issuers.github}/login/oauth/authorize`,
+      token_endpoint: `${issuers.github}/login/oauth/access_token`,
+      userinfo_endpoint: `${issuers.github}/user`,
+    },
+    { id: "apple", ...client, team_id: FAKE_APPLE.teamId, key_id: FAKE_APPLE.keyId, issuer: issuers.apple },
+    {
+      id: "microsoft",
+      ...client,
+      issuer: `${fakes.url}/microsoft/{tenantid}/v2.0`,
+      authorization_endpoint: `${tenant}/authorize`,
+      token_endpoint: `${tenant}/token`,
+      jwks_uri: `${tenant}/jwks`,
+    },
+    { id: "fake", type: "oidc", ...client, issuer: issuers.oidc, name: "Fake ID" },
+  ];
+  const secret = FAKE_CLIENTS["gatehouse-dev"];
+  const secrets = { google: secret, github: secret, microsoft: secret, fake: secret, apple: fakes.applePrivateKeyPem };
+  return { OAUTH_PROVIDERS: JSON.stringify(providers), OAUTH_CLIENT_SECRETS: JSON.stringify(secrets) };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

@@ -86,10 +86,15 @@ export const ERROR_CATALOGUE = {
     title: "Last second factor",
     detail: "This account must have a second factor: add another one before removing this one.",
   },
+  identity_taken: {
+    status: 409,
+    title: "Identity linked elsewhere",
+    detail: "This provider account is already linked to another account here.",
+  },
   last_sign_in_method: {
     status: 409,
     title: "Last way in",
-    detail: "This is the account's last way to sign in: set a password or add another passkey first.",
+    detail: "This is the account's last way to sign in: set a password, add a passkey or link another provider first.",
   },
   email_taken: { status: 409, title: "Email taken", detail: "An account with this email already exists." },
   username_taken: { status: 409, title: "Username taken", detail: "This username is already taken." },

@@ -6,8 +6,11 @@ import { SECOND_FACTOR_AMR } from "../factors/second-factor";
 /** How long after a sign-in or step-up a session counts as freshly authenticated. */
 const FRESH_AUTHENTICATION_MS = 5 * 60_000;
 
-/** `amr` values that prove a second factor (a passkey's `hwk` / `swk` join them). */
-const SECOND_FACTOR_AMRS = new Set([SECOND_FACTOR_AMR, "hwk", "swk"]);
+/**
+ * `amr` values that prove a second factor (a passkey's `hwk` / `swk` join them; `mfa` where an
+ * external provider's own second factor is trusted, its entry's `trust_provider_mfa`).
+ */
+const SECOND_FACTOR_AMRS = new Set([SECOND_FACTOR_AMR, "hwk", "swk", "mfa"]);
 
 /** Who asks for a sensitive action: their session's last authentication and how it was made. */
 export interface FreshnessOf {

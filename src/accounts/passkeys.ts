@@ -23,6 +23,7 @@ import {
 } from "../db/passkeys";
 import { users, type Passkey, type User } from "../db/schema";
 import { recognizeDevice } from "../devices/devices";
+import { countIdentities } from "../db/identities";
 import { AppError, isUniqueViolation } from "../errors";
 import { eventRows } from "../events/events";
 import { challengeSpent, challengeValid, issueChallenge, type ChallengePurpose } from "../factors/passkey-challenges";
@@ -207,7 +208,7 @@ export async function renameOwnPasskey(deps: Deps, user: User, id: string, name:
 
 /**
  * `DELETE /users/me/passkeys/{id}` (fresh authentication): 409 `last_sign_in_method` when it is the
- * account's last way in (no usable password and no other passkey). The list of second factors and
+ * account's last way in (no usable password, no other passkey, no linked identity). The list of second factors and
  * the recovery codes follow what is left.
  */
 export async function removeOwnPasskey(deps: Deps, caller: FreshnessOf, id: string): Promise<void> {
@@ -215,7 +216,9 @@ export async function removeOwnPasskey(deps: Deps, caller: FreshnessOf, id: stri
   const { user } = caller;
   const mine = await listPasskeys(deps.db, user.id);
   if (!mine.some((p) => p.id === id)) throw new AppError("not_found", { detail: "No such passkey." });
-  if (user.passwordHash === DISABLED_PASSWORD && mine.length === 1) throw new AppError("last_sign_in_method");
+  if (user.passwordHash === DISABLED_PASSWORD && mine.length === 1 && (await countIdentities(deps.db, user.id)) === 0) {
+    throw new AppError("last_sign_in_method");
+  }
   if (mine.length === 1)
     assertSecondFactorLeft(
       deps.config,

@@ -5,6 +5,7 @@ import { findDevice } from "../db/devices";
 import { factorsUnchanged, recoveryCodeUnused, useRecoveryCode } from "../db/factors";
 import { loginWrites } from "../db/logins";
 import type { Device, User } from "../db/schema";
+import type { UnitOfWork } from "../db/unit-of-work";
 import { users } from "../db/schema";
 import { findUserById } from "../db/users";
 import { deviceSignIn } from "../devices/devices";
@@ -52,6 +53,8 @@ export interface FirstFactor {
   rehash: string | null;
   /** What the first factor used up, written in the sign-in's batch (a passkey's challenge and counter). */
   extra?: BatchItem<"sqlite">[];
+  /** More of the sign-in's batch, with its own events and audit rows (an external identity linked by it). */
+  alsoWrite?: (work: UnitOfWork) => void;
   /** The device token the client presented (known or not), for the sign-in's signals. */
   deviceToken?: string | undefined;
   /** A password first factor's password, kept in memory for the breach check after the response. */
@@ -91,6 +94,7 @@ export async function afterFirstFactor(deps: Deps, first: FirstFactor): Promise<
     fence: sql`${first.fence} AND ${factorsUnchanged(user.id, user.factorsEpoch)}`,
     rehash: first.rehash,
     extra: first.extra ?? [],
+    alsoWrite: first.alsoWrite,
   });
   if (!signedIn) return null;
   // New device, place, travel, hour (and, for a password, breach) signals: all after the response.
@@ -251,7 +255,13 @@ export async function finishSecondStep(
 }
 
 /** The names audit rows give the factors of a sign-in. */
-const FACTOR_NAMES: Record<string, string> = { pwd: "password", hwk: "passkey", swk: "passkey", email: "email_code" };
+const FACTOR_NAMES: Record<string, string> = {
+  pwd: "password",
+  hwk: "passkey",
+  swk: "passkey",
+  email: "email_code",
+  fed: "external_provider",
+};
 
 /**
  * The sign-in's one unit of work, fenced: the session (and the sessions beyond the cap ended), the
@@ -269,6 +279,7 @@ async function writeSignIn(
     fence: SQL;
     rehash: string | null;
     extra?: BatchItem<"sqlite">[];
+    alsoWrite?: ((work: UnitOfWork) => void) | undefined;
   },
 ): Promise<SignedIn | null> {
   const { user } = args;
@@ -289,6 +300,7 @@ async function writeSignIn(
     )
     .addAll(args.extra ?? [])
     .audit(auditRow(deps, { action: "login.succeeded", userId: user.id, resource: `user:${user.id}`, metadata: { factors } }));
+  args.alsoWrite?.(work);
   const committed = await work.commit();
   if (!committed.committed) return null;
   return { ...(await session.issue(committed)), device_token: await device.token() };

@@ -72,7 +72,9 @@ export type AuditAction =
   | "admin.mfa_reset"
   | "session.stepped_up"
   | "passkey.added"
-  | "passkey.removed";
+  | "passkey.removed"
+  | "identity.linked"
+  | "identity.unlinked";
 
 export interface AuditEntry {
   action: AuditAction;

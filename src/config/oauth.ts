@@ -103,16 +103,48 @@ const entries = z.array(
 
 type Entry = z.output<typeof entry>;
 
+/** The presets' published endpoints: no discovery request on anyone's sign-in. */
 const PRESET_ENDPOINTS = {
-  google: { issuer: "https://accounts.google.com" },
+  google: {
+    issuer: "https://accounts.google.com",
+    authorization: "https://accounts.google.com/o/oauth2/v2/auth",
+    token: "https://oauth2.googleapis.com/token",
+    userinfo: "https://openidconnect.googleapis.com/v1/userinfo",
+    jwks: "https://www.googleapis.com/oauth2/v3/certs",
+  },
   github: {
     issuer: "https://github.com",
     authorization: "https://github.com/login/oauth/authorize",
     token: "https://github.com/login/oauth/access_token",
     userinfo: "https://api.github.com/user",
   },
-  apple: { issuer: "https://appleid.apple.com" },
+  apple: {
+    issuer: "https://appleid.apple.com",
+    authorization: "https://appleid.apple.com/auth/authorize",
+    token: "https://appleid.apple.com/auth/token",
+    jwks: "https://appleid.apple.com/auth/keys",
+  },
 } as const;
+
+/** Microsoft's endpoints live under the tenant (or `common`, `organizations`, `consumers`). */
+const microsoftEndpoints = (tenant: string) => ({
+  authorization: `https://login.microsoftonline.com/${tenant}/oauth2/v2.0/authorize`,
+  token: `https://login.microsoftonline.com/${tenant}/oauth2/v2.0/token`,
+  jwks: `https://login.microsoftonline.com/${tenant}/discovery/v2.0/keys`,
+});
+
+type Endpoints = OAuthProviderConfig["endpoints"];
+
+/**
+ * A preset's endpoints with a dev-mode entry's overrides. An entry that overrides only the issuer
+ * (a loopback fake that serves discovery) gets none: they come from the fake's discovery.
+ */
+function presetEndpoints(preset: Endpoints & { issuer?: string }, overrides: Endpoints, issuerOverridden: boolean): Endpoints {
+  const given = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  if (issuerOverridden && Object.keys(given).length === 0) return {};
+  const { authorization, token, userinfo, jwks } = preset;
+  return Object.fromEntries(Object.entries({ authorization, token, userinfo, jwks, ...given }).filter(([, v]) => v !== undefined));
+}
 
 /** `issue` names the entry by index and id, never a secret's value. */
 function refuse(index: number, entryId: string | undefined, message: string): never {
@@ -180,7 +212,7 @@ function provider(e: Entry, index: number, secrets: Map<string, string>, devMode
       return {
         ...base,
         issuer: e.issuer ?? PRESET_ENDPOINTS.apple.issuer,
-        endpoints: defined(base.endpoints),
+        endpoints: presetEndpoints(PRESET_ENDPOINTS.apple, base.endpoints, e.issuer !== undefined),
         apple: { teamId: e.team_id, keyId: e.key_id, privateKey: privateKey.trim() },
       };
     }
@@ -195,7 +227,7 @@ function provider(e: Entry, index: number, secrets: Map<string, string>, devMode
         ...base,
         clientSecret,
         issuer: e.issuer ?? `https://login.microsoftonline.com/${multi ? "{tenantid}" : tenant}/v2.0`,
-        endpoints: defined(base.endpoints),
+        endpoints: presetEndpoints(microsoftEndpoints(tenant), base.endpoints, e.issuer !== undefined),
         microsoft: { tenant },
       };
     }
@@ -218,12 +250,8 @@ function provider(e: Entry, index: number, secrets: Map<string, string>, devMode
         ...base,
         clientSecret,
         issuer: e.issuer ?? preset.issuer,
-        endpoints: defined({
-          authorization: base.endpoints.authorization ?? ("authorization" in preset ? preset.authorization : undefined),
-          token: base.endpoints.token ?? ("token" in preset ? preset.token : undefined),
-          userinfo: base.endpoints.userinfo ?? ("userinfo" in preset ? preset.userinfo : undefined),
-          jwks: base.endpoints.jwks,
-        }),
+        // GitHub has no discovery: its fake is given every endpoint.
+        endpoints: presetEndpoints(preset, base.endpoints, e.type !== "github" && e.issuer !== undefined),
       };
     }
   }

@@ -24,6 +24,8 @@ export const EVENT_TYPES = [
   "user.mfa_disabled",
   "user.passkey_added",
   "user.passkey_removed",
+  "user.identity_linked",
+  "user.identity_unlinked",
 ] as const;
 
 /** One of {@link EVENT_TYPES}. */

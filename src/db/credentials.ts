@@ -2,6 +2,7 @@ import { and, eq, isNull, ne, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./client";
 import { markerInsert } from "./consumed-tokens";
 import { factorRemoval } from "./factors";
+import { identityRemoval } from "./identities";
 import { apiKeys, sessions, users, type User } from "./schema";
 import { UnitOfWork, type CommitResult, type Slot } from "./unit-of-work";
 import type { NewWebhookEvent } from "./webhook-events";
@@ -34,8 +35,9 @@ export interface CredentialChange {
   /** Apply only while this also holds on the primary (another active superuser remains). */
   onlyIf?: SQL;
   /**
-   * Remove second factors: all of them (`since` null: a first proof of the address) or those enrolled
-   * at or after `since` (a revert: older factors stay, API.md "Account integrity").
+   * Remove second factors and linked identities: all of them (`since` null: a first proof of the
+   * address, a deletion) or those added at or after `since` (a revert: older ones stay, API.md
+   * "Account integrity").
    */
   removeFactors?: { since: Date | null };
 }
@@ -99,7 +101,9 @@ export function addCredentialChange(db: Db, work: UnitOfWork, change: Credential
     db.update(apiKeys).set({ revokedAt: now }).where(keyFilter).returning({ id: apiKeys.id, name: apiKeys.name }),
   );
   for (const marker of change.markers ?? []) work.add(markerInsert(db, marker, sql`1`));
-  if (change.removeFactors) work.addAll(factorRemoval(db, userId, change.removeFactors.since, now));
+  if (change.removeFactors) {
+    work.addAll([...factorRemoval(db, userId, change.removeFactors.since, now), identityRemoval(db, userId, change.removeFactors.since)]);
+  }
   return { user, revokedSessions, revokedApiKeys };
 }
 

@@ -1,10 +1,12 @@
 import { eq, sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
+import { identitiesOf } from "./identities";
 import { apiKeys, auditLogs, devices, users } from "./schema";
 
 /**
- * What erasing an account clears besides its own row (users.ts: the tombstone): its device rows
+ * What erasing an account clears besides its own row (users.ts: the tombstone): its linked
+ * identities (the provider account is free to sign up again), its device rows
  * (IP address, user agent), the client fields of its own audit rows (`ip_address`, `user_agent`;
  * the rows stay for the trail) and the last-used IP of its API keys. The KV sign-in profile goes
  * too (devices/erasure.ts). These are statements for the batch that erases the row, for the
@@ -14,6 +16,7 @@ import { apiKeys, auditLogs, devices, users } from "./schema";
 export function traceErasure(db: Db, accounts: SQL): BatchItem<"sqlite">[] {
   const ids = sql`(SELECT ${users.id} FROM ${users} WHERE ${accounts})`;
   return [
+    identitiesOf(db, accounts),
     db.delete(devices).where(sql`${devices.userId} IN ${ids}`),
     db
       .update(auditLogs)

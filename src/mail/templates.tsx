@@ -177,7 +177,9 @@ export type SecurityEvent =
   | "passkey_removed"
   | "passkey_counter"
   | "mfa_reset"
-  | "email_code_failures";
+  | "email_code_failures"
+  | "identity_linked"
+  | "identity_unlinked";
 
 /** What a notice lists as revoked or affected: for now the API keys a change revoked, by name. */
 export interface NoticeItem {

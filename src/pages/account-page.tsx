@@ -18,6 +18,7 @@ import type { NoticeKey } from "./respond";
 import { COPY_SCRIPT } from "./security-view";
 import { PASSKEY_SCRIPT } from "./passkey-view";
 import { listOwnPasskeys } from "../accounts/passkeys";
+import { ownIdentities } from "../federation/identities";
 import type { PageSession } from "./session";
 import { formTranslator } from "./language";
 
@@ -39,7 +40,7 @@ async function loadData(c: Context<AppEnv>, session: PageSession, eventsCursor: 
       throw error;
     }
   };
-  const [sessions, devices, apiKeys, eventPage, reverts, mfa, pendingUri, { passkeys }] = await Promise.all([
+  const [sessions, devices, apiKeys, eventPage, reverts, mfa, pendingUri, { passkeys }, identities] = await Promise.all([
     listSessions(deps, user.id, session.sessionId, { limit: 50 }),
     listDevices(deps, user),
     listApiKeys(deps, user),
@@ -49,10 +50,11 @@ async function loadData(c: Context<AppEnv>, session: PageSession, eventsCursor: 
     // A set-up begun and not confirmed: its QR code stays on the page until it is.
     user.secondFactors.includes("totp") ? null : pendingTotpUri(deps, user),
     listOwnPasskeys(deps, user),
+    ownIdentities(deps, user.id),
   ]);
   const enrolment = pendingUri ? { uri: pendingUri, secret: base32Secret(pendingUri) } : null;
   const emailCodeOffered = deps.config.emailCode.signIn;
-  return { sessions, devices, apiKeys, events: eventPage, reverts, mfa, enrolment, passkeys, emailCodeOffered };
+  return { sessions, devices, apiKeys, events: eventPage, reverts, mfa, enrolment, passkeys, emailCodeOffered, identities };
 }
 
 export interface Outcome {
@@ -79,6 +81,7 @@ export async function accountPage(c: Context<AppEnv>, session: PageSession, outc
       session={session}
       data={data}
       proof={proof}
+      providers={c.var.deps.config.oauthProviders}
       notice={outcome.notice ?? null}
       failed={outcome.failed}
       createdKey={outcome.createdKey}
@@ -162,4 +165,6 @@ const anchorOf = (form: FormName) =>
     passkey_rename: "passkeys",
     passkey_remove: "passkeys",
     email_code_setting: "email-code",
+    identity_link: "identities",
+    identity_unlink: "identities",
   })[form as string] ?? form;

@@ -1,4 +1,5 @@
 import type { FC } from "hono/jsx";
+import type { OAuthProviderConfig } from "../config/oauth";
 import type { MfaStatus } from "../accounts/mfa";
 import type { ApiKeyResponse, CreatedApiKey } from "../api-keys/api-keys";
 import { API_KEY_SCOPES } from "../api-keys/api-keys";
@@ -14,6 +15,9 @@ import { RecoveryCodes, SecuritySection, type Enrolment } from "./security-view"
 import { PasskeySection } from "./passkey-view";
 import { EmailCodeSection } from "./email-code-setting";
 import type { PasskeyView } from "../accounts/passkeys";
+import { DISABLED_PASSWORD } from "../accounts/passwords";
+import type { IdentityView } from "../federation/identities";
+import { IdentitiesSection } from "./external-view";
 import type { PageSession } from "./session";
 
 /** `/account`: everything a signed-in user manages, one section per form. */
@@ -31,6 +35,8 @@ export interface AccountData {
   passkeys: PasskeyView[];
   /** The deployment signs in by mailed code (EMAIL_CODE_SIGN_IN): the account may turn it off. */
   emailCodeOffered: boolean;
+  /** External identities linked to the account (OAUTH_PROVIDERS). */
+  identities: IdentityView[];
 }
 
 export interface AccountView {
@@ -46,6 +52,8 @@ export interface AccountView {
   recoveryCodes?: string[] | undefined;
   /** The proof sensitive forms need now (the session is older than 5 minutes), or null. */
   proof: ProofKind | null;
+  /** The deployment's external providers (OAUTH_PROVIDERS), for the link buttons. */
+  providers: OAuthProviderConfig[];
 }
 
 /** A short label for a user agent: "Chrome on Linux", or the agent cut short. */
@@ -71,6 +79,7 @@ export const AccountPage: FC<AccountView> = (view) => {
   const { frame, session, data, failed, proof } = view;
   const { t } = frame;
   const { user } = session;
+  const { providers } = view;
   const stateOf = (form: FormName) => (failed?.form === form ? failed.state : undefined);
   const errorOf = (form: FormName, field: string) => stateOf(form)?.fields?.[field];
   const valueOf = (form: FormName, field: string) => stateOf(form)?.values?.[field];
@@ -85,6 +94,7 @@ export const AccountPage: FC<AccountView> = (view) => {
         <a href="#password">{t.text("account.password")}</a>
         <a href="#security">{t.text("security.title")}</a>
         {data.emailCodeOffered ? <a href="#email-code">{t.text("emailCodeSetting.title")}</a> : null}
+        {providers.length > 0 || data.identities.length > 0 ? <a href="#identities">{t.text("identities.title")}</a> : null}
         <a href="#sessions">{t.text("account.sessions")}</a>
         <a href="#devices">{t.text("account.devices")}</a>
         <a href="#api-keys">{t.text("account.apiKeys")}</a>
@@ -219,6 +229,14 @@ export const AccountPage: FC<AccountView> = (view) => {
         stateOf={stateOf}
       />
       {data.emailCodeOffered ? <EmailCodeSection frame={frame} enabled={user.emailCodeSignIn} proof={proof} stateOf={stateOf} /> : null}
+      <IdentitiesSection
+        frame={frame}
+        providers={providers}
+        identities={data.identities}
+        proof={proof}
+        signInAgain={proof === "password" && user.passwordHash === DISABLED_PASSWORD}
+        stateOf={stateOf}
+      />
 
       <Sessions frame={frame} data={data} failed={stateOf("session_revoke")} />
       <Devices frame={frame} devices={data.devices} failed={stateOf("device_revoke")} />

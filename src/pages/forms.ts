@@ -134,6 +134,10 @@ function knownWording(t: Translator, error: AppError): string | undefined {
       return t.text("errors.emailCodeRequired");
     case "last_second_factor":
       return t.text("errors.lastSecondFactor");
+    case "last_sign_in_method":
+      return t.text("errors.lastSignInMethod");
+    case "identity_taken":
+      return t.text("errors.identityTaken");
     case "email_not_verified":
       return t.text("login.notVerified");
     case "not_found":

@@ -5,6 +5,8 @@ import { accountMfaPages } from "./account-mfa";
 import { accountEmailCodePages } from "./account-email-code";
 import { emailCodePages } from "./email-code";
 import { emailLinkPages } from "./email-link";
+import { externalSignInPages } from "./external-sign-in";
+import { accountIdentityPages } from "./account-identities";
 import { passkeyPages } from "./passkey-pages";
 import { enrolmentPages } from "./enrolment";
 import { adminPages } from "./admin";
@@ -18,7 +20,8 @@ import type { AppEnv } from "../web/context";
 /**
  * The hosted pages (the HTTP contract "Hosted pages"), server-rendered HTML at the worker's root:
  * /login (and its second step, /login/verify, or first the enrolment policy asks for, /login/enrol), sign-in by mailed
- * code (/login/email, /login/email/code) and its link (/sign-in/email), /register, /logout, /forgot-password, /reset-password, /verify-email,
+ * code (/login/email, /login/email/code) and its link (/sign-in/email), an external provider's flow
+ * (/api/v1/auth/oauth/{provider}/start and /callback: HTML, forms) with /login/link and /login/external, /register, /logout, /forgot-password, /reset-password, /verify-email,
  * /revert-email-change, /resend-verification, /account and the administration console /admin. They are not part of the JSON API's
  * OpenAPI document; their errors are pages too (see pages/respond.tsx).
  */
@@ -34,6 +37,10 @@ for (const path of [
   "/login/enrol/*",
   "/login/email",
   "/login/email/code",
+  "/login/link",
+  "/login/external",
+  "/login/external/code",
+  "/api/v1/auth/oauth/:provider/callback",
   "/sign-in/email",
   "/register",
   "/logout",
@@ -56,6 +63,8 @@ for (const path of [
 }
 
 pageRoutes.route("/", signInPages);
+pageRoutes.route("/", externalSignInPages);
+pageRoutes.route("/", accountIdentityPages);
 pageRoutes.route("/", emailCodePages);
 pageRoutes.route("/", emailLinkPages);
 pageRoutes.route("/", secondStepPages);

@@ -14,6 +14,7 @@ import { afterSignIn, formPost, noticeOf, redirectWithNotice, returnToOf } from 
 import { formTranslator } from "./language";
 import { isSecondStep, toSecondStep } from "./second-step";
 import { PASSKEY_SCRIPT, PasskeyForm } from "./passkey-view";
+import { ProviderButtons } from "./external-view";
 import { pageSession, signInBrowser, signOutBrowser, type PageSession } from "./session";
 
 /** `/login`, `/register` and `/logout`. */
@@ -82,6 +83,7 @@ export async function loginPage(c: Context<AppEnv>, view: LoginView, status = 20
           {t.text("login.passkey")}
         </button>
       </PasskeyForm>
+      <ProviderButtons frame={frame} providers={c.var.deps.config.oauthProviders} returnTo={returnTo} />
       {view.offerResend ? (
         <Form frame={frame} name="resend" action="/resend-verification" label={t.text("verify.resendHeading")}>
           <Hidden name="email" value={values.identifier} />
@@ -184,6 +186,7 @@ async function registerPage(c: Context<AppEnv>, returnTo: string | undefined, st
         />
         <button type="submit">{t.text("register.submit")}</button>
       </Form>
+      <ProviderButtons frame={frame} providers={c.var.deps.config.oauthProviders} returnTo={checkedReturn} />
       <p class="links">
         {t.rich("register.haveAccount", null, {
           link: (children) => <a href={checkedReturn ? `/login?return_to=${encodeURIComponent(checkedReturn)}` : "/login"}>{children}</a>,

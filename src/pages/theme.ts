@@ -102,7 +102,8 @@ input[aria-invalid=true]{border:2px solid var(--err)}
 fieldset{border:0;padding:0;margin:.9rem 0 0}legend{font-weight:600}
 .check{display:flex;gap:.5rem;align-items:center;font-weight:400;margin:.35rem 0}
 button{font:inherit;font-weight:600;border-radius:.4rem;padding:.6rem 1.1rem;min-height:2.75rem;cursor:pointer;margin-top:1rem;border:2px solid var(--accent);background:var(--accent);color:var(--on-accent)}
-button.secondary{background:transparent;color:var(--link);border-color:var(--line)}
+button.secondary,a.button.secondary{background:transparent;color:var(--link);border-color:var(--line)}
+.providers{display:flex;flex-direction:column;align-items:flex-start;gap:0;margin-top:.5rem}
 a.button{display:inline-block;font-weight:600;border-radius:.4rem;padding:.6rem 1.1rem;min-height:2.75rem;margin-top:1rem;border:2px solid var(--accent);background:var(--accent);color:var(--on-accent);text-decoration:none}
 button.danger{background:transparent;color:var(--err);border-color:var(--err)}
 .inline{display:inline}.inline button{margin:0}

@@ -83,10 +83,32 @@ async function challengeStrangers(deps: Deps, input: { email: string; turnstile_
   }
 }
 
-async function mailSignInCode(deps: Deps, email: string, fromKnownDevice: boolean): Promise<void> {
+/**
+ * An external sign-in whose provider gave no verified address (federation/): the person names one
+ * and proves it with a mailed code before an account is made for it. The same code and budgets as a
+ * sign-in code (one live code per address), mailed whether or not an account has the address: the
+ * code proves the mailbox; what it may then do is the caller's decision.
+ */
+export async function requestProofCode(deps: Deps, email: string): Promise<void> {
+  await enforceIpLimit(deps, "email_code");
+  afterResponse(deps, () => mailSignInCode(deps, email, false, "proof"));
+}
+
+/** The code of {@link requestProofCode}, judged as a sign-in code is (wrong, spent, rate-limited). */
+export async function checkProofCode(deps: Deps, email: string, code: string): Promise<void> {
+  await enforceIpLimit(deps, "email_code_verify");
+  await judgeCode(deps, { email, code }, null, await deps.replicas.peek(null, (db) => findUserByEmail(db, email)));
+}
+
+async function mailSignInCode(
+  deps: Deps,
+  email: string,
+  fromKnownDevice: boolean,
+  purpose: "sign_in" | "proof" = "sign_in",
+): Promise<void> {
   try {
     const user = await findUserByEmail(deps.db, email);
-    if (user ? !user.isActive || !user.emailCodeSignIn : !deps.config.emailCode.signUp) return;
+    if (purpose === "sign_in" && (user ? !user.isActive || !user.emailCodeSignIn : !deps.config.emailCode.signUp)) return;
     const code = newEmailCode();
     const hash = await codeHash(email, code);
     const now = deps.now().getTime();
@@ -164,6 +186,27 @@ async function signInByCode(deps: Deps, input: CodeSignIn, channel: Channel): Pr
   if (!device && (await underAttack(deps)) && deps.config.attack.sprayAction === "challenge") {
     await passAttackChallenge(deps, { token: input.turnstile_token, noScript: input.noScript });
   }
+  await judgeCode(deps, input, device, near);
+  const user = await accountOf(deps, input);
+  const known = await recognizeDevice(deps, user, input.device_token);
+  const outcome = await afterFirstFactor(deps, {
+    user,
+    amr: ["email"],
+    device: known,
+    channel,
+    fence: sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${user.id} AND ${users.isActive} = 1 AND ${users.deletedAt} IS NULL
+      AND ${users.credentialsEpoch} = ${user.credentialsEpoch})`,
+    rehash: null,
+    deviceToken: input.device_token,
+  });
+  // The account changed between the code and the sign-in (a password change, a deactivation).
+  if (!outcome) throw invalidCode();
+  if (outcome.kind === "second_step") throw outcome.error;
+  return outcome.signedIn;
+}
+
+/** The code's check in the address's object (one call): returns when right, throws `invalid_code` or `rate_limited`. */
+async function judgeCode(deps: Deps, input: Pick<CodeSignIn, "email" | "code">, device: unknown, near: User | undefined): Promise<void> {
   const check = {
     hash: await codeHash(input.email, input.code),
     strangers: device ? null : strangersBudget(deps),
@@ -187,22 +230,6 @@ async function signInByCode(deps: Deps, input: CodeSignIn, channel: Channel): Pr
     if (verdict.notify && near) deps.waitUntil(sendSecurityNotice(deps, near.id, "email_code_failures", near));
     throw invalidCode();
   }
-  const user = await accountOf(deps, input);
-  const known = await recognizeDevice(deps, user, input.device_token);
-  const outcome = await afterFirstFactor(deps, {
-    user,
-    amr: ["email"],
-    device: known,
-    channel,
-    fence: sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${user.id} AND ${users.isActive} = 1 AND ${users.deletedAt} IS NULL
-      AND ${users.credentialsEpoch} = ${user.credentialsEpoch})`,
-    rehash: null,
-    deviceToken: input.device_token,
-  });
-  // The account changed between the code and the sign-in (a password change, a deactivation).
-  if (!outcome) throw invalidCode();
-  if (outcome.kind === "second_step") throw outcome.error;
-  return outcome.signedIn;
 }
 
 /** The account the right code signs in, on the primary: proved, created, or refused. */

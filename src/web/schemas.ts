@@ -524,6 +524,20 @@ export const PasskeySchema = z
 
 export const PasskeyListSchema = z.object({ passkeys: z.array(PasskeySchema) }).openapi("PasskeyList");
 
+const IdentitySchema = z
+  .object({
+    id: z.string(),
+    provider: z.string().openapi({ description: "The `OAUTH_PROVIDERS` id it came through." }),
+    email: z
+      .string()
+      .nullable()
+      .openapi({ description: "The address the provider gave when it was linked (never changes the account's)." }),
+    created_at: z.string(),
+  })
+  .openapi("Identity");
+
+export const IdentityListSchema = z.object({ identities: z.array(IdentitySchema) }).openapi("IdentityList");
+
 export const mfaBody = z
   .object({
     mfa_token: z.string().min(1).max(4096).openapi({ description: "The `mfa_token` of the `403 mfa_required` answer." }),

@@ -53,7 +53,13 @@ describe("OAUTH_PROVIDERS", () => {
       issuer: "https://accounts.google.com",
       linkByVerifiedEmail: true,
       trustProviderMfa: false,
-      endpoints: {},
+      // The published endpoints: nobody's sign-in waits for a discovery request.
+      endpoints: {
+        authorization: "https://accounts.google.com/o/oauth2/v2/auth",
+        token: "https://oauth2.googleapis.com/token",
+        userinfo: "https://openidconnect.googleapis.com/v1/userinfo",
+        jwks: "https://www.googleapis.com/oauth2/v3/certs",
+      },
     });
     expect(providers[1]).toMatchObject({
       issuer: "https://github.com",
@@ -64,6 +70,7 @@ describe("OAUTH_PROVIDERS", () => {
     expect(providers[3]).toMatchObject({
       issuer: "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0",
       microsoft: { tenant: "contoso.onmicrosoft.com" },
+      endpoints: { token: "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token" },
       trustProviderMfa: true,
       linkByVerifiedEmail: false,
     });

@@ -16,6 +16,15 @@ const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 const STREAMED_BODY_ROUTES = new Set(["POST /api/v1/admin/users/import"]);
 
 /**
+ * An external provider's `form_post` callback (Apple's): a form, posted cross-site by the provider,
+ * answered with HTML by the pages (pages/external-sign-in.tsx, which limit its size).
+ */
+const FORM_POST_CALLBACK = /^\/api\/v1\/auth\/oauth\/[a-z][a-z0-9_-]{0,31}\/callback$/;
+
+const exempt = (method: string, path: string) =>
+  STREAMED_BODY_ROUTES.has(`${method} ${path}`) || (method === "POST" && FORM_POST_CALLBACK.test(path));
+
+/**
  * Guards every request that carries a body: size limit (413), JSON media type (415) and
  * well-formed JSON (400 `malformed_body`). The parsed body is cached by Hono, so the zod
  * validator below reads it without parsing again.
@@ -41,7 +50,7 @@ export function createJsonBodyGuard() {
     return next();
   });
   return createMiddleware<AppEnv>((c, next) =>
-    STREAMED_BODY_ROUTES.has(`${c.req.method} ${c.req.path}`)
+    exempt(c.req.method, c.req.path)
       ? next()
       : limit(c, async () => {
           await parse(c, next);

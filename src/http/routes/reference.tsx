@@ -4,6 +4,7 @@ import { sha256Base64 } from "../../crypto";
 import type { AppEnv } from "../../web/context";
 import { DOCS_STYLE, DocsPage, type OpenApiDocument } from "../docs-page";
 import { BOOKMARK_HEADER } from "../../web/context";
+import { documentOAuthFlow } from "./oauth-flow-docs";
 import { BOOKMARK_DESCRIPTION, jsonResponse, problems, securitySchemes } from "../openapi";
 
 /**
@@ -12,6 +13,7 @@ import { BOOKMARK_DESCRIPTION, jsonResponse, problems, securitySchemes } from ".
  */
 export function mountReference(app: OpenAPIHono<AppEnv>): void {
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
+  documentOAuthFlow(app);
   app.openAPIRegistry.registerComponent("headers", BOOKMARK_HEADER, { description: BOOKMARK_DESCRIPTION, schema: { type: "string" } });
   app.openAPIRegistry.registerComponent("parameters", "bookmark", {
     name: BOOKMARK_HEADER,

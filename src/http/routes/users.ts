@@ -31,6 +31,7 @@ import { validationHook } from "../validation";
 import { apiKeyRoutes } from "./api-keys";
 import { mfaRoutes } from "./mfa";
 import { passkeyRoutes } from "./passkeys";
+import { identityRoutes } from "./identities";
 
 /**
  * `/api/v1/users/me`: the caller's own account. Profile and security log accept API keys with the
@@ -282,3 +283,4 @@ userRoutes.openapi(setEmailCodeSignInRoute, async (c) =>
 userRoutes.route("/api-keys", apiKeyRoutes);
 userRoutes.route("/mfa", mfaRoutes);
 userRoutes.route("/passkeys", passkeyRoutes);
+userRoutes.route("/identities", identityRoutes);
