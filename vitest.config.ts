@@ -57,6 +57,8 @@ export default defineConfig(async () => {
             // their own configs, vitest.dev.config.ts and vitest.e2e.config.ts.
             exclude: ["test/node/**", "test/client/**", "test/dev/**", "test/e2e/**"],
             setupFiles: ["./test/setup.ts"],
+            // The loopback sign-in providers the external-provider tests drive (scripts/fake-oidc.mjs).
+            globalSetup: ["./test/oauth-fakes.setup.mjs"],
             testTimeout: 30_000,
             // Each worker (one workerd, one set of D1/KV/Durable Object storage; `maxWorkers` of them)
             // runs file after file instead of one workerd per file: about 10 s of a 25 s run was

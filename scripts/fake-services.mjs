@@ -118,6 +118,8 @@ export function fakeProviderVars(fakes) {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const { values } = parseArgs({ options: { port: { type: "string", default: "8788" } } });
   const fakes = await startFakeServices({ port: Number(values.port) });
+  const providerVars = fakeProviderVars(fakes);
+  const shellQuote = (/** @type {string} */ text) => `'${text.replaceAll("'", "'\\''")}'`;
   console.log(`Fake range API and Turnstile siteverify on ${fakes.url}. In another terminal:
 
   npm run dev -- --var BREACHED_PASSWORD_CHECK:register --var HIBP_API_URL:${fakes.rangeUrl} \\
@@ -131,9 +133,11 @@ Sign-in providers (clients ${Object.keys(FAKE_CLIENTS).join(", ")}; the secret o
 ${Object.entries(fakes.issuers)
   .map(([name, issuer]) => `  ${name.padEnd(9)} ${issuer}`)
   .join("\n")}
-For example: --var 'OAUTH_PROVIDERS:[{"id":"fake","type":"oidc","issuer":"${fakes.issuers.oidc}","client_id":"gatehouse-dev"}]'
-  --var 'OAUTH_CLIENT_SECRETS:{"fake":"${FAKE_CLIENTS["gatehouse-dev"]}"}'
-Set what the next sign-in asserts: curl -X POST -H 'content-type: application/json' \\
-  -d '{"sub":"u1","email":"a@example.com","email_verified":true}' ${fakes.issuers.oidc}/_test/next-identity
+To sign in with all of them (Google, GitHub, Apple, Microsoft and "Fake ID", a generic OpenID provider), add:
+  --var ${shellQuote(`OAUTH_PROVIDERS:${providerVars.OAUTH_PROVIDERS}`)} \\
+  --var ${shellQuote(`OAUTH_CLIENT_SECRETS:${providerVars.OAUTH_CLIENT_SECRETS}`)}
+The providers approve at once as a default person; set what the next sign-in asserts with
+  curl -X POST -H 'content-type: application/json' \\
+    -d '{"sub":"u1","email":"a@example.com","email_verified":true}' ${fakes.issuers.oidc}/_test/next-identity
 Ctrl-C stops it.`);
 }

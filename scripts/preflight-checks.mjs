@@ -178,6 +178,7 @@ export function checkDeploy(config, { envName, secrets, secretsError, languages 
       "authenticator apps (TOTP) are off until the SIGNING_KEY_ENCRYPTION_SECRET secret is set (their secrets are stored encrypted with it)",
     );
   }
+  checkOAuthProviders(str("OAUTH_PROVIDERS"), str("PUBLIC_URL") ?? "http://localhost:8787", { secrets, where, problems, notes });
   const mfaRequired = str("MFA_REQUIRED") ?? "off";
   if (!["off", "superusers", "all"].includes(mfaRequired)) {
     problems.push({
@@ -190,6 +191,87 @@ export function checkDeploy(config, { envName, secrets, secretsError, languages 
     );
   }
   return { problems, notes };
+}
+
+const PRESETS = ["google", "github", "apple", "microsoft"];
+const DEV_ONLY = ["authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri"];
+
+/**
+ * OAUTH_PROVIDERS as a deploy sees it (the worker checks every field again where it reads its
+ * configuration, and refuses to start on a bad entry): JSON, known types, unique ids, no dev-only
+ * endpoint overrides, a client secret for every entry that needs one (in the OAUTH_CLIENT_SECRETS
+ * secret, not a readable var), and the redirect URI each provider must have registered.
+ * @param {string | undefined} raw
+ * @param {string} publicUrl
+ * @param {{ secrets: string[] | null, where: string, problems: Problem[], notes: string[] }} out
+ */
+function checkOAuthProviders(raw, publicUrl, { secrets, where, problems, notes }) {
+  if (!raw) return;
+  /** @type {unknown} */
+  let parsed;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    problems.push({
+      what: "OAUTH_PROVIDERS is not JSON",
+      fix: `set OAUTH_PROVIDERS to a JSON array of provider entries in ${where} (README "External providers")`,
+    });
+    return;
+  }
+  if (!Array.isArray(parsed)) {
+    problems.push({
+      what: "OAUTH_PROVIDERS is not a JSON array",
+      fix: `set OAUTH_PROVIDERS to a JSON array of provider entries in ${where}`,
+    });
+    return;
+  }
+  const seen = new Set();
+  let needsSecret = false;
+  parsed.forEach((/** @type {any} */ entry, index) => {
+    const id = typeof entry?.id === "string" ? entry.id : undefined;
+    const name = `OAUTH_PROVIDERS[${index}]${id ? ` ("${id}")` : ""}`;
+    const type = entry?.type ?? (PRESETS.includes(id ?? "") ? id : undefined);
+    if (!id || !/^[a-z][a-z0-9_-]{0,31}$/.test(id))
+      problems.push({ what: `${name} has no valid id`, fix: "give it an id matching ^[a-z][a-z0-9_-]{0,31}$" });
+    else if (seen.has(id)) problems.push({ what: `${name} repeats an id`, fix: "make every id unique" });
+    seen.add(id);
+    if (![...PRESETS, "oidc"].includes(type)) {
+      problems.push({ what: `${name} has no known type`, fix: `use a preset id (${PRESETS.join(", ")}) or "type": "oidc" with an issuer` });
+      return;
+    }
+    if (typeof entry.client_id !== "string" || entry.client_id === "")
+      problems.push({ what: `${name} has no client_id`, fix: "copy the client id from the provider's console" });
+    const overrides = DEV_ONLY.filter((key) => key in entry).concat(type !== "oidc" && "issuer" in entry ? ["issuer"] : []);
+    if (overrides.length) {
+      problems.push({
+        what: `${name} overrides ${overrides.join(", ")}: for loopback fakes in dev mode only`,
+        fix: `remove ${overrides.join(", ")} from the entry`,
+      });
+    }
+    if (type === "oidc" && !String(entry.issuer ?? "").startsWith("https://")) {
+      problems.push({ what: `${name} needs an https issuer`, fix: "set issuer to the provider's https issuer (its discovery document's)" });
+    }
+    if (type === "microsoft" && entry.link_by_verified_email) {
+      problems.push({
+        what: `${name} sets link_by_verified_email: Microsoft's email is never verified`,
+        fix: "remove link_by_verified_email",
+      });
+    }
+    if ("client_secret" in entry || "private_key" in entry) {
+      problems.push({
+        what: `${name} has its secret in a readable var`,
+        fix: `move it to the OAUTH_CLIENT_SECRETS secret ({"${id}": "…"})`,
+      });
+    } else if (type !== "oidc") needsSecret = true;
+    if (id)
+      notes.push(`${id}: register the redirect URI ${publicUrl.replace(/\/+$/, "")}/api/v1/auth/oauth/${id}/callback with the provider`);
+  });
+  if (needsSecret && secrets !== null && !secrets.includes("OAUTH_CLIENT_SECRETS")) {
+    problems.push({
+      what: "OAUTH_PROVIDERS names providers that need a client secret, but the OAUTH_CLIENT_SECRETS secret is not set",
+      fix: `npx wrangler secret put OAUTH_CLIENT_SECRETS   # {"<id>": "<client secret>", "apple": "<the .p8 key's PEM>"}`,
+    });
+  }
 }
 
 /**

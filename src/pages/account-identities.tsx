@@ -5,7 +5,9 @@ import { unlinkIdentity } from "../federation/identities";
 import type { AppEnv } from "../web/context";
 import { accountForm } from "./account-page";
 import { text } from "./forms";
-import { redirectToProvider } from "./external-sign-in";
+import { continueInPage, redirectToProvider } from "./external-sign-in";
+import { providerName } from "../federation/provider-client";
+import { pageTranslator } from "./language";
 
 /**
  * `/account` linking and unlinking of external providers (API.md v1.2): linking starts with this
@@ -26,11 +28,15 @@ accountIdentityPages.post(
       assertFreshAuthentication(c.var.deps, session);
       const provider = c.var.deps.config.oauthProviders.find((p) => p.id === id);
       if (!provider) return "link_cancelled";
-      return redirectToProvider(c, provider, {
+      const started = await redirectToProvider(c, provider, {
         intent: "link",
         returnTo: null,
         link: { userId: session.user.id, sessionId: session.sessionId },
       });
+      // The account page's form-action names only this site: the provider is reached from a page.
+      if (started.status !== 302) return started;
+      const t = await pageTranslator(c, session);
+      return continueInPage(c, started, t.text("external.continueWith", { provider: providerName(provider) }));
     },
   }),
 );

@@ -175,7 +175,13 @@ async function answerOutcome(c: Context<AppEnv>, outcome: ExternalOutcome, retur
       signInBrowser(c, outcome.signedIn);
       return afterSignIn(c, returnTo ?? undefined);
     case "second_step":
-      return continueInPage(c, toSecondStep(c, outcome.error, returnTo ?? undefined));
+      // The second step's token is a SameSite=Strict cookie, which a browser withholds for the whole
+      // redirect chain that began at the provider: the hop to `/login/verify` is made from a page.
+      return continueInPage(
+        c,
+        toSecondStep(c, outcome.error, returnTo ?? undefined),
+        (await pageTranslator(c, null)).text("secondStep.title"),
+      );
     case "link_needed":
     case "email_needed": {
       const pending = await sealPending(c.var.deps, { identity: outcome.identity, returnTo, codeSentTo: null });
@@ -188,21 +194,20 @@ async function answerOutcome(c: Context<AppEnv>, outcome: ExternalOutcome, retur
 }
 
 /**
- * The second step's token is a SameSite=Strict cookie, which a browser withholds for the whole
- * redirect chain that began at the provider: the hop to `/login/verify` is made from this page
- * instead (a same-site navigation), with its link for browsers that ignore the refresh.
+ * A redirect made from a page instead of a header: a same-site navigation (the second step's Strict
+ * cookie goes with it), or one that no form-action rule of the page that posted governs (linking
+ * from the account page goes on to the provider). Its link serves browsers that ignore the refresh.
  */
-async function continueInPage(c: Context<AppEnv>, redirect: Response): Promise<Response> {
+export async function continueInPage(c: Context<AppEnv>, redirect: Response, title: string): Promise<Response> {
   const to = redirect.headers.get("location") ?? "/login";
   const frame = await frameFor(c, null);
-  const { t } = frame;
   const page = await renderPage(
     c,
     frame,
-    <Layout frame={frame} title={t.text("secondStep.title")}>
+    <Layout frame={frame} title={title}>
       <meta http-equiv="refresh" content={`0;url=${to}`} />
       <p>
-        <a href={to}>{t.text("secondStep.title")}</a>
+        <a href={to}>{title}</a>
       </p>
     </Layout>,
   );
@@ -313,7 +318,8 @@ async function addressPage(c: Context<AppEnv>, pending: PendingIdentity, state?:
             <Field
               form="external_code"
               name="code"
-              label={t.text("fields.code.label")}
+              label={t.text("fields.sign_in_code.label")}
+              hint={t.text("fields.sign_in_code.hint")}
               error={state?.fields?.code}
               autocomplete="one-time-code"
               inputmode="numeric"
@@ -396,7 +402,7 @@ externalSignInPages.post(
     if (!pending?.codeSentTo) return refusal(c, 400, (await pageTranslator(c, null)).text("external.flow"));
     const t = await pageTranslator(c, null);
     const code = text(data, "code")?.replace(/\s/g, "") ?? "";
-    if (!/^\d{8}$/.test(code)) return addressPage(c, pending, { fields: { code: t.text("errors.invalidCode") } }, 422);
+    if (!/^\d{8}$/.test(code)) return addressPage(c, pending, { fields: { code: t.text("fields.sign_in_code.invalid") } }, 422);
     let outcome: ExternalOutcome;
     try {
       outcome = await signUpWithProvedAddress(c.var.deps, pending.identity, { email: pending.codeSentTo, code }, deviceCookie(c));

@@ -8,12 +8,16 @@ import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, makeTempDir, removeDir, startDev, waitUntilHealthy } from "../node/dev-server.mjs";
 import { startReceiver } from "./webhook-receiver.mjs";
+import { fakeProviderVars, startFakeServices } from "../../scripts/fake-services.mjs";
 
 const WEBHOOK_SECRET = `whsec_${btoa("0123456789abcdef0123456789abcdef")}`;
 
 /** @param {{ provide: (key: string, value: unknown) => void }} project */
 export default async function setup(project) {
   const receiver = await startReceiver();
+  // The loopback sign-in providers of `npm run fakes`, named by OAUTH_PROVIDERS (dev mode allows their endpoints).
+  const fakes = await startFakeServices();
+  const providers = fakeProviderVars(fakes);
   const persistDir = makeTempDir("gatehouse-dev-tests-");
   const logDir = makeTempDir("gatehouse-dev-tests-log-");
   // The server's output, for the tests' failure messages (they run in other processes).
@@ -30,12 +34,17 @@ export default async function setup(project) {
       `WEBHOOK_URL:${receiver.url}`,
       "--var",
       `WEBHOOK_SECRET:${WEBHOOK_SECRET}`,
+      "--var",
+      `OAUTH_PROVIDERS:${providers.OAUTH_PROVIDERS}`,
+      "--var",
+      `OAUTH_CLIENT_SECRETS:${providers.OAUTH_CLIENT_SECRETS}`,
     ],
     { onOutput: (text) => appendFileSync(logFile, text) },
   );
   const stop = async () => {
     await server.stop();
     await receiver.close();
+    await fakes.close();
     removeDir(persistDir);
     removeDir(logDir);
   };

@@ -1,8 +1,8 @@
-import axe from "axe-core";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { currentStep, totpCode } from "../../scripts/totp.mjs";
 import { launchChromium, messages, type Gatehouse, startGatehouse } from "./harness.mjs";
+import { expectAccessible } from "./pages";
 
 /**
  * The hosted pages of `npm run dev` in a real browser, with and without JavaScript
@@ -103,28 +103,11 @@ async function signIn(page: Page, email: string, password: string) {
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
 }
 
-/** axe-core, injected as a DevTools evaluation (the CSP stays on), on the page as it is. */
-async function expectAccessible(page: Page) {
-  await page.evaluate(axe.source);
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
-  const serious = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  expect(
-    serious.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`),
-    page.url(),
-  ).toEqual([]);
-}
-
 async function shoot(page: Page, name: string, fullPage = name === "account") {
   await page.setViewportSize(PHONE);
   await page.screenshot({ path: `${SCREENSHOTS}/${name}-phone.png`, fullPage });
   await page.setViewportSize(DESKTOP);
   await page.screenshot({ path: `${SCREENSHOTS}/${name}-desktop.png`, fullPage });
-}
-
-declare global {
-  interface Window {
-    axe: typeof axe;
-  }
 }
 
 describe("the hosted pages in Chromium", () => {

@@ -1,3 +1,6 @@
+import axe from "axe-core";
+import type { Page } from "playwright-core";
+import { expect } from "vitest";
 /**
  * The two sites of the journeys. The app (app.example.localhost) is same-site with Gatehouse
  * (auth.example.localhost) and loads the client straight from the worker; the attacker
@@ -64,4 +67,21 @@ export function evilPage(): string {
 <head><meta charset="utf-8"><title>Win a prize</title></head>
 <body><h1>Click here to win</h1></body>
 </html>`;
+}
+
+/** axe-core, injected as a DevTools evaluation (the CSP stays on), on the page as it is. */
+export async function expectAccessible(page: Page) {
+  await page.evaluate(axe.source);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  const serious = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  expect(
+    serious.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`),
+    page.url(),
+  ).toEqual([]);
+}
+
+declare global {
+  interface Window {
+    axe: typeof axe;
+  }
 }

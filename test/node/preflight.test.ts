@@ -94,6 +94,38 @@ describe("checkDeploy", () => {
     expect(whats(bad, { secrets: ALL_SECRETS })).toEqual(['MFA_REQUIRED = "admins" is not off, superusers or all']);
   });
 
+  it("judges OAUTH_PROVIDERS: dev-only overrides, secrets in readable vars, missing client secrets; names each redirect URI", () => {
+    const providers = (entries: unknown[]) => READY.replace("[vars]", `[vars]\nOAUTH_PROVIDERS = '${JSON.stringify(entries)}'`);
+    const good = providers([
+      { id: "google", client_id: "g.apps" },
+      { id: "corp", type: "oidc", issuer: "https://id.example.com", client_id: "c" },
+    ]);
+    expect(whats(good, { secrets: [...ALL_SECRETS, "OAUTH_CLIENT_SECRETS"] })).toEqual([]);
+    expect(checkDeploy(parse(good), { secrets: ALL_SECRETS }).notes).toContain(
+      "google: register the redirect URI https://auth.example.com/api/v1/auth/oauth/google/callback with the provider",
+    );
+    expect(whats(good, { secrets: ALL_SECRETS })).toEqual([
+      "OAUTH_PROVIDERS names providers that need a client secret, but the OAUTH_CLIENT_SECRETS secret is not set",
+    ]);
+    const bad = providers([
+      { id: "google", client_id: "g", token_endpoint: "http://127.0.0.1:8788/google/token", client_secret: "shh" },
+      { id: "microsoft", client_id: "m", link_by_verified_email: true },
+      { id: "corp", type: "oidc", issuer: "http://127.0.0.1:8788/oidc", client_id: "c" },
+      { id: "corp", type: "saml", client_id: "c" },
+    ]);
+    expect(whats(bad, { secrets: [...ALL_SECRETS, "OAUTH_CLIENT_SECRETS"] })).toEqual([
+      'OAUTH_PROVIDERS[0] ("google") overrides token_endpoint: for loopback fakes in dev mode only',
+      'OAUTH_PROVIDERS[0] ("google") has its secret in a readable var',
+      'OAUTH_PROVIDERS[1] ("microsoft") sets link_by_verified_email: Microsoft\'s email is never verified',
+      'OAUTH_PROVIDERS[2] ("corp") needs an https issuer',
+      'OAUTH_PROVIDERS[3] ("corp") repeats an id',
+      'OAUTH_PROVIDERS[3] ("corp") has no known type',
+    ]);
+    expect(whats(READY.replace("[vars]", "[vars]\nOAUTH_PROVIDERS = '{\"id\":1}'"), { secrets: ALL_SECRETS })).toEqual([
+      "OAUTH_PROVIDERS is not a JSON array",
+    ]);
+  });
+
   it("requires a signing key secret, or the opt-in to generated keys with their encryption secret", () => {
     const secrets = ALL_SECRETS.filter((s) => s !== "JWT_PRIVATE_JWKS");
     expect(whats(READY, { secrets })).toEqual(["no signing key: the JWT_PRIVATE_JWKS secret is not set"]);
