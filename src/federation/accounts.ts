@@ -11,11 +11,9 @@ import { recognizeDevice } from "../devices/devices";
 import { AppError, isUniqueViolation } from "../errors";
 import { eventRows } from "../events/events";
 import type { Deps } from "../kernel/deps";
-import { voidMarkers } from "../kernel/one-time-tokens";
 import { sendSecurityNotice } from "../mail/notices";
 import { checkProofCode } from "../recovery/email-sign-in";
-import { firstProofClears, VOIDED_BY_MAILBOX_PROOF } from "../recovery/first-proof";
-import { changeCredentials } from "../sessions/credential-change";
+import { proveMailboxFirstTime } from "../recovery/first-proof";
 import type { ExternalIdentity } from "./provider-identity";
 
 /**
@@ -123,25 +121,13 @@ export function addLink(deps: Deps, work: UnitOfWork, user: Pick<User, "id">, id
  * added goes (password disabled, sessions, API keys, device tokens, factors, identities, name).
  */
 async function firstProofByProvider(deps: Deps, user: User, identity: ExternalIdentity): Promise<User> {
-  const changed = await changeCredentials(deps, {
-    userId: user.id,
-    set: { passwordHash: DISABLED_PASSWORD, emailVerified: true, ...firstProofClears(user) },
-    removeFactors: { since: null },
-    whileEmail: user.email,
-    bumpEpoch: true,
+  const proved = await proveMailboxFirstTime(deps, user, {
+    method: "external_provider",
     revokeSessionsReason: "external_first_proof",
-    revokeApiKeys: "all",
-    events: [{ type: "user.verified", data: { user_id: user.id, email: user.email } }],
-    markers: voidMarkers(user.id, VOIDED_BY_MAILBOX_PROOF, deps.now().getTime()),
-    audit: {
-      action: "email.verified",
-      userId: user.id,
-      resource: `user:${user.id}`,
-      metadata: { method: "external_provider", provider: identity.provider, first_proof: true },
-    },
+    metadata: { provider: identity.provider },
   });
-  if (!changed.user) throw moved();
-  return changed.user;
+  if (!proved) throw moved();
+  return proved;
 }
 
 /**

@@ -127,8 +127,13 @@ externalSignInPages.get(`${BASE}/callback`, async (c) => {
     return refusal(c, 400, t.text(said[error.reason], { provider: name }));
   }
   if (flow.intent === "link") return finishLink(c, flow.link, identity);
-  const outcome = await signInWithIdentity(deps, identity, deviceCookie(c));
-  return answerOutcome(c, outcome, flow.returnTo);
+  try {
+    return await answerOutcome(c, await signInWithIdentity(deps, identity, deviceCookie(c)), flow.returnTo);
+  } catch (error) {
+    // The account changed under the sign-in (a parallel password change, a deactivation): start again.
+    if (!(error instanceof AppError) || error.code !== "invalid_token") throw error;
+    return refusal(c, 409, t.text("external.flow"));
+  }
 });
 
 /**
@@ -197,11 +202,12 @@ async function answerOutcome(c: Context<AppEnv>, outcome: ExternalOutcome, retur
  * A redirect made from a page instead of a header: a same-site navigation (the second step's Strict
  * cookie goes with it), or one that no form-action rule of the page that posted governs (linking
  * from the account page goes on to the provider). Its link serves browsers that ignore the refresh.
+ * The redirect's cookies were set on the context, so the page carries them too.
  */
 export async function continueInPage(c: Context<AppEnv>, redirect: Response, title: string): Promise<Response> {
   const to = redirect.headers.get("location") ?? "/login";
   const frame = await frameFor(c, null);
-  const page = await renderPage(
+  return renderPage(
     c,
     frame,
     <Layout frame={frame} title={title}>
@@ -211,8 +217,6 @@ export async function continueInPage(c: Context<AppEnv>, redirect: Response, tit
       </p>
     </Layout>,
   );
-  for (const cookie of redirect.headers.getSetCookie()) page.headers.append("set-cookie", cookie);
-  return page;
 }
 
 /** The pending identity of this browser (or a page saying the flow is gone). */

@@ -18,15 +18,14 @@ import { eventRows } from "../events/events";
 import { newEmailCode } from "../factors/email-codes";
 import { mailboxObjectName } from "../kernel/budgets";
 import { afterResponse, type Deps } from "../kernel/deps";
-import { invalidLink, voidMarkers } from "../kernel/one-time-tokens";
+import { invalidLink } from "../kernel/one-time-tokens";
 import { openClaims, sealClaims } from "../kernel/sealed";
 import type { KeySet } from "../kernel/signing-keys";
 import { describeError, log } from "../log";
 import { mailToken } from "../mail/mail";
 import { sendSecurityNotice } from "../mail/notices";
 import { signInCodeMail } from "../mail/templates";
-import { changeCredentials } from "../sessions/credential-change";
-import { firstProofClears, VOIDED_BY_MAILBOX_PROOF } from "./first-proof";
+import { proveMailboxFirstTime } from "./first-proof";
 
 /**
  * Sign-in by a code or link mailed to the address (API.md v1.2 "Email codes and magic links"). A
@@ -250,25 +249,8 @@ async function accountOf(deps: Deps, input: CodeSignIn): Promise<User> {
  * sessions, API keys, device tokens, passkeys, TOTP and recovery codes, the username and name.
  */
 async function firstProofByCode(deps: Deps, user: User): Promise<User> {
-  await changeCredentials(deps, {
-    userId: user.id,
-    set: { passwordHash: DISABLED_PASSWORD, emailVerified: true, ...firstProofClears(user) },
-    removeFactors: { since: null },
-    whileEmail: user.email,
-    bumpEpoch: true,
-    revokeSessionsReason: "email_code_first_proof",
-    revokeApiKeys: "all",
-    events: [{ type: "user.verified", data: { user_id: user.id, email: user.email } }],
-    markers: voidMarkers(user.id, VOIDED_BY_MAILBOX_PROOF, deps.now().getTime()),
-    audit: {
-      action: "email.verified",
-      userId: user.id,
-      resource: `user:${user.id}`,
-      metadata: { method: "email_code", first_proof: true },
-    },
-  });
-  const proved = await findUserByEmail(deps.db, user.email);
-  if (!proved || proved.id !== user.id) throw invalidCode();
+  const proved = await proveMailboxFirstTime(deps, user, { method: "email_code", revokeSessionsReason: "email_code_first_proof" });
+  if (!proved || proved.email !== user.email) throw invalidCode();
   return proved;
 }
 

@@ -1,7 +1,7 @@
-import axe from "axe-core";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { currentStep, totpCode } from "../../scripts/totp.mjs";
+import { expectAccessible } from "./pages";
 import { launchChromium, type Gatehouse, startGatehouse } from "./harness.mjs";
 
 /**
@@ -72,23 +72,6 @@ async function signIn(page: Page, email: string) {
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.waitForURL(`${base}/login/enrol`);
   expect(await page.locator("main").textContent()).toContain("This site requires two-step verification");
-}
-
-/** axe-core, injected as a DevTools evaluation (the CSP stays on), on the page as it is. */
-async function expectAccessible(page: Page) {
-  await page.evaluate(axe.source);
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
-  const serious = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  expect(
-    serious.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`),
-    page.url(),
-  ).toEqual([]);
-}
-
-declare global {
-  interface Window {
-    axe: typeof axe;
-  }
 }
 
 describe("MFA_REQUIRED=all in Chromium", () => {

@@ -39,11 +39,12 @@ export function documentOAuthFlow(app: OpenAPIHono<AppEnv>): void {
       responses:
         method === "get"
           ? {
+              200: html("A page that moves on to the second step (`/login/verify` or `/login/enrol`)."),
               303: { description: "Signed in, or on to the next page." },
               400: html("A bad, replayed or foreign `state`, another browser, a wrong `iss`, `nonce` or id_token."),
               403: html("The account is deactivated."),
               404: html("No such provider."),
-              409: html("Linking: the identity belongs to another account."),
+              409: html("Linking: the identity belongs to another account; or the account changed during the sign-in."),
               502: html("The provider cannot be reached."),
             }
           : { 303: { description: "To the GET callback." }, 404: html("No such provider."), 413: html("The form was too large.") },
