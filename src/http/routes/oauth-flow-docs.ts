@@ -10,6 +10,8 @@ export function documentOAuthFlow(app: OpenAPIHono<AppEnv>): void {
   const tags = ["External providers"];
   const provider = z.object({ provider: z.string().openapi({ description: "An `OAUTH_PROVIDERS` id." }) });
   const html = (description: string) => ({ description, content: { "text/html": { schema: z.string() } } });
+  // Pages: their unexpected failures are pages too (pages/respond.tsx), not problem+json.
+  const failures = { 500: html("Something went wrong."), 503: html("A dependency is briefly unavailable (with Retry-After).") };
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/api/v1/auth/oauth/{provider}/start",
@@ -23,6 +25,7 @@ export function documentOAuthFlow(app: OpenAPIHono<AppEnv>): void {
       400: html("A link attempt by GET."),
       404: html("No such provider."),
       502: html("The provider cannot be reached."),
+      ...failures,
     },
   });
   for (const method of ["get", "post"] as const) {
@@ -46,8 +49,14 @@ export function documentOAuthFlow(app: OpenAPIHono<AppEnv>): void {
               404: html("No such provider."),
               409: html("Linking: the identity belongs to another account; or the account changed during the sign-in."),
               502: html("The provider cannot be reached."),
+              ...failures,
             }
-          : { 303: { description: "To the GET callback." }, 404: html("No such provider."), 413: html("The form was too large.") },
+          : {
+              303: { description: "To the GET callback." },
+              404: html("No such provider."),
+              413: html("The form was too large."),
+              ...failures,
+            },
     });
   }
 }
