@@ -707,6 +707,32 @@ describe("the second factor", () => {
     expect(done.status, textOf(await done.clone().text()).slice(0, 400)).toBe(303);
     expect(browser.signedIn()).toBe(true);
   });
+
+  it("counts the provider's own second factor only where its entry says trust_provider_mfa", async () => {
+    const user = await verifiedUser();
+    const subject = freshSubject();
+    const asserted = { sub: subject, email: user.email, email_verified: true, amr: ["pwd", "otp", "mfa"] };
+    expect((await new ProviderBrowser().signInWith("google", asserted)).status).toBe(303);
+    await enableTotp(user);
+    // The default: the provider's word about its own second factor changes nothing.
+    const untrusted = new ProviderBrowser();
+    expect((await untrusted.signInWith("google", asserted)).status).toBe(200);
+    expect(untrusted.signedIn()).toBe(false);
+    // Trusted, an id_token whose amr says it proved more than one factor is the second factor too.
+    const providers = (JSON.parse(inject("oauthFakes").OAUTH_PROVIDERS) as { id: string }[]).map((p) =>
+      p.id === "google" ? { ...p, trust_provider_mfa: true } : p,
+    );
+    const trusting = new ProviderBrowser({ OAUTH_PROVIDERS: JSON.stringify(providers) });
+    expect((await trusting.signInWith("google", { ...asserted, amr: ["pwd"] })).status).toBe(200);
+    const trusted = new ProviderBrowser({ OAUTH_PROVIDERS: JSON.stringify(providers) });
+    const res = await trusted.signInWith("google", asserted);
+    expect(res.status).toBe(303);
+    expect(trusted.signedIn()).toBe(true);
+    const row = await env.DB.prepare("SELECT amr FROM sessions WHERE user_id = ? ORDER BY created_at DESC LIMIT 1")
+      .bind(user.userId)
+      .first<{ amr: string }>();
+    expect(JSON.parse(row!.amr)).toEqual(["fed", "mfa"]);
+  });
 });
 
 describe("a deactivated account", () => {
