@@ -29,6 +29,8 @@ const LAYERS = [
   ["recovery", ["^src/recovery/"]],
   // Sign-in with external providers: a first factor that may also prove an address (recovery's rules).
   ["federation", ["^src/federation/"]],
+  // Gatehouse as an OAuth 2.1 / OpenID Connect provider for the site's other apps.
+  ["oidc", ["^src/oidc/"]],
   ["admin", ["^src/admin/"]],
   ["maintenance", ["^src/maintenance/"]],
   // What the JSON API and the hosted pages share, so neither imports the other.

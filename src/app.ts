@@ -19,6 +19,7 @@ import { userRoutes } from "./http/routes/users";
 import { mountReference } from "./http/routes/reference";
 import { pageRoutes } from "./pages/routes";
 import { wellKnownRoutes } from "./http/routes/well-known";
+import { oauthServerRoutes } from "./http/routes/oauth-server";
 
 function createApp() {
   const app = new OpenAPIHono<AppEnv>();
@@ -50,6 +51,7 @@ function createApp() {
   app.route("/api/v1/users/me", userRoutes);
   app.route("/api/v1/admin", adminRoutes);
   app.route("/api/v1/dev", devRoutes);
+  app.route("/", oauthServerRoutes);
   mountReference(app);
   app.route("/", pageRoutes);
 

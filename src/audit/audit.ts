@@ -74,7 +74,12 @@ export type AuditAction =
   | "passkey.added"
   | "passkey.removed"
   | "identity.linked"
-  | "identity.unlinked";
+  | "identity.unlinked"
+  | "oauth.client_created"
+  | "oauth.client_deleted"
+  | "oauth.consent_given"
+  | "oauth.grant_revoked"
+  | "oauth.refresh_reused";
 
 export interface AuditEntry {
   action: AuditAction;

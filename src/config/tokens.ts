@@ -49,6 +49,12 @@ export const tokens = defineSection({
       note: "15 min",
       doc: "access-token lifetime, ≥ 60",
     },
+    OAUTH_ACCESS_TOKEN_TTL_SECONDS: {
+      kind: "var",
+      schema: seconds(300, 60),
+      note: "5 min",
+      doc: "lifetime of access tokens issued to OAuth clients (Gatehouse as an OpenID provider), ≥ 60; offline verifiers see a revocation only at expiry",
+    },
     REFRESH_TOKEN_TTL_SECONDS: {
       kind: "var",
       schema: seconds(30 * 86400, 60),
@@ -75,6 +81,7 @@ export const tokens = defineSection({
     /** Wraps generated signing keys in D1; unset outside dev mode: no key is generated. */
     signingKeyEncryptionSecret: v.SIGNING_KEY_ENCRYPTION_SECRET,
     accessTokenTtl: v.ACCESS_TOKEN_TTL_SECONDS,
+    oauthAccessTokenTtl: v.OAUTH_ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtl: v.REFRESH_TOKEN_TTL_SECONDS,
     sessionIdleTtl: v.SESSION_IDLE_TTL_SECONDS,
     refreshReuseGrace: v.REFRESH_REUSE_GRACE_SECONDS,

@@ -26,6 +26,7 @@ export const EVENT_TYPES = [
   "user.passkey_removed",
   "user.identity_linked",
   "user.identity_unlinked",
+  "user.grant_revoked",
 ] as const;
 
 /** One of {@link EVENT_TYPES}. */

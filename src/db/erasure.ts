@@ -2,6 +2,7 @@ import { eq, sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
 import { identitiesOf } from "./identities";
+import { oauthRowsOf } from "./oauth";
 import { apiKeys, auditLogs, devices, users } from "./schema";
 
 /**
@@ -17,6 +18,7 @@ export function traceErasure(db: Db, accounts: SQL): BatchItem<"sqlite">[] {
   const ids = sql`(SELECT ${users.id} FROM ${users} WHERE ${accounts})`;
   return [
     identitiesOf(db, accounts),
+    ...oauthRowsOf(db, accounts),
     db.delete(devices).where(sql`${devices.userId} IN ${ids}`),
     db
       .update(auditLogs)

@@ -360,6 +360,99 @@ export const userIdentities = sqliteTable(
   ],
 );
 
+/**
+ * Gatehouse as an OAuth 2.1 / OpenID Connect provider (issue #32): the site's other apps. A client's
+ * secret is kept as a hash only; `redirect_uris` match exactly (a loopback IP's port aside).
+ */
+export const oauthClients = sqliteTable("oauth_clients", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  type: text("type").$type<"public" | "confidential">().notNull(),
+  secretHash: text("secret_hash"),
+  redirectUris: text("redirect_uris", { mode: "json" }).$type<string[]>().notNull(),
+  postLogoutRedirectUris: text("post_logout_redirect_uris", { mode: "json" }).$type<string[]>().notNull(),
+  /** The scopes it may ask for; null: `openid profile email offline_access`. */
+  scopes: text("scopes", { mode: "json" }).$type<string[] | null>(),
+  /** The site's own app: no consent page. */
+  firstParty: integer("first_party", { mode: "boolean" }).notNull().default(false),
+  /** Registered by RFC 7591 dynamic registration (public, always consent, expires unused). */
+  dynamic: integer("dynamic", { mode: "boolean" }).notNull().default(false),
+  createdAt: timestamp("created_at").notNull(),
+  lastUsedAt: timestamp("last_used_at"),
+});
+
+/** A person's consent to a client: the scopes granted, remembered until revoked. */
+export const oauthGrants = sqliteTable(
+  "oauth_grants",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    clientId: text("client_id").notNull(),
+    scopes: text("scopes", { mode: "json" }).$type<string[]>().notNull(),
+    createdAt: timestamp("created_at").notNull(),
+    updatedAt: timestamp("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("oauth_grants_user_client_uq").on(t.userId, t.clientId)],
+);
+
+/**
+ * Authorization codes, by hash: single use (a conditional update claims one), 60 s, bound to the
+ * client, redirect URI, PKCE challenge, nonce, resource and the sign-in's `auth_time` and `amr`.
+ * `family_id` names the refresh tokens its redemption issued, so a second redemption revokes them.
+ */
+export const oauthCodes = sqliteTable(
+  "oauth_codes",
+  {
+    hash: text("hash").primaryKey(),
+    clientId: text("client_id").notNull(),
+    userId: text("user_id").notNull(),
+    grantId: text("grant_id").notNull(),
+    redirectUri: text("redirect_uri").notNull(),
+    codeChallenge: text("code_challenge").notNull(),
+    nonce: text("nonce"),
+    scopes: text("scopes", { mode: "json" }).$type<string[]>().notNull(),
+    resource: text("resource"),
+    authTime: timestamp("auth_time").notNull(),
+    amr: text("amr", { mode: "json" }).$type<string[]>().notNull(),
+    familyId: text("family_id").notNull(),
+    expiresAt: timestamp("expires_at").notNull(),
+    usedAt: timestamp("used_at"),
+  },
+  (t) => [index("oauth_codes_expires_idx").on(t.expiresAt)],
+);
+
+/**
+ * OAuth refresh tokens, by hash, rotated on every use with no grace: a used token presented again
+ * revokes its whole family (every token descended from one code).
+ */
+export const oauthRefreshTokens = sqliteTable(
+  "oauth_refresh_tokens",
+  {
+    hash: text("hash").primaryKey(),
+    familyId: text("family_id").notNull(),
+    grantId: text("grant_id").notNull(),
+    clientId: text("client_id").notNull(),
+    userId: text("user_id").notNull(),
+    scopes: text("scopes", { mode: "json" }).$type<string[]>().notNull(),
+    resource: text("resource"),
+    authTime: timestamp("auth_time").notNull(),
+    amr: text("amr", { mode: "json" }).$type<string[]>().notNull(),
+    /** The user's credentials epoch when the family began: a password change or logout-all ends it. */
+    credentialsEpoch: integer("credentials_epoch").notNull(),
+    createdAt: timestamp("created_at").notNull(),
+    expiresAt: timestamp("expires_at").notNull(),
+    usedAt: timestamp("used_at"),
+    revokedAt: timestamp("revoked_at"),
+  },
+  (t) => [
+    index("oauth_refresh_family_idx").on(t.familyId),
+    index("oauth_refresh_user_client_idx").on(t.userId, t.clientId),
+    index("oauth_refresh_expires_idx").on(t.expiresAt),
+  ],
+);
+
 export type User = typeof users.$inferSelect;
 export type Session = typeof sessions.$inferSelect;
 export type ApiKey = typeof apiKeys.$inferSelect;

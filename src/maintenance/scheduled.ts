@@ -3,6 +3,7 @@ import { pruneAuditLogs } from "../db/audit-logs";
 import { createDb, type Db } from "../db/client";
 import { deleteExpiredConsumedTokens } from "../db/consumed-tokens";
 import { deleteDeadSessions } from "../db/sessions";
+import { deleteExpiredOAuthRows } from "../db/oauth";
 import { pruneDeadDevices } from "../db/erasure";
 import { accountsToErase, eraseDeletedAccounts, expireUnverifiedAccounts, unverifiedAccountsToExpire } from "../db/users";
 import { DEVICE_TOKEN_LIFETIME_MS } from "../devices/device-tokens";
@@ -68,6 +69,8 @@ export async function runScheduledMaintenance(env: Bindings, now: Date): Promise
   const dayAgo = new Date(now.getTime() - 86_400_000);
   const consumed = await deleteExpiredConsumedTokens(db, dayAgo);
   const dead = await deleteDeadSessions(db, dayAgo);
+  // OAuth codes (60 s) and refresh tokens a day past their expiry (used rows keep replays detectable until then).
+  await deleteExpiredOAuthRows(db, dayAgo);
   const config = readConfig(env);
   const retentionCutoff = new Date(now.getTime() - config.auditRetentionDays * 86_400_000);
   const auditLogs = await pruneInBatches(pruneAuditLogs, db, retentionCutoff);

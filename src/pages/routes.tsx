@@ -6,6 +6,7 @@ import { accountEmailCodePages } from "./account-email-code";
 import { emailCodePages } from "./email-code";
 import { emailLinkPages } from "./email-link";
 import { externalSignInPages } from "./external-sign-in";
+import { oauthProviderPages } from "./oauth-provider";
 import { accountIdentityPages } from "./account-identities";
 import { passkeyPages } from "./passkey-pages";
 import { enrolmentPages } from "./enrolment";
@@ -40,6 +41,8 @@ for (const path of [
   "/login/link",
   "/login/external",
   "/login/external/code",
+  "/oauth/authorize",
+  "/oauth/logout",
   "/api/v1/auth/oauth/:provider/callback",
   "/sign-in/email",
   "/register",
@@ -64,6 +67,7 @@ for (const path of [
 
 pageRoutes.route("/", signInPages);
 pageRoutes.route("/", externalSignInPages);
+pageRoutes.route("/", oauthProviderPages);
 pageRoutes.route("/", accountIdentityPages);
 pageRoutes.route("/", emailCodePages);
 pageRoutes.route("/", emailLinkPages);

@@ -105,7 +105,8 @@ export async function loginPage(c: Context<AppEnv>, view: LoginView, status = 20
 
 signInPages.get("/login", async (c) => {
   const returnTo = c.req.query("return_to");
-  if (await pageSession(c)) return afterSignIn(c, returnTo);
+  // `reauth`: an OpenID client asked for a new sign-in (`prompt=login`, `max_age`): the form even with a session.
+  if (c.req.query("reauth") !== "1" && (await pageSession(c))) return afterSignIn(c, returnTo);
   return loginPage(c, { returnTo, notice: noticeOf(c) });
 });
 

@@ -306,12 +306,15 @@ export const CreatedApiKeySchema = z
 export const JwksSchema = z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())) }).openapi("Jwks");
 
 export const OpenIdConfigurationSchema = z
-  .strictObject({
+  .looseObject({
     issuer: z.string(),
     jwks_uri: z.string(),
     ui_locales_supported: z.array(z.string()).openapi({ description: "The languages of the hosted pages and mail." }),
   })
-  .openapi("OpenIdConfiguration");
+  .openapi("OpenIdConfiguration", {
+    description:
+      "OpenID Connect Discovery / RFC 8414 metadata: with the provider on (JWT_ISSUER equal to PUBLIC_URL), also its endpoints and what they support.",
+  });
 
 export const HealthSchema = z.strictObject({ status: z.literal("ok") });
 

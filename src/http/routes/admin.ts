@@ -4,6 +4,7 @@ import { identifierOf } from "../../db/users";
 import type { AppEnv } from "../../web/context";
 import { requireSuperuser } from "../middleware/require-superuser";
 import { adminDataRoutes } from "./admin-data";
+import { adminOAuthClientRoutes } from "./admin-oauth-clients";
 import { AUTH_ERRORS, BODY_ERRORS, jsonBody, jsonResponse, noContent, problems, security } from "../openapi";
 import {
   AdminUserDetailsSchema,
@@ -40,6 +41,7 @@ export const adminRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook
 adminRoutes.use("*", ...requireSuperuser());
 // Import and audit log: behind the same gate, authenticated once.
 adminRoutes.route("/", adminDataRoutes);
+adminRoutes.route("/", adminOAuthClientRoutes);
 
 const tags = ["Administration"];
 const ADMIN_ERRORS = [...AUTH_ERRORS, "insufficient_scope", "forbidden"] as const;

@@ -5,6 +5,7 @@ import type { AppEnv } from "../../web/context";
 import { DOCS_STYLE, DocsPage, type OpenApiDocument } from "../docs-page";
 import { BOOKMARK_HEADER } from "../../web/context";
 import { documentOAuthFlow } from "./oauth-flow-docs";
+import { documentOAuthServer } from "./oauth-server";
 import { BOOKMARK_DESCRIPTION, jsonResponse, problems, securitySchemes } from "../openapi";
 
 /**
@@ -14,6 +15,7 @@ import { BOOKMARK_DESCRIPTION, jsonResponse, problems, securitySchemes } from ".
 export function mountReference(app: OpenAPIHono<AppEnv>): void {
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
   documentOAuthFlow(app);
+  documentOAuthServer(app);
   app.openAPIRegistry.registerComponent("headers", BOOKMARK_HEADER, { description: BOOKMARK_DESCRIPTION, schema: { type: "string" } });
   app.openAPIRegistry.registerComponent("parameters", "bookmark", {
     name: BOOKMARK_HEADER,

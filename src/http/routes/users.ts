@@ -32,6 +32,7 @@ import { apiKeyRoutes } from "./api-keys";
 import { mfaRoutes } from "./mfa";
 import { passkeyRoutes } from "./passkeys";
 import { identityRoutes } from "./identities";
+import { grantRoutes } from "./grants";
 
 /**
  * `/api/v1/users/me`: the caller's own account. Profile and security log accept API keys with the
@@ -284,3 +285,4 @@ userRoutes.route("/api-keys", apiKeyRoutes);
 userRoutes.route("/mfa", mfaRoutes);
 userRoutes.route("/passkeys", passkeyRoutes);
 userRoutes.route("/identities", identityRoutes);
+userRoutes.route("/grants", grantRoutes);

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
-import { SHIPPED_LOCALES } from "../../config/languages";
+import { discoveryDocument } from "../../oidc/discovery";
 import type { AppEnv } from "../../web/context";
 import { jsonResponse, problems } from "../openapi";
 import { HealthSchema, JwksSchema, OpenIdConfigurationSchema } from "../../web/schemas";
@@ -21,22 +21,18 @@ const jwks = createRoute({
 
 wellKnownRoutes.openapi(jwks, async (c) => c.json({ keys: (await c.var.deps.keys()).publicJwks }, 200, { "Cache-Control": JWKS_CACHE }));
 
-const openidConfiguration = createRoute({
-  method: "get",
-  path: "/.well-known/openid-configuration",
-  tags,
-  summary: "Issuer discovery",
-  description:
-    "The issuer and where its keys are, so libraries that configure JWT checks from an issuer URL work. Gatehouse is not an OpenID provider; the document states only what is true.",
-  responses: { 200: jsonResponse(OpenIdConfigurationSchema, "Discovery metadata."), ...problems([]) },
-});
-
-wellKnownRoutes.openapi(openidConfiguration, (c) => {
-  const { issuer, publicUrl } = c.var.deps.config;
-  return c.json({ issuer, jwks_uri: `${publicUrl}/.well-known/jwks.json`, ui_locales_supported: [...SHIPPED_LOCALES] }, 200, {
-    "Cache-Control": JWKS_CACHE,
+for (const path of ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"]) {
+  const discovery = createRoute({
+    method: "get",
+    path,
+    tags,
+    summary: path.endsWith("openid-configuration") ? "OpenID Connect Discovery" : "OAuth 2.0 Authorization Server Metadata (RFC 8414)",
+    description:
+      "The issuer, its keys and, with the OpenID provider on (JWT_ISSUER equal to PUBLIC_URL), the provider's endpoints: only what works. Any origin may read it.",
+    responses: { 200: jsonResponse(OpenIdConfigurationSchema, "Discovery metadata."), ...problems([]) },
   });
-});
+  wellKnownRoutes.openapi(discovery, (c) => c.json(discoveryDocument(c.var.deps.config), 200, { "Cache-Control": JWKS_CACHE }));
+}
 
 const health = createRoute({
   method: "get",

@@ -27,8 +27,35 @@ function answersCors(path: string): boolean {
  * included, so a browser refuses it. Hono's `cors()` answers every preflight with the allowed
  * methods and headers, whatever the origin, so this is Gatehouse's own.
  */
+/**
+ * What any origin may read without credentials (API.md v1.2, an exception to the allowlist): the
+ * OpenID provider's discovery, keys, token, userinfo and revocation endpoints, which apps on any
+ * domain call with no cookie of Gatehouse's.
+ */
+const OPEN_PATHS = new Set([
+  "/.well-known/openid-configuration",
+  "/.well-known/oauth-authorization-server",
+  "/.well-known/jwks.json",
+  "/oauth/token",
+  "/oauth/userinfo",
+  "/oauth/revoke",
+]);
+
 export function createCors() {
   return createMiddleware<AppEnv>(async (c, next) => {
+    if (OPEN_PATHS.has(c.req.path)) {
+      if (c.req.method === "OPTIONS" && c.req.header("access-control-request-method") !== undefined) {
+        c.header("Access-Control-Allow-Origin", "*");
+        c.header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+        c.header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+        c.header("Access-Control-Max-Age", MAX_AGE);
+        return c.body(null, 204);
+      }
+      await next();
+      c.res.headers.set("Access-Control-Allow-Origin", "*");
+      c.res.headers.set("Access-Control-Expose-Headers", "WWW-Authenticate, X-Request-Id");
+      return;
+    }
     if (!answersCors(c.req.path)) return next();
     const config = readConfig(c.env);
     const origin = c.req.header("origin");

@@ -1,0 +1,270 @@
+import * as client from "openid-client";
+import * as oauth from "oauth4webapi";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { runNodeScript } from "../node/admin-run.mjs";
+import { uniqueDevEmail, uniqueDevIp } from "./shared-server";
+
+/**
+ * Gatehouse as an OpenID provider under `npm run dev`, driven by two independent relying-party
+ * libraries in Node (panva's `openid-client` and `oauth4webapi`): discovery, code + PKCE through the
+ * hosted sign-in and consent pages, the ID token, userinfo, refresh rotation and its reuse,
+ * revocation, introspection, logout, and the refusals a provider must make.
+ */
+
+const PASSWORD = "correct horse battery staple 42";
+const REDIRECT = "http://127.0.0.1:53682/callback";
+
+/** A browser: a cookie jar and one client address, reading forms the way the pages write them. */
+class PageBrowser {
+  readonly jar = new Map<string, string>();
+  readonly ip = uniqueDevIp();
+  readonly base = inject("devServer").base;
+
+  async go(url: string, init: RequestInit = {}): Promise<Response> {
+    const target = new URL(url.replace(/^http:\/\/localhost:/, "http://127.0.0.1:"), this.base);
+    const headers = new Headers(init.headers);
+    headers.set("cf-connecting-ip", this.ip);
+    if (this.jar.size) headers.set("cookie", [...this.jar].map(([k, v]) => `${k}=${v}`).join("; "));
+    if (init.method === "POST") headers.set("origin", this.base);
+    const res = await fetch(target, { ...init, headers, redirect: "manual" });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair = ""] = line.split(";");
+      const at = pair.indexOf("=");
+      if (/max-age=0/i.test(line)) this.jar.delete(pair.slice(0, at));
+      else this.jar.set(pair.slice(0, at), pair.slice(at + 1));
+    }
+    return res;
+  }
+
+  /** Posts the page's form to `action` with its hidden fields and `fields`. */
+  async submit(html: string, action: string, fields: Record<string, string>): Promise<Response> {
+    const form = [...html.matchAll(/<form\b[^>]*>[\s\S]*?<\/form>/g)].map((m) => m[0]).find((f) => f.includes(`action="${action}"`));
+    if (!form) throw new Error(`no form for ${action} in ${html.slice(0, 500)}`);
+    const body = new URLSearchParams();
+    for (const [input] of form.matchAll(/<input\b[^>]*type="hidden"[^>]*>/g)) {
+      const name = /name="([^"]*)"/.exec(input)?.[1];
+      const value = (/value="([^"]*)"/.exec(input)?.[1] ?? "")
+        .replace(/&amp;/g, "&")
+        .replace(/&quot;/g, '"')
+        .replace(/&#39;/g, "'");
+      if (name) body.set(name, value);
+    }
+    for (const [name, value] of Object.entries(fields)) body.set(name, value);
+    return this.go(action, { method: "POST", body, headers: { "content-type": "application/x-www-form-urlencoded" } });
+  }
+
+  /**
+   * Follows an authorization request through the hosted pages: the sign-in (when asked), the
+   * consent (when shown, allowed), until the redirect to the client's URI.
+   */
+  async authorize(url: string, email: string, options: { consent?: "allow" | "deny" } = {}): Promise<URL> {
+    let res = await this.go(url);
+    for (let hops = 0; hops < 10; hops++) {
+      const location = res.headers.get("location");
+      if (location?.startsWith(REDIRECT.slice(0, 22))) return new URL(location);
+      if (location) {
+        res = await this.go(location);
+        continue;
+      }
+      const html = await res.text();
+      expect(res.status, html.slice(0, 600)).toBe(200);
+      if (html.includes('action="/login"')) res = await this.submit(html, "/login", { identifier: email, password: PASSWORD });
+      else if (html.includes('action="/oauth/authorize"'))
+        res = await this.submit(html, "/oauth/authorize", { decision: options.consent ?? "allow" });
+      else throw new Error(`unexpected page: ${html.slice(0, 600)}`);
+    }
+    throw new Error("too many hops");
+  }
+}
+
+let admin = "";
+let base = "";
+
+async function api(path: string, init: { method?: string; body?: unknown; token?: string } = {}) {
+  return fetch(`${base}${path}`, {
+    method: init.method ?? (init.body ? "POST" : "GET"),
+    headers: {
+      "content-type": "application/json",
+      "cf-connecting-ip": uniqueDevIp(),
+      ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+    },
+    ...(init.body ? { body: JSON.stringify(init.body) } : {}),
+  });
+}
+
+async function person(): Promise<string> {
+  const email = uniqueDevEmail("rp");
+  const res = await api("/api/v1/auth/register", { body: { email, password: PASSWORD, full_name: "Ria Party" } });
+  expect(res.status).toBe(201);
+  return email;
+}
+
+async function newClient(body: Record<string, unknown>): Promise<{ client_id: string; client_secret?: string }> {
+  const res = await api("/api/v1/admin/oauth/clients", { token: admin, body: { name: "Partner App", redirect_uris: [REDIRECT], ...body } });
+  expect(res.status, await res.clone().text()).toBe(201);
+  return res.json() as never;
+}
+
+beforeAll(async () => {
+  base = inject("devServer").base;
+  const email = await person();
+  const granted = runNodeScript("scripts/admin.mjs", ["grant", email, "--persist-to", inject("devServer").persistDir]);
+  expect(granted.status, granted.stderr).toBe(0);
+  const login = await api("/api/v1/auth/login", { body: { email, password: PASSWORD } });
+  admin = (await login.json<{ access_token: string }>()).access_token;
+}, 120_000);
+
+describe("openid-client against Gatehouse", () => {
+  it("discovers, signs in through the hosted pages with consent, validates the ID token, reads userinfo, refreshes, revokes", async () => {
+    const { client_id, client_secret } = await newClient({
+      type: "confidential",
+      post_logout_redirect_uris: ["http://127.0.0.1:53682/bye"],
+    });
+    const config = await client.discovery(
+      new URL(base.replace("127.0.0.1", "localhost")),
+      client_id,
+      { id_token_signed_response_alg: "ES256" },
+      client.ClientSecretBasic(client_secret ?? ""),
+      {
+        execute: [client.allowInsecureRequests],
+      },
+    );
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope: "openid email profile offline_access",
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: "S256",
+      state,
+      nonce,
+    });
+    const email = await person();
+    const browser = new PageBrowser();
+    const callback = await browser.authorize(url.href, email);
+    expect(callback.searchParams.get("iss")).toBe(config.serverMetadata().issuer);
+    const tokens = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
+    });
+    const claims = tokens.claims()!;
+    expect(claims).toMatchObject({ aud: client_id, email, email_verified: false, name: "Ria Party", nonce });
+    expect(claims.amr).toEqual(["pwd"]);
+    const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+    expect(info).toMatchObject({ sub: claims.sub, email });
+
+    // An OAuth access token is not Gatehouse's own: every /api/v1 endpoint refuses it.
+    expect((await api("/api/v1/users/me", { token: tokens.access_token })).status).toBe(401);
+
+    // Refresh rotates; the used token presented again ends the family, the new one included.
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
+    await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: "invalid_grant" });
+    await expect(client.refreshTokenGrant(config, refreshed.refresh_token!)).rejects.toMatchObject({ error: "invalid_grant" });
+    expect((await client.tokenIntrospection(config, refreshed.access_token)).active).toBe(false);
+
+    // A new sign-in remembers the consent (no consent page), then revocation and introspection.
+    const again = client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope: "openid email",
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: "S256",
+      state,
+    });
+    const second = await client.authorizationCodeGrant(config, await browser.authorize(again.href, email, { consent: "deny" }), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
+    expect((await client.tokenIntrospection(config, second.access_token)).active).toBe(true);
+    await client.tokenRevocation(config, second.access_token);
+    expect((await client.tokenIntrospection(config, second.access_token)).active).toBe(false);
+    await expect(client.fetchUserInfo(config, second.access_token, claims.sub)).rejects.toBeDefined();
+
+    // RP-initiated logout with the ID token as hint: signed out, back to the registered URI with state.
+    const logout = client.buildEndSessionUrl(config, {
+      id_token_hint: tokens.id_token!,
+      post_logout_redirect_uri: "http://127.0.0.1:53682/bye",
+      state: "bye",
+    });
+    const out = await browser.go(logout.href);
+    expect(out.headers.get("location")).toBe("http://127.0.0.1:53682/bye?state=bye");
+    expect(browser.jar.has("__Host-gh_rt")).toBe(false);
+  });
+});
+
+describe("oauth4webapi against Gatehouse", () => {
+  it("a public client: PKCE required, codes once (also concurrently, which revokes), exact redirect URI", async () => {
+    const { client_id } = await newClient({ type: "public", first_party: true });
+    const issuer = new URL(base.replace("127.0.0.1", "localhost"));
+    const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { [oauth.allowInsecureRequests]: true }));
+    const c: oauth.Client = { client_id, id_token_signed_response_alg: "ES256" };
+    const email = await person();
+    const browser = new PageBrowser();
+    const authorizeUrl = async (extra: Record<string, string> = {}) => {
+      const verifier = oauth.generateRandomCodeVerifier();
+      const url = new URL(as.authorization_endpoint!);
+      const params = {
+        client_id,
+        redirect_uri: REDIRECT,
+        response_type: "code",
+        scope: "openid offline_access",
+        code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: "S256",
+        ...extra,
+      };
+      for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+      return { url: url.href, verifier };
+    };
+    const options = { [oauth.allowInsecureRequests]: true };
+    const redeem = (params: URLSearchParams, verifier: string, redirect = REDIRECT) =>
+      oauth.authorizationCodeGrantRequest(as, c, oauth.None(), params, redirect, verifier, options);
+
+    // First-party: no consent page.
+    const first = await authorizeUrl();
+    const answer = oauth.validateAuthResponse(as, c, await browser.authorize(first.url, email));
+    // Two redemptions at once: one wins; the loser's refusal revokes what the winner got.
+    const [a, b] = await Promise.all([redeem(answer, first.verifier), redeem(answer, first.verifier)]);
+    const statuses = [a.status, b.status].sort();
+    expect(statuses).toEqual([200, 400]);
+    const winner = await oauth.processAuthorizationCodeResponse(as, c, a.status === 200 ? a : b, { requireIdToken: true });
+    const refresh = await oauth.refreshTokenGrantRequest(as, c, oauth.None(), winner.refresh_token!, options);
+    expect(refresh.status).toBe(400);
+
+    // PKCE mismatch and redirect URI mismatch: invalid_grant.
+    const second = await authorizeUrl();
+    const answer2 = oauth.validateAuthResponse(as, c, await browser.authorize(second.url, email));
+    const wrong = await redeem(answer2, oauth.generateRandomCodeVerifier());
+    expect(wrong.status).toBe(400);
+    expect((await wrong.json<{ error: string }>()).error).toBe("invalid_grant");
+    const third = await authorizeUrl();
+    const answer3 = oauth.validateAuthResponse(as, c, await browser.authorize(third.url, email));
+    expect((await redeem(answer3, third.verifier, "http://127.0.0.1:53682/other")).status).toBe(400);
+
+    // Without PKCE: refused back at the client's URI; an unregistered redirect URI: a 400 page, never a redirect.
+    const noPkce = new URL(first.url);
+    noPkce.searchParams.delete("code_challenge");
+    const refused = await browser.authorize(noPkce.href, email);
+    expect(refused.searchParams.get("error")).toBe("invalid_request");
+    const elsewhere = new URL(first.url);
+    elsewhere.searchParams.set("redirect_uri", "https://evil.example/cb");
+    const page = await browser.go(elsewhere.href);
+    expect(page.status).toBe(400);
+    expect(page.headers.get("location")).toBeNull();
+    // A resource equal to Gatehouse's own audience: invalid_target.
+    const ownApi = await authorizeUrl({ resource: "gatehouse" });
+    expect((await browser.authorize(ownApi.url, email)).searchParams.get("error")).toBe("invalid_target");
+  });
+
+  it("a confidential client with a wrong secret gets invalid_client", async () => {
+    const { client_id } = await newClient({ type: "confidential" });
+    const res = await fetch(`${base}/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${btoa(`${client_id}:wrong`)}` },
+      body: new URLSearchParams({ grant_type: "authorization_code", code: "x", redirect_uri: REDIRECT, code_verifier: "v".repeat(43) }),
+    });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ error: "invalid_client" });
+  });
+});
