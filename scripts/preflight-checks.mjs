@@ -178,6 +178,14 @@ export function checkDeploy(config, { envName, secrets, secretsError, languages 
       "authenticator apps (TOTP) are off until the SIGNING_KEY_ENCRYPTION_SECRET secret is set (their secrets are stored encrypted with it)",
     );
   }
+  // Gatehouse as an OpenID provider: its issuer is PUBLIC_URL, so it runs only where JWT_ISSUER says the same.
+  const issuer = (str("JWT_ISSUER") ?? "http://localhost:8787").replace(/\/+$/, "");
+  const publicUrl = (str("PUBLIC_URL") ?? "http://localhost:8787").replace(/\/+$/, "");
+  notes.push(
+    issuer === publicUrl
+      ? `OpenID provider: on, issuer ${publicUrl} (register clients with POST /api/v1/admin/oauth/clients)`
+      : `OpenID provider: off, because JWT_ISSUER (${issuer}) differs from PUBLIC_URL (${publicUrl}); set them equal in ${where} to serve other apps`,
+  );
   checkOAuthProviders(str("OAUTH_PROVIDERS"), str("PUBLIC_URL") ?? "http://localhost:8787", { secrets, where, problems, notes });
   const mfaRequired = str("MFA_REQUIRED") ?? "off";
   if (!["off", "superusers", "all"].includes(mfaRequired)) {

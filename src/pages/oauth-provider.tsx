@@ -3,6 +3,7 @@ import { jwtVerify, type JWTHeaderParameters } from "jose";
 import { findClient } from "../db/oauth";
 import { answerUrl, issueCode, nextStep, parseAuthorizationRequest, type AuthorizationRequest } from "../oidc/authorize";
 import { redirectUriMatches } from "../oidc/redirect-uris";
+import { shippedLocale } from "../i18n";
 import { logOut } from "../sessions/sessions";
 import type { AppEnv } from "../web/context";
 import { refreshCookie } from "../web/cookies";
@@ -70,7 +71,8 @@ async function proceed(
     if (request.prompt.has("none")) return c.redirect(answerUrl(deps, request, { error: "login_required" }), 302);
     const again = session !== null;
     const back = authorizeUrl(c, params, again ? { auth_after: String(deps.now().getTime()) } : {});
-    return c.redirect(`/login?${again ? "reauth=1&" : ""}return_to=${encodeURIComponent(back)}`, 303);
+    const hint = params.login_hint && params.login_hint.length <= 254 ? `&login_hint=${encodeURIComponent(params.login_hint)}` : "";
+    return c.redirect(`/login?${again ? "reauth=1&" : ""}return_to=${encodeURIComponent(back)}${hint}`, 303);
   }
   if (step === "consent") {
     if (request.prompt.has("none")) return c.redirect(answerUrl(deps, request, { error: "consent_required" }), 302);
@@ -81,6 +83,17 @@ async function proceed(
 
 oauthProviderPages.get("/oauth/authorize", async (c) => {
   const params = c.req.query();
+  // `ui_locales`: the first shipped language it names speaks on every page of the flow (`lang` is
+  // the pages' own switch, remembered in its cookie).
+  const uiLocale = params.ui_locales
+    ?.split(" ")
+    .map(shippedLocale)
+    .find((l) => l !== null);
+  if (uiLocale && params.lang === undefined) {
+    const url = new URL(c.req.url);
+    url.searchParams.set("lang", uiLocale);
+    return c.redirect(`${url.pathname}${url.search}`, 303);
+  }
   const parsed = await parseAuthorizationRequest(c.var.deps, (name) => params[name]);
   if (!parsed.ok) return "page" in parsed ? refused(c, parsed.page) : c.redirect(parsed.redirect, 302);
   const session = await pageSession(c);

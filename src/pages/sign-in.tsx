@@ -26,6 +26,8 @@ interface LoginView {
   state?: FormState;
   /** Offer a new verification link (the address is not confirmed yet). */
   offerResend?: boolean;
+  /** The identifier to fill in (an OpenID client's `login_hint`). */
+  identifier?: string | undefined;
 }
 
 /** The sign-in page, with its passkey button (and the passkeys in the identifier's autofill) where script runs. */
@@ -36,7 +38,7 @@ export async function loginPage(c: Context<AppEnv>, view: LoginView, status = 20
   frame.inlineScript = PASSKEY_SCRIPT;
   const { state } = view;
   const { t } = frame;
-  const values = state?.values ?? {};
+  const values = state?.values ?? (view.identifier ? { identifier: view.identifier } : {});
   const returnTo = returnToOf(c, view.returnTo);
   const withReturn = (path: string) => (returnTo ? `${path}?return_to=${encodeURIComponent(returnTo)}` : path);
   return renderPage(
@@ -107,7 +109,9 @@ signInPages.get("/login", async (c) => {
   const returnTo = c.req.query("return_to");
   // `reauth`: an OpenID client asked for a new sign-in (`prompt=login`, `max_age`): the form even with a session.
   if (c.req.query("reauth") !== "1" && (await pageSession(c))) return afterSignIn(c, returnTo);
-  return loginPage(c, { returnTo, notice: noticeOf(c) });
+  // `login_hint` of an OpenID client's request: the identifier filled in (the person may change it).
+  const hint = c.req.query("login_hint")?.slice(0, 254);
+  return loginPage(c, { returnTo, notice: noticeOf(c), identifier: hint });
 });
 
 signInPages.post(

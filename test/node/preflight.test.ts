@@ -39,6 +39,7 @@ describe("checkDeploy", () => {
         "breached-password check: register, against https://api.pwnedpasswords.com/range/",
         "Turnstile: TURNSTILE_SITE_KEY unset, TURNSTILE_SECRET unset",
         expect.stringMatching(/PBKDF2_ITERATIONS 100000: about 18 ms .*Workers Paid/),
+        "OpenID provider: on, issuer https://auth.example.com (register clients with POST /api/v1/admin/oauth/clients)",
       ]),
     );
   });
