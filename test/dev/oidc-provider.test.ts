@@ -3,6 +3,7 @@ import * as oauth from "oauth4webapi";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { runNodeScript } from "../node/admin-run.mjs";
 import { uniqueDevEmail, uniqueDevIp } from "./shared-server";
+import { currentStep, totpCode } from "../../scripts/totp.mjs";
 
 /**
  * Gatehouse as an OpenID provider under `npm run dev`, driven by two independent relying-party
@@ -57,7 +58,7 @@ class PageBrowser {
    * Follows an authorization request through the hosted pages: the sign-in (when asked), the
    * consent (when shown, allowed), until the redirect to the client's URI.
    */
-  async authorize(url: string, email: string, options: { consent?: "allow" | "deny" } = {}): Promise<URL> {
+  async authorize(url: string, email: string, options: { consent?: "allow" | "deny"; totpSecret?: string } = {}): Promise<URL> {
     let res = await this.go(url);
     for (let hops = 0; hops < 10; hops++) {
       const location = res.headers.get("location");
@@ -69,7 +70,10 @@ class PageBrowser {
       const html = await res.text();
       expect(res.status, html.slice(0, 600)).toBe(200);
       if (html.includes('action="/login"')) res = await this.submit(html, "/login", { identifier: email, password: PASSWORD });
-      else if (html.includes('action="/oauth/authorize"'))
+      else if (html.includes('action="/login/verify"') && options.totpSecret) {
+        // The step after the one that confirmed the app: a code the account's object has not seen.
+        res = await this.submit(html, "/login/verify", { code: totpCode(options.totpSecret, currentStep() + 1) });
+      } else if (html.includes('action="/oauth/authorize"'))
         res = await this.submit(html, "/oauth/authorize", { decision: options.consent ?? "allow" });
       else throw new Error(`unexpected page: ${html.slice(0, 600)}`);
     }
@@ -191,6 +195,40 @@ describe("openid-client against Gatehouse", () => {
     const out = await browser.go(logout.href);
     expect(out.headers.get("location")).toBe("http://127.0.0.1:53682/bye?state=bye");
     expect(browser.jar.has("__Host-gh_rt")).toBe(false);
+  });
+});
+
+describe("a second factor at the hosted sign-in", () => {
+  it("asks for the authenticator app's code before the code, and the ID token says so", async () => {
+    const { client_id, client_secret } = await newClient({ type: "confidential", first_party: true });
+    const email = await person();
+    const login = await api("/api/v1/auth/login", { body: { email, password: PASSWORD } });
+    const { access_token } = await login.json<{ access_token: string }>();
+    const started = await api("/api/v1/users/me/mfa/totp", { token: access_token, body: {} });
+    expect(started.status, await started.clone().text()).toBe(200);
+    const { secret } = await started.json<{ secret: string }>();
+    const confirmed = await api("/api/v1/users/me/mfa/totp/confirm", { token: access_token, body: { code: totpCode(secret) } });
+    expect(confirmed.status, await confirmed.clone().text()).toBe(200);
+
+    const config = await client.discovery(
+      new URL(base.replace("127.0.0.1", "localhost")),
+      client_id,
+      { id_token_signed_response_alg: "ES256" },
+      client.ClientSecretPost(client_secret ?? ""),
+      { execute: [client.allowInsecureRequests] },
+    );
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope: "openid",
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: "S256",
+      state,
+    });
+    const callback = await new PageBrowser().authorize(url.href, email, { totpSecret: secret });
+    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
+    expect(tokens.claims()!.amr).toEqual(["pwd", "otp", "mfa"]);
   });
 });
 
