@@ -149,11 +149,19 @@ describe("GET /docs", () => {
 });
 
 describe("GET /.well-known/openid-configuration", () => {
-  it("publishes the issuer and the JWKS location, and nothing that is not true", async () => {
+  it("publishes the issuer and the JWKS location, and the OpenID provider only while JWT_ISSUER is PUBLIC_URL", async () => {
     const res = await call("/.well-known/openid-configuration");
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({
+    expect(await res.json()).toMatchObject({
       issuer: "https://auth.example.com",
+      jwks_uri: "https://auth.example.com/.well-known/jwks.json",
+      ui_locales_supported: ["en", "de", "fr", "es", "it", "pt", "nl", "pl", "ja", "zh", "ko", "ar"],
+      authorization_endpoint: "https://auth.example.com/oauth/authorize",
+    });
+    // Another issuer: the provider is off, and the document says only what is true.
+    const off = await call("/.well-known/openid-configuration", { env: { JWT_ISSUER: "https://tokens.example.com" } });
+    expect(await off.json()).toEqual({
+      issuer: "https://tokens.example.com",
       jwks_uri: "https://auth.example.com/.well-known/jwks.json",
       ui_locales_supported: ["en", "de", "fr", "es", "it", "pt", "nl", "pl", "ja", "zh", "ko", "ar"],
     });

@@ -1,6 +1,6 @@
 import { and, asc, eq, isNull, lt, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./client";
-import { oauthClients, oauthCodes, oauthGrants, oauthRefreshTokens, users } from "./schema";
+import { oauthClients, oauthCodes, oauthGrants, oauthRefreshTokens, users, type User } from "./schema";
 
 /** Queries of Gatehouse as an OAuth 2.1 / OpenID Connect provider (issue #32). */
 
@@ -78,44 +78,8 @@ export function insertCode(db: Db, row: OAuthCode) {
   return db.insert(oauthCodes).values(row);
 }
 
-/**
- * Claims a code: exactly one of any number of concurrent redemptions gets its row; a used or
- * expired code gets none (the used row is read by {@link findCode} to revoke what the first issued).
- */
-export async function claimCode(db: Db, hash: string, now: Date): Promise<OAuthCode | undefined> {
-  return (
-    await db
-      .update(oauthCodes)
-      .set({ usedAt: now })
-      .where(and(eq(oauthCodes.hash, hash), isNull(oauthCodes.usedAt), sql`${oauthCodes.expiresAt} > ${now.getTime()}`))
-      .returning()
-  )[0];
-}
-
 export async function findCode(db: Db, hash: string): Promise<OAuthCode | undefined> {
   return (await db.select().from(oauthCodes).where(eq(oauthCodes.hash, hash)).limit(1))[0];
-}
-
-export function insertRefreshToken(db: Db, row: OAuthRefreshToken) {
-  return db.insert(oauthRefreshTokens).values(row);
-}
-
-/** Uses a refresh token once: its row if it was live (not used, not revoked, not expired, its family live). */
-export async function claimRefreshToken(db: Db, hash: string, now: Date): Promise<OAuthRefreshToken | undefined> {
-  return (
-    await db
-      .update(oauthRefreshTokens)
-      .set({ usedAt: now })
-      .where(
-        and(
-          eq(oauthRefreshTokens.hash, hash),
-          isNull(oauthRefreshTokens.usedAt),
-          isNull(oauthRefreshTokens.revokedAt),
-          sql`${oauthRefreshTokens.expiresAt} > ${now.getTime()}`,
-        ),
-      )
-      .returning()
-  )[0];
 }
 
 export async function findRefreshToken(db: Db, hash: string): Promise<OAuthRefreshToken | undefined> {
@@ -136,10 +100,12 @@ export function revokeFamily(db: Db, familyId: string, now: Date) {
  */
 export async function familyIsLive(
   db: Db,
-  args: { familyId: string; userId: string; clientId: string; credentialsEpoch: number },
+  args: { familyId: string; grantId: string; userId: string; clientId: string; credentialsEpoch: number },
 ): Promise<boolean> {
+  // The grant the family was issued under, by id: a grant removed and given again is another one.
   const row = await db.get<{ live: number }>(sql`SELECT (
-    EXISTS (SELECT 1 FROM ${oauthGrants} WHERE ${oauthGrants.userId} = ${args.userId} AND ${oauthGrants.clientId} = ${args.clientId})
+    EXISTS (SELECT 1 FROM ${oauthGrants} WHERE ${oauthGrants.id} = ${args.grantId} AND ${oauthGrants.userId} = ${args.userId}
+      AND ${oauthGrants.clientId} = ${args.clientId})
     AND NOT EXISTS (SELECT 1 FROM ${oauthRefreshTokens} WHERE ${oauthRefreshTokens.familyId} = ${args.familyId} AND ${oauthRefreshTokens.revokedAt} IS NOT NULL)
     AND EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${args.userId} AND ${users.isActive} = 1 AND ${users.deletedAt} IS NULL
       AND ${users.credentialsEpoch} <= ${args.credentialsEpoch})
@@ -174,4 +140,97 @@ export async function deleteExpiredOAuthRows(db: Db, cutoff: Date): Promise<void
     db.delete(oauthCodes).where(lt(oauthCodes.expiresAt, cutoff)),
     db.delete(oauthRefreshTokens).where(lt(oauthRefreshTokens.expiresAt, cutoff)),
   ]);
+}
+
+/** SQL: the family of token `hash` may still be honoured (grant there, family not revoked, account active at its epoch). */
+function refreshFamilyLive(hash: string) {
+  return sql`EXISTS (SELECT 1 FROM ${oauthRefreshTokens} AS t JOIN ${users} AS u ON u.id = t.user_id
+    WHERE t.hash = ${hash} AND u.is_active = 1 AND u.deleted_at IS NULL AND u.credentials_epoch <= t.credentials_epoch
+    AND EXISTS (SELECT 1 FROM ${oauthGrants} AS g WHERE g.id = t.grant_id AND g.user_id = t.user_id AND g.client_id = t.client_id)
+    AND NOT EXISTS (SELECT 1 FROM ${oauthRefreshTokens} AS r WHERE r.family_id = t.family_id AND r.revoked_at IS NOT NULL))`;
+}
+
+/**
+ * A code's redemption as one batch (one round trip to the primary): the claim, which holds only for
+ * this client, redirect URI and PKCE challenge while the code is unused and unexpired; the account;
+ * and, with `offline_access`, the family's first refresh token (`refreshHash`), written only if this
+ * claim won and the account is active.
+ */
+export async function redeemCodeBatch(
+  db: Db,
+  args: { hash: string; clientId: string; redirectUri: string; challenge: string; refreshHash: string; now: Date; refreshExpiresAt: Date },
+): Promise<{ code: OAuthCode | undefined; user: User | undefined }> {
+  const at = args.now.getTime();
+  const [claimed, account] = await db.batch([
+    db
+      .update(oauthCodes)
+      .set({ usedAt: args.now })
+      .where(
+        and(
+          eq(oauthCodes.hash, args.hash),
+          isNull(oauthCodes.usedAt),
+          sql`${oauthCodes.expiresAt} > ${at}`,
+          eq(oauthCodes.clientId, args.clientId),
+          eq(oauthCodes.redirectUri, args.redirectUri),
+          eq(oauthCodes.codeChallenge, args.challenge),
+        ),
+      )
+      .returning(),
+    db
+      .select()
+      .from(users)
+      .where(
+        sql`${users.id} = (SELECT c.user_id FROM ${oauthCodes} AS c WHERE c.hash = ${args.hash}
+          AND EXISTS (SELECT 1 FROM ${oauthGrants} AS g WHERE g.id = c.grant_id AND g.user_id = c.user_id AND g.client_id = c.client_id))`,
+      ),
+    db.insert(oauthRefreshTokens)
+      .select(sql`SELECT ${args.refreshHash}, c.family_id, c.grant_id, c.client_id, c.user_id, c.scopes, c.resource,
+      c.auth_time, c.amr, u.credentials_epoch, ${at}, ${args.refreshExpiresAt.getTime()}, NULL, NULL
+      FROM ${oauthCodes} AS c JOIN ${users} AS u ON u.id = c.user_id
+      WHERE c.hash = ${args.hash} AND c.used_at = ${at} AND c.client_id = ${args.clientId} AND c.scopes LIKE '%"offline_access"%'
+        AND u.is_active = 1 AND u.deleted_at IS NULL
+        AND EXISTS (SELECT 1 FROM ${oauthGrants} AS g WHERE g.id = c.grant_id AND g.user_id = c.user_id AND g.client_id = c.client_id)`),
+  ]);
+  return { code: claimed[0], user: account[0] };
+}
+
+/**
+ * A refresh as one batch: the claim (unused, unrevoked, unexpired, this client's), the account
+ * while the family is live, and the family's next token (`nextHash`), written only then.
+ */
+export async function refreshBatch(
+  db: Db,
+  args: { hash: string; clientId: string; nextHash: string; now: Date; expiresAt: Date; scopes: readonly string[] },
+): Promise<{ token: OAuthRefreshToken | undefined; user: User | undefined }> {
+  const at = args.now.getTime();
+  // A refresh never widens: the claim holds only while the token has every scope asked for (names from
+  // OAUTH_SCOPES, checked by the caller), so a refusal uses nothing up.
+  const hasScopes = args.scopes.map((s) => sql`${oauthRefreshTokens.scopes} LIKE ${`%"${s}"%`}`);
+  const [claimed, account] = await db.batch([
+    db
+      .update(oauthRefreshTokens)
+      .set({ usedAt: args.now })
+      .where(
+        and(
+          eq(oauthRefreshTokens.hash, args.hash),
+          isNull(oauthRefreshTokens.usedAt),
+          isNull(oauthRefreshTokens.revokedAt),
+          sql`${oauthRefreshTokens.expiresAt} > ${at}`,
+          eq(oauthRefreshTokens.clientId, args.clientId),
+          ...hasScopes,
+        ),
+      )
+      .returning(),
+    db
+      .select()
+      .from(users)
+      .where(
+        sql`${users.id} = (SELECT ${oauthRefreshTokens.userId} FROM ${oauthRefreshTokens} WHERE ${oauthRefreshTokens.hash} = ${args.hash}) AND ${refreshFamilyLive(args.hash)}`,
+      ),
+    db.insert(oauthRefreshTokens).select(sql`SELECT ${args.nextHash}, t.family_id, t.grant_id, t.client_id, t.user_id, t.scopes, t.resource,
+      t.auth_time, t.amr, t.credentials_epoch, ${at}, ${args.expiresAt.getTime()}, NULL, NULL
+      FROM ${oauthRefreshTokens} AS t WHERE t.hash = ${args.hash} AND t.used_at = ${at} AND t.client_id = ${args.clientId}
+        AND ${refreshFamilyLive(args.hash)}`),
+  ]);
+  return { token: claimed[0], user: account[0] };
 }

@@ -3,6 +3,7 @@ import { findClient, findGrant, grantUpsert, insertCode, type OAuthClient } from
 import type { User } from "../db/schema";
 import type { Deps } from "../kernel/deps";
 import { providerEnabled } from "./discovery";
+import { openClaims, sealClaims } from "../kernel/sealed";
 import { redirectUriMatches } from "./redirect-uris";
 import { allowedScopes, type OAuthScope } from "./scopes";
 import { newCode } from "./tokens";
@@ -83,7 +84,7 @@ export async function parseAuthorizationRequest(deps: Deps, q: (name: string) =>
   }
   const nonce = q("nonce") ?? null;
   if ((nonce?.length ?? 0) > 512 || (state?.length ?? 0) > 2048) return fail("invalid_request", "state or nonce is too long.");
-  const authAfter = q("auth_after");
+  const authAfter = await openAuthAfter(deps, q("auth_after"), client.id);
   return {
     ok: true,
     request: {
@@ -96,9 +97,25 @@ export async function parseAuthorizationRequest(deps: Deps, q: (name: string) =>
       prompt,
       maxAge,
       resource,
-      authAfter: authAfter && /^\d{1,15}$/.test(authAfter) ? Number(authAfter) : null,
+      authAfter,
     },
   };
+}
+
+const AUTH_AFTER_PREFIX = "ga1.";
+
+/**
+ * `auth_after`: the sign-in a request sent the person to (`prompt=login`, `max_age`, or none yet),
+ * sealed with the client's id so nobody can write one into a URL and skip the sign-in it stands for.
+ */
+export async function sealAuthAfter(deps: Deps, clientId: string): Promise<string> {
+  return sealClaims(await deps.keys(), AUTH_AFTER_PREFIX, { t: deps.now().getTime(), c: clientId });
+}
+
+async function openAuthAfter(deps: Deps, raw: string | undefined, clientId: string): Promise<number | null> {
+  if (!raw || raw.length > 512) return null;
+  const claims = await openClaims<{ t: number; c: string }>(await deps.keys(), AUTH_AFTER_PREFIX, raw);
+  return claims && claims.c === clientId && typeof claims.t === "number" ? claims.t : null;
 }
 
 /** What the person's browser session must still do before a code: sign in (again), consent, or nothing. */

@@ -100,15 +100,35 @@ export async function adminDeleteClient(deps: Deps, actorId: string, id: string)
   work.addAll(clientGrantsRemoval(deps.db, id, deps.now()));
   work.audit(auditRow(deps, { action: "oauth.client_deleted", actorUserId: actorId, resource: `oauth_client:${id}` }));
   const committed = await work.commit();
+  clientCache.delete(id);
   if (!committed.committed || committed.result(removed).length === 0) throw new AppError("not_found", { detail: "No such client." });
 }
 
 /** How a client authenticated at the token, revocation or introspection endpoint (or that it did not). */
 export type ClientCredentials = { clientId: string; secret: string | undefined; method: "basic" | "post" | "none" };
 
+/**
+ * Clients as this isolate last read them (from the nearest replica), for a minute: the token
+ * endpoint then costs one round trip to the primary (its batch), and a cold isolate one near read more. A deleted client's grants and tokens die in its deletion's
+ * batch, and the code and refresh batches require a live grant, so a cached entry admits nothing.
+ */
+const CLIENT_CACHE_MS = 60_000;
+const clientCache = new Map<string, { client: OAuthClient | undefined; at: number }>();
+
+async function cachedClient(deps: Deps, id: string): Promise<OAuthClient | undefined> {
+  const now = deps.now().getTime();
+  const hit = clientCache.get(id);
+  if (hit && now - hit.at < CLIENT_CACHE_MS) return hit.client;
+  // A replica's answer (near the caller): clients change rarely, and nothing a deleted one holds is honoured.
+  const client = await deps.replicas.peek(null, (db) => findClient(db, id));
+  if (clientCache.size > 1000) clientCache.clear();
+  clientCache.set(id, { client, at: now });
+  return client;
+}
+
 /** The client, when its credentials hold: a confidential one by its secret, a public one by its id alone. */
 export async function authenticateClient(deps: Deps, credentials: ClientCredentials): Promise<OAuthClient | null> {
-  const client = providerEnabled(deps.config) ? await findClient(deps.db, credentials.clientId) : undefined;
+  const client = providerEnabled(deps.config) ? await cachedClient(deps, credentials.clientId) : undefined;
   if (!client) return null;
   if (client.type === "public") return credentials.secret === undefined ? client : null;
   if (credentials.secret === undefined || !client.secretHash) return null;

@@ -1,20 +1,19 @@
 import { jwtVerify, SignJWT, type JWTHeaderParameters } from "jose";
 import { randomToken, sha256 } from "../crypto";
 import {
-  claimCode,
-  claimRefreshToken,
   familyIsLive,
   findCode,
   findRefreshToken,
-  insertRefreshToken,
+  redeemCodeBatch,
+  refreshBatch,
   revokeFamily,
   type OAuthClient,
   type OAuthRefreshToken,
 } from "../db/oauth";
 import { oauthRefreshTokens } from "../db/schema";
-import { findUserById } from "../db/users";
 import type { Deps } from "../kernel/deps";
 import { auditRow } from "../audit/audit";
+import { OAUTH_SCOPES } from "./scopes";
 
 /**
  * The token side of Gatehouse as an OAuth 2.1 / OpenID Connect provider: the code and refresh
@@ -94,55 +93,70 @@ export interface TokenAnswer {
   refresh_token?: string;
 }
 
-/** The PKCE check (S256 only): BASE64URL(SHA-256(verifier)) equals the challenge. */
-async function pkceHolds(verifier: string | undefined, challenge: string): Promise<boolean> {
-  if (!verifier || !/^[A-Za-z0-9._~-]{43,128}$/.test(verifier)) return false;
+/** The PKCE S256 challenge of a verifier, or null for a verifier RFC 7636 does not allow. */
+async function challengeOf(verifier: string | undefined): Promise<string | null> {
+  if (!verifier || !/^[A-Za-z0-9._~-]{43,128}$/.test(verifier)) return null;
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
-  const computed = btoa(String.fromCharCode(...digest))
+  return btoa(String.fromCharCode(...digest))
     .replaceAll("+", "-")
     .replaceAll("/", "_")
     .replace(/=+$/, "");
-  return computed === challenge;
 }
 
-/** `grant_type=authorization_code`: the code once, for this client, redirect URI and verifier. */
+/**
+ * `grant_type=authorization_code`: one batch claims the code for this client, redirect URI and
+ * verifier, reads the account and writes the first refresh token; the tokens are signed here.
+ */
 export async function redeemCode(
   deps: Deps,
   client: OAuthClient,
   form: { code?: string | undefined; redirect_uri?: string | undefined; code_verifier?: string | undefined; resource?: string | undefined },
 ): Promise<TokenAnswer> {
-  if (!form.code) throw new OAuthError("invalid_request", "code is required.");
+  if (!form.code || form.code.length > 256) throw new OAuthError("invalid_request", "code is required.");
+  if (!form.redirect_uri) throw new OAuthError("invalid_request", "redirect_uri is required.");
+  const challenge = await challengeOf(form.code_verifier);
+  if (!challenge) throw new OAuthError("invalid_grant", "A code_verifier (43 to 128 characters) is required.");
   const hash = await tokenHash(form.code);
   const now = deps.now();
-  const claimed = await claimCode(deps.db, hash, now);
-  if (!claimed) {
-    // A second redemption: whatever the first issued is revoked (RFC 6749 4.1.2, OAuth 2.1).
-    const used = await findCode(deps.db, hash);
-    if (used?.usedAt) {
+  const refresh = `gro_${randomToken(32)}`;
+  const { code, user } = await redeemCodeBatch(deps.db, {
+    hash,
+    clientId: client.id,
+    redirectUri: form.redirect_uri,
+    challenge,
+    refreshHash: await tokenHash(refresh),
+    now,
+    refreshExpiresAt: new Date(now.getTime() + REFRESH_TTL_MS),
+  });
+  if (!code) {
+    // A code used before: whatever its first redemption issued is revoked (OAuth 2.1). A code that
+    // did not match (another client, redirect URI or verifier) stays as it was.
+    const known = await findCode(deps.db, hash);
+    if (known?.usedAt && known.clientId === client.id) {
       await deps
         .work()
-        .addAll([revokeFamily(deps.db, used.familyId, now), familyMarker(deps, used, now)])
+        .addAll([revokeFamily(deps.db, known.familyId, now), familyMarker(deps, known, now)])
         .commit();
     }
-    throw new OAuthError("invalid_grant", "The code is invalid, expired or was already used.");
+    throw new OAuthError(
+      "invalid_grant",
+      "The code is invalid, expired, already used, or was issued for another redirect_uri or code_challenge.",
+    );
   }
-  if (claimed.clientId !== client.id) throw new OAuthError("invalid_grant", "The code was issued to another client.");
-  if (form.redirect_uri !== claimed.redirectUri)
-    throw new OAuthError("invalid_grant", "redirect_uri differs from the authorization request's.");
-  if (!(await pkceHolds(form.code_verifier, claimed.codeChallenge)))
-    throw new OAuthError("invalid_grant", "The code_verifier does not match the code_challenge.");
-  if (form.resource !== undefined && form.resource !== claimed.resource) {
+  if (!user || !user.isActive || user.deletedAt) throw new OAuthError("invalid_grant", "The account is no longer active.");
+  if (form.resource !== undefined && form.resource !== code.resource) {
+    await deps
+      .work()
+      .addAll([revokeFamily(deps.db, code.familyId, now)])
+      .commit();
     throw new OAuthError("invalid_target", "The resource differs from the authorization request's.");
   }
-  const user = await findUserById(deps.db, claimed.userId);
-  if (!user || !user.isActive) throw new OAuthError("invalid_grant", "The account is no longer active.");
-  const family = { familyId: claimed.familyId, grantId: claimed.grantId, credentialsEpoch: user.credentialsEpoch };
-  return issueTokens(deps, client, {
-    ...claimed,
-    ...family,
+  return signTokens(deps, client, {
+    ...code,
+    credentialsEpoch: user.credentialsEpoch,
     user,
-    nonce: claimed.nonce,
-    includeIdToken: claimed.scopes.includes("openid"),
+    includeIdToken: code.scopes.includes("openid"),
+    refresh: code.scopes.includes("offline_access") ? refresh : null,
   });
 }
 
@@ -170,18 +184,31 @@ function familyMarker(
   });
 }
 
-/** `grant_type=refresh_token`: rotation with no grace; a replay ends the family. */
+/** `grant_type=refresh_token`: one batch rotates (no grace); a replay ends the family. */
 export async function refreshGrant(
   deps: Deps,
   client: OAuthClient,
   form: { refresh_token?: string | undefined; scope?: string | undefined },
 ) {
-  if (!form.refresh_token) throw new OAuthError("invalid_request", "refresh_token is required.");
+  if (!form.refresh_token || form.refresh_token.length > 256) throw new OAuthError("invalid_request", "refresh_token is required.");
   const hash = await tokenHash(form.refresh_token);
   const now = deps.now();
-  const claimed = await claimRefreshToken(deps.db, hash, now);
-  if (!claimed) {
+  const next = `gro_${randomToken(32)}`;
+  const asked = form.scope === undefined ? [] : form.scope.split(" ").filter(Boolean);
+  if (asked.some((s) => !(OAUTH_SCOPES as readonly string[]).includes(s))) throw new OAuthError("invalid_scope", "Unknown scope.");
+  const { token, user } = await refreshBatch(deps.db, {
+    hash,
+    clientId: client.id,
+    nextHash: await tokenHash(next),
+    now,
+    expiresAt: new Date(now.getTime() + REFRESH_TTL_MS),
+    scopes: asked,
+  });
+  if (!token) {
     const known = await findRefreshToken(deps.db, hash);
+    if (known && !known.usedAt && !known.revokedAt && known.clientId === client.id && asked.some((s) => !known.scopes.includes(s))) {
+      throw new OAuthError("invalid_scope", "A refresh cannot widen the scopes.");
+    }
     if (known?.usedAt && !known.revokedAt && known.clientId === client.id) {
       await deps
         .work()
@@ -189,19 +216,15 @@ export async function refreshGrant(
         .audit(auditRow(deps, { action: "oauth.refresh_reused", userId: known.userId, resource: `oauth_client:${known.clientId}` }))
         .commit();
     }
-    throw new OAuthError("invalid_grant", "The refresh token is invalid, expired, revoked or was already used.");
+    throw new OAuthError("invalid_grant", "The refresh token is invalid, expired, revoked, already used, or another client's.");
   }
-  if (claimed.clientId !== client.id) throw new OAuthError("invalid_grant", "The refresh token was issued to another client.");
-  const live = await familyIsLive(deps.db, { ...claimed });
-  const user = live ? await findUserById(deps.db, claimed.userId) : undefined;
   if (!user) throw new OAuthError("invalid_grant", "The grant was revoked.");
-  const asked = form.scope ? form.scope.split(" ").filter(Boolean) : claimed.scopes;
-  if (asked.some((s) => !claimed.scopes.includes(s))) throw new OAuthError("invalid_scope", "A refresh cannot widen the scopes.");
-  return issueTokens(deps, client, { ...claimed, scopes: asked, user, nonce: null, includeIdToken: false, refreshScopes: claimed.scopes });
+  const scopes = asked.length > 0 ? asked : token.scopes;
+  return signTokens(deps, client, { ...token, scopes, user, nonce: null, includeIdToken: false, refresh: next });
 }
 
-/** The access token (and an ID token, and a refresh token with `offline_access`) of a grant. */
-async function issueTokens(
+/** The access token, an ID token (`openid`, at the code grant), and the refresh token the batch wrote. */
+async function signTokens(
   deps: Deps,
   client: OAuthClient,
   grant: Pick<OAuthRefreshToken, "familyId" | "grantId" | "resource" | "authTime" | "amr" | "credentialsEpoch"> & {
@@ -209,25 +232,26 @@ async function issueTokens(
     user: { id: string; email: string; emailVerified: boolean; fullName: string; locale: string | null };
     nonce: string | null;
     includeIdToken: boolean;
-    refreshScopes?: string[];
+    refresh: string | null;
   },
 ): Promise<TokenAnswer> {
   const keys = await deps.keys();
-  const now = deps.now();
-  const iat = Math.floor(now.getTime() / 1000);
+  const iat = Math.floor(deps.now().getTime() / 1000);
   const ttl = deps.config.oauthAccessTokenTtl;
+  const authTime = Math.floor(grant.authTime.getTime() / 1000);
   const sign = (payload: Record<string, unknown>, typ: string) =>
     new SignJWT(payload)
       .setProtectedHeader({ alg: keys.signing.alg, kid: keys.signing.kid, typ })
       .setIssuer(deps.config.publicUrl)
       .setIssuedAt(iat);
   const scope = grant.scopes.join(" ");
-  const accessToken = await sign(
+  const access = sign(
     {
       client_id: client.id,
       scope,
       sid: grant.familyId,
-      auth_time: Math.floor(grant.authTime.getTime() / 1000),
+      gid: grant.grantId,
+      auth_time: authTime,
       amr: grant.amr,
       ep: grant.credentialsEpoch,
     },
@@ -238,50 +262,31 @@ async function issueTokens(
     .setJti(crypto.randomUUID())
     .setExpirationTime(iat + ttl)
     .sign(keys.signing.key);
-  const answer: TokenAnswer = { access_token: accessToken, token_type: "Bearer", expires_in: ttl, scope };
-  if (grant.includeIdToken) {
-    answer.id_token = await sign(
-      {
-        auth_time: Math.floor(grant.authTime.getTime() / 1000),
-        amr: grant.amr,
-        azp: client.id,
-        ...(grant.nonce ? { nonce: grant.nonce } : {}),
-        ...userClaims(grant.user, grant.scopes),
-      },
-      "JWT",
-    )
-      .setSubject(grant.user.id)
-      .setAudience(client.id)
-      .setExpirationTime(iat + ID_TOKEN_TTL_S)
-      .sign(keys.signing.key);
-  }
-  const refreshScopes = grant.refreshScopes ?? grant.scopes;
-  if (refreshScopes.includes("offline_access")) {
-    const refresh = `gro_${randomToken(32)}`;
-    await deps
-      .work()
-      .addAll([
-        insertRefreshToken(deps.db, {
-          hash: await tokenHash(refresh),
-          familyId: grant.familyId,
-          grantId: grant.grantId,
-          clientId: client.id,
-          userId: grant.user.id,
-          scopes: refreshScopes,
-          resource: grant.resource,
-          authTime: grant.authTime,
+  const id = grant.includeIdToken
+    ? sign(
+        {
+          auth_time: authTime,
           amr: grant.amr,
-          credentialsEpoch: grant.credentialsEpoch,
-          createdAt: now,
-          expiresAt: new Date(now.getTime() + REFRESH_TTL_MS),
-          usedAt: null,
-          revokedAt: null,
-        }),
-      ])
-      .commit();
-    answer.refresh_token = refresh;
-  }
-  return answer;
+          azp: client.id,
+          ...(grant.nonce ? { nonce: grant.nonce } : {}),
+          ...userClaims(grant.user, grant.scopes),
+        },
+        "JWT",
+      )
+        .setSubject(grant.user.id)
+        .setAudience(client.id)
+        .setExpirationTime(iat + ID_TOKEN_TTL_S)
+        .sign(keys.signing.key)
+    : null;
+  const [accessToken, idToken] = await Promise.all([access, id]);
+  return {
+    access_token: accessToken,
+    token_type: "Bearer",
+    expires_in: ttl,
+    scope,
+    ...(idToken ? { id_token: idToken } : {}),
+    ...(grant.refresh ? { refresh_token: grant.refresh } : {}),
+  };
 }
 
 /** The claims `profile` and `email` release, in an ID token and at userinfo. */
@@ -301,6 +306,8 @@ export interface OAuthAccessClaims {
   client_id: string;
   scope: string;
   sid: string;
+  /** The grant it was issued under: a grant removed and given again does not revive it. */
+  gid: string;
   ep: number;
   aud: string | string[];
   exp: number;
@@ -326,7 +333,14 @@ async function verifyOAuthAccessToken(deps: Deps, token: string): Promise<OAuthA
         currentDate: deps.now(),
       },
     );
-    if (typeof payload.client_id !== "string" || typeof payload.sid !== "string" || typeof payload.sub !== "string") return null;
+    if (
+      typeof payload.client_id !== "string" ||
+      typeof payload.sid !== "string" ||
+      typeof payload.gid !== "string" ||
+      typeof payload.sub !== "string"
+    ) {
+      return null;
+    }
     return payload as unknown as OAuthAccessClaims;
   } catch {
     return null;
@@ -339,6 +353,7 @@ export async function liveAccessToken(deps: Deps, token: string): Promise<OAuthA
   if (!claims) return null;
   const live = await familyIsLive(deps.db, {
     familyId: claims.sid,
+    grantId: claims.gid,
     userId: claims.sub,
     clientId: claims.client_id,
     credentialsEpoch: claims.ep,
@@ -365,7 +380,7 @@ export async function revokeToken(deps: Deps, client: OAuthClient, token: string
       .addAll([
         familyMarker(
           deps,
-          { familyId: access.sid, grantId: "", clientId: client.id, userId: access.sub, scopes: access.scope.split(" ") },
+          { familyId: access.sid, grantId: access.gid, clientId: client.id, userId: access.sub, scopes: access.scope.split(" ") },
           now,
         ),
       ])

@@ -19,6 +19,7 @@ import { COPY_SCRIPT } from "./security-view";
 import { PASSKEY_SCRIPT } from "./passkey-view";
 import { listOwnPasskeys } from "../accounts/passkeys";
 import { ownIdentities } from "../federation/identities";
+import { ownGrants } from "../oidc/grants";
 import type { PageSession } from "./session";
 import { formTranslator } from "./language";
 
@@ -40,7 +41,7 @@ async function loadData(c: Context<AppEnv>, session: PageSession, eventsCursor: 
       throw error;
     }
   };
-  const [sessions, devices, apiKeys, eventPage, reverts, mfa, pendingUri, { passkeys }, identities] = await Promise.all([
+  const [sessions, devices, apiKeys, eventPage, reverts, mfa, pendingUri, { passkeys }, identities, grants] = await Promise.all([
     listSessions(deps, user.id, session.sessionId, { limit: 50 }),
     listDevices(deps, user),
     listApiKeys(deps, user),
@@ -51,10 +52,11 @@ async function loadData(c: Context<AppEnv>, session: PageSession, eventsCursor: 
     user.secondFactors.includes("totp") ? null : pendingTotpUri(deps, user),
     listOwnPasskeys(deps, user),
     ownIdentities(deps, user.id),
+    ownGrants(deps, user.id),
   ]);
   const enrolment = pendingUri ? { uri: pendingUri, secret: base32Secret(pendingUri) } : null;
   const emailCodeOffered = deps.config.emailCode.signIn;
-  return { sessions, devices, apiKeys, events: eventPage, reverts, mfa, enrolment, passkeys, emailCodeOffered, identities };
+  return { sessions, devices, apiKeys, events: eventPage, reverts, mfa, enrolment, passkeys, emailCodeOffered, identities, grants };
 }
 
 export interface Outcome {
@@ -167,4 +169,5 @@ const anchorOf = (form: FormName) =>
     email_code_setting: "email-code",
     identity_link: "identities",
     identity_unlink: "identities",
+    grant_revoke: "apps",
   })[form as string] ?? form;

@@ -17,6 +17,7 @@ import { EmailCodeSection } from "./email-code-setting";
 import type { PasskeyView } from "../accounts/passkeys";
 import { DISABLED_PASSWORD } from "../accounts/passwords";
 import type { IdentityView } from "../federation/identities";
+import type { GrantView } from "../oidc/grants";
 import { IdentitiesSection } from "./external-view";
 import type { PageSession } from "./session";
 
@@ -37,6 +38,8 @@ export interface AccountData {
   emailCodeOffered: boolean;
   /** External identities linked to the account (OAUTH_PROVIDERS). */
   identities: IdentityView[];
+  /** Apps with access: the OAuth clients the person allowed (Gatehouse as an OpenID provider). */
+  grants: GrantView[];
 }
 
 export interface AccountView {
@@ -95,6 +98,7 @@ export const AccountPage: FC<AccountView> = (view) => {
         <a href="#security">{t.text("security.title")}</a>
         {data.emailCodeOffered ? <a href="#email-code">{t.text("emailCodeSetting.title")}</a> : null}
         {providers.length > 0 || data.identities.length > 0 ? <a href="#identities">{t.text("identities.title")}</a> : null}
+        <a href="#apps">{t.text("oauth.appsTitle")}</a>
         <a href="#sessions">{t.text("account.sessions")}</a>
         <a href="#devices">{t.text("account.devices")}</a>
         <a href="#api-keys">{t.text("account.apiKeys")}</a>
@@ -237,6 +241,7 @@ export const AccountPage: FC<AccountView> = (view) => {
         signInAgain={proof === "password" && user.passwordHash === DISABLED_PASSWORD}
         stateOf={stateOf}
       />
+      <Apps frame={frame} grants={data.grants} failed={stateOf("grant_revoke")} />
 
       <Sessions frame={frame} data={data} failed={stateOf("session_revoke")} />
       <Devices frame={frame} devices={data.devices} failed={stateOf("device_revoke")} />
@@ -271,6 +276,42 @@ export const AccountPage: FC<AccountView> = (view) => {
         </Form>
       </section>
     </Layout>
+  );
+};
+
+/** `/account#apps`: the apps with access, each with its scopes and a button that removes its access at once. */
+const Apps: FC<{ frame: Frame; grants: GrantView[]; failed: FormState | undefined }> = ({ frame, grants, failed }) => {
+  const { t } = frame;
+  return (
+    <section id="apps" aria-labelledby="apps-h">
+      <h2 id="apps-h">{t.text("oauth.appsTitle")}</h2>
+      <ErrorSummary t={t} state={failed} form="grant_revoke" />
+      <p>{t.text("oauth.appsIntro")}</p>
+      {grants.length === 0 ? <p class="muted">{t.text("oauth.appsNone")}</p> : null}
+      <ul class="items">
+        {grants.map((grant, i) => (
+          <li>
+            <span>
+              <strong id={`app-${i}`}>{grant.name}</strong>
+              {grant.scopes.length > 0 ? (
+                <>
+                  <br />
+                  <span>{grant.scopes.map((scope) => t.maybe(`oauth.scopes.${scope}`) ?? scope).join(" · ")}</span>
+                </>
+              ) : null}
+              <br />
+              <span class="muted">{t.text("oauth.appsSince", { date: whenText(t, grant.created_at) })}</span>
+            </span>
+            <Form frame={frame} name="grant_revoke" action="/account/grants/revoke" class="inline">
+              <Hidden name="client_id" value={grant.client_id} />
+              <button type="submit" class="secondary" aria-describedby={`app-${i}`}>
+                {t.text("oauth.appsRemove")}
+              </button>
+            </Form>
+          </li>
+        ))}
+      </ul>
+    </section>
   );
 };
 

@@ -132,6 +132,49 @@ export const adminStrings = {
     `Signed in ${created} · last active ${lastUsed}${ip ? ` · IP ${ip}` : ""}`,
   deviceDetails: (first: string, last: string, ip: string | null) => `First seen ${first} · last seen ${last}${ip ? ` · IP ${ip}` : ""}`,
   logDetails: (when: string, ip: string | null) => `${when}${ip ? ` · IP ${ip}` : ""}`,
+  oauthClients: "OAuth clients",
+  oauthClientsIntro:
+    "Apps that sign people in with this site through OAuth 2.1 / OpenID Connect. Deleting one ends its sign-ins at once: its grants, codes and tokens stop working.",
+  oauthProviderOff: (issuer: string, publicUrl: string) =>
+    `The OpenID provider is off: JWT_ISSUER (${issuer}) differs from PUBLIC_URL (${publicUrl}). Clients registered here sign nobody in until they match.`,
+  registeredClients: "Registered clients",
+  noOauthClients: "No OAuth clients yet.",
+  clientTypes: { confidential: "confidential", public: "public" } as Record<string, string>,
+  firstPartyBadge: "first-party",
+  clientTimes: (created: string, lastUsed: string) => `created ${created} · last used ${lastUsed}`,
+  redirectUrisLine: (uris: string[]) => `Redirect URIs: ${uris.join(", ")}`,
+  postLogoutUrisLine: (uris: string[]) => `After sign-out: ${uris.join(", ")}`,
+  deleteClient: "Delete",
+  deleteClientLabel: (name: string) => `Delete the client ${name}`,
+  noSuchClient: "That client no longer exists.",
+  newClient: "Register a client",
+  clientName: {
+    label: "Name",
+    hint: "People see it on the consent page and in their account's apps.",
+    invalid: "Enter a name of up to 100 characters.",
+  },
+  redirectUris: {
+    label: "Redirect URIs",
+    hint: "One a line: https, loopback http (any port on 127.0.0.1 or [::1]), or a reverse-domain scheme such as com.example.app:/callback.",
+    invalid: "Enter 1 to 20 redirect URIs, one a line.",
+  },
+  clientType: {
+    label: "Type",
+    confidential: "Confidential: a server that keeps a secret",
+    public: "Public: a mobile or single-page app (no secret, PKCE)",
+    invalid: "Choose a type.",
+  },
+  firstParty: "First-party: the site's own app, which skips the consent page",
+  postLogoutUris: {
+    label: "Redirect URIs after sign-out (optional)",
+    hint: "One a line, by the same rules.",
+    invalid: "Enter up to 20 URIs, one a line.",
+  },
+  createClient: "Register client",
+  clientCreated: (name: string) => `The client ${name} was registered.`,
+  clientId: "Client id",
+  clientSecret: "Client secret: copy it now, it is not shown again.",
+  noSecret: "A public client has no secret: it proves itself with PKCE.",
 } as const;
 
 /** A timestamp as the console shows it: "2026-11-22 03:25 UTC", sortable and the same for every operator. */
@@ -152,6 +195,7 @@ export const ADMIN_NOTICES = {
     "The user was signed out everywhere, their password and API keys no longer work, and a link to set a new password was mailed.",
   superuser_granted: "The user is now a superuser.",
   superuser_revoked: "The user is no longer a superuser.",
+  oauth_client_deleted: "The client was deleted: its grants, codes and tokens no longer work.",
   second_factors_reset:
     "The user's authenticator app, passkeys and recovery codes were removed, and the user was mailed. Their next set-up needs a code mailed to their address.",
 } as const;

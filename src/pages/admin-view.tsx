@@ -8,19 +8,21 @@ import { adminStrings, adminWhen } from "./admin-strings";
 import { deviceLabel, eventLabel } from "./account-view";
 
 /**
- * `/admin`: the administration console's three views (users, one user, the audit log). Every
- * action is a POST form with its own CSRF token; the handlers are in admin.tsx.
+ * `/admin`: the administration console's views (users, one user, the audit log, webhooks; the
+ * OAuth clients' view is in admin-oauth-clients.tsx). Every action is a POST form with its own
+ * CSRF token; the handlers are in admin.tsx.
  */
 
 const w = adminStrings;
 
-/** The layout of every console view: the two sections as a menu, then the notice, if any. */
-const AdminLayout: FC<PropsWithChildren<{ frame: Frame; title: string; notice: string | null; failed?: boolean }>> = (p) => (
+/** The layout of every console view: its sections as a menu, then the notice, if any. */
+export const AdminLayout: FC<PropsWithChildren<{ frame: Frame; title: string; notice: string | null; failed?: boolean }>> = (p) => (
   <Layout frame={p.frame} title={p.title} wide failed={p.failed ?? false}>
     <nav class="toc" aria-label={w.nav}>
       <a href="/admin">{w.users}</a>
       <a href="/admin/audit-logs">{w.auditLog}</a>
       <a href="/admin/webhooks">{w.webhooks}</a>
+      <a href="/admin/oauth-clients">{w.oauthClients}</a>
     </nav>
     <Notice t={p.frame.t} notice={p.notice} />
     {p.children}

@@ -36,14 +36,14 @@ import type { NoticeKey } from "./respond";
 export const adminPages = new Hono<AppEnv>();
 
 /** The signed-in superuser, or the answer for anyone else: sign in first, or a 403 page. */
-async function superuser(c: Context<AppEnv>, session: PageSession | null, returnTo: string): Promise<PageSession | Response> {
+export async function superuser(c: Context<AppEnv>, session: PageSession | null, returnTo: string): Promise<PageSession | Response> {
   if (!session) return toSignIn(c, returnTo);
   if (!session.user.isSuperuser) return messagePage(c, 403, { english: adminStrings.forbiddenTitle }, { english: adminStrings.forbidden });
   return session;
 }
 
 /** A GET path and query to come back to after signing in (only this worker's own /admin paths). */
-const here = (c: Context<AppEnv>) => {
+export const here = (c: Context<AppEnv>) => {
   const url = new URL(c.req.url);
   return `${url.pathname}${url.search}`;
 };
@@ -52,10 +52,10 @@ const here = (c: Context<AppEnv>) => {
 const queryOf = (c: Context<AppEnv>, names: readonly string[]) =>
   Object.fromEntries(names.map((name) => [name, c.req.query(name)?.trim() || undefined])) as Record<string, string | undefined>;
 
-const GENERIC = "This could not be done. Check the form and try again.";
+export const GENERIC = "This could not be done. Check the form and try again.";
 
 /** Schema field errors in the console's words. */
-function fieldErrors(error: z.ZodError, words: Record<string, { invalid: string } | undefined>): Record<string, string> {
+export function fieldErrors(error: z.ZodError, words: Record<string, { invalid: string } | undefined>): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const issue of error.issues) {
     const name = String(issue.path[0] ?? "");

@@ -70,6 +70,8 @@ const FORMS = [
   "admin_sessions_revoke",
   "admin_redeliver",
   "admin_mfa_reset",
+  "admin_oauth_client_create",
+  "admin_oauth_client_delete",
 ] as const;
 export type FormName = (typeof FORMS)[number];
 export type FormTokens = Record<FormName, string>;

@@ -1,7 +1,7 @@
 import { Hono, type Context } from "hono";
 import { jwtVerify, type JWTHeaderParameters } from "jose";
 import { findClient } from "../db/oauth";
-import { answerUrl, issueCode, nextStep, parseAuthorizationRequest, type AuthorizationRequest } from "../oidc/authorize";
+import { answerUrl, issueCode, nextStep, parseAuthorizationRequest, sealAuthAfter, type AuthorizationRequest } from "../oidc/authorize";
 import { redirectUriMatches } from "../oidc/redirect-uris";
 import { shippedLocale } from "../i18n";
 import { logOut } from "../sessions/sessions";
@@ -70,7 +70,8 @@ async function proceed(
   if (step === "sign_in") {
     if (request.prompt.has("none")) return c.redirect(answerUrl(deps, request, { error: "login_required" }), 302);
     const again = session !== null;
-    const back = authorizeUrl(c, params, again ? { auth_after: String(deps.now().getTime()) } : {});
+    // The sign-in this sends the person to is the one the request accepts (sealed: not forgeable in a URL).
+    const back = authorizeUrl(c, params, { auth_after: await sealAuthAfter(deps, request.client.id) });
     const hint = params.login_hint && params.login_hint.length <= 254 ? `&login_hint=${encodeURIComponent(params.login_hint)}` : "";
     return c.redirect(`/login?${again ? "reauth=1&" : ""}return_to=${encodeURIComponent(back)}${hint}`, 303);
   }

@@ -99,6 +99,7 @@ label{display:block;font-weight:600;margin:.9rem 0 .25rem}
 .hint{display:block;color:var(--muted);font-size:.9rem;margin:.1rem 0 .3rem}
 input[type=text],input[type=email],input[type=password],input[type=number],select{width:100%;font:inherit;color:var(--fg);background:var(--card);border:1px solid var(--line);border-radius:.4rem;padding:.55rem .65rem;min-height:2.75rem}
 input[aria-invalid=true]{border:2px solid var(--err)}
+textarea{display:block;width:100%;font:inherit;font-family:ui-monospace,monospace;color:var(--fg);background:var(--card);border:1px solid var(--line);border-radius:.4rem;padding:.55rem .65rem;min-height:5.5rem}textarea[aria-invalid=true]{border:2px solid var(--err)}
 fieldset{border:0;padding:0;margin:.9rem 0 0}legend{font-weight:600}
 .check{display:flex;gap:.5rem;align-items:center;font-weight:400;margin:.35rem 0}
 button{font:inherit;font-weight:600;border-radius:.4rem;padding:.6rem 1.1rem;min-height:2.75rem;cursor:pointer;margin-top:1rem;border:2px solid var(--accent);background:var(--accent);color:var(--on-accent)}

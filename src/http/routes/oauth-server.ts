@@ -108,6 +108,8 @@ oauthServerRoutes.post(
   endpoint(async (c) => {
     const form = await formOf(c);
     const client = await clientOf(c, form);
+    // Introspection is for clients that authenticate (RFC 7662 2.1): a public client's id proves nothing.
+    if (client.type === "public") throw new OAuthError("invalid_client", "Introspection needs a confidential client's credentials.", 401);
     if (!form.token) throw new OAuthError("invalid_request", "token is required.");
     return c.json(await introspect(c.var.deps, client, form.token), 200, { "Cache-Control": "no-store" });
   }),
