@@ -230,11 +230,15 @@ describe("CORS", () => {
       const page = await call(path, { headers: { Origin: APP } });
       expect(corsHeaders(page), `GET ${path}`).toEqual([]);
     }
-    for (const path of ["/api/v1/users/me", "/client/v1/gatehouse.js", "/.well-known/jwks.json", "/openapi.json"]) {
+    for (const path of ["/api/v1/users/me", "/client/v1/gatehouse.js", "/openapi.json"]) {
       const res = await call(path, { headers: { Origin: APP } });
       expect(res.headers.get("access-control-allow-origin"), path).toBe(APP);
       expect(res.headers.get("access-control-allow-credentials"), path).toBe("true");
     }
+    // The OpenID provider's public endpoints (API.md v1.2): any origin, never with credentials.
+    const jwks = await call("/.well-known/jwks.json", { headers: { Origin: APP } });
+    expect(jwks.headers.get("access-control-allow-origin")).toBe("*");
+    expect(jwks.headers.get("access-control-allow-credentials")).toBeNull();
   });
 
   it("sends nothing CORS-related when no origin is configured", async () => {
