@@ -77,6 +77,7 @@ export type AuditAction =
   | "identity.unlinked"
   | "oauth.client_created"
   | "oauth.client_deleted"
+  | "oauth.client_registered"
   | "oauth.consent_given"
   | "oauth.grant_revoked"
   | "oauth.refresh_reused";

@@ -75,6 +75,7 @@ const DEFAULT_LIMITS = {
   email_code_address_30_days: { limit: 100, window: 30 * 86_400 },
   email_code_notice_address_day: { limit: 1, window: 86_400 },
   passkey_ip_minute: { limit: 10, window: 60 },
+  oauth_register_ip_hour: { limit: 10, window: 3600 },
 } as const satisfies Record<string, { limit: number; window: number }>;
 
 type LimitName = keyof typeof DEFAULT_LIMITS;
@@ -119,6 +120,8 @@ const IP_ACTIONS = {
   // Sign-in codes mailed, and their answers.
   email_code: ["email_code_ip_hour"],
   email_code_verify: ["email_code_verify_ip_minute"],
+  // OAuth clients registering themselves (RFC 7591).
+  oauth_register: ["oauth_register_ip_hour"],
 } as const satisfies Record<string, readonly LimitName[]>;
 
 /** Actions counted per signed-in user (one Durable Object per user id, `user:<id>`). */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defineSection, seconds } from "./define";
+import { defineSection, flag, seconds } from "./define";
 
 /**
  * Tokens and sessions: JWT_ISSUER, JWT_AUDIENCE, JWT_ALG, JWT_PRIVATE_JWKS,
@@ -55,6 +55,11 @@ export const tokens = defineSection({
       note: "5 min",
       doc: "lifetime of access tokens issued to OAuth clients (Gatehouse as an OpenID provider), ≥ 60; offline verifiers see a revocation only at expiry",
     },
+    OAUTH_DYNAMIC_CLIENT_REGISTRATION: {
+      kind: "var",
+      schema: flag,
+      doc: "`true`: OAuth clients may register themselves (RFC 7591, what MCP clients use): public clients only, always consent, limited per IP (`oauth_register_ip_hour`), removed after 30 days unused",
+    },
     REFRESH_TOKEN_TTL_SECONDS: {
       kind: "var",
       schema: seconds(30 * 86400, 60),
@@ -82,6 +87,7 @@ export const tokens = defineSection({
     signingKeyEncryptionSecret: v.SIGNING_KEY_ENCRYPTION_SECRET,
     accessTokenTtl: v.ACCESS_TOKEN_TTL_SECONDS,
     oauthAccessTokenTtl: v.OAUTH_ACCESS_TOKEN_TTL_SECONDS,
+    oauthDynamicRegistration: v.OAUTH_DYNAMIC_CLIENT_REGISTRATION,
     refreshTokenTtl: v.REFRESH_TOKEN_TTL_SECONDS,
     sessionIdleTtl: v.SESSION_IDLE_TTL_SECONDS,
     refreshReuseGrace: v.REFRESH_REUSE_GRACE_SECONDS,

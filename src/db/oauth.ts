@@ -21,6 +21,29 @@ export function insertClient(db: Db, row: OAuthClient) {
   return db.insert(oauthClients).values(row);
 }
 
+/** A client's last use (a code issued to it), moved at most once a day. */
+export function clientUsed(db: Db, id: string, now: Date) {
+  const dayAgo = now.getTime() - 86_400_000;
+  return db
+    .update(oauthClients)
+    .set({ lastUsedAt: now })
+    .where(and(eq(oauthClients.id, id), sql`(${oauthClients.lastUsedAt} IS NULL OR ${oauthClients.lastUsedAt} < ${dayAgo})`));
+}
+
+/** Dynamically registered clients unused since `cutoff` (never used: created before it), with their grants: the daily clean-up. */
+export async function deleteUnusedDynamicClients(db: Db, cutoff: Date): Promise<void> {
+  const stale = sql`SELECT ${oauthClients.id} FROM ${oauthClients} WHERE ${oauthClients.dynamic} = 1
+    AND coalesce(${oauthClients.lastUsedAt}, ${oauthClients.createdAt}) < ${cutoff.getTime()}`;
+  await db.batch([
+    db.delete(oauthGrants).where(sql`${oauthGrants.clientId} IN (${stale})`),
+    db
+      .update(oauthRefreshTokens)
+      .set({ revokedAt: cutoff })
+      .where(sql`${oauthRefreshTokens.clientId} IN (${stale}) AND ${oauthRefreshTokens.revokedAt} IS NULL`),
+    db.delete(oauthClients).where(sql`${oauthClients.id} IN (${stale})`),
+  ]);
+}
+
 export function deleteClient(db: Db, id: string) {
   return db.delete(oauthClients).where(eq(oauthClients.id, id)).returning({ id: oauthClients.id });
 }

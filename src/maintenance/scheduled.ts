@@ -3,7 +3,8 @@ import { pruneAuditLogs } from "../db/audit-logs";
 import { createDb, type Db } from "../db/client";
 import { deleteExpiredConsumedTokens } from "../db/consumed-tokens";
 import { deleteDeadSessions } from "../db/sessions";
-import { deleteExpiredOAuthRows } from "../db/oauth";
+import { deleteExpiredOAuthRows, deleteUnusedDynamicClients } from "../db/oauth";
+import { DYNAMIC_CLIENT_UNUSED_DAYS } from "../oidc/registration";
 import { pruneDeadDevices } from "../db/erasure";
 import { accountsToErase, eraseDeletedAccounts, expireUnverifiedAccounts, unverifiedAccountsToExpire } from "../db/users";
 import { DEVICE_TOKEN_LIFETIME_MS } from "../devices/device-tokens";
@@ -71,6 +72,7 @@ export async function runScheduledMaintenance(env: Bindings, now: Date): Promise
   const dead = await deleteDeadSessions(db, dayAgo);
   // OAuth codes (60 s) and refresh tokens a day past their expiry (used rows keep replays detectable until then).
   await deleteExpiredOAuthRows(db, dayAgo);
+  await deleteUnusedDynamicClients(db, new Date(now.getTime() - DYNAMIC_CLIENT_UNUSED_DAYS * 86_400_000));
   const config = readConfig(env);
   const retentionCutoff = new Date(now.getTime() - config.auditRetentionDays * 86_400_000);
   const auditLogs = await pruneInBatches(pruneAuditLogs, db, retentionCutoff);

@@ -1,5 +1,5 @@
 import { auditRow } from "../audit/audit";
-import { findClient, findGrant, grantUpsert, insertCode, type OAuthClient } from "../db/oauth";
+import { clientUsed, findClient, findGrant, grantUpsert, insertCode, type OAuthClient } from "../db/oauth";
 import type { User } from "../db/schema";
 import type { Deps } from "../kernel/deps";
 import { providerEnabled } from "./discovery";
@@ -68,7 +68,8 @@ export async function parseAuthorizationRequest(deps: Deps, q: (name: string) =>
   if (!codeChallenge || q("code_challenge_method") !== "S256" || !/^[A-Za-z0-9_-]{43}$/.test(codeChallenge)) {
     return fail("invalid_request", "PKCE is required: code_challenge with code_challenge_method=S256.");
   }
-  const scopes = allowedScopes(q("scope"), client.scopes);
+  // No scope asked (MCP clients often ask none): the identity alone.
+  const scopes = allowedScopes(q("scope") ?? "openid", client.scopes);
   if (scopes.length === 0) return fail("invalid_scope", "No scope this client may ask for.");
   const prompt = new Set((q("prompt") ?? "").split(" ").filter(Boolean));
   if ([...prompt].some((p) => !["none", "login", "consent"].includes(p)) || (prompt.has("none") && prompt.size > 1)) {
@@ -133,6 +134,8 @@ export async function nextStep(
   } else if (request.prompt.has("login") || (request.maxAge !== null && session.authTime.getTime() + request.maxAge * 1000 < now)) {
     return "sign_in";
   }
+  // A self-registered client (RFC 7591) is nobody's vouched-for app: it asks every time.
+  if (request.client.dynamic) return "consent";
   if (request.prompt.has("consent")) return request.client.firstParty ? "code" : "consent";
   if (request.client.firstParty) return "code";
   const grant = await findGrant(deps.db, session.user.id, request.client.id);
@@ -172,6 +175,7 @@ export async function issueCode(
       updatedAt: now,
     }),
     insertCode(deps.db, row),
+    clientUsed(deps.db, request.client.id, now),
   ]);
   if (consented) {
     work.audit(

@@ -26,6 +26,7 @@ export function discoveryDocument(config: Config): {
     revocation_endpoint: at("/oauth/revoke"),
     introspection_endpoint: at("/oauth/introspect"),
     end_session_endpoint: at("/oauth/logout"),
+    ...(config.oauthDynamicRegistration ? { registration_endpoint: at("/oauth/register") } : {}),
     response_types_supported: ["code"],
     response_modes_supported: ["query"],
     grant_types_supported: ["authorization_code", "refresh_token"],

@@ -38,6 +38,9 @@ export default async function setup(project) {
       `OAUTH_PROVIDERS:${providers.OAUTH_PROVIDERS}`,
       "--var",
       `OAUTH_CLIENT_SECRETS:${providers.OAUTH_CLIENT_SECRETS}`,
+      // MCP clients register themselves (test/dev/mcp.test.ts).
+      "--var",
+      "OAUTH_DYNAMIC_CLIENT_REGISTRATION:true",
     ],
     { onOutput: (text) => appendFileSync(logFile, text) },
   );

@@ -15,6 +15,8 @@ export interface DevServer {
 }
 /** `onOutput` sees all of stdout and stderr as it arrives (the worker's log lines are on stdout). */
 export function startDev(args: string[], options?: { onOutput?: (text: string) => void }): DevServer;
+/** `wrangler dev` of another worker of this repository (an example), stopped the same way. */
+export function startWrangler(args: string[], options?: { onOutput?: (text: string) => void }): DevServer;
 /** Resolves once `${base}/health` answers 200; throws with the server's output after `timeoutMs` (default 60 s). */
 export function waitUntilHealthy(base: string, server: Pick<DevServer, "output">, timeoutMs?: number): Promise<void>;
 /**

@@ -57,7 +57,25 @@ export function listFiles(dir) {
  * @param {{ onOutput?: (text: string) => void }} [options]
  */
 export function startDev(args, options = {}) {
-  const child = spawn(process.execPath, ["scripts/dev.mjs", ...args], {
+  return startNode(["scripts/dev.mjs", ...args], options);
+}
+
+/**
+ * `wrangler dev` of another worker of this repository (an example), with the same stop.
+ * @param {string[]} args
+ * @param {{ onOutput?: (text: string) => void }} [options]
+ */
+export function startWrangler(args, options = {}) {
+  return startNode(["node_modules/wrangler/bin/wrangler.js", "dev", ...args], options);
+}
+
+/**
+ * A Node script of the project in a process group of its own.
+ * @param {string[]} args
+ * @param {{ onOutput?: (text: string) => void }} options
+ */
+function startNode(args, options) {
+  const child = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,6 +1,10 @@
 import { z, type OpenAPIHono } from "@hono/zod-openapi";
 import { Hono, type Context } from "hono";
+import { enforceIpLimit } from "../../abuse/ip-limits";
+import { AppError } from "../../errors";
 import { authenticateClient, type ClientCredentials } from "../../oidc/clients";
+import { providerEnabled } from "../../oidc/discovery";
+import { registerClient } from "../../oidc/registration";
 import { introspect, liveAccessToken, OAuthError, redeemCode, refreshGrant, revokeToken, userClaims } from "../../oidc/tokens";
 import { findUserById } from "../../db/users";
 import type { AppEnv } from "../../web/context";
@@ -27,9 +31,10 @@ async function formOf(c: Context<AppEnv>): Promise<Record<string, string>> {
   const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
   if (type !== "application/x-www-form-urlencoded")
     throw new OAuthError("invalid_request", "Send the parameters as application/x-www-form-urlencoded.");
-  const text = await c.req.text();
-  if (text.length > FORM_LIMIT) throw new OAuthError("invalid_request", "The request is too large.");
-  const params = new URLSearchParams(text);
+  // Bytes, decoded here: workerd warns when a form body is read as text.
+  const bytes = await c.req.arrayBuffer();
+  if (bytes.byteLength > FORM_LIMIT) throw new OAuthError("invalid_request", "The request is too large.");
+  const params = new URLSearchParams(new TextDecoder().decode(bytes));
   const form: Record<string, string> = {};
   for (const [name, value] of params) {
     if (name in form) throw new OAuthError("invalid_request", `${name} is repeated.`);
@@ -89,6 +94,39 @@ oauthServerRoutes.post(
     else if (form.grant_type === "refresh_token") answer = await refreshGrant(deps, client, form);
     else throw new OAuthError("unsupported_grant_type", "grant_type is authorization_code or refresh_token.");
     return c.json(answer, 200, { "Cache-Control": "no-store", Pragma: "no-cache" });
+  }),
+);
+
+/** RFC 7591 dynamic registration (`OAUTH_DYNAMIC_CLIENT_REGISTRATION=true`): JSON in, RFC 7591 JSON out. */
+oauthServerRoutes.post(
+  "/oauth/register",
+  endpoint(async (c) => {
+    const { deps } = c.var;
+    if (!deps.config.oauthDynamicRegistration || !providerEnabled(deps.config)) throw new AppError("not_found");
+    try {
+      await enforceIpLimit(deps, "oauth_register");
+    } catch (error) {
+      if (!(error instanceof AppError) || error.code !== "rate_limited") throw error;
+      const headers = { "Retry-After": String(error.retryAfter ?? 3600), "Cache-Control": "no-store" };
+      return c.json(
+        { error: "rate_limited", error_description: "Too many registrations from this address: try again later." },
+        429,
+        headers,
+      );
+    }
+    const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+    const text = await c.req.text();
+    if (type !== "application/json" || text.length > FORM_LIMIT)
+      throw new OAuthError("invalid_client_metadata", "Send the client metadata as JSON (at most 16 KiB).");
+    let metadata: unknown;
+    try {
+      metadata = JSON.parse(text);
+    } catch {
+      throw new OAuthError("invalid_client_metadata", "The body is not JSON.");
+    }
+    if (!metadata || typeof metadata !== "object" || Array.isArray(metadata))
+      throw new OAuthError("invalid_client_metadata", "The body is a JSON object.");
+    return c.json(await registerClient(deps, metadata as Record<string, unknown>), 201, { "Cache-Control": "no-store" });
   }),
 );
 
@@ -154,6 +192,21 @@ export function documentOAuthServer(app: OpenAPIHono<AppEnv>): void {
     responses: {
       200: json("Tokens: `access_token` (RFC 9068 JWT), `id_token` with `openid`, `refresh_token` with `offline_access`."),
       ...errors,
+    },
+  });
+  app.openAPIRegistry.registerPath({
+    method: "post",
+    path: "/oauth/register",
+    tags,
+    summary: "Dynamic client registration (RFC 7591), when OAUTH_DYNAMIC_CLIENT_REGISTRATION=true",
+    description:
+      "Public clients only (`token_endpoint_auth_method: none`), `authorization_code` and `refresh_token` grants only, always consent; `logo_uri`, `client_uri`, `jwks_uri` and the like are neither fetched nor kept. Limited per client IP (`oauth_register_ip_hour`); a client unused for 30 days is removed. Errors in RFC 7591 JSON (`invalid_redirect_uri`, `invalid_client_metadata`); 404 when registration is off.",
+    request: { body: { content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } } },
+    responses: {
+      201: json("The client: `client_id` and what was registered."),
+      400: json("RFC 7591 error.", oauthErrorBody),
+      429: json("Too many registrations from this address.", oauthErrorBody),
+      ...problems(["not_found"]),
     },
   });
   app.openAPIRegistry.registerPath({

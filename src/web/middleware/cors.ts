@@ -39,6 +39,7 @@ const OPEN_PATHS = new Set([
   "/oauth/token",
   "/oauth/userinfo",
   "/oauth/revoke",
+  "/oauth/register",
 ]);
 
 export function createCors() {
