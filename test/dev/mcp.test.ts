@@ -5,6 +5,7 @@ import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } fr
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { freePort, startWrangler } from "../node/dev-server.mjs";
 import { uniqueDevEmail, uniqueDevIp } from "./shared-server";
+import { PageBrowser, PASSWORD } from "./page-browser";
 
 /**
  * Gatehouse as the authorization server of an MCP server (issue #33), with the official MCP
@@ -14,70 +15,16 @@ import { uniqueDevEmail, uniqueDevIp } from "./shared-server";
  * tool; a token for another resource is refused by the example. Also the registration's refusals.
  */
 
-const PASSWORD = "correct horse battery staple 42";
 const REDIRECT = "http://127.0.0.1:53999/mcp-callback";
 
 let example: { base: string; stop: () => Promise<void> } | undefined;
 let gatehouse = "";
 
-/** A browser for the hosted pages: cookies, one address, forms as the pages write them. */
-class PageBrowser {
-  readonly jar = new Map<string, string>();
-  readonly ip = uniqueDevIp();
-
-  async go(url: string, init: RequestInit = {}): Promise<Response> {
-    const target = new URL(url.replace(/^http:\/\/localhost:/, "http://127.0.0.1:"), inject("devServer").base);
-    const headers = new Headers(init.headers);
-    headers.set("cf-connecting-ip", this.ip);
-    if (this.jar.size) headers.set("cookie", [...this.jar].map(([k, v]) => `${k}=${v}`).join("; "));
-    if (init.method === "POST") headers.set("origin", inject("devServer").base);
-    const res = await fetch(target, { ...init, headers, redirect: "manual" });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ""] = line.split(";");
-      const at = pair.indexOf("=");
-      if (/max-age=0/i.test(line)) this.jar.delete(pair.slice(0, at));
-      else this.jar.set(pair.slice(0, at), pair.slice(at + 1));
-    }
-    return res;
-  }
-
-  async submit(html: string, action: string, fields: Record<string, string>): Promise<Response> {
-    const form = [...html.matchAll(/<form\b[^>]*>[\s\S]*?<\/form>/g)].map((m) => m[0]).find((f) => f.includes(`action="${action}"`));
-    if (!form) throw new Error(`no form for ${action}`);
-    const body = new URLSearchParams();
-    for (const [input] of form.matchAll(/<input\b[^>]*type="hidden"[^>]*>/g)) {
-      const name = /name="([^"]*)"/.exec(input)?.[1];
-      const value = (/value="([^"]*)"/.exec(input)?.[1] ?? "")
-        .replace(/&amp;/g, "&")
-        .replace(/&quot;/g, '"')
-        .replace(/&#39;/g, "'");
-      if (name) body.set(name, value);
-    }
-    for (const [name, value] of Object.entries(fields)) body.set(name, value);
-    return this.go(action, { method: "POST", body, headers: { "content-type": "application/x-www-form-urlencoded" } });
-  }
-
-  /** The hosted sign-in and the consent page (it says the app is unverified), up to the redirect back. */
-  async authorize(url: string, email: string): Promise<{ callback: URL; consent: string }> {
-    let res = await this.go(url);
-    let consent = "";
-    for (let hops = 0; hops < 10; hops++) {
-      const location = res.headers.get("location");
-      if (location?.startsWith(REDIRECT)) return { callback: new URL(location), consent };
-      if (location) {
-        res = await this.go(location);
-        continue;
-      }
-      const html = await res.text();
-      expect(res.status, html.slice(0, 600)).toBe(200);
-      if (html.includes('action="/login"')) res = await this.submit(html, "/login", { identifier: email, password: PASSWORD });
-      else if (html.includes('action="/oauth/authorize"')) {
-        consent = html;
-        res = await this.submit(html, "/oauth/authorize", { decision: "allow" });
-      } else throw new Error(`unexpected page: ${html.slice(0, 600)}`);
-    }
-    throw new Error("too many hops");
-  }
+/** The hosted sign-in and the consent page (it says the app is unverified), up to the redirect back. */
+async function authorize(url: string, email: string): Promise<{ callback: URL; consent: string }> {
+  let consent = "";
+  const callback = await new PageBrowser().authorize(url, email, { redirect: REDIRECT, seen: (page) => (consent = page) });
+  return { callback, consent };
 }
 
 /** What an MCP client keeps: its registration, its tokens, the PKCE verifier; sign-in goes through `browser`. */
@@ -177,7 +124,7 @@ describe("an MCP client, Gatehouse and the example MCP server", () => {
     expect(url.searchParams.get("code_challenge_method")).toBe("S256");
 
     const email = await person();
-    const { callback, consent } = await new PageBrowser().authorize(url.href, email);
+    const { callback, consent } = await authorize(url.href, email);
     // A self-registered app: always consent, with where it sends you and that nobody verified it.
     expect(consent).toContain("Test Agent");
     expect(consent).toContain("127.0.0.1:53999");
@@ -212,7 +159,7 @@ describe("an MCP client, Gatehouse and the example MCP server", () => {
       .replaceAll("+", "-")
       .replaceAll("/", "_")
       .replace(/=+$/, "");
-    const authorize = new URL(`${gatehouse}/oauth/authorize`);
+    const authorizeUrl = new URL(`${gatehouse}/oauth/authorize`);
     const params = {
       client_id,
       redirect_uri: REDIRECT,
@@ -221,8 +168,8 @@ describe("an MCP client, Gatehouse and the example MCP server", () => {
       code_challenge_method: "S256",
       resource: "https://other.example/mcp",
     };
-    for (const [k, v] of Object.entries(params)) authorize.searchParams.set(k, v);
-    const { callback } = await new PageBrowser().authorize(authorize.href, email);
+    for (const [k, v] of Object.entries(params)) authorizeUrl.searchParams.set(k, v);
+    const { callback } = await authorize(authorizeUrl.href, email);
     const token = await fetch(`${gatehouse}/oauth/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },

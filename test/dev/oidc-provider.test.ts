@@ -3,7 +3,8 @@ import * as oauth from "oauth4webapi";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { runNodeScript } from "../node/admin-run.mjs";
 import { uniqueDevEmail, uniqueDevIp } from "./shared-server";
-import { currentStep, totpCode } from "../../scripts/totp.mjs";
+import { PageBrowser, PASSWORD } from "./page-browser";
+import { totpCode } from "../../scripts/totp.mjs";
 
 /**
  * Gatehouse as an OpenID provider under `npm run dev`, driven by two independent relying-party
@@ -12,74 +13,7 @@ import { currentStep, totpCode } from "../../scripts/totp.mjs";
  * revocation, introspection, logout, and the refusals a provider must make.
  */
 
-const PASSWORD = "correct horse battery staple 42";
 const REDIRECT = "http://127.0.0.1:53682/callback";
-
-/** A browser: a cookie jar and one client address, reading forms the way the pages write them. */
-class PageBrowser {
-  readonly jar = new Map<string, string>();
-  readonly ip = uniqueDevIp();
-  readonly base = inject("devServer").base;
-
-  async go(url: string, init: RequestInit = {}): Promise<Response> {
-    const target = new URL(url.replace(/^http:\/\/localhost:/, "http://127.0.0.1:"), this.base);
-    const headers = new Headers(init.headers);
-    headers.set("cf-connecting-ip", this.ip);
-    if (this.jar.size) headers.set("cookie", [...this.jar].map(([k, v]) => `${k}=${v}`).join("; "));
-    if (init.method === "POST") headers.set("origin", this.base);
-    const res = await fetch(target, { ...init, headers, redirect: "manual" });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ""] = line.split(";");
-      const at = pair.indexOf("=");
-      if (/max-age=0/i.test(line)) this.jar.delete(pair.slice(0, at));
-      else this.jar.set(pair.slice(0, at), pair.slice(at + 1));
-    }
-    return res;
-  }
-
-  /** Posts the page's form to `action` with its hidden fields and `fields`. */
-  async submit(html: string, action: string, fields: Record<string, string>): Promise<Response> {
-    const form = [...html.matchAll(/<form\b[^>]*>[\s\S]*?<\/form>/g)].map((m) => m[0]).find((f) => f.includes(`action="${action}"`));
-    if (!form) throw new Error(`no form for ${action} in ${html.slice(0, 500)}`);
-    const body = new URLSearchParams();
-    for (const [input] of form.matchAll(/<input\b[^>]*type="hidden"[^>]*>/g)) {
-      const name = /name="([^"]*)"/.exec(input)?.[1];
-      const value = (/value="([^"]*)"/.exec(input)?.[1] ?? "")
-        .replace(/&amp;/g, "&")
-        .replace(/&quot;/g, '"')
-        .replace(/&#39;/g, "'");
-      if (name) body.set(name, value);
-    }
-    for (const [name, value] of Object.entries(fields)) body.set(name, value);
-    return this.go(action, { method: "POST", body, headers: { "content-type": "application/x-www-form-urlencoded" } });
-  }
-
-  /**
-   * Follows an authorization request through the hosted pages: the sign-in (when asked), the
-   * consent (when shown, allowed), until the redirect to the client's URI.
-   */
-  async authorize(url: string, email: string, options: { consent?: "allow" | "deny"; totpSecret?: string } = {}): Promise<URL> {
-    let res = await this.go(url);
-    for (let hops = 0; hops < 10; hops++) {
-      const location = res.headers.get("location");
-      if (location?.startsWith(REDIRECT.slice(0, 22))) return new URL(location);
-      if (location) {
-        res = await this.go(location);
-        continue;
-      }
-      const html = await res.text();
-      expect(res.status, html.slice(0, 600)).toBe(200);
-      if (html.includes('action="/login"')) res = await this.submit(html, "/login", { identifier: email, password: PASSWORD });
-      else if (html.includes('action="/login/verify"') && options.totpSecret) {
-        // The step after the one that confirmed the app: a code the account's object has not seen.
-        res = await this.submit(html, "/login/verify", { code: totpCode(options.totpSecret, currentStep() + 1) });
-      } else if (html.includes('action="/oauth/authorize"'))
-        res = await this.submit(html, "/oauth/authorize", { decision: options.consent ?? "allow" });
-      else throw new Error(`unexpected page: ${html.slice(0, 600)}`);
-    }
-    throw new Error("too many hops");
-  }
-}
 
 let admin = "";
 let base = "";
@@ -146,7 +80,7 @@ describe("openid-client against Gatehouse", () => {
     });
     const email = await person();
     const browser = new PageBrowser();
-    const callback = await browser.authorize(url.href, email);
+    const callback = await browser.authorize(url.href, email, { redirect: REDIRECT });
     expect(callback.searchParams.get("iss")).toBe(config.serverMetadata().issuer);
     const tokens = await client.authorizationCodeGrant(config, callback, {
       pkceCodeVerifier: verifier,
@@ -177,10 +111,14 @@ describe("openid-client against Gatehouse", () => {
       code_challenge_method: "S256",
       state,
     });
-    const second = await client.authorizationCodeGrant(config, await browser.authorize(again.href, email, { consent: "deny" }), {
-      pkceCodeVerifier: verifier,
-      expectedState: state,
-    });
+    const second = await client.authorizationCodeGrant(
+      config,
+      await browser.authorize(again.href, email, { redirect: REDIRECT, consent: "deny" }),
+      {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+      },
+    );
     expect((await client.tokenIntrospection(config, second.access_token)).active).toBe(true);
     await client.tokenRevocation(config, second.access_token);
     expect((await client.tokenIntrospection(config, second.access_token)).active).toBe(false);
@@ -226,7 +164,7 @@ describe("a second factor at the hosted sign-in", () => {
       code_challenge_method: "S256",
       state,
     });
-    const callback = await new PageBrowser().authorize(url.href, email, { totpSecret: secret });
+    const callback = await new PageBrowser().authorize(url.href, email, { redirect: REDIRECT, totpSecret: secret });
     const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
     expect(tokens.claims()!.amr).toEqual(["pwd", "otp", "mfa"]);
   });
@@ -261,7 +199,7 @@ describe("oauth4webapi against Gatehouse", () => {
 
     // First-party: no consent page.
     const first = await authorizeUrl();
-    const answer = oauth.validateAuthResponse(as, c, await browser.authorize(first.url, email));
+    const answer = oauth.validateAuthResponse(as, c, await browser.authorize(first.url, email, { redirect: REDIRECT }));
     // Two redemptions at once: one wins; the loser's refusal revokes what the winner got.
     const [a, b] = await Promise.all([redeem(answer, first.verifier), redeem(answer, first.verifier)]);
     const statuses = [a.status, b.status].sort();
@@ -272,18 +210,18 @@ describe("oauth4webapi against Gatehouse", () => {
 
     // PKCE mismatch and redirect URI mismatch: invalid_grant.
     const second = await authorizeUrl();
-    const answer2 = oauth.validateAuthResponse(as, c, await browser.authorize(second.url, email));
+    const answer2 = oauth.validateAuthResponse(as, c, await browser.authorize(second.url, email, { redirect: REDIRECT }));
     const wrong = await redeem(answer2, oauth.generateRandomCodeVerifier());
     expect(wrong.status).toBe(400);
     expect((await wrong.json<{ error: string }>()).error).toBe("invalid_grant");
     const third = await authorizeUrl();
-    const answer3 = oauth.validateAuthResponse(as, c, await browser.authorize(third.url, email));
+    const answer3 = oauth.validateAuthResponse(as, c, await browser.authorize(third.url, email, { redirect: REDIRECT }));
     expect((await redeem(answer3, third.verifier, "http://127.0.0.1:53682/other")).status).toBe(400);
 
     // Without PKCE: refused back at the client's URI; an unregistered redirect URI: a 400 page, never a redirect.
     const noPkce = new URL(first.url);
     noPkce.searchParams.delete("code_challenge");
-    const refused = await browser.authorize(noPkce.href, email);
+    const refused = await browser.authorize(noPkce.href, email, { redirect: REDIRECT });
     expect(refused.searchParams.get("error")).toBe("invalid_request");
     const elsewhere = new URL(first.url);
     elsewhere.searchParams.set("redirect_uri", "https://evil.example/cb");
@@ -292,7 +230,7 @@ describe("oauth4webapi against Gatehouse", () => {
     expect(page.headers.get("location")).toBeNull();
     // A resource equal to Gatehouse's own audience: invalid_target.
     const ownApi = await authorizeUrl({ resource: "gatehouse" });
-    expect((await browser.authorize(ownApi.url, email)).searchParams.get("error")).toBe("invalid_target");
+    expect((await browser.authorize(ownApi.url, email, { redirect: REDIRECT })).searchParams.get("error")).toBe("invalid_target");
   });
 
   it("a confidential client with a wrong secret gets invalid_client", async () => {
