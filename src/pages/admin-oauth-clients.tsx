@@ -139,47 +139,6 @@ adminOAuthClientPages.post(
 /** The action paths answer a GET (a reload after a refusal) with the list. */
 adminOAuthClientPages.get(`${PATH}/*`, (c) => c.redirect(PATH, 303));
 
-/** A labelled text area, its hint and error tied to it like a Field's. */
-const TextArea: FC<{
-  form: string;
-  name: string;
-  label: string;
-  hint?: string;
-  value?: string | undefined;
-  error?: string | undefined;
-  required?: boolean;
-}> = (p) => {
-  const id = `${p.form}-${p.name}`;
-  const describedBy = [p.hint ? `${id}-hint` : "", p.error ? `${id}-error` : ""].filter(Boolean).join(" ");
-  return (
-    <div>
-      <label for={id}>{p.label}</label>
-      {p.hint ? (
-        <span class="hint" id={`${id}-hint`}>
-          {p.hint}
-        </span>
-      ) : null}
-      {p.error ? (
-        <span class="field-error" id={`${id}-error`}>
-          {p.error}
-        </span>
-      ) : null}
-      <textarea
-        id={id}
-        name={p.name}
-        rows={3}
-        spellcheck={false}
-        autocapitalize="none"
-        required={p.required ?? false}
-        aria-invalid={p.error ? "true" : undefined}
-        aria-describedby={describedBy || undefined}
-      >
-        {p.value ?? ""}
-      </textarea>
-    </div>
-  );
-};
-
 const typeOptions = [
   ["confidential", w.clientType.confidential],
   ["public", w.clientType.public],
@@ -272,7 +231,9 @@ const OAuthClientsPage: FC<
             required
             maxlength={100}
           />
-          <TextArea
+          <Field
+            rows={3}
+            spellcheck={false}
             form="client"
             name="redirect_uris"
             label={w.redirectUris.label}
@@ -293,7 +254,9 @@ const OAuthClientsPage: FC<
             <input type="checkbox" id="client-first_party" name="first_party" value="true" checked={values.first_party === "true"} />
             {w.firstParty}
           </label>
-          <TextArea
+          <Field
+            rows={3}
+            spellcheck={false}
             form="client"
             name="post_logout_redirect_uris"
             label={w.postLogoutUris.label}

@@ -215,6 +215,8 @@ interface FieldProps {
   maxlength?: number;
   min?: number;
   max?: number;
+  /** A text area of this many rows instead of an input (a list, one item per line). */
+  rows?: number;
 }
 
 /** A labelled input; its error sits between the label and the input and is tied to it for screen readers. */
@@ -234,22 +236,37 @@ export const Field: FC<FieldProps> = (p) => {
           {p.error}
         </span>
       ) : null}
-      <input
-        id={id}
-        name={p.name}
-        type={p.type ?? "text"}
-        value={p.type === "password" ? undefined : p.value}
-        autocomplete={p.autocomplete}
-        inputmode={p.inputmode}
-        spellcheck={p.spellcheck}
-        autocapitalize={p.spellcheck === false ? "none" : undefined}
-        required={p.required ?? false}
-        maxlength={p.maxlength}
-        min={p.min}
-        max={p.max}
-        aria-invalid={p.error ? "true" : undefined}
-        aria-describedby={describedBy || undefined}
-      />
+      {p.rows ? (
+        <textarea
+          id={id}
+          name={p.name}
+          rows={p.rows}
+          spellcheck={p.spellcheck}
+          autocapitalize={p.spellcheck === false ? "none" : undefined}
+          required={p.required ?? false}
+          aria-invalid={p.error ? "true" : undefined}
+          aria-describedby={describedBy || undefined}
+        >
+          {p.value ?? ""}
+        </textarea>
+      ) : (
+        <input
+          id={id}
+          name={p.name}
+          type={p.type ?? "text"}
+          value={p.type === "password" ? undefined : p.value}
+          autocomplete={p.autocomplete}
+          inputmode={p.inputmode}
+          spellcheck={p.spellcheck}
+          autocapitalize={p.spellcheck === false ? "none" : undefined}
+          required={p.required ?? false}
+          maxlength={p.maxlength}
+          min={p.min}
+          max={p.max}
+          aria-invalid={p.error ? "true" : undefined}
+          aria-describedby={describedBy || undefined}
+        />
+      )}
     </div>
   );
 };
