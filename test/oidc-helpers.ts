@@ -1,3 +1,4 @@
+import type { ClientView } from "../src/oidc/clients";
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet, type JWTPayload } from "jose";
 import { expect } from "vitest";
 import { currentStep, totpCode } from "../scripts/totp.mjs";
@@ -15,18 +16,8 @@ export const WEB_REDIRECT = "https://app.example.org/callback";
 /** A loopback redirect URI (a native app, RFC 8252): any port matches. */
 export const LOOPBACK_REDIRECT = "http://127.0.0.1:53682/callback";
 
-export interface ClientCreated {
-  client_id: string;
-  client_secret?: string;
-  name: string;
-  type: "public" | "confidential";
-  redirect_uris: string[];
-  post_logout_redirect_uris: string[];
-  scopes: string[] | null;
-  first_party: boolean;
-  created_at: string;
-  last_used_at: string | null;
-}
+/** What the admin API answers for a new client: the client, and a confidential one's secret once. */
+export type ClientCreated = ClientView & { client_secret?: string };
 
 /** A client as the token side uses it: its id, its secret (confidential) and its first redirect URI. */
 export interface TestClient {
