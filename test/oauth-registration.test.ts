@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { runScheduledMaintenance } from "../src/maintenance/scheduled";
 import { call, env, freshIp, register } from "./helpers";
 import { Browser } from "./pages-browser";
+import { redirectTarget } from "./oidc-helpers";
 
 /**
  * RFC 7591 dynamic registration (issue #33) inside workerd: off by default (no endpoint published,
@@ -46,7 +47,7 @@ describe("dynamic client registration", () => {
       expect(page).toContain("nobody checked who made it");
       expect(page).toContain("127.0.0.1:4444");
       const allowed = await browser.submit(page, "/oauth/authorize", { decision: "allow" });
-      expect(allowed.headers.get("location")).toMatch(/^http:\/\/127\.0\.0\.1:4444\/cb\?code=/);
+      expect(redirectTarget(allowed)).toMatch(/^http:\/\/127\.0\.0\.1:4444\/cb\?code=/);
     }
     // prompt=none can never use a remembered consent of a self-registered client.
     const silent = await browser.get(`/oauth/authorize?${query.toString()}&prompt=none`);

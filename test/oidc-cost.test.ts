@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { call, register, superuser } from "./helpers";
 import { Browser } from "./pages-browser";
+import { redirectTarget } from "./oidc-helpers";
 
 /**
  * What the OpenID provider's token endpoint costs far from the D1 primary (issue #32: "the code and
@@ -55,7 +56,7 @@ describe("the token endpoint's cost", () => {
       code_challenge_method: "S256",
     });
     const answer = await browser.get(`/oauth/authorize?${query.toString()}`);
-    const code = new URL(answer.headers.get("location")!).searchParams.get("code")!;
+    const code = new URL(redirectTarget(answer)!).searchParams.get("code")!;
     expect(code).toBeTruthy();
 
     const lines = requestLines();
@@ -82,7 +83,7 @@ describe("the token endpoint's cost", () => {
     const again = await browser.get(
       `/oauth/authorize?${new URLSearchParams({ ...Object.fromEntries(query), code_challenge: second.challenge }).toString()}`,
     );
-    const code2 = new URL(again.headers.get("location")!).searchParams.get("code")!;
+    const code2 = new URL(redirectTarget(again)!).searchParams.get("code")!;
     const before = lines().length;
     expect(
       (

@@ -104,6 +104,15 @@ export interface FlowResult {
   hops: string[];
 }
 
+/**
+ * Where a response sends the browser: its `Location`, or the `Refresh` of the page that hands the
+ * person back to the client (pages/oauth-provider.tsx `toClient`: a form's CSP would block a redirect).
+ */
+export function redirectTarget(res: Response): string | null {
+  const refresh = /^\d+;\s*url=(.+)$/i.exec(res.headers.get("refresh") ?? "")?.[1];
+  return res.headers.get("location") ?? refresh ?? null;
+}
+
 /** A browser that can follow an authorization request through the hosted pages. */
 export class OidcBrowser extends Browser {
   /** Signs in on /login (no second factor): the session cookie is set. */
@@ -119,7 +128,7 @@ export class OidcBrowser extends Browser {
     const hops: string[] = [];
     let res = await this.get(start);
     for (let step = 0; step < 20; step++) {
-      const location = res.headers.get("location");
+      const location = redirectTarget(res);
       if (location) {
         const url = new URL(location, OWN);
         if (url.origin !== OWN) return { callback: url, pages, hops };

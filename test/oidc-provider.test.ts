@@ -25,6 +25,7 @@ import {
   verifyJwt,
   WEB_REDIRECT,
   type TestClient,
+  redirectTarget,
 } from "./oidc-helpers";
 
 /**
@@ -419,7 +420,7 @@ describe("the authorization endpoint", () => {
     expect(text).toContain("See your email address");
     expect(text).not.toContain("Keep access while you are away");
     const denied = await browser.submit(html, "/oauth/authorize", { decision: "deny" }, 'name="decision"');
-    expectErrorAnswer(denied.headers.get("location"), client, "access_denied", "deny-me");
+    expectErrorAnswer(redirectTarget(denied), client, "access_denied", "deny-me");
     expect((await grantsOf(user)).map((g) => g.client_id)).not.toContain(client.id);
 
     expect((await codeFor(browser, client, { params: { scope: "openid email" } })).flow.pages).toEqual(["consent"]);
@@ -963,8 +964,9 @@ describe("RP-initiated logout", () => {
       `/oauth/logout?${new URLSearchParams({ post_logout_redirect_uri: BYE, state: "s2", client_id: client.id }).toString()}`,
     );
     const res = await browser.submit(html, "/oauth/logout");
-    expect(res.status).toBe(303);
-    expect(res.headers.get("location")).toBe(`${BYE}?state=s2`);
+    // Back to the app from a page: the confirmation form's CSP form-action would block a redirect there.
+    expect(res.status).toBe(200);
+    expect(redirectTarget(res)).toBe(`${BYE}?state=s2`);
     expect(browser.jar.has("__Host-gh_rt")).toBe(false);
     // Signed out on the server too: the old cookie opens nothing.
     const stale = new OidcBrowser();

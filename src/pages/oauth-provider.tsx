@@ -42,6 +42,29 @@ function refused(c: Context<AppEnv>, page: "unknown_client" | "bad_redirect_uri"
   return messagePage(c, 400, "oauth.refusedTitle", page === "unknown_client" ? "oauth.unknownClient" : "oauth.badRedirectUri");
 }
 
+/**
+ * Back to the client (its code, or its error) from a page rather than a redirect: the form that led
+ * here (sign-in, second step, consent, logout) carries a CSP whose form-action names this site only,
+ * and browsers apply it to every redirect after a submission, so a 303 to the app's redirect URI
+ * would be blocked. A `Refresh` (header and meta) is a navigation no form-action governs; the link
+ * serves a browser that ignores both.
+ */
+async function toClient(c: Context<AppEnv>, url: string, label: string): Promise<Response> {
+  const frame = await frameFor(c, null);
+  return renderPage(
+    c,
+    frame,
+    <Layout frame={frame} title={label}>
+      <meta http-equiv="refresh" content={`0;url=${url}`} />
+      <p>
+        <a href={url}>{label}</a>
+      </p>
+    </Layout>,
+    200,
+    { Refresh: `0;url=${url}` },
+  );
+}
+
 /** The authorization request as it came, for the sign-in's `return_to` (with `auth_after` for a new sign-in). */
 function authorizeUrl(c: Context<AppEnv>, params: Record<string, string | undefined>, extra: Record<string, string> = {}): string {
   const query = new URLSearchParams();
@@ -79,7 +102,7 @@ async function proceed(
     if (request.prompt.has("none")) return c.redirect(answerUrl(deps, request, { error: "consent_required" }), 302);
     return consentPage(c, request, params, session!);
   }
-  return c.redirect(await issueCode(deps, request, session!, false), 303);
+  return toClient(c, await issueCode(deps, request, session!, false), request.client.name);
 }
 
 oauthProviderPages.get("/oauth/authorize", async (c) => {
@@ -144,14 +167,15 @@ oauthProviderPages.post(
   formPost("oauth_consent", async (c, data: FormData, session) => {
     const params = Object.fromEntries(CARRIED.map((name) => [name, text(data, name)]));
     const parsed = await parseAuthorizationRequest(c.var.deps, (name) => params[name]);
-    if (!parsed.ok) return "page" in parsed ? refused(c, parsed.page) : c.redirect(parsed.redirect, 303);
+    if (!parsed.ok) return "page" in parsed ? refused(c, parsed.page) : toClient(c, parsed.redirect, parsed.redirect);
     const { request } = parsed;
     if (!session) return proceed(c, request, params, null);
-    if (text(data, "decision") !== "allow") return c.redirect(answerUrl(c.var.deps, request, { error: "access_denied" }), 303);
+    if (text(data, "decision") !== "allow")
+      return toClient(c, answerUrl(c.var.deps, request, { error: "access_denied" }), request.client.name);
     // The sign-in the request needs still holds (the consent page may have been open a while).
     const step = await nextStep(c.var.deps, { ...request, prompt: new Set(["consent"]) }, session);
     if (step === "sign_in") return proceed(c, request, params, session);
-    return c.redirect(await issueCode(c.var.deps, request, session, true), 303);
+    return toClient(c, await issueCode(c.var.deps, request, session, true), request.client.name);
   }),
 );
 
@@ -235,6 +259,7 @@ oauthProviderPages.post(
     const hint = await hintedClient(c, params.id_token_hint);
     await signOut(c, session);
     // Without a hint the client is not proven: only a registered URI of the named client, and no state leaks elsewhere.
-    return c.redirect(await afterLogout(c, params, hint?.clientId ?? params.client_id), 303);
+    const to = await afterLogout(c, params, hint?.clientId ?? params.client_id);
+    return to.startsWith("/") ? c.redirect(to, 303) : toClient(c, to, (await pageTranslator(c, null)).text("logout.signedOut"));
   }),
 );

@@ -59,7 +59,8 @@ export class PageBrowser {
   ): Promise<URL> {
     let res = await this.go(url);
     for (let hops = 0; hops < 10; hops++) {
-      const location = res.headers.get("location");
+      // The page that hands the person back to the client says where in `Refresh` (pages/oauth-provider.tsx).
+      const location = res.headers.get("location") ?? /^\d+;\s*url=(.+)$/i.exec(res.headers.get("refresh") ?? "")?.[1];
       if (location?.startsWith(new URL(options.redirect).origin)) return new URL(location);
       if (location) {
         res = await this.go(location);
