@@ -1,8 +1,6 @@
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { fakeProviderVars, startFakeServices, type FakeServices } from "../../scripts/fake-services.mjs";
-import { launchChromium, type Gatehouse, startGatehouse } from "./harness.mjs";
-import { expectAccessible } from "./pages";
+import { expectAccessible, journeySuite } from "./pages";
 
 /**
  * Signing in with an external provider in Chromium, against a dev server of its own and the
@@ -12,41 +10,17 @@ import { expectAccessible } from "./pages";
  * signed in; linking from the account page goes to the provider and back with a confirmation.
  */
 
-let browser: Browser;
-let gatehouse: Gatehouse;
 let fakes: FakeServices;
-let base = "";
-const contexts: BrowserContext[] = [];
-const consoleErrors: string[] = [];
-
-beforeAll(async () => {
-  browser = await launchChromium();
-  fakes = await startFakeServices();
-  gatehouse = await startGatehouse({ appOrigin: "http://app.example.localhost:9", vars: fakeProviderVars(fakes) });
-  base = `http://localhost:${gatehouse.port}`;
-}, 180_000);
-
-afterAll(async () => {
-  for (const context of contexts) await context.close();
-  await browser?.close();
-  await gatehouse?.stop();
-  await fakes?.close();
-}, 60_000);
-
-afterEach(() => {
-  expect(consoleErrors.splice(0)).toEqual([]);
+const suite = journeySuite({
+  before: async () => {
+    fakes = await startFakeServices();
+  },
+  vars: () => fakeProviderVars(fakes),
+  after: async () => {
+    await fakes?.close();
+  },
 });
-
-async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ locale: "en-US" });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.on("console", (message) => {
-    if (message.type() === "error" && !message.text().startsWith("Failed to load resource"))
-      consoleErrors.push(`${page.url()}: ${message.text()}`);
-  });
-  return page;
-}
+const newPage = suite.newPage;
 
 /** What the fake `provider` asserts at its next sign-in. */
 async function nextIdentity(provider: keyof FakeServices["issuers"], identity: Record<string, unknown>) {
@@ -66,10 +40,10 @@ describe("external providers in Chromium", () => {
     const email = address("fed");
     await nextIdentity("oidc", { sub: `e2e-${email}`, email, email_verified: true, name: "Fay Federated" });
     const page = await newPage();
-    await page.goto(`${base}/login`);
+    await page.goto(`${suite.base()}/login`);
     await expectAccessible(page);
     await page.getByRole("link", { name: "Continue with Fake ID" }).click();
-    await page.waitForURL(`${base}/account`);
+    await page.waitForURL(`${suite.base()}/account`);
     await expectAccessible(page);
     expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("Your account");
     expect(await page.getByRole("heading", { name: "Sign-in providers" }).isVisible()).toBe(true);
@@ -82,10 +56,10 @@ describe("external providers in Chromium", () => {
     const email = address("apple");
     await nextIdentity("apple", { sub: `e2e-${email}`, email, email_verified: true, name: "Ann Apple" });
     const page = await newPage();
-    await page.goto(`${base}/register`);
+    await page.goto(`${suite.base()}/register`);
     await page.getByRole("link", { name: "Continue with Apple" }).click();
     // The fake's page posts the answer to Gatehouse by script (Apple's does the same).
-    await page.waitForURL(`${base}/account`);
+    await page.waitForURL(`${suite.base()}/account`);
     expect(await page.textContent("header")).toContain(email);
     expect(await page.locator("#profile").getByLabel("Full name").inputValue()).toBe("Ann Apple");
   });
@@ -99,40 +73,40 @@ describe("external providers in Chromium", () => {
       name: "Hu B",
     });
     const page = await newPage();
-    await page.goto(`${base}/login`);
+    await page.goto(`${suite.base()}/login`);
     await page.getByRole("link", { name: "Continue with GitHub" }).click();
-    await page.waitForURL(`${base}/login/external`);
+    await page.waitForURL(`${suite.base()}/login/external`);
     await expectAccessible(page);
     await page.getByLabel("Email address").fill(email);
     await page.getByRole("button", { name: "Email me a code" }).click();
     let code: string | undefined;
     for (const deadline = Date.now() + 5_000; !code && Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
-      const res = await fetch(`${base}/api/v1/dev/outbox?to=${encodeURIComponent(email)}`);
+      const res = await fetch(`${suite.base()}/api/v1/dev/outbox?to=${encodeURIComponent(email)}`);
       code = ((await res.json()) as { messages: { kind: string; code?: string }[] }).messages.find((m) => m.kind === "sign_in_code")?.code;
     }
     expect(code).toMatch(/^\d{8}$/);
     await expectAccessible(page);
     await page.getByLabel("Code from the email").fill(code!);
     await page.getByRole("button", { name: "Create my account" }).click();
-    await page.waitForURL(`${base}/account`);
+    await page.waitForURL(`${suite.base()}/account`);
     expect(await page.textContent("header")).toContain(email);
   });
 
   it("links a provider from the account page and confirms it", async () => {
     const email = address("linker");
     const password = "correct horse battery staple 42";
-    const registered = await fetch(`${base}/api/v1/auth/register`, {
+    const registered = await fetch(`${suite.base()}/api/v1/auth/register`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ email, password, full_name: "Lin Ker" }),
     });
     expect(registered.status).toBe(201);
     const page = await newPage();
-    await page.goto(`${base}/login`);
+    await page.goto(`${suite.base()}/login`);
     await page.getByLabel("Email or username").fill(email);
     await page.getByLabel("Password", { exact: true }).fill(password);
     await page.getByRole("button", { name: "Sign in", exact: true }).click();
-    await page.waitForURL(`${base}/account`);
+    await page.waitForURL(`${suite.base()}/account`);
     await nextIdentity("github", { sub: String(Date.now()), email: `gh-${email}`, email_verified: true, name: "Lin Hub" });
     await page.getByRole("button", { name: "Link GitHub" }).click();
     await page.waitForURL(/\/account\?notice=identity_linked/);

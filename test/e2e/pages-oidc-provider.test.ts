@@ -1,7 +1,6 @@
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, type Gatehouse, startGatehouse } from "./harness.mjs";
-import { expectAccessible } from "./pages";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { expectAccessible, journeySuite } from "./pages";
 
 /**
  * Gatehouse as an OpenID provider in Chromium, against a dev server of its own: a superuser
@@ -11,46 +10,16 @@ import { expectAccessible } from "./pages";
  * app's logout asks first. axe runs on each of these pages.
  */
 
-let browser: Browser;
-let gatehouse: Gatehouse;
-let base = "";
-const contexts: BrowserContext[] = [];
-const consoleErrors: string[] = [];
 const PASSWORD = "correct horse battery staple 42";
 // Nothing listens there: the browser's request to it is all the journey needs to see.
 const REDIRECT = "http://127.0.0.1:9/callback";
-
-beforeAll(async () => {
-  browser = await launchChromium();
-  gatehouse = await startGatehouse({ appOrigin: "http://app.example.localhost:9" });
-  base = `http://localhost:${gatehouse.port}`;
-}, 180_000);
-
-afterAll(async () => {
-  for (const context of contexts) await context.close();
-  await browser?.close();
-  await gatehouse?.stop();
-}, 60_000);
-
-afterEach(() => {
-  expect(consoleErrors.splice(0)).toEqual([]);
-});
-
-async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ locale: "en-US" });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.on("console", (message) => {
-    if (message.type() === "error" && !message.text().startsWith("Failed to load resource"))
-      consoleErrors.push(`${page.url()}: ${message.text()}`);
-  });
-  return page;
-}
+const suite = journeySuite({});
+const newPage = suite.newPage;
 
 let people = 0;
 async function person(name: string): Promise<string> {
   const email = `${name}.${Date.now().toString(36)}.${++people}@example.com`;
-  const res = await fetch(`${base}/api/v1/auth/register`, {
+  const res = await fetch(`${suite.base()}/api/v1/auth/register`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ email, password: PASSWORD, full_name: "Olive Provider" }),
@@ -68,11 +37,11 @@ async function signIn(page: Page, email: string) {
 describe("the OpenID provider's pages in Chromium", () => {
   it("console registration, sign-in and consent, the app on the account page, logout", async () => {
     const adminEmail = await person("admin");
-    gatehouse.grantSuperuser(adminEmail);
+    suite.gatehouse().grantSuperuser(adminEmail);
     const admin = await newPage();
-    await admin.goto(`${base}/login?return_to=%2Fadmin%2Foauth-clients`);
+    await admin.goto(`${suite.base()}/login?return_to=%2Fadmin%2Foauth-clients`);
     await signIn(admin, adminEmail);
-    await admin.waitForURL(`${base}/admin/oauth-clients`);
+    await admin.waitForURL(`${suite.base()}/admin/oauth-clients`);
     await expectAccessible(admin);
     await admin.getByLabel("Name", { exact: true }).fill("Partner Notes");
     await admin.getByLabel("Redirect URIs", { exact: true }).fill(REDIRECT);
@@ -91,7 +60,7 @@ describe("the OpenID provider's pages in Chromium", () => {
       code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
       code_challenge_method: "S256",
     });
-    await page.goto(`${base}/oauth/authorize?${query.toString()}`);
+    await page.goto(`${suite.base()}/oauth/authorize?${query.toString()}`);
     expect(page.url(), (await page.locator("main").textContent()) ?? "").toMatch(/\/login\?/);
     await signIn(page, email);
     await page.waitForURL(/\/oauth\/authorize\?/);
@@ -105,7 +74,7 @@ describe("the OpenID provider's pages in Chromium", () => {
 
     // The app's address answers nothing here; the account goes on in another tab of the same browser.
     const account = await page.context().newPage();
-    await account.goto(`${base}/account#apps`);
+    await account.goto(`${suite.base()}/account#apps`);
     const apps = account.locator("#apps");
     expect(await apps.textContent()).toContain("Partner Notes");
     await expectAccessible(account);
@@ -114,7 +83,7 @@ describe("the OpenID provider's pages in Chromium", () => {
     expect(await account.locator("#apps").textContent()).not.toContain("Partner Notes");
 
     // The app's logout without an id_token_hint asks first.
-    await account.goto(`${base}/oauth/logout?client_id=${clientId}`);
+    await account.goto(`${suite.base()}/oauth/logout?client_id=${clientId}`);
     await expectAccessible(account);
     await account.getByRole("button", { name: "Sign out" }).click();
     await account.waitForURL(/\/login\?notice=signed_out/);

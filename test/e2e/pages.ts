@@ -1,6 +1,7 @@
 import axe from "axe-core";
-import type { Page } from "playwright-core";
-import { expect } from "vitest";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, expect } from "vitest";
+import { launchChromium, startGatehouse, type Gatehouse } from "./harness.mjs";
 /**
  * The two sites of the journeys. The app (app.example.localhost) is same-site with Gatehouse
  * (auth.example.localhost) and loads the client straight from the worker; the attacker
@@ -84,4 +85,49 @@ declare global {
   interface Window {
     axe: typeof axe;
   }
+}
+
+/**
+ * One Chromium and one dev server of its own for a journey file, started before its tests and
+ * stopped after them; `newPage()` opens a tab in a fresh context (English) whose console errors
+ * fail the test that made them. `vars` are the dev server's extra variables; `before`/`after` run
+ * outside services (fakes) around it.
+ */
+export function journeySuite(options: { vars?: () => Record<string, string>; before?: () => Promise<void>; after?: () => Promise<void> }): {
+  base: () => string;
+  gatehouse: () => Gatehouse;
+  newPage: () => Promise<Page>;
+} {
+  let browser: Browser | undefined;
+  let gatehouse: Gatehouse | undefined;
+  const contexts: BrowserContext[] = [];
+  const consoleErrors: string[] = [];
+  beforeAll(async () => {
+    browser = await launchChromium();
+    await options.before?.();
+    gatehouse = await startGatehouse({ appOrigin: "http://app.example.localhost:9", vars: options.vars?.() ?? {} });
+  }, 180_000);
+  afterAll(async () => {
+    for (const context of contexts) await context.close();
+    await browser?.close();
+    await gatehouse?.stop();
+    await options.after?.();
+  }, 60_000);
+  afterEach(() => {
+    expect(consoleErrors.splice(0)).toEqual([]);
+  });
+  return {
+    base: () => `http://localhost:${gatehouse!.port}`,
+    gatehouse: () => gatehouse!,
+    async newPage() {
+      const context = await browser!.newContext({ locale: "en-US" });
+      contexts.push(context);
+      const page = await context.newPage();
+      page.on("console", (message) => {
+        if (message.type() === "error" && !message.text().startsWith("Failed to load resource"))
+          consoleErrors.push(`${page.url()}: ${message.text()}`);
+      });
+      return page;
+    },
+  };
 }
