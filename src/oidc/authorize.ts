@@ -1,5 +1,5 @@
 import { auditRow } from "../audit/audit";
-import { clientUsed, findClient, findGrant, grantUpsert, insertCode, type OAuthClient } from "../db/oauth";
+import { clientUsed, findClient, findGrant, grantUpsert, insertCode, type OAuthClient, type OAuthGrant } from "../db/oauth";
 import type { User } from "../db/schema";
 import type { Deps } from "../kernel/deps";
 import { providerEnabled } from "./discovery";
@@ -125,21 +125,34 @@ export async function nextStep(
   request: AuthorizationRequest,
   session: { user: User; authTime: Date } | null,
 ): Promise<"sign_in" | "consent" | "code"> {
+  return (await nextStepWithGrant(deps, request, session)).step;
+}
+
+/**
+ * {@link nextStep}, with the person's grant to the client when deciding read it (`undefined`: not
+ * read), so issuing the code does not read it again.
+ */
+export async function nextStepWithGrant(
+  deps: Deps,
+  request: AuthorizationRequest,
+  session: { user: User; authTime: Date } | null,
+): Promise<{ step: "sign_in" | "consent" | "code"; grant?: OAuthGrant | null }> {
+  const step = (s: "sign_in" | "consent" | "code") => ({ step: s });
   const now = deps.now().getTime();
-  if (!session) return "sign_in";
+  if (!session) return step("sign_in");
   // `auth_after` is the sign-in `prompt=login` or `max_age` sent the person to: once it happened, it
   // satisfies both (even `max_age=0`, which no sign-in could meet a moment later).
   if (request.authAfter !== null) {
-    if (session.authTime.getTime() < request.authAfter) return "sign_in";
+    if (session.authTime.getTime() < request.authAfter) return step("sign_in");
   } else if (request.prompt.has("login") || (request.maxAge !== null && session.authTime.getTime() + request.maxAge * 1000 < now)) {
-    return "sign_in";
+    return step("sign_in");
   }
   // A self-registered client (RFC 7591) is nobody's vouched-for app: it asks every time.
-  if (request.client.dynamic) return "consent";
-  if (request.prompt.has("consent")) return request.client.firstParty ? "code" : "consent";
-  if (request.client.firstParty) return "code";
+  if (request.client.dynamic) return step("consent");
+  if (request.prompt.has("consent")) return step(request.client.firstParty ? "code" : "consent");
+  if (request.client.firstParty) return step("code");
   const grant = await findGrant(deps.db, session.user.id, request.client.id);
-  return grant && request.scopes.every((s) => grant.scopes.includes(s)) ? "code" : "consent";
+  return { step: grant && request.scopes.every((s) => grant.scopes.includes(s)) ? "code" : "consent", grant: grant ?? null };
 }
 
 /** The code for a signed-in (and, where needed, consenting) person: the grant remembered, the code written, the redirect. */
@@ -148,9 +161,11 @@ export async function issueCode(
   request: AuthorizationRequest,
   session: { user: User; authTime: Date; amr: string[] },
   consented: boolean,
+  /** The grant as {@link nextStepWithGrant} read it (null: none), when it did. */
+  known?: OAuthGrant | null,
 ): Promise<string> {
   const now = deps.now();
-  const existing = await findGrant(deps.db, session.user.id, request.client.id);
+  const existing = known === undefined ? await findGrant(deps.db, session.user.id, request.client.id) : known;
   const scopes = [...new Set([...(existing?.scopes ?? []), ...request.scopes])];
   const grantId = existing?.id ?? crypto.randomUUID();
   const { code, row } = await newCode(deps, {

@@ -1,7 +1,15 @@
 import { Hono, type Context } from "hono";
 import { jwtVerify, type JWTHeaderParameters } from "jose";
 import { findClient } from "../db/oauth";
-import { answerUrl, issueCode, nextStep, parseAuthorizationRequest, sealAuthAfter, type AuthorizationRequest } from "../oidc/authorize";
+import {
+  answerUrl,
+  issueCode,
+  nextStep,
+  nextStepWithGrant,
+  parseAuthorizationRequest,
+  sealAuthAfter,
+  type AuthorizationRequest,
+} from "../oidc/authorize";
 import { redirectUriMatches } from "../oidc/redirect-uris";
 import { shippedLocale } from "../i18n";
 import { logOut } from "../sessions/sessions";
@@ -89,7 +97,7 @@ async function proceed(
   session: PageSession | null,
 ) {
   const { deps } = c.var;
-  const step = await nextStep(deps, request, session);
+  const { step, grant } = await nextStepWithGrant(deps, request, session);
   if (step === "sign_in") {
     if (request.prompt.has("none")) return c.redirect(answerUrl(deps, request, { error: "login_required" }), 302);
     const again = session !== null;
@@ -102,7 +110,7 @@ async function proceed(
     if (request.prompt.has("none")) return c.redirect(answerUrl(deps, request, { error: "consent_required" }), 302);
     return consentPage(c, request, params, session!);
   }
-  return toClient(c, await issueCode(deps, request, session!, false), request.client.name);
+  return toClient(c, await issueCode(deps, request, session!, false, grant), request.client.name);
 }
 
 oauthProviderPages.get("/oauth/authorize", async (c) => {
