@@ -9,6 +9,8 @@ export interface DevPlan {
   publicUrl: string;
   /** The vars (PUBLIC_URL, JWT_ISSUER) set to `publicUrl` because the user did not set them. */
   derived: string[];
+  /** With `--site`: the site's origin, the passkey domain, the vars we added and the names the user had set already. */
+  site?: { origin: string; rpId: string; vars: Record<string, string>; kept: string[] };
 }
 
 export function planDev(

@@ -3,6 +3,7 @@
 // and `wrangler d1 migrations apply --help`.
 import { isIPv6 } from "node:net";
 import { dirname, resolve } from "node:path";
+import { siteSetup, takeSiteFlag } from "./dev-site.mjs";
 
 /** Vars the local URL feeds; the worker links to PUBLIC_URL and stamps JWT_ISSUER into tokens. */
 const URL_VARS = ["PUBLIC_URL", "JWT_ISSUER"];
@@ -39,31 +40,47 @@ const MIGRATE_FLAGS = ["config", "cwd", "env", "env-file", "persist-to"];
  *   reads vars from (`--env-file` files, else `.dev.vars.<env>` or `.dev.vars`, else `.env*`).
  *   A `--var` we add would beat those files, so we must not add one.
  *
- * @param {string[]} argv the user's `wrangler dev` flags, as given to `npm run dev -- …`
+ * - `--site <url>` (ours, taken out before wrangler sees the flags; dev-site.mjs) makes the server
+ *   the auth subdomain of a local site: the URL vars name `auth.<its parent domain>:<port>`, and
+ *   CORS_ORIGINS, WEBAUTHN_RP_ID and DEV_LOOPBACK_LIMITS are set, each unless the user set it.
+ *
+ * @param {string[]} argvWithSite the user's `wrangler dev` flags, as given to `npm run dev -- …`, plus ours (`--site`)
  * @param {{ cwd: string, readFile: (path: string) => string | undefined, env?: Record<string, string | undefined> }} io
  *   `readFile` returns undefined for a missing file; `env` is the environment wrangler will see.
- * @returns {{ migrate: string[], dev: string[], publicUrl: string, derived: string[] }}
- *   wrangler argument lists, the URL the dev server answers on, and the vars set to it.
+ * @returns {{ migrate: string[], dev: string[], publicUrl: string, derived: string[], site?: { origin: string, rpId: string, vars: Record<string, string>, kept: string[] } }}
+ *   wrangler argument lists, the URL the dev server answers on, the vars set to it, and with
+ *   `--site` the site's origin, the passkey domain, the vars added and those the user's own values kept.
  */
-export function planDev(argv, { cwd, readFile, env = {} }) {
+export function planDev(argvWithSite, { cwd, readFile, env = {} }) {
+  const { argv, site: siteUrl } = takeSiteFlag(argvWithSite);
   const flags = readFlags(argv);
   const last = (/** @type {string} */ name) => flags.get(name)?.at(-1);
 
   const migrate = ["d1", "migrations", "apply", "DB", "--local"];
   for (const name of MIGRATE_FLAGS) for (const value of flags.get(name) ?? []) migrate.push(`--${name}`, value);
 
-  const publicUrl = localUrl(last("ip"), last("port"), last("local-protocol"));
+  const site = siteUrl === undefined ? undefined : siteSetup(siteUrl, last("port") ?? "8787");
+  const publicUrl = site?.authUrl ?? localUrl(last("ip"), last("port"), last("local-protocol"));
   // No listen flag: wrangler.toml's values already name the default address. Port 0: unknown until bound.
-  const known = ["ip", "port", "local-protocol"].some((name) => flags.has(name)) && last("port") !== "0";
+  const known = site !== undefined || (["ip", "port", "local-protocol"].some((name) => flags.has(name)) && last("port") !== "0");
   const userSet = known ? varsSetByUser(flags, { cwd, readFile, env }) : new Set();
-  const derived = known ? URL_VARS.filter((name) => !userSet.has(name)) : [];
+  /** @type {Record<string, string>} */
+  const wanted = site ? site.vars : Object.fromEntries(URL_VARS.map((name) => [name, publicUrl]));
+  const added = known ? Object.entries(wanted).filter(([name]) => !userSet.has(name)) : [];
+  const derived = added.map(([name]) => name).filter((name) => URL_VARS.includes(name));
 
   // Ours go after the user's flags: `--var` is greedy, so placed first it would swallow a leading
   // positional (the script path). A user's own `--var DEV_OUTBOX:…` still wins, as it did before.
-  const ours = [...(varNames(flags).has("DEV_OUTBOX") ? [] : ["DEV_OUTBOX:true"]), ...derived.map((name) => `${name}:${publicUrl}`)];
+  const ours = [...(varNames(flags).has("DEV_OUTBOX") ? [] : ["DEV_OUTBOX:true"]), ...added.map(([name, value]) => `${name}:${value}`)];
   const end = argv.includes("--") ? argv.indexOf("--") : argv.length;
   const dev = ["dev", ...argv.slice(0, end), ...ours.flatMap((pair) => ["--var", pair]), ...argv.slice(end)];
-  return { migrate, dev, publicUrl, derived };
+  const siteInfo = site && {
+    origin: site.origin,
+    rpId: site.rpId,
+    vars: Object.fromEntries(added),
+    kept: Object.keys(site.vars).filter((name) => userSet.has(name)),
+  };
+  return { migrate, dev, publicUrl, derived, ...(siteInfo ? { site: siteInfo } : {}) };
 }
 
 /**

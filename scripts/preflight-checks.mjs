@@ -104,6 +104,12 @@ export function checkDeploy(config, { envName, secrets, secretsError, languages 
       fix: `remove DEV_OUTBOX from ${where}`,
     });
   }
+  if (str("DEV_LOOPBACK_LIMITS") !== undefined) {
+    problems.push({
+      what: "DEV_LOOPBACK_LIMITS is set: it relaxes per-address limits for local development only (the worker refuses to start with it outside dev mode)",
+      fix: `remove DEV_LOOPBACK_LIMITS from ${where}`,
+    });
+  }
   if (str("MAIL_TRANSPORT") !== "http") {
     problems.push({
       what: `MAIL_TRANSPORT is "${str("MAIL_TRANSPORT") ?? "none"}": no verification or reset mail would be sent`,

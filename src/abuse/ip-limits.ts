@@ -1,7 +1,7 @@
 import type { SpreadPolicy as ObjectSpreadPolicy, RefusalReport } from "../kernel/objects";
 import type { Deps } from "../kernel/deps";
 import type { AccountIdentifier } from "../db/users";
-import { ipPolicies, spreadBlocks, type IpAction } from "../config/rate-limits";
+import { ipPolicies, spreadBlocks, type IpAction, type LimitPolicy } from "../config/rate-limits";
 import { AppError } from "../errors";
 import { log } from "../log";
 import { clientKey } from "./client-key";
@@ -63,13 +63,28 @@ export async function settleLoginFromIp(deps: Deps, ip: IpTicket, failed: boolea
 }
 
 async function hitIp(deps: Deps, action: IpAction, identifier?: string): Promise<string | undefined> {
-  const policies = ipPolicies(deps.config.rateLimits, action);
+  const policies = relaxedForLoopback(deps, ipPolicies(deps.config.rateLimits, action));
   const now = deps.now().getTime();
   const spread = spreadBlocks(action) ? { policy: spreadPolicy(deps), ...(identifier !== undefined ? { identifier } : {}) } : undefined;
   const result = await deps.limiter(ipObjectName(deps.meta.ip), (stub) => stub.hit(action, policies, now, true, spread));
   if (result.ok) return result.ticket;
   await recordRefusal(deps, result.report, () => ({ action: "rate_limited", metadata: { scope: "ip", action, policy: result.blockedBy } }));
   throw rateLimited(result);
+}
+
+/**
+ * `DEV_LOOPBACK_LIMITS=relaxed` (dev mode only; `npm run dev -- --site` sets it): the developer's
+ * own loopback client gets 100 times the limits, so clicking around a local site is never refused,
+ * while any other address (the tests' `CF-Connecting-IP` clients) keeps the configured ones.
+ */
+function relaxedForLoopback(deps: Deps, policies: LimitPolicy[]): LimitPolicy[] {
+  const factor = deps.config.loopbackLimitFactor;
+  if (factor === 1 || !isLoopbackAddress(deps.meta.ip)) return policies;
+  return policies.map((p) => ({ ...p, limit: p.limit * factor }));
+}
+
+function isLoopbackAddress(ip: string | null): boolean {
+  return ip !== null && (ip === "::1" || /^127(\.\d{1,3}){3}$/.test(ip) || /^::ffff:127(\.\d{1,3}){3}$/i.test(ip));
 }
 
 /** The spread signal's settings: `login_failures_ip_identifiers_hour`, `login_failures_ip_block`, `ATTACK_IP_SPREAD_ACTION`. */

@@ -197,3 +197,62 @@ describe("planDev: the migrations use the dev server's config, environment and s
     expect(plan(["--", "--persist-to", "x"]).migrate).toEqual(MIGRATE);
   });
 });
+
+describe("planDev --site: Gatehouse as the auth subdomain of a local site", () => {
+  const SITE = "http://app.example.localhost:5173";
+
+  it("serves as auth.<parent>:<port> with the site's origin allowed, passkeys on the parent and loopback limits relaxed", () => {
+    const result = plan(["--site", SITE]);
+    const auth = "http://auth.example.localhost:8787";
+    expect(result.publicUrl).toBe(auth);
+    expect(result.derived).toEqual(["PUBLIC_URL", "JWT_ISSUER"]);
+    expect(result.dev).toEqual([
+      "dev",
+      ...["--var", "DEV_OUTBOX:true", "--var", `PUBLIC_URL:${auth}`, "--var", `JWT_ISSUER:${auth}`],
+      ...["--var", `CORS_ORIGINS:${SITE}`, "--var", "WEBAUTHN_RP_ID:example.localhost", "--var", "DEV_LOOPBACK_LIMITS:relaxed"],
+    ]);
+    expect(result.site).toMatchObject({ origin: SITE, rpId: "example.localhost", kept: [] });
+  });
+
+  it("follows --port, takes --site=… too, and never hands --site to wrangler or the migrations", () => {
+    const result = plan([`--site=${SITE}/some/path`, "--port", "9000", "--persist-to", "state"]);
+    expect(result.publicUrl).toBe("http://auth.example.localhost:9000");
+    expect(result.dev.join(" ")).not.toContain("--site");
+    expect(result.migrate).toEqual([...MIGRATE, "--persist-to", "state"]);
+    expect(result.site?.vars.CORS_ORIGINS).toBe(SITE);
+  });
+
+  it("keeps what the user set, with --var or in .dev.vars", () => {
+    const result = plan(["--site", SITE, "--var", "CORS_ORIGINS:http://a.localhost,http://b.localhost"], {
+      "/proj/.dev.vars": "WEBAUTHN_RP_ID=localhost\n",
+    });
+    expect(result.site?.kept).toEqual(["CORS_ORIGINS", "WEBAUTHN_RP_ID"]);
+    expect(result.dev.filter((word) => word.startsWith("CORS_ORIGINS") || word.startsWith("WEBAUTHN_RP_ID"))).toEqual([
+      "CORS_ORIGINS:http://a.localhost,http://b.localhost",
+    ]);
+  });
+
+  it("a site on plain localhost shares the name and differs by port", () => {
+    expect(plan(["--site", "http://localhost:5173"]).publicUrl).toBe("http://localhost:8787");
+    expect(plan(["--site", "http://app.localhost:3000"]).site?.rpId).toBe("localhost");
+  });
+
+  it.each([
+    [["--site"], "needs your site's URL"],
+    [["--site", "--port", "9000"], "needs your site's URL"],
+    [["--site", "not a url"], "must be a URL"],
+    [["--site", "ftp://app.example.localhost"], "http(s)"],
+    [["--site", "http://127.0.0.1:5173"], "localhost name"],
+    [["--site", "https://app.example.com"], "localhost name"],
+    [["--site", "http://auth.example.localhost:5173"], "where Gatehouse would answer"],
+    [["--site", "http://localhost:8787"], "another with --port"],
+    [["--site", SITE, "--port", "0"], "known port"],
+    [["--site", SITE, "--site", SITE], "once"],
+  ])("%j is refused: %s", (argv, message) => {
+    expect(() => plan(argv)).toThrow(message);
+  });
+
+  it("after `--`, --site is wrangler's business", () => {
+    expect(plan(["--", "--site", SITE]).site).toBeUndefined();
+  });
+});

@@ -145,6 +145,13 @@ describe("checkDeploy", () => {
     ]);
   });
 
+  it("refuses the dev-only loopback limit profile", () => {
+    const relaxed = READY.replace("[vars]", '[vars]\nDEV_LOOPBACK_LIMITS = "relaxed"');
+    expect(whats(relaxed, { secrets: ["JWT_PRIVATE_JWKS", "MAIL_API_KEY"] })).toEqual([
+      "DEV_LOOPBACK_LIMITS is set: it relaxes per-address limits for local development only (the worker refuses to start with it outside dev mode)",
+    ]);
+  });
+
   it("when the secrets cannot be listed, says so and counts every needed secret as a problem", () => {
     const report = checkDeploy(parse(READY), { secrets: null, secretsError: "not logged in" });
     expect(report.problems.map((p) => p.what)).toEqual([

@@ -1,5 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import { readConfig } from "../../config";
+import { log } from "../../log";
 import type { AppEnv } from "../context";
 
 const ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
@@ -42,6 +43,23 @@ const OPEN_PATHS = new Set([
   "/oauth/register",
 ]);
 
+/** Origins already explained in this isolate: one log line per origin, not one per request. */
+const explained = new Set<string>();
+
+/**
+ * Dev mode only: a browser refuses an unlisted origin's read with an error only its console shows
+ * (a blank page for the developer), so the dev log says which origin and how to allow it. Not in
+ * production, where any page on the web may send an Origin and the log would be theirs to fill.
+ */
+function explainRefusal(origin: string, self: string): void {
+  if (origin === "null" || origin === self || explained.has(origin) || explained.size >= 20) return;
+  explained.add(origin);
+  log("warn", "dev.cors_origin_refused", {
+    origin,
+    fix: `allow it: npm run dev -- --site ${origin} (or --var CORS_ORIGINS:${origin}; several origins comma-separated)`,
+  });
+}
+
 export function createCors() {
   return createMiddleware<AppEnv>(async (c, next) => {
     if (OPEN_PATHS.has(c.req.path)) {
@@ -61,6 +79,7 @@ export function createCors() {
     const config = readConfig(c.env);
     const origin = c.req.header("origin");
     const listed = origin !== undefined && config.corsOrigins.includes(origin);
+    if (!listed && origin !== undefined && config.devOutbox) explainRefusal(origin, new URL(c.req.url).origin);
     const preflight = c.req.method === "OPTIONS" && c.req.header("access-control-request-method") !== undefined;
     if (preflight) {
       if (listed) {
