@@ -7,7 +7,8 @@ export const USAGE = `Usage: npm run admin -- <grant|revoke> <email> [--remote] 
   grant <email>    make the account a superuser (administrator)
   revoke <email>   take it back (never from the last active superuser)
 
-Runs against the local dev database (as npm run dev uses it) unless --remote is given.`;
+Runs against the local dev database (as npm run dev uses it) unless --remote is given. If your
+dev server runs with --persist-to <dir> (or --config/--env), pass the same flags here.`;
 
 /** Flags wrangler d1 execute takes that we pass on, by every spelling; their values come from readFlags. */
 const FORWARDED = ["config", "cwd", "env", "env-file", "persist-to"];

@@ -39,4 +39,12 @@ if (run.status !== 0 || !Array.isArray(output)) {
 }
 const outcome = describeOutcome(plan, output);
 (outcome.ok ? console.log : console.error)(outcome.message);
+if (!plan.remote) {
+  // A dev server started with other flags has a database of its own: say which one this was.
+  const at = plan.args.indexOf("--persist-to");
+  const where = at >= 0 ? plan.args[at + 1] : ".wrangler/state (the default)";
+  console.log(
+    `(local D1 database in ${where}; a dev server started with another --persist-to, --config or --env has its own: pass the same flags here)`,
+  );
+}
 process.exit(outcome.ok ? 0 : 1);

@@ -3,7 +3,8 @@ import { readFlags } from "./dev-args.mjs";
 
 export const USAGE = `Usage: npm run seed [-- --url <dev server URL> | --port <port>] [--persist-to <dir>] [--config <file>] [--env <name>]
 
-Makes demo accounts and an API key on a running \`npm run dev\` server (default http://localhost:8787),
+Makes demo accounts (one with two-step verification: its TOTP secret is printed) and an API key on a
+running \`npm run dev\` server (default http://localhost:8787; *.localhost URLs work),
 and makes the first one a superuser in the local database (as \`npm run admin -- grant\` does: pass the
 same --persist-to/--config/--env as to npm run dev). Safe to run again: existing accounts are kept,
 and the demo API key is replaced (a key's secret is shown only once). Prints every credential.`;
@@ -14,6 +15,8 @@ export const DEMO_USERS = [
   { email: "alice@example.com", fullName: "Alice Demo", superuser: false },
   { email: "bob@example.com", fullName: "Bob Demo", superuser: false },
 ];
+/** The account seed turns two-step verification (TOTP) on for; its secret is printed, and renewed on each run. */
+export const DEMO_TOTP_USER = { email: "carol@example.com", fullName: "Carol Demo" };
 export const DEMO_PASSWORD = "local seed password 2026";
 /** The name of the API key seed makes for the second account; one of that name is replaced on each run. */
 export const DEMO_KEY_NAME = "seed demo key";

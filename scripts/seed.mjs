@@ -1,11 +1,15 @@
 #!/usr/bin/env node
-// `npm run seed [-- --port <port> | --url <url>] [--persist-to <dir>]`: demo accounts and an API key
-// on a running `npm run dev`, for local work. Accounts go through the API (register, else log in);
-// the superuser grant is `npm run admin -- grant` (scripts/admin.mjs, the local database). Safe to
-// run again. The arguments are read in seed-args.mjs.
+// `npm run seed [-- --port <port> | --url <url>] [--persist-to <dir>]`: demo accounts, one with
+// two-step verification, and an API key on a running `npm run dev`, for local work. Accounts go
+// through the API (register, else log in); the superuser grant is `npm run admin -- grant`
+// (scripts/admin.mjs, the local database), checked through the API afterwards, so a grant written
+// into another database than the server's is reported, not printed as done. Safe to run again.
+// The arguments are read in seed-args.mjs.
 import { spawnSync } from "node:child_process";
 import { randomInt } from "node:crypto";
-import { DEMO_KEY_NAME, DEMO_PASSWORD, DEMO_USERS, planSeed, USAGE, UsageError } from "./seed-args.mjs";
+import { localFetch } from "./local-fetch.mjs";
+import { DEMO_KEY_NAME, DEMO_PASSWORD, DEMO_TOTP_USER, DEMO_USERS, planSeed, USAGE, UsageError } from "./seed-args.mjs";
+import { totpCode } from "./totp.mjs";
 
 let plan;
 try {
@@ -16,6 +20,8 @@ try {
   process.exit(2);
 }
 const { base, adminFlags } = plan;
+const persistAt = adminFlags.indexOf("--persist-to");
+const database = `the local D1 database in ${persistAt >= 0 ? adminFlags[persistAt + 1] : ".wrangler/state (the default)"}`;
 
 /**
  * One API call. Each comes from its own client address (the dev server takes CF-Connecting-IP from
@@ -24,16 +30,16 @@ const { base, adminFlags } = plan;
  * @param {{ method?: string, body?: unknown, token?: string }} [options]
  */
 async function api(path, { method, body, token } = {}) {
+  /** @type {Record<string, string>} */
   const headers = { "CF-Connecting-IP": `198.18.${randomInt(256)}.${randomInt(1, 255)}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
-  const res = await fetch(`${base}${path}`, {
+  const res = await localFetch(`${base}${path}`, {
     method: method ?? (body === undefined ? "GET" : "POST"),
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : null };
+  return { status: res.status, json: res.text ? JSON.parse(res.text) : null };
 }
 
 /** @param {{ status: number, json: any }} res @param {string} what */
@@ -43,7 +49,7 @@ function fail(res, what) {
 }
 
 try {
-  await fetch(`${base}/health`);
+  await localFetch(`${base}/health`);
 } catch {
   console.error(`No dev server at ${base}. Start it with \`npm run dev\` (same --port/--persist-to), then run seed again.`);
   process.exit(1);
@@ -74,6 +80,24 @@ for (const user of DEMO_USERS) {
   rows.push(`  ${user.email.padEnd(20)} ${DEMO_PASSWORD}   ${user.superuser ? "superuser, " : ""}${state}`);
 }
 
+// The grant went into a database on disk; the server may be using another one (started with other
+// --persist-to/--config/--env flags). Only a fresh token of the admin, accepted by the admin API,
+// shows that the server sees it.
+const admin = /** @type {{ email: string }} */ (DEMO_USERS.find((user) => user.superuser));
+const adminLogin = await api("/api/v1/auth/login", { body: { email: admin.email, password: DEMO_PASSWORD } });
+if (adminLogin.status !== 200) fail(adminLogin, `${admin.email}: login after the grant`);
+const adminToken = adminLogin.json.access_token;
+const adminCheck = await api("/api/v1/admin/users?limit=1", { token: adminToken });
+if (adminCheck.status === 403) {
+  console.error(
+    `${admin.email} was made a superuser in ${database}, but the server at ${base} does not see it: it uses another local database.\n` +
+      "Run seed with the same --persist-to (and --config/--env) you gave npm run dev.",
+  );
+  process.exit(1);
+}
+if (adminCheck.status !== 200) fail(adminCheck, "checking the superuser grant");
+rows.push(await seedTotpUser(adminToken));
+
 // The demo API key belongs to the second account; an earlier run's key is revoked first.
 const keyOwner = /** @type {{ email: string }} */ (DEMO_USERS[1]).email;
 const token = tokens.get(keyOwner);
@@ -86,9 +110,54 @@ for (const key of listed.json.api_keys.filter((/** @type {{ name: string }} */ k
 const created = await api("/api/v1/users/me/api-keys", { token, body: { name: DEMO_KEY_NAME } });
 if (created.status !== 201) fail(created, "creating the demo API key");
 
-console.log(`Demo data on ${base} (local only: these credentials are public):\n`);
+console.log(`Demo data on ${base}, superuser grant in ${database} (local only: these credentials are public):\n`);
 console.log(rows.join("\n"));
 console.log(
   `\n  API key of ${keyOwner} (${created.json.scopes.join(", ")}; shown once, replaced on the next seed):\n  ${created.json.api_key}\n`,
 );
 console.log(`Try: curl -s ${base}/api/v1/users/me -H "authorization: Bearer ${created.json.api_key}"`);
+
+/**
+ * The account with two-step verification: registered (or found), its factors reset by the admin
+ * on a later run (an authenticator's secret is shown once, so a new run makes a new one), then TOTP
+ * enrolled and confirmed through the API like an app would. The enrolment after a reset needs the
+ * mailed code, read from the dev outbox.
+ * @param {string} adminToken
+ * @returns {Promise<string>} its row for the summary
+ */
+async function seedTotpUser(adminToken) {
+  const { email, fullName } = DEMO_TOTP_USER;
+  const registered = await api("/api/v1/auth/register", { body: { email, password: DEMO_PASSWORD, full_name: fullName } });
+  let state = "created";
+  let session = registered;
+  if (registered.status === 409) {
+    state = "existed";
+    session = await api("/api/v1/auth/login", { body: { email, password: DEMO_PASSWORD } });
+    if (session.status === 403 && session.json?.code === "mfa_required") {
+      const found = await api(`/api/v1/admin/users?query=${encodeURIComponent(email)}`, { token: adminToken });
+      const id = found.json?.users?.find((/** @type {{ email: string }} */ u) => u.email === email)?.id;
+      if (!id) fail(found, `${email}: finding the account`);
+      const reset = await api(`/api/v1/admin/users/${id}/mfa`, { method: "DELETE", token: adminToken });
+      if (reset.status !== 204) fail(reset, `${email}: resetting its second factor`);
+      session = await api("/api/v1/auth/login", { body: { email, password: DEMO_PASSWORD } });
+    }
+  }
+  if (session.status !== 200 && session.status !== 201) fail(session, `${email}: ${state === "existed" ? "login" : "registration"}`);
+  const token = session.json.access_token;
+
+  let started = await api("/api/v1/users/me/mfa/totp", { token, body: {} });
+  if (started.status === 403 && started.json?.code === "email_code_required") {
+    const mail = await api(`/api/v1/dev/outbox?to=${encodeURIComponent(email)}`);
+    const code = mail.json?.messages?.[0]?.token;
+    if (!code) fail(mail, `${email}: reading the enrolment code from the dev outbox`);
+    started = await api("/api/v1/users/me/mfa/totp", { token, body: { email_code: code } });
+  }
+  if (started.status !== 200) fail(started, `${email}: starting TOTP enrolment`);
+  const { secret, otpauth_uri: uri } = started.json;
+  const confirmed = await api("/api/v1/users/me/mfa/totp/confirm", { token, body: { code: totpCode(secret) } });
+  if (confirmed.status !== 200) fail(confirmed, `${email}: confirming TOTP`);
+  return (
+    `  ${email.padEnd(20)} ${DEMO_PASSWORD}   two-step verification, ${state}\n` +
+    `    TOTP secret ${secret} (new on each seed; a code: npm run totp -- ${secret})\n    ${uri}`
+  );
+}

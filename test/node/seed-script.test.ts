@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { planSeed, UsageError } from "../../scripts/seed-args.mjs";
+import { localFetch } from "../../scripts/local-fetch.mjs";
 import { runNodeScript } from "./admin-run.mjs";
+import { startEchoServer } from "./echo-server.mjs";
 import { freePort } from "./dev-server.mjs";
 
 /** `npm run seed`'s arguments (its run against a real dev server is in readme-session.test.ts). */
@@ -43,5 +45,18 @@ describe("planSeed", () => {
     const none = runNodeScript("scripts/seed.mjs", ["--port", String(await freePort())]);
     expect(none.status).toBe(1);
     expect(none.stderr).toMatch(/No dev server at http:\/\/localhost:\d+\. Start it with `npm run dev`/);
+  });
+});
+
+describe("localFetch: scripts reach a dev server by its *.localhost name", () => {
+  it("connects to loopback and keeps the name in the Host header", async () => {
+    const server = await startEchoServer();
+    const { port } = server;
+    try {
+      const res = await localFetch(`http://auth.example.localhost:${port}/health?x=1`, { method: "POST", body: "{}" });
+      expect(res).toEqual({ status: 200, text: `POST auth.example.localhost:${port} /health?x=1` });
+    } finally {
+      await server.close();
+    }
   });
 });
