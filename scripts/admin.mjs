@@ -34,7 +34,12 @@ try {
 if (run.status !== 0 || !Array.isArray(output)) {
   const reason = output?.error?.text ?? run.error?.message ?? stdout.trim();
   console.error(`wrangler d1 execute failed${reason ? `: ${reason}` : " (see above)"}.`);
-  if (!plan.remote) console.error("Is the local database migrated? `npm run dev` (or wrangler d1 migrations apply DB --local) does it.");
+  if (!plan.remote) {
+    console.error(
+      "Is the local database migrated? `npm run dev` (or wrangler d1 migrations apply DB --local) does it. " +
+        "If your dev server runs with --persist-to, --config or --env, pass the same flags here.",
+    );
+  }
   process.exit(1);
 }
 const outcome = describeOutcome(plan, output);

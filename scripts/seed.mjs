@@ -74,6 +74,7 @@ for (const user of DEMO_USERS) {
     });
     if (grant.status !== 0) {
       console.error(`${user.email}: npm run admin -- grant failed:\n${grant.stderr}${grant.stdout}`);
+      console.error(`(It wrote to ${database}; if your dev server runs with --persist-to, --config or --env, give seed the same flags.)`);
       process.exit(1);
     }
   }
@@ -147,9 +148,15 @@ async function seedTotpUser(adminToken) {
 
   let started = await api("/api/v1/users/me/mfa/totp", { token, body: {} });
   if (started.status === 403 && started.json?.code === "email_code_required") {
-    const mail = await api(`/api/v1/dev/outbox?to=${encodeURIComponent(email)}`);
-    const code = mail.json?.messages?.[0]?.token;
-    if (!code) fail(mail, `${email}: reading the enrolment code from the dev outbox`);
+    // The mail is sent after the response: look for a few seconds.
+    let mail;
+    let code;
+    for (let tries = 0; !code && tries < 20; tries++) {
+      if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 250));
+      mail = await api(`/api/v1/dev/outbox?to=${encodeURIComponent(email)}`);
+      code = mail.json?.messages?.find((/** @type {{ subtype?: string }} */ m) => m.subtype === "mfa_enrolment")?.code;
+    }
+    if (!code) fail(/** @type {{ status: number, json: any }} */ (mail), `${email}: reading the enrolment code from the dev outbox`);
     started = await api("/api/v1/users/me/mfa/totp", { token, body: { email_code: code } });
   }
   if (started.status !== 200) fail(started, `${email}: starting TOTP enrolment`);
