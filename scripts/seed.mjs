@@ -146,6 +146,7 @@ async function seedTotpUser(adminToken) {
   if (session.status !== 200 && session.status !== 201) fail(session, `${email}: ${state === "existed" ? "login" : "registration"}`);
   const token = session.json.access_token;
 
+  const asked = Date.now() - 1000; // an earlier run's enrolment code is older than this request
   let started = await api("/api/v1/users/me/mfa/totp", { token, body: {} });
   if (started.status === 403 && started.json?.code === "email_code_required") {
     // The mail is sent after the response: look for a few seconds.
@@ -154,7 +155,9 @@ async function seedTotpUser(adminToken) {
     for (let tries = 0; !code && tries < 20; tries++) {
       if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 250));
       mail = await api(`/api/v1/dev/outbox?to=${encodeURIComponent(email)}`);
-      code = mail.json?.messages?.find((/** @type {{ subtype?: string }} */ m) => m.subtype === "mfa_enrolment")?.code;
+      code = mail.json?.messages?.find(
+        (/** @type {{ subtype?: string, created_at: string }} */ m) => m.subtype === "mfa_enrolment" && Date.parse(m.created_at) >= asked,
+      )?.code;
     }
     if (!code) fail(/** @type {{ status: number, json: any }} */ (mail), `${email}: reading the enrolment code from the dev outbox`);
     started = await api("/api/v1/users/me/mfa/totp", { token, body: { email_code: code } });
