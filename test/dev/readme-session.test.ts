@@ -2,22 +2,22 @@ import { describe, expect, inject, it } from "vitest";
 import { DEMO_KEY_NAME, DEMO_PASSWORD } from "../../scripts/seed-args.mjs";
 import { runNodeScript } from "../node/admin-run.mjs";
 import { tailOf } from "../node/dev-server.mjs";
-import { readmeFirstSession, runShell } from "../node/readme-session.mjs";
+import { firstCurlSession, runShell } from "../node/readme-session.mjs";
 import { devPost } from "./shared-server";
 
 /**
  * Against a real `npm run dev` (the shared one of `npm run test:dev`, on a fresh --persist-to): the
- * README's first curl session runs as pasted (only the port differs), `npm run seed` makes its demo
- * data (twice: it is idempotent), and dev mode refuses a foreign Host the way a DNS-rebinding page
- * would send it. The block itself (its URLs, its JSON, its sed) is checked without a server in
+ * first curl session of docs/getting-started.md runs as pasted (only the port differs), `npm run
+ * seed` makes its demo data (twice: it is idempotent), and dev mode refuses a foreign Host the way a
+ * DNS-rebinding page would send it. The block itself (its URLs, its JSON, its sed) is checked without a server in
  * test/node/readme-session.test.ts.
  */
-describe("a fresh dev server, as the README describes it", () => {
-  it("runs the README's first curl session, seeds demo data, and refuses foreign hosts", async () => {
+describe("a fresh dev server, as the getting-started guide describes it", () => {
+  it("runs the guide's first curl session, seeds demo data, and refuses foreign hosts", async () => {
     const { base, port, persistDir, logFile } = inject("devServer");
 
-    // The README's block, with this server's port: the last command must print Ada's profile.
-    const pasted = runShell(readmeFirstSession().replaceAll("localhost:8787", `localhost:${port}`));
+    // The guide's block, with this server's port: the last command must print Ada's profile.
+    const pasted = runShell(firstCurlSession().replaceAll("localhost:8787", `localhost:${port}`));
     expect(pasted.stderr, tailOf(logFile)).toBe("");
     // curl -s prints no newline: the answers run together, and the profile (a UserResponse) is last.
     const profile = pasted.stdout.slice(pasted.stdout.lastIndexOf('{"id":'));
@@ -30,6 +30,7 @@ describe("a fresh dev server, as the README describes it", () => {
     expect(first.status).toBe(0);
     expect(first.stdout).toMatch(new RegExp(`admin@example.com\\s+${DEMO_PASSWORD}\\s+superuser, created`));
     const second = runNodeScript("scripts/seed.mjs", seedArgs);
+    expect(second.stderr, second.stdout).toBe("");
     expect(second.status).toBe(0);
     expect(second.stdout).toMatch(/alice@example.com\s+.*existed/);
     const key = /^\s+(gh_\S+)$/m.exec(second.stdout)?.[1];

@@ -3,25 +3,26 @@ import { describe, expect, it } from "vitest";
 import type { Variable } from "../../src/config/define";
 import { renderConfigTable } from "../../src/config/docs";
 import { SECTIONS } from "../../src/config/sections";
-import { END, readmeConfigBlock, START, updating, writeReadmeConfigBlock } from "./config-docs.mjs";
+import { CONFIG_DOC, configBlock, END, START, updating, writeConfigBlock } from "./config-docs.mjs";
 import { projectToml } from "./fake-wrangler.mjs";
 
 /**
- * README.md's configuration table is generated from the declarations in src/config/: this fails
- * when the two differ and prints the block to paste; `npm run docs:config` writes it instead.
+ * The configuration reference's table (docs/configuration.md) is generated from the declarations in
+ * src/config/: this fails when the two differ and prints the block to paste; `npm run docs:config`
+ * writes it instead.
  */
 
 const declared = SECTIONS.flatMap((section) => Object.entries<Variable>(section.variables));
 
-describe("the README's configuration table", () => {
+describe("the configuration reference's table", () => {
   it("is the one the declarations render", () => {
     const expected = `${START}\n${renderConfigTable()}\n${END}`;
-    const actual = readmeConfigBlock();
-    expect(actual, `README.md needs ${START} … ${END} around the configuration table`).not.toBeNull();
+    const actual = configBlock();
+    expect(actual, `${CONFIG_DOC} needs ${START} … ${END} around the configuration table`).not.toBeNull();
     if (actual === expected) return;
-    if (updating) return writeReadmeConfigBlock(expected);
+    if (updating) return writeConfigBlock(expected);
     throw new Error(
-      `README.md's configuration table is out of date: run \`npm run docs:config\`, or replace the block with:\n\n${expected}\n`,
+      `${CONFIG_DOC}'s configuration table is out of date: run \`npm run docs:config\`, or replace the block with:\n\n${expected}\n`,
     );
   });
 

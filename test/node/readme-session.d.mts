@@ -1,4 +1,4 @@
 // Types for readme-session.mjs.
 
-export function readmeFirstSession(): string;
+export function firstCurlSession(): string;
 export function runShell(script: string): { status: number | null; stdout: string; stderr: string };

@@ -1,17 +1,23 @@
 // Node-side plumbing for test/node/readme-session.test.ts (types in readme-session.d.mts: the
-// project's type check has no @types/node): the README's first curl session, and a shell to run it.
+// project's type check has no @types/node): the first curl session of docs/getting-started.md, and a
+// shell to run it.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "../..");
 
-/** The first ```sh block after "A first session with curl" in README.md, exactly as written there. */
-export function readmeFirstSession() {
-  const readme = readFileSync(resolve(root, "README.md"), "utf8");
-  const at = readme.indexOf("A first session with curl");
-  const match = at < 0 ? null : /```sh\n([\s\S]*?)```/.exec(readme.slice(at));
-  if (!match) throw new Error("README.md has no curl session after 'A first session with curl'");
+/** Where the session is written, relative to the repository, for messages. */
+const SESSION_DOC = "docs/getting-started.md";
+/** The heading the session follows. */
+const SESSION_HEADING = "## A first session with curl";
+
+/** The first ```sh block after the heading "A first session with curl" in docs/getting-started.md, exactly as written there. */
+export function firstCurlSession() {
+  const guide = readFileSync(resolve(root, SESSION_DOC), "utf8");
+  const at = guide.search(new RegExp(`^${SESSION_HEADING}$`, "m"));
+  const match = at < 0 ? null : /```sh\n([\s\S]*?)```/.exec(guide.slice(at));
+  if (!match) throw new Error(`${SESSION_DOC} has no \`\`\`sh block after the heading "${SESSION_HEADING}"`);
   return /** @type {string} */ (match[1]);
 }
 

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { readmeFirstSession, runShell } from "./readme-session.mjs";
+import { firstCurlSession, runShell } from "./readme-session.mjs";
 
 /**
- * The README's first curl session, without a server: the block test/dev/readme-session.test.ts
- * pastes into bash against a real `npm run dev` (`npm run test:dev`). Here bash runs it with `curl`
- * replaced by a shell function that records its arguments and answers like the API, which checks the
- * block's own logic: what it calls, in which order, and that the token it cuts out with sed is the
- * one it sends.
+ * The first curl session of docs/getting-started.md, without a server: the block
+ * test/dev/readme-session.test.ts pastes into bash against a real `npm run dev` (`npm run test:dev`).
+ * Here bash runs it with `curl` replaced by a shell function that records its arguments and answers
+ * like the API, which checks the block's own logic: what it calls, in which order, and that the token
+ * it cuts out with sed is the one it sends.
  */
 
 const TOKEN = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1LTEifQ.c2ln-_x";
@@ -34,8 +34,8 @@ curl() {
 }
 `;
 
-describe("the README's first curl session", () => {
-  const session = readmeFirstSession();
+describe("the first curl session of the getting-started guide", () => {
+  const session = firstCurlSession();
 
   it("talks to the default dev server only (the dev test swaps the port), with curl and sed, no jq", () => {
     expect(session.match(/localhost:\d+/g)?.every((host) => host === "localhost:8787")).toBe(true);
