@@ -76,7 +76,8 @@ export default defineConfig(async () => {
           // so they can apply its migrations.
           plugins: [
             cloudflareTest({
-              wrangler: { configPath: "./examples/site-api/wrangler.toml" },
+              // Its deployed configuration: the GATEHOUSE service binding (the top level is local development).
+              wrangler: { configPath: "./examples/site-api/wrangler.toml", environment: "production" },
               miniflare: {
                 bindings: { TEST_MIGRATIONS: migrations },
                 d1Databases: { GATEHOUSE_DB: "gatehouse-examples-db" },
