@@ -11,6 +11,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { chromium } from "playwright-core";
+import { localFetch } from "./local-fetch.mjs";
 import { readmeTerminals } from "./tutorial-blocks.mjs";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -77,7 +78,7 @@ try {
   const email = `reader-${Date.now()}@example.com`;
   await page.getByLabel("Full name").fill("Tutorial Reader");
   await page.getByLabel("Email address").fill(email);
-  await page.getByLabel("Password", { exact: true }).fill("tutorial passphrase 2026");
+  await page.getByLabel("Password", { exact: true }).fill("quiet garden lamp 2026");
   await page.getByRole("button", { name: "Create account" }).click();
   // 3. Back on the React page, signed in; still after a reload.
   await page.waitForURL(`${SITE}/**`);
@@ -85,12 +86,15 @@ try {
   await page.reload();
   await page.getByText(`Signed in as Tutorial Reader <${email}>`).waitFor({ timeout: 15_000 });
   // The dev outbox the tutorial points at has the verification mail.
-  const outbox = await page.request.get(`${AUTH}/api/v1/dev/outbox?to=${encodeURIComponent(email)}`);
-  const messages = /** @type {{ kind: string }[]} */ ((await outbox.json()).messages);
+  const outbox = await localFetch(`${AUTH}/api/v1/dev/outbox?to=${encodeURIComponent(email)}`);
+  const messages = /** @type {{ kind: string }[]} */ (JSON.parse(outbox.text).messages);
   if (!messages.some((m) => m.kind === "email_verification")) throw new Error("no verification mail in the dev outbox");
   if (failures.length) throw new Error(`script errors on the pages: ${failures.join("; ")}`);
   say(`signed in as ${email} on ${SITE}, and still after a reload: the tutorial works as written`);
 } catch (error) {
+  const page = browser?.contexts()[0]?.pages()[0];
+  if (page)
+    console.error(`--- the browser was at ${page.url()}, showing:\n${(await page.innerText("body").catch(() => "")).slice(0, 3000)}`);
   for (const [child, text] of output) console.error(`--- output of \`${child.spawnargs.at(-1)}\` (last 20 kB):\n${text}`);
   throw error;
 } finally {
@@ -111,13 +115,10 @@ function childEnv() {
  * @param {string} url @param {string} what @param {import("node:child_process").ChildProcess} server
  */
 async function waitFor(url, what, server) {
-  const target = new URL(url);
-  // Node does not resolve *.localhost; the servers listen on loopback.
-  const loopback = `${target.protocol}//127.0.0.1:${target.port}${target.pathname}`;
   for (let waited = 0; waited < 120_000; waited += 500) {
     if (server.exitCode !== null) throw new Error(`${what} exited (${server.exitCode})`);
     try {
-      await fetch(loopback, { headers: { host: target.host } });
+      await localFetch(url);
       return;
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 500));
