@@ -1,5 +1,5 @@
 // Import rules of src/, checked in CI (`npm run deps`): imports point down the layers below and never
-// in a circle. The README's "Development" section draws the same map.
+// in a circle. docs/development.md#the-map draws the same map.
 //
 // A module may import from its own folder and from any layer below its own, never from one above.
 // Folders listed in the same layer are peers that must not import each other (the rank decides

@@ -4,9 +4,10 @@
 // worst time from a revocation to the first refusal of the revoked token at another location, and
 // local throughput ratios without the simulation.
 //
-// The profile (sources in README "Performance"): D1 primary 250 ms away, a D1 read replica 30 ms
-// away lagging the primary by --lag ms (default 1000), KV 10 ms for a key this location read within
-// its cacheTtl and 80 ms otherwise, Durable Objects 15 ms (150 ms when placed far).
+// The profile (sources in docs/performance.md#far-from-the-d1-primary): D1 primary 250 ms away, a
+// D1 read replica 30 ms away lagging the primary by --lag ms (default 1000), KV 10 ms for a key this
+// location read within its cacheTtl and 80 ms otherwise, Durable Objects 15 ms (150 ms when placed
+// far).
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pbkdf2Sync } from "node:crypto";

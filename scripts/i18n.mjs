@@ -3,7 +3,8 @@
 // `npm run i18n -- check`: every shipped catalogue against it (same keys, placeholders and slots).
 // `npm run i18n -- override <locale> <file.json> [--remote] [--persist-to <dir>] [--config <file>] [--env <name>]`:
 //   checks an operator's overrides ({"login.title": "…"}) and puts them into AUTH_KV under
-//   `i18n:overrides:<locale>`, where the worker reads them with the catalogue (README "Languages").
+//   `i18n:overrides:<locale>`, where the worker reads them with the catalogue
+//   (docs/hosted-pages.md#languages).
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { englishJson, LOCALES_DIR, overrideProblems, shippedProblems } from "./i18n-catalogues.mjs";

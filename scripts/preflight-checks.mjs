@@ -136,7 +136,7 @@ export function checkDeploy(config, { envName, secrets, secretsError, languages 
   } else if (secrets === null || !has("JWT_PRIVATE_JWKS")) {
     problems.push({
       what: secrets === null ? "no way to tell whether JWT_PRIVATE_JWKS is set" : "no signing key: the JWT_PRIVATE_JWKS secret is not set",
-      fix: `set the JWT_PRIVATE_JWKS secret (README "Signing keys"), or opt in to generated keys: SIGNING_KEYS = "generated" in ${where} and the SIGNING_KEY_ENCRYPTION_SECRET secret`,
+      fix: `set the JWT_PRIVATE_JWKS secret (docs/sessions-and-tokens.md#signing-keys), or opt in to generated keys: SIGNING_KEYS = "generated" in ${where} and the SIGNING_KEY_ENCRYPTION_SECRET secret`,
     });
   }
   for (const secret of needed) {
@@ -171,7 +171,7 @@ export function checkDeploy(config, { envName, secrets, secretsError, languages 
     ["API_KEY_HMAC_SECRET", "API-key hashes keyed with a secret"],
   ]) {
     if (secrets !== null && !has(/** @type {string} */ (name)))
-      notes.push(`${name} is not set (recommended: ${why}; set it before the first user, see README)`);
+      notes.push(`${name} is not set (recommended: ${why}; set it before the first user, see docs/operations.md#deploying-to-cloudflare)`);
   }
   const iterations = Number(str("PBKDF2_ITERATIONS") ?? 100_000);
   notes.push(
@@ -228,7 +228,7 @@ function checkOAuthProviders(raw, publicUrl, { secrets, where, problems, notes }
   } catch {
     problems.push({
       what: "OAUTH_PROVIDERS is not JSON",
-      fix: `set OAUTH_PROVIDERS to a JSON array of provider entries in ${where} (README "External providers")`,
+      fix: `set OAUTH_PROVIDERS to a JSON array of provider entries in ${where} (docs/sign-in-methods.md#external-providers)`,
     });
     return;
   }

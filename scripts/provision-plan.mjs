@@ -119,7 +119,8 @@ export function replicationHint(databaseId) {
     `      curl -X PUT "https://api.cloudflare.com/client/v4/accounts/$CLOUDFLARE_ACCOUNT_ID/d1/database/${databaseId}" \\`,
     '        -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" -H "Content-Type: application/json" \\',
     '        -d \'{"read_replication":{"mode":"auto"}}\'',
-    "  Replicas serve only queries made through the D1 Sessions API; Gatehouse does not use it yet,",
-    '  so its reads stay on the primary either way (README "Known limits").',
+    "  Gatehouse reads token checks, API-key requests and a login's account reads from a nearby replica",
+    "  through the D1 Sessions API once it is on; without it those reads go to the primary",
+    "  (docs/operations.md#d1-read-replication).",
   ].join("\n");
 }

@@ -3,7 +3,7 @@ import { call, captureLogs, env, freshIp, problem, register, STRONG_PASSWORD, un
 
 /**
  * Cookie mode, its CSRF guard and CORS, as the HTTP contract pins them: the routes' declared answers
- * (the OpenAPI document) and README's "Using Gatehouse from a browser".
+ * (the OpenAPI document) and docs/browser-sites.md#how-cookie-mode-works.
  */
 
 const OWN = "https://auth.example.com";

@@ -2,8 +2,9 @@ import { z } from "zod";
 
 /**
  * The one place a variable is declared: its schema (which carries the default), where an operator
- * puts it, and what the README says about it. Everything else (the binding type, the parsed
- * values, the README's configuration table) is derived, so a new variable touches one section.
+ * puts it, and what the configuration reference (docs/configuration.md) says about it. Everything
+ * else (the binding type, the parsed values, that reference's table) is derived, so a new variable
+ * touches one section.
  */
 
 /** One variable or secret of the worker's environment. */
@@ -12,7 +13,7 @@ export interface Variable<S extends z.ZodType = z.ZodType> {
   kind: "var" | "secret";
   /** Parses the raw string (absent when unset or empty); its output for "unset" is the default. */
   schema: S;
-  /** What it does, for operators: one paragraph of markdown (the README table's last column). */
+  /** What it does, for operators: one paragraph of markdown (the configuration reference's last column). */
   doc: string;
   /** The default column, when the schema's own output for "unset" would say too little. */
   shown?: string;
@@ -30,8 +31,8 @@ export type Values<V extends Variables> = { [K in keyof V]: z.output<V[K]["schem
 export interface Section<V extends Variables = Variables, R extends object = object, U extends Variables = Variables> {
   variables: V;
   /**
-   * Variables another section declares (and the README lists there) that this one's `read` also
-   * needs, e.g. DEV_OUTBOX for what only dev mode allows. Typed here, parsed once.
+   * Variables another section declares (and the configuration reference lists there) that this
+   * one's `read` also needs, e.g. DEV_OUTBOX for what only dev mode allows. Typed here, parsed once.
    */
   uses?: U;
   /** Builds this section's part of `Config`; throws {@link ConfigError} on a bad combination. */

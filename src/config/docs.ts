@@ -2,12 +2,12 @@ import type { Variable } from "./define";
 import { SECTIONS } from "./sections";
 
 /**
- * The README's configuration table, rendered from the declarations so it cannot drift from what
- * the worker reads. test/node/config-docs.test.ts compares it with README.md's marked block;
- * `npm run docs:config` rewrites that block.
+ * The configuration reference's table, rendered from the declarations so it cannot drift from what
+ * the worker reads. test/node/config-docs.test.ts compares it with the marked block of
+ * docs/configuration.md; `npm run docs:config` rewrites that block.
  */
 
-/** The markdown table (header and one row per variable, in section order) for README.md. */
+/** The markdown table (header and one row per variable, in section order) for docs/configuration.md. */
 export function renderConfigTable(): string {
   const rows = SECTIONS.flatMap((section) =>
     Object.entries<Variable>(section.variables).map(

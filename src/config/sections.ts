@@ -10,7 +10,8 @@ import { oauth } from "./oauth";
 import { webhooks } from "./webhooks";
 
 /**
- * Every section, in the order the README's table lists them and `readConfig` reads them. A new
- * section is one file and one entry here; `Bindings` and `Config` follow from this list.
+ * Every section, in the order the configuration reference's table (docs/configuration.md) lists
+ * them and `readConfig` reads them. A new section is one file and one entry here; `Bindings` and
+ * `Config` follow from this list.
  */
 export const SECTIONS = [tokens, passwords, accounts, web, languages, mail, oauth, webhooks, abuse, dev] as const;

@@ -7,8 +7,8 @@ import { expectAccessible } from "./pages";
 /**
  * The hosted pages of `npm run dev` in a real browser, with and without JavaScript
  * (they have none of their own), the mailed links from the dev outbox, axe-core on every page, and
- * the screenshots of the README's tour (written to GATEHOUSE_SCREENSHOTS, e.g. docs/screenshots, or
- * a temporary folder).
+ * the screenshots of the tour in docs/hosted-pages.md#a-tour (written to GATEHOUSE_SCREENSHOTS,
+ * e.g. docs/screenshots, or a temporary folder).
  */
 
 declare const process: { env: Record<string, string | undefined> };

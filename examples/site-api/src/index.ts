@@ -3,11 +3,11 @@ import { cors } from "hono/cors";
 import { gatehouse, type GatehouseOptions, type GatehouseVariables } from "gatehouse/hono";
 
 /**
- * A site's own API that trusts Gatehouse access tokens (examples/site-api, README.md here), on
- * gatehouse/hono: offline verification with Gatehouse's published keys, the algorithm (ES256),
- * `typ: at+jwt` (an ID token or any other JWT of the same key is refused), the issuer and the
- * audience pinned. A refused token gets problem+json saying which check failed, with the RFC 6750
- * challenge the browser client refreshes on.
+ * A site's own API that trusts Gatehouse access tokens (examples/site-api; its README.md says how
+ * to run and deploy it), on gatehouse/hono: offline verification with Gatehouse's published keys,
+ * the algorithm (ES256), `typ: at+jwt` (an ID token or any other JWT of the same key is refused),
+ * the issuer and the audience pinned. A refused token gets problem+json saying which check failed,
+ * with the RFC 6750 challenge the browser client refreshes on.
  */
 export interface Env {
   /** Gatehouse as a service binding (deployed): the keys come through it, no public round trip. */
@@ -17,7 +17,7 @@ export interface Env {
   GATEHOUSE_AUDIENCE: string;
   /**
    * Where to fetch the keys over the network instead of through the binding: locally, Gatehouse's
-   * dev server on loopback (`[env.dev]` in wrangler.toml), so the example reaches the server you
+   * dev server on loopback (wrangler.toml's top level), so the example reaches the server you
    * started rather than whichever dev server of a worker named "gatehouse" registered last.
    */
   GATEHOUSE_JWKS_URL?: string;
