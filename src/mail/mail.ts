@@ -3,34 +3,23 @@ import type { Budget } from "../config/rate-limits";
 import type { HitResult } from "../kernel/objects";
 import { log } from "../log";
 import type { Deps } from "../kernel/deps";
+import type { MailKind, MailMessage } from "./message";
+import { writeOutbox } from "./outbox";
 
 /**
  * One mail interface, three transports chosen by configuration:
- * - `outbox`: the dev outbox in KV, read at `GET /api/v1/dev/outbox` (only with DEV_OUTBOX=true);
- * - `http`: a Resend-compatible JSON API (`MAIL_API_URL`, `MAIL_API_KEY`);
+ * - `outbox`: the dev outbox in KV (./outbox.ts), read at `GET /api/v1/dev/outbox` and `GET /dev/outbox`
+ *   (only with DEV_OUTBOX=true);
+ * - `http`: a Resend-compatible JSON API (`MAIL_API_URL`, `MAIL_API_KEY`), `text` and `html` side by side;
  * - `none`: nothing is sent; a warning without the mail's content is logged.
  * Every mail first spends a budget of its mailbox chosen by who triggered it (see
  * {@link MailTrigger}); one over budget is dropped. Most mail is delivered after the response
  * (`waitUntil`) so it never changes what a client sees; mail that is a safety net is admitted and
  * handed to the transport within the request ({@link sendMailNow}, {@link mailToken}).
  */
-export type MailKind = "email_verification" | "password_reset" | "email_change" | "security_notice" | "sign_in_code";
 
-export interface MailMessage {
-  to: string;
-  kind: MailKind;
-  /** The language it is written in (src/mail/templates.tsx). */
-  locale: string;
-  subject: string;
-  text: string;
-  html: string;
-  /** The one-time token the mail carries, kept only in the dev outbox for tests and local use. */
-  token?: string;
-  /** The code the mail carries (kind `sign_in_code`), kept only in the dev outbox likewise. */
-  code?: string;
-  /** What a mail of a broad kind is for (`mfa_enrolment`), for the dev outbox. */
-  subtype?: string;
-}
+// The message types live in ./message.ts, so ./outbox.ts can use them without an import cycle.
+export type { MailKind, MailMessage } from "./message";
 
 /**
  * Who caused a mail, which decides the budget it spends. Each class has its own budget per mailbox,
@@ -48,27 +37,6 @@ export interface MailMessage {
  */
 export type MailTrigger =
   { class: "stranger" | "device" | "account" } | { class: "unsolicited"; requesterId?: string; registrationAttempt?: boolean };
-
-export interface OutboxEntry {
-  to: string;
-  kind: MailKind;
-  locale: string;
-  subject: string;
-  text: string;
-  token: string | null;
-  code?: string;
-  subtype?: string;
-  created_at: string;
-}
-
-/** Dev outbox entries live for a day; keys sort newest first. */
-const OUTBOX_TTL_SECONDS = 86_400;
-const OUTBOX_PREFIX = "outbox:";
-const MAX_TIME = 9_999_999_999_999;
-
-function outboxPrefix(to: string): string {
-  return `${OUTBOX_PREFIX}${to.toLowerCase()}:`;
-}
 
 /** Queues a mail for delivery after the response (written there too: its catalogue may need loading). */
 export function sendMail(deps: Deps, message: MailMessage | Promise<MailMessage>, trigger: MailTrigger): void {
@@ -191,35 +159,6 @@ async function transmit(deps: Deps, message: MailMessage): Promise<void> {
   if (deps.config.mail.transport === "outbox") return writeOutbox(deps, message);
   if (deps.config.mail.transport === "http") return postWithRetry(deps, message);
   throw new Error("MAIL_TRANSPORT is none");
-}
-
-async function writeOutbox(deps: Deps, message: MailMessage): Promise<void> {
-  const now = deps.now();
-  const entry: OutboxEntry = {
-    to: message.to,
-    kind: message.kind,
-    locale: message.locale,
-    subject: message.subject,
-    text: message.text,
-    token: message.token ?? null,
-    ...(message.code ? { code: message.code } : {}),
-    ...(message.subtype ? { subtype: message.subtype } : {}),
-    created_at: now.toISOString(),
-  };
-  const order = String(MAX_TIME - now.getTime()).padStart(13, "0");
-  const key = `${outboxPrefix(message.to)}${order}:${crypto.randomUUID()}`;
-  await deps.kv.put(key, JSON.stringify(entry), { expirationTtl: OUTBOX_TTL_SECONDS });
-}
-
-/** Newest first. */
-export async function readOutbox(deps: Deps, to: string, limit = 50): Promise<OutboxEntry[]> {
-  const listed = await deps.kv.list({ prefix: outboxPrefix(to), limit });
-  if (listed.keys.length === 0) return [];
-  const values = await deps.kv.get(
-    listed.keys.map((k) => k.name),
-    "json",
-  );
-  return listed.keys.map((k) => values.get(k.name) as OutboxEntry | null).filter((v): v is OutboxEntry => v !== null);
 }
 
 async function postWithRetry(deps: Deps, message: MailMessage): Promise<void> {

@@ -1,14 +1,15 @@
-import type { Child } from "hono/jsx";
 import type { Deps } from "../kernel/deps";
 import { person, shippedLocale, translator, type Translator } from "../i18n";
-import type { MailKind, MailMessage } from "./mail";
+import { compose } from "./compose";
+import type { MailKind, MailMessage } from "./message";
 
 /**
  * The mails, text and HTML, in the recipient's language (the HTTP contract "Languages"): the
  * account's `locale`, else the language of the request that caused the mail, else DEFAULT_LOCALE.
  * Every word comes from the message catalogue (src/i18n, `mail.*`); every value is escaped by
  * hono/jsx in the HTML part, and values a person chose (addresses, the product's name) are
- * isolated for bidi (`<bdi>` in HTML, FSI…PDI in text).
+ * isolated for bidi (`<bdi>` in HTML, FSI…PDI in text). Each template names its words, links and
+ * code; ./compose.tsx puts both parts together (the HTML layout: ./layout.tsx).
  *
  * Links are built from the configured APP_URL only (PUBLIC_URL unless set), never from a request's
  * Host or X-Forwarded-Host, so a forged header cannot point a mailed link elsewhere. Every link
@@ -28,57 +29,10 @@ async function mailTranslator(deps: Deps, to: Recipient): Promise<Translator> {
   return translator(deps, shippedLocale(to.locale) ?? deps.meta.locale ?? deps.config.defaultLocale);
 }
 
-/** One paragraph, both ways; several lines of one paragraph break within it. */
-type Paragraph = { text: string; html: Child } | { text: string; html: Child }[];
-
 /** A page link of the mail: APP_URL, the path, the query, and the mail's language. */
 function pageUrl(deps: Deps, t: Translator, path: string, query: Record<string, string> = {}): string {
   const params = new URLSearchParams({ ...query, lang: t.locale });
   return `${deps.config.appUrl}${path}?${params.toString()}`;
-}
-
-async function compose(
-  deps: Deps,
-  t: Translator,
-  to: Recipient,
-  kind: MailKind,
-  subject: string,
-  paragraphs: Paragraph[],
-  link?: { url: string; label: string },
-  token?: string,
-): Promise<MailMessage> {
-  const footer = t.line("mail.footer", { product: person(deps.config.branding.productName) });
-  const all = [...paragraphs, footer];
-  const text = [
-    ...all.slice(0, -1).map((p) => (Array.isArray(p) ? p.map((l) => l.text).join("\n") : p.text)),
-    ...(link ? [`${link.label}: ${link.url}`] : []),
-    "--",
-    footer.text,
-  ].join("\n\n");
-  const body = (
-    <html lang={t.locale} dir={t.dir}>
-      <head>
-        <meta charset="utf-8" />
-        <title>{subject}</title>
-      </head>
-      <body>
-        {paragraphs.map((p) => (
-          <p>{Array.isArray(p) ? p.map((l, i) => (i === 0 ? l.html : [<br />, l.html])) : p.html}</p>
-        ))}
-        {link ? (
-          <p>
-            <a href={link.url}>{link.label}</a>
-          </p>
-        ) : null}
-        <hr />
-        <p>
-          <small>{footer.html}</small>
-        </p>
-      </body>
-    </html>
-  );
-  const html = `<!DOCTYPE html>${await body}`;
-  return { to: to.email, kind, locale: t.locale, subject, text, html, ...(token ? { token } : {}) };
 }
 
 const product = (deps: Deps) => ({ product: person(deps.config.branding.productName) });
@@ -95,16 +49,13 @@ async function linkMail(
 ): Promise<MailMessage> {
   const t = await mailTranslator(deps, to);
   const { kind, words, path } = mail;
-  return compose(
-    deps,
-    t,
-    to,
+  return compose(deps, t, to.email, {
     kind,
-    t.text(`mail.${words}.subject`),
-    [t.line(`mail.${words}.body`, product(deps)), t.line(`mail.${words}.ignore`)],
-    { url: pageUrl(deps, t, path, { token }), label: t.text(`mail.${words}.link`) },
+    subject: t.text(`mail.${words}.subject`),
+    paragraphs: [t.line(`mail.${words}.body`, product(deps)), t.line(`mail.${words}.ignore`)],
+    action: { url: pageUrl(deps, t, path, { token }), label: t.text(`mail.${words}.link`) },
     token,
-  );
+  });
 }
 
 /** The page asks for the password chosen at registration (or a new one) before it confirms anything. */
@@ -124,34 +75,37 @@ export function emailChangeMail(deps: Deps, to: Recipient, token: string): Promi
 
 export async function emailRevertMail(deps: Deps, to: Recipient, token: string, newEmail: string): Promise<MailMessage> {
   const t = await mailTranslator(deps, to);
-  return compose(
-    deps,
-    t,
-    to,
-    "security_notice",
-    t.text("mail.emailRevert.subject"),
-    [t.line("mail.emailRevert.body", { ...product(deps), email: person(newEmail) }), t.line("mail.emailRevert.action")],
-    { url: pageUrl(deps, t, "/revert-email-change", { token }), label: t.text("mail.emailRevert.link") },
+  return compose(deps, t, to.email, {
+    kind: "security_notice",
+    subject: t.text("mail.emailRevert.subject"),
+    paragraphs: [t.line("mail.emailRevert.body", { ...product(deps), email: person(newEmail) }), t.line("mail.emailRevert.action")],
+    action: { url: pageUrl(deps, t, "/revert-email-change", { token }), label: t.text("mail.emailRevert.link") },
     token,
-  );
+  });
 }
 
 /** Anyone can cause this one by registering a taken address: sent as an unsolicited registration attempt. */
 export async function registrationAttemptMail(deps: Deps, to: Recipient): Promise<MailMessage> {
   const t = await mailTranslator(deps, to);
-  return compose(deps, t, to, "security_notice", t.text("mail.registrationAttempt.subject"), [
-    t.line("mail.registrationAttempt.body", product(deps)),
-    t.line("mail.registrationAttempt.action", { signIn: pageUrl(deps, t, "/login"), reset: pageUrl(deps, t, "/forgot-password") }),
-  ]);
+  const links = { signIn: pageUrl(deps, t, "/login"), reset: pageUrl(deps, t, "/forgot-password") };
+  return compose(deps, t, to.email, {
+    kind: "security_notice",
+    subject: t.text("mail.registrationAttempt.subject"),
+    paragraphs: [t.line("mail.registrationAttempt.body", product(deps)), t.line("mail.registrationAttempt.action", links)],
+    inlineLinks: [links.signIn, links.reset],
+  });
 }
 
 /** Likewise: whoever registers this address with a taken username causes it, so it shares that daily budget. */
 export async function usernameUnavailableMail(deps: Deps, to: Recipient): Promise<MailMessage> {
   const t = await mailTranslator(deps, to);
-  return compose(deps, t, to, "security_notice", t.text("mail.usernameUnavailable.subject"), [
-    t.line("mail.usernameUnavailable.body", product(deps)),
-    t.line("mail.usernameUnavailable.action", { register: pageUrl(deps, t, "/register") }),
-  ]);
+  const register = pageUrl(deps, t, "/register");
+  return compose(deps, t, to.email, {
+    kind: "security_notice",
+    subject: t.text("mail.usernameUnavailable.subject"),
+    paragraphs: [t.line("mail.usernameUnavailable.body", product(deps)), t.line("mail.usernameUnavailable.action", { register })],
+    inlineLinks: [register],
+  });
 }
 
 export type SecurityEvent =
@@ -195,18 +149,22 @@ export async function securityNoticeMail(
   const t = await mailTranslator(deps, to);
   const items = details.items ?? [];
   const time = t.date(details.time);
-  return compose(deps, t, to, "security_notice", t.text(`mail.notice.${event}.subject`), [
-    t.line(`mail.notice.${event}.body`),
-    ...(items.length
-      ? [
-          t.line("mail.notice.affected", {
-            items: t.list(items.map((item) => t.text("mail.notice.api_key_item", { name: person(item.apiKey) }))),
-          }),
-        ]
-      : []),
-    details.ip ? t.line("mail.notice.whenIp", { time, ip: details.ip }) : t.line("mail.notice.when", { time }),
-    t.line("mail.notice.notYou"),
-  ]);
+  return compose(deps, t, to.email, {
+    kind: "security_notice",
+    subject: t.text(`mail.notice.${event}.subject`),
+    paragraphs: [
+      t.line(`mail.notice.${event}.body`),
+      ...(items.length
+        ? [
+            t.line("mail.notice.affected", {
+              items: t.list(items.map((item) => t.text("mail.notice.api_key_item", { name: person(item.apiKey) }))),
+            }),
+          ]
+        : []),
+      details.ip ? t.line("mail.notice.whenIp", { time, ip: details.ip }) : t.line("mail.notice.when", { time }),
+      t.line("mail.notice.notYou"),
+    ],
+  });
 }
 
 /**
@@ -221,20 +179,17 @@ export async function enrolmentNoticeMail(
 ): Promise<MailMessage> {
   const t = await mailTranslator(deps, to);
   const time = t.date(details.time);
-  return compose(
-    deps,
-    t,
-    to,
-    "security_notice",
-    t.text(details.factor === "passkey" ? "mail.enrolment.passkeySubject" : "mail.enrolment.subject"),
-    [
+  return compose(deps, t, to.email, {
+    kind: "security_notice",
+    subject: t.text(details.factor === "passkey" ? "mail.enrolment.passkeySubject" : "mail.enrolment.subject"),
+    paragraphs: [
       t.line(details.factor === "passkey" ? "mail.enrolment.passkeyBody" : "mail.enrolment.body", product(deps)),
       details.ip ? t.line("mail.notice.whenIp", { time, ip: details.ip }) : t.line("mail.notice.when", { time }),
       t.line("mail.enrolment.action"),
     ],
-    { url: pageUrl(deps, t, "/revert-sign-in", { token }), label: t.text("mail.enrolment.link") },
+    action: { url: pageUrl(deps, t, "/revert-sign-in", { token }), label: t.text("mail.enrolment.link") },
     token,
-  );
+  });
 }
 
 /**
@@ -243,12 +198,17 @@ export async function enrolmentNoticeMail(
  */
 export async function enrolmentCodeMail(deps: Deps, to: Recipient, code: string): Promise<MailMessage> {
   const t = await mailTranslator(deps, to);
-  const mail = await compose(deps, t, to, "sign_in_code", t.text("mail.enrolmentCode.subject"), [
-    t.line("mail.enrolmentCode.body", product(deps)),
-    t.line("mail.enrolmentCode.code", { code }),
-    t.line("mail.enrolmentCode.ignore"),
-  ]);
-  return { ...mail, code, subtype: "mfa_enrolment" };
+  const mail = await compose(deps, t, to.email, {
+    kind: "sign_in_code",
+    subject: t.text("mail.enrolmentCode.subject"),
+    paragraphs: [
+      t.line("mail.enrolmentCode.body", product(deps)),
+      t.line("mail.enrolmentCode.code", { code }),
+      t.line("mail.enrolmentCode.ignore"),
+    ],
+    code,
+  });
+  return { ...mail, subtype: "mfa_enrolment" };
 }
 
 /**
@@ -257,17 +217,14 @@ export async function enrolmentCodeMail(deps: Deps, to: Recipient, code: string)
  */
 export async function signInCodeMail(deps: Deps, to: Recipient, code: string, token: string): Promise<MailMessage> {
   const t = await mailTranslator(deps, to);
-  const mail = await compose(
-    deps,
-    t,
-    to,
-    "sign_in_code",
-    t.text("mail.signInCode.subject", product(deps)),
-    [t.line("mail.signInCode.body", product(deps)), t.line("mail.signInCode.code", { code }), t.line("mail.signInCode.ignore")],
-    { url: pageUrl(deps, t, "/sign-in/email", { token }), label: t.text("mail.signInCode.link") },
+  return compose(deps, t, to.email, {
+    kind: "sign_in_code",
+    subject: t.text("mail.signInCode.subject", product(deps)),
+    paragraphs: [t.line("mail.signInCode.body", product(deps)), t.line("mail.signInCode.code", { code }), t.line("mail.signInCode.ignore")],
+    action: { url: pageUrl(deps, t, "/sign-in/email", { token }), label: t.text("mail.signInCode.link") },
     token,
-  );
-  return { ...mail, code };
+    code,
+  });
 }
 
 /** Why a new sign-in looks unusual, as the notice names it. */
@@ -309,19 +266,16 @@ export async function newSignInMail(deps: Deps, to: Recipient, token: string, de
     ...(details.place ? [t.line("mail.newSignIn.place", { place: person(details.place) })] : []),
     ...(details.userAgent ? [t.line("mail.newSignIn.userAgent", { userAgent: person(details.userAgent.slice(0, 200)) })] : []),
   ];
-  return compose(
-    deps,
-    t,
-    to,
-    "security_notice",
-    t.text(details.warnings.length ? "mail.newSignIn.subjectUnusual" : "mail.newSignIn.subject"),
-    [
+  return compose(deps, t, to.email, {
+    kind: "security_notice",
+    subject: t.text(details.warnings.length ? "mail.newSignIn.subjectUnusual" : "mail.newSignIn.subject"),
+    paragraphs: [
       t.line("mail.newSignIn.body", product(deps)),
       facts,
       ...details.warnings.map((w) => warningLine(t, w)),
       t.line("mail.newSignIn.action"),
     ],
-    { url: pageUrl(deps, t, "/revert-sign-in", { token }), label: t.text("mail.newSignIn.link") },
+    action: { url: pageUrl(deps, t, "/revert-sign-in", { token }), label: t.text("mail.newSignIn.link") },
     token,
-  );
+  });
 }
