@@ -14,7 +14,7 @@ import { adminRoutes } from "./http/routes/admin";
 import { authRoutes } from "./http/routes/auth";
 import { emailCodeRoutes } from "./http/routes/email-code";
 import { clientRoutes } from "./http/routes/client";
-import { devRoutes } from "./http/routes/dev";
+import { devOutboxPage, devRoutes } from "./http/routes/dev";
 import { userRoutes } from "./http/routes/users";
 import { mountReference } from "./http/routes/reference";
 import { pageRoutes } from "./pages/routes";
@@ -51,6 +51,7 @@ function createApp() {
   app.route("/api/v1/users/me", userRoutes);
   app.route("/api/v1/admin", adminRoutes);
   app.route("/api/v1/dev", devRoutes);
+  app.route("/", devOutboxPage);
   app.route("/", oauthServerRoutes);
   mountReference(app);
   app.route("/", pageRoutes);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { call, freshIp, login, outbox, problem, register, type Registered } from "./helpers";
+import { deviceAfterPasswordChange } from "../src/devices/devices";
+import { createDeps } from "../src/kernel/deps";
+import { call, env, freshIp, login, outbox, problem, register, type Registered } from "./helpers";
 
 /**
  * Device tokens. Strangers who know an address can no longer lock its owner out, spend
@@ -155,5 +157,50 @@ describe("what a stranger who knows only the address can no longer do", () => {
     const owner = await call("/api/v1/auth/forgot-password", { body: { email: user.email, device_token: deviceOf(user) }, ip: freshIp() });
     expect(owner.status).toBe(202);
     expect(await outbox(user.email, "password_reset")).toHaveLength(2);
+  });
+});
+
+describe("the device a password change hands its own client", () => {
+  const depsOf = (now?: () => Date) =>
+    createDeps(env, {
+      meta: { ip: "203.0.113.9", userAgent: "Changer/1.0", requestId: "test" },
+      waitUntil: () => undefined,
+      ...(now ? { now } : {}),
+    });
+  const changePassword = (user: Registered) =>
+    call("/api/v1/users/me/password", {
+      method: "PATCH",
+      token: user.accessToken,
+      body: { current_password: user.password, new_password: NEW_PASSWORD },
+    });
+
+  it("is a known device after the change, even with the epoch ahead of this clock; the old token is not", async () => {
+    const user = await register();
+    expect((await changePassword(user)).status).toBe(204);
+    const token = await deviceAfterPasswordChange(depsOf(), user.userId);
+    expect(token).toMatch(/^gd1\./);
+    const known = await (await loginWith(user, NEW_PASSWORD, token!)).json<SignIn>();
+    expect(known.device_token).toBe(token);
+    const stale = await (await loginWith(user, NEW_PASSWORD, deviceOf(user))).json<SignIn>();
+    expect(stale.device_token).not.toBe(deviceOf(user));
+
+    // Two changes within one millisecond move the epoch past the clock: the device is issued at the epoch.
+    const ahead = Date.now() + 60_000;
+    await env.DB.prepare("UPDATE users SET credentials_epoch = ? WHERE id = ?").bind(ahead, user.userId).run();
+    const later = await deviceAfterPasswordChange(depsOf(), user.userId);
+    expect(later!.split(".")[2]).toBe(String(ahead));
+    expect((await (await loginWith(user, NEW_PASSWORD, later!)).json<SignIn>()).device_token).toBe(later);
+  });
+
+  it("is none for an account deactivated or deleted meanwhile: nothing is written", async () => {
+    const user = await register();
+    const count = async () =>
+      (await env.DB.prepare("SELECT count(*) AS n FROM devices WHERE user_id = ?").bind(user.userId).first<{ n: number }>())!.n;
+    const before = await count();
+    await env.DB.prepare("UPDATE users SET is_active = 0 WHERE id = ?").bind(user.userId).run();
+    expect(await deviceAfterPasswordChange(depsOf(), user.userId)).toBeNull();
+    await env.DB.prepare("UPDATE users SET is_active = 1, deleted_at = ? WHERE id = ?").bind(Date.now(), user.userId).run();
+    expect(await deviceAfterPasswordChange(depsOf(), user.userId)).toBeNull();
+    expect(await count()).toBe(before);
   });
 });

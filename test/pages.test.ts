@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { safeReturnTo } from "../src/pages/return-to";
 import { contrast, palette } from "../src/pages/theme";
-import { call, captureLogs, freshIp, outbox, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
+import { call, captureLogs, freshIp, outbox, register, STRONG_PASSWORD, superuser, uniqueEmail } from "./helpers";
 import { Browser, fieldError, formOf, gzippedSize, OWN, textOf } from "./pages-browser";
 
 /** The hosted pages, their headers, sign-in, sign-out, CSRF and `return_to`. */
@@ -146,6 +146,43 @@ describe("/login", () => {
     page = await res.text();
     expect(textOf(page)).toContain("The email, username or password is incorrect.");
     expect(page).not.toContain("not the password");
+  });
+
+  it("tells a deactivated account's owner so after the right password only, and whom to ask", async () => {
+    const user = await register();
+    const admin = await superuser();
+    const deactivated = await call(`/api/v1/admin/users/${user.userId}/deactivate`, { method: "POST", token: admin.accessToken });
+    expect(deactivated.status).toBe(204);
+    const signIn = async (browser: Browser, password: string) =>
+      browser.submit(await browser.open("/login"), "/login", { identifier: user.email, password });
+
+    // A wrong password learns nothing about the account's state.
+    const stranger = new Browser();
+    const wrong = await signIn(stranger, "not the password at all");
+    expect(wrong.status).toBe(401);
+    const wrongText = textOf(await wrong.text());
+    expect(wrongText).toContain("The email, username or password is incorrect.");
+    expect(wrongText).not.toMatch(/deactivated|administrator|support/i);
+
+    const owner = new Browser();
+    const right = await signIn(owner, user.password);
+    expect(right.status).toBe(401);
+    const page = await right.text();
+    expect(textOf(page)).toContain(
+      "Your password is right, but this account is deactivated. If you think this is a mistake, contact the administrator of this site.",
+    );
+    expect(textOf(page)).not.toContain("incorrect");
+    expect(page).toContain('<div class="alert" role="alert" tabindex="-1" autofocus="">');
+    expect(owner.jar.has("__Host-gh_rt")).toBe(false);
+
+    // With SUPPORT_EMAIL, its address; in the person's language.
+    const withSupport = new Browser({ SUPPORT_EMAIL: "help@example.com" });
+    const supported = textOf(await (await signIn(withSupport, user.password)).text());
+    expect(supported).toContain("If you think this is a mistake, contact support at \u2068help@example.com\u2069.");
+    const german = new Browser();
+    const germanPage = await german.open("/login?lang=de");
+    const germanRes = await german.submit(germanPage, "/login", { identifier: user.email, password: user.password });
+    expect(textOf(await germanRes.text())).toContain("Ihr Passwort ist richtig, aber dieses Konto ist deaktiviert.");
   });
 
   it("says a locked account is locked, with the wait, even with the right password", async () => {

@@ -110,9 +110,28 @@ function guess(deps: Deps, identifier: AccountIdentifier, device: Device | null,
   return guardGuess<Attempt>(deps, { identifier, guesser, ip }, check);
 }
 
+/**
+ * The cause an `invalid_credentials` carries when the password was right but the account is
+ * deactivated. The JSON API renders the same 401 as for a wrong password (a cause is never
+ * serialized); the hosted sign-in page, which just saw the person type the right password, may
+ * tell them what happened ({@link refusedAsDeactivated}).
+ */
+const DEACTIVATED = new Error("the right password of a deactivated account");
+
 /** The answer to a password check that did not sign in. */
 function refusalOf(decision: Decision): AppError {
-  return new AppError(decision.kind === "unverified" ? "email_not_verified" : "invalid_credentials");
+  if (decision.kind === "unverified") return new AppError("email_not_verified");
+  const deactivated = decision.kind === "failure" && decision.reason === "inactive";
+  return new AppError("invalid_credentials", deactivated ? { cause: DEACTIVATED } : {});
+}
+
+/**
+ * Whether a login refusal was for a deactivated account whose password was right: only the
+ * person who knows the password learns the account's state; anyone else gets "wrong email or
+ * password", exactly as for a wrong password or an unknown account.
+ */
+export function refusedAsDeactivated(error: unknown): boolean {
+  return error instanceof AppError && error.code === "invalid_credentials" && error.cause === DEACTIVATED;
 }
 
 /**

@@ -1,6 +1,9 @@
+import { sql } from "drizzle-orm";
 import { recordAudit } from "../audit/audit";
-import type { Device, devices, User } from "../db/schema";
+import { users, type Device, type devices, type User } from "../db/schema";
 import { findDevice, listLiveDevices, markDeviceRevoked } from "../db/devices";
+import { deviceInserts } from "../db/logins";
+import { findUserById } from "../db/users";
 import type { Deps } from "../kernel/deps";
 import { AppError } from "../errors";
 import { DEVICE_TOKEN_LIFETIME_MS, signDeviceToken, verifyDeviceToken } from "./device-tokens";
@@ -58,18 +61,44 @@ export interface DeviceSignIn {
 
 /** The device of a sign-in: the known one seen again, or a new one. Nothing is written here. */
 export function deviceSignIn(deps: Deps, userId: string, known: Device | null): DeviceSignIn {
-  const now = deps.now();
-  const sign = async (id: string, issuedAt: number) => signDeviceToken((await deps.keys()).deviceKey, userId, id, issuedAt);
-  if (known) return { write: { seen: known.id }, token: () => sign(known.id, known.createdAt.getTime()) };
-  const added = {
+  if (known) return { write: { seen: known.id }, token: () => signFor(deps, userId, known.id, known.createdAt) };
+  const added = newDeviceRow(deps, userId, deps.now());
+  return { write: { added }, token: () => signFor(deps, userId, added.id, added.createdAt) };
+}
+
+/** A new device of this request's client, first seen at `at` (its token's issue time). */
+function newDeviceRow(deps: Deps, userId: string, at: Date): typeof devices.$inferInsert & { createdAt: Date } {
+  return {
     id: crypto.randomUUID(),
     userId,
-    createdAt: now,
-    lastSeenAt: now,
+    createdAt: at,
+    lastSeenAt: at,
     ipAddress: deps.meta.ip,
     userAgent: deps.meta.userAgent?.slice(0, 512) ?? null,
   };
-  return { write: { added }, token: () => sign(added.id, now.getTime()) };
+}
+
+async function signFor(deps: Deps, userId: string, deviceId: string, issuedAt: Date): Promise<string> {
+  return signDeviceToken((await deps.keys()).deviceKey, userId, deviceId, issuedAt.getTime());
+}
+
+/**
+ * A device for the client that has just changed the account's password (with the current one, in
+ * a live session: the owner). The change ended every device token by moving the credentials epoch,
+ * this client's own too; without a new one, its next sign-in would count as a new device and mail
+ * the owner a "new sign-in" alarm about their own browser, while a device nobody proved stays
+ * unknown and still raises it. The row is written only while the account is still at the epoch
+ * read here (a reset or revert since then wins: nothing is written, null). Returns the device token.
+ */
+export async function deviceAfterPasswordChange(deps: Deps, userId: string): Promise<string | null> {
+  const user = await findUserById(deps.db, userId);
+  if (!user?.isActive) return null;
+  // Never issued before the epoch (it may be ahead of this clock: two changes in one millisecond).
+  const added = newDeviceRow(deps, userId, new Date(Math.max(deps.now().getTime(), user.credentialsEpoch)));
+  const stillAtEpoch = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${userId} AND ${users.deletedAt} IS NULL
+    AND ${users.isActive} = 1 AND ${users.credentialsEpoch} = ${user.credentialsEpoch})`;
+  const committed = await deps.work().fence(stillAtEpoch).addAll(deviceInserts(deps.db, { added })).commit();
+  return committed.committed ? signFor(deps, userId, added.id, added.createdAt) : null;
 }
 
 /** A known device spent its failure budget: its token is void from now on. */

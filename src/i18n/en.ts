@@ -105,11 +105,38 @@ export const en = {
     locked: "Too many failed attempts: signing in to this account is paused. Try again in {duration}, or reset your password.",
     lockedHard: "This account is locked after too many failed attempts. Reset your password to unlock it.",
     deactivated: "This account is deactivated. Contact support if you think this is a mistake.",
+    deactivatedContact:
+      "Your password is right, but this account is deactivated. If you think this is a mistake, contact support at {email}.",
+    deactivatedAdmin:
+      "Your password is right, but this account is deactivated. If you think this is a mistake, contact the administrator of this site.",
     challenge: "Sign-ins are under attack right now: complete the check above the button, then sign in again.",
     notVerified: "Confirm your email address before signing in: open the link we sent you, or ask for a new one below.",
     passkey: "Sign in with a passkey",
     passkeyFailed: "That passkey could not sign you in. Try again, or sign in with your password.",
     passkeyCancelled: "No passkey was used. Try again, or sign in with your password.",
+  },
+  landing: {
+    title: "Welcome",
+    intro: "Sign in to manage your {product} account: your password, two-step verification, sessions and devices.",
+    signedInIntro: "You are signed in to {product}.",
+    toAccount: "Go to your account",
+    dev: {
+      title: "Development server",
+      intro:
+        "This worker runs in dev mode (DEV_OUTBOX): mail stays in the dev outbox instead of being sent. A deployed worker shows only the sign-in link above.",
+      docs: "API reference",
+      docsHint: "The HTTP API, rendered from its OpenAPI document.",
+      openapi: "OpenAPI document",
+      openapiHint: "The same contract, machine-readable (OpenAPI 3.1).",
+      login: "Sign in",
+      loginHint: "The hosted sign-in page.",
+      register: "Create an account",
+      registerHint: "The hosted registration page.",
+      account: "Your account",
+      accountHint: "Password, two-step verification, sessions, devices, API keys and the security log.",
+      outbox: "Dev outbox",
+      outboxHint: "The mail this server sent: verification links, sign-in codes, security notices.",
+    },
   },
   secondStep: {
     title: "Two-step verification",
@@ -460,6 +487,23 @@ export const en = {
     mfa_factors_removed: "Second factors removed from an enrolment notice",
     admin_mfa_reset: "Second factors reset by an administrator",
     session_stepped_up: "Identity confirmed again",
+    token_refreshed: "Session renewed",
+    ip_blocked: "Sign-ins from an address blocked",
+    attack_started: "Attack on sign-ins detected",
+    attack_ended: "Attack on sign-ins over",
+    admin_webhook_redelivered: "Webhook delivery repeated by an administrator",
+    admin_users_imported: "Accounts imported by an administrator",
+    admin_audit_exported: "Security log exported by an administrator",
+    passkey_added: "Passkey added",
+    passkey_removed: "Passkey removed",
+    identity_linked: "Sign-in provider linked",
+    identity_unlinked: "Sign-in provider unlinked",
+    oauth_client_created: "App registered by an administrator",
+    oauth_client_deleted: "App removed by an administrator",
+    oauth_client_registered: "App registered itself",
+    oauth_consent_given: "App allowed to use your account",
+    oauth_grant_revoked: "App's access removed",
+    oauth_refresh_reused: "A stolen app sign-in was stopped",
     unknown: "Security event",
   },
   notices: {
@@ -537,6 +581,10 @@ export const en = {
 
   mail: {
     footer: "This message was sent by {product}.",
+    layout: {
+      linkFallback: "If the button does not work, copy this address into your browser:",
+      why: "You received it at {email} because this address belongs to an account there or was entered on one of its pages.",
+    },
     verification: {
       subject: "Verify your email address",
       body: "Confirm that this address belongs to your {product} account. The link is valid for 24 hours.",

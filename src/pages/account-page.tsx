@@ -8,12 +8,13 @@ import { base32Secret } from "../factors/totp";
 import type { AppEnv } from "../web/context";
 import { outstandingReverts } from "../recovery/email-change";
 import { listSessions } from "../sessions/sessions";
-import { AccountPage, type AccountData } from "./account-view";
+import { AccountPage, hasSection, type AccountData } from "./account-view";
 import type { FormName } from "./csrf";
 import { failureFrom, validate, type FieldFor, type Failure, type FormData } from "./forms";
 import { proofFailure, proofKindOf, proofNeeded, proveFreshness, type ProofKind } from "./fresh-proof";
 import { frameFor, renderPage, type FormState } from "./kit";
-import { accountPost, redirectWithNotice } from "./respond";
+import { accountPost } from "./respond";
+import { sectionOfNotice, toAccountWithNotice } from "./account-notices";
 import type { NoticeKey } from "./respond";
 import { COPY_SCRIPT } from "./security-view";
 import { PASSKEY_SCRIPT } from "./passkey-view";
@@ -77,13 +78,18 @@ export async function accountPage(c: Context<AppEnv>, session: PageSession, outc
   const scripts = [...(outcome.recoveryCodes ? [COPY_SCRIPT] : []), ...(proof === null ? [PASSKEY_SCRIPT] : [])];
   if (scripts.length > 0) frame.inlineScript = scripts.join("\n");
   const data = await loadData(c, session, c.req.method === "GET" ? c.req.query("events") : undefined);
+  // Reached by a form's redirect: its notice shows in the section the redirect scrolled to. A page a
+  // POST renders (recovery codes shown once) starts at the top, and so does its notice.
+  const section = c.req.method === "GET" ? sectionOfNotice(outcome.notice) : null;
+  const { oauthProviders } = c.var.deps.config;
+  if (section && outcome.notice && hasSection(section, data, oauthProviders)) frame.placedNotice = { notice: outcome.notice, section };
   const page = (
     <AccountPage
       frame={frame}
       session={session}
       data={data}
       proof={proof}
-      providers={c.var.deps.config.oauthProviders}
+      providers={oauthProviders}
       notice={outcome.notice ?? null}
       failed={outcome.failed}
       createdKey={outcome.createdKey}
@@ -139,7 +145,7 @@ export function accountForm<T>(
     }
     try {
       const result = await options.run(c, session, checked.data, provedWith);
-      return typeof result === "string" ? redirectWithNotice(c, "/account", result, `#${anchorOf(form)}`) : result;
+      return typeof result === "string" ? toAccountWithNotice(c, result) : result;
     } catch (error) {
       // Stale after all (the 5 minutes ran out since the page was drawn): the proof field says so.
       const { sensitive } = options;
@@ -151,23 +157,3 @@ export function accountForm<T>(
     }
   });
 }
-
-const anchorOf = (form: FormName) =>
-  ({
-    session_revoke: "sessions",
-    device_revoke: "devices",
-    api_key_create: "api-keys",
-    api_key_revoke: "api-keys",
-    mfa_start: "security",
-    mfa_confirm: "security",
-    mfa_disable: "security",
-    recovery_codes: "security",
-    passkey_add: "passkeys",
-    passkey_prove: "passkeys",
-    passkey_rename: "passkeys",
-    passkey_remove: "passkeys",
-    email_code_setting: "email-code",
-    identity_link: "identities",
-    identity_unlink: "identities",
-    grant_revoke: "apps",
-  })[form as string] ?? form;

@@ -20,6 +20,8 @@ import type { IdentityView } from "../federation/identities";
 import type { GrantView } from "../oidc/grants";
 import { IdentitiesSection } from "./external-view";
 import type { PageSession } from "./session";
+import { eventLabel } from "./event-labels";
+import { SectionNotice, type AccountSection } from "./account-notices";
 
 /** `/account`: everything a signed-in user manages, one section per form. */
 
@@ -68,9 +70,11 @@ export function deviceLabel(t: Translator, userAgent: string | null): string {
   return userAgent.slice(0, 40);
 }
 
-/** A security log entry's label: `login.failed` → `events.login_failed` of the catalogue. */
-export function eventLabel(t: Translator, action: string): string {
-  return t.maybe(`events.${action.replaceAll(".", "_")}`) ?? t.text("events.unknown");
+/** Whether the page has `section`: two of them show only where the deployment offers what they manage. */
+export function hasSection(section: AccountSection, data: AccountData, providers: OAuthProviderConfig[]): boolean {
+  if (section === "identities") return providers.length > 0 || data.identities.length > 0;
+  if (section === "email-code") return data.emailCodeOffered;
+  return true;
 }
 
 /** "Signed in … · last active … · IP …": the IP part only when there is one. */
@@ -89,15 +93,15 @@ export const AccountPage: FC<AccountView> = (view) => {
   const summary = (form: FormName) => <ErrorSummary t={t} state={stateOf(form)} form={form} />;
   return (
     <Layout frame={frame} title={t.text("account.title")} wide failed={failed !== undefined}>
-      <Notice t={t} notice={view.notice} />
+      {frame.placedNotice ? null : <Notice t={t} notice={view.notice} />}
       {view.recoveryCodes ? <RecoveryCodes frame={frame} codes={view.recoveryCodes} email={user.email} /> : null}
       <nav class="toc" aria-label={t.text("account.contents")}>
         <a href="#profile">{t.text("account.profile")}</a>
         <a href="#email">{t.text("account.email")}</a>
         <a href="#password">{t.text("account.password")}</a>
         <a href="#security">{t.text("security.title")}</a>
-        {data.emailCodeOffered ? <a href="#email-code">{t.text("emailCodeSetting.title")}</a> : null}
-        {providers.length > 0 || data.identities.length > 0 ? <a href="#identities">{t.text("identities.title")}</a> : null}
+        {hasSection("email-code", data, providers) ? <a href="#email-code">{t.text("emailCodeSetting.title")}</a> : null}
+        {hasSection("identities", data, providers) ? <a href="#identities">{t.text("identities.title")}</a> : null}
         <a href="#apps">{t.text("oauth.appsTitle")}</a>
         <a href="#sessions">{t.text("account.sessions")}</a>
         <a href="#devices">{t.text("account.devices")}</a>
@@ -108,6 +112,7 @@ export const AccountPage: FC<AccountView> = (view) => {
 
       <section id="profile" aria-labelledby="profile-h">
         <h2 id="profile-h">{t.text("account.profile")}</h2>
+        <SectionNotice frame={frame} section="profile" />
         {summary("profile")}
         <Form frame={frame} name="profile" action="/account/profile">
           <Field
@@ -144,6 +149,7 @@ export const AccountPage: FC<AccountView> = (view) => {
 
       <section id="email" aria-labelledby="email-h">
         <h2 id="email-h">{t.text("account.email")}</h2>
+        <SectionNotice frame={frame} section="email" />
         {summary("email")}
         <p>
           {t.rich("account.current", { email: person(user.email) })}
@@ -196,6 +202,7 @@ export const AccountPage: FC<AccountView> = (view) => {
 
       <section id="password" aria-labelledby="password-h">
         <h2 id="password-h">{t.text("account.password")}</h2>
+        <SectionNotice frame={frame} section="password" />
         {summary("password")}
         <p>{t.text("account.passwordIntro")}</p>
         <Form frame={frame} name="password" action="/account/password">
@@ -285,6 +292,7 @@ const Apps: FC<{ frame: Frame; grants: GrantView[]; failed: FormState | undefine
   return (
     <section id="apps" aria-labelledby="apps-h">
       <h2 id="apps-h">{t.text("oauth.appsTitle")}</h2>
+      <SectionNotice frame={frame} section="apps" />
       <ErrorSummary t={t} state={failed} form="grant_revoke" />
       <p>{t.text("oauth.appsIntro")}</p>
       {grants.length === 0 ? <p class="muted">{t.text("oauth.appsNone")}</p> : null}
@@ -321,6 +329,7 @@ const Sessions: FC<{ frame: Frame; data: AccountData; failed: FormState | undefi
   return (
     <section id="sessions" aria-labelledby="sessions-h">
       <h2 id="sessions-h">{t.text("account.sessions")}</h2>
+      <SectionNotice frame={frame} section="sessions" />
       <ErrorSummary t={t} state={failed} form="session_revoke" />
       <p>{t.text("account.sessionCount", { count: data.sessions.sessions.length })}</p>
       <ul class="items">
@@ -377,6 +386,7 @@ const Devices: FC<{ frame: Frame; devices: DeviceView[]; failed: FormState | und
   return (
     <section id="devices" aria-labelledby="devices-h">
       <h2 id="devices-h">{t.text("account.devices")}</h2>
+      <SectionNotice frame={frame} section="devices" />
       <ErrorSummary t={t} state={failed} form="device_revoke" />
       <p>{t.text("account.devicesIntro")}</p>
       {devices.length === 0 ? <p class="muted">{t.text("account.noDevices")}</p> : null}
@@ -422,6 +432,7 @@ const ApiKeys: FC<{
   return (
     <section id="api-keys" aria-labelledby="api-keys-h">
       <h2 id="api-keys-h">{t.text("account.apiKeys")}</h2>
+      <SectionNotice frame={frame} section="api-keys" />
       <ErrorSummary t={t} state={state} form="api_key_create" />
       <ErrorSummary t={t} state={revokeState} form="api_key_revoke" />
       {createdKey ? (

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { changePassword, deleteAccount } from "../accounts/credentials";
 import { updateProfile } from "../accounts/profile";
 import { createApiKey, revokeApiKey } from "../api-keys/api-keys";
-import { revokeOwnDevice } from "../devices/devices";
+import { deviceAfterPasswordChange, revokeOwnDevice } from "../devices/devices";
 import type { AppEnv } from "../web/context";
 import {
   apiKeyIdParam,
@@ -18,7 +18,7 @@ import { revokeOwnSession } from "../sessions/sessions";
 import { accountForm, accountPage } from "./account-page";
 import { list, text } from "./forms";
 import { noticeOf, redirectWithNotice, toSignIn } from "./respond";
-import { pageSession, signOutBrowser } from "./session";
+import { pageSession, rememberDevice, signOutBrowser } from "./session";
 import { rememberLanguage } from "./language";
 
 /**
@@ -78,6 +78,9 @@ accountPages.post(
     sensitive: { passwordField: "current_password" },
     run: async (c, session, input) => {
       await changePassword(c.var.deps, session, input);
+      // This browser proved the password: it stays a known device, so its next sign-in is no "new device".
+      const deviceToken = await deviceAfterPasswordChange(c.var.deps, session.user.id);
+      if (deviceToken) rememberDevice(c, deviceToken);
       return "password_changed";
     },
   }),

@@ -5,7 +5,8 @@ import type { DeliveryView } from "../admin/webhooks";
 import type { FormName } from "./csrf";
 import { ErrorSummary, Field, Form, Hidden, Layout, Notice, Select, type Frame, type FormState } from "./kit";
 import { adminStrings, adminWhen } from "./admin-strings";
-import { deviceLabel, eventLabel } from "./account-view";
+import { deviceLabel } from "./account-view";
+import { eventLabel } from "./event-labels";
 
 /**
  * `/admin`: the administration console's views (users, one user, the audit log, webhooks; the

@@ -2,6 +2,7 @@ import type { FC } from "hono/jsx";
 import type { FormName } from "./csrf";
 import { ProofField, type ProofKind } from "./fresh-proof";
 import { ErrorSummary, Form, type Frame, type FormState } from "./kit";
+import { SectionNotice } from "./account-notices";
 
 /**
  * The account page's switch for signing in with a mailed code (API.md v1.2 "A person can turn code
@@ -20,6 +21,7 @@ export const EmailCodeSection: FC<{
   return (
     <section id="email-code" aria-labelledby="email-code-h">
       <h2 id="email-code-h">{t.text("emailCodeSetting.title")}</h2>
+      <SectionNotice frame={frame} section="email-code" />
       <ErrorSummary t={t} state={state} form="email_code_setting" />
       <p>
         <strong>{t.text(enabled ? "emailCodeSetting.on" : "emailCodeSetting.off")}</strong>

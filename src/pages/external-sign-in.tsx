@@ -17,7 +17,8 @@ import { failureFrom, text, validate, type FormData } from "./forms";
 import { ProofField, proofNeeded, proveFreshness } from "./fresh-proof";
 import { ErrorSummary, Field, Form, frameFor, Layout, renderPage, type FormState } from "./kit";
 import { pageTranslator } from "./language";
-import { afterSignIn, formPost, messagePage, redirectWithNotice, returnToOf } from "./respond";
+import { afterSignIn, formPost, messagePage, returnToOf } from "./respond";
+import { toAccountWithNotice } from "./account-notices";
 import { isSecondStep, toSecondStep } from "./second-step";
 import { pageSession, signInBrowser, type PageSession } from "./session";
 import { z } from "zod";
@@ -165,7 +166,7 @@ async function linkAndConfirm(c: Context<AppEnv>, session: PageSession, identity
   const provider = c.var.deps.config.oauthProviders.find((p) => p.id === identity.provider);
   try {
     const linked = await linkToAccount(c.var.deps, session.user, identity);
-    return redirectWithNotice(c, "/account", linked === "linked" ? "identity_linked" : "identity_already_linked", "#identities");
+    return toAccountWithNotice(c, linked === "linked" ? "identity_linked" : "identity_already_linked");
   } catch (error) {
     if (!(error instanceof AppError) || error.code !== "identity_taken") throw error;
     const name = provider ? providerName(provider) : identity.provider;
@@ -293,7 +294,7 @@ externalSignInPages.post(
     if (!session) return c.redirect("/login?return_to=%2Flogin%2Flink", 303);
     if (text(data, "action") === "cancel") {
       deleteCookie(c, PENDING_COOKIE, cookieOptions);
-      return redirectWithNotice(c, "/account", "link_cancelled");
+      return toAccountWithNotice(c, "link_cancelled");
     }
     const proven = await proveFreshness(c, session, data, "current_password");
     if (!proven.ok) return linkPage(c, pending, session, proven.failure.state, proven.failure.status);

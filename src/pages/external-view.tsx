@@ -5,6 +5,7 @@ import type { IdentityView } from "../federation/identities";
 import type { FormName } from "./csrf";
 import { ProofField, type ProofKind } from "./fresh-proof";
 import { ErrorSummary, Form, Hidden, whenText, type FormState, type Frame } from "./kit";
+import { SectionNotice } from "./account-notices";
 
 /**
  * The external providers on the pages: a button per OAUTH_PROVIDERS entry on `/login` and
@@ -53,6 +54,7 @@ export const IdentitiesSection: FC<{
   return (
     <section id="identities" aria-labelledby="identities-h">
       <h2 id="identities-h">{t.text("identities.title")}</h2>
+      <SectionNotice frame={frame} section="identities" />
       <ErrorSummary t={t} state={p.stateOf("identity_link")} form="identity_link" />
       <ErrorSummary t={t} state={p.stateOf("identity_unlink")} form="identity_unlink" />
       <p>{t.text("identities.intro")}</p>

@@ -34,6 +34,11 @@ export interface Frame {
    * the CSP allows a script only on a page that sets it, and only this one.
    */
   inlineScript?: string;
+  /**
+   * A confirmation that shows inside one section of the page (the one its redirect scrolled to),
+   * not at the top: see account-notices.tsx.
+   */
+  placedNotice?: { notice: string; section: string };
 }
 
 export interface FrameOptions {

@@ -4,6 +4,7 @@ import { CSRF_FIELD, type FormName } from "./csrf";
 import { ProofField, type ProofKind } from "./fresh-proof";
 import { ErrorSummary, Field, Form, Hidden, whenText, type Frame, type FormState } from "./kit";
 import { EmailCodeField } from "./security-view";
+import { SectionNotice } from "./account-notices";
 
 /**
  * The passkey parts of the hosted pages. A passkey needs the browser's WebAuthn API, so its buttons
@@ -148,6 +149,7 @@ export const PasskeySection: FC<{
   return (
     <section id="passkeys" aria-labelledby="passkeys-h">
       <h2 id="passkeys-h">{t.text("passkeys.title")}</h2>
+      <SectionNotice frame={frame} section="passkeys" />
       {(["passkey_add", "passkey_prove", "passkey_rename", "passkey_remove"] as const).map((form) => (
         <ErrorSummary t={t} state={stateOf(form)} form={form} />
       ))}

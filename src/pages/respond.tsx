@@ -87,8 +87,9 @@ export function afterSignIn(c: Context<AppEnv>, raw: string | undefined, notice?
   return c.redirect(target ?? `${DEFAULT_RETURN_TO}${notice ? `?notice=${notice}` : ""}`, 303);
 }
 
-export function redirectWithNotice(c: Context<AppEnv>, path: string, notice: NoticeKey, anchor = ""): Response {
-  return c.redirect(`${path}?notice=${notice}${anchor}`, 303);
+/** To `path` with a notice (the account page's notices go through account-notices.tsx, which adds their section). */
+export function redirectWithNotice(c: Context<AppEnv>, path: string, notice: NoticeKey): Response {
+  return c.redirect(`${path}?notice=${notice}`, 303);
 }
 
 /**

@@ -12,6 +12,7 @@ import { accountGrantPages } from "./account-grants";
 import { passkeyPages } from "./passkey-pages";
 import { enrolmentPages } from "./enrolment";
 import { adminPages } from "./admin";
+import { landingPages } from "./landing";
 import { adminOAuthClientPages } from "./admin-oauth-clients";
 import { recoveryPages } from "./recovery";
 import { messagePage, pageError } from "./respond";
@@ -22,7 +23,7 @@ import type { AppEnv } from "../web/context";
 
 /**
  * The hosted pages (the HTTP contract "Hosted pages"), server-rendered HTML at the worker's root:
- * /login (and its second step, /login/verify, or first the enrolment policy asks for, /login/enrol), sign-in by mailed
+ * / (the landing page), /login (and its second step, /login/verify, or first the enrolment policy asks for, /login/enrol), sign-in by mailed
  * code (/login/email, /login/email/code) and its link (/sign-in/email), an external provider's flow
  * (/api/v1/auth/oauth/{provider}/start and /callback: HTML, forms) with /login/link and /login/external, /register, /logout, /forgot-password, /reset-password, /verify-email,
  * /revert-email-change, /resend-verification, /account and the administration console /admin. They are not part of the JSON API's
@@ -67,6 +68,7 @@ for (const path of [
   );
 }
 
+pageRoutes.route("/", landingPages);
 pageRoutes.route("/", signInPages);
 pageRoutes.route("/", externalSignInPages);
 pageRoutes.route("/", oauthProviderPages);

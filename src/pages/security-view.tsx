@@ -4,6 +4,7 @@ import { qrSvg } from "../factors/totp";
 import type { FormName } from "./csrf";
 import { ProofField, type ProofKind } from "./fresh-proof";
 import { ErrorSummary, Field, Form, whenText, type Frame, type FormState } from "./kit";
+import { SectionNotice } from "./account-notices";
 
 /**
  * The account page's two-step verification section: whether an authenticator app is on, setting
@@ -80,6 +81,7 @@ export const SecuritySection: FC<SecurityView> = ({ frame, mfa, enrolment, proof
   return (
     <section id="security" aria-labelledby="security-h">
       <h2 id="security-h">{t.text("security.title")}</h2>
+      <SectionNotice frame={frame} section="security" />
       {summary("mfa_start")}
       {summary("mfa_confirm")}
       {summary("mfa_disable")}

@@ -1,7 +1,7 @@
 import { Hono, type Context } from "hono";
 import { challengeSiteKey } from "../abuse/challenge";
 import { enforceIpLimit } from "../abuse/ip-limits";
-import { logIn } from "../accounts/login";
+import { logIn, refusedAsDeactivated } from "../accounts/login";
 import { registerUser } from "../accounts/registration";
 import { AppError } from "../errors";
 import type { AppEnv } from "../web/context";
@@ -12,6 +12,7 @@ import { failureFrom, text, validate, type FormData } from "./forms";
 import { ErrorSummary, Field, Form, frameFor, Hidden, Layout, Notice, renderPage, TurnstileWidget, type FormState } from "./kit";
 import { afterSignIn, formPost, noticeOf, redirectWithNotice, returnToOf } from "./respond";
 import { formTranslator } from "./language";
+import { person, type Translator } from "../i18n";
 import { isSecondStep, toSecondStep } from "./second-step";
 import { PASSKEY_SCRIPT, PasskeyForm } from "./passkey-view";
 import { ProviderButtons } from "./external-view";
@@ -148,6 +149,8 @@ signInPages.post(
       const failure = failureFrom(t, error);
       const code = (error as AppError).code;
       if (code === "invalid_credentials") failure.state = { message: t.text("login.invalid") };
+      // The right password of a deactivated account: its owner learns why, and whom to ask.
+      if (refusedAsDeactivated(error)) failure.state = { message: deactivatedMessage(t, c.var.deps.config.branding.supportEmail) };
       if (code === "challenge_required") failure.state = { message: t.text("login.challenge") };
       if (code === "account_locked") {
         const wait = (error as AppError).retryAfter ?? 0;
@@ -158,6 +161,11 @@ signInPages.post(
     }
   }),
 );
+
+/** What a deactivated account's owner is told after the right password: the support address when there is one. */
+function deactivatedMessage(t: Translator, supportEmail: string | undefined): string {
+  return supportEmail ? t.text("login.deactivatedContact", { email: person(supportEmail) }) : t.text("login.deactivatedAdmin");
+}
 
 async function registerPage(c: Context<AppEnv>, returnTo: string | undefined, state?: FormState, status = 200) {
   const frame = await frameFor(c, null);

@@ -305,8 +305,9 @@ describe("the hosted pages in Chromium", () => {
     // Their browser is signed out at once.
     await user.goto(`${base}/account`);
     await user.waitForURL(`${base}/login?return_to=%2Faccount`);
+    // The right password: the page says why it cannot sign in (the API keeps its plain 401).
     await signIn(user, email, PASSWORD);
-    expect(await user.getByRole("alert").textContent()).toContain("incorrect");
+    expect(await user.getByRole("alert").textContent()).toContain("this account is deactivated");
 
     await console_.getByRole("button", { name: "Reactivate" }).click();
     await console_.waitForURL(`${userUrl}?notice=user_reactivated`);

@@ -4,7 +4,10 @@ import type { AppEnv } from "../../web/context";
 import { jsonResponse, problems } from "../openapi";
 import { HealthSchema, JwksSchema, OpenIdConfigurationSchema } from "../../web/schemas";
 
-/** Public, unauthenticated endpoints: the JWKS, the discovery document and the health check. */
+/**
+ * Public, unauthenticated endpoints: the JWKS, the discovery document, the change-password URL
+ * and the health check.
+ */
 export const wellKnownRoutes = new OpenAPIHono<AppEnv>();
 
 const tags = ["Discovery"];
@@ -33,6 +36,24 @@ for (const path of ["/.well-known/openid-configuration", "/.well-known/oauth-aut
   });
   wellKnownRoutes.openapi(discovery, (c) => c.json(discoveryDocument(c.var.deps.config), 200, { "Cache-Control": JWKS_CACHE }));
 }
+
+/** The account page's password section: the hosted pages' one place to change a password. */
+const CHANGE_PASSWORD_PAGE = "/account#password";
+
+const changePassword = createRoute({
+  method: "get",
+  path: "/.well-known/change-password",
+  tags,
+  summary: "Where to change a password (W3C “A Well-Known URL for Changing Passwords”)",
+  description:
+    "Password managers send people here to change a password: a redirect to the account page's password section (`/account#password`), which first asks a signed-out browser to sign in.",
+  responses: {
+    302: { description: "To the account page's password section.", headers: { Location: { schema: { type: "string" } } } },
+    ...problems([]),
+  },
+});
+
+wellKnownRoutes.openapi(changePassword, (c) => c.redirect(CHANGE_PASSWORD_PAGE, 302));
 
 const health = createRoute({
   method: "get",
