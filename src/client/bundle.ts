@@ -32,6 +32,10 @@ export class GatehouseError extends Error {
         this.code = problem?.code ?? "http_error";
         this.problem = problem;
     }
+    /** The error a refused response means: its status, and its problem when the body is problem+json. */
+    static async fromResponse(res) {
+        return new GatehouseError(res.status, await problemOf(res));
+    }
 }
 const CHANNEL_NAME = "gatehouse";
 const DELIVERY_HEADERS = { "Gatehouse-Token-Delivery": "cookie" };

@@ -17,7 +17,6 @@ import {
   type Message,
   type MfaBody,
   type MfaRequired,
-  type Problem,
   type RegisterBody,
   type Session,
   type User,
@@ -213,7 +212,7 @@ async function readUser(client: Gatehouse, base: string): Promise<User | null> {
   const res = await client.fetch(`${base}/api/v1/users/me`);
   // The token was refused even after a refresh: the client has signed out if Gatehouse ended the session.
   if (res.status === 401) return null;
-  if (!res.ok) throw new GatehouseError(res.status, await problemOf(res));
+  if (!res.ok) throw await GatehouseError.fromResponse(res);
   return (await res.json()) as User;
 }
 
@@ -239,13 +238,4 @@ function signedIn(user: User): GatehouseState {
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
-}
-
-async function problemOf(res: Response): Promise<Problem | undefined> {
-  try {
-    const body = (await res.json()) as Partial<Problem>;
-    return typeof body.code === "string" ? (body as Problem) : undefined;
-  } catch {
-    return undefined;
-  }
 }
