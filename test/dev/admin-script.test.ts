@@ -15,6 +15,8 @@ describe("npm run admin, against a real local database", () => {
     (JSON.parse(wrangler(["d1", "execute", "DB", "--local", ...local, "--json", "--command", command])) as { results: unknown[] }[])[0]!
       .results;
   const admin = (...args: string[]) => runNodeScript("scripts/admin.mjs", [...args, ...local]);
+  // Every local run also names the database it wrote, since a dev server with other flags has its own.
+  const database = `(local D1 database in ${persistDir}; a dev server started with another --persist-to, --config or --env has its own: pass the same flags here)`;
 
   beforeAll(() => {
     wrangler(["d1", "migrations", "apply", "DB", "--local", ...local]);
@@ -29,7 +31,10 @@ describe("npm run admin, against a real local database", () => {
 
   it("grants, refuses to revoke the last superuser, revokes once another exists, audits each change", () => {
     const granted = admin("grant", "O'Brien@Example.com");
-    expect(granted.stdout.trim(), granted.stderr).toBe("Granted: o'brien@example.com is a superuser in the local database.");
+    expect(granted.stdout.trim().split("\n"), granted.stderr).toEqual([
+      "Granted: o'brien@example.com is a superuser in the local database.",
+      database,
+    ]);
     expect(granted.status).toBe(0);
     expect(sql("SELECT email FROM users WHERE is_superuser = 1")).toEqual([{ email: "o'brien@example.com" }]);
 
@@ -39,7 +44,10 @@ describe("npm run admin, against a real local database", () => {
 
     expect(admin("grant", "bob@example.com").status).toBe(0);
     const revoked = admin("revoke", "o'brien@example.com");
-    expect(revoked.stdout.trim(), revoked.stderr).toBe("Revoked: o'brien@example.com is no longer a superuser in the local database.");
+    expect(revoked.stdout.trim().split("\n"), revoked.stderr).toEqual([
+      "Revoked: o'brien@example.com is no longer a superuser in the local database.",
+      database,
+    ]);
     expect(sql("SELECT email FROM users WHERE is_superuser = 1")).toEqual([{ email: "bob@example.com" }]);
     expect(sql("SELECT action, user_id, actor_user_id, metadata FROM audit_logs ORDER BY created_at, action")).toEqual([
       {
