@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { randomInt } from "node:crypto";
 import { localFetch } from "./local-fetch.mjs";
 import { DEMO_KEY_NAME, DEMO_PASSWORD, DEMO_TOTP_USER, DEMO_USERS, planSeed, USAGE, UsageError } from "./seed-args.mjs";
-import { totpCode } from "./totp.mjs";
+import { currentStep, totpCode } from "./totp.mjs";
 
 let plan;
 try {
@@ -164,7 +164,14 @@ async function seedTotpUser(adminToken) {
   }
   if (started.status !== 200) fail(started, `${email}: starting TOTP enrolment`);
   const { secret, otpauth_uri: uri } = started.json;
-  const confirmed = await api("/api/v1/users/me/mfa/totp/confirm", { token, body: { code: totpCode(secret) } });
+  // The account's object accepts each 30-second step once, whatever the secret: on a quick re-run the
+  // current step may be spent by the previous secret, so the next step's code (still in the window) is tried.
+  let confirmed = await api("/api/v1/users/me/mfa/totp/confirm", { token, body: { code: totpCode(secret) } });
+  for (let tries = 1; confirmed.status === 401 && tries <= 2; tries++) {
+    // Quick re-runs spent the next step too: wait for it to begin, then use the one after.
+    if (tries === 2) await new Promise((resolve) => setTimeout(resolve, 30_000 - (Date.now() % 30_000) + 100));
+    confirmed = await api("/api/v1/users/me/mfa/totp/confirm", { token, body: { code: totpCode(secret, currentStep() + 1) } });
+  }
   if (confirmed.status !== 200) fail(confirmed, `${email}: confirming TOTP`);
   return (
     `  ${email.padEnd(20)} ${DEMO_PASSWORD}   two-step verification, ${state}\n` +
