@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { describeOutcome, planAdmin, USAGE, UsageError } from "./admin-args.mjs";
+import { localStateDir } from "./dev-args.mjs";
 
 let plan;
 try {
@@ -46,8 +47,7 @@ const outcome = describeOutcome(plan, output);
 (outcome.ok ? console.log : console.error)(outcome.message);
 if (!plan.remote) {
   // A dev server started with other flags has a database of its own: say which one this was.
-  const at = plan.args.indexOf("--persist-to");
-  const where = at >= 0 ? plan.args[at + 1] : ".wrangler/state (the default)";
+  const where = localStateDir(plan.args);
   console.log(
     `(local D1 database in ${where}; a dev server started with another --persist-to, --config or --env has its own: pass the same flags here)`,
   );

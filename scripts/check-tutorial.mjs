@@ -7,10 +7,11 @@
 // follow the numbered list under the blocks (Sign in → Create an account → back, signed in → reload).
 // Needs Chromium (CHROME_PATH or /usr/bin/chromium), ports 8787 and 5173 free, and the npm registry.
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium } from "../test/e2e/harness.mjs";
+import { pollUntil } from "../test/node/dev-server.mjs";
 import { localFetch } from "./local-fetch.mjs";
 import { readmeTerminals } from "./tutorial-blocks.mjs";
 
@@ -61,10 +62,7 @@ try {
   await waitFor(SITE, "the React site (terminal 2)", /** @type {import("node:child_process").ChildProcess} */ (servers[1]));
   say("both servers answer; now the browser steps");
 
-  browser = await chromium.launch({
-    executablePath: chromiumPath(),
-    args: ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run"],
-  });
+  browser = await launchChromium();
   const page = await browser.newPage();
   const failures = /** @type {string[]} */ ([]);
   page.on("pageerror", (error) => failures.push(String(error)));
@@ -110,21 +108,21 @@ function childEnv() {
 }
 
 /**
- * Polls `url` until it answers (any status), or fails with the server's output when it exits or
- * two minutes pass.
+ * Waits until `url` answers (any status); fails when the server exits or two minutes pass (its
+ * output is printed by the caller).
  * @param {string} url @param {string} what @param {import("node:child_process").ChildProcess} server
  */
-async function waitFor(url, what, server) {
-  for (let waited = 0; waited < 120_000; waited += 500) {
-    if (server.exitCode !== null) throw new Error(`${what} exited (${server.exitCode})`);
-    try {
-      await localFetch(url);
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  }
-  throw new Error(`${what} did not answer at ${url} within two minutes`);
+function waitFor(url, what, server) {
+  return pollUntil(
+    async () => {
+      if (server.exitCode !== null) throw new Error(`${what} exited (${server.exitCode})`);
+      return localFetch(url).then(
+        () => true,
+        () => undefined,
+      );
+    },
+    { what: `${what} at ${url}`, timeoutMs: 120_000, intervalMs: 500 },
+  );
 }
 
 /** Ends a server and everything it started (npm → node → wrangler → workerd share its process group). */
@@ -135,10 +133,4 @@ function stop(/** @type {import("node:child_process").ChildProcess} */ child) {
   } catch {
     // Already gone.
   }
-}
-
-function chromiumPath() {
-  const path = process.env.CHROME_PATH || "/usr/bin/chromium";
-  if (!existsSync(path)) throw new Error(`No Chromium at ${path}: install it (apt-get install -y chromium) or set CHROME_PATH.`);
-  return path;
 }

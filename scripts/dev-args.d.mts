@@ -17,3 +17,5 @@ export function planDev(
   argv: string[],
   io: { cwd: string; readFile: (path: string) => string | undefined; env?: Record<string, string | undefined> },
 ): DevPlan;
+
+export function localStateDir(args: string[]): string;

@@ -121,6 +121,17 @@ export function readFlags(argv) {
 }
 
 /**
+ * Where a wrangler command's local D1 state lives, from its arguments: the `--persist-to` directory,
+ * else wrangler's default. `npm run dev`, `seed` and `admin` all say it, since a dev server started
+ * with another directory has a database of its own.
+ * @param {string[]} args
+ */
+export function localStateDir(args) {
+  const at = args.lastIndexOf("--persist-to");
+  return at >= 0 && args[at + 1] !== undefined ? args[at + 1] : ".wrangler/state (the default)";
+}
+
+/**
  * Names given with `--var NAME:value`.
  * @param {Map<string, string[]>} flags
  * @returns {Set<string>}

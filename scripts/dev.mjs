@@ -5,7 +5,7 @@
 // command, and when PUBLIC_URL/JWT_ISSUER follow --port/--ip, is decided in dev-args.mjs.
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { planDev } from "./dev-args.mjs";
+import { localStateDir, planDev } from "./dev-args.mjs";
 import { SiteError } from "./dev-site.mjs";
 
 // No calls home: no metrics, and no fetch of the `request.cf` sample from workers.cloudflare.com,
@@ -111,7 +111,6 @@ async function whenReady(port) {
  */
 function describeMigrations(output, args) {
   const applied = /About to apply (\d+) migration/.exec(output)?.[1];
-  const at = args.indexOf("--persist-to");
-  const where = at >= 0 ? args[at + 1] : ".wrangler/state (the default)";
+  const where = localStateDir(args);
   return `Local D1 database in ${where}: ${applied ? `${applied} migration(s) applied` : "migrations up to date"}.`;
 }

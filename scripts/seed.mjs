@@ -7,6 +7,7 @@
 // The arguments are read in seed-args.mjs.
 import { spawnSync } from "node:child_process";
 import { randomInt } from "node:crypto";
+import { localStateDir } from "./dev-args.mjs";
 import { localFetch } from "./local-fetch.mjs";
 import { DEMO_KEY_NAME, DEMO_PASSWORD, DEMO_TOTP_USER, DEMO_USERS, planSeed, USAGE, UsageError } from "./seed-args.mjs";
 import { currentStep, totpCode } from "./totp.mjs";
@@ -20,8 +21,7 @@ try {
   process.exit(2);
 }
 const { base, adminFlags } = plan;
-const persistAt = adminFlags.indexOf("--persist-to");
-const database = `the local D1 database in ${persistAt >= 0 ? adminFlags[persistAt + 1] : ".wrangler/state (the default)"}`;
+const database = `the local D1 database in ${localStateDir(adminFlags)}`;
 
 /**
  * One API call. Each comes from its own client address (the dev server takes CF-Connecting-IP from

@@ -1,6 +1,7 @@
 import type { SpreadPolicy as ObjectSpreadPolicy, RefusalReport } from "../kernel/objects";
 import type { Deps } from "../kernel/deps";
 import type { AccountIdentifier } from "../db/users";
+import { isLoopbackHost } from "../config/dev";
 import { ipPolicies, spreadBlocks, type IpAction, type LimitPolicy } from "../config/rate-limits";
 import { AppError } from "../errors";
 import { log } from "../log";
@@ -79,12 +80,8 @@ async function hitIp(deps: Deps, action: IpAction, identifier?: string): Promise
  */
 function relaxedForLoopback(deps: Deps, policies: LimitPolicy[]): LimitPolicy[] {
   const factor = deps.config.loopbackLimitFactor;
-  if (factor === 1 || !isLoopbackAddress(deps.meta.ip)) return policies;
+  if (factor === 1 || deps.meta.ip === null || !isLoopbackHost(deps.meta.ip)) return policies;
   return policies.map((p) => ({ ...p, limit: p.limit * factor }));
-}
-
-function isLoopbackAddress(ip: string | null): boolean {
-  return ip !== null && (ip === "::1" || /^127(\.\d{1,3}){3}$/.test(ip) || /^::ffff:127(\.\d{1,3}){3}$/i.test(ip));
 }
 
 /** The spread signal's settings: `login_failures_ip_identifiers_hour`, `login_failures_ip_block`, `ATTACK_IP_SPREAD_ACTION`. */

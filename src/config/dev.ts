@@ -37,7 +37,14 @@ export const dev = defineSection({
   },
 });
 
-/** A name or address that can only mean this machine: localhost, *.localhost (RFC 6761), 127/8, [::1]. */
-function isLoopbackHost(hostname: string): boolean {
-  return hostname === "localhost" || hostname.endsWith(".localhost") || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
+/**
+ * A host name or address that can only mean this machine: localhost, *.localhost (RFC 6761),
+ * 127/8 and ::1 (bracketed or not, IPv4-mapped or not). The one definition dev mode's checks share.
+ */
+export function isLoopbackHost(hostOrAddress: string): boolean {
+  const host = hostOrAddress
+    .replace(/^\[|\]$/g, "")
+    .toLowerCase()
+    .replace(/^::ffff:/, "");
+  return host === "localhost" || host.endsWith(".localhost") || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
 }

@@ -1,4 +1,5 @@
 import type { Bindings, Config } from "../config";
+import { isLoopbackHost } from "../config/dev";
 import { log } from "../log";
 
 /**
@@ -60,11 +61,6 @@ function parseSettings(raw: string): GeoSettings {
   };
 }
 
-function isLoopback(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  return host === "localhost" || host.endsWith(".localhost") || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
-}
-
 let warned = false;
 
 /**
@@ -74,7 +70,7 @@ let warned = false;
 export function simulatedBindings(env: Bindings, config: Config, request: Request): Bindings {
   const raw = config.devGeoSimulation;
   if (!raw) return env;
-  if (!config.devOutbox || !isLoopback(new URL(config.publicUrl).hostname) || !isLoopback(new URL(request.url).hostname)) {
+  if (!config.devOutbox || !isLoopbackHost(new URL(config.publicUrl).hostname) || !isLoopbackHost(new URL(request.url).hostname)) {
     if (!warned) log("warn", "dev.geo_simulation_refused", { reason: "needs DEV_OUTBOX, a loopback PUBLIC_URL and a loopback request" });
     warned = true;
     return env;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { planDev } from "../../scripts/dev-args.mjs";
+import { localStateDir, planDev } from "../../scripts/dev-args.mjs";
 
 /** `npm run dev`'s arguments, without a server (a real `npm run dev` is test/dev/dev-script.test.ts, `npm run test:dev`). */
 
@@ -254,5 +254,12 @@ describe("planDev --site: Gatehouse as the auth subdomain of a local site", () =
 
   it("after `--`, --site is wrangler's business", () => {
     expect(plan(["--", "--site", SITE]).site).toBeUndefined();
+  });
+});
+
+describe("localStateDir: the local database a wrangler command uses", () => {
+  it("is the last --persist-to, else wrangler's default", () => {
+    expect(localStateDir(["d1", "migrations", "apply", "DB", "--local"])).toBe(".wrangler/state (the default)");
+    expect(localStateDir(["--persist-to", "a", "--persist-to", "b"])).toBe("b");
   });
 });

@@ -1,5 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import { readConfig } from "../../config";
+import { isLoopbackHost } from "../../config/dev";
 import { AppError } from "../../errors";
 import type { AppEnv } from "../context";
 
@@ -36,10 +37,7 @@ function hostOf(request: Request): string {
 /** Whether `hostname` (URL-canonical: lower case, IPv6 in brackets) is one dev mode answers. */
 export function isDevHost(hostname: string, publicHost: string): boolean {
   if (hostname === "") return false;
-  if (hostname === publicHost) return true;
-  if (hostname === "localhost" || hostname.endsWith(".localhost")) return true;
   // `wrangler dev --ip 0.0.0.0` prints http://0.0.0.0:…, and browsers and curl send that literal; an
   // address literal is never a rebinding name (a page at another name cannot send it as its Host).
-  if (hostname === "[::1]" || hostname === "0.0.0.0") return true;
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+  return hostname === publicHost || hostname === "0.0.0.0" || isLoopbackHost(hostname);
 }
