@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { SHIPPED_LOCALES, type Locale } from "../src/config/languages";
 import { translator } from "../src/i18n";
 import { createDeps, type Deps } from "../src/kernel/deps";
-import { buttonColours } from "../src/mail/colours";
+import { buttonColours } from "../src/kernel/accent";
 import type { MailMessage } from "../src/mail/message";
 import { linksIn } from "../src/mail/outbox-view";
 import {

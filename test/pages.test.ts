@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { safeReturnTo } from "../src/pages/return-to";
-import { contrast, palette } from "../src/pages/theme";
+import { contrast } from "../src/kernel/accent";
+import { palette } from "../src/pages/theme";
 import { call, captureLogs, freshIp, outbox, register, STRONG_PASSWORD, superuser, uniqueEmail } from "./helpers";
 import { Browser, fieldError, formOf, gzippedSize, OWN, textOf } from "./pages-browser";
 

@@ -1,6 +1,6 @@
 import type { Child } from "hono/jsx";
 import type { Translator } from "../i18n";
-import { buttonColours } from "./colours";
+import { buttonColours } from "../kernel/accent";
 
 /**
  * The HTML part of every mail: the product's name, a heading, the paragraphs, the action as a link

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { FC } from "hono/jsx";
 import type { CatalogueNotice } from "../i18n";
+import type { NoticeKey } from "./respond";
 import type { AppEnv } from "../web/context";
 import { Notice, type Frame } from "./kit";
 
@@ -45,7 +46,7 @@ export function sectionOfNotice(notice: string | null | undefined): AccountSecti
 }
 
 /** To the account page with `notice`, scrolled to the section that shows it. */
-export function toAccountWithNotice(c: Context<AppEnv>, notice: string): Response {
+export function toAccountWithNotice(c: Context<AppEnv>, notice: NoticeKey): Response {
   const section = sectionOfNotice(notice);
   return c.redirect(`/account?notice=${notice}${section ? `#${section}` : ""}`, 303);
 }

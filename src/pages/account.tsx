@@ -4,6 +4,7 @@ import { updateProfile } from "../accounts/profile";
 import { createApiKey, revokeApiKey } from "../api-keys/api-keys";
 import { deviceAfterPasswordChange, revokeOwnDevice } from "../devices/devices";
 import type { AppEnv } from "../web/context";
+import { setDeviceCookie } from "../web/cookies";
 import {
   apiKeyIdParam,
   changeEmailBody,
@@ -18,7 +19,7 @@ import { revokeOwnSession } from "../sessions/sessions";
 import { accountForm, accountPage } from "./account-page";
 import { list, text } from "./forms";
 import { noticeOf, redirectWithNotice, toSignIn } from "./respond";
-import { pageSession, rememberDevice, signOutBrowser } from "./session";
+import { pageSession, signOutBrowser } from "./session";
 import { rememberLanguage } from "./language";
 
 /**
@@ -80,7 +81,7 @@ accountPages.post(
       await changePassword(c.var.deps, session, input);
       // This browser proved the password: it stays a known device, so its next sign-in is no "new device".
       const deviceToken = await deviceAfterPasswordChange(c.var.deps, session.user.id);
-      if (deviceToken) rememberDevice(c, deviceToken);
+      if (deviceToken) setDeviceCookie(c, deviceToken);
       return "password_changed";
     },
   }),

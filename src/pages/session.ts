@@ -1,9 +1,7 @@
 import type { Context } from "hono";
-import { setCookie } from "hono/cookie";
-import { DEVICE_TOKEN_LIFETIME_MS } from "../devices/device-tokens";
 import type { User } from "../db/schema";
 import type { AppEnv } from "../web/context";
-import { clearSessionCookies, DEVICE_COOKIE, extendRefreshCookie, refreshCookie, setSessionCookies } from "../web/cookies";
+import { clearSessionCookies, extendRefreshCookie, refreshCookie, setSessionCookies } from "../web/cookies";
 import { keepSessionAlive, sessionAmr, sessionFromRefreshToken, type TokenResponse } from "../sessions/sessions";
 
 /**
@@ -41,18 +39,4 @@ export function signInBrowser(c: Context<AppEnv>, tokens: TokenResponse & { devi
 
 export function signOutBrowser(c: Context<AppEnv>): void {
   clearSessionCookies(c, c.var.deps.config.cookieDomain);
-}
-
-/**
- * This browser's device cookie set to a new device token (after a password change, which ended the
- * old one): the same `__Host-` cookie a sign-in sets, living as long as the token.
- */
-export function rememberDevice(c: Context<AppEnv>, deviceToken: string): void {
-  setCookie(c, DEVICE_COOKIE, deviceToken, {
-    httpOnly: true,
-    secure: true,
-    sameSite: "Lax",
-    path: "/",
-    maxAge: DEVICE_TOKEN_LIFETIME_MS / 1000,
-  });
 }

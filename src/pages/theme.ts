@@ -5,49 +5,11 @@
  * until they meet WCAG AA contrast (4.5:1) on the background they sit on.
  */
 
-type Rgb = [number, number, number];
+import { BLACK, buttonColours, parseHex, readableOn, toHex, WHITE, type Rgb } from "../kernel/accent";
 
-const WHITE: Rgb = [255, 255, 255];
-const BLACK: Rgb = [0, 0, 0];
 /** The lighter-than-text backgrounds below it sits on that contrast least with links: light page, dark card. */
 const LIGHT_CARD: Rgb = [243, 244, 246];
 const DARK_CARD: Rgb = [24, 28, 34];
-const AA = 4.6;
-
-function parseHex(hex: string): Rgb {
-  const n = Number.parseInt(hex.slice(1), 16);
-  return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
-}
-
-function toHex([r, g, b]: Rgb): string {
-  return `#${[r, g, b].map((v) => Math.round(v).toString(16).padStart(2, "0")).join("")}`;
-}
-
-/** WCAG 2 relative luminance. */
-function luminance(rgb: Rgb): number {
-  const [r, g, b] = rgb.map((v) => {
-    const c = v / 255;
-    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
-  }) as Rgb;
-  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
-}
-
-/** WCAG 2 contrast ratio, 1 to 21. */
-export function contrast(a: Rgb, b: Rgb): number {
-  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number];
-  return (hi + 0.05) / (lo + 0.05);
-}
-
-const mix = (a: Rgb, b: Rgb, t: number): Rgb => [0, 1, 2].map((i) => a[i]! + (b[i]! - a[i]!) * t) as Rgb;
-
-/** `color` moved towards `toward` just far enough to reach AA contrast on `background`. */
-function readableOn(color: Rgb, background: Rgb, toward: Rgb): Rgb {
-  for (let t = 0; t <= 1; t += 0.05) {
-    const candidate = mix(color, toward, t);
-    if (contrast(candidate, background) >= AA) return candidate;
-  }
-  return toward;
-}
 
 export interface Palette {
   /** The button colour: the accent, darkened or lightened if its text would not be readable. */
@@ -60,10 +22,10 @@ export interface Palette {
 
 export function palette(accentHex: string): Palette {
   const accent = parseHex(accentHex);
-  const onAccent = contrast(accent, WHITE) >= contrast(accent, BLACK) ? WHITE : ([17, 17, 17] as Rgb);
+  const button = buttonColours(accentHex);
   return {
-    accent: toHex(readableOn(accent, onAccent, onAccent === WHITE ? BLACK : WHITE)),
-    onAccent: toHex(onAccent),
+    accent: button.background,
+    onAccent: button.label,
     linkLight: toHex(readableOn(accent, LIGHT_CARD, BLACK)),
     linkDark: toHex(readableOn(accent, DARK_CARD, WHITE)),
   };

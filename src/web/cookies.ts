@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { AppEnv } from "./context";
+import { DEVICE_TOKEN_LIFETIME_MS } from "../devices/device-tokens";
 import type { TokenResponse } from "../sessions/sessions";
 
 /**
@@ -14,8 +15,6 @@ export const DEVICE_COOKIE = "__Host-gh_dev";
 /** The access token for the site's own server, on COOKIE_DOMAIN; Gatehouse's API never reads it. */
 export const ACCESS_COOKIE = "__Secure-gh_at";
 export const DELIVERY_HEADER = "Gatehouse-Token-Delivery";
-
-const DEVICE_COOKIE_MAX_AGE = 90 * 86_400;
 
 const hostCookie = { httpOnly: true, secure: true, sameSite: "Lax", path: "/" } as const;
 
@@ -44,10 +43,15 @@ export function setSessionCookies<E extends AppEnv>(
   cookieDomain: string | undefined,
 ): void {
   setCookie(c, REFRESH_COOKIE, tokens.refresh_token, { ...hostCookie, maxAge: tokens.refresh_expires_in });
-  if (tokens.device_token) setCookie(c, DEVICE_COOKIE, tokens.device_token, { ...hostCookie, maxAge: DEVICE_COOKIE_MAX_AGE });
+  if (tokens.device_token) setDeviceCookie(c, tokens.device_token);
   if (cookieDomain) {
     setCookie(c, ACCESS_COOKIE, tokens.access_token, { ...hostCookie, domain: cookieDomain, maxAge: tokens.expires_in });
   }
+}
+
+/** The device cookie, living as long as its token: at a sign-in, or a new token for this browser after a password change. */
+export function setDeviceCookie<E extends AppEnv>(c: Context<E>, deviceToken: string): void {
+  setCookie(c, DEVICE_COOKIE, deviceToken, { ...hostCookie, maxAge: DEVICE_TOKEN_LIFETIME_MS / 1000 });
 }
 
 /** The same refresh cookie with a new lifetime: a page visit that kept its session alive. */
