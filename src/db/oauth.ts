@@ -83,18 +83,12 @@ export function deleteGrant(db: Db, userId: string, clientId: string) {
     .returning({ id: oauthGrants.id });
 }
 
-/** Revokes every refresh token of the user's grants to `clientId` (all clients when null). */
-export function revokeUserTokens(db: Db, userId: string, clientId: string | null, now: Date) {
+/** Revokes every refresh token of the user's grant to `clientId`. */
+export function revokeUserTokens(db: Db, userId: string, clientId: string, now: Date) {
   return db
     .update(oauthRefreshTokens)
     .set({ revokedAt: now })
-    .where(
-      and(
-        eq(oauthRefreshTokens.userId, userId),
-        clientId ? eq(oauthRefreshTokens.clientId, clientId) : undefined,
-        isNull(oauthRefreshTokens.revokedAt),
-      ),
-    );
+    .where(and(eq(oauthRefreshTokens.userId, userId), eq(oauthRefreshTokens.clientId, clientId), isNull(oauthRefreshTokens.revokedAt)));
 }
 
 export function insertCode(db: Db, row: OAuthCode) {
@@ -125,16 +119,23 @@ export async function familyIsLive(
   db: Db,
   args: { familyId: string; grantId: string; userId: string; clientId: string; credentialsEpoch: number },
 ): Promise<boolean> {
-  // The grant the family was issued under, by id: a grant removed and given again is another one.
-  const row = await db.get<{ live: number }>(sql`SELECT (
-    EXISTS (SELECT 1 FROM ${oauthGrants} WHERE ${oauthGrants.id} = ${args.grantId} AND ${oauthGrants.userId} = ${args.userId}
-      AND ${oauthGrants.clientId} = ${args.clientId})
-    AND NOT EXISTS (SELECT 1 FROM ${oauthRefreshTokens} WHERE ${oauthRefreshTokens.familyId} = ${args.familyId} AND ${oauthRefreshTokens.revokedAt} IS NOT NULL)
-    AND EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${args.userId} AND ${users.isActive} = 1 AND ${users.deletedAt} IS NULL
-      AND ${users.credentialsEpoch} <= ${args.credentialsEpoch})
-  ) AS live`);
+  const row = await db.get<{ live: number }>(sql`SELECT (${familyLive(args)}) AS live`);
   return Boolean(row?.live);
 }
+
+/** A value or a column of the statement around (`t.user_id`). */
+type Operand = string | number | SQL;
+
+/** SQL: the grant a family was issued under still stands, by id: a grant removed and given again is another one. */
+const grantStands = (f: { grantId: Operand; userId: Operand; clientId: Operand }) =>
+  sql`EXISTS (SELECT 1 FROM ${oauthGrants} AS g WHERE g.id = ${f.grantId} AND g.user_id = ${f.userId} AND g.client_id = ${f.clientId})`;
+
+/** SQL: {@link familyIsLive}'s rule, for values or for the columns of a code or token the statement reads. */
+const familyLive = (f: { familyId: Operand; grantId: Operand; userId: Operand; clientId: Operand; credentialsEpoch: Operand }) =>
+  sql`${grantStands(f)}
+    AND NOT EXISTS (SELECT 1 FROM ${oauthRefreshTokens} AS r WHERE r.family_id = ${f.familyId} AND r.revoked_at IS NOT NULL)
+    AND EXISTS (SELECT 1 FROM ${users} AS u WHERE u.id = ${f.userId} AND u.is_active = 1 AND u.deleted_at IS NULL
+      AND u.credentials_epoch <= ${f.credentialsEpoch})`;
 
 /** A deleted client's grants and refresh tokens: nothing of it is honoured any more. */
 export function clientGrantsRemoval(db: Db, clientId: string, now: Date) {
@@ -167,11 +168,18 @@ export async function deleteExpiredOAuthRows(db: Db, cutoff: Date): Promise<void
 
 /** SQL: the family of token `hash` may still be honoured (grant there, family not revoked, account active at its epoch). */
 function refreshFamilyLive(hash: string) {
-  return sql`EXISTS (SELECT 1 FROM ${oauthRefreshTokens} AS t JOIN ${users} AS u ON u.id = t.user_id
-    WHERE t.hash = ${hash} AND u.is_active = 1 AND u.deleted_at IS NULL AND u.credentials_epoch <= t.credentials_epoch
-    AND EXISTS (SELECT 1 FROM ${oauthGrants} AS g WHERE g.id = t.grant_id AND g.user_id = t.user_id AND g.client_id = t.client_id)
-    AND NOT EXISTS (SELECT 1 FROM ${oauthRefreshTokens} AS r WHERE r.family_id = t.family_id AND r.revoked_at IS NOT NULL))`;
+  const t = {
+    familyId: sql`t.family_id`,
+    grantId: sql`t.grant_id`,
+    userId: sql`t.user_id`,
+    clientId: sql`t.client_id`,
+    credentialsEpoch: sql`t.credentials_epoch`,
+  };
+  return sql`EXISTS (SELECT 1 FROM ${oauthRefreshTokens} AS t WHERE t.hash = ${hash} AND ${familyLive(t)})`;
 }
+
+/** The columns of the code `c` a redemption reads, for {@link grantStands}. */
+const codeGrant = { grantId: sql`c.grant_id`, userId: sql`c.user_id`, clientId: sql`c.client_id` };
 
 /**
  * A code's redemption as one batch (one round trip to the primary): the claim, which holds only for
@@ -204,7 +212,7 @@ export async function redeemCodeBatch(
       .from(users)
       .where(
         sql`${users.id} = (SELECT c.user_id FROM ${oauthCodes} AS c WHERE c.hash = ${args.hash}
-          AND EXISTS (SELECT 1 FROM ${oauthGrants} AS g WHERE g.id = c.grant_id AND g.user_id = c.user_id AND g.client_id = c.client_id))`,
+          AND ${grantStands(codeGrant)})`,
       ),
     db.insert(oauthRefreshTokens)
       .select(sql`SELECT ${args.refreshHash}, c.family_id, c.grant_id, c.client_id, c.user_id, c.scopes, c.resource,
@@ -212,7 +220,7 @@ export async function redeemCodeBatch(
       FROM ${oauthCodes} AS c JOIN ${users} AS u ON u.id = c.user_id
       WHERE c.hash = ${args.hash} AND c.used_at = ${at} AND c.client_id = ${args.clientId} AND c.scopes LIKE '%"offline_access"%'
         AND u.is_active = 1 AND u.deleted_at IS NULL
-        AND EXISTS (SELECT 1 FROM ${oauthGrants} AS g WHERE g.id = c.grant_id AND g.user_id = c.user_id AND g.client_id = c.client_id)`),
+        AND ${grantStands(codeGrant)}`),
   ]);
   return { code: claimed[0], user: account[0] };
 }

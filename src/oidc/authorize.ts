@@ -119,20 +119,12 @@ async function openAuthAfter(deps: Deps, raw: string | undefined, clientId: stri
   return claims && claims.c === clientId && typeof claims.t === "number" ? claims.t : null;
 }
 
-/** What the person's browser session must still do before a code: sign in (again), consent, or nothing. */
-export async function nextStep(
-  deps: Deps,
-  request: AuthorizationRequest,
-  session: { user: User; authTime: Date } | null,
-): Promise<"sign_in" | "consent" | "code"> {
-  return (await nextStepWithGrant(deps, request, session)).step;
-}
-
 /**
- * {@link nextStep}, with the person's grant to the client when deciding read it (`undefined`: not
- * read), so issuing the code does not read it again.
+ * What the person's browser session must still do before a code: sign in (again), consent, or
+ * nothing; with the person's grant to the client when deciding read it (`undefined`: not read), so
+ * issuing the code does not read it again.
  */
-export async function nextStepWithGrant(
+export async function nextStep(
   deps: Deps,
   request: AuthorizationRequest,
   session: { user: User; authTime: Date } | null,
@@ -161,7 +153,7 @@ export async function issueCode(
   request: AuthorizationRequest,
   session: { user: User; authTime: Date; amr: string[] },
   consented: boolean,
-  /** The grant as {@link nextStepWithGrant} read it (null: none), when it did. */
+  /** The grant as {@link nextStep} read it (null: none), when it did. */
   known?: OAuthGrant | null,
 ): Promise<string> {
   const now = deps.now();

@@ -5,7 +5,7 @@ import { AppError } from "../errors";
 import type { Deps } from "../kernel/deps";
 import { providerEnabled } from "./discovery";
 import { redirectUriProblem } from "./redirect-uris";
-import { OAUTH_SCOPES } from "./scopes";
+import { isOAuthScope } from "./scopes";
 
 /**
  * OAuth clients (API.md v1.2 "Clients"): registered by a superuser. A confidential client's secret
@@ -52,7 +52,7 @@ export async function createClient(deps: Deps, actorId: string, input: NewClient
     const problem = redirectUriProblem(uri);
     if (problem) throw new AppError("validation_failed", { detail: `${uri} ${problem}.` });
   }
-  const unknown = (input.scopes ?? []).filter((s) => !(OAUTH_SCOPES as readonly string[]).includes(s));
+  const unknown = (input.scopes ?? []).filter((s) => !isOAuthScope(s));
   if (unknown.length) throw new AppError("validation_failed", { detail: `Unknown scopes: ${unknown.join(", ")}.` });
   const secret = input.type === "confidential" ? `gcs_${randomToken(32)}` : undefined;
   const row: OAuthClient = {

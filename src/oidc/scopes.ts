@@ -3,6 +3,8 @@ export const OAUTH_SCOPES = ["openid", "profile", "email", "offline_access"] as 
 
 export type OAuthScope = (typeof OAUTH_SCOPES)[number];
 
+export const isOAuthScope = (scope: string): scope is OAuthScope => (OAUTH_SCOPES as readonly string[]).includes(scope);
+
 /** The requested scopes this client may have, in a stable order; unknown ones are dropped. */
 export function allowedScopes(requested: string | undefined, clientScopes: readonly string[] | null): OAuthScope[] {
   const asked = new Set((requested ?? "").split(" ").filter(Boolean));

@@ -12,8 +12,9 @@ import {
 } from "../db/oauth";
 import { oauthRefreshTokens } from "../db/schema";
 import type { Deps } from "../kernel/deps";
+import type { KeySet } from "../kernel/signing-keys";
 import { auditRow } from "../audit/audit";
-import { OAUTH_SCOPES } from "./scopes";
+import { isOAuthScope } from "./scopes";
 
 /**
  * The token side of Gatehouse as an OAuth 2.1 / OpenID Connect provider: the code and refresh
@@ -195,7 +196,7 @@ export async function refreshGrant(
   const now = deps.now();
   const next = `gro_${randomToken(32)}`;
   const asked = form.scope === undefined ? [] : form.scope.split(" ").filter(Boolean);
-  if (asked.some((s) => !(OAUTH_SCOPES as readonly string[]).includes(s))) throw new OAuthError("invalid_scope", "Unknown scope.");
+  if (asked.some((s) => !isOAuthScope(s))) throw new OAuthError("invalid_scope", "Unknown scope.");
   const { token, user } = await refreshBatch(deps.db, {
     hash,
     clientId: client.id,
@@ -315,24 +316,23 @@ export interface OAuthAccessClaims {
   iss: string;
 }
 
+/** jose's key lookup for a token this deployment signed: the key its `kid` names. */
+export const keyOfKid = (keys: KeySet) => (header: JWTHeaderParameters) => {
+  const key = header.kid ? keys.byKid.get(header.kid) : undefined;
+  if (!key) throw new Error("unknown kid");
+  return key.key;
+};
+
 /** Verifies an OAuth access token this deployment issued (any audience); null for anything else. */
 async function verifyOAuthAccessToken(deps: Deps, token: string): Promise<OAuthAccessClaims | null> {
   const keys = await deps.keys();
   try {
-    const { payload } = await jwtVerify(
-      token,
-      (header: JWTHeaderParameters) => {
-        const key = header.kid ? keys.byKid.get(header.kid) : undefined;
-        if (!key) throw new Error("unknown kid");
-        return key.key;
-      },
-      {
-        issuer: deps.config.publicUrl,
-        typ: "at+jwt",
-        algorithms: [...new Set([...keys.byKid.values()].map((k) => k.alg))],
-        currentDate: deps.now(),
-      },
-    );
+    const { payload } = await jwtVerify(token, keyOfKid(keys), {
+      issuer: deps.config.publicUrl,
+      typ: "at+jwt",
+      algorithms: [...new Set([...keys.byKid.values()].map((k) => k.alg))],
+      currentDate: deps.now(),
+    });
     if (
       typeof payload.client_id !== "string" ||
       typeof payload.sid !== "string" ||

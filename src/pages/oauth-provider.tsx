@@ -1,16 +1,9 @@
 import { Hono, type Context } from "hono";
-import { jwtVerify, type JWTHeaderParameters } from "jose";
+import { jwtVerify } from "jose";
 import { findClient } from "../db/oauth";
-import {
-  answerUrl,
-  issueCode,
-  nextStep,
-  nextStepWithGrant,
-  parseAuthorizationRequest,
-  sealAuthAfter,
-  type AuthorizationRequest,
-} from "../oidc/authorize";
+import { answerUrl, issueCode, nextStep, parseAuthorizationRequest, sealAuthAfter, type AuthorizationRequest } from "../oidc/authorize";
 import { redirectUriMatches } from "../oidc/redirect-uris";
+import { keyOfKid } from "../oidc/tokens";
 import { shippedLocale } from "../i18n";
 import { logOut } from "../sessions/sessions";
 import type { AppEnv } from "../web/context";
@@ -97,7 +90,7 @@ async function proceed(
   session: PageSession | null,
 ) {
   const { deps } = c.var;
-  const { step, grant } = await nextStepWithGrant(deps, request, session);
+  const { step, grant } = await nextStep(deps, request, session);
   if (step === "sign_in") {
     if (request.prompt.has("none")) return c.redirect(answerUrl(deps, request, { error: "login_required" }), 302);
     const again = session !== null;
@@ -181,7 +174,7 @@ oauthProviderPages.post(
     if (text(data, "decision") !== "allow")
       return toClient(c, answerUrl(c.var.deps, request, { error: "access_denied" }), request.client.name);
     // The sign-in the request needs still holds (the consent page may have been open a while).
-    const step = await nextStep(c.var.deps, { ...request, prompt: new Set(["consent"]) }, session);
+    const { step } = await nextStep(c.var.deps, { ...request, prompt: new Set(["consent"]) }, session);
     if (step === "sign_in") return proceed(c, request, params, session);
     return toClient(c, await issueCode(c.var.deps, request, session, true), request.client.name);
   }),
@@ -192,15 +185,11 @@ async function hintedClient(c: Context<AppEnv>, hint: string | undefined): Promi
   if (!hint || hint.length > 4096) return null;
   const keys = await c.var.deps.keys();
   try {
-    const { payload } = await jwtVerify(
-      hint,
-      (header: JWTHeaderParameters) => {
-        const key = header.kid ? keys.byKid.get(header.kid) : undefined;
-        if (!key) throw new Error("unknown kid");
-        return key.key;
-      },
-      { issuer: c.var.deps.config.publicUrl, typ: "JWT", currentDate: new Date(0) },
-    );
+    const { payload } = await jwtVerify(hint, keyOfKid(keys), {
+      issuer: c.var.deps.config.publicUrl,
+      typ: "JWT",
+      currentDate: new Date(0),
+    });
     return typeof payload.aud === "string" && typeof payload.sub === "string" ? { clientId: payload.aud, sub: payload.sub } : null;
   } catch {
     return null;
