@@ -17,7 +17,7 @@ import { failureFrom, text, validate, type FormData } from "./forms";
 import { ProofField, proofNeeded, proveFreshness } from "./fresh-proof";
 import { ErrorSummary, Field, Form, frameFor, Layout, renderPage, type FormState } from "./kit";
 import { pageTranslator } from "./language";
-import { afterSignIn, formPost, messagePage, returnToOf } from "./respond";
+import { afterSignIn, continuePage, formPost, messagePage, returnToOf } from "./respond";
 import { toAccountWithNotice } from "./account-notices";
 import { isSecondStep, toSecondStep } from "./second-step";
 import { pageSession, signInBrowser, type PageSession } from "./session";
@@ -205,19 +205,8 @@ async function answerOutcome(c: Context<AppEnv>, outcome: ExternalOutcome, retur
  * from the account page goes on to the provider). Its link serves browsers that ignore the refresh.
  * The redirect's cookies were set on the context, so the page carries them too.
  */
-export async function continueInPage(c: Context<AppEnv>, redirect: Response, title: string): Promise<Response> {
-  const to = redirect.headers.get("location") ?? "/login";
-  const frame = await frameFor(c, null);
-  return renderPage(
-    c,
-    frame,
-    <Layout frame={frame} title={title}>
-      <meta http-equiv="refresh" content={`0;url=${to}`} />
-      <p>
-        <a href={to}>{title}</a>
-      </p>
-    </Layout>,
-  );
+export function continueInPage(c: Context<AppEnv>, redirect: Response, title: string): Promise<Response> {
+  return continuePage(c, redirect.headers.get("location") ?? "/login", title);
 }
 
 /** The pending identity of this browser (or a page saying the flow is gone). */

@@ -11,7 +11,7 @@ import { refreshCookie } from "../web/cookies";
 import { text, type FormData } from "./forms";
 import { Form, frameFor, Hidden, Layout, renderPage } from "./kit";
 import { pageTranslator } from "./language";
-import { formPost, messagePage } from "./respond";
+import { continuePage, formPost, messagePage } from "./respond";
 import { pageSession, signOutBrowser, type PageSession } from "./session";
 
 /**
@@ -50,20 +50,8 @@ function refused(c: Context<AppEnv>, page: "unknown_client" | "bad_redirect_uri"
  * would be blocked. A `Refresh` (header and meta) is a navigation no form-action governs; the link
  * serves a browser that ignores both.
  */
-async function toClient(c: Context<AppEnv>, url: string, label: string): Promise<Response> {
-  const frame = await frameFor(c, null);
-  return renderPage(
-    c,
-    frame,
-    <Layout frame={frame} title={label}>
-      <meta http-equiv="refresh" content={`0;url=${url}`} />
-      <p>
-        <a href={url}>{label}</a>
-      </p>
-    </Layout>,
-    200,
-    { Refresh: `0;url=${url}` },
-  );
+function toClient(c: Context<AppEnv>, url: string, label: string): Promise<Response> {
+  return continuePage(c, url, label, { refreshHeader: true });
 }
 
 /** The authorization request as it came, for the sign-in's `return_to` (with `auth_after` for a new sign-in). */

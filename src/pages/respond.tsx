@@ -107,3 +107,30 @@ export async function pageError(error: unknown, c: Context<AppEnv>): Promise<Res
   log("error", "request.failed", { request_id: requestId, path: c.req.path, ...describeError(error) });
   return messagePage(c, 500, "errors.serverTitle", "errors.server");
 }
+
+/**
+ * A page that moves the browser on to `url` (a meta refresh, and a link for a browser that ignores
+ * it), for a navigation a redirect cannot make: after a form submission, the page's CSP `form-action`
+ * governs every redirect, so a 303 to another site is blocked. `refreshHeader` also sends the
+ * `Refresh` header, a navigation of its own that no form-action governs.
+ */
+export async function continuePage(
+  c: Context<AppEnv>,
+  url: string,
+  label: string,
+  { refreshHeader = false }: { refreshHeader?: boolean } = {},
+): Promise<Response> {
+  const frame = await frameFor(c, null);
+  return renderPage(
+    c,
+    frame,
+    <Layout frame={frame} title={label}>
+      <meta http-equiv="refresh" content={`0;url=${url}`} />
+      <p>
+        <a href={url}>{label}</a>
+      </p>
+    </Layout>,
+    200,
+    refreshHeader ? { Refresh: `0;url=${url}` } : {},
+  );
+}
