@@ -76,8 +76,7 @@ function createApi({ verify, corsOrigin }) {
       // An operator's problem (Gatehouse unreachable), not the caller's: say why in the logs.
       if (error.code === "service_unavailable") console.error(`gatehouse: ${error.reason}`, error.cause);
       const { status, headers, body } = problemFor(error);
-      res.writeHead(status, headers);
-      res.end(JSON.stringify(body));
+      send(res, status, body, headers);
     }
   };
 }

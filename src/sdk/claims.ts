@@ -56,8 +56,8 @@ function need<T>(value: T | undefined, ok: (v: unknown) => boolean, claim: strin
 const isString = (v: unknown) => typeof v === "string" && v.length > 0;
 const isTime = (v: unknown) => typeof v === "number" && Number.isFinite(v);
 
-/** A verified session token's payload as the worker reads it (src/sessions/access-tokens.ts `verifyAccessToken`). */
-function sessionClaims(payload: JWTPayload): SessionClaims {
+/** What both kinds carry, read as the worker reads them. */
+function commonClaims(payload: JWTPayload) {
   return {
     iss: need(payload.iss, isString, "iss"),
     aud: need(payload.aud, (v) => v !== undefined, "aud"),
@@ -69,27 +69,22 @@ function sessionClaims(payload: JWTPayload): SessionClaims {
     // Tokens signed before auth_time existed lack it: 0, as the worker reads them.
     auth_time: isTime(payload.auth_time) ? (payload.auth_time as number) : 0,
     amr: strings(payload.amr),
-    roles: strings(payload.roles),
-    fresh: payload.fresh === true,
   };
+}
+
+/** A verified session token's payload as the worker reads it (src/sessions/access-tokens.ts `verifyAccessToken`). */
+function sessionClaims(payload: JWTPayload): SessionClaims {
+  return { ...commonClaims(payload), roles: strings(payload.roles), fresh: payload.fresh === true };
 }
 
 /** A verified OAuth access token's payload (src/oidc/tokens.ts signs it). */
 function oauthClaims(payload: JWTPayload): OAuthClaims {
   return {
-    iss: need(payload.iss, isString, "iss"),
-    aud: need(payload.aud, (v) => v !== undefined, "aud"),
-    sub: need(payload.sub, isString, "sub"),
+    ...commonClaims(payload),
     client_id: need(payload.client_id as string | undefined, isString, "client_id"),
     scope: need(payload.scope as string | undefined, (v) => typeof v === "string", "scope"),
-    sid: need(payload.sid as string | undefined, isString, "sid"),
     gid: need(payload.gid as string | undefined, isString, "gid"),
     ep: need(payload.ep as number | undefined, isTime, "ep"),
-    jti: need(payload.jti, isString, "jti"),
-    iat: need(payload.iat, isTime, "iat"),
-    exp: need(payload.exp, isTime, "exp"),
-    auth_time: isTime(payload.auth_time) ? (payload.auth_time as number) : 0,
-    amr: strings(payload.amr),
   };
 }
 

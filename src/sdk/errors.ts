@@ -1,4 +1,4 @@
-import type { ErrorCode } from "../errors.ts";
+import type { ERROR_CATALOGUE, ErrorCode } from "../errors.ts";
 
 /**
  * Why a verification failed, for the SDK (`gatehouse/server`, `gatehouse/hono`). The codes are the
@@ -61,8 +61,14 @@ const CODE_OF: Record<VerifyErrorReason, VerifyErrorCode> = {
   introspection_unavailable: "service_unavailable",
 };
 
+/**
+ * What the catalogue says of each code. The SDK may not import the worker's code, so STATUS_OF and
+ * TITLE_OF copy it; typed from it, a change there fails this file's build instead of drifting.
+ */
+type Catalogued<F extends "status" | "title"> = { [C in VerifyErrorCode]: (typeof ERROR_CATALOGUE)[C][F] };
+
 /** The HTTP status each code answers with, as Gatehouse's catalogue gives it. */
-const STATUS_OF: Record<VerifyErrorCode, 401 | 503> = {
+const STATUS_OF: Catalogued<"status"> = {
   authentication_required: 401,
   invalid_token: 401,
   token_expired: 401,
@@ -71,7 +77,7 @@ const STATUS_OF: Record<VerifyErrorCode, 401 | 503> = {
 };
 
 /** A problem title per code, Gatehouse's (src/errors.ts). */
-export const TITLE_OF: Record<VerifyErrorCode, string> = {
+export const TITLE_OF: Catalogued<"title"> = {
   authentication_required: "Authentication required",
   invalid_token: "Invalid token",
   token_expired: "Token expired",

@@ -23,26 +23,35 @@ export async function newSigningKey(kid, alg = "ES256") {
 }
 
 /**
+ * The claims both kinds of token carry, valid `lifetime` seconds from now, with `claims` and then
+ * `overrides` over them (a value of undefined removes the claim).
+ * @param {Record<string, unknown>} claims
+ * @param {number} lifetime
+ * @param {Record<string, unknown>} overrides
+ */
+function payloadOf(claims, lifetime, overrides) {
+  const iat = Math.floor(Date.now() / 1000);
+  const payload = {
+    sub: "user-1",
+    jti: crypto.randomUUID(),
+    iat,
+    exp: iat + lifetime,
+    auth_time: iat,
+    amr: ["pwd"],
+    ...claims,
+    ...overrides,
+  };
+  return Object.fromEntries(Object.entries(payload).filter(([, value]) => value !== undefined));
+}
+
+/**
  * The claims of a Gatehouse session token (src/sessions/access-tokens.ts signs the same), valid for
  * 15 minutes from now; `overrides` replace them (a value of undefined removes the claim).
  * @param {{ iss: string, aud: string }} target
  * @param {Record<string, unknown>} [overrides]
  */
 export function sessionPayload(target, overrides = {}) {
-  const iat = Math.floor(Date.now() / 1000);
-  const payload = {
-    ...target,
-    sub: "user-1",
-    sid: "session-1",
-    jti: crypto.randomUUID(),
-    iat,
-    exp: iat + 900,
-    auth_time: iat,
-    amr: ["pwd"],
-    roles: [],
-    ...overrides,
-  };
-  return Object.fromEntries(Object.entries(payload).filter(([, value]) => value !== undefined));
+  return payloadOf({ ...target, sid: "session-1", roles: [] }, 900, overrides);
 }
 
 /**
@@ -51,22 +60,7 @@ export function sessionPayload(target, overrides = {}) {
  * @param {Record<string, unknown>} [overrides]
  */
 export function oauthPayload(target, overrides = {}) {
-  const iat = Math.floor(Date.now() / 1000);
-  const payload = {
-    ...target,
-    sub: "user-1",
-    scope: "openid read",
-    sid: "family-1",
-    gid: "grant-1",
-    ep: 0,
-    jti: crypto.randomUUID(),
-    iat,
-    exp: iat + 300,
-    auth_time: iat,
-    amr: ["pwd"],
-    ...overrides,
-  };
-  return Object.fromEntries(Object.entries(payload).filter(([, value]) => value !== undefined));
+  return payloadOf({ ...target, scope: "openid read", sid: "family-1", gid: "grant-1", ep: 0 }, 300, overrides);
 }
 
 /**
