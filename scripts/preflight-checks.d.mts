@@ -25,9 +25,21 @@ export interface LanguageFindings {
   overridesError?: string;
 }
 
+/** What `wrangler d1 info --json` said of read replication: its mode, or why it could not be read. */
+export interface ReplicationFinding {
+  mode?: string;
+  error?: string;
+}
+
 export function checkDeploy(
   config: Record<string, unknown>,
-  options: { envName?: string; secrets: string[] | null; secretsError?: string; languages?: LanguageFindings },
+  options: {
+    envName?: string;
+    secrets: string[] | null;
+    secretsError?: string;
+    languages?: LanguageFindings;
+    replication?: ReplicationFinding;
+  },
 ): Report;
 
 export function formatReport(report: Report, options: { force: boolean; target: string }): { text: string; ok: boolean };

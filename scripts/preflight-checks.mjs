@@ -2,6 +2,8 @@
 // run them on fixture configs: a parsed wrangler.toml, the environment name, and the names of the
 // secrets the deployed worker has.
 
+/** @typedef {{ mode?: string, error?: string }} ReplicationFinding */
+
 /** The ids wrangler.toml ships with: they work locally and nowhere else. */
 export const PLACEHOLDER_IDS = ["00000000-0000-0000-0000-000000000000", "00000000000000000000000000000000"];
 
@@ -56,10 +58,11 @@ function publicUrlProblem(value) {
  * `null` when the list could not be read (`secretsError` says why): every needed secret is then a
  * problem, since nothing proves it is there. `languages`, when given, are the catalogues' findings.
  * @param {Record<string, any>} config parsed wrangler.toml
- * @param {{ envName?: string, secrets: string[] | null, secretsError?: string, languages?: LanguageFindings }} options
+ * `replication`, when given, is what `wrangler d1 info` said of the database's read replication.
+ * @param {{ envName?: string, secrets: string[] | null, secretsError?: string, languages?: LanguageFindings, replication?: ReplicationFinding }} options
  * @returns {Report}
  */
-export function checkDeploy(config, { envName, secrets, secretsError, languages }) {
+export function checkDeploy(config, { envName, secrets, secretsError, languages, replication }) {
   const target = resolveEnv(config, envName);
   const where = envName ? `[env.${envName}.vars]` : "[vars]";
   const vars = /** @type {Record<string, unknown>} */ (target.vars);
@@ -87,6 +90,19 @@ export function checkDeploy(config, { envName, secrets, secretsError, languages 
     problems.push({
       what: `D1 database DB has ${d1?.database_id ? "the placeholder id" : "no database_id"}`,
       fix: "run `npm run provision` (or `npx wrangler d1 create gatehouse` and put the id in database_id)",
+    });
+  }
+  // Read replication: without it every "near" read (token checks, API keys, a login's account) is a
+  // trip to the primary, which far users pay on every request.
+  if (replication?.error) {
+    problems.push({
+      what: `could not check D1 read replication (${replication.error})`,
+      fix: "log in with `npx wrangler login` and run again, or pass --force",
+    });
+  } else if (replication && replication.mode !== "auto") {
+    problems.push({
+      what: `D1 read replication is ${replication.mode ?? "off"}: token checks, API-key requests and logins far from the primary each pay a far round trip`,
+      fix: "run `npm run provision` (it switches replication on), or enable it in the dashboard: D1 → the database → Settings → Read replication",
     });
   }
   const kv = target.kv.find((/** @type {any} */ k) => k.binding === "AUTH_KV");

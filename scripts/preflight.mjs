@@ -9,7 +9,8 @@ import { delimiter, resolve } from "node:path";
 import { parse } from "smol-toml";
 import { readFlags } from "./dev-args.mjs";
 import { shippedLocales, shippedProblems, overrideProblems } from "./i18n-catalogues.mjs";
-import { checkDeploy, formatReport, parseSecretList } from "./preflight-checks.mjs";
+import { checkDeploy, formatReport, parseSecretList, PLACEHOLDER_IDS, resolveEnv } from "./preflight-checks.mjs";
+import { replicationMode } from "./provision-plan.mjs";
 
 const argv = process.argv.slice(2);
 const flags = readFlags(argv);
@@ -36,10 +37,26 @@ else {
   }
 }
 
-const report = checkDeploy(config, { envName, secrets, secretsError, languages: readLanguages() });
+const report = checkDeploy(config, { envName, secrets, secretsError, languages: readLanguages(), replication: readReplication() });
 const { text, ok } = formatReport(report, { force, target: `${config.name}${envName ? ` (env ${envName})` : ""}, ${configPath}` });
 console.log(text);
 process.exit(ok ? 0 : 1);
+
+/**
+ * Whether the deployed D1 database has read replication on (`wrangler d1 info --json`); nothing to
+ * ask while the database id is still a placeholder (that is a problem of its own).
+ * @returns {import("./preflight-checks.mjs").ReplicationFinding | undefined}
+ */
+function readReplication() {
+  const d1 = resolveEnv(config, envName).d1.find((/** @type {any} */ d) => d.binding === "DB");
+  if (!d1?.database_name || !d1.database_id || PLACEHOLDER_IDS.includes(d1.database_id)) return undefined;
+  const info = spawnSync("wrangler", ["d1", "info", d1.database_name, "--json", ...where], { env, encoding: "utf8" });
+  if (info.error || info.status !== 0) {
+    return { error: info.error?.message ?? (errorLine(`${info.stderr}\n${info.stdout}`) || `exit ${info.status}`) };
+  }
+  const mode = replicationMode(info.stdout);
+  return mode === undefined ? { error: "wrangler d1 info printed no JSON" } : { mode };
+}
 
 /**
  * The catalogues' findings: the shipped files, and the overrides in the deployed AUTH_KV

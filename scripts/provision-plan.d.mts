@@ -16,3 +16,12 @@ export function findExistingId(kind: "d1" | "kv", output: string, name: string, 
 export function writeIds(text: string, ids: { kind: "d1" | "kv"; binding: string; id: string }[], envName: string | undefined): string;
 
 export function replicationHint(databaseId: string): string;
+
+export function replicationMode(stdout: string): string | undefined;
+
+export function enableReplicationRequest(args: {
+  apiBase: string;
+  accountId: string;
+  databaseId: string;
+  auth: { type: string; token?: string; key?: string; email?: string };
+}): { url: string; init: { method: string; headers: Record<string, string>; body: string } };

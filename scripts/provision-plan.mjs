@@ -108,19 +108,53 @@ export function writeIds(text, ids, envName) {
 }
 
 /**
- * How to switch on D1 read replication for the new database (provisioning leaves it off).
+ * The read-replication mode `wrangler d1 info <name> --json` reports: "auto" when it is on,
+ * "disabled" when the database names none, undefined when the output is not D1's JSON.
+ * @param {string} stdout
+ * @returns {string | undefined}
+ */
+export function replicationMode(stdout) {
+  try {
+    const info = JSON.parse(stdout);
+    if (!info || typeof info !== "object") return undefined;
+    return typeof info.read_replication?.mode === "string" ? info.read_replication.mode : "disabled";
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The Cloudflare API request that turns read replication on (`mode: "auto"`: D1 places replicas
+ * near the traffic). `auth` is what `wrangler auth token --json` prints.
+ * @param {{ apiBase: string, accountId: string, databaseId: string, auth: { type: string, token?: string, key?: string, email?: string } }} args
+ */
+export function enableReplicationRequest({ apiBase, accountId, databaseId, auth }) {
+  /** @type {Record<string, string>} */
+  const headers = { "Content-Type": "application/json" };
+  if (auth.type === "api_key") {
+    headers["X-Auth-Key"] = String(auth.key);
+    headers["X-Auth-Email"] = String(auth.email);
+  } else headers.Authorization = `Bearer ${auth.token}`;
+  return {
+    url: `${apiBase.replace(/\/+$/, "")}/accounts/${encodeURIComponent(accountId)}/d1/database/${encodeURIComponent(databaseId)}`,
+    init: { method: "PUT", headers, body: JSON.stringify({ read_replication: { mode: "auto" } }) },
+  };
+}
+
+/**
+ * How to switch on D1 read replication by hand, when provisioning could not.
  * @param {string} databaseId
  */
 export function replicationHint(databaseId) {
   return [
-    "D1 read replication is off. To enable it, either:",
+    "Switch D1 read replication on, either:",
     "  · the dashboard: Storage & databases → D1 → your database → Settings → Read replication → Enable; or",
     "  · the API (needs an API token with D1 Write):",
     `      curl -X PUT "https://api.cloudflare.com/client/v4/accounts/$CLOUDFLARE_ACCOUNT_ID/d1/database/${databaseId}" \\`,
     '        -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" -H "Content-Type: application/json" \\',
     '        -d \'{"read_replication":{"mode":"auto"}}\'',
     "  Gatehouse reads token checks, API-key requests and a login's account reads from a nearby replica",
-    "  through the D1 Sessions API once it is on; without it those reads go to the primary",
-    "  (docs/operations.md#d1-read-replication).",
+    "  through the D1 Sessions API once it is on; without it each of those is a trip to the primary, and",
+    "  `npm run preflight` refuses the deploy (docs/operations.md#d1-read-replication).",
   ].join("\n");
 }

@@ -3,7 +3,12 @@
 export interface FakeWrangler {
   /** Path of the wrangler.toml in the fake's directory. */
   config: string;
-  run(script: string, args: string[]): { status: number | null; stdout: string; stderr: string };
+  run(script: string, args: string[], extraEnv?: Record<string, string>): { status: number | null; stdout: string; stderr: string };
+  runAsync(
+    script: string,
+    args: string[],
+    extraEnv?: Record<string, string>,
+  ): Promise<{ status: number | null; stdout: string; stderr: string }>;
   calls(): string[][];
   readConfig(): string;
   remove(): void;

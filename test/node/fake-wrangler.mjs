@@ -1,7 +1,7 @@
 // A fake `wrangler` for the tests of scripts that call it (preflight, provision): an executable
 // put first on PATH that records its arguments and answers from a script of canned outputs.
 // Types in fake-wrangler.d.mts (the project's type check has no @types/node).
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
@@ -35,22 +35,33 @@ export function fakeWrangler(answers, toml) {
   writeFileSync(join(dir, "wrangler.toml"), toml);
   const log = join(dir, "calls.log");
   writeFileSync(log, "");
+  const envFor = (/** @type {Record<string, string>} */ extra) => ({
+    ...process.env,
+    PATH: `${dir}${delimiter}${process.env.PATH}`,
+    FAKE_WRANGLER_LOG: log,
+    FAKE_WRANGLER_ANSWERS: join(dir, "answers.json"),
+    ...extra,
+  });
   return {
     config: join(dir, "wrangler.toml"),
     /** Runs `node scripts/<script> <args>` from the project root with the fake first on PATH. */
-    run(/** @type {string} */ script, /** @type {string[]} */ args) {
+    run(/** @type {string} */ script, /** @type {string[]} */ args, /** @type {Record<string, string>} */ extraEnv = {}) {
       const result = spawnSync(process.execPath, [join(root, "scripts", script), ...args], {
         cwd: root,
-        env: {
-          ...process.env,
-          PATH: `${dir}${delimiter}${process.env.PATH}`,
-          FAKE_WRANGLER_LOG: log,
-          FAKE_WRANGLER_ANSWERS: join(dir, "answers.json"),
-        },
+        env: envFor(extraEnv),
         encoding: "utf8",
         timeout: 30_000,
       });
       return { status: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
+    },
+    /** The same, without blocking this process (for a test that serves HTTP to the script meanwhile). */
+    runAsync(/** @type {string} */ script, /** @type {string[]} */ args, /** @type {Record<string, string>} */ extraEnv = {}) {
+      const child = spawn(process.execPath, [join(root, "scripts", script), ...args], { cwd: root, env: envFor(extraEnv) });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk) => (stdout += chunk));
+      child.stderr.on("data", (chunk) => (stderr += chunk));
+      return new Promise((resolve) => child.on("close", (status) => resolve({ status, stdout, stderr })));
     },
     /** Every call's arguments, in order. */
     calls: () =>

@@ -26,6 +26,7 @@ database_id = "${D1_ID}"
 binding = "AUTH_KV"
 id = "${KV_ID}"
 `;
+const REPLICATED = `{"uuid":"${D1_ID}","name":"gatehouse","read_replication":{"mode":"auto"}}`;
 const ALL_SECRETS = ["JWT_PRIVATE_JWKS", "MAIL_API_KEY", "PASSWORD_PEPPER", "API_KEY_HMAC_SECRET"];
 
 const whats = (toml: string, options: Parameters<typeof checkDeploy>[1]) => checkDeploy(parse(toml), options).problems.map((p) => p.what);
@@ -196,13 +197,25 @@ id = "${KV_ID}"
     expect(forced.text).toMatch(/--force: going ahead/);
   });
 
+  it("refuses a database without read replication, or one whose replication could not be read", () => {
+    expect(whats(READY, { secrets: ALL_SECRETS, replication: { mode: "auto" } })).toEqual([]);
+    const off = checkDeploy(parse(READY), { secrets: ALL_SECRETS, replication: { mode: "disabled" } }).problems;
+    expect(off).toHaveLength(1);
+    expect(off[0]!.what).toMatch(/^D1 read replication is disabled: /);
+    expect(off[0]!.fix).toContain("npm run provision");
+    expect(whats(READY, { secrets: ALL_SECRETS, replication: { error: "Not logged in." } })).toEqual([
+      "could not check D1 read replication (Not logged in.)",
+    ]);
+  });
+
   it("parses wrangler secret list --format json", () => {
     expect(parseSecretList('[{"name":"A","type":"secret_text"},{"name":"B","type":"secret_text"}]')).toEqual(["A", "B"]);
     expect(() => parseSecretList("not json")).toThrow();
   });
 });
 
-describe("npm run preflight (scripts/preflight.mjs) against a fake wrangler", () => {
+// Each run spawns Node and the fake wrangler several times: slow on a loaded two-core machine.
+describe("npm run preflight (scripts/preflight.mjs) against a fake wrangler", { timeout: 30_000 }, () => {
   let fake: FakeWrangler | undefined;
   afterEach(() => fake?.remove());
 
@@ -211,6 +224,7 @@ describe("npm run preflight (scripts/preflight.mjs) against a fake wrangler", ()
     fake = fakeWrangler(
       [
         { command: "secret list", stdout: secrets },
+        { command: "d1 info gatehouse --json", stdout: REPLICATED },
         { command: "kv key list", stdout: '[{"name":"i18n:overrides:de"}]' },
         { command: "kv key get i18n:overrides:de", stdout: '{"login.title":"Willkommen"}' },
       ],
@@ -224,6 +238,7 @@ describe("npm run preflight (scripts/preflight.mjs) against a fake wrangler", ()
       `secret list --format json --config ${fake.config}`,
       `kv key list --prefix i18n:overrides: --binding AUTH_KV --remote --config ${fake.config}`,
       `kv key get i18n:overrides:de --text --binding AUTH_KV --remote --config ${fake.config}`,
+      `d1 info gatehouse --json --config ${fake.config}`,
     ]);
   });
 
@@ -232,6 +247,7 @@ describe("npm run preflight (scripts/preflight.mjs) against a fake wrangler", ()
     fake = fakeWrangler(
       [
         { command: "secret list", stdout: secrets },
+        { command: "d1 info gatehouse --json", stdout: REPLICATED },
         { command: "kv key list", stdout: '[{"name":"i18n:overrides:ja"},{"name":"i18n:overrides:xx"}]' },
         { command: "kv key get i18n:overrides:ja", stdout: '{"signedInAs":"ようこそ","login.title":"<script>"}' },
       ],
@@ -259,6 +275,7 @@ describe("npm run preflight (scripts/preflight.mjs) against a fake wrangler", ()
     fake = fakeWrangler(
       [
         { command: "secret list", stdout: secrets },
+        { command: "d1 info gatehouse --json", stdout: REPLICATED },
         { command: "d1 migrations apply", stdout: "applied" },
         { command: "deploy", stdout: "deployed" },
       ],
@@ -269,6 +286,7 @@ describe("npm run preflight (scripts/preflight.mjs) against a fake wrangler", ()
     expect(fake.calls().map((c) => c.join(" "))).toEqual([
       `secret list --format json --config ${fake.config}`,
       `kv key list --prefix i18n:overrides: --binding AUTH_KV --remote --config ${fake.config}`,
+      `d1 info gatehouse --json --config ${fake.config}`,
       `d1 migrations apply DB --remote --config ${fake.config}`,
       `deploy --config ${fake.config} --minify`,
     ]);
@@ -278,6 +296,6 @@ describe("npm run preflight (scripts/preflight.mjs) against a fake wrangler", ()
     const refused = fake.run("deploy.mjs", ["--config", fake.config]);
     expect(refused.status).toBe(1);
     expect(refused.stdout).toContain("Refusing to deploy");
-    expect(fake.calls()).toHaveLength(2);
+    expect(fake.calls()).toHaveLength(3);
   });
 });

@@ -1,6 +1,14 @@
 import { parse } from "smol-toml";
 import { afterEach, describe, expect, it } from "vitest";
-import { findExistingId, parseCreatedId, planProvision, writeIds } from "../../scripts/provision-plan.mjs";
+import {
+  enableReplicationRequest,
+  findExistingId,
+  parseCreatedId,
+  planProvision,
+  replicationMode,
+  writeIds,
+} from "../../scripts/provision-plan.mjs";
+import { startFakeCloudflareApi } from "./fake-cloudflare-api.mjs";
 import { fakeWrangler, projectToml, type FakeWrangler } from "./fake-wrangler.mjs";
 
 /** `npm run provision` creates what wrangler.toml declares and writes the ids back. */
@@ -63,11 +71,12 @@ describe("provision plan", () => {
   });
 });
 
-describe("npm run provision (scripts/provision.mjs) against a fake wrangler", () => {
+// Each run spawns Node and the fake wrangler several times: slow on a loaded two-core machine.
+describe("npm run provision (scripts/provision.mjs) against a fake wrangler", { timeout: 30_000 }, () => {
   let fake: FakeWrangler | undefined;
   afterEach(() => fake?.remove());
 
-  it("creates everything, writes the ids, prints the read-replication step; a second run creates nothing", () => {
+  it("creates everything, writes the ids, finds read replication on; a second run creates nothing", () => {
     fake = fakeWrangler(
       [
         { command: "d1 create gatehouse", stdout: D1_CREATED },
@@ -78,6 +87,7 @@ describe("npm run provision (scripts/provision.mjs) against a fake wrangler", ()
           status: 1,
         },
         { command: "queues create gatehouse-webhooks", stdout: "✅ Created queue 'gatehouse-webhooks'" },
+        { command: "d1 info gatehouse --json", stdout: `{"uuid":"${D1_ID}","name":"gatehouse","read_replication":{"mode":"auto"}}` },
       ],
       projectToml(),
     );
@@ -89,12 +99,11 @@ describe("npm run provision (scripts/provision.mjs) against a fake wrangler", ()
       ["kv", "namespace", "create", "AUTH_KV", "--config", fake.config],
       ["queues", "create", "gatehouse-webhooks", "--config", fake.config],
       ["queues", "create", "gatehouse-webhooks-dlq", "--config", fake.config],
+      ["d1", "info", "gatehouse", "--json", "--config", fake.config],
     ]);
     expect(parse(fake.readConfig())).toMatchObject({ d1_databases: [{ database_id: D1_ID }], kv_namespaces: [{ id: KV_ID }] });
     expect(run.stdout).toContain("queue gatehouse-webhooks-dlq: already exists");
-    expect(run.stdout).toContain(`/d1/database/${D1_ID}`);
-    expect(run.stdout).toContain(`{"read_replication":{"mode":"auto"}}`);
-    expect(run.stdout).toMatch(/dashboard: .*D1/);
+    expect(run.stdout).toContain("D1 read replication of gatehouse: already on");
 
     const again = fake.run("provision.mjs", ["--config", fake.config]);
     expect(again.status).toBe(0);
@@ -102,11 +111,12 @@ describe("npm run provision (scripts/provision.mjs) against a fake wrangler", ()
     expect(
       fake
         .calls()
-        .slice(4)
+        .slice(5)
         .map((c) => c.slice(0, 2)),
     ).toEqual([
       ["queues", "create"],
       ["queues", "create"],
+      ["d1", "info"],
     ]);
   });
 
@@ -129,5 +139,74 @@ describe("npm run provision (scripts/provision.mjs) against a fake wrangler", ()
       d1_databases: [{ database_id: D1_ID }],
       kv_namespaces: [{ id: "00000000000000000000000000000000" }],
     });
+  });
+});
+
+describe("npm run provision switches D1 read replication on", { timeout: 30_000 }, () => {
+  let fake: FakeWrangler | undefined;
+  afterEach(() => fake?.remove());
+
+  it("reads the mode from wrangler d1 info, and builds the API request for a token or a global key", () => {
+    expect(replicationMode('{"name":"gatehouse","read_replication":{"mode":"auto"}}')).toBe("auto");
+    expect(replicationMode('{"name":"gatehouse"}')).toBe("disabled");
+    expect(replicationMode("✘ [ERROR] not json")).toBeUndefined();
+    const request = enableReplicationRequest({
+      apiBase: "https://api.example/v4/",
+      accountId: "acc",
+      databaseId: D1_ID,
+      auth: { type: "oauth", token: "t0k" },
+    });
+    expect(request.url).toBe(`https://api.example/v4/accounts/acc/d1/database/${D1_ID}`);
+    expect(request.init).toMatchObject({
+      method: "PUT",
+      headers: { Authorization: "Bearer t0k" },
+      body: '{"read_replication":{"mode":"auto"}}',
+    });
+    const keyed = enableReplicationRequest({
+      apiBase: "x",
+      accountId: "a",
+      databaseId: "d",
+      auth: { type: "api_key", key: "k", email: "e@x" },
+    });
+    expect(keyed.init.headers).toMatchObject({ "X-Auth-Key": "k", "X-Auth-Email": "e@x" });
+  });
+
+  it("turns it on through the API with wrangler's login when it is off, and fails with the manual steps when the API refuses", async () => {
+    const api = await startFakeCloudflareApi();
+    try {
+      const toml = projectToml().replace('database_id = "00000000-0000-0000-0000-000000000000"', `database_id = "${D1_ID}"`);
+      fake = fakeWrangler(
+        [
+          { command: "d1 info gatehouse --json", stdout: `{"uuid":"${D1_ID}","name":"gatehouse"}` },
+          { command: "auth token --json", stdout: '{"type":"oauth","token":"oauth-token"}' },
+          { command: "kv namespace create", stdout: KV_CREATED },
+          { command: "queues create", stdout: "✅ Created queue" },
+        ],
+        toml,
+      );
+      const apiEnv = { CLOUDFLARE_API_BASE_URL: api.base, CLOUDFLARE_ACCOUNT_ID: "", CLOUDFLARE_API_TOKEN: "" };
+      const run = await fake.runAsync("provision.mjs", ["--config", fake.config], apiEnv);
+      expect(run.stderr).toBe("");
+      expect(run.status).toBe(0);
+      expect(run.stdout).toContain("D1 read replication of gatehouse: switched on (mode auto)");
+      expect(api.seen).toEqual([
+        { method: "GET", url: "/client/v4/accounts", auth: "Bearer oauth-token", body: "" },
+        {
+          method: "PUT",
+          url: `/client/v4/accounts/acc-1/d1/database/${D1_ID}`,
+          auth: "Bearer oauth-token",
+          body: '{"read_replication":{"mode":"auto"}}',
+        },
+      ]);
+
+      api.refuse(true);
+      const refused = await fake.runAsync("provision.mjs", ["--config", fake.config], { ...apiEnv, CLOUDFLARE_ACCOUNT_ID: "acc-2" });
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toContain("D1 read replication of gatehouse: still off (the Cloudflare API refused: Authentication error)");
+      expect(refused.stderr).toContain(`/d1/database/${D1_ID}`);
+      expect(api.seen.at(-1)?.url).toBe(`/client/v4/accounts/acc-2/d1/database/${D1_ID}`);
+    } finally {
+      await api.close();
+    }
   });
 });
