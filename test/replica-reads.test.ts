@@ -10,7 +10,7 @@ import { call, freshIp, problem, register } from "./helpers";
  * lag; these tests give the worker one that is empty (knows nothing yet) or frozen (answers as it
  * did before a revocation) and check that a lagging replica can delay a revocation (by design, for
  * at most the lag) but never refuses a valid credential and never lets a dead session rotate. The
- * other half of the revocation bound (replica lag + 0.8 s) is the isolate cache in front of it.
+ * other half of the revocation bound (replica lag + 0.4 s) is the isolate cache in front of it.
  */
 
 type Mode = "empty" | "record" | "frozen";
@@ -150,7 +150,7 @@ describe("logins read the account from a replica, and the write is fenced on the
 });
 
 describe("the isolate cache in front of the replica", () => {
-  it("an isolate that accepted a token keeps accepting it for 0.8 s after a revocation elsewhere, then refuses it", async () => {
+  it("an isolate that accepted a token keeps accepting it for 0.4 s after a revocation elsewhere, then refuses it", async () => {
     const user = await register();
     const start = Date.now();
     vi.useFakeTimers({ toFake: ["Date"], now: start });
@@ -164,12 +164,12 @@ describe("the isolate cache in front of the replica", () => {
     await problem(await call("/api/v1/users/me", { token: user.accessToken }), 401, "token_revoked");
     // No replica lag here (the local D1 is current): only the cache's age keeps the token alive.
     expect((await me()).status).toBe(200);
-    vi.setSystemTime(start + 799);
+    vi.setSystemTime(start + 399);
     expect((await me()).status).toBe(200);
-    vi.setSystemTime(start + 800);
+    vi.setSystemTime(start + 400);
     await problem(await me(), 401, "token_revoked");
     // A refusal is never cached: it stays refused.
-    vi.setSystemTime(start + 801);
+    vi.setSystemTime(start + 401);
     await problem(await me(), 401, "token_revoked");
   });
 });
