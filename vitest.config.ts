@@ -33,6 +33,8 @@ export default defineConfig(async () => {
                 bindings: {
                   TEST_MIGRATIONS: migrations,
                   DEV_OUTBOX: "true",
+                  // Tests read the request line of successful requests too (dev mode's default logs only errors).
+                  REQUEST_LOG: "all",
                   CORS_ORIGINS: "https://app.example.com",
                   CORS_ALLOW_CREDENTIALS: "true",
                   PUBLIC_URL: "https://auth.example.com",

@@ -1,10 +1,11 @@
 import { z } from "zod";
 import { ConfigError, defineSection } from "./define";
+import { mail } from "./mail";
 
 /**
  * Where the worker lives and who may talk to it, and how its pages look: PUBLIC_URL, APP_URL,
  * CORS_ORIGINS, CORS_ALLOW_CREDENTIALS, COOKIE_DOMAIN, BRAND_NAME, BRAND_ACCENT_COLOR,
- * BRAND_LOGO_URL and SUPPORT_EMAIL.
+ * BRAND_LOGO_URL and SUPPORT_EMAIL; and which requests get a log line (REQUEST_LOG).
  */
 
 const list = z
@@ -136,7 +137,14 @@ export const web = defineSection({
       shown: "`BRAND_NAME`",
       doc: "the name authenticators show beside a passkey",
     },
+    REQUEST_LOG: {
+      kind: "var",
+      schema: z.enum(["all", "errors"]).optional(),
+      shown: "`all`; `errors` in dev mode",
+      doc: "which requests write the one JSON `request` log line (route, status, duration, storage round trips; never the URL): `all`, or `errors` (status 400 and above). Dev mode (`DEV_OUTBOX`) defaults to `errors`: wrangler prints its own line for every request there, and passing a second one through wrangler's log pipeline cost more CPU than the request itself",
+    },
   },
+  uses: { DEV_OUTBOX: mail.variables.DEV_OUTBOX },
   read: (v) => {
     const publicHost = new URL(v.PUBLIC_URL).hostname;
     if (v.COOKIE_DOMAIN !== undefined && publicHost !== v.COOKIE_DOMAIN && !publicHost.endsWith(`.${v.COOKIE_DOMAIN}`)) {
@@ -163,6 +171,8 @@ export const web = defineSection({
         logoUrl: v.BRAND_LOGO_URL,
         supportEmail: v.SUPPORT_EMAIL,
       },
+      /** Which responses get the request log line (src/web/middleware/request-context.ts). */
+      requestLog: v.REQUEST_LOG ?? (v.DEV_OUTBOX ? "errors" : "all"),
     };
   },
 });

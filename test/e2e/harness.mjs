@@ -64,6 +64,8 @@ export async function startGatehouse({ appOrigin, vars = {} }) {
       ...["--var", `CORS_ORIGINS:${appOrigin}`],
       ...["--var", `RATE_LIMITS:${JSON.stringify(RATE_LIMITS)}`],
       ...["--var", "ACCESS_TOKEN_TTL_SECONDS:60"],
+      // Every request's line, not only refusals (dev mode's default): the journeys read them.
+      ...["--var", "REQUEST_LOG:all"],
       ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
     ],
     {

@@ -12,7 +12,7 @@ const BOOKMARK = /^[\w.:-]{1,128}$/;
 
 /**
  * Builds the per-request service dependencies (with the caller's metadata) and, once the response
- * is ready, writes the request's one log line. The client IP comes only from `CF-Connecting-IP`
+ * is ready, writes the request's one log line (every request, or only refusals and failures: REQUEST_LOG). The client IP comes only from `CF-Connecting-IP`
  * (set by Cloudflare); X-Forwarded-For and friends are client-controlled and ignored.
  *
  * The line names the route pattern, never the URL: mailed tokens travel in query strings.
@@ -58,16 +58,17 @@ export function createRequestContext() {
         }
       }
       const { calls, roundTrips } = deps.meter;
-      log("info", "request", {
-        method: c.req.method,
-        route: matchedRoutes(c).findLast((r) => r.method !== "ALL")?.path ?? null,
-        status: c.res.status,
-        duration_ms: Date.now() - started,
-        request_id: deps.meta.requestId,
-        client_request_id: c.get("clientRequestId") ?? null,
-        user_id: caller?.id ?? null,
-        storage: { ...calls, round_trips: roundTrips },
-      });
+      if (deps.config.requestLog === "all" || c.res.status >= 400)
+        log("info", "request", {
+          method: c.req.method,
+          route: matchedRoutes(c).findLast((r) => r.method !== "ALL")?.path ?? null,
+          status: c.res.status,
+          duration_ms: Date.now() - started,
+          request_id: deps.meta.requestId,
+          client_request_id: c.get("clientRequestId") ?? null,
+          user_id: caller?.id ?? null,
+          storage: { ...calls, round_trips: roundTrips },
+        });
     }
   });
 }
