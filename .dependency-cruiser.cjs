@@ -104,7 +104,7 @@ module.exports = {
       from: { path: "^src/accounts/login\\.ts$" },
       to: {
         reachable: true,
-        path: ["^src/(http|pages|web|admin|recovery|api-keys|maintenance)/", "^src/accounts/(?!passwords|login|sign-in|fresh-auth)"],
+        path: ["^src/(http|pages|web|admin|recovery|api-keys|maintenance)/", "^src/accounts/(?!passwords|bcrypt|login|sign-in|fresh-auth)"],
       },
     },
     {

@@ -9,7 +9,8 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default defineConfig(
-  { ignores: [".wrangler/", "coverage/", "migrations/", "worker-configuration.d.ts"] },
+  // wasm/*/assembly: AssemblyScript, compiled by asc (npm run build:bcrypt), not TypeScript.
+  { ignores: [".wrangler/", "coverage/", "migrations/", "worker-configuration.d.ts", "wasm/*/assembly/", "assets/client/"] },
   { linterOptions: { reportUnusedDisableDirectives: "error" } },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,

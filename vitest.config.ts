@@ -88,7 +88,7 @@ export default defineConfig(async () => {
                     name: "gatehouse",
                     modules: GATEHOUSE_MODULES,
                     compatibilityDate: "2026-10-23",
-                    compatibilityFlags: ["nodejs_compat"],
+                    compatibilityFlags: [],
                     d1Databases: { DB: "gatehouse-examples-db" },
                     kvNamespaces: ["AUTH_KV"],
                     durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } },

@@ -1,7 +1,7 @@
-import { compareSync as bcryptCompare } from "bcryptjs";
 import { PBKDF2_MAX_ITERATIONS } from "../config";
 import { base64url, fromBase64url, hmacSha256, randomBytes, timingSafeEqual, utf8 } from "../crypto";
 import type { Deps } from "../kernel/deps";
+import { verifyBcrypt } from "./bcrypt";
 
 /**
  * Password hashing: PBKDF2-HMAC-SHA256 through WebCrypto, stored as a self-describing string
@@ -75,17 +75,18 @@ export async function verifyPassword(password: string, stored: string, params: P
     return { valid, needsRehash };
   }
   if (BCRYPT_FORMAT.test(stored)) {
-    // bcryptjs compares in constant time; imported hashes are always upgraded after a success.
-    return { valid: bcryptCompare(password, stored), needsRehash: true };
+    // Compared in constant time (./bcrypt); imported hashes are always upgraded after a success.
+    return { valid: verifyBcrypt(password, stored), needsRehash: true };
   }
   await burnPasswordCheck(password, params);
   return { valid: false, needsRehash: false };
 }
 
 /**
- * The costliest bcrypt hash an import accepts. Each step doubles the work of one check: cost 13 is
- * about half a second of CPU in bcryptjs here (cost 10 about 70 ms), while cost 31, which bcryptjs
- * would accept, is days; one login on such a hash would burn that CPU for whoever sends it.
+ * The costliest bcrypt hash an import accepts. Each step doubles the work of one check: with the
+ * WebAssembly bcrypt (./bcrypt) cost 10 is about 60 ms of CPU here and cost 13 about half a second,
+ * while cost 31, which bcrypt itself allows, is days; one login on such a hash would burn that CPU
+ * for whoever sends it.
  */
 const BCRYPT_IMPORT_MAX_COST = 13;
 
