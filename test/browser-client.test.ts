@@ -1,5 +1,5 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { GATEHOUSE_CLIENT_JS } from "../src/client/bundle";
 import { call } from "./helpers";
 
 /** The worker serves the browser client (its types follow the API's schemas: client-types.test-d.ts). */
@@ -17,7 +17,8 @@ describe("GET /client/v1/gatehouse.js", () => {
     expect(res.headers.get("cross-origin-resource-policy")).toBe("cross-origin");
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
     const text = await res.text();
-    expect(text).toBe(GATEHOUSE_CLIENT_JS);
+    // The static asset `npm run build:client` writes (test/node/client-bundle.test.ts keeps it current).
+    expect(text).toBe(await (await env.ASSETS.fetch("https://assets.example/client/v1/gatehouse.js")).text());
     expect(text).toContain("export function createGatehouse(");
   });
 

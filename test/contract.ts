@@ -1,9 +1,10 @@
 import type { ZodType } from "zod";
 import { app } from "../src/app";
+import { referenceDefinitions } from "../src/http/reference-document";
 
 /**
  * The OpenAPI contract as the tests see it: the route declarations the app was built from (the
- * same objects that produce /openapi.json). `call()` checks every response against them, so the
+ * same objects that generate /openapi.json, src/http/reference-document.tsx). `call()` checks every response against them, so the
  * whole integration suite doubles as a contract test. ajv cannot run inside workerd (it compiles
  * with `new Function`), so the route's own zod schemas do the validating.
  */
@@ -21,7 +22,7 @@ export interface DeclaredRoute {
   responses: Record<string, DeclaredResponse>;
 }
 
-export const declaredRoutes: DeclaredRoute[] = app.openAPIRegistry.definitions.flatMap((definition) => {
+export const declaredRoutes: DeclaredRoute[] = referenceDefinitions(app).flatMap((definition) => {
   if (definition.type !== "route") return [];
   const { method, path, responses } = definition.route;
   const pattern = new RegExp(`^${path.replace(/\{[^}]+\}/g, "[^/]+")}$`);
