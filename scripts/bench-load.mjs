@@ -1,37 +1,53 @@
-// The load harness the throughput comparisons share (`npm run bench -- --geo --local-only` and
-// `npm run bench:better-auth`), so their numbers come from one measuring method.
+// The load harness the throughput comparisons share (`npm run bench:better-auth` and
+// `npm run bench -- --geo`'s local ratios), so their numbers come from one measuring method.
+import { median, rotation } from "./bench-report.mjs";
+
+/** Requests per measurement and how many are in flight at once: the same for every target. */
+export const LOAD = { total: 1500, concurrency: 8, warmUp: 100 };
 
 /**
- * Requests per second of `send` (a request whose body the caller has read): 100 warm-up requests,
- * then 1,500 at concurrency 8. Anything but 200 stops the run.
+ * Requests per second of `send` (a request whose body the caller has read): LOAD.warmUp sequential
+ * warm-up requests, then LOAD.total at LOAD.concurrency. Anything but 200 stops the run.
  */
 async function throughput(label, send) {
-  const total = 1500;
-  const concurrency = 8;
-  for (let i = 0; i < 100; i++) await send();
+  for (let i = 0; i < LOAD.warmUp; i++) {
+    const res = await send();
+    if (res.status !== 200) throw new Error(`${label}: ${res.status} during the warm-up`);
+  }
   let sent = 0;
   const start = performance.now();
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (sent < total) {
+    Array.from({ length: LOAD.concurrency }, async () => {
+      while (sent < LOAD.total) {
         sent += 1;
         const res = await send();
         if (res.status !== 200) throw new Error(`${label}: ${res.status}`);
       }
     }),
   );
-  return (total / (performance.now() - start)) * 1000;
+  return (LOAD.total / (performance.now() - start)) * 1000;
 }
 
 /**
- * The best of three interleaved rounds per request, so background load on a shared machine hits
- * every request alike. `requests` is `[name, send][]`; `report` hears each round's best so far.
+ * `rounds` interleaved rounds over every target, the order rotating per round (round k starts with
+ * target k) so no target always goes first and load from elsewhere on the machine hits all alike.
+ * `targets` is `[name, send][]`; `report` hears each round's rates. Returns per target every
+ * round's rate, its median and its best.
+ * @param {[string, () => Promise<{ status: number }>][]} targets
+ * @param {{ rounds: number, report?: (round: number, rates: Record<string, number>) => void }} options
  */
-export async function bestOfThreeRounds(requests, report = () => undefined) {
-  const rates = {};
-  for (let round = 0; round < 3; round++) {
-    for (const [name, send] of requests) rates[name] = Math.max(rates[name] ?? 0, await throughput(name, send));
-    report(round + 1, rates);
+export async function interleavedRounds(targets, { rounds, report = () => undefined }) {
+  /** @type {Record<string, number[]>} */
+  const rates = Object.fromEntries(targets.map(([name]) => [name, []]));
+  for (let round = 0; round < rounds; round++) {
+    const thisRound = {};
+    for (const [name, send] of rotation(targets, round)) {
+      thisRound[name] = await throughput(name, send);
+      rates[name].push(thisRound[name]);
+    }
+    report(round + 1, thisRound);
   }
-  return rates;
+  return Object.fromEntries(
+    Object.entries(rates).map(([name, all]) => [name, { rounds: all, median: median(all), best: Math.max(...all) }]),
+  );
 }
