@@ -1,11 +1,13 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MONITOR_NAME, SPRAY_SHARDS, type AttackMonitor } from "../src/abuse/objects/attack-monitor";
 import { step, type ModeRow } from "../src/abuse/objects/spray-detector";
-import { forgetAttackMode } from "../src/abuse/spraying";
+import { forgetAttackMode, refreshAttackMode, underAttack } from "../src/abuse/spraying";
+import { app } from "../src/app";
+import { createDeps } from "../src/kernel/deps";
 import type { Bindings } from "../src/config";
 import { throwingMonitor, unreachableMonitor } from "./broken-bindings";
-import { call, captureLogs, env, freshIp, freshNetworkIp, login, problem, register, uniqueEmail } from "./helpers";
+import { buildRequest, call, captureLogs, env, freshIp, freshNetworkIp, login, problem, register, uniqueEmail } from "./helpers";
 import { Browser } from "./pages-browser";
 
 /**
@@ -57,7 +59,14 @@ async function setMode(underAttack: boolean): Promise<void> {
       underAttack ? Date.now() : null,
     );
   });
+  // This isolate hears of it as after any login's refresh (logins never wait for the monitor).
   forgetAttackMode();
+  await refreshAttackMode(testDeps());
+}
+
+/** A request's dependencies outside any request, for the calls a test makes directly. */
+function testDeps(bindings: Bindings = env) {
+  return createDeps(bindings, { meta: { ip: null, userAgent: null, requestId: "test" }, waitUntil: () => undefined });
 }
 
 /** Empties the shards: no counted failures, identifiers or networks. */
@@ -439,6 +448,100 @@ describe("under attack", () => {
     }
     const limited = await noScript.submit(form, "/login", { identifier: user.email, password: user.password });
     expect(limited.status).toBe(429);
+  });
+});
+
+/** The ATTACK_MONITOR namespace with every `state()` answered only once `open()` is called. */
+function slowMonitor(): { ATTACK_MONITOR: Bindings["ATTACK_MONITOR"]; open: () => void; asked: () => number } {
+  let open = () => undefined as void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  let asked = 0;
+  const ATTACK_MONITOR = new Proxy(env.ATTACK_MONITOR, {
+    get(namespace, prop) {
+      const value = Reflect.get(namespace, prop, namespace) as unknown;
+      if (prop !== "get") return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(namespace) : value;
+      return (id: DurableObjectId) => {
+        const stub = namespace.get(id);
+        return new Proxy(stub, {
+          get(target, name) {
+            if (name !== "state") return Reflect.get(target, name) as unknown;
+            return () => {
+              asked += 1;
+              return gate.then(() => target.state());
+            };
+          },
+        });
+      };
+    },
+  });
+  return { ATTACK_MONITOR, open, asked: () => asked };
+}
+
+/** Writes the monitor's mode without telling this isolate (as another isolate's view would lag). */
+async function monitorSays(underAttack: boolean): Promise<void> {
+  await runInDurableObject(monitor(), (_: AttackMonitor, state: DurableObjectState) => {
+    state.storage.sql.exec(
+      "INSERT INTO mode (id, under_attack, since, entered_at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET under_attack = excluded.under_attack, since = excluded.since, entered_at = excluded.entered_at",
+      underAttack ? 1 : 0,
+      underAttack ? Date.now() : null,
+      underAttack ? Date.now() : null,
+    );
+  });
+}
+
+describe("a login never waits for the monitor", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("a stale view is served at once and refreshed after the response, one refresh at a time", async () => {
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"], now: start });
+    await setMode(true);
+    await monitorSays(false);
+    vi.setSystemTime(start + 10_000);
+    const later: Promise<unknown>[] = [];
+    const deps = createDeps(env, { meta: { ip: null, userAgent: null, requestId: "test" }, waitUntil: (p) => later.push(p) });
+    expect(underAttack(deps)).toBe(true);
+    expect(underAttack(deps)).toBe(true);
+    expect(later).toHaveLength(1);
+    await Promise.all(later);
+    expect(underAttack(deps)).toBe(false);
+    expect(later).toHaveLength(1);
+  });
+
+  it("a login answers from the stale view while the monitor is still being asked, and the next one sees the news", async () => {
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"], now: start });
+    await setMode(true);
+    const user = await register();
+    const body = { email: user.email, password: user.password };
+    await monitorSays(false);
+    vi.setSystemTime(start + 10_000);
+    const slow = slowMonitor();
+    const ctx = createExecutionContext();
+    const bindings = { ...env, ...TURNSTILE, ATTACK_MONITOR: slow.ATTACK_MONITOR };
+    const res = await app.fetch(buildRequest("/api/v1/auth/login", { body, ip: freshIp() }), bindings, ctx);
+    // Answered (still "under attack", as last heard) while the monitor has not answered yet.
+    await problem(res, 403, "challenge_required");
+    expect(slow.asked()).toBe(1);
+    slow.open();
+    await waitOnExecutionContext(ctx);
+    expect((await call("/api/v1/auth/login", { body, ip: freshIp(), env: TURNSTILE })).status).toBe(200);
+  });
+
+  it("an isolate that has heard nothing yet answers 'not under attack' at once and asks in the background", async () => {
+    await monitorSays(true);
+    forgetAttackMode();
+    const user = await register();
+    const body = { email: user.email, password: user.password };
+    const slow = slowMonitor();
+    const ctx = createExecutionContext();
+    const bindings = { ...env, ...TURNSTILE, ATTACK_MONITOR: slow.ATTACK_MONITOR };
+    const res = await app.fetch(buildRequest("/api/v1/auth/login", { body, ip: freshIp() }), bindings, ctx);
+    expect(res.status).toBe(200);
+    expect(slow.asked()).toBe(1);
+    slow.open();
+    await waitOnExecutionContext(ctx);
+    await problem(await call("/api/v1/auth/login", { body, ip: freshIp(), env: TURNSTILE }), 403, "challenge_required");
   });
 });
 

@@ -1,10 +1,25 @@
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import bcrypt from "bcryptjs";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { RateLimiter, TICKET_TTL_MS } from "../src/abuse/objects/rate-limiter";
 import { hashPassword } from "../src/accounts/passwords";
-import { readConfig } from "../src/config";
+import { app } from "../src/app";
+import { readConfig, type Bindings } from "../src/config";
 import type { TokenResponse } from "../src/sessions/sessions";
-import { auditRows, call, captureLogs, freshIp, login, problem, register, STRONG_PASSWORD, uniqueEmail, userRow } from "./helpers";
+import {
+  auditRows,
+  buildRequest,
+  call,
+  captureLogs,
+  freshIp,
+  login,
+  problem,
+  register,
+  STRONG_PASSWORD,
+  uniqueEmail,
+  userRow,
+} from "./helpers";
 
 /** Login: identifiers, hashing upgrades, the iteration cap, the unknown-user code path, audit rows. */
 
@@ -215,5 +230,99 @@ describe("timing: an unknown account costs one PBKDF2 like a known one", () => {
     });
     expect(res.status).toBe(409);
     expect(spy.mock.calls.filter(([a]) => (a as { name?: string }).name === "PBKDF2")).toHaveLength(1);
+  });
+});
+
+/**
+ * The RateLimiter namespace with every `settleGuess` held until `release()`: the settles a login
+ * runs after its response, kept from landing while a test looks at what the answers were.
+ */
+function heldSettles(): { RATE_LIMITER: Bindings["RATE_LIMITER"]; release: () => void } {
+  let release = () => undefined as void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const bound = (target: object, prop: string | symbol) => {
+    const value = Reflect.get(target, prop, target) as unknown;
+    return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+  };
+  const RATE_LIMITER = new Proxy(env.RATE_LIMITER, {
+    get(namespace, prop) {
+      if (prop !== "get") return bound(namespace, prop);
+      return (id: DurableObjectId) => {
+        const stub = namespace.get(id);
+        return new Proxy(stub, {
+          get(target, name) {
+            // An RPC stub's methods need no binding (and `bind` itself would be sent as a call).
+            if (name !== "settleGuess") return Reflect.get(target, name) as unknown;
+            return (...args: Parameters<typeof stub.settleGuess>) => gate.then(() => target.settleGuess(...args));
+          },
+        });
+      };
+    },
+  });
+  return { RATE_LIMITER, release };
+}
+
+const accountObject = (email: string) => env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(`account:${email}`));
+
+describe("a login's settles run after its response", () => {
+  it("a parallel burst still gets exactly 5 guesses evaluated while no settle has landed, then locks", async () => {
+    const user = await register();
+    const { RATE_LIMITER, release } = heldSettles();
+    const bindings = { ...env, RATE_LIMITER };
+    const contexts: ReturnType<typeof createExecutionContext>[] = [];
+    const responses = await Promise.all(
+      Array.from({ length: 12 }, () => {
+        const ctx = createExecutionContext();
+        contexts.push(ctx);
+        const request = buildRequest("/api/v1/auth/login", { body: { email: user.email, password: "not the password" }, ip: freshIp() });
+        return Promise.resolve(app.fetch(request, bindings, ctx));
+      }),
+    );
+    // Every answer is out, and none of the five evaluated guesses has been settled yet.
+    const statuses = responses.map((r) => r.status).sort();
+    expect(statuses).toEqual([...Array<number>(5).fill(401), ...Array<number>(7).fill(423)]);
+    expect(await accountObject(user.email).inspect(Date.now())).toMatchObject({ failures: 0, pending: 5 });
+    expect(await userAudit(user.userId, "login.failed")).toHaveLength(5);
+
+    release();
+    await Promise.all(contexts.map((ctx) => waitOnExecutionContext(ctx)));
+    expect(await accountObject(user.email).inspect(Date.now())).toMatchObject({ failures: 5, pending: 0 });
+    expect(await userAudit(user.userId, "account.locked")).toHaveLength(1);
+    await problem(await login({ email: user.email, password: user.password }), 423, "account_locked");
+  });
+
+  it("a login refused by its IP's limit releases the guess it was admitted: it neither counts nor expires into a failure", async () => {
+    const user = await register();
+    for (let i = 0; i < 4; i++) expect((await login({ email: user.email, password: "not the password" })).status).toBe(401);
+    const ip = freshIp();
+    // The IP spends its 5 logins a minute on other addresses.
+    for (let i = 0; i < 5; i++) expect((await login({ email: uniqueEmail(), password: "not the password" }, ip)).status).toBe(401);
+    await problem(await login({ email: user.email, password: "not the password" }, ip), 429, "rate_limited");
+
+    // Four failures, nothing pending, and the account's hourly attempts as they were: even once an
+    // unreported ticket would have expired into a fifth failure (and locked the account).
+    const object = accountObject(user.email);
+    expect(await object.inspect(Date.now() + TICKET_TTL_MS + 1_000)).toMatchObject({ failures: 4, pending: 0, lockedUntil: null });
+    const hits = await runInDurableObject(object, (_: RateLimiter, state: DurableObjectState) =>
+      state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM hits WHERE action = 'login'").one(),
+    );
+    expect(hits.n).toBe(4);
+    // So the owner is not locked out by it.
+    expect((await login({ email: user.email, password: user.password })).status).toBe(200);
+  });
+
+  it("a claimed device token that is not the account's known device is released and tried as a stranger", async () => {
+    const user = await register();
+    const other = await register();
+    // Another account's genuine token: its device id is real, but not this account's device.
+    const claimed = other.body.device_token as string;
+    const deviceId = claimed.split(".")[1]!;
+    const res = await login({ email: user.email, password: "not the password", device_token: claimed });
+    await problem(res, 401, "invalid_credentials");
+    const device = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(`device:${deviceId}`));
+    expect(await device.inspect(Date.now() + TICKET_TTL_MS + 1_000)).toMatchObject({ failures: 0, pending: 0 });
+    expect(await accountObject(user.email).inspect(Date.now())).toMatchObject({ failures: 1, pending: 0 });
+    // The other account's owner still signs in with that device as a known one.
+    expect((await login({ email: other.email, password: other.password, device_token: claimed })).status).toBe(200);
   });
 });

@@ -120,6 +120,45 @@ describe("RateLimiter object: guesses and lockout", () => {
     expect(await rpc.admitGuess("login", [], lockout, later)).toMatchObject({ ok: false, tier: "soft", lockEvent: null });
   });
 
+  it("releases an admitted guess uncounted: no failure, no pending, and its hit taken back", async () => {
+    const { rpc, stub } = freshObject();
+    for (let i = 0; i < 4; i++) {
+      const a = await rpc.admitGuess("login", [perHour], lockout, T0 + i);
+      if (a.ok) await rpc.settleGuess(a.ticket, false, T0 + i);
+    }
+    const admitted = await rpc.admitGuess("login", [perHour], lockout, T0 + 10);
+    if (!admitted.ok) throw new Error("not admitted");
+    await rpc.releaseGuess(admitted.ticket, "login", T0 + 10, T0 + 20);
+    // Once the ticket would have expired, still four failures: a released guess never becomes the fifth.
+    expect(await rpc.inspect(T0 + TICKET_TTL_MS + 20)).toMatchObject({ failures: 4, pending: 0, lockedUntil: null });
+    // A second release, or a late settle, changes nothing; the hour's budget holds the four hits and the next one.
+    await rpc.releaseGuess(admitted.ticket, "login", T0 + 10, T0 + 30);
+    expect(await rpc.settleGuess(admitted.ticket, false, T0 + 40)).toMatchObject({ failures: 4 });
+    const next = await rpc.admitGuess("login", [perHour], lockout, T0 + 50);
+    expect(next).toMatchObject({ ok: true });
+    if (next.ok) await rpc.settleGuess(next.ticket, true, T0 + 50);
+    const left = await runInDurableObject(stub, (_: RateLimiter, state: DurableObjectState) =>
+      state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM hits").one(),
+    );
+    expect(left.n).toBe(5);
+  });
+
+  it("counts a login whose outcome never reached its IP's object as a failing identifier once its ticket expires", async () => {
+    const { rpc, stub } = freshObject();
+    const policy = { name: "spread", identifiers: 3, window: 3600, blockSeconds: 600, enforce: true };
+    const hit = await rpc.hit("login", [perHour], T0, true, { policy, identifier: "a" });
+    if (!hit.ok || !hit.ticket) throw new Error("not admitted");
+    const failing = () =>
+      runInDurableObject(stub, (limiter: RateLimiter, state: DurableObjectState) => {
+        limiter.inspect(T0 + TICKET_TTL_MS); // any call prunes first
+        return state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM spread WHERE failed = 1").one().n;
+      });
+    expect(await failing()).toBe(1);
+    // A report that arrives after all is not counted a second time.
+    expect(await rpc.settleSpread(hit.ticket, true, policy, T0 + TICKET_TTL_MS + 1)).toEqual({ blockStarted: null });
+    expect(await failing()).toBe(1);
+  });
+
   it("forgets a failure count after the configured quiet period", async () => {
     const { rpc } = freshObject();
     const a = await rpc.admitGuess("login", [], lockout, T0);

@@ -52,27 +52,27 @@ describe("request log line", () => {
     expect(line!.storage.round_trips).toBeLessThanOrEqual(4);
   });
 
-  it("a failed login: 4 round trips on the answer's path, whether or not the attack mode is cached", async () => {
+  it("a failed login: 2 round trips on the answer's path and the after-answer work, whether or not the attack mode is cached", async () => {
     const log = captureRequestLines();
     forgetAttackMode();
     await login({ email: uniqueEmail("rt"), password: "not the password" });
     await login({ email: uniqueEmail("rt"), password: "not the password" });
     const [cold, warm] = log.lines();
     expect([cold!.status, warm!.status]).toEqual([401, 401]);
-    // [per-IP object ‖ attack mode ‖ replica read] → guess admitted → [primary read + its audit row, one
-    // batch] → guess settled; the fifth is the spraying count, started for after the answer. Cold: the
-    // monitor is asked alongside the per-IP call (one Durable Object call more, no round trip).
+    // [per-IP object ‖ replica read ‖ guess admitted] → [primary read + its audit row, one batch]; the
+    // third is the after-answer work (guess and IP settles, the spraying count), started before the log
+    // line. Cold: the monitor is asked after the answer (one Durable Object call more, on no one's path).
     expect(cold!.storage.durable_object).toBe(warm!.storage.durable_object + 1);
-    expect(cold!.storage).toMatchObject({ d1: 2, round_trips: 5 });
-    expect(warm!.storage).toMatchObject({ d1: 2, round_trips: 5 });
+    expect(cold!.storage).toMatchObject({ d1: 2, round_trips: 3 });
+    expect(warm!.storage).toMatchObject({ d1: 2, round_trips: 3 });
   });
 
-  it("a successful login: 4 sequential round trips, one of them the D1 primary's batch", async () => {
+  it("a successful login: 3 sequential round trips, one of them the D1 primary's batch", async () => {
     const user = await register();
     const log = captureRequestLines();
     expect((await login({ email: user.email, password: user.password })).status).toBe(200);
-    // [per-IP object ‖ attack mode ‖ replica read] → guess admitted → one D1 batch → guess settled.
-    expect(log.lines()[0]!.storage).toMatchObject({ d1: 2, round_trips: 4 });
+    // [per-IP object ‖ replica read ‖ guess admitted] → one D1 batch → the settles, after the answer.
+    expect(log.lines()[0]!.storage).toMatchObject({ d1: 2, round_trips: 3 });
   });
 
   it("a registration: the per-IP object, then lookups, hash and token at once, then one D1 batch", async () => {

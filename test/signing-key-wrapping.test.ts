@@ -5,6 +5,7 @@ import { createDb } from "../src/db/client";
 import type { StoredPrivateJwk } from "../src/db/signing-keys";
 import { unwrapJwk, wrapJwk } from "../src/kernel/key-wrapping";
 import { loadKeySet } from "../src/kernel/signing-keys";
+import { brokenD1 } from "./broken-bindings";
 import { call, captureLogs, env, freshIp, problem, register, STRONG_PASSWORD, uniqueEmail } from "./helpers";
 
 /**
@@ -140,5 +141,36 @@ describe("generated signing keys in D1", () => {
 
   it("refuses a key-encryption secret shorter than 32 characters", () => {
     expect(() => readConfig({ ...env, SIGNING_KEY_ENCRYPTION_SECRET: "short" })).toThrow(/SIGNING_KEY_ENCRYPTION_SECRET/);
+  });
+});
+
+describe("the per-isolate key cache", () => {
+  it("serves an older set at once and re-reads it after the response; a failed re-read keeps the old set", async () => {
+    const logs = captureLogs();
+    const config = configFor("ES256");
+    const db = createDb(env.DB);
+    const start = (clock += 120_000);
+    const first = await loadKeySet(db, config, start);
+    const later: Promise<unknown>[] = [];
+    const waitUntil = (promise: Promise<unknown>) => void later.push(promise);
+
+    // A minute on, with D1 unreachable: the set it had, at once; the re-read fails after the response.
+    const stale = start + 61_000;
+    expect(await loadKeySet(createDb(brokenD1()), config, stale, waitUntil)).toBe(first);
+    expect(later).toHaveLength(1);
+    await Promise.all(later);
+    expect(logs.problems().map((line) => line.event)).toEqual(["signing_key.reload_failed"]);
+    // Kept, and not asked for again at once.
+    expect(await loadKeySet(db, config, stale + 1_000, waitUntil)).toBe(first);
+    expect(later).toHaveLength(1);
+
+    // Ten seconds on it is tried again, and the re-read set replaces the old one.
+    expect(await loadKeySet(db, config, stale + 10_000, waitUntil)).toBe(first);
+    expect(later).toHaveLength(2);
+    await Promise.all(later);
+    const reloaded = await loadKeySet(db, config, stale + 10_000, waitUntil);
+    expect(reloaded).not.toBe(first);
+    expect([...reloaded.byKid.keys()].sort()).toEqual([...first.byKid.keys()].sort());
+    expect(later).toHaveLength(2);
   });
 });

@@ -25,10 +25,10 @@ export interface ChallengeAnswer {
 }
 
 /** The site key a sign-in page shows the widget for: set only while the challenge is being asked. */
-export async function challengeSiteKey(deps: Deps): Promise<string | undefined> {
+export function challengeSiteKey(deps: Deps): Promise<string | undefined> {
   const turnstile = deps.config.attack.turnstile;
-  if (!turnstile || deps.config.attack.sprayAction !== "challenge" || !(await underAttack(deps))) return undefined;
-  return turnstile.siteKey;
+  const asked = turnstile && deps.config.attack.sprayAction === "challenge" && underAttack(deps);
+  return Promise.resolve(asked ? turnstile.siteKey : undefined);
 }
 
 /** Throws 403 `challenge_required` or 429 `rate_limited`, or returns when the login may go on. */

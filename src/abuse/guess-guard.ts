@@ -7,14 +7,16 @@ import type { Deps } from "../kernel/deps";
 import type { LimitState, LockEvent } from "../kernel/objects";
 import { auditRow, recordAudit } from "../audit/audit";
 import { sendSecurityNotice } from "../mail/notices";
-import { settleLoginFromIp, type IpTicket } from "./ip-limits";
 import { accountObjectName, identifierKind } from "./object-names";
+import { describeError, log } from "../log";
 import { recordRefusal } from "./refusals";
 
 /**
  * The guess guard: every password check (login, current-password checks, verification) runs as one
- * guess of one guesser. The guesser's object admits the guess before the check and records its
- * outcome after, so a parallel burst never gets more guesses evaluated than the lockout allows.
+ * guess of one guesser. The guesser's object admits the guess before the check (a ticket, pending
+ * until settled) and records its outcome after the response, so a parallel burst never gets more
+ * guesses evaluated than the lockout allows, and no answer waits for the bookkeeping. A guess the
+ * request never checked (an earlier step refused it) is released, uncounted.
  *
  * Who is guessing decides the budget. A stranger's guesses count against the named identifier
  * (lockout tiers and the per-address hourly limit). A client the account trusts counts only
@@ -50,61 +52,112 @@ export type GuessRefusal = Exclude<GuessResult<unknown>, { status: "checked" }>;
 export interface GuessOf {
   identifier: AccountIdentifier;
   guesser: Guesser;
-  /** A login's ticket from its IP's object: the outcome is reported there too, in the same round trip. */
-  ip?: IpTicket;
 }
 
-/** Runs `check` as one guess of `of.guesser` at `of.identifier`. */
-export async function guardGuess<T extends PasswordCheckOutcome>(
-  deps: Deps,
-  of: GuessOf,
-  check: () => Promise<T>,
-): Promise<GuessResult<T>> {
-  const { identifier, guesser, ip } = of;
-  const trusted = guesser.kind !== "stranger";
-  const name = trusted ? `${guesser.kind}:${guesser.id}` : accountObjectName(identifier);
-  const lockout = lockoutOf(deps, guesser);
-  const policies = trusted ? [] : accountPolicies(deps.config.rateLimits, "login");
-  const admitted = await deps.limiter(name, (stub) => stub.admitGuess("login", policies, lockout, deps.now().getTime()));
-  if (admitted.lockEvent) await announce(deps, of, admitted.lockEvent, null);
-  if (!admitted.ok) {
-    // A device whose budget is spent is tried again as a stranger, with the same IP ticket.
-    if (guesser.kind === "device") return { status: "device_spent" };
-    if (ip) await settleLoginFromIp(deps, ip, true).catch(() => undefined);
-    const userId = async () => (await findUserByIdentifier(deps.db, identifier))?.id ?? null;
-    const kind = identifierKind(identifier);
-    if (admitted.reason === "rate_limited") {
-      await recordRefusal(deps, admitted.report, async () => ({
-        action: "login.throttled",
-        userId: await userId(),
-        metadata: { reason: "rate_limited", policy: admitted.blockedBy, identifier: kind },
-      }));
-      return { status: "rate_limited", retryAfter: admitted.retryAfter, limits: admitted.limits };
-    }
-    await recordRefusal(deps, admitted.report, async () => ({
-      action: "login.throttled",
-      userId: await userId(),
-      metadata: { reason: "locked", tier: admitted.tier, identifier: kind },
-    }));
-    return { status: "locked", tier: admitted.tier, retryAfter: admitted.retryAfter };
-  }
+/**
+ * A guess its guesser's object has admitted: the ticket its outcome is settled (or, when an earlier
+ * step refused the request, released) with.
+ */
+export interface AdmittedGuess {
+  of: GuessOf;
+  object: string;
+  ticket: string;
+  admittedAt: number;
+}
 
+export type Admission = { status: "admitted"; guess: AdmittedGuess } | GuessRefusal;
+
+const ACTION = "login";
+
+/**
+ * Admits one guess of `of.guesser` at `of.identifier` before its password is checked. A refusal's
+ * audit row and a lock's announcement do not change the answer, so they run after the response.
+ */
+export async function admitGuess(deps: Deps, of: GuessOf): Promise<Admission> {
+  const { identifier, guesser } = of;
+  const object = guesserObjectName(of);
+  const lockout = lockoutOf(deps, guesser);
+  const policies = guesser.kind === "stranger" ? accountPolicies(deps.config.rateLimits, ACTION) : [];
+  const admittedAt = deps.now().getTime();
+  const admitted = await deps.limiter(object, (stub) => stub.admitGuess(ACTION, policies, lockout, admittedAt));
+  const lockEvent = admitted.lockEvent;
+  if (lockEvent) afterTheAnswer(deps, "guess.announce_failed", () => announce(deps, of, lockEvent, null));
+  if (admitted.ok) return { status: "admitted", guess: { of, object, ticket: admitted.ticket, admittedAt } };
+  if (guesser.kind === "device") {
+    // Guesses still pending on the device's own object (a device's parallel burst, or tokens that
+    // only claimed to be this device and were not yet released) are waited for, never a reason to
+    // void the device; a lock is its budget spent.
+    if (admitted.reason === "locked" && admitted.tier === "pending")
+      return { status: "locked", tier: "pending", retryAfter: admitted.retryAfter };
+    return { status: "device_spent" };
+  }
+  const userId = async () => (await findUserByIdentifier(deps.db, identifier))?.id ?? null;
+  const kind = identifierKind(identifier);
+  const metadata =
+    admitted.reason === "rate_limited"
+      ? { reason: "rate_limited", policy: admitted.blockedBy, identifier: kind }
+      : { reason: "locked", tier: admitted.tier, identifier: kind };
+  afterTheAnswer(deps, "guess.refusal_audit_failed", () =>
+    recordRefusal(deps, admitted.report, async () => ({ action: "login.throttled", userId: await userId(), metadata })),
+  );
+  if (admitted.reason === "rate_limited") return { status: "rate_limited", retryAfter: admitted.retryAfter, limits: admitted.limits };
+  return { status: "locked", tier: admitted.tier, retryAfter: admitted.retryAfter };
+}
+
+/**
+ * Runs `check` as the admitted guess. Its outcome is settled after the response: the answer never
+ * depends on it, and until it lands the ticket counts as pending, so a burst still gets no more
+ * guesses evaluated than the lockout allows. A settle that never lands (the worker died) is safe:
+ * the object counts an expired ticket as a failure. A lock the settle begins is announced then too.
+ */
+export async function runGuess<T extends PasswordCheckOutcome>(deps: Deps, guess: AdmittedGuess, check: () => Promise<T>): Promise<T> {
   let outcome: T;
   try {
     outcome = await check();
   } catch (error) {
     // The guess may have been evaluated: count it as a failure (the object would, once the ticket expired).
-    await deps.limiter(name, (stub) => stub.settleGuess(admitted.ticket, false, deps.now().getTime())).catch(() => undefined);
-    if (ip) await settleLoginFromIp(deps, ip, true).catch(() => undefined);
+    settleGuess(deps, guess, { success: false, userId: null });
     throw error;
   }
-  // The IP's outcome report runs alongside the identifier's settle step: one round trip for both.
-  const [settled] = await Promise.all([
-    deps.limiter(name, (stub) => stub.settleGuess(admitted.ticket, outcome.success, deps.now().getTime())),
-    ip ? settleLoginFromIp(deps, ip, !outcome.success) : undefined,
-  ]);
-  if (settled.lockEvent) await announce(deps, of, settled.lockEvent, outcome.userId);
-  return { status: "checked", outcome };
+  settleGuess(deps, guess, outcome);
+  return outcome;
+}
+
+/** Withdraws an admitted guess that was never checked (an earlier step refused the request), after the response. */
+export function releaseGuess(deps: Deps, guess: AdmittedGuess): void {
+  const now = deps.now().getTime();
+  afterTheAnswer(deps, "guess.release_failed", () =>
+    deps.limiter(guess.object, (stub) => stub.releaseGuess(guess.ticket, ACTION, guess.admittedAt, now)),
+  );
+}
+
+/** Admits and runs one guess (for callers that have nothing to do between the two). */
+export async function guardGuess<T extends PasswordCheckOutcome>(
+  deps: Deps,
+  of: GuessOf,
+  check: () => Promise<T>,
+): Promise<GuessResult<T>> {
+  const admission = await admitGuess(deps, of);
+  if (admission.status !== "admitted") return admission;
+  return { status: "checked", outcome: await runGuess(deps, admission.guess, check) };
+}
+
+function settleGuess(deps: Deps, guess: AdmittedGuess, outcome: PasswordCheckOutcome): void {
+  const now = deps.now().getTime();
+  afterTheAnswer(deps, "guess.settle_failed", async () => {
+    const settled = await deps.limiter(guess.object, (stub) => stub.settleGuess(guess.ticket, outcome.success, now));
+    if (settled.lockEvent) await announce(deps, guess.of, settled.lockEvent, outcome.userId);
+  });
+}
+
+/** The object a guesser's guesses count in: its own for a trusted client, the identifier's for a stranger. */
+function guesserObjectName({ guesser, identifier }: GuessOf): string {
+  return guesser.kind === "stranger" ? accountObjectName(identifier) : `${guesser.kind}:${guesser.id}`;
+}
+
+/** Runs `task` within the request's `waitUntil`: after-response work that must never fail the request. */
+function afterTheAnswer(deps: Deps, event: string, task: () => Promise<unknown>): void {
+  deps.waitUntil(task().catch((error: unknown) => log("warn", event, { request_id: deps.meta.requestId, ...describeError(error) })));
 }
 
 /** The answer to a refused guess: 429 `rate_limited` or 423 `account_locked`. */

@@ -4,7 +4,7 @@ import type { AccountIdentifier } from "../db/users";
 import { isLoopbackHost } from "../config/dev";
 import { ipPolicies, spreadBlocks, type IpAction, type LimitPolicy } from "../config/rate-limits";
 import { AppError } from "../errors";
-import { log } from "../log";
+import { describeError, log } from "../log";
 import { clientKey } from "./client-key";
 import { accountObjectName, ipObjectName } from "./object-names";
 import { recordRefusal } from "./refusals";
@@ -51,16 +51,22 @@ export async function admitLoginFromIp(deps: Deps, identifier: AccountIdentifier
 }
 
 /**
- * Reports a login's outcome to its IP's object; a block that begins writes its one audit row. A
- * login refused before its password check (the attack challenge, a lock) counts as failed.
+ * Reports a login's outcome to its IP's object, after the response (the answer never depends on
+ * it); a block that begins writes its one audit row. A login refused before its password check
+ * (the attack challenge, a lock) counts as failed. Until the report lands the attempt is pending,
+ * which the object counts toward the block; a report that never lands counts as a failure once its
+ * ticket expires (objects/spread.ts).
  */
-export async function settleLoginFromIp(deps: Deps, ip: IpTicket, failed: boolean): Promise<void> {
+export function settleLoginFromIp(deps: Deps, ip: IpTicket, failed: boolean): void {
   if (!ip.ticket) return;
   const policy = spreadPolicy(deps);
-  const { blockStarted } = await deps.limiter(ipObjectName(deps.meta.ip), (stub) =>
-    stub.settleSpread(ip.ticket, failed, policy, deps.now().getTime()),
+  const now = deps.now().getTime();
+  deps.waitUntil(
+    (async () => {
+      const { blockStarted } = await deps.limiter(ipObjectName(deps.meta.ip), (stub) => stub.settleSpread(ip.ticket, failed, policy, now));
+      if (blockStarted) await announceIpBlock(deps, blockStarted, policy);
+    })().catch((error: unknown) => log("warn", "ip.settle_failed", { request_id: deps.meta.requestId, ...describeError(error) })),
   );
-  if (blockStarted) await announceIpBlock(deps, blockStarted, policy);
 }
 
 async function hitIp(deps: Deps, action: IpAction, identifier?: string): Promise<string | undefined> {

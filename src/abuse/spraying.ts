@@ -6,19 +6,20 @@ import { MONITOR_NAME, SPRAY_SHARDS } from "./objects/attack-monitor";
 
 /**
  * The worker's side of password-spraying detection (the objects are in attack-monitor.ts): failed
- * logins are counted after the response, and a login reads the mode from a per-isolate cache, so
- * the signal adds no round trip to a login (at most one Durable Object call per isolate every
- * {@link MODE_CACHE_MS}, run alongside the login's own first call).
+ * logins are counted after the response, and a login reads the mode from a per-isolate view that is
+ * refreshed after the response, so the signal never adds a round trip to a login: the monitor is
+ * one object for the whole deployment, far from most users.
  */
 
-/** How stale an isolate's view of the mode may be; the monitor itself decides every 10 s. */
+/** How stale an isolate's view of the mode may get before it is refreshed; the monitor itself decides every 10 s. */
 const MODE_CACHE_MS = 10_000;
 
-let cachedMode: { underAttack: boolean; at: number } | null = null;
+/** This isolate's view: the last mode read, and when it was read (or last tried). Null: never. */
+let view: { underAttack: boolean; at: number } | null = null;
 
 /** Drops this isolate's view of the mode (tests that switch the mode; nothing else needs it). */
 export function forgetAttackMode(): void {
-  cachedMode = null;
+  view = null;
 }
 
 /**
@@ -42,19 +43,38 @@ export function countLoginFailure(deps: Deps, identifier: string): void {
 }
 
 /**
- * Whether Gatehouse is under a password-spraying attack, as of at most {@link MODE_CACHE_MS} ago.
- * An unreachable monitor reads as "not under attack": the per-IP and per-account limits still hold,
- * and a detector outage must not turn into a login outage.
+ * Whether Gatehouse is under a password-spraying attack, as this isolate last heard: never waits.
+ * A view older than {@link MODE_CACHE_MS} is served as it is and refreshed after the response.
+ *
+ * An isolate that has heard nothing yet answers "not under attack" and asks in the background,
+ * rather than wait for the far monitor: the view was always up to 10 s (plus the monitor's own
+ * 10 s tick) behind, so an attack's first seconds were never challenged anyway; the per-IP and
+ * per-account limits and lockouts hold whatever the mode; and an unreachable monitor already reads
+ * as "not under attack" (a detector outage must not become a login outage). What an attacker gains
+ * is the first few requests of each new isolate, until one monitor round trip has returned.
  */
-export async function underAttack(deps: Deps): Promise<boolean> {
+export function underAttack(deps: Deps): boolean {
   const now = deps.now().getTime();
-  if (cachedMode && Math.abs(now - cachedMode.at) < MODE_CACHE_MS) return cachedMode.underAttack;
+  const known = view;
+  if (!known || Math.abs(now - known.at) >= MODE_CACHE_MS) deps.waitUntil(refreshAttackMode(deps));
+  return known?.underAttack ?? false;
+}
+
+/**
+ * Asks the monitor (after the response, from {@link underAttack}; tests await it to set the view).
+ * The view is stamped first, so the isolate's other requests do not ask again meanwhile; a monitor
+ * that cannot be read keeps the last mode heard (or "not under attack") and is asked again
+ * {@link MODE_CACHE_MS} later. Never throws.
+ */
+export async function refreshAttackMode(deps: Deps): Promise<void> {
+  const now = deps.now().getTime();
+  const stamped = { underAttack: view?.underAttack ?? false, at: now };
+  view = stamped;
   try {
     const state = await deps.attackMonitor(MONITOR_NAME, (stub) => stub.state());
-    cachedMode = { underAttack: state.underAttack, at: now };
+    // A forgetAttackMode() (tests) or a newer read meanwhile wins over this one.
+    if (view === stamped) view = { underAttack: state.underAttack, at: now };
   } catch (error) {
     log("warn", "attack.mode_unreadable", { request_id: deps.meta.requestId, ...describeError(error) });
-    cachedMode = { underAttack: cachedMode?.underAttack ?? false, at: now };
   }
-  return cachedMode.underAttack;
 }

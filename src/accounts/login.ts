@@ -1,5 +1,5 @@
 import { passAttackChallenge } from "../abuse/challenge";
-import { guardGuess, guessRefusal, type Guesser } from "../abuse/guess-guard";
+import { admitGuess, guessRefusal, releaseGuess, runGuess, type Admission, type GuessOf } from "../abuse/guess-guard";
 import { admitLoginFromIp, settleLoginFromIp, type IpTicket } from "../abuse/ip-limits";
 import { accountObjectName } from "../abuse/object-names";
 import { countLoginFailure, underAttack } from "../abuse/spraying";
@@ -50,16 +50,26 @@ interface Attempt {
 /**
  * `POST /auth/login`, read top to bottom:
  *
- * 1. near the user, at once: the per-IP limits and spread signal, the attack mode (usually cached),
- *    and the account and device row as a D1 read replica has them (an address blocked for failing
- *    across many identifiers stops strangers here; the account's known devices pass it);
- * 2. under a spraying attack, the challenge for unknown devices (abuse/challenge.ts);
- * 3. the guess, admitted by the guesser's Durable Object (abuse/guess-guard.ts): a stranger's
- *    counts against the identifier, a known device's only against itself (and a device that spent
- *    its own budget is voided and tries again as a stranger);
+ * 1. near the user, at once: the per-IP limits and spread signal, the account and device row as a
+ *    D1 read replica has them (an address blocked for failing across many identifiers stops
+ *    strangers here; the account's known devices pass it), and the guess, admitted by the guesser's
+ *    Durable Object (abuse/guess-guard.ts): a stranger's counts against the identifier, a claimed
+ *    device's only against itself. The attack mode is this isolate's view (abuse/spraying.ts: never
+ *    waited for);
+ * 2. under a spraying attack, the challenge for unknown devices (abuse/challenge.ts); a stranger's
+ *    guess is then admitted only after it, so unchallenged requests hold no pending guesses;
+ * 3. the admission's answer; a claimed device that turns out not to be the account's known device
+ *    has its ticket released and is admitted as a stranger (one more trip, in that rare case), and
+ *    a device that spent its own budget is voided and tries again as a stranger;
  * 4. PBKDF2, then one unit of work on the primary (the session, the last-login time, the device, the
  *    audit row), fenced on the row whose password was checked, so a lagging replica never lets an
- *    old password in; a refusal is decided on the primary's row.
+ *    old password in; a refusal is decided on the primary's row;
+ * 5. after the response: the guess and the IP attempt settled (and any lock or block they begin
+ *    announced), the stranger's failure counted for the spraying signal. The answer depends on none
+ *    of it; until a settle lands its guess counts as pending, so the limits stay exact.
+ *
+ * A request refused before its password is checked releases its admitted guess uncounted (after
+ * the response), and its IP attempt counts as failed.
  *
  * The answers' precedence is the HTTP contract's, and it is this order: 429 `rate_limited` (per IP,
  * step 1), 403 `challenge_required` (step 2), 423 `account_locked` and 429 for the identifier
@@ -69,30 +79,72 @@ interface Attempt {
 export async function logIn(deps: Deps, input: LoginInput): Promise<SignedIn> {
   const identifier = identifierOf(input);
   const claimedDevice = input.device_token ? deviceIdOf(input.device_token) : null;
-  const [fromIp, attacked, near] = await Promise.all([
+  const challenged = underAttack(deps) && deps.config.attack.sprayAction === "challenge";
+  const early: GuessOf | null = claimedDevice
+    ? { identifier, guesser: { kind: "device", id: claimedDevice } }
+    : challenged
+      ? null
+      : { identifier, guesser: { kind: "stranger" } };
+  const [fromIp, near, admitted] = await allOrRelease(deps, [
     admitLoginFromIp(deps, identifier, claimedDevice !== null),
-    underAttack(deps),
     deps.replicas.peek(null, (db) => readLoginState(db, identifier, claimedDevice)),
+    early ? admitGuess(deps, early) : null,
   ]);
+  const settleIp = onceOnly((failed: boolean) => settleLoginFromIp(deps, fromIp, failed));
+  try {
+    return await afterFirstStep(deps, input, { identifier, claimedDevice, challenged, near, admitted, fromIp, settleIp });
+  } catch (error) {
+    // Refusals and failed checks have settled the IP's attempt as failed already; what is left
+    // (an object or D1 unreachable) decided nothing about the identifier: not counted.
+    settleIp(false);
+    throw error;
+  }
+}
+
+interface FirstStep {
+  identifier: AccountIdentifier;
+  claimedDevice: string | null;
+  challenged: boolean;
+  near: Awaited<ReturnType<typeof readLoginState>>;
+  admitted: Admission | null;
+  fromIp: IpTicket;
+  /** Reports the IP's attempt after the response (the first call wins). */
+  settleIp: (failed: boolean) => void;
+}
+
+/** Steps 2 to 5 (see {@link logIn}). */
+async function afterFirstStep(deps: Deps, input: LoginInput, first: FirstStep): Promise<SignedIn> {
+  const { identifier, claimedDevice, near, fromIp, settleIp } = first;
+  const stranger: GuessOf = { identifier, guesser: { kind: "stranger" } };
+  let admission = first.admitted;
   let device = await recognizeDevice(deps, near.user, input.device_token, { device: near.device });
+  if (claimedDevice && !device) admission = released(deps, admission);
+  const refuse = (error: unknown): never => {
+    released(deps, admission);
+    settleIp(true);
+    throw error;
+  };
   // A shared address blocked for strangers' failures: the account's known devices go on, on their own budget.
-  if (fromIp.spreadBlocked && !device) throw fromIp.spreadBlocked;
-  if (attacked && !device && deps.config.attack.sprayAction === "challenge") {
-    await passAttackChallenge(deps, { token: input.turnstile_token, noScript: input.noScript }).catch(async (error: unknown) => {
-      await settleLoginFromIp(deps, fromIp, true).catch(() => undefined);
-      throw error;
-    });
+  if (fromIp.spreadBlocked && !device) refuse(fromIp.spreadBlocked);
+  if (first.challenged && !device) {
+    await passAttackChallenge(deps, { token: input.turnstile_token, noScript: input.noScript }).catch(refuse);
   }
 
-  const check = () => checkAndSignIn(deps, identifier, input, near.user, () => device, input.channel ?? "api");
-  let guessed = await guess(deps, identifier, device, fromIp, check);
-  if (guessed.status === "device_spent" && device) {
+  admission ??= await admitGuess(deps, stranger);
+  if (admission.status === "device_spent" && device) {
     await voidDevice(deps, device);
     device = null;
-    guessed = await guess(deps, identifier, null, fromIp, check);
+    admission = await admitGuess(deps, stranger);
   }
-  if (guessed.status !== "checked") throw guessRefusal(guessed);
-  const { decision, signedIn, refusal } = guessed.outcome;
+  if (admission.status !== "admitted") return refuse(guessRefusal(admission));
+
+  const check = () => checkAndSignIn(deps, identifier, input, near.user, () => device, input.channel ?? "api");
+  const { decision, signedIn, refusal } = await runGuess(deps, admission.guess, check).catch((error: unknown) => {
+    // The guess is settled as a failure (runGuess); the IP's attempt fails with it.
+    settleIp(true);
+    throw error;
+  });
+  settleIp(decision.kind !== "ok" || !signedIn);
   if (decision.kind !== "ok" || !signedIn) {
     // Only strangers feed the spraying signal: a known device's failures are its own business.
     if (decision.kind === "failure" && !device) countLoginFailure(deps, accountObjectName(identifier));
@@ -105,9 +157,37 @@ export async function logIn(deps: Deps, input: LoginInput): Promise<SignedIn> {
   return signedIn.signedIn;
 }
 
-function guess(deps: Deps, identifier: AccountIdentifier, device: Device | null, ip: IpTicket, check: () => Promise<Attempt>) {
-  const guesser: Guesser = device ? { kind: "device", id: device.id } : { kind: "stranger" };
-  return guardGuess<Attempt>(deps, { identifier, guesser, ip }, check);
+/** `report`, run on its first call only: an attempt has one outcome. */
+function onceOnly(report: (failed: boolean) => void): (failed: boolean) => void {
+  let done = false;
+  return (failed) => {
+    if (done) return;
+    done = true;
+    report(failed);
+  };
+}
+
+/** Releases an admitted guess (the request goes no further with it); null, for the caller's variable. */
+function released(deps: Deps, admission: Admission | null): null {
+  if (admission?.status === "admitted") releaseGuess(deps, admission.guess);
+  return null;
+}
+
+/**
+ * The first step's calls, all at once. When one fails, a guess the others admitted is released,
+ * and the IP's refusal is the answer before any other failure (the contract's precedence).
+ */
+async function allOrRelease<B>(
+  deps: Deps,
+  calls: [Promise<IpTicket>, Promise<B>, Promise<Admission> | null],
+): Promise<[IpTicket, B, Admission | null]> {
+  const [ip, near, admitted] = await Promise.allSettled([calls[0], calls[1], calls[2] ?? Promise.resolve(null)]);
+  if (ip.status === "fulfilled" && near.status === "fulfilled" && admitted.status === "fulfilled")
+    return [ip.value, near.value, admitted.value];
+  if (admitted.status === "fulfilled") released(deps, admitted.value);
+  // Nothing was decided about the identifier: the IP's attempt is dropped, not counted.
+  if (ip.status === "fulfilled") settleLoginFromIp(deps, ip.value, false);
+  throw [ip, near, admitted].flatMap((result) => (result.status === "rejected" ? [result.reason as unknown] : []))[0];
 }
 
 /**

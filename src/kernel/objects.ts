@@ -162,6 +162,7 @@ export interface LimiterRpc {
   hit(action: string, policies: LimitPolicy[], now: number, report?: boolean, spread?: SpreadOptions): HitResult;
   admitGuess(action: string, policies: LimitPolicy[], lockout: LockoutPolicy, now: number): AdmitResult;
   settleGuess(ticket: string, success: boolean, now: number): SettleResult;
+  releaseGuess(ticket: string, action: string, admittedAt: number, now: number): void;
   settleSpread(ticket: string, failed: boolean, policy: SpreadPolicy, now: number): SpreadSettleResult;
   unlock(now: number): { wasLocked: boolean; failures: number };
   inspect(now: number): LockoutSnapshot;

@@ -77,6 +77,16 @@ export function settleTicket(sql: SqlStorage, ticket: string, success: boolean, 
   return sql.exec<LockoutRow>("SELECT * FROM lockout").toArray()[0]?.failures ?? 0;
 }
 
+/**
+ * Withdraws an admitted guess whose password was never checked (the login was refused by an earlier
+ * step): the ticket and the hit it was admitted with are gone as if it had never come. A ticket
+ * that already expired was counted as a failure, and stays counted: nothing here can tell that it
+ * was not checked. Returns whether the ticket was still pending.
+ */
+export function releaseTicket(sql: SqlStorage, ticket: string): boolean {
+  return sql.exec("DELETE FROM tickets WHERE id = ? RETURNING id", ticket).toArray().length > 0;
+}
+
 /** Clears the failure count and any lock (password reset, administrator). */
 export function unlock(sql: SqlStorage, now: number): { wasLocked: boolean; failures: number } {
   const row = sql.exec<LockoutRow>("SELECT * FROM lockout").toArray()[0];

@@ -25,6 +25,7 @@ import {
   LOCKOUT_SCHEMA,
   inspectLockout,
   pendingMayLock,
+  releaseTicket,
   runningLock,
   settleTicket,
   takeLockEvent,
@@ -38,7 +39,7 @@ import { activateCode, checkCode as checkSignInCode, peekCode, prepareCode, SIGN
 import { forgiveAnswers, judgeAnswer, recordIssued, SECOND_FACTOR_SCHEMA } from "./second-factor";
 import { admitIdentifier, pendingBlock, runningBlock, settleIdentifier, SPREAD_SCHEMA } from "./spread";
 import { ceilSeconds, META_SCHEMA } from "./storage";
-import { checkWindows, limitStates, recordHit, WINDOWS_SCHEMA } from "./windows";
+import { checkWindows, limitStates, recordHit, WINDOWS_SCHEMA, withdrawHit } from "./windows";
 
 export { TICKET_TTL_MS } from "./lockout";
 
@@ -108,6 +109,17 @@ export class RateLimiter extends DurableObject<Bindings> implements LimiterRpc {
     const failures = settleTicket(this.sql, ticket, success, now);
     this.schedule(now);
     return { failures, lockEvent: takeLockEvent(this.sql) };
+  }
+
+  /**
+   * Withdraws an admitted guess that was never checked (an earlier step refused the login): neither
+   * a failure nor a success, and its hit of `action` at `admittedAt` is taken back with it, so the
+   * guess costs the identifier nothing. Unknown (expired, settled) tickets change nothing.
+   */
+  releaseGuess(ticket: string, action: string, admittedAt: number, now: number): void {
+    this.prepare(now);
+    if (releaseTicket(this.sql, ticket)) withdrawHit(this.sql, action, admittedAt);
+    this.schedule(now);
   }
 
   /** Clears the failure count and any lock (password reset, administrator). */
@@ -225,7 +237,7 @@ export class RateLimiter extends DurableObject<Bindings> implements LimiterRpc {
       (pending ? { ok: false as const, ...pending, limits: limitStates(this.sql, action, policies, now) } : null);
     if (blocked) return report ? { ...blocked, report: countRefusal(this.sql, `rate_limited:${action}`, now) } : blocked;
     recordHit(this.sql, action, policies, now);
-    const ticket = spread?.identifier !== undefined ? admitIdentifier(this.sql, spread.identifier, now) : undefined;
+    const ticket = spread?.identifier !== undefined ? admitIdentifier(this.sql, spread.identifier, spread.policy, now) : undefined;
     return { ok: true, limits: limitStates(this.sql, action, policies, now), ...(ticket ? { ticket } : {}) };
   }
 

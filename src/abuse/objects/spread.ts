@@ -49,10 +49,17 @@ export function pendingBlock(sql: SqlStorage, spread: SpreadOptions): { retryAft
   return { retryAfter: PENDING_RETRY_AFTER, blockedBy: spread.policy.name };
 }
 
+/**
+ * The policy's window, kept for the prune: a pending attempt whose outcome never came counts as a
+ * failure for that long (see {@link pruneSpread}).
+ */
+const FAILURE_WINDOW = "spread_failure_window_s";
+
 /** Admits a login's identifier as a pending attempt: the ticket its outcome is settled with. */
-export function admitIdentifier(sql: SqlStorage, identifier: string, now: number): string {
+export function admitIdentifier(sql: SqlStorage, identifier: string, policy: SpreadPolicy, now: number): string {
   const ticket = crypto.randomUUID();
   sql.exec("INSERT INTO spread (ticket, identifier, at, expires_at) VALUES (?, ?, ?, ?)", ticket, identifier, now, now + TICKET_TTL_MS);
+  writeMeta(sql, FAILURE_WINDOW, policy.window);
   return ticket;
 }
 
@@ -69,8 +76,10 @@ export function settleIdentifier(
   policy: SpreadPolicy,
   now: number,
 ): RefusalReport | null {
-  const row = sql.exec<{ identifier: string }>("DELETE FROM spread WHERE ticket = ? RETURNING identifier", ticket).toArray()[0];
-  // An unknown ticket expired (a worker that never reported back): its attempt is not counted.
+  const row = sql
+    .exec<{ identifier: string }>("DELETE FROM spread WHERE ticket = ? AND failed = 0 RETURNING identifier", ticket)
+    .toArray()[0];
+  // An unknown ticket expired (a worker that never reported back) and was counted as a failure then.
   if (!row || !failed) return null;
   sql.exec(
     "INSERT INTO spread (ticket, identifier, failed, at, expires_at) VALUES (?, ?, 1, ?, ?)",
@@ -87,7 +96,21 @@ export function settleIdentifier(
   return countRefusal(sql, "ip.blocked", now, policy.blockSeconds * 1000);
 }
 
+/**
+ * Drops what has expired. A pending attempt whose outcome never came (its report runs after the
+ * login's response, and a worker may die first) counts as a failure, as a lockout ticket does:
+ * losing the report must never be a way around the signal. It starts no block by itself; the next
+ * settled failure, or the pending check of a new identifier, sees it.
+ */
 export function pruneSpread(sql: SqlStorage, now: number): void {
+  const window = readMeta(sql, FAILURE_WINDOW);
+  if (window !== undefined) {
+    sql.exec(
+      "UPDATE spread SET failed = 1, at = expires_at, expires_at = expires_at + ? WHERE failed = 0 AND expires_at <= ?",
+      window * 1000,
+      now,
+    );
+  }
   sql.exec("DELETE FROM spread WHERE expires_at <= ?", now);
   sql.exec("DELETE FROM meta WHERE key = ? AND value <= ?", BLOCKED_UNTIL, now);
 }

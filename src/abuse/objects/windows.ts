@@ -45,6 +45,11 @@ export function recordHit(sql: SqlStorage, action: string, policies: LimitPolicy
   sql.exec("INSERT INTO hits (action, at, expires_at) VALUES (?, ?, ?)", action, now, now + longest * 1000);
 }
 
+/** Takes back one hit of `action` counted at `at` (a request withdrawn before it did anything). */
+export function withdrawHit(sql: SqlStorage, action: string, at: number): void {
+  sql.exec("DELETE FROM hits WHERE rowid = (SELECT rowid FROM hits WHERE action = ? AND at = ? LIMIT 1)", action, at);
+}
+
 /** How each limit of `action` stands: the numbers of the `RateLimit` header. */
 export function limitStates(sql: SqlStorage, action: string, policies: LimitPolicy[], now: number): LimitState[] {
   return policies.map((policy) => {
