@@ -86,21 +86,25 @@ export interface ReplicaReads {
 
 /**
  * The request's primary handle (a `first-primary` session, so its writes yield a bookmark) and its
- * replica reads. `scope` is the bindings object: the key of the isolate's state.
+ * replica reads. `scope` is the bindings object: the key of the isolate's state. The primary
+ * handle is made on first use: most requests (a cached token check, `/health`, a page) never
+ * touch it, and a Drizzle handle costs a walk over the whole schema.
  */
 export function createDatabases(
   scope: object,
   d1: D1Database,
   meter: StorageMeter,
   clientBookmark: string | null = null,
-): { db: Db; replicas: ReplicaReads } {
+): { readonly db: Db; replicas: ReplicaReads } {
   const state = isolateState(scope);
-  const primarySession = openSession(d1, "first-primary");
+  let primarySession: D1Database | D1DatabaseSession | undefined;
+  let primary: Db | undefined;
   let wrote = false;
-  const db = createDb(primarySession, meter, (sql) => {
-    wrote = true;
-    if (ACCOUNT_WRITE.test(sql)) state.entries.clear();
-  });
+  const db = (): Db =>
+    (primary ??= createDb((primarySession = openSession(d1, "first-primary")), meter, (sql) => {
+      wrote = true;
+      if (ACCOUNT_WRITE.test(sql)) state.entries.clear();
+    }));
   const near = (userId: string | null) => {
     // The newer of this isolate's last write for the user and the one the client carries.
     const known = userId === null ? undefined : state.bookmarks.get(userId);
@@ -114,7 +118,7 @@ export function createDatabases(
         return await query(near(userId));
       } catch (error) {
         if (clientBookmark === null) throw error;
-        return query(db);
+        return query(db());
       }
     },
     async read(key, userId, query, accept) {
@@ -122,12 +126,12 @@ export function createDatabases(
       const hit = state.entries.get(key);
       if (hit && now - hit.at >= 0 && now - hit.at < ISOLATE_CACHE_MS) return hit.value as Awaited<ReturnType<typeof query>>;
       const fromReplica = await replicas.peek(userId, query);
-      const value = accept(fromReplica) ? fromReplica : await query(db);
+      const value = accept(fromReplica) ? fromReplica : await query(db());
       if (accept(value)) bounded(state.entries, key, { at: Date.now(), value });
       return value;
     },
     settle(userId) {
-      if (!wrote || !("getBookmark" in primarySession)) return null;
+      if (!wrote || !primarySession || !("getBookmark" in primarySession)) return null;
       const bookmark = primarySession.getBookmark();
       if (!bookmark) return null;
       const known = userId === null ? undefined : state.bookmarks.get(userId);
@@ -135,5 +139,10 @@ export function createDatabases(
       return bookmark;
     },
   };
-  return { db, replicas };
+  return {
+    get db() {
+      return db();
+    },
+    replicas,
+  };
 }

@@ -111,7 +111,7 @@ export interface DepsOptions {
 export function createDeps(env: Bindings, options: DepsOptions): Deps {
   const config = readConfig(env);
   const meter = new StorageMeter();
-  const { db, replicas } = createDatabases(env, env.DB, meter, options.bookmark ?? null);
+  const databases = createDatabases(env, env.DB, meter, options.bookmark ?? null);
   const now = options.now ?? (() => new Date());
   const objectCall =
     <S>(namespace: Pick<DurableObjectNamespace, "idFromName"> & { get(id: DurableObjectId): unknown }) =>
@@ -124,13 +124,16 @@ export function createDeps(env: Bindings, options: DepsOptions): Deps {
         }
       });
   const deps: Deps = {
-    db,
-    replicas,
+    // On first use (see createDatabases).
+    get db() {
+      return databases.db;
+    },
+    replicas: databases.replicas,
     kv: guardKv(env.AUTH_KV, meter),
     assets: (env as Partial<Bindings>).ASSETS,
     config,
     now,
-    keys: () => loadKeySet(db, config, now().getTime()),
+    keys: () => loadKeySet(() => databases.db, config, now().getTime(), options.waitUntil),
     meta: options.meta,
     limiter: objectCall<LimiterStub>(env.RATE_LIMITER),
     attackMonitor: objectCall<MonitorStub>(env.ATTACK_MONITOR),
@@ -140,7 +143,7 @@ export function createDeps(env: Bindings, options: DepsOptions): Deps {
     waitUntil: options.waitUntil,
     meter,
     work: () =>
-      new UnitOfWork(db, {
+      new UnitOfWork(databases.db, {
         afterCommit: ({ audit, events }) => {
           for (const row of audit) logAudit(deps, row);
           enqueueEvents(deps, events);

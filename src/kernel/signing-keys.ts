@@ -4,7 +4,7 @@ import { insertKeyIfNoneActive, listSigningKeys, replacePrivateJwk, retireKey, t
 import { ConfigError, type Config } from "../config";
 import { utf8 } from "../crypto";
 import { isDevWrapped, needsRewrap, unwrapJwk, wrapJwk, wrappingFor, type Wrapping } from "./key-wrapping";
-import { log } from "../log";
+import { describeError, log } from "../log";
 
 /**
  * Where access-token keys come from:
@@ -42,26 +42,70 @@ export interface KeySet {
    * `mfa_token` of a sign-in's second step), derived the same way: opaque to clients, unforgeable.
    */
   sealKey: CryptoKey;
+  /** HMAC key from which each session's refresh-token rotation key is derived (sessions/refresh-tokens.ts). */
+  sessionRotationKey: CryptoKey;
 }
 
-/** Keys are re-read from their source at most this often per isolate. */
+/**
+ * Keys are re-read from their source at most this often per isolate. With a `waitUntil`, an older
+ * set is still served and re-read after the response (stale-while-revalidate), so no request waits
+ * on the D1 primary for keys it already has; a failed re-read keeps the set it had and is tried
+ * again {@link RETRY_MS} later. Without one (tests, scripts) an older set is re-read at once.
+ */
 const CACHE_MS = 60_000;
-let cached: { source: string; loadedAt: number; keys: Promise<KeySet> } | undefined;
+const RETRY_MS = 10_000;
+let cached: { source: string; freshUntil: number; keys: Promise<KeySet> } | undefined;
 
-export function loadKeySet(db: Db, config: Config, now: number): Promise<KeySet> {
+export function loadKeySet(
+  db: Db | (() => Db),
+  config: Config,
+  now: number,
+  waitUntil?: (promise: Promise<unknown>) => void,
+): Promise<KeySet> {
   // The whole secret is the cache key: two key sets of the same length (typical for EC keys) must
   // not be mistaken for one another, or a replaced key would keep signing for up to a minute.
   // D1 keys depend on the mode and the wrapping secret too: a dev-mode key set is never served outside it.
   const d1Source = `d1:${config.jwtAlg}:${config.devOutbox ? "dev" : "live"}:${config.signingKeyEncryptionSecret ?? ""}`;
   const source = config.privateJwks ? `secret:${config.jwtAlg}:${config.privateJwks}` : d1Source;
-  if (cached && cached.source === source && now - cached.loadedAt < CACHE_MS) return cached.keys;
-  const keys = config.privateJwks ? keysFromSecret(config.privateJwks, config.jwtAlg) : keysFromD1(db, config, now);
-  cached = { source, loadedAt: now, keys };
+  // `db` may be a thunk: a request whose keys are cached never needs a database handle.
+  const load = () =>
+    config.privateJwks ? keysFromSecret(config.privateJwks, config.jwtAlg) : keysFromD1(typeof db === "function" ? db() : db, config, now);
+  const current = cached?.source === source ? cached : undefined;
+  if (current && now < current.freshUntil) return current.keys;
+  if (current && waitUntil) {
+    reloadAfterResponse(current, load, now, waitUntil);
+    return current.keys;
+  }
+  const keys = load();
+  const entry = { source, freshUntil: now + CACHE_MS, keys };
+  cached = entry;
   // A failed load must not be served from the cache for a minute.
   keys.catch(() => {
-    if (cached?.keys === keys) cached = undefined;
+    if (cached === entry) cached = undefined;
   });
   return keys;
+}
+
+/**
+ * Re-reads a cached set after the response. The entry is marked fresh for {@link RETRY_MS} first, so
+ * the isolate's other requests do not start another; the set is swapped only once the new one is
+ * complete, and a failed re-read keeps the old one.
+ */
+function reloadAfterResponse(
+  entry: NonNullable<typeof cached>,
+  load: () => Promise<KeySet>,
+  now: number,
+  waitUntil: (promise: Promise<unknown>) => void,
+): void {
+  entry.freshUntil = now + RETRY_MS;
+  waitUntil(
+    load().then(
+      (keys) => {
+        if (cached === entry) cached = { source: entry.source, freshUntil: now + CACHE_MS, keys: Promise.resolve(keys) };
+      },
+      (error: unknown) => log("warn", "signing_key.reload_failed", describeError(error)),
+    ),
+  );
 }
 
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] as const;
@@ -114,6 +158,9 @@ async function buildKeySet(entries: KeyEntry[]): Promise<KeySet> {
       get sealKey() {
         return noKey();
       },
+      get sessionRotationKey() {
+        return noKey();
+      },
     };
   }
   const signingKey = (await importJWK(first.privateJwk, first.alg)) as CryptoKey;
@@ -122,6 +169,7 @@ async function buildKeySet(entries: KeyEntry[]): Promise<KeySet> {
     byKid,
     publicJwks,
     deviceKey: await deriveHmacKey(first.privateJwk.d ?? "", "gatehouse device tokens v1"),
+    sessionRotationKey: await deriveHmacKey(first.privateJwk.d ?? "", "gatehouse session rotation keys v1"),
     sealKey: await deriveKey(first.privateJwk.d ?? "", "gatehouse sealed tokens v1", { name: "AES-GCM", length: 256 }, [
       "encrypt",
       "decrypt",
