@@ -78,7 +78,7 @@ describe("cookie mode", () => {
     expect(body).not.toHaveProperty("device_token");
     expect(body.access_token).toEqual(expect.any(String));
     const cookies = setCookies(res);
-    expect(cookies.get("__Host-gh_rt")).toMatch(/^__Host-gh_rt=[\w-]+; Max-Age=\d+; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    expect(cookies.get("__Host-gh_rt")).toMatch(/^__Host-gh_rt=[\w.-]+; Max-Age=\d+; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
     expect(cookies.get("__Host-gh_dev")).toMatch(/; Max-Age=7776000; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
     expect(cookies.has("__Secure-gh_at")).toBe(false);
     expect(jar.rt).toBeTruthy();

@@ -32,7 +32,8 @@ describe("POST /auth/refresh", () => {
     const user = await register();
     const first = await tokens(await refresh(user.refreshToken));
     expect(first.refresh_token).not.toBe(user.refreshToken);
-    expect(first.refresh_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // The session's id and 256 random bits (sessions/refresh-tokens.ts).
+    expect(first.refresh_token).toMatch(/^[0-9a-f-]{36}\.[A-Za-z0-9_-]{43}$/);
     expect(first.expires_in).toBe(900);
     expect(first.refresh_expires_in).toBe(7 * 86400);
     const second = await tokens(await refresh(first.refresh_token));

@@ -1,18 +1,21 @@
 import { auditRow, recordAudit, type AuditEntry } from "../audit/audit";
-import { base64url, fromBase64url, hmacSha256, randomToken, sha256 } from "../crypto";
+import { sha256 } from "../crypto";
 import type { Session, User } from "../db/schema";
 import {
+  addLogout,
   addRotation,
   anyRevokedBy,
-  findRetiredToken,
   findSessionByTokenHash,
   findSessionWithUser,
+  findTokenView,
   listLiveSessions,
   revokedBy,
   revokeLiveSessions,
   sessionInserts,
   stepUpWrite,
   touchSession,
+  type PrimaryTokenView,
+  type UserWithSession,
 } from "../db/sessions";
 import type { Committed, UnitOfWork } from "../db/unit-of-work";
 import { findUserById } from "../db/users";
@@ -24,16 +27,17 @@ import { sendSecurityNotice } from "../mail/notices";
 import { decodeCursor, toPage } from "../pagination";
 import { signAccessToken } from "./access-tokens";
 import { changeCredentials } from "./credential-change";
+import { newRefreshToken, rotationKeyFor, sessionIdOf, successor } from "./refresh-tokens";
 
 /**
  * Sessions and refresh tokens.
  *
- * A refresh token is 256 random bits for a new session. Each rotation replaces it with its
- * successor `HMAC-SHA256(session.rotation_key, token)`: unpredictable without both the presented
- * token and the per-session key, and the same for every request that presents the same token.
- * That makes concurrent refreshes from several tabs converge on one token instead of forking the
- * session, and lets a retired token presented within the grace window be answered with the live
- * one although only hashes are stored.
+ * A new session's refresh token is its id and 256 random bits (refresh-tokens.ts). Each rotation
+ * replaces it with its successor `HMAC-SHA256(session.rotation_key, token)`: unpredictable without
+ * both the presented token and the per-session key, and the same for every request that presents
+ * the same token. That makes concurrent refreshes from several tabs converge on one token instead
+ * of forking the session, and lets a retired token presented within the grace window be answered
+ * with the live one although only hashes are stored.
  */
 export interface TokenResponse {
   access_token: string;
@@ -46,10 +50,6 @@ export interface TokenResponse {
 
 /** How far forward a token within the grace window may be behind the live one. */
 const MAX_GRACE_STEPS = 4;
-
-async function successor(rotationKey: string, token: string): Promise<string> {
-  return base64url(await hmacSha256(fromBase64url(rotationKey), `gatehouse-refresh:${token}`));
-}
 
 /** Human-readable device label from the User-Agent, shown in the session list. */
 function describeDevice(userAgent: string | null): string | null {
@@ -73,17 +73,18 @@ export interface PendingSession {
  */
 export async function addSession(deps: Deps, work: UnitOfWork, user: User, amr: string[]): Promise<PendingSession> {
   const now = deps.now();
-  const refreshToken = randomToken(32);
+  const id = crypto.randomUUID();
+  const refreshToken = newRefreshToken(id);
   const { insert, beyondCap } = sessionInserts(
     deps.db,
     {
-      id: crypto.randomUUID(),
+      id,
       userId: user.id,
       credentialsEpoch: user.credentialsEpoch,
       authTime: now,
       amr,
       refreshTokenHash: await sha256(refreshToken),
-      rotationKey: randomToken(32),
+      rotationKey: await rotationKeyFor(await deps.keys(), id),
       ipAddress: deps.meta.ip,
       userAgent: deps.meta.userAgent?.slice(0, 512) ?? null,
       deviceInfo: describeDevice(deps.meta.userAgent),
@@ -158,8 +159,17 @@ export function sessionAmr(session: Pick<Session, "amr">): string[] {
  */
 export async function stepUpSession(deps: Deps, work: UnitOfWork, user: User, sessionId: string, amr: string[]): Promise<PendingSession> {
   const now = deps.now();
-  const refreshToken = randomToken(32);
-  const updated = work.add(stepUpWrite(deps.db, { sessionId, userId: user.id, refreshTokenHash: await sha256(refreshToken), amr, now }));
+  const refreshToken = newRefreshToken(sessionId);
+  const updated = work.add(
+    stepUpWrite(deps.db, {
+      sessionId,
+      userId: user.id,
+      refreshTokenHash: await sha256(refreshToken),
+      rotationKey: await rotationKeyFor(await deps.keys(), sessionId),
+      amr,
+      now,
+    }),
+  );
   return {
     async issue(committed) {
       const [session] = committed.result(updated);
@@ -209,51 +219,91 @@ function isLive(deps: Deps, session: Session, now: Date): boolean {
 }
 
 /**
- * `POST /auth/refresh`. Rotation is one conditional UPDATE (see db/sessions.ts); a request that
- * loses a race, or a tab presenting a token rotated out less than the grace window ago, gets the
- * live successor. A retired token presented later is treated as stolen: the session dies.
+ * `POST /auth/refresh`. Rotation is one conditional UPDATE on the primary (db/sessions.ts
+ * `addRotation`), whose batch also reads what the primary knows of the token for when it did not
+ * match, so deciding what to answer then needs no further read.
+ *
+ * A token that names its session costs one far round trip in all: the session's rotation key is
+ * derived, not read, so the rotation goes to the primary at once. When it does not match, the
+ * primary's answer settles it: a live session whose stored key is not the derived one (the signing
+ * key changed since it began) is rotated with its own key; a request that lost the race to a
+ * concurrent refresh of the same token, or a tab presenting a token rotated out less than the grace
+ * window ago, gets the live successor; a retired token presented later is treated as stolen: the
+ * session dies.
  */
 export async function refreshSession(deps: Deps, presented: string): Promise<TokenResponse> {
   const now = deps.now();
   const hash = await sha256(presented);
-  const idleCutoff = new Date(now.getTime() - deps.config.sessionIdleTtl * 1000);
-  const rotate = async (session: Session) => {
-    const next = await successor(session.rotationKey, presented);
-    const work = deps.work();
-    const rotated = addRotation(deps.db, work, {
-      sessionId: session.id,
-      userId: session.userId,
-      fromHash: hash,
-      toHash: await sha256(next),
-      now,
-      idleCutoff,
-      ip: deps.meta.ip,
-      userAgent: deps.meta.userAgent?.slice(0, 512) ?? null,
-    });
-    const committed = (await work.commit()) as Committed;
-    const [live] = committed.result(rotated.session);
-    const [user] = committed.result(rotated.user);
-    return live && user ? issueTokens(deps, user, live, next) : null;
-  };
-  // Near the user first: a replica's copy of a live session names the rotation key (which never
-  // changes), and the rotation itself, fenced on the primary, is the one far round trip. Anything
-  // else (unknown here, dead here, or the fenced write did not match) is settled on the primary.
-  const near = await deps.replicas.peek(null, (db) => findSessionWithUser(db, hash));
-  if (near?.user && isLive(deps, near.session, now) && near.user.isActive && near.session.credentialsEpoch >= near.user.credentialsEpoch) {
-    const tokens = await rotate(near.session);
-    if (tokens) return tokens;
+  const named = sessionIdOf(presented);
+  let view: PrimaryTokenView;
+  if (named !== null) {
+    const attempt = await rotate(deps, { id: named, rotationKey: await rotationKeyFor(await deps.keys(), named) }, presented, hash);
+    if ("tokens" in attempt) return attempt.tokens;
+    view = attempt.view;
+  } else {
+    // A bare token (from before tokens named their session) names no key. A replica's copy of its
+    // live session does (it never changes), and the rotation, fenced on the primary, is the one far
+    // round trip; anything else (unknown there, dead there) is read from the primary.
+    const near = await deps.replicas.peek(null, (db) => findSessionWithUser(db, hash));
+    if (
+      near?.user &&
+      isLive(deps, near.session, now) &&
+      near.user.isActive &&
+      near.session.credentialsEpoch >= near.user.credentialsEpoch
+    ) {
+      const attempt = await rotate(deps, near.session, presented, hash);
+      if ("tokens" in attempt) return attempt.tokens;
+      view = attempt.view;
+    } else {
+      view = await findTokenView(deps.db, hash);
+    }
   }
+  return refreshFromView(deps, presented, hash, view);
+}
 
-  const current = await findSessionWithUser(deps.db, hash);
-  if (current) {
-    if (!isLive(deps, current.session, now)) throw new AppError("invalid_token");
-    await requireActiveUser(deps, current.session, current.user);
-    const tokens = await rotate(current.session);
-    if (tokens) return tokens;
-    // Lost the race to a concurrent refresh of the same token: it is now retired, fall through.
+/**
+ * The rotation of `presented` with the session's rotation key (one round trip): the new pair, or,
+ * when it did not match, what the primary knows of the token.
+ */
+async function rotate(
+  deps: Deps,
+  session: Pick<Session, "id" | "rotationKey">,
+  presented: string,
+  hash: string,
+): Promise<{ tokens: TokenResponse } | { view: PrimaryTokenView }> {
+  const now = deps.now();
+  const next = await successor(session.rotationKey, presented);
+  const work = deps.work();
+  const rotated = addRotation(deps.db, work, {
+    sessionId: session.id,
+    rotationKey: session.rotationKey,
+    fromHash: hash,
+    toHash: await sha256(next),
+    now,
+    idleCutoff: new Date(now.getTime() - deps.config.sessionIdleTtl * 1000),
+    ip: deps.meta.ip,
+    userAgent: deps.meta.userAgent?.slice(0, 512) ?? null,
+  });
+  const committed = (await work.commit()) as Committed;
+  const [live] = committed.result(rotated.session);
+  const user = rotated.user(committed);
+  if (live && user) return { tokens: await issueTokens(deps, user, live, next) };
+  return { view: rotated.view(committed) };
+}
+
+/** A refresh whose token the primary knows as `view` (see {@link refreshSession}). */
+async function refreshFromView(deps: Deps, presented: string, hash: string, view: PrimaryTokenView): Promise<TokenResponse> {
+  const now = deps.now();
+  let { retired } = view;
+  if (view.current) {
+    const { session } = view.current;
+    if (!isLive(deps, session, now)) throw new AppError("invalid_token");
+    await requireActiveUser(deps, session, view.current.user);
+    const attempt = await rotate(deps, session, presented, hash);
+    if ("tokens" in attempt) return attempt.tokens;
+    // Lost the race to a concurrent refresh of the same token: it is now retired.
+    retired = attempt.view.retired;
   }
-
-  const retired = await findRetiredToken(deps.db, hash);
   if (!retired) throw new AppError("invalid_token");
   const { session } = retired;
   if (!isLive(deps, session, now)) throw new AppError("invalid_token");
@@ -263,9 +313,10 @@ export async function refreshSession(deps: Deps, presented: string): Promise<Tok
     for (let step = 0; step < MAX_GRACE_STEPS; step++) {
       candidate = await successor(session.rotationKey, candidate);
       if ((await sha256(candidate)) === session.refreshTokenHash) {
-        const user = await requireActiveUser(deps, session);
-        await touchSession(deps.db, session.id, now);
-        return issueTokens(deps, user, { ...session, lastUsedAt: now }, candidate);
+        // No write: the rotation that retired this token, less than the grace window ago, moved the
+        // session's last use to then, so its idle expiry is as good as renewed.
+        const user = await requireActiveUser(deps, session, retired.user);
+        return issueTokens(deps, user, session, candidate);
       }
     }
   }
@@ -291,9 +342,8 @@ export async function refreshSession(deps: Deps, presented: string): Promise<Tok
   throw new AppError("refresh_token_reused");
 }
 
-/** `known`: the user as already read with the session (null: deleted); otherwise read here. */
-async function requireActiveUser(deps: Deps, session: Session, known?: User | null): Promise<User> {
-  const user = known === undefined ? await findUserById(deps.db, session.userId) : known;
+/** `user`: as read with the session (null: deleted). */
+async function requireActiveUser(deps: Deps, session: Session, user: User | null): Promise<User> {
   if (!user || !user.isActive) {
     await revokeSessions(deps, session.userId, [session.id], "user_inactive", { events: false });
     throw new AppError("invalid_token");
@@ -375,15 +425,27 @@ export async function listSessions(
   return { sessions, next_cursor: nextCursor };
 }
 
+/** Why an access token is refused: `invalid_token`, `token_revoked` or `token_expired`. */
+export type AccessRefusal = "invalid_token" | "token_revoked" | "token_expired";
+
+/** Why an access token's user and session (as read together) refuse it, or null when they let it through. */
+export function accessRefusal(found: UserWithSession | undefined, now: Date): AccessRefusal | null {
+  const session = found?.session;
+  if (!found || !found.user.isActive) return "invalid_token";
+  if (!session || session.revokedAt !== null || session.credentialsEpoch < found.user.credentialsEpoch) return "token_revoked";
+  if (session.expiresAt.getTime() <= now.getTime()) return "token_expired";
+  return null;
+}
+
 /**
  * `POST /auth/logout`: revokes the caller's session (which refuses its access tokens), plus the
  * session of a presented refresh token when it is the caller's own; with `everywhere`, every
- * session of the user.
+ * session of the user. The caller's session has been checked (a page's, an authenticated request's);
+ * {@link endSession} says more.
  */
 export async function logOut(
   deps: Deps,
-  // `token` (the presented access token) needs nothing of its own: the session's revocation refuses it.
-  caller: { userId: string; sessionId: string; token?: { jti: string; exp: number } | undefined },
+  caller: { userId: string; sessionId: string },
   options: { refreshToken?: string | undefined; everywhere: boolean },
 ): Promise<void> {
   const { userId, sessionId } = caller;
@@ -400,25 +462,46 @@ export async function logOut(
     });
     return;
   }
-  // One round trip: the revocation, the caller's session.revoked outbox rows (written only if this
-  // batch revoked it) and the audit row. A presented refresh token of another of the user's sessions
-  // ends that one too; its event follows separately (rare: a client normally presents its own).
+  await endSession(deps, { userId, sessionId }, options.refreshToken);
+}
+
+/**
+ * Ends the session an access token names, which needs no read first: one round trip revokes it
+ * only while it would let that token through (db/sessions.ts `addLogout`), with the caller's
+ * session.revoked outbox row and the audit row, both written only if it did. A presented refresh
+ * token of another of the user's sessions ends that one too; its event follows separately (rare: a
+ * client normally presents its own). Answers the user and session as they were, or, when nothing
+ * was ended, why the token is refused (as `requireAuth()` would have said).
+ */
+export async function endSession(
+  deps: Deps,
+  caller: { userId: string; sessionId: string },
+  refreshToken?: string,
+): Promise<{ user: User; session: Session } | { refusal: AccessRefusal }> {
+  const { userId, sessionId } = caller;
   const now = deps.now();
-  const refreshHash = options.refreshToken ? await sha256(options.refreshToken) : null;
   const work = deps.work();
-  const revocation = work.add(revokeLiveSessions(deps.db, { userId, sessionIds: [sessionId], refreshHash, reason: "logout", now }));
+  const ended = addLogout(deps.db, work, {
+    userId,
+    sessionId,
+    refreshHash: refreshToken ? await sha256(refreshToken) : null,
+    reason: "logout",
+    now,
+  });
+  const revokedHere = revokedBy(sessionId, "logout", now);
   work
-    .events(eventRows(deps, revokedEvents(userId, [sessionId], "logout")), revokedBy(sessionId, "logout", now))
-    .audit(auditRow(deps, { action: "logout", userId, resource: `session:${sessionId}` }));
-  const revoked = ((await work.commit()) as Committed).result(revocation).map((r) => r.id);
-  await emitEvents(
-    deps,
-    revokedEvents(
-      userId,
-      revoked.filter((id) => id !== sessionId),
-      "logout",
-    ),
-  );
+    .events(eventRows(deps, revokedEvents(userId, [sessionId], "logout")), revokedHere)
+    .audit(auditRow(deps, { action: "logout", userId, resource: `session:${sessionId}` }), { onlyIf: revokedHere });
+  const committed = (await work.commit()) as Committed;
+  const found = ended.found(committed);
+  if (committed.result(ended.own).length === 0 || !found?.session) {
+    // Read in the same transaction as the refused revocation, so it names the reason; a token the
+    // read would accept cannot get here.
+    return { refusal: accessRefusal(found, now) ?? "invalid_token" };
+  }
+  const others = ended.other ? committed.result(ended.other).map((r) => r.id) : [];
+  await emitEvents(deps, revokedEvents(userId, others, "logout"));
+  return { user: found.user, session: found.session };
 }
 
 /** `DELETE /users/me/sessions/{id}`: 404 unless it is one of the caller's live sessions. */

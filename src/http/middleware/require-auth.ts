@@ -1,17 +1,19 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv, CallerEnv, Principal, SessionEnv } from "../../web/context";
 import { openEnrolment } from "../../accounts/sign-in";
+import type { Session, User } from "../../db/schema";
 import { findUserWithSession } from "../../db/sessions";
 import { AppError } from "../../errors";
-import { verifyAccessToken } from "../../sessions/access-tokens";
-import { sessionAmr } from "../../sessions/sessions";
+import { verifyAccessToken, type AccessTokenClaims } from "../../sessions/access-tokens";
+import { accessRefusal, sessionAmr, type AccessRefusal } from "../../sessions/sessions";
 import { authenticateApiKey, looksLikeApiKey } from "../../api-keys/api-keys";
 import type { Deps } from "../../kernel/deps";
 
 /** RFC 6750 challenge sent with every 401 from this middleware. */
 const CHALLENGE = { "WWW-Authenticate": 'Bearer error="invalid_token"' };
 
-function unauthorized(code: "invalid_token" | "token_expired" | "token_revoked" = "invalid_token"): AppError {
+export function unauthorized(code: AccessRefusal = "invalid_token"): AppError {
   return new AppError(code, { headers: CHALLENGE });
 }
 
@@ -54,22 +56,30 @@ function bearer(header: string | undefined): string | null {
  */
 async function authenticateAccessToken(deps: Deps, token: string): Promise<Principal> {
   const now = deps.now();
-  let claims;
-  try {
-    claims = await verifyAccessToken(await deps.keys(), deps.config, token, now);
-  } catch (error) {
-    throw asUnauthorized(error);
-  }
+  const claims = await verifyOffline(deps, token);
   const { sub, sid } = claims;
   const found = await deps.replicas.read(
     `session:${sub}:${sid}`,
     sub,
     (db) => findUserWithSession(db, sub, sid),
-    (row) => sessionRefusal(row, now) === null,
+    (row) => accessRefusal(row, now) === null,
   );
-  const refusal = sessionRefusal(found, now);
+  const refusal = accessRefusal(found, now);
   if (refusal !== null || !found?.session) throw unauthorized(refusal ?? "invalid_token");
-  const { user, session } = found;
+  return sessionPrincipal(claims, found.user, found.session);
+}
+
+/** Signature and claims of an access token, checked against local keys only; a failure is the 401. */
+async function verifyOffline(deps: Deps, token: string): Promise<AccessTokenClaims> {
+  try {
+    return await verifyAccessToken(await deps.keys(), deps.config, token, deps.now());
+  } catch (error) {
+    throw asUnauthorized(error);
+  }
+}
+
+/** The caller an access token and its user and session (which accept it) make. */
+export function sessionPrincipal(claims: AccessTokenClaims, user: User, session: Session): Principal {
   return {
     kind: "access_token",
     user,
@@ -80,18 +90,6 @@ async function authenticateAccessToken(deps: Deps, token: string): Promise<Princ
     fresh: claims.fresh,
     token: { jti: claims.jti, exp: claims.exp },
   };
-}
-
-/** Why an access token's user and session refuse it, or null when they let it through. */
-function sessionRefusal(
-  found: Awaited<ReturnType<typeof findUserWithSession>>,
-  now: Date,
-): "invalid_token" | "token_revoked" | "token_expired" | null {
-  const session = found?.session;
-  if (!found || !found.user.isActive) return "invalid_token";
-  if (!session || session.revokedAt !== null || session.credentialsEpoch < found.user.credentialsEpoch) return "token_revoked";
-  if (session.expiresAt.getTime() <= now.getTime()) return "token_expired";
-  return null;
 }
 
 /**
@@ -199,6 +197,36 @@ export function sessionOrEnrolment() {
       throw new AppError("insufficient_scope", { detail: "API keys cannot manage credentials; use an access token." });
     }
     c.set("caller", principal);
+    await next();
+  });
+}
+
+/** What {@link sessionTokenOffline} adds: an access token verified offline, its session not yet read. */
+export interface UncheckedSessionEnv {
+  Variables: { unchecked?: AccessTokenClaims; session?: SessionEnv["Variables"]["session"] };
+}
+
+/**
+ * For a route whose one write checks the caller's session itself (a logout: db/sessions.ts
+ * `addLogout`), so that no read has to come first: when `offline(c)` holds and the bearer is an access
+ * token, its signature and claims are verified here (offline, the same 401s as {@link requireAuth})
+ * and the claims put in `c.var.unchecked`; the route must refuse the request, as
+ * {@link requireAuth} would, when its write finds the session does not accept the token. Anything
+ * else (no credential, an enrolment token, an API key, or `offline(c)` false) goes through
+ * {@link requireAuth} and {@link requireInteractiveSession}, with their answers, and `c.var.session`.
+ */
+export function sessionTokenOffline(offline: (c: Context<AppEnv>) => boolean) {
+  const authenticate = requireAuth();
+  const interactive = requireInteractiveSession();
+  return createMiddleware<AppEnv & UncheckedSessionEnv>(async (c, next) => {
+    const token = enrolmentToken(c.req.header("authorization")) ? null : bearer(c.req.header("authorization"));
+    if (token === null || looksLikeApiKey(c.var.deps, token) || !offline(c)) {
+      await authenticate(c, async () => {
+        await interactive(c as unknown as Context<AppEnv & SessionEnv, string>, next);
+      });
+      return;
+    }
+    c.set("unchecked", await verifyOffline(c.var.deps, token));
     await next();
   });
 }

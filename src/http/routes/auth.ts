@@ -14,12 +14,19 @@ import { confirmEmailToken, resendVerification } from "../../recovery/email-veri
 import { revertEmailChange } from "../../recovery/email-change";
 import { revertSignIn } from "../../recovery/sign-in-revert";
 import { requestPasswordReset, resetPassword } from "../../recovery/password-reset";
-import { logOut, refreshSession } from "../../sessions/sessions";
+import { endSession, logOut, refreshSession } from "../../sessions/sessions";
 import { AppError } from "../../errors";
 import type { AppEnv, Principal } from "../../web/context";
 import { clearSessionCookies, deliver, deviceCookie, refreshCookie, wantsCookies } from "../../web/cookies";
 import { limitPerIp } from "../middleware/rate-limit";
-import { optionalAuth, requireAuth, requireInteractiveSession } from "../middleware/require-auth";
+import {
+  optionalAuth,
+  requireAuth,
+  requireInteractiveSession,
+  sessionPrincipal,
+  sessionTokenOffline,
+  unauthorized,
+} from "../middleware/require-auth";
 import { AUTH_ERRORS, BODY_ERRORS, jsonBody, jsonResponse, noContent, problems, security } from "../openapi";
 import { validationHook } from "../validation";
 import {
@@ -301,22 +308,29 @@ const logout = createRoute({
     "Revokes the caller's session and access token, and the session of a presented refresh token if it is the caller's. `?scope=all` revokes every session. In cookie mode the refresh cookie counts as presented, and the cookies are cleared." +
     COOKIE_MODE,
   security: security.accessToken,
-  middleware: [requireAuth(), requireInteractiveSession()] as const,
+  // This session's logout reads nothing first: its one write checks the token's session (below).
+  middleware: [sessionTokenOffline((c) => c.req.query("scope") === undefined)] as const,
   request: { query: logoutQuery, body: { required: false, content: { "application/json": { schema: logoutBody } } } },
   responses: { 204: noContent, ...problems([...BODY_ERRORS, ...AUTH_ERRORS, "insufficient_scope", "csrf_rejected"]) },
 });
 
 authRoutes.openapi(logout, async (c) => {
-  const { user, sessionId, token } = c.var.session;
-  await logOut(
-    c.var.deps,
-    { userId: user.id, sessionId, token },
-    {
-      refreshToken: c.req.valid("json").refresh_token ?? (wantsCookies(c) ? refreshCookie(c) : undefined),
-      everywhere: c.req.valid("query").scope === "all",
-    },
-  );
-  if (wantsCookies(c)) clearSessionCookies(c, c.var.deps.config.cookieDomain);
+  const { deps, unchecked, session } = c.var;
+  const refreshToken = c.req.valid("json").refresh_token ?? (wantsCookies(c) ? refreshCookie(c) : undefined);
+  if (unchecked) {
+    // One round trip: the revocation applies only while the session accepts the token, and a
+    // refusal carries the code requireAuth() would have answered.
+    const ended = await endSession(deps, { userId: unchecked.sub, sessionId: unchecked.sid }, refreshToken);
+    if ("refusal" in ended) throw unauthorized(ended.refusal);
+    // The caller, for the request's log line and bookmark.
+    c.set("principal", sessionPrincipal(unchecked, ended.user, ended.session));
+  } else if (session) {
+    const everywhere = c.req.valid("query").scope === "all";
+    await logOut(deps, { userId: session.user.id, sessionId: session.sessionId }, { refreshToken, everywhere });
+  } else {
+    throw unauthorized();
+  }
+  if (wantsCookies(c)) clearSessionCookies(c, deps.config.cookieDomain);
   return c.body(null, 204);
 });
 
