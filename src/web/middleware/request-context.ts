@@ -1,7 +1,7 @@
 import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import { readConfig } from "../../config";
-import { LANGUAGE_COOKIE, negotiate } from "../../i18n";
+import { LANGUAGE_COOKIE, negotiate, type Locale } from "../../i18n";
 import { matchedRoutes } from "hono/route";
 import { createDeps, type RequestPlace } from "../../kernel/deps";
 import { log } from "../../log";
@@ -29,6 +29,10 @@ export function createRequestContext() {
       waitUntil = (p) => void p.catch(() => undefined);
     }
     const bookmark = c.req.header(BOOKMARK_HEADER);
+    // Where the client is and which language it reads: worked out on first use, since most requests
+    // (a token check, an API call) need neither, and `request.cf` is parsed anew on each access.
+    let place: RequestPlace | null | undefined;
+    let locale: Locale | undefined;
     const deps = createDeps(c.env, {
       waitUntil,
       bookmark: bookmark && BOOKMARK.test(bookmark) ? bookmark : null,
@@ -36,11 +40,15 @@ export function createRequestContext() {
         ip: c.req.header("cf-connecting-ip")?.trim().slice(0, 64) || null,
         userAgent: c.req.header("user-agent")?.slice(0, 512) ?? null,
         requestId: c.get("requestId"),
-        place: placeOf(c.req.raw.cf),
-        locale: negotiate(
-          { cookie: getCookie(c, LANGUAGE_COOKIE), acceptLanguage: c.req.header("accept-language") },
-          readConfig(c.env).defaultLocale,
-        ),
+        get place() {
+          return (place ??= placeOf(c.req.raw.cf));
+        },
+        get locale() {
+          return (locale ??= negotiate(
+            { cookie: getCookie(c, LANGUAGE_COOKIE), acceptLanguage: c.req.header("accept-language") },
+            readConfig(c.env).defaultLocale,
+          ));
+        },
       },
     });
     c.set("deps", deps);
