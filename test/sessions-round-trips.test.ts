@@ -185,6 +185,27 @@ describe("refresh tokens name their session", () => {
   });
 });
 
+describe("the per-IP refresh limit counts beside the rotation", () => {
+  const TWO_A_MINUTE = { RATE_LIMITS: JSON.stringify({ refresh_ip_minute: { limit: 2, window: 60 } }) };
+
+  it("a spent budget refuses presentations that rotate nothing, never a rotation it already made", async () => {
+    const user = await register();
+    const ip = freshIp();
+    const send = (token: string) => call("/api/v1/auth/refresh", { body: { refresh_token: token }, ip, env: TWO_A_MINUTE });
+    const first = await pairOf(await send(user.refreshToken));
+    const second = await pairOf(await send(first.refresh_token));
+    // The third in the minute from this address: the budget is spent, but the rotation happened, so
+    // its tokens are the answer (a 429 would leave the client holding a retired token).
+    const third = await send(second.refresh_token);
+    expect(third.status).toBe(200);
+    const { refresh_token: live } = (await third.json()) as { refresh_token: string };
+    // A made-up token from the same address over the budget: 429, not 401.
+    await problem(await send(`${sidOf(user.accessToken)}.${base64url(crypto.getRandomValues(new Uint8Array(32)))}`), 429, "rate_limited");
+    // And the live token still works from another address.
+    expect((await call("/api/v1/auth/refresh", { body: { refresh_token: live }, ip: freshIp() })).status).toBe(200);
+  });
+});
+
 describe("POST /auth/logout (this session) is one D1 call", () => {
   const logout = (token: string, extra: { env?: { DB: D1Database }; body?: unknown } = {}) =>
     call("/api/v1/auth/logout", { method: "POST", token, ...extra });

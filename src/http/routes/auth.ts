@@ -19,6 +19,8 @@ import { AppError } from "../../errors";
 import type { AppEnv, Principal } from "../../web/context";
 import { clearSessionCookies, deliver, deviceCookie, refreshCookie, wantsCookies } from "../../web/cookies";
 import { limitPerIp } from "../middleware/rate-limit";
+import { enforceIpLimit } from "../../abuse/ip-limits";
+import { describeError, log } from "../../log";
 import {
   optionalAuth,
   requireAuth,
@@ -280,24 +282,39 @@ const refresh = createRoute({
   },
 });
 
-authRoutes.openapi(
-  refresh,
-  limitPerIp("refresh", refresh, async (c) => {
-    const cookieMode = wantsCookies(c);
-    const presented = c.req.valid("json").refresh_token ?? (cookieMode ? refreshCookie(c) : undefined);
-    if (presented === undefined) {
-      if (cookieMode) throw new AppError("invalid_token", { detail: "No session cookie: log in again." });
-      throw new AppError("validation_failed", { errors: [{ field: "refresh_token", message: "Send the refresh token." }] });
-    }
-    try {
-      return c.json(deliver(c, await refreshSession(c.var.deps, presented), c.var.deps.config.cookieDomain), 200);
-    } catch (error) {
-      // A dead or stolen session: the browser should not keep presenting its cookie.
-      if (cookieMode && error instanceof AppError && error.status === 401) clearSessionCookies(c, c.var.deps.config.cookieDomain);
-      throw error;
-    }
-  }),
-);
+/**
+ * The IP's count runs beside the rotation, so a far client pays one round trip (the primary's), not
+ * the limiter's object first. A presentation that rotated a live session is answered with its tokens
+ * even when the IP's budget is spent: refusing it then would leave the client holding a token that is
+ * already retired. Every other presentation (unknown, dead, reused) gets the 429 once the budget is
+ * spent, as before.
+ */
+authRoutes.openapi(refresh, async (c) => {
+  const { deps } = c.var;
+  const cookieMode = wantsCookies(c);
+  const presented = c.req.valid("json").refresh_token ?? (cookieMode ? refreshCookie(c) : undefined);
+  if (presented === undefined) {
+    if (cookieMode) throw new AppError("invalid_token", { detail: "No session cookie: log in again." });
+    throw new AppError("validation_failed", { errors: [{ field: "refresh_token", message: "Send the refresh token." }] });
+  }
+  const counted = enforceIpLimit(deps, "refresh").then(
+    () => null,
+    (refusal: unknown) => refusal,
+  );
+  let tokens;
+  try {
+    tokens = await refreshSession(deps, presented);
+  } catch (error) {
+    const refusal = await counted;
+    // A dead or stolen session: the browser should not keep presenting its cookie.
+    if (cookieMode && error instanceof AppError && error.status === 401) clearSessionCookies(c, deps.config.cookieDomain);
+    throw refusal ?? error;
+  }
+  const refusal = await counted;
+  if (refusal !== null && !(refusal instanceof AppError))
+    log("warn", "refresh.ip_count_failed", { request_id: deps.meta.requestId, ...describeError(refusal) });
+  return c.json(deliver(c, tokens, deps.config.cookieDomain), 200);
+});
 
 const logout = createRoute({
   method: "post",
