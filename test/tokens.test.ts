@@ -296,6 +296,24 @@ describe("keys from JWT_PRIVATE_JWKS", () => {
     expect((await verifyAccessToken(keys, config, older, now)).sub).toBe("u1");
   });
 
+  it("a verified token is remembered per key set: a key set without its key refuses it, and it still expires on time", async () => {
+    const both = await privateSet(["2026-02", "2026-01"]);
+    const config = configWith(JSON.stringify(both));
+    const keys = await loadKeySet(createDb(env.DB), config, Date.now());
+    const now = new Date();
+    const { token, claims } = await signAccessToken(keys, config, { userId: "u2", sessionId: "s2", authTime: now, amr: ["pwd"] }, now);
+    expect((await verifyAccessToken(keys, config, token, now)).sub).toBe("u2");
+    expect(await verifyAccessToken(keys, config, token, now)).toEqual(await verifyAccessToken(keys, config, token, now));
+    // The signing key retired: a set that lacks it refuses the token although this isolate verified it.
+    const withoutIt = configWith(JSON.stringify({ keys: [both.keys[1]!] }));
+    const older = await loadKeySet(createDb(env.DB), withoutIt, Date.now());
+    await expect(verifyAccessToken(older, withoutIt, token, now)).rejects.toMatchObject({ code: "invalid_token" });
+    // Remembered or not, it expires at `exp` to the second.
+    const expiry = new Date(claims.exp * 1000);
+    await expect(verifyAccessToken(keys, config, token, new Date(expiry.getTime() - 1000))).resolves.toMatchObject({ sub: "u2" });
+    await expect(verifyAccessToken(keys, config, token, expiry)).rejects.toMatchObject({ code: "token_expired" });
+  });
+
   it("a different secret takes effect at once, even one of the same length", async () => {
     const a = await privateSet(["key-a"]);
     const b = await privateSet(["key-b"]);

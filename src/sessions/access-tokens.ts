@@ -68,11 +68,38 @@ export async function signAccessToken(
 }
 
 /**
+ * Tokens this isolate has verified, by the token's own text. A client sends the same access token
+ * for its whole life (15 minutes by default), and checking its signature each time was the largest
+ * share of a token check's CPU. An entry counts only for the key set and configuration that verified
+ * it (a reloaded key set is a new object, so a removed key stops verifying at once), and its expiry
+ * is checked on every use. Bounded; the oldest entry goes first. Only successes are kept.
+ */
+const verified = new Map<string, { keys: KeySet; config: Config; claims: AccessTokenClaims }>();
+const MAX_VERIFIED = 5_000;
+
+/**
  * Verifies signature, algorithm, issuer, audience, `typ` and expiry against local keys only.
  * Every failure is a 401: `token_expired` for an expired but otherwise valid token, else
  * `invalid_token` (no detail on which check failed).
  */
 export async function verifyAccessToken(keys: KeySet, config: Config, token: string, now: Date): Promise<AccessTokenClaims> {
+  const known = verified.get(token);
+  if (known && known.keys === keys && known.config === config) {
+    // jose's rule, to the second: expired once `exp` is not after now.
+    if (known.claims.exp <= Math.floor(now.getTime() / 1000)) throw new AppError("token_expired");
+    return known.claims;
+  }
+  // Frozen: every later request with this token shares the object.
+  const claims = Object.freeze(await verifySignedToken(keys, config, token, now));
+  Object.freeze(claims.amr);
+  Object.freeze(claims.roles);
+  verified.delete(token);
+  verified.set(token, { keys, config, claims });
+  if (verified.size > MAX_VERIFIED) verified.delete(verified.keys().next().value!);
+  return claims;
+}
+
+async function verifySignedToken(keys: KeySet, config: Config, token: string, now: Date): Promise<AccessTokenClaims> {
   const algorithms = [...new Set([...keys.byKid.values()].map((k) => k.alg))];
   try {
     const { payload } = await jwtVerify(
