@@ -198,7 +198,7 @@ describe("the per-IP refresh limit counts beside the rotation", () => {
     // its tokens are the answer (a 429 would leave the client holding a retired token).
     const third = await send(second.refresh_token);
     expect(third.status).toBe(200);
-    const { refresh_token: live } = (await third.json()) as { refresh_token: string };
+    const { refresh_token: live } = await third.json<{ refresh_token: string }>();
     // A made-up token from the same address over the budget: 429, not 401.
     await problem(await send(`${sidOf(user.accessToken)}.${base64url(crypto.getRandomValues(new Uint8Array(32)))}`), 429, "rate_limited");
     // And the live token still works from another address.

@@ -29,7 +29,7 @@ import { recordRefusal } from "./refusals";
  *
  * The result says what happened; nothing is signalled by an exception.
  */
-export type Guesser = { kind: "stranger" } | { kind: "device"; id: string } | { kind: "session"; id: string };
+type Guesser = { kind: "stranger" } | { kind: "device"; id: string } | { kind: "session"; id: string };
 
 /** What a password check reports back: whether it passed, and whose account it was (if any). */
 export interface PasswordCheckOutcome {

@@ -50,7 +50,7 @@ export function findSessionByTokenHash(db: Db, tokenHash: string): Promise<Sessi
 }
 
 /** A rotated-out token: when, its session, and the session's user (null once deleted). */
-export type RetiredToken = { retiredAt: Date; session: Session; user: User | null };
+type RetiredToken = { retiredAt: Date; session: Session; user: User | null };
 
 /**
  * What the primary knows of a presented refresh token: the session whose live token it is (with its
