@@ -158,7 +158,7 @@ async function gatehouseToken(port) {
 const TARGETS = {
   "ba-health": `better-auth ${BETTER_AUTH}: bare \`/health\` (no middleware)`,
   "ba-session": `better-auth ${BETTER_AUTH}: \`GET /api/auth/get-session\``,
-  "gh-health": "Gatehouse: `GET /health` (full middleware, one log line)",
+  "gh-health": "Gatehouse: `GET /health` (full middleware; in dev mode no request line for a 200)",
   "gh-token": "Gatehouse: `GET /api/v1/users/me`, access token",
 };
 
