@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { interleavedRounds, LOAD } from "./bench-load.mjs";
+import { interleavedRounds, LOAD, stopProcessGroup } from "./bench-load.mjs";
 import { goalLine, goalText, verdict } from "./bench-report.mjs";
 
 const { values: opts } = parseArgs({ options: { rounds: { type: "string", default: "5" } } });
@@ -101,22 +101,7 @@ const servers = new Set();
 
 async function stop(child) {
   servers.delete(child);
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  try {
-    process.kill(-child.pid, "SIGTERM");
-  } catch {
-    return; // already gone
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // gone meanwhile
-    }
-  }, 5000);
-  await exited;
-  clearTimeout(timer);
+  await stopProcessGroup(child);
 }
 
 /** A GET whose body is read before the harness looks at the status. */

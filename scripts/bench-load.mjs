@@ -51,3 +51,27 @@ export async function interleavedRounds(targets, { rounds, report = () => undefi
     Object.entries(rates).map(([name, all]) => [name, { rounds: all, median: median(all), best: Math.max(...all) }]),
   );
 }
+
+/**
+ * Stops a server started with `detached: true` (its own process group: npm/npx, wrangler and
+ * workerd): SIGTERM to the group, SIGKILL after 5 s, and resolves once the child has exited.
+ * @param {import("node:child_process").ChildProcess} child
+ */
+export async function stopProcessGroup(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  try {
+    process.kill(-(/** @type {number} */ (child.pid)), "SIGTERM");
+  } catch {
+    return; // already gone
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-(/** @type {number} */ (child.pid)), "SIGKILL");
+    } catch {
+      // gone meanwhile
+    }
+  }, 5000);
+  await exited;
+  clearTimeout(timer);
+}

@@ -24,6 +24,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { runGeo } from "./bench-geo.mjs";
+import { stopProcessGroup } from "./bench-load.mjs";
 import { goalLine, latencyTable, parseCounts, progressLine, recoveryTable, summarize } from "./bench-report.mjs";
 import { emailCodeAccount, emailCodeFlow, oidcClient } from "./bench-sign-in.mjs";
 import { workerdCryptoMs } from "./bench-workerd-crypto.mjs";
@@ -125,21 +126,7 @@ async function stopServer() {
   if (!server) return;
   const child = server;
   server = null;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  try {
-    process.kill(-child.pid, "SIGTERM"); // the process group: npx, wrangler and workerd
-  } catch {
-    return;
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // The group is already gone.
-    }
-  }, 5000);
-  await exited;
-  clearTimeout(timer);
+  await stopProcessGroup(child);
 }
 
 let ipCounter = 0;

@@ -51,14 +51,7 @@ const minute = (failures: number, breadth: Partial<{ networks: number; identifie
 
 /** Switches the mode directly (the detection itself is staged in its own tests). */
 async function setMode(underAttack: boolean): Promise<void> {
-  await runInDurableObject(monitor(), (_: AttackMonitor, state: DurableObjectState) => {
-    state.storage.sql.exec(
-      "INSERT INTO mode (id, under_attack, since, entered_at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET under_attack = excluded.under_attack, since = excluded.since, entered_at = excluded.entered_at",
-      underAttack ? 1 : 0,
-      underAttack ? Date.now() : null,
-      underAttack ? Date.now() : null,
-    );
-  });
+  await monitorSays(underAttack);
   // This isolate hears of it as after any login's refresh (logins never wait for the monitor).
   forgetAttackMode();
   await refreshAttackMode(testDeps());
