@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { auditRows, call, env, login, onlySuperusers, problem, superuser, type Registered } from "./helpers";
+import { auditRows, call, env, login, onlySuperusers, problem, register, superuser, userRow, type Registered } from "./helpers";
+import { Browser, textOf } from "./pages-browser";
 
 /**
+ * This file runs on its own, after every other workers file (the `workers-global` project in
+ * vitest.config.ts): the rule is global, so each check makes its users the only superusers for a
+ * moment, and an administrator in a file running beside it would be refused meanwhile.
+ *
  * The last active superuser stays: deleting, deactivating or demoting the last one is 409
  * `last_superuser`, decided inside the change's own batch, so two administrators acting on each
  * other at the same moment cannot both succeed.
@@ -115,6 +120,28 @@ describe("the last active superuser", () => {
     try {
       expect((await deleteMe(a)).status).toBe(204);
       expect(await activeSuperusers(a.userId, b.userId)).toEqual([b.userId]);
+    } finally {
+      await restore();
+    }
+  });
+
+  it("refuses to delete the last active superuser's account, saying why beside the form", async () => {
+    const user = await register();
+    const browser = new Browser();
+    expect((await browser.submit(await browser.open("/login"), "/login", { identifier: user.email, password: user.password })).status).toBe(
+      303,
+    );
+    const restore = await onlySuperusers(user.userId);
+    try {
+      const page = await browser.open("/account");
+      const res = await browser.submit(page, "/account/delete", { password: user.password });
+      expect(res.status).toBe(409);
+      const html = await res.text();
+      const section = html.slice(html.indexOf('<section id="delete"'));
+      expect(section).toContain('role="alert"');
+      expect(textOf(section)).toContain("This is the last active superuser: make someone else a superuser first.");
+      expect((await userRow(user.email))!.deleted_at).toBeNull();
+      expect(browser.jar.has("__Host-gh_rt")).toBe(true);
     } finally {
       await restore();
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { call, login, onlySuperusers, outbox, register, uniqueEmail, userRow } from "./helpers";
+import { call, login, outbox, register, uniqueEmail, userRow } from "./helpers";
 import { Browser, fieldError, formOf, textOf } from "./pages-browser";
 
 /** /account and its forms, each calling the service its API route calls. */
@@ -206,24 +206,6 @@ describe("/account", () => {
     expect(res.headers.get("location")).toBe("/login?notice=account_deleted");
     expect(browser.jar.has("__Host-gh_rt")).toBe(false);
     expect((await login({ email: user.email, password: user.password })).status).toBe(401);
-  });
-
-  it("refuses to delete the last active superuser's account, saying why beside the form", async () => {
-    const { user, browser } = await signedIn();
-    const restore = await onlySuperusers(user.userId);
-    try {
-      const page = await browser.open("/account");
-      const res = await browser.submit(page, "/account/delete", { password: user.password });
-      expect(res.status).toBe(409);
-      const html = await res.text();
-      const section = html.slice(html.indexOf('<section id="delete"'));
-      expect(section).toContain('role="alert"');
-      expect(textOf(section)).toContain("This is the last active superuser: make someone else a superuser first.");
-      expect((await userRow(user.email))!.deleted_at).toBeNull();
-      expect(browser.jar.has("__Host-gh_rt")).toBe(true);
-    } finally {
-      await restore();
-    }
   });
 
   it("answers a GET of a form path with the account page", async () => {
