@@ -50,6 +50,18 @@ function isolateState(scope: object): IsolateState {
   return state;
 }
 
+/**
+ * Drops entries too old to be served from the front of `entries`: every write goes to the end (see
+ * `bounded`), so the oldest are first, and a long-lived isolate holds only the last moment's reads
+ * instead of filling up to MAX_ENTRIES with ones it will never serve.
+ */
+function dropExpired(entries: Map<string, { at: number }>, now: number): void {
+  for (const [key, entry] of entries) {
+    if (now - entry.at < ISOLATE_CACHE_MS) return;
+    entries.delete(key);
+  }
+}
+
 function bounded<V>(map: Map<string, V>, key: string, value: V): void {
   map.delete(key);
   map.set(key, value);
@@ -127,7 +139,10 @@ export function createDatabases(
       if (hit && now - hit.at >= 0 && now - hit.at < ISOLATE_CACHE_MS) return hit.value as Awaited<ReturnType<typeof query>>;
       const fromReplica = await replicas.peek(userId, query);
       const value = accept(fromReplica) ? fromReplica : await query(db());
-      if (accept(value)) bounded(state.entries, key, { at: Date.now(), value });
+      if (accept(value)) {
+        dropExpired(state.entries, Date.now());
+        bounded(state.entries, key, { at: Date.now(), value });
+      }
       return value;
     },
     settle(userId) {

@@ -72,7 +72,8 @@ export async function signAccessToken(
  * for its whole life (15 minutes by default), and checking its signature each time was the largest
  * share of a token check's CPU. An entry counts only for the key set and configuration that verified
  * it (a reloaded key set is a new object, so a removed key stops verifying at once), and its expiry
- * is checked on every use. Bounded; the oldest entry goes first. Only successes are kept.
+ * is checked on every use. Bounded; the oldest entry goes first, and expired ones at the front are
+ * dropped as new ones come. Only successes are kept.
  */
 const verified = new Map<string, { keys: KeySet; config: Config; claims: AccessTokenClaims }>();
 const MAX_VERIFIED = 5_000;
@@ -94,6 +95,11 @@ export async function verifyAccessToken(keys: KeySet, config: Config, token: str
   Object.freeze(claims.amr);
   Object.freeze(claims.roles);
   verified.delete(token);
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  for (const [key, entry] of verified) {
+    if (entry.claims.exp > nowSeconds) break;
+    verified.delete(key);
+  }
   verified.set(token, { keys, config, claims });
   if (verified.size > MAX_VERIFIED) verified.delete(verified.keys().next().value!);
   return claims;
