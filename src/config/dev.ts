@@ -4,7 +4,7 @@ import { mail } from "./mail";
 import { web } from "./web";
 
 /**
- * Switches for local development only: DEV_GEO_SIMULATION and DEV_LOOPBACK_LIMITS. (DEV_OUTBOX is
+ * Switches for local development only: DEV_GEO_SIMULATION, DEV_FAULTS and DEV_LOOPBACK_LIMITS. (DEV_OUTBOX is
  * in mail.ts: it replaces the mail transport.)
  */
 export const dev = defineSection({
@@ -13,6 +13,11 @@ export const dev = defineSection({
       kind: "var",
       schema: z.string().optional(),
       doc: 'local development only: JSON settings of the far-from-primary simulation of `npm run bench -- --geo`, which sets it and runs its own entry, src/dev/geo-entry.ts (see "Far from the D1 primary"); ignored with a warning unless `DEV_OUTBOX` is on, `PUBLIC_URL` is loopback and the request is addressed to a loopback host',
+    },
+    DEV_FAULTS: {
+      kind: "var",
+      schema: z.string().optional(),
+      doc: 'local development only: JSON failure rates (`{"d1":0.02,"durable_object":0.02,"kv":0.02,"queue":0.1}`, each 0 to 1) of the fault injection of `npm run soak`, which sets it and runs its own entry, src/dev/fault-entry.ts (see docs/operations.md "Soak with faults"); ignored with a warning unless `DEV_OUTBOX` is on, `PUBLIC_URL` is loopback and the request is addressed to a loopback host',
     },
     DEV_LOOPBACK_LIMITS: {
       kind: "var",
@@ -31,6 +36,8 @@ export const dev = defineSection({
     return {
       /** Raw DEV_GEO_SIMULATION; honoured only in local dev (see src/dev/geo-simulation.ts). */
       devGeoSimulation: v.DEV_GEO_SIMULATION,
+      /** Raw DEV_FAULTS; honoured only in local dev (see src/dev/fault-injection.ts). */
+      devFaults: v.DEV_FAULTS,
       /** What per-address limits are multiplied by for a loopback client (1 unless DEV_LOOPBACK_LIMITS relaxes them). */
       loopbackLimitFactor: v.DEV_LOOPBACK_LIMITS === "relaxed" ? 100 : 1,
     };

@@ -1,6 +1,6 @@
 import type { Bindings, Config } from "../config";
-import { isLoopbackHost } from "../config/dev";
 import { log } from "../log";
+import { localDevOnly } from "./local-only";
 
 /**
  * Dev-only: what a user far from the D1 primary pays (`npm run bench -- --geo`). With
@@ -70,7 +70,7 @@ let warned = false;
 export function simulatedBindings(env: Bindings, config: Config, request: Request): Bindings {
   const raw = config.devGeoSimulation;
   if (!raw) return env;
-  if (!config.devOutbox || !isLoopbackHost(new URL(config.publicUrl).hostname) || !isLoopbackHost(new URL(request.url).hostname)) {
+  if (!localDevOnly(config, request)) {
     if (!warned) log("warn", "dev.geo_simulation_refused", { reason: "needs DEV_OUTBOX, a loopback PUBLIC_URL and a loopback request" });
     warned = true;
     return env;

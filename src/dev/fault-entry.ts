@@ -1,0 +1,71 @@
+import type { Bindings } from "../config";
+import { readConfig } from "../config";
+import worker from "../index";
+import { log } from "../log";
+import { applyConfiguredRates, faultReport, faultyBindings, parseRates, setRates } from "./fault-injection";
+import { localDevOnly } from "./local-only";
+
+export { AttackMonitor, RateLimiter } from "../index";
+
+/** Reads and sets the rates, and reports what was injected: `GET`/`PUT`, JSON. */
+const CONTROL_PATH = "/api/v1/dev/faults";
+/** On an answer: the faults injected while it was being made, comma-separated. */
+const FAULTS_HEADER = "Gatehouse-Dev-Faults";
+
+let warned = false;
+
+/**
+ * The bindings the handlers should use: `env` itself unless DEV_FAULTS is set and allowed
+ * (local-only.ts), else `env` with failing storage (fault-injection.ts).
+ */
+function bindingsFor(env: Bindings, request: Request | null, record?: (fault: string) => void): Bindings {
+  const config = readConfig(env);
+  const raw = config.devFaults;
+  if (!raw) return env;
+  if (!localDevOnly(config, request)) {
+    if (!warned) log("warn", "dev.faults_refused", { reason: "needs DEV_OUTBOX, a loopback PUBLIC_URL and a loopback request" });
+    warned = true;
+    return env;
+  }
+  applyConfiguredRates(raw);
+  return faultyBindings(env, record);
+}
+
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), {
+    status,
+    headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" },
+  });
+
+async function control(request: Request): Promise<Response> {
+  if (request.method === "PUT") {
+    const rates = parseRates(await request.json().catch(() => null), faultReport().rates);
+    if (!rates) return json({ error: "a JSON object of d1, durable_object, kv, queue: each a number from 0 to 1" }, 422);
+    setRates(rates);
+  } else if (request.method !== "GET") {
+    return new Response(null, { status: 405, headers: { Allow: "GET, PUT" } });
+  }
+  return json(faultReport());
+}
+
+/**
+ * The worker as `npm run soak` runs it: scripts/soak.mjs points its wrangler config's `main` here.
+ * The deployed entry, src/index.ts, never imports this folder, so fault injection is neither in the
+ * bundle nor on any request's path.
+ */
+export default {
+  ...worker,
+  async fetch(request, env, ctx) {
+    const injected: string[] = [];
+    const bindings = bindingsFor(env, request, (fault) => injected.push(fault));
+    if (bindings === env) return worker.fetch(request, env, ctx);
+    if (new URL(request.url).pathname === CONTROL_PATH) return control(request);
+    const response = await worker.fetch(request, bindings, ctx);
+    if (injected.length === 0) return response;
+    const answer = new Response(response.body, response);
+    answer.headers.set(FAULTS_HEADER, injected.join(", "));
+    return answer;
+  },
+  queue: (batch, env, ctx) => worker.queue(batch, bindingsFor(env, null), ctx),
+  scheduled: (controller, env, ctx) => worker.scheduled(controller, bindingsFor(env, null), ctx),
+} satisfies ExportedHandler<Bindings>;
