@@ -10,9 +10,10 @@
 // D1 read replica 30 ms away lagging the primary by --lag ms (default 1000), KV 10 ms for a key this
 // location read within its cacheTtl and 80 ms otherwise, Durable Objects 15 ms (150 ms when placed
 // far).
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { interleavedRounds, LOAD } from "./bench-load.mjs";
+import { writeDevConfig } from "./dev-entry-config.mjs";
 import { goalLine, goalText, revocationSummary, verdict } from "./bench-report.mjs";
 import { emailCodeAccount, emailCodeFlow, oidcClient } from "./bench-sign-in.mjs";
 import { workerdCryptoMs } from "./bench-workerd-crypto.mjs";
@@ -23,20 +24,8 @@ const NEW_PASSWORD = "another horse battery staple 43";
 const log = (...args) => console.log(`[geo ${new Date().toISOString().slice(11, 19)}]`, ...args);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * wrangler.toml plus a second local database, `GEO_REPLICA`, that plays the read replica. Written
- * next to the throw-away state, so paths in it are made absolute.
- */
+/** wrangler.toml plus a second local database, `GEO_REPLICA`, that plays the read replica. */
 function geoConfig(persistDir) {
-  const root = process.cwd();
-  const absolute = (p) => JSON.stringify(resolve(root, p));
-  const toml = readFileSync(join(root, "wrangler.toml"), "utf8")
-    // The bench's own entry: the deployed one (src/index.ts) carries no simulation.
-    .replace(/^main = "(.*)"$/m, () => `main = ${absolute("src/dev/geo-entry.ts")}`)
-    .replace(/^("[^"]+") = "(\.\/[^"]*)"$/gm, (_, name, p) => `${name} = ${absolute(p)}`)
-    .replace(/^migrations_dir = "(.*)"$/m, (_, p) => `migrations_dir = ${absolute(p)}`)
-    // The static assets (the message catalogues), which wrangler would look for beside this copy.
-    .replace(/^directory = "(.*)"$/m, (_, p) => `directory = ${absolute(p)}`);
   const replica = [
     "",
     "# Added by scripts/bench-geo.mjs: the simulated read replica.",
@@ -44,12 +33,10 @@ function geoConfig(persistDir) {
     'binding = "GEO_REPLICA"',
     'database_name = "gatehouse-geo-replica"',
     'database_id = "00000000-0000-0000-0000-0000000000bb"',
-    `migrations_dir = ${absolute("migrations")}`,
+    `migrations_dir = ${JSON.stringify(resolve("migrations"))}`,
     "",
   ].join("\n");
-  const path = join(persistDir, "wrangler.geo.toml");
-  writeFileSync(path, toml + replica);
-  return path;
+  return writeDevConfig(persistDir, { entry: "src/dev/geo-entry.ts", fileName: "wrangler.geo.toml", extra: replica });
 }
 
 /** One PBKDF2-SHA256 derivation at the production count in workerd (the floor's CPU part). */

@@ -6,7 +6,7 @@ export interface Summary {
   p95: number;
 }
 
-export function progressLine(elapsedMs: number, message: string): string;
+export function progressLine(elapsedMs: number, message: string, label?: string): string;
 export function summarize(samples: number[]): Summary;
 export function recoveryTable(rows: { path: string; known: Summary; unknown: Summary; diff: Summary }[]): string[];
 export function parseCounts(output: string): { users: number | "?"; keys: number | "?" };

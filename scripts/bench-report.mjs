@@ -6,9 +6,10 @@
  * so a long run is never silent: `[bench   12.3 s] starting wrangler dev…`.
  * @param {number} elapsedMs
  * @param {string} message
+ * @param {string} [label] what is running (`soak` for scripts/soak.mjs)
  */
-export function progressLine(elapsedMs, message) {
-  return `[bench ${(elapsedMs / 1000).toFixed(1).padStart(6)} s] ${message}`;
+export function progressLine(elapsedMs, message, label = "bench") {
+  return `[${label} ${(elapsedMs / 1000).toFixed(1).padStart(6)} s] ${message}`;
 }
 
 /**

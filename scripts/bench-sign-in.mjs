@@ -4,6 +4,25 @@
 // refresh token). Each takes the bench's helpers `h` ({ request, expectStatus, nextIp }) and the
 // headers every request carries (the geo bench's location).
 
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+/**
+ * The tests' software authenticator (test/webauthn-authenticator.ts), bundled for Node with esbuild
+ * into `dir`: the class `SoftwareAuthenticator`.
+ * @param {string} dir
+ * @param {NodeJS.ProcessEnv} env
+ */
+export async function loadSoftwareAuthenticator(dir, env) {
+  const bundle = join(dir, "authenticator.mjs");
+  const source = join("test", "webauthn-authenticator.ts");
+  const args = ["esbuild", source, "--bundle", "--format=esm", "--platform=node", `--outfile=${bundle}`];
+  const built = spawnSync("npx", args, { env, encoding: "utf8" });
+  if (built.status !== 0) throw new Error(`bundling the software authenticator failed:\n${built.stderr}`);
+  return (await import(pathToFileURL(bundle).href)).SoftwareAuthenticator;
+}
+
 /** The redirect URI of the bench's OAuth client: a loopback one, never fetched (the code is read from the answer). */
 const REDIRECT = "http://127.0.0.1:53682/callback";
 
@@ -105,7 +124,10 @@ export async function oidcClient(h, adminToken, headers = {}) {
       });
       const target = res.headers.get("location") ?? /^\d+;\s*url=(.+)$/i.exec(res.headers.get("refresh") ?? "")?.[1];
       const code = target ? new URL(target, REDIRECT).searchParams.get("code") : null;
-      if (!code) throw new Error(`authorize: no code (status ${res.status}, to ${target ?? "nowhere"}): ${res.text.slice(0, 300)}`);
+      if (!code) {
+        const error = new Error(`authorize: no code (status ${res.status}, to ${target ?? "nowhere"}): ${res.text.slice(0, 300)}`);
+        throw Object.assign(error, { status: res.status });
+      }
       return { code, verifier };
     },
     /** `grant_type=authorization_code` with the PKCE verifier. */

@@ -19,14 +19,13 @@
 // removes the directory when done.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { pathToFileURL } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { runGeo } from "./bench-geo.mjs";
 import { stopProcessGroup } from "./bench-load.mjs";
 import { goalLine, latencyTable, parseCounts, progressLine, recoveryTable, summarize } from "./bench-report.mjs";
-import { emailCodeAccount, emailCodeFlow, oidcClient } from "./bench-sign-in.mjs";
+import { emailCodeAccount, emailCodeFlow, loadSoftwareAuthenticator, oidcClient } from "./bench-sign-in.mjs";
 import { workerdCryptoMs } from "./bench-workerd-crypto.mjs";
 import { currentStep, totpCode } from "./totp.mjs";
 
@@ -295,15 +294,8 @@ async function measureSecondStep(count) {
   return { first: summarize(samples.first), second: summarize(samples.second) };
 }
 
-/** The tests' software authenticator (test/webauthn-authenticator.ts), bundled for Node with esbuild. */
-async function loadAuthenticator() {
-  const bundle = join(persistDir, "authenticator.mjs");
-  const source = join("test", "webauthn-authenticator.ts");
-  const args = ["esbuild", source, "--bundle", "--format=esm", "--platform=node", `--outfile=${bundle}`];
-  const built = spawnSync("npx", args, { env, encoding: "utf8" });
-  if (built.status !== 0) throw new Error(`bundling the software authenticator failed:\n${built.stderr}`);
-  return (await import(pathToFileURL(bundle).href)).SoftwareAuthenticator;
-}
+/** The tests' software authenticator, bundled into the bench's throw-away directory. */
+const loadAuthenticator = () => loadSoftwareAuthenticator(persistDir, env);
 
 /**
  * Passkey sign-ins with the tests' software authenticator (test/webauthn-authenticator.ts, bundled
