@@ -1,5 +1,6 @@
 // The load harness the throughput comparisons share (`npm run bench:better-auth` and
-// `npm run bench -- --geo`'s local ratios), so their numbers come from one measuring method.
+// `npm run bench -- --geo`'s local ratios), so their numbers come from one measuring method, and
+// the request helper and server stop the benches and the soak share.
 import { median, rotation } from "./bench-report.mjs";
 
 /** Requests per measurement and how many are in flight at once: the same for every target. */
@@ -74,4 +75,55 @@ export async function stopProcessGroup(child) {
   }, 5000);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * fetch, sent again once when the connection it reused was closed under it: wrangler dev closes
+ * idle keep-alive connections (after a pause such as a `wrangler d1 execute`), and a request that
+ * meets a closed socket was never read by the worker.
+ * @param {string} url
+ * @param {RequestInit} [init]
+ */
+export async function fetchOnce(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    const code = /** @type {any} */ (error)?.cause?.code;
+    if (code !== "UND_ERR_SOCKET" && code !== "ECONNRESET") throw error;
+    return fetch(url, init);
+  }
+}
+
+/**
+ * One request to the server at `base` from client address `ip` (`CF-Connecting-IP`): a JSON `body`
+ * or a urlencoded `form` makes it a POST; redirects are not followed. The status, the body as JSON
+ * (null when it is not), as text, and the headers.
+ * @param {string} base
+ * @param {string} path
+ * @param {{ method?: string, token?: string, body?: unknown, form?: Record<string, string>, ip?: string,
+ *   headers?: Record<string, string>, cookie?: string, signal?: AbortSignal }} [options]
+ */
+export async function serverRequest(base, path, { method, token, body, form, ip = "10.0.0.1", headers: extra = {}, cookie, signal } = {}) {
+  method ??= body || form ? "POST" : "GET";
+  /** @type {Record<string, string>} */
+  const headers = { "CF-Connecting-IP": ip, ...extra };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (cookie) headers.Cookie = cookie;
+  let payload;
+  if (body) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  } else if (form) {
+    headers["Content-Type"] = "application/x-www-form-urlencoded";
+    payload = new URLSearchParams(form).toString();
+  }
+  const res = await fetchOnce(`${base}${path}`, { method, headers, body: payload, redirect: "manual", signal });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // not JSON (a page, a redirect, or nothing)
+  }
+  return { status: res.status, json, text, headers: res.headers };
 }

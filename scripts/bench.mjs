@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { runGeo } from "./bench-geo.mjs";
-import { stopProcessGroup } from "./bench-load.mjs";
+import { serverRequest, stopProcessGroup } from "./bench-load.mjs";
 import { goalLine, latencyTable, parseCounts, progressLine, recoveryTable, summarize } from "./bench-report.mjs";
 import { emailCodeAccount, emailCodeFlow, loadSoftwareAuthenticator, oidcClient } from "./bench-sign-in.mjs";
 import { workerdCryptoMs } from "./bench-workerd-crypto.mjs";
@@ -131,47 +131,8 @@ async function stopServer() {
 let ipCounter = 0;
 const nextIp = () => `10.77.${(++ipCounter >> 8) & 255}.${ipCounter & 255}`;
 
-/**
- * fetch, sent again once when the connection it reused was closed under it: wrangler dev closes
- * idle keep-alive connections (after a pause such as a `wrangler d1 execute`), and a request that
- * meets a closed socket was never read by the worker.
- */
-async function fetchOnce(url, init) {
-  try {
-    return await fetch(url, init);
-  } catch (error) {
-    const code = error?.cause?.code;
-    if (code !== "UND_ERR_SOCKET" && code !== "ECONNRESET") throw error;
-    return fetch(url, init);
-  }
-}
-
-/**
- * One request from client address `ip`: a JSON `body` or a urlencoded `form` makes it a POST. The
- * status, the body as JSON (null when it is not), as text, and the headers.
- */
-async function request(path, { method, token, body, form, ip = "10.0.0.1", headers: extra = {} } = {}) {
-  method ??= body || form ? "POST" : "GET";
-  const headers = { "CF-Connecting-IP": ip, ...extra };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  let payload;
-  if (body) {
-    headers["Content-Type"] = "application/json";
-    payload = JSON.stringify(body);
-  } else if (form) {
-    headers["Content-Type"] = "application/x-www-form-urlencoded";
-    payload = new URLSearchParams(form).toString();
-  }
-  const res = await fetchOnce(`${BASE}${path}`, { method, headers, body: payload, redirect: "manual" });
-  const text = await res.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // not JSON (a page, or nothing)
-  }
-  return { status: res.status, json, text, headers: res.headers };
-}
+/** One request to the bench's server from client address `ip` (see serverRequest). */
+const request = (path, options = {}) => serverRequest(BASE, path, { ip: "10.0.0.1", ...options });
 
 async function expectStatus(promise, status, label) {
   const res = await promise;

@@ -6,7 +6,8 @@
  * A 5xx is declared only as API.md declares it: 503 with `Retry-After`, and for the JSON API the
  * problem+json code `service_unavailable` (the OAuth endpoints answer RFC 6749 JSON, the pages
  * HTML). Everything else at 500 or above (a 500 `internal_error`, a 502, a 503 without
- * `Retry-After`) is a failure the contract does not allow.
+ * `Retry-After`) is a failure the contract does not allow, and so is no answer at all (status 0: a
+ * request that timed out or lost its connection).
  * @param {{ status: number, retryAfter: string | null, contentType: string, code: string | null, path: string }} answer
  */
 export function isDeclared5xx(answer) {
