@@ -57,8 +57,16 @@ export function setRates(rates: FaultRates): void {
   state.rates = rates;
 }
 
-export function faultReport(): { rates: FaultRates; injected: Record<FaultKind, number> } {
-  return { rates: { ...state.rates }, injected: { ...state.injected } };
+/**
+ * This isolate's own id: workerd recycles an isolate that outgrows its memory limit (128 MB) or
+ * crashes, and a new one starts with a new id (and counts from zero), which is how the soak sees it.
+ */
+let isolate: string | undefined;
+
+export function faultReport(): { rates: FaultRates; injected: Record<FaultKind, number>; isolate: string } {
+  // Made on first use: the runtime allows no random values at the top level of a module.
+  isolate ??= crypto.randomUUID();
+  return { rates: { ...state.rates }, injected: { ...state.injected }, isolate };
 }
 
 /** Where a call's faults are written down: the request's list (for its header), or nothing. */
