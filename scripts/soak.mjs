@@ -315,7 +315,8 @@ async function warmUp(count) {
 function openD1() {
   const dir = join(persistDir, "v3", "d1", "miniflare-D1DatabaseObject");
   for (const file of readdirSync(dir).filter((f) => f.endsWith(".sqlite"))) {
-    const db = new DatabaseSync(join(dir, file), { readOnly: true });
+    // Waits out a lock: the server writes while it runs, and its workerd may outlive the stop by a moment.
+    const db = new DatabaseSync(join(dir, file), { readOnly: true, timeout: 15_000 });
     const users = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'users'").get();
     if (users.n > 0) return db;
     db.close();
