@@ -30,6 +30,14 @@ async function activeSuperusers(...ids: string[]): Promise<string[]> {
   return results.map((r) => r.id);
 }
 
+/** A browser signed in on the hosted pages as `user`. */
+async function signedIn(user: Registered): Promise<Browser> {
+  const browser = new Browser();
+  const res = await browser.submit(await browser.open("/login"), "/login", { identifier: user.email, password: user.password });
+  expect(res.status).toBe(303);
+  return browser;
+}
+
 /** The statuses of parallel responses, sorted. */
 const statuses = (responses: Response[]) => responses.map((r) => r.status).sort();
 
@@ -125,12 +133,40 @@ describe("the last active superuser", () => {
     }
   });
 
+  it("cannot be demoted or deactivated through the admin API (409 last_superuser)", async () => {
+    const admin = await superuser();
+    const restore = await onlySuperusers(admin.userId);
+    try {
+      await problem(await demote(admin, admin), 409, "last_superuser");
+      await problem(await deactivate(admin, admin), 409, "last_superuser");
+      expect(await activeSuperusers(admin.userId)).toEqual([admin.userId]);
+    } finally {
+      await restore();
+    }
+  });
+
+  it("cannot be demoted or deactivated on the admin console, which says why", async () => {
+    const admin = await superuser();
+    const browser = await signedIn(admin);
+    const page = await browser.open(`/admin/users/${admin.userId}`);
+    const restore = await onlySuperusers(admin.userId);
+    try {
+      let res = await browser.submit(page, `/admin/users/${admin.userId}/superuser`, {}, 'value="revoke"');
+      expect(res.status).toBe(409);
+      const html = await res.text();
+      expect(textOf(html)).toContain("This is the last active superuser");
+      expect(html).toContain('role="alert"');
+      res = await browser.submit(page, `/admin/users/${admin.userId}/deactivate`);
+      expect(res.status).toBe(409);
+      expect(await activeSuperusers(admin.userId)).toEqual([admin.userId]);
+    } finally {
+      await restore();
+    }
+  });
+
   it("refuses to delete the last active superuser's account, saying why beside the form", async () => {
     const user = await register();
-    const browser = new Browser();
-    expect((await browser.submit(await browser.open("/login"), "/login", { identifier: user.email, password: user.password })).status).toBe(
-      303,
-    );
+    const browser = await signedIn(user);
     const restore = await onlySuperusers(user.userId);
     try {
       const page = await browser.open("/account");
