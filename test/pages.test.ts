@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { safeReturnTo } from "../src/pages/return-to";
 import { contrast } from "../src/kernel/accent";
 import { palette } from "../src/pages/theme";
+import { brokenD1 } from "./broken-bindings";
 import { call, captureLogs, freshIp, outbox, register, STRONG_PASSWORD, superuser, uniqueEmail } from "./helpers";
 import { Browser, fieldError, formOf, gzippedSize, OWN, textOf } from "./pages-browser";
 
@@ -377,7 +378,23 @@ describe("form posts", () => {
     const res = await browser.submit(page, "/login", { identifier: "x".repeat(20_000), password: "y" });
     expect(res.status).toBe(413);
     expect(res.headers.get("content-type")).toContain("text/html");
-    expect(textOf(await res.text())).toContain("The form was too large.");
+    const html = await res.text();
+    expect(html).toContain("<title>Error: Form too large · ");
+    expect(textOf(html)).toContain("The form was too large.");
+  });
+
+  it("says the service is briefly unavailable while D1 is down: 503 with Retry-After, titled so, in the person's language", async () => {
+    const user = await register();
+    const browser = new Browser({ DB: brokenD1() });
+    const page = await browser.open("/login?lang=de");
+    const res = await browser.submit(page, "/login", { identifier: user.email, password: user.password });
+    expect(res.status).toBe(503);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    const html = await res.text();
+    expect(html).toMatch(/<title>[^<]*Vorübergehend nicht verfügbar · /);
+    expect(textOf(html)).toContain("Der Dienst ist kurzzeitig nicht verfügbar. Versuchen Sie es gleich noch einmal.");
+    expect(textOf(html)).not.toMatch(/schiefgelaufen|Network connection/);
+    expect(browser.jar.has("__Host-gh_rt")).toBe(false);
   });
 
   it("answers a GET of /logout while signed out with a way to sign in", async () => {

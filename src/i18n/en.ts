@@ -574,8 +574,10 @@ export const en = {
     serverTitle: "Something went wrong",
     server: "Something went wrong on our side. Try again in a moment.",
     unavailable: "The service is briefly unavailable. Try again in a moment.",
+    unavailableTitle: "Temporarily unavailable",
     notFoundTitle: "Page not found",
     tooLarge: "The form was too large.",
+    tooLargeTitle: "Form too large",
     back: "Go to the sign-in page",
   },
 

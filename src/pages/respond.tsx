@@ -102,7 +102,7 @@ export async function pageError(error: unknown, c: Context<AppEnv>): Promise<Res
   const dependency = findCause(error, isDependencyError);
   if (dependency) {
     log("error", "dependency.unavailable", { request_id: requestId, dependency: dependency.dependency, ...describeError(error) });
-    return messagePage(c, 503, "errors.serverTitle", "errors.unavailable", { "Retry-After": "5" });
+    return messagePage(c, 503, "errors.unavailableTitle", "errors.unavailable", { "Retry-After": "5" });
   }
   log("error", "request.failed", { request_id: requestId, path: c.req.path, ...describeError(error) });
   return messagePage(c, 500, "errors.serverTitle", "errors.server");

@@ -63,7 +63,7 @@ for (const path of [
     path,
     bodyLimit({
       maxSize: FORM_BODY_LIMIT,
-      onError: (c: Context<AppEnv>) => messagePage(c, 413, "errors.serverTitle", "errors.tooLarge"),
+      onError: (c: Context<AppEnv>) => messagePage(c, 413, "errors.tooLargeTitle", "errors.tooLarge"),
     }),
   );
 }
