@@ -1,6 +1,7 @@
 import { decodeJwt } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { auditRows, call, env, freshIp, login, outbox, problem, register, uniqueEmail, userRow, type Registered } from "./helpers";
+import { d1FailingOn } from "./broken-bindings";
 import { enableTotp, totpCode } from "./totp";
 
 /** Sign-in by a mailed code over HTTP (API.md v1.2 "Email codes and magic links"). */
@@ -89,6 +90,31 @@ describe("POST /auth/email-code/verify", () => {
     // From a device the account did not know: the owner hears of it, with the "this wasn't me" link.
     const notices = await outbox(user.email, "security_notice");
     expect(notices.some((m) => m.text.includes("/revert-sign-in"))).toBe(true);
+  });
+
+  it("a 503 after the code was accepted spends nothing: the same code signs in once D1 is back, and only once", async () => {
+    const user = await register();
+    await env.DB.prepare("UPDATE users SET email_verified = 1 WHERE id = ?").bind(user.userId).run();
+    const code = await mailedCode(user.email);
+    // D1 is unreachable when the sign-in writes its session: the code was accepted, the sign-in not made.
+    const DB = d1FailingOn(/insert into "sessions"/i);
+    const failed = await call("/api/v1/auth/email-code/verify", { body: { email: user.email, code }, ip: freshIp(), env: { DB } });
+    await problem(failed, 503, "service_unavailable");
+    expect(await auditRows("user_id = ? AND action = 'login.succeeded'", user.userId)).toEqual([]);
+
+    const res = await answer(user.email, code);
+    expect(res.status, await res.clone().text()).toBe(200);
+    await problem(await answer(user.email, code), 401, "invalid_code");
+  });
+
+  it("a refusal after the code was accepted spends it: only a 503 gives it back", async () => {
+    const user = await register();
+    await env.DB.prepare("UPDATE users SET email_verified = 1 WHERE id = ?").bind(user.userId).run();
+    const code = await mailedCode(user.email);
+    await env.DB.prepare("UPDATE users SET is_active = 0 WHERE id = ?").bind(user.userId).run();
+    await problem(await answer(user.email, code), 401, "invalid_code");
+    await env.DB.prepare("UPDATE users SET is_active = 1 WHERE id = ?").bind(user.userId).run();
+    await problem(await answer(user.email, code), 401, "invalid_code");
   });
 
   it("takes at most 5 wrong answers per code, exactly under 20 parallel guesses; then the right code is dead", async () => {

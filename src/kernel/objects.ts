@@ -153,7 +153,8 @@ export interface SignInCodeCheck {
 }
 
 export type SignInCodeCheckResult =
-  | { result: "ok" }
+  /** `expiresAt`: the accepted code's, should its sign-in fail and the code be given back. */
+  | { result: "ok"; expiresAt: number }
   | { result: "wrong"; notify: boolean }
   | { result: "rate_limited"; retryAfter: number; limits: LimitState[]; notify: boolean };
 
@@ -175,6 +176,7 @@ export interface LimiterRpc {
   activateSignInCode(hash: string, now: number): boolean;
   peekSignInCode(hash: string, now: number): boolean;
   checkSignInCode(check: SignInCodeCheck, now: number): SignInCodeCheckResult;
+  restoreSignInCode(hash: string, expiresAt: number, now: number): boolean;
 }
 
 /** What the monitor knows; `underAttack` is the only part a login reads. */

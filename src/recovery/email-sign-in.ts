@@ -13,7 +13,7 @@ import { sha256 } from "../crypto";
 import { users, type User } from "../db/schema";
 import { findUserByEmail, insertUser, userUpdate } from "../db/users";
 import { recognizeDevice } from "../devices/devices";
-import { AppError, isUniqueViolation } from "../errors";
+import { AppError, findCause, isDependencyError, isUniqueViolation } from "../errors";
 import { eventRows } from "../events/events";
 import { newEmailCode } from "../factors/email-codes";
 import { mailboxObjectName } from "../kernel/budgets";
@@ -188,7 +188,17 @@ async function signInByCode(deps: Deps, input: CodeSignIn, channel: Channel): Pr
   if (!device && underAttack(deps) && deps.config.attack.sprayAction === "challenge") {
     await passAttackChallenge(deps, { token: input.turnstile_token, noScript: input.noScript });
   }
-  await judgeCode(deps, input, device, near);
+  const accepted = await judgeCode(deps, input, device, near);
+  try {
+    return await signInByAcceptedCode(deps, input, channel);
+  } catch (error) {
+    if (findCause(error, isDependencyError)) await giveCodeBack(deps, input.email, accepted);
+    throw error;
+  }
+}
+
+/** What a right code leads to: the account (proved, created or refused), then the sign-in transaction. */
+async function signInByAcceptedCode(deps: Deps, input: CodeSignIn, channel: Channel): Promise<SignedIn> {
   const user = await accountOf(deps, input);
   const known = await recognizeDevice(deps, user, input.device_token);
   const outcome = await afterFirstFactor(deps, {
@@ -207,8 +217,33 @@ async function signInByCode(deps: Deps, input: CodeSignIn, channel: Channel): Pr
   return outcome.signedIn;
 }
 
-/** The code's check in the address's object (one call): returns when right, throws `invalid_code` or `rate_limited`. */
-async function judgeCode(deps: Deps, input: Pick<CodeSignIn, "email" | "code">, device: unknown, near: User | undefined): Promise<void> {
+/**
+ * A sign-in that failed on a dependency after its code was accepted (a 503) spends nothing: the code
+ * is live again, so the person's retry with it works. Should the failure have come after the
+ * sign-in's own batch was written (a reply lost on its way back), the code's holder could sign in
+ * once more with it before it expires: only the person who read the mail can. Best effort: the
+ * address's object may be what is down, and then the person asks for a new code.
+ */
+async function giveCodeBack(deps: Deps, email: string, accepted: AcceptedCode): Promise<void> {
+  try {
+    await deps.limiter(mailboxObjectName(email), (stub) => stub.restoreSignInCode(accepted.hash, accepted.expiresAt, deps.now().getTime()));
+  } catch (error) {
+    log("warn", "email_code.restore_failed", { request_id: deps.meta.requestId, ...describeError(error) });
+  }
+}
+
+interface AcceptedCode {
+  hash: string;
+  expiresAt: number;
+}
+
+/** The code's check in the address's object (one call): returns the accepted code, or throws `invalid_code` or `rate_limited`. */
+async function judgeCode(
+  deps: Deps,
+  input: Pick<CodeSignIn, "email" | "code">,
+  device: unknown,
+  near: User | undefined,
+): Promise<AcceptedCode> {
   const check = {
     hash: await codeHash(input.email, input.code),
     strangers: device ? null : strangersBudget(deps),
@@ -232,6 +267,7 @@ async function judgeCode(deps: Deps, input: Pick<CodeSignIn, "email" | "code">, 
     if (verdict.notify && near) deps.waitUntil(sendSecurityNotice(deps, near.id, "email_code_failures", near));
     throw invalidCode();
   }
+  return { hash: check.hash, expiresAt: verdict.expiresAt };
 }
 
 /** The account the right code signs in, on the primary: proved, created, or refused. */

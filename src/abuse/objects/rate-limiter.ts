@@ -35,7 +35,7 @@ import {
 import { createRecorder, type ObjectRecorder } from "./recorder";
 import { countRefusal, REFUSALS_SCHEMA, takeEndedWindows } from "./refusal-windows";
 import { checkCode, EMAIL_CODES_SCHEMA, issueCode } from "./email-codes";
-import { activateCode, checkCode as checkSignInCode, peekCode, prepareCode, SIGN_IN_CODES_SCHEMA } from "./sign-in-codes";
+import { activateCode, checkCode as checkSignInCode, peekCode, prepareCode, restoreCode, SIGN_IN_CODES_SCHEMA } from "./sign-in-codes";
 import { forgiveAnswers, judgeAnswer, recordIssued, SECOND_FACTOR_SCHEMA } from "./second-factor";
 import { admitIdentifier, pendingBlock, runningBlock, settleIdentifier, SPREAD_SCHEMA } from "./spread";
 import { ceilSeconds, META_SCHEMA } from "./storage";
@@ -205,6 +205,14 @@ export class RateLimiter extends DurableObject<Bindings> implements LimiterRpc {
   checkSignInCode(check: SignInCodeCheck, now: number): SignInCodeCheckResult {
     this.prepare(now);
     const result = checkSignInCode(this.sql, check, now);
+    this.schedule(now);
+    return result;
+  }
+
+  /** An accepted sign-in code whose sign-in failed on a dependency: live again (see sign-in-codes.ts). */
+  restoreSignInCode(hash: string, expiresAt: number, now: number): boolean {
+    this.prepare(now);
+    const result = restoreCode(this.sql, hash, expiresAt, now);
     this.schedule(now);
     return result;
   }

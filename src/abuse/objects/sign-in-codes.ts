@@ -77,7 +77,7 @@ export function checkCode(sql: SqlStorage, check: SignInCodeCheck, now: number):
   const row = current(sql);
   if (isLive(row, now) && row.hash === check.hash) {
     sql.exec("DELETE FROM sign_in_code WHERE id = 1");
-    return { result: "ok" };
+    return { result: "ok", expiresAt: row.expires_at };
   }
   if (isLive(row, now)) sql.exec("UPDATE sign_in_code SET wrong = wrong + 1 WHERE id = 1");
   let notify = false;
@@ -90,6 +90,18 @@ export function checkCode(sql: SqlStorage, check: SignInCodeCheck, now: number):
     }
   }
   return { result: "wrong", notify };
+}
+
+/**
+ * Gives an accepted code back, live with a fresh count of wrong answers, when the sign-in it
+ * admitted could not be made (a dependency was down: the person got a 503 and will retry with the
+ * same code). Not when another code was prepared since (that one is the address's now), nor once
+ * the code has expired.
+ */
+export function restoreCode(sql: SqlStorage, hash: string, expiresAt: number, now: number): boolean {
+  if (expiresAt <= now || current(sql)) return false;
+  sql.exec("INSERT INTO sign_in_code (id, hash, wrong, live, expires_at) VALUES (1, ?, 0, 1, ?)", hash, expiresAt);
+  return true;
 }
 
 export function pruneSignInCodes(sql: SqlStorage, now: number): void {
