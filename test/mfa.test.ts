@@ -1,6 +1,7 @@
 import { decodeJwt } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { auditRows, call, env, freshIp, login, outbox, problem, register, STRONG_PASSWORD } from "./helpers";
+import { d1FailingOn } from "./broken-bindings";
 import { enableTotp, firstFactor, secondStep, totpCode } from "./totp";
 
 /** TOTP, recovery codes and the sign-in's second step over HTTP, as API.md v1.2 pins them. */
@@ -193,6 +194,25 @@ describe("the sign-in's second step", () => {
     const code = totpCode(secret);
     const answers = await Promise.all([secondStep(a.token, "totp", code), secondStep(b.token, "totp", code)]);
     expect(answers.map((r) => r.status).sort()).toEqual([200, 401]);
+  });
+
+  it("a 503 after the code was accepted spends nothing: the same token and code sign in once D1 is back, and only once", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const user = await register();
+    const { secret } = await enableTotp(user);
+    stepForward();
+    const first = await firstFactor(user);
+    const code = totpCode(secret);
+    // D1 is unreachable when the sign-in writes its session: the object accepted the code, no sign-in was made.
+    const DB = d1FailingOn(/insert into "sessions"/i);
+    const failed = await call("/api/v1/auth/mfa", { body: { mfa_token: first.token, method: "totp", code }, ip: freshIp(), env: { DB } });
+    await problem(failed, 503, "service_unavailable");
+
+    const done = await secondStep(first.token, "totp", code);
+    expect(done.status, await done.clone().text()).toBe(200);
+    // Used now: neither the token nor the code's step works again.
+    await problem(await secondStep(first.token, "totp", code), 401, "invalid_token");
+    await problem(await secondStep((await firstFactor(user)).token, "totp", code), 401, "invalid_code");
   });
 
   it("a recovery code works once, is counted, and mails a notice", async () => {

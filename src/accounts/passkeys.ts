@@ -364,7 +364,7 @@ async function provePasskeyOf(
       return challengeValid(keys, c, challengeOf.purpose, challengeOf.binding, now);
     }).catch(() => null);
   }
-  await judgeAnswer(deps, user, "passkey", { kind: "match", ok: asserted !== null }, context);
+  const accepted = await judgeAnswer(deps, user, "passkey", { kind: "match", ok: asserted !== null }, context);
   // The object admitted a verified assertion, so all three are known here.
   if (!passkey || !asserted || !challenge) throw new AppError("invalid_code");
   const spent = await challengeSpent(deps.db, challenge, now);
@@ -373,6 +373,7 @@ async function provePasskeyOf(
     amr: [passkey.backupEligible ? "swk" : "hwk"],
     fence: sql`${spent.unspent} AND ${counterUnchanged(passkey)}`,
     extra: [spent.record, passkeyUsed(deps.db, passkey, { signCount: asserted.signCount, backedUp: asserted.backedUp, now })],
+    accepted,
   };
 }
 

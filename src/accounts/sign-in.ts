@@ -10,10 +10,11 @@ import { users } from "../db/schema";
 import { findUserById } from "../db/users";
 import { deviceSignIn } from "../devices/devices";
 import { afterSuccessfulLogin } from "../devices/sign-in-signals";
-import { AppError } from "../errors";
+import { AppError, findCause, isDependencyError } from "../errors";
 import { isEnrolment, MFA_TOKEN_TTL_MS, openMfaToken, sealMfaToken, tokenStillValid, type MfaTokenClaims } from "../factors/mfa-tokens";
 import { mfaRequiredFor } from "../factors/mfa-policy";
 import {
+  giveAnswerBack,
   proveSecondFactor,
   recordSecondStepIssued,
   SECOND_FACTOR_AMR,
@@ -21,6 +22,7 @@ import {
   type SecondFactorProof,
 } from "../factors/second-factor";
 import type { Deps } from "../kernel/deps";
+import type { SecondFactorGiveBack } from "../kernel/objects";
 import { sendSecurityNotice } from "../mail/notices";
 import { addSession, type TokenResponse } from "../sessions/sessions";
 import type { FreshnessOf } from "./fresh-auth";
@@ -152,6 +154,7 @@ export async function completeSecondStep(deps: Deps, mfaToken: string, proof: Se
     extra: proven.recoveryCodeId ? [useRecoveryCode(deps.db, proven.recoveryCodeId, now)] : [],
     enrolledAt: proven.enrolledAt,
     recoveryCodeUsed: proven.recoveryCodeId !== null,
+    accepted: proven.accepted,
   });
 }
 
@@ -225,6 +228,7 @@ export async function finishSecondStep(
     extra: BatchItem<"sqlite">[];
     enrolledAt: Date | null;
     recoveryCodeUsed?: boolean;
+    accepted: SecondFactorGiveBack;
   },
 ): Promise<SignedIn> {
   const { claims, user, known } = step;
@@ -240,6 +244,9 @@ export async function finishSecondStep(
     fence: proof.fence ? sql`${stillAsIssued} AND ${proof.fence}` : stillAsIssued,
     rehash: null,
     extra: proof.extra,
+  }).catch(async (error: unknown) => {
+    if (findCause(error, isDependencyError)) await giveAnswerBack(deps, user, proof.accepted);
+    throw error;
   });
   // The account moved on between the steps (password, factors, a parallel use of what the proof used).
   if (!signedIn) throw new AppError("invalid_token");

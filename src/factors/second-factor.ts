@@ -3,9 +3,10 @@ import { recordAudit } from "../audit/audit";
 import type { User } from "../db/schema";
 import { findRecoveryCode, findTotp } from "../db/factors";
 import { AppError } from "../errors";
+import { describeError, log } from "../log";
 import type { Deps } from "../kernel/deps";
 import { unwrapSecret } from "../kernel/key-wrapping";
-import type { SecondFactorAnswer } from "../kernel/objects";
+import type { SecondFactorAnswer, SecondFactorGiveBack } from "../kernel/objects";
 import { sendSecurityNotice } from "../mail/notices";
 import { recoveryCodeHash } from "./recovery-codes";
 import { matchingSteps, TOTP_PERIOD_MS } from "./totp";
@@ -34,6 +35,8 @@ export interface ProvenFactor {
   recoveryCodeId: string | null;
   /** When the proven factor was enrolled (an email-change revert link older than that is no longer needed). */
   enrolledAt: Date | null;
+  /** What the account's object accepted, to undo should the sign-in fail on a dependency ({@link giveAnswerBack}). */
+  accepted: SecondFactorGiveBack;
 }
 
 /** RFC 8176 `amr` of a proven second factor (a recovery code is a one-time code too). */
@@ -49,14 +52,14 @@ export interface ProofContext {
 
 export async function proveSecondFactor(deps: Deps, user: User, proof: SecondFactorProof, context: ProofContext): Promise<ProvenFactor> {
   const { verdict, recoveryCodeId, enrolledAt } = await verdictOf(deps, user, proof, context.pendingSecret);
-  await judgeAnswer(deps, user, proof.method, verdict, context);
-  return { method: proof.method, recoveryCodeId, enrolledAt };
+  const accepted = await judgeAnswer(deps, user, proof.method, verdict, context);
+  return { method: proof.method, recoveryCodeId, enrolledAt, accepted };
 }
 
 /**
  * Has the account's object judge a verdict the caller worked out (a passkey's assertion checked by
- * the caller counts as `match`): returns when it counts, throws 401 `invalid_code` / `invalid_token`
- * or 429 otherwise (see abuse/objects/second-factor.ts).
+ * the caller counts as `match`): returns what it accepted when it counts, throws 401 `invalid_code`
+ * / `invalid_token` or 429 otherwise (see abuse/objects/second-factor.ts).
  */
 export async function judgeAnswer(
   deps: Deps,
@@ -64,7 +67,7 @@ export async function judgeAnswer(
   method: SecondFactorMethod | "passkey",
   verdict: SecondFactorAnswer["verdict"],
   context: Pick<ProofContext, "answerer" | "token">,
-): Promise<void> {
+): Promise<SecondFactorGiveBack> {
   const answer: SecondFactorAnswer = {
     ...(context.token ? { token: context.token } : {}),
     budget: budgetOf(deps, context.answerer, method),
@@ -72,7 +75,7 @@ export async function judgeAnswer(
     notice: secondFactorPolicies(deps.config.rateLimits, "notice")[0]!,
   };
   const result = await deps.limiter(`user:${user.id}`, (stub) => stub.secondFactorAnswer(answer, deps.now().getTime()));
-  if (result.ok) return;
+  if (result.ok) return { tokenId: context.token?.id ?? null, step: result.step, previousStep: result.previousStep };
   if (result.reason === "invalid_token") throw new AppError("invalid_token");
   await recordAudit(deps, {
     action: result.reason === "rate_limited" ? "mfa.throttled" : "mfa.failed",
@@ -87,6 +90,20 @@ export async function judgeAnswer(
   if (result.notify) deps.waitUntil(sendSecurityNotice(deps, user.id, "second_factor_failures", user));
   if (result.reason === "rate_limited") throw new AppError("rate_limited", { retryAfter: result.retryAfter, limits: result.limits });
   throw new AppError("invalid_code");
+}
+
+/**
+ * A sign-in that failed on a dependency after its second step was accepted (a 503) spends nothing:
+ * the `mfa_token` and the TOTP code work again for the person's retry. Should the failure have come
+ * after the sign-in's batch was written, the token's holder, who has both factors, could sign in
+ * once more with it before it expires. Best effort: the account's object may be what is down.
+ */
+export async function giveAnswerBack(deps: Deps, user: User, accepted: SecondFactorGiveBack): Promise<void> {
+  try {
+    await deps.limiter(`user:${user.id}`, (stub) => stub.secondFactorGiveBack(accepted, deps.now().getTime()));
+  } catch (error) {
+    log("warn", "mfa.give_back_failed", { request_id: deps.meta.requestId, ...describeError(error) });
+  }
 }
 
 /** Tells the account's object that a sign-in now waits for its second step (abandoned ones are noticed). */

@@ -110,13 +110,20 @@ export interface SecondFactorAnswer {
 }
 
 export type SecondFactorResult =
-  /** Accepted; `step` is the TOTP step now recorded as the last one used. */
-  | { ok: true; step: number | null }
+  /** Accepted; `step` is the TOTP step now recorded as the last one used, `previousStep` the one before it. */
+  | { ok: true; step: number | null; previousStep: number | null }
   /** The token is used, spent or expired. */
   | { ok: false; reason: "invalid_token" }
   | { ok: false; reason: "rate_limited"; retryAfter: number; blockedBy: string; limits: LimitState[]; notify: boolean }
   /** Wrong (or replayed); `spent`: that was the token's last chance. `notify`: tell the owner now. */
   | { ok: false; reason: "invalid_code"; spent: boolean; notify: boolean };
+
+/** An accepted answer whose sign-in failed on a dependency, to undo (see abuse/objects/second-factor.ts `giveAnswerBack`). */
+export interface SecondFactorGiveBack {
+  tokenId: string | null;
+  step: number | null;
+  previousStep: number | null;
+}
 
 /** A code to mail to the account's address (abuse/objects/email-codes.ts): its purpose, hash and life. */
 export interface EmailCodeIssue {
@@ -169,6 +176,7 @@ export interface LimiterRpc {
   inspect(now: number): LockoutSnapshot;
   secondFactorIssued(issued: SecondFactorIssued, now: number): { notify: boolean };
   secondFactorAnswer(answer: SecondFactorAnswer, now: number): SecondFactorResult;
+  secondFactorGiveBack(back: SecondFactorGiveBack, now: number): void;
   forgiveSecondFactor(actions: string[], now: number): void;
   issueEmailCode(issue: EmailCodeIssue, now: number): { issued: boolean };
   checkEmailCode(check: EmailCodeCheck, now: number): "ok" | "wrong" | "none";

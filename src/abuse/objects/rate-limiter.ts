@@ -12,6 +12,7 @@ import type {
   LimiterRpc,
   LockoutSnapshot,
   SecondFactorAnswer,
+  SecondFactorGiveBack,
   SecondFactorIssued,
   SecondFactorResult,
   SettleResult,
@@ -36,7 +37,7 @@ import { createRecorder, type ObjectRecorder } from "./recorder";
 import { countRefusal, REFUSALS_SCHEMA, takeEndedWindows } from "./refusal-windows";
 import { checkCode, EMAIL_CODES_SCHEMA, issueCode } from "./email-codes";
 import { activateCode, checkCode as checkSignInCode, peekCode, prepareCode, restoreCode, SIGN_IN_CODES_SCHEMA } from "./sign-in-codes";
-import { forgiveAnswers, judgeAnswer, recordIssued, SECOND_FACTOR_SCHEMA } from "./second-factor";
+import { forgiveAnswers, giveAnswerBack, judgeAnswer, recordIssued, SECOND_FACTOR_SCHEMA } from "./second-factor";
 import { admitIdentifier, pendingBlock, runningBlock, settleIdentifier, SPREAD_SCHEMA } from "./spread";
 import { ceilSeconds, META_SCHEMA } from "./storage";
 import { checkWindows, limitStates, recordHit, WINDOWS_SCHEMA, withdrawHit } from "./windows";
@@ -152,6 +153,13 @@ export class RateLimiter extends DurableObject<Bindings> implements LimiterRpc {
     const result = judgeAnswer(this.sql, answer, now);
     this.schedule(now);
     return result;
+  }
+
+  /** An accepted second-factor answer whose sign-in failed on a dependency: undone (see second-factor.ts). */
+  secondFactorGiveBack(back: SecondFactorGiveBack, now: number): void {
+    this.prepare(now);
+    giveAnswerBack(this.sql, back, now);
+    this.schedule(now);
   }
 
   /** Forgets the wrong second-factor answers counted under these budgets (password change or reset). */

@@ -1,4 +1,4 @@
-import type { SecondFactorAnswer, SecondFactorIssued, SecondFactorResult } from "../../kernel/objects";
+import type { SecondFactorAnswer, SecondFactorGiveBack, SecondFactorIssued, SecondFactorResult } from "../../kernel/objects";
 import { one } from "./storage";
 import { checkWindows, recordHit } from "./windows";
 
@@ -64,10 +64,10 @@ export function judgeAnswer(sql: SqlStorage, answer: SecondFactorAnswer, now: nu
     const { retryAfter, blockedBy, limits } = blocked;
     return { ok: false, reason: "rate_limited", retryAfter, blockedBy, limits, notify: noticeDue(sql, answer.notice, now) };
   }
-  const step = verdict.kind === "totp" ? acceptStep(sql, verdict.steps, verdict.periodMs) : verdict.ok ? null : undefined;
-  if (step !== undefined) {
+  const accepted = verdict.kind === "totp" ? acceptStep(sql, verdict.steps, verdict.periodMs) : verdict.ok ? NO_STEP : undefined;
+  if (accepted !== undefined) {
     if (token) sql.exec("UPDATE mfa_tokens SET done = 1 WHERE id = ?", token.id);
-    return { ok: true, step };
+    return { ok: true, ...accepted };
   }
   recordHit(sql, budget.action, budget.policies, now);
   let spent = false;
@@ -86,12 +86,30 @@ export function forgiveAnswers(sql: SqlStorage, actions: string[]): void {
 }
 
 /**
+ * Undoes an accepted answer whose sign-in could not be made (a dependency was down: the person got
+ * a 503 and will retry): the token is alive again, and the TOTP step goes back to the one before,
+ * unless a later step was accepted since. The token's wrong answers stay counted.
+ */
+export function giveAnswerBack(sql: SqlStorage, back: SecondFactorGiveBack, now: number): void {
+  if (back.tokenId) sql.exec("UPDATE mfa_tokens SET done = 0 WHERE id = ? AND expires_at > ?", back.tokenId, now);
+  if (back.step === null || lastStep(sql) !== back.step) return;
+  if (back.previousStep === null) sql.exec("DELETE FROM totp_step");
+  else sql.exec("UPDATE totp_step SET step = ?", back.previousStep);
+}
+
+const NO_STEP = { step: null, previousStep: null };
+
+function lastStep(sql: SqlStorage): number | null {
+  return sql.exec<{ step: number }>("SELECT step FROM totp_step").toArray()[0]?.step ?? null;
+}
+
+/**
  * The earliest matched step later than the last accepted one, now accepted; undefined when none is
  * (a wrong code, or a replay: a code of an accepted step or an earlier one never works again).
  */
-function acceptStep(sql: SqlStorage, steps: number[], periodMs: number): number | undefined {
-  const last = sql.exec<{ step: number }>("SELECT step FROM totp_step").toArray()[0]?.step ?? -1;
-  const step = steps.filter((s) => s > last).sort((a, b) => a - b)[0];
+function acceptStep(sql: SqlStorage, steps: number[], periodMs: number): { step: number; previousStep: number | null } | undefined {
+  const previousStep = lastStep(sql);
+  const step = steps.filter((s) => s > (previousStep ?? -1)).sort((a, b) => a - b)[0];
   if (step === undefined) return undefined;
   // Kept while a code of that step could still be presented (the current step ± 1), then forgotten.
   const expiresAt = (step + 2) * periodMs;
@@ -100,7 +118,7 @@ function acceptStep(sql: SqlStorage, steps: number[], periodMs: number): number 
     step,
     expiresAt,
   );
-  return step;
+  return { step, previousStep };
 }
 
 function remember(sql: SqlStorage, id: string, expiresAt: number): void {
