@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { Bindings } from "../src/config";
+import { d1FailingOn } from "./broken-bindings";
 import { enableTotp } from "./totp";
 import { auditRows, call, env, problem, register, type Registered } from "./helpers";
 import { OWN, textOf } from "./pages-browser";
@@ -66,6 +67,16 @@ function expectErrorAnswer(location: string | null, client: TestClient, error: s
 }
 
 const sorted = (scope: string) => scope.split(" ").sort();
+
+/** Unused, unrevoked OAuth refresh tokens of the client's (one) family. */
+async function liveTokensOf(client: TestClient): Promise<number | undefined> {
+  const row = await env.DB.prepare(
+    "SELECT count(*) AS live FROM oauth_refresh_tokens WHERE client_id = ? AND used_at IS NULL AND revoked_at IS NULL",
+  )
+    .bind(client.id)
+    .first<{ live: number }>();
+  return row?.live;
+}
 
 describe("discovery", () => {
   it("both documents name the issuer and endpoints, S256 only, ES256, iss in the response, and code alone", async () => {
@@ -706,6 +717,37 @@ describe("the token endpoint", () => {
     await oauthError(await refresh(client, full.refresh_token, { scope: "openid profile" }), 400, "invalid_scope");
     const after = await refresh(client, full.refresh_token);
     expect(after.status, await after.clone().text()).toBe(200);
+  });
+
+  it("a redemption or refresh that lost its claim writes no token, even in the winner's millisecond with its follow-up failing", async () => {
+    const client = await newClient({ first_party: true });
+    const { browser } = await signedIn();
+    const { code, verifier } = await codeFor(browser, client, { params: { scope: "openid offline_access" } });
+    // workerd's clock moves only between I/O: two presentations of one code or token can share a millisecond.
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
+    const tokens = await redeemOk(client, code, verifier);
+    // The second one loses the claim; the read that would then end the family (a replay) fails, so
+    // only the claim's own batch says whether a second live token was written.
+    const failingRead = (table: string) =>
+      d1FailingOn(new RegExp(`^select [^()]* from "${table}" where "${table}"\\."hash" = \\? limit`, "i"));
+    const again = (fields: Record<string, string>, DB: D1Database) =>
+      call("/oauth/token", {
+        method: "POST",
+        body: new URLSearchParams(fields).toString(),
+        headers: {
+          "Content-Type": "application/x-www-form-urlencoded",
+          Authorization: `Basic ${btoa(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret!)}`)}`,
+        },
+        env: { DB },
+      });
+    const code2 = { grant_type: "authorization_code", code, redirect_uri: client.redirect, code_verifier: verifier };
+    expect((await again(code2, failingRead("oauth_codes"))).status).toBe(503);
+    expect(await liveTokensOf(client)).toBe(1);
+
+    expect((await refresh(client, tokens.refresh_token!)).status).toBe(200);
+    const refresh2 = { grant_type: "refresh_token", refresh_token: tokens.refresh_token! };
+    expect((await again(refresh2, failingRead("oauth_refresh_tokens"))).status).toBe(503);
+    expect(await liveTokensOf(client)).toBe(1);
   });
 
   it("a refresh token of another client is invalid_grant", async () => {

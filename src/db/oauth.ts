@@ -178,6 +178,13 @@ function refreshFamilyLive(hash: string) {
   return sql`EXISTS (SELECT 1 FROM ${oauthRefreshTokens} AS t WHERE t.hash = ${hash} AND ${familyLive(t)})`;
 }
 
+/**
+ * SQL: the claim just before in the batch (its UPDATE) changed a row, so this request won it. Not
+ * "the row's used_at is this request's time": two requests of the same millisecond (workerd's clock
+ * moves only between I/O) would both see that, and the loser would write a second successor.
+ */
+const claimWon = sql`changes() = 1`;
+
 /** The columns of the code `c` a redemption reads, for {@link grantStands}. */
 const codeGrant = { grantId: sql`c.grant_id`, userId: sql`c.user_id`, clientId: sql`c.client_id` };
 
@@ -185,14 +192,14 @@ const codeGrant = { grantId: sql`c.grant_id`, userId: sql`c.user_id`, clientId: 
  * A code's redemption as one batch (one round trip to the primary): the claim, which holds only for
  * this client, redirect URI and PKCE challenge while the code is unused and unexpired; the account;
  * and, with `offline_access`, the family's first refresh token (`refreshHash`), written only if this
- * claim won and the account is active.
+ * claim won and the account is active (right after the claim, for {@link claimWon}).
  */
 export async function redeemCodeBatch(
   db: Db,
   args: { hash: string; clientId: string; redirectUri: string; challenge: string; refreshHash: string; now: Date; refreshExpiresAt: Date },
 ): Promise<{ code: OAuthCode | undefined; user: User | undefined }> {
   const at = args.now.getTime();
-  const [claimed, account] = await db.batch([
+  const [claimed, , account] = await db.batch([
     db
       .update(oauthCodes)
       .set({ usedAt: args.now })
@@ -207,6 +214,13 @@ export async function redeemCodeBatch(
         ),
       )
       .returning(),
+    db.insert(oauthRefreshTokens)
+      .select(sql`SELECT ${args.refreshHash}, c.family_id, c.grant_id, c.client_id, c.user_id, c.scopes, c.resource,
+      c.auth_time, c.amr, u.credentials_epoch, ${at}, ${args.refreshExpiresAt.getTime()}, NULL, NULL
+      FROM ${oauthCodes} AS c JOIN ${users} AS u ON u.id = c.user_id
+      WHERE ${claimWon} AND c.hash = ${args.hash} AND c.used_at = ${at} AND c.client_id = ${args.clientId} AND c.scopes LIKE '%"offline_access"%'
+        AND u.is_active = 1 AND u.deleted_at IS NULL
+        AND ${grantStands(codeGrant)}`),
     db
       .select()
       .from(users)
@@ -214,20 +228,14 @@ export async function redeemCodeBatch(
         sql`${users.id} = (SELECT c.user_id FROM ${oauthCodes} AS c WHERE c.hash = ${args.hash}
           AND ${grantStands(codeGrant)})`,
       ),
-    db.insert(oauthRefreshTokens)
-      .select(sql`SELECT ${args.refreshHash}, c.family_id, c.grant_id, c.client_id, c.user_id, c.scopes, c.resource,
-      c.auth_time, c.amr, u.credentials_epoch, ${at}, ${args.refreshExpiresAt.getTime()}, NULL, NULL
-      FROM ${oauthCodes} AS c JOIN ${users} AS u ON u.id = c.user_id
-      WHERE c.hash = ${args.hash} AND c.used_at = ${at} AND c.client_id = ${args.clientId} AND c.scopes LIKE '%"offline_access"%'
-        AND u.is_active = 1 AND u.deleted_at IS NULL
-        AND ${grantStands(codeGrant)}`),
   ]);
   return { code: claimed[0], user: account[0] };
 }
 
 /**
- * A refresh as one batch: the claim (unused, unrevoked, unexpired, this client's), the account
- * while the family is live, and the family's next token (`nextHash`), written only then.
+ * A refresh as one batch: the claim (unused, unrevoked, unexpired, this client's), the family's next
+ * token (`nextHash`, right after it), written only if this claim won while the family is live, and
+ * the account while the family is live.
  */
 export async function refreshBatch(
   db: Db,
@@ -237,7 +245,7 @@ export async function refreshBatch(
   // A refresh never widens: the claim holds only while the token has every scope asked for (names from
   // OAUTH_SCOPES, checked by the caller), so a refusal uses nothing up.
   const hasScopes = args.scopes.map((s) => sql`${oauthRefreshTokens.scopes} LIKE ${`%"${s}"%`}`);
-  const [claimed, account] = await db.batch([
+  const [claimed, , account] = await db.batch([
     db
       .update(oauthRefreshTokens)
       .set({ usedAt: args.now })
@@ -252,16 +260,16 @@ export async function refreshBatch(
         ),
       )
       .returning(),
+    db.insert(oauthRefreshTokens).select(sql`SELECT ${args.nextHash}, t.family_id, t.grant_id, t.client_id, t.user_id, t.scopes, t.resource,
+      t.auth_time, t.amr, t.credentials_epoch, ${at}, ${args.expiresAt.getTime()}, NULL, NULL
+      FROM ${oauthRefreshTokens} AS t WHERE ${claimWon} AND t.hash = ${args.hash} AND t.used_at = ${at} AND t.client_id = ${args.clientId}
+        AND ${refreshFamilyLive(args.hash)}`),
     db
       .select()
       .from(users)
       .where(
         sql`${users.id} = (SELECT ${oauthRefreshTokens.userId} FROM ${oauthRefreshTokens} WHERE ${oauthRefreshTokens.hash} = ${args.hash}) AND ${refreshFamilyLive(args.hash)}`,
       ),
-    db.insert(oauthRefreshTokens).select(sql`SELECT ${args.nextHash}, t.family_id, t.grant_id, t.client_id, t.user_id, t.scopes, t.resource,
-      t.auth_time, t.amr, t.credentials_epoch, ${at}, ${args.expiresAt.getTime()}, NULL, NULL
-      FROM ${oauthRefreshTokens} AS t WHERE t.hash = ${args.hash} AND t.used_at = ${at} AND t.client_id = ${args.clientId}
-        AND ${refreshFamilyLive(args.hash)}`),
   ]);
   return { token: claimed[0], user: account[0] };
 }
