@@ -13,7 +13,7 @@
 // events, stops the server and reads the local D1. It prints each invariant and, as its last line,
 // one JSON object; it exits 1 when an invariant fails. It talks only to 127.0.0.1 and stops itself.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -43,6 +43,9 @@ const { values: opts } = parseArgs({
     concurrency: { type: "string", default: "6" },
     faults: { type: "string", default: '{"d1":0.02,"durable_object":0.02,"kv":0.02,"queue":0.1}' },
     "keep-state": { type: "boolean", default: false },
+    // Writes the worker's heap at the end of the first window and at the end (first.heapsnapshot,
+    // last.heapsnapshot) into this directory: `node scripts/heap-diff.mjs` shows what grew.
+    "heap-snapshots": { type: "string" },
   },
 });
 const MINUTES = Number(opts.minutes);
@@ -220,7 +223,8 @@ const h = {
 let server = null;
 
 async function startServer({ receiver, webhookSecret, fakes }) {
-  const config = writeDevConfig(persistDir, { entry: "src/dev/fault-entry.ts", fileName: "wrangler.soak.toml" });
+  // nodejs_als: the entry tells each answer which faults it met (AsyncLocalStorage; fault-entry.ts).
+  const config = writeDevConfig(persistDir, { entry: "src/dev/fault-entry.ts", fileName: "wrangler.soak.toml", flags: ["nodejs_als"] });
   const providers = fakeProviderVars(fakes);
   const vars = {
     PUBLIC_URL,
@@ -791,8 +795,13 @@ async function runLoad(deadline, heap) {
     let nextProbe = performance.now() + 5_000;
     let nextMemory = performance.now();
     const sample = async () => observed.memory.push([performance.now() - loadStartedAt, workerdMemoryMb(), await heap.usedMb()]);
+    let firstSnapshot = !opts["heap-snapshots"];
     while (performance.now() < deadline) {
       if (performance.now() >= nextMemory) {
+        if (!firstSnapshot && performance.now() - loadStartedAt > WINDOW_MS) {
+          firstSnapshot = true;
+          await writeSnapshot(heap, "first");
+        }
         await sample();
         nextMemory += MEMORY_EVERY_MS;
       }
@@ -805,8 +814,21 @@ async function runLoad(deadline, heap) {
       await sleep(500);
     }
     await sample();
+    if (opts["heap-snapshots"]) await writeSnapshot(heap, "last");
   })();
   await Promise.all([...actors, probes]);
+}
+
+/** The worker's heap into the `--heap-snapshots` directory as `<name>.heapsnapshot`. */
+async function writeSnapshot(heap, name) {
+  const file = join(opts["heap-snapshots"], `${name}.heapsnapshot`);
+  try {
+    mkdirSync(opts["heap-snapshots"], { recursive: true });
+    writeFileSync(file, await heap.snapshot());
+    progress(`heap snapshot written: ${file}`);
+  } catch (error) {
+    progress(`no heap snapshot (${error.message})`);
+  }
 }
 
 /** With faults off: what each credential change left behind (see soak-invariants.mjs). */

@@ -25,28 +25,31 @@ export async function openWorkerHeap(port, wake) {
   let nextId = 1;
   /** @type {Map<number, (message: any) => void>} */
   const waiting = new Map();
+  /** The chunks of a heap snapshot being taken. @type {string[] | null} */
+  let chunks = null;
   const listen = (ws) =>
     ws.addEventListener("message", (event) => {
       const message = JSON.parse(String(event.data));
+      if (message.method === "HeapProfiler.addHeapSnapshotChunk") chunks?.push(message.params.chunk);
       // Everything else is the runtime's traffic for wrangler's own session: ignored.
       waiting.get(message.id)?.(message);
       waiting.delete(message.id);
     });
   listen(socket);
 
-  const call = (method) =>
+  const call = (method, params = {}, within = READ_WITHIN_MS) =>
     new Promise((resolve, reject) => {
       const id = nextId++;
       const timer = setTimeout(() => {
         waiting.delete(id);
-        reject(new Error(`the inspector did not answer ${method} within ${READ_WITHIN_MS} ms`));
-      }, READ_WITHIN_MS);
+        reject(new Error(`the inspector did not answer ${method} within ${within} ms`));
+      }, within);
       waiting.set(id, (message) => {
         clearTimeout(timer);
         if (message.error) reject(new Error(`${method}: ${message.error.message}`));
         else resolve(message.result);
       });
-      socket.send(JSON.stringify({ id, method }));
+      socket.send(JSON.stringify({ id, method, params }));
     });
 
   return {
@@ -64,6 +67,19 @@ export async function openWorkerHeap(port, wake) {
         return Math.round((usage.usedSize / 1024 / 1024) * 10) / 10;
       } catch {
         return null;
+      }
+    },
+    /**
+     * A heap snapshot of the isolate (the format Chrome's DevTools loads), as text: for finding
+     * what grew between two of them (`node scripts/heap-diff.mjs a b`).
+     */
+    async snapshot() {
+      chunks = [];
+      try {
+        await call("HeapProfiler.takeHeapSnapshot", { reportProgress: false }, 120_000);
+        return chunks.join("");
+      } finally {
+        chunks = null;
       }
     },
     close() {

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { Bindings } from "../config";
 import { readConfig } from "../config";
 import worker from "../index";
@@ -15,10 +16,21 @@ const FAULTS_HEADER = "Gatehouse-Dev-Faults";
 let warned = false;
 
 /**
+ * Where a fault is recorded: the request being answered (its `Gatehouse-Dev-Faults` header).
+ * Asked at the moment of the fault, so the failing bindings can be one object per `env` for the
+ * isolate's life, as the runtime's own are: the configuration, the credential-read cache and the
+ * verified-token cache are kept per bindings object, and a new one per request made every request
+ * parse the configuration again and every cache entry hold a copy of it (the soak's heap grew by
+ * 5 KB a request for that alone). Needs the `nodejs_als` flag, which only the soak's config sets.
+ */
+const currentRequest = new AsyncLocalStorage<(fault: string) => void>();
+const failing = new WeakMap<Bindings, Bindings>();
+
+/**
  * The bindings the handlers should use: `env` itself unless DEV_FAULTS is set and allowed
  * (local-only.ts), else `env` with failing storage (fault-injection.ts).
  */
-function bindingsFor(env: Bindings, request: Request | null, record?: (fault: string) => void): Bindings {
+function bindingsFor(env: Bindings, request: Request | null): Bindings {
   const config = readConfig(env);
   const raw = config.devFaults;
   if (!raw) return env;
@@ -28,7 +40,12 @@ function bindingsFor(env: Bindings, request: Request | null, record?: (fault: st
     return env;
   }
   applyConfiguredRates(raw);
-  return faultyBindings(env, record);
+  let bindings = failing.get(env);
+  if (!bindings) {
+    bindings = faultyBindings(env, (fault) => currentRequest.getStore()?.(fault));
+    failing.set(env, bindings);
+  }
+  return bindings;
 }
 
 const json = (body: unknown, status = 200) =>
@@ -56,11 +73,14 @@ async function control(request: Request): Promise<Response> {
 export default {
   ...worker,
   async fetch(request, env, ctx) {
-    const injected: string[] = [];
-    const bindings = bindingsFor(env, request, (fault) => injected.push(fault));
+    const bindings = bindingsFor(env, request);
     if (bindings === env) return worker.fetch(request, env, ctx);
     if (new URL(request.url).pathname === CONTROL_PATH) return control(request);
-    const response = await worker.fetch(request, bindings, ctx);
+    const injected: string[] = [];
+    const response = await currentRequest.run(
+      (fault) => injected.push(fault),
+      () => worker.fetch(request, bindings, ctx),
+    );
     if (injected.length === 0) return response;
     const answer = new Response(response.body, response);
     answer.headers.set(FAULTS_HEADER, injected.join(", "));
