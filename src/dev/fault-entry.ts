@@ -2,9 +2,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type { Bindings } from "../config";
 import { readConfig } from "../config";
 import worker from "../index";
-import { log } from "../log";
 import { applyConfiguredRates, faultReport, faultyBindings, parseRates, setRates } from "./fault-injection";
-import { localDevOnly } from "./local-only";
+import { allowedLocally } from "./local-only";
 
 export { AttackMonitor, RateLimiter } from "../index";
 
@@ -12,8 +11,6 @@ export { AttackMonitor, RateLimiter } from "../index";
 const CONTROL_PATH = "/api/v1/dev/faults";
 /** On an answer: the faults injected while it was being made, comma-separated. */
 const FAULTS_HEADER = "Gatehouse-Dev-Faults";
-
-let warned = false;
 
 /**
  * Where a fault is recorded: the request being answered (its `Gatehouse-Dev-Faults` header).
@@ -34,11 +31,7 @@ function bindingsFor(env: Bindings, request: Request | null): Bindings {
   const config = readConfig(env);
   const raw = config.devFaults;
   if (!raw) return env;
-  if (!localDevOnly(config, request)) {
-    if (!warned) log("warn", "dev.faults_refused", { reason: "needs DEV_OUTBOX, a loopback PUBLIC_URL and a loopback request" });
-    warned = true;
-    return env;
-  }
+  if (!allowedLocally(config, request, "dev.faults_refused")) return env;
   applyConfiguredRates(raw);
   let bindings = failing.get(env);
   if (!bindings) {

@@ -1,6 +1,6 @@
 import type { Bindings, Config } from "../config";
 import { log } from "../log";
-import { localDevOnly } from "./local-only";
+import { allowedLocally } from "./local-only";
 
 /**
  * Dev-only: what a user far from the D1 primary pays (`npm run bench -- --geo`). With
@@ -61,8 +61,6 @@ function parseSettings(raw: string): GeoSettings {
   };
 }
 
-let warned = false;
-
 /**
  * The bindings a request should use: `env` itself unless the simulation is switched on and allowed
  * (see above), else the wrapped bindings of the request's location (one object per location).
@@ -70,11 +68,7 @@ let warned = false;
 export function simulatedBindings(env: Bindings, config: Config, request: Request): Bindings {
   const raw = config.devGeoSimulation;
   if (!raw) return env;
-  if (!localDevOnly(config, request)) {
-    if (!warned) log("warn", "dev.geo_simulation_refused", { reason: "needs DEV_OUTBOX, a loopback PUBLIC_URL and a loopback request" });
-    warned = true;
-    return env;
-  }
+  if (!allowedLocally(config, request, "dev.geo_simulation_refused")) return env;
   const location = request.headers.get(LOCATION_HEADER)?.slice(0, 40) || "default";
   let world = worlds.get(env);
   if (!world) {
